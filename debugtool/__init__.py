@@ -1,0 +1,3 @@
+"""debugtool: a debug-only exec and inspection toolkit for Linux containers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Subcommands of the ``debugtool`` CLI, one module each (``register(subparsers)``, ``ORDER``)."""

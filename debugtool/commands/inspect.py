@@ -1,0 +1,95 @@
+"""``debugtool inspect``: one container's runtime metadata, PID, namespaces, cgroup and root."""
+
+from __future__ import annotations
+
+import argparse
+
+ORDER = 20
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "inspect",
+        help="show one container's metadata, namespaces, cgroup and root",
+        description="Show what debugtool knows of one container: the runtime's own metadata, "
+        "its init PID (pinned), namespace inodes, cgroup paths, root filesystem, and every "
+        "runtime that knows it.",
+    )
+    p.add_argument(
+        "target",
+        metavar="TARGET",
+        help="id, id prefix, name, RUNTIME:NAME, pid:N or pod/NAME[/CONTAINER]",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from debugtool import output
+    from debugtool.runtimes import discover
+    from debugtool.target import find, pin, require_privileges
+
+    require_privileges()
+    found = discover(all=True, timeout=args.timeout)
+    for message in found.warnings:
+        output.warn(message)
+    container = find(args.target, found)
+    record: dict = {"container": container}
+    if container.running:
+        with pin(container) as target:
+            record.update(
+                pid=target.pid,
+                start_time=target.start_time,
+                namespaces=target.namespaces,
+                cgroup=target.cgroup,
+                root=target.root,
+            )
+    runtime = found.runtime(container.runtime)
+    if runtime is not None:
+        try:
+            record["runtime_inspect"] = runtime.inspect(container)
+        except Exception as exc:  # noqa: BLE001 - show what we have, say what failed
+            output.warn(f"{container.runtime}: inspect failed: {exc}")
+    if args.json:
+        output.emit_json(record)
+        return 0
+    c = container
+    lines = [
+        ("ID", c.id),
+        ("Name", c.name),
+        ("Runtime", c.runtime),
+        ("Known to", ", ".join(c.backends)),
+        ("Image", c.image or "-"),
+        ("Status", c.status),
+        ("PID", record.get("pid", "-")),
+        ("Created", output.human_age(c.created)),
+    ]
+    if c.namespace:
+        lines.append(("containerd namespace", c.namespace))
+    if c.pod:
+        lines += [
+            ("Pod", c.pod),
+            ("Pod namespace", c.pod_namespace),
+            ("Pod container", c.k8s_container),
+        ]
+    if c.bundle:
+        lines.append(("Bundle", c.bundle))
+    if c.oci_root:
+        lines.append(("OCI runtime root", f"{c.oci_runtime or 'runc'} --root {c.oci_root}"))
+    if "root" in record:
+        lines.append(("Root filesystem", record["root"]))
+    width = max(len(k) for k, _ in lines)
+    for key, value in lines:
+        print(f"{key + ':':<{width + 1}} {value}")
+    if "namespaces" in record:
+        print("Namespaces:")
+        for ns, inode in record["namespaces"].items():
+            print(f"  {ns:<7} {inode}")
+        print("Cgroup:")
+        for ctl, path in record["cgroup"].items():
+            print(f"  {ctl or '(v2)'}: {path}")
+    if c.labels:
+        print("Labels:")
+        for key, value in sorted(c.labels.items()):
+            print(f"  {key}={value}")
+    return 0

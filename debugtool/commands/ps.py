@@ -1,0 +1,66 @@
+"""``debugtool ps``: every container of every runtime, and sandboxes no runtime owns."""
+
+from __future__ import annotations
+
+import argparse
+
+ORDER = 10
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "ps",
+        help="list containers of every runtime (and namespace sandboxes)",
+        description="List the containers of every runtime on this host: Docker, containerd "
+        "(every namespace), podman, runc and crun state directories, and processes in PID "
+        "namespaces no runtime owns (runtime 'none'). A container seen by several runtimes is "
+        "listed once.",
+    )
+    p.add_argument("-a", "--all", action="store_true", help="include stopped containers")
+    p.add_argument(
+        "--runtime",
+        action="append",
+        metavar="R",
+        help="ask only this runtime (repeatable): docker, containerd, podman, runc, crun, none",
+    )
+    p.add_argument("--no-trunc", action="store_true", help="show full container ids")
+    p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from debugtool import output
+    from debugtool.runtimes import discover
+    from debugtool.target import require_privileges
+
+    require_privileges()
+    found = discover(args.runtime, all=args.all, timeout=args.timeout)
+    for message in found.warnings:
+        output.warn(message)
+    containers = [c for c in found.containers if args.all or c.status in ("running", "paused")]
+    containers.sort(key=lambda c: (-(c.created or 0), c.name))
+    if args.json:
+        output.emit_json(containers)
+        return 0
+    k8s = any(c.pod for c in containers)
+    headers = ["ID", "NAME", "RUNTIME", "IMAGE", "STATUS", "PID", "CREATED"]
+    if k8s:
+        headers[2:2] = ["POD", "NAMESPACE"]
+    rows = []
+    for c in containers:
+        row = [
+            c.id if args.no_trunc else c.short_id,
+            c.name,
+            c.runtime
+            if not c.namespace or c.runtime != "containerd"
+            else f"containerd/{c.namespace}",
+            c.image or "-",
+            c.status,
+            c.pid or "-",
+            output.human_age(c.created),
+        ]
+        if k8s:
+            row[2:2] = [c.pod or "-", c.pod_namespace or "-"]
+        rows.append(row)
+    output.table(headers, rows)
+    return 0

@@ -1,0 +1,338 @@
+"""The data model every part of debugtool shares: containers and Snapshots, with a JSON round-trip.
+
+Collectors produce these records, the CLI, the TUI and the bundle writer read them, and the bundle
+reader rebuilds them, so a record written with ``to_json`` and read back with ``from_json`` is
+equal to the original.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+SCHEMA_VERSION = 1
+
+T = TypeVar("T")
+
+
+def to_dict(obj: Any) -> Any:
+    """Return plain JSON-ready data (dicts, lists, str, numbers) for a model object."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {str(k): to_dict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+def _convert(tp: Any, value: Any) -> Any:
+    """Rebuild ``value`` (plain JSON data) as type ``tp``."""
+    if value is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _convert(args[0], value) if len(args) == 1 else value
+    if origin in (list, tuple):
+        (arg, *_) = typing.get_args(tp) or (Any,)
+        items = [_convert(arg, v) for v in value]
+        return items if origin is list else tuple(items)
+    if origin is dict:
+        _, varg = typing.get_args(tp) or (str, Any)
+        return {k: _convert(varg, v) for k, v in value.items()}
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return from_dict(tp, value)
+    if tp is float and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Rebuild a model dataclass from ``to_dict`` output; unknown keys are ignored."""
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        if f.name in data:
+            kwargs[f.name] = _convert(hints[f.name], data[f.name])
+    return cls(**kwargs)
+
+
+@dataclass
+class Container:
+    """One container (or sandbox) as the runtimes describe it.
+
+    ``runtime`` is the backend with the richest metadata; ``backends`` lists every backend that
+    knows the container (Docker over containerd over runc sees one container three times).
+    """
+
+    id: str
+    name: str
+    runtime: str
+    image: str = ""
+    status: str = "unknown"  # running, paused, created, exited, stopped, unknown
+    pid: int | None = None
+    created: float | None = None  # seconds since the epoch
+    labels: dict[str, str] = field(default_factory=dict)
+    namespace: str = ""  # containerd namespace (moby, k8s.io, ...)
+    pod: str = ""  # Kubernetes pod name
+    pod_namespace: str = ""  # Kubernetes namespace
+    k8s_container: str = ""  # Kubernetes container name
+    backends: list[str] = field(default_factory=list)
+    bundle: str = ""  # OCI bundle directory, when known
+    rootfs: str = ""  # root filesystem path on the host, when known
+    oci_root: str = ""  # --root of the OCI runtime (runc/crun) that runs it, when known
+    oci_runtime: str = ""  # runc or crun, when known
+    pidns: int | None = None  # inode of the init process's PID namespace
+    metadata: dict[str, Any] = field(default_factory=dict)  # each backend's raw record
+
+    @property
+    def short_id(self) -> str:
+        """The id shortened as ``docker ps`` shows it (12 characters)."""
+        return self.id[:12]
+
+    @property
+    def running(self) -> bool:
+        return self.status in ("running", "paused") and bool(self.pid)
+
+    def to_json(self) -> str:
+        return json.dumps(to_dict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Container:
+        return from_dict(cls, json.loads(text))
+
+
+@dataclass
+class Process:
+    """One process of a container. ``pid`` is the host's PID, ``nspid`` the container's."""
+
+    pid: int
+    nspid: int | None = None
+    ppid: int = 0  # host PID of the parent
+    nsppid: int | None = None  # the parent's PID inside the container (None: outside it)
+    uid: int | None = None
+    user: str = ""  # resolved from the container's own /etc/passwd
+    state: str = ""  # R, S, D, Z, T, ...
+    name: str = ""  # comm
+    cmdline: list[str] = field(default_factory=list)
+    cpu_percent: float | None = None
+    rss: int | None = None  # bytes
+    threads: int = 1
+    start_time: float | None = None  # seconds since the epoch
+
+    @property
+    def command(self) -> str:
+        """The command line as one string, or ``[comm]`` for a process without one."""
+        return " ".join(self.cmdline) if self.cmdline else f"[{self.name}]"
+
+
+@dataclass
+class Mount:
+    """One line of the container's mountinfo, with what debugtool thinks is risky about it."""
+
+    mount_id: int
+    parent_id: int
+    mountpoint: str
+    fstype: str
+    source: str = ""
+    root: str = "/"  # the path within the filesystem that is mounted here
+    host_path: str = ""  # where a bind mount comes from on the host, when it can be told
+    options: str = ""
+    super_options: str = ""
+    propagation: str = "private"  # private, shared:N, master:N, unbindable
+    readonly: bool = False
+    risks: list[str] = field(default_factory=list)  # e.g. "docker socket", "host root rw"
+
+
+@dataclass
+class Address:
+    family: str  # inet or inet6
+    address: str
+    prefixlen: int
+    scope: str = ""
+
+
+@dataclass
+class Interface:
+    name: str
+    index: int = 0
+    state: str = ""  # UP, DOWN, UNKNOWN
+    mtu: int = 0
+    mac: str = ""
+    kind: str = ""  # veth, loopback, bridge, ...
+    addresses: list[Address] = field(default_factory=list)
+    rx_bytes: int = 0
+    rx_packets: int = 0
+    rx_errors: int = 0
+    rx_dropped: int = 0
+    tx_bytes: int = 0
+    tx_packets: int = 0
+    tx_errors: int = 0
+    tx_dropped: int = 0
+
+
+@dataclass
+class Route:
+    family: str  # inet or inet6
+    destination: str  # "default" or "10.0.0.0/24"
+    gateway: str = ""
+    interface: str = ""
+    metric: int = 0
+    table: str = "main"
+    protocol: str = ""
+    scope: str = ""
+
+
+@dataclass
+class Socket:
+    """One socket in the container's network namespace, with the processes that hold it."""
+
+    protocol: str  # tcp, tcp6, udp, udp6, raw, raw6, unix
+    state: str = ""  # LISTEN, ESTABLISHED, ... (UNCONN for datagram sockets)
+    local_address: str = ""
+    local_port: int = 0
+    remote_address: str = ""
+    remote_port: int = 0
+    path: str = ""  # unix sockets
+    inode: int = 0
+    uid: int | None = None
+    rx_queue: int = 0
+    tx_queue: int = 0
+    pids: list[int] = field(default_factory=list)  # host PIDs holding it
+    nspids: list[int] = field(default_factory=list)  # the same, as the container sees them
+    process: str = ""  # the first holder's name
+
+    @property
+    def listening(self) -> bool:
+        return self.state in ("LISTEN", "UNCONN") and not self.remote_port
+
+
+@dataclass
+class DNSConfig:
+    nameservers: list[str] = field(default_factory=list)
+    search: list[str] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)
+    resolv_conf: str = ""  # the file as the container sees it
+    hosts: str = ""  # /etc/hosts as the container sees it
+
+
+@dataclass
+class Network:
+    interfaces: list[Interface] = field(default_factory=list)
+    routes: list[Route] = field(default_factory=list)
+    sockets: list[Socket] = field(default_factory=list)
+    dns: DNSConfig = field(default_factory=DNSConfig)
+
+
+@dataclass
+class CgroupStats:
+    """Resource usage and limits of the container's cgroup. ``None`` means unknown or unlimited
+    (each field's comment says which)."""
+
+    version: str = ""  # v1, v2 or hybrid
+    paths: dict[str, str] = field(default_factory=dict)  # controller -> path on the host
+    sampled_at: float = 0.0  # seconds since the epoch
+    memory_usage: int | None = None  # bytes
+    memory_limit: int | None = None  # bytes; None: unlimited
+    memory_peak: int | None = None  # bytes
+    oom_kills: int | None = None
+    cpu_usage_ns: int | None = None  # cumulative
+    cpu_quota_us: int | None = None  # None: unlimited
+    cpu_period_us: int | None = None
+    cpu_weight: int | None = None  # v2 weight, or v1 shares
+    cpu_nr_periods: int | None = None
+    cpu_nr_throttled: int | None = None
+    cpu_throttled_ns: int | None = None
+    pids_current: int | None = None
+    pids_max: int | None = None  # None: unlimited
+    io_read_bytes: int | None = None
+    io_write_bytes: int | None = None
+
+    @property
+    def cpu_limit(self) -> float | None:
+        """The CPU limit in cores (quota / period), or None when unlimited."""
+        if self.cpu_quota_us and self.cpu_period_us:
+            return self.cpu_quota_us / self.cpu_period_us
+        return None
+
+
+@dataclass
+class SecurityContext:
+    uid_map: list[tuple[int, int, int]] = field(default_factory=list)  # inside, outside, count
+    gid_map: list[tuple[int, int, int]] = field(default_factory=list)
+    user_namespace: bool = False  # True when the container has its own user namespace
+    cap_effective: list[str] = field(default_factory=list)
+    cap_permitted: list[str] = field(default_factory=list)
+    cap_inheritable: list[str] = field(default_factory=list)
+    cap_bounding: list[str] = field(default_factory=list)
+    cap_ambient: list[str] = field(default_factory=list)
+    seccomp: str = ""  # disabled, strict, filter
+    seccomp_filters: int | None = None
+    no_new_privs: bool = False
+    apparmor: str = ""
+    selinux: str = ""
+    readonly_rootfs: bool = False
+    warnings: list[str] = field(default_factory=list)  # privileged-looking settings, in words
+
+
+@dataclass
+class Snapshot:
+    """Everything debugtool reads about one container at one moment.
+
+    ``errors`` maps a section (``processes``, ``mounts``, ``network``, ``cgroup``, ``security``)
+    to the sentence that explains why it is missing or partial.
+    """
+
+    container: Container
+    taken_at: float = 0.0  # seconds since the epoch
+    hostname: str = ""  # the host's name
+    schema_version: int = SCHEMA_VERSION
+    processes: list[Process] = field(default_factory=list)
+    mounts: list[Mount] = field(default_factory=list)
+    network: Network = field(default_factory=Network)
+    cgroup: CgroupStats = field(default_factory=CgroupStats)
+    security: SecurityContext = field(default_factory=SecurityContext)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(to_dict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Snapshot:
+        data = json.loads(text)
+        version = data.get("schema_version", 0)
+        if version > SCHEMA_VERSION:
+            from debugtool.errors import BundleError
+
+            raise BundleError(
+                f"this snapshot has schema version {version}; this debugtool reads up to "
+                f"{SCHEMA_VERSION}.",
+                "Upgrade debugtool to read it.",
+            )
+        return from_dict(cls, data)
+
+    def process_tree(self) -> list[tuple[int, Process]]:
+        """Return the processes in tree order as ``(depth, process)`` pairs."""
+        by_pid = {p.pid: p for p in self.processes}
+        children: dict[int, list[Process]] = {}
+        roots = []
+        for p in sorted(self.processes, key=lambda p: p.nspid or p.pid):
+            if p.ppid in by_pid and p.ppid != p.pid:
+                children.setdefault(p.ppid, []).append(p)
+            else:
+                roots.append(p)
+        out: list[tuple[int, Process]] = []
+
+        def walk(p: Process, depth: int) -> None:
+            out.append((depth, p))
+            for child in children.get(p.pid, []):
+                walk(child, depth + 1)
+
+        for root in roots:
+            walk(root, 0)
+        return out

@@ -1,0 +1,191 @@
+"""Runtime discovery: ask every backend, merge what they say into one list of containers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import metadata
+
+from debugtool.errors import RuntimeUnavailable
+from debugtool.model import Container
+from debugtool.runtimes.base import ExecRequest, Runtime
+
+__all__ = ["Discovery", "ExecRequest", "Runtime", "discover", "load_runtimes", "merge"]
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "debugtool.runtimes"
+
+# Used when debugtool runs from a source tree that was never installed (no entry points).
+_BUILTIN = {
+    "docker": "debugtool.runtimes.docker:DockerRuntime",
+    "podman": "debugtool.runtimes.podman:PodmanRuntime",
+    "containerd": "debugtool.runtimes.containerd:ContainerdRuntime",
+    "runc": "debugtool.runtimes.oci:RuncRuntime",
+    "crun": "debugtool.runtimes.oci:CrunRuntime",
+    "none": "debugtool.runtimes.nsscan:NamespaceScan",
+}
+
+
+def _load(spec: str) -> type[Runtime]:
+    module_name, _, attr = spec.partition(":")
+    module = __import__(module_name, fromlist=[attr])
+    return getattr(module, attr)
+
+
+def runtime_classes() -> dict[str, type[Runtime]]:
+    """Return every registered backend class by name (entry points, else the built-in list)."""
+    found: dict[str, type[Runtime]] = {}
+    specs = {ep.name: ep.value for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    for name, spec in (specs or _BUILTIN).items():
+        try:
+            found[name] = _load(spec)
+        except Exception as exc:  # a broken third-party plugin must not break debugtool
+            log.warning("runtime plugin %s (%s) failed to load: %s", name, spec, exc)
+    return found
+
+
+def load_runtimes(names: Iterable[str] | None = None, timeout: float = 2.0) -> list[Runtime]:
+    """Instantiate the backends (all, or those named), richest first."""
+    classes = runtime_classes()
+    wanted = list(names) if names else list(classes)
+    unknown = [n for n in wanted if n not in classes]
+    if unknown:
+        from debugtool.errors import UsageError
+
+        raise UsageError(
+            f"unknown runtime {', '.join(unknown)}.",
+            f"Known runtimes: {', '.join(sorted(classes))}.",
+        )
+    runtimes = [classes[n](timeout=timeout) for n in wanted]
+    return sorted(runtimes, key=lambda r: -r.richness)
+
+
+@dataclass
+class Discovery:
+    """What a discovery pass found: the merged containers and one warning per skipped runtime."""
+
+    containers: list[Container] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    runtimes: dict[str, Runtime] = field(default_factory=dict)  # the backends that answered
+
+    def runtime(self, name: str) -> Runtime | None:
+        return self.runtimes.get(name)
+
+
+def merge(found: Iterable[Container], richness: Callable[[str], int]) -> list[Container]:
+    """Merge records of one container seen by several backends into one, richest first.
+
+    Records match by full id, or (for namespace-scan sandboxes) by PID namespace inode. The merged
+    record takes each field from the richest backend that filled it, unions the labels and
+    metadata, and lists every backend in ``backends``.
+    """
+    ordered = sorted(found, key=lambda c: -richness(c.runtime))
+    by_id: dict[str, Container] = {}
+    by_pidns: dict[int, Container] = {}
+    result: list[Container] = []
+    for record in ordered:
+        existing = by_id.get(record.id)
+        if existing is None and record.pidns is not None and record.status == "running":
+            existing = by_pidns.get(record.pidns)
+        if existing is None:
+            record.backends = list(dict.fromkeys(record.backends or [record.runtime]))
+            by_id[record.id] = record
+            if record.pidns is not None and record.status == "running":
+                by_pidns.setdefault(record.pidns, record)
+            result.append(record)
+            continue
+        _absorb(existing, record)
+    return result
+
+
+def _absorb(into: Container, other: Container) -> None:
+    """Fill ``into``'s empty fields from ``other`` (a poorer backend's record of it)."""
+    for name in (
+        "image",
+        "created",
+        "namespace",
+        "pod",
+        "pod_namespace",
+        "k8s_container",
+        "bundle",
+        "rootfs",
+        "oci_root",
+        "oci_runtime",
+        "pidns",
+        "pid",
+    ):
+        if not getattr(into, name) and getattr(other, name):
+            setattr(into, name, getattr(other, name))
+    if into.status == "unknown":
+        into.status = other.status
+    for key, value in other.labels.items():
+        into.labels.setdefault(key, value)
+    for key, value in other.metadata.items():
+        into.metadata.setdefault(key, value)
+    for backend in other.backends or [other.runtime]:
+        # The namespace scan finds every sandbox; it adds nothing to a record a runtime owns.
+        if backend not in into.backends and backend != "none":
+            into.backends.append(backend)
+
+
+def discover(
+    names: Iterable[str] | None = None, all: bool = False, timeout: float = 2.0
+) -> Discovery:
+    """Ask every present backend in parallel and merge the answers.
+
+    A backend that raises ``RuntimeUnavailable`` or does not finish within ``timeout`` (plus a
+    small grace) is left out with one warning; the others still answer.
+    """
+    runtimes = [r for r in load_runtimes(names, timeout=timeout) if _present(r)]
+    results: dict[str, list[Container]] = {}
+    errors: dict[str, str] = {}
+
+    def ask(runtime: Runtime) -> None:
+        try:
+            results[runtime.name] = runtime.list(all=all)
+        except RuntimeUnavailable as exc:
+            errors[runtime.name] = exc.reason
+        except Exception as exc:  # a backend bug must not take the others down
+            log.debug("runtime %s failed", runtime.name, exc_info=True)
+            errors[runtime.name] = f"failed: {exc}"
+
+    threads = [
+        threading.Thread(target=ask, args=(r,), daemon=True, name=f"dt-{r.name}") for r in runtimes
+    ]
+    for t in threads:
+        t.start()
+    for t, runtime in zip(threads, runtimes, strict=True):
+        t.join(timeout + 0.5)
+        if t.is_alive():
+            errors[runtime.name] = f"did not answer within {timeout:g}s"
+    discovery = Discovery()
+    rank = {r.name: r.richness for r in runtimes}
+    for runtime in runtimes:
+        if runtime.name in errors:
+            discovery.warnings.append(f"{runtime.name}: {errors[runtime.name]}; skipped.")
+        elif runtime.name in results:
+            discovery.runtimes[runtime.name] = runtime
+    found = [c for r in runtimes if r.name in discovery.runtimes for c in results[r.name]]
+    for record in found:
+        if record.pidns is None and record.pid and record.status in ("running", "paused"):
+            record.pidns = _pidns(record.pid)
+    discovery.containers = merge(found, lambda name: rank.get(name, 0))
+    return discovery
+
+
+def _pidns(pid: int) -> int | None:
+    try:
+        return os.stat(f"/proc/{pid}/ns/pid").st_ino
+    except OSError:
+        return None
+
+
+def _present(runtime: Runtime) -> bool:
+    try:
+        return runtime.present()
+    except OSError:
+        return False

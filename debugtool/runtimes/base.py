@@ -1,0 +1,82 @@
+"""The one protocol every runtime backend implements.
+
+A backend is one module with one ``Runtime`` subclass, registered under the entry-point group
+``debugtool.runtimes``, so a third party adds a runtime without touching the core. Optional
+capabilities are class flags with a default, as harlequin's adapters do.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from debugtool.model import Container
+
+
+@dataclass
+class ExecRequest:
+    """What to run through a runtime's own exec (the ``runtime`` exec mode)."""
+
+    argv: list[str]
+    tty: bool = False
+    interactive: bool = False
+    user: str | None = None
+    workdir: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+class Runtime(ABC):
+    """A source of containers: a daemon's API, an OCI state directory, or a namespace scan.
+
+    ``list`` and ``inspect`` raise ``RuntimeUnavailable`` when the runtime cannot be asked (its
+    daemon is down, its socket is missing, it does not answer within ``timeout`` seconds); they
+    never raise a bare ``OSError``.
+    """
+
+    #: Name shown in the RUNTIME column and accepted in ``RUNTIME:NAME``.
+    name: ClassVar[str] = ""
+    #: Higher wins when several backends know one container (Docker over containerd over runc).
+    richness: ClassVar[int] = 0
+    #: Whether ``exec_argv`` can run a command in this runtime's containers.
+    supports_exec: ClassVar[bool] = False
+    #: Whether ``logs`` can return a container's output.
+    supports_logs: ClassVar[bool] = False
+
+    def __init__(self, timeout: float = 2.0) -> None:
+        self.timeout = timeout
+
+    @abstractmethod
+    def present(self) -> bool:
+        """Return whether this runtime is installed or has state on this host (cheap, no I/O wait).
+
+        A runtime that is not present is skipped silently; one that is present but does not
+        answer is skipped with a warning.
+        """
+
+    @abstractmethod
+    def list(self, all: bool = False) -> list[Container]:
+        """Return this runtime's containers: running ones, or every one with ``all``."""
+
+    def inspect(self, container: Container) -> dict:
+        """Return the runtime's own metadata for one container (its ``inspect`` JSON)."""
+        return dict(container.metadata.get(self.name, {}))
+
+    def exec_argv(self, container: Container, request: ExecRequest) -> Sequence[str]:
+        """Return the command line that runs ``request`` through this runtime's exec.
+
+        Raises ``ExecUnsupported`` when the runtime has no exec.
+        """
+        from debugtool.errors import ExecUnsupported
+
+        raise ExecUnsupported(
+            f"runtime '{self.name}' has no exec of its own.",
+            "Use --mode ns to enter the container's namespaces instead.",
+        )
+
+    def logs(
+        self, container: Container, tail: int | None = None, since: float | None = None
+    ) -> bytes:
+        """Return the container's recent output (stdout and stderr interleaved where known)."""
+        return b""

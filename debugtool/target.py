@@ -1,0 +1,266 @@
+"""Resolve what the user typed to one live target, pinned by a pidfd so a reused PID is never it.
+
+Accepted forms: a full id, a unique id prefix, a name, ``RUNTIME:NAME`` (or ``RUNTIME:ID``),
+``pid:N``, and for Kubernetes ``pod/NAME[/CONTAINER]`` (``pod/NAMESPACE/NAME/CONTAINER`` also works).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from debugtool import procfs
+from debugtool.errors import (
+    AmbiguousTarget,
+    ContainerGone,
+    ContainerNotFound,
+    ContainerNotRunning,
+    PermissionDenied,
+    UsageError,
+)
+from debugtool.model import Container
+from debugtool.runtimes import Discovery, discover
+
+CAP_SYS_PTRACE = 19
+CAP_SYS_ADMIN = 21
+_CAP_NAMES = {CAP_SYS_PTRACE: "CAP_SYS_PTRACE", CAP_SYS_ADMIN: "CAP_SYS_ADMIN"}
+
+
+def require_privileges(caps: tuple[int, ...] = (CAP_SYS_ADMIN, CAP_SYS_PTRACE)) -> None:
+    """Raise ``PermissionDenied`` unless this process holds every capability in ``caps``."""
+    status = procfs.parse_status(procfs.read_text("self", "status"))
+    effective = int(status.get("CapEff", "0"), 16)
+    missing = [_CAP_NAMES.get(c, f"capability {c}") for c in caps if not effective >> c & 1]
+    if missing:
+        raise PermissionDenied(
+            f"debugtool needs {' and '.join(missing)} to look into containers, "
+            "and this process does not have them.",
+            need=",".join(missing),
+            hint="Run it as root, for example with sudo.",
+        )
+
+
+@dataclass
+class Target:
+    """A running container resolved to its init process, pinned by a pidfd.
+
+    ``pid`` is the host PID; ``start_time`` (clock ticks since boot) and the pidfd together make
+    sure a PID reused after the container exits is never mistaken for it.
+    """
+
+    container: Container
+    pid: int
+    start_time: int
+    pidfd: int | None
+    namespaces: dict[str, int] = field(default_factory=dict)
+    cgroup: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def root(self) -> str:
+        """The container's root filesystem as the host sees it (``/proc/PID/root``)."""
+        return f"/proc/{self.pid}/root"
+
+    @property
+    def name(self) -> str:
+        return self.container.name
+
+    def alive(self) -> bool:
+        """Return whether the pinned process still runs (and is the same process)."""
+        if self.pidfd is not None:
+            try:
+                # A pidfd polls readable once its process has exited.
+                import select
+
+                poller = select.poll()
+                poller.register(self.pidfd, select.POLLIN)
+                if poller.poll(0):
+                    return False
+            except OSError:
+                return False
+        try:
+            return procfs.start_time(self.pid) == self.start_time
+        except procfs.ProcessGone:
+            return False
+
+    def check(self) -> None:
+        """Raise ``ContainerGone`` if the container's process has exited."""
+        if not self.alive():
+            raise ContainerGone(
+                f"container {self.container.name} ({self.container.short_id}) has exited.",
+                "Check its status with 'debugtool ps -a'.",
+            )
+
+    def close(self) -> None:
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+    def __enter__(self) -> Target:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def pin(container: Container, pid: int | None = None) -> Target:
+    """Pin a running container's process (its init, or ``pid``) and read its namespaces.
+
+    Raises ``ContainerNotRunning`` for a container with no process and ``ContainerGone`` when the
+    process exits while it is being pinned.
+    """
+    pid = pid or container.pid
+    if not pid or container.status not in ("running", "paused"):
+        raise ContainerNotRunning(
+            f"container {container.name} ({container.short_id}) is not running "
+            f"(status: {container.status}).",
+            "Start it first, or inspect a running one (see 'debugtool ps').",
+        )
+    gone = ContainerGone(
+        f"container {container.name} ({container.short_id}) exited while debugtool was "
+        "attaching to it."
+    )
+    try:
+        before = procfs.start_time(pid)
+        pidfd = os.pidfd_open(pid)
+    except (procfs.ProcessGone, ProcessLookupError):
+        raise gone from None
+    except PermissionError:
+        raise PermissionDenied(
+            f"debugtool may not open process {pid}.", need="CAP_SYS_PTRACE"
+        ) from None
+    try:
+        # Same start time after the pidfd was opened: the pidfd refers to the process we read.
+        if procfs.start_time(pid) != before:
+            raise gone
+        namespaces = procfs.namespace_inodes(pid)
+        cgroup = procfs.parse_cgroup(procfs.read_text(pid, "cgroup"))
+    except procfs.ProcessGone:
+        os.close(pidfd)
+        raise gone from None
+    except BaseException:
+        os.close(pidfd)
+        raise
+    return Target(container, pid, before, pidfd, namespaces, cgroup)
+
+
+def _label(c: Container) -> str:
+    return f"{c.runtime}:{c.name} ({c.short_id})"
+
+
+def find(text: str, discovery: Discovery) -> Container:
+    """Return the one container that ``text`` names among ``discovery``'s containers.
+
+    Raises ``ContainerNotFound`` or ``AmbiguousTarget``.
+    """
+    text = text.strip()
+    if not text:
+        raise UsageError("no container given.", "Name one: an id, a name, or pid:N.")
+    containers = discovery.containers
+    if text.startswith("pod/"):
+        return _find_pod(text, containers)
+    runtime, sep, rest = text.partition(":")
+    if sep and runtime == "pid":
+        return _find_pid(rest, containers)
+    if sep and rest and runtime in {c.runtime for c in containers} | set(discovery.runtimes):
+        scoped = [c for c in containers if runtime == c.runtime or runtime in c.backends]
+        return _pick(rest, scoped, text, discovery)
+    return _pick(text, containers, text, discovery)
+
+
+def _pick(text: str, containers: list[Container], original: str, discovery: Discovery) -> Container:
+    for matches in (
+        [c for c in containers if c.id == text],
+        [c for c in containers if c.name == text or c.name.lstrip("/") == text],
+        [c for c in containers if c.id.startswith(text)] if len(text) >= 1 else [],
+    ):
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise AmbiguousTarget(original, [_label(c) for c in matches])
+    raise _not_found(original, discovery)
+
+
+def _not_found(text: str, discovery: Discovery) -> ContainerNotFound:
+    skipped = ""
+    if discovery.warnings:
+        skipped = " Some runtimes did not answer: " + " ".join(discovery.warnings)
+    return ContainerNotFound(
+        f"no container matches '{text}'.{skipped}",
+        "List them with 'debugtool ps -a'.",
+    )
+
+
+def _find_pid(text: str, containers: list[Container]) -> Container:
+    try:
+        pid = int(text)
+    except ValueError:
+        raise UsageError(
+            f"'pid:{text}' is not a process id.", "Write pid:N, for example pid:1234."
+        ) from None
+    try:
+        comm = procfs.read_text(pid, "comm").strip()
+        pidns = os.stat(f"/proc/{pid}/ns/pid").st_ino
+    except (procfs.ProcessGone, FileNotFoundError, ProcessLookupError):
+        raise ContainerNotFound(
+            f"no process {pid} runs on this host.", "List processes with 'ps -e'."
+        ) from None
+    for c in containers:
+        if c.pidns == pidns and c.running:
+            if c.pid == pid:
+                return c
+            # A process inside a known container: target that container through this process.
+            clone = Container(**{**c.__dict__, "pid": pid})
+            clone.backends = list(c.backends)
+            return clone
+    return Container(
+        id=f"pid-{pid}",
+        name=comm,
+        runtime="none",
+        status="running",
+        pid=pid,
+        pidns=pidns,
+        backends=["none"],
+    )
+
+
+def _find_pod(text: str, containers: list[Container]) -> Container:
+    parts = text.split("/")[1:]
+    if not parts or not parts[0] or len(parts) > 4:
+        raise UsageError(
+            f"'{text}' is not a pod reference.", "Write pod/NAME or pod/NAME/CONTAINER."
+        )
+    namespace = parts.pop(0) if len(parts) >= 3 else None
+    pod, container = parts[0], (parts[1] if len(parts) > 1 else None)
+    matches = [
+        c
+        for c in containers
+        if c.pod == pod
+        and (namespace is None or c.pod_namespace == namespace)
+        and (container is None or c.k8s_container == container)
+        and c.k8s_container not in ("", "POD")  # the pause container holds no workload
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise ContainerNotFound(
+            f"no Kubernetes container matches '{text}'.",
+            "List them with 'debugtool ps' (the POD column).",
+        )
+    raise AmbiguousTarget(text, [f"pod/{c.pod}/{c.k8s_container}" for c in matches])
+
+
+def resolve(
+    text: str,
+    discovery: Discovery | None = None,
+    runtimes: list[str] | None = None,
+    timeout: float = 2.0,
+) -> Target:
+    """Resolve ``text`` to a running, pinned ``Target``.
+
+    Raises ``ContainerNotFound``, ``AmbiguousTarget``, ``ContainerNotRunning`` or
+    ``ContainerGone`` (all exit code 125).
+    """
+    if discovery is None:
+        discovery = discover(runtimes, all=True, timeout=timeout)
+    container = find(text, discovery)
+    return pin(container)

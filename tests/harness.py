@@ -1,0 +1,439 @@
+"""Real containers for tests and benchmarks: a busybox root filesystem under runc, Docker,
+containerd, podman and a plain ``unshare`` sandbox. Everything started is removed by id.
+
+Images are built from the host's ``/bin/busybox`` (package busybox-static) with ``docker import``,
+``podman import`` and ``ctr image import``; no registry is ever contacted.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tarfile
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BUSYBOX = "/bin/busybox"
+APPLETS = (
+    "sh",
+    "sleep",
+    "cat",
+    "ls",
+    "ps",
+    "nc",
+    "dd",
+    "id",
+    "env",
+    "echo",
+    "true",
+    "false",
+    "wc",
+    "head",
+    "tail",
+    "grep",
+    "mkdir",
+    "touch",
+    "rm",
+    "hostname",
+    "ip",
+    "ifconfig",
+    "wget",
+    "printf",
+    "stat",
+    "sync",
+    "yes",
+    "seq",
+    "kill",
+    "od",
+)
+DOCKER_IMAGE = "debugtool-test/busybox:latest"
+DISTROLESS_IMAGE = "debugtool-test/distroless:latest"
+CTR_NAMESPACE = "debugtool-test"
+PODMAN_FLAGS = ["--runtime", "runc", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
+PASSWD = (
+    "root:x:0:0:root:/root:/bin/sh\n"
+    "daemon:x:1:1:daemon:/:/bin/false\n"
+    "app:x:1000:1000:app user:/home/app:/bin/sh\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+)
+GROUP = "root:x:0:\ndaemon:x:1:\napp:x:1000:\nnogroup:x:65534:\n"
+WORK = Path(os.environ.get("DEBUGTOOL_TEST_WORK", "/var/tmp/debugtool-test"))
+
+
+def run(*argv: str, check: bool = True, timeout: float = 120, input: bytes | None = None) -> str:
+    """Run a command; return its stdout; raise with its stderr when it fails."""
+    proc = subprocess.run(argv, capture_output=True, timeout=timeout, input=input)
+    if check and proc.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.decode(errors='replace')}"
+        )
+    return proc.stdout.decode(errors="replace")
+
+
+def build_rootfs(dest: Path, distroless: bool = False) -> Path:
+    """Make a busybox root filesystem at ``dest``.
+
+    A distroless root holds only ``/bin/busybox`` (no ``/bin/sh``, no applet links).
+    """
+    for d in ("bin", "etc", "tmp", "proc", "sys", "dev", "root", "home/app", "var/log", "run"):
+        (dest / d).mkdir(parents=True, exist_ok=True)
+    os.chmod(dest / "tmp", 0o1777)
+    shutil.copy2(BUSYBOX, dest / "bin" / "busybox")
+    if not distroless:
+        for applet in APPLETS:
+            link = dest / "bin" / applet
+            if not link.is_symlink():
+                link.symlink_to("busybox")
+    (dest / "etc" / "passwd").write_text(PASSWD)
+    (dest / "etc" / "group").write_text(GROUP)
+    (dest / "etc" / "hostname").write_text("debugtool-test\n")
+    (dest / "etc" / "hosts").write_text("127.0.0.1 localhost\n")
+    (dest / "etc" / "resolv.conf").write_text("nameserver 127.0.0.1\n")
+    return dest
+
+
+def rootfs_tar(distroless: bool = False) -> Path:
+    """Return a cached tar of the busybox root filesystem."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / ("distroless.tar" if distroless else "busybox.tar")
+    if not path.exists():
+        with tempfile.TemporaryDirectory(dir=WORK) as tmp:
+            root = build_rootfs(Path(tmp) / "rootfs", distroless)
+            part = path.with_suffix(".part")
+            with tarfile.open(part, "w") as tar:
+                tar.add(root, arcname=".")
+            part.rename(path)
+    return path
+
+
+def oci_archive(distroless: bool = False, ref: str = DOCKER_IMAGE) -> Path:
+    """Return an OCI image archive of the root filesystem, for ``ctr image import``."""
+    path = WORK / ("distroless-oci.tar" if distroless else "busybox-oci.tar")
+    if path.exists():
+        return path
+    layer_tar = rootfs_tar(distroless).read_bytes()
+    layer = gzip.compress(layer_tar, mtime=0)
+    diff_id = "sha256:" + hashlib.sha256(layer_tar).hexdigest()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {
+                "Cmd": ["/bin/sleep", "100000"]
+                if not distroless
+                else ["/bin/busybox", "sleep", "100000"],
+                "Env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+            },
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+        }
+    ).encode()
+
+    def blob(data: bytes) -> tuple[str, bytes]:
+        return hashlib.sha256(data).hexdigest(), data
+
+    layer_d, _ = blob(layer)
+    config_d, _ = blob(config)
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": f"sha256:{config_d}",
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": f"sha256:{layer_d}",
+                    "size": len(layer),
+                }
+            ],
+        }
+    ).encode()
+    manifest_d, _ = blob(manifest)
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": f"sha256:{manifest_d}",
+                    "size": len(manifest),
+                    "annotations": {
+                        "org.opencontainers.image.ref.name": ref,
+                        "io.containerd.image.name": ref,
+                    },
+                }
+            ],
+        }
+    ).encode()
+    part = path.with_suffix(".part")
+    with tarfile.open(part, "w") as tar:
+        for name, data in (
+            ("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'),
+            ("index.json", index),
+            (f"blobs/sha256/{layer_d}", layer),
+            (f"blobs/sha256/{config_d}", config),
+            (f"blobs/sha256/{manifest_d}", manifest),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    part.rename(path)
+    return path
+
+
+def ensure_images() -> None:
+    """Import the busybox and distroless images into Docker, podman and containerd (once)."""
+    for image, distroless in ((DOCKER_IMAGE, False), (DISTROLESS_IMAGE, True)):
+        if shutil.which("docker") and not run("docker", "images", "-q", image, check=False).strip():
+            run("docker", "import", str(rootfs_tar(distroless)), image)
+        if (
+            shutil.which("podman")
+            and run("podman", "image", "exists", image, check=False) is not None
+        ):
+            if subprocess.run(["podman", "image", "exists", image]).returncode != 0:
+                run("podman", "import", str(rootfs_tar(distroless)), image)
+        if shutil.which("ctr"):
+            have = run("ctr", "-n", CTR_NAMESPACE, "images", "ls", "-q", check=False)
+            if image not in have.split():
+                run(
+                    "ctr",
+                    "-n",
+                    CTR_NAMESPACE,
+                    "images",
+                    "import",
+                    str(oci_archive(distroless, image)),
+                )
+
+
+def _become_subreaper() -> None:
+    """Adopt detached runc containers, so their exit leaves no zombie under a PID 1 that never
+    reaps (this VM's init does not)."""
+    import ctypes
+
+    PR_SET_CHILD_SUBREAPER = 36
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _reap(pid: int) -> None:
+    for _ in range(100):
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return
+        except ChildProcessError:
+            return
+        time.sleep(0.02)
+
+
+def unique(prefix: str = "dt") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class Started:
+    """A container this harness started: its runtime, id, name and host PID of its init."""
+
+    runtime: str
+    id: str
+    name: str
+    pid: int
+    extra: dict = field(default_factory=dict)
+
+
+def _wait_pid(get, timeout: float = 20) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pid = get()
+        if pid:
+            return pid
+        time.sleep(0.05)
+    raise RuntimeError("container did not start in time")
+
+
+class Containers:
+    """Starts containers on real runtimes and removes every one of them (by id) on ``cleanup``."""
+
+    def __init__(self) -> None:
+        self.started: list[Started] = []
+        self._cleanups: list = []
+
+    # --- Docker -----------------------------------------------------------------------------
+    def docker(
+        self,
+        *run_args: str,
+        cmd: tuple[str, ...] = ("/bin/sleep", "100000"),
+        image: str = DOCKER_IMAGE,
+        name: str | None = None,
+    ) -> Started:
+        name = name or unique("dt-docker")
+        cid = run("docker", "run", "-d", "--name", name, *run_args, image, *cmd).strip()
+        self._cleanups.append(lambda: run("docker", "rm", "-f", cid, check=False))
+        pid = int(run("docker", "inspect", "-f", "{{.State.Pid}}", cid).strip())
+        return self._add(Started("docker", cid, name, pid))
+
+    # --- podman -----------------------------------------------------------------------------
+    def podman(
+        self,
+        *run_args: str,
+        cmd: tuple[str, ...] = ("/bin/sleep", "100000"),
+        image: str = DOCKER_IMAGE,
+        name: str | None = None,
+    ) -> Started:
+        name = name or unique("dt-podman")
+        cid = run(
+            "podman", "run", "-d", *PODMAN_FLAGS, "--name", name, *run_args, image, *cmd
+        ).strip()
+        self._cleanups.append(lambda: run("podman", "rm", "-f", "-t", "0", cid, check=False))
+        pid = int(run("podman", "inspect", "-f", "{{.State.Pid}}", cid).strip())
+        return self._add(Started("podman", cid, name, pid))
+
+    # --- containerd -------------------------------------------------------------------------
+    def containerd(
+        self,
+        *run_args: str,
+        cmd: tuple[str, ...] = ("/bin/sleep", "100000"),
+        image: str = DOCKER_IMAGE,
+        name: str | None = None,
+        namespace: str = CTR_NAMESPACE,
+    ) -> Started:
+        name = name or unique("dt-ctr")
+        run("ctr", "-n", namespace, "run", "-d", *run_args, image, name, *cmd)
+
+        def remove() -> None:
+            run("ctr", "-n", namespace, "task", "kill", "-s", "KILL", name, check=False)
+            for _ in range(50):
+                if "STOPPED" in run(
+                    "ctr", "-n", namespace, "task", "ls", check=False
+                ) or name not in run("ctr", "-n", namespace, "task", "ls", check=False):
+                    break
+                time.sleep(0.1)
+            run("ctr", "-n", namespace, "task", "rm", "-f", name, check=False)
+            run("ctr", "-n", namespace, "containers", "rm", name, check=False)
+
+        self._cleanups.append(remove)
+
+        def pid() -> int:
+            for line in run("ctr", "-n", namespace, "task", "ls", check=False).splitlines()[1:]:
+                parts = line.split()
+                if parts and parts[0] == name and parts[2] == "RUNNING":
+                    return int(parts[1])
+            return 0
+
+        return self._add(
+            Started("containerd", name, name, _wait_pid(pid), {"namespace": namespace})
+        )
+
+    # --- raw runc ---------------------------------------------------------------------------
+    def runc(
+        self,
+        cmd: tuple[str, ...] = ("/bin/sleep", "100000"),
+        root: str = "/run/runc",
+        distroless: bool = False,
+        readonly: bool = True,
+        netns: str | None = None,
+        name: str | None = None,
+        env: list[str] | None = None,
+    ) -> Started:
+        """Start a runc container with its own network namespace (or ``netns``, a path)."""
+        name = name or unique("dt-runc")
+        bundle = WORK / "bundles" / name
+        (bundle / "rootfs").mkdir(parents=True)
+        with tarfile.open(rootfs_tar(distroless)) as tar:
+            tar.extractall(bundle / "rootfs")
+        run("runc", "spec", "--bundle", str(bundle))
+        config = json.loads((bundle / "config.json").read_text())
+        config["process"]["terminal"] = False
+        config["process"]["args"] = list(cmd)
+        if env:
+            config["process"]["env"] += env
+        config["root"]["readonly"] = readonly
+        config["hostname"] = name[:60]
+        if netns:
+            for ns in config["linux"]["namespaces"]:
+                if ns["type"] == "network":
+                    ns["path"] = netns
+        (bundle / "config.json").write_text(json.dumps(config))
+        _become_subreaper()
+        # The detached container inherits runc's stdio: give it files, not pipes we would wait on.
+        with open(bundle / "runc.log", "wb") as errors:
+            proc = subprocess.run(
+                ["runc", "--root", root, "run", "-d", "--bundle", str(bundle), name],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=errors,
+                timeout=60,
+            )
+        if proc.returncode != 0:
+            shutil.rmtree(bundle, ignore_errors=True)
+            raise RuntimeError(
+                f"runc run failed: {(bundle / 'runc.log').read_text(errors='replace')}"
+            )
+
+        state = json.loads(run("runc", "--root", root, "state", name))
+
+        def remove() -> None:
+            run("runc", "--root", root, "delete", "-f", name, check=False)
+            _reap(int(state["pid"]))
+            shutil.rmtree(bundle, ignore_errors=True)
+
+        self._cleanups.append(remove)
+        return self._add(
+            Started("runc", name, name, int(state["pid"]), {"root": root, "bundle": str(bundle)})
+        )
+
+    # --- a sandbox no runtime owns ----------------------------------------------------------
+    def sandbox(self, cmd: tuple[str, ...] = ("/bin/busybox", "sleep", "100000")) -> Started:
+        """Start ``unshare --pid --fork --mount-proc --net --uts`` around ``cmd``."""
+        proc = subprocess.Popen(
+            ["unshare", "--pid", "--fork", "--mount-proc", "--net", "--uts", "--ipc", *cmd],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+        def remove() -> None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(timeout=10)
+
+        self._cleanups.append(remove)
+
+        def child() -> int:
+            try:
+                kids = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+            except OSError:
+                return 0
+            return int(kids[0]) if kids else 0
+
+        pid = _wait_pid(child)
+        return self._add(Started("none", f"pid-{pid}", cmd[0], pid, {"unshare_pid": proc.pid}))
+
+    def _add(self, started: Started) -> Started:
+        self.started.append(started)
+        return started
+
+    def cleanup(self) -> None:
+        while self._cleanups:
+            try:
+                self._cleanups.pop()()
+            except Exception as exc:  # keep removing the rest
+                print(f"harness cleanup failed: {exc}")
+
+    def __enter__(self) -> Containers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()

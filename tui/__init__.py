@@ -1,0 +1,1 @@
+"""The Textual TUI of debugtool (``debugtool tui``); imported only by that command."""
