@@ -200,10 +200,9 @@ def ensure_images() -> None:
             run("docker", "import", str(rootfs_tar(distroless)), image)
         if (
             shutil.which("podman")
-            and run("podman", "image", "exists", image, check=False) is not None
+            and subprocess.run(["podman", "image", "exists", image]).returncode != 0
         ):
-            if subprocess.run(["podman", "image", "exists", image]).returncode != 0:
-                run("podman", "import", str(rootfs_tar(distroless)), image)
+            run("podman", "import", str(rootfs_tar(distroless)), image)
         if shutil.which("ctr"):
             have = run("ctr", "-n", CTR_NAMESPACE, "images", "ls", "-q", check=False)
             if image not in have.split():
