@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -47,6 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to wait for each runtime before skipping it (default: 2)",
     )
+    parser.add_argument(
+        "--oci-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also read runc/crun state from this --root directory (repeatable; "
+        "DEBUGTOOL_OCI_ROOTS, colon-separated, works too)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     import debugtool.commands as commands
 
@@ -76,6 +85,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         args.debug = debug
+        if args.oci_root:
+            # Backends read extra OCI state roots from the environment, as third-party ones can.
+            extra = os.environ.get("DEBUGTOOL_OCI_ROOTS", "").split(":")
+            os.environ["DEBUGTOOL_OCI_ROOTS"] = ":".join(filter(None, [*args.oci_root, *extra]))
         if not getattr(args, "func", None):
             build_parser().print_help()
             return 0
