@@ -7,26 +7,34 @@ and an ``ORDER`` for ``--help``; modules import their heavy dependencies inside 
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import logging
 import os
-import pkgutil
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from debugtool import __version__
-from debugtool.errors import EXIT_TOOL, DebugtoolError, UsageError
 
+if TYPE_CHECKING:
+    import argparse
 
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose usage errors exit 125 with one sentence, like docker's."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message}.", f"See '{self.prog} --help'.")
+# argparse, logging and the command modules are imported inside main(), so that
+# ``debugtool --version`` costs an interpreter start and nothing more.
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the full parser, with every subcommand module of ``debugtool.commands``."""
+    import argparse
+    import importlib
+    import pkgutil
+
+    from debugtool.errors import UsageError
+
+    class _Parser(argparse.ArgumentParser):
+        """An ArgumentParser whose usage errors exit 125 with one sentence, like docker's."""
+
+        def error(self, message: str) -> None:  # type: ignore[override]
+            raise UsageError(f"{message}.", f"See '{self.prog} --help'.")
+
     parser = _Parser(
         prog="debugtool",
         description=(
@@ -76,6 +84,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"debugtool {__version__}")
         return 0
     # --debug is accepted anywhere on the line, before or after the subcommand.
+    import logging
+
+    from debugtool.errors import EXIT_TOOL, DebugtoolError
+
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
     logging.basicConfig(

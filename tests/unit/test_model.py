@@ -1,0 +1,84 @@
+"""The Snapshot model's JSON round-trip and its helpers."""
+
+from __future__ import annotations
+
+import pytest
+
+from debugtool.errors import BundleError
+from debugtool.model import (
+    Address,
+    CgroupStats,
+    Container,
+    Interface,
+    Mount,
+    Network,
+    Process,
+    SecurityContext,
+    Snapshot,
+    Socket,
+)
+
+
+def sample() -> Snapshot:
+    return Snapshot(
+        container=Container(
+            id="abc123" * 10,
+            name="web",
+            runtime="docker",
+            pid=42,
+            labels={"a": "b"},
+            backends=["docker", "runc"],
+        ),
+        taken_at=1700000000.5,
+        processes=[
+            Process(pid=42, nspid=1, ppid=10, cmdline=["/bin/sh", "-c", "caf\udce9"]),
+            Process(pid=43, nspid=7, ppid=42, nsppid=1, cmdline=["sleep", "9"]),
+        ],
+        mounts=[
+            Mount(mount_id=1, parent_id=0, mountpoint="/a b", fstype="overlay", risks=["host root"])
+        ],
+        network=Network(
+            interfaces=[
+                Interface(
+                    name="eth0",
+                    addresses=[Address("inet", "172.17.0.2", 16), Address("inet6", "fe80::1", 64)],
+                )
+            ],
+            sockets=[
+                Socket(
+                    protocol="tcp",
+                    state="LISTEN",
+                    local_address="127.0.0.1",
+                    local_port=8080,
+                    pids=[43],
+                    nspids=[7],
+                )
+            ],
+        ),
+        cgroup=CgroupStats(
+            version="v1", memory_limit=64 << 20, cpu_quota_us=50000, cpu_period_us=100000
+        ),
+        security=SecurityContext(uid_map=[(0, 0, 4294967295)], cap_effective=["CAP_CHOWN"]),
+        errors={"network": "the container exited"},
+    )
+
+
+def test_round_trip_is_equal() -> None:
+    snap = sample()
+    assert Snapshot.from_json(snap.to_json()) == snap
+
+
+def test_tree_orders_children_under_parents() -> None:
+    tree = sample().process_tree()
+    assert [(d, p.nspid) for d, p in tree] == [(0, 1), (1, 7)]
+
+
+def test_newer_schema_is_refused() -> None:
+    text = sample().to_json().replace('"schema_version": 1', '"schema_version": 99')
+    with pytest.raises(BundleError, match="schema version 99"):
+        Snapshot.from_json(text)
+
+
+def test_cpu_limit_in_cores() -> None:
+    assert sample().cgroup.cpu_limit == 0.5
+    assert CgroupStats().cpu_limit is None
