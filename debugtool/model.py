@@ -124,6 +124,9 @@ class Process:
     rss: int | None = None  # bytes
     threads: int = 1
     start_time: float | None = None  # seconds since the epoch
+    # In the container's PID namespace but not its cgroup (entered with nsenter or setns):
+    # it escapes the container's limits.
+    outside_cgroup: bool = False
 
     @property
     def command(self) -> str:
@@ -186,6 +189,8 @@ class Route:
     table: str = "main"
     protocol: str = ""
     scope: str = ""
+    type: str = ""  # unicast, local, broadcast, blackhole, unreachable, ...
+    prefsrc: str = ""  # the source address the kernel prefers for this route
 
 
 @dataclass
@@ -206,6 +211,8 @@ class Socket:
     pids: list[int] = field(default_factory=list)  # host PIDs holding it
     nspids: list[int] = field(default_factory=list)  # the same, as the container sees them
     process: str = ""  # the first holder's name
+    socket_type: str = ""  # unix sockets: stream, dgram or seqpacket
+    peer_inode: int = 0  # unix sockets: the inode of the connected peer, when known
 
     @property
     def listening(self) -> bool:
@@ -227,6 +234,7 @@ class Network:
     routes: list[Route] = field(default_factory=list)
     sockets: list[Socket] = field(default_factory=list)
     dns: DNSConfig = field(default_factory=DNSConfig)
+    warnings: list[str] = field(default_factory=list)  # parts that could not be read, in words
 
 
 @dataclass

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import errno
 import os
+import re
+from dataclasses import dataclass
 
 from debugtool.errors import DebugtoolError, PermissionDenied
 
@@ -123,3 +125,210 @@ def cmdline(pid: int | str) -> list[str]:
     if not raw:
         return []
     return [a.decode("utf-8", "surrogateescape") for a in raw.rstrip(b"\0").split(b"\0")]
+
+
+# --- capabilities -----------------------------------------------------------------------------
+
+#: Capability names by number, from include/uapi/linux/capability.h (Linux 5.9 adds 38-40).
+CAP_NAMES = (
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+)
+
+
+def cap_names(mask: int | str) -> list[str]:
+    """Return the capability names set in ``mask`` (an int, or the hex of ``CapEff`` & co).
+
+    Bits beyond the table (a newer kernel) are named ``CAP_<n>`` rather than dropped.
+    """
+    value = int(mask, 16) if isinstance(mask, str) else mask
+    names = []
+    bit = 0
+    while value >> bit:
+        if value >> bit & 1:
+            names.append(CAP_NAMES[bit] if bit < len(CAP_NAMES) else f"CAP_{bit}")
+        bit += 1
+    return names
+
+
+def capabilities(status: dict[str, str]) -> dict[str, list[str]]:
+    """Return ``{effective, permitted, inheritable, bounding, ambient}`` capability names."""
+    keys = {
+        "effective": "CapEff",
+        "permitted": "CapPrm",
+        "inheritable": "CapInh",
+        "bounding": "CapBnd",
+        "ambient": "CapAmb",
+    }
+    return {k: cap_names(status.get(v, "0") or "0") for k, v in keys.items()}
+
+
+# --- status fields ------------------------------------------------------------------------------
+
+
+def status_ids(status: dict[str, str], key: str = "Uid") -> tuple[int, int, int, int]:
+    """Return the (real, effective, saved, filesystem) ids of ``Uid`` or ``Gid``."""
+    parts = [int(p) for p in status.get(key, "").split()]
+    if len(parts) != 4:
+        raise ValueError(f"malformed {key} line in status")
+    return parts[0], parts[1], parts[2], parts[3]
+
+
+def seccomp_mode(status: dict[str, str]) -> str:
+    """Return ``disabled``, ``strict`` or ``filter`` from the ``Seccomp`` line (``""`` if absent)."""
+    return {"0": "disabled", "1": "strict", "2": "filter"}.get(status.get("Seccomp", ""), "")
+
+
+def parse_id_map(text: str) -> list[tuple[int, int, int]]:
+    """Parse ``uid_map`` or ``gid_map`` into ``(inside, outside, count)`` triples."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            out.append((int(parts[0]), int(parts[1]), int(parts[2])))
+    return out
+
+
+def map_id(host_id: int, id_map: list[tuple[int, int, int]]) -> int | None:
+    """Return the id inside a user namespace for ``host_id`` (None: unmapped, shown as nobody)."""
+    for inside, outside, count in id_map:
+        if outside <= host_id < outside + count:
+            return inside + host_id - outside
+    return None
+
+
+IDENTITY_MAP = [(0, 0, 4294967295)]
+
+
+# --- mountinfo ------------------------------------------------------------------------------------
+
+
+@dataclass
+class MountInfo:
+    """One line of ``/proc/PID/mountinfo`` (see proc(5)), with the octal escapes decoded."""
+
+    mount_id: int
+    parent_id: int
+    major: int
+    minor: int
+    root: str
+    mountpoint: str
+    options: str
+    optional: list[str]
+    fstype: str
+    source: str
+    super_options: str
+
+    @property
+    def device(self) -> tuple[int, int]:
+        return self.major, self.minor
+
+    @property
+    def readonly(self) -> bool:
+        return "ro" in self.options.split(",")
+
+    @property
+    def propagation(self) -> str:
+        """``shared:N``, ``master:N`` (with ``propagate_from:N``), ``unbindable`` or ``private``."""
+        tags = [t for t in self.optional if t.split(":")[0] in _PROPAGATION]
+        return " ".join(tags) if tags else "private"
+
+
+_PROPAGATION = ("shared", "master", "propagate_from", "unbindable")
+
+
+def unescape_mount(text: str) -> str:
+    r"""Decode the kernel's octal escapes in a mountinfo field (``\040`` space, ``\011`` tab,
+    ``\012`` newline, ``\134`` backslash); other bytes pass through as they are."""
+    if "\\" not in text:
+        return text
+    raw = os.fsencode(text)
+    decoded = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8) & 0xFF]), raw)
+    return os.fsdecode(decoded)
+
+
+def parse_mountinfo(text: str) -> list[MountInfo]:
+    """Parse ``/proc/PID/mountinfo``; malformed lines are skipped.
+
+    Fields are space-separated; spaces inside paths arrive escaped, so a plain split is safe.
+    A variable number of optional fields ends at the ``-`` separator.
+    """
+    mounts = []
+    for line in text.splitlines():
+        parts = line.split(" ")
+        try:
+            sep = parts.index("-", 6)
+            major, minor = parts[2].split(":")
+            mounts.append(
+                MountInfo(
+                    mount_id=int(parts[0]),
+                    parent_id=int(parts[1]),
+                    major=int(major),
+                    minor=int(minor),
+                    root=unescape_mount(parts[3]),
+                    mountpoint=unescape_mount(parts[4]),
+                    options=parts[5],
+                    optional=[p for p in parts[6:sep] if p],
+                    fstype=parts[sep + 1],
+                    source=unescape_mount(parts[sep + 2]) if len(parts) > sep + 2 else "",
+                    super_options=parts[sep + 3] if len(parts) > sep + 3 else "",
+                )
+            )
+        except (ValueError, IndexError):
+            continue
+    return mounts
+
+
+# --- clock -----------------------------------------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def boot_time(text: str | None = None) -> float:
+    """Return the boot time in seconds since the epoch (``btime`` of ``/proc/stat``)."""
+    if text is None:
+        with open(f"{PROC}/stat") as f:
+            text = f.read()
+    for line in text.splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    raise DebugtoolError("/proc/stat has no btime line.")

@@ -1,0 +1,111 @@
+"""Live collectors: read one container's processes, mounts, network, cgroup and security from the
+host and assemble them into a ``Snapshot``.
+
+Each section is collected on its own: a section that fails leaves a sentence in
+``snapshot.errors[section]`` and the others still fill. ``ContainerGone`` is raised only when the
+container is gone before anything could be read.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from debugtool.errors import ContainerGone, DebugtoolError
+from debugtool.model import Snapshot
+
+if TYPE_CHECKING:
+    from debugtool.target import Target
+
+log = logging.getLogger(__name__)
+
+SECTIONS = ("processes", "mounts", "network", "cgroup", "security")
+
+
+def users(root: str) -> dict[int, str]:
+    """Return ``{uid: name}`` from the container's own ``/etc/passwd`` (never the host's)."""
+    from debugtool import rootfs
+
+    return rootfs.users(root)
+
+
+def groups(root: str) -> dict[int, str]:
+    """Return ``{gid: name}`` from the container's own ``/etc/group`` (never the host's)."""
+    from debugtool import rootfs
+
+    return rootfs.groups(root)
+
+
+def _sentence(exc: BaseException) -> str:
+    if isinstance(exc, DebugtoolError):
+        return exc.for_people()
+    text = str(exc).rstrip(".")
+    return f"{type(exc).__name__}: {text}." if text else f"{type(exc).__name__}."
+
+
+def _network(target: Target) -> Any:
+    try:
+        from debugtool.collect.network import collect_network
+    except ImportError as exc:
+        raise DebugtoolError(f"the network collector is not available ({exc}).") from None
+    return collect_network(target)
+
+
+def snapshot(target: Target, *, network: bool = True) -> Snapshot:
+    """Collect every section of ``target`` into a ``Snapshot``.
+
+    A failing section records one sentence in ``errors``; ``ContainerGone`` is raised only when
+    the container exited before any section could be read.
+    """
+    from debugtool.collect.cgroups import collect_cgroup
+    from debugtool.collect.mounts import collect_mounts
+    from debugtool.collect.processes import collect_processes
+    from debugtool.collect.security import collect_security
+
+    if not target.alive():
+        raise ContainerGone(
+            f"container {target.name} ({target.container.short_id}) has exited.",
+            "Check its status with 'debugtool ps -a'.",
+        )
+    snap = Snapshot(container=target.container, taken_at=time.time(), hostname=socket.gethostname())
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("processes", lambda: setattr(snap, "processes", collect_processes(target))),
+        ("mounts", lambda: setattr(snap, "mounts", collect_mounts(target))),
+        ("cgroup", lambda: setattr(snap, "cgroup", collect_cgroup(target))),
+        (
+            "security",
+            lambda: setattr(
+                snap,
+                "security",
+                collect_security(
+                    target, mounts=snap.mounts if "mounts" not in snap.errors else None
+                ),
+            ),
+        ),
+    ]
+    if network:
+        steps.append(("network", lambda: setattr(snap, "network", _network(target))))
+    else:
+        snap.errors["network"] = "network was not collected (--no-network)."
+    succeeded = 0
+    for section, step in steps:
+        try:
+            step()
+            succeeded += 1
+        except Exception as exc:  # noqa: BLE001 - one section's failure must not lose the rest
+            log.debug("collecting %s failed", section, exc_info=True)
+            snap.errors[section] = _sentence(exc)
+    if not succeeded and not target.alive():
+        raise ContainerGone(
+            f"container {target.name} ({target.container.short_id}) exited before it could be "
+            "inspected.",
+            "Check its status with 'debugtool ps -a'.",
+        )
+    if not target.alive():
+        snap.errors.setdefault(
+            "container", "the container exited while the snapshot was taken; it may be partial."
+        )
+    return snap

@@ -1,0 +1,229 @@
+"""Resource usage and limits of a container's cgroup, on cgroup v1, v2 and hybrid hosts.
+
+The paths come from ``/proc/PID/cgroup`` read from the host (host-absolute, because debugtool
+runs in the host's cgroup namespace); the hierarchies' mount points come from the host's
+mountinfo (v1: one ``cgroup`` mount per controller set, named by its super options; v2: the one
+``cgroup2`` mount). Each file is optional: a missing or unreadable one leaves its field ``None``.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from debugtool import procfs
+from debugtool.errors import ContainerGone, DebugtoolError
+from debugtool.model import CgroupStats
+
+if TYPE_CHECKING:
+    from debugtool.target import Target
+
+# v1 reports "no limit" as the largest page-aligned counter (PAGE_COUNTER_MAX * page size);
+# anything this large is unlimited.
+UNLIMITED = 1 << 62
+
+Reader = Callable[[str], str | None]
+
+
+def read_or_none(path: str) -> str | None:
+    """Return a cgroup file's text, or None when it is missing or unreadable."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _int(text: str | None) -> int | None:
+    if text is None:
+        return None
+    text = text.strip()
+    if not text or text == "max":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def _limit(text: str | None) -> int | None:
+    value = _int(text)
+    return None if value is None or value >= UNLIMITED else value
+
+
+def _keyed(text: str | None) -> dict[str, int]:
+    """Parse ``key value`` lines (cpu.stat, memory.stat, memory.events, memory.oom_control)."""
+    out: dict[str, int] = {}
+    for line in (text or "").splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            try:
+                out[parts[0]] = int(parts[1])
+            except ValueError:
+                continue
+    return out
+
+
+def controller_dirs(
+    cgroup: dict[str, str], host: list[procfs.MountInfo]
+) -> tuple[str, dict[str, str]]:
+    """Return the cgroup version and ``{controller: directory on the host}``.
+
+    ``cgroup`` is the parsed ``/proc/PID/cgroup``; ``host`` the host's mountinfo. v2 appears as
+    controller ``""`` (``unified``); v1 controllers by name (``memory``, ``cpu``, ``pids``...).
+    """
+    v2_mount = next((m.mountpoint for m in host if m.fstype == "cgroup2"), None)
+    v1_mounts: dict[str, str] = {}
+    for m in host:
+        if m.fstype != "cgroup":
+            continue
+        for opt in m.super_options.split(","):
+            v1_mounts.setdefault(opt, m.mountpoint)
+    dirs: dict[str, str] = {}
+    v1 = False
+    for controllers, path in cgroup.items():
+        if controllers == "":
+            if v2_mount:
+                dirs["unified"] = posixpath.join(v2_mount, path.lstrip("/"))
+            continue
+        v1 = True
+        for ctl in controllers.split(","):
+            base = v1_mounts.get(ctl)
+            if base:
+                dirs[ctl] = posixpath.join(base, path.lstrip("/"))
+    has_v2 = "" in cgroup
+    version = "hybrid" if v1 and has_v2 else "v1" if v1 else "v2" if has_v2 else ""
+    return version, dirs
+
+
+def read_v1(dirs: dict[str, str], read: Reader = read_or_none) -> CgroupStats:
+    """Read v1 controllers' files from ``dirs`` (``{controller: directory}``)."""
+    s = CgroupStats(version="v1", paths=dict(dirs))
+
+    def f(ctl: str, name: str) -> str | None:
+        d = dirs.get(ctl)
+        return read(posixpath.join(d, name)) if d else None
+
+    s.memory_usage = _int(f("memory", "memory.usage_in_bytes"))
+    s.memory_limit = _limit(f("memory", "memory.limit_in_bytes"))
+    s.memory_peak = _int(f("memory", "memory.max_usage_in_bytes"))
+    oom = _keyed(f("memory", "memory.oom_control"))
+    s.oom_kills = oom.get("oom_kill")
+    s.cpu_usage_ns = _int(f("cpuacct", "cpuacct.usage"))
+    quota = _int(f("cpu", "cpu.cfs_quota_us"))
+    s.cpu_quota_us = quota if quota is not None and quota > 0 else None
+    s.cpu_period_us = _int(f("cpu", "cpu.cfs_period_us"))
+    s.cpu_weight = _int(f("cpu", "cpu.shares"))
+    stat = _keyed(f("cpu", "cpu.stat"))
+    s.cpu_nr_periods = stat.get("nr_periods")
+    s.cpu_nr_throttled = stat.get("nr_throttled")
+    s.cpu_throttled_ns = stat.get("throttled_time")
+    s.pids_current = _int(f("pids", "pids.current"))
+    s.pids_max = _limit(f("pids", "pids.max"))
+    for name in ("blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_service_bytes"):
+        text = f("blkio", name)
+        if text is not None:
+            s.io_read_bytes, s.io_write_bytes = _blkio_bytes(text)
+            break
+    return s
+
+
+def _blkio_bytes(text: str) -> tuple[int, int]:
+    """Sum the Read and Write lines of a v1 blkio io_service_bytes file over devices."""
+    read = write = 0
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] in ("Read", "Write"):
+            if parts[1] == "Read":
+                read += int(parts[2])
+            else:
+                write += int(parts[2])
+    return read, write
+
+
+def read_v2(directory: str, read: Reader = read_or_none) -> CgroupStats:
+    """Read a v2 cgroup's files from ``directory``."""
+    s = CgroupStats(version="v2", paths={"unified": directory})
+
+    def f(name: str) -> str | None:
+        return read(posixpath.join(directory, name))
+
+    s.memory_usage = _int(f("memory.current"))
+    s.memory_limit = _limit(f("memory.max"))
+    s.memory_peak = _int(f("memory.peak"))
+    s.oom_kills = _keyed(f("memory.events")).get("oom_kill")
+    stat = _keyed(f("cpu.stat"))
+    if "usage_usec" in stat:
+        s.cpu_usage_ns = stat["usage_usec"] * 1000
+    s.cpu_nr_periods = stat.get("nr_periods")
+    s.cpu_nr_throttled = stat.get("nr_throttled")
+    if "throttled_usec" in stat:
+        s.cpu_throttled_ns = stat["throttled_usec"] * 1000
+    cpu_max = (f("cpu.max") or "").split()
+    if len(cpu_max) == 2:
+        s.cpu_quota_us = _int(cpu_max[0])
+        s.cpu_period_us = _int(cpu_max[1])
+    s.cpu_weight = _int(f("cpu.weight"))
+    s.pids_current = _int(f("pids.current"))
+    s.pids_max = _limit(f("pids.max"))
+    io = f("io.stat")
+    if io is not None:
+        s.io_read_bytes, s.io_write_bytes = _io_stat_bytes(io)
+    return s
+
+
+def _io_stat_bytes(text: str) -> tuple[int, int]:
+    """Sum ``rbytes=`` and ``wbytes=`` of a v2 io.stat over devices."""
+    read = write = 0
+    for line in text.splitlines():
+        for field in line.split()[1:]:
+            key, _, value = field.partition("=")
+            if key == "rbytes":
+                read += int(value)
+            elif key == "wbytes":
+                write += int(value)
+    return read, write
+
+
+def read_stats(version: str, dirs: dict[str, str], read: Reader = read_or_none) -> CgroupStats:
+    """Read the stats of a cgroup found by ``controller_dirs``."""
+    if version in ("v1", "hybrid"):
+        stats = read_v1({k: v for k, v in dirs.items() if k != "unified"}, read)
+        stats.version = version
+        stats.paths = dict(dirs)
+        return stats
+    if version == "v2" and "unified" in dirs:
+        return read_v2(dirs["unified"], read)
+    return CgroupStats(version=version, paths=dict(dirs))
+
+
+def collect_cgroup(target: Target) -> CgroupStats:
+    """Return the container's cgroup usage and limits, sampled now.
+
+    Raises ``ContainerGone`` when its process has exited and its cgroup is unknown.
+    """
+    cgroup = target.cgroup
+    if not cgroup:
+        try:
+            cgroup = procfs.parse_cgroup(procfs.read_text(target.pid, "cgroup"))
+        except procfs.ProcessGone:
+            raise ContainerGone(
+                f"container {target.name} exited before its cgroup could be read."
+            ) from None
+    try:
+        host = procfs.parse_mountinfo(procfs.read_text("self", "mountinfo"))
+    except DebugtoolError:
+        host = []
+    version, dirs = controller_dirs(cgroup, host)
+    stats = read_stats(version, dirs)
+    stats.sampled_at = time.time()
+    if not any(os.path.isdir(d) for d in dirs.values()) and dirs:
+        raise DebugtoolError(
+            f"the cgroup directories of {target.name} are not visible from here "
+            f"({', '.join(sorted(set(dirs.values()))[:2])}).",
+            "Run debugtool in the host's cgroup namespace.",
+        )
+    return stats
