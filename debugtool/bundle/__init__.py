@@ -1,0 +1,11 @@
+"""Support bundles: capture (writer), redaction, the manifest, reading a bundle back, the report.
+
+``open_bundle`` and ``load_snapshot`` are the reading side the TUI and ``--bundle`` options use;
+the writer is imported by the ``bundle`` command only.
+"""
+
+from __future__ import annotations
+
+from debugtool.bundle.reader import Bundle, load_snapshot, open_bundle
+
+__all__ = ["Bundle", "load_snapshot", "open_bundle"]
