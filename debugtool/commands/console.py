@@ -1,0 +1,45 @@
+"""``debugtool console``: an interactive prompt that inspects one container from the host."""
+
+from __future__ import annotations
+
+import argparse
+
+ORDER = 60
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "console",
+        help="interactive prompt that inspects a container from the host",
+        description="Inspect one container from the host without running anything inside it: "
+        "ps, tree, mounts, net, cgroup, caps, env, and ls, cat, head, tail, stat, find, grep over "
+        "the container's own files (symlinks resolve inside the container's root, never on the "
+        "host). 'exec', 'trace' and 'bundle' go through debugtool's audited paths. Tab completes "
+        "commands, container paths, PIDs and syscall names; history is kept per user.",
+    )
+    p.add_argument("target", metavar="TARGET", help="id, name, RUNTIME:NAME, pid:N or pod/NAME")
+    p.add_argument(
+        "-c",
+        dest="commands",
+        metavar="COMMANDS",
+        help="run these commands (separated by ';') without a prompt, then exit",
+    )
+    p.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="show environment values whose names look secret (redacted by default)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from debugtool import console, output
+    from debugtool.runtimes import discover
+    from debugtool.target import find, pin, require_privileges
+
+    require_privileges()
+    found = discover(all=True, timeout=args.timeout)
+    for message in found.warnings:
+        output.warn(message)
+    with pin(find(args.target, found)) as target:
+        return console.run(target, commands=args.commands, show_secrets=args.show_secrets)

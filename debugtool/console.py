@@ -1,0 +1,867 @@
+"""The debug console: inspect one container from the host, without running anything inside it.
+
+Every file command (``ls``, ``cat``, ``find``, ``grep`` ...) reads through ``debugtool.rootfs``,
+so symlinks and ``..`` resolve inside the container's root and never reach the host's files.
+The interactive prompt is prompt-toolkit; ``Console.run_line`` is the same engine without a
+prompt, used by ``debugtool console TARGET -c '...'`` and by the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import posixpath
+import re
+import shlex
+import stat as stat_mod
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from debugtool import output, rootfs
+from debugtool.errors import ContainerGone, DebugtoolError, UsageError
+from debugtool.model import Snapshot
+
+if TYPE_CHECKING:
+    from prompt_toolkit.completion import CompleteEvent, Completion
+    from prompt_toolkit.document import Document
+
+    from debugtool.target import Target
+
+#: How much of a file ``cat``, ``grep`` and ``head`` read at most (the console is for looking).
+READ_LIMIT = 8 << 20
+#: How much of a file's end ``tail`` reads.
+TAIL_WINDOW = 1 << 20
+
+
+class ConsoleError(DebugtoolError):
+    """A console command failed; the session goes on."""
+
+
+class _ArgParser(argparse.ArgumentParser):
+    """Per-command parser that raises instead of exiting the console."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConsoleError(f"{self.prog}: {message}.")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        if message:
+            raise ConsoleError(message.strip())
+        raise _HelpShown()
+
+
+class _HelpShown(Exception):
+    """``CMD --help`` printed its usage: not an error."""
+
+
+@dataclass
+class Command:
+    name: str
+    summary: str
+    usage: str
+    run: Callable[[list[str]], int]
+    completes: str = ""  # "path", "pid", "syscall-or-pid" or ""
+
+
+def split_commands(line: str) -> list[list[str]]:
+    """Split a console line into commands at unquoted ``;``, each into shell-style words.
+
+    Raises ``ConsoleError`` for unbalanced quotes.
+    """
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=";")
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    commands: list[list[str]] = [[]]
+    try:
+        for token in lexer:
+            if token and set(token) == {";"}:
+                commands.append([])
+            else:
+                commands[-1].append(token)
+    except ValueError as exc:
+        raise ConsoleError(f"cannot parse the line: {exc}.") from None
+    return [c for c in commands if c]
+
+
+def looks_secret(key: str) -> bool:
+    """Return whether an environment variable's name suggests its value is a secret."""
+    try:
+        from debugtool.bundle.redact import key_is_secret  # the bundle's rules, when present
+    except ImportError:
+        return bool(_SECRET_KEY.search(key))
+    return bool(key_is_secret(key))
+
+
+_SECRET_KEY = re.compile(
+    r"PASS(WORD|WD)?|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH|COOKIE|"
+    r"SESSION|DSN",
+    re.IGNORECASE,
+)
+
+
+class Console:
+    """One console session on one target: the command table, the working directory inside the
+    container, and the last Snapshot (kept when the container exits)."""
+
+    def __init__(
+        self,
+        target: Target,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        show_secrets: bool = False,
+        collect: Callable[[Target], Snapshot] | None = None,
+    ) -> None:
+        self.target = target
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.show_secrets = show_secrets
+        self.cwd = "/"
+        self.gone = False
+        self._snapshot: Snapshot | None = None
+        self._snapshot_at = 0.0
+        self._collect = collect
+        self.done = False
+        self.commands: dict[str, Command] = {}
+        for cmd in self._command_table():
+            self.commands[cmd.name] = cmd
+
+    # --- the engine ----------------------------------------------------------------------------
+    def run_line(self, line: str) -> int:
+        """Run every command on ``line``; return the status of the last one.
+
+        A failing command prints one sentence to ``err`` and the session goes on.
+        """
+        status = 0
+        try:
+            commands = split_commands(line)
+        except ConsoleError as exc:
+            self._error(str(exc))
+            return 2
+        for words in commands:
+            if self.done:
+                break
+            status = self.run_command(words)
+        return status
+
+    def run_command(self, words: list[str]) -> int:
+        name, args = words[0], words[1:]
+        cmd = self.commands.get(name)
+        if cmd is None:
+            self._error(f"unknown command '{name}'. Type 'help' for the list.")
+            return 127
+        self._check_alive()
+        try:
+            return cmd.run(args)
+        except _HelpShown:
+            return 0
+        except ContainerGone as exc:
+            self._mark_gone()
+            self._error(exc.for_people())
+            return 1
+        except DebugtoolError as exc:
+            self._error(exc.for_people())
+            return 1
+        except BrokenPipeError:
+            return 1
+        except KeyboardInterrupt:
+            self._error("interrupted.")
+            return 130
+
+    def _error(self, message: str) -> None:
+        self.err.write(f"{message}\n")
+        self.err.flush()
+
+    def _check_alive(self) -> None:
+        if not self.gone and not self.target.alive():
+            self._mark_gone()
+
+    def _mark_gone(self) -> None:
+        if not self.gone:
+            self.gone = True
+            self._error(
+                f"container {self.target.name} has exited; the console shows what its last "
+                "snapshot holds, and its files are no longer reachable."
+            )
+
+    # --- state ---------------------------------------------------------------------------------
+    def snapshot(self, fresh: bool = False) -> Snapshot:
+        """Return a Snapshot of the target: a new one (at most once a second) unless it exited."""
+        stale = time.monotonic() - self._snapshot_at > 1.0
+        if self._snapshot is None or ((fresh or stale) and not self.gone):
+            try:
+                self._snapshot = self._take_snapshot()
+                self._snapshot_at = time.monotonic()
+            except ContainerGone:
+                self._mark_gone()
+                if self._snapshot is None:
+                    raise ConsoleError(
+                        "the container exited before anything could be read from it."
+                    ) from None
+        assert self._snapshot is not None
+        return self._snapshot
+
+    def _take_snapshot(self) -> Snapshot:
+        if self._collect is not None:
+            return self._collect(self.target)
+        from debugtool.collect import snapshot
+
+        return snapshot(self.target)
+
+    def resolve(self, path: str | None) -> str:
+        """Return ``path`` as an absolute path inside the container (relative to ``cwd``)."""
+        if not path:
+            return self.cwd
+        return posixpath.normpath(posixpath.join(self.cwd, path)).replace("//", "/")
+
+    @property
+    def root(self) -> str:
+        if self.gone:
+            raise ConsoleError(
+                f"container {self.target.name} has exited; its files are no longer reachable."
+            )
+        return self.target.root
+
+    # --- the command table ---------------------------------------------------------------------
+    def _command_table(self) -> list[Command]:
+        return [
+            Command("ps", "processes, flat", "ps [--json]", self.cmd_ps),
+            Command("tree", "processes as a tree", "tree [--json]", self.cmd_tree),
+            Command("mounts", "mounts, risky ones flagged", "mounts [--json]", self.cmd_mounts),
+            Command("net", "interfaces, sockets, routes, DNS", "net [--json]", self.cmd_net),
+            Command("cgroup", "cgroup usage and limits", "cgroup [--json]", self.cmd_cgroup),
+            Command("caps", "capabilities, seccomp, LSM", "caps [--json]", self.cmd_caps),
+            Command("env", "a process's environment (redacted)", "env [PID]", self.cmd_env, "pid"),
+            Command("ls", "list a directory", "ls [-l] [-a] [PATH...]", self.cmd_ls, "path"),
+            Command("cat", "print files", "cat PATH...", self.cmd_cat, "path"),
+            Command("head", "first lines of a file", "head [-n N] PATH", self.cmd_head, "path"),
+            Command("tail", "last lines of a file", "tail [-n N] PATH", self.cmd_tail, "path"),
+            Command("stat", "file metadata", "stat PATH...", self.cmd_stat, "path"),
+            Command(
+                "find",
+                "find files",
+                "find [PATH] [-name GLOB] [-type f|d|l] [-maxdepth N]",
+                self.cmd_find,
+                "path",
+            ),
+            Command(
+                "grep",
+                "search file contents",
+                "grep [-i] [-r] [-n] [-l] PATTERN PATH...",
+                self.cmd_grep,
+                "path",
+            ),
+            Command(
+                "cd", "change directory inside the container", "cd [PATH]", self.cmd_cd, "path"
+            ),
+            Command("pwd", "print the directory inside the container", "pwd", self.cmd_pwd),
+            Command("refresh", "read the container again", "refresh", self.cmd_refresh),
+            Command(
+                "trace",
+                "trace a process's syscalls (Ctrl-C ends)",
+                "trace PID [-e SYSCALLS] [--count N] [--duration S] [--summary]",
+                self.cmd_trace,
+                "syscall-or-pid",
+            ),
+            Command(
+                "exec",
+                "run a command in the container (audited)",
+                "exec CMD [ARG...]",
+                self.cmd_exec,
+            ),
+            Command(
+                "bundle",
+                "capture a support bundle of this container",
+                "bundle [-o FILE]",
+                self.cmd_bundle,
+            ),
+            Command("help", "list commands, or show one", "help [COMMAND]", self.cmd_help),
+            Command("exit", "leave the console", "exit", self.cmd_exit),
+            Command("quit", "leave the console", "quit", self.cmd_exit),
+        ]
+
+    def _parser(self, name: str) -> _ArgParser:
+        cmd = self.commands[name]
+        return _ArgParser(prog=name, description=cmd.summary, add_help=True)
+
+    # --- inspection ----------------------------------------------------------------------------
+    def _json_flag(self, name: str, args: list[str]) -> bool:
+        p = self._parser(name)
+        p.add_argument("--json", action="store_true")
+        return bool(p.parse_args(args).json)
+
+    def cmd_ps(self, args: list[str], tree: bool = False) -> int:
+        from debugtool import render
+
+        as_json = self._json_flag("tree" if tree else "ps", args)
+        snap = self.snapshot()
+        if as_json:
+            output.emit_json(snap.processes, self.out)
+        else:
+            render.processes(snap, tree=tree, stream=self.out)
+        return 0
+
+    def cmd_tree(self, args: list[str]) -> int:
+        return self.cmd_ps(args, tree=True)
+
+    def _section(
+        self, name: str, args: list[str], pick: Callable[[Snapshot], Any], show: Callable[..., None]
+    ) -> int:
+        as_json = self._json_flag(name, args)
+        snap = self.snapshot()
+        if name in snap.errors:
+            self._error(f"{name}: {snap.errors[name]}")
+        if as_json:
+            output.emit_json(pick(snap), self.out)
+        else:
+            show(snap, stream=self.out)
+        return 0
+
+    def cmd_mounts(self, args: list[str]) -> int:
+        from debugtool import render
+
+        return self._section("mounts", args, lambda s: s.mounts, render.mounts)
+
+    def cmd_net(self, args: list[str]) -> int:
+        from debugtool import render
+
+        return self._section("network", args, lambda s: s.network, render.network)
+
+    def cmd_cgroup(self, args: list[str]) -> int:
+        from debugtool import render
+
+        return self._section("cgroup", args, lambda s: s.cgroup, render.cgroup)
+
+    def cmd_caps(self, args: list[str]) -> int:
+        from debugtool import render
+
+        return self._section("security", args, lambda s: s.security, render.security)
+
+    def _host_pid(self, text: str | None) -> int:
+        """Map a PID as the container sees it to the host PID (default: the container's init)."""
+        if text is None:
+            return self.target.pid
+        try:
+            nspid = int(text)
+        except ValueError:
+            raise ConsoleError(f"'{text}' is not a process id.") from None
+        for p in self.snapshot(fresh=True).processes:
+            if p.nspid == nspid:
+                return p.pid
+        raise ConsoleError(f"no process {nspid} in the container. See 'ps'.")
+
+    def cmd_env(self, args: list[str]) -> int:
+        from debugtool import procfs
+
+        p = self._parser("env")
+        p.add_argument("pid", nargs="?", help="the PID as the container sees it")
+        ns = p.parse_args(args)
+        if self.gone:
+            raise ConsoleError("the container has exited; its environment is gone.")
+        pid = self._host_pid(ns.pid)
+        try:
+            raw = procfs.read_bytes(pid, "environ")
+        except procfs.ProcessGone:
+            raise ConsoleError(f"process {ns.pid or 1} exited.") from None
+        masked = 0
+        for item in raw.split(b"\0"):
+            if not item:
+                continue
+            text = item.decode("utf-8", "replace")
+            key, sep, value = text.partition("=")
+            if sep and not self.show_secrets and looks_secret(key):
+                value = "<redacted>"
+                masked += 1
+            self.out.write(f"{key}{sep}{value}\n")
+        if masked:
+            self._error(
+                f"{masked} value(s) redacted; start the console with --show-secrets to see them."
+            )
+        return 0
+
+    def cmd_refresh(self, args: list[str]) -> int:
+        self._parser("refresh").parse_args(args)
+        snap = self.snapshot(fresh=True)
+        self.out.write(
+            f"{len(snap.processes)} processes, {len(snap.mounts)} mounts, "
+            f"{len(snap.network.sockets)} sockets.\n"
+        )
+        return 0
+
+    # --- files ---------------------------------------------------------------------------------
+    def cmd_pwd(self, args: list[str]) -> int:
+        self._parser("pwd").parse_args(args)
+        self.out.write(self.cwd + "\n")
+        return 0
+
+    def cmd_cd(self, args: list[str]) -> int:
+        p = self._parser("cd")
+        p.add_argument("path", nargs="?", default="/")
+        path = self.resolve(p.parse_args(args).path)
+        st = rootfs.stat(self.root, path)
+        if not stat_mod.S_ISDIR(st.st_mode):
+            raise ConsoleError(f"cd: {path}: not a directory.")
+        self.cwd = path
+        return 0
+
+    def cmd_ls(self, args: list[str]) -> int:
+        p = self._parser("ls")
+        p.add_argument("-l", dest="long", action="store_true", help="long listing")
+        p.add_argument("-a", dest="all", action="store_true", help="show dot files")
+        p.add_argument("paths", nargs="*")
+        ns = p.parse_args(args)
+        paths = ns.paths or [self.cwd]
+        status = 0
+        users, groups = (rootfs.users(self.root), rootfs.groups(self.root)) if ns.long else ({}, {})
+        for i, raw in enumerate(paths):
+            path = self.resolve(raw)
+            try:
+                st = rootfs.lstat(self.root, path)
+                if stat_mod.S_ISLNK(st.st_mode):
+                    try:
+                        st = rootfs.stat(self.root, path)
+                    except rootfs.RootfsError:
+                        pass  # a dangling link: list the link itself
+                if not stat_mod.S_ISDIR(st.st_mode):
+                    self._ls_entry(path, raw, st, ns.long, users, groups)
+                    continue
+                entries = rootfs.listdir(self.root, path)
+            except rootfs.RootfsError as exc:
+                self._error(f"ls: {exc.message}")
+                status = 1
+                continue
+            if len(paths) > 1:
+                self.out.write(("\n" if i else "") + f"{raw}:\n")
+            for name, est in entries:
+                if name.startswith(".") and not ns.all:
+                    continue
+                self._ls_entry(posixpath.join(path, name), name, est, ns.long, users, groups)
+        return status
+
+    def _ls_entry(
+        self,
+        full: str,
+        shown: str,
+        st: os.stat_result | None,
+        long: bool,
+        users: dict[int, str],
+        groups: dict[int, str],
+    ) -> None:
+        suffix = ""
+        if st is not None and stat_mod.S_ISLNK(st.st_mode):
+            try:
+                suffix = " -> " + rootfs.readlink(self.root, full)
+            except DebugtoolError:
+                suffix = " -> ?"
+        if not long or st is None:
+            if st is not None and stat_mod.S_ISDIR(st.st_mode):
+                shown += "/"
+            self.out.write(shown + ("" if not long else suffix) + "\n")
+            return
+        mtime = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
+        self.out.write(
+            f"{stat_mod.filemode(st.st_mode)} {st.st_nlink:>3} "
+            f"{users.get(st.st_uid, str(st.st_uid)):<8} {groups.get(st.st_gid, str(st.st_gid)):<8} "
+            f"{st.st_size:>10} {mtime} {shown}{suffix}\n"
+        )
+
+    def _read(self, path: str, limit: int = READ_LIMIT) -> bytes:
+        return rootfs.read_file(self.root, path, limit=limit)
+
+    def _write_bytes(self, data: bytes) -> None:
+        self.out.write(data.decode("utf-8", "replace"))
+        if data and not data.endswith(b"\n"):
+            self.out.write("\n")
+
+    def cmd_cat(self, args: list[str]) -> int:
+        p = self._parser("cat")
+        p.add_argument("paths", nargs="+")
+        status = 0
+        for raw in p.parse_args(args).paths:
+            try:
+                data = self._read(self.resolve(raw))
+            except rootfs.RootfsError as exc:
+                self._error(f"cat: {exc.message}")
+                status = 1
+                continue
+            self._write_bytes(data)
+            if len(data) >= READ_LIMIT:
+                self._error(f"cat: {raw}: shown up to {READ_LIMIT >> 20} MiB.")
+        return status
+
+    def _lines_arg(self, name: str, args: list[str]) -> argparse.Namespace:
+        p = self._parser(name)
+        p.add_argument("-n", type=int, default=10, metavar="N", help="how many lines (10)")
+        p.add_argument("path")
+        ns = p.parse_args(args)
+        if ns.n < 0:
+            raise ConsoleError(f"{name}: -n takes a number of lines, 0 or more.")
+        return ns
+
+    def cmd_head(self, args: list[str]) -> int:
+        ns = self._lines_arg("head", args)
+        data = self._read(self.resolve(ns.path))
+        lines = data.splitlines(keepends=True)[: ns.n]
+        self._write_bytes(b"".join(lines))
+        return 0
+
+    def cmd_tail(self, args: list[str]) -> int:
+        ns = self._lines_arg("tail", args)
+        path = self.resolve(ns.path)
+        fd = rootfs.open_in_root(self.root, path, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            st = os.fstat(fd)
+            if not stat_mod.S_ISREG(st.st_mode):
+                raise ConsoleError(f"tail: {path}: is not a regular file.")
+            os.lseek(fd, max(0, st.st_size - TAIL_WINDOW), os.SEEK_SET)
+            data = b""
+            while chunk := os.read(fd, 1 << 16):
+                data += chunk
+                if len(data) > TAIL_WINDOW:
+                    data = data[-TAIL_WINDOW:]
+        finally:
+            os.close(fd)
+        lines = data.splitlines(keepends=True)
+        self._write_bytes(b"".join(lines[-ns.n :] if ns.n else []))
+        return 0
+
+    def cmd_stat(self, args: list[str]) -> int:
+        p = self._parser("stat")
+        p.add_argument("paths", nargs="+")
+        status = 0
+        users, groups = rootfs.users(self.root), rootfs.groups(self.root)
+        for raw in p.parse_args(args).paths:
+            path = self.resolve(raw)
+            try:
+                st = rootfs.lstat(self.root, path)
+                link = rootfs.readlink(self.root, path) if stat_mod.S_ISLNK(st.st_mode) else ""
+            except rootfs.RootfsError as exc:
+                self._error(f"stat: {exc.message}")
+                status = 1
+                continue
+            kind = _kind(st.st_mode)
+            self.out.write(
+                f"  File: {path}{' -> ' + link if link else ''}\n"
+                f"  Type: {kind}   Size: {st.st_size}   Links: {st.st_nlink}   Inode: {st.st_ino}\n"
+                f"  Mode: {stat_mod.filemode(st.st_mode)} ({stat_mod.S_IMODE(st.st_mode):04o})   "
+                f"Uid: {st.st_uid} ({users.get(st.st_uid, '?')})   "
+                f"Gid: {st.st_gid} ({groups.get(st.st_gid, '?')})\n"
+                f"Modify: {time.strftime('%Y-%m-%d %H:%M:%S %z', time.localtime(st.st_mtime))}\n"
+                f"Change: {time.strftime('%Y-%m-%d %H:%M:%S %z', time.localtime(st.st_ctime))}\n"
+            )
+        return status
+
+    def cmd_find(self, args: list[str]) -> int:
+        # find's own single-dash long options, as people type them.
+        args = [
+            {"-name": "--name", "-type": "--type", "-maxdepth": "--maxdepth"}.get(a, a)
+            for a in args
+        ]
+        p = self._parser("find")
+        p.add_argument("path", nargs="?")
+        p.add_argument("--name", metavar="GLOB")
+        p.add_argument("--type", choices=["f", "d", "l"])
+        p.add_argument("--maxdepth", type=int, default=32)
+        ns = p.parse_args(args)
+        count = 0
+        for path, st in rootfs.walk(
+            self.root, self.resolve(ns.path), max_depth=ns.maxdepth, xdev=False
+        ):
+            if ns.type and _kind_letter(st.st_mode) != ns.type:
+                continue
+            if ns.name and not fnmatch.fnmatchcase(posixpath.basename(path), ns.name):
+                continue
+            self.out.write(path + "\n")
+            count += 1
+        return 0
+
+    def cmd_grep(self, args: list[str]) -> int:
+        p = self._parser("grep")
+        p.add_argument("-i", dest="ignore_case", action="store_true")
+        p.add_argument("-r", dest="recursive", action="store_true")
+        p.add_argument("-n", dest="numbers", action="store_true")
+        p.add_argument("-l", dest="names_only", action="store_true")
+        p.add_argument("pattern")
+        p.add_argument("paths", nargs="*")
+        ns = p.parse_args(args)
+        try:
+            regex = re.compile(ns.pattern.encode(), re.IGNORECASE if ns.ignore_case else 0)
+        except re.error as exc:
+            raise ConsoleError(f"grep: bad pattern: {exc}.") from None
+        paths = ns.paths or ([self.cwd] if ns.recursive else [])
+        if not paths:
+            raise ConsoleError("grep: name a file (or use -r for the current directory).")
+        files = list(self._grep_files(paths, ns.recursive))
+        many = len(files) > 1 or ns.recursive
+        found = False
+        for path in files:
+            try:
+                data = self._read(path)
+            except rootfs.RootfsError as exc:
+                if not ns.recursive:
+                    self._error(f"grep: {exc.message}")
+                continue
+            if b"\0" in data[:8192]:
+                continue  # binary
+            for number, line in enumerate(data.splitlines(), 1):
+                if regex.search(line):
+                    found = True
+                    if ns.names_only:
+                        self.out.write(path + "\n")
+                        break
+                    prefix = (f"{path}:" if many else "") + (f"{number}:" if ns.numbers else "")
+                    self.out.write(prefix + line.decode("utf-8", "replace") + "\n")
+        return 0 if found else 1
+
+    def _grep_files(self, paths: list[str], recursive: bool) -> Iterator[str]:
+        for raw in paths:
+            path = self.resolve(raw)
+            st = rootfs.stat(self.root, path)
+            if stat_mod.S_ISDIR(st.st_mode):
+                if not recursive:
+                    self._error(f"grep: {path}: is a directory (use -r).")
+                    continue
+                for child, cst in rootfs.walk(self.root, path, xdev=True):
+                    if stat_mod.S_ISREG(cst.st_mode):
+                        yield child
+            else:
+                yield path
+
+    # --- actions through the one exec path, the tracer and the bundle writer -------------------
+    def _target_ref(self) -> str:
+        c = self.target.container
+        return c.id if c.runtime != "none" else f"pid:{self.target.pid}"
+
+    def _run_debugtool(self, argv: list[str]) -> int:
+        if self.gone:
+            raise ConsoleError("the container has exited.")
+        cmd = [sys.executable, "-m", "debugtool", *argv]
+        try:
+            return subprocess.call(cmd)
+        except KeyboardInterrupt:
+            return 130
+
+    def cmd_trace(self, args: list[str]) -> int:
+        if not args or args[0] in ("-h", "--help"):
+            self.out.write(f"usage: {self.commands['trace'].usage}\n")
+            return 0 if args else 2
+        pid, rest = args[0], args[1:]
+        if not pid.isdigit():
+            raise ConsoleError(f"trace: '{pid}' is not a process id; see 'ps'.")
+        return self._run_debugtool(["trace", self._target_ref(), "--pid", pid, *rest])
+
+    def cmd_exec(self, args: list[str]) -> int:
+        if not args:
+            raise ConsoleError("exec: name a command, for example 'exec ls /'.")
+        tty = ["-i", "-t"] if sys.stdin.isatty() else []
+        return self._run_debugtool(["exec", *tty, self._target_ref(), "--", *args])
+
+    def cmd_bundle(self, args: list[str]) -> int:
+        return self._run_debugtool(["bundle", self._target_ref(), *args])
+
+    # --- help and exit -------------------------------------------------------------------------
+    def cmd_help(self, args: list[str]) -> int:
+        if args:
+            cmd = self.commands.get(args[0])
+            if cmd is None:
+                raise ConsoleError(f"help: no command '{args[0]}'.")
+            self.out.write(f"{cmd.usage}\n  {cmd.summary}\n")
+            return 0
+        width = max(len(c.usage) for c in self.commands.values())
+        for cmd in self.commands.values():
+            if cmd.name == "quit":
+                continue
+            self.out.write(f"  {cmd.usage:<{width}}  {cmd.summary}\n")
+        self.out.write(
+            "\nPaths are inside the container; nothing runs inside it except 'exec' (audited).\n"
+            "Separate commands with ';'. Tab completes commands, paths, PIDs and syscalls; "
+            "Ctrl-R searches history.\n"
+        )
+        return 0
+
+    def cmd_exit(self, args: list[str]) -> int:
+        self.done = True
+        return 0
+
+    # --- completion ----------------------------------------------------------------------------
+    def complete_path(self, partial: str, dirs_only: bool = False) -> list[str]:
+        """Return completions of ``partial`` from the container's files (never the host's)."""
+        head, _, prefix = partial.rpartition("/")
+        directory = self.resolve(head + "/" if head or partial.startswith("/") else "")
+        try:
+            entries = rootfs.listdir(self.root, directory)
+        except DebugtoolError:
+            return []
+        base = head + "/" if head or partial.startswith("/") else ""
+        results = []
+        for name, st in entries:
+            if not name.startswith(prefix) or (name.startswith(".") and not prefix.startswith(".")):
+                continue
+            is_dir = st is not None and stat_mod.S_ISDIR(st.st_mode)
+            if st is not None and stat_mod.S_ISLNK(st.st_mode):
+                try:
+                    is_dir = stat_mod.S_ISDIR(
+                        rootfs.stat(self.root, directory + "/" + name).st_mode
+                    )
+                except DebugtoolError:
+                    is_dir = False
+            if dirs_only and not is_dir:
+                continue
+            results.append(base + name + ("/" if is_dir else ""))
+        return results
+
+    def complete_pids(self, partial: str) -> list[str]:
+        try:
+            procs = self.snapshot().processes
+        except DebugtoolError:
+            return []
+        return sorted(
+            (str(p.nspid) for p in procs if p.nspid and str(p.nspid).startswith(partial)),
+            key=int,
+        )
+
+    @staticmethod
+    def complete_syscalls(partial: str) -> list[str]:
+        names = syscall_names()
+        head, _, last = partial.rpartition(",")
+        base = head + "," if head else ""
+        return [base + n for n in names if n.startswith(last)]
+
+    def completions(self, text: str) -> tuple[int, list[str]]:
+        """Return ``(length of the word being completed, candidates)`` for the line ``text``."""
+        line = text.rpartition(";")[2].lstrip()
+        words = line.split()
+        current = "" if not line or line[-1].isspace() else words[-1]
+        if len(words) == 0 or (len(words) == 1 and current):
+            return len(current), sorted(n for n in self.commands if n.startswith(current))
+        cmd = self.commands.get(words[0])
+        if cmd is None or current.startswith("-") and cmd.completes != "syscall-or-pid":
+            return len(current), []
+        previous = words[-2] if current else words[-1]
+        if cmd.completes == "path":
+            return len(current), self.complete_path(current, dirs_only=cmd.name == "cd")
+        if cmd.completes == "pid":
+            return len(current), self.complete_pids(current)
+        if cmd.completes == "syscall-or-pid":
+            if previous == "-e":
+                return len(current), self.complete_syscalls(current)
+            if len(words) <= 2 and not current.startswith("-"):
+                return len(current), self.complete_pids(current)
+            options = ["-e", "--count", "--duration", "--summary", "-f", "--json"]
+            return len(current), [o for o in options if o.startswith(current)]
+        return len(current), []
+
+
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat_mod.S_ISREG, "regular file"),
+        (stat_mod.S_ISDIR, "directory"),
+        (stat_mod.S_ISLNK, "symbolic link"),
+        (stat_mod.S_ISCHR, "character device"),
+        (stat_mod.S_ISBLK, "block device"),
+        (stat_mod.S_ISFIFO, "fifo"),
+        (stat_mod.S_ISSOCK, "socket"),
+    ):
+        if test(mode):
+            return name
+    return "unknown"
+
+
+def _kind_letter(mode: int) -> str:
+    if stat_mod.S_ISDIR(mode):
+        return "d"
+    if stat_mod.S_ISLNK(mode):
+        return "l"
+    return "f" if stat_mod.S_ISREG(mode) else "?"
+
+
+def syscall_names() -> list[str]:
+    """Return the x86-64 syscall names python-ptrace knows, sorted (for ``trace -e``)."""
+    try:
+        from ptrace.syscall.linux.x86_64 import SYSCALL_NAMES
+    except ImportError:
+        try:
+            from ptrace.syscall.names import SYSCALL_NAMES  # type: ignore[no-redef]
+        except ImportError:
+            return []
+    return sorted(set(SYSCALL_NAMES.values()))
+
+
+# --- the interactive prompt (prompt-toolkit, imported only here) -------------------------------
+def history_path() -> str:
+    """Return the per-user history file (``$XDG_STATE_HOME/debugtool/console_history``)."""
+    state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return os.path.join(state, "debugtool", "console_history")
+
+
+def interact(console: Console) -> int:
+    """Run the prompt until ``exit`` or Ctrl-D; return 0."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.completion import Completer, Completion
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+    class ConsoleCompleter(Completer):
+        def get_completions(
+            self, document: Document, complete_event: CompleteEvent
+        ) -> Iterator[Completion]:
+            length, candidates = console.completions(document.text_before_cursor)
+            for candidate in candidates:
+                yield Completion(candidate, start_position=-length)
+
+    path = history_path()
+    history: Any
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        history = FileHistory(path)
+    except OSError:
+        history = InMemoryHistory()
+
+    c = console.target.container
+
+    def toolbar() -> str:
+        status = "exited" if console.gone else c.status
+        return f" {c.runtime}  {c.short_id}  status: {status}  pid: {console.target.pid} "
+
+    session: PromptSession[str] = PromptSession(
+        history=history,
+        completer=ConsoleCompleter(),
+        complete_while_typing=False,
+        bottom_toolbar=toolbar,
+        enable_history_search=False,
+    )
+    console.out.write(
+        f"debugtool console on {c.name} ({c.runtime} {c.short_id}). Nothing runs inside the "
+        "container. Type 'help' for commands.\n"
+    )
+    while not console.done:
+        try:
+            line = session.prompt(f"{c.name}:{console.cwd}> ")
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            break
+        if line.strip():
+            console.run_line(line)
+    return 0
+
+
+def run(target: Target, commands: str | None = None, show_secrets: bool = False) -> int:
+    """Run a console on ``target``: the ``commands`` line without a prompt, or interactively."""
+    console = Console(target, show_secrets=show_secrets)
+    if commands is not None:
+        return console.run_line(commands)
+    if not sys.stdin.isatty():
+        status = 0
+        for line in sys.stdin:
+            if line.strip():
+                status = console.run_line(line)
+            if console.done:
+                break
+        return status
+    return interact(console)
+
+
+__all__ = ["Console", "ConsoleError", "UsageError", "run", "split_commands"]
