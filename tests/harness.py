@@ -19,6 +19,7 @@ import tarfile
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -343,13 +344,20 @@ class Containers:
         netns: str | None = None,
         name: str | None = None,
         env: list[str] | None = None,
+        prepare: Callable[[Path], None] | None = None,
     ) -> Started:
-        """Start a runc container with its own network namespace (or ``netns``, a path)."""
+        """Start a runc container with its own network namespace (or ``netns``, a path).
+
+        ``prepare`` is called with the root filesystem's path before the container starts, to
+        plant files (a malicious symlink, a config) in it.
+        """
         name = name or unique("dt-runc")
         bundle = WORK / "bundles" / name
         (bundle / "rootfs").mkdir(parents=True)
         with tarfile.open(rootfs_tar(distroless)) as tar:
             tar.extractall(bundle / "rootfs")
+        if prepare is not None:
+            prepare(bundle / "rootfs")
         run("runc", "spec", "--bundle", str(bundle))
         config = json.loads((bundle / "config.json").read_text())
         config["process"]["terminal"] = False
