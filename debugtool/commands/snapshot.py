@@ -1,0 +1,45 @@
+"""``debugtool snapshot``: everything debugtool reads about one container, as one JSON document."""
+
+from __future__ import annotations
+
+import argparse
+
+ORDER = 38
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "snapshot",
+        help="print a container's whole Snapshot as JSON",
+        description="Collect one container's processes, mounts, network, cgroup and security "
+        "context and print them as one JSON Snapshot (always JSON; it reads back with "
+        "Snapshot.from_json). A section that cannot be read is named in 'errors' and the rest "
+        "is still printed.",
+    )
+    p.add_argument(
+        "target",
+        metavar="TARGET",
+        help="id, id prefix, name, RUNTIME:NAME, pid:N or pod/NAME[/CONTAINER]",
+    )
+    p.add_argument("--no-network", action="store_true", help="skip the network section")
+    p.add_argument("--json", action="store_true", help="accepted for symmetry; output is JSON")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from debugtool import output
+    from debugtool.collect import snapshot
+    from debugtool.runtimes import discover
+    from debugtool.target import require_privileges, resolve
+
+    require_privileges()
+    found = discover(all=True, timeout=args.timeout)
+    for message in found.warnings:
+        output.warn(message)
+    with resolve(args.target, found) as target:
+        snap = snapshot(target, network=not args.no_network)
+    for section, sentence in snap.errors.items():
+        if not (section == "network" and args.no_network):
+            output.warn(f"{section}: {sentence}")
+    output.emit_json(snap)
+    return 0
