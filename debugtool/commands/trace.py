@@ -1,0 +1,180 @@
+"""``debugtool trace``: strace-like syscall tracing of a container process, always detached after."""
+
+from __future__ import annotations
+
+import argparse
+
+ORDER = 60
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "trace",
+        help="trace a container process's syscalls (like strace -p)",
+        description="Trace the syscalls of a container's process (its init by default) from the "
+        "host, like 'strace -p': time, PID as the container sees it, the call with decoded "
+        "arguments, and its result. Ends on Ctrl-C, SIGTERM, --duration, --count, or when the "
+        "traced processes exit; every traced process is detached and left running. Each session "
+        "is written to the audit log.",
+    )
+    p.add_argument(
+        "target",
+        metavar="TARGET",
+        help="id, id prefix, name, RUNTIME:NAME, pid:N or pod/NAME[/CONTAINER]",
+    )
+    p.add_argument(
+        "--pid",
+        type=int,
+        metavar="PID",
+        help="the process to trace, by its PID inside the container (default: its init)",
+    )
+    p.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="also trace threads and child processes created while tracing",
+    )
+    p.add_argument(
+        "-e",
+        "--syscalls",
+        metavar="SYSCALLS",
+        help="only these syscalls: names and classes, comma-separated "
+        "(file, network, process, memory, signal), e.g. -e openat,network",
+    )
+    p.add_argument(
+        "--duration", type=float, metavar="SECONDS", help="stop tracing after this many seconds"
+    )
+    p.add_argument("--count", type=int, metavar="N", help="stop after N syscalls")
+    p.add_argument(
+        "--summary",
+        action="store_true",
+        help="print counts, errors and time per syscall at the end instead of each call "
+        "(like strace -c)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per syscall (per line)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE")
+    p.add_argument(
+        "-s",
+        "--string-limit",
+        type=int,
+        default=64,
+        metavar="N",
+        help="show at most N bytes of each string argument (default: 64)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    import time
+
+    from debugtool import audit, output, trace
+    from debugtool.errors import UsageError
+    from debugtool.target import require_privileges, resolve
+
+    if args.duration is not None and args.duration <= 0:
+        raise UsageError("--duration must be a positive number of seconds.", "Try --duration 10.")
+    if args.count is not None and args.count <= 0:
+        raise UsageError("--count must be a positive number of syscalls.", "Try --count 100.")
+    if args.string_limit <= 0:
+        raise UsageError("--string-limit must be positive.", "Try -s 64.")
+    only = trace.parse_filter(args.syscalls)
+    require_privileges()
+    with resolve(args.target, timeout=args.timeout) as target:
+        pid = target.pid
+        if args.pid is not None:
+            pid = trace.host_pid_for(target.namespaces["pid"], args.pid)
+        trace.check_traceable(pid)
+        if trace.yama_scope() == 3:
+            raise trace.attach_refused(pid, 3)
+        sink = None
+        try:
+            if args.output:
+                try:
+                    sink = open(args.output, "w", buffering=1 << 16, encoding="utf-8")
+                except OSError as exc:
+                    raise UsageError(
+                        f"cannot write {args.output}: {exc.strerror}.", "Choose another -o FILE."
+                    ) from None
+            else:
+                sink = open(
+                    sys.stdout.fileno(), "w", buffering=1 << 16, encoding="utf-8", closefd=False
+                )
+            entry = {
+                "action": "trace",
+                "target": {
+                    "id": target.container.id,
+                    "name": target.container.name,
+                    "runtime": target.container.runtime,
+                },
+                "pid": pid,
+                "container_pid": trace.container_pid(pid),
+                "follow": args.follow,
+                "filter": args.syscalls,
+            }
+            audit.append({**entry, "phase": "start"})
+            tracer = trace.Tracer(
+                pid,
+                out=None if args.summary else sink,
+                follow=args.follow,
+                only=only,
+                duration=args.duration,
+                count=args.count,
+                summary=args.summary,
+                json_lines=args.json,
+                string_max_length=args.string_limit,
+            )
+            started = time.monotonic()
+            status = "error"
+            try:
+                result = tracer.run()
+                status = result.reason
+            finally:
+                result = tracer.result
+                audit.append(
+                    {
+                        **entry,
+                        "phase": "end",
+                        "pids": {str(h): c for h, c in sorted(result.pids.items())},
+                        "duration": round(time.monotonic() - started, 3),
+                        "syscalls": result.syscalls,
+                        "syscalls_seen": sorted(result.stats) if result.stats else None,
+                        "exit": status,
+                        "undetached": result.undetached,
+                    }
+                )
+            for message in result.warnings:
+                output.warn(message)
+            if args.summary:
+                if args.json:
+                    output.emit_json(
+                        {
+                            "reason": result.reason,
+                            "pids": {str(h): c for h, c in sorted(result.pids.items())},
+                            "syscalls": trace.summary_json(result.stats),
+                        },
+                        stream=sink,
+                    )
+                else:
+                    trace.summary_table(result.stats, sink)
+            sys.stderr.write(
+                f"debugtool: trace ended ({_reason(result.reason)}); "
+                f"{result.syscalls} syscalls, all traced processes detached.\n"
+            )
+        finally:
+            if sink is not None:
+                try:
+                    sink.close()
+                except BrokenPipeError:
+                    pass
+    return 0
+
+
+def _reason(reason: str) -> str:
+    return {
+        "exited": "the traced processes exited",
+        "duration": "--duration reached",
+        "count": "--count reached",
+        "SIGINT": "interrupted",
+        "SIGTERM": "terminated",
+    }.get(reason, reason or "done")

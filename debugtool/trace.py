@@ -1,0 +1,939 @@
+"""Syscall tracing of a container process: seize, trace like strace, and always detach cleanly.
+
+Attach, interrupt and detach are raw ``ptrace`` calls through ctypes (python-ptrace 0.9.9 has no
+``PTRACE_SEIZE``); decoding uses python-ptrace's ``PtraceSyscall`` and ``FunctionCallOptions``.
+The loop drives ``waitpid(-1, __WALL)`` itself: python-ptrace's own multi-process wait polls with
+sleeps (FINDINGS.md). Signals (Ctrl-C, SIGTERM) only set a flag and kill a small "waker" child,
+whose exit wakes the blocking ``waitpid`` so the loop detaches at a point where it holds no
+unprocessed stop; an exception from a signal handler mid-loop would lose a stop.
+
+``PTRACE_SEIZE`` rather than ``PTRACE_ATTACH``: no SIGSTOP is sent, so nothing is left pending to
+stop the target after detach, group-stops are reported as such, and a tracee can be stopped for
+detaching with ``PTRACE_INTERRUPT``. ``PTRACE_O_EXITKILL`` is never set: if debugtool is killed
+the kernel detaches its tracees and they run on (Documentation: ptrace(2), "Attaching and
+detaching").
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import signal
+import struct
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from debugtool import procfs
+from debugtool.errors import ContainerGone, DebugtoolError, PermissionDenied, UsageError
+
+# ptrace(2) requests and options (linux/ptrace.h).
+PTRACE_CONT = 7
+PTRACE_DETACH = 17
+PTRACE_SYSCALL = 24
+PTRACE_SETOPTIONS = 0x4200
+PTRACE_GETEVENTMSG = 0x4201
+PTRACE_SEIZE = 0x4206
+PTRACE_INTERRUPT = 0x4207
+PTRACE_LISTEN = 0x4208
+PTRACE_GET_SYSCALL_INFO = 0x420E
+
+PTRACE_O_TRACESYSGOOD = 0x01
+PTRACE_O_TRACEFORK = 0x02
+PTRACE_O_TRACEVFORK = 0x04
+PTRACE_O_TRACECLONE = 0x08
+PTRACE_O_TRACEEXEC = 0x10
+
+PTRACE_EVENT_FORK = 1
+PTRACE_EVENT_VFORK = 2
+PTRACE_EVENT_CLONE = 3
+PTRACE_EVENT_EXEC = 4
+PTRACE_EVENT_STOP = 128
+
+PTRACE_SYSCALL_INFO_ENTRY = 1
+PTRACE_SYSCALL_INFO_EXIT = 2
+
+WALL = 0x40000000  # __WALL: threads and children alike
+SYSCALL_STOP = signal.SIGTRAP | 0x80  # WSTOPSIG of a syscall-stop under PTRACE_O_TRACESYSGOOD
+GROUP_STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
+
+FAULT_ENV = "DEBUGTOOL_TRACE_FAULT_AFTER"  # test hook: raise inside the loop after N stops
+
+#: Syscall classes, as strace's ``%file``, ``%network``, ``%process``, ``%memory``, ``%signal``
+#: (strace's sysent flags TF, TN, TP, TM, TS) for x86-64.
+SYSCALL_CLASSES: dict[str, frozenset[str]] = {
+    "file": frozenset(
+        "open openat openat2 creat stat lstat newfstatat statx access faccessat faccessat2 "
+        "chdir chmod fchmodat fchmodat2 chown lchown fchownat execve execveat link linkat unlink "
+        "unlinkat symlink symlinkat readlink readlinkat rename renameat renameat2 mkdir mkdirat "
+        "rmdir mknod mknodat truncate utime utimes utimensat futimesat mount umount2 swapon "
+        "swapoff chroot pivot_root statfs acct getxattr lgetxattr setxattr lsetxattr listxattr "
+        "llistxattr removexattr lremovexattr inotify_add_watch fanotify_mark name_to_handle_at "
+        "uselib quotactl open_tree move_mount mount_setattr".split()
+    ),
+    "network": frozenset(
+        "socket socketpair bind listen accept accept4 connect getsockname getpeername sendto "
+        "recvfrom sendmsg recvmsg sendmmsg recvmmsg shutdown setsockopt getsockopt".split()
+    ),
+    "process": frozenset(
+        "clone clone3 fork vfork execve execveat exit exit_group wait4 waitid kill tkill tgkill "
+        "rt_sigqueueinfo rt_tgsigqueueinfo pidfd_send_signal".split()
+    ),
+    "memory": frozenset(
+        "brk mmap munmap mremap mprotect madvise mlock mlock2 munlock mlockall munlockall msync "
+        "mincore remap_file_pages mbind get_mempolicy set_mempolicy migrate_pages move_pages "
+        "shmat shmdt pkey_mprotect process_madvise set_mempolicy_home_node".split()
+    ),
+    "signal": frozenset(
+        "rt_sigaction rt_sigprocmask rt_sigreturn rt_sigsuspend rt_sigpending rt_sigtimedwait "
+        "rt_sigqueueinfo rt_tgsigqueueinfo sigaltstack kill tkill tgkill pause signalfd "
+        "signalfd4 pidfd_send_signal".split()
+    ),
+}
+
+#: Syscalls whose pointer arguments are filled in by the kernel: decoded at syscall exit.
+OUTPUT_ARGUMENTS = frozenset(
+    "uname pipe pipe2 socketpair getsockname getpeername accept accept4 recvfrom getrlimit "
+    "prlimit64 clock_gettime gettimeofday wait4 poll ppoll nanosleep clock_nanosleep "
+    "rt_sigprocmask rt_sigaction".split()
+)
+#: Syscalls that return an address: their result is shown in hex.
+ADDRESS_RESULTS = frozenset({"mmap", "mremap", "brk", "shmat"})
+#: Syscalls that do not return when they succeed: shown at entry with ``= ?``.
+NO_RETURN = frozenset({"exit", "exit_group"})
+
+
+def syscall_names() -> dict[int, str]:
+    """Return python-ptrace's syscall table for this CPU: ``{number: name}``."""
+    from ptrace.syscall import SYSCALL_NAMES
+
+    return dict(SYSCALL_NAMES)
+
+
+def parse_filter(text: str | None, names: dict[int, str] | None = None) -> frozenset[int] | None:
+    """Return the syscall numbers an ``-e`` expression selects, or None for all.
+
+    Accepts comma-separated names and classes (``file``, ``network``, ``process``, ``memory``,
+    ``signal``, also written ``%file``), optionally prefixed ``trace=`` as in strace.
+    Raises ``UsageError`` naming an unknown syscall or class.
+    """
+    if text is None:
+        return None
+    names = names if names is not None else syscall_names()
+    numbers = {name: nr for nr, name in names.items()}
+    expr = text.strip()
+    if expr.startswith("trace="):
+        expr = expr[len("trace=") :]
+    if expr in ("", "all"):
+        return None
+    chosen: set[int] = set()
+    for word in (w.strip() for w in expr.split(",")):
+        if not word:
+            continue
+        klass = word.lstrip("%")
+        if klass in SYSCALL_CLASSES:
+            chosen.update(numbers[n] for n in SYSCALL_CLASSES[klass] if n in numbers)
+        elif word in numbers:
+            chosen.add(numbers[word])
+        else:
+            raise UsageError(
+                f"'{word}' is neither a syscall name nor a class in -e {text}.",
+                f"Use syscall names (openat,connect) or classes: {', '.join(SYSCALL_CLASSES)}.",
+            )
+    return frozenset(chosen)
+
+
+# --- pids: container and host ------------------------------------------------------------
+
+
+def container_pid(host_pid: int) -> int:
+    """Return the PID a process has in its own (innermost) PID namespace; 0 if it is gone."""
+    try:
+        chain = procfs.nspid(procfs.parse_status(procfs.read_text(host_pid, "status")))
+    except procfs.ProcessGone:
+        return 0
+    return chain[-1] if chain else host_pid
+
+
+def host_pid_for(pidns_inode: int, wanted: int, proc: str = procfs.PROC) -> int:
+    """Return the host PID of the process that is ``wanted`` in the PID namespace ``pidns_inode``.
+
+    Raises ``ContainerGone``-free ``UsageError`` when no process there has that PID.
+    """
+    for entry in os.scandir(proc):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.stat(f"{proc}/{entry.name}/ns/pid").st_ino != pidns_inode:
+                continue
+            with open(f"{proc}/{entry.name}/status", encoding="utf-8", errors="replace") as f:
+                chain = procfs.nspid(procfs.parse_status(f.read()))
+        except OSError:
+            continue  # exited while scanning: normal churn
+        if chain and chain[-1] == wanted:
+            return int(entry.name)
+    raise UsageError(
+        f"no process has PID {wanted} inside the container.",
+        "List its processes with 'debugtool ps' or 'debugtool top', and give a PID as the "
+        "container sees it.",
+    )
+
+
+def ancestors(pid: int | None = None) -> set[int]:
+    """Return ``pid`` (default: this process) and every ancestor's PID up to PID 1."""
+    pid = pid or os.getpid()
+    seen: set[int] = set()
+    while pid > 0 and pid not in seen:
+        seen.add(pid)
+        try:
+            pid = int(procfs.parse_stat(procfs.read_text(pid, "stat"))["ppid"])
+        except (procfs.ProcessGone, ValueError):
+            break
+    return seen
+
+
+def threads(pid: int) -> list[int]:
+    """Return the thread ids of a process (``/proc/PID/task``); empty when it is gone."""
+    try:
+        return sorted(int(t) for t in os.listdir(f"{procfs.PROC}/{pid}/task"))
+    except OSError:
+        return []
+
+
+def tracer_of(tid: int) -> int:
+    """Return the PID tracing thread ``tid`` (TracerPid), 0 if none or gone."""
+    try:
+        status = procfs.parse_status(procfs.read_text(tid, "status"))
+    except procfs.ProcessGone:
+        return 0
+    return int(status.get("TracerPid", "0") or 0)
+
+
+def _comm(pid: int) -> str:
+    try:
+        return procfs.read_text(pid, "comm").strip()
+    except DebugtoolError:
+        return "?"
+
+
+def check_traceable(pid: int, own: set[int] | None = None) -> None:
+    """Refuse a process that is debugtool itself or its ancestor, or that someone already traces.
+
+    Raises ``UsageError`` (self-trace) or ``DebugtoolError`` (already traced), exit code 125.
+    """
+    own = ancestors() if own is None else own
+    if pid in own:
+        raise UsageError(
+            f"process {pid} ({_comm(pid)}) is debugtool itself or one of its parents; "
+            "tracing it would deadlock.",
+            "Trace a container process instead.",
+        )
+    for tid in threads(pid) or [pid]:
+        tracer = tracer_of(tid)
+        if tracer:
+            raise DebugtoolError(
+                f"process {pid} ({_comm(pid)}) is already traced by process {tracer} "
+                f"({_comm(tracer)}); a process can have only one tracer.",
+                f"Stop that tracer (PID {tracer}) first.",
+            )
+
+
+def yama_scope(path: str = "/proc/sys/kernel/yama/ptrace_scope") -> int | None:
+    """Return the YAMA ptrace_scope setting, or None when YAMA is not in this kernel."""
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def attach_refused(pid: int, scope: int | None) -> PermissionDenied:
+    """Return the error for an attach refused with EPERM, naming the setting that refuses it."""
+    if scope == 3:
+        why = (
+            "kernel.yama.ptrace_scope is 3 (/proc/sys/kernel/yama/ptrace_scope): no process "
+            "may attach with ptrace until the next reboot"
+        )
+        hint = "Tracing is impossible on this host until it reboots with a lower ptrace_scope."
+    elif scope in (1, 2):
+        why = (
+            f"kernel.yama.ptrace_scope is {scope} (/proc/sys/kernel/yama/ptrace_scope) and "
+            "this process lacks CAP_SYS_PTRACE, or a Linux security module (AppArmor, SELinux) "
+            "forbids it"
+        )
+        hint = "Run debugtool as root with CAP_SYS_PTRACE, or check the LSM's audit log."
+    else:
+        why = (
+            "a Linux security module (AppArmor, SELinux, or a seccomp policy on debugtool) "
+            "forbids it"
+        )
+        hint = "Check the LSM's denials in the kernel log (dmesg, audit.log)."
+    return PermissionDenied(
+        f"attaching to process {pid} with ptrace was refused (EPERM): {why}.",
+        need="CAP_SYS_PTRACE",
+        hint=hint,
+    )
+
+
+# --- raw ptrace ----------------------------------------------------------------------------
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_ptrace = _libc.ptrace
+_ptrace.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+_ptrace.restype = ctypes.c_long
+
+
+def ptrace(request: int, pid: int, addr: int = 0, data: int = 0) -> int:
+    """Call ptrace(2); return its result. Raises ``OSError`` with the errno on failure."""
+    result = _ptrace(request, pid, addr, data)
+    if result == -1:
+        err = ctypes.get_errno()
+        if err:
+            raise OSError(err, os.strerror(err))
+    return result
+
+
+class _SyscallInfo(ctypes.Structure):
+    """struct ptrace_syscall_info (linux/ptrace.h): entry -> nr, args; exit -> rval, is_error."""
+
+    _fields_ = (
+        ("op", ctypes.c_uint8),
+        ("pad", ctypes.c_uint8 * 3),
+        ("arch", ctypes.c_uint32),
+        ("instruction_pointer", ctypes.c_uint64),
+        ("stack_pointer", ctypes.c_uint64),
+        ("nr", ctypes.c_uint64),  # exit: rval (signed)
+        ("args", ctypes.c_uint64 * 6),  # exit: args[0] & 0xff is is_error
+        ("ret_data", ctypes.c_uint32),
+        ("pad2", ctypes.c_uint32),
+    )
+
+
+# --- decoding with python-ptrace -----------------------------------------------------------
+
+
+class TraceeMemory:
+    """The memory of one tracee, read with pread on /proc/PID/mem, shaped like the slice of
+    python-ptrace's ``PtraceProcess`` that its syscall formatting uses."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._fd: int | None = None
+
+    def _mem(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(f"/proc/{self.pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+        return self._fd
+
+    def close(self) -> None:
+        """Close the mem file (after exec it belongs to the old address space)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def readBytes(self, address: int, size: int) -> bytes:  # noqa: N802 - python-ptrace's API
+        from ptrace.error import PtraceError
+
+        try:
+            data = os.pread(self._mem(), size, address)
+        except (OSError, OverflowError) as exc:
+            raise PtraceError(f"cannot read {size} bytes at {address:#x}: {exc}") from None
+        if len(data) < size:
+            # A read across the end of a mapping stops there; pad so struct casts still work.
+            data += b"\0" * (size - len(data))
+        return data
+
+    def readWord(self, address: int) -> int:  # noqa: N802
+        return struct.unpack("<Q", self.readBytes(address, 8))[0]
+
+    def readStruct(self, address: int, struct_type: Any) -> Any:  # noqa: N802
+        value = struct_type.from_buffer_copy(self.readBytes(address, ctypes.sizeof(struct_type)))
+        # A plain C scalar (an int * argument) is shown as its number, not as "c_int(3)".
+        return value.value if isinstance(value, ctypes._SimpleCData) else value
+
+    def readArray(self, address: int, basetype: Any, count: int) -> Any:  # noqa: N802
+        array = basetype * count
+        return array.from_buffer_copy(self.readBytes(address, ctypes.sizeof(array)))
+
+    def readCString(self, address: int, max_size: int) -> tuple[bytes, bool]:  # noqa: N802
+        from ptrace.error import PtraceError
+
+        chunks: list[bytes] = []
+        size = 0
+        while size < max_size:
+            # Read up to the end of the page only: the next page may not be mapped.
+            step = min(4096 - (address + size) % 4096, max_size - size)
+            try:
+                data = os.pread(self._mem(), step, address + size)
+            except OSError as exc:
+                if chunks:
+                    break
+                raise PtraceError(f"cannot read a string at {address:#x}: {exc}") from None
+            end = data.find(b"\0")
+            if end != -1:
+                chunks.append(data[:end])
+                return b"".join(chunks), False
+            chunks.append(data)
+            size += len(data)
+            if len(data) < step:
+                break
+        return b"".join(chunks)[:max_size], True
+
+
+def decoder(string_max_length: int = 64) -> Callable[[TraceeMemory, int, Iterable[int]], str]:
+    """Return ``decode(memory, nr, args) -> "name(arg, ...)"`` built on python-ptrace.
+
+    Uses ``PtraceSyscall`` and ``FunctionCallOptions`` for the argument formats python-ptrace
+    knows (paths, open flags, socket addresses, structs).
+    """
+    from ptrace.func_call import FunctionCall, FunctionCallOptions
+    from ptrace.syscall import SYSCALL_NAMES, PtraceSyscall, SyscallArgument
+
+    options = FunctionCallOptions(
+        write_types=False,
+        write_argname=False,
+        replace_socketcall=True,
+        string_max_length=string_max_length,
+        write_address=False,
+        max_array_count=20,
+    )
+
+    class Call(PtraceSyscall):
+        """A PtraceSyscall built from PTRACE_GET_SYSCALL_INFO's numbers, not from getregs."""
+
+        def __init__(self, memory: TraceeMemory, nr: int, args: Iterable[int]) -> None:
+            FunctionCall.__init__(self, "syscall", options, SyscallArgument)
+            self.process = memory
+            self.restype = "long"
+            self.result = None
+            self.result_text = None
+            self.instr_pointer = None
+            self.syscall = nr
+            self.name = SYSCALL_NAMES.get(nr, f"syscall_{nr}")
+            self.readArguments(args)
+
+    def decode(memory: TraceeMemory, nr: int, args: Iterable[int]) -> str:
+        return Call(memory, nr, args).format()
+
+    return decode
+
+
+def format_result(name: str, rval: int, is_error: bool) -> tuple[str, str | None]:
+    """Return the result as strace shows it (``-1 ENOENT (No such file or directory)``, ``3``,
+    ``0x7f...``) and the errno name or None."""
+    if is_error:
+        code = -rval
+        name_of = errno.errorcode.get(code)
+        if name_of:
+            return f"-1 {name_of} ({os.strerror(code)})", name_of
+        return f"-1 (errno {code})", f"E{code}"
+    if name in ADDRESS_RESULTS:
+        return hex(rval & 0xFFFFFFFFFFFFFFFF), None
+    return str(rval), None
+
+
+# --- the session ---------------------------------------------------------------------------
+
+
+@dataclass
+class SyscallStats:
+    """Counts for ``--summary``: calls, errors and seconds spent between entry and exit."""
+
+    calls: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class Tracee:
+    """One traced thread: host and container PID, and the syscall it is inside, if any."""
+
+    pid: int
+    cpid: int
+    memory: TraceeMemory
+    nr: int = -1  # syscall entered and not yet left; -1 when none
+    entered: float = 0.0
+    text: str | None = None  # decoded at entry, printed at exit
+    args: tuple[int, ...] = ()  # kept at entry when decoding waits for the exit
+
+
+@dataclass
+class TraceResult:
+    """What a session saw: why it ended, the PIDs it traced, and per-syscall counts."""
+
+    reason: str = ""
+    printed: int = 0
+    syscalls: int = 0
+    pids: dict[int, int] = field(default_factory=dict)  # host PID -> container PID
+    stats: dict[str, SyscallStats] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    undetached: list[int] = field(default_factory=list)
+
+
+class Tracer:
+    """Traces one process (all its threads), and with ``follow`` its new threads and children.
+
+    ``run()`` returns a ``TraceResult``; on every way out, normal or not, each tracee is
+    detached with its pending signal and left running.
+    """
+
+    def __init__(
+        self,
+        pid: int,
+        out: IO[str] | None = None,
+        follow: bool = False,
+        only: frozenset[int] | None = None,
+        duration: float | None = None,
+        count: int | None = None,
+        summary: bool = False,
+        json_lines: bool = False,
+        string_max_length: int = 64,
+    ) -> None:
+        self.pid = pid
+        self.out = out
+        self.follow = follow
+        self.only = only
+        self.duration = duration
+        self.count = count
+        self.summary = summary
+        self.json_lines = json_lines
+        self.names = syscall_names()
+        self.decode = decoder(string_max_length)
+        self.tracees: dict[int, Tracee] = {}
+        self.result = TraceResult()
+        self._stop_reason = ""
+        self._waker = 0
+        self._held = 0  # a tracee we hold in a stop (waited for, not yet resumed)
+        self._held_signal = 0
+        self._fault_after = int(os.environ.get(FAULT_ENV, "0") or 0)
+        self._last_flush = 0.0
+        self._second = -1
+        self._second_text = ""
+
+    # -- attach ---------------------------------------------------------------------------
+
+    def _options(self) -> int:
+        options = PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEEXEC
+        if self.follow:
+            options |= PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK
+        return options
+
+    def attach(self) -> None:
+        """Seize every thread of the process and stop each once to start syscall tracing.
+
+        Raises ``PermissionDenied`` (EPERM: YAMA or an LSM), ``ContainerGone`` (it exited),
+        or the already-traced error. On failure, whatever was attached is detached again.
+        """
+        options = self._options()
+        try:
+            seen: set[int] = set()
+            while True:  # threads may start while we attach: list again until none is new
+                new = [t for t in threads(self.pid) if t not in seen]
+                if not new:
+                    break
+                for tid in new:
+                    seen.add(tid)
+                    try:
+                        ptrace(PTRACE_SEIZE, tid, 0, options)
+                    except OSError as exc:
+                        if exc.errno == errno.ESRCH:
+                            continue  # that thread just exited
+                        if exc.errno == errno.EPERM:
+                            check_traceable(self.pid, own=set())
+                            raise attach_refused(tid, yama_scope()) from None
+                        raise
+                    self._add(tid)
+                    ptrace(PTRACE_INTERRUPT, tid)
+            if not self.tracees:
+                raise ContainerGone(f"process {self.pid} exited before it could be traced.")
+        except BaseException:
+            self.detach_all()
+            raise
+
+    def _add(self, pid: int) -> Tracee:
+        tracee = Tracee(pid, container_pid(pid) or pid, TraceeMemory(pid))
+        self.tracees[pid] = tracee
+        self.result.pids[pid] = tracee.cpid
+        return tracee
+
+    # -- stopping -------------------------------------------------------------------------
+
+    def _start_waker(self) -> None:
+        """Fork a child whose exit wakes the blocking waitpid: after ``duration``, or when a
+        signal handler kills it. It dies with debugtool (PR_SET_PDEATHSIG)."""
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+                if os.getppid() != parent:
+                    os._exit(0)
+                if self.duration is not None:
+                    time.sleep(self.duration)
+                else:
+                    while True:
+                        signal.pause()
+            finally:
+                os._exit(0)
+        self._waker = pid
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        # Only a flag and a kill: the loop notices when waitpid returns the waker's exit.
+        if not self._stop_reason:
+            self._stop_reason = signal.Signals(signum).name
+        if self._waker:
+            try:
+                os.kill(self._waker, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def _stop_waker(self) -> None:
+        if self._waker:
+            try:
+                os.kill(self._waker, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                os.waitpid(self._waker, WALL)
+            except ChildProcessError:
+                pass
+            self._waker = 0
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self) -> TraceResult:
+        """Attach, trace until a stop condition, detach everything; return what was seen."""
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self._start_waker()
+            self.attach()
+            try:
+                self._loop()
+            finally:
+                self.detach_all()
+        finally:
+            self._stop_waker()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            for tracee in self.tracees.values():
+                tracee.memory.close()
+            self._flush(force=True)
+        self.result.reason = self.result.reason or self._stop_reason
+        return self.result
+
+    def _loop(self) -> None:
+        # Locals for the hot path: each stop costs a waitpid and two ptrace calls here.
+        waitpid = os.waitpid
+        raw = _ptrace
+        info = _SyscallInfo()
+        info_addr = ctypes.addressof(info)
+        info_size = ctypes.sizeof(info)
+        tracees = self.tracees
+        only = self.only
+        summary = self.summary
+        stats = self.result.stats
+        names = self.names
+        now = time.time
+        fault_after = self._fault_after
+        stops = 0
+        waker = self._waker
+        result = self.result
+        while tracees:
+            if self._stop_reason:
+                result.reason = self._stop_reason
+                return
+            try:
+                pid, status = waitpid(-1, WALL)
+            except ChildProcessError:
+                result.reason = "exited"
+                return
+            if pid == waker:
+                self._waker = 0
+                result.reason = self._stop_reason or "duration"
+                return
+            if status & 0xFF != 0x7F:  # exited or killed
+                gone = tracees.pop(pid, None)
+                if gone is not None:
+                    self._finish_unfinished(gone)
+                    gone.memory.close()
+                if not tracees:
+                    result.reason = "exited"
+                continue
+            self._held = pid
+            self._held_signal = 0
+            stops += 1
+            if fault_after and stops >= fault_after:
+                raise RuntimeError(f"{FAULT_ENV}: injected fault after {stops} stops")
+            sig = (status >> 8) & 0xFF
+            if sig == SYSCALL_STOP:
+                raw(PTRACE_GET_SYSCALL_INFO, pid, info_size, info_addr)
+                tracee = tracees.get(pid) or self._add(pid)
+                if info.op == PTRACE_SYSCALL_INFO_ENTRY:
+                    nr = info.nr
+                    if only is None or nr in only:
+                        tracee.nr = nr
+                        tracee.entered = now()
+                        name = names.get(nr, "")
+                        if summary:
+                            tracee.text = None
+                        elif name in OUTPUT_ARGUMENTS:
+                            tracee.text = None
+                            tracee.args = tuple(info.args)
+                        else:
+                            tracee.text = self.decode(tracee.memory, nr, info.args)
+                        if name in NO_RETURN:
+                            self._emit(tracee, name, "?", None)
+                            tracee.nr = -1
+                    else:
+                        tracee.nr = -1
+                    raw(PTRACE_SYSCALL, pid, 0, 0)
+                    self._held = 0
+                elif info.op == PTRACE_SYSCALL_INFO_EXIT:
+                    nr = tracee.nr
+                    if nr < 0:
+                        raw(PTRACE_SYSCALL, pid, 0, 0)
+                        self._held = 0
+                        continue
+                    rval = ctypes.c_int64(info.nr).value
+                    is_error = bool(info.args[0] & 0xFF)
+                    name = names.get(nr, f"syscall_{nr}")
+                    text = tracee.text
+                    if text is None and not summary:
+                        text = self.decode(tracee.memory, nr, tracee.args)
+                    # Resume first: the tracee runs while we format and write the line.
+                    raw(PTRACE_SYSCALL, pid, 0, 0)
+                    self._held = 0
+                    tracee.nr = -1
+                    result.syscalls += 1
+                    entry = stats.get(name)
+                    if entry is None:
+                        entry = stats[name] = SyscallStats()
+                    entry.calls += 1
+                    entry.errors += is_error
+                    entry.seconds += now() - tracee.entered
+                    if not summary:
+                        tracee.text = text
+                        self._emit(tracee, name, None, (rval, is_error))
+                    if self.count and result.syscalls >= self.count:
+                        result.reason = "count"
+                        return
+                else:  # PTRACE_SYSCALL_INFO_NONE/SECCOMP: nothing to decode
+                    raw(PTRACE_SYSCALL, pid, 0, 0)
+                    self._held = 0
+                continue
+            self._other_stop(pid, status)
+
+    def _other_stop(self, pid: int, status: int) -> None:
+        """Handle a ptrace event, a group-stop or a signal-delivery-stop, then resume."""
+        sig = (status >> 8) & 0xFF
+        event = status >> 16
+        if event in (PTRACE_EVENT_FORK, PTRACE_EVENT_VFORK, PTRACE_EVENT_CLONE):
+            child = ctypes.c_ulong()
+            ptrace(PTRACE_GETEVENTMSG, pid, 0, ctypes.addressof(child))
+            if child.value not in self.tracees:
+                self._add(child.value)  # auto-attached; its first stop arrives separately
+        elif event == PTRACE_EVENT_EXEC:
+            former = ctypes.c_ulong()
+            ptrace(PTRACE_GETEVENTMSG, pid, 0, ctypes.addressof(former))
+            if former.value != pid:  # a non-leader thread exec'd: it now has the leader's PID
+                old = self.tracees.pop(former.value, None)
+                if old is not None:
+                    old.memory.close()
+            tracee = self.tracees.get(pid) or self._add(pid)
+            tracee.memory.close()  # the old address space is gone
+            tracee.cpid = container_pid(pid) or tracee.cpid
+        elif event == PTRACE_EVENT_STOP:
+            if pid not in self.tracees:
+                self._add(pid)
+            if sig in GROUP_STOP_SIGNALS:
+                # A real group-stop (someone sent SIGSTOP): stay stopped, but keep watching.
+                self._resume(pid, PTRACE_LISTEN, 0)
+                return
+        elif sig != signal.SIGTRAP and event == 0:
+            # Signal-delivery-stop: deliver the signal as if we were not here.
+            if pid not in self.tracees:
+                self._add(pid)
+            self._held_signal = sig
+            self._resume(pid, PTRACE_SYSCALL, sig)
+            return
+        self._resume(pid, PTRACE_SYSCALL, 0)
+
+    def _resume(self, pid: int, request: int, sig: int) -> None:
+        try:
+            ptrace(request, pid, 0, sig)
+        except ProcessLookupError:
+            pass  # killed (SIGKILL) while stopped: its exit is reported next
+        self._held = 0
+        self._held_signal = 0
+
+    # -- output ---------------------------------------------------------------------------
+
+    def _stamp(self, t: float) -> str:
+        second = int(t)
+        if second != self._second:
+            self._second = second
+            self._second_text = time.strftime("%H:%M:%S", time.localtime(second))
+        return f"{self._second_text}.{int((t - second) * 1e6):06d}"
+
+    def _emit(
+        self,
+        tracee: Tracee,
+        name: str,
+        shown: str | None,
+        outcome: tuple[int, bool] | None,
+    ) -> None:
+        """Write one line (or JSON object) for a finished syscall, or ``shown`` for one that
+        did not return."""
+        out = self.out
+        if out is None:
+            return
+        self.result.printed += 1
+        call = tracee.text or f"{name}()"
+        if outcome is None:
+            result_text, errname, rval = shown or "?", None, None
+        else:
+            rval = outcome[0]
+            result_text, errname = format_result(name, rval, outcome[1])
+        if self.json_lines:
+            out.write(
+                json.dumps(
+                    {
+                        "time": round(tracee.entered, 6),
+                        "pid": tracee.cpid,
+                        "host_pid": tracee.pid,
+                        "syscall": name,
+                        "call": call,
+                        "return": rval,
+                        "errno": errname,
+                        "result": result_text,
+                    }
+                )
+                + "\n"
+            )
+        else:
+            out.write(
+                f"{self._stamp(tracee.entered)} [pid {tracee.cpid:>5}] {call} = {result_text}\n"
+            )
+        self._flush()
+
+    def _flush(self, force: bool = False) -> None:
+        # Output is block-buffered; flush at most five times a second so a reader still sees
+        # lines promptly without a write(2) per syscall.
+        if self.out is None:
+            return
+        t = time.monotonic()
+        if force or t - self._last_flush > 0.2:
+            self._last_flush = t
+            try:
+                self.out.flush()
+            except (BrokenPipeError, ValueError):
+                pass
+
+    def _finish_unfinished(self, tracee: Tracee) -> None:
+        if tracee.nr >= 0 and not self.summary:
+            self._emit(tracee, self.names.get(tracee.nr, "?"), "? <unfinished ...>", None)
+            tracee.nr = -1
+
+    # -- detaching ------------------------------------------------------------------------
+
+    def detach_all(self, timeout: float = 5.0) -> None:
+        """Detach every tracee, delivering pending signals, and leave each running.
+
+        A tracee we hold in a stop is detached at once; every other one is interrupted
+        (PTRACE_INTERRUPT), its stop collected, and detached from that stop. New children
+        reported meanwhile are detached too. After ``timeout`` the rest (stuck in
+        uninterruptible sleep) are left to the kernel, which detaches them when we exit.
+        """
+        pending = set(self.tracees)
+        if self._held:
+            self._detach(self._held, self._held_signal)
+            pending.discard(self._held)
+            self._held = 0
+        for pid in list(pending):
+            try:
+                ptrace(PTRACE_INTERRUPT, pid)
+            except OSError:
+                pending.discard(pid)  # exited, or no longer ours
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            try:
+                pid, status = os.waitpid(-1, WALL | os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                time.sleep(0.002)
+                continue
+            if pid == self._waker:
+                self._waker = 0
+                continue
+            if status & 0xFF != 0x7F:
+                pending.discard(pid)
+                continue
+            sig = (status >> 8) & 0xFF
+            event = status >> 16
+            deliver = 0
+            if event in (PTRACE_EVENT_FORK, PTRACE_EVENT_VFORK, PTRACE_EVENT_CLONE):
+                child = ctypes.c_ulong()
+                try:
+                    ptrace(PTRACE_GETEVENTMSG, pid, 0, ctypes.addressof(child))
+                    pending.add(child.value)  # auto-attached: its first stop will come
+                    self.result.pids.setdefault(child.value, container_pid(child.value))
+                except OSError:
+                    pass
+            elif event == 0 and sig not in (SYSCALL_STOP, signal.SIGTRAP):
+                deliver = sig  # a signal-delivery-stop: hand the signal on
+            self._detach(pid, deliver)
+            pending.discard(pid)
+        if pending:
+            self.result.undetached = sorted(pending)
+            self.result.warnings.append(
+                f"processes {', '.join(map(str, sorted(pending)))} did not stop within "
+                f"{timeout:.0f} s to be detached; the kernel detaches them when debugtool exits."
+            )
+
+    def _detach(self, pid: int, sig: int) -> None:
+        try:
+            ptrace(PTRACE_DETACH, pid, 0, sig)
+        except OSError:
+            pass  # exited meanwhile
+        tracee = self.tracees.pop(pid, None)
+        if tracee is not None:
+            tracee.memory.close()
+
+
+def summary_table(stats: dict[str, SyscallStats], out: IO[str]) -> None:
+    """Write ``--summary`` like ``strace -c``: % time, seconds, usecs/call, calls, errors.
+
+    Time is wall-clock time between syscall entry and exit (as ``strace -c -w``).
+    """
+    total = sum(s.seconds for s in stats.values()) or 1e-12
+    rows = sorted(stats.items(), key=lambda kv: (-kv[1].seconds, -kv[1].calls, kv[0]))
+    out.write("% time     seconds  usecs/call     calls    errors syscall\n")
+    out.write("------ ----------- ----------- --------- --------- ----------------\n")
+    for name, s in rows:
+        usecs = int(s.seconds * 1e6 / s.calls) if s.calls else 0
+        errors = str(s.errors) if s.errors else ""
+        out.write(
+            f"{100 * s.seconds / total:6.2f} {s.seconds:11.6f} {usecs:11d} {s.calls:9d} "
+            f"{errors:>9} {name}\n"
+        )
+    out.write("------ ----------- ----------- --------- --------- ----------------\n")
+    calls = sum(s.calls for s in stats.values())
+    failed = sum(s.errors for s in stats.values())
+    secs = sum(s.seconds for s in stats.values())
+    usecs = int(secs * 1e6 / calls) if calls else 0
+    out.write(f"100.00 {secs:11.6f} {usecs:11d} {calls:9d} {failed or '':>9} total\n")
+
+
+def summary_json(stats: dict[str, SyscallStats]) -> list[dict[str, Any]]:
+    """Return ``--summary`` rows as dicts (syscall, calls, errors, seconds), busiest first."""
+    rows = sorted(stats.items(), key=lambda kv: (-kv[1].seconds, -kv[1].calls, kv[0]))
+    return [
+        {"syscall": n, "calls": s.calls, "errors": s.errors, "seconds": round(s.seconds, 6)}
+        for n, s in rows
+    ]
