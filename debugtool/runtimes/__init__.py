@@ -76,12 +76,19 @@ class Discovery:
         return self.runtimes.get(name)
 
 
+#: Statuses with a live init process in the container's PID namespace ("created": runc init).
+_LIVE = ("running", "paused", "created")
+
+
 def merge(found: Iterable[Container], richness: Callable[[str], int]) -> list[Container]:
     """Merge records of one container seen by several backends into one, richest first.
 
     Records match by full id, or (for namespace-scan sandboxes) by PID namespace inode. The merged
     record takes each field from the richest backend that filled it, unions the labels and
     metadata, and lists every backend in ``backends``.
+
+    Only a namespace-scan record folds by PID namespace: two runtime containers may share one
+    (a pod with a shared PID namespace, ``docker run --pid container:X``) and stay two.
     """
     ordered = sorted(found, key=lambda c: -richness(c.runtime))
     by_id: dict[str, Container] = {}
@@ -89,12 +96,12 @@ def merge(found: Iterable[Container], richness: Callable[[str], int]) -> list[Co
     result: list[Container] = []
     for record in ordered:
         existing = by_id.get(record.id)
-        if existing is None and record.pidns is not None and record.status == "running":
+        if existing is None and record.pidns is not None and record.runtime == "none":
             existing = by_pidns.get(record.pidns)
         if existing is None:
             record.backends = list(dict.fromkeys(record.backends or [record.runtime]))
             by_id[record.id] = record
-            if record.pidns is not None and record.status == "running":
+            if record.pidns is not None and record.status in _LIVE:
                 by_pidns.setdefault(record.pidns, record)
             result.append(record)
             continue
@@ -171,7 +178,7 @@ def discover(
             discovery.runtimes[runtime.name] = runtime
     found = [c for r in runtimes if r.name in discovery.runtimes for c in results[r.name]]
     for record in found:
-        if record.pidns is None and record.pid and record.status in ("running", "paused"):
+        if record.pidns is None and record.pid and record.status in _LIVE:
             record.pidns = _pidns(record.pid)
     discovery.containers = merge(found, lambda name: rank.get(name, 0))
     return discovery

@@ -1,0 +1,607 @@
+"""runc and crun backends: containers read from the OCI runtimes' own state directories.
+
+Neither runtime has a daemon; each keeps one directory per container under its ``--root``:
+runc writes ``<root>/<id>/state.json`` (libcontainer's state: init PID and start time, cgroup
+paths, the converted config), crun writes ``<root>/<id>/status`` plus a copy of the bundle's
+``config.json``. Docker and containerd drive runc with roots of their own, one per containerd
+namespace (``/run/docker/runtime-runc/moby``, ``/run/containerd/runc/<namespace>``), so their
+containers are found here too, under the same id; ``merge()`` folds them into the richer record.
+
+Liveness follows the runtimes' own rule: the container runs while its init PID is alive, not a
+zombie, and has the start time (field 22 of ``/proc/PID/stat``) that was recorded, so a reused
+PID never counts. ``exec.fifo`` in the state directory means created-not-started; a frozen
+freezer cgroup means paused.
+"""
+
+from __future__ import annotations
+
+import builtins
+import ctypes
+import errno
+import glob
+import json
+import logging
+import os
+import shutil
+import stat
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from debugtool import procfs
+from debugtool.errors import CommandNotInvokable, ExecUnsupported, RuntimeUnavailable
+from debugtool.model import Container
+from debugtool.runtimes.base import ExecRequest, Runtime
+
+log = logging.getLogger(__name__)
+
+#: Extra state roots, colon-separated; the global ``--oci-root`` flag sets it.
+ROOTS_ENV = "DEBUGTOOL_OCI_ROOTS"
+
+#: runc's default root, Docker's per-namespace roots, containerd's per-namespace roots.
+RUNC_ROOTS = ("/run/runc", "/run/docker/runtime-runc/*", "/run/containerd/runc/*")
+CRUN_ROOTS = ("/run/crun",)
+
+#: A state file larger than this is not a state file (runc's are a few KiB).
+_MAX_STATE = 4 << 20
+
+ProcStat = Callable[[int], "tuple[str, int] | None"]
+ReadSmall = Callable[[str], "str | None"]
+
+
+@dataclass(frozen=True)
+class StateRoot:
+    """One ``--root`` directory of an OCI runtime, and the containerd namespace it serves."""
+
+    path: str
+    namespace: str = ""
+
+
+def namespace_of(root: str) -> str:
+    """Return the containerd namespace a state root serves, from its path (``moby``), or ''.
+
+    Docker's ``/run/docker/runtime-runc/moby`` and containerd's ``/run/containerd/runc/k8s.io``
+    name the namespace in their last component; a plain ``/run/runc`` serves none.
+    """
+    parent, base = os.path.split(os.path.normpath(root))
+    parent_base = os.path.basename(parent)
+    if parent_base in ("runtime-runc", "runtime-crun"):
+        return base
+    if parent_base in ("runc", "crun") and os.path.basename(os.path.dirname(parent)) in (
+        "containerd",
+        "docker",
+    ):
+        return base
+    return ""
+
+
+def state_roots(defaults: Iterable[str], env: str | None = None) -> list[StateRoot]:
+    """Return the existing state roots: ``defaults`` (globs allowed) plus the ``ROOTS_ENV`` ones.
+
+    Duplicates (by real path) are dropped; a missing directory is no error.
+    """
+    extra = (os.environ.get(ROOTS_ENV, "") if env is None else env).split(":")
+    seen: set[str] = set()
+    roots: list[StateRoot] = []
+    candidates: list[str] = []
+    for pattern in defaults:
+        candidates += sorted(glob.glob(pattern)) if "*" in pattern else [pattern]
+    candidates += [p for p in extra if p]
+    for path in candidates:
+        real = os.path.realpath(path)
+        if real in seen or not os.path.isdir(real):
+            continue
+        seen.add(real)
+        roots.append(StateRoot(path, namespace_of(path)))
+    return roots
+
+
+def parse_created(text: Any) -> float | None:
+    """Return an RFC 3339 timestamp (runc's nanoseconds, crun's ``Z``) as epoch seconds."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        return None
+
+
+def proc_stat(pid: int) -> tuple[str, int] | None:
+    """Return ``(state letter, start time in ticks)`` of a live process, or None if it is gone."""
+    try:
+        fields = procfs.parse_stat(procfs.read_text(pid, "stat"))
+    except (procfs.ProcessGone, ValueError, IndexError):
+        return None
+    return str(fields["state"]), int(fields["starttime"])
+
+
+def read_small(path: str) -> str | None:
+    """Return a small text file (a cgroup's freezer state), or None when it cannot be read."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            return f.read(4096)
+    except OSError:
+        return None
+
+
+def liveness(pid: Any, start: Any, stat_of: ProcStat = proc_stat) -> bool:
+    """Return whether ``pid`` is the live, non-zombie process that started at ``start``.
+
+    ``start`` 0 or missing skips the start-time check (crun's rule for status files written
+    before it recorded one).
+    """
+    try:
+        pid = int(pid)
+        start = int(start or 0)
+    except (TypeError, ValueError):
+        return False
+    if pid <= 0:
+        return False
+    seen = stat_of(pid)
+    if seen is None:
+        return False
+    state, started = seen
+    if state in ("Z", "X", "x"):
+        return False
+    return not start or started == start
+
+
+def _frozen(paths: Iterable[str], read: ReadSmall) -> bool:
+    """Return whether any of the candidate freezer files says the cgroup is frozen."""
+    for path in paths:
+        value = read(path)
+        if value is not None and value.strip() in ("FROZEN", "1"):
+            return True
+    return False
+
+
+def _status(
+    state_dir: str,
+    pid: Any,
+    start: Any,
+    freezer_files: list[str],
+    stat_of: ProcStat,
+    read: ReadSmall,
+) -> str:
+    """Return running, paused, created or stopped, by the runtimes' own rule."""
+    if not liveness(pid, start, stat_of):
+        return "stopped"
+    if os.path.lexists(os.path.join(state_dir, "exec.fifo")):
+        return "created"
+    if _frozen(freezer_files, read):
+        return "paused"
+    return "running"
+
+
+def _load_json(path: str) -> Any:
+    """Return the JSON in ``path``; raise ``ValueError`` (bad JSON, too large) or ``OSError``."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise ValueError("not a regular file")
+        data = f.read(_MAX_STATE + 1)
+    if len(data) > _MAX_STATE:
+        raise ValueError(f"larger than {_MAX_STATE} bytes")
+    return json.loads(data)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    """Return ``value`` if it is a JSON object, else an empty one (state files vary by version)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _labels(entries: Any) -> tuple[dict[str, str], str]:
+    """Split runc's ``config.labels`` (``key=value`` strings) into annotations and the bundle.
+
+    runc stores the spec's annotations there, plus ``bundle=<dir>`` which it adds itself.
+    """
+    labels: dict[str, str] = {}
+    bundle = ""
+    if not isinstance(entries, list):
+        return labels, bundle
+    for entry in entries:
+        if not isinstance(entry, str):
+            continue
+        key, _, value = entry.partition("=")
+        if key == "bundle":
+            bundle = value
+        elif key:
+            labels[key] = value
+    return labels, bundle
+
+
+def parse_runc_state(
+    data: Any,
+    root: StateRoot,
+    state_dir: str,
+    stat_of: ProcStat = proc_stat,
+    read: ReadSmall = read_small,
+) -> Container:
+    """Return the container described by one runc ``state.json`` document.
+
+    Raises ``ValueError`` when ``data`` is not a runc state document.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
+        raise ValueError("no container id")
+    config = _dict(data.get("config"))
+    cgroup_paths = _dict(data.get("cgroup_paths"))
+    labels, bundle = _labels(config.get("labels"))
+    pid = data.get("init_process_pid")
+    start = data.get("init_process_start")
+    freezer = []
+    if isinstance(cgroup_paths.get("freezer"), str):
+        freezer.append(os.path.join(cgroup_paths["freezer"], "freezer.state"))
+    if isinstance(cgroup_paths.get(""), str) and len(cgroup_paths) == 1:
+        freezer.append(os.path.join(cgroup_paths[""], "cgroup.freeze"))  # cgroup v2 only
+    status = _status(state_dir, pid, start, freezer, stat_of, read)
+    cid = data["id"]
+    return Container(
+        id=cid,
+        name=cid,
+        runtime="runc",
+        status=status,
+        pid=int(pid) if status != "stopped" and pid is not None else None,
+        created=parse_created(data.get("created")),
+        labels=labels,
+        namespace=root.namespace,
+        bundle=bundle,
+        rootfs=str(config.get("rootfs") or ""),
+        oci_root=root.path,
+        oci_runtime="runc",
+        metadata={
+            "runc": {
+                "state_dir": state_dir,
+                "init_process_pid": pid,
+                "init_process_start": start,
+                "hostname": config.get("hostname", ""),
+                "cgroup_paths": cgroup_paths,
+                "annotations": labels,
+            }
+        },
+    )
+
+
+def parse_crun_status(
+    data: Any,
+    config: Any,
+    root: StateRoot,
+    state_dir: str,
+    stat_of: ProcStat = proc_stat,
+    read: ReadSmall = read_small,
+) -> Container:
+    """Return the container described by crun's ``status`` file and its ``config.json`` copy.
+
+    ``config`` may be None (crun reads the copy only for ``state``'s annotations). Raises
+    ``ValueError`` when ``data`` is not a crun status document (crun itself requires ``pid``).
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("pid"), int):
+        raise ValueError("no pid")
+    cid = os.path.basename(state_dir)
+    pid = data["pid"]
+    start = data.get("process-start-time")
+    cgroup = data.get("cgroup-path") if isinstance(data.get("cgroup-path"), str) else ""
+    freezer = []
+    if cgroup:
+        # crun's cgroup-path is relative to the cgroup root: v1 freezer, else v2 (or hybrid's).
+        rel = cgroup.lstrip("/")
+        freezer = [
+            os.path.join("/sys/fs/cgroup/freezer", rel, "freezer.state"),
+            os.path.join("/sys/fs/cgroup", rel, "cgroup.freeze"),
+        ]
+    status = _status(state_dir, pid, start, freezer, stat_of, read)
+    spec = _dict(config)
+    annotations = _dict(spec.get("annotations"))
+    labels = {str(k): str(v) for k, v in annotations.items()}
+    hostname = spec.get("hostname", "")
+    return Container(
+        id=cid,
+        name=cid,
+        runtime="crun",
+        status=status,
+        pid=pid if status != "stopped" else None,
+        created=parse_created(data.get("created")),
+        labels=labels,
+        namespace=root.namespace,
+        bundle=str(data.get("bundle") or ""),
+        rootfs=str(data.get("rootfs") or ""),
+        oci_root=root.path,
+        oci_runtime="crun",
+        metadata={
+            "crun": {
+                "state_dir": state_dir,
+                "pid": pid,
+                "process-start-time": start,
+                "cgroup-path": cgroup,
+                "systemd-cgroup": bool(data.get("systemd-cgroup")),
+                "owner": data.get("owner", ""),
+                "hostname": hostname,
+                "annotations": labels,
+            }
+        },
+    )
+
+
+# --- safe reads inside the container's root ---------------------------------------------------
+
+_SYS_OPENAT2 = 437  # the same number on every architecture (added in Linux 5.6)
+_RESOLVE_NO_MAGICLINKS = 0x02
+_RESOLVE_IN_ROOT = 0x10
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+def read_in_root(pid: int, path: str, limit: int = 1 << 20) -> bytes | None:
+    """Return a regular file of the container's root, or None when it does not exist there.
+
+    ``openat2(RESOLVE_IN_ROOT)`` resolves every symlink inside ``/proc/PID/root``, so a hostile
+    image cannot point ``/etc/passwd`` at a host file; FIFOs and devices are refused. Raises
+    ``CommandNotInvokable`` when the root cannot be read at all.
+    """
+    try:
+        dirfd = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise CommandNotInvokable(
+            f"cannot open the root filesystem of process {pid}: {exc.strerror}."
+        ) from None
+    try:
+        how = _OpenHow(
+            os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK,
+            0,
+            _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS,
+        )
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        fd = libc.syscall(
+            ctypes.c_long(_SYS_OPENAT2),
+            ctypes.c_int(dirfd),
+            ctypes.c_char_p(path.lstrip("/").encode()),
+            ctypes.byref(how),
+            ctypes.c_size_t(ctypes.sizeof(how)),
+        )
+        if fd < 0:
+            err = ctypes.get_errno()
+            if err in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                return None
+            raise CommandNotInvokable(f"cannot read {path} in the container: {os.strerror(err)}.")
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
+            return f.read(limit)
+    finally:
+        os.close(dirfd)
+
+
+@dataclass
+class _Account:
+    name: str
+    uid: int
+    gid: int
+
+
+def _passwd(text: str) -> list[_Account]:
+    accounts = []
+    for line in text.splitlines():
+        parts = line.split(":")
+        if len(parts) >= 4 and parts[2].isdigit() and parts[3].isdigit():
+            accounts.append(_Account(parts[0], int(parts[2]), int(parts[3])))
+    return accounts
+
+
+def _groups(text: str) -> list[tuple[str, int, list[str]]]:
+    groups = []
+    for line in text.splitlines():
+        parts = line.split(":")
+        if len(parts) >= 3 and parts[2].isdigit():
+            members = [m for m in (parts[3].split(",") if len(parts) > 3 else []) if m]
+            groups.append((parts[0], int(parts[2]), members))
+    return groups
+
+
+def resolve_user(spec: str, passwd: str | None, group: str | None) -> tuple[int, int, list[int]]:
+    """Return ``(uid, gid, additional gids)`` for ``user[:group]`` as ``docker exec -u`` means it.
+
+    Names come from the container's own ``passwd``/``group`` text (None: the file is missing).
+    A numeric user needs no entry (gid 0 then, as runc does). Raises ``CommandNotInvokable``
+    for a name the container does not know.
+    """
+    user_part, sep, group_part = spec.partition(":")
+    accounts = _passwd(passwd or "")
+    groups = _groups(group or "")
+    account: _Account | None = None
+    if user_part.isdigit():
+        uid = int(user_part)
+        account = next((a for a in accounts if a.uid == uid), None)
+    else:
+        account = next((a for a in accounts if a.name == user_part), None)
+        if account is None:
+            where = "/etc/passwd" if passwd is not None else "a /etc/passwd (the image has none)"
+            raise CommandNotInvokable(
+                f"unable to find user {user_part}: no matching entry in the container's {where}.",
+                "Give a numeric uid[:gid] instead.",
+            )
+        uid = account.uid
+    if sep and group_part:
+        if group_part.isdigit():
+            gid = int(group_part)
+        else:
+            found = next((g for g in groups if g[0] == group_part), None)
+            if found is None:
+                raise CommandNotInvokable(
+                    f"unable to find group {group_part}: no matching entry in the "
+                    "container's /etc/group.",
+                    "Give a numeric gid instead.",
+                )
+            gid = found[1]
+    else:
+        gid = account.gid if account else 0
+    extra: list[int] = []
+    if account is not None and not sep:
+        extra = [g[1] for g in groups if account.name in g[2] and g[1] != gid]
+    return uid, gid, sorted(set(extra))
+
+
+class _OCIRuntime(Runtime):
+    """What runc and crun share: scanning state roots, exec through the binary."""
+
+    richness: ClassVar[int] = 20
+    supports_exec: ClassVar[bool] = True
+    #: The state file in each container's directory (``state.json`` or ``status``).
+    state_file: ClassVar[str] = ""
+    default_roots: ClassVar[tuple[str, ...]] = ()
+
+    def roots(self) -> list[StateRoot]:
+        """Return the state roots to scan (the defaults that exist, plus ``ROOTS_ENV``)."""
+        return state_roots(self.default_roots)
+
+    def present(self) -> bool:
+        return bool(self.roots())
+
+    def list(self, all: bool = False) -> list[Container]:
+        found: list[Container] = []
+        refused: list[str] = []
+        roots = self.roots()
+        for root in roots:
+            try:
+                entries = list(os.scandir(root.path))
+            except PermissionError:
+                refused.append(root.path)
+                continue
+            except OSError:
+                continue  # the root vanished (a containerd namespace removed meanwhile)
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue  # crun's .empty-directory and friends
+                container = self._read(root, entry.path)
+                if container is not None and (all or container.status != "stopped"):
+                    found.append(container)
+        if refused and len(refused) == len(roots):
+            raise RuntimeUnavailable(
+                self.name,
+                f"no permission to read {', '.join(refused)}",
+                "Run debugtool as root.",
+            )
+        for path in refused:
+            log.warning("%s: no permission to read state root %s; skipped.", self.name, path)
+        return found
+
+    def _read(self, root: StateRoot, state_dir: str) -> Container | None:
+        """Return the container in one state directory, None when it holds none (or is broken)."""
+        path = os.path.join(state_dir, self.state_file)
+        try:
+            return self.parse(root, state_dir, _load_json(path))
+        except FileNotFoundError:
+            return None  # not a container directory, or one being created or deleted
+        except NotADirectoryError:
+            return None  # a socket or file beside the container directories
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.warning("%s: skipping %s: %s.", self.name, path, _reason(exc))
+            return None
+
+    def parse(self, root: StateRoot, state_dir: str, data: Any) -> Container:
+        raise NotImplementedError
+
+    def inspect(self, container: Container) -> dict:
+        """Return the full state document (and crun's config copy) as the runtime keeps it."""
+        meta = container.metadata.get(self.name, {})
+        state_dir = meta.get("state_dir") or os.path.join(container.oci_root, container.id)
+        try:
+            return {self.state_file: _load_json(os.path.join(state_dir, self.state_file))}
+        except (OSError, ValueError) as exc:
+            raise RuntimeUnavailable(
+                self.name, f"cannot read the state of {container.id}: {_reason(exc)}"
+            ) from None
+
+    def exec_argv(self, container: Container, request: ExecRequest) -> Sequence[str]:
+        """Return ``RUNTIME --root ROOT exec [-t] [-u uid:gid] [--cwd D] [--env K=V] ID ARGV``.
+
+        Without ``-t`` the command's stdin, stdout and stderr are the caller's; with it runc
+        and crun make a pty themselves and relay it (no ``--console-socket`` is needed when not
+        detached). Raises ``ExecUnsupported`` when the binary is not installed or the container
+        is not running, ``CommandNotInvokable`` for an unknown user name.
+        """
+        binary = shutil.which(self.name)
+        if binary is None:
+            raise ExecUnsupported(
+                f"{self.name} is not installed, so its containers cannot be entered through it.",
+                "Install it, or use --mode ns.",
+            )
+        if not container.running:
+            raise ExecUnsupported(
+                f"container {container.name} is not running (status: {container.status})."
+            )
+        root = container.oci_root or self.default_roots[0]
+        argv = [binary, "--root", root, "exec"]
+        if request.tty:
+            argv.append("-t")
+        if request.user:
+            uid, gid, extra = self._user(container, request.user)
+            argv += ["--user", f"{uid}:{gid}"]
+            if self.name == "runc":  # crun exec has no --additional-gids
+                for extra_gid in extra:  # one flag per gid: runc parses an int64 slice
+                    argv += ["--additional-gids", str(extra_gid)]
+        if request.workdir:
+            argv += ["--cwd", request.workdir]
+        for key, value in request.env.items():
+            argv += ["--env", f"{key}={value}"]
+        argv += [container.id, *request.argv]
+        return argv
+
+    def _user(self, container: Container, spec: str) -> tuple[int, int, builtins.list[int]]:
+        """Resolve ``spec`` against the container's own account files (read safely)."""
+        user, _, group = spec.partition(":")
+        if user.isdigit() and group.isdigit():
+            return int(user), int(group), []  # nothing to look up
+        assert container.pid is not None
+        passwd = read_in_root(container.pid, "/etc/passwd")
+        groups = read_in_root(container.pid, "/etc/group")
+        return resolve_user(
+            spec,
+            passwd.decode("utf-8", "replace") if passwd is not None else None,
+            groups.decode("utf-8", "replace") if groups is not None else None,
+        )
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON ({exc.msg} at line {exc.lineno})"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc) or type(exc).__name__
+
+
+class RuncRuntime(_OCIRuntime):
+    """Containers in runc state roots: runc's own, Docker's and containerd's (per namespace)."""
+
+    name = "runc"
+    state_file = "state.json"
+    default_roots = RUNC_ROOTS
+
+    def parse(self, root: StateRoot, state_dir: str, data: Any) -> Container:
+        return parse_runc_state(data, root, state_dir)
+
+
+class CrunRuntime(_OCIRuntime):
+    """Containers in crun state roots (``/run/crun``, podman's and CRI-O's default for crun)."""
+
+    name = "crun"
+    state_file = "status"
+    default_roots = CRUN_ROOTS
+
+    def parse(self, root: StateRoot, state_dir: str, data: Any) -> Container:
+        try:
+            config = _load_json(os.path.join(state_dir, "config.json"))
+        except (OSError, ValueError):
+            config = None  # crun itself only needs it for annotations
+        return parse_crun_status(data, config, root, state_dir)
+
+    def inspect(self, container: Container) -> dict:
+        record = super().inspect(container)
+        state_dir = container.metadata.get("crun", {}).get("state_dir", "")
+        try:
+            record["config.json"] = _load_json(os.path.join(state_dir, "config.json"))
+        except (OSError, ValueError):
+            pass
+        return record
