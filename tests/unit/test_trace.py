@@ -1,0 +1,220 @@
+"""Unit tests of debugtool.trace: filters, PID mapping, refusals, decoding and result formats."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import io
+import os
+import socket
+import struct
+from pathlib import Path
+
+import pytest
+
+from debugtool import procfs, trace
+from debugtool.errors import DebugtoolError, PermissionDenied, UsageError
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "trace"
+PROC = str(FIXTURES / "proc")
+NAMES = trace.syscall_names()
+NUMBER = {name: nr for nr, name in NAMES.items()}
+
+
+@pytest.fixture
+def fake_proc(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(procfs, "PROC", PROC)
+    return PROC
+
+
+# --- -e filters ------------------------------------------------------------------------------
+
+
+def test_filter_none_and_all_select_everything() -> None:
+    assert trace.parse_filter(None) is None
+    assert trace.parse_filter("all") is None
+    assert trace.parse_filter("trace=all") is None
+
+
+def test_filter_names_and_classes() -> None:
+    chosen = trace.parse_filter("openat,network", NAMES)
+    assert chosen is not None
+    assert NUMBER["openat"] in chosen
+    assert NUMBER["connect"] in chosen and NUMBER["socket"] in chosen
+    assert NUMBER["read"] not in chosen
+
+
+def test_filter_accepts_strace_spelling() -> None:
+    assert trace.parse_filter("trace=%file", NAMES) == trace.parse_filter("file", NAMES)
+    file_class = trace.parse_filter("file", NAMES)
+    assert file_class is not None and NUMBER["openat"] in file_class
+    assert NUMBER["write"] not in file_class
+
+
+@pytest.mark.parametrize("klass", sorted(trace.SYSCALL_CLASSES))
+def test_every_class_names_real_syscalls(klass: str) -> None:
+    # Most of each class must exist in python-ptrace's table; a typo would silently shrink it.
+    known = [n for n in trace.SYSCALL_CLASSES[klass] if n in NUMBER]
+    assert len(known) >= 0.8 * len(trace.SYSCALL_CLASSES[klass])
+
+
+def test_filter_unknown_name_says_so() -> None:
+    with pytest.raises(UsageError) as info:
+        trace.parse_filter("openat,opnat", NAMES)
+    assert "'opnat' is neither a syscall name nor a class" in info.value.for_people()
+    assert "network" in info.value.for_people()
+    assert info.value.exit_code == 125
+
+
+# --- PIDs ------------------------------------------------------------------------------------
+
+
+def test_host_pid_for_maps_container_pid_through_nspid() -> None:
+    pidns = os.stat(FIXTURES / "pidns-container").st_ino
+    assert trace.host_pid_for(pidns, 1, proc=PROC) == 14569
+    assert trace.host_pid_for(pidns, 7, proc=PROC) == 14598
+    assert trace.host_pid_for(pidns, 5, proc=PROC) == 20001  # nested: innermost PID counts
+
+
+def test_host_pid_for_ignores_other_namespaces_and_vanished_processes() -> None:
+    pidns = os.stat(FIXTURES / "pidns-container").st_ino
+    # PID 1 of the host namespace (the fixture's process_api) is not the container's PID 1.
+    assert trace.host_pid_for(pidns, 1, proc=PROC) != 1
+    with pytest.raises(UsageError) as info:
+        trace.host_pid_for(pidns, 99, proc=PROC)
+    assert "no process has PID 99 inside the container" in info.value.for_people()
+
+
+def test_container_pid(fake_proc: str) -> None:
+    assert trace.container_pid(14598) == 7
+    assert trace.container_pid(1) == 1
+    assert trace.container_pid(424242) == 0  # gone
+
+
+def test_refuses_a_process_already_traced_and_names_the_tracer(fake_proc: str) -> None:
+    with pytest.raises(DebugtoolError) as info:
+        trace.check_traceable(14598, own=set())
+    text = info.value.for_people()
+    assert "already traced by process 17526 (strace)" in text
+    assert "process 14598 (nc)" in text
+    assert info.value.exit_code == 125
+
+
+def test_refuses_itself_and_its_parents(fake_proc: str) -> None:
+    with pytest.raises(UsageError) as info:
+        trace.check_traceable(14569, own={14569, 1})
+    assert "is debugtool itself or one of its parents" in info.value.for_people()
+    trace.check_traceable(14569, own=set())  # untraced, not ours: fine
+
+
+def test_ancestors_of_this_process() -> None:
+    own = trace.ancestors()
+    assert os.getpid() in own and os.getppid() in own
+
+
+# --- EPERM ---------------------------------------------------------------------------------
+
+
+def test_yama_scope_reads_the_setting(tmp_path: Path) -> None:
+    path = tmp_path / "ptrace_scope"
+    path.write_text("2\n")
+    assert trace.yama_scope(str(path)) == 2
+    assert trace.yama_scope(str(tmp_path / "missing")) is None
+
+
+@pytest.mark.parametrize(
+    ("scope", "words"),
+    [
+        (3, "kernel.yama.ptrace_scope is 3"),
+        (2, "kernel.yama.ptrace_scope is 2"),
+        (1, "kernel.yama.ptrace_scope is 1"),
+        (None, "Linux security module"),
+        (0, "Linux security module"),
+    ],
+)
+def test_attach_refusal_names_the_setting(scope: int | None, words: str) -> None:
+    err = trace.attach_refused(42, scope)
+    assert isinstance(err, PermissionDenied)
+    assert words in err.for_people()
+    assert "process 42" in err.for_people() and "EPERM" in err.for_people()
+
+
+# --- decoding with python-ptrace on this process's own memory ------------------------------
+
+
+def test_decodes_openat_path_and_flags() -> None:
+    path = ctypes.create_string_buffer(b"/etc/hostname")
+    decode = trace.decoder()
+    text = decode(
+        trace.TraceeMemory(os.getpid()),
+        NUMBER["openat"],
+        [(-100) & 0xFFFFFFFFFFFFFFFF, ctypes.addressof(path), os.O_RDONLY, 0],
+    )
+    assert text.startswith("openat(AT_FDCWD, '/etc/hostname', O_RDONLY")
+
+
+def test_decodes_connect_sockaddr() -> None:
+    raw = struct.pack("=H", socket.AF_INET) + struct.pack("!H", 8080)
+    raw += socket.inet_aton("127.0.0.1") + b"\0" * 8
+    addr = ctypes.create_string_buffer(raw, len(raw))
+    text = trace.decoder()(
+        trace.TraceeMemory(os.getpid()), NUMBER["connect"], [3, ctypes.addressof(addr), 16]
+    )
+    assert "sin_port=8080" in text and "sin_addr=127.0.0.1" in text
+    assert text.startswith("connect(3, ")
+
+
+def test_decodes_long_strings_cut_to_the_limit() -> None:
+    path = ctypes.create_string_buffer(b"/" + b"x" * 500)
+    text = trace.decoder(string_max_length=16)(
+        trace.TraceeMemory(os.getpid()), NUMBER["open"], [ctypes.addressof(path), 0, 0]
+    )
+    assert "'/xxxxxxxxxxxxxxx'..." in text
+
+
+def test_unreadable_pointer_does_not_raise() -> None:
+    text = trace.decoder()(
+        trace.TraceeMemory(os.getpid()), NUMBER["openat"], [3, 0x10, os.O_RDONLY, 0]
+    )
+    assert text.startswith("openat(3, ")
+
+
+def test_memory_reads_a_string_ending_at_a_page_boundary() -> None:
+    page = ctypes.create_string_buffer(8192)
+    base = ctypes.addressof(page)
+    start = (base + 4095) // 4096 * 4096 + 4096 - 4  # "abc\0" ends exactly at a page end
+    ctypes.memmove(start, b"abc\0", 4)
+    data, truncated = trace.TraceeMemory(os.getpid()).readCString(start, 300)
+    assert (data, truncated) == (b"abc", False)
+
+
+# --- results and summary -------------------------------------------------------------------
+
+
+def test_format_result_errors_addresses_and_numbers() -> None:
+    assert trace.format_result("openat", -errno.ENOENT, True) == (
+        "-1 ENOENT (No such file or directory)",
+        "ENOENT",
+    )
+    assert trace.format_result("mmap", 0x7F0012340000, False) == ("0x7f0012340000", None)
+    assert trace.format_result("read", 13, False) == ("13", None)
+
+
+def test_summary_table_like_strace_c() -> None:
+    stats = {
+        "openat": trace.SyscallStats(calls=4, errors=1, seconds=0.004),
+        "read": trace.SyscallStats(calls=10, errors=0, seconds=0.001),
+    }
+    out = io.StringIO()
+    trace.summary_table(stats, out)
+    lines = out.getvalue().splitlines()
+    assert lines[0].split() == ["%", "time", "seconds", "usecs/call", "calls", "errors", "syscall"]
+    assert lines[2].split() == ["80.00", "0.004000", "1000", "4", "1", "openat"]
+    assert lines[3].split() == ["20.00", "0.001000", "100", "10", "read"]
+    assert lines[-1].split() == ["100.00", "0.005000", "357", "14", "1", "total"]
+    assert trace.summary_json(stats)[0] == {
+        "syscall": "openat",
+        "calls": 4,
+        "errors": 1,
+        "seconds": 0.004,
+    }
