@@ -1,0 +1,307 @@
+"""The podman backend (rootful): containers read from podman's storage and the OCI state files.
+
+``podman ps`` starts a Go binary that opens its bolt database and asks the OCI runtime about each
+container. The same facts are on disk: containers/storage keeps every container's id, names,
+image and creation time in ``overlay-containers/containers.json`` (rewritten atomically), and
+runc (or crun) keeps each live container's init PID in its state directory. Reading those costs
+a few file reads. When the storage file is missing or unreadable, ``podman ps -a --format json``
+answers instead, under ``timeout``.
+
+Without libpod's database the status is inferred as runc infers it: state present and process
+alive is ``running`` (``paused`` when its freezer cgroup is frozen, ``created`` while the exec
+FIFO waits); otherwise ``exited`` if the container ever ran (its OCI spec was written) or
+``created``. Labels live only in libpod's database: ``inspect`` and the fallback give them.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from debugtool import procfs
+from debugtool.errors import ContainerGone, DebugtoolError, RuntimeUnavailable
+from debugtool.model import Container
+from debugtool.runtimes.base import ExecRequest, Runtime
+
+GRAPH_ROOT = "/var/lib/containers/storage"
+STORAGE_CONF = "/etc/containers/storage.conf"
+#: State roots of the OCI runtimes podman drives, with the file each keeps per container.
+OCI_STATE = (("runc", "/run/runc", "state.json"), ("crun", "/run/crun", "status"))
+CGROUP_ROOT = "/sys/fs/cgroup"
+
+
+def graph_root(conf: str = STORAGE_CONF) -> str:
+    """Return containers/storage's graph root (``storage.conf`` ``graphroot``, else default)."""
+    try:
+        with open(conf, "rb") as f:
+            import tomllib
+
+            return str(tomllib.load(f).get("storage", {}).get("graphroot") or GRAPH_ROOT)
+    except (OSError, ValueError):
+        return GRAPH_ROOT
+
+
+def read_storage(root: str) -> list[dict[str, Any]]:
+    """Return the records of ``ROOT/overlay-containers/containers.json``.
+
+    Raises ``OSError`` or ``ValueError`` when the file is missing or not what containers/storage
+    writes.
+    """
+    with open(f"{root}/overlay-containers/containers.json", "rb") as f:
+        records = json.load(f)
+    if not isinstance(records, list):
+        raise ValueError("containers.json is not a list")
+    return [r for r in records if isinstance(r, dict)]
+
+
+def oci_state(cid: str) -> tuple[str, str, dict[str, Any]] | None:
+    """Return ``(runtime, root, state)`` from the first OCI runtime that keeps state for ``cid``."""
+    for runtime, root, filename in OCI_STATE:
+        try:
+            with open(f"{root}/{cid}/{filename}", "rb") as f:
+                state = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if isinstance(state, dict):
+            return runtime, root, state
+    return None
+
+
+def live_pid(runtime: str, state: dict[str, Any]) -> int | None:
+    """Return the container's init PID from its OCI state, if that very process still runs.
+
+    runc records the start time; a PID whose start time differs was reused after the container
+    died. crun's status file holds no start time, so a live PID is trusted.
+    """
+    pid = int(state.get("init_process_pid") or state.get("pid") or 0)
+    if not pid:
+        return None
+    try:
+        start = procfs.start_time(pid)
+    except (DebugtoolError, ValueError):
+        return None
+    expected = state.get("init_process_start")
+    if runtime == "runc" and expected is not None and int(expected) != start:
+        return None
+    return pid
+
+
+def frozen(state: dict[str, Any]) -> bool:
+    """Return whether runc's state names a freezer cgroup that is frozen (a paused container)."""
+    paths = state.get("cgroup_paths") or {}
+    for name, path in (("freezer", "freezer.state"), ("", "cgroup.freeze")):
+        directory = paths.get(name)
+        if not directory:
+            continue
+        try:
+            with open(f"{directory}/{path}", "rb") as f:
+                value = f.read().strip()
+        except OSError:
+            continue
+        return value in (b"FROZEN", b"FREEZING", b"1")
+    return False
+
+
+def container_from_storage(record: dict[str, Any], root: str = GRAPH_ROOT) -> Container:
+    """Map one containers.json record, plus the OCI runtime's state of it, to a Container."""
+    cid = str(record.get("id", ""))
+    names = record.get("names") or []
+    try:
+        meta = json.loads(record.get("metadata") or "{}")
+    except ValueError:
+        meta = {}
+    if not isinstance(meta, dict):
+        meta = {}
+    created = _rfc3339(str(record.get("created") or ""))
+    if created is None and meta.get("created-at"):
+        created = float(meta["created-at"])
+
+    found = oci_state(cid)
+    pid = None
+    oci_runtime = oci_root = ""
+    if found:
+        oci_runtime, oci_root, state = found
+        pid = live_pid(oci_runtime, state)
+    if pid and found:
+        if frozen(found[2]):
+            status = "paused"
+        elif os.path.exists(f"{oci_root}/{cid}/exec.fifo"):
+            status = "created"  # created by the runtime, not yet started
+        else:
+            status = "running"
+    else:
+        # podman writes the OCI spec when it first starts a container.
+        ran = os.path.exists(f"{root}/overlay-containers/{cid}/userdata/config.json")
+        status = "exited" if ran else "created"
+    userdata = f"{root}/overlay-containers/{cid}/userdata"
+    return Container(
+        id=cid,
+        name=str(names[0]) if names else cid[:12],
+        runtime="podman",
+        image=str(meta.get("image-name") or record.get("image") or ""),
+        status=status,
+        pid=pid,
+        created=created,
+        bundle=userdata,
+        oci_root=oci_root,
+        oci_runtime=oci_runtime,
+        metadata={"podman": {**record, "metadata": meta, "source": "storage"}},
+    )
+
+
+def container_from_ps(item: dict[str, Any]) -> Container:
+    """Map one record of ``podman ps -a --format json`` to a Container."""
+    names = item.get("Names") or []
+    labels = {str(k): str(v) for k, v in (item.get("Labels") or {}).items()}
+    created = item.get("Created")
+    pid = int(item.get("Pid") or 0)
+    return Container(
+        id=str(item.get("Id", "")),
+        name=str(names[0]) if names else str(item.get("Id", ""))[:12],
+        runtime="podman",
+        image=str(item.get("Image") or ""),
+        status=str(item.get("State") or "unknown"),
+        pid=pid or None,
+        created=float(created) if isinstance(created, int | float) and created > 0 else None,
+        labels=labels,
+        pod=str(item.get("PodName") or ""),
+        metadata={"podman": {**item, "source": "podman ps"}},
+    )
+
+
+def _rfc3339(text: str) -> float | None:
+    # containers/storage writes nanoseconds; fromisoformat reads up to microseconds in 3.11.
+    head, dot, frac = text.rstrip("Z").partition(".")
+    if not head:
+        return None
+    try:
+        return datetime.fromisoformat(head + "+00:00").timestamp() + (
+            float("0." + frac) if dot else 0
+        )
+    except ValueError:
+        return None
+
+
+class PodmanRuntime(Runtime):
+    """Rootful podman's containers, read without starting podman when its storage is readable."""
+
+    name = "podman"
+    richness = 90
+    supports_exec = True
+    supports_logs = True
+
+    def __init__(self, timeout: float = 2.0) -> None:
+        super().__init__(timeout)
+        self.root = graph_root()
+
+    def present(self) -> bool:
+        return os.path.exists(f"{self.root}/overlay-containers/containers.json") or any(
+            os.access(f"{d}/podman", os.X_OK) for d in os.get_exec_path()
+        )
+
+    def list(self, all: bool = False) -> list[Container]:
+        """Return podman's containers. Raises ``RuntimeUnavailable`` when neither the storage
+        files nor ``podman ps`` (within ``timeout``) answer."""
+        try:
+            records = read_storage(self.root)
+        except (OSError, ValueError):
+            found = [container_from_ps(item) for item in self._podman_ps()]
+        else:
+            found = [container_from_storage(r, self.root) for r in records]
+        if not all:
+            found = [c for c in found if c.status in ("running", "paused")]
+        return found
+
+    def _podman_ps(self) -> builtins.list[dict[str, Any]]:
+        data = self._podman("ps", "-a", "--format", "json")
+        try:
+            items = json.loads(data or b"[]")
+        except ValueError:
+            raise RuntimeUnavailable(self.name, "podman ps did not print JSON") from None
+        return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+    def _podman(self, *args: str) -> bytes:
+        """Run podman with ``args``; return its stdout. Raises ``RuntimeUnavailable``."""
+        import subprocess
+
+        try:
+            proc = subprocess.run(
+                ["podman", *args],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=self.timeout,
+            )
+        except FileNotFoundError:
+            raise RuntimeUnavailable(self.name, "podman is not installed") from None
+        except subprocess.TimeoutExpired:
+            raise RuntimeUnavailable(
+                self.name, f"podman {args[0]} did not finish within {self.timeout:g}s"
+            ) from None
+        except OSError as exc:
+            raise RuntimeUnavailable(self.name, f"cannot run podman: {exc.strerror}") from None
+        if proc.returncode != 0:
+            message = proc.stderr.decode(errors="replace").strip().splitlines()
+            raise RuntimeUnavailable(
+                self.name,
+                f"podman {args[0]} exited {proc.returncode}: {message[-1] if message else ''}",
+            )
+        return proc.stdout
+
+    def inspect(self, container: Container) -> dict:
+        """Return ``podman inspect`` of the container.
+
+        Raises ``ContainerGone`` when podman no longer knows it, ``RuntimeUnavailable`` otherwise.
+        """
+        try:
+            data = self._podman("container", "inspect", container.id)
+        except RuntimeUnavailable as exc:
+            if "no such container" in exc.reason.lower():
+                raise ContainerGone(
+                    f"podman no longer knows container {container.name} ({container.short_id}).",
+                    "List the current ones with 'debugtool ps -a'.",
+                ) from None
+            raise
+        try:
+            items = json.loads(data)
+        except ValueError:
+            raise RuntimeUnavailable(self.name, "podman inspect did not print JSON") from None
+        return items[0] if isinstance(items, list) and items else {}
+
+    def exec_argv(self, container: Container, request: ExecRequest) -> Sequence[str]:
+        """Return a ``podman exec`` command line for ``request``."""
+        argv = ["podman", "exec"]
+        if request.interactive:
+            argv.append("-i")
+        if request.tty:
+            argv.append("-t")
+        if request.user:
+            argv += ["-u", request.user]
+        if request.workdir:
+            argv += ["-w", request.workdir]
+        for key, value in request.env.items():
+            argv += ["-e", f"{key}={value}"]
+        return [*argv, container.id, *request.argv]
+
+    def logs(
+        self, container: Container, tail: int | None = None, since: float | None = None
+    ) -> bytes:
+        """Return the container's output as ``TIMESTAMP MESSAGE`` lines, oldest first.
+
+        Reads the k8s-file log in the container's userdata directory (podman's default log
+        driver); for other drivers, ``podman logs`` answers. Raises ``RuntimeUnavailable``.
+        """
+        from debugtool.runtimes.containerd import read_cri_log
+
+        path = f"{self.root}/overlay-containers/{container.id}/userdata/ctr.log"
+        if os.path.exists(path):
+            return read_cri_log(path, tail, since)
+        args = ["logs", "--timestamps"]
+        if tail is not None:
+            args += ["--tail", str(tail)]
+        if since is not None:
+            args += ["--since", f"{since:.3f}"]
+        return self._podman(*args, container.id)
