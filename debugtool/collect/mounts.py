@@ -82,6 +82,25 @@ def _is_socket_path(path: str) -> str:
     return base if base in RUNTIME_SOCKETS else ""
 
 
+#: Risk sentences, most serious first, by how each begins.
+_SEVERITY = (
+    "container runtime socket",
+    "host root filesystem",
+    "/proc/sys is writable",
+    "/sys is writable",
+    "host /dev",
+    "host /proc",
+    "host /sys",
+    "cgroup hierarchy",
+    "host path",
+)
+
+
+def severity(risk: str) -> int:
+    """Return a sort key for a risk sentence: lower is more serious."""
+    return next((i for i, s in enumerate(_SEVERITY) if risk.startswith(s)), len(_SEVERITY))
+
+
 def risks(m: Mount, mounts: list[Mount]) -> list[str]:
     """Return what is risky about mount ``m`` in words (empty when nothing is)."""
     found: list[str] = []
@@ -104,6 +123,9 @@ def risks(m: Mount, mounts: list[Mount]) -> list[str]:
         found.append("cgroup hierarchy is writable")
     if m.fstype == "devtmpfs" and m.host_path:
         found.append("host /dev mounted")
+    if m.fstype in ("proc", "sysfs") and m.host_path and m.mountpoint not in ("/proc", "/sys"):
+        # The host's own procfs or sysfs seen at another place (a -v /proc:/host/proc bind).
+        found.append(f"host {m.host_path} mounted" + ("" if m.readonly else " read-write"))
     if (
         m.host_path
         and not m.readonly

@@ -7,6 +7,7 @@ import os
 from typing import TYPE_CHECKING
 
 from debugtool import procfs
+from debugtool.collect.mounts import collect_mounts, severity
 from debugtool.errors import ContainerGone, DebugtoolError
 from debugtool.model import Mount, SecurityContext
 
@@ -27,6 +28,9 @@ DANGEROUS_CAPS = (
     "CAP_BPF",
     "CAP_PERFMON",
 )
+
+#: Risky mounts listed one by one among the warnings; the rest are counted.
+MAX_MOUNT_WARNINGS = 8
 
 #: Namespaces that, shared with the host, undo the container's isolation.
 _SHARED_NS_WORDS = {
@@ -140,18 +144,31 @@ def warnings(
     for ns in shared_ns:
         if ns in _SHARED_NS_WORDS:
             out.append(_SHARED_NS_WORDS[ns])
-    for m in mounts:
-        for risk in m.risks:
-            out.append(f"{m.mountpoint}: {risk}")
+    ranked = sorted(
+        (
+            (severity(risk), i, f"{m.mountpoint}: {risk}")
+            for i, m in enumerate(mounts)
+            for risk in m.risks
+        )
+    )
+    mount_risks = [text for _, _, text in ranked]
+    out.extend(mount_risks[:MAX_MOUNT_WARNINGS])
+    if len(mount_risks) > MAX_MOUNT_WARNINGS:
+        more = len(mount_risks) - MAX_MOUNT_WARNINGS
+        out.append(f"... and {more} more risky mounts (see 'debugtool mounts --risky')")
     return out
 
 
 def host_shared_namespaces(target: Target) -> list[str]:
-    """Return the namespace types the target shares with the host's init (PID 1)."""
+    """Return the namespace types the target shares with the host.
+
+    The host's namespaces are debugtool's own (it runs on the host); PID 1 is not asked because
+    a supervisor may hide it (``/proc/1/ns`` can refuse even root).
+    """
     shared = []
     for ns, inode in target.namespaces.items():
         try:
-            if os.stat(f"{procfs.PROC}/1/ns/{ns}").st_ino == inode:
+            if os.stat(f"{procfs.PROC}/self/ns/{ns}").st_ino == inode:
                 shared.append(ns)
         except OSError:
             continue
@@ -174,8 +191,6 @@ def collect_security(target: Target, mounts: list[Mount] | None = None) -> Secur
             f"container {target.name} exited before its security context could be read."
         ) from None
     if mounts is None:
-        from debugtool.collect.mounts import collect_mounts
-
         try:
             mounts = collect_mounts(target)
         except DebugtoolError:

@@ -1,0 +1,118 @@
+"""Process collection: building records from captured text, namespace membership, churn."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from debugtool import procfs
+from debugtool.collect import processes
+from debugtool.model import Container, Snapshot
+from debugtool.target import pin
+
+FIX = Path(__file__).parent.parent / "fixtures" / "proc"
+
+
+def test_build_from_a_real_container_process():
+    d = FIX / "docker-busybox"
+    p = processes.build_process(
+        13416,
+        (d / "stat").read_text(),
+        (d / "status").read_text(),
+        (d / "cmdline").read_bytes(),
+        boot=1_000_000.0,
+        uptime_ticks=78394 + 1000,
+    )
+    assert (p.pid, p.nspid, p.ppid) == (13416, 1, 13396)
+    assert p.uid == 1000
+    assert p.state == "S" and p.name == "sleep"
+    assert p.cmdline == ["sleep", "1002"]
+    assert p.threads == 1
+    assert p.rss == 316 * processes.PAGE_SIZE
+    assert p.start_time == pytest.approx(1_000_000.0 + 78394 / procfs.CLOCK_TICKS, abs=0.01)
+    assert p.cpu_percent == pytest.approx(0.1)  # 1 tick in 1000
+
+
+def test_build_awkward_process():
+    d = FIX / "awkward"
+    p = processes.build_process(
+        4242,
+        (d / "stat").read_text(),
+        (d / "status").read_text(),
+        (d / "cmdline").read_bytes(),
+        boot=0.0,
+    )
+    assert p.name == "a) (b c"
+    assert p.nspid == 5  # innermost of a nested PID namespace
+    assert p.threads == 3
+    assert p.cpu_percent is None  # no uptime given: unknown, not zero
+    assert len(p.cmdline) == 4
+    assert os.fsencode(p.cmdline[0]) == b"/usr/bin/py\xffthon"  # bytes kept
+    assert p.cmdline[2] == "print('a\nb')"
+    assert p.cmdline[3] == "x" * 5000
+
+
+def test_kernel_thread_has_no_cmdline():
+    d = FIX / "awkward"
+    p = processes.build_process(
+        12,
+        "12 (kworker/0:1) I 2 0 0 0 -1 69238880 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0",
+        (d / "kthread-status").read_text(),
+        b"",
+        boot=0.0,
+    )
+    assert p.cmdline == [] and p.command == "[kworker/0:1]"
+
+
+def test_pids_in_namespace_skips_vanished_pids():
+    mine = os.stat("/proc/self/ns/pid").st_ino
+    gone = 2**22 + 999  # above pid_max: never a live process
+    found = processes.pids_in_namespace(mine, [os.getpid(), gone, os.getppid()])
+    assert found == [os.getpid(), os.getppid()]
+
+
+def test_process_exiting_mid_read_is_skipped(monkeypatch):
+    """A PID listed but gone by the time its files are read is left out, not an error."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        container = Container(id="t", name="t", runtime="none", status="running", pid=child.pid)
+        target = pin(container)
+        real_read = processes.read_process
+
+        def flaky(pid, *args, **kwargs):
+            if pid == gone_pid:
+                raise procfs.ProcessGone(f"process {pid} exited while reading stat.")
+            return real_read(pid, *args, **kwargs)
+
+        gone_pid = os.getpid()
+        monkeypatch.setattr(processes, "read_process", flaky)
+        found = processes.collect_processes(target, pids=[child.pid, os.getpid()])
+        target.close()
+    finally:
+        child.kill()
+        child.wait()
+    assert [p.pid for p in found] == [child.pid]
+    assert found[0].nsppid == 0  # its parent (this test) was not collected
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reads other processes' namespaces")
+def test_collect_own_namespace_tree():
+    """Collect this process and a child: the child links to its parent, users resolve."""
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        target = pin(Container(id="t", name="t", runtime="none", status="running", pid=os.getpid()))
+        found = processes.collect_processes(target, pids=[os.getpid(), child.pid])
+        target.close()
+    finally:
+        child.kill()
+        child.wait()
+    by_pid = {p.pid: p for p in found}
+    assert by_pid[child.pid].nsppid == by_pid[os.getpid()].nspid
+    assert by_pid[child.pid].user == "root"  # from /proc/PID/root/etc/passwd (the host here)
+    assert not any(p.outside_cgroup for p in found)
+    tree = Snapshot(container=target.container, processes=found).process_tree()
+    assert [(d, p.pid) for d, p in tree][:2] == [(0, os.getpid()), (1, child.pid)]
