@@ -1,0 +1,339 @@
+"""``debugtool trace`` on real Docker containers: decoding, filters, summary, JSON, and that every
+way out (Ctrl-C, SIGTERM, --duration, --count, an exception, SIGKILL) leaves the target running and
+untraced."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import harness
+import pytest
+
+from debugtool import procfs
+from debugtool.nsjoin import Namespace
+
+# A listener on 127.0.0.1:8080 inside the container (busybox nc: -ll keeps listening, -e runs a
+# program per connection; it has no -k/-z/-s), and a loop that opens /etc/hostname, connects to
+# the listener and bumps a counter the tests read through /proc/PID/root/tmp.
+WORKLOAD = (
+    "nc -ll -p 8080 -e /bin/true & i=0; "
+    "while true; do cat /etc/hostname >/dev/null; nc 127.0.0.1 8080 </dev/null || true; "
+    "i=$((i+1)); echo $i >/tmp/counter; sleep 0.2; done"
+)
+LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{6} \[pid +(\d+)\] (\w+)\((.*)\) = (.*)$")
+
+
+@pytest.fixture(scope="module")
+def workload(module_containers: harness.Containers) -> harness.Started:
+    c = module_containers.docker(cmd=("/bin/sh", "-c", WORKLOAD))
+    _wait_for(lambda: _counter(c.pid) >= 2, "the workload did not start counting")
+    return c
+
+
+@pytest.fixture
+def audit_env(tmp_path: Path) -> dict[str, str]:
+    return {"DEBUGTOOL_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
+
+
+def _wait_for(check, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(what)
+
+
+def _counter(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/root/tmp/counter").read_text().strip() or 0)
+    except (OSError, ValueError):
+        return 0
+
+
+def _container_processes(pid: int) -> list[int]:
+    pidns = os.stat(f"/proc/{pid}/ns/pid").st_ino
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.stat(f"/proc/{name}/ns/pid").st_ino == pidns:
+                    found.append(int(name))
+            except OSError:
+                continue
+    return found
+
+
+def assert_running_untraced(pid: int) -> None:
+    """The container's processes are neither stopped nor traced, its loop goes on and its
+    listener still answers."""
+    for p in _container_processes(pid):
+        for tid in os.listdir(f"/proc/{p}/task"):
+            try:
+                status = procfs.parse_status(procfs.read_text(f"{p}/task/{tid}", "status"))
+            except procfs.ProcessGone:
+                continue  # a short-lived cat or nc that just finished
+            assert status["TracerPid"] == "0", (p, status["Name"], status["TracerPid"])
+            assert status["State"][0] not in "tT", (p, status["Name"], status["State"])
+    before = _counter(pid)
+    _wait_for(lambda: _counter(pid) >= before + 2, "the container's loop stopped counting")
+    with Namespace(pid, "net"):
+        conn = socket.create_connection(("127.0.0.1", 8080), timeout=10)
+    conn.close()
+
+
+def _audit(env: dict[str, str]) -> list[dict]:
+    path = Path(env["DEBUGTOOL_AUDIT_LOG"])
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "debugtool", "trace", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _wait_tracing(out: Path) -> None:
+    _wait_for(lambda: out.exists() and out.stat().st_size > 0, "the trace printed nothing")
+
+
+# --- what a trace shows --------------------------------------------------------------------
+
+
+def test_follow_decodes_paths_and_addresses_with_container_pids(
+    workload: harness.Started, cli, audit_env: dict[str, str]
+) -> None:
+    result = cli("trace", workload.id, "-f", "--duration", "3", env=audit_env)
+    assert result.returncode == 0, result.stderr
+    lines = [LINE.match(line) for line in result.stdout.splitlines()]
+    assert all(lines), [line for line in result.stdout.splitlines() if not LINE.match(line)][:3]
+    opens = [m for m in lines if m and m[2] == "openat" and "'/etc/hostname'" in m[3]]
+    connects = [
+        m
+        for m in lines
+        if m and m[2] == "connect" and "sin_port=8080" in m[3] and "sin_addr=127.0.0.1" in m[3]
+    ]
+    assert opens and connects
+    assert opens[0][3].startswith("AT_FDCWD, '/etc/hostname', O_RDONLY")
+    assert connects[0][4] == "0"
+    end = _audit(audit_env)[-1]
+    assert end["phase"] == "end" and end["exit"] == "duration"
+    host_of = {int(c): int(h) for h, c in end["pids"].items()}  # container PID -> host PID
+    shown = {int(m[1]) for m in lines if m}
+    assert 1 in shown  # the container's init, host PID workload.pid
+    assert host_of[1] == workload.pid
+    for m in opens + connects:
+        cpid = int(m[1])
+        assert cpid in host_of and host_of[cpid] != cpid  # the container's PID, not the host's
+        assert cpid != 1  # cat and nc are children, followed with -f
+    assert {"openat", "connect"} <= set(end["syscalls_seen"])
+    assert end["target"]["id"] == workload.id
+    assert_running_untraced(workload.pid)
+
+
+def test_filter_by_class_and_name(workload: harness.Started, cli, audit_env) -> None:
+    result = cli("trace", workload.id, "-f", "-e", "network", "--duration", "3", env=audit_env)
+    assert result.returncode == 0, result.stderr
+    names = {LINE.match(line)[2] for line in result.stdout.splitlines()}  # type: ignore[index]
+    assert "connect" in names and "socket" in names
+    assert names <= {"socket", "connect", "shutdown", "setsockopt", "getsockopt", "bind"}
+    result = cli("trace", workload.id, "-f", "-e", "openat,wait4", "--duration", "2", env=audit_env)
+    assert result.returncode == 0, result.stderr
+    names = {LINE.match(line)[2] for line in result.stdout.splitlines()}  # type: ignore[index]
+    assert names == {"openat", "wait4"}
+
+
+def test_summary_counts(workload: harness.Started, cli, audit_env) -> None:
+    result = cli("trace", workload.id, "-f", "--summary", "--duration", "3", env=audit_env)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[-3:] == ["calls", "errors", "syscall"]
+    rows = {line.split()[-1]: line.split() for line in lines[2:-2]}
+    assert int(rows["connect"][3]) >= 3  # one connect per 0.2 s loop
+    assert int(rows["openat"][3]) >= 3
+    assert lines[-1].split()[-1] == "total"
+    assert int(lines[-1].split()[3]) == sum(int(r[3]) for r in rows.values())
+    assert not any(LINE.match(line) for line in lines)  # no per-call lines with --summary
+
+
+def test_json_lines_parse(workload: harness.Started, cli, audit_env) -> None:
+    result = cli("trace", workload.id, "-f", "--json", "--duration", "2", env=audit_env)
+    assert result.returncode == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert records
+    connect = next(r for r in records if r["syscall"] == "connect")
+    assert connect["return"] == 0 and connect["errno"] is None
+    assert "sin_port=8080" in connect["call"]
+    assert connect["pid"] != connect["host_pid"]
+    assert set(records[0]) >= {"time", "pid", "host_pid", "syscall", "call", "return", "errno"}
+
+
+def test_count_stops_and_output_file(
+    workload: harness.Started, cli, audit_env, tmp_path: Path
+) -> None:
+    out = tmp_path / "trace.txt"
+    result = cli("trace", workload.id, "-f", "--count", "7", "-o", str(out), env=audit_env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    lines = [line for line in out.read_text().splitlines() if not line.endswith("= ?")]
+    assert len(lines) == 7 and all(LINE.match(line) for line in lines)
+    assert "--count reached" in result.stderr
+    assert _audit(audit_env)[-1]["syscalls"] == 7
+    assert_running_untraced(workload.pid)
+
+
+def test_pid_inside_the_container(workload: harness.Started, cli, audit_env) -> None:
+    listener = next(
+        p for p in _container_processes(workload.pid) if procfs.cmdline(p)[:2] == ["nc", "-ll"]
+    )
+    cpid = procfs.nspid(procfs.parse_status(procfs.read_text(listener, "status")))[-1]
+    result = cli("trace", workload.id, "--pid", str(cpid), "--duration", "2", env=audit_env)
+    assert result.returncode == 0, result.stderr
+    shown = {LINE.match(line)[1] for line in result.stdout.splitlines()}  # type: ignore[index]
+    assert shown == {str(cpid)}  # accept/poll of the listener, under its container PID
+    assert _audit(audit_env)[-1]["pid"] == listener
+    result = cli("trace", workload.id, "--pid", "4242", "--duration", "1", env=audit_env)
+    assert result.returncode == 125
+    assert "no process has PID 4242 inside the container" in result.stderr
+
+
+# --- every way out leaves the target running -----------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_ends_the_trace_and_detaches(
+    workload: harness.Started, audit_env, tmp_path: Path, signum: int
+) -> None:
+    out = tmp_path / "trace.txt"
+    proc = _start(workload.id, "-f", "-o", str(out), env=audit_env)
+    try:
+        _wait_tracing(out)
+        time.sleep(0.5)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert "all traced processes detached" in err
+    assert _audit(audit_env)[-1]["exit"] == signal.Signals(signum).name
+    assert_running_untraced(workload.pid)
+
+
+def test_duration_detaches(workload: harness.Started, cli, audit_env) -> None:
+    result = cli("trace", workload.id, "-f", "--duration", "1.5", "-e", "file", env=audit_env)
+    assert result.returncode == 0, result.stderr
+    assert "--duration reached" in result.stderr
+    assert_running_untraced(workload.pid)
+
+
+def test_exception_in_the_tracer_detaches(workload: harness.Started, cli, audit_env) -> None:
+    env = {**audit_env, "DEBUGTOOL_TRACE_FAULT_AFTER": "150"}
+    result = cli("trace", workload.id, "-f", env=env)
+    assert result.returncode == 125
+    assert "injected fault after 150 stops" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _audit(audit_env)[-1]["exit"] == "error"
+    assert_running_untraced(workload.pid)
+
+
+def test_sigkill_of_debugtool_leaves_the_target_running(
+    workload: harness.Started, audit_env, tmp_path: Path
+) -> None:
+    out = tmp_path / "trace.txt"
+    proc = _start(workload.id, "-f", "-o", str(out), env=audit_env)
+    try:
+        _wait_tracing(out)
+        time.sleep(0.5)
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    # The kernel detached the tracees (no PTRACE_O_EXITKILL); the waker child died with us.
+    assert_running_untraced(workload.pid)
+    for child in children:
+        _wait_for(lambda c=child: not Path(f"/proc/{c}").exists(), "the waker outlived us")
+
+
+# --- refusals and endings ------------------------------------------------------------------
+
+
+def test_refuses_to_trace_itself(cli, audit_env) -> None:
+    # The test process is the parent of the debugtool it runs.
+    result = cli("trace", f"pid:{os.getpid()}", "--duration", "1", env=audit_env)
+    assert result.returncode == 125
+    assert "is debugtool itself or one of its parents" in result.stderr
+    assert not Path(audit_env["DEBUGTOOL_AUDIT_LOG"]).exists()  # nothing was traced
+
+
+def test_refuses_a_process_strace_holds(
+    containers: harness.Containers, cli, audit_env: dict[str, str]
+) -> None:
+    c = containers.docker(cmd=("/bin/sh", "-c", WORKLOAD))
+    _wait_for(lambda: _counter(c.pid) >= 1, "the workload did not start")
+    strace = subprocess.Popen(
+        ["strace", "-p", str(c.pid), "-o", "/dev/null"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for(
+            lambda: (
+                procfs.parse_status(procfs.read_text(c.pid, "status"))["TracerPid"]
+                == str(strace.pid)
+            ),
+            "strace did not attach",
+        )
+        result = cli("trace", c.id, "--duration", "1", env=audit_env)
+    finally:
+        strace.terminate()
+        strace.wait(timeout=30)
+    assert result.returncode == 125
+    assert f"already traced by process {strace.pid} (strace)" in result.stderr
+    assert f"Stop that tracer (PID {strace.pid}) first" in result.stderr
+    assert_running_untraced(c.pid)
+
+
+def test_trace_ends_when_the_process_exits(
+    containers: harness.Containers, cli, audit_env: dict[str, str]
+) -> None:
+    c = containers.docker(
+        cmd=(
+            "/bin/sh",
+            "-c",
+            "sleep 4; i=0; while [ $i -lt 5 ]; do cat /etc/hostname; i=$((i+1)); done",
+        )
+    )
+    result = cli("trace", c.id, "-f", "-e", "openat,exit_group", env=audit_env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "the traced processes exited" in result.stderr
+    lines = result.stdout.splitlines()
+    assert sum("'/etc/hostname'" in line for line in lines) == 5
+    assert re.search(r"\[pid +1\] exit_group\(0\) = \?$", lines[-1])
+    assert _audit(audit_env)[-1]["exit"] == "exited"
+
+
+def test_bad_input(workload: harness.Started, cli, audit_env) -> None:
+    result = cli("trace", workload.id, "-e", "opne", env=audit_env)
+    assert result.returncode == 125
+    assert "'opne' is neither a syscall name nor a class" in result.stderr
+    result = cli("trace", workload.id, "--duration", "0", env=audit_env)
+    assert result.returncode == 125
+    assert "--duration must be a positive number of seconds" in result.stderr
