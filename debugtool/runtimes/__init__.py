@@ -93,16 +93,20 @@ def merge(found: Iterable[Container], richness: Callable[[str], int]) -> list[Co
     ordered = sorted(found, key=lambda c: -richness(c.runtime))
     by_id: dict[str, Container] = {}
     by_pidns: dict[int, Container] = {}
+    by_pid: dict[int, Container] = {}
     result: list[Container] = []
     for record in ordered:
         existing = by_id.get(record.id)
         if existing is None and record.pidns is not None and record.runtime == "none":
-            existing = by_pidns.get(record.pidns)
+            # The container whose init is the sandbox's init, else any in its PID namespace.
+            existing = by_pid.get(record.pid or 0) or by_pidns.get(record.pidns)
         if existing is None:
             record.backends = list(dict.fromkeys(record.backends or [record.runtime]))
             by_id[record.id] = record
             if record.pidns is not None and record.status in _LIVE:
                 by_pidns.setdefault(record.pidns, record)
+                if record.pid:
+                    by_pid.setdefault(record.pid, record)
             result.append(record)
             continue
         _absorb(existing, record)

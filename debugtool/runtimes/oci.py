@@ -203,10 +203,12 @@ def _labels(entries: Any) -> tuple[dict[str, str], str]:
     for entry in entries:
         if not isinstance(entry, str):
             continue
-        key, _, value = entry.partition("=")
+        key, sep, value = entry.partition("=")
+        if not sep:
+            continue  # runc's utils.Annotations skips these too
         if key == "bundle":
             bundle = value
-        elif key:
+        else:
             labels[key] = value
     return labels, bundle
 
@@ -452,8 +454,24 @@ class _OCIRuntime(Runtime):
     state_file: ClassVar[str] = ""
     default_roots: ClassVar[tuple[str, ...]] = ()
 
-    def roots(self) -> list[StateRoot]:
+    def __init__(
+        self,
+        timeout: float = 2.0,
+        roots: Sequence[str] | None = None,
+        stat_of: ProcStat = proc_stat,
+        read: ReadSmall = read_small,
+    ) -> None:
+        """``roots`` replaces the default and ``ROOTS_ENV`` roots; ``stat_of`` and ``read`` are
+        how liveness and freezer state are read (the host's ``/proc`` and cgroup files)."""
+        super().__init__(timeout)
+        self._roots = roots
+        self.stat_of = stat_of
+        self.read = read
+
+    def roots(self) -> builtins.list[StateRoot]:
         """Return the state roots to scan (the defaults that exist, plus ``ROOTS_ENV``)."""
+        if self._roots is not None:
+            return state_roots(self._roots, env="")
         return state_roots(self.default_roots)
 
     def present(self) -> bool:
@@ -580,7 +598,7 @@ class RuncRuntime(_OCIRuntime):
     default_roots = RUNC_ROOTS
 
     def parse(self, root: StateRoot, state_dir: str, data: Any) -> Container:
-        return parse_runc_state(data, root, state_dir)
+        return parse_runc_state(data, root, state_dir, self.stat_of, self.read)
 
 
 class CrunRuntime(_OCIRuntime):
@@ -595,7 +613,7 @@ class CrunRuntime(_OCIRuntime):
             config = _load_json(os.path.join(state_dir, "config.json"))
         except (OSError, ValueError):
             config = None  # crun itself only needs it for annotations
-        return parse_crun_status(data, config, root, state_dir)
+        return parse_crun_status(data, config, root, state_dir, self.stat_of, self.read)
 
     def inspect(self, container: Container) -> dict:
         record = super().inspect(container)

@@ -1,0 +1,296 @@
+"""runc and crun state parsing on captured (runc) and hand-written (crun) state directories."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from debugtool.errors import CommandNotInvokable, ExecUnsupported
+from debugtool.model import Container
+from debugtool.runtimes import merge
+from debugtool.runtimes.base import ExecRequest
+from debugtool.runtimes.oci import (
+    CrunRuntime,
+    RuncRuntime,
+    StateRoot,
+    liveness,
+    namespace_of,
+    parse_created,
+    parse_runc_state,
+    resolve_user,
+    state_roots,
+)
+
+OCI = Path(__file__).parent.parent / "fixtures" / "oci"
+DOCKER_ID = "9520e98a9b0eb24098d220bef2643dbc4811f0d4e89019ea3989abd9be9d3081"
+PODMAN_ID = "160263e1d69a7e84f637fce1a58b3454bb8daaa9f5ccdaa3ca6a4d452534f7f6"
+
+
+def fixture_stat(pid: int) -> tuple[str, int] | None:
+    """The captured /proc/PID/stat of the fixtures' init processes (None: no such process)."""
+    path = OCI / "proc" / f"{pid}.stat"
+    if not path.exists():
+        return None
+    text = path.read_text()
+    rest = text[text.rindex(")") + 2 :].split()
+    return rest[0], int(rest[19])
+
+
+def fixture_read(path: str) -> str | None:
+    """Cgroup files of the fixtures: /sys/fs/cgroup/X is tests/fixtures/oci/cgroup/X."""
+    prefix = "/sys/fs/cgroup/"
+    local = OCI / "cgroup" / path[len(prefix) :] if path.startswith(prefix) else None
+    return local.read_text() if local is not None and local.exists() else None
+
+
+def runc(*roots: str) -> RuncRuntime:
+    return RuncRuntime(roots=[str(OCI / r) for r in roots], stat_of=fixture_stat, read=fixture_read)
+
+
+def crun(*roots: str) -> CrunRuntime:
+    return CrunRuntime(roots=[str(OCI / r) for r in roots], stat_of=fixture_stat, read=fixture_read)
+
+
+def by_id(containers: list[Container]) -> dict[str, Container]:
+    return {c.id: c for c in containers}
+
+
+# --- runc -------------------------------------------------------------------------------------
+
+
+def test_runc_running_container_fields() -> None:
+    found = by_id(runc("run/runc").list(all=True))
+    c = found["dt-runc-e25ff20e46"]
+    assert (c.runtime, c.name, c.status, c.pid) == ("runc", "dt-runc-e25ff20e46", "running", 8471)
+    assert c.bundle == "/var/tmp/debugtool-test/bundles/dt-runc-e25ff20e46"
+    assert c.rootfs == c.bundle + "/rootfs"
+    assert c.oci_runtime == "runc" and c.oci_root == str(OCI / "run" / "runc")
+    assert c.namespace == ""
+    assert c.labels == {}  # runc's only label was bundle=..., which is not an annotation
+    assert c.created == pytest.approx(1795705883.109729, abs=1e-3)
+    meta = c.metadata["runc"]
+    assert meta["init_process_start"] == 63489
+    assert meta["cgroup_paths"]["freezer"].endswith("/freezer/dt-runc-e25ff20e46")
+
+
+def test_runc_states_paused_created_stopped() -> None:
+    found = by_id(runc("run/runc").list(all=True))
+    assert found["dtcap-paused"].status == "paused"
+    assert found["dtcap-paused"].pid == 12665
+    assert found["dtcap-created"].status == "created"  # exec.fifo present
+    assert found["dtcap-created"].pid == 12722
+    stopped = found["dtcap-stopped"]  # its init is a zombie with the recorded start time
+    assert stopped.status == "stopped"
+    assert stopped.pid is None  # a dead container never hands out a PID to pin
+    assert not stopped.running
+
+
+def test_runc_list_without_all_leaves_stopped_out() -> None:
+    ids = {c.id for c in runc("run/runc").list()}
+    assert "dtcap-stopped" not in ids
+    assert {"dt-runc-e25ff20e46", "dtcap-paused", "dtcap-created", PODMAN_ID} <= ids
+
+
+def test_runc_annotations_become_labels() -> None:
+    podman = by_id(runc("run/runc").list())[PODMAN_ID]
+    assert podman.labels["io.container.manager"] == "libpod"
+    assert podman.labels["io.kubernetes.cri-o.Created"] == "2026-11-26T15:11:23.472030648Z"
+    assert "bundle" not in podman.labels
+    assert podman.bundle.endswith(f"/overlay-containers/{PODMAN_ID}/userdata")
+
+
+def test_docker_and_containerd_roots_carry_their_namespace() -> None:
+    found = by_id(runc("run/docker/runtime-runc/moby", "run/containerd/runc/debugtool-test").list())
+    docker = found[DOCKER_ID]
+    assert docker.namespace == "moby" and docker.pid == 8542 and docker.status == "running"
+    assert docker.bundle.startswith("/run/docker/containerd/daemon/io.containerd.runtime.v2.task")
+    ctr = found["dt-ctr-3180f148cc"]
+    assert ctr.namespace == "debugtool-test" and ctr.pid == 8615
+
+
+def test_reused_pid_is_stopped() -> None:
+    """A live process at the recorded PID but with another start time is not the container."""
+    data = json.loads((OCI / "run" / "runc" / "dt-runc-e25ff20e46" / "state.json").read_text())
+    root = StateRoot(str(OCI / "run" / "runc"))
+    state_dir = str(OCI / "run" / "runc" / "dt-runc-e25ff20e46")
+    c = parse_runc_state(data, root, state_dir, lambda pid: ("S", 63489 + 1), fixture_read)
+    assert c.status == "stopped" and c.pid is None
+    c = parse_runc_state(data, root, state_dir, lambda pid: None, fixture_read)
+    assert c.status == "stopped"
+    c = parse_runc_state(data, root, state_dir, lambda pid: ("S", 63489), fixture_read)
+    assert c.status == "running" and c.pid == 8471
+
+
+def test_awkward_runc_root_is_skipped_with_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="debugtool.runtimes.oci"):
+        found = by_id(runc("runc-awkward").list(all=True))
+    assert set(found) == {"oddtypes"}
+    messages = " ".join(r.getMessage() for r in caplog.records)
+    assert "broken/state.json: not valid JSON" in messages
+    assert "noid/state.json: no container id" in messages
+    assert "creating" not in messages and "stray-file" not in messages  # not errors, just skipped
+    odd = found["oddtypes"]
+    assert odd.status == "paused"  # cgroup v2 only: cgroup.freeze says 1
+    assert odd.pid == 8471  # the start time written as a string still matches
+    assert odd.bundle == "/srv/bundles/odd"
+    assert odd.labels == {"empty": "", "a": "b=c"}
+    assert odd.created == pytest.approx(1795705883.109729, abs=1e-3)  # +02:00 honoured
+
+
+# --- crun -------------------------------------------------------------------------------------
+
+
+def test_crun_status_files() -> None:
+    found = by_id(crun("run/crun").list(all=True))
+    assert set(found) == {
+        "crun-web",
+        "crun-paused",
+        "crun-created",
+        "crun-reused",
+        "crun-zombie",
+        "crun-gone",
+        "crun-old",
+    }  # .empty-directory is crun's own, not a container
+    web = found["crun-web"]
+    assert (web.runtime, web.status, web.pid, web.oci_runtime) == ("crun", "running", 21001, "crun")
+    assert web.bundle == "/var/lib/crun-bundles/crun-web"
+    assert web.rootfs == "/var/lib/crun-bundles/crun-web/rootfs"
+    assert web.labels == {
+        "org.opencontainers.image.title": "crun-web",
+        "io.debugtool.fixture": "crun",
+    }
+    assert web.metadata["crun"]["owner"] == "root"
+    assert web.metadata["crun"]["cgroup-path"] == "/crun-web"
+    assert web.metadata["crun"]["hostname"] == "crun-web"
+    # crun prints microseconds with %09ld: .000482113 is 482 microseconds, not 482 ms.
+    assert web.created == pytest.approx(parse_created("2026-11-26T15:20:00Z"), abs=0.001)
+    assert found["crun-paused"].status == "paused"
+    assert found["crun-created"].status == "created"
+    for cid in ("crun-reused", "crun-zombie", "crun-gone"):
+        assert found[cid].status == "stopped", cid
+        assert found[cid].pid is None
+    old = found["crun-old"]  # no process-start-time recorded: a live PID is enough (crun's rule)
+    assert old.status == "running" and old.pid == 21007
+    assert "owner" in old.metadata["crun"] and not old.metadata["crun"]["owner"]
+
+
+def test_crun_inspect_returns_status_and_config() -> None:
+    runtime = crun("run/crun")
+    web = by_id(runtime.list())["crun-web"]
+    record = runtime.inspect(web)
+    assert record["status"]["process-start-time"] == 90210
+    assert record["config.json"]["hostname"] == "crun-web"
+
+
+def test_runc_inspect_returns_the_whole_state() -> None:
+    runtime = runc("run/runc")
+    c = by_id(runtime.list())["dt-runc-e25ff20e46"]
+    state = runtime.inspect(c)["state.json"]
+    assert state["config"]["readonlyfs"] is True
+    assert state["namespace_paths"]["NEWPID"] == "/proc/8471/ns/pid"
+
+
+# --- roots, liveness, merge -------------------------------------------------------------------
+
+
+def test_namespace_of_state_roots() -> None:
+    assert namespace_of("/run/docker/runtime-runc/moby") == "moby"
+    assert namespace_of("/run/containerd/runc/k8s.io/") == "k8s.io"
+    assert namespace_of("/run/runc") == ""
+    assert namespace_of("/run/crun") == ""
+    assert namespace_of("/var/run/user/1000/runc") == ""
+
+
+def test_state_roots_from_env_dedupes_and_drops_missing(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    env = f"{tmp_path / 'a'}::{tmp_path / 'missing'}:{tmp_path / 'a'}/"
+    roots = state_roots([], env=env)
+    assert [r.path for r in roots] == [str(tmp_path / "a")]
+
+
+def test_liveness_rules() -> None:
+    assert liveness(5, 100, lambda pid: ("S", 100))
+    assert not liveness(5, 100, lambda pid: ("S", 101))
+    assert not liveness(5, 100, lambda pid: ("Z", 100))
+    assert not liveness(0, 100, lambda pid: ("S", 100))
+    assert not liveness(None, 100, lambda pid: ("S", 100))
+    assert liveness(5, 0, lambda pid: ("R", 7))  # no recorded start time
+
+
+def test_merge_folds_runc_into_docker_and_namespace_scan_into_both() -> None:
+    richness = {"docker": 100, "containerd": 50, "runc": 20, "none": 0}.get
+    runc_record = by_id(runc("run/docker/runtime-runc/moby").list())[DOCKER_ID]
+    runc_record.pidns = 4026532256
+    docker = Container(id=DOCKER_ID, name="web", runtime="docker", status="running", pid=8542)
+    docker.pidns = 4026532256
+    sandbox = Container(id="pid-8542", name="sleep", runtime="none", status="running", pid=8542)
+    sandbox.pidns = 4026532256
+    # Another Docker container sharing the PID namespace (--pid container:web) stays separate.
+    sharer = Container(id="f" * 64, name="sidecar", runtime="docker", status="running", pid=9000)
+    sharer.pidns = 4026532256
+    merged = merge([sandbox, runc_record, sharer, docker], lambda n: richness(n, 0))
+    assert sorted(c.id for c in merged) == sorted([DOCKER_ID, "f" * 64])
+    web = by_id(merged)[DOCKER_ID]
+    assert by_id(merged)["f" * 64].backends == ["docker"]  # the sandbox folded into its init's
+    assert web.runtime == "docker" and web.backends == ["docker", "runc"]
+    assert web.oci_root.endswith("run/docker/runtime-runc/moby") and web.namespace == "moby"
+
+
+def test_merge_folds_a_paused_container_sandbox() -> None:
+    paused = Container(id="abc", name="abc", runtime="runc", status="paused", pid=10, pidns=77)
+    sandbox = Container(id="pid-10", name="sleep", runtime="none", status="running", pid=10)
+    sandbox.pidns = 77
+    merged = merge([sandbox, paused], lambda n: {"runc": 20}.get(n, 0))
+    assert [c.id for c in merged] == ["abc"]
+
+
+# --- exec -------------------------------------------------------------------------------------
+
+PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"
+GROUP = "root:x:0:\napp:x:1000:\nwheel:x:10:app,other\naudio:x:29:other\n"
+
+
+def test_resolve_user_like_docker() -> None:
+    assert resolve_user("app", PASSWD, GROUP) == (1000, 1000, [10])
+    assert resolve_user("app:wheel", PASSWD, GROUP) == (1000, 10, [])
+    assert resolve_user("1000", PASSWD, GROUP) == (1000, 1000, [10])
+    assert resolve_user("4242", PASSWD, GROUP) == (4242, 0, [])  # no entry needed for a number
+    assert resolve_user("4242:7", None, None) == (4242, 7, [])
+    with pytest.raises(CommandNotInvokable, match="unable to find user nobody"):
+        resolve_user("nobody", PASSWD, GROUP)
+    with pytest.raises(CommandNotInvokable, match="the image has none"):
+        resolve_user("app", None, None)
+    with pytest.raises(CommandNotInvokable, match="unable to find group staff"):
+        resolve_user("app:staff", PASSWD, GROUP)
+
+
+def test_exec_argv_shape() -> None:
+    runtime = runc("run/runc")
+    c = by_id(runtime.list())["dt-runc-e25ff20e46"]
+    request = ExecRequest(
+        argv=["/bin/sh", "-c", "id"], tty=True, user="0:0", workdir="/tmp", env={"A": "1"}
+    )
+    argv = list(runtime.exec_argv(c, request))
+    assert argv[0].endswith("/runc")
+    assert argv[1:] == [
+        "--root",
+        str(OCI / "run" / "runc"),
+        "exec",
+        "-t",
+        "--user",
+        "0:0",
+        "--cwd",
+        "/tmp",
+        "--env",
+        "A=1",
+        "dt-runc-e25ff20e46",
+        "/bin/sh",
+        "-c",
+        "id",
+    ]
+    stopped = by_id(runtime.list(all=True))["dtcap-stopped"]
+    with pytest.raises(ExecUnsupported, match="not running"):
+        runtime.exec_argv(stopped, ExecRequest(argv=["true"]))
