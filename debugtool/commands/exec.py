@@ -1,0 +1,153 @@
+"""``debugtool exec``: run one audited command in a container (runtime, ns or toolbox mode)."""
+
+from __future__ import annotations
+
+import argparse
+
+ORDER = 40
+
+TARGET_HELP = "id, id prefix, name, RUNTIME:NAME, pid:N or pod/NAME[/CONTAINER]"
+
+
+def add_exec_options(p: argparse.ArgumentParser, shell: bool = False) -> None:
+    """Add the options ``exec`` and ``shell`` share."""
+    p.add_argument(
+        "--mode",
+        choices=("runtime", "ns", "toolbox"),
+        default=None if shell else "runtime",
+        help="runtime: the runtime's own exec (default; the container's full security context); "
+        "ns: join its namespaces and cgroup from the host; toolbox: ns plus the host's tools "
+        "at /.debugtool in a private mount namespace",
+    )
+    p.add_argument("-u", "--user", metavar="USER", help="user (NAME, UID, NAME:GROUP, UID:GID)")
+    p.add_argument("-w", "--workdir", metavar="DIR", help="working directory in the container")
+    p.add_argument(
+        "-e",
+        "--env",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="set an environment variable (repeatable)",
+    )
+    p.add_argument(
+        "--ns",
+        metavar="LIST",
+        help="ns/toolbox modes: join only these namespaces (comma-separated: "
+        "user,cgroup,ipc,uts,net,pid,mnt,time)",
+    )
+    p.add_argument(
+        "--privileged",
+        action="store_true",
+        help="keep root's capabilities and no NoNewPrivs (marked in the audit log)",
+    )
+    p.add_argument(
+        "--tools",
+        metavar="DIR",
+        help="toolbox mode: the host directory mounted at /.debugtool (default: busybox)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="write the context report as one JSON line on stderr instead of a sentence",
+    )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "exec",
+        help="run one audited command in a container",
+        description="Run one command in a container, like 'docker exec', and append it to the "
+        "audit log. Before it runs, one line on stderr says which parts of the container's "
+        "context (namespaces, cgroup, capabilities, seccomp, LSM) are matched and which not.",
+        epilog="Exit codes: the command's own; 126 it cannot be invoked (or the user does not "
+        "exist); 127 it was not found; 125 debugtool failed, including when the container "
+        "stops while the command runs. Example: debugtool exec --mode toolbox web -- ls -l /",
+    )
+    p.add_argument("-i", "--interactive", action="store_true", help="stream stdin to the command")
+    p.add_argument("-t", "--tty", action="store_true", help="give the command a terminal")
+    add_exec_options(p)
+    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
+    p.set_defaults(func=run)
+
+
+def parse_env(items: list[str]) -> dict[str, str]:
+    """Return ``-e K=V`` values as a dict; a bare ``K`` takes debugtool's own value of K."""
+    import os
+
+    from debugtool.errors import UsageError
+
+    env: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not key:
+            raise UsageError(f"'-e {item}' has no variable name.", "Write -e NAME=VALUE.")
+        if not sep:
+            if key not in os.environ:
+                continue
+            value = os.environ[key]
+        env[key] = value
+    return env
+
+
+def report_context(as_json: bool):
+    """Return a callback that writes the context report to stderr (a sentence or JSON)."""
+    import sys
+
+    def emit(context) -> None:
+        if as_json:
+            import json
+            from dataclasses import asdict
+
+            sys.stderr.write(json.dumps({"context": asdict(context), "line": context.line()}))
+            sys.stderr.write("\n")
+        else:
+            sys.stderr.write(f"debugtool: {context.line()}\n")
+        sys.stderr.flush()
+
+    return emit
+
+
+def resolve_target(args: argparse.Namespace, mode: str):
+    """Resolve and pin the target (warnings for runtimes that did not answer go to stderr)."""
+    from debugtool import output
+    from debugtool.runtimes import discover
+    from debugtool.target import find, pin, require_privileges
+
+    if mode != "runtime":
+        require_privileges()
+    found = discover(all=True, timeout=args.timeout)
+    container = find(args.target, found)
+    if not container.running:
+        for message in found.warnings:
+            output.warn(message)
+    return pin(container), found
+
+
+def run(args: argparse.Namespace) -> int:
+    from debugtool.errors import UsageError
+    from debugtool.execute import exec_in
+
+    command = list(args.command)
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise UsageError("no command given.", "Write: debugtool exec TARGET -- CMD [ARG...].")
+    target, found = resolve_target(args, args.mode)
+    with target:
+        result = exec_in(
+            target,
+            command,
+            args.mode,
+            interactive=args.interactive,
+            tty=args.tty,
+            user=args.user,
+            workdir=args.workdir,
+            env=parse_env(args.env),
+            namespaces=args.ns.split(",") if args.ns else None,
+            privileged=args.privileged,
+            tools=args.tools,
+            discovery=found,
+            report=report_context(args.json),
+        )
+    return result.exit_code

@@ -1,0 +1,101 @@
+"""``debugtool shell``: an interactive, audited shell in a container (exec -it /bin/sh)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+ORDER = 41
+
+#: How many symbolic links a path may cross inside the container's root before we give up.
+_MAX_LINKS = 40
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from debugtool.commands.exec import TARGET_HELP, add_exec_options
+
+    p = sub.add_parser(
+        "shell",
+        help="open an interactive shell in a container",
+        description="Open an interactive shell in a container: 'exec -it' of its /bin/sh. When "
+        "the container has no /bin/sh (distroless), the host's busybox sh runs in toolbox mode "
+        "instead, with the container's files at / and host tools on PATH.",
+    )
+    add_exec_options(p, shell=True)
+    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
+    p.set_defaults(func=run)
+
+
+def has_file(root: str, path: str) -> bool:
+    """Return whether ``path`` exists inside ``root``, following links as the container would
+    (an absolute link target stays inside ``root``)."""
+    parts = [p for p in path.split("/") if p]
+    current: list[str] = []
+    links = 0
+    while parts:
+        name = parts.pop(0)
+        if name == ".":
+            continue
+        if name == "..":
+            if current:
+                current.pop()
+            continue
+        candidate = os.path.join(root, *current, name)
+        try:
+            target = os.readlink(candidate)
+        except OSError as exc:
+            import errno
+
+            if exc.errno == errno.EINVAL:  # not a link
+                current.append(name)
+                continue
+            return False
+        links += 1
+        if links > _MAX_LINKS:
+            return False
+        if target.startswith("/"):
+            current = []
+        parts = [p for p in target.split("/") if p] + parts
+    return os.path.exists(os.path.join(root, *current))
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from debugtool.commands.exec import parse_env, report_context, resolve_target
+    from debugtool.execute import exec_in
+
+    mode = args.mode or "runtime"
+    target, found = resolve_target(args, mode if args.mode else "ns")
+    with target:
+        argv = ["/bin/sh"]
+        if mode != "toolbox" and not has_file(target.root, "/bin/sh"):
+            if args.mode == "runtime" or args.mode == "ns":
+                sys.stderr.write(
+                    f"debugtool: the container has no /bin/sh; --mode {args.mode} cannot give "
+                    "a shell, so the host's busybox sh runs in toolbox mode instead.\n"
+                )
+            else:
+                sys.stderr.write(
+                    "debugtool: the container has no /bin/sh; running the host's busybox sh "
+                    "in toolbox mode.\n"
+                )
+            mode = "toolbox"
+        if mode == "toolbox" and (args.tools is None) and not has_file(target.root, "/bin/sh"):
+            argv = ["/.debugtool/bin/sh"]
+        result = exec_in(
+            target,
+            argv,
+            mode,
+            interactive=True,
+            tty=True,
+            user=args.user,
+            workdir=args.workdir,
+            env=parse_env(args.env),
+            namespaces=args.ns.split(",") if args.ns else None,
+            privileged=args.privileged,
+            tools=args.tools,
+            discovery=found,
+            report=report_context(args.json),
+        )
+    return result.exit_code

@@ -1,0 +1,864 @@
+"""The one exec path: ``exec_in(target, argv, mode=...)`` runs a command in a container.
+
+Every part of debugtool that runs something in a container (``exec``, ``shell``, the TUI) calls
+``exec_in``. Three modes (DESIGN.md, "Exec modes"):
+
+- ``runtime`` (default): the runtime's own exec (Docker over its Engine API; runc, crun, podman
+  and containerd through the argv their backend gives), so the container's whole security
+  context applies.
+- ``ns``: a forked, single-threaded joiner enters the target's namespaces and cgroup, and the
+  command's process drops to the container's capabilities, sets NoNewPrivs (unless
+  ``privileged``), switches user, closes every inherited fd and execs. seccomp and LSM profiles
+  are not applied, and the report line says so.
+- ``toolbox``: ``ns`` in a private copy of the mount namespace whose root holds the container's
+  files plus the host's tools at ``/.debugtool`` (see ``debugtool.toolbox``).
+
+Exit codes follow ``docker exec``: the command's own; 126 it cannot be invoked; 127 not found;
+125 debugtool failed. A container that stops while the command runs ends it: debugtool then
+reports that in one sentence and exits 125 (whatever signal ended the command), because the
+command did not finish on its own. Every exec appends one audit line, also when it fails, and
+nothing runs when the audit log cannot be written.
+
+Nothing a debug session starts outlives debugtool: in ns and toolbox modes the joiner's
+parent-death signal kills the command's process tree; in runtime mode a small watchdog process
+kills every process of the container that carries this session's ``DEBUGTOOL_SESSION`` marker
+in its environment once debugtool is gone without saying it finished.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from debugtool import procfs
+from debugtool.errors import (
+    EXIT_CANNOT_INVOKE,
+    EXIT_NOT_FOUND,
+    EXIT_TOOL,
+    CommandNotFound,
+    CommandNotInvokable,
+    ContainerGone,
+    DebugtoolError,
+    ExecUnsupported,
+    PermissionDenied,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    from debugtool.runtimes import Discovery
+    from debugtool.target import Target
+
+MODES = ("runtime", "ns", "toolbox")
+#: The order a joiner enters namespaces: user first, mount late, pid before the second fork.
+JOIN_ORDER = ("user", "cgroup", "ipc", "uts", "net", "pid", "mnt", "time")
+SESSION_VAR = "DEBUGTOOL_SESSION"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass
+class Context:
+    """What of the container's context an exec matches, said before it runs."""
+
+    mode: str
+    runtime: str = ""
+    namespaces: list[str] = field(default_factory=list)  # joined
+    shared: list[str] = field(default_factory=list)  # the same as debugtool's: nothing to join
+    matched: list[str] = field(default_factory=list)
+    not_matched: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        """Return the one-line report, for example ``ns mode: namespaces net,pid joined; ...``."""
+        parts: list[str] = []
+        if self.mode == "runtime":
+            parts.append(f"through {self.runtime}'s own exec")
+        if self.namespaces:
+            part = f"namespaces {','.join(self.namespaces)} joined"
+            if self.shared:
+                part += f" ({','.join(self.shared)} shared with the host)"
+            parts.append(part)
+        parts += self.matched
+        parts += [f"{item} NOT applied" for item in self.not_matched]
+        return f"{self.mode} mode: " + "; ".join(parts)
+
+
+@dataclass
+class ExecResult:
+    """How an exec ended: the exit code debugtool reports and how long the command ran."""
+
+    exit_code: int
+    duration: float
+    context: Context
+
+
+# --- the one function ------------------------------------------------------------------------
+
+
+def exec_in(
+    target: Target,
+    argv: Sequence[str],
+    mode: str = "runtime",
+    *,
+    interactive: bool = False,
+    tty: bool = False,
+    user: str | None = None,
+    workdir: str | None = None,
+    env: dict[str, str] | None = None,
+    namespaces: Sequence[str] | None = None,
+    privileged: bool = False,
+    tools: str | None = None,
+    discovery: Discovery | None = None,
+    report: Callable[[Context], None] | None = None,
+    stdin: int = 0,
+    stdout: int = 1,
+    stderr: int = 2,
+) -> ExecResult:
+    """Run ``argv`` in ``target`` and return its result; write one audit line either way.
+
+    ``report`` receives the context line before anything runs. ``tty`` gives the command a new
+    pty only when ``stdin`` is a terminal (plain pipes otherwise); stdin is streamed only with
+    ``interactive``. Call it from the main thread of a process (signals, fork).
+
+    Raises ``UsageError``, ``ContainerGone``, ``PermissionDenied`` (the audit log cannot be
+    written: nothing ran), ``ExecUnsupported`` (125), ``CommandNotInvokable`` (126) or
+    ``CommandNotFound`` (127); every other outcome is the command's exit code in the result.
+    """
+    from debugtool import audit
+
+    argv = list(argv)
+    if mode not in MODES:
+        raise UsageError(f"unknown exec mode '{mode}'.", f"Use one of {', '.join(MODES)}.")
+    if not argv:
+        raise UsageError("no command given.", "Put the command after '--'.")
+    from debugtool.terminal import is_terminal
+
+    use_tty = tty and is_terminal(stdin)
+    plan = _plan(target, mode, namespaces, privileged, tools, discovery)
+    _check_audit_log(audit.log_path())
+    if report is not None:
+        report(plan.context)
+    started = time.monotonic()
+    code = EXIT_TOOL
+    error: DebugtoolError | None = None
+    try:
+        target.check()
+        if mode == "runtime":
+            code = _run_runtime(target, argv, plan, interactive, use_tty, user, workdir, env,
+                                privileged, stdin, stdout, stderr)  # fmt: skip
+        else:
+            code = _run_ns(target, argv, plan, interactive, use_tty, user, workdir, env,
+                           privileged, stdin, stdout, stderr)  # fmt: skip
+        if not target.alive() and code >= 128:
+            raise ContainerGone(
+                f"container {target.name} ({target.container.short_id}) stopped while the "
+                f"command was running (the command ended with {_describe(code)}).",
+                "Check why it stopped with 'debugtool inspect' or the runtime's logs.",
+            )
+    except DebugtoolError as exc:
+        error = exc
+        code = exc.exit_code
+    finally:
+        duration = time.monotonic() - started
+        entry = {
+            "action": "exec",
+            "target_id": target.container.id,
+            "target_name": target.container.name,
+            "runtime": plan.context.runtime or target.container.runtime,
+            "mode": mode,
+            "namespaces": plan.context.namespaces,
+            "argv": argv,
+            "exec_user": user,
+            "tty": use_tty,
+            "interactive": interactive,
+            "privileged": privileged,
+            "exit_code": code,
+            "duration": round(duration, 4),
+        }
+        if error is not None:
+            entry["error"] = error.message
+        try:
+            audit.append(entry)
+        except PermissionDenied as exc:
+            sys.stderr.write(f"debugtool: warning: {exc.for_people()}\n")
+    if error is not None:
+        raise error
+    return ExecResult(code, duration, plan.context)
+
+
+def _describe(code: int) -> str:
+    if code > 128 and code - 128 < signal.NSIG:
+        try:
+            return f"signal {signal.Signals(code - 128).name}"
+        except ValueError:
+            pass
+    return f"exit code {code}"
+
+
+def _check_audit_log(path: str) -> None:
+    """Raise ``PermissionDenied`` unless the audit log can be appended to (nothing runs then)."""
+    try:
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise PermissionDenied(
+            f"cannot write the audit log {path} ({exc.strerror}), so nothing was run.",
+            hint="Run as root, or point DEBUGTOOL_AUDIT_LOG at a writable file.",
+        ) from None
+    os.close(fd)
+
+
+# --- planning: what will be matched ----------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    context: Context
+    join: list[str] = field(default_factory=list)
+    status: dict[str, str] = field(default_factory=dict)
+    tools: str | None = None
+    runtime: Any = None  # the Runtime whose exec_argv is used (runtime mode, non-Docker)
+
+
+def _plan(
+    target: Target,
+    mode: str,
+    namespaces: Sequence[str] | None,
+    privileged: bool,
+    tools: str | None,
+    discovery: Discovery | None,
+) -> _Plan:
+    """Decide what the exec will match and what it will not; raise before anything runs."""
+    container = target.container
+    if mode == "runtime":
+        if namespaces:
+            raise UsageError("--ns works only with --mode ns or --mode toolbox.")
+        if tools:
+            raise UsageError("--tools works only with --mode toolbox.")
+        runtime_name, runtime = _exec_runtime(target, discovery)
+        ctx = Context(mode, runtime=runtime_name)
+        ctx.matched.append(
+            "the container's user, capabilities, cgroup, seccomp and LSM profile apply"
+        )
+        if privileged:
+            ctx.matched.append("--privileged: all capabilities, no seccomp (as the runtime does)")
+        return _Plan(ctx, runtime=runtime)
+    try:
+        status = procfs.parse_status(procfs.read_text(target.pid, "status"))
+    except procfs.ProcessGone:
+        target.check()
+        raise
+    own = procfs.namespace_inodes("self")
+    available = [ns for ns in JOIN_ORDER if ns in target.namespaces]
+    if namespaces:
+        wanted = [n.strip() for n in namespaces if n.strip()]
+        unknown = [n for n in wanted if n not in JOIN_ORDER]
+        if unknown:
+            raise UsageError(
+                f"unknown namespace {', '.join(unknown)}.", f"Known: {', '.join(JOIN_ORDER)}."
+            )
+        if mode == "toolbox" and "mnt" not in wanted:
+            raise UsageError("--mode toolbox needs the mnt namespace (add mnt to --ns).")
+        available = [ns for ns in available if ns in wanted]
+    join = [ns for ns in available if target.namespaces[ns] != own.get(ns)]
+    shared = [ns for ns in available if ns not in join]
+    ctx = Context(mode, runtime=container.runtime, namespaces=join, shared=shared)
+    ctx.matched.append("cgroup joined" if _cgroup_differs(target) else "cgroup: the host's")
+    if privileged:
+        ctx.matched.append("capabilities: root's kept (--privileged)")
+    else:
+        ctx.matched.append("capabilities dropped to the container's; NoNewPrivs set")
+    seccomp = status.get("Seccomp", "0")
+    if seccomp != "0":
+        ctx.not_matched.append("seccomp")
+    lsm = _lsm_profile(target.pid)
+    if lsm:
+        ctx.not_matched.append(f"{lsm[0]} profile {lsm[1]}")
+    elif seccomp == "0":
+        ctx.matched.append("the container has no seccomp filter or LSM profile to apply")
+    chosen_tools = None
+    if mode == "toolbox":
+        from debugtool import toolbox
+
+        chosen_tools = tools or toolbox.default_tools()
+        if not os.path.isdir(chosen_tools):
+            raise UsageError(
+                f"the tools directory {chosen_tools} does not exist or is not a directory.",
+                "Pass --tools with an existing directory of host tools, or leave it out for "
+                "the host's busybox.",
+            )
+        ctx.matched.append(
+            f"host tools from {chosen_tools} at {toolbox.MOUNT_POINT} (private mount namespace)"
+        )
+    elif "mnt" not in available:
+        ctx.matched.append("the host's files (mnt namespace not joined)")
+    return _Plan(ctx, join=available, status=status, tools=chosen_tools)
+
+
+def _cgroup_differs(target: Target) -> bool:
+    try:
+        own = procfs.parse_cgroup(procfs.read_text("self", "cgroup"))
+    except DebugtoolError:
+        return True
+    return own != target.cgroup
+
+
+def _lsm_profile(pid: int) -> tuple[str, str] | None:
+    """Return ``(LSM, profile)`` confining ``pid`` (AppArmor or SELinux), or None."""
+    for lsm, path in (("AppArmor", "attr/apparmor/current"), ("SELinux", "attr/current")):
+        try:
+            value = procfs.read_text(pid, path).strip().strip("\0")
+        except DebugtoolError:
+            continue
+        if value and value not in ("unconfined", "kernel"):
+            return lsm, value
+    return None
+
+
+def _exec_runtime(target: Target, discovery: Discovery | None) -> tuple[str, Any]:
+    """Return the runtime that will run the exec (``docker`` is handled here, over its API)."""
+    container = target.container
+    names = list(dict.fromkeys([container.runtime, *container.backends]))
+    if "docker" in names:
+        return "docker", None
+    from debugtool.runtimes import load_runtimes
+
+    for name in names:
+        runtime = discovery.runtime(name) if discovery is not None else None
+        if runtime is None:
+            try:
+                runtime = next(iter(load_runtimes([name])), None)
+            except DebugtoolError:
+                runtime = None
+        if runtime is not None and runtime.supports_exec:
+            return name, runtime
+    raise ExecUnsupported(
+        f"no runtime that knows {container.name} ({', '.join(names)}) can exec in it.",
+        "Use --mode ns to enter its namespaces, or --mode toolbox for host tools.",
+    )
+
+
+# --- runtime mode ----------------------------------------------------------------------------
+
+
+def _run_runtime(
+    target: Target,
+    argv: list[str],
+    plan: _Plan,
+    interactive: bool,
+    tty: bool,
+    user: str | None,
+    workdir: str | None,
+    env: dict[str, str] | None,
+    privileged: bool,
+    stdin: int,
+    stdout: int,
+    stderr: int,
+) -> int:
+    session = os.urandom(8).hex()
+    full_env = {**(env or {}), SESSION_VAR: session}
+    if tty and "TERM" not in full_env:
+        full_env["TERM"] = os.environ.get("TERM", "xterm")
+    watchdog = _Watchdog.start(target, session)
+    try:
+        if plan.runtime is None:  # Docker
+            from debugtool.runtimes.docker_exec import DockerExec, DockerExecRequest
+
+            request = DockerExecRequest(
+                target.container.id,
+                argv,
+                interactive=interactive,
+                tty=tty,
+                user=user,
+                workdir=workdir,
+                env=full_env,
+                privileged=privileged,
+            )
+            with _ignoring_interrupts(tty):
+                return DockerExec().run(request, stdin, stdout, stderr)
+        return _run_argv_runtime(
+            target, argv, plan, interactive, tty, user, workdir, full_env, privileged,
+            stdin, stdout, stderr,
+        )  # fmt: skip
+    finally:
+        watchdog.finish()
+
+
+def _run_argv_runtime(
+    target: Target,
+    argv: list[str],
+    plan: _Plan,
+    interactive: bool,
+    tty: bool,
+    user: str | None,
+    workdir: str | None,
+    env: dict[str, str],
+    privileged: bool,
+    stdin: int,
+    stdout: int,
+    stderr: int,
+) -> int:
+    """Run the runtime's own exec command line (runc/crun/podman/ctr), attached to our stdio."""
+    import subprocess
+
+    from debugtool.runtimes.base import ExecRequest
+
+    request = ExecRequest(
+        argv=argv, tty=tty, interactive=interactive, user=user, workdir=workdir, env=env
+    )
+    if privileged:
+        if not hasattr(request, "privileged"):
+            raise ExecUnsupported(
+                f"--privileged in runtime mode works only on Docker, not {plan.context.runtime}.",
+                "Use --mode ns --privileged instead.",
+            )
+        request.privileged = True  # type: ignore[attr-defined]
+    command = list(plan.runtime.exec_argv(target.container, request))
+    try:
+        # The runtime's client dies with debugtool (the watchdog handles the command itself).
+        proc = subprocess.Popen(
+            command,
+            stdin=stdin if interactive else subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            preexec_fn=_die_with_parent,
+        )
+    except FileNotFoundError:
+        raise ExecUnsupported(
+            f"{command[0]} is not installed, so {plan.context.runtime} cannot exec.",
+            "Install it, or use --mode ns.",
+        ) from None
+    with _ignoring_interrupts(True):
+        return proc.wait()
+
+
+def _die_with_parent() -> None:
+    from debugtool._nsexec import PR_SET_PDEATHSIG, _prctl
+
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class _ignoring_interrupts:
+    """While the command runs, Ctrl-C belongs to it (it gets it from the terminal itself)."""
+
+    def __init__(self, active: bool) -> None:
+        self.active = active
+        self.saved: Any = None
+
+    def __enter__(self) -> None:
+        if self.active:
+            try:
+                self.saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            except ValueError:  # not the main thread
+                self.active = False
+
+    def __exit__(self, *exc: object) -> None:
+        if self.active:
+            signal.signal(signal.SIGINT, self.saved)
+
+
+class _Watchdog:
+    """A detached process that kills the session's processes in the container if debugtool dies.
+
+    debugtool keeps the write end of a pipe; the watchdog blocks reading it. ``finish`` writes
+    one byte (all is well) and closes it; EOF without that byte means debugtool was killed.
+    """
+
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
+
+    @classmethod
+    def start(cls, target: Target, session: str) -> _Watchdog:
+        pidns = target.namespaces.get("pid")
+        if pidns is None:
+            return cls(None)
+        read_end, write_end = os.pipe2(os.O_CLOEXEC)
+        first = os.fork()
+        if first == 0:  # double fork: the watchdog is nobody's zombie
+            try:
+                os.setsid()
+                if os.fork() == 0:
+                    _watch(read_end, pidns, session.encode())
+            finally:
+                os._exit(0)
+        os.close(read_end)
+        os.waitpid(first, 0)
+        return cls(write_end)
+
+    def finish(self) -> None:
+        if self.fd is not None:
+            try:
+                os.write(self.fd, b".")
+            finally:
+                os.close(self.fd)
+                self.fd = None
+
+
+def _watch(fd: int, pidns: int, session: bytes) -> None:
+    """The watchdog's body: wait for debugtool, then kill the session's processes if it died."""
+    null = os.open("/dev/null", os.O_RDWR)
+    for std in (0, 1, 2):
+        os.dup2(null, std)
+    os.closerange(3, fd)
+    os.closerange(fd + 1, 1 << 20)
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT):
+        signal.signal(sig, signal.SIG_IGN)
+    while True:
+        try:
+            data = os.read(fd, 1)
+            break
+        except InterruptedError:
+            continue
+    if data:
+        return
+    marker = b"\0" + SESSION_VAR.encode() + b"=" + session + b"\0"
+    for _ in range(5):  # repeat: a process may have forked while the first pass ran
+        found = 0
+        for pid in _session_processes(pidns, marker):
+            found += 1
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        if not found:
+            return
+        time.sleep(0.05)
+
+
+def _session_processes(pidns: int, marker: bytes) -> list[int]:
+    """Return host PIDs in PID namespace ``pidns`` whose environment holds ``marker``."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{name}/ns/pid").st_ino != pidns:
+                continue
+            with open(f"/proc/{name}/environ", "rb") as f:
+                environ = b"\0" + f.read()
+        except OSError:
+            continue
+        if marker in environ or environ.endswith(marker[:-1]):
+            found.append(int(name))
+    return found
+
+
+# --- ns and toolbox modes --------------------------------------------------------------------
+
+
+def _caps(status: dict[str, str]) -> dict[str, int]:
+    return {
+        key: int(status.get(field_name, "0"), 16)
+        for key, field_name in (
+            ("inh", "CapInh"),
+            ("prm", "CapPrm"),
+            ("eff", "CapEff"),
+            ("bnd", "CapBnd"),
+            ("amb", "CapAmb"),
+        )
+    }
+
+
+def _ids(status: dict[str, str]) -> tuple[int, int]:
+    uid = int(status.get("Uid", "0").split()[0])
+    gid = int(status.get("Gid", "0").split()[0])
+    return uid, gid
+
+
+def container_environ(pid: int) -> dict[str, str]:
+    """Return the environment of process ``pid`` (the container's, never the host's)."""
+    raw = procfs.read_bytes(pid, "environ")
+    env: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep and key:
+            env[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+    return env
+
+
+def cgroup_procs_files(cgroup: dict[str, str], mountinfo: str | None = None) -> list[str]:
+    """Return the ``cgroup.procs`` files (host paths) that put a process in ``cgroup``'s groups.
+
+    ``cgroup`` is ``procfs.parse_cgroup`` of the target; each v1 hierarchy is found by its
+    controllers among this host's cgroup mounts, v2 (key ``""``) by its cgroup2 mount.
+    """
+    if mountinfo is None:
+        mountinfo = procfs.read_text("self", "mountinfo")
+    v1: list[tuple[set[str], str]] = []
+    v2 = ""
+    for line in mountinfo.splitlines():
+        left, sep, right = line.partition(" - ")
+        if not sep:
+            continue
+        fields = left.split()
+        rfields = right.split()
+        if len(fields) < 5 or len(rfields) < 3 or fields[3] != "/":
+            continue
+        fstype, options = rfields[0], rfields[2].split(",")
+        mountpoint = fields[4].replace("\\040", " ")
+        if fstype == "cgroup2" and not v2:
+            v2 = mountpoint
+        elif fstype == "cgroup":
+            v1.append((set(options), mountpoint))
+    files = []
+    for controllers, path in cgroup.items():
+        if controllers == "":
+            base = v2
+        else:
+            wanted = set(controllers.split(","))
+            base = next((mp for options, mp in v1 if wanted <= options), "")
+        if not base:
+            continue
+        candidate = os.path.join(base, path.lstrip("/"), "cgroup.procs")
+        if os.path.exists(candidate):
+            files.append(candidate)
+    return files
+
+
+def _run_ns(
+    target: Target,
+    argv: list[str],
+    plan: _Plan,
+    interactive: bool,
+    tty: bool,
+    user: str | None,
+    workdir: str | None,
+    env: dict[str, str] | None,
+    privileged: bool,
+    stdin: int,
+    stdout: int,
+    stderr: int,
+) -> int:
+    """Fork the joiner (see ``debugtool._nsexec``), relay a pty if asked, return the exit code."""
+    from debugtool import nsjoin, terminal
+
+    pid = target.pid
+    opened: list[int] = []
+
+    def keep(fd: int) -> int:
+        opened.append(fd)
+        return fd
+
+    master = slave = None
+    try:
+        nsfds = {
+            ns: keep(nsjoin.open_ns(pid, ns)) for ns in plan.join if ns in plan.context.namespaces
+        }
+        # Verify we opened the namespaces of the pinned process, not of a reused PID.
+        for ns, fd in nsfds.items():
+            if os.fstat(fd).st_ino != target.namespaces[ns]:
+                raise ContainerGone(f"container {target.name} changed while it was being entered.")
+        proc_fd = keep(os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+        try:
+            cwd_fd: int | None = keep(
+                os.open(f"/proc/{pid}/cwd", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+            )
+        except OSError:
+            cwd_fd = None
+        tools_fd = None
+        if plan.tools:
+            from debugtool import toolbox
+
+            tools_fd = keep(toolbox.open_tools(plan.tools))
+        full_env = container_environ(pid)
+        full_env.setdefault("PATH", DEFAULT_PATH)
+        if plan.tools:
+            from debugtool import toolbox
+
+            full_env["PATH"] = ":".join([full_env["PATH"], *toolbox.PATH_ENTRIES])
+        if tty:
+            full_env["TERM"] = os.environ.get("TERM", "xterm")
+        full_env.update(env or {})
+        target.check()
+        errr, errw = os.pipe2(os.O_CLOEXEC)
+        opened.append(errr)
+        keep(errw)
+        foreground = None
+        if tty:
+            master, slave = os.openpty()
+            os.set_inheritable(master, False)
+            size = terminal.get_winsize(stdin) or terminal.get_winsize(stdout)
+            if size:
+                terminal.set_winsize(slave, size)
+        elif interactive and _is_foreground(stdin):
+            foreground = stdin
+        spec: dict[str, Any] = {
+            "parent": os.getpid(),
+            "pid": pid,
+            "nsfds": nsfds,
+            "inodes": {ns: target.namespaces[ns] for ns in nsfds},
+            "proc_fd": proc_fd,
+            "cwd_fd": cwd_fd,
+            "tools_fd": tools_fd,
+            "cgroup_procs": cgroup_procs_files(target.cgroup),
+            "workdir": workdir,
+            "user": user,
+            "default_ids": _ids(plan.status),
+            "env": full_env,
+            "argv": argv,
+            "caps": None if privileged else _caps(plan.status),
+            "no_new_privs": not privileged,
+            "errw": errw,
+            "slave": slave,
+            "foreground_fd": foreground,
+            "stdin_null": not interactive,
+        }
+        sys.stdout.flush()
+        sys.stderr.flush()
+        joiner = os.fork()
+        if joiner == 0:
+            code = EXIT_TOOL
+            try:
+                if stdin != 0 or stdout != 1 or stderr != 2:
+                    for src, dst in ((stdin, 0), (stdout, 1), (stderr, 2)):
+                        if src != dst:
+                            os.dup2(src, dst)
+                if slave is not None:
+                    os.close(master)  # type: ignore[arg-type]
+                os.close(errr)
+                from debugtool._nsexec import join_and_run
+
+                code = join_and_run(spec)
+            finally:
+                os._exit(code)
+        os.close(errw)
+        opened.remove(errw)
+        if slave is not None:
+            os.close(slave)
+            slave = None
+        code = _wait_joiner(joiner, master, stdin if interactive else None, stdin, stdout, tty)
+        if foreground is not None:
+            _take_foreground(foreground)
+        message = _read_all(errr)
+    finally:
+        for fd in opened:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        for pty_fd in (master, slave):
+            if pty_fd is not None:
+                os.close(pty_fd)
+    if message:
+        _raise_child_failure(message, argv)
+    return code
+
+
+def _is_foreground(fd: int) -> bool:
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+
+
+def _take_foreground(fd: int) -> None:
+    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.tcsetpgrp(fd, os.getpgrp())
+    except OSError:
+        pass
+    finally:
+        signal.signal(signal.SIGTTOU, previous)
+
+
+def _wait_joiner(
+    joiner: int, master: int | None, relay_stdin: int | None, stdin: int, stdout: int, tty: bool
+) -> int:
+    """Wait for the joiner (relaying the pty meanwhile); forward SIGTERM/SIGHUP to it."""
+    from debugtool import terminal
+
+    def forward(signum: int, frame: object) -> None:
+        try:
+            os.kill(joiner, signum)
+        except OSError:
+            pass
+
+    saved = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            saved[sig] = signal.signal(sig, forward)
+    except ValueError:  # not the main thread: no forwarding
+        pass
+    try:
+        if master is not None:
+            pidfd = os.pidfd_open(joiner)
+            try:
+                size = terminal.get_winsize(stdin)
+                with (
+                    terminal.raw_mode(stdin),
+                    terminal.on_resize(
+                        lambda: terminal.set_winsize(
+                            master, terminal.get_winsize(stdin) or (24, 80)
+                        )
+                    ),
+                ):
+                    if size:
+                        terminal.set_winsize(master, size)
+                    terminal.relay_pty(master, relay_stdin, stdout, pidfd)
+            finally:
+                os.close(pidfd)
+        while True:
+            try:
+                _, status = os.waitpid(joiner, 0)
+                break
+            except InterruptedError:
+                continue
+    except BaseException:
+        # debugtool is leaving early (an exception, SystemExit from raw mode): stop the command.
+        try:
+            os.kill(joiner, signal.SIGUSR1)
+            os.waitpid(joiner, 0)
+        except OSError:
+            pass
+        raise
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    return (
+        os.waitstatus_to_exitcode(status)
+        if not os.WIFSIGNALED(status)
+        else (128 + os.WTERMSIG(status))
+    )
+
+
+def _read_all(fd: int) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except InterruptedError:
+            continue
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _raise_child_failure(message: bytes, argv: list[str]) -> None:
+    """Turn the joiner's or the command's report into the right error (125, 126 or 127)."""
+    try:
+        report = json.loads(message.decode(errors="replace"))
+    except ValueError:
+        raise DebugtoolError(f"the exec failed: {message[:200]!r}.") from None
+    if report.get("stage") == "exec":
+        err = int(report.get("errno", 0))
+        if err in (errno.ENOENT, errno.ENOTDIR):
+            raise CommandNotFound(
+                f"command '{argv[0]}' was not found in the container.",
+                "Check its path, or use --mode toolbox to run the host's tools.",
+            )
+        raise CommandNotInvokable(
+            f"command '{argv[0]}' cannot be run in the container ({os.strerror(err)}).",
+            "Check that it is an executable file for this machine.",
+        )
+    code = int(report.get("code", EXIT_TOOL))
+    text = str(report.get("message", "the exec failed.")).rstrip(".") + "."
+    if code == EXIT_CANNOT_INVOKE:
+        raise CommandNotInvokable(text)
+    if code == EXIT_NOT_FOUND:
+        raise CommandNotFound(text)
+    raise DebugtoolError(text)

@@ -1,0 +1,287 @@
+"""Docker exec over the Engine API: create, hijack the start connection, stream, resize, exit code.
+
+``POST /containers/{id}/exec`` creates the exec; ``POST /exec/{id}/start`` with ``Connection:
+Upgrade`` / ``Upgrade: tcp`` turns the HTTP connection into a raw bidirectional stream (without a
+tty the output is multiplexed: an 8-byte header ``[stream, 0, 0, 0, size32be]`` per frame);
+``POST /exec/{id}/resize`` follows the terminal; ``GET /exec/{id}/json`` gives the exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+from debugtool.errors import (
+    CommandNotFound,
+    CommandNotInvokable,
+    ContainerGone,
+    ContainerNotFound,
+    ContainerNotRunning,
+    RuntimeUnavailable,
+)
+from debugtool.runtimes.dockerapi import API_VERSION, DockerAPI, _message
+from debugtool.terminal import get_winsize, on_resize, raw_mode, write_all
+
+#: How the daemon words an exec that never started (Docker 20.10 puts it in the output stream).
+_START_FAILURES = (b"OCI runtime exec failed", b"unable to find user", b"unable to find group")
+
+
+@dataclass
+class DockerExecRequest:
+    """One command to run with ``docker exec`` semantics."""
+
+    container_id: str
+    argv: list[str]
+    interactive: bool = False
+    tty: bool = False
+    user: str | None = None
+    workdir: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    privileged: bool = False
+
+
+class DockerExec:
+    """Runs one exec through the Docker Engine API and relays it to local file descriptors."""
+
+    def __init__(self, api: DockerAPI | None = None) -> None:
+        self.api = api or DockerAPI(timeout=10.0)
+
+    def create(self, request: DockerExecRequest) -> str:
+        """Create the exec instance; return its id.
+
+        Raises ``ContainerNotFound`` (404), ``ContainerNotRunning`` (409) or
+        ``RuntimeUnavailable``.
+        """
+        body = {
+            "AttachStdin": request.interactive,
+            "AttachStdout": True,
+            "AttachStderr": True,
+            "Tty": request.tty,
+            "Cmd": request.argv,
+            "Env": [f"{k}={v}" for k, v in request.env.items()],
+            "Privileged": request.privileged,
+        }
+        if request.user:
+            body["User"] = request.user
+        if request.workdir:
+            body["WorkingDir"] = request.workdir
+        status, data = self.api.request(
+            "POST", f"/containers/{request.container_id}/exec", body=body
+        )
+        if status == 404:
+            raise ContainerNotFound(
+                f"Docker has no container {request.container_id[:12]}.",
+                "List them with 'debugtool ps -a'.",
+            )
+        if status == 409:
+            raise ContainerNotRunning(
+                f"container {request.container_id[:12]} is not running: {_message(data)}.",
+                "Start or unpause it first.",
+            )
+        if status >= 300:
+            raise RuntimeUnavailable("docker", f"exec create answered {status}: {_message(data)}")
+        return str(json.loads(data)["Id"])
+
+    def _start(self, exec_id: str, tty: bool) -> tuple[socket.socket, bytes]:
+        """Start the exec and return the hijacked socket plus stream bytes already read."""
+        conn = self.api.connection(timeout=self.api.timeout)
+        sock = conn.sock
+        assert sock is not None
+        body = json.dumps({"Detach": False, "Tty": tty}).encode()
+        head = (
+            f"POST /{API_VERSION}/exec/{exec_id}/start HTTP/1.1\r\n"
+            "Host: docker\r\nContent-Type: application/json\r\n"
+            "Connection: Upgrade\r\nUpgrade: tcp\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        try:
+            sock.sendall(head + body)
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise RuntimeUnavailable("docker", "closed the exec start connection")
+                buf += chunk
+        except OSError as exc:
+            sock.close()
+            raise RuntimeUnavailable("docker", f"exec start failed: {exc}") from None
+        header, _, rest = buf.partition(b"\r\n\r\n")
+        status_line = header.split(b"\r\n", 1)[0].decode(errors="replace")
+        code = int(status_line.split()[1]) if len(status_line.split()) > 1 else 0
+        if code not in (101, 200):
+            sock.close()
+            raise RuntimeUnavailable("docker", f"exec start answered {status_line}: {rest[:200]!r}")
+        sock.settimeout(None)
+        return sock, rest
+
+    def inspect(self, exec_id: str) -> dict:
+        """Return ``GET /exec/{id}/json``."""
+        return dict(self.api.get_json(f"/exec/{exec_id}/json"))
+
+    def resize(self, exec_id: str, size: tuple[int, int] | None) -> None:
+        """Tell the daemon the terminal's size (errors ignored: the exec may have ended)."""
+        if size:
+            query = urlencode({"h": size[0], "w": size[1]})
+            try:
+                self.api.request("POST", f"/exec/{exec_id}/resize?{query}", timeout=2.0)
+            except RuntimeUnavailable:
+                pass
+
+    def run(
+        self,
+        request: DockerExecRequest,
+        stdin: int = 0,
+        stdout: int = 1,
+        stderr: int = 2,
+        on_started: object = None,
+    ) -> int:
+        """Run the exec to the end, relaying stdio; return its exit code (docker exec's rules).
+
+        Raises ``CommandNotFound`` (127), ``CommandNotInvokable`` (126) when the daemon could
+        not start the command, ``ContainerGone`` when the stream broke off.
+        """
+        exec_id = self.create(request)
+        sock, pending = self._start(exec_id, request.tty)
+        if callable(on_started):
+            on_started(exec_id)
+        held = bytearray()  # a start failure's message, held back to be reworded
+        try:
+            if request.tty:
+                self.resize(exec_id, get_winsize(stdin) or get_winsize(stdout))
+                with (
+                    raw_mode(stdin),
+                    on_resize(lambda: self.resize(exec_id, get_winsize(stdin))),
+                ):
+                    self._pump(sock, pending, request, stdin, stdout, stderr, held)
+            else:
+                self._pump(sock, pending, request, stdin, stdout, stderr, held)
+        finally:
+            sock.close()
+        result = self._wait(exec_id)
+        code = int(result.get("ExitCode") or 0)
+        if held:
+            text = bytes(held).decode(errors="replace").strip()
+            _raise_start_failure(text, request, code)
+        return code
+
+    def _wait(self, exec_id: str) -> dict:
+        # The stream can close a moment before the daemon records the exit code.
+        for _ in range(100):
+            result = self.inspect(exec_id)
+            if not result.get("Running"):
+                return result
+            time.sleep(0.01)
+        return result
+
+    def _pump(
+        self,
+        sock: socket.socket,
+        pending: bytes,
+        request: DockerExecRequest,
+        stdin: int,
+        stdout: int,
+        stderr: int,
+        held: bytearray,
+    ) -> None:
+        demux = _Demux(stdout, stderr, held) if not request.tty else None
+        first = [True]
+
+        def deliver(data: bytes) -> None:
+            if demux is not None:
+                demux.feed(data)
+            elif first[0] and data.startswith(_START_FAILURES):
+                held.extend(data)
+            else:
+                write_all(stdout, data)
+            first[0] = False
+
+        if pending:
+            deliver(pending)
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        reading_stdin = request.interactive
+        if reading_stdin:
+            poller.register(stdin, select.POLLIN)
+        while True:
+            try:
+                events = poller.poll()
+            except InterruptedError:
+                continue
+            for fd, _mask in events:
+                if fd == sock.fileno():
+                    try:
+                        data = sock.recv(65536)
+                    except ConnectionResetError:
+                        data = b""
+                    if not data:
+                        return
+                    deliver(data)
+                elif fd == stdin:
+                    try:
+                        data = os.read(stdin, 65536)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        poller.unregister(stdin)
+                        try:
+                            sock.shutdown(socket.SHUT_WR)  # the command sees end of input
+                        except OSError:
+                            pass
+                        continue
+                    try:
+                        sock.sendall(data)
+                    except OSError:
+                        poller.unregister(stdin)
+
+
+class _Demux:
+    """Splits Docker's multiplexed stream into stdout and stderr frames."""
+
+    def __init__(self, stdout: int, stderr: int, held: bytearray) -> None:
+        self.buf = b""
+        self.targets = {0: stdout, 1: stdout, 2: stderr}
+        self.held = held
+        self.first = True
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+        while len(self.buf) >= 8:
+            stream, size = self.buf[0], struct.unpack(">I", self.buf[4:8])[0]
+            if len(self.buf) < 8 + size:
+                return
+            payload, self.buf = self.buf[8 : 8 + size], self.buf[8 + size :]
+            if self.first and payload.startswith(_START_FAILURES):
+                self.held.extend(payload)
+            else:
+                write_all(self.targets.get(stream, self.targets[1]), payload)
+            self.first = False
+
+
+def _raise_start_failure(text: str, request: DockerExecRequest, code: int) -> None:
+    """Reword the daemon's start failure as one sentence with docker exec's exit codes."""
+    command = request.argv[0] if request.argv else ""
+    lowered = text.lower()
+    if "unable to find user" in lowered or "unable to find group" in lowered:
+        who = request.user or ""
+        raise CommandNotInvokable(
+            f"user '{who}' does not exist in the container's /etc/passwd (or /etc/group).",
+            "Pick a user the container knows, for example -u 0.",
+        )
+    if "executable file not found" in lowered or "no such file or directory" in lowered:
+        raise CommandNotFound(
+            f"command '{command}' was not found in the container.",
+            "Check its path, or use --mode toolbox to run the host's tools.",
+        )
+    if "permission denied" in lowered or "exec format error" in lowered or code == 126:
+        reason = "exec format error" if "exec format" in lowered else "permission denied"
+        raise CommandNotInvokable(
+            f"command '{command}' cannot be run in the container ({reason}).",
+            "Check that it is an executable file for this machine.",
+        )
+    raise ContainerGone(f"Docker could not run the command: {text}")

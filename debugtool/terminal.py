@@ -1,0 +1,157 @@
+"""Terminal handling for interactive exec: raw mode that is always restored, window sizes, relays.
+
+Named ``terminal`` rather than ``pty`` so that nothing inside the package shadows the standard
+library's ``pty`` module.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import select
+import signal
+import struct
+import termios
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+#: Signals after which raw mode must still be restored (the handler turns them into SystemExit).
+_RESTORE_ON = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+def is_terminal(fd: int) -> bool:
+    """Return whether ``fd`` is open on a terminal."""
+    try:
+        return os.isatty(fd)
+    except OSError:
+        return False
+
+
+def get_winsize(fd: int) -> tuple[int, int] | None:
+    """Return ``(rows, columns)`` of the terminal at ``fd``, or None when it is not a terminal."""
+    try:
+        packed = fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
+    except OSError:
+        return None
+    rows, cols, _, _ = struct.unpack("HHHH", packed)
+    return (rows, cols) if rows and cols else None
+
+
+def set_winsize(fd: int, size: tuple[int, int]) -> None:
+    """Set the window size of the terminal (or pty master) at ``fd``; errors are ignored."""
+    try:
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+    except OSError:
+        pass
+
+
+@contextmanager
+def raw_mode(fd: int) -> Iterator[None]:
+    """Put the terminal at ``fd`` in raw mode for the block and restore it on every exit path.
+
+    SIGTERM, SIGHUP and SIGQUIT raise ``SystemExit`` inside the block so the ``finally`` runs;
+    the previous handlers come back afterwards. A non-terminal ``fd`` is left alone.
+    """
+    if not is_terminal(fd):
+        yield
+        return
+    import tty
+
+    saved = termios.tcgetattr(fd)
+    previous: dict[signal.Signals, object] = {}
+
+    def leave(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in _RESTORE_ON:
+        previous[sig] = signal.signal(sig, leave)
+    try:
+        tty.setraw(fd, termios.TCSANOW)
+        yield
+    finally:
+        try:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        except (OSError, termios.error):
+            pass
+        for restored, handler in previous.items():
+            signal.signal(restored, handler)  # type: ignore[arg-type]
+
+
+@contextmanager
+def on_resize(callback: Callable[[], None]) -> Iterator[None]:
+    """Call ``callback`` on SIGWINCH for the duration of the block (main thread only)."""
+    try:
+        previous = signal.signal(signal.SIGWINCH, lambda s, f: callback())
+    except ValueError:  # not the main thread: no resize tracking, still works
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGWINCH, previous)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (blocking until done); EPIPE/EIO end quietly."""
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+        except InterruptedError:
+            continue
+        except BlockingIOError:
+            select.select([], [fd], [])
+            continue
+        except OSError as exc:
+            if exc.errno in (errno.EPIPE, errno.EIO, errno.EBADF):
+                return
+            raise
+        view = view[n:]
+
+
+def relay_pty(master: int, stdin: int | None, stdout: int, done_fd: int | None = None) -> None:
+    """Copy ``stdin`` to the pty ``master`` and the master's output to ``stdout``.
+
+    Returns when the pty has no writer left (EIO on read) or, after ``done_fd`` (a pidfd of the
+    process that owns the session) becomes readable, once the master has nothing more to read.
+    """
+    poller = select.poll()
+    poller.register(master, select.POLLIN)
+    if stdin is not None:
+        poller.register(stdin, select.POLLIN)
+    if done_fd is not None:
+        poller.register(done_fd, select.POLLIN)
+    finished = False
+    while True:
+        try:
+            events = poller.poll(50 if finished else None)
+        except InterruptedError:
+            continue
+        if not events and finished:
+            return
+        for fd, _mask in events:
+            if fd == master:
+                try:
+                    data = os.read(master, 65536)
+                except OSError as exc:
+                    if exc.errno == errno.EIO:  # every slave closed: the session ended
+                        return
+                    raise
+                if not data:
+                    return
+                write_all(stdout, data)
+            elif fd == stdin:
+                try:
+                    data = os.read(stdin, 65536)
+                except OSError:
+                    data = b""
+                if not data:
+                    poller.unregister(stdin)
+                    stdin = None
+                    continue
+                write_all(master, data)
+            elif fd == done_fd:
+                poller.unregister(done_fd)
+                finished = True
