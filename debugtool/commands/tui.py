@@ -1,0 +1,68 @@
+"""``debugtool tui``: the Textual TUI over the live host, or over a support bundle offline."""
+
+from __future__ import annotations
+
+import argparse
+
+ORDER = 90
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "tui",
+        help="browse containers, processes, mounts, network and resources in a terminal UI",
+        description="A terminal UI over every container on this host (or a support bundle): "
+        "Enter opens a container, ? lists the keys, q quits. With TARGET it opens on that "
+        "container. With --bundle FILE it shows a bundle read-only.",
+    )
+    p.add_argument(
+        "target",
+        metavar="TARGET",
+        nargs="?",
+        help="open straight on this container (id, name, RUNTIME:NAME, pid:N, pod/NAME)",
+    )
+    p.add_argument("--bundle", metavar="FILE", help="show this support bundle, read-only")
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="refresh interval for live data (default: 1)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from debugtool.errors import UsageError
+    from debugtool.runtimes import Discovery
+    from debugtool.target import find
+
+    if args.interval < 0.1:
+        raise UsageError(f"--interval {args.interval:g} is too short.", "Give 0.1 seconds or more.")
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        raise UsageError(
+            "debugtool tui needs a terminal.", "Run it in an interactive terminal (or tmux)."
+        )
+    if args.bundle:
+        from tui.source import BundleSource
+
+        source = BundleSource(args.bundle)
+    else:
+        from debugtool.target import require_privileges
+        from tui.source import LiveSource
+
+        require_privileges()
+        source = LiveSource(timeout=args.timeout)  # type: ignore[assignment]
+    initial = None
+    try:
+        if args.target:
+            listing = source.containers()
+            initial = find(args.target, Discovery(containers=listing.containers))
+        from tui.app import DebugtoolApp
+
+        DebugtoolApp(source, initial=initial, interval=args.interval).run()
+    finally:
+        source.close()
+    return 0

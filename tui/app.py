@@ -1,0 +1,74 @@
+"""The debugtool Textual app: holds the source, the clock and the runners; screens do the rest."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.app import App
+from textual.binding import Binding
+
+from debugtool.model import Container
+from tui import commands
+from tui.screens.containers import ContainersScreen
+from tui.screens.help import HelpScreen
+from tui.source import Source
+from tui.usage import UsageHistory
+
+
+class DebugtoolApp(App[None]):
+    """``debugtool tui``: containers, then one container's detail, from a live host or a bundle.
+
+    ``clock``, ``terminal`` (runs exec and trace on the real terminal) and ``runner`` (runs a
+    bundle in the background) are injectable so tests see fixed times and captured command lines.
+    """
+
+    CSS_PATH = "debugtool.tcss"
+    TITLE = "debugtool"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help", key_display="?"),
+    ]
+
+    def __init__(
+        self,
+        source: Source,
+        initial: Container | None = None,
+        interval: float = 1.0,
+        clock: Callable[[], float] = time.time,
+        terminal: commands.TerminalRunner = commands.run_in_terminal,
+        runner: commands.ProcessRunner = commands.run_captured,
+        actions: frozenset[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.initial = initial
+        self.interval = interval
+        self.clock = clock
+        self.terminal = terminal
+        self.runner = runner
+        self.actions = commands.available_actions(source.read_only) if actions is None else actions
+        self.usage = UsageHistory()
+
+    def on_mount(self) -> None:
+        self.push_screen(ContainersScreen())
+        if self.initial is not None:
+            from tui.screens.detail import DetailScreen
+
+            self.push_screen(DetailScreen(self.initial))
+
+    def action_help(self) -> None:
+        """Show every key binding that works on the current screen."""
+        if isinstance(self.screen, HelpScreen):
+            return
+        keys = []
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description:
+                continue
+            keys.append((binding.key_display or self.get_key_display(binding), binding.description))
+        title = self.screen.sub_title or self.screen.__class__.__name__
+        self.push_screen(HelpScreen(title, keys))
+
+    def on_unmount(self) -> None:
+        self.source.close()

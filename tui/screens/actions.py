@@ -1,0 +1,174 @@
+"""Actions both main screens offer on a container: exec a shell, trace, bundle, save the view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+
+from debugtool.model import Container
+from tui import commands
+from tui.screens.save import SavePathScreen
+
+if TYPE_CHECKING:
+    from tui.app import DebugtoolApp
+
+
+class ActionScreen(Screen[None]):
+    """A screen about one selected container, with the container actions bound.
+
+    Subclasses say which container is selected, which process to trace, and what the current
+    view holds as text. Actions whose command is missing (or read-only bundles) are hidden.
+    """
+
+    ACTION_BINDINGS = [
+        Binding("e", "exec", "Shell"),
+        Binding("t", "trace", "Trace"),
+        Binding("b", "bundle", "Bundle"),
+        Binding("ctrl+s", "save", "Save view"),
+    ]
+
+    class BundleProgress(Message):
+        """A line of progress from a running ``debugtool bundle``."""
+
+        def __init__(self, line: str) -> None:
+            super().__init__()
+            self.line = line
+
+    class BundleDone(Message):
+        """``debugtool bundle`` ended: ``path`` when it succeeded, else ``error``."""
+
+        def __init__(self, path: str | None, error: str | None) -> None:
+            super().__init__()
+            self.path = path
+            self.error = error
+
+    @property
+    def tui(self) -> DebugtoolApp:
+        return cast("DebugtoolApp", self.app)
+
+    # --- what subclasses provide ------------------------------------------------------------
+    def current_container(self) -> Container | None:
+        """Return the container the actions apply to."""
+        raise NotImplementedError
+
+    def trace_pid(self) -> int | None:
+        """Return the PID inside the container that ``t`` traces (None: the container's init)."""
+        return None
+
+    def view_text(self) -> str:
+        """Return what the screen shows now, as plain text."""
+        raise NotImplementedError
+
+    def view_name(self) -> str:
+        """Return a short name of the current view for file names (``containers``)."""
+        raise NotImplementedError
+
+    def show_status(self, text: str) -> None:
+        """Show a line of progress in the screen's status line."""
+
+    # --- actions ------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in commands.FEATURE_MODULES:
+            return action in self.tui.actions  # False: absent from the footer and the help
+        return True
+
+    def _running_container(self) -> Container | None:
+        container = self.current_container()
+        if container is None:
+            self.notify("No container is selected.", severity="warning")
+            return None
+        if not container.running:
+            self.notify(
+                f"{container.name} is not running (status: {container.status}).",
+                severity="warning",
+            )
+            return None
+        return container
+
+    def action_exec(self) -> None:
+        """Suspend the TUI and open ``debugtool shell`` on the selected container."""
+        container = self._running_container()
+        if container is not None:
+            self._in_terminal(commands.shell_argv(container), pause=False)
+
+    def action_trace(self) -> None:
+        """Suspend the TUI and trace the selected process until Ctrl-C."""
+        container = self._running_container()
+        if container is not None:
+            self._in_terminal(commands.trace_argv(container, self.trace_pid()), pause=True)
+
+    def _in_terminal(self, argv: list[str], pause: bool) -> None:
+        try:
+            code = self.tui.terminal(self.app, argv, pause)
+        except Exception as exc:  # a failed suspend or spawn must not end the session
+            self.notify(f"Could not run {argv[3]}: {exc}", severity="error")
+            return
+        if code not in (0, 130):
+            self.notify(f"debugtool {argv[3]} exited {code}.", severity="warning")
+
+    def action_bundle(self) -> None:
+        """Write a support bundle of the selected container in the background."""
+        container = self._running_container()
+        if container is None:
+            return
+        path = commands.default_path("bundle", container.name, self.tui.clock(), ".tar.gz")
+        argv = commands.bundle_argv(container, path)
+        self.notify(f"Writing a bundle of {container.name} to {path} ...")
+        self.show_status(f"bundle: starting {path}")
+        runner = self.tui.runner
+
+        def write() -> None:
+            try:
+                finished = runner(argv, lambda line: self._report(self.BundleProgress(line)))
+            except Exception as exc:  # report, never raise into the app
+                self._report(self.BundleDone(None, f"debugtool bundle could not run: {exc}"))
+                return
+            if finished.returncode == 0:
+                self._report(self.BundleDone(commands.bundle_result_path(finished, path), None))
+            else:
+                last = finished.stderr.strip().splitlines()[-1:] or [""]
+                self._report(
+                    self.BundleDone(None, f"bundle failed ({finished.returncode}): {last[0]}")
+                )
+
+        # An app worker, so leaving this screen does not cancel a bundle being written.
+        self.app.run_worker(write, thread=True, exit_on_error=False, group="bundle")
+
+    def _report(self, message: BundleProgress | BundleDone) -> None:
+        """Post ``message`` to this screen, or notify on the app when the screen has gone."""
+        if self.post_message(message) or not isinstance(message, self.BundleDone):
+            return
+        text = f"Bundle written: {message.path}" if message.path else str(message.error)
+        self.app.call_from_thread(self.app.notify, text)
+
+    def on_action_screen_bundle_progress(self, message: BundleProgress) -> None:
+        self.show_status(f"bundle: {message.line}")
+
+    def on_action_screen_bundle_done(self, message: BundleDone) -> None:
+        if message.path:
+            self.show_status(f"bundle written: {message.path}")
+            self.notify(f"Bundle written: {message.path}", timeout=10)
+        else:
+            self.show_status(f"bundle failed: {message.error}")
+            self.notify(str(message.error), severity="error", timeout=10)
+
+    def action_save(self) -> None:
+        """Ask for a path, then write the current view there as text."""
+        container = self.current_container()
+        name = container.name if container and self.view_name() != "containers" else ""
+        default = commands.default_path(self.view_name(), name, self.tui.clock(), ".txt")
+        self.app.push_screen(SavePathScreen(default, f"the {self.view_name()} view"), self._save)
+
+    def _save(self, path: Path | None) -> None:
+        if path is None:
+            return
+        try:
+            path.write_text(self.view_text(), encoding="utf-8")
+        except OSError as exc:
+            self.notify(f"Could not save to {path}: {exc.strerror}.", severity="error")
+            return
+        self.notify(f"Saved to {path}", timeout=8)

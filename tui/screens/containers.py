@@ -1,0 +1,297 @@
+"""The first screen: every container of every runtime, with live CPU and memory."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from debugtool.errors import ContainerGone, DebugtoolError
+from debugtool.model import CgroupStats, Container
+from tui.format import cpu_text, memory_text, runtime_text
+from tui.screens.actions import ActionScreen
+from tui.source import ContainerList, utc_text
+from tui.widgets.banner import Banner
+from tui.widgets.filter_bar import FilterBar
+from tui.widgets.live_table import Column, LiveTable
+
+# Fixed widths keep the numbers on an 120-column terminal; the ID scrolls into view to the right.
+BASE_COLUMNS = [
+    Column("name", "NAME", width=24),
+    Column("runtime", "RUNTIME", width=14),
+    Column("image", "IMAGE", width=22),
+    Column("status", "STATUS", width=7),
+    Column("pid", "PID", justify="right", width=7),
+    Column("cpu", "CPU %", format=cpu_text, justify="right", width=6),
+    Column("memory", "MEM / LIMIT", format=memory_text, justify="right", width=18),
+]
+POD_COLUMNS = [Column("pod", "POD", width=20), Column("pod_namespace", "K8S NS", width=12)]
+ID_COLUMN = Column("id", "ID", width=12)
+
+DISCOVER_EVERY = 3.0  # seconds between runtime listings; cgroup samples come every interval
+FORGET_AFTER = 60.0  # seconds a removed container stays listed, marked removed
+
+
+class ContainersScreen(ActionScreen):
+    """Lists containers; Enter opens one. Polls only while it is the screen on top."""
+
+    BINDINGS = [
+        Binding("enter", "open", "Open", show=True),
+        Binding("slash", "filter", "Filter"),
+        Binding("s", "sort", "Sort"),
+        Binding("r", "refresh", "Refresh"),
+        *ActionScreen.ACTION_BINDINGS,
+    ]
+
+    class Polled(Message):
+        """One poll's result: a new listing (or None between listings) and cgroup samples."""
+
+        def __init__(
+            self,
+            listing: ContainerList | None,
+            samples: dict[str, CgroupStats],
+            gone: list[str],
+            errors: list[str],
+            at: float,
+        ) -> None:
+            super().__init__()
+            self.listing = listing
+            self.samples = samples
+            self.gone = gone
+            self.errors = errors
+            self.at = at
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.containers: dict[str, Container] = {}
+        self.removed_at: dict[str, float] = {}
+        self.warnings: list[str] = []
+        self.last_listing = float("-inf")
+        self.updated: float | None = None
+        self._timer: Timer | None = None
+        self._polling = False
+        self._failed: str | None = None
+        self._status_extra = ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Banner(id="banner")
+        yield FilterBar("filter containers (name, image, runtime, status, ...)", id="filter")
+        yield LiveTable([*BASE_COLUMNS, ID_COLUMN], id="containers")
+        yield Static(id="status")
+        yield Footer()
+
+    @property
+    def table(self) -> LiveTable:
+        return self.query_one("#containers", LiveTable)
+
+    def on_mount(self) -> None:
+        self.sub_title = "containers"
+        self.query_one(Banner).show_text(self.tui.source.banner(self.tui.clock()))
+        self.table.sort_column = "name"
+        self.table.focus()
+        self.poll()
+
+    # --- polling ------------------------------------------------------------------------------
+    def poll(self) -> None:
+        """Start one poll in a worker unless one is running; a bundle is read once."""
+        self._timer = None
+        if self._polling:
+            return
+        self._polling = True
+        due = self.tui.clock() - self.last_listing >= DISCOVER_EVERY or not self.tui.source.live
+        self.collect(due, list(self.containers.values()))
+
+    @work(thread=True, exit_on_error=False, group="containers")
+    def collect(self, discover: bool, known: list[Container]) -> None:
+        """Ask the source for containers (when due) and a cgroup sample of each running one."""
+        source = self.tui.source
+        listing = None
+        errors: list[str] = []
+        if discover:
+            try:
+                listing = source.containers()
+            except DebugtoolError as exc:
+                errors.append(exc.for_people())
+        containers = listing.containers if listing is not None else known
+        samples: dict[str, CgroupStats] = {}
+        gone: list[str] = []
+        for container in containers:
+            if not container.running:
+                continue
+            try:
+                stats = source.cgroup(container)
+            except ContainerGone:
+                gone.append(container.id)
+                continue
+            except DebugtoolError as exc:
+                if len(errors) < 3:
+                    errors.append(f"{container.name}: {exc.for_people()}")
+                continue
+            if stats is not None:
+                samples[container.id] = stats
+        self.post_message(self.Polled(listing, samples, gone, errors, self.tui.clock()))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "containers":
+            return
+        if event.state == WorkerState.ERROR:
+            # A bug or a missing collector: say so, keep the last good rows, keep polling.
+            self._polling = False
+            self._show_failure(f"refresh failed: {event.worker.error}")
+            self._schedule()
+        elif event.state == WorkerState.CANCELLED:
+            self._polling = False
+
+    def on_containers_screen_polled(self, message: Polled) -> None:
+        self._polling = False
+        if message.listing is not None:
+            self.last_listing = message.at
+            self._merge(message.listing, message.at)
+        for cid in message.gone:
+            if cid in self.containers:
+                self.containers[cid] = replace(self.containers[cid], status="exited", pid=None)
+        for cid, stats in message.samples.items():
+            self.tui.usage.add(cid, stats)
+        if message.errors:
+            self._show_failure("; ".join(message.errors))
+        else:
+            self._failed = None
+        self.updated = message.at
+        self._render_rows()
+        self._schedule()
+
+    def _merge(self, listing: ContainerList, now: float) -> None:
+        """Take a new listing: add new containers, mark vanished ones removed."""
+        self.warnings = listing.warnings
+        seen = set()
+        for container in listing.containers:
+            seen.add(container.id)
+            self.containers[container.id] = container
+            self.removed_at.pop(container.id, None)
+        for cid, container in list(self.containers.items()):
+            if cid in seen:
+                continue
+            first = self.removed_at.setdefault(cid, now)
+            if now - first > FORGET_AFTER:
+                del self.containers[cid]
+                del self.removed_at[cid]
+            elif container.status != "removed":
+                self.containers[cid] = replace(container, status="removed", pid=None)
+        self.tui.usage.forget(set(self.containers))
+
+    def _schedule(self) -> None:
+        if self.tui.source.live and self.is_current and self._timer is None:
+            self._timer = self.set_timer(self.tui.interval, self.poll)
+
+    def _show_failure(self, text: str) -> None:
+        if text != self._failed:
+            self.notify(text, title="Refresh failed", severity="warning", timeout=6)
+        self._failed = text
+
+    def on_screen_suspend(self) -> None:
+        # Nothing on this screen is visible: stop polling until it is back on top.
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def on_screen_resume(self) -> None:
+        if self.tui.source.live and self._timer is None and self.updated is not None:
+            self.poll()
+
+    # --- rendering ------------------------------------------------------------------------------
+    def _render_rows(self) -> None:
+        pods = any(c.pod for c in self.containers.values())
+        columns = [*BASE_COLUMNS, *(POD_COLUMNS if pods else []), ID_COLUMN]
+        self.table.set_columns(columns)
+        rows: dict[str, list[Any]] = {}
+        for cid, c in self.containers.items():
+            series = self.tui.usage.get(cid)
+            stats = series.last if series else None
+            running = c.status in ("running", "paused")
+            row: list[Any] = [
+                c.name,
+                runtime_text(c),
+                c.image,
+                c.status,
+                c.pid if running else None,
+                series.cpu_now if series and running else None,
+                (stats.memory_usage, stats.memory_limit) if stats and running else None,
+            ]
+            if pods:
+                row += [c.pod, c.pod_namespace]
+            row.append(c.short_id)
+            rows[cid] = row
+        self.table.update_rows(rows)
+        self._render_status()
+
+    def _render_status(self) -> None:
+        running = sum(1 for c in self.containers.values() if c.status in ("running", "paused"))
+        table = self.table
+        parts = [f"{len(self.containers)} containers, {running} running"]
+        if table.total != len(self.containers) or table.filter_text:
+            parts.append(f"{table.total} match '{table.filter_text}'")
+        if table.sort_column:
+            parts.append(f"sort: {table.sort_column} {'desc' if table.sort_reverse else 'asc'}")
+        if self.tui.source.live and self.updated is not None:
+            parts.append(f"updated {utc_text(self.updated)}")
+        if self.warnings:
+            parts.append("; ".join(self.warnings))
+        if self._status_extra:
+            parts.append(self._status_extra)
+        self.query_one("#status", Static).update(" | ".join(parts))
+
+    def show_status(self, text: str) -> None:
+        self._status_extra = text
+        self._render_status()
+
+    # --- actions ------------------------------------------------------------------------------
+    def current_container(self) -> Container | None:
+        key = self.table.selected_key
+        return self.containers.get(key) if key else None
+
+    def view_text(self) -> str:
+        return self.table.as_text()
+
+    def view_name(self) -> str:
+        return "containers"
+
+    def action_open(self) -> None:
+        """Open the selected container's detail screen."""
+        container = self.current_container()
+        if container is not None:
+            from tui.screens.detail import DetailScreen
+
+            self.app.push_screen(DetailScreen(container))
+
+    def on_live_table_chosen(self, message: LiveTable.Chosen) -> None:
+        self.action_open()
+
+    def action_filter(self) -> None:
+        self.query_one(FilterBar).open()
+
+    def on_filter_bar_edited(self, message: FilterBar.Edited) -> None:
+        self.table.set_filter(message.text)
+        self._render_status()
+
+    def on_filter_bar_done(self, message: FilterBar.Done) -> None:
+        self.table.focus()
+
+    def action_sort(self) -> None:
+        self.table.cycle_sort()
+
+    def on_live_table_sort_changed(self, message: LiveTable.SortChanged) -> None:
+        self._render_status()
+
+    def action_refresh(self) -> None:
+        self.last_listing = float("-inf")
+        if self._timer is not None:
+            self._timer.stop()
+        self.poll()

@@ -1,0 +1,604 @@
+"""One container's detail: processes, mounts, network, resources, security and its exec audit."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from debugtool.errors import DebugtoolError
+from debugtool.model import Container, Snapshot
+from tui.format import cpu_text, runtime_text, size_text
+from tui.screens.actions import ActionScreen
+from tui.source import utc_text
+from tui.widgets.banner import Banner
+from tui.widgets.filter_bar import FilterBar
+from tui.widgets.live_table import Column, LiveTable
+from tui.widgets.resources import ResourcePanel
+
+TABS = ("processes", "mounts", "network", "resources", "security", "audit")
+
+PROCESS_COLUMNS = [
+    Column("pid", "PID", justify="right"),
+    Column("nspid", "CPID", justify="right"),
+    Column("ppid", "PPID", justify="right"),
+    Column("user", "USER"),
+    Column("state", "S", width=1),
+    Column("cpu", "CPU %", format=cpu_text, justify="right", width=6),
+    Column("rss", "MEM", format=size_text, justify="right", width=9),
+    Column("threads", "THR", justify="right"),
+    Column("command", "COMMAND"),
+]
+MOUNT_COLUMNS = [
+    Column("risk", "RISK"),
+    Column("mountpoint", "MOUNTPOINT"),
+    Column("fstype", "TYPE"),
+    Column("source", "SOURCE"),
+    Column("host_path", "HOST PATH"),
+    Column("mode", "RO/RW", width=5),
+    Column("propagation", "PROPAGATION"),
+    Column("options", "OPTIONS"),
+]
+INTERFACE_COLUMNS = [
+    Column("name", "INTERFACE"),
+    Column("state", "STATE"),
+    Column("addresses", "ADDRESSES"),
+    Column("mtu", "MTU", justify="right"),
+    Column("mac", "MAC"),
+    Column("rx", "RX", format=size_text, justify="right"),
+    Column("rx_packets", "RX PKTS", justify="right"),
+    Column("tx", "TX", format=size_text, justify="right"),
+    Column("tx_packets", "TX PKTS", justify="right"),
+    Column("errors", "ERR/DROP"),
+]
+SOCKET_COLUMNS = [
+    Column("protocol", "PROTO"),
+    Column("state", "STATE"),
+    Column("local", "LOCAL"),
+    Column("remote", "REMOTE"),
+    Column("process", "PROCESS"),
+    Column("queues", "RECV-Q/SEND-Q"),
+]
+ROUTE_COLUMNS = [
+    Column("destination", "DESTINATION"),
+    Column("gateway", "GATEWAY"),
+    Column("interface", "DEV"),
+    Column("metric", "METRIC", justify="right"),
+    Column("protocol", "PROTO"),
+    Column("scope", "SCOPE"),
+    Column("table", "TABLE"),
+]
+AUDIT_COLUMNS = [
+    Column("time", "TIME"),
+    Column("user", "USER"),
+    Column("action", "ACTION"),
+    Column("mode", "MODE"),
+    Column("command", "COMMAND"),
+    Column("exit", "EXIT", justify="right"),
+]
+
+DUTY = 20  # wait at least DUTY times what a snapshot cost: collection stays under 5% of a core
+
+
+class DetailScreen(ActionScreen):
+    """Everything about one container, refreshed while it is on top."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "filter", "Filter"),
+        Binding("s", "sort", "Sort"),
+        Binding("v", "toggle_tree", "Tree/flat"),
+        Binding("left_square_bracket", "tab(-1)", "Prev tab"),
+        Binding("right_square_bracket", "tab(1)", "Next tab"),
+        Binding("r", "refresh", "Refresh", show=False),
+        *ActionScreen.ACTION_BINDINGS,
+    ]
+
+    class Collected(Message):
+        """A snapshot arrived (with the network section when ``network``, audit when asked)."""
+
+        def __init__(
+            self,
+            snapshot: Snapshot,
+            network: bool,
+            audit: list[dict[str, Any]] | None,
+            cost: float,
+        ) -> None:
+            super().__init__()
+            self.snapshot = snapshot
+            self.network = network
+            self.audit = audit
+            self.cost = cost
+
+    class Failed(Message):
+        """A snapshot could not be taken; ``error`` says why in one sentence."""
+
+        def __init__(self, error: str, audit: list[dict[str, Any]] | None) -> None:
+            super().__init__()
+            self.error = error
+            self.audit = audit
+
+    def __init__(self, container: Container) -> None:
+        super().__init__()
+        self.container = container
+        self.snapshot: Snapshot | None = None
+        self.tree_view = True
+        self._timer: Timer | None = None
+        self._polling = False
+        self._failed: str | None = None
+        self._cost = 0.0
+        self._status_extra = ""
+        self._security_text = ""
+        self._dns_text = ""
+        self._history_loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Banner(id="banner")
+        yield Static(id="title")
+        with TabbedContent(initial="processes", id="tabs"):
+            with TabPane("Processes", id="processes"):
+                yield FilterBar("filter processes (command, user, pid, ...)", id="proc-filter")
+                yield LiveTable(PROCESS_COLUMNS, id="process-table")
+            with TabPane("Mounts", id="mounts"):
+                yield LiveTable(MOUNT_COLUMNS, id="mount-table")
+            with TabPane("Network", id="network"):
+                with VerticalScroll():
+                    yield Static("Interfaces", classes="section")
+                    yield LiveTable(INTERFACE_COLUMNS, id="interface-table", classes="part")
+                    yield Static("Sockets (listening first)", classes="section")
+                    yield LiveTable(SOCKET_COLUMNS, id="socket-table", classes="part")
+                    yield Static("Routes", classes="section")
+                    yield LiveTable(ROUTE_COLUMNS, id="route-table", classes="part")
+                    yield Static("DNS", classes="section")
+                    yield Static(id="dns")
+            with TabPane("Resources", id="resources"):
+                yield ResourcePanel(id="resource-panel")
+            with TabPane("Security", id="security"):
+                with VerticalScroll():
+                    yield Static(id="security-text")
+            with TabPane("Audit", id="audit"):
+                yield LiveTable(AUDIT_COLUMNS, id="audit-table")
+        yield Static(id="status")
+        yield Footer()
+
+    def table(self, name: str) -> LiveTable:
+        return self.query_one(f"#{name}-table", LiveTable)
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one(TabbedContent).active or "processes"
+
+    def on_mount(self) -> None:
+        self.sub_title = self.container.name
+        self.query_one(Banner).show_text(self.tui.source.banner(self.tui.clock()))
+        self.table("mount").sort_column = "risk"
+        self._render_title()
+        self._render_resources()
+        self.table("process").focus()
+        self.poll()
+
+    # --- polling ------------------------------------------------------------------------------
+    def poll(self) -> None:
+        """Take a snapshot in a worker unless one is being taken."""
+        self._timer = None
+        if self._polling:
+            return
+        self._polling = True
+        tab = self.active_tab
+        first = self.snapshot is None
+        self.collect(network=first or tab == "network", audit=first or tab == "audit")
+
+    @work(thread=True, exit_on_error=False, group="snapshot")
+    def collect(self, network: bool, audit: bool) -> None:
+        """Read one snapshot of the container (network and audit only when they are shown)."""
+        source = self.tui.source
+        entries = None
+        if audit:
+            try:
+                entries = source.audit(self.container)
+            except DebugtoolError:
+                entries = None
+        started = time.perf_counter()
+        try:
+            if not self.container.running and source.live:
+                from tui.source import not_running
+
+                raise not_running(self.container)
+            snapshot = source.snapshot(self.container, network=network or not source.live)
+        except DebugtoolError as exc:
+            self.post_message(self.Failed(exc.for_people(), entries))
+            return
+        cost = time.perf_counter() - started
+        self.post_message(self.Collected(snapshot, network or not source.live, entries, cost))
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "snapshot":
+            return
+        if event.state == WorkerState.ERROR:
+            self._polling = False
+            self._show_failure(f"refresh failed: {event.worker.error}")
+            self._schedule()
+        elif event.state == WorkerState.CANCELLED:
+            self._polling = False
+
+    def on_detail_screen_collected(self, message: Collected) -> None:
+        self._polling = False
+        self._failed = None
+        self._cost = message.cost
+        previous = self.snapshot
+        snapshot = message.snapshot
+        if not message.network and previous is not None:
+            snapshot.network = previous.network  # keep what the Network tab last showed
+        self.snapshot = snapshot
+        self.container = snapshot.container
+        self.tui.usage.add(self.container.id, snapshot.cgroup)
+        for section, error in snapshot.errors.items():
+            self.show_status(f"{section}: {error}")
+        self._render_snapshot(network=message.network)
+        if message.audit is not None:
+            self._render_audit(message.audit)
+        self._schedule()
+
+    def on_detail_screen_failed(self, message: Failed) -> None:
+        self._polling = False
+        if message.audit is not None:
+            self._render_audit(message.audit)
+        self._show_failure(message.error)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self.tui.source.live and self.is_current and self._timer is None:
+            delay = max(self.tui.interval, self._cost * DUTY)
+            self._timer = self.set_timer(delay, self.poll)
+
+    def _show_failure(self, text: str) -> None:
+        if text != self._failed:
+            self.notify(text, title="Refresh failed", severity="warning", timeout=6)
+        self._failed = text
+        self._status_extra = text
+        self._render_status()
+
+    def on_screen_suspend(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def on_screen_resume(self) -> None:
+        if self.tui.source.live and self._timer is None and not self._polling:
+            self.poll()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        tab = event.pane.id
+        if tab in ("network", "audit") and self.tui.source.live and not self._polling:
+            if self._timer is not None:
+                self._timer.stop()
+            self.poll()  # show it now rather than at the next tick
+        self._render_status()
+
+    # --- rendering ------------------------------------------------------------------------------
+    def _render_title(self) -> None:
+        c = self.container
+        parts = [
+            f"[b]{Text(c.name).markup}[/b]",
+            runtime_text(c),
+            Text(c.image or "-").markup,
+            c.status,
+            f"pid {c.pid or '-'}",
+            f"id {c.short_id}",
+        ]
+        if c.pod:
+            parts.append(f"pod {Text(c.pod_namespace).markup}/{Text(c.pod).markup}")
+        self.query_one("#title", Static).update("  ".join(parts))
+
+    def _render_snapshot(self, network: bool) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        self._render_title()
+        self._render_processes()
+        self.table("mount").update_rows(
+            {
+                str(m.mount_id): [
+                    ", ".join(m.risks),
+                    m.mountpoint,
+                    m.fstype,
+                    m.source,
+                    m.host_path,
+                    "ro" if m.readonly else "rw",
+                    m.propagation,
+                    m.options,
+                ]
+                for m in snapshot.mounts
+            }
+        )
+        if network:
+            self._render_network()
+        self._render_resources()
+        self._render_security()
+        self._render_status()
+
+    def _render_processes(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        table = self.table("process")
+        if self.tree_view:
+            pairs = snapshot.process_tree()
+        else:
+            pairs = [(0, p) for p in snapshot.processes]
+        rows = {}
+        for depth, p in pairs:
+            prefix = ("  " * (depth - 1) + "└─ ") if depth else ""
+            rows[str(p.pid)] = [
+                p.pid,
+                p.nspid,
+                p.nsppid if p.nsppid is not None else p.ppid,
+                p.user or (str(p.uid) if p.uid is not None else ""),
+                p.state,
+                p.cpu_percent,
+                p.rss,
+                p.threads,
+                prefix + p.command,
+            ]
+        table.update_rows(rows, order=[str(p.pid) for _, p in pairs] if self.tree_view else None)
+
+    def _render_network(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        net = snapshot.network
+        self.table("interface").update_rows(
+            {
+                i.name: [
+                    i.name,
+                    i.state,
+                    " ".join(f"{a.address}/{a.prefixlen}" for a in i.addresses),
+                    i.mtu,
+                    i.mac,
+                    i.rx_bytes,
+                    i.rx_packets,
+                    i.tx_bytes,
+                    i.tx_packets,
+                    f"{i.rx_errors + i.tx_errors}/{i.rx_dropped + i.tx_dropped}",
+                ]
+                for i in net.interfaces
+            }
+        )
+        sockets = sorted(
+            net.sockets,
+            key=lambda s: (not s.listening, s.protocol, s.local_port, s.inode),
+        )
+        rows = {}
+        for n, s in enumerate(sockets):
+            local = s.path if s.protocol == "unix" else _endpoint(s.local_address, s.local_port)
+            remote = "" if s.protocol == "unix" else _endpoint(s.remote_address, s.remote_port)
+            holders = ",".join(str(p) for p in (s.nspids or s.pids)[:4])
+            process = f"{s.process} ({holders})" if s.process else holders
+            rows[f"{s.protocol}-{s.inode}-{n}"] = [
+                s.protocol,
+                s.state,
+                local,
+                "" if s.listening else remote,
+                process,
+                f"{s.rx_queue}/{s.tx_queue}",
+            ]
+        self.table("socket").update_rows(rows, order=list(rows))
+        self.table("route").update_rows(
+            {
+                f"{n}": [
+                    r.destination,
+                    r.gateway,
+                    r.interface,
+                    r.metric,
+                    r.protocol,
+                    r.scope,
+                    r.table,
+                ]
+                for n, r in enumerate(net.routes)
+            },
+            order=[str(n) for n in range(len(net.routes))],
+        )
+        dns = net.dns
+        self._dns_text = (
+            f"nameservers: {' '.join(dns.nameservers) or '-'}\n"
+            f"search: {' '.join(dns.search) or '-'}\n"
+            f"options: {' '.join(dns.options) or '-'}"
+        )
+        self.query_one("#dns", Static).update(Text(self._dns_text))
+
+    def _render_resources(self) -> None:
+        series = self.tui.usage.get(self.container.id)
+        if not self._history_loaded:
+            # A bundle's recorded samples start the Sparklines; live sessions start empty.
+            self._history_loaded = True
+            for sample in self.tui.source.cgroup_history(self.container):
+                series = self.tui.usage.add(self.container.id, sample)
+        self.query_one(ResourcePanel).show(series.last if series else None, series)
+
+    def _render_security(self) -> None:
+        snapshot = self.snapshot
+        if snapshot is None:
+            return
+        s = snapshot.security
+        uid_map = " ".join(f"{a}:{b}:{c}" for a, b, c in s.uid_map) or "-"
+        lines = [
+            f"User namespace: {'yes' if s.user_namespace else 'no (root inside is root on the host)'}"
+            f"  uid_map {uid_map}",
+            f"Root filesystem: {'read-only' if s.readonly_rootfs else 'read-write'}",
+            f"Seccomp: {s.seccomp or 'unknown'}"
+            + (f" ({s.seccomp_filters} filters)" if s.seccomp_filters else ""),
+            f"No new privileges: {'yes' if s.no_new_privs else 'no'}",
+            f"AppArmor: {s.apparmor or '-'}",
+            f"SELinux: {s.selinux or '-'}",
+            f"Effective capabilities ({len(s.cap_effective)}): {' '.join(s.cap_effective) or '-'}",
+            f"Bounding capabilities ({len(s.cap_bounding)}): {' '.join(s.cap_bounding) or '-'}",
+            f"Ambient capabilities: {' '.join(s.cap_ambient) or '-'}",
+        ]
+        if s.warnings:
+            lines.append("")
+            lines += [f"! {w}" for w in s.warnings]
+        if snapshot.errors.get("security"):
+            lines.append(f"(partial: {snapshot.errors['security']})")
+        self._security_text = "\n".join(lines)
+        self.query_one("#security-text", Static).update(Text(self._security_text))
+
+    def _render_audit(self, entries: list[dict[str, Any]]) -> None:
+        rows = {}
+        for n, e in enumerate(entries):
+            argv = e.get("argv") or e.get("command") or ""
+            rows[str(n)] = [
+                e.get("time") or utc_text(e.get("epoch")),
+                e.get("sudo_user") or e.get("user", ""),
+                e.get("action") or e.get("event") or e.get("kind", ""),
+                e.get("mode", ""),
+                " ".join(argv) if isinstance(argv, list) else str(argv),
+                e.get("exit_code", e.get("exit")),
+            ]
+        self.table("audit").update_rows(rows, order=list(rows))
+
+    def _render_status(self) -> None:
+        tab = self.active_tab
+        parts: list[str] = []
+        if tab == "processes":
+            table = self.table("process")
+            count = len(self.snapshot.processes) if self.snapshot else 0
+            parts.append(f"{count} processes, {'tree' if self.tree_view else 'flat'} view")
+            if table.filter_text:
+                parts.append(f"{table.total} match '{table.filter_text}'")
+            if table.total > table.row_count:
+                parts.append(f"showing the first {table.row_count}")
+            if not self.tree_view and table.sort_column:
+                direction = "desc" if table.sort_reverse else "asc"
+                parts.append(f"sort: {table.sort_column} {direction}")
+        elif tab == "mounts" and self.snapshot:
+            risky = sum(1 for m in self.snapshot.mounts if m.risks)
+            parts.append(f"{len(self.snapshot.mounts)} mounts, {risky} risky")
+        if self.snapshot is not None:
+            parts.append(f"snapshot {utc_text(self.snapshot.taken_at)}")
+        if self._status_extra:
+            parts.append(self._status_extra)
+        self.query_one("#status", Static).update(Text(" | ".join(parts)))
+
+    def show_status(self, text: str) -> None:
+        self._status_extra = text
+        self._render_status()
+
+    # --- actions ------------------------------------------------------------------------------
+    def current_container(self) -> Container | None:
+        return self.container
+
+    def trace_pid(self) -> int | None:
+        """Return the selected process's PID inside the container (None: its init)."""
+        if self.active_tab == "processes":
+            key = self.table("process").selected_key
+            raw = self.table("process").raw(key) if key else None
+            if raw and raw[1]:
+                return int(raw[1])
+        return None
+
+    def view_name(self) -> str:
+        return self.active_tab
+
+    def view_text(self) -> str:
+        tab = self.active_tab
+        header = f"{self.container.name} ({self.container.short_id}): {tab}\n\n"
+        if tab == "network":
+            return header + "\n".join(
+                [
+                    "Interfaces",
+                    self.table("interface").as_text(),
+                    "Sockets",
+                    self.table("socket").as_text(),
+                    "Routes",
+                    self.table("route").as_text(),
+                    "DNS",
+                    self._dns_text,
+                    "",
+                ]
+            )
+        if tab == "resources":
+            series = self.tui.usage.get(self.container.id)
+            lines = ResourcePanel.lines(series.last if series else None, series)
+            return header + "\n".join(lines.values()) + "\n"
+        if tab == "security":
+            return header + self._security_text + "\n"
+        name = {"processes": "process", "mounts": "mount", "audit": "audit"}[tab]
+        return header + self.table(name).as_text()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_tab(self, step: int) -> None:
+        """Switch to the previous (-1) or next (1) tab."""
+        tabs = self.query_one(TabbedContent)
+        index = TABS.index(self.active_tab)
+        tabs.active = TABS[(index + step) % len(TABS)]
+        self._focus_tab()
+
+    def _focus_tab(self) -> None:
+        tables = {"processes": "process", "mounts": "mount", "network": "interface"}
+        tables["audit"] = "audit"
+        name = tables.get(self.active_tab)
+        if name:
+            self.table(name).focus()
+
+    def action_filter(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        tabs.active = "processes"
+        self.query_one("#proc-filter", FilterBar).open()
+
+    def on_filter_bar_edited(self, message: FilterBar.Edited) -> None:
+        self.table("process").set_filter(message.text)
+        self._render_status()
+
+    def on_filter_bar_done(self, message: FilterBar.Done) -> None:
+        self.table("process").focus()
+
+    def action_sort(self) -> None:
+        tab = self.active_tab
+        if tab == "processes":
+            if self.tree_view:
+                self.tree_view = False  # a tree has its own order: sorting shows the flat view
+                self._render_processes()
+            self.table("process").cycle_sort()
+        elif tab in ("mounts", "audit"):
+            self.table("mount" if tab == "mounts" else "audit").cycle_sort()
+        self._render_status()
+
+    def on_live_table_sort_changed(self, message: LiveTable.SortChanged) -> None:
+        if message.table.id == "process-table" and self.tree_view:
+            self.tree_view = False
+            self._render_processes()
+        self._render_status()
+
+    def action_toggle_tree(self) -> None:
+        """Switch the Processes tab between the tree and the flat list."""
+        self.tree_view = not self.tree_view
+        self._render_processes()
+        self._render_status()
+
+    def action_refresh(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+        self.poll()
+
+    def on_live_table_chosen(self, message: LiveTable.Chosen) -> None:
+        pass  # Enter on a row selects it; nothing deeper to drill into
+
+
+def _endpoint(address: str, port: int) -> str:
+    if not address:
+        return ""
+    if ":" in address:
+        return f"[{address}]:{port}"
+    return f"{address}:{port}"

@@ -1,0 +1,37 @@
+"""The ``ctrl+s`` dialog: asks where to save the current view; returns the path or None."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+
+class SavePathScreen(ModalScreen[Path | None]):
+    """An input prefilled with a default path: Enter saves there, Esc cancels (None)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, default: str, what: str) -> None:
+        super().__init__()
+        self.default = default
+        self.what = what
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="save-box"):
+            yield Static(f"Save {self.what} as text to:", id="save-title")
+            yield Input(value=self.default, id="save-path")
+            yield Static("Enter saves, Esc cancels.", id="save-hint")
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        self.dismiss(Path(text).expanduser() if text else None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,66 @@
+"""Resource usage over the session: CPU % from successive cgroup samples, and short histories."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from debugtool.model import CgroupStats
+
+HISTORY = 120  # samples kept per container: two minutes at the default interval
+
+
+@dataclass
+class Series:
+    """The recent values of one container's usage, oldest first, for the Sparklines."""
+
+    cpu_percent: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    memory: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    pids: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    io_bytes_per_s: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    last: CgroupStats | None = None
+    cpu_now: float | None = None  # % of one core over the last interval
+
+
+class UsageHistory:
+    """Keeps each container's last cgroup sample and a short history of what it showed."""
+
+    def __init__(self) -> None:
+        self._series: dict[str, Series] = {}
+
+    def add(self, container_id: str, stats: CgroupStats) -> Series:
+        """Record one sample; return the container's series with ``cpu_now`` updated."""
+        series = self._series.setdefault(container_id, Series())
+        prev = series.last
+        if prev is not None and stats.sampled_at <= prev.sampled_at:
+            return series  # the same sample seen twice (list and detail polls share it)
+        if prev is not None:
+            elapsed = stats.sampled_at - prev.sampled_at
+            if stats.cpu_usage_ns is not None and prev.cpu_usage_ns is not None and elapsed > 0:
+                used = max(0, stats.cpu_usage_ns - prev.cpu_usage_ns)
+                series.cpu_now = used / (elapsed * 1e9) * 100
+                series.cpu_percent.append(series.cpu_now)
+            io_now = _io(stats)
+            io_before = _io(prev)
+            if io_now is not None and io_before is not None and elapsed > 0:
+                series.io_bytes_per_s.append(max(0, io_now - io_before) / elapsed)
+        if stats.memory_usage is not None:
+            series.memory.append(float(stats.memory_usage))
+        if stats.pids_current is not None:
+            series.pids.append(float(stats.pids_current))
+        series.last = stats
+        return series
+
+    def get(self, container_id: str) -> Series | None:
+        return self._series.get(container_id)
+
+    def forget(self, keep: set[str]) -> None:
+        """Drop the history of containers no longer listed."""
+        for cid in [c for c in self._series if c not in keep]:
+            del self._series[cid]
+
+
+def _io(stats: CgroupStats) -> int | None:
+    if stats.io_read_bytes is None and stats.io_write_bytes is None:
+        return None
+    return (stats.io_read_bytes or 0) + (stats.io_write_bytes or 0)

@@ -1,0 +1,56 @@
+"""The ``/`` filter line: typing narrows the table below it, Enter keeps it, Esc clears it."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Input
+
+
+class FilterBar(Input):
+    """An input docked above a table; hidden until ``/`` is pressed."""
+
+    BINDINGS = [Binding("escape", "dismiss", "Clear filter", show=False)]
+
+    class Edited(Message):
+        """The filter text changed (on every keystroke)."""
+
+        def __init__(self, bar: FilterBar, text: str) -> None:
+            super().__init__()
+            self.bar = bar
+            self.text = text
+
+    class Done(Message):
+        """The user left the filter: Enter keeps the text, Esc (``cleared``) empties it."""
+
+        def __init__(self, bar: FilterBar, cleared: bool) -> None:
+            super().__init__()
+            self.bar = bar
+            self.cleared = cleared
+
+    def __init__(self, placeholder: str = "filter", id: str | None = None) -> None:
+        super().__init__(placeholder=placeholder, id=id)
+        self.display = False
+
+    def open(self) -> None:
+        """Show the bar and put the cursor in it."""
+        self.display = True
+        self.focus()
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(self.Edited(self, event.value))
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.display = bool(self.value)
+        self.post_message(self.Done(self, cleared=False))
+
+    def action_dismiss(self) -> None:
+        self.value = ""
+        self.display = False
+        self.post_message(self.Edited(self, ""))
+        self.post_message(self.Done(self, cleared=True))

@@ -1,0 +1,278 @@
+"""A DataTable that is updated in place by row key, with filtering, sorting and a row cap.
+
+A refresh hands over every row's raw values; only rows whose values changed are formatted again
+and only the cells that changed are updated, so a table of thousands of mostly idle processes
+costs little per refresh. Rows beyond ``max_rows`` (after filter and sort) are not shown.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+
+from debugtool import output
+
+
+def dash(value: Any) -> str:
+    """Format a value for a cell: '-' for unknown."""
+    return "-" if value is None or value == "" else str(value)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its key, header, how a raw value is shown and how it sorts."""
+
+    key: str
+    label: str
+    format: Callable[[Any], str] = dash
+    justify: Literal["left", "right"] = "left"
+    width: int | None = None  # None: as wide as the widest cell
+    sortable: bool = True
+
+
+class Cell(Text):
+    """A table cell: the text shown, plus the row it belongs to (so any order can be applied)."""
+
+    def __init__(self, text: str, row_key: str, justify: Literal["left", "right"]) -> None:
+        super().__init__(text, justify=justify, no_wrap=True, overflow="ellipsis")
+        self.row_key = row_key
+
+
+def sort_value(value: Any) -> tuple[int, Any]:
+    """Return a key that sorts unknown values last and never compares str with int."""
+    if isinstance(value, tuple):  # (usage, limit) pairs sort by usage
+        return sort_value(value[0] if value else None)
+    if value is None or value == "":
+        return (2, 0)
+    if isinstance(value, (int, float)):
+        return (0, value)
+    return (1, str(value).lower())
+
+
+class LiveTable(DataTable):
+    """A row-cursor DataTable fed whole row sets and updated in place."""
+
+    class Chosen(Message):
+        """Enter (or a click) on a row: ``key`` is the row's key."""
+
+        def __init__(self, table: LiveTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            self.key = key
+
+    class SortChanged(Message):
+        """The sort column or direction changed (``s`` or a header click)."""
+
+        def __init__(self, table: LiveTable, column: str, reverse: bool) -> None:
+            super().__init__()
+            self.table = table
+            self.column = column
+            self.reverse = reverse
+
+    def __init__(
+        self,
+        columns: Sequence[Column] = (),
+        max_rows: int = 5000,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(cursor_type="row", id=id, classes=classes)
+        self.max_rows = max_rows
+        self._columns: list[Column] = list(columns)
+        self._raw: dict[str, tuple[Any, ...]] = {}
+        self._shown_raw: dict[str, tuple[Any, ...]] = {}
+        self._search: dict[str, str] = {}
+        self._order: dict[str, int] | None = None
+        self.filter_text = ""
+        self.sort_column: str | None = None
+        self.sort_reverse = False
+        self.total = 0  # rows after filtering, before the cap
+
+    def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        for column in self._columns:
+            self.add_column(column.label, key=column.key, width=column.width)
+
+    # --- methods the screens call ---------------------------------------------------------------
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """Replace the columns (for example when pods appear); rows are laid out again."""
+        if [c.key for c in columns] == [c.key for c in self._columns]:
+            return
+        self._columns = list(columns)
+        if self.sort_column not in {c.key for c in columns}:
+            self.sort_column = None
+        self.clear(columns=True)
+        self._shown_raw.clear()
+        self._add_columns()
+        raw, self._raw = self._raw, {}
+        self._search.clear()
+        self.update_rows(raw, order=list(self._order) if self._order is not None else None)
+
+    def update_rows(
+        self, rows: Mapping[str, Sequence[Any]], order: Sequence[str] | None = None
+    ) -> None:
+        """Show ``rows`` (row key -> raw value per column), updating the table in place.
+
+        ``order``, when given, fixes the row order (the process tree) instead of the sort column.
+        """
+        previous = self._raw
+        self._raw = {key: tuple(values) for key, values in rows.items()}
+        for key, values in self._raw.items():
+            if previous.get(key) != values or key not in self._search:
+                self._search[key] = " ".join(
+                    c.format(v) for c, v in zip(self._columns, values, strict=False)
+                ).lower()
+        for key in [k for k in self._search if k not in self._raw]:
+            del self._search[key]
+        self._order = {key: i for i, key in enumerate(order)} if order is not None else None
+        self._apply()
+
+    def set_filter(self, text: str) -> None:
+        """Show only rows whose text contains ``text`` (case-insensitive)."""
+        self.filter_text = text.strip().lower()
+        self._apply()
+
+    def sort_by(self, column: str, reverse: bool | None = None) -> None:
+        """Sort by ``column``; sorting again by the same column flips the direction."""
+        if reverse is None:
+            reverse = (
+                not self.sort_reverse if column == self.sort_column else _numeric(self, column)
+            )
+        self.sort_column, self.sort_reverse = column, reverse
+        self._apply(force_sort=True)
+        self.post_message(self.SortChanged(self, column, reverse))
+
+    def cycle_sort(self) -> None:
+        """Sort by the next sortable column (``s``), numbers largest first."""
+        keys = [c.key for c in self._columns if c.sortable]
+        if not keys:
+            return
+        index = keys.index(self.sort_column) + 1 if self.sort_column in keys else 0
+        column = keys[index % len(keys)]
+        self.sort_by(column, reverse=_numeric(self, column))
+
+    @property
+    def selected_key(self) -> str | None:
+        """Return the key of the row under the cursor, or None for an empty table."""
+        if not self.row_count:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except Exception:  # the cursor can point past the end for a moment after a removal
+            return None
+
+    def select_key(self, key: str) -> None:
+        """Move the cursor to the row with ``key``, when it is shown."""
+        if key in self._shown_raw:
+            self.move_cursor(row=self.get_row_index(key), scroll=True)
+
+    def as_text(self) -> str:
+        """Return the shown rows as aligned plain text, as ``debugtool ps`` prints tables."""
+        stream = io.StringIO()
+        ordered = sorted(self._shown_raw, key=self.get_row_index)
+        rows = [
+            [c.format(v) for c, v in zip(self._columns, self._raw[k], strict=False)]
+            for k in ordered
+        ]
+        output.table([c.label for c in self._columns], rows, stream=stream, fit=False)
+        return stream.getvalue()
+
+    def raw(self, key: str) -> tuple[Any, ...] | None:
+        return self._raw.get(key)
+
+    # --- the in-place update ----------------------------------------------------------------
+    def _sort_key(self, key: str) -> Any:
+        if self._order is not None:
+            return self._order.get(key, len(self._order))
+        if self.sort_column is None:
+            return 0
+        index = [c.key for c in self._columns].index(self.sort_column)
+        return sort_value(self._raw[key][index])
+
+    def _apply(self, force_sort: bool = False) -> None:
+        text = self.filter_text
+        wanted = [k for k in self._raw if not text or text in self._search[k]]
+        self.total = len(wanted)
+        reverse = self.sort_reverse and self._order is None
+        if len(wanted) > self.max_rows:
+            wanted = sorted(wanted, key=self._sort_key, reverse=reverse)[: self.max_rows]
+        wanted_set = set(wanted)
+        cursor_key = self.selected_key
+        gone = [k for k in self._shown_raw if k not in wanted_set]
+        # DataTable.remove_row renumbers every row: many removals are cheaper as a refill.
+        if len(gone) > 50 and len(gone) > len(self._shown_raw) // 4:
+            self.clear()
+            self._shown_raw.clear()
+        else:
+            for key in gone:
+                self.remove_row(key)
+                del self._shown_raw[key]
+        reorder = force_sort or self._order is not None
+        sort_index = (
+            [c.key for c in self._columns].index(self.sort_column)
+            if self.sort_column in {c.key for c in self._columns}
+            else None
+        )
+        for key in wanted:
+            values = self._raw[key]
+            old = self._shown_raw.get(key)
+            if old is None:
+                self.add_row(*self._cells(key, values), key=key)
+                reorder = True
+            elif old != values:
+                for i, (column, before, after) in enumerate(
+                    zip(self._columns, old, values, strict=False)
+                ):
+                    if before != after:
+                        cell = Cell(column.format(after), key, column.justify)
+                        self.update_cell(key, column.key, cell, update_width=column.width is None)
+                        reorder = reorder or i == sort_index
+            self._shown_raw[key] = values
+        if reorder and self.row_count and self._columns:
+            self.sort(
+                self._columns[0].key,
+                key=lambda cell: self._sort_key(cell.row_key),
+                reverse=reverse,
+            )
+        if cursor_key is not None and cursor_key in self._shown_raw:
+            index = self.get_row_index(cursor_key)
+            if index != self.cursor_row:
+                self.move_cursor(row=index, animate=False, scroll=False)
+
+    def _cells(self, key: str, values: Sequence[Any]) -> list[Cell]:
+        return [
+            Cell(c.format(v), key, c.justify) for c, v in zip(self._columns, values, strict=False)
+        ]
+
+    # --- events -----------------------------------------------------------------------------
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(self.Chosen(self, event.row_key.value))
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        key = event.column_key.value
+        column = next((c for c in self._columns if c.key == key), None)
+        if column is not None and column.sortable:
+            self.sort_by(column.key)
+
+
+def _numeric(table: LiveTable, column: str) -> bool:
+    """Return whether a column holds numbers (sorted largest first by default)."""
+    index = [c.key for c in table._columns].index(column)
+    for values in table._raw.values():
+        value = values[index]
+        if isinstance(value, tuple):
+            value = value[0] if value else None
+        if value is not None and value != "":
+            return isinstance(value, (int, float))
+    return False
