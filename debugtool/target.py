@@ -133,6 +133,10 @@ def pin(container: Container, pid: int | None = None) -> Target:
         if procfs.start_time(pid) != before:
             raise gone
         namespaces = procfs.namespace_inodes(pid)
+        # A PID reused since discovery belongs to another PID namespace: the container's dies
+        # with its init.
+        if container.pidns is not None and namespaces.get("pid") != container.pidns:
+            raise gone
         cgroup = procfs.parse_cgroup(procfs.read_text(pid, "cgroup"))
     except procfs.ProcessGone:
         os.close(pidfd)
