@@ -361,10 +361,12 @@ def _run_runtime(
     stderr: int,
 ) -> int:
     session = os.urandom(8).hex()
-    full_env = {**(env or {}), SESSION_VAR: session}
+    # containerd's ctr cannot set variables: its session is told apart by start time instead.
+    marked = plan.context.runtime != "containerd"
+    full_env = {**(env or {}), SESSION_VAR: session} if marked else dict(env or {})
     if tty and "TERM" not in full_env:
         full_env["TERM"] = os.environ.get("TERM", "xterm")
-    watchdog = _Watchdog.start(target, session)
+    watchdog = _Watchdog.start(target, session if marked else None)
     try:
         if plan.runtime is None:  # Docker
             from debugtool.runtimes.docker_exec import DockerExec, DockerExecRequest
@@ -473,17 +475,18 @@ class _Watchdog:
         self.fd = fd
 
     @classmethod
-    def start(cls, target: Target, session: str) -> _Watchdog:
+    def start(cls, target: Target, session: str | None) -> _Watchdog:
         pidns = target.namespaces.get("pid")
         if pidns is None:
             return cls(None)
+        since = _boot_ticks()
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
         first = os.fork()
         if first == 0:  # double fork: the watchdog is nobody's zombie
             try:
                 os.setsid()
                 if os.fork() == 0:
-                    _watch(read_end, pidns, session.encode())
+                    _watch(read_end, pidns, session.encode() if session else None, since)
             finally:
                 os._exit(0)
         os.close(read_end)
@@ -499,7 +502,12 @@ class _Watchdog:
                 self.fd = None
 
 
-def _watch(fd: int, pidns: int, session: bytes) -> None:
+def _boot_ticks() -> int:
+    """Return the time since boot in clock ticks (the unit of a process's start time)."""
+    return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
+
+
+def _watch(fd: int, pidns: int, session: bytes | None, since: int) -> None:
     """The watchdog's body: wait for debugtool, then kill the session's processes if it died."""
     null = os.open("/dev/null", os.O_RDWR)
     for std in (0, 1, 2):
@@ -516,10 +524,10 @@ def _watch(fd: int, pidns: int, session: bytes) -> None:
             continue
     if data:
         return
-    marker = b"\0" + SESSION_VAR.encode() + b"=" + session + b"\0"
+    marker = b"\0" + SESSION_VAR.encode() + b"=" + session + b"\0" if session else None
     for _ in range(5):  # repeat: a process may have forked while the first pass ran
         found = 0
-        for pid in _session_processes(pidns, marker):
+        for pid in _session_processes(pidns, marker, since):
             found += 1
             try:
                 os.kill(pid, signal.SIGKILL)
@@ -530,8 +538,15 @@ def _watch(fd: int, pidns: int, session: bytes) -> None:
         time.sleep(0.05)
 
 
-def _session_processes(pidns: int, marker: bytes) -> list[int]:
-    """Return host PIDs in PID namespace ``pidns`` whose environment holds ``marker``."""
+def _session_processes(pidns: int, marker: bytes | None, since: int) -> list[int]:
+    """Return host PIDs of this session's processes in PID namespace ``pidns``.
+
+    With a ``marker``, the processes whose environment holds it. Without one (a runtime that
+    cannot set variables), each process of the namespace started at or after ``since`` whose
+    parent is outside the namespace (that is how a runtime's exec enters it), and its
+    descendants.
+    """
+    members: dict[int, tuple[int, int]] = {}  # pid -> (ppid, start time)
     found = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -539,12 +554,28 @@ def _session_processes(pidns: int, marker: bytes) -> list[int]:
         try:
             if os.stat(f"/proc/{name}/ns/pid").st_ino != pidns:
                 continue
-            with open(f"/proc/{name}/environ", "rb") as f:
-                environ = b"\0" + f.read()
-        except OSError:
+            if marker is not None:
+                with open(f"/proc/{name}/environ", "rb") as f:
+                    environ = b"\0" + f.read()
+                if marker in environ or environ.endswith(marker[:-1]):
+                    found.append(int(name))
+                continue
+            stat = procfs.parse_stat(procfs.read_text(name, "stat"))
+        except (OSError, DebugtoolError):
             continue
-        if marker in environ or environ.endswith(marker[:-1]):
-            found.append(int(name))
+        members[int(name)] = (int(stat["ppid"]), int(stat["starttime"]))
+    if marker is not None:
+        return found
+    roots = {p for p, (ppid, start) in members.items() if start >= since and ppid not in members}
+    # Each member whose chain of parents reaches a root belongs to the session.
+    for pid in members:
+        seen, current = set(), pid
+        while current in members and current not in seen:
+            if current in roots:
+                found.append(pid)
+                break
+            seen.add(current)
+            current = members[current][0]
     return found
 
 

@@ -108,20 +108,42 @@ def report_context(as_json: bool):
     return emit
 
 
-def resolve_target(args: argparse.Namespace, mode: str):
-    """Resolve and pin the target (warnings for runtimes that did not answer go to stderr)."""
-    from debugtool import output
+def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
+    """Resolve and pin the target (warnings for runtimes that did not answer go to stderr).
+
+    A target that cannot be resolved is still written to the audit log (exit code 125).
+    """
+    from debugtool import audit, output
+    from debugtool.errors import DebugtoolError
     from debugtool.runtimes import discover
     from debugtool.target import find, pin, require_privileges
 
-    if mode != "runtime":
-        require_privileges()
-    found = discover(all=True, timeout=args.timeout)
-    container = find(args.target, found)
-    if not container.running:
-        for message in found.warnings:
-            output.warn(message)
-    return pin(container), found
+    try:
+        if mode != "runtime":
+            require_privileges()
+        found = discover(all=True, timeout=args.timeout)
+        container = find(args.target, found)
+        if not container.running:
+            for message in found.warnings:
+                output.warn(message)
+        return pin(container), found
+    except DebugtoolError as exc:
+        try:
+            audit.append(
+                {
+                    "action": "exec",
+                    "target_name": args.target,
+                    "mode": mode,
+                    "argv": argv,
+                    "exec_user": args.user,
+                    "privileged": args.privileged,
+                    "exit_code": exc.exit_code,
+                    "error": exc.message,
+                }
+            )
+        except DebugtoolError:
+            pass
+        raise
 
 
 def run(args: argparse.Namespace) -> int:
@@ -133,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise UsageError("no command given.", "Write: debugtool exec TARGET -- CMD [ARG...].")
-    target, found = resolve_target(args, args.mode)
+    target, found = resolve_target(args, args.mode, command)
     with target:
         result = exec_in(
             target,

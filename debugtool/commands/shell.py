@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from debugtool.execute import exec_in
 
     mode = args.mode or "runtime"
-    target, found = resolve_target(args, mode if args.mode else "ns")
+    target, found = resolve_target(args, mode if args.mode else "ns", ["/bin/sh"])
     with target:
         argv = ["/bin/sh"]
         if mode != "toolbox" and not has_file(target.root, "/bin/sh"):
