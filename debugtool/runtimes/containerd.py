@@ -227,7 +227,10 @@ class ContainerdRuntime(Runtime):
     supports_logs = True
 
     def present(self) -> bool:
-        return any(os.path.exists(d.address) or os.path.isdir(d.state) for d in daemons())
+        # A CONTAINERD_ADDRESS the user set is containerd asked for, even if nothing is there.
+        return bool(os.environ.get("CONTAINERD_ADDRESS")) or any(
+            os.path.exists(d.address) or os.path.isdir(d.state) for d in daemons()
+        )
 
     def list(self, all: bool = False) -> list[Container]:
         """Return the containers of every namespace of every present daemon.
@@ -235,7 +238,11 @@ class ContainerdRuntime(Runtime):
         Raises ``RuntimeUnavailable`` when no daemon answered within ``timeout`` seconds and no
         task state was found on disk either.
         """
-        present = [d for d in daemons() if os.path.exists(d.address) or os.path.isdir(d.state)]
+        every = daemons()
+        present = [d for d in every if os.path.exists(d.address) or os.path.isdir(d.state)]
+        # A daemon asked for explicitly is asked even without a socket: its absence is news.
+        explicit = every[:1] if os.environ.get("CONTAINERD_ADDRESS") else []
+        present = [*[d for d in explicit if d not in present], *present]
         if not present:
             raise RuntimeUnavailable(self.name, f"no socket at {daemons()[0].address}")
         deadline = time.monotonic() + self.timeout
@@ -274,7 +281,7 @@ class ContainerdRuntime(Runtime):
                     V2_TASKS,
                 )
                 found += on_disk
-            elif os.path.exists(daemon.address):
+            elif os.path.exists(daemon.address) or daemon in explicit:
                 reasons.append(f"{daemon.label}: {reason}" if len(present) > 1 else reason)
         if reasons and len(reasons) == len(present):
             raise RuntimeUnavailable(self.name, "; ".join(reasons))
@@ -286,11 +293,14 @@ class ContainerdRuntime(Runtime):
 
     def _list_daemon(self, daemon: Daemon, deadline: float) -> builtins.list[Container]:
         answer = self._call(daemon, [(NAMESPACES_LIST, b"", "")], deadline)[0]
-        namespaces = list_namespaces(answer) if isinstance(answer, bytes) else []
         if not isinstance(answer, bytes):
             raise RuntimeUnavailable(
                 self.name, f"{daemon.label} refused to list namespaces: {answer}"
             )
+        try:
+            namespaces = list_namespaces(answer)
+        except pw.DecodeError as exc:
+            raise RuntimeUnavailable(self.name, f"{daemon.label} sent {exc}") from None
         calls = [(m, b"", ns) for ns in namespaces for m in (CONTAINERS_LIST, TASKS_LIST)]
         answers = self._call(daemon, calls, deadline) if calls else []
         found: list[Container] = []
@@ -409,15 +419,34 @@ class ContainerdRuntime(Runtime):
     def logs(
         self, container: Container, tail: int | None = None, since: float | None = None
     ) -> bytes:
-        """Return the container's CRI log (Kubernetes containers), else ``b""``.
+        """Return the container's output where containerd says it was written, else ``b""``.
 
         containerd itself keeps no output: a task's stdout and stderr go wherever its creator
-        pointed them (FIFOs for ``ctr``, a log file that CRI records for Kubernetes).
+        pointed them. Kubernetes (CRI) writes a log file whose path it records with the
+        container: that is read with timestamps. ``ctr run --log-uri file:///PATH`` makes the
+        task's stdout that URI: that file is read as it is (no timestamps, so ``since`` cannot
+        apply). FIFOs (plain ``ctr run``) hold nothing to read afterwards.
         """
-        path = (container.metadata.get("containerd") or {}).get("log_path") or ""
-        if not path:
-            return b""
-        return read_cri_log(path, tail, since)
+        record = container.metadata.get("containerd") or {}
+        if record.get("log_path"):
+            return read_cri_log(record["log_path"], tail, since)
+        stdout = str((record.get("task") or {}).get("stdout") or "")
+        if stdout.startswith("file://"):
+            from urllib.parse import unquote, urlsplit
+
+            path = unquote(urlsplit(stdout).path)
+            try:
+                with open(path, "rb") as f:
+                    data = _read_tail(f, tail) if tail is not None else f.read()
+            except FileNotFoundError:
+                return b""
+            except OSError as exc:
+                raise RuntimeUnavailable(self.name, f"cannot read {path}: {exc.strerror}") from None
+            if tail is not None:
+                lines = data.splitlines(keepends=True)
+                data = b"".join(lines[-tail:]) if tail > 0 else b""
+            return data
+        return b""
 
 
 def tasks_on_disk(daemon: Daemon) -> list[Container]:

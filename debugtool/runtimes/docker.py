@@ -11,6 +11,7 @@ runtime, a stale file) the container's own inspect answer gives it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import struct
 from typing import Any
@@ -104,7 +105,8 @@ class DockerRuntime(Runtime):
         return DockerAPI(timeout=self.timeout, name=self.name)
 
     def present(self) -> bool:
-        return self.api().present()
+        # A DOCKER_HOST the user set is Docker asked for: if its socket is missing, say so.
+        return bool(os.environ.get("DOCKER_HOST")) or self.api().present()
 
     def list(self, all: bool = False) -> list[Container]:
         """Return Docker's containers. Raises ``RuntimeUnavailable`` within ``timeout``."""
