@@ -306,6 +306,40 @@ class Bundle:
         return data if isinstance(data, list) else []
 
 
+def verify_bundle(path: str) -> list[str]:
+    """Check a bundle against its manifest; return the problems found (empty: intact).
+
+    Checks the manifest's schema, that every recorded member is present with its size and
+    SHA-256, and that no member is unrecorded. Raises ``BundleError`` when ``path`` is not a
+    bundle at all (missing, not a gzip tar, no debugtool manifest first, newer schema).
+    """
+    archive = read_archive(path)
+    manifest = archive.manifest or {}
+    problems = mf.schema_problems(manifest)
+    if archive.damage:
+        problems.append(archive.damage)
+    if manifest.get("root") not in (None, archive.root):
+        problems.append(f"the archive's top folder {archive.root} is not {manifest.get('root')}")
+    files = manifest.get("files")
+    recorded: dict[str, Any] = files if isinstance(files, dict) else {}
+    for rel, entry in sorted(recorded.items()):
+        data = archive.members.get(rel)
+        if data is None:
+            problems.append(f"{rel}: missing")
+        elif not isinstance(entry, dict):
+            continue
+        elif len(data) != entry.get("size"):
+            problems.append(f"{rel}: size {len(data)}, the manifest says {entry.get('size')}")
+        elif mf.sha256(data) != entry.get("sha256"):
+            problems.append(f"{rel}: checksum mismatch")
+    for rel in archive.order:
+        if rel != mf.MANIFEST and rel not in recorded:
+            problems.append(f"{rel}: not recorded in the manifest")
+    for name in archive.extra_roots:
+        problems.append(f"{name}: outside the bundle's folder")
+    return problems
+
+
 def open_bundle(path: str) -> Bundle:
     """Open a bundle for reading.
 

@@ -1,0 +1,472 @@
+"""What a bundle collects: host facts, and per container its inspect data, Snapshot, logs, raw
+/proc and cgroup files, and cgroup samples.
+
+Each collector is a function ``(Context, ...) -> {path: bytes}`` run by the writer in a worker
+thread with a timeout; a collector that runs a program does it through ``Context.run`` so the
+writer can kill the program by its pid when the collector is cut off. Paths are relative to the
+bundle root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from debugtool import procfs
+from debugtool.errors import DebugtoolError, RuntimeUnavailable
+from debugtool.model import CgroupStats, Container, to_dict
+
+if TYPE_CHECKING:
+    from debugtool.runtimes import Discovery, Runtime
+    from debugtool.target import Target
+
+Files = dict[str, bytes]
+
+#: Most output kept from one container's logs; beyond it the oldest lines go (status truncated).
+MAX_LOG_BYTES = 8 << 20
+#: Most kept from one raw file (cgroup files, /proc tables).
+MAX_RAW_BYTES = 1 << 20
+#: Lines of the audit log a bundle keeps.
+AUDIT_LINES = 200
+
+_PROC_FILES = (
+    "mountinfo",
+    "status",
+    "cgroup",
+    "limits",
+    "net/dev",
+    "net/tcp",
+    "net/tcp6",
+    "net/udp",
+    "net/udp6",
+    "net/unix",
+    "net/route",
+    "net/ipv6_route",
+    "net/snmp",
+)
+
+
+class Context:
+    """What a running collector can use: subprocesses the writer may kill, and a cut-off flag."""
+
+    def __init__(self) -> None:
+        self.abandoned = threading.Event()
+        self.truncated = ""  # set by a collector that kept only part of what it found
+        self._pids: set[int] = set()
+        self._lock = threading.Lock()
+
+    def run(
+        self, argv: Sequence[str], timeout: float = 10.0, env: dict[str, str] | None = None
+    ) -> tuple[int, bytes, bytes]:
+        """Run a program; return ``(exit code, stdout, stderr)``.
+
+        Raises ``DebugtoolError`` when it cannot start or outlives ``timeout`` (it is killed).
+        """
+        if self.abandoned.is_set():
+            raise DebugtoolError("the collector was cut off before it could run a program.")
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,  # so a kill reaches the program's own children too
+            )
+        except OSError as exc:
+            raise DebugtoolError(f"cannot run {argv[0]}: {exc.strerror}.") from None
+        with self._lock:
+            self._pids.add(proc.pid)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._kill(proc.pid)
+            proc.communicate()
+            raise DebugtoolError(f"{argv[0]} did not finish within {timeout:g}s.") from None
+        finally:
+            with self._lock:
+                self._pids.discard(proc.pid)
+        return proc.returncode, out, err
+
+    def _kill(self, pid: int) -> None:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def abandon(self) -> None:
+        """Mark the collector cut off and kill every program it still runs (by pid)."""
+        self.abandoned.set()
+        with self._lock:
+            pids = list(self._pids)
+        for pid in pids:
+            self._kill(pid)
+
+
+def dumps(data: Any) -> bytes:
+    """Return model objects or plain data as indented JSON bytes."""
+    return json.dumps(to_dict(data), indent=1, sort_keys=True, default=str).encode()
+
+
+def _read(path: str, limit: int = MAX_RAW_BYTES) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            return f.read(limit)
+    except OSError:
+        return None
+
+
+def tail_lines(path: str, lines: int, chunk: int = 64 << 10) -> bytes:
+    """Return the last ``lines`` lines of a file without reading all of it."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        end = f.tell()
+        data = b""
+        pos = end
+        while pos > 0 and data.count(b"\n") <= lines:
+            step = min(chunk, pos)
+            pos -= step
+            f.seek(pos)
+            data = f.read(step) + data
+    parts = data.splitlines(keepends=True)
+    return b"".join(parts[-lines:]) if lines else b""
+
+
+# --- host ----------------------------------------------------------------------------------
+def host_debugtool(ctx: Context, command_line: list[str], options: dict[str, Any]) -> Files:
+    """debugtool's version, the command line that made the bundle, and who ran it."""
+    from debugtool import __version__, audit
+
+    record = {
+        "debugtool_version": __version__,
+        "command_line": command_line,
+        "options": options,
+        "python": sys.version.split()[0],
+        "who": audit.who(),
+        "started_at": time.time(),
+    }
+    return {"host/debugtool.json": dumps(record)}
+
+
+def host_kernel(ctx: Context) -> Files:
+    """uname, /proc/version, the kernel command line, uptime, load and memory."""
+    u = os.uname()
+    parts = [
+        f"uname: {u.sysname} {u.nodename} {u.release} {u.version} {u.machine}",
+        f"platform: {platform.platform()}",
+    ]
+    for name in ("version", "cmdline", "uptime", "loadavg", "meminfo", "sys/kernel/pid_max"):
+        data = _read(f"/proc/{name}")
+        if data is not None:
+            parts.append(f"--- /proc/{name}\n{data.decode(errors='replace').rstrip()}")
+    return {"host/kernel.txt": ("\n".join(parts) + "\n").encode()}
+
+
+def host_os_release(ctx: Context) -> Files:
+    """/etc/os-release (or /usr/lib/os-release)."""
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        data = _read(path)
+        if data is not None:
+            return {"host/os-release": data}
+    raise DebugtoolError("this host has no os-release file.")
+
+
+def host_cgroups(ctx: Context) -> Files:
+    """The cgroup layout: version, controllers, and every cgroup mount."""
+    mounts = procfs.parse_mountinfo(procfs.read_text("self", "mountinfo"))
+    v1 = [m for m in mounts if m.fstype == "cgroup"]
+    v2 = [m for m in mounts if m.fstype == "cgroup2"]
+    version = "hybrid" if v1 and v2 else "v1" if v1 else "v2" if v2 else "none"
+    lines = [f"version: {version}", "--- cgroup mounts"]
+    for m in v1 + v2:
+        lines.append(f"{m.fstype} {m.mountpoint} {m.super_options}")
+    for path in ("/proc/cgroups", "/sys/fs/cgroup/cgroup.controllers", "/proc/self/cgroup"):
+        data = _read(path)
+        if data is not None:
+            lines.append(f"--- {path}\n{data.decode(errors='replace').rstrip()}")
+    return {"host/cgroups.txt": ("\n".join(lines) + "\n").encode()}
+
+
+_VERSION_COMMANDS = {
+    "runc": ["runc", "--version"],
+    "crun": ["crun", "--version"],
+    "containerd": ["containerd", "--version"],
+    "ctr": ["ctr", "--version"],
+    "podman": ["podman", "--version"],
+    "dockerd": ["dockerd", "--version"],
+}
+
+
+def host_runtimes(ctx: Context, timeout: float) -> Files:
+    """Versions of the runtimes on the host: their binaries' ``--version`` and Docker's API."""
+    versions: dict[str, Any] = {}
+    threads = []
+
+    def ask(name: str, argv: list[str]) -> None:
+        try:
+            rc, out, err = ctx.run(argv, timeout=timeout)
+            text = (out or err).decode(errors="replace").strip()
+            versions[name] = text if rc == 0 else f"exit {rc}: {text[:200]}"
+        except DebugtoolError as exc:
+            versions[name] = f"error: {exc.message}"
+
+    def docker() -> None:
+        from debugtool.runtimes.dockerapi import DockerAPI
+
+        api = DockerAPI(timeout=timeout)
+        if not api.present():
+            return
+        try:
+            versions["docker-engine"] = api.get_json("/version")
+        except RuntimeUnavailable as exc:
+            versions["docker-engine"] = f"error: {exc.reason}"
+
+    for name, argv in _VERSION_COMMANDS.items():
+        if shutil.which(argv[0]):
+            threads.append(threading.Thread(target=ask, args=(name, argv), daemon=True))
+    threads.append(threading.Thread(target=docker, daemon=True))
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + timeout + 1
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    return {"host/runtimes.json": dumps(dict(sorted(versions.items())))}
+
+
+def host_discovery(ctx: Context, discovery: Discovery) -> Files:
+    """Every container the runtimes listed, the runtimes that answered, and those skipped."""
+    record = {
+        "runtimes": sorted(discovery.runtimes),
+        "warnings": discovery.warnings,
+        "containers": [
+            {
+                k: v
+                for k, v in to_dict(c).items()
+                if k != "metadata"  # each container's folder holds the raw records
+            }
+            for c in discovery.containers
+        ],
+    }
+    return {"host/discovery.json": dumps(record)}
+
+
+def host_audit(ctx: Context) -> Files:
+    """The audit log's most recent lines."""
+    from debugtool import audit
+
+    path = audit.log_path()
+    try:
+        data = tail_lines(path, AUDIT_LINES)
+    except FileNotFoundError:
+        data = b""
+    except OSError as exc:
+        raise DebugtoolError(f"cannot read the audit log {path}: {exc.strerror}.") from None
+    return {"host/audit.jsonl": data}
+
+
+# --- per container -------------------------------------------------------------------------
+def container_record(ctx: Context, folder: str, container: Container) -> Files:
+    """The model Container, with each backend's raw record (the fallback for inspect data)."""
+    return {f"{folder}/container.json": dumps(container)}
+
+
+def inspect(ctx: Context, folder: str, container: Container, runtime: Runtime | None) -> Files:
+    """The runtime's own inspect data; without an answering runtime, its discovery record."""
+    if runtime is None:
+        raise DebugtoolError(
+            f"runtime {container.runtime} did not answer, so there is no inspect data; "
+            "container.json holds what discovery saw."
+        )
+    data = runtime.inspect(container)
+    return {f"{folder}/inspect.json": dumps(data)}
+
+
+def snapshot(ctx: Context, folder: str, target: Target) -> Files:
+    """The full Snapshot: processes, mounts, network, cgroup, security."""
+    from debugtool.collect import snapshot as take
+
+    snap = take(target, network=True)
+    return {f"{folder}/snapshot.json": snap.to_json().encode()}
+
+
+def raw_files(ctx: Context, folder: str, target: Target) -> Files:
+    """/proc tables and the container's cgroup files as read, for what the model leaves out."""
+    from debugtool.collect.cgroups import controller_dirs
+
+    files: Files = {}
+    for name in _PROC_FILES:
+        data = _read(f"/proc/{target.pid}/{name}")
+        if data is not None:
+            files[f"{folder}/raw/proc/{name}"] = data
+    try:
+        host = procfs.parse_mountinfo(procfs.read_text("self", "mountinfo"))
+    except DebugtoolError:
+        host = []
+    _, dirs = controller_dirs(target.cgroup, host)
+    seen: set[str] = set()
+    for controller, directory in sorted(dirs.items()):
+        real = os.path.realpath(directory)
+        if real in seen:
+            continue  # cpu and cpuacct share one directory on v1
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        # One text file per controller: a few dozen tiny members per container would bloat
+        # the manifest and the archive's headers and help nobody reading it.
+        parts = [f"# {directory}\n"]
+        for entry in entries:
+            try:
+                if not entry.is_file(follow_symlinks=False) or not entry.stat().st_mode & 0o444:
+                    continue
+            except OSError:
+                continue
+            data = _read(entry.path, 64 << 10)
+            if data is not None:
+                parts.append(f"--- {entry.name}\n{data.decode(errors='replace').rstrip()}\n")
+        files[f"{folder}/raw/cgroup-{controller}.txt"] = "".join(parts).encode()
+    return files
+
+
+def logs(
+    ctx: Context,
+    folder: str,
+    container: Container,
+    runtime: Runtime | None,
+    tail: int | None,
+    since: float | None,
+) -> Files:
+    """The container's recent output: through its runtime, else from the log file on the host."""
+    data: bytes | None = None
+    why = ""
+    if runtime is not None and runtime.supports_logs:
+        try:
+            data = runtime.logs(container, tail=tail, since=since)
+        except DebugtoolError as exc:
+            why = f"{container.runtime} did not give the logs ({exc.message}); "
+    if data is None:
+        path = log_file(container)
+        if path is None:
+            raise DebugtoolError(
+                why + f"runtime {container.runtime} keeps no log file debugtool can read."
+            )
+        data = read_log_file(path, tail, since)
+        if why:
+            data = f"# read from {path} ({why.rstrip('; ')})\n".encode() + data
+    if len(data) > MAX_LOG_BYTES:
+        cut = data[-MAX_LOG_BYTES:]
+        data = cut[cut.find(b"\n") + 1 :]
+        ctx.truncated = f"kept the last {MAX_LOG_BYTES >> 20} MiB of output"
+    return {f"{folder}/logs.txt": data}
+
+
+def log_file(container: Container) -> str | None:
+    """Return the container's log file on the host (Docker json-file, podman k8s-file), if any."""
+    for record in container.metadata.values():
+        path = _find_key(record, "LogPath")
+        if isinstance(path, str) and path and os.path.isfile(path):
+            return path
+    guess = f"/var/lib/docker/containers/{container.id}/{container.id}-json.log"
+    return guess if os.path.isfile(guess) else None
+
+
+def _find_key(data: Any, key: str, depth: int = 0) -> Any:
+    if depth > 4:
+        return None
+    if isinstance(data, dict):
+        if key in data:
+            return data[key]
+        for value in data.values():
+            found = _find_key(value, key, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def _log_time(text: str) -> float | None:
+    """Parse an RFC 3339 time with nanoseconds (as Docker and CRI logs write them)."""
+    try:
+        head, _, frac = text.partition(".")
+        zone = ""
+        digits = frac
+        for i, ch in enumerate(frac):
+            if not ch.isdigit():
+                digits, zone = frac[:i], frac[i:]
+                break
+        zone = "+00:00" if zone in ("Z", "") else zone
+        return datetime.fromisoformat(f"{head}.{(digits or '0')[:6]:<06}{zone}").timestamp()
+    except ValueError:
+        return None
+
+
+def read_log_file(path: str, tail: int | None, since: float | None) -> bytes:
+    """Return a runtime's log file as plain lines (``TIME STREAM message``).
+
+    Docker's json-file lines (``{"log": ..., "stream": ..., "time": ...}``) and CRI/podman
+    ``k8s-file`` lines (``TIME STREAM F message``) are both understood.
+    """
+    try:
+        raw = tail_lines(path, tail) if tail else _read(path, 1 << 30) or b""
+    except OSError as exc:
+        raise DebugtoolError(f"cannot read the log file {path}: {exc.strerror}.") from None
+    out = []
+    for line in raw.splitlines():
+        stamp = ""
+        text = line.decode("utf-8", "surrogateescape")
+        if line.startswith(b"{"):
+            try:
+                entry = json.loads(line)
+                stamp = str(entry.get("time", ""))
+                text = f"{stamp} {entry.get('stream', '')} {entry.get('log', '').rstrip(chr(10))}"
+            except ValueError:
+                pass
+        else:
+            fields = text.split(" ", 3)
+            if len(fields) == 4 and fields[2] in ("F", "P"):
+                stamp = fields[0]
+                text = f"{fields[0]} {fields[1]} {fields[3]}"
+        if since and stamp:
+            when = _log_time(stamp)
+            if when is not None and when < since:
+                continue
+        out.append(text)
+    return ("\n".join(out) + ("\n" if out else "")).encode("utf-8", "surrogateescape")
+
+
+def sample_cgroups(
+    targets: dict[str, Target], samples: int, interval: float, stop: threading.Event
+) -> tuple[dict[str, list[CgroupStats]], dict[str, str]]:
+    """Sample every target's cgroup ``samples`` times, ``interval`` seconds apart, all in one
+    window; return ``({id: [stats...]}, {id: error})``."""
+    from debugtool.collect.cgroups import collect_cgroup
+
+    taken: dict[str, list[CgroupStats]] = {cid: [] for cid in targets}
+    errors: dict[str, str] = {}
+    start = time.monotonic()
+    for i in range(samples):
+        for cid, target in targets.items():
+            if cid in errors:
+                continue
+            try:
+                taken[cid].append(collect_cgroup(target))
+            except DebugtoolError as exc:
+                errors[cid] = exc.for_people()
+            except Exception as exc:  # noqa: BLE001 - one container must not stop the others
+                errors[cid] = f"{type(exc).__name__}: {exc}"
+        if i + 1 < samples and stop.wait(max(0.0, start + (i + 1) * interval - time.monotonic())):
+            break
+    return taken, errors

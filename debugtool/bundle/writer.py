@@ -1,0 +1,753 @@
+"""Capture a support bundle: run every collector with a timeout inside one time budget, redact,
+stage in a private directory, write the archive with the manifest first, scan it for leaks.
+
+Robustness comes first. Collectors run in daemon worker threads joined with timeouts: a hung
+collector is abandoned (its later output ignored, its programs killed by pid) and recorded with
+status ``timeout``. Ctrl-C and SIGTERM set a flag; the capture stops waiting and still writes a
+valid bundle marked incomplete. The archive is written to a temporary file (mode 0600) beside
+the destination and renamed into place only after the leak scan passed.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import tarfile
+import tempfile
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from debugtool.bundle import collectors as col
+from debugtool.bundle import manifest as mf
+from debugtool.bundle.redact import Redactor
+from debugtool.errors import BundleError, DebugtoolError, UsageError
+from debugtool.model import Container, to_dict
+
+if TYPE_CHECKING:
+    from debugtool.runtimes import Discovery
+    from debugtool.target import Target
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Options:
+    """How to capture a bundle (the ``debugtool bundle`` flags)."""
+
+    targets: list[str] = field(default_factory=list)
+    all: bool = False
+    output: str | None = None
+    since: float | None = None  # epoch seconds: logs from then on
+    log_lines: int | None = 1000
+    collector_timeout: float = 10.0  # seconds each collector may take
+    budget: float = 60.0  # seconds the whole capture may take
+    max_size: int | None = None  # bytes
+    redact: bool = True
+    runtime_timeout: float = 2.0  # seconds each runtime may take to answer discovery
+    runtimes: list[str] | None = None
+    command_line: list[str] = field(default_factory=list)
+    samples: int = 3  # cgroup samples per container ...
+    sample_interval: float = 0.5  # ... this far apart, all containers in one window
+    workers: int = 8
+    progress: Progress | None = None
+
+
+@dataclass
+class Summary:
+    """What was written: the path, its size, the containers, what did not finish."""
+
+    path: str
+    size: int
+    containers: int
+    complete: bool
+    interrupted: str
+    duration: float
+    not_ok: list[dict[str, Any]]
+    redactions: int
+    dropped: list[dict[str, Any]]
+
+
+def parse_size(text: str) -> int:
+    """Return a size like ``50M``, ``1.5GiB`` or ``200000`` in bytes. Raises ``UsageError``."""
+    units = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = t, ""
+    if t and t[-1] in units:
+        number, unit = t[:-1], t[-1]
+    try:
+        value = float(number) * units[unit]
+    except (ValueError, KeyError):
+        raise UsageError(
+            f"'{text}' is not a size.", "Write bytes or a number with K, M or G (e.g. 50M)."
+        ) from None
+    if value < 1:
+        raise UsageError(f"'{text}' is not a positive size.", "Write for example 50M.")
+    return int(value)
+
+
+def parse_duration(text: str) -> float:
+    """Return a duration like ``90``, ``30s``, ``10m``, ``2h``, ``1d`` in seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    t = text.strip().lower()
+    scale = units.get(t[-1:], 1) if t else 1
+    if t and t[-1] in units:
+        t = t[:-1]
+    try:
+        value = float(t) * scale
+    except ValueError:
+        raise UsageError(
+            f"'{text}' is not a duration.", "Write seconds or a number with s, m, h or d (10m)."
+        ) from None
+    if value <= 0:
+        raise UsageError(f"'{text}' is not a positive duration.", "Write for example 10m.")
+    return value
+
+
+def folder_name(container: Container, taken: set[str]) -> str:
+    """Return ``containers/RUNTIME-NAME-SHORTID``, readable and unique within the bundle."""
+    safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in container.name.lstrip("/"))
+    base = f"{container.runtime or 'none'}-{safe[:60] or 'unnamed'}-{container.short_id}"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}-{n}"
+    taken.add(name)
+    return name
+
+
+class _Capture:
+    """Files and collector records gathered so far; sealed when the writer starts writing."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.files: dict[str, bytes] = {}
+        self.priority: dict[str, int] = {}
+        self.owner: dict[str, int] = {}  # file -> index of the collector record that wrote it
+        self.results: list[mf.CollectorResult] = []
+        self.running: dict[int, tuple[mf.CollectorResult, float]] = {}
+        self.sealed = False
+
+    def begin(self, name: str, container: str | None) -> int:
+        with self.lock:
+            key = id(object()) ^ int(time.monotonic_ns())
+            self.running[key] = (mf.CollectorResult(name, container), time.monotonic())
+            return key
+
+    def finish(self, key: int, result: mf.CollectorResult, files: dict[str, bytes], prio: int):
+        with self.lock:
+            self.running.pop(key, None)
+            if self.sealed:
+                return  # a late collector: the bundle is already being written without it
+            index = len(self.results)
+            for rel, data in files.items():
+                self.files[rel] = data
+                self.priority[rel] = prio
+                self.owner[rel] = index
+            result.files = sorted(files)
+            self.results.append(result)
+
+    def seal(self, reason_status: str, reason: str) -> None:
+        """Stop accepting output; record still-running collectors with ``reason``."""
+        with self.lock:
+            self.sealed = True
+            now = time.monotonic()
+            for result, started in self.running.values():
+                result.status = reason_status
+                result.error = reason
+                result.duration = now - started
+                self.results.append(result)
+            self.running.clear()
+
+
+class Writer:
+    """One bundle capture. ``capture()`` returns a ``Summary`` or raises ``BundleError``."""
+
+    def __init__(self, options: Options) -> None:
+        self.o = options
+        self.cap = _Capture()
+        self.stop = threading.Event()
+        self.interrupted = ""
+        self.budget_hit = False
+        self.started = time.monotonic()
+        self.deadline = self.started + options.budget
+        self.created_at = time.time()
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.created_at))
+        host = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in socket.gethostname())
+        self.root = f"debugtool-bundle-{host}-{stamp}"
+        self.containers: list[tuple[Container, str]] = []  # (container, folder)
+        self.redactor = Redactor()
+
+    # -- running collectors -----------------------------------------------------------------
+    def run(
+        self,
+        name: str,
+        fn: Callable[..., dict[str, bytes]],
+        *args: Any,
+        container: str | None = None,
+        priority: int = mf.PRIORITY_HOST,
+        timeout: float | None = None,
+    ) -> bool:
+        """Run one collector in a daemon thread with a timeout; record its outcome.
+
+        Returns whether it succeeded. Never raises: every failure becomes a record.
+        """
+        result = mf.CollectorResult(name, container)
+        if self.stop.is_set():
+            result.status, result.error = mf.SKIPPED, self._stop_reason()
+            self.cap.finish(0, result, {}, priority)
+            return False
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            self.budget_hit = True
+            result.status = mf.SKIPPED
+            result.error = f"the bundle's time budget ({self.o.budget:g}s) was used up first"
+            self.cap.finish(0, result, {}, priority)
+            return False
+        limit = min(timeout or self.o.collector_timeout, remaining)
+        ctx = col.Context()
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                box["files"] = fn(ctx, *args)
+            except DebugtoolError as exc:
+                box["error"] = exc.for_people()
+            except Exception as exc:  # noqa: BLE001 - a collector bug becomes a record
+                box["error"] = f"{type(exc).__name__}: {exc}"
+            done.set()
+
+        key = self.cap.begin(name, container)
+        start = time.monotonic()
+        thread = threading.Thread(target=work, name=f"dt-bundle-{name}", daemon=True)
+        thread.start()
+        end = start + limit
+        while not done.is_set():
+            left = end - time.monotonic()
+            if left <= 0 or self.stop.is_set():
+                break
+            done.wait(min(left, 0.05))
+        result.duration = time.monotonic() - start
+        files: dict[str, bytes] = {}
+        if not done.is_set():
+            ctx.abandon()  # its later output is ignored; its programs are killed now
+            if self.stop.is_set():
+                result.status, result.error = mf.SKIPPED, self._stop_reason()
+            else:
+                result.status = mf.TIMEOUT
+                result.error = f"did not finish within {limit:.3g}s"
+                if limit < (timeout or self.o.collector_timeout):
+                    self.budget_hit = True
+                    result.error += " (cut by the bundle's time budget)"
+        elif "error" in box:
+            result.status, result.error = mf.ERROR, box["error"]
+        else:
+            files = box.get("files") or {}
+            if ctx.truncated:
+                result.status, result.error = mf.TRUNCATED, ctx.truncated
+        self.cap.finish(key, result, files, priority)
+        return result.status in (mf.OK, mf.TRUNCATED)
+
+    def _stop_reason(self) -> str:
+        return f"interrupted ({self.interrupted}) before it finished"
+
+    # -- the capture ------------------------------------------------------------------------
+    def capture(self) -> Summary:
+        """Collect, redact, write and verify the bundle; return what was written."""
+        restore = self._install_signals()
+        try:
+            path = self._destination()
+            discovery, chosen = self._discover()
+            self._collect(discovery, chosen)
+            return self._write(path)
+        finally:
+            restore()
+
+    def _install_signals(self) -> Callable[[], None]:
+        if threading.current_thread() is not threading.main_thread():
+            return lambda: None
+
+        def handler(signum: int, frame: Any) -> None:
+            # Set a flag only: the capture notices it, stops waiting and writes what it has.
+            self.interrupted = signal.Signals(signum).name
+            self.stop.set()
+
+        old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+
+        def restore() -> None:
+            for s, h in old.items():
+                signal.signal(s, h)
+
+        return restore
+
+    def _destination(self) -> str:
+        path = self.o.output or f"{self.root}.tar.gz"
+        if os.path.isdir(path):
+            path = os.path.join(path, f"{self.root}.tar.gz")
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise BundleError(
+                f"cannot write the bundle to {path}: {parent} does not exist.",
+                "Name a file in an existing directory with -o.",
+            )
+        if not os.access(parent, os.W_OK):
+            raise BundleError(
+                f"cannot write the bundle to {path}: {parent} is not writable.",
+                "Name a file in a writable directory with -o.",
+            )
+        return path
+
+    def _discover(self) -> tuple[Discovery, list[Container]]:
+        from debugtool.runtimes import discover
+        from debugtool.target import find
+
+        discovery = discover(self.o.runtimes, all=True, timeout=self.o.runtime_timeout)
+        if self.o.all:
+            chosen = [c for c in discovery.containers if c.status in ("running", "paused")]
+        else:
+            chosen = []
+            for text in self.o.targets:
+                container = find(text, discovery)
+                if all(c.id != container.id for c in chosen):
+                    chosen.append(container)
+        return discovery, chosen
+
+    def _collect(self, discovery: Discovery, chosen: list[Container]) -> None:
+        from debugtool.target import pin
+
+        taken: set[str] = set()
+        self.containers = [(c, f"containers/{folder_name(c, taken)}") for c in chosen]
+        targets: dict[str, Target] = {}
+        for container, folder in self.containers:
+            self.cap.finish(
+                0,
+                mf.CollectorResult("container", container.id),
+                col.container_record(col.Context(), folder, container),
+                mf.PRIORITY_ESSENTIAL,
+            )
+            if container.status not in ("running", "paused"):
+                continue
+            try:
+                targets[container.id] = pin(container)
+            except DebugtoolError as exc:
+                result = mf.CollectorResult("pin", container.id, mf.ERROR, error=exc.for_people())
+                self.cap.finish(0, result, {}, mf.PRIORITY_ESSENTIAL)
+        try:
+            self._run_jobs(discovery, targets)
+        finally:
+            for target in targets.values():
+                target.close()
+
+    def _run_jobs(self, discovery: Discovery, targets: dict[str, Target]) -> None:
+        o = self.o
+        jobs: queue.Queue[Callable[[], None]] = queue.Queue()
+        options = {
+            "targets": o.targets,
+            "all": o.all,
+            "since": o.since,
+            "log_lines": o.log_lines,
+            "timeout": o.collector_timeout,
+            "budget": o.budget,
+            "max_size": o.max_size,
+            "redact": o.redact,
+        }
+        host_jobs: list[tuple[str, Callable[..., dict[str, bytes]], tuple[Any, ...]]] = [
+            ("host/debugtool", col.host_debugtool, (o.command_line, options)),
+            ("host/discovery", col.host_discovery, (discovery,)),
+            ("host/kernel", col.host_kernel, ()),
+            ("host/os-release", col.host_os_release, ()),
+            ("host/cgroups", col.host_cgroups, ()),
+            ("host/audit", col.host_audit, ()),
+            ("host/runtimes", col.host_runtimes, (min(o.collector_timeout, 5.0),)),
+        ]
+        total = len(self.containers)
+        finished = [0]
+        lock = threading.Lock()
+
+        def container_job(container: Container, folder: str) -> Callable[[], None]:
+            def job() -> None:
+                cid = container.id
+                runtime = discovery.runtime(container.runtime)
+                target = targets.get(cid)
+                self.run(
+                    "inspect",
+                    col.inspect,
+                    folder,
+                    container,
+                    runtime,
+                    container=cid,
+                    priority=mf.PRIORITY_INSPECT,
+                )
+                if target is not None:
+                    self.run(
+                        "snapshot",
+                        col.snapshot,
+                        folder,
+                        target,
+                        container=cid,
+                        priority=mf.PRIORITY_SNAPSHOT,
+                    )
+                    self.run(
+                        "raw",
+                        col.raw_files,
+                        folder,
+                        target,
+                        container=cid,
+                        priority=mf.PRIORITY_RAW,
+                    )
+                else:
+                    why = "the container is not running" + (
+                        " (or could not be pinned)" if container.running else ""
+                    )
+                    for name in ("snapshot", "raw"):
+                        rec = mf.CollectorResult(name, cid, mf.SKIPPED, error=why)
+                        self.cap.finish(0, rec, {}, mf.PRIORITY_RAW)
+                self.run(
+                    "logs",
+                    col.logs,
+                    folder,
+                    container,
+                    runtime,
+                    o.log_lines,
+                    o.since,
+                    container=cid,
+                    priority=mf.PRIORITY_LOGS,
+                )
+                with lock:
+                    finished[0] += 1
+                    count = finished[0]
+                if o.progress:
+                    o.progress(count, total)
+
+            return job
+
+        for name, fn, args in host_jobs:
+            jobs.put(functools.partial(self._host, name, fn, args))
+        for container, folder in self.containers:
+            jobs.put(container_job(container, folder))
+
+        def worker() -> None:
+            while not self.stop.is_set():
+                try:
+                    job = jobs.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    job()
+                finally:
+                    jobs.task_done()
+
+        threads = [
+            threading.Thread(target=self._sampler, args=(targets,), daemon=True, name="dt-sampler")
+        ]
+        n = max(1, min(o.workers, len(host_jobs) + total))
+        threads += [
+            threading.Thread(target=worker, daemon=True, name=f"dt-bundle-{i}") for i in range(n)
+        ]
+        for t in threads:
+            t.start()
+        # The main thread only waits, so a signal is handled at once and the budget enforced.
+        grace = 1.0
+        while any(t.is_alive() for t in threads):
+            if self.stop.is_set():
+                break
+            if time.monotonic() > self.deadline + grace:
+                self.budget_hit = True
+                break
+            for t in threads:
+                t.join(0.05)
+                if t.is_alive():
+                    break
+        if self.stop.is_set():
+            self.cap.seal(mf.SKIPPED, self._stop_reason())
+        elif self.budget_hit:
+            self.cap.seal(mf.TIMEOUT, f"cut by the bundle's time budget ({o.budget:g}s)")
+        else:
+            self.cap.seal(mf.SKIPPED, "not finished")
+        # Containers whose jobs never started are recorded as skipped.
+        done = {(r.container, r.name) for r in self.cap.results}
+        for container, _ in self.containers:
+            for name in ("inspect", "snapshot", "raw", "logs", "cgroup-samples"):
+                if (container.id, name) not in done:
+                    if name == "cgroup-samples" and container.id not in targets:
+                        reason = "the container is not running"
+                    elif self.stop.is_set():
+                        reason = self._stop_reason()
+                    else:
+                        reason = f"the bundle's time budget ({o.budget:g}s) was used up first"
+                    self.cap.results.append(
+                        mf.CollectorResult(name, container.id, mf.SKIPPED, error=reason)
+                    )
+
+    def _host(self, name: str, fn: Callable[..., dict[str, bytes]], args: tuple[Any, ...]) -> None:
+        self.run(name, fn, *args, priority=mf.PRIORITY_HOST)
+
+    def _sampler(self, targets: dict[str, Target]) -> None:
+        """Sample every container's cgroup in one shared window (so rates are visible)."""
+        folders = dict((c.id, f) for c, f in self.containers)
+        o = self.o
+        key = self.cap.begin("cgroup-sampler", None)
+        start = time.monotonic()
+        taken, errors = col.sample_cgroups(targets, o.samples, o.sample_interval, self.stop)
+        duration = time.monotonic() - start
+        self.cap.finish(key, mf.CollectorResult("cgroup-sampler", None, duration=duration), {}, 0)
+        for cid in targets:
+            result = mf.CollectorResult("cgroup-samples", cid, duration=duration)
+            files: dict[str, bytes] = {}
+            if taken.get(cid):
+                files[f"{folders[cid]}/cgroup-samples.json"] = col.dumps(taken[cid])
+            if cid in errors:
+                result.status = mf.TRUNCATED if taken.get(cid) else mf.ERROR
+                result.error = errors[cid]
+            self.cap.finish(0, result, files, mf.PRIORITY_SAMPLES)
+
+    # -- writing ----------------------------------------------------------------------------
+    def _write(self, path: str) -> Summary:
+        files = dict(self.cap.files)
+        redactions: list[dict[str, Any]] = []
+        if self.o.redact:
+            files = {rel: self.redactor.first_pass(rel, data) for rel, data in files.items()}
+            files = {rel: self.redactor.second_pass(rel, data) for rel, data in files.items()}
+            redactions = self.redactor.report()
+        dropped: list[dict[str, Any]] = []
+        priority = self.cap.priority
+        results = self.cap.results
+        order = sorted(files, key=lambda rel: (priority.get(rel, 0), -len(files[rel]), rel))
+        estimate = {rel: len(zlib.compress(data, 1)) for rel, data in files.items()}
+        staging = tempfile.mkdtemp(prefix="debugtool-bundle-")  # mode 0700
+        limit = self.o.max_size
+
+        def droppable() -> bool:
+            return bool(order) and priority.get(order[0], 0) < mf.PRIORITY_ESSENTIAL
+
+        try:
+            extra = self._extras(files, redactions, dropped)
+            while True:
+                if limit is not None:
+                    # Drop lowest-priority parts (logs first) until the estimate fits.
+                    room = int(limit * 0.95) - 4096
+                    room -= sum(len(zlib.compress(d, 1)) for d in extra.values())
+                    size = sum(estimate[r] + 600 for r in files)
+                    while size > room and droppable():
+                        rel = order.pop(0)
+                        size -= estimate[rel] + 600
+                        self._drop(rel, files, dropped, results)
+                    extra = self._extras(files, redactions, dropped)
+                tmp = self._archive(path, staging, files, extra, dropped)
+                if limit is None or os.path.getsize(tmp) <= limit or not droppable():
+                    break
+                os.unlink(tmp)  # the estimate was low: drop one more part and write again
+                self._drop(order.pop(0), files, dropped, results)
+                extra = self._extras(files, redactions, dropped)
+            try:
+                if self.o.redact:
+                    self._leak_scan(tmp)
+                os.replace(tmp, path)
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        not_ok = [r.to_dict() for r in results if r.status != mf.OK]
+        return Summary(
+            path=path,
+            size=os.path.getsize(path),
+            containers=len(self.containers),
+            complete=self._complete(),
+            interrupted=self.interrupted,
+            duration=time.monotonic() - self.started,
+            not_ok=not_ok,
+            redactions=sum(r["count"] for r in redactions),
+            dropped=dropped,
+        )
+
+    def _complete(self) -> bool:
+        return not self.interrupted and not self.budget_hit
+
+    def _drop(
+        self,
+        rel: str,
+        files: dict[str, bytes],
+        dropped: list[dict[str, Any]],
+        results: list[mf.CollectorResult],
+    ) -> None:
+        data = files.pop(rel)
+        dropped.append({"file": rel, "size": len(data), "reason": "--max-size"})
+        index = self.cap.owner.get(rel)
+        if index is not None and index < len(results):
+            result = results[index]
+            if result.status == mf.OK:
+                result.status = mf.TRUNCATED
+            note = "some output dropped to fit --max-size"
+            if note not in result.error:
+                result.error = f"{result.error}; {note}" if result.error else note
+
+    def _extras(
+        self,
+        files: dict[str, bytes],
+        redactions: list[dict[str, Any]],
+        dropped: list[dict[str, Any]],
+    ) -> dict[str, bytes]:
+        """Return redactions.json and report.html for the files being written."""
+        from debugtool.bundle import report
+
+        red = {
+            "redacted": self.o.redact,
+            "note": "rule, file and count of each masked value; the values are not recorded",
+            "redactions": redactions,
+        }
+        extra = {mf.REDACTIONS: json.dumps(red, indent=1).encode()}
+        manifest = self._manifest({}, dropped)
+        html = report.render(manifest, files)
+        if self.o.redact:
+            html = self.redactor.second_pass(mf.REPORT, html)
+        extra[mf.REPORT] = html
+        return extra
+
+    def _manifest(self, entries: dict[str, Any], dropped: list[dict[str, Any]]) -> dict[str, Any]:
+        from debugtool import __version__
+
+        folders = dict((c.id, f) for c, f in self.containers)
+        manifest: dict[str, Any] = {
+            "format": mf.FORMAT,
+            "schema_version": mf.SCHEMA_VERSION,
+            "debugtool_version": __version__,
+            "created_at": self.created_at,
+            "host": socket.gethostname(),
+            "root": self.root,
+            "complete": self._complete(),
+            "interrupted": self.interrupted or None,
+            "command_line": list(self.o.command_line),
+            "redacted": self.o.redact,
+            "budget_seconds": self.o.budget,
+            "collector_timeout_seconds": self.o.collector_timeout,
+            "duration": round(time.monotonic() - self.started, 3),
+            "containers": [
+                {
+                    "id": c.id,
+                    "name": c.name,
+                    "runtime": c.runtime,
+                    "status": c.status,
+                    "dir": folders[c.id].removeprefix("containers/"),
+                }
+                for c, _ in self.containers
+            ],
+            "collectors": [r.to_dict() for r in self.cap.results],
+            "dropped": dropped,
+            "files": entries,
+        }
+        if self.o.redact:
+            # The command line and error texts can carry secrets too.
+            manifest["command_line"] = self.redactor.data(manifest["command_line"], mf.MANIFEST)
+            for record in manifest["collectors"]:
+                if record["error"]:
+                    record["error"] = self.redactor.known(
+                        self.redactor.text(record["error"], mf.MANIFEST), mf.MANIFEST
+                    )
+        return manifest
+
+    def _tmp_path(self, path: str) -> str:
+        directory, name = os.path.split(os.path.abspath(path))
+        return os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+
+    def _archive(
+        self,
+        path: str,
+        staging: str,
+        files: dict[str, bytes],
+        extra: dict[str, bytes],
+        dropped: list[dict[str, Any]],
+    ) -> str:
+        """Stage the files, write manifest-first tar.gz to a 0600 temporary file; return it."""
+        members = {**files, **extra}
+        entries: dict[str, Any] = {}
+        for rel in sorted(members):
+            data = members[rel]
+            dest = os.path.join(staging, rel)
+            os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+            with open(dest, "wb") as f:
+                f.write(data)
+            entries[rel] = mf.file_entry(data)
+        manifest = self._manifest(entries, dropped)
+        manifest_bytes = json.dumps(manifest, indent=1).encode()
+        tmp = self._tmp_path(path)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise BundleError(f"cannot create {tmp}: {exc.strerror}.", None) from None
+        os.fchmod(fd, 0o600)
+        mtime = int(self.created_at)
+        try:
+            with (
+                os.fdopen(fd, "wb") as raw,
+                tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar,
+            ):
+                self._add(tar, mf.MANIFEST, manifest_bytes, mtime)
+                for rel in sorted(members, key=_member_order):
+                    with open(os.path.join(staging, rel), "rb") as f:
+                        data = f.read()
+                    self._add(tar, rel, data, mtime)
+        except OSError as exc:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise BundleError(f"writing {path} failed: {exc.strerror}.", None) from None
+        return tmp
+
+    def _add(self, tar: tarfile.TarFile, rel: str, data: bytes, mtime: int) -> None:
+        info = tarfile.TarInfo(f"{self.root}/{rel}")
+        info.size = len(data)
+        info.mtime = mtime
+        info.mode = 0o600
+        info.uname = info.gname = "root"
+        tar.addfile(info, io.BytesIO(data))
+
+    def _leak_scan(self, tmp: str) -> None:
+        """Fail (and leave no archive) if any redacted value appears in any member."""
+        needles = self.redactor.leak_needles()
+        if not needles:
+            return
+        with tarfile.open(tmp, "r:gz") as tar:
+            for info in tar:
+                haystack = info.name.encode()
+                handle = tar.extractfile(info) if info.isfile() else None
+                if handle:
+                    haystack += b"\n" + handle.read()
+                for needle in needles:
+                    if needle in haystack:
+                        raise BundleError(
+                            f"the leak scan found a redacted value in {info.name}; the bundle "
+                            "was not written.",
+                            "This is a debugtool bug: please report it (without the bundle).",
+                        )
+
+
+def _member_order(rel: str) -> tuple[int, str]:
+    """Archive order after the manifest: redactions, report, host files, then containers."""
+    first = {mf.REDACTIONS: 0, mf.REPORT: 1}
+    if rel in first:
+        return (first[rel], rel)
+    return (2 if rel.startswith("host/") else 3, rel)
+
+
+def capture(options: Options) -> Summary:
+    """Capture a bundle with ``options``; return its summary. Raises ``BundleError``,
+    ``UsageError`` or a target-resolution error (``ContainerNotFound``, ...)."""
+    if not options.all and not options.targets:
+        raise UsageError(
+            "no container given.", "Name one or more containers, or use --all for every one."
+        )
+    return Writer(options).capture()
+
+
+__all__ = ["Options", "Summary", "Writer", "capture", "parse_duration", "parse_size", "to_dict"]

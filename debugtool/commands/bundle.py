@@ -1,0 +1,291 @@
+"""``debugtool bundle``: capture a support bundle; ``bundle verify FILE``; ``bundle show FILE``.
+
+``verify`` and ``show`` are read as actions only in first position; a container that happens
+to be named ``verify`` or ``show`` is bundled with ``debugtool bundle -- verify`` (or by its
+id, or ``RUNTIME:verify``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+ORDER = 80
+
+ACTIONS = ("verify", "show")
+EXIT_CORRUPT = 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bundle",
+        help="capture a redacted, checksummed support bundle (or verify/show one)",
+        description="Capture one archive with what a support engineer needs: host facts "
+        "(kernel, OS, cgroup layout, runtime versions, the audit log's recent lines) and per "
+        "container the runtime's inspect data, the full snapshot (processes, mounts, network, "
+        "cgroups, security), logs, raw /proc and cgroup files and cgroup samples over about a "
+        "second. Secrets are redacted unless --no-redact. Every collector has a timeout and "
+        "the bundle is written even when one hangs or fails; Ctrl-C writes what was gathered, "
+        "marked incomplete. "
+        "Also: 'debugtool bundle verify FILE' checks a bundle's checksums and schema (exit 0 "
+        "intact, 1 corrupt, 125 not a bundle); 'debugtool bundle show FILE' summarises one. "
+        "To bundle a container named 'verify' or 'show', write 'debugtool bundle -- verify'.",
+    )
+    p.add_argument(
+        "targets",
+        nargs="*",
+        metavar="TARGET",
+        help="containers to bundle (id, prefix, name, RUNTIME:NAME, pid:N, pod/NAME)",
+    )
+    p.add_argument("--all", action="store_true", help="bundle every running container")
+    p.add_argument("-o", "--output", metavar="FILE", help="where to write the .tar.gz")
+    p.add_argument(
+        "--since", metavar="DURATION", help="logs from this long ago on (e.g. 30m, 2h, 1d)"
+    )
+    p.add_argument(
+        "--log-lines",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="last N lines of each container's logs (default 1000; 0: all)",
+    )
+    p.add_argument(
+        "--timeout",
+        dest="collector_timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="time each collector may take before it is cut off (default 10)",
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="time the whole capture may take (default 60); what is left out is recorded",
+    )
+    p.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        help="keep the archive under SIZE (e.g. 20M): logs are dropped first, then raw files, "
+        "samples, inspect data; what was dropped is recorded",
+    )
+    p.add_argument("--no-redact", action="store_true", help="do not mask secrets (careful)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=run)
+    _remember_dashdash(p)
+
+
+def _remember_dashdash(parser: argparse.ArgumentParser) -> None:
+    """Make the parser record where ``--`` stood, so ``bundle -- verify`` bundles 'verify'."""
+    base = type(parser)
+
+    class BundleParser(base):  # type: ignore[valid-type,misc]
+        def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+            args = list(sys.argv[1:] if args is None else args)
+            ns, rest = super().parse_known_args(args, namespace)
+            ns.dashdash = args.index("--") if "--" in args else None
+            ns.bundle_args = args
+            return ns, rest
+
+    parser.__class__ = BundleParser
+
+
+def _action(args: argparse.Namespace) -> str | None:
+    """Return 'verify' or 'show' when the first positional is that word (and not after --)."""
+    if not args.targets or args.targets[0] not in ACTIONS:
+        return None
+    raw: list[str] = getattr(args, "bundle_args", [])
+    dashdash = getattr(args, "dashdash", None)
+    if dashdash is not None and args.targets[0] not in raw[:dashdash]:
+        return None  # 'bundle -- verify': a container named verify
+    return args.targets[0]
+
+
+def run(args: argparse.Namespace) -> int:
+    action = _action(args)
+    if action is not None:
+        from debugtool.errors import UsageError
+
+        if len(args.targets) != 2:
+            raise UsageError(
+                f"'bundle {action}' takes one FILE.",
+                f"Write 'debugtool bundle {action} FILE' (or 'bundle -- {action}' to bundle "
+                f"a container named {action}).",
+            )
+        return verify(args.targets[1], args.json) if action == "verify" else show(args)
+    return capture(args)
+
+
+def capture(args: argparse.Namespace) -> int:
+    import time
+
+    from debugtool import output
+    from debugtool.bundle.writer import Options, parse_duration, parse_size
+    from debugtool.bundle.writer import capture as do_capture
+    from debugtool.errors import UsageError
+    from debugtool.target import require_privileges
+
+    if args.all and args.targets:
+        raise UsageError("give containers or --all, not both.", "Drop one of them.")
+    if args.log_lines < 0:
+        raise UsageError("--log-lines must be zero or more.", "Try --log-lines 1000.")
+    if args.collector_timeout <= 0 or args.budget <= 0:
+        raise UsageError("--timeout and --budget must be positive.", "Try --timeout 10.")
+    options = Options(
+        targets=list(args.targets),
+        all=args.all,
+        output=args.output,
+        since=time.time() - parse_duration(args.since) if args.since else None,
+        log_lines=args.log_lines or None,
+        collector_timeout=args.collector_timeout,
+        budget=args.budget,
+        max_size=parse_size(args.max_size) if args.max_size else None,
+        redact=not args.no_redact,
+        runtime_timeout=min(args.timeout, args.collector_timeout),
+        command_line=["debugtool", *sys.argv[1:]],
+    )
+    require_privileges()
+    bar = _ProgressBar() if sys.stderr.isatty() and not args.json else None
+    if bar:
+        options.progress = bar.update
+    try:
+        summary = do_capture(options)
+    finally:
+        if bar:
+            bar.close()
+    if args.json:
+        output.emit_json(summary)
+        return 0
+    line = (
+        f"bundle written: {summary.path} ({output.human_size(summary.size)}, "
+        f"{summary.containers} container{'s' if summary.containers != 1 else ''}"
+        f", {summary.duration:.1f}s"
+    )
+    if not summary.complete:
+        line += f", INCOMPLETE: {summary.interrupted or 'time budget used up'}"
+    line += ")"
+    unfinished = [r for r in summary.not_ok if r["status"] != "skipped" or not summary.complete]
+    if unfinished:
+        names = ", ".join(_label(r) for r in unfinished[:6])
+        more = f" and {len(unfinished) - 6} more" if len(unfinished) > 6 else ""
+        line += f"; not finished: {names}{more}"
+    if summary.dropped:
+        line += f"; dropped {len(summary.dropped)} file(s) for --max-size"
+    print(line)
+    return 0
+
+
+def _label(record: dict[str, Any]) -> str:
+    where = (record.get("container") or "host")[:12]
+    name = record["name"].removeprefix("host/")
+    return f"{name}@{where} ({record['status']})"
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr (only drawn on a terminal)."""
+
+    def __init__(self) -> None:
+        self.drawn = False
+
+    def update(self, done: int, total: int) -> None:
+        width = 30
+        filled = int(width * done / total) if total else width
+        sys.stderr.write(f"\rbundling [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        sys.stderr.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def verify(path: str, as_json: bool) -> int:
+    """Check a bundle's checksums and schema: 0 intact, 1 corrupt (named files), 125 not one."""
+    from debugtool import output
+    from debugtool.bundle.reader import verify_bundle
+
+    problems = verify_bundle(path)  # raises BundleError (125) when it is not a bundle at all
+    if as_json:
+        output.emit_json({"path": path, "ok": not problems, "problems": problems})
+    elif problems:
+        print(f"{path}: CORRUPT")
+        for problem in problems:
+            print(f"  {problem}")
+    else:
+        print(f"{path}: ok")
+    return EXIT_CORRUPT if problems else 0
+
+
+def show(args: argparse.Namespace) -> int:
+    """Summarise a bundle: containers, collectors and their status, redactions."""
+    import time
+
+    from debugtool import output
+    from debugtool.bundle.reader import open_bundle
+
+    bundle = open_bundle(args.targets[1])
+    m = bundle.manifest
+    records = m.get("collectors") or []
+    if args.json:
+        output.emit_json(
+            {
+                "path": bundle.path,
+                "created_at": bundle.captured_at,
+                "host": m.get("host"),
+                "complete": bundle.complete,
+                "interrupted": m.get("interrupted"),
+                "command_line": m.get("command_line"),
+                "containers": m.get("containers"),
+                "collectors": records,
+                "redactions": bundle.redactions(),
+                "dropped": m.get("dropped") or [],
+            }
+        )
+        return 0
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(bundle.captured_at))
+    state = "complete" if bundle.complete else f"INCOMPLETE ({m.get('interrupted') or 'budget'})"
+    print(f"Bundle:     {bundle.path}")
+    print(f"Captured:   {when} on {m.get('host')} by debugtool {m.get('debugtool_version')}")
+    print(f"Command:    {' '.join(m.get('command_line') or [])}")
+    print(f"State:      {state}, {len(m.get('files') or {})} files")
+    print()
+    by_container: dict[Any, dict[str, str]] = {}
+    for r in records:
+        by_container.setdefault(r.get("container"), {})[r["name"]] = r["status"]
+    names = ["inspect", "snapshot", "cgroup-samples", "logs", "raw"]
+    rows = []
+    for c in bundle.containers:
+        st = by_container.get(c.id, {})
+        rows.append([c.short_id, c.name, c.runtime, c.status, *[st.get(n, "-") for n in names]])
+    output.table(["ID", "NAME", "RUNTIME", "STATUS", *[n.upper() for n in names]], rows)
+    print()
+    host = [
+        [r["name"], r["status"], f"{r['duration'] * 1000:.0f}ms", r.get("error", "")]
+        for r in records
+        if r.get("container") is None
+    ]
+    output.table(["HOST COLLECTOR", "STATUS", "TIME", "DETAIL"], host)
+    failing = [r for r in records if r.get("container") and r["status"] != "ok"]
+    if failing:
+        print()
+        output.table(
+            ["CONTAINER", "COLLECTOR", "STATUS", "DETAIL"],
+            [[r["container"][:12], r["name"], r["status"], r.get("error", "")] for r in failing],
+        )
+    redactions = bundle.redactions()
+    print()
+    if not m.get("redacted", True):
+        print("Redactions: none (written with --no-redact)")
+    elif redactions:
+        output.table(
+            ["REDACTION RULE", "FILE", "COUNT"],
+            [[r.get("rule"), r.get("file"), r.get("count")] for r in redactions],
+        )
+    else:
+        print("Redactions: nothing matched")
+    for d in m.get("dropped") or []:
+        print(f"Dropped for --max-size: {d.get('file')} ({output.human_size(d.get('size'))})")
+    return 0
