@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from debugtool.errors import DebugtoolError
+from debugtool.model import Socket
 
 NETLINK_ROUTE = 0
 NETLINK_SOCK_DIAG = 4
@@ -356,25 +357,6 @@ def route_request() -> bytes:
 # --- sock_diag --------------------------------------------------------------------------------
 
 
-@dataclass
-class DiagSocket:
-    """One socket from a sock_diag dump; ``protocol`` is tcp, tcp6, udp, ..., or unix."""
-
-    protocol: str
-    state: str
-    local_address: str = ""
-    local_port: int = 0
-    remote_address: str = ""
-    remote_port: int = 0
-    path: str = ""
-    inode: int = 0
-    uid: int | None = None
-    rx_queue: int = 0
-    tx_queue: int = 0
-    socket_type: str = ""
-    peer_inode: int = 0
-
-
 def inet_request(family: int, protocol: int, states: int = 0xFFFFFFFF) -> bytes:
     """Return the payload of an inet_diag_req_v2 dump request for every socket of a kind."""
     return struct.pack("=BBBxI", family, protocol, 0, states) + bytes(48)
@@ -393,29 +375,54 @@ def inet_state(protocol: str, state: int) -> str:
     return TCP_STATES.get(state, str(state))
 
 
-def parse_inet_diag(data: bytes | memoryview, protocol: str) -> list[DiagSocket]:
-    """Parse an inet_diag dump reply; ``protocol`` is the name to give (tcp, udp6, raw, ...)."""
-    out = []
+def parse_inet_diag(data: bytes | memoryview, protocol: str) -> list[Socket]:
+    """Parse an inet_diag dump reply; ``protocol`` is the name to give (tcp, udp6, raw, ...).
+
+    Written for dumps of ten thousand sockets: one pass over the messages, addresses decoded
+    once per distinct value.
+    """
+    out: list[Socket] = []
+    view = memoryview(data)
+    end = len(view)
+    offset = 0
+    header = _NLMSGHDR.unpack_from
     unpack = _INET_DIAG_MSG.unpack_from
-    for mtype, _flags, payload in messages(data):
-        if mtype != SOCK_DIAG_BY_FAMILY:
-            continue
-        (family, state, _timer, _retrans, sport, dport, src, dst, _ifindex, _c0, _c1,
-         _expires, rqueue, wqueue, uid, inode) = unpack(payload)  # fmt: skip
-        out.append(
-            DiagSocket(
-                protocol=protocol,
-                state=inet_state(protocol, state),
-                local_address=format_ip(family, src),
-                local_port=socket.ntohs(sport),
-                remote_address=format_ip(family, dst),
-                remote_port=socket.ntohs(dport),
-                inode=inode,
-                uid=uid,
-                rx_queue=rqueue,
-                tx_queue=wqueue,
+    ntohs = socket.ntohs
+    names: dict[bytes, str] = {}
+    states = {n: inet_state(protocol, n) for n in range(13)}
+    while offset + _NLMSGHDR.size <= end:
+        length, mtype, _flags, _seq, _pid = header(view, offset)
+        if length < _NLMSGHDR.size or offset + length > end:
+            break
+        if mtype == NLMSG_ERROR:
+            for _ in messages(view[offset : offset + length]):
+                pass  # raises NetlinkError for a non-zero error
+        elif mtype == SOCK_DIAG_BY_FAMILY and length >= _NLMSGHDR.size + _INET_DIAG_MSG.size:
+            (family, state, _timer, _retrans, sport, dport, src, dst, _ifindex, _c0, _c1,
+             _expires, rqueue, wqueue, uid, inode) = unpack(view, offset + _NLMSGHDR.size)  # fmt: skip
+            local = names.get(src)
+            if local is None:
+                local = names[src] = format_ip(family, src)
+            remote = names.get(dst)
+            if remote is None:
+                remote = names[dst] = format_ip(family, dst)
+            state_name = states.get(state)
+            out.append(
+                Socket(
+                    protocol,
+                    state_name if state_name is not None else str(state),
+                    local,
+                    ntohs(sport),
+                    remote,
+                    ntohs(dport),
+                    "",
+                    inode,
+                    uid,
+                    rqueue,
+                    wqueue,
+                )
             )
-        )
+        offset += (length + 3) & ~3
     return out
 
 
@@ -433,15 +440,15 @@ def unix_state(state: int) -> str:
     return TCP_STATES.get(state, str(state))
 
 
-def parse_unix_diag(data: bytes | memoryview) -> list[DiagSocket]:
-    """Parse a unix_diag dump reply into ``DiagSocket`` records (protocol ``unix``)."""
+def parse_unix_diag(data: bytes | memoryview) -> list[Socket]:
+    """Parse a unix_diag dump reply into ``Socket`` records (protocol ``unix``)."""
     out = []
     for mtype, _flags, payload in messages(data):
         if mtype != SOCK_DIAG_BY_FAMILY:
             continue
         _family, stype, state, inode, _cookie = _UNIX_DIAG_MSG.unpack_from(payload)
         attrs = attributes(payload, _UNIX_DIAG_MSG_SIZE)
-        sock = DiagSocket(
+        sock = Socket(
             protocol="unix",
             state=unix_state(state),
             inode=inode,
@@ -509,11 +516,7 @@ class NetlinkSocket:
             raise NetlinkError("the kernel did not answer a netlink dump in time.") from None
         except OSError as exc:
             raise NetlinkError(f"netlink dump failed: {exc.strerror}.", exc.errno or 0) from None
-        reply = b"".join(chunks)
-        # Surface NLMSG_ERROR now (the parsers would too) so a caller can fall back early.
-        for _ in messages(reply):
-            pass
-        return reply
+        return b"".join(chunks)
 
     def close(self) -> None:
         self.sock.close()
@@ -528,12 +531,11 @@ class NetlinkSocket:
 def _until_done(data: bytes, seq: int) -> tuple[bool, bytes]:
     """Return whether ``data`` ends the dump of ``seq`` (DONE or ERROR), and its messages.
 
-    Messages of other sequence numbers are dropped. An error reply is kept so ``messages``
-    raises it.
+    Raises ``NetlinkError`` when the kernel answered the request with an error, or ended the dump
+    with one.
     """
     view = memoryview(data)
     offset = 0
-    keep_from = 0
     while offset + _NLMSGHDR.size <= len(view):
         length, mtype, _flags, mseq, _pid = _NLMSGHDR.unpack_from(view, offset)
         if length < _NLMSGHDR.size:
@@ -544,9 +546,12 @@ def _until_done(data: bytes, seq: int) -> tuple[bool, bytes]:
                 (err,) = struct.unpack_from("=i", view, offset + _NLMSGHDR.size)
                 if err < 0:
                     raise NetlinkError(f"netlink dump failed: {os.strerror(-err)}.", -err)
-            return True, bytes(view[keep_from:offset])
+            return True, data[:offset]
         if mseq == seq and mtype == NLMSG_ERROR:
-            return True, bytes(view[keep_from : offset + length])
+            (err,) = struct.unpack_from("=i", view, offset + _NLMSGHDR.size)
+            if err < 0:
+                raise NetlinkError(f"netlink request failed: {os.strerror(-err)}.", -err)
+            return True, data[:offset]
         offset += (length + 3) & ~3
     return False, data
 

@@ -205,24 +205,6 @@ def routes_from_netlink(records: list[nl.RouteRecord], names: dict[int, str]) ->
     ]
 
 
-def socket_from_diag(d: nl.DiagSocket) -> Socket:
-    return Socket(
-        protocol=d.protocol,
-        state=d.state,
-        local_address=d.local_address,
-        local_port=d.local_port,
-        remote_address=d.remote_address,
-        remote_port=d.remote_port,
-        path=d.path,
-        inode=d.inode,
-        uid=d.uid,
-        rx_queue=d.rx_queue,
-        tx_queue=d.tx_queue,
-        socket_type=d.socket_type,
-        peer_inode=d.peer_inode,
-    )
-
-
 # --- socket owners ------------------------------------------------------------------------------
 
 
@@ -300,21 +282,20 @@ def attribute(sockets: list[Socket], owners: dict[int, list[tuple[int, int | Non
         holders = owners.get(sock.inode) if sock.inode else None
         if not holders:
             continue
-        holders = sorted(set(holders))
+        if len(holders) > 1:
+            holders = sorted(set(holders))
         sock.pids = [h[0] for h in holders]
         sock.nspids = [h[1] for h in holders if h[1] is not None]
         sock.process = holders[0][2]
 
 
-def sort_key(sock: Socket) -> tuple:
-    """Order sockets by protocol, listening first, then local endpoint (``ss -l`` first)."""
+def sort_key(sock: Socket) -> tuple[int, bool, int, str, int]:
+    """Order sockets by protocol, listening first, then local port and path (``ss -l`` first)."""
     return (
         PROTOCOL_ORDER.get(sock.protocol, 99),
-        not sock.listening,
+        sock.remote_port != 0 or sock.state not in ("LISTEN", "UNCONN"),  # not Socket.listening
         sock.local_port,
-        sock.local_address,
         sock.path,
-        sock.remote_port,
         sock.inode,
     )
 
@@ -347,7 +328,7 @@ def _inet_sockets(
             if diag is not None:
                 try:
                     reply = diag.dump(nl.SOCK_DIAG_BY_FAMILY, nl.inet_request(family, proto))
-                    sockets.extend(socket_from_diag(d) for d in nl.parse_inet_diag(reply, name))
+                    sockets.extend(nl.parse_inet_diag(reply, name))
                     continue
                 except nl.NetlinkError as exc:
                     if not nl.is_unsupported(exc):
@@ -364,7 +345,7 @@ def _unix_sockets(
     if diag is not None:
         try:
             reply = diag.dump(nl.SOCK_DIAG_BY_FAMILY, nl.unix_request())
-            return [socket_from_diag(d) for d in nl.parse_unix_diag(reply)]
+            return nl.parse_unix_diag(reply)
         except nl.NetlinkError as exc:
             if not nl.is_unsupported(exc):
                 warnings.append(f"unix_diag failed ({exc}); read /proc instead.")

@@ -197,6 +197,9 @@ def test_dump_end_detection_and_failed_dump() -> None:
     with pytest.raises(nl.NetlinkError) as err:
         nl._until_done(_nlmsg(nl.NLMSG_DONE, struct.pack("=i", -16)), 1)
     assert err.value.errno == 16
+    with pytest.raises(nl.NetlinkError) as err:
+        nl._until_done(_nlmsg(nl.NLMSG_ERROR, struct.pack("=i", -95) + bytes(16)), 1)
+    assert err.value.errno == 95 and nl.is_unsupported(err.value)
 
 
 def test_truncated_reply_is_not_misread() -> None:
@@ -343,7 +346,7 @@ def test_network_json_round_trip() -> None:
     net = Network(
         interfaces=ifaces,
         routes=network.routes_from_netlink(nl.parse_routes(raw("sandbox/routes.nl")), {}),
-        sockets=[network.socket_from_diag(d) for d in nl.parse_unix_diag(raw("sandbox/unix.nl"))],
+        sockets=nl.parse_unix_diag(raw("sandbox/unix.nl")),
         dns=network.parse_resolv_conf(text("handmade/resolv.conf")),
         warnings=["a warning"],
     )
@@ -377,3 +380,36 @@ def test_socket_rows_show_unix_peers_and_holders() -> None:
     assert rows[1][4:] == ["5,6", "200,201", "client (+1)"]
     orphan = Socket("tcp", "TIME_WAIT", "127.0.0.1", 1, "127.0.0.1", 2)
     assert net_command.socket_rows([orphan])[0][4:] == ["-", "-", "-"]
+
+
+def test_write_json_equals_to_dict() -> None:
+    import io
+
+    net = Network(
+        interfaces=network.interfaces_from_netlink(
+            nl.parse_links(raw("docker/links.nl")), nl.parse_addresses(raw("docker/addrs.nl"))
+        ),
+        routes=network.routes_from_netlink(nl.parse_routes(raw("docker/routes.nl")), {}),
+        sockets=nl.parse_inet_diag(raw("sandbox/tcp6.nl"), "tcp6")
+        + nl.parse_unix_diag(raw("sandbox/unix.nl")),
+        dns=network.parse_resolv_conf(text("handmade/resolv.conf")),
+    )
+    net.sockets[0].pids, net.sockets[0].nspids = [100, 101], [1, 2]
+    out = io.StringIO()
+    net_command.write_json(net, stream=out)
+    assert json.loads(out.getvalue()) == to_dict(net)
+    assert list(json.loads(out.getvalue())) == [
+        "interfaces",
+        "routes",
+        "sockets",
+        "dns",
+        "warnings",
+    ]
+    # one socket per line
+    assert out.getvalue().count('{"protocol": ') == len(net.sockets)
+    only = io.StringIO()
+    net_command.write_json(net, sockets_only=True, stream=only)
+    assert json.loads(only.getvalue()) == {"sockets": to_dict(net.sockets)}
+    empty = io.StringIO()
+    net_command.write_json(Network(), stream=empty)
+    assert json.loads(empty.getvalue()) == to_dict(Network())

@@ -1,0 +1,84 @@
+"""Benchmark ``debugtool net`` on a container holding 10,000 TCP sockets, against ``ss -tanp``.
+
+A Docker busybox container gets a socket holder: the host's Python, entered into the container's
+network and PID namespaces with nsenter (the image has no Python), opens a listener on
+127.0.0.1 and connects 4,999 clients to it, all on the container's own loopback, then holds the
+sockets until its stdin closes (or ten minutes pass). Both tools then list every socket with its
+owning process, interleaved: ``debugtool net ID --json`` (every section: interfaces, routes,
+TCP/UDP/raw/UNIX sockets, owners, DNS) and ``nsenter -t PID -n ss -tanp`` (TCP only).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from common import DEBUGTOOL, interleaved, report
+
+import harness
+
+PAIRS = 4999  # + their accepted ends + the listener = 9,999 sockets, plus the runtime's own
+
+HOLDER = r"""
+import resource, select, socket, sys, time
+pairs = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_NOFILE, (2 * pairs + 100, 2 * pairs + 100))
+listener = socket.socket()
+listener.bind(("127.0.0.1", 0))
+listener.listen(1024)
+port = listener.getsockname()[1]
+keep = [listener]
+for _ in range(pairs):
+    client = socket.create_connection(("127.0.0.1", port))
+    keep += [client, listener.accept()[0]]
+print("ready", len(keep), flush=True)
+select.select([sys.stdin], [], [], 600)  # until the benchmark closes stdin, at most 10 min
+"""
+
+
+def main() -> None:
+    harness.ensure_images()
+    with harness.Containers() as containers:
+        c = containers.docker("--ulimit", "nofile=20000:20000")
+        holder = subprocess.Popen(
+            ["nsenter", "-t", str(c.pid), "-n", "-p", sys.executable, "-c", HOLDER, str(PAIRS)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert holder.stdout is not None
+            line = holder.stdout.readline().split()
+            if not line or line[0] != "ready":
+                raise SystemExit("the socket holder did not start")
+            count = harness.run("nsenter", "-t", str(c.pid), "-n", "ss", "-tanH").count("\n")
+            print(f"container {c.name}: {count} TCP sockets in its network namespace\n")
+            measures = interleaved(
+                [
+                    ("debugtool net ID --json", [*DEBUGTOOL, "net", c.id, "--json"]),
+                    ("debugtool net ID --sockets-only --json",
+                     [*DEBUGTOOL, "net", c.id, "--sockets-only", "--json"]),  # fmt: skip
+                    ("debugtool net ID (table)", [*DEBUGTOOL, "net", c.id]),
+                    ("nsenter -t PID -n ss -tanp", ["nsenter", "-t", str(c.pid), "-n", "ss", "-tanp"]),
+                ],
+                runs=10,
+                warmup=2,
+            )
+            report(
+                f"debugtool net vs ss -tanp, {count} TCP sockets with owners",
+                measures,
+                baseline=3,
+                goal="debugtool within 2x of ss -tanp",
+            )
+        finally:
+            if holder.stdin:
+                holder.stdin.close()
+            try:
+                holder.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                holder.kill()
+                holder.wait()
+
+
+if __name__ == "__main__":
+    main()
