@@ -210,8 +210,9 @@ _VERSION_COMMANDS = {
 }
 
 
-def host_runtimes(ctx: Context, timeout: float) -> Files:
-    """Versions of the runtimes on the host: their binaries' ``--version`` and Docker's API."""
+def host_runtimes(ctx: Context, timeout: float, docker_answered: bool = True) -> Files:
+    """Versions of the runtimes on the host: their binaries' ``--version`` and Docker's API
+    (not asked again when it did not answer discovery)."""
     versions: dict[str, Any] = {}
     threads = []
 
@@ -228,6 +229,9 @@ def host_runtimes(ctx: Context, timeout: float) -> Files:
 
         api = DockerAPI(timeout=timeout)
         if not api.present():
+            return
+        if not docker_answered:
+            versions["docker-engine"] = "error: the daemon did not answer discovery"
             return
         try:
             versions["docker-engine"] = api.get_json("/version")
@@ -358,8 +362,12 @@ def logs(
             data = runtime.logs(container, tail=tail, since=since)
         except DebugtoolError as exc:
             why = f"{container.runtime} did not give the logs ({exc.message}); "
-    if data is None:
+    if not data:
+        # No answer, or an empty one from a runtime that does not hold the logs itself
+        # (containerd serving Docker's containers): read the log file the host keeps.
         path = log_file(container)
+        if path is None and data is not None:
+            return {f"{folder}/logs.txt": data}
         if path is None:
             raise DebugtoolError(
                 why + f"runtime {container.runtime} keeps no log file debugtool can read."
@@ -372,6 +380,52 @@ def logs(
         data = cut[cut.find(b"\n") + 1 :]
         ctx.truncated = f"kept the last {MAX_LOG_BYTES >> 20} MiB of output"
     return {f"{folder}/logs.txt": data}
+
+
+DOCKER_STATE = "/var/lib/docker/containers"
+
+
+def docker_state(container_id: str, root: str = DOCKER_STATE) -> dict[str, Any] | None:
+    """Return Docker's own on-disk record of a container (``config.v2.json``), if readable.
+
+    Used when the Docker daemon does not answer: the container is still found through
+    containerd or runc state, and this file gives back its name, image, labels and config.
+    """
+    if not container_id or "/" in container_id:
+        return None
+    data = _read(os.path.join(root, container_id, "config.v2.json"), 8 << 20)
+    if data is None:
+        return None
+    try:
+        record = json.loads(data)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def adopt_docker_state(containers: list[Container], root: str = DOCKER_STATE) -> int:
+    """Give containers Docker did not describe (its daemon hung) their Docker name, image and
+    labels from Docker's state files; return how many were filled in."""
+    filled = 0
+    for c in containers:
+        if "docker" in c.backends or c.namespace not in ("moby", ""):
+            continue
+        state = docker_state(c.id, root)
+        if not state:
+            continue
+        raw_config = state.get("Config")
+        config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
+        name = str(state.get("Name") or "").lstrip("/")
+        if name:
+            c.name = name
+        c.image = c.image or str(config.get("Image") or "")
+        labels = config.get("Labels")
+        if isinstance(labels, dict):
+            for key, value in labels.items():
+                c.labels.setdefault(str(key), str(value))
+        c.metadata["docker-state"] = state
+        filled += 1
+    return filled
 
 
 def log_file(container: Container) -> str | None:

@@ -311,7 +311,36 @@ class Writer:
         from debugtool.runtimes import discover
         from debugtool.target import find
 
-        discovery = discover(self.o.runtimes, all=True, timeout=self.o.runtime_timeout)
+        # Discovery runs in a daemon thread so a signal or the budget can cut it short too.
+        box: dict[str, Any] = {}
+
+        def ask() -> None:
+            try:
+                box["found"] = discover(self.o.runtimes, all=True, timeout=self.o.runtime_timeout)
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                box["error"] = exc
+
+        thread = threading.Thread(target=ask, name="dt-bundle-discover", daemon=True)
+        thread.start()
+        while thread.is_alive() and not self.stop.is_set():
+            if time.monotonic() > self.deadline:
+                self.budget_hit = True
+                break
+            thread.join(0.05)
+        if "error" in box:
+            raise box["error"]
+        if "found" not in box:
+            from debugtool.runtimes import Discovery
+
+            # Interrupted (or out of time) while the runtimes were asked: a bundle of the
+            # host alone, marked incomplete, is still written.
+            why = self._stop_reason() if self.stop.is_set() else "the time budget ran out"
+            return Discovery(warnings=[f"discovery did not finish: {why}"]), []
+        discovery = box["found"]
+        if "docker" not in discovery.runtimes:
+            # Docker did not answer (or is absent): its containers are still found through
+            # containerd and runc state; Docker's own state files give back their names.
+            col.adopt_docker_state(discovery.containers)
         if self.o.all:
             chosen = [c for c in discovery.containers if c.status in ("running", "paused")]
         else:
@@ -368,7 +397,11 @@ class Writer:
             ("host/os-release", col.host_os_release, ()),
             ("host/cgroups", col.host_cgroups, ()),
             ("host/audit", col.host_audit, ()),
-            ("host/runtimes", col.host_runtimes, (min(o.collector_timeout, 5.0),)),
+            (
+                "host/runtimes",
+                col.host_runtimes,
+                (min(o.collector_timeout, o.runtime_timeout), "docker" in discovery.runtimes),
+            ),
         ]
         total = len(self.containers)
         finished = [0]
@@ -468,6 +501,12 @@ class Writer:
                 t.join(0.05)
                 if t.is_alive():
                     break
+        if self.stop.is_set():
+            # Collectors notice the flag within a tick and record themselves as skipped; the
+            # sampler hands over the samples it took. Give them that tick, no more.
+            until = time.monotonic() + 0.3
+            for t in threads:
+                t.join(max(0.0, until - time.monotonic()))
         if self.stop.is_set():
             self.cap.seal(mf.SKIPPED, self._stop_reason())
         elif self.budget_hit:

@@ -71,6 +71,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep the archive under SIZE (e.g. 20M): logs are dropped first, then raw files, "
         "samples, inspect data; what was dropped is recorded",
     )
+    p.add_argument(
+        "--samples",
+        type=int,
+        default=3,
+        metavar="N",
+        help="cgroup samples per container, 0.5s apart, taken for all containers at once "
+        "(default 3: a rate over one second)",
+    )
     p.add_argument("--no-redact", action="store_true", help="do not mask secrets (careful)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
@@ -131,6 +139,8 @@ def capture(args: argparse.Namespace) -> int:
         raise UsageError("give containers or --all, not both.", "Drop one of them.")
     if args.log_lines < 0:
         raise UsageError("--log-lines must be zero or more.", "Try --log-lines 1000.")
+    if args.samples < 1:
+        raise UsageError("--samples must be 1 or more.", "Try --samples 3.")
     if args.collector_timeout <= 0 or args.budget <= 0:
         raise UsageError("--timeout and --budget must be positive.", "Try --timeout 10.")
     options = Options(
@@ -143,6 +153,7 @@ def capture(args: argparse.Namespace) -> int:
         budget=args.budget,
         max_size=parse_size(args.max_size) if args.max_size else None,
         redact=not args.no_redact,
+        samples=args.samples,
         runtime_timeout=min(args.timeout, args.collector_timeout),
         command_line=["debugtool", *sys.argv[1:]],
     )
@@ -157,7 +168,7 @@ def capture(args: argparse.Namespace) -> int:
             bar.close()
     if args.json:
         output.emit_json(summary)
-        return 0
+        return _exit_code(summary)
     line = (
         f"bundle written: {summary.path} ({output.human_size(summary.size)}, "
         f"{summary.containers} container{'s' if summary.containers != 1 else ''}"
@@ -174,7 +185,16 @@ def capture(args: argparse.Namespace) -> int:
     if summary.dropped:
         line += f"; dropped {len(summary.dropped)} file(s) for --max-size"
     print(line)
-    return 0
+    return _exit_code(summary)
+
+
+def _exit_code(summary: Any) -> int:
+    """0, or for a bundle written after Ctrl-C or SIGTERM the shell's 130 or 143."""
+    if not summary.interrupted:
+        return 0
+    import signal
+
+    return 128 + int(getattr(signal, summary.interrupted, signal.SIGINT))
 
 
 def _label(record: dict[str, Any]) -> str:
