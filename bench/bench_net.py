@@ -10,12 +10,13 @@ TCP/UDP/raw/UNIX sockets, owners, DNS) and ``nsenter -t PID -n ss -tanp`` (TCP o
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
-from common import DEBUGTOOL, interleaved, report
+from common import DEBUGTOOL, interleaved, measure_call, report
 
-import harness
+harness = importlib.import_module("harness")  # importable once common put tests/ on sys.path
 
 PAIRS = 4999  # + their accepted ends + the listener = 9,999 sockets, plus the runtime's own
 
@@ -34,6 +35,33 @@ for _ in range(pairs):
 print("ready", len(keep), flush=True)
 select.select([sys.stdin], [], [], 600)  # until the benchmark closes stdin, at most 10 min
 """
+
+
+def phases(target_text: str) -> None:
+    """Time the parts of one ``debugtool net --json`` in this process, to show where it goes."""
+    import io
+
+    from debugtool.collect.network import collect_network
+    from debugtool.commands.net import write_json
+    from debugtool.runtimes import discover
+    from debugtool.target import find, pin
+
+    found = discover(all=True)
+    target = pin(find(target_text, found))
+    network = collect_network(target)
+    report(
+        "where the time of debugtool net --json goes (in-process, no interpreter start)",
+        [
+            measure_call(
+                "discover every runtime + pin",
+                lambda: pin(find(target_text, discover(all=True))).close(),
+                runs=10,
+            ),
+            measure_call("collect_network", lambda: collect_network(target), runs=10),
+            measure_call("write_json", lambda: write_json(network, stream=io.StringIO()), runs=10),
+        ],
+    )
+    target.close()
 
 
 def main() -> None:
@@ -56,10 +84,15 @@ def main() -> None:
             measures = interleaved(
                 [
                     ("debugtool net ID --json", [*DEBUGTOOL, "net", c.id, "--json"]),
-                    ("debugtool net ID --sockets-only --json",
-                     [*DEBUGTOOL, "net", c.id, "--sockets-only", "--json"]),  # fmt: skip
+                    (
+                        "debugtool net ID --sockets-only --json",
+                        [*DEBUGTOOL, "net", c.id, "--sockets-only", "--json"],
+                    ),  # fmt: skip
                     ("debugtool net ID (table)", [*DEBUGTOOL, "net", c.id]),
-                    ("nsenter -t PID -n ss -tanp", ["nsenter", "-t", str(c.pid), "-n", "ss", "-tanp"]),
+                    (
+                        "nsenter -t PID -n ss -tanp",
+                        ["nsenter", "-t", str(c.pid), "-n", "ss", "-tanp"],
+                    ),
                 ],
                 runs=10,
                 warmup=2,
@@ -70,6 +103,7 @@ def main() -> None:
                 baseline=3,
                 goal="debugtool within 2x of ss -tanp",
             )
+            phases(c.id)
         finally:
             if holder.stdin:
                 holder.stdin.close()
