@@ -59,5 +59,6 @@ def run(args: argparse.Namespace) -> int:
                 shlex.join(str(a) for a in e.get("argv", [])),
             ]
         )
-    output.table(["time", "user", "target", "runtime", "mode", "exit", "duration", "command"], rows)
+    headers = ["TIME", "USER", "TARGET", "RUNTIME", "MODE", "EXIT", "DURATION", "COMMAND"]
+    output.table(headers, rows)
     return 0
