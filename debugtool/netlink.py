@@ -42,10 +42,8 @@ _NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 _NLATTR = struct.Struct("=HH")  # len, type
 _IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
 _IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
-_RTMSG = struct.Struct(
-    "=BBBBBBBBI"
-)  # family, dst_len, src_len, tos, table, proto, scope, type, flags
-_RTGENMSG = struct.Struct("=Bxxx")
+# rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
+_RTMSG = struct.Struct("=BBBBBBBBI")
 # inet_diag_msg: family, state, timer, retrans; sockid (sport, dport big-endian, src[16], dst[16],
 # if, cookie[2]); expires, rqueue, wqueue, uid, inode.
 _INET_DIAG_MSG = struct.Struct("=BBBB2H16s16sIII5I")
@@ -408,7 +406,7 @@ def parse_inet_diag(data: bytes | memoryview, protocol: str) -> list[Socket]:
                 remote = names[dst] = format_ip(family, dst)
             state_name = states.get(state)
             out.append(
-                Socket(
+                Socket(  # positional, in model.Socket's field order: this loop runs per socket
                     protocol,
                     state_name if state_name is not None else str(state),
                     local,

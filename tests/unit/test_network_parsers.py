@@ -111,6 +111,14 @@ def test_interfaces_join_links_and_addresses() -> None:
 def test_inet_diag_docker_listener_and_v4_mapped_peer() -> None:
     tcp = nl.parse_inet_diag(raw("docker/tcp.nl"), "tcp")
     listener = next(s for s in tcp if s.state == "LISTEN")
+    # for a listener the kernel reports the accept backlog (httpd's 9) as the send queue
+    assert (listener.protocol, listener.uid, listener.rx_queue, listener.tx_queue) == (
+        "tcp",
+        0,
+        0,
+        9,
+    )
+    assert (listener.remote_address, listener.remote_port, listener.path) == ("0.0.0.0", 0, "")
     assert (listener.local_address, listener.local_port, listener.inode) == (
         "127.0.0.1",
         8080,
