@@ -49,6 +49,21 @@ def pids_in_namespace(pidns: int, pids: Iterable[int], proc: str = procfs.PROC) 
     return found
 
 
+def _read(path: str) -> bytes:
+    """Read a whole /proc file with raw syscalls (no buffered-io layer: this runs per process)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        data = os.read(fd, 8192)
+        if len(data) < 8192:
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def read_process(
     pid: int, boot: float, uptime_ticks: float | None = None, proc: str = procfs.PROC
 ) -> Process:
@@ -57,18 +72,33 @@ def read_process(
     ``cpu_percent`` is the average over the process's lifetime (what ``ps`` shows) when
     ``uptime_ticks`` (seconds since boot, in clock ticks) is given.
     """
+    base = f"{proc}/{pid}/"
     try:
-        with open(f"{proc}/{pid}/stat", "rb") as f:
-            stat_text = f.read().decode("utf-8", "surrogateescape")
-        with open(f"{proc}/{pid}/status", "rb") as f:
-            status_text = f.read().decode("utf-8", "surrogateescape")
-        with open(f"{proc}/{pid}/cmdline", "rb") as f:
-            raw_cmdline = f.read()
+        stat_raw = _read(base + "stat")
+        status_raw = _read(base + "status")
+        raw_cmdline = _read(base + "cmdline")
     except OSError as exc:
         raise procfs._translate(exc, pid, "stat") from None
-    if not stat_text:
+    if not stat_raw:
         raise procfs.ProcessGone(f"process {pid} exited while reading stat.")
-    return build_process(pid, stat_text, status_text, raw_cmdline, boot, uptime_ticks)
+    return build_process(
+        pid,
+        stat_raw.decode("utf-8", "surrogateescape"),
+        status_raw.decode("utf-8", "surrogateescape"),
+        raw_cmdline,
+        boot,
+        uptime_ticks,
+    )
+
+
+def _status_line(status: str, key: str) -> str:
+    """Return the value of one ``Key:`` line of status without parsing the other ~55 lines."""
+    start = status.find(f"\n{key}:")
+    if start < 0:
+        return ""
+    start += len(key) + 2
+    end = status.find("\n", start)
+    return status[start : end if end >= 0 else None].strip()
 
 
 def build_process(
@@ -81,12 +111,9 @@ def build_process(
 ) -> Process:
     """Build a ``Process`` from the captured text of its stat, status and cmdline files."""
     st = procfs.parse_stat(stat_text)
-    status = procfs.parse_status(status_text)
-    chain = procfs.nspid(status)
-    try:
-        uid: int | None = procfs.status_ids(status, "Uid")[1]  # effective, as ps shows it
-    except ValueError:
-        uid = None
+    chain = [int(x) for x in _status_line(status_text, "NSpid").split()]
+    uids = _status_line(status_text, "Uid").split()
+    uid = int(uids[1]) if len(uids) == 4 else None  # effective, as ps shows it
     start_ticks = int(st["starttime"])
     cpu_ticks = int(st["utime"]) + int(st["stime"])
     cpu = None

@@ -38,11 +38,16 @@ def _printable(text: str) -> str:
 def run(args: argparse.Namespace) -> int:
     from debugtool import output
     from debugtool.collect.mounts import collect_mounts
-    from debugtool.runtimes import discover
+    from debugtool.runtimes import Discovery, discover
     from debugtool.target import require_privileges, resolve
 
     require_privileges()
-    found = discover(all=True, timeout=args.timeout)
+    if args.target.startswith("pid:"):
+        # A process needs no runtime to be read, and this output names no container: skip
+        # asking every runtime (most of this command's time on a busy host).
+        found = Discovery()
+    else:
+        found = discover(all=True, timeout=args.timeout)
     for message in found.warnings:
         output.warn(message)
     with resolve(args.target, found) as target:

@@ -1,0 +1,157 @@
+"""``debugtool top`` on a container with 2,000 processes, against procps ``ps`` and ``docker top``.
+
+The fair peer is the host's procps ``ps`` looking at exactly the container's processes with the
+same columns: ``nsenter -t PID -p`` enters only the container's PID namespace (the host's mount
+namespace keeps the host's ``ps`` binary, since the image's busybox ``ps`` lacks most ``-o``
+fields), and ``unshare -m --mount-proc`` gives it a private /proc of that PID namespace, so it
+reads stat/status/cmdline of the container's 2,001 processes and nothing else, as debugtool does.
+``docker top`` is what a Docker user would type; it runs the host's ``ps`` over every host
+process and filters by the container's PIDs.
+
+Two more rows split debugtool's time: ``--version`` is the interpreter floor and ``ps --json``
+is the runtime discovery every targeted command pays before it reads anything. A second table
+compares, inside one process, debugtool's /proc reader with psutil doing the same job.
+
+Run: bench/run top   (needs root, Docker and the test images)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import harness
+from common import DEBUGTOOL, interleaved, measure_call, report
+
+PROCESSES = 2000
+COLUMNS = "pid,ppid,user,stat,pcpu,rss,nlwp,lstart,args"
+PSUTIL_ATTRS = [
+    "pid",
+    "ppid",
+    "username",
+    "status",
+    "cpu_times",
+    "memory_info",
+    "num_threads",
+    "create_time",
+    "cmdline",
+]
+
+
+def start_container(containers: harness.Containers) -> harness.Started:
+    script = (
+        f"i=0; while [ $i -lt {PROCESSES} ]; do sleep 100000 & i=$((i+1)); done; exec sleep 100000"
+    )
+    started = containers.docker(cmd=("sh", "-c", script))
+    pidns = os.stat(f"/proc/{started.pid}/ns/pid").st_ino
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        inside = [n for n in os.listdir(f"/proc/{started.pid}/root/proc") if n.isdigit()]
+        if len(inside) >= PROCESSES + 1:
+            break
+        time.sleep(0.5)
+    else:
+        raise RuntimeError("the container did not reach its process count in time")
+    assert os.stat(f"/proc/{started.pid}/ns/pid").st_ino == pidns
+    return started
+
+
+def in_process(started: harness.Started) -> None:
+    import psutil
+
+    from debugtool.collect.processes import collect_processes, host_pids, pids_in_namespace
+    from debugtool.model import Container
+    from debugtool.target import pin
+
+    target = pin(
+        Container(
+            id=started.id, name=started.name, runtime="docker", status="running", pid=started.pid
+        )
+    )
+    pidns = target.namespaces["pid"]
+
+    def psutil_iter() -> int:
+        # psutil's batched API over every host process, filtered afterwards.
+        n = 0
+        for p in psutil.process_iter(PSUTIL_ATTRS):
+            try:
+                if os.stat(f"/proc/{p.pid}/ns/pid").st_ino == pidns:
+                    n += 1
+            except OSError:
+                continue
+        return n
+
+    def psutil_oneshot() -> int:
+        # psutil only on the container's PIDs, each read in one oneshot() batch.
+        n = 0
+        for pid in pids_in_namespace(pidns, host_pids()):
+            try:
+                proc = psutil.Process(pid)
+                with proc.oneshot():
+                    proc.as_dict(PSUTIL_ATTRS)
+                n += 1
+            except psutil.Error:
+                continue
+        return n
+
+    count = len(collect_processes(target))
+    assert count >= PROCESSES + 1, count
+    measures = [
+        measure_call(
+            "collect_processes (debugtool /proc reader)", lambda: collect_processes(target), runs=10
+        ),
+        measure_call("psutil.process_iter(attrs) + ns filter", psutil_iter, runs=10),
+        measure_call("psutil oneshot() on the namespace's PIDs", psutil_oneshot, runs=10),
+    ]
+    report(f"in one process: {count} processes read", measures)
+    target.close()
+
+
+def main() -> None:
+    # An installed debugtool runs from compiled bytecode; with PYTHONDONTWRITEBYTECODE set (as in
+    # some shells here) every run would recompile ~40 modules (50-180 ms). Cache it outside the
+    # source tree instead.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ.setdefault("PYTHONPYCACHEPREFIX", "/var/tmp/debugtool-bench-pycache")
+    with harness.Containers() as containers:
+        started = start_container(containers)
+        pairs = [
+            (
+                "ps -e (procps, nsenter -p + unshare --mount-proc)",
+                [
+                    "nsenter",
+                    "-t",
+                    str(started.pid),
+                    "-p",
+                    "--",
+                    "unshare",
+                    "-m",
+                    "--mount-proc",
+                    "ps",
+                    "-e",
+                    "-o",
+                    COLUMNS,
+                ],
+            ),
+            ("debugtool top NAME --json", [*DEBUGTOOL, "top", started.name, "--json"]),
+            ("debugtool top NAME (table)", [*DEBUGTOOL, "top", started.name]),
+            (
+                "debugtool top pid:N --json (no discovery)",
+                [*DEBUGTOOL, "top", f"pid:{started.pid}", "--json"],
+            ),
+            ("docker top NAME -o ...", ["docker", "top", started.name, "-o", COLUMNS]),
+            ("floor: debugtool --version (interpreter)", [*DEBUGTOOL, "--version"]),
+            ("floor: debugtool ps --json (discovery)", [*DEBUGTOOL, "ps", "--json"]),
+        ]
+        measures = interleaved(pairs, runs=10, warmup=2)
+        report(
+            f"top on a container with {PROCESSES + 1} processes",
+            measures,
+            goal="debugtool top --json within 2x of procps ps",
+        )
+        in_process(started)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
