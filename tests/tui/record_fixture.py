@@ -23,7 +23,7 @@ from debugtool.runtimes import discover  # noqa: E402
 from debugtool.target import find, pin  # noqa: E402
 
 OUT = HERE.parent / "fixtures" / "tui" / "snapshot.json"
-TAKEN_AT = 1795000000.0  # 2026-11-18 08:26:40 UTC
+TAKEN_AT = 1795000000.0  # 2026-11-18 11:06:40 UTC
 
 
 def main() -> None:

@@ -164,7 +164,7 @@ class DetailScreen(ActionScreen):
             with TabPane("Resources", id="resources"):
                 yield ResourcePanel(id="resource-panel")
             with TabPane("Security", id="security"):
-                with VerticalScroll():
+                with VerticalScroll(id="security-scroll"):
                     yield Static(id="security-text")
             with TabPane("Audit", id="audit"):
                 yield LiveTable(AUDIT_COLUMNS, id="audit-table")
@@ -242,8 +242,12 @@ class DetailScreen(ActionScreen):
         self.snapshot = snapshot
         self.container = snapshot.container
         self.tui.usage.add(self.container.id, snapshot.cgroup)
-        for section, error in snapshot.errors.items():
-            self.show_status(f"{section}: {error}")
+        # A section the collectors could not read is said in the status line, never hidden.
+        self._status_extra = "; ".join(
+            f"{section}: {error}"
+            for section, error in snapshot.errors.items()
+            if message.network or section != "network"
+        )
         self._render_snapshot(network=message.network)
         if message.audit is not None:
             self._render_audit(message.audit)
@@ -546,11 +550,17 @@ class DetailScreen(ActionScreen):
         self._focus_tab()
 
     def _focus_tab(self) -> None:
-        tables = {"processes": "process", "mounts": "mount", "network": "interface"}
-        tables["audit"] = "audit"
-        name = tables.get(self.active_tab)
-        if name:
-            self.table(name).focus()
+        # Focus must move into the new pane: a focused widget left in a hidden pane makes
+        # TabbedContent switch back to that pane.
+        targets = {
+            "processes": "#process-table",
+            "mounts": "#mount-table",
+            "network": "#interface-table",
+            "resources": "#resource-panel",
+            "security": "#security-scroll",
+            "audit": "#audit-table",
+        }
+        self.query_one(targets[self.active_tab]).focus()
 
     def action_filter(self) -> None:
         tabs = self.query_one(TabbedContent)

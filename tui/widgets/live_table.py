@@ -195,7 +195,10 @@ class LiveTable(DataTable):
         if self.sort_column is None:
             return 0
         index = [c.key for c in self._columns].index(self.sort_column)
-        return sort_value(self._raw[key][index])
+        value = sort_value(self._raw[key][index])
+        if value[0] == 2 and self.sort_reverse:
+            return (-1, 0)  # unknown values stay last when sorting largest first
+        return value
 
     def _apply(self, force_sort: bool = False) -> None:
         text = self.filter_text
