@@ -16,13 +16,11 @@ freezer cgroup means paused.
 from __future__ import annotations
 
 import builtins
-import ctypes
 import errno
 import glob
 import json
 import logging
 import os
-import shutil
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -331,10 +329,6 @@ _RESOLVE_NO_MAGICLINKS = 0x02
 _RESOLVE_IN_ROOT = 0x10
 
 
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
-
-
 def read_in_root(pid: int, path: str, limit: int = 1 << 20) -> bytes | None:
     """Return a regular file of the container's root, or None when it does not exist there.
 
@@ -348,8 +342,17 @@ def read_in_root(pid: int, path: str, limit: int = 1 << 20) -> bytes | None:
         raise CommandNotInvokable(
             f"cannot open the root filesystem of process {pid}: {exc.strerror}."
         ) from None
+    import ctypes  # only exec with a user name needs it; ps should not pay for it
+
+    class OpenHow(ctypes.Structure):
+        _fields_ = [
+            ("flags", ctypes.c_uint64),
+            ("mode", ctypes.c_uint64),
+            ("resolve", ctypes.c_uint64),
+        ]
+
     try:
-        how = _OpenHow(
+        how = OpenHow(
             os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK,
             0,
             _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS,
@@ -540,6 +543,8 @@ class _OCIRuntime(Runtime):
         detached). Raises ``ExecUnsupported`` when the binary is not installed or the container
         is not running, ``CommandNotInvokable`` for an unknown user name.
         """
+        import shutil
+
         binary = shutil.which(self.name)
         if binary is None:
             raise ExecUnsupported(
