@@ -110,15 +110,19 @@ def build_process(
     uptime_ticks: float | None = None,
 ) -> Process:
     """Build a ``Process`` from the captured text of its stat, status and cmdline files."""
-    st = procfs.parse_stat(stat_text)
-    chain = [int(x) for x in _status_line(status_text, "NSpid").split()]
+    # Inline rather than procfs.parse_stat: this runs thousands of times per refresh. The command
+    # name sits between the first "(" and the last ")" and may hold both.
+    lpar = stat_text.find("(")
+    rpar = stat_text.rfind(")")
+    rest = stat_text[rpar + 2 :].split()
+    chain = _status_line(status_text, "NSpid").split()
     uids = _status_line(status_text, "Uid").split()
     uid = int(uids[1]) if len(uids) == 4 else None  # effective, as ps shows it
-    start_ticks = int(st["starttime"])
-    cpu_ticks = int(st["utime"]) + int(st["stime"])
+    start_ticks = int(rest[19])
     cpu = None
     if uptime_ticks is not None:
         elapsed = uptime_ticks - start_ticks
+        cpu_ticks = int(rest[11]) + int(rest[12])
         cpu = round(100.0 * cpu_ticks / elapsed, 1) if elapsed > 0 else 0.0
     argv = (
         [a.decode("utf-8", "surrogateescape") for a in raw_cmdline.rstrip(b"\0").split(b"\0")]
@@ -127,15 +131,15 @@ def build_process(
     )
     return Process(
         pid=pid,
-        nspid=chain[-1] if chain else None,
-        ppid=int(st["ppid"]),
+        nspid=int(chain[-1]) if chain else None,
+        ppid=int(rest[1]),
         uid=uid,
-        state=str(st["state"]),
-        name=str(st["comm"]),
+        state=rest[0],
+        name=stat_text[lpar + 1 : rpar],
         cmdline=argv,
         cpu_percent=cpu,
-        rss=int(st["rss_pages"]) * PAGE_SIZE,
-        threads=int(st["num_threads"]),
+        rss=int(rest[21]) * PAGE_SIZE,
+        threads=int(rest[17]),
         start_time=round(boot + start_ticks / procfs.CLOCK_TICKS, 2),
     )
 

@@ -280,3 +280,26 @@ def test_cli_on_a_stopped_or_unknown_container_exits_125(cli, containers):
     proc = cli("mounts", f"pid:{2**22 + 17}")
     assert proc.returncode == 125
     assert "no process" in proc.stderr
+
+
+# --- other runtimes -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("runtime", ["containerd", "podman", "runc"])
+def test_other_runtimes_are_inspected(cli, module_containers, runtime):
+    cmd = ("/bin/sh", "-c", "sleep 1000 & exec sleep 1002")
+    if runtime == "runc":
+        started = module_containers.runc(cmd=cmd)
+    else:
+        started = getattr(module_containers, runtime)(cmd=cmd)
+    target = f"{runtime}:{started.name}"
+    procs = wait_for(lambda: len(p := json_out(cli, "top", target, "--json")) == 2 and p)
+    assert sorted(p["nspid"] for p in procs)[0] == 1
+    assert {p["user"] for p in procs} == {"root"}
+    child = next(p for p in procs if p["nspid"] != 1)
+    assert child["nsppid"] == 1 and child["cmdline"] == ["sleep", "1000"]
+    record = json_out(cli, "inspect", target, "--json")
+    assert record["cgroup_stats"]["pids_current"] == 2
+    assert record["security"]["cap_bounding"]
+    snap = Snapshot.from_json(cli("snapshot", target, "--no-network").stdout)
+    assert len(snap.processes) == 2 and snap.mounts

@@ -116,3 +116,23 @@ def test_collect_own_namespace_tree():
     assert not any(p.outside_cgroup for p in found)
     tree = Snapshot(container=target.container, processes=found).process_tree()
     assert [(d, p.pid) for d, p in tree][:2] == [(0, os.getpid()), (1, child.pid)]
+
+
+def test_printable_command_escapes_bytes_and_control_characters():
+    from debugtool.commands.top import printable_command
+    from debugtool.model import Process
+
+    p = Process(pid=1, cmdline=[os.fsdecode(b"py\xffthon"), "-c", "a\nb\tc"])
+    assert printable_command(p) == "py\\xffthon -c a\\nb\\tc"
+    assert printable_command(Process(pid=2, name="kthreadd")) == "[kthreadd]"
+
+
+def test_start_column_today_and_earlier():
+    import time
+
+    from debugtool.commands.top import start_column
+
+    now = time.mktime((2026, 11, 26, 15, 0, 0, 0, 0, -1))
+    assert start_column(now - 3600, now) == "14:00"
+    assert start_column(now - 3 * 86400, now) == "Nov23"
+    assert start_column(None, now) == "-"
