@@ -16,12 +16,15 @@ from __future__ import annotations
 import os
 import socket
 import struct
+from typing import TYPE_CHECKING
 
 from debugtool import netlink as nl
 from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError
 from debugtool.model import Address, DNSConfig, Interface, Network, Route, Socket
-from debugtool.target import Target
+
+if TYPE_CHECKING:
+    from debugtool.target import Target
 
 #: Protocols in the order people read them (and ``ss`` prints them).
 PROTOCOL_ORDER = {"tcp": 0, "tcp6": 1, "udp": 2, "udp6": 3, "raw": 4, "raw6": 5, "unix": 6}
