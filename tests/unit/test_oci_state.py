@@ -294,3 +294,22 @@ def test_exec_argv_shape() -> None:
     stopped = by_id(runtime.list(all=True))["dtcap-stopped"]
     with pytest.raises(ExecUnsupported, match="not running"):
         runtime.exec_argv(stopped, ExecRequest(argv=["true"]))
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+def test_entry_points_read_directly_match_importlib_metadata() -> None:
+    """The fast entry_points.txt reader agrees with importlib.metadata on this environment."""
+    from importlib import metadata
+
+    from debugtool.runtimes import _entry_point_specs, runtime_specs
+
+    for group in ("debugtool.runtimes", "console_scripts", "pytest11"):
+        expected = {
+            ep.name: ep.value.split("[")[0].strip() for ep in metadata.entry_points(group=group)
+        }
+        assert _entry_point_specs(group) == expected, group
+    specs = runtime_specs()
+    assert specs["runc"] == "debugtool.runtimes.oci:RuncRuntime"
+    assert specs["none"] == "debugtool.runtimes.nsscan:NamespaceScan"
