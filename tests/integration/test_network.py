@@ -194,6 +194,56 @@ def test_listening_and_sockets_only(services: harness.Started, cli) -> None:
     assert "ESTABLISHED" not in text.stdout
 
 
+UNIX_HOLDER = r"""
+import socket, sys
+tag = sys.argv[1]
+path = f"/tmp/dt net {tag}.sock"
+named = socket.socket(socket.AF_UNIX); named.bind(path); named.listen(1)
+abstract = socket.socket(socket.AF_UNIX); abstract.bind(f"\0dt-abstract-{tag}"); abstract.listen(1)
+pair = socket.socketpair()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_unix_stream_sockets_named_abstract_and_unnamed(
+    containers: harness.Containers, cli
+) -> None:
+    """busybox has no UNIX stream listener, so the host's Python, entered into the container's
+    network and PID namespaces, holds them; it belongs to the container's PID namespace."""
+    c = containers.docker()
+    tag = uuid.uuid4().hex[:8]
+    holder = subprocess.Popen(
+        ["nsenter", "-t", str(c.pid), "-n", "-p", "python3", "-c", UNIX_HOLDER, tag],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        # nsenter -p forks: the python is its child, in the container's PID namespace.
+        (child,) = Path(f"/proc/{holder.pid}/task/{holder.pid}/children").read_text().split()
+        status = Path(f"/proc/{child}/status").read_text().splitlines()
+        nspid = int(next(line for line in status if line.startswith("NSpid:")).split()[-1])
+        net = net_json(cli, c.id)
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.close()
+        holder.wait(timeout=20)
+        Path(f"/tmp/dt net {tag}.sock").unlink(missing_ok=True)
+    unix = [s for s in net.sockets if s.protocol == "unix"]
+    named = next(s for s in unix if s.path == f"/tmp/dt net {tag}.sock")
+    abstract = next(s for s in unix if s.path == f"@dt-abstract-{tag}")
+    assert named.state == abstract.state == "LISTEN"
+    assert named.socket_type == "stream"
+    pair = [s for s in unix if not s.path and s.state == "ESTABLISHED"]
+    assert len(pair) == 2
+    assert {pair[0].peer_inode, pair[1].peer_inode} == {pair[0].inode, pair[1].inode}
+    for sock in (named, abstract, *pair):
+        assert (sock.process, sock.pids, sock.nspids) == ("python3", [int(child)], [nspid])
+    assert nspid > 1
+
+
 def test_distroless_container(containers: harness.Containers, cli) -> None:
     c = containers.docker(image=harness.DISTROLESS_IMAGE, cmd=("/bin/busybox", "sleep", "100000"))
     net = net_json(cli, c.id)
