@@ -14,6 +14,7 @@ import json
 import os
 import re
 import struct
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -53,8 +54,15 @@ def runc_pid(cid: str, root: str = OCI_ROOT) -> int | None:
         return None
 
 
-def container_from_list(item: dict[str, Any], pid: int | None = None) -> Container:
-    """Map one record of ``GET /containers/json`` to a Container (``pid`` comes separately)."""
+def container_from_list(
+    item: dict[str, Any], pid: int | None = None, runc: bool = True
+) -> Container:
+    """Map one record of ``GET /containers/json`` to a Container (``pid`` comes separately).
+
+    ``runc`` says whether runc under Docker's default root runs it; when another OCI runtime
+    does (its PID had to come from inspect), the OCI root is left for containerd's record of
+    the container to fill in.
+    """
     names = item.get("Names") or []
     name = names[0].lstrip("/") if names else item.get("Id", "")[:12]
     labels = dict(item.get("Labels") or {})
@@ -73,8 +81,8 @@ def container_from_list(item: dict[str, Any], pid: int | None = None) -> Contain
         pod=pod,
         pod_namespace=pod_ns,
         k8s_container=k8s_name,
-        oci_root=OCI_ROOT,
-        oci_runtime="runc",
+        oci_root=OCI_ROOT if runc else "",
+        oci_runtime="runc" if runc else "",
         metadata={"docker": item},
     )
 
@@ -111,6 +119,7 @@ class DockerRuntime(Runtime):
     def list(self, all: bool = False) -> list[Container]:
         """Return Docker's containers. Raises ``RuntimeUnavailable`` within ``timeout``."""
         api = self.api()
+        deadline = time.monotonic() + self.timeout
         items = api.get_json("/containers/json", {"all": "1" if all else "0"})
         if not isinstance(items, list):
             raise RuntimeUnavailable(self.name, "GET /containers/json did not answer a list")
@@ -119,16 +128,25 @@ class DockerRuntime(Runtime):
             if not isinstance(item, dict):
                 continue
             pid = None
+            runc = True
             if item.get("State") in ("running", "paused", "restarting"):
-                pid = runc_pid(item.get("Id", "")) or self._inspect_pid(api, item.get("Id", ""))
-            found.append(container_from_list(item, pid))
+                pid = runc_pid(item.get("Id", ""))
+                if pid is None:
+                    runc = False
+                    pid = self._inspect_pid(api, item.get("Id", ""), deadline)
+            found.append(container_from_list(item, pid, runc))
         return found
 
-    def _inspect_pid(self, api: DockerAPI, cid: str) -> int | None:
+    def _inspect_pid(self, api: DockerAPI, cid: str, deadline: float) -> int | None:
+        """Return a container's PID from its inspect answer, while time is left (else None)."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None  # the list itself must come back within the timeout
         try:
-            state = api.get_json(f"/containers/{quote(cid)}/json").get("State") or {}
+            answer = api.get_json(f"/containers/{quote(cid)}/json", timeout=remaining)
         except RuntimeUnavailable:
-            return None  # it went away between the two requests: normal churn
+            return None  # it went away between the two requests (normal churn), or Docker hangs
+        state = (answer.get("State") or {}) if isinstance(answer, dict) else {}
         return int(state.get("Pid") or 0) or None
 
     def inspect(self, container: Container) -> dict:

@@ -448,6 +448,8 @@ def test_docker_maps_the_container_list() -> None:
     assert running.metadata["docker"]["Names"] == ["/dtcap-docker"]
     assert found["dtcap-docker-exited"].status == "exited"
     assert found["dtcap-docker-exited"].pod == ""
+    other = docker.container_from_list(items[0], 42, runc=False)  # e.g. crun via daemon.json
+    assert (other.pid, other.oci_root, other.oci_runtime) == (42, "", "")
 
 
 def test_docker_demultiplexes_log_streams() -> None:
