@@ -20,9 +20,12 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
-import harness
 from common import DEBUGTOOL, interleaved, measure_call, report
+
+if TYPE_CHECKING:
+    import harness  # on sys.path once common is imported
 
 PROCESSES = 2000
 COLUMNS = "pid,ppid,user,stat,pcpu,rss,nlwp,lstart,args"
@@ -108,7 +111,32 @@ def in_process(started: harness.Started) -> None:
     target.close()
 
 
+def exec_peak_rss(pairs: list[tuple[str, list[str]]]) -> None:
+    """Print each command's own peak RSS, measured by GNU time after exec.
+
+    The interleaved table's peak RSS comes from wait4(), which also counts the benchmark's own
+    Python image that a forked child holds until it execs: a floor of ~20 MiB under every row.
+    """
+    import subprocess
+    import tempfile
+
+    lines = ["| command | peak RSS MiB (after exec) |", "|---|---|"]
+    for label, argv in pairs:
+        with tempfile.NamedTemporaryFile("r") as out:
+            subprocess.run(
+                ["/usr/bin/time", "-f", "%M", "-o", out.name, *argv],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=True,
+            )
+            kib = int(out.read().split()[-1])
+        lines.append(f"| {label} | {kib / 1024:.1f} |")
+    print("\n".join(lines) + "\n", flush=True)
+
+
 def main() -> None:
+    import harness
+
     # An installed debugtool runs from compiled bytecode; with PYTHONDONTWRITEBYTECODE set (as in
     # some shells here) every run would recompile ~40 modules (50-180 ms). Cache it outside the
     # source tree instead.
@@ -150,6 +178,7 @@ def main() -> None:
             measures,
             goal="debugtool top --json within 2x of procps ps",
         )
+        exec_peak_rss(pairs[:4])
         in_process(started)
 
 
