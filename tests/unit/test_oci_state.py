@@ -21,6 +21,7 @@ from debugtool.runtimes.oci import (
     parse_created,
     parse_runc_state,
     resolve_user,
+    skim_runc_state,
     state_roots,
 )
 
@@ -313,3 +314,31 @@ def test_entry_points_read_directly_match_importlib_metadata() -> None:
     specs = runtime_specs()
     assert specs["runc"] == "debugtool.runtimes.oci:RuncRuntime"
     assert specs["none"] == "debugtool.runtimes.nsscan:NamespaceScan"
+
+
+# --- skimming runc state ----------------------------------------------------------------------
+
+
+def test_skimmed_runc_state_equals_the_full_parse() -> None:
+    """Decoding only the wanted keys gives the same container as decoding the whole file."""
+    files = sorted(OCI.glob("run/**/state.json")) + [OCI / "runc-awkward/oddtypes/state.json"]
+    assert len(files) >= 8
+    for path in files:
+        raw = path.read_bytes()
+        skimmed = skim_runc_state(raw)
+        assert skimmed is not None, path
+        root = StateRoot(str(path.parent.parent))
+        args = (root, str(path.parent), fixture_stat, fixture_read)
+        assert parse_runc_state(skimmed, *args) == parse_runc_state(json.loads(raw), *args), path
+
+
+def test_skim_declines_what_it_cannot_vouch_for() -> None:
+    raw = (OCI / "run/runc/dt-runc-e25ff20e46/state.json").read_bytes()
+    assert skim_runc_state(raw[:1500]) is None  # truncated: not one object
+    assert skim_runc_state(b"\xff" + raw) is None  # not UTF-8
+    twice = raw.replace(b'"readonlyfs":', b'"hostname":"x","readonlyfs":', 1)
+    assert skim_runc_state(twice) is None  # a wanted key twice: decode it all
+    spaced = json.dumps(json.loads(raw), indent=2).encode()
+    skimmed = skim_runc_state(spaced)
+    assert skimmed is not None and skimmed["init_process_start"] == 63489
+    assert skimmed["config"]["rootfs"].endswith("/dt-runc-e25ff20e46/rootfs")
