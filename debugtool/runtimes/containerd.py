@@ -7,7 +7,8 @@ does not answer, the tasks it runs are read from its shim state directory instea
 warning, so a hung containerd does not hide its containers.
 
 containerd keeps no container output of its own: ``logs`` returns the CRI log file of a
-Kubernetes container (the path CRI records with it) and nothing for other containers.
+Kubernetes container (the path CRI records with it), the file a task's ``file://`` log URI names
+(``ctr run --log-uri``), and nothing for other containers.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from debugtool.errors import ContainerGone, ExecUnsupported, RuntimeUnavailable
@@ -192,7 +192,7 @@ def container_record(
         bundle=bundle if task else "",
         rootfs=f"{bundle}/rootfs" if pid else "",
         oci_root=f"{_run_path(root or daemon.runc_root)}/{namespace}",
-        oci_runtime=binary or ("runc" if "runc" in runtime_name else ""),
+        oci_runtime=os.path.basename(binary) or ("runc" if "runc" in runtime_name else ""),
         metadata={"containerd": record},
     )
 
@@ -571,6 +571,8 @@ def _read_tail(f: Any, lines: int) -> bytes:
 
 
 def _epoch(ts: bytes) -> float:
+    from datetime import datetime
+
     try:
         return datetime.fromisoformat(ts.decode()).timestamp()
     except ValueError:

@@ -19,7 +19,6 @@ import builtins
 import json
 import os
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from debugtool import procfs
@@ -175,6 +174,8 @@ def container_from_ps(item: dict[str, Any]) -> Container:
 
 def _rfc3339(text: str) -> float | None:
     # containers/storage writes nanoseconds; fromisoformat reads up to microseconds in 3.11.
+    from datetime import datetime
+
     head, dot, frac = text.rstrip("Z").partition(".")
     if not head:
         return None
