@@ -121,10 +121,12 @@ def container_from_storage(record: dict[str, Any], root: str = GRAPH_ROOT) -> Co
 
     found = oci_state(cid)
     pid = None
-    oci_runtime = oci_root = ""
+    oci_runtime = oci_root = rootfs = ""
     if found:
         oci_runtime, oci_root, state = found
         pid = live_pid(oci_runtime, state)
+        # runc keeps the spec's root under config.rootfs, crun under rootfs.
+        rootfs = str((state.get("config") or {}).get("rootfs") or state.get("rootfs") or "")
     if pid and found:
         if frozen(found[2]):
             status = "paused"
@@ -146,6 +148,7 @@ def container_from_storage(record: dict[str, Any], root: str = GRAPH_ROOT) -> Co
         pid=pid,
         created=created,
         bundle=userdata,
+        rootfs=rootfs if pid else "",
         oci_root=oci_root,
         oci_runtime=oci_runtime,
         metadata={"podman": {**record, "metadata": meta, "source": "storage"}},

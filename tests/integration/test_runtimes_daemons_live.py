@@ -79,6 +79,7 @@ def test_podman_lists_its_container(started: dict[str, harness.Started]) -> None
     assert (c.name, c.pid, c.status) == (s.name, s.pid, "running")
     assert c.image == f"localhost/{harness.DOCKER_IMAGE}"
     assert (c.oci_runtime, c.oci_root) == ("runc", "/run/runc")
+    assert os.path.samefile(c.rootfs, f"/proc/{s.pid}/root")
     assert c.metadata["podman"]["source"] == "storage"
     # The storage files and podman itself agree.
     ps = {c.id: c for c in (podman.container_from_ps(i) for i in rt._podman_ps())}
@@ -99,6 +100,7 @@ def test_containerd_lists_its_container(started: dict[str, harness.Started]) -> 
     assert c.oci_root == f"/run/containerd/runc/{harness.CTR_NAMESPACE}"
     assert os.path.isfile(f"{c.oci_root}/{c.id}/state.json")
     assert os.path.isfile(f"{c.bundle}/config.json")
+    assert os.path.samefile(c.rootfs, f"/proc/{s.pid}/root")
     record = containerd.ContainerdRuntime().inspect(c)
     assert record["spec"]["process"]["args"] == ["/bin/sleep", "100000"]
     assert record["task"]["pid"] == s.pid

@@ -548,6 +548,9 @@ def test_podman_reads_storage_and_runc_state(podman_host: Path) -> None:
     assert running.image == "localhost/debugtool-test/busybox:latest"
     assert running.created == pytest.approx(1795705885.517312843)
     assert (running.oci_runtime, running.oci_root) == ("runc", str(podman_host.parent / "runc"))
+    assert running.rootfs.startswith("/var/lib/containers/storage/overlay/")
+    assert running.rootfs.endswith("/merged")
+    assert running.bundle.endswith(f"/overlay-containers/{running.id}/userdata")
     assert found["dtcap-podman-exited"].status == "exited"
     assert found["dtcap-podman-created"].status == "created"
     assert [c.name for c in rt.list()] == ["dtcap-podman"]
