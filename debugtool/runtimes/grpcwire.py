@@ -411,7 +411,10 @@ def _exchange(
         elif kind in (DATA, HEADERS, CONTINUATION, RST_STREAM):
             stream = streams.get(stream_id)
             if stream is None:
-                continue  # a stream we never opened; nothing of ours
+                if kind in (DATA, RST_STREAM):
+                    continue  # a stream we never opened; nothing of ours
+                # Its headers must still pass through the decoder to keep its table in step.
+                stream = _Stream()
             if kind == RST_STREAM:
                 stream.reset = int.from_bytes(payload[:4], "big")
                 stream.done = True

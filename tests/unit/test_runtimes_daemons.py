@@ -155,6 +155,8 @@ class ReplayServer:
                 while len(self.received) < len(grpcwire.PREFACE) + 9:
                     self.received += conn.recv(65536)
                 conn.sendall(self.answer)
+                while chunk := conn.recv(65536):  # what the client says afterwards (acks)
+                    self.received += chunk
             except OSError:
                 pass
 
@@ -196,6 +198,41 @@ def test_grpcwire_reads_containerd_answers_and_errors(sockdir: Path) -> None:
     assert answers[1] == grpcwire.GrpcError(12, "unknown service containerd.services.nope.v1.Nope")
     assert answers[2] == grpcwire.GrpcError(9, "namespace is required: failed precondition")
     assert "UNIMPLEMENTED" in str(answers[1])
+
+
+def test_grpcwire_handles_padding_continuation_and_pings(sockdir: Path) -> None:
+    f = grpcwire.frame
+    block = grpcwire.encode_headers([(":status", "200"), ("content-type", "application/grpc")])
+    trailers = grpcwire.encode_headers([("grpc-status", "0"), ("grpc-message", "")])
+    message = b"\x00\x00\x00\x00\x03abc"
+    answer = b"".join(
+        [
+            f(grpcwire.SETTINGS, 0, 0),
+            f(grpcwire.PING, 0, 0, b"12345678"),
+            # Headers split over a padded HEADERS frame and a CONTINUATION.
+            f(grpcwire.HEADERS, grpcwire.PADDED, 1, b"\x02" + block[:5] + b"\x00\x00"),
+            f(grpcwire.CONTINUATION, grpcwire.END_HEADERS, 1, block[5:]),
+            f(grpcwire.WINDOW_UPDATE, 0, 0, b"\x00\x00\x10\x00"),
+            f(grpcwire.DATA, grpcwire.PADDED, 1, b"\x01" + message[:6] + b"\x00"),
+            f(grpcwire.DATA, 0, 1, message[6:]),
+            f(grpcwire.HEADERS, grpcwire.END_HEADERS | grpcwire.END_STREAM, 1, trailers),
+            # Stream 3 is refused outright.
+            f(grpcwire.RST_STREAM, 0, 3, b"\x00\x00\x00\x07"),
+        ]
+    )
+    server = ReplayServer(str(sockdir / "p.sock"), answer)
+    try:
+        got = grpcwire.call_unix(server.path, [grpcwire.Call("/a/B"), grpcwire.Call("/a/C")], 5)
+        deadline = time.monotonic() + 5
+        ping_ack = f(grpcwire.PING, grpcwire.ACK, 0, b"12345678")
+        while ping_ack not in server.received and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        server.close()
+    assert got[0] == b"abc"
+    assert isinstance(got[1], grpcwire.GrpcError) and "reset the stream" in got[1].message
+    assert ping_ack in server.received
+    assert f(grpcwire.SETTINGS, grpcwire.ACK, 0) in server.received
 
 
 def test_grpcwire_times_out_on_a_silent_server(sockdir: Path) -> None:
