@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import builtins
 import errno
-import glob
 import json
 import logging
 import os
@@ -75,7 +74,7 @@ def namespace_of(root: str) -> str:
 
 
 def state_roots(defaults: Iterable[str], env: str | None = None) -> list[StateRoot]:
-    """Return the existing state roots: ``defaults`` (globs allowed) plus the ``ROOTS_ENV`` ones.
+    """Return the existing state roots: ``defaults`` (``DIR/*`` allowed) plus ``ROOTS_ENV``'s.
 
     Duplicates (by real path) are dropped; a missing directory is no error.
     """
@@ -84,7 +83,7 @@ def state_roots(defaults: Iterable[str], env: str | None = None) -> list[StateRo
     roots: list[StateRoot] = []
     candidates: list[str] = []
     for pattern in defaults:
-        candidates += sorted(glob.glob(pattern)) if "*" in pattern else [pattern]
+        candidates += _expand(pattern)
     candidates += [p for p in extra if p]
     for path in candidates:
         real = os.path.realpath(path)
@@ -93,6 +92,17 @@ def state_roots(defaults: Iterable[str], env: str | None = None) -> list[StateRo
         seen.add(real)
         roots.append(StateRoot(path, namespace_of(path)))
     return roots
+
+
+def _expand(pattern: str) -> list[str]:
+    """Return ``pattern``, or for ``DIR/*`` the directories in DIR (one per namespace)."""
+    if not pattern.endswith("/*"):
+        return [pattern]
+    parent = pattern[:-2]
+    try:
+        return sorted(e.path for e in os.scandir(parent) if e.is_dir())
+    except OSError:
+        return []
 
 
 def parse_created(text: Any) -> float | None:
@@ -304,8 +314,6 @@ def parse_runc_state(
                 "init_process_pid": pid,
                 "init_process_start": start,
                 "hostname": config.get("hostname", ""),
-                "cgroup_paths": cgroup_paths,
-                "annotations": labels,
             }
         },
     )
@@ -365,7 +373,6 @@ def parse_crun_status(
                 "systemd-cgroup": bool(data.get("systemd-cgroup")),
                 "owner": data.get("owner", ""),
                 "hostname": hostname,
-                "annotations": labels,
             }
         },
     )

@@ -74,7 +74,7 @@ def test_runc_running_container_fields() -> None:
     assert c.created == pytest.approx(1795705883.109729, abs=1e-3)
     meta = c.metadata["runc"]
     assert meta["init_process_start"] == 63489
-    assert meta["cgroup_paths"]["freezer"].endswith("/freezer/dt-runc-e25ff20e46")
+    assert meta["state_dir"].endswith("/run/runc/dt-runc-e25ff20e46")
 
 
 def test_runc_states_paused_created_stopped() -> None:
