@@ -64,6 +64,26 @@ def _read(path: str) -> bytes:
         os.close(fd)
 
 
+def _is_host_pidns(pidns: int) -> bool:
+    try:
+        return os.stat(f"{procfs.PROC}/self/ns/pid").st_ino == pidns
+    except OSError:
+        return False
+
+
+def pids_in_cgroup(cgroup: dict[str, str], pids: Iterable[int]) -> list[int]:
+    """Return the PIDs among ``pids`` in the same cgroup as ``cgroup`` (a parsed /proc/PID/cgroup)."""
+    found = []
+    for pid in pids:
+        try:
+            mine = procfs.parse_cgroup(procfs.read_text(pid, "cgroup"))
+        except DebugtoolError:
+            continue
+        if mine and _same_cgroup(mine, cgroup):
+            found.append(pid)
+    return found
+
+
 def read_process(
     pid: int, boot: float, uptime_ticks: float | None = None, proc: str = procfs.PROC
 ) -> Process:
@@ -167,7 +187,12 @@ def collect_processes(
     if not pidns:
         raise DebugtoolError(f"the PID namespace of {target.name} is unknown.")
     candidates = host_pids() if pids is None else list(pids)
-    members = pids_in_namespace(pidns, candidates)
+    if _is_host_pidns(pidns) and target.cgroup:
+        # A container sharing the host's PID namespace (--pid host) would otherwise "own" every
+        # host process; as docker top does, its processes are then those of its cgroup.
+        members = pids_in_cgroup(target.cgroup, candidates)
+    else:
+        members = pids_in_namespace(pidns, candidates)
     boot = procfs.boot_time()
     uptime = _uptime_ticks()
     processes: dict[int, Process] = {}

@@ -303,3 +303,13 @@ def test_other_runtimes_are_inspected(cli, module_containers, runtime):
     assert record["security"]["cap_bounding"]
     snap = Snapshot.from_json(cli("snapshot", target, "--no-network").stdout)
     assert len(snap.processes) == 2 and snap.mounts
+
+
+def test_container_sharing_the_host_pid_namespace(cli, containers):
+    started = containers.docker("--pid", "host", cmd=("sh", "-c", "sleep 1000 & exec sleep 1002"))
+    procs = wait_for(lambda: len(p := json_out(cli, "top", started.name, "--json")) == 2 and p)
+    # Its processes are those of its cgroup, not every process of the host.
+    assert sorted(p["cmdline"][-1] for p in procs) == ["1000", "1002"]
+    assert all(p["nspid"] == p["pid"] for p in procs)
+    record = json_out(cli, "inspect", started.name, "--json")
+    assert any("host's PID namespace" in w for w in record["security"]["warnings"])
