@@ -313,3 +313,24 @@ def test_container_sharing_the_host_pid_namespace(cli, containers):
     assert all(p["nspid"] == p["pid"] for p in procs)
     record = json_out(cli, "inspect", started.name, "--json")
     assert any("host's PID namespace" in w for w in record["security"]["warnings"])
+
+
+def test_user_namespace_maps_uids(cli):
+    """A sandbox in its own user namespace: uids are shown as inside it, the map is reported."""
+    proc = subprocess.Popen(
+        ["unshare", "--map-user=1000", "--map-group=1000", "--pid", "--fork", "sleep", "300"],
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        child = wait_for(lambda: helper_children(proc.pid))[0]
+        procs = json_out(cli, "top", f"pid:{child}", "--json")
+        assert [(p["nspid"], p["uid"]) for p in procs] == [(1, 1000)]  # host uid 0 is 1000 inside
+        record = json_out(cli, "inspect", f"pid:{child}", "--json")
+        sec = record["security"]
+        assert sec["user_namespace"] is True
+        assert sec["uid_map"] == [[1000, 0, 1]]
+        assert not any("host's root" in w for w in sec["warnings"])
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
