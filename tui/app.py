@@ -58,17 +58,30 @@ class DebugtoolApp(App[None]):
             self.push_screen(DetailScreen(self.initial))
 
     def action_help(self) -> None:
-        """Show every key binding that works on the current screen."""
-        if isinstance(self.screen, HelpScreen):
+        """Show every key binding that works on the current screen: its own keys first."""
+        screen = self.screen
+        if isinstance(screen, HelpScreen):
             return
-        keys = []
-        for active in self.screen.active_bindings.values():
+        keys: list[tuple[str, str]] = []
+        seen: set[str] = set()
+        for node in (screen, self):
+            for binding in node.BINDINGS:
+                if not isinstance(binding, Binding) or binding.key in seen:
+                    continue
+                if node.check_action(binding.action.partition("(")[0], ()) is False:
+                    continue  # an action this host or this bundle does not offer
+                seen.add(binding.key)
+                keys.append(
+                    (binding.key_display or self.get_key_display(binding), binding.description)
+                )
+        for key, active in screen.active_bindings.items():
             binding = active.binding
-            if not binding.description:
-                continue
-            keys.append((binding.key_display or self.get_key_display(binding), binding.description))
-        title = self.screen.sub_title or self.screen.__class__.__name__
-        self.push_screen(HelpScreen(title, keys))
+            if key not in seen and binding.description:
+                seen.add(key)
+                keys.append(
+                    (binding.key_display or self.get_key_display(binding), binding.description)
+                )
+        self.push_screen(HelpScreen(screen.sub_title or type(screen).__name__, keys))
 
     def on_unmount(self) -> None:
         self.source.close()

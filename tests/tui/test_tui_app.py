@@ -373,3 +373,12 @@ async def test_large_process_tables_update_in_place(make_app):
 
 def test_clock_is_injected(make_app):
     assert make_app().clock() == NOW
+
+
+async def test_keys_typed_after_slash_go_to_the_filter(make_app, recorder):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "e", "t", "b")  # letters that are also action keys
+        assert recorder.terminal == [] and recorder.background == []
+        assert app.screen.query_one(Input).value == "etb"

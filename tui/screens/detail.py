@@ -39,7 +39,7 @@ PROCESS_COLUMNS = [
     Column("command", "COMMAND"),
 ]
 MOUNT_COLUMNS = [
-    Column("risk", "RISK"),
+    Column("risk", "RISK", width=36),
     Column("mountpoint", "MOUNTPOINT"),
     Column("fstype", "TYPE"),
     Column("source", "SOURCE"),

@@ -36,7 +36,9 @@ class FilterBar(Input):
     def open(self) -> None:
         """Show the bar and put the cursor in it."""
         self.display = True
-        self.focus()
+        # Focus now, not on the next idle (Widget.focus): keys typed right after '/' (a fast
+        # typist, a paste, tmux send-keys) must land in the filter, not run 'e' or 't'.
+        self.screen.set_focus(self)
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
