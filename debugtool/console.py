@@ -89,18 +89,9 @@ def split_commands(line: str) -> list[list[str]]:
 
 def looks_secret(key: str) -> bool:
     """Return whether an environment variable's name suggests its value is a secret."""
-    try:
-        from debugtool.bundle.redact import key_is_secret  # the bundle's rules, when present
-    except ImportError:
-        return bool(_SECRET_KEY.search(key))
-    return bool(key_is_secret(key))
+    from debugtool.bundle.redact import is_secret_key  # the same rules as support bundles
 
-
-_SECRET_KEY = re.compile(
-    r"PASS(WORD|WD)?|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH|COOKIE|"
-    r"SESSION|DSN",
-    re.IGNORECASE,
-)
+    return is_secret_key(key)
 
 
 class Console:
