@@ -313,23 +313,31 @@ async def test_containers_appearing_and_exiting_are_added_and_marked(make_app):
         assert [str(c) for c in table.get_row("7a1c" + "0" * 60)][3] == "removed"
 
 
+async def until(pilot, condition, timeout: float = 20.0) -> None:
+    """Let the app run until ``condition()`` holds (a generous bound, not a timing check)."""
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the condition never held")
+
+
 async def test_polling_pauses_under_the_detail_screen(make_app):
     source = FixtureSource(live=True)
     app = make_app(source, interval=0.05)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.pause(0.2)
-        assert source.cgroup_calls > 3  # the list polls while it is on top
+        await until(pilot, lambda: source.cgroup_calls > 6)  # the list polls while on top
         app.screen.query_one("#containers", LiveTable).select_key(WEB_ID)
         await pilot.press("enter")
         await settle(pilot)
         calls = source.cgroup_calls
-        await pilot.pause(0.3)
+        await until(pilot, lambda: len(source.snapshot_calls) >= 3)  # the detail refreshes
         await settle(pilot)
         assert source.cgroup_calls == calls  # nothing on the list screen is visible
-        assert len(source.snapshot_calls) > 1  # the detail screen refreshes its container
         # only the first snapshot (and Network tab ones) read the network
         assert source.snapshot_calls[0][1] is True and source.snapshot_calls[-1][1] is False
+        await pilot.press("escape")
+        await until(pilot, lambda: source.cgroup_calls > calls)  # back on top: polling again
 
 
 async def test_initial_target_opens_on_its_detail(make_app):
