@@ -334,11 +334,17 @@ class TraceeMemory:
             os.close(self._fd)
             self._fd = None
 
+    def _read(self, address: int, size: int) -> bytes:
+        """Return up to ``size`` bytes at ``address`` (fewer at the end of a mapping).
+
+        Raises ``OSError`` (EIO) when nothing there is mapped."""
+        return os.pread(self._mem(), size, address)
+
     def readBytes(self, address: int, size: int) -> bytes:  # noqa: N802 - python-ptrace's API
         from ptrace.error import PtraceError
 
         try:
-            data = os.pread(self._mem(), size, address)
+            data = self._read(address, size)
         except (OSError, OverflowError) as exc:
             raise PtraceError(f"cannot read {size} bytes at {address:#x}: {exc}") from None
         if len(data) < size:
@@ -367,8 +373,8 @@ class TraceeMemory:
             # Read up to the end of the page only: the next page may not be mapped.
             step = min(4096 - (address + size) % 4096, max_size - size)
             try:
-                data = os.pread(self._mem(), step, address + size)
-            except OSError as exc:
+                data = self._read(address + size, step)
+            except (OSError, OverflowError) as exc:
                 if chunks:
                     break
                 raise PtraceError(f"cannot read a string at {address:#x}: {exc}") from None
@@ -381,6 +387,52 @@ class TraceeMemory:
             if len(data) < step:
                 break
         return b"".join(chunks)[:max_size], True
+
+
+#: Bytes copied at syscall entry from each pointer argument: enough for a path or string up to
+#: the -s limit, a sockaddr_un, struct utsname (390) or an fd_set.
+SNAPSHOT_SIZE = 512
+
+
+class SnapshotMemory(TraceeMemory):
+    """Tracee memory as it was at syscall entry: the bytes each pointer argument pointed at,
+    copied before the tracee was resumed, so decoding can run while the tracee runs.
+
+    A read elsewhere (a pointer inside a pointed-to array, as execve's argv) falls through to
+    the live memory and sets ``nested``: such syscalls must be decoded before resuming.
+    """
+
+    def __init__(self, live: TraceeMemory, regions: list[tuple[int, bytes]]) -> None:
+        super().__init__(live.pid)
+        self.live = live
+        self.regions = regions
+        self.nested = False
+
+    def _read(self, address: int, size: int) -> bytes:
+        for start, data in self.regions:
+            offset = address - start
+            if 0 <= offset and offset + size <= SNAPSHOT_SIZE:
+                if offset >= len(data):
+                    raise OSError(errno.EIO, "not mapped at syscall entry")
+                return data[offset : offset + size]
+        self.nested = True
+        return self.live._read(address, size)
+
+    def close(self) -> None:
+        pass  # the live memory's file is not ours
+
+
+def pointer_arguments() -> dict[int, tuple[int, ...]]:
+    """Return ``{syscall number: indexes of its pointer arguments}`` from python-ptrace's
+    prototypes (only pointed-to memory can change once the tracee runs on)."""
+    from ptrace.syscall import SYSCALL_NAMES, SYSCALL_PROTOTYPES
+
+    table: dict[int, tuple[int, ...]] = {}
+    for nr, name in SYSCALL_NAMES.items():
+        prototype = SYSCALL_PROTOTYPES.get(name)
+        if prototype:
+            table[nr] = tuple(i for i, (kind, _) in enumerate(prototype[1]) if "*" in kind)
+    return table
 
 
 def decoder(string_max_length: int = 64) -> Callable[[TraceeMemory, int, Iterable[int]], str]:
@@ -508,6 +560,7 @@ class Tracer:
         self._waker = 0
         self._held = 0  # a tracee we hold in a stop (waited for, not yet resumed)
         self._held_signal = 0
+        self._reaped: set[int] = set()  # exited tracees whose fork event may still come
         self._fault_after = int(os.environ.get(FAULT_ENV, "0") or 0)
         self._last_flush = 0.0
         self._second = -1
@@ -643,6 +696,13 @@ class Tracer:
         stops = 0
         waker = self._waker
         result = self.result
+        decode = self.decode
+        pread = os.pread
+        pointers = pointer_arguments()
+        # Syscalls whose decoding follows pointers inside pointed-to memory (execve's argv):
+        # decoded before the tracee is resumed. Others found doing so are added as seen.
+        live_decode = {nr for nr, n in names.items() if n in ("execve", "execveat")}
+        decoded: dict[tuple[Any, ...], str] = {}  # (nr, args, pointed-to bytes) -> text
         while tracees:
             if self._stop_reason:
                 result.reason = self._stop_reason
@@ -657,10 +717,7 @@ class Tracer:
                 result.reason = self._stop_reason or "duration"
                 return
             if status & 0xFF != 0x7F:  # exited or killed
-                gone = tracees.pop(pid, None)
-                if gone is not None:
-                    self._finish_unfinished(gone)
-                    gone.memory.close()
+                self._gone(pid)
                 if not tracees:
                     result.reason = "exited"
                 continue
@@ -675,36 +732,72 @@ class Tracer:
                 tracee = tracees.get(pid) or self._add(pid)
                 if info.op == PTRACE_SYSCALL_INFO_ENTRY:
                     nr = info.nr
-                    if only is None or nr in only:
-                        tracee.nr = nr
-                        tracee.entered = now()
-                        name = names.get(nr, "")
-                        if summary:
-                            tracee.text = None
-                        elif name in OUTPUT_ARGUMENTS:
-                            tracee.text = None
-                            tracee.args = tuple(info.args)
-                        else:
-                            tracee.text = self.decode(tracee.memory, nr, info.args)
-                        if name in NO_RETURN:
-                            self._emit(tracee, name, "?", None)
-                            tracee.nr = -1
-                    else:
+                    if only is not None and nr not in only:
                         tracee.nr = -1
-                    raw(PTRACE_SYSCALL, pid, 0, 0)
-                    self._held = 0
+                        raw(PTRACE_SYSCALL, pid, 0, 0)
+                        self._held = 0
+                        continue
+                    tracee.nr = nr
+                    tracee.entered = now()
+                    if summary:
+                        raw(PTRACE_SYSCALL, pid, 0, 0)
+                        self._held = 0
+                        continue
+                    name = names.get(nr, "")
+                    if name in OUTPUT_ARGUMENTS:
+                        tracee.text = None  # decoded at exit, when the kernel filled them in
+                        tracee.args = tuple(info.args)
+                        raw(PTRACE_SYSCALL, pid, 0, 0)
+                        self._held = 0
+                    elif nr in live_decode:
+                        tracee.text = decode(tracee.memory, nr, info.args)
+                        raw(PTRACE_SYSCALL, pid, 0, 0)
+                        self._held = 0
+                    else:
+                        # Copy what the pointer arguments point at, resume, then decode from
+                        # the copy while the tracee runs; a decode seen before is looked up.
+                        args = tuple(info.args)
+                        regions = []
+                        key: tuple[Any, ...] = (nr, args)
+                        for index in pointers.get(nr, ()):
+                            address = args[index]
+                            if address:
+                                try:
+                                    data = pread(tracee.memory._mem(), SNAPSHOT_SIZE, address)
+                                except (OSError, OverflowError):
+                                    data = b""
+                                regions.append((address, data))
+                                key += (data,)
+                        raw(PTRACE_SYSCALL, pid, 0, 0)
+                        self._held = 0
+                        text = decoded.get(key)
+                        if text is None:
+                            copy = SnapshotMemory(tracee.memory, regions)
+                            text = decode(copy, nr, args)
+                            if copy.nested:
+                                live_decode.add(nr)
+                            else:
+                                if len(decoded) >= 50_000:
+                                    decoded.clear()
+                                decoded[key] = text
+                        tracee.text = text
+                    if name in NO_RETURN:
+                        self._emit(tracee, name, "?", None)
+                        tracee.nr = -1
                 elif info.op == PTRACE_SYSCALL_INFO_EXIT:
                     nr = tracee.nr
                     if nr < 0:
                         raw(PTRACE_SYSCALL, pid, 0, 0)
                         self._held = 0
                         continue
-                    rval = ctypes.c_int64(info.nr).value
+                    rval = info.nr
+                    if rval >= 1 << 63:
+                        rval -= 1 << 64
                     is_error = bool(info.args[0] & 0xFF)
                     name = names.get(nr, f"syscall_{nr}")
                     text = tracee.text
                     if text is None and not summary:
-                        text = self.decode(tracee.memory, nr, tracee.args)
+                        text = decode(tracee.memory, nr, tracee.args)
                     # Resume first: the tracee runs while we format and write the line.
                     raw(PTRACE_SYSCALL, pid, 0, 0)
                     self._held = 0
@@ -735,7 +828,10 @@ class Tracer:
         if event in (PTRACE_EVENT_FORK, PTRACE_EVENT_VFORK, PTRACE_EVENT_CLONE):
             child = ctypes.c_ulong()
             ptrace(PTRACE_GETEVENTMSG, pid, 0, ctypes.addressof(child))
-            if child.value not in self.tracees:
+            if child.value in self._reaped:
+                # The child ran and exited before its parent's fork event was reported.
+                self._reaped.discard(child.value)
+            elif child.value not in self.tracees:
                 self._add(child.value)  # auto-attached; its first stop arrives separately
         elif event == PTRACE_EVENT_EXEC:
             former = ctypes.c_ulong()
@@ -762,6 +858,26 @@ class Tracer:
             self._resume(pid, PTRACE_SYSCALL, sig)
             return
         self._resume(pid, PTRACE_SYSCALL, 0)
+
+    def _gone(self, pid: int) -> None:
+        """Forget a tracee that exited; drop any other that no longer exists or is no longer
+        ours, so the loop never waits for a process that cannot report."""
+        gone = self.tracees.pop(pid, None)
+        if gone is not None:
+            self._finish_unfinished(gone)
+            gone.memory.close()
+            if len(self._reaped) > 10_000:
+                self._reaped.clear()
+            self._reaped.add(pid)
+        me = str(os.getpid())
+        for other in list(self.tracees):
+            try:
+                status = procfs.parse_status(procfs.read_text(other, "status"))
+            except DebugtoolError:
+                status = {}
+            if status.get("TracerPid") != me:
+                stale = self.tracees.pop(other)
+                stale.memory.close()
 
     def _resume(self, pid: int, request: int, sig: int) -> None:
         try:

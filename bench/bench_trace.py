@@ -1,0 +1,142 @@
+"""Tracing overhead: a syscall-heavy loop in a container, untraced, under strace -f, under
+``debugtool trace -f``.
+
+Each round starts a Docker container whose shell blocks on ``read`` from its stdin and then
+``exec``s ``dd if=/dev/zero of=/dev/null bs=1 count=N`` (two syscalls per byte). The tracer (none,
+``strace -f -o /dev/null -p PID`` or ``debugtool trace pid:PID -f -o /dev/null``) attaches to that
+process first; once /proc shows it traced, one line on the container's stdin releases it, and
+the clock runs until the process exits (its pidfd turns readable). Both tracers trace the same
+workload the same way, and the tracer's CPU time comes from its rusage. Rounds alternate the
+three setups so machine noise falls on all alike.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import select
+import subprocess
+import sys
+import time
+
+from common import DEBUGTOOL, Measure
+
+harness = importlib.import_module("harness")  # importable once common put tests/ on sys.path
+
+COUNT = int(os.environ.get("BENCH_TRACE_COUNT", "20000"))
+ROUNDS = int(os.environ.get("BENCH_TRACE_ROUNDS", "3"))
+GOAL = 1.3  # debugtool's slowdown at most 1.3x strace's
+
+
+def _wait(check, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.01)
+    raise RuntimeError("timed out")
+
+
+def _tracer_pid(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("TracerPid:"):
+                return int(line.split()[1])
+    return 0
+
+
+def one_round(tracer: str) -> tuple[float, float]:
+    """Run the workload once under ``tracer``; return (seconds, tracer CPU seconds)."""
+    name = harness.unique("dt-bench-trace")
+    script = f"read go; exec dd if=/dev/zero of=/dev/null bs=1 count={COUNT}"
+    container = subprocess.Popen(
+        ["docker", "run", "-i", "--rm", "--name", name, harness.DOCKER_IMAGE, "sh", "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    traced: subprocess.Popen[bytes] | None = None
+    try:
+        pid = 0
+
+        def started() -> bool:
+            nonlocal pid
+            out = harness.run("docker", "inspect", "-f", "{{.State.Pid}}", name, check=False)
+            pid = int(out.strip() or 0)
+            return pid > 0
+
+        _wait(started)
+        pidfd = os.pidfd_open(pid)
+        if tracer == "strace":
+            argv = ["strace", "-f", "-o", "/dev/null", "-p", str(pid)]
+        elif tracer == "debugtool":
+            argv = [*DEBUGTOOL, "trace", f"pid:{pid}", "-f", "-o", "/dev/null"]
+        else:
+            argv = []
+        if argv:
+            traced = subprocess.Popen(
+                argv,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, "DEBUGTOOL_AUDIT_LOG": "/var/tmp/debugtool-bench-audit.jsonl"},
+            )
+            _wait(lambda: _tracer_pid(pid) == traced.pid)  # type: ignore[union-attr]
+            time.sleep(0.3)  # let the tracer get from attach to PTRACE_SYSCALL
+        assert container.stdin is not None
+        start = time.perf_counter()
+        container.stdin.write(b"go\n")
+        container.stdin.flush()
+        select.select([pidfd], [], [])
+        elapsed = time.perf_counter() - start
+        os.close(pidfd)
+        cpu = 0.0
+        if traced is not None:
+            _, _, usage = os.wait4(traced.pid, 0)
+            traced.returncode = 0
+            cpu = usage.ru_utime + usage.ru_stime
+        return elapsed, cpu
+    finally:
+        if traced is not None and traced.returncode is None:
+            traced.kill()
+            traced.wait()
+        container.stdin.close() if container.stdin else None
+        try:
+            container.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            harness.run("docker", "rm", "-f", name, check=False)
+            container.wait()
+
+
+def main() -> None:
+    harness.ensure_images()
+    labels = {
+        "none": "untraced",
+        "strace": "strace -f -o /dev/null -p PID",
+        "debugtool": "debugtool trace -f -o /dev/null",
+    }
+    measures = {k: Measure(v) for k, v in labels.items()}
+    one_round("debugtool")  # warm-up: page cache, Python bytecode
+    for _ in range(ROUNDS):
+        for key, m in measures.items():
+            elapsed, cpu = one_round(key)
+            m.times.append(elapsed)
+            m.cpu_seconds += cpu
+    base = measures["none"].median
+    print(
+        f"## tracing overhead: busybox dd bs=1 count={COUNT} in a Docker container "
+        f"({2 * COUNT} syscalls), median of {ROUNDS} rounds\n"
+    )
+    print(f"goal: debugtool's slowdown at most {GOAL}x strace's\n")
+    print("| setup | median s | slowdown vs untraced | tracer CPU s per run |")
+    print("|---|---|---|---|")
+    for key, m in measures.items():
+        cpu = f"{m.cpu_seconds / ROUNDS:.2f}" if key != "none" else "-"
+        print(f"| {m.label} | {m.median:.3f} | {m.median / base:.1f}x | {cpu} |")
+    ratio = measures["debugtool"].median / measures["strace"].median
+    verdict = "meets" if ratio <= GOAL else "misses"
+    print(f"\ndebugtool / strace: {ratio:.2f}x ({verdict} the goal of {GOAL}x)")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
