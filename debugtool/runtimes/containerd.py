@@ -153,6 +153,11 @@ def container_record(
     if CRI_METADATA in extensions:
         meta = _json(extensions[CRI_METADATA][1]) or {}
         log_path = str((meta.get("Metadata") or {}).get("LogPath") or "")
+    log_dir = annotations.get("io.kubernetes.cri.sandbox-log-directory", "")
+    if not log_path and log_dir and k8s_name:
+        # The kubelet's layout: <pod log directory>/<container name>/<restart count>.log.
+        restarts = annotations.get("io.kubernetes.container.restartCount", "0")
+        log_path = f"{log_dir}/{k8s_name}/{restarts}.log"
 
     tasks_dir = V1_TASKS if runtime_name.endswith(".v1.linux") else V2_TASKS
     bundle = f"{daemon.state}/{tasks_dir}/{namespace}/{cid}"

@@ -349,6 +349,19 @@ def test_containerd_with_spec_and_cri_log_path(tmp_path: Path) -> None:
     assert rt.logs(c, since=since) == b"2026-11-26T15:00:05.000000001Z second\n"
 
 
+def test_containerd_cri_log_path_from_the_kubelet_layout() -> None:
+    annotations = {
+        "io.kubernetes.cri.container-name": "web",
+        "io.kubernetes.cri.sandbox-log-directory": "/var/log/pods/shop_web-0_1234",
+        "io.kubernetes.container.restartCount": "2",
+    }
+    spec = json.dumps({"annotations": annotations}).encode()
+    raw = pw.write_bytes(1, "abc") + pw.write_bytes(5, pw.write_bytes(2, spec))
+    c = containerd.container_record(raw, "k8s.io", None, MAIN)
+    assert c.k8s_container == "web"
+    assert c.metadata["containerd"]["log_path"] == "/var/log/pods/shop_web-0_1234/web/2.log"
+
+
 def test_containerd_logs_of_a_log_uri_file_and_of_fifos(tmp_path: Path) -> None:
     out = tmp_path / "task.log"
     out.write_bytes(b"one\ntwo\nthree\n")
