@@ -314,11 +314,16 @@ def join_and_run(spec: dict[str, Any]) -> int:
                         f"cannot change to the working directory {cwd}: {exc.strerror}.", 126
                     ) from None
                 os.chdir("/")
-        etc = "/etc" if joined_mnt else f"/proc/{spec['pid']}/root/etc"
+        # Inside the mount namespace the container's files are at /etc; otherwise debugtool
+        # read them inside the container's root before forking.
+        passwd, group = spec["user_files"] or (
+            _read_optional("/etc/passwd"),
+            _read_optional("/etc/group"),
+        )
         uid, gid, groups, home = resolve_user(
             spec["user"],
-            _read_optional(f"{etc}/passwd"),
-            _read_optional(f"{etc}/group"),
+            passwd,
+            group,
             tuple(spec["default_ids"]),  # type: ignore[arg-type]
         )
         env = dict(spec["env"])

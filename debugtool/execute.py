@@ -14,9 +14,10 @@ Every part of debugtool that runs something in a container (``exec``, ``shell``,
   files plus the host's tools at ``/.debugtool`` (see ``debugtool.toolbox``).
 
 Exit codes follow ``docker exec``: the command's own; 126 it cannot be invoked; 127 not found;
-125 debugtool failed. A container that stops while the command runs ends it: debugtool then
-reports that in one sentence and exits 125 (whatever signal ended the command), because the
-command did not finish on its own. Every exec appends one audit line, also when it fails, and
+125 debugtool failed. A container that stops while the command runs kills it (SIGKILL, as the
+PID namespace goes away): debugtool then says so in one sentence and exits 125 rather than 137,
+because the command did not finish on its own and a script should not mistake it for the
+command's own result. Every exec appends one audit line, also when it fails, and
 nothing runs when the audit log cannot be written.
 
 Nothing a debug session starts outlives debugtool: in ns and toolbox modes the joiner's
@@ -60,6 +61,8 @@ MODES = ("runtime", "ns", "toolbox")
 JOIN_ORDER = ("user", "cgroup", "ipc", "uts", "net", "pid", "mnt", "time")
 SESSION_VAR = "DEBUGTOOL_SESSION"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+TIOCSPTLCK = 0x40045431
+TIOCGPTPEER = 0x5441
 
 
 @dataclass
@@ -154,7 +157,7 @@ def exec_in(
         else:
             code = _run_ns(target, argv, plan, interactive, use_tty, user, workdir, env,
                            privileged, stdin, stdout, stderr)  # fmt: skip
-        if not target.alive() and code >= 128:
+        if code == 128 + signal.SIGKILL and _stopping(target):
             raise ContainerGone(
                 f"container {target.name} ({target.container.short_id}) stopped while the "
                 f"command was running (the command ended with {_describe(code)}).",
@@ -189,6 +192,25 @@ def exec_in(
     if error is not None:
         raise error
     return ExecResult(code, duration, plan.context)
+
+
+def _stopping(target: Target, grace: float = 0.5) -> bool:
+    """Return whether the container's init has exited or exits within ``grace`` seconds.
+
+    A command killed because its container stopped can end a moment before the container's
+    init does (the kernel kills the PID namespace's processes, with SIGKILL, during init's
+    exit), so only a command killed by SIGKILL waits for that.
+    """
+    if target.pidfd is not None:
+        import select
+
+        poller = select.poll()
+        poller.register(target.pidfd, select.POLLIN)
+        try:
+            poller.poll(int(grace * 1000))
+        except OSError:
+            pass
+    return not target.alive()
 
 
 def _describe(code: int) -> str:
@@ -711,8 +733,7 @@ def _run_ns(
         keep(errw)
         foreground = None
         if tty:
-            master, slave = os.openpty()
-            os.set_inheritable(master, False)
+            master, slave = _open_pty(pid if "mnt" in nsfds else None)
             size = terminal.get_winsize(stdin) or terminal.get_winsize(stdout)
             if size:
                 terminal.set_winsize(slave, size)
@@ -730,6 +751,7 @@ def _run_ns(
             "workdir": workdir,
             "user": user,
             "default_ids": _ids(plan.status),
+            "user_files": None if "mnt" in nsfds else _user_files(target),
             "env": full_env,
             "argv": argv,
             "caps": None if privileged else _caps(plan.status),
@@ -778,6 +800,67 @@ def _run_ns(
     if message:
         _raise_child_failure(message, argv)
     return code
+
+
+def _user_files(target: Target) -> tuple[str, str]:
+    """Return the container's /etc/passwd and /etc/group text, read inside its root."""
+    from debugtool import rootfs
+
+    texts = []
+    for path in ("/etc/passwd", "/etc/group"):
+        try:
+            texts.append(rootfs.read_file(target.root, path).decode("utf-8", "replace"))
+        except DebugtoolError:
+            texts.append("")
+    return texts[0], texts[1]
+
+
+def _open_pty(pid: int | None) -> tuple[int, int]:
+    """Return a new pty ``(master, slave)``, from the container's devpts when ``pid`` is given.
+
+    A pty of the container's own devpts instance has a name inside it (``tty`` prints
+    ``/dev/pts/N``), as the runtimes' exec gives; a host pty would be an unnamed terminal there.
+    Falls back to a host pty when the container has no usable /dev/pts/ptmx.
+    """
+    import fcntl
+    import struct
+    import termios
+
+    if pid is not None:
+        master = _open_container_ptmx(pid)
+        if master is not None:
+            try:
+                fcntl.ioctl(master, TIOCSPTLCK, struct.pack("i", 0))
+                slave = fcntl.ioctl(master, TIOCGPTPEER, os.O_RDWR | os.O_NOCTTY)
+                termios.tcgetattr(slave)  # a terminal indeed
+                return master, slave
+            except (OSError, termios.error):
+                os.close(master)
+    master, slave = os.openpty()
+    os.set_inheritable(master, False)
+    return master, slave
+
+
+def _open_container_ptmx(pid: int) -> int | None:
+    """Open the container's /dev/pts/ptmx (resolved inside its root, never a host file)."""
+    import stat
+
+    from debugtool import rootfs
+
+    try:
+        path_fd = rootfs.open_in_root(f"/proc/{pid}/root", "/dev/pts/ptmx", os.O_PATH)
+    except DebugtoolError:
+        return None
+    try:
+        st = os.fstat(path_fd)
+        # Only the pty multiplexer (character device 5:2): anything else is not opened at all.
+        if not stat.S_ISCHR(st.st_mode) or (os.major(st.st_rdev), os.minor(st.st_rdev)) != (5, 2):
+            return None
+        return os.open(f"/proc/self/fd/{path_fd}", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    finally:
+        os.close(path_fd)
 
 
 def _is_foreground(fd: int) -> bool:

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 ORDER = 41
-
-#: How many symbolic links a path may cross inside the container's root before we give up.
-_MAX_LINKS = 40
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,36 +23,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def has_file(root: str, path: str) -> bool:
-    """Return whether ``path`` exists inside ``root``, following links as the container would
-    (an absolute link target stays inside ``root``)."""
-    parts = [p for p in path.split("/") if p]
-    current: list[str] = []
-    links = 0
-    while parts:
-        name = parts.pop(0)
-        if name == ".":
-            continue
-        if name == "..":
-            if current:
-                current.pop()
-            continue
-        candidate = os.path.join(root, *current, name)
-        try:
-            target = os.readlink(candidate)
-        except OSError as exc:
-            import errno
+    """Return whether ``path`` exists inside ``root``, links resolved as the container would."""
+    from debugtool import rootfs
+    from debugtool.errors import DebugtoolError
 
-            if exc.errno == errno.EINVAL:  # not a link
-                current.append(name)
-                continue
-            return False
-        links += 1
-        if links > _MAX_LINKS:
-            return False
-        if target.startswith("/"):
-            current = []
-        parts = [p for p in target.split("/") if p] + parts
-    return os.path.exists(os.path.join(root, *current))
+    try:
+        rootfs.stat(root, path)
+    except DebugtoolError:
+        return False
+    return True
 
 
 def run(args: argparse.Namespace) -> int:
