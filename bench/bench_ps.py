@@ -1,0 +1,84 @@
+"""`debugtool ps` (every runtime) against `docker ps` (one daemon), with 30 Docker containers.
+
+Also the interpreter floor: `debugtool --version` against `python3 -c pass` and
+`python3 -I -S -c pass`, so the part of `ps` that is Python start-up is visible.
+Run with `bench/run ps`; needs root and a Docker daemon.
+"""
+
+from __future__ import annotations
+
+import compileall
+import shutil
+import subprocess
+import sys
+
+from common import DEBUGTOOL, ROOT, interleaved, report
+
+CONTAINERS = 30
+RUNS = 20
+
+
+def docker_json_format(docker: str) -> bool:
+    """Return whether this docker client understands ``ps --format json`` (Docker 23+)."""
+    out = subprocess.run(
+        [docker, "ps", "--format", "json"], capture_output=True, text=True, timeout=30
+    )
+    first = out.stdout.lstrip()[:1]
+    return out.returncode == 0 and first in ("{", "")  # 20.10 prints the word "json"
+
+
+def main() -> None:
+    import harness  # tests/harness.py, on sys.path through common
+
+    harness.ensure_images()
+    # An installed debugtool runs from compiled bytecode (pip compiles it); a source tree under
+    # PYTHONDONTWRITEBYTECODE would recompile every module on every run instead.
+    compileall.compile_dir(str(ROOT / "debugtool"), quiet=1)
+    started: list[str] = []
+    try:
+        for i in range(CONTAINERS):
+            name = harness.unique(f"dtbench-ps{i}")
+            cid = harness.run(
+                "docker", "run", "-d", "--name", name, harness.DOCKER_IMAGE, "/bin/sleep", "100000"
+            ).strip()
+            started.append(cid)
+        docker = shutil.which("docker") or "/usr/bin/docker"
+        pairs: list[tuple[str, list[str]]] = [
+            ("debugtool ps --json (every runtime)", [*DEBUGTOOL, "ps", "--json"]),
+            ("debugtool ps (table)", [*DEBUGTOOL, "ps"]),
+            ("docker ps", [docker, "ps"]),
+        ]
+        if docker_json_format(docker):
+            pairs.append(("docker ps --format json", [docker, "ps", "--format", "json"]))
+        if docker != "/usr/bin/docker" and shutil.which("/usr/bin/docker"):
+            pairs.append(("/usr/bin/docker ps (20.10 client)", ["/usr/bin/docker", "ps"]))
+        pairs += [
+            (
+                "debugtool ps --json --runtime docker",
+                [*DEBUGTOOL, "ps", "--json", "--runtime", "docker"],
+            ),
+            ("debugtool --version", [*DEBUGTOOL, "--version"]),
+            ("python3 -c pass", [sys.executable, "-c", "pass"]),
+            ("python3 -I -S -c pass", [sys.executable, "-I", "-S", "-c", "pass"]),
+        ]
+        measures = interleaved(pairs, runs=RUNS)
+        docker_ps = next(i for i, (label, _) in enumerate(pairs) if label == "docker ps")
+        report(
+            f"ps with {CONTAINERS} Docker containers (plus whatever else runs here)",
+            measures,
+            baseline=docker_ps,
+            goal="debugtool ps --json no slower than docker ps (ratio <= 1.0)",
+        )
+        # CPU time is steadier than wall time on a shared machine, and shows where a Go client
+        # and a Python one differ.
+        print("| command | CPU ms per run (user+sys) |\n|---|---|")
+        for m in measures:
+            print(f"| {m.label} | {m.cpu_seconds / max(len(m.times), 1) * 1000:.1f} |")
+        print(f"\n{len(harness.run('docker', 'ps', '-q').split())} Docker containers running")
+    finally:
+        for cid in started:
+            harness.run("docker", "rm", "-f", cid, check=False)
+
+
+if __name__ == "__main__":
+    main()
