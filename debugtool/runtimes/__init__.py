@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -233,8 +234,10 @@ def discover(
     ]
     for t in threads:
         t.start()
+    # One deadline for all: two hung daemons cost one timeout, not two.
+    deadline = time.monotonic() + timeout + 0.5
     for t, runtime in zip(threads, runtimes, strict=True):
-        t.join(timeout + 0.5)
+        t.join(max(0.0, deadline - time.monotonic()))
         if t.is_alive():
             errors[runtime.name] = f"did not answer within {timeout:g}s"
     discovery = Discovery()
