@@ -618,10 +618,17 @@ class _OCIRuntime(Runtime):
     def exec_argv(self, container: Container, request: ExecRequest) -> Sequence[str]:
         """Return ``RUNTIME --root ROOT exec [-t] [-u uid:gid] [--cwd D] [--env K=V] ID ARGV``.
 
-        Without ``-t`` the command's stdin, stdout and stderr are the caller's; with it runc
-        and crun make a pty themselves and relay it (no ``--console-socket`` is needed when not
-        detached). Raises ``ExecUnsupported`` when the binary is not installed or the container
-        is not running, ``CommandNotInvokable`` for an unknown user name.
+        Without ``-t`` the command's stdin, stdout and stderr are the caller's. With ``-t``
+        runc (1.1, checked here) makes the container's pty itself and relays it, so no
+        ``--console-socket`` is needed when not detached, but it must find a terminal of its
+        own: stdin, stdout or stderr a tty, else ``/dev/tty``. Run from a pipe it fails with
+        "open /dev/tty: no such device or address"; run it on a pty (``pty.fork``) and it
+        works. crun's ``exec -t`` is assumed to behave alike (crun cannot run containers on
+        this host's hybrid cgroups to check). Names in ``user`` are resolved through the
+        container's own ``/etc/passwd`` and ``/etc/group`` (runc and crun take numbers only).
+
+        Raises ``ExecUnsupported`` when the binary is not installed or the container is not
+        running, ``CommandNotInvokable`` for a user or group name the container does not know.
         """
         import shutil
 
