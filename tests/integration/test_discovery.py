@@ -182,3 +182,36 @@ def test_runc_exec_argv_runs(fleet: dict[str, harness.Started]) -> None:
     out = subprocess.run(argv, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["uid=1000(app) gid=1000(app)", "/tmp", "hi"]
+
+
+def test_runc_exec_argv_with_tty_on_a_pty(fleet: dict[str, harness.Started]) -> None:
+    """With -t, runc relays a pty of its own when its stdio is a terminal (no console socket)."""
+    import pty
+    import select
+
+    from debugtool.runtimes import discover
+    from debugtool.runtimes.base import ExecRequest
+
+    found = discover(["runc"])
+    runtime = found.runtime("runc")
+    assert runtime is not None
+    record = next(c for c in found.containers if c.id == fleet["runc"].id)
+    argv = list(runtime.exec_argv(record, ExecRequest(argv=["/bin/sh", "-c", "tty"], tty=True)))
+    assert "-t" in argv
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    out = b""
+    try:
+        while select.select([master], [], [], 20)[0]:
+            try:
+                chunk = os.read(master, 1024)
+            except OSError:  # EIO: every writer closed
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        os.close(master)
+        assert proc.wait(timeout=20) == 0, out
+    assert out.decode().strip().startswith("/dev/pts/"), out
