@@ -634,7 +634,11 @@ def container_environ(pid: int) -> dict[str, str]:
     return env
 
 
-def cgroup_procs_files(cgroup: dict[str, str], mountinfo: str | None = None) -> list[str]:
+def cgroup_procs_files(
+    cgroup: dict[str, str],
+    mountinfo: str | None = None,
+    exists: Callable[[str], bool] = os.path.exists,
+) -> list[str]:
     """Return the ``cgroup.procs`` files (host paths) that put a process in ``cgroup``'s groups.
 
     ``cgroup`` is ``procfs.parse_cgroup`` of the target; each v1 hierarchy is found by its
@@ -668,7 +672,7 @@ def cgroup_procs_files(cgroup: dict[str, str], mountinfo: str | None = None) -> 
         if not base:
             continue
         candidate = os.path.join(base, path.lstrip("/"), "cgroup.procs")
-        if os.path.exists(candidate):
+        if exists(candidate):
             files.append(candidate)
     return files
 

@@ -108,6 +108,31 @@ def report_context(as_json: bool):
     return emit
 
 
+def discover_for(text: str, timeout: float):
+    """Return a Discovery from Docker alone when ``text`` is the full id of a Docker container.
+
+    A full 64-hex id names one container; Docker's record of it is the richest, so asking the
+    other runtimes (and importing their backends) would change nothing but the time it takes.
+    Returns None, for a full discovery, whenever that is not certain.
+    """
+    if len(text) != 64 or any(ch not in "0123456789abcdef" for ch in text):
+        return None
+    from debugtool.errors import DebugtoolError
+    from debugtool.runtimes import Discovery, merge
+    from debugtool.runtimes.docker import DockerRuntime
+
+    docker = DockerRuntime(timeout=timeout)
+    try:
+        if not docker.present():
+            return None
+        found = [c for c in docker.list(all=True) if c.id == text]
+    except DebugtoolError:
+        return None
+    if len(found) != 1:
+        return None
+    return Discovery(containers=merge(found, lambda name: 0), runtimes={"docker": docker})
+
+
 def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
     """Resolve and pin the target (warnings for runtimes that did not answer go to stderr).
 
@@ -121,7 +146,7 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
     try:
         if mode != "runtime":
             require_privileges()
-        found = discover(all=True, timeout=args.timeout)
+        found = discover_for(args.target, args.timeout) or discover(all=True, timeout=args.timeout)
         container = find(args.target, found)
         if not container.running:
             for message in found.warnings:

@@ -20,9 +20,9 @@ from urllib.parse import urlencode
 from debugtool.errors import (
     CommandNotFound,
     CommandNotInvokable,
-    ContainerGone,
     ContainerNotFound,
     ContainerNotRunning,
+    DebugtoolError,
     RuntimeUnavailable,
 )
 from debugtool.runtimes.dockerapi import API_VERSION, DockerAPI, _message
@@ -144,7 +144,7 @@ class DockerExec:
         """Run the exec to the end, relaying stdio; return its exit code (docker exec's rules).
 
         Raises ``CommandNotFound`` (127), ``CommandNotInvokable`` (126) when the daemon could
-        not start the command, ``ContainerGone`` when the stream broke off.
+        not start the command (its message reworded as one sentence).
         """
         exec_id = self.create(request)
         sock, pending = self._start(exec_id, request.tty)
@@ -278,10 +278,11 @@ def _raise_start_failure(text: str, request: DockerExecRequest, code: int) -> No
             f"command '{command}' was not found in the container.",
             "Check its path, or use --mode toolbox to run the host's tools.",
         )
-    if "permission denied" in lowered or "exec format error" in lowered or code == 126:
+    if "permission denied" in lowered or "exec format error" in lowered:
         reason = "exec format error" if "exec format" in lowered else "permission denied"
         raise CommandNotInvokable(
             f"command '{command}' cannot be run in the container ({reason}).",
             "Check that it is an executable file for this machine.",
         )
-    raise ContainerGone(f"Docker could not run the command: {text}")
+    failure = CommandNotInvokable if code == 126 else DebugtoolError
+    raise failure(f"Docker could not start command '{command}': {text.rstrip('.')}.")

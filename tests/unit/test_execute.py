@@ -1,0 +1,241 @@
+"""Unit tests of the exec path's pure parts: users, cgroup paths, the context line, Docker's
+stream framing and error wording, the child's failure reports, the pty relay, helpers."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import struct
+from pathlib import Path
+
+import pytest
+
+from debugtool import procfs, toolbox
+from debugtool._nsexec import SetupFailed, parse_passwd, resolve_user
+from debugtool.commands.audit import matches
+from debugtool.commands.exec import parse_env
+from debugtool.errors import CommandNotFound, CommandNotInvokable, DebugtoolError
+from debugtool.execute import Context, _caps, _ids, _raise_child_failure, cgroup_procs_files
+from debugtool.runtimes.docker_exec import DockerExecRequest, _Demux, _raise_start_failure
+from debugtool.terminal import get_winsize, relay_pty, set_winsize
+
+PASSWD = (
+    "root:x:0:0:root:/root:/bin/sh\n"
+    "# a comment\n"
+    "broken-line\n"
+    "app:x:1000:1000:app user:/home/app:/bin/sh\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+)
+GROUP = "root:x:0:\nwheel:x:10:app,other\napp:x:1000:\nstaff:x:50:app\nnogroup:x:65534:\n"
+
+
+def test_passwd_parsing_skips_comments_and_broken_lines() -> None:
+    names = [row[0] for row in parse_passwd(PASSWD)]
+    assert names == ["root", "app", "nobody"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("app", (1000, 1000, [10, 50, 1000], "/home/app")),
+        ("1000", (1000, 1000, [10, 50, 1000], "/home/app")),
+        ("app:staff", (1000, 50, [10, 50], "/home/app")),
+        ("app:0", (1000, 0, [0, 10, 50], "/home/app")),
+        ("4242", (4242, 4242, [4242], None)),  # a numeric id the files do not know: allowed
+        ("4242:4343", (4242, 4343, [4343], None)),
+        (None, (0, 0, [0], "/root")),  # the target process's own ids
+    ],
+)
+def test_resolve_user(spec: str | None, expected: tuple) -> None:
+    assert resolve_user(spec, PASSWD, GROUP, (0, 0)) == expected
+
+
+def test_unknown_user_or_group_is_exit_126_with_a_sentence() -> None:
+    with pytest.raises(SetupFailed) as err:
+        resolve_user("ghost", PASSWD, GROUP, (0, 0))
+    assert err.value.code == 126
+    assert str(err.value) == "user 'ghost' does not exist in the container's /etc/passwd."
+    with pytest.raises(SetupFailed) as err:
+        resolve_user("app:ghosts", PASSWD, GROUP, (0, 0))
+    assert str(err.value) == "group 'ghosts' does not exist in the container's /etc/group."
+
+
+def test_cgroup_procs_files_on_a_hybrid_host(fixture_text) -> None:
+    cgroup = procfs.parse_cgroup(fixture_text("exec/cgroup-docker.txt"))
+    files = cgroup_procs_files(
+        cgroup, fixture_text("exec/mountinfo-hybrid.txt"), exists=lambda p: True
+    )
+    cid = cgroup[""].rsplit("/", 1)[1]
+    assert f"/sys/fs/cgroup/memory/docker/{cid}/cgroup.procs" in files
+    assert f"/sys/fs/cgroup/cpuacct/docker/{cid}/cgroup.procs" in files
+    assert f"/sys/fs/cgroup/systemd/docker/{cid}/cgroup.procs" in files  # name=systemd
+    assert f"/sys/fs/cgroup/unified/docker/{cid}/cgroup.procs" in files  # the v2 part
+    assert len(files) == len(cgroup)
+
+
+def test_cgroup_procs_files_on_v2_and_missing_groups(fixture_text) -> None:
+    cgroup = procfs.parse_cgroup(fixture_text("exec/cgroup-v2.txt"))
+    mountinfo = fixture_text("exec/mountinfo-v2.txt")
+    assert cgroup_procs_files(cgroup, mountinfo, exists=lambda p: True) == [
+        "/sys/fs/cgroup/system.slice/docker-abc.scope/cgroup.procs"
+    ]
+    # A group that no longer exists is left out (the caller says it was not joined).
+    assert cgroup_procs_files(cgroup, mountinfo, exists=lambda p: False) == []
+    # A controller with no hierarchy mounted on this host is skipped, not guessed.
+    assert cgroup_procs_files({"rdma": "/x"}, mountinfo, exists=lambda p: True) == []
+
+
+def test_capabilities_and_ids_from_status(fixture_text) -> None:
+    status = procfs.parse_status(fixture_text("exec/status-docker.txt"))
+    caps = _caps(status)
+    assert caps["bnd"] == int(status["CapBnd"], 16) and caps["bnd"] != 0
+    assert caps["amb"] == 0
+    assert _ids(status) == (0, 0)
+
+
+def test_context_line() -> None:
+    ctx = Context(
+        "ns",
+        runtime="docker",
+        namespaces=["net", "pid", "mnt"],
+        shared=["cgroup"],
+        matched=["cgroup joined", "capabilities dropped to the container's"],
+        not_matched=["seccomp", "AppArmor profile docker-default (enforce)"],
+    )
+    assert ctx.line() == (
+        "ns mode: namespaces net,pid,mnt joined (cgroup shared with the host); cgroup joined; "
+        "capabilities dropped to the container's; seccomp NOT applied; "
+        "AppArmor profile docker-default (enforce) NOT applied"
+    )
+    runtime = Context("runtime", runtime="podman", matched=["all applies"])
+    assert runtime.line() == "runtime mode: through podman's own exec; all applies"
+
+
+def frame(stream: int, payload: bytes) -> bytes:
+    return struct.pack(">BxxxI", stream, len(payload)) + payload
+
+
+def test_docker_stream_demultiplexing_across_reads(tmp_path: Path) -> None:
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    held = bytearray()
+    demux = _Demux(out_w, err_w, held)
+    data = frame(1, b"hello ") + frame(2, b"oops\n") + frame(1, b"world\n")
+    for i in range(0, len(data), 5):  # frames split at awkward places
+        demux.feed(data[i : i + 5])
+    os.close(out_w)
+    os.close(err_w)
+    assert os.read(out_r, 100) == b"hello world\n"
+    assert os.read(err_r, 100) == b"oops\n"
+    assert not held
+
+
+def test_docker_start_failure_is_held_back(tmp_path: Path) -> None:
+    out_r, out_w = os.pipe()
+    held = bytearray()
+    demux = _Demux(out_w, out_w, held)
+    message = b"OCI runtime exec failed: exec failed: unable to start container process: ..."
+    demux.feed(frame(1, message))
+    os.close(out_w)
+    assert os.read(out_r, 100) == b""
+    assert bytes(held) == message
+
+
+@pytest.mark.parametrize(
+    ("text", "error", "sentence"),
+    [
+        (
+            'OCI runtime exec failed: exec failed: unable to start container process: exec: "frob": '
+            "executable file not found in $PATH: unknown",
+            CommandNotFound,
+            "command 'frob' was not found in the container.",
+        ),
+        (
+            'OCI runtime exec failed: exec failed: unable to start container process: exec: "frob": '
+            "permission denied: unknown",
+            CommandNotInvokable,
+            "command 'frob' cannot be run in the container (permission denied).",
+        ),
+        (
+            "unable to find user ghost: no matching entries in passwd file",
+            CommandNotInvokable,
+            "user 'ghost' does not exist in the container's /etc/passwd (or /etc/group).",
+        ),
+        ("something else", CommandNotInvokable, "Docker could not start command 'frob': some"),
+    ],
+)
+def test_docker_start_failures_reworded(text: str, error: type, sentence: str) -> None:
+    request = DockerExecRequest("c" * 64, ["frob"], user="ghost")
+    with pytest.raises(error) as err:
+        _raise_start_failure(text, request, 126)
+    assert err.value.message.startswith(sentence)
+
+
+@pytest.mark.parametrize(
+    ("report", "error", "code", "sentence"),
+    [
+        ({"errno": errno.ENOENT, "stage": "exec"}, CommandNotFound, 127, "command 'x' was not"),
+        ({"errno": errno.EACCES, "stage": "exec"}, CommandNotInvokable, 126, "command 'x' cannot"),
+        ({"errno": errno.ENOEXEC, "stage": "exec"}, CommandNotInvokable, 126, "command 'x' cannot"),
+        ({"code": 126, "message": "user 'u' does not exist."}, CommandNotInvokable, 126, "user"),
+        ({"code": 125, "message": "entering the net namespace failed"}, DebugtoolError, 125, "ent"),
+    ],
+)
+def test_child_failure_reports(report: dict, error: type, code: int, sentence: str) -> None:
+    with pytest.raises(error) as err:
+        _raise_child_failure(json.dumps(report).encode(), ["x"])
+    assert err.value.exit_code == code
+    assert err.value.message.startswith(sentence)
+    assert err.value.message.endswith(".")
+
+
+def test_garbled_child_report_is_still_an_error() -> None:
+    with pytest.raises(DebugtoolError) as err:
+        _raise_child_failure(b"\xff not json", ["x"])
+    assert err.value.exit_code == 125
+
+
+def test_parse_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FROM_HOST", "h")
+    monkeypatch.delenv("NOT_SET", raising=False)
+    assert parse_env(["A=1", "B=x=y", "EMPTY=", "FROM_HOST", "NOT_SET"]) == {
+        "A": "1",
+        "B": "x=y",
+        "EMPTY": "",
+        "FROM_HOST": "h",
+    }
+    with pytest.raises(DebugtoolError):
+        parse_env(["=value"])
+
+
+def test_audit_target_matching() -> None:
+    entry = {"target_name": "web", "target_id": "0123456789abcdef" * 4}
+    assert (
+        matches(entry, "web")
+        and matches(entry, "0123456789ab")
+        and matches(entry, entry["target_id"])
+    )
+    assert not matches(entry, "we") and not matches(entry, "012")  # too short a prefix
+
+
+def test_static_elf_detection() -> None:
+    if not os.path.exists("/bin/busybox"):
+        pytest.skip("busybox-static is not installed")
+    assert toolbox._is_static_elf("/bin/busybox")
+    assert not toolbox._is_static_elf("/bin/ls")  # dynamically linked
+    assert not toolbox._is_static_elf("/etc/passwd")
+
+
+def test_pty_relay_and_window_size() -> None:
+    master, slave = os.openpty()
+    set_winsize(slave, (33, 101))
+    assert get_winsize(slave) == (33, 101) == get_winsize(master)
+    out_r, out_w = os.pipe()
+    os.write(slave, b"from the command\n")
+    os.close(slave)  # the session ends: the relay stops on EIO
+    relay_pty(master, None, out_w)
+    os.close(out_w)
+    assert os.read(out_r, 100).replace(b"\r", b"") == b"from the command\n"
+    os.close(master)
+    assert get_winsize(out_r) is None  # a pipe has no window size
