@@ -57,6 +57,7 @@ PTRACE_SYSCALL_INFO_ENTRY = 1
 PTRACE_SYSCALL_INFO_EXIT = 2
 
 WALL = 0x40000000  # __WALL: threads and children alike
+WALL_NOHANG = WALL | os.WNOHANG
 SYSCALL_STOP = signal.SIGTRAP | 0x80  # WSTOPSIG of a syscall-stop under PTRACE_O_TRACESYSGOOD
 GROUP_STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 
@@ -284,6 +285,13 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _ptrace = _libc.ptrace
 _ptrace.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
 _ptrace.restype = ctypes.c_long
+
+
+# The same function without argtypes, for the hot loop: ctypes converts nothing (every pointer
+# argument is passed as a ready c_void_p or byref), which saves about a microsecond a call.
+_ptrace_fast = ctypes.CDLL(None, use_errno=True).ptrace
+_ptrace_fast.restype = ctypes.c_long
+_NULL = ctypes.c_void_p(0)
 
 
 def ptrace(request: int, pid: int, addr: int = 0, data: int = 0) -> int:
@@ -562,7 +570,7 @@ class Tracer:
         self._held_signal = 0
         self._reaped: set[int] = set()  # exited tracees whose fork event may still come
         self._fault_after = int(os.environ.get(FAULT_ENV, "0") or 0)
-        self._last_flush = 0.0
+        self._dirty = False
         self._second = -1
         self._second_text = ""
 
@@ -675,17 +683,20 @@ class Tracer:
                 signal.signal(s, handler)
             for tracee in self.tracees.values():
                 tracee.memory.close()
-            self._flush(force=True)
+            self._flush()
         self.result.reason = self.result.reason or self._stop_reason
         return self.result
 
     def _loop(self) -> None:
-        # Locals for the hot path: each stop costs a waitpid and two ptrace calls here.
+        # The hot path: each stop costs a waitpid and two ptrace calls, and as little Python as
+        # can be. Work that does not need the tracee stopped is done after resuming it.
         waitpid = os.waitpid
-        raw = _ptrace
+        raw = _ptrace_fast
+        resume_request = PTRACE_SYSCALL
+        null = _NULL
         info = _SyscallInfo()
-        info_addr = ctypes.addressof(info)
-        info_size = ctypes.sizeof(info)
+        info_ref = ctypes.byref(info)
+        info_size = ctypes.c_void_p(ctypes.sizeof(info))
         tracees = self.tracees
         only = self.only
         summary = self.summary
@@ -699,6 +710,7 @@ class Tracer:
         decode = self.decode
         pread = os.pread
         pointers = pointer_arguments()
+        out = self.out
         # Syscalls whose decoding follows pointers inside pointed-to memory (execve's argv):
         # decoded before the tracee is resumed. Others found doing so are added as seen.
         live_decode = {nr for nr, n in names.items() if n in ("execve", "execveat")}
@@ -708,7 +720,14 @@ class Tracer:
                 result.reason = self._stop_reason
                 return
             try:
-                pid, status = waitpid(-1, WALL)
+                if self._dirty:
+                    # Flush before blocking, so a reader sees every line while we wait.
+                    pid, status = waitpid(-1, WALL_NOHANG)
+                    if not pid:
+                        self._flush()
+                        pid, status = waitpid(-1, WALL)
+                else:
+                    pid, status = waitpid(-1, WALL)
             except ChildProcessError:
                 result.reason = "exited"
                 return
@@ -722,104 +741,105 @@ class Tracer:
                     result.reason = "exited"
                 continue
             self._held = pid
-            self._held_signal = 0
             stops += 1
             if fault_after and stops >= fault_after:
                 raise RuntimeError(f"{FAULT_ENV}: injected fault after {stops} stops")
-            sig = (status >> 8) & 0xFF
-            if sig == SYSCALL_STOP:
-                raw(PTRACE_GET_SYSCALL_INFO, pid, info_size, info_addr)
-                tracee = tracees.get(pid) or self._add(pid)
-                if info.op == PTRACE_SYSCALL_INFO_ENTRY:
-                    nr = info.nr
-                    if only is not None and nr not in only:
-                        tracee.nr = -1
-                        raw(PTRACE_SYSCALL, pid, 0, 0)
-                        self._held = 0
-                        continue
-                    tracee.nr = nr
-                    tracee.entered = now()
-                    if summary:
-                        raw(PTRACE_SYSCALL, pid, 0, 0)
-                        self._held = 0
-                        continue
-                    name = names.get(nr, "")
-                    if name in OUTPUT_ARGUMENTS:
-                        tracee.text = None  # decoded at exit, when the kernel filled them in
-                        tracee.args = tuple(info.args)
-                        raw(PTRACE_SYSCALL, pid, 0, 0)
-                        self._held = 0
-                    elif nr in live_decode:
-                        tracee.text = decode(tracee.memory, nr, info.args)
-                        raw(PTRACE_SYSCALL, pid, 0, 0)
-                        self._held = 0
-                    else:
-                        # Copy what the pointer arguments point at, resume, then decode from
-                        # the copy while the tracee runs; a decode seen before is looked up.
-                        args = tuple(info.args)
-                        regions = []
-                        key: tuple[Any, ...] = (nr, args)
-                        for index in pointers.get(nr, ()):
-                            address = args[index]
-                            if address:
-                                try:
-                                    data = pread(tracee.memory._mem(), SNAPSHOT_SIZE, address)
-                                except (OSError, OverflowError):
-                                    data = b""
-                                regions.append((address, data))
-                                key += (data,)
-                        raw(PTRACE_SYSCALL, pid, 0, 0)
-                        self._held = 0
-                        text = decoded.get(key)
-                        if text is None:
-                            copy = SnapshotMemory(tracee.memory, regions)
-                            text = decode(copy, nr, args)
-                            if copy.nested:
-                                live_decode.add(nr)
-                            else:
-                                if len(decoded) >= 50_000:
-                                    decoded.clear()
-                                decoded[key] = text
-                        tracee.text = text
-                    if name in NO_RETURN:
-                        self._emit(tracee, name, "?", None)
-                        tracee.nr = -1
-                elif info.op == PTRACE_SYSCALL_INFO_EXIT:
-                    nr = tracee.nr
-                    if nr < 0:
-                        raw(PTRACE_SYSCALL, pid, 0, 0)
-                        self._held = 0
-                        continue
-                    rval = info.nr
-                    if rval >= 1 << 63:
-                        rval -= 1 << 64
-                    is_error = bool(info.args[0] & 0xFF)
-                    name = names.get(nr, f"syscall_{nr}")
-                    text = tracee.text
-                    if text is None and not summary:
-                        text = decode(tracee.memory, nr, tracee.args)
-                    # Resume first: the tracee runs while we format and write the line.
-                    raw(PTRACE_SYSCALL, pid, 0, 0)
-                    self._held = 0
-                    tracee.nr = -1
-                    result.syscalls += 1
-                    entry = stats.get(name)
-                    if entry is None:
-                        entry = stats[name] = SyscallStats()
-                    entry.calls += 1
-                    entry.errors += is_error
-                    entry.seconds += now() - tracee.entered
-                    if not summary:
-                        tracee.text = text
-                        self._emit(tracee, name, None, (rval, is_error))
-                    if self.count and result.syscalls >= self.count:
-                        result.reason = "count"
-                        return
-                else:  # PTRACE_SYSCALL_INFO_NONE/SECCOMP: nothing to decode
-                    raw(PTRACE_SYSCALL, pid, 0, 0)
-                    self._held = 0
+            if status >> 8 != SYSCALL_STOP:
+                self._other_stop(pid, status)
                 continue
-            self._other_stop(pid, status)
+            tracee = tracees.get(pid) or self._add(pid)
+            if raw(PTRACE_GET_SYSCALL_INFO, pid, info_size, info_ref) <= 0:
+                self._resume(pid, resume_request, 0)  # killed meanwhile: its exit comes next
+                continue
+            op = info.op
+            if op == PTRACE_SYSCALL_INFO_ENTRY:
+                nr = info.nr
+                if only is not None and nr not in only:
+                    tracee.nr = -1
+                    raw(resume_request, pid, null, null)
+                    self._held = 0
+                    continue
+                tracee.nr = nr
+                tracee.entered = now()
+                if summary:
+                    raw(resume_request, pid, null, null)
+                    self._held = 0
+                    continue
+                name = names.get(nr, "")
+                if name in OUTPUT_ARGUMENTS:
+                    tracee.text = None  # decoded at exit, once the kernel has filled them in
+                    tracee.args = tuple(info.args)
+                    raw(resume_request, pid, null, null)
+                    self._held = 0
+                elif nr in live_decode:
+                    tracee.text = decode(tracee.memory, nr, info.args)
+                    raw(resume_request, pid, null, null)
+                    self._held = 0
+                else:
+                    # Copy what the pointer arguments point at, resume, then decode from the
+                    # copy while the tracee runs; a decode seen before is looked up.
+                    args = tuple(info.args)
+                    regions = []
+                    key: tuple[Any, ...] = (nr, args)
+                    for index in pointers.get(nr, ()):
+                        address = args[index]
+                        if address:
+                            try:
+                                data = pread(tracee.memory._mem(), SNAPSHOT_SIZE, address)
+                            except (OSError, OverflowError):
+                                data = b""
+                            regions.append((address, data))
+                            key += (data,)
+                    raw(resume_request, pid, null, null)
+                    self._held = 0
+                    text = decoded.get(key)
+                    if text is None:
+                        copy = SnapshotMemory(tracee.memory, regions)
+                        text = decode(copy, nr, args)
+                        if copy.nested:
+                            live_decode.add(nr)
+                        else:
+                            if len(decoded) >= 50_000:
+                                decoded.clear()
+                            decoded[key] = text
+                    tracee.text = text
+                if name in NO_RETURN:
+                    self._emit(tracee, name, "?", None)
+                    tracee.nr = -1
+            elif op == PTRACE_SYSCALL_INFO_EXIT:
+                nr = tracee.nr
+                if nr < 0:  # not printed, or entered before we attached
+                    raw(resume_request, pid, null, null)
+                    self._held = 0
+                    continue
+                rval = info.nr
+                is_error = info.args[0] & 0xFF
+                text = tracee.text
+                if text is None and not summary:
+                    text = decode(tracee.memory, nr, tracee.args)
+                # Resume first: the tracee runs while we count and write the line.
+                raw(resume_request, pid, null, null)
+                self._held = 0
+                tracee.nr = -1
+                if rval >= 1 << 63:
+                    rval -= 1 << 64
+                name = names.get(nr) or f"syscall_{nr}"
+                result.syscalls += 1
+                entry = stats.get(name)
+                if entry is None:
+                    entry = stats[name] = SyscallStats()
+                entry.calls += 1
+                entry.errors += is_error
+                entry.seconds += now() - tracee.entered
+                if out is not None:
+                    tracee.text = text
+                    self._emit(tracee, name, None, (rval, bool(is_error)))
+                if self.count and result.syscalls >= self.count:
+                    result.reason = "count"
+                    return
+            else:  # PTRACE_SYSCALL_INFO_NONE or _SECCOMP: nothing to decode
+                raw(resume_request, pid, null, null)
+                self._held = 0
 
     def _other_stop(self, pid: int, status: int) -> None:
         """Handle a ptrace event, a group-stop or a signal-delivery-stop, then resume."""
@@ -935,20 +955,18 @@ class Tracer:
             out.write(
                 f"{self._stamp(tracee.entered)} [pid {tracee.cpid:>5}] {call} = {result_text}\n"
             )
-        self._flush()
+        self._dirty = True
 
-    def _flush(self, force: bool = False) -> None:
-        # Output is block-buffered; flush at most five times a second so a reader still sees
-        # lines promptly without a write(2) per syscall.
-        if self.out is None:
-            return
-        t = time.monotonic()
-        if force or t - self._last_flush > 0.2:
-            self._last_flush = t
+    def _flush(self) -> None:
+        # Output is block-buffered (no write(2) per syscall); the loop flushes it whenever it
+        # is about to block, so a reader sees each line as soon as the tracee goes quiet.
+        self._dirty = False
+        if self.out is not None:
             try:
                 self.out.flush()
             except (BrokenPipeError, ValueError):
-                pass
+                # The reader went away (``debugtool trace ... | head``): end the trace.
+                self._stop_reason = self._stop_reason or "output closed"
 
     def _finish_unfinished(self, tracee: Tracee) -> None:
         if tracee.nr >= 0 and not self.summary:
