@@ -694,6 +694,9 @@ def _run_ns(
     """Fork the joiner (see ``debugtool._nsexec``), relay a pty if asked, return the exit code."""
     from debugtool import nsjoin, terminal
 
+    # Imported before the fork: the joiner should not read modules from disk after it.
+    from debugtool._nsexec import join_and_run
+
     pid = target.pid
     opened: list[int] = []
 
@@ -778,8 +781,6 @@ def _run_ns(
                 if slave is not None:
                     os.close(master)  # type: ignore[arg-type]
                 os.close(errr)
-                from debugtool._nsexec import join_and_run
-
                 code = join_and_run(spec)
             finally:
                 os._exit(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 ORDER = 40
 
@@ -109,28 +110,31 @@ def report_context(as_json: bool):
 
 
 def discover_for(text: str, timeout: float):
-    """Return a Discovery from Docker alone when ``text`` is the full id of a Docker container.
+    """Return a Discovery from Docker alone when ``text`` is the full id of a running Docker
+    container, else None (then every runtime is asked).
 
-    A full 64-hex id names one container; Docker's record of it is the richest, so asking the
+    A full 64-hex id names one container, and Docker's record of it is the richest: asking the
     other runtimes (and importing their backends) would change nothing but the time it takes.
-    Returns None, for a full discovery, whenever that is not certain.
     """
     if len(text) != 64 or any(ch not in "0123456789abcdef" for ch in text):
         return None
     from debugtool.errors import DebugtoolError
-    from debugtool.runtimes import Discovery, merge
-    from debugtool.runtimes.docker import DockerRuntime
+    from debugtool.runtimes import Discovery
+    from debugtool.runtimes.docker_exec import DockerExec, container_from_inspect
 
-    docker = DockerRuntime(timeout=timeout)
+    docker = DockerExec(timeout=timeout)
+    if not os.path.exists(docker.path):
+        return None
     try:
-        if not docker.present():
-            return None
-        found = [c for c in docker.list(all=True) if c.id == text]
+        data = docker.container(text)
     except DebugtoolError:
         return None
-    if len(found) != 1:
+    if not data or data.get("Id") != text:
         return None
-    return Discovery(containers=merge(found, lambda name: 0), runtimes={"docker": docker})
+    container = container_from_inspect(data)
+    if not container.running:
+        return None  # let the full discovery say what it knows of a stopped container
+    return Discovery(containers=[container])
 
 
 def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):

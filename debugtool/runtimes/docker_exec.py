@@ -4,6 +4,10 @@
 Upgrade`` / ``Upgrade: tcp`` turns the HTTP connection into a raw bidirectional stream (without a
 tty the output is multiplexed: an 8-byte header ``[stream, 0, 0, 0, size32be]`` per frame);
 ``POST /exec/{id}/resize`` follows the terminal; ``GET /exec/{id}/json`` gives the exit code.
+
+It speaks HTTP over the socket itself (HTTP/1.0 for plain requests, so no chunked bodies) rather
+than through ``http.client``: the exec path is started for one command, and ``http.client``
+(with ``email`` and ``ssl``) costs more to import than the whole exchange takes.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from typing import Any
+from urllib.parse import quote, urlencode
 
 from debugtool.errors import (
     CommandNotFound,
@@ -25,8 +30,11 @@ from debugtool.errors import (
     DebugtoolError,
     RuntimeUnavailable,
 )
-from debugtool.runtimes.dockerapi import API_VERSION, DockerAPI, _message
+from debugtool.model import Container
 from debugtool.terminal import get_winsize, on_resize, raw_mode, write_all
+
+API_VERSION = "v1.41"  # Docker 20.10; newer daemons accept it too
+DEFAULT_SOCKET = "/var/run/docker.sock"
 
 #: How the daemon words an exec that never started (Docker 20.10 puts it in the output stream).
 _START_FAILURES = (b"OCI runtime exec failed", b"unable to find user", b"unable to find group")
@@ -49,8 +57,59 @@ class DockerExecRequest:
 class DockerExec:
     """Runs one exec through the Docker Engine API and relays it to local file descriptors."""
 
-    def __init__(self, api: DockerAPI | None = None) -> None:
-        self.api = api or DockerAPI(timeout=10.0)
+    def __init__(self, path: str | None = None, timeout: float = 10.0) -> None:
+        self.path = path or socket_path()
+        self.timeout = timeout
+
+    def _connect(self, timeout: float | None = None) -> socket.socket:
+        """Return a socket connected to the daemon; raise ``RuntimeUnavailable``."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock.settimeout(self.timeout if timeout is None else timeout)
+        try:
+            sock.connect(self.path)
+        except OSError as exc:
+            sock.close()
+            raise RuntimeUnavailable(
+                "docker", f"cannot connect to {self.path}: {exc.strerror or exc}"
+            ) from None
+        return sock
+
+    def request(
+        self, method: str, path: str, body: Any = None, timeout: float | None = None
+    ) -> tuple[int, bytes]:
+        """Send one HTTP/1.0 request; return ``(status, body)``. Raises ``RuntimeUnavailable``."""
+        payload = json.dumps(body).encode() if body is not None else b""
+        head = f"{method} /{API_VERSION}{path} HTTP/1.0\r\nHost: docker\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
+        sock = self._connect(timeout)
+        try:
+            sock.sendall(head.encode() + b"\r\n" + payload)
+            chunks = []
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except OSError as exc:
+            raise RuntimeUnavailable("docker", f"{method} {path} failed: {exc}") from None
+        finally:
+            sock.close()
+        header, _, data = b"".join(chunks).partition(b"\r\n\r\n")
+        try:
+            status = int(header.split(b" ", 2)[1])
+        except (IndexError, ValueError):
+            raise RuntimeUnavailable("docker", f"{method} {path}: not an HTTP answer") from None
+        return status, data
+
+    def container(self, ident: str) -> dict | None:
+        """Return ``GET /containers/{id}/json``, or None when Docker has no such container."""
+        status, data = self.request("GET", f"/containers/{quote(ident)}/json")
+        if status == 404:
+            return None
+        if status >= 300:
+            raise RuntimeUnavailable("docker", f"inspect answered {status}: {_message(data)}")
+        return dict(json.loads(data))
 
     def create(self, request: DockerExecRequest) -> str:
         """Create the exec instance; return its id.
@@ -71,9 +130,7 @@ class DockerExec:
             body["User"] = request.user
         if request.workdir:
             body["WorkingDir"] = request.workdir
-        status, data = self.api.request(
-            "POST", f"/containers/{request.container_id}/exec", body=body
-        )
+        status, data = self.request("POST", f"/containers/{request.container_id}/exec", body)
         if status == 404:
             raise ContainerNotFound(
                 f"Docker has no container {request.container_id[:12]}.",
@@ -90,9 +147,7 @@ class DockerExec:
 
     def _start(self, exec_id: str, tty: bool) -> tuple[socket.socket, bytes]:
         """Start the exec and return the hijacked socket plus stream bytes already read."""
-        conn = self.api.connection(timeout=self.api.timeout)
-        sock = conn.sock
-        assert sock is not None
+        sock = self._connect()
         body = json.dumps({"Detach": False, "Tty": tty}).encode()
         head = (
             f"POST /{API_VERSION}/exec/{exec_id}/start HTTP/1.1\r\n"
@@ -122,14 +177,17 @@ class DockerExec:
 
     def inspect(self, exec_id: str) -> dict:
         """Return ``GET /exec/{id}/json``."""
-        return dict(self.api.get_json(f"/exec/{exec_id}/json"))
+        status, data = self.request("GET", f"/exec/{exec_id}/json")
+        if status >= 300:
+            raise RuntimeUnavailable("docker", f"exec inspect answered {status}: {_message(data)}")
+        return dict(json.loads(data))
 
     def resize(self, exec_id: str, size: tuple[int, int] | None) -> None:
         """Tell the daemon the terminal's size (errors ignored: the exec may have ended)."""
         if size:
             query = urlencode({"h": size[0], "w": size[1]})
             try:
-                self.api.request("POST", f"/exec/{exec_id}/resize?{query}", timeout=2.0)
+                self.request("POST", f"/exec/{exec_id}/resize?{query}", timeout=2.0)
             except RuntimeUnavailable:
                 pass
 
@@ -238,6 +296,41 @@ class DockerExec:
                         sock.sendall(data)
                     except OSError:
                         poller.unregister(stdin)
+
+
+def socket_path() -> str:
+    """Return the Docker socket from ``DOCKER_HOST`` (``unix://`` only) or the default."""
+    host = os.environ.get("DOCKER_HOST", "")
+    return host[len("unix://") :] if host.startswith("unix://") else DEFAULT_SOCKET
+
+
+def _message(data: bytes) -> str:
+    try:
+        return str(json.loads(data).get("message", "")) or data.decode(errors="replace")[:200]
+    except (ValueError, AttributeError):
+        return data.decode(errors="replace")[:200]
+
+
+def container_from_inspect(data: dict) -> Container:
+    """Map ``GET /containers/{id}/json`` to a Container (for resolving a full id quickly)."""
+    state = data.get("State") or {}
+    config = data.get("Config") or {}
+    status = str(state.get("Status") or "unknown")
+    runtime = str((data.get("HostConfig") or {}).get("Runtime") or "runc")
+    return Container(
+        id=str(data.get("Id", "")),
+        name=str(data.get("Name", "")).lstrip("/"),
+        runtime="docker",
+        image=str(config.get("Image", "")),
+        status=status,
+        pid=int(state.get("Pid") or 0) or None,
+        labels=dict(config.get("Labels") or {}),
+        namespace="moby",
+        backends=["docker"],
+        oci_root="/run/docker/runtime-runc/moby" if runtime == "runc" else "",
+        oci_runtime=runtime if runtime in ("runc", "crun") else "",
+        metadata={"docker": data},
+    )
 
 
 class _Demux:
