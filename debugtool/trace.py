@@ -59,6 +59,7 @@ PTRACE_SYSCALL_INFO_EXIT = 2
 WALL = 0x40000000  # __WALL: threads and children alike
 WALL_NOHANG = WALL | os.WNOHANG
 SYSCALL_STOP = signal.SIGTRAP | 0x80  # WSTOPSIG of a syscall-stop under PTRACE_O_TRACESYSGOOD
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # end the trace, detached
 GROUP_STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 
 FAULT_ENV = "DEBUGTOOL_TRACE_FAULT_AFTER"  # test hook: raise inside the loop after N stops
@@ -629,8 +630,8 @@ class Tracer:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child
             try:
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                for s in STOP_SIGNALS:
+                    signal.signal(s, signal.SIG_DFL)
                 _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
                 if os.getppid() != parent:
                     os._exit(0)
@@ -669,7 +670,7 @@ class Tracer:
 
     def run(self) -> TraceResult:
         """Attach, trace until a stop condition, detach everything; return what was seen."""
-        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        previous = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
         try:
             self._start_waker()
             self.attach()
@@ -870,7 +871,7 @@ class Tracer:
                 # A real group-stop (someone sent SIGSTOP): stay stopped, but keep watching.
                 self._resume(pid, PTRACE_LISTEN, 0)
                 return
-        elif sig != signal.SIGTRAP and event == 0:
+        elif event == 0:
             # Signal-delivery-stop: deliver the signal as if we were not here.
             if pid not in self.tracees:
                 self._add(pid)
@@ -983,6 +984,7 @@ class Tracer:
         reported meanwhile are detached too. After ``timeout`` the rest (stuck in
         uninterruptible sleep) are left to the kernel, which detaches them when we exit.
         """
+        unfinished = [t for t in self.tracees.values() if t.nr >= 0]
         pending = set(self.tracees)
         if self._held:
             self._detach(self._held, self._held_signal)
@@ -1019,10 +1021,15 @@ class Tracer:
                     self.result.pids.setdefault(child.value, container_pid(child.value))
                 except OSError:
                     pass
-            elif event == 0 and sig not in (SYSCALL_STOP, signal.SIGTRAP):
+            elif event == 0 and status >> 8 != SYSCALL_STOP:
                 deliver = sig  # a signal-delivery-stop: hand the signal on
             self._detach(pid, deliver)
             pending.discard(pid)
+        for tracee in unfinished:  # printed after detaching: a broken output cannot stop that
+            try:
+                self._finish_unfinished(tracee)
+            except (OSError, ValueError):
+                break
         if pending:
             self.result.undetached = sorted(pending)
             self.result.warnings.append(

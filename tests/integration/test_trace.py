@@ -24,7 +24,7 @@ from debugtool.nsjoin import Namespace
 # program per connection; it has no -k/-z/-s), and a loop that opens /etc/hostname, connects to
 # the listener and bumps a counter the tests read through /proc/PID/root/tmp.
 WORKLOAD = (
-    "nc -ll -p 8080 -e /bin/true & i=0; "
+    "trap 'echo $i >/tmp/usr1' USR1; nc -ll -p 8080 -e /bin/true & i=0; "
     "while true; do cat /etc/hostname >/dev/null; nc 127.0.0.1 8080 </dev/null || true; "
     "i=$((i+1)); echo $i >/tmp/counter; sleep 0.2; done"
 )
@@ -270,6 +270,92 @@ def test_sigkill_of_debugtool_leaves_the_target_running(
     assert_running_untraced(workload.pid)
     for child in children:
         _wait_for(lambda c=child: not Path(f"/proc/{c}").exists(), "the waker outlived us")
+
+
+def test_signals_reach_the_traced_process(workload: harness.Started, audit_env, tmp_path) -> None:
+    out = tmp_path / "trace.txt"
+    usr1 = Path(f"/proc/{workload.pid}/root/tmp/usr1")
+    assert not usr1.exists()
+    proc = _start(workload.id, "-f", "-o", str(out), env=audit_env)
+    try:
+        _wait_tracing(out)
+        os.kill(workload.pid, signal.SIGUSR1)  # delivered through a signal-delivery-stop
+        _wait_for(usr1.exists, "the shell's USR1 trap never ran: the signal was swallowed")
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    assert "SIGUSR1" in out.read_text()  # rt_sigreturn/wait4 around the trap show the signal
+    assert_running_untraced(workload.pid)
+
+
+def test_group_stop_is_kept_not_turned_into_a_ptrace_stop(
+    workload: harness.Started, audit_env, tmp_path: Path
+) -> None:
+    listener = next(
+        p for p in _container_processes(workload.pid) if procfs.cmdline(p)[:2] == ["nc", "-ll"]
+    )
+    cpid = procfs.nspid(procfs.parse_status(procfs.read_text(listener, "status")))[-1]
+    out = tmp_path / "trace.txt"
+    proc = _start(workload.id, "--pid", str(cpid), "-o", str(out), env=audit_env)
+    try:
+        _wait_for(lambda: _tracer(listener) == proc.pid, "debugtool did not attach")
+        os.kill(listener, signal.SIGSTOP)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+        assert proc.returncode == 0
+        # Stopped by SIGSTOP as it would be untraced ('T'), not left in a ptrace stop ('t').
+        status = procfs.parse_status(procfs.read_text(listener, "status"))
+        assert status["State"].startswith("T"), status["State"]
+        assert status["TracerPid"] == "0"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.kill(listener, signal.SIGCONT)
+    _wait_for(
+        lambda: procfs.parse_status(procfs.read_text(listener, "status"))["State"][0] == "S",
+        "the listener did not run on after SIGCONT",
+    )
+    assert_running_untraced(workload.pid)
+
+
+THREADS = """
+import os, threading, time
+def work():
+    while True:
+        os.stat("/etc/hostname")
+        time.sleep(0.05)
+for _ in range(3):
+    threading.Thread(target=work, daemon=True).start()
+while True:
+    time.sleep(1)
+"""
+
+
+def test_every_thread_is_attached(containers: harness.Containers, cli, audit_env) -> None:
+    # Threads that exist before tracing starts are traced without -f (every /proc/PID/task).
+    box = containers.sandbox(cmd=(sys.executable, "-c", THREADS))
+    _wait_for(lambda: len(os.listdir(f"/proc/{box.pid}/task")) == 4, "threads did not start")
+    result = cli(
+        "trace", f"pid:{box.pid}", "-e", "stat,newfstatat", "--duration", "2", env=audit_env
+    )
+    assert result.returncode == 0, result.stderr
+    tids = {
+        m[1] for m in map(LINE.match, result.stdout.splitlines()) if m and "/etc/hostname" in m[3]
+    }
+    assert len(tids) == 3  # each worker thread, by its TID inside the sandbox's namespace
+    assert all(int(t) < 100 for t in tids)
+    for tid in os.listdir(f"/proc/{box.pid}/task"):
+        assert _tracer(int(tid)) == 0
+
+
+def _tracer(pid: int) -> int:
+    return int(procfs.parse_status(procfs.read_text(pid, "status"))["TracerPid"])
 
 
 # --- refusals and endings ------------------------------------------------------------------
