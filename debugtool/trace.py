@@ -398,9 +398,9 @@ class TraceeMemory:
         return b"".join(chunks)[:max_size], True
 
 
-#: Bytes copied at syscall entry from each pointer argument: enough for a path or string up to
-#: the -s limit, a sockaddr_un, struct utsname (390) or an fd_set.
-SNAPSHOT_SIZE = 512
+#: Bytes copied at syscall entry from each pointer argument, at least: a sockaddr_un (110) or an
+#: fd_set (128); strings take up to the -s limit. Output structs are decoded at exit instead.
+SNAPSHOT_MIN = 128
 
 
 class SnapshotMemory(TraceeMemory):
@@ -411,16 +411,17 @@ class SnapshotMemory(TraceeMemory):
     the live memory and sets ``nested``: such syscalls must be decoded before resuming.
     """
 
-    def __init__(self, live: TraceeMemory, regions: list[tuple[int, bytes]]) -> None:
+    def __init__(self, live: TraceeMemory, regions: list[tuple[int, bytes]], window: int) -> None:
         super().__init__(live.pid)
         self.live = live
         self.regions = regions
+        self.window = window  # bytes copied from each pointer argument
         self.nested = False
 
     def _read(self, address: int, size: int) -> bytes:
         for start, data in self.regions:
             offset = address - start
-            if 0 <= offset and offset + size <= SNAPSHOT_SIZE:
+            if 0 <= offset and offset + size <= self.window:
                 if offset >= len(data):
                     raise OSError(errno.EIO, "not mapped at syscall entry")
                 return data[offset : offset + size]
@@ -562,6 +563,7 @@ class Tracer:
         self.summary = summary
         self.json_lines = json_lines
         self.names = syscall_names()
+        self.string_max_length = string_max_length
         self.decode = decoder(string_max_length)
         self.tracees: dict[int, Tracee] = {}
         self.result = TraceResult()
@@ -608,7 +610,10 @@ class Tracer:
                             raise attach_refused(tid, yama_scope()) from None
                         raise
                     self._add(tid)
-                    ptrace(PTRACE_INTERRUPT, tid)
+                    try:
+                        ptrace(PTRACE_INTERRUPT, tid)
+                    except ProcessLookupError:
+                        pass  # exited just now: its exit is reported to the loop
             if not self.tracees:
                 raise ContainerGone(f"process {self.pid} exited before it could be traced.")
         except BaseException:
@@ -712,6 +717,7 @@ class Tracer:
         pread = os.pread
         pointers = pointer_arguments()
         out = self.out
+        window = max(SNAPSHOT_MIN, self.string_max_length + 1)
         # Syscalls whose decoding follows pointers inside pointed-to memory (execve's argv):
         # decoded before the tracee is resumed. Others found doing so are added as seen.
         live_decode = {nr for nr, n in names.items() if n in ("execve", "execveat")}
@@ -786,7 +792,7 @@ class Tracer:
                         address = args[index]
                         if address:
                             try:
-                                data = pread(tracee.memory._mem(), SNAPSHOT_SIZE, address)
+                                data = pread(tracee.memory._mem(), window, address)
                             except (OSError, OverflowError):
                                 data = b""
                             regions.append((address, data))
@@ -795,7 +801,7 @@ class Tracer:
                     self._held = 0
                     text = decoded.get(key)
                     if text is None:
-                        copy = SnapshotMemory(tracee.memory, regions)
+                        copy = SnapshotMemory(tracee.memory, regions, window)
                         text = decode(copy, nr, args)
                         if copy.nested:
                             live_decode.add(nr)

@@ -218,3 +218,39 @@ def test_summary_table_like_strace_c() -> None:
         "errors": 1,
         "seconds": 0.004,
     }
+
+
+# --- decoding from the copy taken at syscall entry -----------------------------------------
+
+
+def _copy(address: int, size: int = 128) -> tuple[int, bytes]:
+    return address, ctypes.string_at(address, size)
+
+
+def test_snapshot_decodes_memory_as_it_was_at_entry() -> None:
+    path = ctypes.create_string_buffer(b"/etc/hostname", 128)
+    live = trace.TraceeMemory(os.getpid())
+    copy = trace.SnapshotMemory(live, [_copy(ctypes.addressof(path))], 128)
+    path.value = b"/etc/passwd"  # the tracee runs on and reuses its buffer
+    text = trace.decoder()(copy, NUMBER["openat"], [3, ctypes.addressof(path), 0, 0])
+    assert "'/etc/hostname'" in text and not copy.nested
+
+
+def test_snapshot_marks_pointers_inside_pointed_to_memory() -> None:
+    arg0 = ctypes.create_string_buffer(b"cat")
+    argv = (ctypes.c_void_p * 2)(ctypes.addressof(arg0), None)
+    program = ctypes.create_string_buffer(b"/bin/cat", 128)
+    regions = [_copy(ctypes.addressof(program)), _copy(ctypes.addressof(argv), 16)]
+    copy = trace.SnapshotMemory(trace.TraceeMemory(os.getpid()), regions, 128)
+    text = trace.decoder()(
+        copy, NUMBER["execve"], [ctypes.addressof(program), ctypes.addressof(argv), 0]
+    )
+    assert "'/bin/cat'" in text and "'cat'" in text
+    assert copy.nested  # argv[0] was read from live memory: decode execve before resuming
+
+
+def test_pointer_arguments_from_prototypes() -> None:
+    table = trace.pointer_arguments()
+    assert table[NUMBER["openat"]] == (1,)
+    assert table[NUMBER["connect"]] == (1,)
+    assert table[NUMBER["getpid"]] == ()
