@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import json
 import os
 import signal
@@ -369,6 +370,31 @@ def join_and_run(spec: dict[str, Any]) -> int:
     return os.WEXITSTATUS(status)
 
 
+def helper_main(spec_fd: int) -> None:
+    """Entry of a spawned joiner (``python -I -S``): read the spec from ``spec_fd``, join, exit."""
+    chunks = []
+    while True:
+        chunk = os.read(spec_fd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(spec_fd)
+    spec = json.loads(b"".join(chunks))
+    # The error pipe had to be inheritable to get here; the command must not inherit it.
+    os.set_inheritable(spec["errw"], False)
+    # Everything the joiner needs is imported now: after setns(mnt) the host's files (and this
+    # package) are out of reach.
+    import debugtool.nsjoin  # noqa: F401
+
+    if spec["tools_fd"] is not None:
+        import debugtool.toolbox  # noqa: F401
+    code = 125
+    try:
+        code = join_and_run(spec)
+    finally:
+        os._exit(code)
+
+
 def _become_command(
     spec: dict[str, Any], env: dict[str, str], uid: int, gid: int, groups: list[int]
 ) -> None:
@@ -390,8 +416,6 @@ def _become_command(
     slave = spec["slave"]
     if slave is not None:
         os.setsid()
-        import fcntl
-
         fcntl.ioctl(slave, TIOCSCTTY, 0)
         for target in (0, 1, 2):
             os.dup2(slave, target)

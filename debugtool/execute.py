@@ -62,6 +62,8 @@ JOIN_ORDER = ("user", "cgroup", "ipc", "uts", "net", "pid", "mnt", "time")
 SESSION_VAR = "DEBUGTOOL_SESSION"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TIOCSPTLCK = 0x40045431
+#: Above this resident size (KiB) the joiner is spawned rather than forked (see _should_spawn).
+SPAWN_ABOVE_KIB = 100 * 1024
 TIOCGPTPEER = 0x5441
 
 
@@ -118,13 +120,16 @@ def exec_in(
     tools: str | None = None,
     discovery: Discovery | None = None,
     report: Callable[[Context], None] | None = None,
+    spawn: bool | None = None,
     stdin: int = 0,
     stdout: int = 1,
     stderr: int = 2,
 ) -> ExecResult:
     """Run ``argv`` in ``target`` and return its result; write one audit line either way.
 
-    ``report`` receives the context line before anything runs. ``tty`` gives the command a new
+    ``report`` receives the context line before anything runs. ``spawn`` starts the ns/toolbox
+    joiner as a new small interpreter instead of a fork (None: when this process is big or
+    multithreaded, as the TUI is). ``tty`` gives the command a new
     pty only when ``stdin`` is a terminal (plain pipes otherwise); stdin is streamed only with
     ``interactive``. Call it from the main thread of a process (signals, fork).
 
@@ -156,7 +161,7 @@ def exec_in(
                                 privileged, stdin, stdout, stderr)  # fmt: skip
         else:
             code = _run_ns(target, argv, plan, interactive, use_tty, user, workdir, env,
-                           privileged, stdin, stdout, stderr)  # fmt: skip
+                           privileged, stdin, stdout, stderr, spawn)  # fmt: skip
         if code == 128 + signal.SIGKILL and _stopping(target):
             raise ContainerGone(
                 f"container {target.name} ({target.container.short_id}) stopped while the "
@@ -690,6 +695,7 @@ def _run_ns(
     stdin: int,
     stdout: int,
     stderr: int,
+    spawn: bool | None = None,
 ) -> int:
     """Fork the joiner (see ``debugtool._nsexec``), relay a pty if asked, return the exit code."""
     from debugtool import nsjoin, terminal
@@ -770,20 +776,10 @@ def _run_ns(
         }
         sys.stdout.flush()
         sys.stderr.flush()
-        joiner = os.fork()
-        if joiner == 0:
-            code = EXIT_TOOL
-            try:
-                if stdin != 0 or stdout != 1 or stderr != 2:
-                    for src, dst in ((stdin, 0), (stdout, 1), (stderr, 2)):
-                        if src != dst:
-                            os.dup2(src, dst)
-                if slave is not None:
-                    os.close(master)  # type: ignore[arg-type]
-                os.close(errr)
-                code = join_and_run(spec)
-            finally:
-                os._exit(code)
+        if _should_spawn(spawn):
+            joiner = _spawn_joiner(spec, (stdin, stdout, stderr))
+        else:
+            joiner = _fork_joiner(spec, (stdin, stdout, stderr), master, errr, join_and_run)
         os.close(errw)
         opened.remove(errw)
         if slave is not None:
@@ -805,6 +801,98 @@ def _run_ns(
     if message:
         _raise_child_failure(message, argv)
     return code
+
+
+def _should_spawn(spawn: bool | None) -> bool:
+    """Return whether to start the joiner as a small new interpreter instead of a fork.
+
+    ``fork()`` copies the page tables of a big heap (about 23 ms at 300 MiB, FINDINGS.md) and is
+    unsafe in a multithreaded process (another thread may hold a lock the child needs); the CLI
+    is small and single-threaded, so it forks (about 1 ms). ``None`` decides by those two facts.
+    """
+    if spawn is not None:
+        return spawn
+    if threading_active():
+        return True
+    try:
+        status = procfs.parse_status(procfs.read_text("self", "status"))
+        return int(status.get("VmRSS", "0 kB").split()[0]) > SPAWN_ABOVE_KIB
+    except (DebugtoolError, ValueError):
+        return True
+
+
+def threading_active() -> bool:
+    """Return whether this process runs more than one thread."""
+    try:
+        return len(os.listdir("/proc/self/task")) > 1
+    except OSError:
+        return True
+
+
+def _fork_joiner(
+    spec: dict[str, Any],
+    stdio: tuple[int, int, int],
+    master: int | None,
+    errr: int,
+    join_and_run: Callable[[dict[str, Any]], int],
+) -> int:
+    """Fork the joiner from this process; return its PID."""
+    joiner = os.fork()
+    if joiner == 0:
+        code = EXIT_TOOL
+        try:
+            for src, dst in zip(stdio, (0, 1, 2), strict=True):
+                if src != dst:
+                    os.dup2(src, dst)
+            if master is not None:
+                os.close(master)
+            os.close(errr)
+            code = join_and_run(spec)
+        finally:
+            os._exit(code)
+    return joiner
+
+
+def _spawn_joiner(spec: dict[str, Any], stdio: tuple[int, int, int]) -> int:
+    """Start the joiner as ``python -I -S`` running ``debugtool._nsexec`` (posix_spawn).
+
+    The spec travels as JSON over a pipe; the descriptors it names are inherited at the same
+    numbers. Returns the joiner's PID.
+    """
+    passed = [fd for fd in (*spec["nsfds"].values(), spec["proc_fd"], spec["cwd_fd"],
+                            spec["tools_fd"], spec["errw"], spec["slave"]) if fd is not None]  # fmt: skip
+    spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = (
+        f"import sys; sys.path.insert(0, {package_parent!r}); "
+        f"from debugtool._nsexec import helper_main; helper_main({spec_r})"
+    )
+    actions = [(os.POSIX_SPAWN_DUP2, src, dst) for src, dst in zip(stdio, (0, 1, 2), strict=True)
+               if src != dst]  # fmt: skip
+    try:
+        for fd in (*passed, spec_r):
+            os.set_inheritable(fd, True)
+        joiner = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-I", "-S", "-c", code],
+            {"PATH": os.environ.get("PATH", DEFAULT_PATH)},
+            file_actions=actions,
+        )
+    finally:
+        for fd in passed:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass
+        os.close(spec_r)
+    spec = {**spec, "parent": os.getpid()}
+    try:
+        from debugtool.terminal import write_all
+
+        write_all(spec_w, json.dumps(spec).encode())
+    finally:
+        os.close(spec_w)
+    return joiner
 
 
 def _user_files(target: Target) -> tuple[str, str]:

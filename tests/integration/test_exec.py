@@ -304,3 +304,39 @@ def test_shell_falls_back_to_toolbox_on_distroless(
         result.stderr
     )
     assert entries(audit_log)[-1]["argv"] == ["/.debugtool/bin/sh"]
+
+
+SPAWNED_CALLER = """
+import os, sys, threading
+from debugtool.runtimes import discover
+from debugtool.target import find, pin
+from debugtool.execute import exec_in, threading_active
+# A caller like the TUI: several threads and a big heap, so the joiner is spawned, not forked.
+threading.Thread(target=threading.Event().wait, daemon=True).start()
+ballast = bytearray(150 * 1024 * 1024)
+assert threading_active()
+with pin(find(sys.argv[1], discover(all=True))) as target:
+    result = exec_in(target, ["sh", "-c", sys.argv[3]], sys.argv[2])
+sys.exit(result.exit_code)
+"""
+
+
+@pytest.mark.parametrize("mode", ["ns", "toolbox"])
+def test_joiner_spawned_from_a_big_multithreaded_caller(
+    started: dict[str, harness.Started], audit_log: Path, mode: str
+) -> None:
+    import subprocess
+    import sys
+
+    c = started["docker"]
+    result = subprocess.run(
+        [sys.executable, "-c", SPAWNED_CALLER, c.name, mode, PROBE + "; exit 5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, CANARY: "leak"},
+    )
+    assert result.returncode == 5, result.stderr
+    assert "FOO=docker-env" in result.stdout and CANARY not in result.stdout
+    assert fds_of(result.stdout) == ["0", "1", "2", "3"]
+    assert entries(audit_log)[-1]["exit_code"] == 5

@@ -239,3 +239,23 @@ def test_pty_relay_and_window_size() -> None:
     assert os.read(out_r, 100).replace(b"\r", b"") == b"from the command\n"
     os.close(master)
     assert get_winsize(out_r) is None  # a pipe has no window size
+
+
+def test_joiner_is_forked_from_a_small_single_threaded_process() -> None:
+    import threading
+
+    from debugtool.execute import _should_spawn, threading_active
+
+    assert _should_spawn(True) and not _should_spawn(False)
+    if threading_active():  # pytest plugins may run threads: then spawning is the right call
+        assert _should_spawn(None)
+        return
+    assert not _should_spawn(None)
+    stop = threading.Event()
+    thread = threading.Thread(target=stop.wait)
+    thread.start()
+    try:
+        assert threading_active() and _should_spawn(None)
+    finally:
+        stop.set()
+        thread.join()
