@@ -1,7 +1,9 @@
 """`debugtool exec` (ns and runtime modes) against nsenter, runc exec and docker exec, one run.
 
 Goal: ns mode no slower than `runc exec` and at most 0.6x `docker exec`. Also the exec path's
-import cost (`python -X importtime`) and the resolution floor (`debugtool --version`).
+import cost (`python -X importtime`) and the resolution floor (`debugtool --version`), and, in
+this process, `exec_in` with a forked against a spawned joiner, from a small heap and from one
+holding 300 MiB (the TUI's case), which is how `_should_spawn` chooses.
 Run with `bench/run exec`; needs root and a Docker daemon.
 """
 
@@ -15,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 
-from common import DEBUGTOOL, ROOT, interleaved, report
+from common import DEBUGTOOL, ROOT, interleaved, measure_call, report
 
 RUNS = 20
 
@@ -36,6 +38,30 @@ def import_times(module_args: list[str]) -> tuple[float, list[tuple[float, str]]
     total = sum(cum for cum, depth, _ in rows if depth == 1)
     top = sorted(((cum, name) for cum, depth, name in rows if depth <= 3), reverse=True)[:8]
     return total, top
+
+
+def joiner_costs(name: str) -> None:
+    """Time exec_in (ns mode, `true`) here with the joiner forked and spawned, small and big."""
+    from debugtool.execute import exec_in
+    from debugtool.runtimes import discover
+    from debugtool.target import find, pin
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    results = []
+    with pin(find(name, discover(all=True))) as target:
+
+        def run(spawn: bool):
+            return lambda: exec_in(target, ["true"], "ns", spawn=spawn, stdout=devnull)
+
+        for heap in ("small heap", "300 MiB heap"):
+            ballast = b"x" * (300 << 20) if heap != "small heap" else b""
+            results += [
+                measure_call(f"exec_in ns, forked joiner, {heap}", run(False)),
+                measure_call(f"exec_in ns, spawned joiner, {heap}", run(True)),
+            ]
+            del ballast
+    os.close(devnull)
+    report("exec_in from this process: fork or spawn the joiner", results, baseline=0)
 
 
 def main() -> None:
@@ -72,6 +98,7 @@ def main() -> None:
         print(f"ns mode / runc exec:           {ns.median / runc.median:.2f}")
         print(f"ns mode / docker exec:         {ns.median / dock.median:.2f}")
         print(f"runtime mode / docker exec:    {runtime.median / dock.median:.2f}\n")
+        joiner_costs(name)
         for label, args in (
             ("python -X importtime -m debugtool exec --help", ["-m", "debugtool", "exec", "--help"]),
             ("python -X importtime -c 'import debugtool.execute'", ["-c", "import debugtool.execute"]),

@@ -62,8 +62,6 @@ JOIN_ORDER = ("user", "cgroup", "ipc", "uts", "net", "pid", "mnt", "time")
 SESSION_VAR = "DEBUGTOOL_SESSION"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 TIOCSPTLCK = 0x40045431
-#: Above this resident size (KiB) the joiner is spawned rather than forked (see _should_spawn).
-SPAWN_ABOVE_KIB = 100 * 1024
 TIOCGPTPEER = 0x5441
 
 
@@ -128,8 +126,8 @@ def exec_in(
     """Run ``argv`` in ``target`` and return its result; write one audit line either way.
 
     ``report`` receives the context line before anything runs. ``spawn`` starts the ns/toolbox
-    joiner as a new small interpreter instead of a fork (None: when this process is big or
-    multithreaded, as the TUI is). ``tty`` gives the command a new
+    joiner as a new small interpreter instead of a fork (None: when this process runs several
+    threads, as the TUI does). ``tty`` gives the command a new
     pty only when ``stdin`` is a terminal (plain pipes otherwise); stdin is streamed only with
     ``interactive``. Call it from the main thread of a process (signals, fork).
 
@@ -806,19 +804,14 @@ def _run_ns(
 def _should_spawn(spawn: bool | None) -> bool:
     """Return whether to start the joiner as a small new interpreter instead of a fork.
 
-    ``fork()`` copies the page tables of a big heap (about 23 ms at 300 MiB, FINDINGS.md) and is
-    unsafe in a multithreaded process (another thread may hold a lock the child needs); the CLI
-    is small and single-threaded, so it forks (about 1 ms). ``None`` decides by those two facts.
+    ``fork()`` in a multithreaded process (the TUI) is unsafe: another thread may hold a lock
+    the child then needs. Otherwise fork wins: measured in bench/bench_exec.py, even from a
+    300 MiB heap a fork (page tables copied) beats starting ``python -I -S``. ``None`` decides
+    by the number of threads.
     """
     if spawn is not None:
         return spawn
-    if threading_active():
-        return True
-    try:
-        status = procfs.parse_status(procfs.read_text("self", "status"))
-        return int(status.get("VmRSS", "0 kB").split()[0]) > SPAWN_ABOVE_KIB
-    except (DebugtoolError, ValueError):
-        return True
+    return threading_active()
 
 
 def threading_active() -> bool:
