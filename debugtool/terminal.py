@@ -66,7 +66,10 @@ def raw_mode(fd: int) -> Iterator[None]:
         raise SystemExit(128 + signum)
 
     for sig in _RESTORE_ON:
-        previous[sig] = signal.signal(sig, leave)
+        try:
+            previous[sig] = signal.signal(sig, leave)
+        except ValueError:  # not the main thread: the finally below still restores the mode
+            break
     try:
         tty.setraw(fd, termios.TCSANOW)
         yield
