@@ -333,9 +333,11 @@ async def test_polling_pauses_under_the_detail_screen(make_app):
         calls = source.cgroup_calls
         await until(pilot, lambda: len(source.snapshot_calls) >= 3)  # the detail refreshes
         await settle(pilot)
-        assert source.cgroup_calls == calls  # nothing on the list screen is visible
+        # nothing on the list screen is visible
+        assert source.cgroup_calls == calls, (calls, source.cgroup_calls)
         # only the first snapshot (and Network tab ones) read the network
-        assert source.snapshot_calls[0][1] is True and source.snapshot_calls[-1][1] is False
+        networks = [network for _, network in source.snapshot_calls]
+        assert networks[0] is True and networks[-1] is False, networks
         await pilot.press("escape")
         await until(pilot, lambda: source.cgroup_calls > calls)  # back on top: polling again
 
@@ -390,3 +392,22 @@ async def test_keys_typed_after_slash_go_to_the_filter(make_app, recorder):
         await pilot.press("slash", "e", "t", "b")  # letters that are also action keys
         assert recorder.terminal == [] and recorder.background == []
         assert app.screen.query_one(Input).value == "etb"
+
+
+async def test_a_changed_value_is_redrawn_in_place(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#containers", LiveTable)
+        y = table.get_row_index(WEB_ID) + 1  # under the header
+        assert "12.5%" in table.render_line(y).text
+        other = table.render_line(y + 1).text
+        rows = {key: list(table.raw(key) or ()) for key in [WEB_ID, *table._raw]}
+        rows[WEB_ID][5] = 99.0
+        table.update_rows(rows)
+        await pilot.pause()
+        assert "99.0%" in table.render_line(y).text
+        assert table.render_line(y + 1).text == other
+        rows[WEB_ID][5] = 98.0
+        table.update_rows(rows)
+        assert "98.0%" in table.render_line(y).text
