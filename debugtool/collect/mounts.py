@@ -27,6 +27,19 @@ RUNTIME_SOCKETS = (
     "dockershim.sock",
 )
 
+#: Host directories that hold those sockets: mounting one hands them over too.
+RUNTIME_SOCKET_DIRS = (
+    "/run",
+    "/var/run",
+    "/run/docker",
+    "/var/run/docker",
+    "/run/containerd",
+    "/var/run/containerd",
+    "/run/podman",
+    "/run/crio",
+    "/var/run/crio",
+)
+
 #: Host directories the runtimes bind into containers themselves (hosts, hostname, resolv.conf,
 #: secrets); rw binds from here are the runtime's doing and not worth a warning.
 RUNTIME_STATE_DIRS = (
@@ -85,6 +98,8 @@ def _is_socket_path(path: str) -> str:
 #: Risk sentences, most serious first, by how each begins.
 _SEVERITY = (
     "container runtime socket",
+    "host /run",
+    "host /var/run",
     "host root filesystem",
     "/proc/sys is writable",
     "/sys is writable",
@@ -109,6 +124,8 @@ def risks(m: Mount, mounts: list[Mount]) -> list[str]:
         if sock:
             found.append(f"container runtime socket ({sock}) mounted")
             break
+    if not found and m.host_path.rstrip("/") in RUNTIME_SOCKET_DIRS:
+        found.append(f"host {m.host_path} mounted (it holds container runtime sockets)")
     if m.host_path == "/" and m.mountpoint != "/":
         found.append("host root filesystem mounted" + ("" if m.readonly else " read-write"))
     if m.fstype == "proc" and m.mountpoint == "/proc" and not m.readonly:

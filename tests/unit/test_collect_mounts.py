@@ -60,3 +60,16 @@ def test_overlay_root_without_host_mount_guesses_merged(fixture_text):
     mounts = build_mounts(container, [])
     assert mounts[0].host_path == "/var/lib/docker/overlay2/abc/merged"
     assert mounts[1].host_path == ""
+
+
+def test_host_run_directory_holds_runtime_sockets():
+    container = procfs.parse_mountinfo(
+        "1 0 0:50 / / rw - overlay overlay rw\n"
+        "2 1 254:0 /run /hostrun rw - ext4 /dev/vda rw\n"
+        "3 1 254:0 /srv/sock/docker.sock /tmp/renamed.sock rw - ext4 /dev/vda rw\n"
+    )
+    host = procfs.parse_mountinfo("1 0 254:0 / / rw - ext4 /dev/vda rw\n")
+    m = {x.mountpoint: x for x in build_mounts(container, host)}
+    assert m["/hostrun"].risks == ["host /run mounted (it holds container runtime sockets)"]
+    # Renamed inside the container: the host path still names the socket.
+    assert m["/tmp/renamed.sock"].risks == ["container runtime socket (docker.sock) mounted"]
