@@ -452,7 +452,7 @@ def _run_argv_runtime(
             command,
             stdin=stdin if interactive else subprocess.DEVNULL,
             stdout=stdout,
-            stderr=stderr,
+            stderr=subprocess.PIPE,
             preexec_fn=_die_with_parent,
         )
     except FileNotFoundError:
@@ -460,8 +460,96 @@ def _run_argv_runtime(
             f"{command[0]} is not installed, so {plan.context.runtime} cannot exec.",
             "Install it, or use --mode ns.",
         ) from None
+    assert proc.stderr is not None
     with _ignoring_interrupts(True):
-        return proc.wait()
+        held = _relay_stderr(proc.stderr.fileno(), stderr)
+        code = proc.wait()
+    proc.stderr.close()
+    if held and code != 0:
+        raise start_failure(held, argv, user, code)
+    if held:  # it looked like a failure but the command ran: show it after all
+        from debugtool.terminal import write_all
+
+        write_all(stderr, held.encode())
+    return code
+
+
+#: Words of a runtime's own exec failure (runc, crun, podman, ctr), as opposed to the command's.
+_START_FAILURE_MARKS = (
+    "exec failed:",
+    "unable to find user",
+    "no users found",
+    "unable to find group",
+)
+
+
+def _relay_stderr(pipe: int, stderr: int, first_line_wait: float = 0.3) -> str:
+    """Copy the runtime client's stderr to ``stderr``; return its first line if it was held.
+
+    The first line is held back when it is the runtime's own "could not start" message, so the
+    caller can say it in one sentence with the right exit code; any other first line (or one
+    still unfinished after ``first_line_wait`` seconds, such as a prompt) is passed on.
+    """
+    import select
+
+    from debugtool.terminal import write_all
+
+    def read() -> bytes:
+        while True:
+            try:
+                return os.read(pipe, 65536)
+            except InterruptedError:
+                continue
+
+    first = b""
+    deadline = time.monotonic() + first_line_wait
+    while b"\n" not in first:
+        ready, _, _ = select.select([pipe], [], [], max(0.0, deadline - time.monotonic()))
+        data = read() if ready else b""
+        first += data
+        if not data:  # EOF, or no full line in time
+            break
+    line, newline, rest = first.partition(b"\n")
+    held = ""
+    text = line.decode(errors="replace")
+    if any(mark in text for mark in _START_FAILURE_MARKS):
+        held = text.strip()
+        write_all(stderr, rest)
+    else:
+        write_all(stderr, first)
+    while data := read():
+        write_all(stderr, data)
+    return held
+
+
+def start_failure(text: str, argv: list[str], user: str | None, code: int) -> DebugtoolError:
+    """Return the error for a runtime's "could not start the command" message, in one sentence.
+
+    Follows docker exec: 127 for a command not found, 126 for one that cannot run or a user
+    that does not exist.
+    """
+    command = argv[0] if argv else ""
+    lowered = text.lower()
+    if any(mark in lowered for mark in ("unable to find user", "unable to find group",
+                                         "no users found", "no matching entr")):  # fmt: skip
+        return CommandNotInvokable(
+            f"user '{user or ''}' does not exist in the container's /etc/passwd (or /etc/group).",
+            "Pick a user the container knows, for example -u 0.",
+        )
+    if "executable file not found" in lowered or "no such file or directory" in lowered:
+        return CommandNotFound(
+            f"command '{command}' was not found in the container.",
+            "Check its path, or use --mode toolbox to run the host's tools.",
+        )
+    if "permission denied" in lowered or "exec format error" in lowered:
+        reason = "exec format error" if "exec format" in lowered else "permission denied"
+        return CommandNotInvokable(
+            f"command '{command}' cannot be run in the container ({reason}).",
+            "Check that it is an executable file for this machine.",
+        )
+    failure = CommandNotInvokable if code == EXIT_CANNOT_INVOKE else DebugtoolError
+    detail = text.strip().rstrip(".")
+    return failure(f"the runtime could not start command '{command}': {detail}.")
 
 
 def _die_with_parent() -> None:

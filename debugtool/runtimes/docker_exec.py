@@ -23,11 +23,8 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from debugtool.errors import (
-    CommandNotFound,
-    CommandNotInvokable,
     ContainerNotFound,
     ContainerNotRunning,
-    DebugtoolError,
     RuntimeUnavailable,
 )
 from debugtool.model import Container
@@ -358,24 +355,6 @@ class _Demux:
 
 def _raise_start_failure(text: str, request: DockerExecRequest, code: int) -> None:
     """Reword the daemon's start failure as one sentence with docker exec's exit codes."""
-    command = request.argv[0] if request.argv else ""
-    lowered = text.lower()
-    if "unable to find user" in lowered or "unable to find group" in lowered:
-        who = request.user or ""
-        raise CommandNotInvokable(
-            f"user '{who}' does not exist in the container's /etc/passwd (or /etc/group).",
-            "Pick a user the container knows, for example -u 0.",
-        )
-    if "executable file not found" in lowered or "no such file or directory" in lowered:
-        raise CommandNotFound(
-            f"command '{command}' was not found in the container.",
-            "Check its path, or use --mode toolbox to run the host's tools.",
-        )
-    if "permission denied" in lowered or "exec format error" in lowered:
-        reason = "exec format error" if "exec format" in lowered else "permission denied"
-        raise CommandNotInvokable(
-            f"command '{command}' cannot be run in the container ({reason}).",
-            "Check that it is an executable file for this machine.",
-        )
-    failure = CommandNotInvokable if code == 126 else DebugtoolError
-    raise failure(f"Docker could not start command '{command}': {text.rstrip('.')}.")
+    from debugtool.execute import start_failure
+
+    raise start_failure(text, request.argv, request.user, code)

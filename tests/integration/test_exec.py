@@ -340,3 +340,26 @@ def test_joiner_spawned_from_a_big_multithreaded_caller(
     assert "FOO=docker-env" in result.stdout and CANARY not in result.stdout
     assert fds_of(result.stdout) == ["0", "1", "2", "3"]
     assert entries(audit_log)[-1]["exit_code"] == 5
+
+
+@pytest.mark.parametrize("runtime", ["runc", "podman", "containerd"])
+def test_runtime_mode_bad_input_through_each_runtimes_own_exec(
+    started: dict[str, harness.Started], cli, audit_log: Path, runtime: str
+) -> None:
+    c = started[runtime]
+    missing = cli("exec", c.name, "--", "no-such-command")
+    assert missing.returncode == 127
+    assert missing.stderr.splitlines()[-1] == (
+        "debugtool: command 'no-such-command' was not found in the container. "
+        "Check its path, or use --mode toolbox to run the host's tools."
+    )
+    not_exec = cli("exec", c.name, "--", "/etc/passwd")
+    assert not_exec.returncode == 126
+    assert "command '/etc/passwd' cannot be run in the container" in not_exec.stderr
+    no_user = cli("exec", "-u", "nobody-here", c.name, "--", "id")
+    assert no_user.returncode == 126
+    assert "nobody-here" in no_user.stderr and "/etc/passwd" in no_user.stderr
+    own_stderr = cli("exec", c.name, "--", "sh", "-c", "echo to-stderr >&2; echo to-stdout")
+    assert own_stderr.returncode == 0
+    assert own_stderr.stdout == "to-stdout\n" and "to-stderr\n" in own_stderr.stderr
+    assert [e["exit_code"] for e in entries(audit_log)] == [127, 126, 126, 0]

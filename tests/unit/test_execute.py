@@ -162,7 +162,7 @@ def test_docker_start_failure_is_held_back(tmp_path: Path) -> None:
             CommandNotInvokable,
             "user 'ghost' does not exist in the container's /etc/passwd (or /etc/group).",
         ),
-        ("something else", CommandNotInvokable, "Docker could not start command 'frob': some"),
+        ("something else", CommandNotInvokable, "the runtime could not start command 'frob': so"),
     ],
 )
 def test_docker_start_failures_reworded(text: str, error: type, sentence: str) -> None:
