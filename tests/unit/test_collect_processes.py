@@ -136,3 +136,24 @@ def test_start_column_today_and_earlier():
     assert start_column(now - 3600, now) == "14:00"
     assert start_column(now - 3 * 86400, now) == "Nov23"
     assert start_column(None, now) == "-"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="reads another process's /proc")
+def test_long_and_non_utf8_command_line_survives_collection_and_json():
+    long_arg = "y" * 20000  # more than one 8 KiB read
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", long_arg, b"caf\xe9"],
+    )
+    try:
+        target = pin(Container(id="t", name="t", runtime="none", status="running", pid=child.pid))
+        (found,) = processes.collect_processes(target, pids=[child.pid])
+        target.close()
+    finally:
+        child.kill()
+        child.wait()
+    assert found.cmdline[-2] == long_arg
+    assert os.fsencode(found.cmdline[-1]) == b"caf\xe9"
+    snap = Snapshot(container=target.container, processes=[found])
+    again = Snapshot.from_json(snap.to_json())
+    assert again == snap
+    assert os.fsencode(again.processes[0].cmdline[-1]) == b"caf\xe9"
