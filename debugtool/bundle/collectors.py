@@ -431,9 +431,13 @@ def adopt_docker_state(containers: list[Container], root: str = DOCKER_STATE) ->
 def log_file(container: Container) -> str | None:
     """Return the container's log file on the host (Docker json-file, podman k8s-file), if any."""
     for record in container.metadata.values():
-        path = _find_key(record, "LogPath")
-        if isinstance(path, str) and path and os.path.isfile(path):
-            return path
+        config = _find_key(record, "LogConfig")  # podman: HostConfig.LogConfig.Path
+        for path in (
+            _find_key(record, "LogPath"),
+            config.get("Path") if isinstance(config, dict) else None,
+        ):
+            if isinstance(path, str) and path and os.path.isfile(path):
+                return path
     guess = f"/var/lib/docker/containers/{container.id}/{container.id}-json.log"
     return guess if os.path.isfile(guess) else None
 

@@ -126,20 +126,29 @@ _KEY_WORDS = (
 )
 _VALUE = r"""(?:"(?P<dq>[^"\\\n]{1,400})"|'(?P<sq>[^'\n]{1,400})'|(?P<bare>[^\s"',;&<>{}\[\]]+))"""
 # key=value, key: value, "key": "value", --flag=value; the key is checked by is_secret_key.
+# The key starts where a word starts and is at most ~130 characters long, so a megabyte of hex
+# without a space costs one scan, not one per position (quadratic backtracking).
 _KV = re.compile(
-    r"(?P<key>[A-Za-z0-9_.\-]*(?i:" + _KEY_WORDS + r")[A-Za-z0-9_.\-]*)"
+    r"(?<![A-Za-z0-9_.\-])"
+    r"(?P<key>[A-Za-z0-9_.\-]{0,64}?(?i:" + _KEY_WORDS + r")[A-Za-z0-9_.\-]{0,64})"
     r"(?P<kq>[\"']?)(?P<sep>[ \t]*[:=][ \t]*)"
     r"(?P<scheme>(?i:bearer|basic|token|digest)[ \t]+)?" + _VALUE
 )
 # --password value (a separate argument), in free text such as a logged command line.
 _FLAG = re.compile(
-    r"(?<![\w-])(?P<key>--(?:[A-Za-z0-9]+-)*(?i:"
+    r"(?<![\w-])(?P<key>--(?:[A-Za-z0-9]+-){0,6}(?i:"
     + _KEY_WORDS
-    + r")(?:-[A-Za-z0-9]+)*)[ \t]+(?P<bare>(?!-)[^\s\"',;]+)"
+    + r")(?:-[A-Za-z0-9]+){0,6})[ \t]+(?P<bare>(?!-)[^\s\"',;]+)"
+)
+# Lines without any of these words cannot hold a key=value or flag secret: skip them cheaply.
+# (Matched against lower-cased text: a case-insensitive alternation is several times slower.)
+_ANY_KEY_WORD = re.compile(
+    r"pass|pw|secret|token|api|access|private|credential|auth|cookie|session|dsn|"
+    + "|".join(re.escape(p) for p in _SHORT_PASSWORD_FLAGS)
 )
 _SHORT = re.compile(
     r"\b(?P<prog>" + "|".join(re.escape(p) for p in _SHORT_PASSWORD_FLAGS) + r")\b"
-    r"(?P<args>[^\n|;&]*?)[ \t](?P<flag>-p|-a)(?P<gap>[ \t]*)(?P<bare>(?!-)[^\s\"',;]+)"
+    r"(?P<args>[^\n|;&]{0,300}?)[ \t](?P<flag>-p|-a)(?P<gap>[ \t]*)(?P<bare>(?!-)[^\s\"',;]+)"
 )
 
 
@@ -168,7 +177,7 @@ _PATTERNS = [
     _Rule("aws-access-key", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),
     _Rule(
         "url-password",
-        r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@\"'<>]+:(?P<v>[^\s/@\"'<>]+)@",
+        r"\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://[^\s:/@\"'<>]{1,256}:(?P<v>[^\s/@\"'<>]{1,256})@",
         "v",
     ),
     _Rule("github-token", r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
@@ -251,9 +260,18 @@ class Redactor:
         i = 0
         while i < len(out):
             arg = out[i]
-            if arg.startswith("-") and len(arg) > 1:
+            if short and arg == short and i + 1 < len(out):
+                if out[i + 1] != MASK:
+                    self._hit("password-flag", where, out[i + 1])
+                    out[i + 1] = MASK
+                i += 1
+            elif short == "-p" and arg.startswith("-p") and len(arg) > 2 and not arg[2] == "-":
+                if arg[2:] != MASK:
+                    self._hit("password-flag", where, arg[2:])
+                    out[i] = f"-p{MASK}"
+            elif arg.startswith("-") and len(arg) > 1:
                 name, eq, value = arg.partition("=")
-                if is_secret_key(name.lstrip("-")) and name.lstrip("-"):
+                if name.lstrip("-") and is_secret_key(name.lstrip("-")):
                     if eq and value and value != MASK:
                         self._hit("secret-flag", where, value)
                         out[i] = f"{name}={MASK}"
@@ -262,13 +280,6 @@ class Redactor:
                             self._hit("secret-flag", where, out[i + 1])
                             out[i + 1] = MASK
                         i += 1
-                elif short and arg == short and i + 1 < len(out) and out[i + 1] != MASK:
-                    self._hit("password-flag", where, out[i + 1])
-                    out[i + 1] = MASK
-                    i += 1
-                elif short and arg.startswith(short) and len(arg) > len(short) and short == "-p":
-                    self._hit("password-flag", where, arg[len(short) :])
-                    out[i] = f"{short}{MASK}"
             else:
                 out[i] = self.assignment(arg, where)
             i += 1
@@ -279,10 +290,19 @@ class Redactor:
         """Return ``text`` with pattern matches and key=value secrets masked (first pass)."""
         for rule in _PATTERNS:
             text = rule.regex.sub(self._pattern_sub(rule, where), text)
-        text = _KV.sub(lambda m: self._kv_sub(m, where), text)
-        text = _FLAG.sub(lambda m: self._flag_sub(m, where), text)
-        text = _SHORT.sub(lambda m: self._short_sub(m, where), text)
-        return text
+        lowered = text.lower()
+        if len(lowered) != len(text) or not _ANY_KEY_WORD.search(lowered):
+            return text if len(lowered) == len(text) else self._key_values(text, where)
+        return self._key_values(text, where)
+
+    def _key_values(self, text: str, where: str) -> str:
+        lines = text.split("\n")
+        for i, line in enumerate(lines):
+            if _ANY_KEY_WORD.search(line.lower()):
+                line = _KV.sub(lambda m: self._kv_sub(m, where), line)
+                line = _FLAG.sub(lambda m: self._flag_sub(m, where), line)
+                lines[i] = _SHORT.sub(lambda m: self._short_sub(m, where), line)
+        return "\n".join(lines)
 
     def known(self, text: str, where: str) -> str:
         """Return ``text`` with every remembered secret value masked (second pass)."""

@@ -570,24 +570,25 @@ class Writer:
             return bool(order) and priority.get(order[0], 0) < mf.PRIORITY_ESSENTIAL
 
         try:
-            extra = self._extras(files, redactions, dropped)
             while True:
+                extra = self._extras(files, redactions, dropped)
                 if limit is not None:
-                    # Drop lowest-priority parts (logs first) until the estimate fits.
-                    room = int(limit * 0.95) - 4096
-                    room -= sum(len(zlib.compress(d, 1)) for d in extra.values())
-                    size = sum(estimate[r] + 600 for r in files)
-                    while size > room and droppable():
-                        rel = order.pop(0)
-                        size -= estimate[rel] + 600
-                        self._drop(rel, files, dropped, results)
-                    extra = self._extras(files, redactions, dropped)
+                    size = sum(estimate[r] + 600 for r in files) + 4096
+                    size += sum(len(zlib.compress(d, 1)) for d in extra.values())
+                    over = size - int(limit * 0.95)
+                    if over > 0 and droppable():
+                        # Drop lowest-priority parts (logs first). What a file holds also
+                        # shows in the report, so each counts about twice; then re-estimate.
+                        while over > 0 and droppable():
+                            rel = order.pop(0)
+                            over -= 2 * (estimate[rel] + 600)
+                            self._drop(rel, files, dropped, results)
+                        continue
                 tmp = self._archive(path, staging, files, extra, dropped)
                 if limit is None or os.path.getsize(tmp) <= limit or not droppable():
                     break
                 os.unlink(tmp)  # the estimate was low: drop one more part and write again
                 self._drop(order.pop(0), files, dropped, results)
-                extra = self._extras(files, redactions, dropped)
             try:
                 if self.o.redact:
                     self._leak_scan(tmp)
