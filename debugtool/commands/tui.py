@@ -41,10 +41,6 @@ def run(args: argparse.Namespace) -> int:
 
     if args.interval < 0.1:
         raise UsageError(f"--interval {args.interval:g} is too short.", "Give 0.1 seconds or more.")
-    if not sys.stdin.isatty() or not sys.stdout.isatty():
-        raise UsageError(
-            "debugtool tui needs a terminal.", "Run it in an interactive terminal (or tmux)."
-        )
     if args.bundle:
         from tui.source import BundleSource
 
@@ -60,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
         if args.target:
             listing = source.containers()
             initial = find(args.target, Discovery(containers=listing.containers))
+        if not sys.stdin.isatty() or not sys.stdout.isatty():
+            raise UsageError(
+                "debugtool tui needs a terminal.", "Run it in an interactive terminal (or tmux)."
+            )
         from tui.app import DebugtoolApp
 
         DebugtoolApp(source, initial=initial, interval=args.interval).run()

@@ -1,0 +1,79 @@
+"""The TUI on the live host and on a real bundle: a real ``debugtool bundle`` from the ``b`` key,
+then that bundle opened offline (``--bundle``) in the same screens, read-only."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import pytest
+from textual.widgets import Static
+from tui_fixtures import settle
+
+from tui.app import DebugtoolApp
+from tui.screens.detail import DetailScreen
+from tui.widgets.live_table import LiveTable
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
+]
+
+SIZE = (120, 36)
+
+
+async def until(pilot, condition, timeout: float = 120.0) -> None:
+    for _ in range(int(timeout / 0.1)):
+        if condition():
+            return
+        await pilot.pause(0.1)
+    raise AssertionError("the condition never held")
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("debugtool.commands.bundle") is None, reason="no bundle command"
+)
+async def test_bundle_key_writes_a_real_bundle_that_opens_offline(
+    containers, tmp_path, monkeypatch
+):
+    from tui.source import BundleSource, LiveSource
+
+    started = containers.docker()
+    monkeypatch.chdir(tmp_path)
+    app = DebugtoolApp(LiveSource(), interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#containers", LiveTable)
+        assert started.id in table._raw  # noqa: SLF001 - the live listing found it
+        assert [str(c) for c in table.get_row(started.id)][3] == "running"
+        table.select_key(started.id)
+        await pilot.press("b")
+        status = app.screen.query_one("#status", Static)
+        await until(
+            pilot,
+            lambda: "bundle written" in str(status.render()) or "failed" in str(status.render()),
+        )
+        text = str(status.render())
+        assert "bundle written: " in text, text
+    written = sorted(tmp_path.glob("debugtool-bundle-*.tar.gz"))
+    assert len(written) == 1
+
+    source = BundleSource(str(written[0]))
+    assert source.read_only
+    app = DebugtoolApp(source)
+    assert app.actions == frozenset()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        banner = str(app.screen.query_one("#banner", Static).render())
+        assert f"Bundle {written[0]}" in banner and "captured" in banner
+        table = app.screen.query_one("#containers", LiveTable)
+        assert started.id in [key.value for key in table.rows]
+        table.select_key(started.id)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DetailScreen)
+        processes = app.screen.query_one("#process-table", LiveTable)
+        commands = [str(processes.get_row_at(i)[-1]) for i in range(processes.row_count)]
+        assert any("sleep 100000" in c for c in commands), commands
+        keys = {b.binding.action for b in app.screen.active_bindings.values()}
+        assert not keys & {"exec", "trace", "bundle"}
