@@ -237,10 +237,11 @@ def _sample_cpu(processes: dict[int, Process], interval: float) -> None:
 
 
 def _link_parents(processes: dict[int, Process]) -> None:
-    """Set ``nsppid``: the parent's PID inside the container, or 0 when the parent is outside."""
+    """Set ``nsppid``: the parent's PID inside the container, or None when the parent is outside
+    (the container's init, a ``docker exec`` or ``nsenter`` process)."""
     for p in processes.values():
         parent = processes.get(p.ppid)
-        p.nsppid = parent.nspid if parent is not None else 0
+        p.nsppid = parent.nspid if parent is not None else None
 
 
 def _same_cgroup(a: dict[str, str], b: dict[str, str]) -> bool:

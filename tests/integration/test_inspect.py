@@ -114,7 +114,7 @@ def test_top_marks_a_process_entered_with_nsenter(cli, busy):
         )
         entered = procs[0]
         assert entered["outside_cgroup"] is True
-        assert entered["nsppid"] == 0  # its parent, nsenter, is outside the container
+        assert entered["nsppid"] is None  # its parent, nsenter, is outside the container
         text = cli("top", busy.name)
         assert "not its cgroup" in text.stderr
         assert any(line.split()[0].endswith("*") for line in text.stdout.splitlines()[1:])
