@@ -134,11 +134,12 @@ def _display(path: str | bytes) -> str:
 # --- the component-by-component fallback --------------------------------------------------------
 
 
-def _walk_resolve(rootfd: int, path: bytes, follow_last: bool) -> tuple[int, bytes | None]:
-    """Resolve ``path`` inside the root without openat2.
+def _walk_resolve(rootfd: int, path: bytes) -> tuple[int, bytes | None]:
+    """Resolve ``path`` inside the root without openat2, following every symlink inside it.
 
-    Return ``(dirfd, name)``: an O_PATH fd of the parent directory and the last component, or
-    ``(fd, None)`` when the path is the root itself or ends in ``..``. The caller closes the fd.
+    Return ``(dirfd, name)``: an O_PATH fd of the parent directory and the last component (not a
+    symlink), or ``(fd, None)`` when the path is the root itself or ends in ``..``. The caller
+    closes the fd.
     """
     stack = [os.dup(rootfd)]  # stack[0] is the root; ".." never pops it
     todo = _components(path)
@@ -151,8 +152,6 @@ def _walk_resolve(rootfd: int, path: bytes, follow_last: bool) -> tuple[int, byt
                     os.close(stack.pop())
                 continue
             last = not todo
-            if last and not follow_last:
-                return stack.pop(), name  # the caller lstat()s or readlink()s it
             fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=stack[-1])
             st = os.fstat(fd)
             if stat_mod.S_ISLNK(st.st_mode):
@@ -183,7 +182,7 @@ def _walk_resolve(rootfd: int, path: bytes, follow_last: bool) -> tuple[int, byt
 
 
 def _fallback_open(rootfd: int, path: bytes, flags: int) -> int:
-    dirfd, name = _walk_resolve(rootfd, path, follow_last=True)
+    dirfd, name = _walk_resolve(rootfd, path)
     try:
         if name is None:
             return os.open(".", flags | os.O_CLOEXEC, dir_fd=dirfd)
