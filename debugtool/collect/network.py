@@ -355,24 +355,64 @@ def _unix_sockets(
     return parse_proc_unix(_proc_net(target, "unix"))
 
 
-def _open_sockets(target: Target) -> tuple[nl.NetlinkSocket, nl.NetlinkSocket | None]:
-    """Make the rtnetlink and sock_diag sockets inside the target's network namespace."""
+def _open_sockets(target: Target) -> tuple[nl.NetlinkSocket | None, nl.NetlinkSocket | None]:
+    """Make the rtnetlink and sock_diag sockets inside the target's network namespace.
+
+    Either is None when this kernel refuses that netlink protocol; /proc then has the same
+    tables (without addresses and routes). Raises ``ContainerGone`` or ``PermissionDenied`` when
+    the namespace cannot be entered.
+    """
     from debugtool.nsjoin import Namespace
 
-    route: nl.NetlinkSocket | None = None
-    diag: nl.NetlinkSocket | None = None
+    sockets: list[nl.NetlinkSocket | None] = []
     try:
         with Namespace(target.pid, "net"):
-            route = nl.NetlinkSocket(nl.NETLINK_ROUTE)
-            try:
-                diag = nl.NetlinkSocket(nl.NETLINK_SOCK_DIAG)
-            except nl.NetlinkError:
-                diag = None  # a kernel without sock_diag: /proc has the same tables
+            for protocol in (nl.NETLINK_ROUTE, nl.NETLINK_SOCK_DIAG):
+                try:
+                    sockets.append(nl.NetlinkSocket(protocol))
+                except nl.NetlinkError:
+                    sockets.append(None)
     except BaseException:
-        if route is not None:
-            route.close()
+        for sock in sockets:
+            if sock is not None:
+                sock.close()
         raise
-    return route, diag
+    return sockets[0], sockets[1]
+
+
+def read_links(target: Target, route: nl.NetlinkSocket | None, network: Network) -> None:
+    """Fill ``network``'s interfaces (with addresses) and routes from rtnetlink.
+
+    Without rtnetlink, interfaces and their counters come from ``/proc/PID/net/dev`` and a
+    warning says what is missing.
+    """
+    if route is not None:
+        try:
+            links = nl.parse_links(route.dump(nl.RTM_GETLINK, nl.link_request()))
+            addresses = nl.parse_addresses(route.dump(nl.RTM_GETADDR, nl.addr_request()))
+            network.interfaces = interfaces_from_netlink(links, addresses)
+            names = {i.index: i.name for i in network.interfaces}
+            records = nl.parse_routes(route.dump(nl.RTM_GETROUTE, nl.route_request()))
+            network.routes = routes_from_netlink(records, names)
+            return
+        except nl.NetlinkError as exc:
+            reason = str(exc)
+    else:
+        reason = "rtnetlink is not available"
+    network.warnings.append(f"{reason.rstrip('.')}: interfaces without addresses, no routes.")
+    network.interfaces = parse_proc_dev(_proc_net(target, "dev"))
+
+
+def read_sockets(
+    target: Target, diag: nl.NetlinkSocket | None, warnings: list[str]
+) -> list[Socket]:
+    """Return the TCP, UDP, raw and UNIX sockets of the target's network namespace, unowned.
+
+    sock_diag answers where it can (``diag``); ``/proc/PID/net/*`` fills in the rest.
+    """
+    sockets = _inet_sockets(target, diag, warnings)
+    sockets.extend(_unix_sockets(target, diag, warnings))
+    return sockets
 
 
 def read_dns(root: str, warnings: list[str]) -> DNSConfig:
@@ -413,22 +453,12 @@ def collect_network(target: Target) -> Network:
             raise _gone(target) from None
     route, diag = _open_sockets(target)
     try:
-        try:
-            links = nl.parse_links(route.dump(nl.RTM_GETLINK, nl.link_request()))
-            addresses = nl.parse_addresses(route.dump(nl.RTM_GETADDR, nl.addr_request()))
-            network.interfaces = interfaces_from_netlink(links, addresses)
-            names = {i.index: i.name for i in network.interfaces}
-            records = nl.parse_routes(route.dump(nl.RTM_GETROUTE, nl.route_request()))
-            network.routes = routes_from_netlink(records, names)
-        except nl.NetlinkError as exc:
-            warnings.append(f"rtnetlink failed ({exc}); interfaces from /proc, no routes.")
-            network.interfaces = parse_proc_dev(_proc_net(target, "dev"))
-        sockets = _inet_sockets(target, diag, warnings)
-        sockets.extend(_unix_sockets(target, diag, warnings))
+        read_links(target, route, network)
+        sockets = read_sockets(target, diag, warnings)
     finally:
-        route.close()
-        if diag is not None:
-            diag.close()
+        for sock in (route, diag):
+            if sock is not None:
+                sock.close()
     attribute(sockets, socket_owners(netns, target.namespaces.get("pid")))
     sockets.sort(key=sort_key)
     network.sockets = sockets

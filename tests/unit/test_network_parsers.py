@@ -9,6 +9,7 @@ broken lines. ``capture.py`` beside them recaptures the first two.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
 from pathlib import Path
@@ -421,3 +422,57 @@ def test_write_json_equals_to_dict() -> None:
     empty = io.StringIO()
     net_command.write_json(Network(), stream=empty)
     assert json.loads(empty.getvalue()) == to_dict(Network())
+
+
+# --- the /proc fallback and the owner scan, on this test process's own namespace ---------------
+
+
+class _Self:
+    """Just enough of a Target for the readers: this process, in the host's namespaces."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.namespaces = {
+            "net": os.stat("/proc/self/ns/net").st_ino,
+            "pid": os.stat("/proc/self/ns/pid").st_ino,
+        }
+
+
+def test_proc_fallback_and_owners_find_our_own_sockets() -> None:
+    """Without netlink (``diag=None``) the /proc tables are read; the owner scan finds this
+    process. Only a listener on 127.0.0.1 and an unnamed UNIX pair: nothing is sent."""
+    me = _Self()
+    listener = socket.socket()
+    pair = socket.socketpair()
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        warnings: list[str] = []
+        socks = network.read_sockets(me, None, warnings)  # type: ignore[arg-type]
+        assert warnings == []
+        inode = os.fstat(listener.fileno()).st_ino
+        (mine,) = [s for s in socks if s.inode == inode]
+        assert (mine.protocol, mine.state, mine.local_address) == ("tcp", "LISTEN", "127.0.0.1")
+        assert mine.local_port == listener.getsockname()[1]
+        pair_inodes = {os.fstat(s.fileno()).st_ino for s in pair}
+        assert pair_inodes <= {s.inode for s in socks if s.protocol == "unix"}
+        owners = network.socket_owners(me.namespaces["net"], me.namespaces["pid"])
+        network.attribute(socks, owners)
+        assert mine.pids == [os.getpid()]
+        assert mine.process == Path("/proc/self/comm").read_text().strip()
+        status = Path("/proc/self/status").read_text().splitlines()
+        nspid = next(line for line in status if line.startswith("NSpid:")).split()[-1]
+        assert mine.nspids == [int(nspid)]
+    finally:
+        listener.close()
+        for s in pair:
+            s.close()
+
+
+def test_links_fall_back_to_proc_dev_without_rtnetlink() -> None:
+    me = _Self()
+    net = Network()
+    network.read_links(me, None, net)  # type: ignore[arg-type]
+    assert "lo" in {i.name for i in net.interfaces}
+    assert net.routes == []
+    assert net.warnings == ["rtnetlink is not available: interfaces without addresses, no routes."]
