@@ -363,3 +363,21 @@ def test_runtime_mode_bad_input_through_each_runtimes_own_exec(
     assert own_stderr.returncode == 0
     assert own_stderr.stdout == "to-stdout\n" and "to-stderr\n" in own_stderr.stderr
     assert [e["exit_code"] for e in entries(audit_log)] == [127, 126, 126, 0]
+
+
+@pytest.mark.parametrize(
+    ("runtime", "mode"), [("docker", "runtime"), ("docker", "ns"), ("docker", "toolbox"),
+                          ("runc", "runtime"), ("podman", "runtime")],
+)  # fmt: skip
+def test_stdin_is_streamed_only_with_i(
+    started: dict[str, harness.Started], cli, audit_log: Path, runtime: str, mode: str
+) -> None:
+    c = started[runtime]
+    streamed = cli("exec", "-i", "--mode", mode, c.name, "--", "sh", "-c", "cat; echo end",
+                   input="line one\nline two\n")  # fmt: skip
+    assert streamed.returncode == 0, streamed.stderr
+    assert streamed.stdout == "line one\nline two\nend\n"
+    closed = cli("exec", "--mode", mode, c.name, "--", "sh", "-c", "cat; echo end",
+                 input="not for the command\n")  # fmt: skip
+    assert closed.returncode == 0, closed.stderr
+    assert closed.stdout == "end\n"
