@@ -197,9 +197,14 @@ def _read_state(path: str) -> bytes:
     ``OSError``. A FIFO or device planted in a state root never blocks the scan."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
             raise ValueError("not a regular file")
-        data = f.read(_MAX_STATE + 1)
+        if info.st_size > _MAX_STATE:
+            raise ValueError(f"larger than {_MAX_STATE} bytes")
+        # Ask for the size it has (plus one, to see growth): read(4 MiB) would allocate that
+        # much for every container.
+        data = f.read(info.st_size + 1)
     if len(data) > _MAX_STATE:
         raise ValueError(f"larger than {_MAX_STATE} bytes")
     return data
