@@ -113,6 +113,9 @@ class Terminal:
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", *size, 0, 0))
         self.seen = b""
 
+    def resize(self, rows: int, cols: int) -> None:
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
     def type(self, text: str) -> None:
         os.write(self.fd, text.encode())
 
@@ -157,6 +160,10 @@ def test_interactive_tty_session(
     term.type("echo $((6*7)); stty size; tty\r")
     term.expect("33 101")  # the initial window size was copied
     assert "42" in term.seen.decode()
+    term.resize(41, 117)  # SIGWINCH: the command's terminal follows
+    time.sleep(0.5)
+    term.type("stty size\r")
+    term.expect("41 117")
     term.type("sleep 60\r")
     time.sleep(0.5)
     term.type("\x03")  # Ctrl-C reaches the command, not debugtool
