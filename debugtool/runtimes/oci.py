@@ -38,7 +38,10 @@ ROOTS_ENV = "DEBUGTOOL_OCI_ROOTS"
 
 #: runc's default root, Docker's per-namespace roots, containerd's per-namespace roots.
 RUNC_ROOTS = ("/run/runc", "/run/docker/runtime-runc/*", "/run/containerd/runc/*")
-CRUN_ROOTS = ("/run/crun",)
+#: crun's default root (podman's, CRI-O's), Docker's for a runtime named crun, and containerd's
+#: runc shim roots, which keep crun's status files when the shim runs crun (BinaryName=crun).
+#: Each backend takes only directories holding its own state file.
+CRUN_ROOTS = ("/run/crun", "/run/docker/runtime-crun/*", "/run/containerd/runc/*")
 
 #: A state file larger than this is not a state file (runc's are a few KiB).
 _MAX_STATE = 4 << 20

@@ -351,3 +351,21 @@ def test_skim_declines_what_it_cannot_vouch_for() -> None:
         (c,) = RuncRuntime(roots=[tmp], stat_of=fixture_stat, read=fixture_read).list()
     assert (c.id, c.pid, c.status) == ("spaced", 8471, "running")
     assert str(root)  # the fixture root is untouched
+
+
+def test_runc_and_crun_share_a_containerd_root(tmp_path: Path) -> None:
+    """containerd's shim keeps crun's status files in its runc root when it runs crun: each
+    backend takes only the directories holding its own state file."""
+    import shutil
+
+    root = tmp_path / "containerd" / "runc" / "k8s.io"
+    shutil.copytree(OCI / "run/crun/crun-web", root / "crun-web")
+    shutil.copytree(OCI / "run/runc/dt-runc-e25ff20e46", root / "dt-runc-e25ff20e46")
+    runc_found = RuncRuntime(roots=[str(root)], stat_of=fixture_stat, read=fixture_read).list()
+    crun_found = CrunRuntime(roots=[str(root)], stat_of=fixture_stat, read=fixture_read).list()
+    assert [(c.id, c.runtime, c.namespace) for c in runc_found] == [
+        ("dt-runc-e25ff20e46", "runc", "k8s.io")
+    ]
+    assert [(c.id, c.runtime, c.namespace) for c in crun_found] == [("crun-web", "crun", "k8s.io")]
+    argv = CrunRuntime().exec_argv(crun_found[0], ExecRequest(argv=["true"]))
+    assert list(argv)[1:] == ["--root", str(root), "exec", "crun-web", "true"]
