@@ -127,6 +127,9 @@ class Process:
     # In the container's PID namespace but not its cgroup (entered with nsenter or setns):
     # it escapes the container's limits.
     outside_cgroup: bool = False
+    # User + system CPU seconds since the process started: two Snapshots give the CPU % between
+    # them as (cpu_time2 - cpu_time1) / (taken_at2 - taken_at1) * 100.
+    cpu_time: float | None = None
 
     @property
     def command(self) -> str:

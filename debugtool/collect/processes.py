@@ -141,10 +141,10 @@ def build_process(
     uids = _status_line(status_text, "Uid").split()
     uid = int(uids[1]) if len(uids) == 4 else None  # effective, as ps shows it
     start_ticks = int(rest[19])
+    cpu_ticks = int(rest[11]) + int(rest[12])
     cpu = None
     if uptime_ticks is not None:
         elapsed = uptime_ticks - start_ticks
-        cpu_ticks = int(rest[11]) + int(rest[12])
         cpu = round(100.0 * cpu_ticks / elapsed, 1) if elapsed > 0 else 0.0
     argv = (
         [a.decode("utf-8", "surrogateescape") for a in raw_cmdline.rstrip(b"\0").split(b"\0")]
@@ -163,6 +163,7 @@ def build_process(
         rss=int(rest[21]) * PAGE_SIZE,
         threads=int(rest[17]),
         start_time=round(boot + start_ticks / procfs.CLOCK_TICKS, 2),
+        cpu_time=cpu_ticks / procfs.CLOCK_TICKS,
     )
 
 

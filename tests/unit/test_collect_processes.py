@@ -35,6 +35,7 @@ def test_build_from_a_real_container_process():
     assert p.rss == 316 * processes.PAGE_SIZE
     assert p.start_time == pytest.approx(1_000_000.0 + 78394 / procfs.CLOCK_TICKS, abs=0.01)
     assert p.cpu_percent == pytest.approx(0.1)  # 1 tick in 1000
+    assert p.cpu_time == pytest.approx(1 / procfs.CLOCK_TICKS)
 
 
 def test_build_awkward_process():
@@ -50,6 +51,7 @@ def test_build_awkward_process():
     assert p.nspid == 5  # innermost of a nested PID namespace
     assert p.threads == 3
     assert p.cpu_percent is None  # no uptime given: unknown, not zero
+    assert p.cpu_time == pytest.approx(200 / procfs.CLOCK_TICKS)
     assert len(p.cmdline) == 4
     assert os.fsencode(p.cmdline[0]) == b"/usr/bin/py\xffthon"  # bytes kept
     assert p.cmdline[2] == "print('a\nb')"
