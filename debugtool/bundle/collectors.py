@@ -456,17 +456,17 @@ def _find_key(data: Any, key: str, depth: int = 0) -> Any:
 
 
 def _log_time(text: str) -> float | None:
-    """Parse an RFC 3339 time with nanoseconds (as Docker and CRI logs write them)."""
+    """Parse an RFC 3339 time with up to nanoseconds (as Docker and CRI logs write them)."""
+    import re
+
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?", text)
+    if not m:
+        return None
+    zone = m.group(3) or "Z"
+    zone = "+00:00" if zone == "Z" else zone
+    micro = (m.group(2) or "0")[:6].ljust(6, "0")
     try:
-        head, _, frac = text.partition(".")
-        zone = ""
-        digits = frac
-        for i, ch in enumerate(frac):
-            if not ch.isdigit():
-                digits, zone = frac[:i], frac[i:]
-                break
-        zone = "+00:00" if zone in ("Z", "") else zone
-        return datetime.fromisoformat(f"{head}.{(digits or '0')[:6]:<06}{zone}").timestamp()
+        return datetime.fromisoformat(f"{m.group(1)}.{micro}{zone}").timestamp()
     except ValueError:
         return None
 

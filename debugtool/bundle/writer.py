@@ -649,7 +649,7 @@ class Writer:
         }
         extra = {mf.REDACTIONS: json.dumps(red, indent=1).encode()}
         manifest = self._manifest({}, dropped)
-        html = report.render(manifest, files)
+        html = report.render(manifest, {**files, **extra})
         if self.o.redact:
             html = self.redactor.second_pass(mf.REPORT, html)
         extra[mf.REPORT] = html

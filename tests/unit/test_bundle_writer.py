@@ -354,6 +354,7 @@ def test_report_is_self_contained_and_shows_the_views(tmp_path: Path) -> None:
     assert '<tr class="risk">' in html
     assert "50.0% of one core" in html  # the rate from the three samples
     assert "timeout" in html and "did not finish within 10s" in html
+    assert "<td>secret-env</td>" in html  # the redaction table
 
 
 # --- the collector runner -------------------------------------------------------------------
