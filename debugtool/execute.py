@@ -152,6 +152,7 @@ def exec_in(
     started = time.monotonic()
     code = EXIT_TOOL
     error: DebugtoolError | None = None
+    interrupted = ""
     try:
         target.check()
         if mode == "runtime":
@@ -169,6 +170,13 @@ def exec_in(
     except DebugtoolError as exc:
         error = exc
         code = exc.exit_code
+    except KeyboardInterrupt:
+        code, interrupted = 128 + signal.SIGINT, "interrupted by Ctrl-C"
+        raise
+    except SystemExit as exc:  # SIGTERM/SIGHUP while in raw mode (see terminal.raw_mode)
+        code = exc.code if isinstance(exc.code, int) else EXIT_TOOL
+        interrupted = f"debugtool was stopped ({_describe(code)})"
+        raise
     finally:
         duration = time.monotonic() - started
         entry = {
@@ -188,6 +196,8 @@ def exec_in(
         }
         if error is not None:
             entry["error"] = error.message
+        elif interrupted:
+            entry["error"] = interrupted
         try:
             audit.append(entry)
         except PermissionDenied as exc:
@@ -407,13 +417,19 @@ def _run_runtime(
                 privileged=privileged,
             )
             with _ignoring_interrupts(tty):
-                return DockerExec().run(request, stdin, stdout, stderr)
-        return _run_argv_runtime(
-            target, argv, plan, interactive, tty, user, workdir, full_env, privileged,
-            stdin, stdout, stderr,
-        )  # fmt: skip
-    finally:
-        watchdog.finish()
+                code = DockerExec().run(request, stdin, stdout, stderr)
+        else:
+            code = _run_argv_runtime(
+                target, argv, plan, interactive, tty, user, workdir, full_env, privileged,
+                stdin, stdout, stderr,
+            )  # fmt: skip
+    except BaseException:
+        # Interrupted (Ctrl-C without a tty, SIGTERM, an error mid-stream): the command must not
+        # go on alone in the container, so the watchdog kills what this session started.
+        watchdog.finish(ended=False)
+        raise
+    watchdog.finish(ended=True)
+    return code
 
 
 def _run_argv_runtime(
@@ -606,10 +622,12 @@ class _Watchdog:
         os.waitpid(first, 0)
         return cls(write_end)
 
-    def finish(self) -> None:
+    def finish(self, ended: bool) -> None:
+        """Release the watchdog; unless the command ``ended``, it kills the session's processes."""
         if self.fd is not None:
             try:
-                os.write(self.fd, b".")
+                if ended:
+                    os.write(self.fd, b".")
             finally:
                 os.close(self.fd)
                 self.fd = None

@@ -131,7 +131,7 @@ class Terminal:
         assert token.encode() in self.seen, self.seen.decode(errors="replace")
         return self.seen.decode(errors="replace")
 
-    def exit_code(self, timeout: float = 20.0) -> int:
+    def exit_code(self, timeout: float = 20.0, close: bool = True) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -140,7 +140,8 @@ class Terminal:
                 pass
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if pid:
-                os.close(self.fd)
+                if close:
+                    os.close(self.fd)
                 return os.waitstatus_to_exitcode(status)
             time.sleep(0.05)
         os.kill(self.pid, signal.SIGKILL)
@@ -184,3 +185,24 @@ def test_shell_command_in_a_terminal(containers: harness.Containers, audit_log: 
     term.expect("40 120")
     term.type("exit\r")
     assert term.exit_code() == 0
+
+
+@pytest.mark.parametrize("mode", ["runtime", "ns"])
+def test_sigterm_mid_session_restores_the_terminal_and_leaves_nothing(
+    containers: harness.Containers, audit_log: Path, mode: str
+) -> None:
+    c = containers.docker()
+    term = Terminal(["exec", "-it", "--mode", mode, c.name, "--", "sh"])
+    term.expect("# ")
+    assert not termios.tcgetattr(term.fd)[3] & termios.ICANON  # raw while the session runs
+    term.type("sleep 300\r")
+    assert wait_for(lambda: processes_in(c.pid, "sleep 300"))
+    os.kill(term.pid, signal.SIGTERM)
+    assert term.exit_code(close=False) == 128 + signal.SIGTERM
+    lflag = termios.tcgetattr(term.fd)[3]
+    os.close(term.fd)
+    assert lflag & termios.ICANON and lflag & termios.ECHO  # cooked mode is back
+    assert wait_for(lambda: not processes_in(c.pid, "sleep 300"))
+    entry = json.loads(audit_log.read_text().splitlines()[-1])
+    assert entry["argv"] == ["sh"] and entry["tty"] is True
+    assert entry["exit_code"] == 143 and entry["error"] == "debugtool was stopped (signal SIGTERM)"
