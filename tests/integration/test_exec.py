@@ -249,7 +249,7 @@ def root_listing(pid: int) -> list[tuple[str, int]]:
     return sorted((str(p.relative_to(root)), p.lstat().st_mtime_ns) for p in root.iterdir())
 
 
-@pytest.mark.parametrize("kind", ["distroless", "read-only"])
+@pytest.mark.parametrize("kind", ["distroless", "read-only", "runc-distroless-read-only"])
 def test_toolbox_leaves_the_container_untouched(
     containers: harness.Containers, cli, audit_log, kind: str
 ) -> None:
@@ -257,6 +257,8 @@ def test_toolbox_leaves_the_container_untouched(
         c = containers.docker(
             image=harness.DISTROLESS_IMAGE, cmd=("/bin/busybox", "sleep", "100000")
         )
+    elif kind.startswith("runc"):
+        c = containers.runc(cmd=("/bin/busybox", "sleep", "100000"), distroless=True)
     else:
         c = containers.docker("--read-only")
     mountinfo = Path(f"/proc/{c.pid}/mountinfo").read_text()
@@ -273,7 +275,7 @@ def test_toolbox_leaves_the_container_untouched(
     assert "tools-read-only" in result.stdout
     assert Path(f"/proc/{c.pid}/mountinfo").read_text() == mountinfo
     assert root_listing(c.pid) == listing
-    if kind == "distroless":
+    if "distroless" in kind:
         plain = cli("exec", "--mode", "ns", c.name, "--", "ls", "/")
         assert plain.returncode == 127  # without the toolbox there is no ls
 
@@ -381,3 +383,17 @@ def test_stdin_is_streamed_only_with_i(
                  input="not for the command\n")  # fmt: skip
     assert closed.returncode == 0, closed.stderr
     assert closed.stdout == "end\n"
+
+
+def test_ns_and_toolbox_start_in_the_containers_working_directory(
+    containers: harness.Containers, cli, audit_log: Path
+) -> None:
+    c = containers.docker("-w", "/etc")
+    for mode in ("runtime", "ns", "toolbox"):
+        result = cli("exec", "--mode", mode, c.name, "--", "sh", "-c", "pwd")
+        assert (result.returncode, result.stdout) == (0, "/etc\n"), (mode, result.stderr)
+    moved = cli("exec", "--mode", "toolbox", "-w", "/var/log", c.name, "--", "sh", "-c", "pwd")
+    assert moved.stdout == "/var/log\n"
+    missing = cli("exec", "--mode", "ns", "-w", "/no/such/dir", c.name, "--", "pwd")
+    assert missing.returncode == 126
+    assert "cannot change to the working directory /no/such/dir" in missing.stderr
