@@ -95,6 +95,10 @@ def main() -> None:
             baseline=4,
             goal="ns mode <= runc exec and <= 0.6x docker exec",
         )
+        print("CPU time per run (user+sys of the command and the children it waited for):")
+        for m in measures:
+            print(f"    {m.cpu_seconds / max(len(m.times), 1) * 1000:7.1f} ms  {m.label}")
+        print()
         print(f"ns mode / runc exec:           {ns.median / runc.median:.2f}")
         print(f"ns mode / docker exec:         {ns.median / dock.median:.2f}")
         print(f"runtime mode / docker exec:    {runtime.median / dock.median:.2f}\n")
