@@ -27,6 +27,12 @@ def matches(entry: dict, text: str) -> bool:
     return text in (name, name.lstrip("/"), ident) or (len(text) >= 4 and ident.startswith(text))
 
 
+def _target(entry: dict) -> str:
+    name = str(entry.get("target_name", ""))
+    ident = str(entry.get("target_id", ""))[:12]
+    return f"{name} ({ident})" if ident and ident != name[:12] else name
+
+
 def run(args: argparse.Namespace) -> int:
     import shlex
 
@@ -51,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             [
                 str(e.get("time", "")),
                 who,
-                f"{e.get('target_name', '')} ({str(e.get('target_id', ''))[:12]})",
+                _target(e),
                 e.get("runtime", ""),
                 mode,
                 e.get("exit_code", ""),

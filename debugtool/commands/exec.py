@@ -39,7 +39,8 @@ def add_exec_options(p: argparse.ArgumentParser, shell: bool = False) -> None:
     p.add_argument(
         "--privileged",
         action="store_true",
-        help="keep root's capabilities and no NoNewPrivs (marked in the audit log)",
+        help="ns/toolbox: keep root's capabilities, no NoNewPrivs; runtime: the runtime's "
+        "privileged exec (Docker only); marked in the audit log",
     )
     p.add_argument(
         "--tools",
@@ -142,7 +143,9 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
 
     A target that cannot be resolved is still written to the audit log (exit code 125).
     """
-    from debugtool import audit, output
+    import sys
+
+    from debugtool import audit
     from debugtool.errors import DebugtoolError
     from debugtool.runtimes import discover
     from debugtool.target import find, pin, require_privileges
@@ -154,7 +157,7 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
         container = find(args.target, found)
         if not container.running:
             for message in found.warnings:
-                output.warn(message)
+                sys.stderr.write(f"debugtool: warning: {message}\n")
         return pin(container), found
     except DebugtoolError as exc:
         try:
