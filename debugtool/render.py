@@ -6,68 +6,103 @@ import sys
 import time
 from typing import TextIO
 
-from debugtool.model import CgroupStats, Network, SecurityContext, Snapshot
-from debugtool.output import human_size, table
+from debugtool.model import (
+    CgroupStats,
+    Container,
+    Mount,
+    Network,
+    Process,
+    SecurityContext,
+    Snapshot,
+)
+from debugtool.output import human_size, table, warn
 
 
 def _stream(stream: TextIO | None) -> TextIO:
     return stream or sys.stdout
 
 
-def processes(snap: Snapshot, tree: bool = False, stream: TextIO | None = None) -> None:
-    """The processes as ``top`` shows them, flat or as a tree (container PIDs first)."""
-    out = _stream(stream)
-    if tree:
-        ordered = snap.process_tree()
-    else:
-        ordered = [(0, p) for p in sorted(snap.processes, key=lambda p: p.nspid or p.pid)]
-    rows = []
-    for depth, p in ordered:
-        started = time.strftime("%H:%M:%S", time.localtime(p.start_time)) if p.start_time else "-"
-        cpu = f"{p.cpu_percent:.1f}" if p.cpu_percent is not None else "-"
-        command = ("  " * depth + ("└─ " if depth else "")) + p.command
-        rows.append(
-            [
-                p.nspid if p.nspid is not None else "-",
-                p.pid,
-                p.user or p.uid or "-",
-                p.state,
-                cpu,
-                human_size(p.rss),
-                p.threads,
-                started,
-                command,
-            ]
-        )
-    table(
-        ["PID", "HOST PID", "USER", "S", "%CPU", "RSS", "THR", "START", "COMMAND"], rows, stream=out
-    )
+def printable(text: str) -> str:
+    """Return text safe for a terminal: undecodable bytes and control characters escaped."""
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def mounts(snap: Snapshot, stream: TextIO | None = None) -> None:
-    """The mount table, with each risky mount's reasons in the last column."""
+def start_column(epoch: float | None, now: float) -> str:
+    """Return a start time as ps does: HH:MM today, 'MonDD' before today."""
+    if not epoch:
+        return "-"
+    started = time.localtime(epoch)
+    today = time.localtime(now)
+    if (started.tm_year, started.tm_yday) == (today.tm_year, today.tm_yday):
+        return time.strftime("%H:%M", started)
+    return time.strftime("%b%d", started)
+
+
+def processes(
+    snap: Snapshot | list[Process], tree: bool = False, stream: TextIO | None = None
+) -> None:
+    """The processes as ``top`` shows them, flat or as a tree (container PIDs first).
+
+    A PID marked ``*`` is in the container's PID namespace but not its cgroup.
+    """
     out = _stream(stream)
-    rows = []
-    for m in snap.mounts:
-        rows.append(
-            [
-                m.mountpoint,
-                m.fstype,
-                m.source or "-",
-                m.host_path or "-",
-                "ro" if m.readonly else "rw",
-                m.propagation,
-                ("! " + ", ".join(m.risks)) if m.risks else "",
-            ]
-        )
+    if isinstance(snap, list):
+        snap = Snapshot(container=Container(id="", name="", runtime=""), processes=snap)
+    ordered = snap.process_tree() if tree else [(0, p) for p in snap.processes]
+    now = time.time()
+    rows = [
+        [
+            f"{p.nspid if p.nspid is not None else '-'}{'*' if p.outside_cgroup else ''}",
+            p.pid,
+            p.user or (p.uid if p.uid is not None else "?"),
+            p.state,
+            "-" if p.cpu_percent is None else f"{p.cpu_percent:.1f}",
+            human_size(p.rss),
+            p.threads,
+            start_column(p.start_time, now),
+            "  " * depth + ("\\_ " if depth else "") + printable(p.command),
+        ]
+        for depth, p in ordered
+    ]
     table(
-        ["MOUNTPOINT", "TYPE", "SOURCE", "HOST PATH", "RO/RW", "PROPAGATION", "RISK"],
+        ["PID", "HOST PID", "USER", "STATE", "%CPU", "RSS", "THR", "START", "COMMAND"],
         rows,
         stream=out,
     )
-    risky = sum(1 for m in snap.mounts if m.risks)
+    if any(p.outside_cgroup for p in snap.processes):
+        warn(
+            "PIDs marked '*' are in the container's PID namespace but not its cgroup "
+            "(entered with nsenter or setns): its limits do not apply to them."
+        )
+
+
+def mounts(snap: Snapshot | list[Mount], stream: TextIO | None = None) -> None:
+    """The mount table, with each risky mount's reasons in the last column."""
+    out = _stream(stream)
+    items = snap.mounts if isinstance(snap, Snapshot) else snap
+    rows = [
+        [
+            printable(m.mountpoint),
+            m.fstype,
+            printable(m.source) or "-",
+            printable(m.host_path) or "-",
+            "ro" if m.readonly else "rw",
+            m.propagation,
+            ("! " + "; ".join(m.risks)) if m.risks else "",
+        ]
+        for m in items
+    ]
+    table(
+        ["MOUNTPOINT", "TYPE", "SOURCE", "HOST PATH", "MODE", "PROPAGATION", "RISK"],
+        rows,
+        stream=out,
+    )
+    risky = sum(1 for m in items if m.risks)
     if risky:
-        out.write(f"\n{risky} risky mount(s) flagged.\n")
+        warn(f"{risky} mount{'s' if risky != 1 else ''} flagged as risky (see RISK).")
 
 
 def network(snap: Snapshot | Network, stream: TextIO | None = None) -> None:

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from debugtool.model import Mount
 
 ORDER = 32
 
@@ -22,17 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="id, id prefix, name, RUNTIME:NAME, pid:N or pod/NAME[/CONTAINER]",
     )
     p.add_argument("--risky", action="store_true", help="show only mounts with a risk")
+    p.add_argument(
+        "--bundle", metavar="FILE", help="read the mounts from this support bundle, not live"
+    )
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=run)
-
-
-def _printable(text: str) -> str:
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return (
-        text
-        if text.isprintable()
-        else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from debugtool.runtimes import Discovery, discover
     from debugtool.target import require_privileges, resolve
 
+    if args.bundle:
+        from debugtool.bundle.reader import load_snapshot
+
+        return _show(args, load_snapshot(args.bundle, args.target).mounts)
     require_privileges()
     if args.target.startswith("pid:"):
         # A process needs no runtime to be read, and this output names no container: skip
@@ -52,25 +54,16 @@ def run(args: argparse.Namespace) -> int:
         output.warn(message)
     with resolve(args.target, found) as target:
         mounts = collect_mounts(target)
+    return _show(args, mounts)
+
+
+def _show(args: argparse.Namespace, mounts: list[Mount]) -> int:
+    from debugtool import output, render
+
     if args.risky:
         mounts = [m for m in mounts if m.risks]
     if args.json:
         output.emit_json(mounts)
         return 0
-    rows = [
-        [
-            _printable(m.mountpoint),
-            m.fstype,
-            _printable(m.source) or "-",
-            _printable(m.host_path) or "-",
-            "ro" if m.readonly else "rw",
-            m.propagation,
-            ("! " + "; ".join(m.risks)) if m.risks else "",
-        ]
-        for m in mounts
-    ]
-    output.table(["MOUNTPOINT", "TYPE", "SOURCE", "HOST PATH", "MODE", "PROPAGATION", "RISK"], rows)
-    risky = sum(1 for m in mounts if m.risks)
-    if risky:
-        output.warn(f"{risky} mount{'s' if risky != 1 else ''} flagged as risky (see RISK).")
+    render.mounts(mounts)
     return 0

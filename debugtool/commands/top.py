@@ -35,20 +35,50 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="sample %%CPU over this many seconds (default: the average since each process "
         "started, as ps shows it)",
     )
+    p.add_argument(
+        "--bundle", metavar="FILE", help="read the processes from this support bundle, not live"
+    )
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from debugtool import output
-    from debugtool.collect.processes import collect_processes
     from debugtool.errors import UsageError
-    from debugtool.model import Snapshot
-    from debugtool.runtimes import Discovery, discover
-    from debugtool.target import require_privileges, resolve
+    from debugtool.model import Container, Snapshot
 
     if args.interval < 0:
         raise UsageError("--interval must be zero or more seconds.", "Try --interval 1.")
+    if args.bundle:
+        from debugtool.bundle.reader import load_snapshot
+
+        processes = load_snapshot(args.bundle, args.target).processes
+    else:
+        processes = _live(args)
+    ordered = (
+        Snapshot(
+            container=Container(id="", name="", runtime=""), processes=processes
+        ).process_tree()
+        if args.tree
+        else [(0, p) for p in processes]
+    )
+    if args.json:
+        # A Process holds only plain values: its __dict__ is its JSON (model.to_dict's generic
+        # walk costs ~40 us a process, as much as reading it).
+        records = [{**vars(p), "depth": depth} if args.tree else vars(p) for depth, p in ordered]
+        _emit_records(records)
+        return 0
+    from debugtool import render
+
+    render.processes(processes, tree=args.tree)
+    return 0
+
+
+def _live(args: argparse.Namespace) -> list[Process]:
+    from debugtool import output
+    from debugtool.collect.processes import collect_processes
+    from debugtool.runtimes import Discovery, discover
+    from debugtool.target import require_privileges, resolve
+
     require_privileges()
     if args.target.startswith("pid:"):
         # A process needs no runtime to be read, and this output names no container: skip
@@ -59,65 +89,7 @@ def run(args: argparse.Namespace) -> int:
     for message in found.warnings:
         output.warn(message)
     with resolve(args.target, found) as target:
-        processes = collect_processes(target, cpu_interval=args.interval)
-        ordered = (
-            Snapshot(container=target.container, processes=processes).process_tree()
-            if args.tree
-            else [(0, p) for p in processes]
-        )
-    if args.json:
-        # A Process holds only plain values: its __dict__ is its JSON (model.to_dict's generic
-        # walk costs ~40 us a process, as much as reading it).
-        records = [{**vars(p), "depth": depth} if args.tree else vars(p) for depth, p in ordered]
-        _emit_records(records)
-        return 0
-    import time
-
-    now = time.time()
-    rows = [
-        [
-            f"{p.nspid if p.nspid is not None else '-'}{'*' if p.outside_cgroup else ''}",
-            p.pid,
-            p.user or (p.uid if p.uid is not None else "?"),
-            p.state,
-            "-" if p.cpu_percent is None else f"{p.cpu_percent:.1f}",
-            output.human_size(p.rss),
-            p.threads,
-            start_column(p.start_time, now),
-            "  " * depth + ("\\_ " if depth else "") + printable_command(p),
-        ]
-        for depth, p in ordered
-    ]
-    output.table(
-        ["PID", "HOST PID", "USER", "STATE", "%CPU", "RSS", "THR", "START", "COMMAND"], rows
-    )
-    if any(p.outside_cgroup for p in processes):
-        output.warn(
-            "PIDs marked '*' are in the container's PID namespace but not its cgroup "
-            "(entered with nsenter or setns): its limits do not apply to them."
-        )
-    return 0
-
-
-def start_column(epoch: float | None, now: float) -> str:
-    """Return a start time as ps does: HH:MM today, 'Mon DD' before today."""
-    if not epoch:
-        return "-"
-    import time
-
-    started = time.localtime(epoch)
-    today = time.localtime(now)
-    if (started.tm_year, started.tm_yday) == (today.tm_year, today.tm_yday):
-        return time.strftime("%H:%M", started)
-    return time.strftime("%b%d", started)
-
-
-def printable_command(p: Process) -> str:
-    """Return the command line for a terminal: undecodable bytes and control characters escaped."""
-    text = p.command.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        return collect_processes(target, cpu_interval=args.interval)
 
 
 def _emit_records(records: list[dict]) -> None:

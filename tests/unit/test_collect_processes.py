@@ -121,18 +121,18 @@ def test_collect_own_namespace_tree():
 
 
 def test_printable_command_escapes_bytes_and_control_characters():
-    from debugtool.commands.top import printable_command
+    from debugtool.render import printable
     from debugtool.model import Process
 
     p = Process(pid=1, cmdline=[os.fsdecode(b"py\xffthon"), "-c", "a\nb\tc"])
-    assert printable_command(p) == "py\\xffthon -c a\\nb\\tc"
-    assert printable_command(Process(pid=2, name="kthreadd")) == "[kthreadd]"
+    assert printable(p.command) == "py\\xffthon -c a\\nb\\tc"
+    assert printable(Process(pid=2, name="kthreadd").command) == "[kthreadd]"
 
 
 def test_start_column_today_and_earlier():
     import time
 
-    from debugtool.commands.top import start_column
+    from debugtool.render import start_column
 
     now = time.mktime((2026, 11, 26, 15, 0, 0, 0, 0, -1))
     assert start_column(now - 3600, now) == "14:00"
