@@ -121,8 +121,8 @@ def test_collect_own_namespace_tree():
 
 
 def test_printable_command_escapes_bytes_and_control_characters():
-    from debugtool.render import printable
     from debugtool.model import Process
+    from debugtool.render import printable
 
     p = Process(pid=1, cmdline=[os.fsdecode(b"py\xffthon"), "-c", "a\nb\tc"])
     assert printable(p.command) == "py\\xffthon -c a\\nb\\tc"
