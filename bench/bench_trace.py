@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -24,7 +25,7 @@ from common import DEBUGTOOL, Measure
 harness = importlib.import_module("harness")  # importable once common put tests/ on sys.path
 
 COUNT = int(os.environ.get("BENCH_TRACE_COUNT", "20000"))
-ROUNDS = int(os.environ.get("BENCH_TRACE_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_TRACE_ROUNDS", "5"))
 GOAL = 1.3  # debugtool's slowdown at most 1.3x strace's
 
 
@@ -67,9 +68,10 @@ def one_round(tracer: str) -> tuple[float, float]:
 
         _wait(started)
         pidfd = os.pidfd_open(pid)
+        fixed_cpu = 0.0
         if tracer == "strace":
             argv = ["strace", "-f", "-o", "/dev/null", "-p", str(pid)]
-        elif tracer == "debugtool":
+        elif tracer in ("debugtool", "debugtool-idle"):
             argv = [*DEBUGTOOL, "trace", f"pid:{pid}", "-f", "-o", "/dev/null"]
         else:
             argv = []
@@ -82,6 +84,13 @@ def one_round(tracer: str) -> tuple[float, float]:
             )
             _wait(lambda: _tracer_pid(pid) == traced.pid)  # type: ignore[union-attr]
             time.sleep(0.3)  # let the tracer get from attach to PTRACE_SYSCALL
+            if tracer == "debugtool-idle":
+                # Only start-up, discovery, attach and detach: the fixed part of its CPU time.
+                traced.send_signal(signal.SIGINT)
+                _, _, usage = os.wait4(traced.pid, 0)
+                traced.returncode = 0
+                traced = None
+                fixed_cpu = usage.ru_utime + usage.ru_stime
         assert container.stdin is not None
         start = time.perf_counter()
         container.stdin.write(b"go\n")
@@ -89,7 +98,7 @@ def one_round(tracer: str) -> tuple[float, float]:
         select.select([pidfd], [], [])
         elapsed = time.perf_counter() - start
         os.close(pidfd)
-        cpu = 0.0
+        cpu = fixed_cpu
         if traced is not None:
             _, _, usage = os.wait4(traced.pid, 0)
             traced.returncode = 0
@@ -116,11 +125,13 @@ def main() -> None:
     }
     measures = {k: Measure(v) for k, v in labels.items()}
     one_round("debugtool")  # warm-up: page cache, Python bytecode
+    fixed = 0.0
     for _ in range(ROUNDS):
         for key, m in measures.items():
             elapsed, cpu = one_round(key)
             m.times.append(elapsed)
             m.cpu_seconds += cpu
+        fixed += one_round("debugtool-idle")[1]
     base = measures["none"].median
     print(
         f"## tracing overhead: busybox dd bs=1 count={COUNT} in a Docker container "
@@ -132,9 +143,13 @@ def main() -> None:
     for key, m in measures.items():
         cpu = f"{m.cpu_seconds / ROUNDS:.2f}" if key != "none" else "-"
         print(f"| {m.label} | {m.median:.3f} | {m.median / base:.1f}x | {cpu} |")
+    print(
+        f"\ndebugtool's fixed CPU (start-up, discovery, attach, detach; no syscalls): "
+        f"{fixed / ROUNDS:.2f} s per run, included above"
+    )
     ratio = measures["debugtool"].median / measures["strace"].median
     verdict = "meets" if ratio <= GOAL else "misses"
-    print(f"\ndebugtool / strace: {ratio:.2f}x ({verdict} the goal of {GOAL}x)")
+    print(f"debugtool / strace: {ratio:.2f}x ({verdict} the goal of {GOAL}x)")
     sys.stdout.flush()
 
 

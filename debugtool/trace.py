@@ -57,11 +57,11 @@ PTRACE_SYSCALL_INFO_ENTRY = 1
 PTRACE_SYSCALL_INFO_EXIT = 2
 
 WALL = 0x40000000  # __WALL: threads and children alike
-WALL_NOHANG = WALL | os.WNOHANG
 SYSCALL_STOP = signal.SIGTRAP | 0x80  # WSTOPSIG of a syscall-stop under PTRACE_O_TRACESYSGOOD
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # end the trace, detached
 GROUP_STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 
+FLUSH_DELAY = 0.1  # seconds a written line may wait in the output buffer
 FAULT_ENV = "DEBUGTOOL_TRACE_FAULT_AFTER"  # test hook: raise inside the loop after N stops
 
 #: Syscall classes, as strace's ``%file``, ``%network``, ``%process``, ``%memory``, ``%signal``
@@ -573,7 +573,9 @@ class Tracer:
         self._held_signal = 0
         self._reaped: set[int] = set()  # exited tracees whose fork event may still come
         self._fault_after = int(os.environ.get(FAULT_ENV, "0") or 0)
-        self._dirty = False
+        self._dirty = False  # lines written since the last flush
+        self._flush_due = False
+        self._in_wait = False
         self._second = -1
         self._second_text = ""
 
@@ -652,7 +654,7 @@ class Tracer:
     def _on_signal(self, signum: int, frame: object) -> None:
         # Only a flag and a kill: the loop notices when waitpid returns the waker's exit.
         if not self._stop_reason:
-            self._stop_reason = signal.Signals(signum).name
+            self._stop_reason = signal.Signals(signum).name if signum else "output closed"
         if self._waker:
             try:
                 os.kill(self._waker, signal.SIGKILL)
@@ -676,6 +678,7 @@ class Tracer:
     def run(self) -> TraceResult:
         """Attach, trace until a stop condition, detach everything; return what was seen."""
         previous = {s: signal.signal(s, self._on_signal) for s in STOP_SIGNALS}
+        previous[signal.SIGALRM] = signal.signal(signal.SIGALRM, self._on_alarm)
         try:
             self._start_waker()
             self.attach()
@@ -685,6 +688,7 @@ class Tracer:
                 self.detach_all()
         finally:
             self._stop_waker()
+            signal.setitimer(signal.ITIMER_REAL, 0)
             for s, handler in previous.items():
                 signal.signal(s, handler)
             for tracee in self.tracees.values():
@@ -703,6 +707,13 @@ class Tracer:
         info = _SyscallInfo()
         info_ref = ctypes.byref(info)
         info_size = ctypes.c_void_p(ctypes.sizeof(info))
+        # One unpack per stop instead of several ctypes field reads: (op), (nr, args),
+        # (rval, is_error) at their offsets in struct ptrace_syscall_info.
+        entry_fields = struct.Struct("<Q6Q").unpack_from
+        exit_fields = struct.Struct("<qB").unpack_from
+        stamp = self._stamp
+        json_lines = self.json_lines
+        write = out.write if (out := self.out) is not None else None
         tracees = self.tracees
         only = self.only
         summary = self.summary
@@ -716,7 +727,6 @@ class Tracer:
         decode = self.decode
         pread = os.pread
         pointers = pointer_arguments()
-        out = self.out
         window = max(SNAPSHOT_MIN, self.string_max_length + 1)
         # Syscalls whose decoding follows pointers inside pointed-to memory (execve's argv):
         # decoded before the tracee is resumed. Others found doing so are added as seen.
@@ -726,18 +736,16 @@ class Tracer:
             if self._stop_reason:
                 result.reason = self._stop_reason
                 return
+            if self._flush_due:
+                self._flush()
+            self._in_wait = True
             try:
-                if self._dirty:
-                    # Flush before blocking, so a reader sees every line while we wait.
-                    pid, status = waitpid(-1, WALL_NOHANG)
-                    if not pid:
-                        self._flush()
-                        pid, status = waitpid(-1, WALL)
-                else:
-                    pid, status = waitpid(-1, WALL)
+                pid, status = waitpid(-1, WALL)
             except ChildProcessError:
                 result.reason = "exited"
                 return
+            finally:
+                self._in_wait = False
             if pid == waker:
                 self._waker = 0
                 result.reason = self._stop_reason or "duration"
@@ -760,7 +768,7 @@ class Tracer:
                 continue
             op = info.op
             if op == PTRACE_SYSCALL_INFO_ENTRY:
-                nr = info.nr
+                nr, *arguments = entry_fields(info, 24)
                 if only is not None and nr not in only:
                     tracee.nr = -1
                     raw(resume_request, pid, null, null)
@@ -775,17 +783,17 @@ class Tracer:
                 name = names.get(nr, "")
                 if name in OUTPUT_ARGUMENTS:
                     tracee.text = None  # decoded at exit, once the kernel has filled them in
-                    tracee.args = tuple(info.args)
+                    tracee.args = tuple(arguments)
                     raw(resume_request, pid, null, null)
                     self._held = 0
                 elif nr in live_decode:
-                    tracee.text = decode(tracee.memory, nr, info.args)
+                    tracee.text = decode(tracee.memory, nr, arguments)
                     raw(resume_request, pid, null, null)
                     self._held = 0
                 else:
                     # Copy what the pointer arguments point at, resume, then decode from the
                     # copy while the tracee runs; a decode seen before is looked up.
-                    args = tuple(info.args)
+                    args = tuple(arguments)
                     regions = []
                     key: tuple[Any, ...] = (nr, args)
                     for index in pointers.get(nr, ()):
@@ -819,8 +827,7 @@ class Tracer:
                     raw(resume_request, pid, null, null)
                     self._held = 0
                     continue
-                rval = info.nr
-                is_error = info.args[0] & 0xFF
+                rval, is_error = exit_fields(info, 24)
                 text = tracee.text
                 if text is None and not summary:
                     text = decode(tracee.memory, nr, tracee.args)
@@ -828,8 +835,6 @@ class Tracer:
                 raw(resume_request, pid, null, null)
                 self._held = 0
                 tracee.nr = -1
-                if rval >= 1 << 63:
-                    rval -= 1 << 64
                 name = names.get(nr) or f"syscall_{nr}"
                 result.syscalls += 1
                 entry = stats.get(name)
@@ -838,9 +843,15 @@ class Tracer:
                 entry.calls += 1
                 entry.errors += is_error
                 entry.seconds += now() - tracee.entered
-                if out is not None:
+                if write is None:
+                    pass
+                elif json_lines or is_error or name in ADDRESS_RESULTS:
                     tracee.text = text
                     self._emit(tracee, name, None, (rval, bool(is_error)))
+                else:  # the common case, inlined
+                    write(f"{stamp(tracee.entered)} [pid {tracee.cpid:>5}] {text} = {rval}\n")
+                    if not self._dirty:
+                        self._mark_dirty()
                 if self.count and result.syscalls >= self.count:
                     result.reason = "count"
                     return
@@ -962,18 +973,32 @@ class Tracer:
             out.write(
                 f"{self._stamp(tracee.entered)} [pid {tracee.cpid:>5}] {call} = {result_text}\n"
             )
+        if not self._dirty:
+            self._mark_dirty()
+
+    # Output is block-buffered: no write(2) per syscall. So that a reader still sees each line
+    # soon, the first unflushed line arms a 0.1 s timer; SIGALRM flushes the buffer if the loop
+    # is blocked in waitpid (never inside a write: BufferedWriter is not reentrant), otherwise
+    # it asks the loop to flush before it next blocks.
+
+    def _mark_dirty(self) -> None:
         self._dirty = True
+        signal.setitimer(signal.ITIMER_REAL, FLUSH_DELAY)
+
+    def _on_alarm(self, signum: int, frame: object) -> None:
+        if self._in_wait:
+            self._flush()
+        else:
+            self._flush_due = True
 
     def _flush(self) -> None:
-        # Output is block-buffered (no write(2) per syscall); the loop flushes it whenever it
-        # is about to block, so a reader sees each line as soon as the tracee goes quiet.
-        self._dirty = False
+        self._dirty = self._flush_due = False
         if self.out is not None:
             try:
                 self.out.flush()
             except (BrokenPipeError, ValueError):
                 # The reader went away (``debugtool trace ... | head``): end the trace.
-                self._stop_reason = self._stop_reason or "output closed"
+                self._on_signal(0, None)
 
     def _finish_unfinished(self, tracee: Tracee) -> None:
         if tracee.nr >= 0 and not self.summary:

@@ -76,7 +76,11 @@ def assert_running_untraced(pid: int) -> None:
     """The container's processes are neither stopped nor traced, its loop goes on and its
     listener still answers."""
     for p in _container_processes(pid):
-        for tid in os.listdir(f"/proc/{p}/task"):
+        try:
+            tids = os.listdir(f"/proc/{p}/task")
+        except FileNotFoundError:
+            continue  # a short-lived cat or nc that just finished
+        for tid in tids:
             try:
                 status = procfs.parse_status(procfs.read_text(f"{p}/task/{tid}", "status"))
             except procfs.ProcessGone:
@@ -207,6 +211,27 @@ def test_pid_inside_the_container(workload: harness.Started, cli, audit_env) -> 
     result = cli("trace", workload.id, "--pid", "4242", "--duration", "1", env=audit_env)
     assert result.returncode == 125
     assert "no process has PID 4242 inside the container" in result.stderr
+
+
+def test_lines_are_written_while_tracing(workload: harness.Started, audit_env, tmp_path) -> None:
+    # The listener makes a few syscalls per connection: far too few to fill the output buffer,
+    # so its lines show up only if debugtool flushes while it waits.
+    listener = next(
+        p for p in _container_processes(workload.pid) if procfs.cmdline(p)[:2] == ["nc", "-ll"]
+    )
+    cpid = procfs.nspid(procfs.parse_status(procfs.read_text(listener, "status")))[-1]
+    out = tmp_path / "trace.txt"
+    proc = _start(workload.id, "--pid", str(cpid), "-o", str(out), env=audit_env)
+    try:
+        _wait_for(lambda: out.exists() and "accept" in out.read_text(), "no line was flushed")
+        assert proc.poll() is None  # still tracing
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
 
 
 # --- every way out leaves the target running -----------------------------------------------
