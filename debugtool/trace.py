@@ -500,7 +500,7 @@ def format_result(name: str, rval: int, is_error: bool) -> tuple[str, str | None
 # --- the session ---------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class SyscallStats:
     """Counts for ``--summary``: calls, errors and seconds spent between entry and exit."""
 
@@ -509,7 +509,7 @@ class SyscallStats:
     seconds: float = 0.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Tracee:
     """One traced thread: host and container PID, and the syscall it is inside, if any."""
 
@@ -520,6 +520,7 @@ class Tracee:
     entered: float = 0.0
     text: str | None = None  # decoded at entry, printed at exit
     args: tuple[int, ...] = ()  # kept at entry when decoding waits for the exit
+    plan: list[Any] = field(default_factory=list)  # how its current syscall is decoded
 
 
 @dataclass
@@ -576,6 +577,7 @@ class Tracer:
         self._dirty = False  # lines written since the last flush
         self._flush_due = False
         self._in_wait = False
+        self._attention = False  # _stop_reason or _flush_due: one test per stop in the loop
         self._second = -1
         self._second_text = ""
 
@@ -655,6 +657,7 @@ class Tracer:
         # Only a flag and a kill: the loop notices when waitpid returns the waker's exit.
         if not self._stop_reason:
             self._stop_reason = signal.Signals(signum).name if signum else "output closed"
+        self._attention = True
         if self._waker:
             try:
                 os.kill(self._waker, signal.SIGKILL)
@@ -697,6 +700,22 @@ class Tracer:
         self.result.reason = self.result.reason or self._stop_reason
         return self.result
 
+    def _plans(self) -> dict[int, list[Any]]:
+        """Return ``{nr: [name, how, pointer argument indexes, shows an address]}``; ``how``
+        is "copy" (decode from an entry-time copy after resuming), "live" (decode before
+        resuming: it follows pointers inside pointed-to memory, as execve's argv) or "exit"
+        (the kernel fills its pointer arguments: decode at syscall exit)."""
+        pointers = pointer_arguments()
+        plans: dict[int, list[Any]] = {}
+        for nr, name in self.names.items():
+            how = "copy"
+            if name in OUTPUT_ARGUMENTS:
+                how = "exit"
+            elif name in ("execve", "execveat"):
+                how = "live"
+            plans[nr] = [name, how, pointers.get(nr, ()), name in ADDRESS_RESULTS]
+        return plans
+
     def _loop(self) -> None:
         # The hot path: each stop costs a waitpid and two ptrace calls, and as little Python as
         # can be. Work that does not need the tracee stopped is done after resuming it.
@@ -707,8 +726,8 @@ class Tracer:
         info = _SyscallInfo()
         info_ref = ctypes.byref(info)
         info_size = ctypes.c_void_p(ctypes.sizeof(info))
-        # One unpack per stop instead of several ctypes field reads: (op), (nr, args),
-        # (rval, is_error) at their offsets in struct ptrace_syscall_info.
+        # One unpack per stop instead of several ctypes field reads: (nr, args) or
+        # (rval, is_error) at their offset in struct ptrace_syscall_info.
         entry_fields = struct.Struct("<Q6Q").unpack_from
         exit_fields = struct.Struct("<qB").unpack_from
         stamp = self._stamp
@@ -717,8 +736,7 @@ class Tracer:
         tracees = self.tracees
         only = self.only
         summary = self.summary
-        stats = self.result.stats
-        names = self.names
+        count = self.count or 0
         now = time.time
         fault_after = self._fault_after
         stops = 0
@@ -726,138 +744,152 @@ class Tracer:
         result = self.result
         decode = self.decode
         pread = os.pread
-        pointers = pointer_arguments()
+        plans = self._plans()
         window = max(SNAPSHOT_MIN, self.string_max_length + 1)
-        # Syscalls whose decoding follows pointers inside pointed-to memory (execve's argv):
-        # decoded before the tracee is resumed. Others found doing so are added as seen.
-        live_decode = {nr for nr, n in names.items() if n in ("execve", "execveat")}
         decoded: dict[tuple[Any, ...], str] = {}  # (nr, args, pointed-to bytes) -> text
-        while tracees:
-            if self._stop_reason:
-                result.reason = self._stop_reason
-                return
-            if self._flush_due:
-                self._flush()
-            self._in_wait = True
-            try:
-                pid, status = waitpid(-1, WALL)
-            except ChildProcessError:
-                result.reason = "exited"
-                return
-            finally:
-                self._in_wait = False
-            if pid == waker:
-                self._waker = 0
-                result.reason = self._stop_reason or "duration"
-                return
-            if status & 0xFF != 0x7F:  # exited or killed
-                self._gone(pid)
-                if not tracees:
+        counted: dict[int, SyscallStats] = {}  # by number; by name once the loop ends
+        try:
+            while tracees:
+                if self._attention:  # a signal, a due flush, or the reader went away
+                    if self._flush_due:
+                        self._flush()
+                    if self._stop_reason:
+                        result.reason = self._stop_reason
+                        return
+                self._in_wait = True
+                try:
+                    pid, status = waitpid(-1, WALL)
+                except ChildProcessError:
+                    self._in_wait = False
                     result.reason = "exited"
-                continue
-            self._held = pid
-            stops += 1
-            if fault_after and stops >= fault_after:
-                raise RuntimeError(f"{FAULT_ENV}: injected fault after {stops} stops")
-            if status >> 8 != SYSCALL_STOP:
-                self._other_stop(pid, status)
-                continue
-            tracee = tracees.get(pid) or self._add(pid)
-            if raw(PTRACE_GET_SYSCALL_INFO, pid, info_size, info_ref) <= 0:
-                self._resume(pid, resume_request, 0)  # killed meanwhile: its exit comes next
-                continue
-            op = info.op
-            if op == PTRACE_SYSCALL_INFO_ENTRY:
-                nr, *arguments = entry_fields(info, 24)
-                if only is not None and nr not in only:
-                    tracee.nr = -1
-                    raw(resume_request, pid, null, null)
-                    self._held = 0
-                    continue
-                tracee.nr = nr
-                tracee.entered = now()
-                if summary:
-                    raw(resume_request, pid, null, null)
-                    self._held = 0
-                    continue
-                name = names.get(nr, "")
-                if name in OUTPUT_ARGUMENTS:
-                    tracee.text = None  # decoded at exit, once the kernel has filled them in
-                    tracee.args = tuple(arguments)
-                    raw(resume_request, pid, null, null)
-                    self._held = 0
-                elif nr in live_decode:
-                    tracee.text = decode(tracee.memory, nr, arguments)
-                    raw(resume_request, pid, null, null)
-                    self._held = 0
-                else:
-                    # Copy what the pointer arguments point at, resume, then decode from the
-                    # copy while the tracee runs; a decode seen before is looked up.
-                    args = tuple(arguments)
-                    regions = []
-                    key: tuple[Any, ...] = (nr, args)
-                    for index in pointers.get(nr, ()):
-                        address = args[index]
-                        if address:
-                            try:
-                                data = pread(tracee.memory._mem(), window, address)
-                            except (OSError, OverflowError):
-                                data = b""
-                            regions.append((address, data))
-                            key += (data,)
-                    raw(resume_request, pid, null, null)
-                    self._held = 0
-                    text = decoded.get(key)
-                    if text is None:
-                        copy = SnapshotMemory(tracee.memory, regions, window)
-                        text = decode(copy, nr, args)
-                        if copy.nested:
-                            live_decode.add(nr)
-                        else:
-                            if len(decoded) >= 50_000:
-                                decoded.clear()
-                            decoded[key] = text
-                    tracee.text = text
-                if name in NO_RETURN:
-                    self._emit(tracee, name, "?", None)
-                    tracee.nr = -1
-            elif op == PTRACE_SYSCALL_INFO_EXIT:
-                nr = tracee.nr
-                if nr < 0:  # not printed, or entered before we attached
-                    raw(resume_request, pid, null, null)
-                    self._held = 0
-                    continue
-                rval, is_error = exit_fields(info, 24)
-                text = tracee.text
-                if text is None and not summary:
-                    text = decode(tracee.memory, nr, tracee.args)
-                # Resume first: the tracee runs while we count and write the line.
-                raw(resume_request, pid, null, null)
-                self._held = 0
-                tracee.nr = -1
-                name = names.get(nr) or f"syscall_{nr}"
-                result.syscalls += 1
-                entry = stats.get(name)
-                if entry is None:
-                    entry = stats[name] = SyscallStats()
-                entry.calls += 1
-                entry.errors += is_error
-                entry.seconds += now() - tracee.entered
-                if write is None:
-                    pass
-                elif json_lines or is_error or name in ADDRESS_RESULTS:
-                    tracee.text = text
-                    self._emit(tracee, name, None, (rval, bool(is_error)))
-                else:  # the common case, inlined
-                    write(f"{stamp(tracee.entered)} [pid {tracee.cpid:>5}] {text} = {rval}\n")
-                    if not self._dirty:
-                        self._mark_dirty()
-                if self.count and result.syscalls >= self.count:
-                    result.reason = "count"
                     return
-            else:  # PTRACE_SYSCALL_INFO_NONE or _SECCOMP: nothing to decode
-                raw(resume_request, pid, null, null)
-                self._held = 0
+                self._in_wait = False
+                if pid == waker:
+                    self._waker = 0
+                    result.reason = self._stop_reason or "duration"
+                    return
+                if status & 0xFF != 0x7F:  # exited or killed
+                    self._gone(pid)
+                    if not tracees:
+                        result.reason = "exited"
+                    continue
+                self._held = pid
+                stops += 1
+                if fault_after and stops >= fault_after:
+                    raise RuntimeError(f"{FAULT_ENV}: injected fault after {stops} stops")
+                if status >> 8 != SYSCALL_STOP:
+                    self._other_stop(pid, status)
+                    continue
+                tracee = tracees.get(pid) or self._add(pid)
+                if raw(PTRACE_GET_SYSCALL_INFO, pid, info_size, info_ref) <= 0:
+                    self._resume(pid, resume_request, 0)  # killed meanwhile: its exit is next
+                    continue
+                op = info.op
+                if op == PTRACE_SYSCALL_INFO_ENTRY:
+                    fields = entry_fields(info, 24)
+                    nr = fields[0]
+                    if only is not None and nr not in only:
+                        tracee.nr = -1
+                        raw(resume_request, pid, null, null)
+                        self._held = 0
+                        continue
+                    tracee.nr = nr
+                    tracee.entered = now()
+                    if summary:
+                        raw(resume_request, pid, null, null)
+                        self._held = 0
+                        continue
+                    plan = plans.get(nr)
+                    if plan is None:
+                        plan = plans[nr] = [f"syscall_{nr}", "copy", (), False]
+                    tracee.plan = plan
+                    args = fields[1:]
+                    how = plan[1]
+                    if how == "copy":
+                        # Copy what the pointer arguments point at, resume, then decode from
+                        # the copy while the tracee runs; a decode seen before is looked up.
+                        regions = []
+                        key: tuple[Any, ...] = fields
+                        memory = tracee.memory
+                        for index in plan[2]:
+                            address = args[index]
+                            if address:
+                                try:
+                                    data = pread(memory._fd or memory._mem(), window, address)
+                                except (OSError, OverflowError):
+                                    data = b""
+                                regions.append((address, data))
+                                key += (data,)
+                        raw(resume_request, pid, null, null)
+                        self._held = 0
+                        text = decoded.get(key)
+                        if text is None:
+                            copy = SnapshotMemory(memory, regions, window)
+                            text = decode(copy, nr, args)
+                            if copy.nested:
+                                plan[1] = "live"  # decode it before resuming from now on
+                            else:
+                                if len(decoded) >= 50_000:
+                                    decoded.clear()
+                                decoded[key] = text
+                        tracee.text = text
+                    elif how == "exit":
+                        tracee.text = None  # decoded at exit, once the kernel filled them in
+                        tracee.args = args
+                        raw(resume_request, pid, null, null)
+                        self._held = 0
+                    else:
+                        tracee.text = decode(tracee.memory, nr, args)
+                        raw(resume_request, pid, null, null)
+                        self._held = 0
+                    if plan[0] in NO_RETURN:
+                        self._emit(tracee, plan[0], "?", None)
+                        tracee.nr = -1
+                elif op == PTRACE_SYSCALL_INFO_EXIT:
+                    nr = tracee.nr
+                    if nr < 0:  # not printed, or entered before we attached
+                        raw(resume_request, pid, null, null)
+                        self._held = 0
+                        continue
+                    rval, is_error = exit_fields(info, 24)
+                    text = tracee.text
+                    if text is None and not summary:
+                        text = decode(tracee.memory, nr, tracee.args)
+                    # Resume first: the tracee runs while we count and write the line.
+                    raw(resume_request, pid, null, null)
+                    self._held = 0
+                    tracee.nr = -1
+                    entry = counted.get(nr)
+                    if entry is None:
+                        entry = counted[nr] = SyscallStats()
+                    entry.calls += 1
+                    entry.errors += is_error
+                    entry.seconds += now() - tracee.entered
+                    if write is not None:
+                        plan = tracee.plan
+                        if json_lines or is_error or plan[3]:
+                            tracee.text = text
+                            self._emit(tracee, plan[0], None, (rval, bool(is_error)))
+                        else:  # the common case, inlined
+                            write(
+                                f"{stamp(tracee.entered)} [pid {tracee.cpid:>5}] {text} = {rval}\n"
+                            )
+                            if not self._dirty:
+                                self._mark_dirty()
+                    if count:
+                        result.syscalls += 1
+                        if result.syscalls >= count:
+                            result.reason = "count"
+                            return
+                else:  # PTRACE_SYSCALL_INFO_NONE or _SECCOMP: nothing to decode
+                    raw(resume_request, pid, null, null)
+                    self._held = 0
+        finally:
+            names = self.names
+            for nr, entry in counted.items():
+                self.result.stats[names.get(nr) or f"syscall_{nr}"] = entry
+            if not count:
+                result.syscalls = sum(e.calls for e in counted.values())
 
     def _other_stop(self, pid: int, status: int) -> None:
         """Handle a ptrace event, a group-stop or a signal-delivery-stop, then resume."""
@@ -989,10 +1021,11 @@ class Tracer:
         if self._in_wait:
             self._flush()
         else:
-            self._flush_due = True
+            self._flush_due = self._attention = True
 
     def _flush(self) -> None:
         self._dirty = self._flush_due = False
+        self._attention = bool(self._stop_reason)
         if self.out is not None:
             try:
                 self.out.flush()
