@@ -170,6 +170,15 @@ def test_summary_counts(workload: harness.Started, cli, audit_env) -> None:
     assert lines[-1].split()[-1] == "total"
     assert int(lines[-1].split()[3]) == sum(int(r[3]) for r in rows.values())
     assert not any(LINE.match(line) for line in lines)  # no per-call lines with --summary
+    result = cli(
+        "trace", workload.id, "-f", "--summary", "--json", "--duration", "2", env=audit_env
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["reason"] == "duration"
+    by_name = {row["syscall"]: row for row in report["syscalls"]}
+    assert by_name["connect"]["calls"] >= 2 and by_name["connect"]["errors"] == 0
+    assert 1 in report["pids"].values()  # host PID -> container PID, the init among them
 
 
 def test_json_lines_parse(workload: harness.Started, cli, audit_env) -> None:
