@@ -20,7 +20,6 @@ import struct
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from debugtool.errors import (
     ContainerNotFound,
@@ -101,7 +100,9 @@ class DockerExec:
 
     def container(self, ident: str) -> dict | None:
         """Return ``GET /containers/{id}/json``, or None when Docker has no such container."""
-        status, data = self.request("GET", f"/containers/{quote(ident)}/json")
+        if not ident or any(not (ch.isalnum() or ch in "_.-") for ch in ident):
+            return None  # not an id or a name Docker could hold (and nothing to escape)
+        status, data = self.request("GET", f"/containers/{ident}/json")
         if status == 404:
             return None
         if status >= 300:
@@ -182,7 +183,7 @@ class DockerExec:
     def resize(self, exec_id: str, size: tuple[int, int] | None) -> None:
         """Tell the daemon the terminal's size (errors ignored: the exec may have ended)."""
         if size:
-            query = urlencode({"h": size[0], "w": size[1]})
+            query = f"h={int(size[0])}&w={int(size[1])}"
             try:
                 self.request("POST", f"/exec/{exec_id}/resize?{query}", timeout=2.0)
             except RuntimeUnavailable:
