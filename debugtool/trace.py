@@ -896,18 +896,16 @@ class Tracer:
         sig = (status >> 8) & 0xFF
         event = status >> 16
         if event in (PTRACE_EVENT_FORK, PTRACE_EVENT_VFORK, PTRACE_EVENT_CLONE):
-            child = ctypes.c_ulong()
-            ptrace(PTRACE_GETEVENTMSG, pid, 0, ctypes.addressof(child))
-            if child.value in self._reaped:
+            child = _event_message(pid)
+            if child in self._reaped:
                 # The child ran and exited before its parent's fork event was reported.
-                self._reaped.discard(child.value)
-            elif child.value not in self.tracees:
-                self._add(child.value)  # auto-attached; its first stop arrives separately
+                self._reaped.discard(child)
+            elif child and child not in self.tracees:
+                self._add(child)  # auto-attached; its first stop arrives separately
         elif event == PTRACE_EVENT_EXEC:
-            former = ctypes.c_ulong()
-            ptrace(PTRACE_GETEVENTMSG, pid, 0, ctypes.addressof(former))
-            if former.value != pid:  # a non-leader thread exec'd: it now has the leader's PID
-                old = self.tracees.pop(former.value, None)
+            former = _event_message(pid)
+            if former and former != pid:  # a non-leader thread exec'd: it took the leader's PID
+                old = self.tracees.pop(former, None)
                 if old is not None:
                     old.memory.close()
             tracee = self.tracees.get(pid) or self._add(pid)
@@ -1059,6 +1057,7 @@ class Tracer:
                 ptrace(PTRACE_INTERRUPT, pid)
             except OSError:
                 pending.discard(pid)  # exited, or no longer ours
+        detached: set[int] = set()
         deadline = time.monotonic() + timeout
         while pending and time.monotonic() < deadline:
             try:
@@ -1078,16 +1077,14 @@ class Tracer:
             event = status >> 16
             deliver = 0
             if event in (PTRACE_EVENT_FORK, PTRACE_EVENT_VFORK, PTRACE_EVENT_CLONE):
-                child = ctypes.c_ulong()
-                try:
-                    ptrace(PTRACE_GETEVENTMSG, pid, 0, ctypes.addressof(child))
-                    pending.add(child.value)  # auto-attached: its first stop will come
-                    self.result.pids.setdefault(child.value, container_pid(child.value))
-                except OSError:
-                    pass
+                child = _event_message(pid)
+                if child and child not in detached:  # auto-attached: its first stop will come
+                    pending.add(child)
+                    self.result.pids.setdefault(child, container_pid(child))
             elif event == 0 and status >> 8 != SYSCALL_STOP:
                 deliver = sig  # a signal-delivery-stop: hand the signal on
             self._detach(pid, deliver)
+            detached.add(pid)
             pending.discard(pid)
         for tracee in unfinished:  # printed after detaching: a broken output cannot stop that
             try:
@@ -1109,6 +1106,17 @@ class Tracer:
         tracee = self.tracees.pop(pid, None)
         if tracee is not None:
             tracee.memory.close()
+
+
+def _event_message(pid: int) -> int:
+    """Return PTRACE_GETEVENTMSG (a new child's PID, or an exec'ing thread's former TID);
+    0 when the tracee is gone."""
+    message = ctypes.c_ulong()
+    try:
+        ptrace(PTRACE_GETEVENTMSG, pid, 0, ctypes.addressof(message))
+    except OSError:
+        return 0
+    return message.value
 
 
 def summary_table(stats: dict[str, SyscallStats], out: IO[str]) -> None:
