@@ -125,7 +125,10 @@ def parse_filter(text: str | None, names: dict[int, str] | None = None) -> froze
     if text is None:
         return None
     names = names if names is not None else syscall_names()
-    numbers = {name: nr for nr, name in names.items()}
+    # A name can have several numbers (python-ptrace's x86-64 table lists execve as 59 and 520).
+    numbers: dict[str, set[int]] = {}
+    for nr, name in names.items():
+        numbers.setdefault(name, set()).add(nr)
     expr = text.strip()
     if expr.startswith("trace="):
         expr = expr[len("trace=") :]
@@ -137,9 +140,10 @@ def parse_filter(text: str | None, names: dict[int, str] | None = None) -> froze
             continue
         klass = word.lstrip("%")
         if klass in SYSCALL_CLASSES:
-            chosen.update(numbers[n] for n in SYSCALL_CLASSES[klass] if n in numbers)
+            for name in SYSCALL_CLASSES[klass]:
+                chosen.update(numbers.get(name, ()))
         elif word in numbers:
-            chosen.add(numbers[word])
+            chosen.update(numbers[word])
         else:
             raise UsageError(
                 f"'{word}' is neither a syscall name nor a class in -e {text}.",

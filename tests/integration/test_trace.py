@@ -153,10 +153,13 @@ def test_filter_by_class_and_name(workload: harness.Started, cli, audit_env) -> 
     names = {LINE.match(line)[2] for line in result.stdout.splitlines()}  # type: ignore[index]
     assert "connect" in names and "socket" in names
     assert names <= {"socket", "connect", "shutdown", "setsockopt", "getsockopt", "bind"}
-    result = cli("trace", workload.id, "-f", "-e", "openat,wait4", "--duration", "2", env=audit_env)
+    result = cli(
+        "trace", workload.id, "-f", "-e", "openat,wait4,execve", "--duration", "2", env=audit_env
+    )
     assert result.returncode == 0, result.stderr
     names = {LINE.match(line)[2] for line in result.stdout.splitlines()}  # type: ignore[index]
-    assert names == {"openat", "wait4"}
+    assert names == {"openat", "wait4", "execve"}
+    assert "execve('/proc/self/exe', <('cat', '/etc/hostname', NULL)>" in result.stdout
 
 
 def test_summary_counts(workload: harness.Started, cli, audit_env) -> None:
