@@ -153,21 +153,23 @@ def merge(found: Iterable[Container], richness: Callable[[str], int]) -> list[Co
     metadata, and lists every backend in ``backends``.
 
     Only a namespace-scan record folds by PID namespace: two runtime containers may share one
-    (a pod with a shared PID namespace, ``docker run --pid container:X``) and stay two.
+    (a pod with a shared PID namespace, ``docker run --pid container:X``) and stay two. Records
+    of one id in two different containerd namespaces (``ctr -n a run ... web`` and
+    ``ctr -n b run ... web``) are two containers too.
     """
     ordered = sorted(found, key=lambda c: -richness(c.runtime))
-    by_id: dict[str, Container] = {}
+    by_id: dict[str, list[Container]] = {}
     by_pidns: dict[int, Container] = {}
     by_pid: dict[int, Container] = {}
     result: list[Container] = []
     for record in ordered:
-        existing = by_id.get(record.id)
+        existing = _same(record, by_id.get(record.id, []))
         if existing is None and record.pidns is not None and record.runtime == "none":
             # The container whose init is the sandbox's init, else any in its PID namespace.
             existing = by_pid.get(record.pid or 0) or by_pidns.get(record.pidns)
         if existing is None:
             record.backends = list(dict.fromkeys(record.backends or [record.runtime]))
-            by_id[record.id] = record
+            by_id.setdefault(record.id, []).append(record)
             if record.pidns is not None and record.status in _LIVE:
                 by_pidns.setdefault(record.pidns, record)
                 if record.pid:
@@ -176,6 +178,18 @@ def merge(found: Iterable[Container], richness: Callable[[str], int]) -> list[Co
             continue
         _absorb(existing, record)
     return result
+
+
+def _same(record: Container, candidates: list[Container]) -> Container | None:
+    """Return the candidate (same id) that is the same container as ``record``: one in the same
+    containerd namespace, else one where either namespace is unknown; None if all differ."""
+    fallback = None
+    for candidate in candidates:
+        if record.namespace and candidate.namespace == record.namespace:
+            return candidate
+        if fallback is None and not (record.namespace and candidate.namespace):
+            fallback = candidate
+    return fallback
 
 
 def _absorb(into: Container, other: Container) -> None:

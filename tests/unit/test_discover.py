@@ -103,3 +103,28 @@ def test_unknown_runtime_names_the_known_ones() -> None:
         runtimes.load_runtimes(["nosuch"])
     assert "Known runtimes:" in str(getattr(err.value, "hint", ""))
     assert "runc" in str(getattr(err.value, "hint", ""))
+
+
+def test_merge_keeps_one_id_in_two_containerd_namespaces() -> None:
+    """ctr lets two namespaces each have a container named web: two containers, each with its
+    own runc record folded in; a record with no namespace still folds into one of them."""
+    from debugtool.runtimes import merge
+
+    def record(runtime: str, namespace: str, pid: int) -> Container:
+        return Container(id="web", name="web", runtime=runtime, namespace=namespace, pid=pid)
+
+    rank = {"containerd": 50, "runc": 20, "other": 10}
+    merged = merge(
+        [
+            record("runc", "b", 2),
+            record("containerd", "a", 1),
+            record("runc", "a", 1),
+            record("containerd", "b", 2),
+            record("other", "", 0),
+        ],
+        lambda name: rank[name],
+    )
+    assert [(c.namespace, c.pid, c.backends) for c in merged] == [
+        ("a", 1, ["containerd", "runc", "other"]),
+        ("b", 2, ["containerd", "runc"]),
+    ]
