@@ -52,6 +52,13 @@ def main() -> None:
             pairs.append(("docker ps --format json", [docker, "ps", "--format", "json"]))
         if docker != "/usr/bin/docker" and shutil.which("/usr/bin/docker"):
             pairs.append(("/usr/bin/docker ps (20.10 client)", ["/usr/bin/docker", "ps"]))
+        # What a user would otherwise run to see every runtime's containers.
+        everything = (
+            f"{docker} ps; podman ps; runc list; crun list; "
+            "for ns in $(ctr namespaces ls -q); do ctr -n $ns task ls; done"
+        )
+        if all(shutil.which(t) for t in ("podman", "runc", "crun", "ctr")):
+            pairs.append(("docker+podman+runc+crun+ctr (each ns) ps", ["sh", "-c", everything]))
         pairs += [
             (
                 "debugtool ps --json --runtime docker",
