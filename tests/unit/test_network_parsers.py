@@ -19,7 +19,7 @@ import pytest
 from debugtool import netlink as nl
 from debugtool.collect import network
 from debugtool.commands import net as net_command
-from debugtool.model import Network, Socket, from_dict, to_dict
+from debugtool.model import DNSConfig, Network, Socket, from_dict, to_dict
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "net"
 
@@ -476,3 +476,24 @@ def test_links_fall_back_to_proc_dev_without_rtnetlink() -> None:
     assert "lo" in {i.name for i in net.interfaces}
     assert net.routes == []
     assert net.warnings == ["rtnetlink is not available: interfaces without addresses, no routes."]
+
+
+def test_read_dns_resolves_links_inside_the_root(tmp_path: Path) -> None:
+    """An absolute symlink (systemd-resolved style) resolves inside the container's root."""
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "run" / "resolve").mkdir(parents=True)
+    (root / "run" / "resolve" / "stub-resolv.conf").write_text("nameserver 127.0.0.53\n")
+    (root / "etc" / "resolv.conf").symlink_to("/../../../../run/resolve/stub-resolv.conf")
+    warnings: list[str] = []
+    dns = network.read_dns(str(root), warnings)
+    assert dns.nameservers == ["127.0.0.53"]
+    assert dns.hosts == ""
+    assert warnings == ["no hosts file: /etc/hosts: no such file or directory in the container."]
+
+
+def test_read_dns_without_files(tmp_path: Path) -> None:
+    warnings: list[str] = []
+    dns = network.read_dns(str(tmp_path), warnings)
+    assert dns == DNSConfig()
+    assert len(warnings) == 2 and warnings[0].startswith("no resolver config: /etc/resolv.conf")
