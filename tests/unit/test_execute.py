@@ -259,3 +259,25 @@ def test_joiner_is_forked_from_a_small_single_threaded_process() -> None:
     finally:
         stop.set()
         thread.join()
+
+
+def test_session_processes_are_found_by_their_marker() -> None:
+    import subprocess
+
+    from debugtool.execute import SESSION_VAR, _boot_ticks, _session_processes
+
+    pidns = os.stat("/proc/self/ns/pid").st_ino
+    since = _boot_ticks()
+    marked = subprocess.Popen(["sleep", "30"], env={SESSION_VAR: "feedface", "PATH": "/bin"})
+    other = subprocess.Popen(["sleep", "30"], env={SESSION_VAR: "feedfacf", "PATH": "/bin"})
+    try:
+        marker = f"\0{SESSION_VAR}=feedface\0".encode()
+        found = _session_processes(pidns, marker, since)
+        assert marked.pid in found and other.pid not in found
+        # Without a marker: only processes whose parent is outside the namespace count, and
+        # here every process's parent is inside it.
+        assert marked.pid not in _session_processes(pidns, None, since)
+    finally:
+        for proc in (marked, other):
+            proc.kill()
+            proc.wait()
