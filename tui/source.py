@@ -75,7 +75,7 @@ def utc_text(epoch: float | None) -> str:
 def audit_matches(entry: dict[str, Any], container: Container) -> bool:
     """Return whether an audit entry is about ``container`` (by id, short id or name)."""
     names = {container.id, container.short_id, container.name}
-    for key in ("container_id", "container", "target", "container_name", "id"):
+    for key in ("target_id", "target_name", "container_id", "container", "target", "id"):
         value = entry.get(key)
         if isinstance(value, dict):
             value = value.get("id") or value.get("name")

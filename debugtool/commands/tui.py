@@ -33,6 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     import sys
 
     from debugtool.errors import UsageError
@@ -60,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
             raise UsageError(
                 "debugtool tui needs a terminal.", "Run it in an interactive terminal (or tmux)."
             )
+        # shutil.get_terminal_size (which Textual asks) prefers COLUMNS and LINES to the
+        # terminal itself; a shell that exported them before the pty was sized (seen under
+        # tmux) would pin the app at 80x24 through every resize.
+        os.environ.pop("COLUMNS", None)
+        os.environ.pop("LINES", None)
         from tui.app import DebugtoolApp
 
         DebugtoolApp(source, initial=initial, interval=args.interval).run()

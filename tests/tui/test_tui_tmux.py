@@ -22,8 +22,18 @@ pytestmark = [
 ]
 
 
+# A tmux server of this test's own (its own socket, no config file): other sessions on the
+# machine's default server cannot resize this window or change its options.
+SOCKET = f"dt-tui-test-{os.getpid()}"
+
+
 def tmux(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, timeout=10)
+    return subprocess.run(
+        ["tmux", "-L", SOCKET, "-f", "/dev/null", *args],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
 
 
 def screen(session: str) -> str:
@@ -53,7 +63,9 @@ def test_tui_in_tmux_lists_opens_and_quits(containers):
     try:
         first = wait_for(session, started.name)
         assert "NAME" in first and "RUNTIME" in first
+        assert "? Help" in first  # drawn 120 columns wide, whatever COLUMNS the shell left
         tmux("send-keys", "-t", session, "/")
+        wait_for(session, "filter containers")  # the filter has the keyboard now
         tmux("send-keys", "-t", session, "-l", started.name)
         tmux("send-keys", "-t", session, "Enter")
         wait_for(session, f"1 match '{started.name}'")
@@ -68,3 +80,4 @@ def test_tui_in_tmux_lists_opens_and_quits(containers):
         assert tmux("has-session", "-t", session).returncode != 0, "q did not quit the TUI"
     finally:
         tmux("kill-session", "-t", session)
+        tmux("kill-server")  # this test's own server (its socket), nothing else

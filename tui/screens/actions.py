@@ -109,6 +109,10 @@ class ActionScreen(Screen[None]):
             return
         if code not in (0, 130):
             self.notify(f"debugtool {argv[3]} exited {code}.", severity="warning")
+        self.after_command()
+
+    def after_command(self) -> None:
+        """Refresh what the command may have changed (processes, the audit log)."""
 
     def action_bundle(self) -> None:
         """Write a support bundle of the selected container in the background."""

@@ -188,7 +188,7 @@ class ContainersScreen(ActionScreen):
         self.tui.usage.forget(set(self.containers))
 
     def _schedule(self) -> None:
-        if self.tui.source.live and self.is_current and self._timer is None:
+        if self.tui.source.live and self.is_active and self._timer is None:
             self._timer = self.set_timer(self.tui.interval, self.poll)
 
     def _show_failure(self, text: str) -> None:
@@ -294,4 +294,8 @@ class ContainersScreen(ActionScreen):
         self.last_listing = float("-inf")
         if self._timer is not None:
             self._timer.stop()
+            self._timer = None
         self.poll()
+
+    def after_command(self) -> None:
+        self.action_refresh()

@@ -140,6 +140,7 @@ class DetailScreen(ActionScreen):
         self._security_text = ""
         self._dns_text = ""
         self._history_loaded = False
+        self._audit_due = False  # an exec or trace just ran: read the audit log again
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -196,7 +197,9 @@ class DetailScreen(ActionScreen):
         self._polling = True
         tab = self.active_tab
         first = self.snapshot is None
-        self.collect(network=first or tab == "network", audit=first or tab == "audit")
+        audit = first or tab == "audit" or self._audit_due
+        self._audit_due = False
+        self.collect(network=first or tab == "network", audit=audit)
 
     @work(thread=True, exit_on_error=False, group="snapshot")
     def collect(self, network: bool, audit: bool) -> None:
@@ -261,7 +264,7 @@ class DetailScreen(ActionScreen):
         self._schedule()
 
     def _schedule(self) -> None:
-        if self.tui.source.live and self.is_current and self._timer is None:
+        if self.tui.source.live and self.is_active and self._timer is None:
             delay = max(self.tui.interval, self._cost * DUTY)
             self._timer = self.set_timer(delay, self.poll)
 
@@ -346,7 +349,7 @@ class DetailScreen(ActionScreen):
             rows[str(p.pid)] = [
                 p.pid,
                 p.nspid,
-                p.nsppid if p.nsppid is not None else p.ppid,
+                p.nsppid,  # the parent as the container sees it; None: outside it
                 p.user or (str(p.uid) if p.uid is not None else ""),
                 p.state,
                 p.cpu_percent,
@@ -600,7 +603,12 @@ class DetailScreen(ActionScreen):
     def action_refresh(self) -> None:
         if self._timer is not None:
             self._timer.stop()
+            self._timer = None
         self.poll()
+
+    def after_command(self) -> None:
+        self._audit_due = True
+        self.action_refresh()
 
     def on_live_table_chosen(self, message: LiveTable.Chosen) -> None:
         pass  # Enter on a row selects it; nothing deeper to drill into
