@@ -19,8 +19,10 @@ but not hunted elsewhere, since replacing them everywhere would mangle ordinary 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -83,6 +85,7 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SPLIT = re.compile(r"[^A-Za-z0-9]+")
 
 
+@functools.lru_cache(maxsize=4096)  # the same keys recur in every container's documents
 def is_secret_key(key: str) -> bool:
     """Return whether a key, label, variable or flag name looks like it names a secret."""
     words = [w.upper() for w in _SPLIT.split(_CAMEL.sub("_", key)) if w]
@@ -143,8 +146,8 @@ _FLAG = re.compile(
 # Lines without any of these words cannot hold a key=value or flag secret: skip them cheaply.
 # (Matched against lower-cased text: a case-insensitive alternation is several times slower.)
 _ANY_KEY_WORD = re.compile(
-    r"pass|pw|secret|token|api|access|private|credential|auth|cookie|session|dsn|"
-    + "|".join(re.escape(p) for p in _SHORT_PASSWORD_FLAGS)
+    r"pass|pw|secret|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|credential|auth|"
+    r"cookie|session|dsn|" + "|".join(re.escape(p) for p in _SHORT_PASSWORD_FLAGS)
 )
 _SHORT = re.compile(
     r"\b(?P<prog>" + "|".join(re.escape(p) for p in _SHORT_PASSWORD_FLAGS) + r")\b"
@@ -153,10 +156,27 @@ _SHORT = re.compile(
 
 
 class _Rule:
-    def __init__(self, name: str, pattern: str, group: int | str = 0, flags: int = 0) -> None:
+    """One value pattern; ``triggers`` are literals one of which any match contains, so the
+    regex only runs over text that holds one (a substring test is far cheaper than a scan)."""
+
+    def __init__(
+        self,
+        name: str,
+        pattern: str,
+        group: int | str = 0,
+        flags: int = 0,
+        triggers: tuple[str, ...] = (),
+        lowered: bool = False,
+    ) -> None:
         self.name = name
         self.regex = re.compile(pattern, flags)
         self.group = group
+        self.triggers = triggers
+        self.lowered = lowered  # triggers are matched against the lower-cased text
+
+    def may_match(self, text: str, lowered: str) -> bool:
+        haystack = lowered if self.lowered else text
+        return not self.triggers or any(t in haystack for t in self.triggers)
 
 
 _PATTERNS = [
@@ -165,27 +185,43 @@ _PATTERNS = [
         r"-----BEGIN (?P<kind>[A-Z0-9 ]*)PRIVATE KEY-----(?P<body>.*?)-----END (?P=kind)PRIVATE KEY-----",
         "body",
         re.DOTALL,
+        triggers=("PRIVATE KEY-----",),
     ),
-    _Rule("jwt", r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{0,}"),
+    _Rule(
+        "jwt",
+        r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{0,}",
+        triggers=("eyJ",),
+    ),
     _Rule(
         "bearer-token",
         # The token must hold a digit, a capital or base64 punctuation: "basic understanding"
         # is prose, "Basic dXNlcjpwYXNz" is a credential.
         r"(?i:\b(?:bearer|basic)[ \t]+)(?=\S*[A-Z0-9+/=])(?P<v>[A-Za-z0-9\-._~+/]{8,}=*)",
         "v",
+        triggers=("bearer", "basic"),
+        lowered=True,
     ),
-    _Rule("aws-access-key", r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b"),
+    _Rule(
+        "aws-access-key",
+        r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}\b",
+        triggers=("AKIA", "ASIA", "AGPA", "AIDA", "AROA"),
+    ),
     _Rule(
         "url-password",
         r"\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://[^\s:/@\"'<>]{1,256}:(?P<v>[^\s/@\"'<>]{1,256})@",
         "v",
+        triggers=("://",),
     ),
-    _Rule("github-token", r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
-    _Rule("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
-    _Rule("api-token-sk", r"(?<![\w-])sk-[A-Za-z0-9_\-]{20,}"),
-    _Rule("gitlab-token", r"\bglpat-[A-Za-z0-9_\-]{20,}"),
-    _Rule("google-api-key", r"\bAIza[0-9A-Za-z_\-]{35}"),
-    _Rule("npm-token", r"\bnpm_[A-Za-z0-9]{36}"),
+    _Rule(
+        "github-token",
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})",
+        triggers=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+    ),
+    _Rule("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", triggers=("xox",)),
+    _Rule("api-token-sk", r"(?<![\w-])sk-[A-Za-z0-9_\-]{20,}", triggers=("sk-",)),
+    _Rule("gitlab-token", r"\bglpat-[A-Za-z0-9_\-]{20,}", triggers=("glpat-",)),
+    _Rule("google-api-key", r"\bAIza[0-9A-Za-z_\-]{35}", triggers=("AIza",)),
+    _Rule("npm-token", r"\bnpm_[A-Za-z0-9]{36}", triggers=("npm_",)),
 ]
 
 
@@ -199,6 +235,8 @@ class Redactor:
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, str]] = Counter()
         self.secrets: set[str] = set()
+        # Collector threads redact their own files; one at a time keeps the books consistent.
+        self.lock = threading.RLock()
 
     # -- bookkeeping ----------------------------------------------------------------------
     def _hit(self, rule: str, where: str, value: str) -> None:
@@ -288,9 +326,11 @@ class Redactor:
     # -- layer 2: text ------------------------------------------------------------------------
     def text(self, text: str, where: str) -> str:
         """Return ``text`` with pattern matches and key=value secrets masked (first pass)."""
-        for rule in _PATTERNS:
-            text = rule.regex.sub(self._pattern_sub(rule, where), text)
         lowered = text.lower()
+        for rule in _PATTERNS:
+            if rule.may_match(text, lowered):
+                text = rule.regex.sub(self._pattern_sub(rule, where), text)
+                lowered = text.lower()
         if len(lowered) != len(text) or not _ANY_KEY_WORD.search(lowered):
             return text if len(lowered) == len(text) else self._key_values(text, where)
         return self._key_values(text, where)
@@ -365,14 +405,20 @@ class Redactor:
     # -- whole files ----------------------------------------------------------------------
     def first_pass(self, rel: str, data: bytes) -> bytes:
         """Mask one file's secrets by structure (JSON files) and by pattern; return new bytes."""
+        with self.lock:
+            return self._first_pass(rel, data)
+
+    def _first_pass(self, rel: str, data: bytes) -> bytes:
         if rel.endswith(".json"):
             try:
                 doc = json.loads(data)
             except ValueError:
                 doc = None
             if doc is not None:
+                before = sum(self.counts.values())
                 doc = self.data(doc, rel)
-                data = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False).encode()
+                if sum(self.counts.values()) != before:  # re-encode only what changed
+                    data = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False).encode()
         elif rel.endswith(".jsonl"):
             lines = []
             for line in data.decode("utf-8", "surrogateescape").splitlines():
@@ -386,10 +432,11 @@ class Redactor:
 
     def second_pass(self, rel: str, data: bytes) -> bytes:
         """Mask every remembered secret value in one file; return new bytes."""
-        if not self.secrets:
-            return data
-        text = data.decode("utf-8", "surrogateescape")
-        return self.known(text, rel).encode("utf-8", "surrogateescape")
+        with self.lock:
+            if not self.secrets:
+                return data
+            text = data.decode("utf-8", "surrogateescape")
+            return self.known(text, rel).encode("utf-8", "surrogateescape")
 
     def leak_needles(self) -> list[bytes]:
         """Return the byte strings the final leak scan looks for: each value, raw and JSON-escaped."""

@@ -186,6 +186,7 @@ class Writer:
         self.root = f"debugtool-bundle-{host}-{stamp}"
         self.containers: list[tuple[Container, str]] = []  # (container, folder)
         self.redactor = Redactor()
+        self.index: col.HostIndex | None = None
 
     # -- running collectors -----------------------------------------------------------------
     def run(
@@ -255,8 +256,15 @@ class Writer:
             files = box.get("files") or {}
             if ctx.truncated:
                 result.status, result.error = mf.TRUNCATED, ctx.truncated
-        self.cap.finish(key, result, files, priority)
+        self.cap.finish(key, result, self._first_pass(files), priority)
         return result.status in (mf.OK, mf.TRUNCATED)
+
+    def _first_pass(self, files: dict[str, bytes]) -> dict[str, bytes]:
+        """Redact a collector's files by structure and pattern, in the worker that collected
+        them, so this work overlaps the cgroup sampling window instead of following it."""
+        if not self.o.redact:
+            return files
+        return {rel: self.redactor.first_pass(rel, data) for rel, data in files.items()}
 
     def _stop_reason(self) -> str:
         return f"interrupted ({self.interrupted}) before it finished"
@@ -361,7 +369,7 @@ class Writer:
             self.cap.finish(
                 0,
                 mf.CollectorResult("container", container.id),
-                col.container_record(col.Context(), folder, container),
+                self._first_pass(col.container_record(col.Context(), folder, container)),
                 mf.PRIORITY_ESSENTIAL,
             )
             if container.status not in ("running", "paused"):
@@ -372,6 +380,7 @@ class Writer:
                 result = mf.CollectorResult("pin", container.id, mf.ERROR, error=exc.for_people())
                 self.cap.finish(0, result, {}, mf.PRIORITY_ESSENTIAL)
         try:
+            self.index = col.HostIndex()
             self._run_jobs(discovery, targets)
         finally:
             for target in targets.values():
@@ -427,6 +436,7 @@ class Writer:
                         col.snapshot,
                         folder,
                         target,
+                        self.index,
                         container=cid,
                         priority=mf.PRIORITY_SNAPSHOT,
                     )
@@ -435,6 +445,7 @@ class Writer:
                         col.raw_files,
                         folder,
                         target,
+                        self.index,
                         container=cid,
                         priority=mf.PRIORITY_RAW,
                     )
@@ -537,7 +548,9 @@ class Writer:
         o = self.o
         key = self.cap.begin("cgroup-sampler", None)
         start = time.monotonic()
-        taken, errors = col.sample_cgroups(targets, o.samples, o.sample_interval, self.stop)
+        taken, errors = col.sample_cgroups(
+            targets, o.samples, o.sample_interval, self.stop, self.index
+        )
         duration = time.monotonic() - start
         self.cap.finish(key, mf.CollectorResult("cgroup-sampler", None, duration=duration), {}, 0)
         for cid in targets:
@@ -548,14 +561,15 @@ class Writer:
             if cid in errors:
                 result.status = mf.TRUNCATED if taken.get(cid) else mf.ERROR
                 result.error = errors[cid]
-            self.cap.finish(0, result, files, mf.PRIORITY_SAMPLES)
+            self.cap.finish(0, result, self._first_pass(files), mf.PRIORITY_SAMPLES)
 
     # -- writing ----------------------------------------------------------------------------
     def _write(self, path: str) -> Summary:
         files = dict(self.cap.files)
         redactions: list[dict[str, Any]] = []
         if self.o.redact:
-            files = {rel: self.redactor.first_pass(rel, data) for rel, data in files.items()}
+            # The first pass ran as each collector finished (_first_pass); the second masks,
+            # everywhere, the values that any file's first pass found.
             files = {rel: self.redactor.second_pass(rel, data) for rel, data in files.items()}
             redactions = self.redactor.report()
         dropped: list[dict[str, Any]] = []
@@ -563,7 +577,7 @@ class Writer:
         results = self.cap.results
         order = sorted(files, key=lambda rel: (priority.get(rel, 0), -len(files[rel]), rel))
         estimate = {rel: len(zlib.compress(data, 1)) for rel, data in files.items()}
-        staging = tempfile.mkdtemp(prefix="debugtool-bundle-")  # mode 0700
+        staging = tempfile.mkdtemp(prefix="debugtool-bundle-", dir=_staging_parent())  # 0700
         limit = self.o.max_size
 
         def droppable() -> bool:
@@ -770,6 +784,15 @@ class Writer:
                             "was not written.",
                             "This is a debugtool bug: please report it (without the bundle).",
                         )
+
+
+def _staging_parent() -> str | None:
+    """Return where to stage: RAM-backed /dev/shm when usable (no disk writes of unredacted
+    data, and ten times faster for hundreds of small files here), else the default temp dir."""
+    shm = "/dev/shm"
+    if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) and not os.environ.get("TMPDIR"):
+        return shm
+    return None
 
 
 def _member_order(rel: str) -> tuple[int, str]:

@@ -100,7 +100,8 @@ def make(
     (_, folder), (_, stopped) = w.containers
 
     def put(name: str, cid: str | None, files: dict[str, bytes], prio: int, **kw: object) -> None:
-        w.cap.finish(0, mf.CollectorResult(name, cid, **kw), files, prio)  # type: ignore[arg-type]
+        result = mf.CollectorResult(name, cid, **kw)  # type: ignore[arg-type]
+        w.cap.finish(0, result, w._first_pass(files), prio)
 
     put("host/kernel", None, {"host/kernel.txt": b"uname: Linux vm 6.1.0\n"}, mf.PRIORITY_HOST)
     put(
