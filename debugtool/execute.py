@@ -1063,7 +1063,11 @@ def _is_foreground(fd: int) -> bool:
 
 
 def _take_foreground(fd: int) -> None:
-    previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    """Make debugtool's process group the terminal's foreground again (SIGTTOU ignored)."""
+    try:
+        previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    except ValueError:  # not the main thread: SIGTTOU may stop us, so leave the terminal be
+        return
     try:
         os.tcsetpgrp(fd, os.getpgrp())
     except OSError:

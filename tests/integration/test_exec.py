@@ -314,17 +314,24 @@ from debugtool.runtimes import discover
 from debugtool.target import find, pin
 from debugtool.execute import exec_in, threading_active
 # A caller like the TUI: several threads and a big heap, so the joiner is spawned, not forked.
-threading.Thread(target=threading.Event().wait, daemon=True).start()
+# exec_in runs in a worker thread, as a TUI action would.
 ballast = bytearray(150 * 1024 * 1024)
-assert threading_active()
-with pin(find(sys.argv[1], discover(all=True))) as target:
-    result = exec_in(target, ["sh", "-c", sys.argv[3]], sys.argv[2])
-sys.exit(result.exit_code)
+codes = []
+
+def worker():
+    assert threading_active()
+    with pin(find(sys.argv[1], discover(all=True))) as target:
+        codes.append(exec_in(target, ["sh", "-c", sys.argv[3]], sys.argv[2]).exit_code)
+
+thread = threading.Thread(target=worker)
+thread.start()
+thread.join()
+sys.exit(codes[0])
 """
 
 
-@pytest.mark.parametrize("mode", ["ns", "toolbox"])
-def test_joiner_spawned_from_a_big_multithreaded_caller(
+@pytest.mark.parametrize("mode", ["ns", "toolbox", "runtime"])
+def test_exec_in_from_a_worker_thread_of_a_big_caller(
     started: dict[str, harness.Started], audit_log: Path, mode: str
 ) -> None:
     import subprocess
