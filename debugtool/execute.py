@@ -129,7 +129,9 @@ def exec_in(
     joiner as a new small interpreter instead of a fork (None: when this process runs several
     threads, as the TUI does). ``tty`` gives the command a new
     pty only when ``stdin`` is a terminal (plain pipes otherwise); stdin is streamed only with
-    ``interactive``. Call it from the main thread of a process (signals, fork).
+    ``interactive``. From the main thread it also forwards SIGTERM/SIGHUP, follows SIGWINCH and
+    restores raw mode on SIGTERM; from a worker thread (the TUI) those are skipped, and the
+    thread must live until it returns (the joiner's parent-death signal follows that thread).
 
     Raises ``UsageError``, ``ContainerGone``, ``PermissionDenied`` (the audit log cannot be
     written: nothing ran), ``ExecUnsupported`` (125), ``CommandNotInvokable`` (126) or
