@@ -127,9 +127,8 @@ def exec_in(
 
     ``report`` receives the context line before anything runs. ``spawn`` starts the ns/toolbox
     joiner as a new small interpreter instead of a fork (None: when this process runs several
-    threads, as the TUI does). ``tty`` gives the command a new
-    pty only when ``stdin`` is a terminal (plain pipes otherwise); stdin is streamed only with
-    ``interactive``. From the main thread it also forwards SIGTERM/SIGHUP, follows SIGWINCH and
+    threads, as the TUI does). ``tty`` gives the command a new pty only when ``stdin`` is a
+    terminal (plain pipes otherwise); stdin is streamed only with ``interactive``. From the main thread it also forwards SIGTERM/SIGHUP, follows SIGWINCH and
     restores raw mode on SIGTERM; from a worker thread (the TUI) those are skipped, and the
     thread must live until it returns (the joiner's parent-death signal follows that thread).
 
