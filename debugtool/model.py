@@ -180,6 +180,9 @@ class Interface:
     tx_packets: int = 0
     tx_errors: int = 0
     tx_dropped: int = 0
+    # The other end of a veth pair when it is in debugtool's own network namespace (on the
+    # host: the vethXXXX that carries this container's traffic).
+    peer: str = ""
 
 
 @dataclass

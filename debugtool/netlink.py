@@ -36,12 +36,15 @@ RTM_NEWADDR = 20
 RTM_GETADDR = 22
 RTM_NEWROUTE = 24
 RTM_GETROUTE = 26
+RTM_NEWNSID = 88
+RTM_GETNSID = 90
 SOCK_DIAG_BY_FAMILY = 20
 
 _NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 _NLATTR = struct.Struct("=HH")  # len, type
 _IFINFOMSG = struct.Struct("=BxHiII")  # family, type, index, flags, change
 _IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
+_RTGENMSG = struct.Struct("=Bxxx")  # family, padded to NLMSG_ALIGNTO
 # rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
 _RTMSG = struct.Struct("=BBBBBBBBI")
 # inet_diag_msg: family, state, timer, retrans; sockid (sport, dport big-endian, src[16], dst[16],
@@ -58,11 +61,15 @@ IFLA_MASTER = 10
 IFLA_OPERSTATE = 16
 IFLA_LINKINFO = 18
 IFLA_STATS64 = 23
+IFLA_LINK_NETNSID = 37
 IFLA_INFO_KIND = 1
 
 IFA_ADDRESS = 1
 IFA_LOCAL = 2
 IFA_LABEL = 3
+
+NETNSA_NSID = 1
+NETNSA_FD = 3
 
 RTA_DST = 1
 RTA_OIF = 4
@@ -186,6 +193,7 @@ class Link:
     operstate: str = ""
     kind: str = ""
     link: int = 0  # IFLA_LINK: the peer's index (veth), possibly in another namespace
+    link_netnsid: int | None = None  # the namespace of that peer, as this namespace numbers it
     master: int = 0
     stats: dict[str, int] = field(default_factory=dict)
 
@@ -250,6 +258,8 @@ def parse_links(data: bytes | memoryview) -> list[Link]:
         )
         if IFLA_LINK in attrs:
             link.link = _u32(attrs[IFLA_LINK])
+        if IFLA_LINK_NETNSID in attrs:
+            link.link_netnsid = struct.unpack_from("=i", attrs[IFLA_LINK_NETNSID])[0]
         if IFLA_MASTER in attrs:
             link.master = _u32(attrs[IFLA_MASTER])
         if IFLA_LINKINFO in attrs:
@@ -350,6 +360,24 @@ def addr_request() -> bytes:
 def route_request() -> bytes:
     """Return the payload of an RTM_GETROUTE dump request (every family and table)."""
     return _RTMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0, 0, 0, 0, 0)
+
+
+def nsid_request(ns_fd: int) -> bytes:
+    """Return the payload of an RTM_GETNSID request: which id does this namespace give the
+    network namespace open at ``ns_fd``?"""
+    attr = _NLATTR.pack(8, NETNSA_FD) + struct.pack("=I", ns_fd)
+    return _RTGENMSG.pack(socket.AF_UNSPEC) + attr
+
+
+def parse_nsid(data: bytes | memoryview) -> int | None:
+    """Return the id in an RTM_NEWNSID reply, or None when the namespace has none (-1)."""
+    for mtype, _flags, payload in messages(data):
+        if mtype == RTM_NEWNSID:
+            attrs = attributes(payload, _RTGENMSG.size)
+            if NETNSA_NSID in attrs:
+                nsid = struct.unpack_from("=i", attrs[NETNSA_NSID])[0]
+                return None if nsid < 0 else int(nsid)
+    return None
 
 
 # --- sock_diag --------------------------------------------------------------------------------
@@ -515,6 +543,28 @@ class NetlinkSocket:
         except OSError as exc:
             raise NetlinkError(f"netlink dump failed: {exc.strerror}.", exc.errno or 0) from None
         return b"".join(chunks)
+
+    def request(self, mtype: int, payload: bytes) -> bytes:
+        """Send one request of ``mtype`` (not a dump) and return the kernel's answer.
+
+        Raises ``NetlinkError`` when the kernel refuses it or does not answer.
+        """
+        self.seq += 1
+        header = _NLMSGHDR.pack(_NLMSGHDR.size + len(payload), mtype, NLM_F_REQUEST, self.seq, 0)
+        try:
+            self.sock.send(header + payload)
+            while True:
+                data = self.sock.recv(self.BUFSIZE)
+                # Skip any leftover of an earlier exchange: answer messages carry our seq.
+                if len(data) >= _NLMSGHDR.size and _NLMSGHDR.unpack_from(data)[3] == self.seq:
+                    break
+        except TimeoutError:
+            raise NetlinkError("the kernel did not answer a netlink request in time.") from None
+        except OSError as exc:
+            raise NetlinkError(f"netlink request failed: {exc.strerror}.", exc.errno or 0) from None
+        for _ in messages(data):
+            pass  # raises NetlinkError for an error answer
+        return data
 
     def close(self) -> None:
         self.sock.close()

@@ -380,6 +380,36 @@ def _open_sockets(target: Target) -> tuple[nl.NetlinkSocket | None, nl.NetlinkSo
     return sockets[0], sockets[1]
 
 
+def host_peers(route: nl.NetlinkSocket, links: list[nl.Link]) -> dict[int, str]:
+    """Return ``{index: name}`` of the links whose peer (the other end of a veth) lives in this
+    thread's own network namespace, named as this namespace names it.
+
+    The container numbers the namespace of each peer (IFLA_LINK_NETNSID); RTM_GETNSID asks it
+    which number it gave ours. Any failure just leaves the peers unnamed.
+    """
+    wanted = [link for link in links if link.link and link.link_netnsid is not None]
+    if not wanted:
+        return {}
+    try:
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return {}
+    try:
+        nsid = nl.parse_nsid(route.request(nl.RTM_GETNSID, nl.nsid_request(own)))
+    except nl.NetlinkError:
+        return {}
+    finally:
+        os.close(own)
+    peers = {}
+    for link in wanted:
+        if nsid is not None and link.link_netnsid == nsid:
+            try:
+                peers[link.index] = socket.if_indextoname(link.link)
+            except OSError:
+                continue  # removed since
+    return peers
+
+
 def read_links(target: Target, route: nl.NetlinkSocket | None, network: Network) -> None:
     """Fill ``network``'s interfaces (with addresses) and routes from rtnetlink.
 
@@ -391,6 +421,9 @@ def read_links(target: Target, route: nl.NetlinkSocket | None, network: Network)
             links = nl.parse_links(route.dump(nl.RTM_GETLINK, nl.link_request()))
             addresses = nl.parse_addresses(route.dump(nl.RTM_GETADDR, nl.addr_request()))
             network.interfaces = interfaces_from_netlink(links, addresses)
+            peers = host_peers(route, links)
+            for iface in network.interfaces:
+                iface.peer = peers.get(iface.index, "")
             names = {i.index: i.name for i in network.interfaces}
             records = nl.parse_routes(route.dump(nl.RTM_GETROUTE, nl.route_request()))
             network.routes = routes_from_netlink(records, names)

@@ -166,7 +166,7 @@ def print_network(network: Network, sockets_only: bool = False) -> None:
             [
                 [
                     i.name,
-                    i.kind or "-",
+                    f"{i.kind or '-'} (host: {i.peer})" if i.peer else i.kind or "-",
                     i.state or "-",
                     i.mtu or "-",
                     i.mac or "-",

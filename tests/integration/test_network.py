@@ -145,6 +145,8 @@ def test_docker_eth0_address_route_and_dns(
     eth0 = next(i for i in services_net.interfaces if i.name == "eth0")
     assert (eth0.kind, eth0.state) == ("veth", "UP")
     assert eth0.mac == settings["MacAddress"]
+    # the host side of the veth pair, named as the host names it, points back at eth0
+    assert int(Path(f"/sys/class/net/{eth0.peer}/iflink").read_text()) == eth0.index
     assert [(a.address, a.prefixlen) for a in eth0.addresses if a.family == "inet"] == [
         (settings["IPAddress"], settings["IPPrefixLen"])
     ]
@@ -286,6 +288,7 @@ def test_runc_container_in_a_prepared_network_namespace(
     net = net_json(cli, c.id)
     veth = next(i for i in net.interfaces if i.name == inner)
     assert veth.kind == "veth"
+    assert veth.peer == f"dth{inner[3:]}"  # the end left in the host's namespace
     assert veth.state in ("UP", "LOWERLAYERDOWN", "UNKNOWN")
     assert [(a.family, a.address, a.prefixlen) for a in veth.addresses] == [
         ("inet", "192.0.2.2", 24)

@@ -497,3 +497,15 @@ def test_read_dns_without_files(tmp_path: Path) -> None:
     dns = network.read_dns(str(tmp_path), warnings)
     assert dns == DNSConfig()
     assert len(warnings) == 2 and warnings[0].startswith("no resolver config: /etc/resolv.conf")
+
+
+def test_veth_peer_namespace_ids() -> None:
+    links = {link.name: link for link in nl.parse_links(raw("docker/links.nl"))}
+    assert links["eth0"].link_netnsid == 0  # the host, as the container numbers it
+    assert links["lo"].link_netnsid is None
+    reply = raw("docker/nsid.nl")  # the container asked which number it gave the host's
+    assert nl.parse_nsid(reply) == 0
+    unassigned = reply[:-4] + struct.pack("=i", -1)
+    assert nl.parse_nsid(unassigned) is None
+    request = nl.nsid_request(7)
+    assert len(request) == 12 and struct.unpack_from("=HHI", request, 4) == (8, nl.NETNSA_FD, 7)
