@@ -231,4 +231,5 @@ def print_network(network: Network, sockets_only: bool = False) -> None:
         if line.strip() and not line.lstrip().startswith("#")
     ]
     if hosts:
-        print(f"hosts      {len(hosts)} entries in /etc/hosts (see --json)")
+        entries = f"{len(hosts)} entr{'y' if len(hosts) == 1 else 'ies'}"
+        print(f"hosts      {entries} in /etc/hosts (see --json)")
