@@ -21,8 +21,29 @@ if TYPE_CHECKING:
 # ``debugtool --version`` costs an interpreter start and nothing more.
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the full parser, with every subcommand module of ``debugtool.commands``."""
+#: Global options that take a value (so the subcommand is not mistaken for it).
+_VALUED_OPTIONS = ("--timeout", "--oci-root")
+
+
+def _command_name(argv: Sequence[str]) -> str | None:
+    """Return the subcommand named on ``argv`` (the first word that is not a global option)."""
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            return None
+        if word in _VALUED_OPTIONS:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Build the parser: with only ``command``'s module when it names one, else with all of them.
+
+    Importing and building every subcommand costs about as much as a ``docker ps``; a command
+    line that names its subcommand pays only for that one.
+    """
     import argparse
     import importlib
     import pkgutil
@@ -67,11 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     import debugtool.commands as commands
 
-    modules = [
-        importlib.import_module(f"debugtool.commands.{m.name}")
-        for m in pkgutil.iter_modules(commands.__path__)
-        if not m.name.startswith("_")
-    ]
+    names = [m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
+    if command in names:
+        names = [command]
+    modules = [importlib.import_module(f"debugtool.commands.{name}") for name in names]
     for module in sorted(modules, key=lambda m: getattr(m, "ORDER", 100)):
         module.register(sub)
     return parser
@@ -95,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="debugtool: %(levelname)s: %(name)s: %(message)s",
     )
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(_command_name(argv)).parse_args(argv)
         args.debug = debug
         if args.oci_root:
             # Backends read extra OCI state roots from the environment, as third-party ones can.

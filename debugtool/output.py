@@ -12,10 +12,19 @@ from typing import Any, TextIO
 from debugtool.model import to_dict
 
 
-def emit_json(data: Any, stream: TextIO | None = None) -> None:
-    """Write model objects or plain data as indented JSON followed by a newline."""
+def emit_json(data: Any, stream: TextIO | None = None, indent: bool | None = None) -> None:
+    """Write model objects or plain data as JSON followed by a newline.
+
+    Indented for a person at a terminal; compact in a pipe, where ``json``'s C encoder is
+    several times faster than the indenting pure-Python one (``jq .`` indents it again).
+    """
     stream = stream or sys.stdout
-    json.dump(to_dict(data), stream, indent=2, sort_keys=False, default=str)
+    if indent is None:
+        indent = stream.isatty()
+    if indent:
+        json.dump(to_dict(data), stream, indent=2, default=str)
+    else:
+        stream.write(json.dumps(to_dict(data), default=str, separators=(",", ":")))
     stream.write("\n")
 
 

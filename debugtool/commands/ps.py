@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     containers = [c for c in found.containers if args.all or c.status in ("running", "paused")]
     containers.sort(key=lambda c: (-(c.created or 0), c.name))
     if args.json:
+        # Each backend's raw record (a containerd spec runs to tens of KiB) is for 'inspect'.
+        for c in containers:
+            c.metadata = {}
         output.emit_json(containers)
         return 0
     k8s = any(c.pod for c in containers)
