@@ -85,6 +85,11 @@ class HostIndex:
         return controller_dirs(target.cgroup, self.mounts)
 
 
+class NothingToCollect(DebugtoolError):
+    """The collector has no source for this container (a runtime that keeps no logs): the
+    writer records it as ``skipped``, not as an error."""
+
+
 class Context:
     """What a running collector can use: subprocesses the writer may kill, and a cut-off flag."""
 
@@ -439,8 +444,10 @@ def logs(
         if path is None and data is not None:
             return {f"{folder}/logs.txt": data}
         if path is None:
-            raise DebugtoolError(
-                why + f"runtime {container.runtime} keeps no log file debugtool can read."
+            if why:
+                raise DebugtoolError(why + "and the host keeps no log file for it.")
+            raise NothingToCollect(
+                f"runtime {container.runtime} keeps no log file debugtool can read."
             )
         data = read_log_file(path, tail, since)
         if why:

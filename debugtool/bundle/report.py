@@ -27,7 +27,7 @@ main{flex:1;padding:12px 20px;min-width:0}section.ctr[hidden]{display:none}
 h2{font-size:17px;margin:14px 0 6px}h3{font-size:15px;margin:14px 0 4px;border-bottom:1px solid
 var(--line)}table{border-collapse:collapse;width:100%;margin:4px 0 8px;font-size:13px}
 th,td{text-align:left;padding:2px 8px 2px 0;vertical-align:top;border-bottom:1px solid #eef0f4}
-th{color:var(--muted);font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{color:var(--muted);font-weight:600}td.num{font-variant-numeric:tabular-nums}
 td code{overflow-wrap:anywhere}
 code,pre{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace}pre{background:var(--band);
 padding:8px;overflow:auto;max-height:480px;white-space:pre-wrap;overflow-wrap:anywhere}

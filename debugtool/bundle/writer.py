@@ -222,6 +222,8 @@ class Writer:
         def work() -> None:
             try:
                 box["files"] = fn(ctx, *args)
+            except col.NothingToCollect as exc:
+                box["skipped"] = exc.for_people()
             except DebugtoolError as exc:
                 box["error"] = exc.for_people()
             except Exception as exc:  # noqa: BLE001 - a collector bug becomes a record
@@ -252,6 +254,8 @@ class Writer:
                     result.error += " (cut by the bundle's time budget)"
         elif "error" in box:
             result.status, result.error = mf.ERROR, box["error"]
+        elif "skipped" in box:
+            result.status, result.error = mf.SKIPPED, box["skipped"]
         else:
             files = box.get("files") or {}
             if ctx.truncated:

@@ -141,6 +141,9 @@ def test_every_container_and_collector(bundle: str, planted: dict[str, harness.S
         assert samples[0].sampled_at < samples[-1].sampled_at
         assert samples[-1].memory_usage, runtime
     assert "hello from podman" in b.logs(planted["podman"].id)
+    # A raw runc container keeps no logs: recorded as skipped with the reason, not an error.
+    (runc_logs,) = [r for r in b.collectors(planted["runc"].id) if r["name"] == "logs"]
+    assert runc_logs["status"] == "skipped" and "keeps no log file" in runc_logs["error"]
     # The folder names are readable: runtime-name-shortid.
     dirs = {c["dir"] for c in b.manifest["containers"]}
     docker = planted["docker"]
