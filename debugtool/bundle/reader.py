@@ -20,7 +20,8 @@ nothing::
         snapshot.json             the model Snapshot as captured (Snapshot.to_json)
         cgroup-samples.json       a list of CgroupStats taken over about a second
         logs.txt                  the container's recent output
-        raw/...                   mountinfo, status, net tables and cgroup files as read
+        raw/proc/...              the init process's mountinfo, status, cgroup, limits, net/*
+        raw/cgroup-CTL.txt        every readable file of the container's cgroup, per controller
 
 ``manifest.json`` holds (see ``manifest.py``): ``format`` ("debugtool-bundle"),
 ``schema_version``, ``debugtool_version``, ``created_at`` (epoch seconds), ``root``,

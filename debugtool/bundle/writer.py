@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import json
 import os
 import queue
@@ -136,10 +137,12 @@ class _Capture:
         self.results: list[mf.CollectorResult] = []
         self.running: dict[int, tuple[mf.CollectorResult, float]] = {}
         self.sealed = False
+        self._keys = itertools.count(1)
 
     def begin(self, name: str, container: str | None) -> int:
+        """Note a collector as running; return its key for ``finish`` (never 0)."""
         with self.lock:
-            key = id(object()) ^ int(time.monotonic_ns())
+            key = next(self._keys)
             self.running[key] = (mf.CollectorResult(name, container), time.monotonic())
             return key
 
