@@ -812,22 +812,22 @@ class Tracer:
                     if how == "copy":
                         # Copy what the pointer arguments point at, resume, then decode from
                         # the copy while the tracee runs; a decode seen before is looked up.
-                        regions = []
                         key: tuple[Any, ...] = fields
                         memory = tracee.memory
                         for index in plan[2]:
-                            address = args[index]
-                            if address:
+                            if args[index]:
                                 try:
-                                    data = pread(memory._fd or memory._mem(), window, address)
+                                    data = pread(memory._fd or memory._mem(), window, args[index])
                                 except (OSError, OverflowError):
                                     data = b""
-                                regions.append((address, data))
                                 key += (data,)
                         raw(resume_request, pid, null, null)
                         self._held = 0
                         text = decoded.get(key)
                         if text is None:
+                            # The key holds one copy per non-NULL pointer, after the numbers.
+                            addresses = [args[i] for i in plan[2] if args[i]]
+                            regions = list(zip(addresses, key[7:], strict=True))
                             copy = SnapshotMemory(memory, regions, window)
                             text = decode(copy, nr, args)
                             if copy.nested:
@@ -867,8 +867,10 @@ class Tracer:
                     if entry is None:
                         entry = counted[nr] = SyscallStats()
                     entry.calls += 1
-                    entry.errors += is_error
-                    entry.seconds += now() - tracee.entered
+                    if is_error:
+                        entry.errors += 1
+                    if summary:
+                        entry.seconds += now() - tracee.entered
                     if write is not None:
                         plan = tracee.plan
                         if json_lines or is_error or plan[3]:
