@@ -74,6 +74,8 @@ class ActionScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in commands.FEATURE_MODULES:
             return action in self.tui.actions  # False: absent from the footer and the help
+        if action == "refresh":
+            return self.tui.source.live  # a bundle does not change
         return True
 
     def _running_container(self) -> Container | None:
