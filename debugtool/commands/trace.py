@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
                         "pids": {str(h): c for h, c in sorted(result.pids.items())},
                         "duration": round(time.monotonic() - started, 3),
                         "syscalls": result.syscalls,
-                        "syscalls_seen": sorted(result.stats) if result.stats else None,
+                        "syscalls_seen": {n: s.calls for n, s in sorted(result.stats.items())},
                         "exit": status,
                         "undetached": result.undetached,
                     }
@@ -157,9 +157,14 @@ def run(args: argparse.Namespace) -> int:
                     )
                 else:
                     trace.summary_table(result.stats, sink)
+            left = (
+                f"processes {', '.join(map(str, result.undetached))} are left to the kernel to detach"
+                if result.undetached
+                else "all traced processes detached"
+            )
             sys.stderr.write(
                 f"debugtool: trace ended ({_reason(result.reason)}); "
-                f"{result.syscalls} syscalls, all traced processes detached.\n"
+                f"{result.syscalls} syscalls, {left}.\n"
             )
         finally:
             if sink is not None:
@@ -177,4 +182,6 @@ def _reason(reason: str) -> str:
         "count": "--count reached",
         "SIGINT": "interrupted",
         "SIGTERM": "terminated",
+        "SIGHUP": "the terminal closed",
+        "output closed": "the output was closed",
     }.get(reason, reason or "done")

@@ -395,6 +395,22 @@ def _tracer(pid: int) -> int:
     return int(procfs.parse_status(procfs.read_text(pid, "status"))["TracerPid"])
 
 
+def test_reader_going_away_ends_the_trace(workload: harness.Started, audit_env) -> None:
+    # debugtool trace ... | head -n 3: a closed pipe ends the trace cleanly, detached.
+    pipeline = subprocess.run(
+        f"{sys.executable} -m debugtool trace {workload.id} -f | head -n 3",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **audit_env},
+    )
+    assert len(pipeline.stdout.splitlines()) == 3
+    assert "trace ended (the output was closed)" in pipeline.stderr
+    assert _audit(audit_env)[-1]["exit"] == "output closed"
+    assert_running_untraced(workload.pid)
+
+
 # --- refusals and endings ------------------------------------------------------------------
 
 
