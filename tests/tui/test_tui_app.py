@@ -411,3 +411,22 @@ async def test_a_changed_value_is_redrawn_in_place(make_app):
         rows[WEB_ID][5] = 98.0
         table.update_rows(rows)
         assert "98.0%" in table.render_line(y).text
+
+
+async def test_escape_clears_a_kept_filter_before_going_back(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#containers", LiveTable)
+        await pilot.press("slash", "w", "e", "b", "enter")  # Enter keeps the filter
+        assert table.row_count == 1 and table.has_focus
+        await pilot.press("escape")
+        assert table.row_count == 4
+        table.select_key(WEB_ID)
+        await pilot.press("enter")
+        await settle(pilot)
+        processes = app.screen.query_one("#process-table", LiveTable)
+        await pilot.press("slash", "n", "c", "enter", "escape")
+        assert processes.row_count == 8 and isinstance(app.screen, DetailScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, ContainersScreen)

@@ -47,6 +47,7 @@ class ContainersScreen(ActionScreen):
         Binding("slash", "filter", "Filter"),
         Binding("s", "sort", "Sort"),
         Binding("r", "refresh", "Refresh"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
         *ActionScreen.ACTION_BINDINGS,
     ]
 
@@ -276,6 +277,10 @@ class ContainersScreen(ActionScreen):
 
     def action_filter(self) -> None:
         self.query_one(FilterBar).open()
+
+    def action_clear_filter(self) -> None:
+        """Esc: drop a filter kept with Enter (this is the first screen: nothing to go back to)."""
+        self.query_one(FilterBar).action_dismiss()
 
     def on_filter_bar_edited(self, message: FilterBar.Edited) -> None:
         self.table.set_filter(message.text)

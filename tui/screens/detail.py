@@ -543,6 +543,11 @@ class DetailScreen(ActionScreen):
         return header + self.table(name).as_text()
 
     def action_back(self) -> None:
+        """Esc: clear a kept process filter first (as k9s does), else go back to the list."""
+        bar = self.query_one("#proc-filter", FilterBar)
+        if bar.value:
+            bar.action_dismiss()
+            return
         self.app.pop_screen()
 
     def action_tab(self, step: int) -> None:
