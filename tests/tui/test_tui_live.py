@@ -77,3 +77,34 @@ async def test_bundle_key_writes_a_real_bundle_that_opens_offline(
         assert any("sleep 100000" in c for c in commands), commands
         keys = {b.binding.action for b in app.screen.active_bindings.values()}
         assert not keys & {"exec", "trace", "bundle"}
+
+
+def test_live_source_samples_cpu_and_memory_then_notices_the_exit(containers):
+    from debugtool.errors import ContainerGone
+    from tui.source import LiveSource
+
+    started = containers.docker()
+    source = LiveSource()
+    try:
+        listing = source.containers()
+        (container,) = [c for c in listing.containers if c.id == started.id]
+        first = source.cgroup(container)  # finds the cgroup directories: every field
+        assert first is not None and first.memory_usage and first.cpu_usage_ns is not None
+        assert first.pids_current is not None
+        second = source.cgroup(container)  # reuses them, reads CPU and memory only
+        assert second is not None and second.memory_usage and second.cpu_usage_ns is not None
+        assert second.pids_current is None
+        assert second.sampled_at >= first.sampled_at
+        snapshot = source.snapshot(container, network=False)
+        assert any(p.cmdline[:1] == ["/bin/sleep"] for p in snapshot.processes)
+        containers.cleanup()  # the container goes away while the TUI holds it
+        try:
+            source.cgroup(container)
+        except ContainerGone as exc:
+            assert started.name in str(exc)
+        else:
+            raise AssertionError("a removed container still gave a sample")
+        later = source.containers()
+        assert started.id not in {c.id for c in later.containers if c.running}
+    finally:
+        source.close()
