@@ -160,13 +160,20 @@ def parse_filter(text: str | None, names: dict[int, str] | None = None) -> froze
 # --- pids: container and host ------------------------------------------------------------
 
 
-def container_pid(host_pid: int) -> int:
-    """Return the PID a process has in its own (innermost) PID namespace; 0 if it is gone."""
+def container_pid(host_pid: int, level: int | None = None) -> int:
+    """Return a process's PID in the PID namespace ``level`` deep (0 is the host's; default:
+    its own innermost namespace), from ``NSpid``; 0 if it is gone.
+
+    A container's process that made a nested PID namespace is still shown as the container
+    sees it when ``level`` is the container's.
+    """
     try:
         chain = procfs.nspid(procfs.parse_status(procfs.read_text(host_pid, "status")))
     except procfs.ProcessGone:
         return 0
-    return chain[-1] if chain else host_pid
+    if not chain:
+        return host_pid
+    return chain[level] if level is not None and level < len(chain) else chain[-1]
 
 
 def host_pid_for(pidns_inode: int, wanted: int, proc: str = procfs.PROC) -> int:
@@ -563,8 +570,10 @@ class Tracer:
         summary: bool = False,
         json_lines: bool = False,
         string_max_length: int = 64,
+        pidns_level: int | None = None,
     ) -> None:
         self.pid = pid
+        self.pidns_level = pidns_level  # the container's PID namespace depth, for its PIDs
         self.out = out
         self.follow = follow
         self.only = only
@@ -634,7 +643,7 @@ class Tracer:
             raise
 
     def _add(self, pid: int) -> Tracee:
-        tracee = Tracee(pid, container_pid(pid) or pid, TraceeMemory(pid))
+        tracee = Tracee(pid, container_pid(pid, self.pidns_level) or pid, TraceeMemory(pid))
         self.tracees[pid] = tracee
         self.result.pids[pid] = tracee.cpid
         return tracee
@@ -921,7 +930,7 @@ class Tracer:
                     old.memory.close()
             tracee = self.tracees.get(pid) or self._add(pid)
             tracee.memory.close()  # the old address space is gone
-            tracee.cpid = container_pid(pid) or tracee.cpid
+            tracee.cpid = container_pid(pid, self.pidns_level) or tracee.cpid
         elif event == PTRACE_EVENT_STOP:
             if pid not in self.tracees:
                 self._add(pid)
@@ -1091,7 +1100,7 @@ class Tracer:
                 child = _event_message(pid)
                 if child and child not in detached:  # auto-attached: its first stop will come
                     pending.add(child)
-                    self.result.pids.setdefault(child, container_pid(child))
+                    self.result.pids.setdefault(child, container_pid(child, self.pidns_level))
             elif event == 0 and status >> 8 != SYSCALL_STOP:
                 deliver = sig  # a signal-delivery-stop: hand the signal on
             self._detach(pid, deliver)

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import time
 
-    from debugtool import audit, output, trace
+    from debugtool import audit, output, procfs, trace
     from debugtool.errors import UsageError
     from debugtool.target import require_privileges, resolve
 
@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     require_privileges()
     with resolve(args.target, timeout=args.timeout) as target:
         pid = target.pid
+        status = procfs.read_text(target.pid, "status")  # the container init's NSpid depth
         if args.pid is not None:
             pid = trace.host_pid_for(target.namespaces["pid"], args.pid)
         trace.check_traceable(pid)
@@ -123,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
                 summary=args.summary,
                 json_lines=args.json,
                 string_max_length=args.string_limit,
+                pidns_level=len(procfs.nspid(procfs.parse_status(status))) - 1,
             )
             started = time.monotonic()
             status = "error"

@@ -98,6 +98,9 @@ def test_container_pid(fake_proc: str) -> None:
     assert trace.container_pid(14598) == 7
     assert trace.container_pid(1) == 1
     assert trace.container_pid(424242) == 0  # gone
+    # In a PID namespace nested inside the container: shown as the container (level 1) sees it.
+    assert trace.container_pid(20001) == 5
+    assert trace.container_pid(20001, level=1) == 300
 
 
 def test_refuses_a_process_already_traced_and_names_the_tracer(fake_proc: str) -> None:
