@@ -430,3 +430,21 @@ async def test_escape_clears_a_kept_filter_before_going_back(make_app):
         assert processes.row_count == 8 and isinstance(app.screen, DetailScreen)
         await pilot.press("escape")
         assert isinstance(app.screen, ContainersScreen)
+
+
+async def test_pod_columns_appear_with_a_kubernetes_container(make_app):
+    source = FixtureSource(live=True)
+    source.removed.add("7a1c" + "0" * 60)  # no Kubernetes container at first
+    app = make_app(source, interval=3600)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#containers", LiveTable)
+        assert "pod" not in [c.key.value for c in table.ordered_columns]
+        table.sort_by("id")  # the last column: its index moves when pod columns come
+        await pilot.pause()
+        source.removed.clear()
+        app.screen.action_refresh()
+        await settle(pilot)
+        assert [c.key.value for c in table.ordered_columns][-3:] == ["pod", "pod_namespace", "id"]
+        assert table.sort_column == "id" and table.row_count == 4
+        assert names(table)[0] == "api"  # 7a1c... sorts first by id

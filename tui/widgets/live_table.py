@@ -104,7 +104,7 @@ class LiveTable(DataTable):
 
     # --- methods the screens call ---------------------------------------------------------------
     def set_columns(self, columns: Sequence[Column]) -> None:
-        """Replace the columns (for example when pods appear); rows are laid out again."""
+        """Replace the columns (for example when pods appear); call ``update_rows`` next."""
         if [c.key for c in columns] == [c.key for c in self._columns]:
             return
         self._columns = list(columns)
@@ -113,9 +113,9 @@ class LiveTable(DataTable):
         self.clear(columns=True)
         self._shown_raw.clear()
         self._add_columns()
-        raw, self._raw = self._raw, {}
+        # The old rows do not fit the new columns: the caller hands over new ones next.
+        self._raw.clear()
         self._search.clear()
-        self.update_rows(raw, order=list(self._order) if self._order is not None else None)
 
     def update_rows(
         self, rows: Mapping[str, Sequence[Any]], order: Sequence[str] | None = None
