@@ -101,13 +101,11 @@ def run(args: argparse.Namespace) -> int:
                 sink = open(
                     sys.stdout.fileno(), "w", buffering=1 << 16, encoding="utf-8", closefd=False
                 )
-            entry = {
+            entry = {  # the same target keys as exec's entries, so 'debugtool audit' finds both
                 "action": "trace",
-                "target": {
-                    "id": target.container.id,
-                    "name": target.container.name,
-                    "runtime": target.container.runtime,
-                },
+                "target_id": target.container.id,
+                "target_name": target.container.name,
+                "runtime": target.container.runtime,
                 "pid": pid,
                 "container_pid": trace.container_pid(pid),
                 "follow": args.follow,
@@ -142,6 +140,7 @@ def run(args: argparse.Namespace) -> int:
                         "syscalls": result.syscalls,
                         "syscalls_seen": {n: s.calls for n, s in sorted(result.stats.items())},
                         "exit": status,
+                        "exit_code": 0 if status != "error" else 125,
                         "undetached": result.undetached,
                     }
                 )

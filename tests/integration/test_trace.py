@@ -143,7 +143,9 @@ def test_follow_decodes_paths_and_addresses_with_container_pids(
         assert cpid in host_of and host_of[cpid] != cpid  # the container's PID, not the host's
         assert cpid != 1  # cat and nc are children, followed with -f
     assert {"openat", "connect"} <= set(end["syscalls_seen"])
-    assert end["target"]["id"] == workload.id
+    assert end["target_id"] == workload.id and end["action"] == "trace"
+    listed = cli("audit", "--target", workload.id[:12], "--json", env=audit_env)
+    assert any(e.get("action") == "trace" for e in json.loads(listed.stdout))
     assert_running_untraced(workload.pid)
 
 
