@@ -63,20 +63,29 @@ class HostIndex:
             self.mounts = procfs.parse_mountinfo(procfs.read_text("self", "mountinfo"))
         except DebugtoolError:
             self.mounts = []
-        self.by_pidns: dict[int, list[int]] = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                inode = os.stat(f"/proc/{entry}/ns/pid").st_ino
-            except OSError:
-                continue  # exited, or a kernel thread
-            self.by_pidns.setdefault(inode, []).append(int(entry))
+        self._by_pidns: dict[int, list[int]] | None = None
+        self._lock = threading.Lock()
+
+    def by_pidns(self) -> dict[int, list[int]]:
+        """Return ``{PID namespace inode: [host PIDs]}``, scanning ``/proc`` on first use."""
+        with self._lock:
+            if self._by_pidns is None:
+                found: dict[int, list[int]] = {}
+                for entry in os.listdir("/proc"):
+                    if not entry.isdigit():
+                        continue
+                    try:
+                        inode = os.stat(f"/proc/{entry}/ns/pid").st_ino
+                    except OSError:
+                        continue  # exited, or a kernel thread
+                    found.setdefault(inode, []).append(int(entry))
+                self._by_pidns = found
+            return self._by_pidns
 
     def pids(self, target: Target) -> list[int] | None:
         """Return the host PIDs in the target's PID namespace (None: unknown, scan yourself)."""
         pidns = target.namespaces.get("pid")
-        return self.by_pidns.get(pidns) if pidns else None
+        return self.by_pidns().get(pidns) if pidns else None
 
     def cgroup_dirs(self, target: Target) -> tuple[str, dict[str, str]]:
         """Return the target's cgroup version and ``{controller: directory}``."""
