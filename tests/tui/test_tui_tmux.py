@@ -60,6 +60,7 @@ def test_tui_in_tmux_lists_opens_and_quits(containers):
     assert (
         tmux("new-session", "-d", "-x", "120", "-y", "40", "-s", session, command).returncode == 0
     )
+    socket_path = tmux("display", "-p", "-t", session, "#{socket_path}").stdout.strip()
     try:
         first = wait_for(session, started.name)
         assert "NAME" in first and "RUNTIME" in first
@@ -81,3 +82,5 @@ def test_tui_in_tmux_lists_opens_and_quits(containers):
     finally:
         tmux("kill-session", "-t", session)
         tmux("kill-server")  # this test's own server (its socket), nothing else
+        if socket_path:
+            Path(socket_path).unlink(missing_ok=True)
