@@ -303,7 +303,8 @@ def _wait_for(get, want: bytes, timeout: float = 15) -> bytes:
 
 
 def test_docker_logs(containers: harness.Containers) -> None:
-    script = "echo alpha; echo beta; echo gamma >&2; echo done; exec sleep 100000"
+    # stdout and stderr are separate pipes: pause so Docker logs stderr's line before "done".
+    script = "echo alpha; echo beta; echo gamma >&2; sleep 0.3; echo done; exec sleep 100000"
     s = containers.docker(cmd=("sh", "-c", script))
     rt = docker.DockerRuntime()
     c = by_id(rt.list(), s.id)
