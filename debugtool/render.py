@@ -14,6 +14,7 @@ from debugtool.model import (
     Process,
     SecurityContext,
     Snapshot,
+    Socket,
 )
 from debugtool.output import human_size, table, warn
 
@@ -105,69 +106,146 @@ def mounts(snap: Snapshot | list[Mount], stream: TextIO | None = None) -> None:
         warn(f"{risky} mount{'s' if risky != 1 else ''} flagged as risky (see RISK).")
 
 
-def network(snap: Snapshot | Network, stream: TextIO | None = None) -> None:
-    """Interfaces, routes, sockets with their processes, and DNS configuration."""
+def endpoint(address: str, port: int, protocol: str) -> str:
+    """Return ``address:port`` as ``ss`` writes it: IPv6 in brackets, an unset side as ``*``."""
+    if address in ("", "0.0.0.0", "::") and not port:
+        return "*:*" if protocol != "unix" else "*"
+    host = f"[{address}]" if ":" in address else address
+    return f"{host}:{port if port else '*'}"
+
+
+def _holders(sock: Socket) -> tuple[str, str, str]:
+    """Return the container PIDs, host PIDs and process name columns of a socket."""
+    if not sock.pids:
+        return "-", "-", "-"
+    nspids = ",".join(str(p) for p in sock.nspids) or "-"
+    process = sock.process + (f" (+{len(sock.pids) - 1})" if len(sock.pids) > 1 else "")
+    return nspids, ",".join(str(p) for p in sock.pids), process
+
+
+def socket_rows(sockets: list[Socket]) -> list[list[str]]:
+    """Return one table row per socket: proto, state, local, remote, pids, process."""
+    by_inode = {s.inode: s for s in sockets if s.protocol == "unix"}
+    rows = []
+    for s in sockets:
+        if s.protocol == "unix":
+            proto = f"unix/{s.socket_type}" if s.socket_type else "unix"
+            local = s.path or "*"
+            peer = by_inode.get(s.peer_inode) if s.peer_inode else None
+            if peer is not None and peer.process:
+                remote = f"{peer.path or '*'} ({peer.process})"
+            else:
+                remote = (peer.path if peer else "") or "*"
+        else:
+            proto = s.protocol
+            local = endpoint(s.local_address, s.local_port, s.protocol)
+            remote = endpoint(s.remote_address, s.remote_port, s.protocol)
+        nspids, pids, process = _holders(s)
+        rows.append([proto, s.state, local, remote, nspids, pids, process])
+    return rows
+
+
+def network(
+    snap: Snapshot | Network, sockets_only: bool = False, stream: TextIO | None = None
+) -> None:
+    """Print the INTERFACES, ROUTES, SOCKETS and DNS sections for people."""
+    from debugtool import output
+
     out = _stream(stream)
-    net = snap.network if isinstance(snap, Snapshot) else snap
-    out.write("INTERFACES\n")
-    table(
-        ["NAME", "STATE", "MTU", "MAC", "ADDRESSES", "RX", "TX", "ERR", "DROP"],
-        [
+    network = snap.network if isinstance(snap, Snapshot) else snap
+
+    if not sockets_only:
+        out.write("INTERFACES" + "\n")
+        output.table(
             [
-                i.name,
-                i.state,
-                i.mtu,
-                i.mac or "-",
-                " ".join(f"{a.address}/{a.prefixlen}" for a in i.addresses) or "-",
-                f"{human_size(i.rx_bytes)}/{i.rx_packets}p",
-                f"{human_size(i.tx_bytes)}/{i.tx_packets}p",
-                i.rx_errors + i.tx_errors,
-                i.rx_dropped + i.tx_dropped,
-            ]
-            for i in net.interfaces
-        ],
-        stream=out,
-    )
-    out.write("\nROUTES\n")
-    table(
-        ["DESTINATION", "GATEWAY", "DEV", "METRIC", "TABLE"],
-        [
-            [r.destination, r.gateway or "-", r.interface or "-", r.metric, r.table]
-            for r in net.routes
-        ],
-        stream=out,
-    )
-    out.write("\nSOCKETS\n")
-    table(
-        ["PROTO", "STATE", "LOCAL", "REMOTE", "PID", "HOST PID", "PROCESS"],
-        [
+                "name",
+                "kind",
+                "state",
+                "mtu",
+                "mac",
+                "addresses",
+                "rx bytes",
+                "rx pkts",
+                "rx err",
+                "rx drop",
+                "tx bytes",
+                "tx pkts",
+                "tx err",
+                "tx drop",
+            ],  # fmt: skip
             [
-                s.protocol,
-                s.state,
-                s.path if s.protocol == "unix" else _endpoint(s.local_address, s.local_port),
-                "-" if s.protocol == "unix" else _endpoint(s.remote_address, s.remote_port),
-                ",".join(map(str, s.nspids)) or "-",
-                ",".join(map(str, s.pids)) or "-",
-                s.process or "-",
-            ]
-            for s in net.sockets
-        ],
+                [
+                    i.name,
+                    f"{i.kind or '-'} (host: {i.peer})" if i.peer else i.kind or "-",
+                    i.state or "-",
+                    i.mtu or "-",
+                    i.mac or "-",
+                    ", ".join(f"{a.address}/{a.prefixlen}" for a in i.addresses) or "-",
+                    output.human_size(i.rx_bytes),
+                    i.rx_packets,
+                    i.rx_errors,
+                    i.rx_dropped,
+                    output.human_size(i.tx_bytes),
+                    i.tx_packets,
+                    i.tx_errors,
+                    i.tx_dropped,
+                ]
+                for i in network.interfaces
+            ],
+            fit=False,
+            stream=out,
+        )
+        out.write("\n")
+        out.write("ROUTES" + "\n")
+        # The local table holds the kernel's own host and broadcast routes (``ip route show
+        # table local``); like ``ip route`` people see the others. --json has them all.
+        routes = [r for r in network.routes if r.table != "local" and r.type != "multicast"]
+        output.table(
+            ["destination", "gateway", "interface", "src", "proto", "scope", "metric", "table"],
+            [
+                [
+                    r.destination,
+                    r.gateway or "-",
+                    r.interface or "-",
+                    r.prefsrc or "-",
+                    r.protocol or "-",
+                    r.scope or "-",
+                    r.metric,
+                    r.table if r.type in ("", "unicast") else f"{r.table} ({r.type})",
+                ]
+                for r in routes
+            ],
+            fit=False,
+            stream=out,
+        )
+        out.write("\n")
+    out.write("SOCKETS" + "\n")
+    output.table(
+        ["proto", "state", "local", "remote", "pid", "host pid", "process"],
+        socket_rows(network.sockets),
         stream=out,
     )
-    out.write("\nDNS\n")
-    dns = net.dns
-    out.write(f"  nameservers: {' '.join(dns.nameservers) or '-'}\n")
-    out.write(f"  search:      {' '.join(dns.search) or '-'}\n")
+    if sockets_only:
+        return
+    out.write("\n")
+    out.write("DNS" + "\n")
+    dns = network.dns
+    if not dns.resolv_conf and not dns.nameservers:
+        out.write("(no /etc/resolv.conf in the container)" + "\n")
+    for ns in dns.nameservers:
+        out.write(f"nameserver {ns}" + "\n")
+    if dns.search:
+        out.write(f"search     {' '.join(dns.search)}" + "\n")
     if dns.options:
-        out.write(f"  options:     {' '.join(dns.options)}\n")
-
-
-def _endpoint(address: str, port: int) -> str:
-    if not address:
-        return "-"
-    if ":" in address:
-        return f"[{address}]:{port if port else '*'}"
-    return f"{address}:{port if port else '*'}"
+        out.write(f"options    {' '.join(dns.options)}" + "\n")
+    hosts = [
+        line
+        for line in dns.hosts.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if hosts:
+        entries = f"{len(hosts)} entr{'y' if len(hosts) == 1 else 'ies'}"
+        out.write(f"hosts      {entries} in /etc/hosts (see --json)" + "\n")
 
 
 def cgroup(snap: Snapshot | CgroupStats, stream: TextIO | None = None) -> None:

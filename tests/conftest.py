@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -55,18 +54,9 @@ def fixture_text():
     return read
 
 
-def run_cli(
-    *args: str, input: bytes | None = None, timeout: float = 60, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m debugtool ARGS`` and return the finished process (text output)."""
-    return subprocess.run(
-        [sys.executable, "-m", "debugtool", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        input=input,
-        env={**os.environ, **(env or {})},
-    )
+# Tests that need the CLI outside a fixture import it from the harness: ``from conftest import``
+# is ambiguous once tests/tui has a conftest of its own.
+run_cli = harness.run_cli
 
 
 @pytest.fixture

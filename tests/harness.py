@@ -80,6 +80,22 @@ def run(*argv: str, check: bool = True, timeout: float = 120, input: bytes | Non
     return proc.stdout.decode(errors="replace")
 
 
+def run_cli(
+    *args: str, input: str | None = None, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m debugtool ARGS`` and return the finished process (text output)."""
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "debugtool", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+        env={**os.environ, **(env or {})},
+    )
+
+
 def build_rootfs(dest: Path, distroless: bool = False) -> Path:
     """Make a busybox root filesystem at ``dest``.
 

@@ -91,7 +91,7 @@ def net_json(cli, target: str, *flags: str) -> Network:
 
 @pytest.fixture(scope="module")
 def services_net(services: harness.Started) -> Network:
-    from conftest import run_cli
+    from harness import run_cli
 
     return net_json(run_cli, services.id)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from debugtool import netlink as nl
+from debugtool import render
 from debugtool.collect import network
 from debugtool.commands import net as net_command
 from debugtool.model import DNSConfig, Network, Socket, from_dict, to_dict
@@ -364,10 +365,10 @@ def test_network_json_round_trip() -> None:
 
 
 def test_endpoint_rendering() -> None:
-    assert net_command.endpoint("127.0.0.1", 8080, "tcp") == "127.0.0.1:8080"
-    assert net_command.endpoint("::1", 8443, "tcp6") == "[::1]:8443"
-    assert net_command.endpoint("0.0.0.0", 0, "tcp") == "*:*"
-    assert net_command.endpoint("::ffff:127.0.0.1", 9000, "tcp6") == "[::ffff:127.0.0.1]:9000"
+    assert render.endpoint("127.0.0.1", 8080, "tcp") == "127.0.0.1:8080"
+    assert render.endpoint("::1", 8443, "tcp6") == "[::1]:8443"
+    assert render.endpoint("0.0.0.0", 0, "tcp") == "*:*"
+    assert render.endpoint("::ffff:127.0.0.1", 9000, "tcp6") == "[::ffff:127.0.0.1]:9000"
 
 
 def test_socket_rows_show_unix_peers_and_holders() -> None:
@@ -375,7 +376,7 @@ def test_socket_rows_show_unix_peers_and_holders() -> None:
                socket_type="stream", pids=[100], nspids=[1], process="app")  # fmt: skip
     b = Socket("unix", "ESTABLISHED", inode=2, peer_inode=1, socket_type="stream",
                pids=[200, 201], nspids=[5, 6], process="client")  # fmt: skip
-    rows = net_command.socket_rows([a, b])
+    rows = render.socket_rows([a, b])
     assert rows[0] == [
         "unix/stream",
         "ESTABLISHED",
@@ -388,7 +389,7 @@ def test_socket_rows_show_unix_peers_and_holders() -> None:
     assert rows[1][3] == "/run/app.sock (app)"
     assert rows[1][4:] == ["5,6", "200,201", "client (+1)"]
     orphan = Socket("tcp", "TIME_WAIT", "127.0.0.1", 1, "127.0.0.1", 2)
-    assert net_command.socket_rows([orphan])[0][4:] == ["-", "-", "-"]
+    assert render.socket_rows([orphan])[0][4:] == ["-", "-", "-"]
 
 
 def test_write_json_equals_to_dict() -> None:
