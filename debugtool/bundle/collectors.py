@@ -608,7 +608,7 @@ def sample_cgroups(
     taken: dict[str, list[CgroupStats]] = {cid: [] for cid in targets}
     errors: dict[str, str] = {}
     start = time.monotonic()
-    for i in range(samples):
+    for i in range(samples if targets else 0):
         for cid in targets:
             if cid in errors:
                 continue

@@ -294,6 +294,9 @@ class Writer:
 
         def handler(signum: int, frame: Any) -> None:
             # Set a flag only: the capture notices it, stops waiting and writes what it has.
+            # A second signal means "stop now": no bundle (the temporary files are removed).
+            if self.stop.is_set():
+                raise KeyboardInterrupt
             self.interrupted = signal.Signals(signum).name
             self.stop.set()
 

@@ -448,3 +448,19 @@ def test_folder_names_are_readable_and_unique() -> None:
     odd = Container(id="ab" * 32, name="/we ird/name", runtime="docker")
     assert folder_name(odd, taken) == "docker-we_ird_name-abababababab"
     assert folder_name(odd, taken) == "docker-we_ird_name-abababababab-2"
+
+
+def test_first_signal_sets_the_flag_second_aborts(tmp_path: Path) -> None:
+    import signal
+
+    w = writer(tmp_path)
+    before = signal.getsignal(signal.SIGTERM)
+    restore = w._install_signals()
+    try:
+        signal.raise_signal(signal.SIGTERM)
+        assert w.stop.is_set() and w.interrupted == "SIGTERM"
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGTERM)
+    finally:
+        restore()
+    assert signal.getsignal(signal.SIGTERM) == before
