@@ -621,6 +621,12 @@ class Writer:
                 if os.path.exists(tmp):
                     os.unlink(tmp)
                 raise
+        except BaseException:
+            # Interrupted for good (a second Ctrl-C) or failed: leave no partial archive.
+            partial = self._tmp_path(path)
+            if os.path.exists(partial):
+                os.unlink(partial)
+            raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         not_ok = [r.to_dict() for r in results if r.status != mf.OK]
