@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "cgroups, security), logs, raw /proc and cgroup files and cgroup samples over about a "
         "second. Secrets are redacted unless --no-redact. Every collector has a timeout and "
         "the bundle is written even when one hangs or fails; Ctrl-C writes what was gathered, "
-        "marked incomplete. "
+        "marked incomplete (exit 130, or 143 for SIGTERM); a second Ctrl-C aborts. "
         "Also: 'debugtool bundle verify FILE' checks a bundle's checksums and schema (exit 0 "
         "intact, 1 corrupt, 125 not a bundle); 'debugtool bundle show FILE' summarises one. "
         "To bundle a container named 'verify' or 'show', write 'debugtool bundle -- verify'.",
