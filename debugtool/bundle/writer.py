@@ -787,6 +787,14 @@ class Writer:
         needles = self.redactor.leak_needles()
         if not needles:
             return
+        import gzip
+
+        # One pass over the whole decompressed tar stream (every header and every member's
+        # bytes); only on a hit are the members walked to name the one that holds it.
+        with open(tmp, "rb") as f:
+            stream = gzip.decompress(f.read())
+        if not any(needle in stream for needle in needles):
+            return
         with tarfile.open(tmp, "r:gz") as tar:
             for info in tar:
                 haystack = info.name.encode()
@@ -800,6 +808,10 @@ class Writer:
                             "was not written.",
                             "This is a debugtool bug: please report it (without the bundle).",
                         )
+        raise BundleError(
+            "the leak scan found a redacted value in the archive; the bundle was not written.",
+            "This is a debugtool bug: please report it (without the bundle).",
+        )
 
 
 def _staging_parent() -> str | None:
