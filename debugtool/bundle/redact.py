@@ -237,6 +237,7 @@ class Redactor:
         self.secrets: set[str] = set()
         # Collector threads redact their own files; one at a time keeps the books consistent.
         self.lock = threading.RLock()
+        self._known: tuple[int, re.Pattern[str]] | None = None
 
     # -- bookkeeping ----------------------------------------------------------------------
     def _hit(self, rule: str, where: str, value: str) -> None:
@@ -278,7 +279,7 @@ class Redactor:
                 return self.argv(list(obj), where)
             return [self.data(v, where) for v in obj]
         if isinstance(obj, str):
-            return self.assignment(obj, where)
+            return self.text(self.assignment(obj, where), where)
         return obj
 
     def assignment(self, text: str, where: str) -> str:
@@ -321,11 +322,13 @@ class Redactor:
             else:
                 out[i] = self.assignment(arg, where)
             i += 1
-        return out
+        return [self.text(a, where) for a in out]
 
     # -- layer 2: text ------------------------------------------------------------------------
     def text(self, text: str, where: str) -> str:
         """Return ``text`` with pattern matches and key=value secrets masked (first pass)."""
+        if len(text) < 6:
+            return text  # too short to hold a key and a value worth masking
         lowered = text.lower()
         for rule in _PATTERNS:
             if rule.may_match(text, lowered):
@@ -346,13 +349,25 @@ class Redactor:
 
     def known(self, text: str, where: str) -> str:
         """Return ``text`` with every remembered secret value masked (second pass)."""
-        for value in sorted(self.secrets, key=len, reverse=True):
-            escaped = json.dumps(value, ensure_ascii=False)[1:-1]
-            for form in {value, escaped}:
-                if form in text:
-                    self.counts[("known-value", where)] += text.count(form)
-                    text = text.replace(form, MASK)
+        if not self.secrets:
+            return text
+        text, n = self._known_regex().subn(MASK, text)
+        if n:
+            self.counts[("known-value", where)] += n
         return text
+
+    def _known_regex(self) -> re.Pattern[str]:
+        """One alternation of every remembered value, raw and JSON-escaped, longest first:
+        a single scan however many values there are (a loop of ``in`` tests over thousands of
+        values took seconds on a few megabytes)."""
+        if self._known is None or self._known[0] != len(self.secrets):
+            forms = set()
+            for value in self.secrets:
+                forms.add(value)
+                forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+            ordered = sorted(forms, key=len, reverse=True)
+            self._known = (len(self.secrets), re.compile("|".join(map(re.escape, ordered))))
+        return self._known[1]
 
     def _pattern_sub(self, rule: _Rule, where: str) -> Callable[[re.Match[str]], str]:
         def sub(m: re.Match[str]) -> str:
@@ -419,6 +434,9 @@ class Redactor:
                 doc = self.data(doc, rel)
                 if sum(self.counts.values()) != before:  # re-encode only what changed
                     data = json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False).encode()
+                # Text rules ran on each string inside: a pass over the encoded text could
+                # cut through an escape (\") and break the JSON.
+                return data
         elif rel.endswith(".jsonl"):
             lines = []
             for line in data.decode("utf-8", "surrogateescape").splitlines():

@@ -11,11 +11,13 @@ the destination and renamed into place only after the leak scan passed.
 from __future__ import annotations
 
 import functools
+import gzip
 import io
 import itertools
 import json
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -190,6 +192,7 @@ class Writer:
         self.containers: list[tuple[Container, str]] = []  # (container, folder)
         self.redactor = Redactor()
         self.index: col.HostIndex | None = None
+        self._bulk: _Bulk | None = None
 
     # -- running collectors -----------------------------------------------------------------
     def run(
@@ -512,12 +515,17 @@ class Writer:
             t.start()
         # The main thread only waits, so a signal is handled at once and the budget enforced.
         grace = 1.0
+        sampler, workers = threads[0], threads[1:]
         while any(t.is_alive() for t in threads):
             if self.stop.is_set():
                 break
             if time.monotonic() > self.deadline + grace:
                 self.budget_hit = True
                 break
+            if self._bulk is None and sampler.is_alive() and not any(w.is_alive() for w in workers):
+                # Every collector but the sampler is done: compress their files now, while
+                # the sampling window runs, instead of after it.
+                self._bulk = self._prepare_bulk()
             for t in threads:
                 t.join(0.05)
                 if t.is_alive():
@@ -574,7 +582,118 @@ class Writer:
             self.cap.finish(0, result, self._first_pass(files), mf.PRIORITY_SAMPLES)
 
     # -- writing ----------------------------------------------------------------------------
+    def _prepare_bulk(self) -> _Bulk | None:
+        """Redact (second pass), stage, tar and gzip the files gathered so far, as one gzip
+        member that the final archive will hold after its manifest, redactions and report."""
+        if self.o.max_size is not None:
+            return None  # --max-size may drop any of them: build the archive in one go
+        with self.cap.lock:
+            files = dict(self.cap.files)
+        secrets = frozenset(self.redactor.secrets)
+        if self.o.redact:
+            files = {rel: self.redactor.second_pass(rel, data) for rel, data in files.items()}
+        staging = tempfile.mkdtemp(prefix="debugtool-bundle-", dir=_staging_parent())  # 0700
+        try:
+            self._stage(staging, files)
+            buf = io.BytesIO()
+            tar = tarfile.TarFile(fileobj=buf, mode="w")
+            for rel in sorted(files, key=_member_order):
+                self._add(tar, rel, files[rel], int(self.created_at))
+            # Not closed: the end-of-archive blocks come after the last member, in the tail.
+            data = gzip.compress(buf.getvalue(), 6, mtime=int(self.created_at))
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return _Bulk(files, secrets, data, staging)
+
+    def _stage(self, staging: str, files: dict[str, bytes]) -> None:
+        for rel, data in files.items():
+            dest = os.path.join(staging, rel)
+            os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+            with open(dest, "wb") as f:
+                f.write(data)
+
+    def _bulk_usable(self) -> bool:
+        bulk = self._bulk
+        if bulk is None or self.o.max_size is not None:
+            return False
+        if self.o.redact and frozenset(self.redactor.secrets) != bulk.secrets:
+            return False  # a later file found a new secret: every file needs the second pass
+        return all(rel in self.cap.files for rel in bulk.files)
+
+    def _write_with_bulk(self, path: str) -> Summary:
+        """Write the archive as three gzip members: head (manifest, redactions, report), the
+        bulk prepared during the sampling window, and the tail (the files gathered since)."""
+        bulk = self._bulk
+        assert bulk is not None
+        rest = {rel: d for rel, d in self.cap.files.items() if rel not in bulk.files}
+        redactions: list[dict[str, Any]] = []
+        if self.o.redact:
+            rest = {rel: self.redactor.second_pass(rel, data) for rel, data in rest.items()}
+            redactions = self.redactor.report()
+        files = {**bulk.files, **rest}
+        extra = self._extras(files, redactions, [])
+        tmp = self._tmp_path(path)
+        mtime = int(self.created_at)
+        try:
+            self._stage(bulk.staging, {**rest, **extra})
+            entries = {rel: mf.file_entry(data) for rel, data in {**files, **extra}.items()}
+            manifest = json.dumps(self._manifest(entries, []), indent=1).encode()
+            head, tail = io.BytesIO(), io.BytesIO()
+            tar = tarfile.TarFile(fileobj=head, mode="w")
+            self._add(tar, mf.MANIFEST, manifest, mtime)
+            for rel in sorted(extra, key=_member_order):
+                self._add(tar, rel, extra[rel], mtime)
+            tar = tarfile.TarFile(fileobj=tail, mode="w")
+            for rel in sorted(rest, key=_member_order):
+                self._add(tar, rel, rest[rel], mtime)
+            tar.close()  # the end-of-archive blocks
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(gzip.compress(head.getvalue(), 6, mtime=mtime))
+                out.write(bulk.gz)
+                out.write(gzip.compress(tail.getvalue(), 6, mtime=mtime))
+            if self.o.redact:
+                self._leak_scan(tmp)
+            os.replace(tmp, path)
+        except OSError as exc:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise BundleError(f"writing {path} failed: {exc.strerror}.", None) from None
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        finally:
+            shutil.rmtree(bulk.staging, ignore_errors=True)
+        return self._summary(path, self.cap.results, redactions, [])
+
+    def _summary(
+        self,
+        path: str,
+        results: list[mf.CollectorResult],
+        redactions: list[dict[str, Any]],
+        dropped: list[dict[str, Any]],
+    ) -> Summary:
+        return Summary(
+            path=path,
+            size=os.path.getsize(path),
+            containers=len(self.containers),
+            complete=self._complete(),
+            interrupted=self.interrupted,
+            duration=time.monotonic() - self.started,
+            not_ok=[r.to_dict() for r in results if r.status != mf.OK],
+            redactions=sum(r["count"] for r in redactions),
+            dropped=dropped,
+        )
+
     def _write(self, path: str) -> Summary:
+        if self._bulk_usable():
+            return self._write_with_bulk(path)
+        if self._bulk is not None:
+            shutil.rmtree(self._bulk.staging, ignore_errors=True)
+            self._bulk = None
         files = dict(self.cap.files)
         redactions: list[dict[str, Any]] = []
         if self.o.redact:
@@ -629,18 +748,7 @@ class Writer:
             raise
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        not_ok = [r.to_dict() for r in results if r.status != mf.OK]
-        return Summary(
-            path=path,
-            size=os.path.getsize(path),
-            containers=len(self.containers),
-            complete=self._complete(),
-            interrupted=self.interrupted,
-            duration=time.monotonic() - self.started,
-            not_ok=not_ok,
-            redactions=sum(r["count"] for r in redactions),
-            dropped=dropped,
-        )
+        return self._summary(path, results, redactions, dropped)
 
     def _complete(self) -> bool:
         return not self.interrupted and not self.budget_hit
@@ -793,7 +901,11 @@ class Writer:
         # bytes); only on a hit are the members walked to name the one that holds it.
         with open(tmp, "rb") as f:
             stream = gzip.decompress(f.read())
-        if not any(needle in stream for needle in needles):
+        # One alternation, longest first: a single scan however many values were masked.
+        pattern = re.compile(
+            b"|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True))
+        )
+        if not pattern.search(stream):
             return
         with tarfile.open(tmp, "r:gz") as tar:
             for info in tar:
@@ -801,17 +913,26 @@ class Writer:
                 handle = tar.extractfile(info) if info.isfile() else None
                 if handle:
                     haystack += b"\n" + handle.read()
-                for needle in needles:
-                    if needle in haystack:
-                        raise BundleError(
-                            f"the leak scan found a redacted value in {info.name}; the bundle "
-                            "was not written.",
-                            "This is a debugtool bug: please report it (without the bundle).",
-                        )
+                if pattern.search(haystack):
+                    raise BundleError(
+                        f"the leak scan found a redacted value in {info.name}; the bundle "
+                        "was not written.",
+                        "This is a debugtool bug: please report it (without the bundle).",
+                    )
         raise BundleError(
             "the leak scan found a redacted value in the archive; the bundle was not written.",
             "This is a debugtool bug: please report it (without the bundle).",
         )
+
+
+@dataclass
+class _Bulk:
+    """Files redacted, staged, tarred and gzip-compressed while the sampler still waited."""
+
+    files: dict[str, bytes]  # their final (redacted) content
+    secrets: frozenset[str]  # the redactor's values when they were redacted
+    gz: bytes  # one gzip member: their tar headers and data, no end-of-archive blocks
+    staging: str
 
 
 def _staging_parent() -> str | None:

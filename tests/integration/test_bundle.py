@@ -392,3 +392,19 @@ def test_bad_input(cli, args: list[str], message: str) -> None:
     assert proc.returncode == 125
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_commands_read_a_bundle(bundle: str, planted: dict[str, harness.Started], cli) -> None:
+    docker = planted["docker"]
+    top = cli("top", "--bundle", bundle, docker.name)
+    assert top.returncode == 0, top.stderr
+    assert "sleep 1000" in top.stdout and "--password ***REDACTED***" in top.stdout
+    mounts = cli("mounts", "--bundle", bundle, docker.name, "--json")
+    assert mounts.returncode == 0, mounts.stderr
+    assert any(m["mountpoint"] == "/var/run/docker.sock" for m in json.loads(mounts.stdout))
+    net = cli("net", "--bundle", bundle, docker.id[:12], "--json")
+    assert net.returncode == 0, net.stderr
+    assert any(i["name"] == "eth0" for i in json.loads(net.stdout)["interfaces"])
+    missing = cli("top", "--bundle", bundle, "no-such-one")
+    assert missing.returncode == 125
+    assert "holds no container matching 'no-such-one'" in missing.stderr

@@ -189,3 +189,21 @@ def test_non_utf8_bytes_survive_a_pass() -> None:
     data = b"binary \xff\xfe line password=abc12345\n"
     out = r.first_pass("logs.txt", data)
     assert out == b"binary \xff\xfe line password=" + MASK.encode() + b"\n"
+
+
+def test_json_stays_valid_when_a_string_holds_a_secret_and_quotes() -> None:
+    r = Redactor()
+    doc = {"Command": "sh -c 'echo \"login password=Pw12345\"; run --token=Tk98765x'"}
+    out = r.first_pass("container.json", json.dumps(doc).encode())
+    back = json.loads(out)  # still JSON
+    assert back["Command"] == f"sh -c 'echo \"login password={MASK}\"; run --token={MASK}'"
+
+
+def test_many_known_values_are_masked_in_one_scan() -> None:
+    r = Redactor()
+    for i in range(3000):
+        r.data({"password": f"Secret{i:05d}x"}, "a.json")
+    text = "start Secret00042x middle Secret02999x end Secret1x"
+    assert r.known(text, "logs.txt") == f"start {MASK} middle {MASK} end Secret1x"
+    counts = {(rec["rule"], rec["file"]): rec["count"] for rec in r.report()}
+    assert counts[("known-value", "logs.txt")] == 2
