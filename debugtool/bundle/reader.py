@@ -1,6 +1,7 @@
 """Read a support bundle back into the Snapshot model, for the TUI and ``--bundle`` commands.
 
-The bundle format (schema version 1) is a gzip-compressed tar archive. Every member sits under
+The bundle format (schema version 1) is a gzip-compressed tar archive (possibly several gzip
+members one after the other, which gzip, tar and Python read as one stream). Every member sits under
 one top directory, ``ROOT = debugtool-bundle-HOST-YYYYmmddTHHMMSSZ``, so unpacking it spills
 nothing::
 
