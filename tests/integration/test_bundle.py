@@ -69,7 +69,7 @@ def planted(module_containers: harness.Containers) -> dict[str, harness.Started]
 
 @pytest.fixture(scope="module")
 def bundle(planted: dict[str, harness.Started], tmp_path_factory: pytest.TempPathFactory) -> str:
-    from conftest import run_cli
+    from harness import run_cli
 
     path = str(tmp_path_factory.mktemp("bundle") / "b.tar.gz")
     ids = [s.id for s in planted.values()]
