@@ -14,17 +14,16 @@ import os
 import platform
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from debugtool import procfs
-from debugtool.errors import ContainerGone, DebugtoolError, RuntimeUnavailable
+from debugtool.errors import DebugtoolError, RuntimeUnavailable
 from debugtool.model import CgroupStats, Container, to_dict
 
 if TYPE_CHECKING:
@@ -344,55 +343,20 @@ def inspect(ctx: Context, folder: str, container: Container, runtime: Runtime | 
 def snapshot(ctx: Context, folder: str, target: Target, index: HostIndex | None = None) -> Files:
     """The full Snapshot: processes, mounts, network, cgroup, security.
 
-    This is ``collect.snapshot`` with one difference: the process scan is narrowed to the PIDs
-    the bundle's single pass over ``/proc`` found in the container's PID namespace, so twenty
-    containers cost one scan of the host's processes, not twenty.
+    The process scan is narrowed to the PIDs the bundle's single pass over ``/proc`` found in the
+    container's PID namespace, so twenty containers cost one scan of the host's processes, not
+    twenty; an abandoned collector stops between sections.
     """
     from debugtool import collect
-    from debugtool.collect.cgroups import collect_cgroup
-    from debugtool.collect.mounts import collect_mounts
-    from debugtool.collect.network import collect_network
-    from debugtool.collect.processes import collect_processes
-    from debugtool.collect.security import collect_security
-    from debugtool.model import Snapshot
 
-    pids = index.pids(target) if index else None
-    if pids is None:
-        return {
-            f"{folder}/snapshot.json": collect.snapshot(target, network=True).to_json().encode()
-        }
-    if not target.alive():
-        raise ContainerGone(f"container {target.name} ({target.container.short_id}) has exited.")
-    snap = Snapshot(container=target.container, taken_at=time.time(), hostname=socket.gethostname())
-    steps: list[tuple[str, Callable[[], None]]] = [
-        ("processes", lambda: setattr(snap, "processes", collect_processes(target, pids=pids))),
-        ("mounts", lambda: setattr(snap, "mounts", collect_mounts(target))),
-        ("cgroup", lambda: setattr(snap, "cgroup", collect_cgroup(target))),
-        (
-            "security",
-            lambda: setattr(
-                snap,
-                "security",
-                collect_security(
-                    target, mounts=snap.mounts if "mounts" not in snap.errors else None
-                ),
-            ),
-        ),
-        ("network", lambda: setattr(snap, "network", collect_network(target))),
-    ]
-    for section, step in steps:
-        if ctx.abandoned.is_set():
-            return {}
-        try:
-            step()
-        except DebugtoolError as exc:
-            snap.errors[section] = exc.for_people()
-        except Exception as exc:  # noqa: BLE001 - one section's failure must not lose the rest
-            snap.errors[section] = f"{type(exc).__name__}: {exc}."
-    if not target.alive():
-        snap.errors.setdefault(
-            "container", "the container exited while the snapshot was taken; it may be partial."
-        )
+    snap = collect.snapshot(
+        target,
+        network=True,
+        pids=index.pids(target) if index else None,
+        cancelled=ctx.abandoned.is_set,
+    )
+    if ctx.abandoned.is_set():
+        return {}
     return {f"{folder}/snapshot.json": snap.to_json().encode()}
 
 

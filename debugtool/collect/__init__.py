@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from debugtool.errors import ContainerGone, DebugtoolError
@@ -54,8 +54,18 @@ def _network(target: Target) -> Any:
     return collect_network(target)
 
 
-def snapshot(target: Target, *, network: bool = True) -> Snapshot:
+def snapshot(
+    target: Target,
+    *,
+    network: bool = True,
+    pids: Iterable[int] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Snapshot:
     """Collect every section of ``target`` into a ``Snapshot``.
+
+    ``pids`` narrows the process scan to those host PIDs (a caller that scanned ``/proc`` once for
+    many containers passes each its share); ``cancelled`` is asked between sections, and a true
+    answer stops collecting (the sections not reached stay empty, without an error).
 
     A failing section records one sentence in ``errors``; ``ContainerGone`` is raised only when
     the container exited before any section could be read.
@@ -72,7 +82,7 @@ def snapshot(target: Target, *, network: bool = True) -> Snapshot:
         )
     snap = Snapshot(container=target.container, taken_at=time.time(), hostname=socket.gethostname())
     steps: list[tuple[str, Callable[[], None]]] = [
-        ("processes", lambda: setattr(snap, "processes", collect_processes(target))),
+        ("processes", lambda: setattr(snap, "processes", collect_processes(target, pids=pids))),
         ("mounts", lambda: setattr(snap, "mounts", collect_mounts(target))),
         ("cgroup", lambda: setattr(snap, "cgroup", collect_cgroup(target))),
         (
@@ -92,6 +102,8 @@ def snapshot(target: Target, *, network: bool = True) -> Snapshot:
         snap.errors["network"] = "network was not collected (--no-network)."
     succeeded = 0
     for section, step in steps:
+        if cancelled is not None and cancelled():
+            break
         try:
             step()
             succeeded += 1
