@@ -5,9 +5,8 @@ Upgrade`` / ``Upgrade: tcp`` turns the HTTP connection into a raw bidirectional 
 tty the output is multiplexed: an 8-byte header ``[stream, 0, 0, 0, size32be]`` per frame);
 ``POST /exec/{id}/resize`` follows the terminal; ``GET /exec/{id}/json`` gives the exit code.
 
-It speaks HTTP over the socket itself (HTTP/1.0 for plain requests, so no chunked bodies) rather
-than through ``http.client``: the exec path is started for one command, and ``http.client``
-(with ``email`` and ``ssl``) costs more to import than the whole exchange takes.
+Plain requests go through ``dockerapi.DockerAPI`` (HTTP/1.0 over the socket, no ``http.client``);
+only the hijacked start is spoken here.
 """
 
 from __future__ import annotations
@@ -27,10 +26,9 @@ from debugtool.errors import (
     RuntimeUnavailable,
 )
 from debugtool.model import Container
+from debugtool.runtimes.dockerapi import API_VERSION, DockerAPI, socket_path
+from debugtool.runtimes.dockerapi import message as _message
 from debugtool.terminal import get_winsize, on_resize, raw_mode, write_all
-
-API_VERSION = "v1.41"  # Docker 20.10; newer daemons accept it too
-DEFAULT_SOCKET = "/var/run/docker.sock"
 
 #: How the daemon words an exec that never started (Docker 20.10 puts it in the output stream).
 _START_FAILURES = (b"OCI runtime exec failed", b"unable to find user", b"unable to find group")
@@ -54,49 +52,19 @@ class DockerExec:
     """Runs one exec through the Docker Engine API and relays it to local file descriptors."""
 
     def __init__(self, path: str | None = None, timeout: float = 10.0) -> None:
-        self.path = path or socket_path()
+        self.api = DockerAPI(path or socket_path(), timeout=timeout)
+        self.path = self.api.path
         self.timeout = timeout
 
     def _connect(self, timeout: float | None = None) -> socket.socket:
         """Return a socket connected to the daemon; raise ``RuntimeUnavailable``."""
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
-        sock.settimeout(self.timeout if timeout is None else timeout)
-        try:
-            sock.connect(self.path)
-        except OSError as exc:
-            sock.close()
-            raise RuntimeUnavailable(
-                "docker", f"cannot connect to {self.path}: {exc.strerror or exc}"
-            ) from None
-        return sock
+        return self.api.connect(timeout)
 
     def request(
         self, method: str, path: str, body: Any = None, timeout: float | None = None
     ) -> tuple[int, bytes]:
         """Send one HTTP/1.0 request; return ``(status, body)``. Raises ``RuntimeUnavailable``."""
-        payload = json.dumps(body).encode() if body is not None else b""
-        head = f"{method} /{API_VERSION}{path} HTTP/1.0\r\nHost: docker\r\n"
-        if body is not None:
-            head += f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n"
-        sock = self._connect(timeout)
-        try:
-            sock.sendall(head.encode() + b"\r\n" + payload)
-            chunks = []
-            while True:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        except OSError as exc:
-            raise RuntimeUnavailable("docker", f"{method} {path} failed: {exc}") from None
-        finally:
-            sock.close()
-        header, _, data = b"".join(chunks).partition(b"\r\n\r\n")
-        try:
-            status = int(header.split(b" ", 2)[1])
-        except (IndexError, ValueError):
-            raise RuntimeUnavailable("docker", f"{method} {path}: not an HTTP answer") from None
-        return status, data
+        return self.api.request(method, path, body=body, timeout=timeout)
 
     def container(self, ident: str) -> dict | None:
         """Return ``GET /containers/{id}/json``, or None when Docker has no such container."""
@@ -294,19 +262,6 @@ class DockerExec:
                         sock.sendall(data)
                     except OSError:
                         poller.unregister(stdin)
-
-
-def socket_path() -> str:
-    """Return the Docker socket from ``DOCKER_HOST`` (``unix://`` only) or the default."""
-    host = os.environ.get("DOCKER_HOST", "")
-    return host[len("unix://") :] if host.startswith("unix://") else DEFAULT_SOCKET
-
-
-def _message(data: bytes) -> str:
-    try:
-        return str(json.loads(data).get("message", "")) or data.decode(errors="replace")[:200]
-    except (ValueError, AttributeError):
-        return data.decode(errors="replace")[:200]
 
 
 def container_from_inspect(data: dict) -> Container:
