@@ -678,6 +678,11 @@ def _session_processes(pidns: int, marker: bytes | None, since: int) -> list[int
     parent is outside the namespace (that is how a runtime's exec enters it), and its
     descendants.
     """
+    if marker is None and pidns == os.stat("/proc/self/ns/pid").st_ino:
+        # A target in the host's PID namespace: "started since, parent outside" would match
+        # host daemons (a shim whose parent is an unreadable PID 1). Kill nothing rather than
+        # guess: first, do no harm.
+        return []
     members: dict[int, tuple[int, int]] = {}  # pid -> (ppid, start time)
     found = []
     for name in os.listdir("/proc"):

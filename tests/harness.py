@@ -252,6 +252,21 @@ def _reap(pid: int) -> None:
         time.sleep(0.02)
 
 
+def _remove(cli: str, cid: str, *flags: str, patience: float = 60) -> None:
+    """``CLI rm -f`` a container until it is gone.
+
+    A container whose processes take long to die (one held in a ptrace stop or in the D state by
+    a test, say) makes a single ``rm -f`` give up with the container killed but not removed.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        run(cli, "rm", "-f", *flags, cid, check=False)
+        gone = subprocess.run([cli, "inspect", "--format", "{{.Id}}", cid], capture_output=True)
+        if gone.returncode != 0 or time.monotonic() > deadline:
+            return
+        time.sleep(0.5)
+
+
 def unique(prefix: str = "dt") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
@@ -294,7 +309,7 @@ class Containers:
     ) -> Started:
         name = name or unique("dt-docker")
         cid = run("docker", "run", "-d", "--name", name, *run_args, image, *cmd).strip()
-        self._cleanups.append(lambda: run("docker", "rm", "-f", cid, check=False))
+        self._cleanups.append(lambda: _remove("docker", cid))
         pid = int(run("docker", "inspect", "-f", "{{.State.Pid}}", cid).strip())
         return self._add(Started("docker", cid, name, pid))
 
@@ -310,7 +325,7 @@ class Containers:
         cid = run(
             "podman", "run", "-d", *PODMAN_FLAGS, "--name", name, *run_args, image, *cmd
         ).strip()
-        self._cleanups.append(lambda: run("podman", "rm", "-f", "-t", "0", cid, check=False))
+        self._cleanups.append(lambda: _remove("podman", cid, "-t", "0"))
         pid = int(run("podman", "inspect", "-f", "{{.State.Pid}}", cid).strip())
         return self._add(Started("podman", cid, name, pid))
 
@@ -408,6 +423,8 @@ class Containers:
         def remove() -> None:
             run("runc", "--root", root, "delete", "-f", name, check=False)
             _reap(int(state["pid"]))
+            # A zombie init (this VM's PID 1 never reaps) can make the first delete fail.
+            run("runc", "--root", root, "delete", "-f", name, check=False)
             shutil.rmtree(bundle, ignore_errors=True)
 
         self._cleanups.append(remove)

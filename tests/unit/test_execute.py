@@ -261,6 +261,29 @@ def test_joiner_is_forked_from_a_small_single_threaded_process() -> None:
         thread.join()
 
 
+def test_no_marker_never_matches_host_processes() -> None:
+    """A target in the host's PID namespace: an orphan started since (a daemon, a shim) whose
+    parent is PID 1 must not be taken for the session's process."""
+    import subprocess
+
+    from debugtool.execute import _boot_ticks, _session_processes
+
+    pidns = os.stat("/proc/self/ns/pid").st_ino
+    since = _boot_ticks()
+    out = subprocess.run(
+        ["setsid", "sh", "-c", "sleep 30 >/dev/null 2>&1 & echo $!"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    orphan = int(out.stdout.strip())
+    try:
+        assert orphan not in _session_processes(pidns, None, since)
+        assert _session_processes(pidns, None, since) == []
+    finally:
+        os.kill(orphan, 9)
+
+
 def test_session_processes_are_found_by_their_marker() -> None:
     import subprocess
 
