@@ -27,6 +27,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def images() -> None:
     """The busybox and distroless images, imported into every runtime once per session."""
+    harness._become_subreaper()  # reap orphans left in container PID namespaces (see there)
     harness.ensure_images()
 
 

@@ -233,13 +233,56 @@ def ensure_images() -> None:
                 )
 
 
+_reaper_started = False
+
+
 def _become_subreaper() -> None:
-    """Adopt detached runc containers, so their exit leaves no zombie under a PID 1 that never
-    reaps (this VM's init does not)."""
+    """Adopt orphans, and reap those that lived in a container's PID namespace.
+
+    This VM's PID 1 never reaps. A zombie left in a container's PID namespace (a detached runc
+    init, or a debug command whose debugtool a test killed) keeps that container from ever
+    finishing its exit: the kernel waits for every process of a dying PID namespace to be reaped.
+    So the test process adopts orphans and a thread reaps the adopted ones that belong to another
+    PID namespace. Its own subprocesses run in the host's namespace and are left to their Popen.
+    """
+    global _reaper_started
     import ctypes
+    import threading
 
     PR_SET_CHILD_SUBREAPER = 36
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    if not _reaper_started:
+        _reaper_started = True
+        threading.Thread(target=_reap_container_orphans, daemon=True, name="reaper").start()
+
+
+def _reap_container_orphans() -> None:
+    me = os.getpid()
+    while True:
+        time.sleep(0.2)
+        try:
+            tasks = os.listdir(f"/proc/{me}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = Path(f"/proc/{me}/task/{task}/children").read_text().split()
+            except OSError:
+                continue
+            for child in children:
+                try:
+                    status = Path(f"/proc/{child}/status").read_text()
+                except OSError:
+                    continue
+                fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+                if (
+                    fields.get("State", "").startswith("Z")
+                    and len(fields.get("NSpid", "").split()) > 1
+                ):
+                    try:
+                        os.waitpid(int(child), os.WNOHANG)
+                    except ChildProcessError:
+                        pass
 
 
 def _reap(pid: int) -> None:
