@@ -7,6 +7,7 @@ Accepted forms: a full id, a unique id prefix, a name, ``RUNTIME:NAME`` (or ``RU
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from debugtool import procfs
@@ -258,13 +259,27 @@ def resolve(
     discovery: Discovery | None = None,
     runtimes: list[str] | None = None,
     timeout: float = 2.0,
+    *,
+    warn: Callable[[str], None] | None = None,
+    names_container: bool = True,
 ) -> Target:
     """Resolve ``text`` to a running, pinned ``Target``.
+
+    Without a ``discovery``, every runtime is asked, and ``warn`` gets one line per runtime that
+    was skipped. A caller whose output names no container (``names_container=False``) resolves
+    ``pid:N`` without asking any runtime: a process needs none to be read, and asking them is
+    most of the time such a command takes on a busy host.
 
     Raises ``ContainerNotFound``, ``AmbiguousTarget``, ``ContainerNotRunning`` or
     ``ContainerGone`` (all exit code 125).
     """
     if discovery is None:
-        discovery = discover(runtimes, all=True, timeout=timeout)
+        if not names_container and text.startswith("pid:"):
+            discovery = Discovery()
+        else:
+            discovery = discover(runtimes, all=True, timeout=timeout)
+    if warn is not None:
+        for message in discovery.warnings:
+            warn(message)
     container = find(text, discovery)
     return pin(container)

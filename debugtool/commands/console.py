@@ -34,12 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from debugtool import console, output
-    from debugtool.runtimes import discover
-    from debugtool.target import find, pin, require_privileges
+    from debugtool.target import require_privileges, resolve
 
     require_privileges()
-    found = discover(all=True, timeout=args.timeout)
-    for message in found.warnings:
-        output.warn(message)
-    with pin(find(args.target, found)) as target:
+    with resolve(args.target, timeout=args.timeout, warn=output.warn) as target:
         return console.run(target, commands=args.commands, show_secrets=args.show_secrets)

@@ -36,7 +36,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from debugtool import output
     from debugtool.collect.mounts import collect_mounts
-    from debugtool.runtimes import Discovery, discover
     from debugtool.target import require_privileges, resolve
 
     if args.bundle:
@@ -44,15 +43,9 @@ def run(args: argparse.Namespace) -> int:
 
         return _show(args, load_snapshot(args.bundle, args.target).mounts)
     require_privileges()
-    if args.target.startswith("pid:"):
-        # A process needs no runtime to be read, and this output names no container: skip
-        # asking every runtime (most of this command's time on a busy host).
-        found = Discovery()
-    else:
-        found = discover(all=True, timeout=args.timeout)
-    for message in found.warnings:
-        output.warn(message)
-    with resolve(args.target, found) as target:
+    with resolve(
+        args.target, timeout=args.timeout, warn=output.warn, names_container=False
+    ) as target:
         mounts = collect_mounts(target)
     return _show(args, mounts)
 

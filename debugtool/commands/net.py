@@ -44,8 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from debugtool import output
     from debugtool.collect.network import collect_network
-    from debugtool.runtimes import discover
-    from debugtool.target import find, pin, require_privileges
+    from debugtool.target import require_privileges, resolve
 
     if args.bundle:
         from debugtool.bundle.reader import load_snapshot
@@ -53,10 +52,7 @@ def run(args: argparse.Namespace) -> int:
         network = load_snapshot(args.bundle, args.target).network
     else:
         require_privileges()
-        found = discover(all=True, timeout=args.timeout)
-        for message in found.warnings:
-            output.warn(message)
-        with pin(find(args.target, found)) as target:
+        with resolve(args.target, timeout=args.timeout, warn=output.warn) as target:
             network = collect_network(target)
     for message in network.warnings:
         output.warn(message)

@@ -29,14 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from debugtool import output
     from debugtool.collect import snapshot
-    from debugtool.runtimes import discover
     from debugtool.target import require_privileges, resolve
 
     require_privileges()
-    found = discover(all=True, timeout=args.timeout)
-    for message in found.warnings:
-        output.warn(message)
-    with resolve(args.target, found) as target:
+    with resolve(args.target, timeout=args.timeout, warn=output.warn) as target:
         snap = snapshot(target, network=not args.no_network)
     for section, sentence in snap.errors.items():
         if not (section == "network" and args.no_network):

@@ -76,19 +76,12 @@ def run(args: argparse.Namespace) -> int:
 def _live(args: argparse.Namespace) -> list[Process]:
     from debugtool import output
     from debugtool.collect.processes import collect_processes
-    from debugtool.runtimes import Discovery, discover
     from debugtool.target import require_privileges, resolve
 
     require_privileges()
-    if args.target.startswith("pid:"):
-        # A process needs no runtime to be read, and this output names no container: skip
-        # asking every runtime (most of this command's time on a busy host).
-        found = Discovery()
-    else:
-        found = discover(all=True, timeout=args.timeout)
-    for message in found.warnings:
-        output.warn(message)
-    with resolve(args.target, found) as target:
+    with resolve(
+        args.target, timeout=args.timeout, warn=output.warn, names_container=False
+    ) as target:
         return collect_processes(target, cpu_interval=args.interval)
 
 
