@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 from debugtool.model import (
     CgroupStats,
@@ -249,72 +249,70 @@ def network(
 
 
 def cgroup(snap: Snapshot | CgroupStats, stream: TextIO | None = None) -> None:
-    """Usage against limits: memory, CPU, pids, IO."""
+    """Usage against limits: memory, CPU, throttling, pids, IO."""
     out = _stream(stream)
-    cg = snap.cgroup if isinstance(snap, Snapshot) else snap
+    s = snap.cgroup if isinstance(snap, Snapshot) else snap
 
-    def limit(value: int | None, size: bool = True) -> str:
-        if value is None:
-            return "unlimited"
-        return human_size(value) if size else str(value)
+    def limit(value: int | None, fmt: Any = str) -> str:
+        return "unlimited" if value is None else fmt(value)
 
-    cpu_limit = f"{cg.cpu_limit:.2f} CPUs" if cg.cpu_limit else "unlimited"
-    lines = [
-        ("cgroup version", cg.version or "-"),
-        (
-            "memory",
-            f"{human_size(cg.memory_usage)} of {limit(cg.memory_limit)}"
-            + (f" (peak {human_size(cg.memory_peak)})" if cg.memory_peak else ""),
-        ),
-        ("OOM kills", "-" if cg.oom_kills is None else str(cg.oom_kills)),
-        ("CPU used", "-" if cg.cpu_usage_ns is None else f"{cg.cpu_usage_ns / 1e9:.2f} s"),
-        ("CPU limit", cpu_limit),
-        (
-            "CPU throttled",
-            "-"
-            if cg.cpu_nr_throttled is None
-            else f"{cg.cpu_nr_throttled} of {cg.cpu_nr_periods} periods"
-            + (f", {cg.cpu_throttled_ns / 1e9:.2f} s" if cg.cpu_throttled_ns else ""),
-        ),
-        (
-            "pids",
-            f"{'-' if cg.pids_current is None else cg.pids_current} of "
-            f"{limit(cg.pids_max, size=False)}",
-        ),
-        ("IO read/write", f"{human_size(cg.io_read_bytes)} / {human_size(cg.io_write_bytes)}"),
-    ]
-    for key, value in lines:
-        out.write(f"  {key + ':':<15} {value}\n")
-    for controller, path in sorted(cg.paths.items()):
-        out.write(f"  path {controller or '(v2)'}: {path}\n")
+    out.write(f"Resources (cgroup {s.version or 'unknown'}):\n")
+    out.write(
+        f"  memory:   {human_size(s.memory_usage)} of {limit(s.memory_limit, human_size)}"
+        f" (peak {human_size(s.memory_peak)}, OOM kills {_n(s.oom_kills)})\n"
+    )
+    cpu_limit = f"{s.cpu_limit:g} CPUs" if s.cpu_limit else "unlimited"
+    used = f"{s.cpu_usage_ns / 1e9:.2f}s" if s.cpu_usage_ns is not None else "-"
+    out.write(f"  cpu:      {used} used, limit {cpu_limit}, weight {_n(s.cpu_weight)}\n")
+    if s.cpu_nr_periods is not None:
+        throttled = f"{s.cpu_throttled_ns / 1e9:.2f}s" if s.cpu_throttled_ns is not None else "-"
+        out.write(
+            f"  throttled: {_n(s.cpu_nr_throttled)} of {_n(s.cpu_nr_periods)} periods"
+            f" ({throttled})\n"
+        )
+    out.write(f"  pids:     {_n(s.pids_current)} of {limit(s.pids_max)}\n")
+    if s.io_read_bytes is not None or s.io_write_bytes is not None:
+        out.write(
+            f"  io:       read {human_size(s.io_read_bytes)},"
+            f" written {human_size(s.io_write_bytes)}\n"
+        )
+
+
+def _n(value: int | None) -> str:
+    return "-" if value is None else str(value)
 
 
 def security(snap: Snapshot | SecurityContext, stream: TextIO | None = None) -> None:
     """Capabilities, seccomp, LSM labels, user namespace and the warnings they raise."""
     out = _stream(stream)
-    sec = snap.security if isinstance(snap, Snapshot) else snap
+    s = snap.security if isinstance(snap, Snapshot) else snap
 
-    def maps(m: list[tuple[int, int, int]]) -> str:
-        return ", ".join(f"{a}->{b} ({c})" for a, b, c in m) or "-"
+    def caps(names: list[str]) -> str:
+        return ", ".join(n.removeprefix("CAP_").lower() for n in names) or "(none)"
+
+    def idmap(m: list[tuple[int, int, int]]) -> str:
+        return "; ".join(f"{a}->{b} x{c}" for a, b, c in m) or "-"
 
     lines = [
-        ("user namespace", "yes" if sec.user_namespace else "no (shares the host's)"),
-        ("uid map", maps(sec.uid_map)),
-        ("gid map", maps(sec.gid_map)),
-        (
-            "seccomp",
-            sec.seccomp + (f" ({sec.seccomp_filters} filters)" if sec.seccomp_filters else ""),
-        ),
-        ("no_new_privs", "yes" if sec.no_new_privs else "no"),
-        ("AppArmor", sec.apparmor or "-"),
-        ("SELinux", sec.selinux or "-"),
-        ("read-only root", "yes" if sec.readonly_rootfs else "no"),
-        ("effective caps", " ".join(sec.cap_effective) or "none"),
-        ("bounding caps", " ".join(sec.cap_bounding) or "none"),
+        "Security:",
+        f"  user namespace: {'yes' if s.user_namespace else 'no (host ids)'}",
+        f"  uid map:        {idmap(s.uid_map)}",
+        f"  gid map:        {idmap(s.gid_map)}",
+        f"  effective caps: {caps(s.cap_effective)}",
+        f"  permitted caps: {caps(s.cap_permitted)}",
+        f"  bounding caps:  {caps(s.cap_bounding)}",
     ]
-    if sec.cap_ambient:
-        lines.append(("ambient caps", " ".join(sec.cap_ambient)))
-    for key, value in lines:
-        out.write(f"  {key + ':':<16} {value}\n")
-    for warning in sec.warnings:
-        out.write(f"  ! {warning}\n")
+    if s.cap_inheritable:
+        lines.append(f"  inheritable:    {caps(s.cap_inheritable)}")
+    if s.cap_ambient:
+        lines.append(f"  ambient caps:   {caps(s.cap_ambient)}")
+    filters = f" ({s.seccomp_filters} filters)" if s.seccomp_filters else ""
+    lines += [
+        f"  seccomp:        {s.seccomp or 'unknown'}{filters}",
+        f"  no_new_privs:   {'yes' if s.no_new_privs else 'no'}",
+        f"  AppArmor:       {s.apparmor or '-'}",
+        f"  SELinux:        {s.selinux or '-'}",
+        f"  read-only root: {'yes' if s.readonly_rootfs else 'no'}",
+        *(f"  ! {warning}" for warning in s.warnings),
+    ]
+    out.write("\n".join(lines) + "\n")

@@ -6,7 +6,6 @@ import argparse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from debugtool.model import CgroupStats, SecurityContext
     from debugtool.target import Target
 
 ORDER = 20
@@ -31,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from debugtool import output
+    from debugtool import output, render
     from debugtool.runtimes import discover
     from debugtool.target import find, pin, require_privileges
 
@@ -101,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
         for ctl, path in record["cgroup"].items():
             print(f"  {ctl or '(v2)'}: {path}")
     if "cgroup_stats" in record:
-        _print_resources(record["cgroup_stats"])
+        render.cgroup(record["cgroup_stats"])
     if "security" in record:
-        _print_security(record["security"])
+        render.security(record["security"])
     if c.labels:
         print("Labels:")
         for key, value in sorted(c.labels.items()):
@@ -133,61 +132,3 @@ def _sections(target: Target, errors: dict[str, str]) -> dict[str, Any]:
     except DebugtoolError as exc:
         errors["security"] = exc.for_people()
     return out
-
-
-def _print_resources(s: CgroupStats) -> None:
-    from debugtool.output import human_size
-
-    def limit(value: int | None, fmt: Any = str) -> str:
-        return "unlimited" if value is None else fmt(value)
-
-    print(f"Resources (cgroup {s.version or 'unknown'}):")
-    print(
-        f"  memory:   {human_size(s.memory_usage)} of {limit(s.memory_limit, human_size)}"
-        f" (peak {human_size(s.memory_peak)}, OOM kills {_n(s.oom_kills)})"
-    )
-    cpu_limit = f"{s.cpu_limit:g} CPUs" if s.cpu_limit else "unlimited"
-    used = f"{s.cpu_usage_ns / 1e9:.2f}s" if s.cpu_usage_ns is not None else "-"
-    print(f"  cpu:      {used} used, limit {cpu_limit}, weight {_n(s.cpu_weight)}")
-    if s.cpu_nr_periods is not None:
-        throttled = f"{s.cpu_throttled_ns / 1e9:.2f}s" if s.cpu_throttled_ns is not None else "-"
-        print(
-            f"  throttled: {_n(s.cpu_nr_throttled)} of {_n(s.cpu_nr_periods)} periods ({throttled})"
-        )
-    print(f"  pids:     {_n(s.pids_current)} of {limit(s.pids_max)}")
-    if s.io_read_bytes is not None or s.io_write_bytes is not None:
-        print(
-            f"  io:       read {human_size(s.io_read_bytes)}, written {human_size(s.io_write_bytes)}"
-        )
-
-
-def _n(value: int | None) -> str:
-    return "-" if value is None else str(value)
-
-
-def _print_security(s: SecurityContext) -> None:
-    def caps(names: list[str]) -> str:
-        return ", ".join(n.removeprefix("CAP_").lower() for n in names) or "(none)"
-
-    def idmap(m: list[tuple[int, int, int]]) -> str:
-        return "; ".join(f"{a}->{b} x{c}" for a, b, c in m) or "-"
-
-    print("Security:")
-    print(f"  user namespace: {'yes' if s.user_namespace else 'no (host ids)'}")
-    print(f"  uid map:        {idmap(s.uid_map)}")
-    print(f"  gid map:        {idmap(s.gid_map)}")
-    print(f"  effective caps: {caps(s.cap_effective)}")
-    print(f"  permitted caps: {caps(s.cap_permitted)}")
-    print(f"  bounding caps:  {caps(s.cap_bounding)}")
-    if s.cap_inheritable:
-        print(f"  inheritable:    {caps(s.cap_inheritable)}")
-    if s.cap_ambient:
-        print(f"  ambient caps:   {caps(s.cap_ambient)}")
-    filters = f" ({s.seccomp_filters} filters)" if s.seccomp_filters else ""
-    print(f"  seccomp:        {s.seccomp or 'unknown'}{filters}")
-    print(f"  no_new_privs:   {'yes' if s.no_new_privs else 'no'}")
-    print(f"  AppArmor:       {s.apparmor or '-'}")
-    print(f"  SELinux:        {s.selinux or '-'}")
-    print(f"  read-only root: {'yes' if s.readonly_rootfs else 'no'}")
-    for warning in s.warnings:
-        print(f"  ! {warning}")
