@@ -209,6 +209,13 @@ def _find_pid(text: str, containers: list[Container]) -> Container:
         raise ContainerNotFound(
             f"no process {pid} runs on this host.", "List processes with 'ps -e'."
         ) from None
+    except PermissionError:
+        # Seen for PID 1 on hosts whose init is protected from ptrace-level access.
+        raise PermissionDenied(
+            f"debugtool may not read the namespaces of process {pid}.",
+            need="CAP_SYS_PTRACE",
+            hint="Pick a process inside the container rather than the host's init.",
+        ) from None
     for c in containers:
         if c.pidns == pidns and c.running:
             if c.pid == pid:

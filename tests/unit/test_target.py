@@ -226,3 +226,20 @@ def test_pin_refuses_stopped_and_pidless(sleeper: subprocess.Popen[bytes]) -> No
         pin(container(id="x", name="x", runtime="docker", status="exited", pid=sleeper.pid))
     with pytest.raises(ContainerNotRunning):
         pin(container(id="y", name="y", runtime="docker", pid=None))
+
+
+def test_pid_whose_namespaces_are_unreadable_is_a_sentence(monkeypatch) -> None:
+    from debugtool.errors import PermissionDenied
+    from debugtool.runtimes import Discovery
+    from debugtool.target import find
+
+    real_stat = os.stat
+
+    def refusing(path, *a, **kw):
+        if str(path) == f"/proc/{os.getpid()}/ns/pid":
+            raise PermissionError(13, "Permission denied")
+        return real_stat(path, *a, **kw)
+
+    monkeypatch.setattr(os, "stat", refusing)
+    with pytest.raises(PermissionDenied, match="may not read the namespaces"):
+        find(f"pid:{os.getpid()}", Discovery())
