@@ -332,21 +332,26 @@ class Snapshot:
 
     def process_tree(self) -> list[tuple[int, Process]]:
         """Return the processes in tree order as ``(depth, process)`` pairs."""
-        by_pid = {p.pid: p for p in self.processes}
-        children: dict[int, list[Process]] = {}
-        roots = []
-        for p in sorted(self.processes, key=lambda p: p.nspid or p.pid):
-            if p.ppid in by_pid and p.ppid != p.pid:
-                children.setdefault(p.ppid, []).append(p)
-            else:
-                roots.append(p)
-        out: list[tuple[int, Process]] = []
+        return process_tree(self.processes)
 
-        def walk(p: Process, depth: int) -> None:
-            out.append((depth, p))
-            for child in children.get(p.pid, []):
-                walk(child, depth + 1)
 
-        for root in roots:
-            walk(root, 0)
-        return out
+def process_tree(processes: list[Process]) -> list[tuple[int, Process]]:
+    """Return ``processes`` in tree order as ``(depth, process)`` pairs, parents first."""
+    by_pid = {p.pid: p for p in processes}
+    children: dict[int, list[Process]] = {}
+    roots = []
+    for p in sorted(processes, key=lambda p: p.nspid or p.pid):
+        if p.ppid in by_pid and p.ppid != p.pid:
+            children.setdefault(p.ppid, []).append(p)
+        else:
+            roots.append(p)
+    out: list[tuple[int, Process]] = []
+
+    def walk(p: Process, depth: int) -> None:
+        out.append((depth, p))
+        for child in children.get(p.pid, []):
+            walk(child, depth + 1)
+
+    for root in roots:
+        walk(root, 0)
+    return out

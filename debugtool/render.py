@@ -8,13 +8,13 @@ from typing import Any, TextIO
 
 from debugtool.model import (
     CgroupStats,
-    Container,
     Mount,
     Network,
     Process,
     SecurityContext,
     Snapshot,
     Socket,
+    process_tree,
 )
 from debugtool.output import human_size, table, warn
 
@@ -50,9 +50,8 @@ def processes(
     A PID marked ``*`` is in the container's PID namespace but not its cgroup.
     """
     out = _stream(stream)
-    if isinstance(snap, list):
-        snap = Snapshot(container=Container(id="", name="", runtime=""), processes=snap)
-    ordered = snap.process_tree() if tree else [(0, p) for p in snap.processes]
+    procs = snap if isinstance(snap, list) else snap.processes
+    ordered = process_tree(procs) if tree else [(0, p) for p in procs]
     now = time.time()
     rows = [
         [
@@ -73,7 +72,7 @@ def processes(
         rows,
         stream=out,
     )
-    if any(p.outside_cgroup for p in snap.processes):
+    if any(p.outside_cgroup for p in procs):
         warn(
             "PIDs marked '*' are in the container's PID namespace but not its cgroup "
             "(entered with nsenter or setns): its limits do not apply to them."

@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from debugtool.errors import UsageError
-    from debugtool.model import Container, Snapshot
+    from debugtool.model import process_tree
 
     if args.interval < 0:
         raise UsageError("--interval must be zero or more seconds.", "Try --interval 1.")
@@ -54,14 +54,8 @@ def run(args: argparse.Namespace) -> int:
         processes = load_snapshot(args.bundle, args.target).processes
     else:
         processes = _live(args)
-    ordered = (
-        Snapshot(
-            container=Container(id="", name="", runtime=""), processes=processes
-        ).process_tree()
-        if args.tree
-        else [(0, p) for p in processes]
-    )
     if args.json:
+        ordered = process_tree(processes) if args.tree else [(0, p) for p in processes]
         # A Process holds only plain values: its __dict__ is its JSON (model.to_dict's generic
         # walk costs ~40 us a process, as much as reading it).
         records = [{**vars(p), "depth": depth} if args.tree else vars(p) for depth, p in ordered]
