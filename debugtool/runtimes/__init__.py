@@ -261,6 +261,7 @@ def discover(
             discovery.warnings.append(f"{runtime.name}: {errors[runtime.name]}; skipped.")
         elif runtime.name in results:
             discovery.runtimes[runtime.name] = runtime
+            discovery.warnings += [f"{runtime.name}: {w}" for w in getattr(runtime, "warnings", ())]
     found = [c for r in runtimes if r.name in discovery.runtimes for c in results[r.name]]
     for record in found:
         if record.pidns is None and record.pid and record.status in _LIVE:

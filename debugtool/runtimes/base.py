@@ -46,6 +46,9 @@ class Runtime(ABC):
 
     def __init__(self, timeout: float = 2.0) -> None:
         self.timeout = timeout
+        #: What the last ``list`` could not do although it answered (a state file skipped, one
+        #: of two daemons down), one sentence each; discovery shows them beside its own warnings.
+        self.warnings: list[str] = []
 
     @abstractmethod
     def present(self) -> bool:
@@ -57,7 +60,10 @@ class Runtime(ABC):
 
     @abstractmethod
     def list(self, all: bool = False) -> list[Container]:
-        """Return this runtime's containers: running ones, or every one with ``all``."""
+        """Return this runtime's containers: running ones, or every one with ``all``.
+
+        What it had to leave out while still answering goes to ``warnings``.
+        """
 
     def inspect(self, container: Container) -> dict:
         """Return the runtime's own metadata for one container (its ``inspect`` JSON)."""

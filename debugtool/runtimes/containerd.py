@@ -223,6 +223,10 @@ def _json(raw: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
+class _NotListening(RuntimeUnavailable):
+    """The socket is there but refuses connections: its daemon is not running."""
+
+
 class ContainerdRuntime(Runtime):
     """containerd's containers in every namespace, with their tasks' PIDs and states."""
 
@@ -250,15 +254,19 @@ class ContainerdRuntime(Runtime):
         present = [*[d for d in explicit if d not in present], *present]
         if not present:
             raise RuntimeUnavailable(self.name, f"no socket at {daemons()[0].address}")
+        self.warnings = []
         deadline = time.monotonic() + self.timeout
         results: dict[Daemon, list[Container]] = {}
         failures: dict[Daemon, str] = {}
+        stale: set[Daemon] = set()
 
         def ask(daemon: Daemon) -> None:
             try:
                 results[daemon] = self._list_daemon(daemon, deadline)
             except RuntimeUnavailable as exc:
                 failures[daemon] = exc.reason
+                if isinstance(exc, _NotListening):
+                    stale.add(daemon)
 
         threads = [threading.Thread(target=ask, args=(d,), daemon=True) for d in present[1:]]
         for t in threads:
@@ -267,31 +275,34 @@ class ContainerdRuntime(Runtime):
         for t, daemon in zip(threads, present[1:], strict=True):
             t.join(max(0.0, deadline - time.monotonic()) + 0.1)
             if t.is_alive():
-                failures[daemon] = f"did not answer within {self.timeout:g}s"
+                failures[daemon] = f"{daemon.label} did not answer within {self.timeout:g}s"
         found: list[Container] = []
         reasons = []
+        answered = False  # a daemon answered, or its tasks were read from disk instead
         for daemon in present:
             if daemon in results and daemon not in failures:
                 found += results[daemon]
+                answered = True
                 continue
-            reason = failures.get(daemon, "no answer")
+            reason = failures.get(daemon, f"{daemon.label} gave no answer")  # each names it
             on_disk = tasks_on_disk(daemon)
+            if daemon in stale and daemon is not every[0] and not any(c.pid for c in on_disk):
+                # Docker's own containerd left its socket behind and runs nothing: dockerd uses
+                # another containerd now (``--containerd``), or is down with its containers.
+                log.debug("%s; a leftover socket, ignored.", reason)
+                continue
             if on_disk:
-                log.warning(
-                    "%s: %s; listed %d tasks from %s/%s instead (no images or labels).",
-                    daemon.label,
-                    reason,
-                    len(on_disk),
-                    daemon.state,
-                    V2_TASKS,
+                self.warnings.append(
+                    f"{reason}; listed {len(on_disk)} tasks from "
+                    f"{daemon.state}/{V2_TASKS} instead (no images or labels)."
                 )
                 found += on_disk
+                answered = True
             elif os.path.exists(daemon.address) or daemon in explicit:
-                reasons.append(f"{daemon.label}: {reason}" if len(present) > 1 else reason)
-        if reasons and len(reasons) == len(present):
+                reasons.append(reason)
+        if reasons and not answered:
             raise RuntimeUnavailable(self.name, "; ".join(reasons))
-        for reason in reasons:
-            log.warning("%s; its containers are not listed.", reason)
+        self.warnings += [f"{reason}; its containers are not listed." for reason in reasons]
         if not all:
             found = [c for c in found if c.status in ("running", "paused")]
         return found
@@ -350,7 +361,7 @@ class ContainerdRuntime(Runtime):
                 self.name, f"{daemon.label} did not answer within {self.timeout:g}s"
             ) from None
         except ConnectionRefusedError:
-            raise RuntimeUnavailable(
+            raise _NotListening(
                 self.name, f"nothing listens on {daemon.address} (is containerd running?)"
             ) from None
         except OSError as exc:

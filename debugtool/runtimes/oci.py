@@ -569,6 +569,7 @@ class _OCIRuntime(Runtime):
         return bool(self.roots())
 
     def list(self, all: bool = False) -> list[Container]:
+        self.warnings = []
         found: list[Container] = []
         refused: list[str] = []
         roots = self.roots()
@@ -593,7 +594,7 @@ class _OCIRuntime(Runtime):
                 "Run debugtool as root.",
             )
         for path in refused:
-            log.warning("%s: no permission to read state root %s; skipped.", self.name, path)
+            self.warnings.append(f"no permission to read state root {path}; skipped.")
         return found
 
     def _read(self, root: StateRoot, state_dir: str) -> Container | None:
@@ -606,7 +607,7 @@ class _OCIRuntime(Runtime):
         except NotADirectoryError:
             return None  # a socket or file beside the container directories
         except (OSError, ValueError, TypeError, KeyError) as exc:
-            log.warning("%s: skipping %s: %s.", self.name, path, _reason(exc))
+            self.warnings.append(f"skipping {path}: {_reason(exc)}.")
             return None
 
     def parse(self, root: StateRoot, state_dir: str, data: Any) -> Container:

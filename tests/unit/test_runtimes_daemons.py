@@ -433,7 +433,7 @@ def make_task_dir(state: Path, ns: str, cid: str, pid: int, annotations: dict) -
 
 
 def test_containerd_falls_back_to_the_state_directory(
-    tmp_path: Path, sockdir: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, sockdir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server = ReplayServer(str(sockdir / "hung.sock"), None)
     state = tmp_path / "state"
@@ -442,8 +442,9 @@ def test_containerd_falls_back_to_the_state_directory(
     (state / containerd.V2_TASKS / "k8s.io" / "half").mkdir()  # being created: no init.pid
     daemon = containerd.Daemon(server.path, str(state), "/run/x/runc")
     monkeypatch.setattr(containerd, "daemons", lambda: [daemon])
+    runtime = containerd.ContainerdRuntime(timeout=0.3)
     try:
-        found = containerd.ContainerdRuntime(timeout=0.3).list(all=True)
+        found = runtime.list(all=True)
     finally:
         server.close()
     by_id = {c.id: c for c in found}
@@ -452,7 +453,8 @@ def test_containerd_falls_back_to_the_state_directory(
     assert by_id["live"].pod == "pod-a"
     assert by_id["live"].oci_root == "/run/x/runc/k8s.io"
     assert by_id["dead"].status == "stopped" and by_id["dead"].pid is None
-    assert "did not answer within 0.3s" in caplog.text and "listed 2 tasks" in caplog.text
+    (warning,) = runtime.warnings
+    assert "did not answer within 0.3s" in warning and "listed 2 tasks" in warning
 
 
 def test_containerd_unavailable_when_nothing_answers(
@@ -473,6 +475,47 @@ def test_containerd_unavailable_when_nothing_answers(
     monkeypatch.setenv("CONTAINERD_ADDRESS", missing.address)
     with pytest.raises(RuntimeUnavailable, match="no socket at"):
         containerd.ContainerdRuntime(timeout=0.3).list()
+
+
+def refusing_socket(path: str) -> str:
+    """Leave a socket file nobody listens on, as a daemon that died leaves it."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    sock.close()
+    return path
+
+
+def test_containerd_ignores_the_leftover_socket_of_dockers_own_daemon(
+    tmp_path: Path, sockdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The system containerd hangs but its shims run a task; Docker's own containerd left only
+    # its socket and a dead task behind (dockerd now runs with --containerd).
+    server = ReplayServer(str(sockdir / "hung.sock"), None)
+    state = tmp_path / "state"
+    make_task_dir(state, "default", "live", os.getpid(), {})
+    docker_state = tmp_path / "docker-state"
+    make_task_dir(docker_state, "moby", "gone", 2**22 + 12345, {})
+    primary = containerd.Daemon(server.path, str(state), "/run/x/runc")
+    leftover = containerd.Daemon(
+        refusing_socket(str(sockdir / "left.sock")), str(docker_state), "/run/y/runc"
+    )
+    monkeypatch.setattr(containerd, "daemons", lambda: [primary, leftover])
+    runtime = containerd.ContainerdRuntime(timeout=0.3)
+    try:
+        found = runtime.list(all=True)
+    finally:
+        server.close()
+    assert [c.id for c in found] == ["live"]
+    (warning,) = runtime.warnings
+    assert warning.startswith(f"containerd at {server.path} did not answer within 0.3s; listed 1")
+    # The system containerd's own socket refusing is news: it is down.
+    primary = containerd.Daemon(
+        refusing_socket(str(sockdir / "down.sock")), str(tmp_path / "none"), "/run/x/runc"
+    )
+    monkeypatch.setattr(containerd, "daemons", lambda: [primary, leftover])
+    with pytest.raises(RuntimeUnavailable) as err:
+        containerd.ContainerdRuntime(timeout=0.3).list()
+    assert err.value.reason == f"nothing listens on {primary.address} (is containerd running?)"
 
 
 # --- Docker ------------------------------------------------------------------------------------
