@@ -360,8 +360,13 @@ def _exec_runtime(target: Target, discovery: Discovery | None) -> tuple[str, Any
     """Return the runtime that will run the exec (``docker`` is handled here, over its API)."""
     container = target.container
     names = list(dict.fromkeys([container.runtime, *container.backends]))
-    if "docker" in names:
+    from debugtool.runtimes.docker import FROM_STATE_FILES
+
+    docker = container.metadata.get("docker") or {}
+    if "docker" in names and docker.get("source") != FROM_STATE_FILES:
         return "docker", None
+    # Docker's record read from its state files means its daemon did not answer: the next
+    # backend that knows the container (containerd, runc) runs the exec instead.
     from debugtool.runtimes import load_runtimes
 
     for name in names:

@@ -432,52 +432,6 @@ def logs(
     return {f"{folder}/logs.txt": data}
 
 
-DOCKER_STATE = "/var/lib/docker/containers"
-
-
-def docker_state(container_id: str, root: str = DOCKER_STATE) -> dict[str, Any] | None:
-    """Return Docker's own on-disk record of a container (``config.v2.json``), if readable.
-
-    Used when the Docker daemon does not answer: the container is still found through
-    containerd or runc state, and this file gives back its name, image, labels and config.
-    """
-    if not container_id or "/" in container_id:
-        return None
-    data = _read(os.path.join(root, container_id, "config.v2.json"), 8 << 20)
-    if data is None:
-        return None
-    try:
-        record = json.loads(data)
-    except ValueError:
-        return None
-    return record if isinstance(record, dict) else None
-
-
-def adopt_docker_state(containers: list[Container], root: str = DOCKER_STATE) -> int:
-    """Give containers Docker did not describe (its daemon hung) their Docker name, image and
-    labels from Docker's state files; return how many were filled in."""
-    filled = 0
-    for c in containers:
-        if "docker" in c.backends or c.namespace not in ("moby", ""):
-            continue
-        state = docker_state(c.id, root)
-        if not state:
-            continue
-        raw_config = state.get("Config")
-        config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
-        name = str(state.get("Name") or "").lstrip("/")
-        if name:
-            c.name = name
-        c.image = c.image or str(config.get("Image") or "")
-        labels = config.get("Labels")
-        if isinstance(labels, dict):
-            for key, value in labels.items():
-                c.labels.setdefault(str(key), str(value))
-        c.metadata["docker-state"] = state
-        filled += 1
-    return filled
-
-
 def log_file(container: Container) -> str | None:
     """Return the container's log file on the host (Docker json-file, podman k8s-file), if any."""
     for record in container.metadata.values():

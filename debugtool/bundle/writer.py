@@ -358,10 +358,6 @@ class Writer:
             why = self._stop_reason() if self.stop.is_set() else "the time budget ran out"
             return Discovery(warnings=[f"discovery did not finish: {why}"]), []
         discovery = box["found"]
-        if "docker" not in discovery.runtimes:
-            # Docker did not answer (or is absent): its containers are still found through
-            # containerd and runc state; Docker's own state files give back their names.
-            col.adopt_docker_state(discovery.containers)
         if self.o.all:
             chosen = [c for c in discovery.containers if c.status in ("running", "paused")]
         else:

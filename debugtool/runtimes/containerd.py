@@ -293,7 +293,7 @@ class ContainerdRuntime(Runtime):
                 continue
             if on_disk:
                 self.warnings.append(
-                    f"{reason}; listed {len(on_disk)} tasks from "
+                    f"{reason}; listed {len(on_disk)} task{'' if len(on_disk) == 1 else 's'} from "
                     f"{daemon.state}/{V2_TASKS} instead (no images or labels)."
                 )
                 found += on_disk

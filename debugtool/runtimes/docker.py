@@ -10,11 +10,13 @@ runtime, a stale file) the container's own inspect answer gives it.
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
 import struct
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +27,10 @@ from debugtool.runtimes.base import Runtime
 from debugtool.runtimes.dockerapi import DockerAPI
 
 OCI_ROOT = "/run/docker/runtime-runc/moby"
+DATA_ROOT = "/var/lib/docker"
+DAEMON_CONFIG = "/etc/docker/daemon.json"
+#: ``Container.metadata["docker"]["source"]`` of a record read from Docker's state files.
+FROM_STATE_FILES = "state files"
 POD_LABELS = (
     "io.kubernetes.pod.name",
     "io.kubernetes.pod.namespace",
@@ -87,6 +93,128 @@ def container_from_list(
     )
 
 
+def data_root(config: str = DAEMON_CONFIG) -> str:
+    """Return Docker's data root: ``data-root`` in daemon.json, else /var/lib/docker."""
+    try:
+        with open(config, "rb") as f:
+            value = json.loads(f.read(1 << 20)).get("data-root")
+    except (OSError, ValueError, AttributeError):
+        return DATA_ROOT
+    return value if isinstance(value, str) and value.startswith("/") else DATA_ROOT
+
+
+def state_record(cid: str, root: str) -> dict[str, Any] | None:
+    """Return Docker's own record of a container (``containers/ID/config.v2.json``), if readable.
+
+    Docker rewrites the file on every state change, so it holds the name, image, labels, log
+    path and last known PID even while the daemon hangs.
+    """
+    if not cid or "/" in cid or cid.startswith("."):
+        return None
+    try:
+        with open(f"{root}/containers/{cid}/config.v2.json", "rb") as f:
+            record = json.loads(f.read(8 << 20))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _state_pid(cid: str, recorded: Any) -> tuple[int | None, bool]:
+    """Return a container's live init PID and whether runc under Docker's root runs it.
+
+    runc's state file is trusted when its start time matches; else the PID Docker recorded,
+    only when that process is still in the container's cgroup (whose path holds the id).
+    """
+    pid = runc_pid(cid)
+    if pid is not None:
+        return pid, True
+    if not isinstance(recorded, int) or recorded <= 0:
+        return None, False
+    try:
+        with open(f"/proc/{recorded}/cgroup", "rb") as f:
+            return (recorded if cid.encode() in f.read() else None), False
+    except OSError:
+        return None, False
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def container_from_state(record: dict[str, Any], pid: int | None, runc: bool = True) -> Container:
+    """Map Docker's on-disk record of a container to a Container (``pid`` checked separately).
+
+    ``metadata`` keeps a few fields of what Docker's list answer holds and never the
+    environment (``GET /containers/json`` does not give it either); ``inspect`` gives the
+    whole record.
+    """
+    from debugtool.runtimes.oci import parse_created
+
+    state, config = _mapping(record.get("State")), _mapping(record.get("Config"))
+    cid = str(record.get("ID") or "")
+    raw_labels = config.get("Labels")
+    labels = {str(k): str(v) for k, v in raw_labels.items()} if isinstance(raw_labels, dict) else {}
+    pod, pod_ns, k8s_name = (labels.get(k, "") for k in POD_LABELS)
+    if pid is None:
+        never_started = str(state.get("StartedAt") or "0001-").startswith("0001-")
+        status = "dead" if state.get("Dead") else "created" if never_started else "exited"
+    elif state.get("Paused"):
+        status = "paused"
+    else:
+        status = "restarting" if state.get("Restarting") else "running"
+    return Container(
+        id=cid,
+        name=str(record.get("Name") or "").lstrip("/") or cid[:12],
+        runtime="docker",
+        image=str(config.get("Image") or ""),
+        status=status,
+        pid=pid,
+        created=parse_created(record.get("Created")),
+        labels=labels,
+        namespace="moby",
+        pod=pod,
+        pod_namespace=pod_ns,
+        k8s_container=k8s_name,
+        oci_root=OCI_ROOT if pid and runc else "",
+        oci_runtime="runc" if pid and runc else "",
+        metadata={
+            "docker": {
+                "source": FROM_STATE_FILES,
+                "Id": cid,
+                "Names": [str(record.get("Name") or "")],
+                "Image": str(config.get("Image") or ""),
+                "State": {k: state.get(k) for k in ("Running", "Paused", "Pid", "StartedAt")},
+                "LogPath": record.get("LogPath") or "",
+            }
+        },
+    )
+
+
+def containers_on_disk(
+    root: str, all: bool = False, pid_of: Callable[[str, Any], tuple[int | None, bool]] = _state_pid
+) -> list[Container] | None:
+    """Return the containers in Docker's state files under ``root`` (None without any).
+
+    Used when the daemon does not answer: a container counts as running only when its init
+    process still runs (the files are Docker's last word, which may be stale). ``pid_of``
+    returns that PID (or None) and whether runc under Docker's root runs it.
+    """
+    try:
+        ids = os.listdir(f"{root}/containers")
+    except OSError:
+        return None
+    found = []
+    for cid in ids:
+        record = state_record(cid, root)
+        if record is None or record.get("ID") != cid:
+            continue  # being created or removed, or not a container's directory
+        state = _mapping(record.get("State"))
+        pid, runc = pid_of(cid, state.get("Pid")) if state.get("Running") else (None, False)
+        if pid is not None or all:
+            found.append(container_from_state(record, pid, runc))
+    return found
+
+
 def demultiplex(data: bytes) -> bytes:
     """Return the payload of a Docker log stream in stdcopy format (stdout and stderr merged).
 
@@ -118,9 +246,13 @@ class DockerRuntime(Runtime):
 
     def list(self, all: bool = False) -> list[Container]:
         """Return Docker's containers. Raises ``RuntimeUnavailable`` within ``timeout``."""
+        self.warnings = []
         api = self.api()
         deadline = time.monotonic() + self.timeout
-        items = api.get_json("/containers/json", {"all": "1" if all else "0"})
+        try:
+            items = api.get_json("/containers/json", {"all": "1" if all else "0"})
+        except RuntimeUnavailable as exc:
+            return self._from_state_files(api, exc, all)
         if not isinstance(items, list):
             raise RuntimeUnavailable(self.name, "GET /containers/json did not answer a list")
         found = []
@@ -135,6 +267,28 @@ class DockerRuntime(Runtime):
                     runc = False
                     pid = self._inspect_pid(api, item.get("Id", ""), deadline)
             found.append(container_from_list(item, pid, runc))
+        return found
+
+    def _from_state_files(
+        self, api: DockerAPI, failure: RuntimeUnavailable, all: bool
+    ) -> builtins.list[Container]:
+        """Return the containers in Docker's state files when its socket is there but the
+        daemon hangs, refuses or answers garbage; else raise ``failure``.
+
+        A daemon that hangs is when its containers most need looking into, and the other
+        backends know them only by id. The files are this host's Docker's (its data root).
+        """
+        if not os.path.exists(api.path):
+            raise failure
+        root = data_root()
+        found = containers_on_disk(root, all)
+        if found is None:
+            raise failure
+        self.warnings.append(
+            f"{failure.reason}; listed {len(found)} container{'' if len(found) == 1 else 's'} "
+            f"from its state files in "
+            f"{root}/containers instead (no exec through Docker)."
+        )
         return found
 
     def _inspect_pid(self, api: DockerAPI, cid: str, deadline: float) -> int | None:
@@ -153,7 +307,14 @@ class DockerRuntime(Runtime):
         """Return ``GET /containers/{id}/json``.
 
         Raises ``ContainerGone`` when Docker no longer knows it, ``RuntimeUnavailable`` otherwise.
+        A container listed from the state files (the daemon did not answer) gets its on-disk
+        record without asking the daemon again.
         """
+        if (container.metadata.get("docker") or {}).get("source") == FROM_STATE_FILES:
+            record = state_record(container.id, data_root())
+            if record is None:
+                raise ContainerGone(f"Docker's state files no longer hold {container.name}.")
+            return record
         status, data = self.api().request("GET", f"/containers/{quote(container.id)}/json")
         if status == 404:
             raise ContainerGone(
@@ -169,8 +330,11 @@ class DockerRuntime(Runtime):
     ) -> bytes:
         """Return the container's stdout and stderr with timestamps, oldest first.
 
-        Raises ``ContainerGone`` or ``RuntimeUnavailable``.
+        Raises ``ContainerGone`` or ``RuntimeUnavailable`` (at once for a container listed
+        from the state files: the daemon that did not answer the list would not answer this).
         """
+        if (container.metadata.get("docker") or {}).get("source") == FROM_STATE_FILES:
+            raise RuntimeUnavailable(self.name, "the daemon did not answer when asked for the list")
         tty = bool((self.inspect(container).get("Config") or {}).get("Tty"))
         query: dict[str, Any] = {"stdout": "1", "stderr": "1", "timestamps": "1"}
         query["tail"] = str(tail) if tail is not None else "all"

@@ -287,7 +287,8 @@ def test_hung_docker_daemon_does_not_hang_the_bundle(
     b = reader.open_bundle(str(out))
     (container,) = b.containers
     assert container.id == docker.id and container.name == docker.name
-    assert container.runtime != "docker"
+    assert container.runtime == "docker"  # listed from Docker's state files
+    assert container.metadata["docker"]["source"] == "state files"
     discovery = json.loads(b.member("host/discovery.json") or b"{}")
     assert any(w.startswith("docker:") for w in discovery["warnings"])
     assert b.snapshot(docker.id).processes

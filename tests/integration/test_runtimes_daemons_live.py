@@ -217,31 +217,52 @@ def hung_socket() -> Iterator[str]:
     directory.rmdir()
 
 
-def _ps_without_docker(cli, started: dict[str, harness.Started], docker_host: str) -> None:
+def _ps_without_docker(cli, started: dict[str, harness.Started], docker_host: str) -> dict:
+    """Run ``ps --json`` with Docker unreachable; return its one warning about Docker and the
+    containers it listed, by id (each other runtime's container still there)."""
     result = cli("--timeout", "1", "ps", "--json", env={"DOCKER_HOST": docker_host}, timeout=20)
     assert result.returncode == 0, result.stderr
     about_docker = [line for line in result.stderr.splitlines() if "docker" in line]
     assert len(about_docker) == 1, result.stderr
     assert about_docker[0].startswith("debugtool: warning: docker: ")
-    assert about_docker[0].endswith("skipped.")
     listed = {c["id"]: c for c in json.loads(result.stdout)}
     assert listed[started["podman"].id]["runtime"] == "podman"
     assert listed[started["containerd"].id]["runtime"] == "containerd"
-    # Docker's container is still found, through Docker's own containerd.
-    assert listed[started["docker"].id]["runtime"] == "containerd"
     assert listed[started["docker"].id]["namespace"] == "moby"
+    return {"warning": about_docker[0], "listed": listed}
 
 
-def test_ps_warns_once_about_a_hung_docker(
+def test_a_hung_docker_lists_its_containers_from_its_state_files(
     started: dict[str, harness.Started], hung_socket: str, cli
 ) -> None:
-    _ps_without_docker(cli, started, f"unix://{hung_socket}")
+    seen = _ps_without_docker(cli, started, f"unix://{hung_socket}")
+    assert seen["warning"].endswith("containers instead (no exec through Docker).")
+    record = seen["listed"][started["docker"].id]
+    assert (record["runtime"], record["name"]) == ("docker", started["docker"].name)
+    assert record["pid"] == started["docker"].pid and record["status"] == "running"
+    assert "containerd" in record["backends"]  # whose exec runs in it meanwhile
+
+
+def test_exec_by_name_while_docker_hangs_goes_through_containerd(
+    started: dict[str, harness.Started], hung_socket: str, cli
+) -> None:
+    s = started["docker"]
+    result = cli(
+        "--timeout", "1", "exec", s.name, "--", "cat", "/etc/hostname",
+        env={"DOCKER_HOST": f"unix://{hung_socket}"}, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == _pid_root_file(s.pid, "/etc/hostname").strip()
+    assert "through containerd's own exec" in result.stderr
 
 
 def test_ps_warns_once_about_a_missing_docker_socket(
     started: dict[str, harness.Started], cli, tmp_path: Path
 ) -> None:
-    _ps_without_docker(cli, started, f"unix://{tmp_path}/no-docker.sock")
+    seen = _ps_without_docker(cli, started, f"unix://{tmp_path}/no-docker.sock")
+    assert seen["warning"].endswith("skipped.")
+    # Docker's container is still found, through the containerd that runs it.
+    assert seen["listed"][started["docker"].id]["runtime"] == "containerd"
 
 
 def _pid_root_file(pid: int, path: str) -> str:

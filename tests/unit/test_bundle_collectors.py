@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from debugtool.bundle import collectors as col
-from debugtool.model import Container
+from debugtool.runtimes import docker
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "bundle"
 
@@ -53,26 +53,12 @@ def test_tail_lines_reads_from_the_end(tmp_path: Path) -> None:
     assert col.tail_lines(str(big), 3, chunk=1024) == b"line 99997\nline 99998\nline 99999\n"
 
 
-def test_docker_state_gives_back_name_image_labels(tmp_path: Path) -> None:
+def test_log_file_of_a_container_read_from_dockers_state_files(tmp_path: Path) -> None:
     cid = "40b491c15ab5d19f2414f26c12587ae7769dca20461eb6f47a9ea85954d4294a"
-    (tmp_path / cid).mkdir()
-    log = tmp_path / cid / f"{cid}-json.log"
+    (tmp_path / "containers" / cid).mkdir(parents=True)
+    log = tmp_path / "containers" / cid / f"{cid}-json.log"
     shutil.copy(FIXTURES / "docker-json.log", log)
-    (tmp_path / cid / "config.v2.json").write_text(
-        json.dumps(
-            {
-                "ID": cid,
-                "Name": "/web",
-                "LogPath": str(log),
-                "Config": {"Image": "busybox:latest", "Labels": {"team": "ops"}},
-            }
-        )
-    )
-    seen_by_containerd = Container(id=cid, name=cid, runtime="containerd", namespace="moby")
-    owned = Container(id=cid, name="web", runtime="docker", backends=["docker"])
-    assert col.adopt_docker_state([seen_by_containerd, owned], root=str(tmp_path)) == 1
-    assert seen_by_containerd.name == "web"
-    assert seen_by_containerd.image == "busybox:latest"
-    assert seen_by_containerd.labels == {"team": "ops"}
-    assert col.log_file(seen_by_containerd) == str(log)
-    assert col.docker_state("../etc", root=str(tmp_path)) is None
+    record = {"ID": cid, "Name": "/web", "LogPath": str(log), "Config": {"Image": "busybox"}}
+    (tmp_path / "containers" / cid / "config.v2.json").write_text(json.dumps(record))
+    (web,) = docker.containers_on_disk(str(tmp_path), all=True) or []
+    assert web.name == "web" and col.log_file(web) == str(log)

@@ -572,17 +572,93 @@ def test_docker_runc_pid_checks_the_start_time(tmp_path: Path) -> None:
     assert docker.runc_pid("missing", str(tmp_path)) is None
 
 
-def test_docker_hung_and_missing_sockets(sockdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def docker_data_root(root: Path) -> dict[str, str]:
+    """Lay the captured config.v2.json files out as Docker's data root; return name -> id."""
+    ids = {}
+    for kind in ("running", "created"):
+        record = json.loads(fixture(f"docker-config.v2-{kind}.json"))
+        (root / "containers" / record["ID"]).mkdir(parents=True)
+        (root / "containers" / record["ID"] / "config.v2.json").write_text(json.dumps(record))
+        ids[kind] = record["ID"]
+    (root / "containers" / "half-removed").mkdir()  # no config.v2.json: skipped
+    return ids
+
+
+def test_docker_state_files_give_back_names_images_labels(tmp_path: Path) -> None:
+    ids = docker_data_root(tmp_path)
+    recorded = []
+
+    def pid_of(cid: str, pid: object) -> tuple[int | None, bool]:
+        recorded.append((cid, pid))
+        return 4242, True
+
+    (running,) = docker.containers_on_disk(str(tmp_path), pid_of=pid_of) or []
+    assert recorded == [(ids["running"], 3008)]  # asked only for the one Docker says runs
+    assert (running.id, running.name, running.status, running.pid) == (
+        ids["running"],
+        "dtcap-docker-state",
+        "running",
+        4242,
+    )
+    assert running.image == "debugtool-test/busybox:latest"
+    assert (running.pod, running.pod_namespace, running.k8s_container) == (
+        "mypod",
+        "default",
+        "app",
+    )
+    assert (running.namespace, running.oci_root) == ("moby", docker.OCI_ROOT)
+    assert running.created == pytest.approx(1795714031.605416)  # 2026-11-26T17:27:11.605416Z
+    record = running.metadata["docker"]
+    assert record["source"] == docker.FROM_STATE_FILES
+    assert record["LogPath"].endswith(f"{ids['running']}-json.log")
+    assert "GREETING=hello" not in json.dumps(record)  # the environment is inspect's to give
+    # Gone since Docker wrote the file: not running; listed only with --all.
+    assert docker.containers_on_disk(str(tmp_path), pid_of=lambda c, p: (None, False)) == []
+    every = docker.containers_on_disk(str(tmp_path), all=True, pid_of=lambda c, p: (None, False))
+    status = {c.name: c.status for c in every or []}
+    assert status == {"dtcap-docker-state": "exited", "dtcap-docker-created": "created"}
+    assert docker.containers_on_disk(str(tmp_path / "nothing")) is None
+    assert docker.state_record("../../etc", str(tmp_path)) is None
+
+
+def test_docker_data_root_from_daemon_json(tmp_path: Path) -> None:
+    config = tmp_path / "daemon.json"
+    assert docker.data_root(str(config)) == "/var/lib/docker"
+    config.write_text('{"data-root": "/srv/docker", "debug": true}')
+    assert docker.data_root(str(config)) == "/srv/docker"
+    for text in ("{", "[]", '{"data-root": "relative"}'):
+        config.write_text(text)
+        assert docker.data_root(str(config)) == "/var/lib/docker"
+
+
+def test_docker_hung_and_missing_sockets(
+    sockdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = ReplayServer(str(sockdir / "d.sock"), None)
     monkeypatch.setenv("DOCKER_HOST", f"unix://{server.path}")
+    monkeypatch.setattr(docker, "data_root", lambda: str(tmp_path / "no-data-root"))
     try:
         rt = docker.DockerRuntime(timeout=0.3)
         assert rt.present()
         with pytest.raises(RuntimeUnavailable, match="within 0.3s") as err:
             rt.list()
         assert err.value.runtime == "docker"
+        # With Docker's state files there, its containers are listed from them instead.
+        ids = docker_data_root(tmp_path / "data")
+        monkeypatch.setattr(docker, "data_root", lambda: str(tmp_path / "data"))
+        found = {c.name: c for c in rt.list(all=True)}
+        (warning,) = rt.warnings
     finally:
         server.close()
+    assert set(found) == {"dtcap-docker-state", "dtcap-docker-created"}
+    assert warning.startswith(
+        "did not answer GET /containers/json within 0.3s; listed 2 containers"
+    )
+    assert warning.endswith(f"{tmp_path}/data/containers instead (no exec through Docker).")
+    created = found["dtcap-docker-created"]
+    assert rt.inspect(created)["ID"] == ids["created"]  # the file, not the hung daemon
+    with pytest.raises(RuntimeUnavailable, match="did not answer"):
+        rt.logs(created)  # at once, not after another timeout
     monkeypatch.setenv("DOCKER_HOST", f"unix://{sockdir}/nothing.sock")
     rt = docker.DockerRuntime(timeout=0.3)
     assert rt.present()  # asked for explicitly, so its absence is reported
