@@ -1,7 +1,8 @@
 """Resolve what the user typed to one live target, pinned by a pidfd so a reused PID is never it.
 
-Accepted forms: a full id, a unique id prefix, a name, ``RUNTIME:NAME`` (or ``RUNTIME:ID``),
-``pid:N``, and for Kubernetes ``pod/NAME[/CONTAINER]`` (``pod/NAMESPACE/NAME/CONTAINER`` also works).
+Accepted forms: a full id, a unique id prefix, a name, ``RUNTIME:NAME`` (or ``RUNTIME:ID``;
+``containerd:NAMESPACE/NAME`` for a name taken in several containerd namespaces), ``pid:N``, and
+for Kubernetes ``pod/NAME[/CONTAINER]`` (``pod/NAMESPACE/NAME/CONTAINER`` also works).
 """
 
 from __future__ import annotations
@@ -149,6 +150,9 @@ def pin(container: Container, pid: int | None = None) -> Target:
 
 
 def _label(c: Container) -> str:
+    """How to name ``c`` alone: ``RUNTIME:NAME``, or ``containerd:NAMESPACE/NAME``."""
+    if c.runtime == "containerd" and c.namespace:
+        return f"containerd:{c.namespace}/{c.name} ({c.short_id})"
     return f"{c.runtime}:{c.name} ({c.short_id})"
 
 
@@ -168,6 +172,11 @@ def find(text: str, discovery: Discovery) -> Container:
         return _find_pid(rest, containers)
     if sep and rest and runtime in {c.runtime for c in containers} | set(discovery.runtimes):
         scoped = [c for c in containers if runtime == c.runtime or runtime in c.backends]
+        namespace, slash, name = rest.partition("/")
+        if slash and name and any(c.namespace == namespace for c in scoped):
+            # containerd:NAMESPACE/NAME: one name may be taken in several namespaces.
+            scoped = [c for c in scoped if c.namespace == namespace]
+            rest = name
         return _pick(rest, scoped, text, discovery)
     return _pick(text, containers, text, discovery)
 

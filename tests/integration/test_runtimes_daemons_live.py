@@ -168,6 +168,23 @@ def k8s_namespace() -> Iterator[str]:
         time.sleep(0.2)
 
 
+def test_one_name_in_two_containerd_namespaces(
+    k8s_namespace: str, containers: harness.Containers, cli
+) -> None:
+    name = harness.unique("dt-twice")
+    first = containers.containerd(name=name)
+    second = containers.containerd(name=name, namespace=k8s_namespace)
+    ambiguous = cli("inspect", name)
+    assert ambiguous.returncode == 125
+    assert f"containerd:{harness.CTR_NAMESPACE}/{name} (" in ambiguous.stderr
+    assert f"containerd:{k8s_namespace}/{name} (" in ambiguous.stderr
+    for s, ns in ((first, harness.CTR_NAMESPACE), (second, k8s_namespace)):
+        shown = cli("inspect", "--json", f"containerd:{ns}/{name}")
+        assert shown.returncode == 0, shown.stderr
+        record = json.loads(shown.stdout)
+        assert (record["container"]["namespace"], record["pid"]) == (ns, s.pid)
+
+
 def test_containerd_pod_columns(k8s_namespace: str, containers: harness.Containers, cli) -> None:
     labels = [arg for k, v in POD_LABELS.items() for arg in ("--label", f"{k}={v}")]
     s = containers.containerd(*labels, namespace=k8s_namespace)

@@ -102,6 +102,21 @@ def test_same_name_in_two_runtimes_is_ambiguous_until_scoped(discovery: Discover
     assert find("podman:77a", discovery).id == PODMAN_ID  # RUNTIME:ID-PREFIX
 
 
+def test_containerd_namespace_picks_among_one_name_in_several(discovery: Discovery) -> None:
+    discovery.containers.append(
+        container(id="jobs", name="jobs", runtime="containerd", namespace="ci")
+    )
+    with pytest.raises(AmbiguousTarget) as err:
+        find("containerd:jobs", discovery)
+    # Each candidate is shown the way it can be named alone.
+    assert err.value.candidates == ["containerd:batch/jobs (jobs)", "containerd:ci/jobs (jobs)"]
+    assert find("containerd:ci/jobs", discovery).namespace == "ci"
+    assert find("containerd:batch/jobs", discovery).namespace == "batch"
+    assert find("containerd:ci/jo", discovery).namespace == "ci"  # an id prefix in a namespace
+    with pytest.raises(ContainerNotFound, match="'containerd:nope/jobs'"):
+        find("containerd:nope/jobs", discovery)
+
+
 def test_runtime_scope_includes_backends(discovery: Discovery) -> None:
     # runc knows both web containers (Docker's and podman's): scoped to runc it is still ambiguous.
     with pytest.raises(AmbiguousTarget):
