@@ -7,10 +7,12 @@ runc (or crun) keeps each live container's init PID in its state directory. Read
 a few file reads. When the storage file is missing or unreadable, ``podman ps -a --format json``
 answers instead, under ``timeout``.
 
-Without libpod's database the status is inferred as runc infers it: state present and process
-alive is ``running`` (``paused`` when its freezer cgroup is frozen, ``created`` while the exec
-FIFO waits); otherwise ``exited`` if the container ever ran (its OCI spec was written) or
-``created``. Labels live only in libpod's database: ``inspect`` and the fallback give them.
+The status is inferred as runc infers it: state present and process alive is ``running``
+(``paused`` when its freezer cgroup is frozen, ``created`` while the exec FIFO waits); otherwise
+``exited`` if the container ever ran (its OCI spec was written) or ``created``. Labels and the
+pod a container is in live only in libpod's bolt database (``libpod/bolt_state.db``), read
+with ``boltdb``; when it cannot be read, the containers are listed without them and one
+warning says so.
 """
 
 from __future__ import annotations
@@ -55,6 +57,43 @@ def read_storage(root: str) -> list[dict[str, Any]]:
     if not isinstance(records, list):
         raise ValueError("containers.json is not a list")
     return [r for r in records if isinstance(r, dict)]
+
+
+def libpod_records(root: str) -> dict[str, tuple[dict[str, str], str]]:
+    """Return each container's labels and pod name from libpod's bolt database, by id.
+
+    A pod's infra container gets no pod name: like a Kubernetes pause container it runs
+    nothing to look into, and ``pod/NAME`` should not pick it.
+
+    Raises ``OSError`` or ``ValueError`` (``BoltError``) when the database cannot be read.
+    """
+    from debugtool.runtimes.boltdb import BoltFile
+
+    found: dict[str, tuple[dict[str, str], str]] = {}
+    with BoltFile(f"{root}/libpod/bolt_state.db") as db:
+        top = db.top()
+        pods: dict[str, str] = {}
+        pod_buckets = top.bucket(b"pod")
+        for pod_id, bucket in pod_buckets.buckets() if pod_buckets else ():
+            config = _json_object(bucket.get(b"config"))
+            pods[pod_id.decode(errors="replace")] = str(config.get("name") or "")
+        ctr_buckets = top.bucket(b"ctr")
+        for cid, bucket in ctr_buckets.buckets() if ctr_buckets else ():
+            config = _json_object(bucket.get(b"config"))
+            labels = config.get("labels")
+            found[cid.decode(errors="replace")] = (
+                {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
+                "" if config.get("pause") else pods.get(str(config.get("pod") or ""), ""),
+            )
+    return found
+
+
+def _json_object(raw: bytes | None) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def oci_state(cid: str) -> tuple[str, str, dict[str, Any]] | None:
@@ -105,8 +144,13 @@ def frozen(state: dict[str, Any]) -> bool:
     return False
 
 
-def container_from_storage(record: dict[str, Any], root: str = GRAPH_ROOT) -> Container:
-    """Map one containers.json record, plus the OCI runtime's state of it, to a Container."""
+def container_from_storage(
+    record: dict[str, Any],
+    root: str = GRAPH_ROOT,
+    libpod: tuple[dict[str, str], str] = ({}, ""),
+) -> Container:
+    """Map one containers.json record, plus the OCI runtime's state of it and libpod's labels
+    and pod name (``libpod``), to a Container."""
     cid = str(record.get("id", ""))
     names = record.get("names") or []
     try:
@@ -147,6 +191,9 @@ def container_from_storage(record: dict[str, Any], root: str = GRAPH_ROOT) -> Co
         status=status,
         pid=pid,
         created=created,
+        labels=dict(libpod[0]),
+        pod=libpod[1],
+        k8s_container=str(names[0]) if names and libpod[1] else "",  # its name in the pod
         bundle=userdata,
         rootfs=rootfs if pid else "",
         oci_root=oci_root,
@@ -210,12 +257,27 @@ class PodmanRuntime(Runtime):
     def list(self, all: bool = False) -> list[Container]:
         """Return podman's containers. Raises ``RuntimeUnavailable`` when neither the storage
         files nor ``podman ps`` (within ``timeout``) answer."""
+        self.warnings = []
         try:
             records = read_storage(self.root)
         except (OSError, ValueError):
             found = [container_from_ps(item) for item in self._podman_ps()]
         else:
-            found = [container_from_storage(r, self.root) for r in records]
+            try:
+                libpod = libpod_records(self.root)
+            except FileNotFoundError:
+                libpod = {}  # containers of buildah or CRI-O's storage only: nothing to miss
+            except (OSError, ValueError) as exc:
+                libpod = {}
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                self.warnings.append(
+                    f"cannot read libpod's database ({why}); containers are listed without "
+                    "their labels and pods."
+                )
+            found = [
+                container_from_storage(r, self.root, libpod.get(str(r.get("id")), ({}, "")))
+                for r in records
+            ]
         if not all:
             found = [c for c in found if c.status in ("running", "paused")]
         return found

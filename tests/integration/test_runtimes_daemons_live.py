@@ -185,6 +185,30 @@ def test_one_name_in_two_containerd_namespaces(
         assert (record["container"]["namespace"], record["pid"]) == (ns, s.pid)
 
 
+@pytest.fixture
+def podman_pod() -> Iterator[str]:
+    """A podman pod without an infra container (this host has no catatonit); removed after."""
+    pod = harness.unique("dt-pod")
+    harness.run("podman", "pod", "create", "--infra=false", "--name", pod)
+    yield pod
+    harness.run("podman", "pod", "rm", "-f", "-t", "0", pod, check=False)
+
+
+def test_podman_labels_and_pods_from_libpods_database(
+    podman_pod: str, containers: harness.Containers, cli
+) -> None:
+    member = containers.podman("--pod", podman_pod, "--label", "team=ops")
+    alone = containers.podman("--label", "tier=db")
+    listed = json.loads(cli("ps", "--runtime", "podman", "--json").stdout)
+    rows = {c["id"]: c for c in listed}
+    assert (rows[member.id]["pod"], rows[member.id]["labels"]) == (podman_pod, {"team": "ops"})
+    assert (rows[alone.id]["pod"], rows[alone.id]["labels"]) == ("", {"tier": "db"})
+    # pod/NAME/CONTAINER reaches a podman pod's member as it does a Kubernetes one.
+    shown = cli("exec", f"pod/{podman_pod}/{member.name}", "--", "hostname")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == _pid_root_file(member.pid, "/etc/hostname").strip()
+
+
 def test_containerd_pod_columns(k8s_namespace: str, containers: harness.Containers, cli) -> None:
     labels = [arg for k, v in POD_LABELS.items() for arg in ("--label", f"{k}={v}")]
     s = containers.containerd(*labels, namespace=k8s_namespace)
