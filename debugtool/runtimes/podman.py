@@ -10,9 +10,8 @@ answers instead, under ``timeout``.
 The status is inferred as runc infers it: state present and process alive is ``running``
 (``paused`` when its freezer cgroup is frozen, ``created`` while the exec FIFO waits); otherwise
 ``exited`` if the container ever ran (its OCI spec was written) or ``created``. Labels and the
-pod a container is in live only in libpod's bolt database (``libpod/bolt_state.db``), read
-with ``boltdb``; when it cannot be read, the containers are listed without them and one
-warning says so.
+pod a container is in live only in libpod's database (bolt, read with ``boltdb``, or SQLite);
+when it cannot be read, the containers are listed without them and one warning says so.
 """
 
 from __future__ import annotations
@@ -60,32 +59,65 @@ def read_storage(root: str) -> list[dict[str, Any]]:
 
 
 def libpod_records(root: str) -> dict[str, tuple[dict[str, str], str]]:
-    """Return each container's labels and pod name from libpod's bolt database, by id.
+    """Return each container's labels and pod name from libpod's database, by id.
 
-    A pod's infra container gets no pod name: like a Kubernetes pause container it runs
-    nothing to look into, and ``pod/NAME`` should not pick it.
+    libpod keeps its state in ``libpod/bolt_state.db`` (bolt, podman 4 and hosts upgraded
+    since) or in ``db.sql`` (SQLite, podman 5's default on a new host); bolt is taken when both
+    exist, as podman does. A pod's infra container gets no pod name: like a Kubernetes pause
+    container it runs nothing to look into, and ``pod/NAME`` should not pick it.
 
-    Raises ``OSError`` or ``ValueError`` (``BoltError``) when the database cannot be read.
+    Raises ``OSError`` or ``ValueError`` when the database cannot be read
+    (``FileNotFoundError`` when there is none).
     """
+    bolt = f"{root}/libpod/bolt_state.db"
+    if not os.path.exists(bolt) and os.path.exists(f"{root}/db.sql"):
+        pods, configs = _libpod_sqlite(f"{root}/db.sql")
+    else:
+        pods, configs = _libpod_bolt(bolt)
+    found: dict[str, tuple[dict[str, str], str]] = {}
+    for cid, raw in configs:
+        config = _json_object(raw)
+        labels = config.get("labels")
+        found[cid] = (
+            {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
+            "" if config.get("pause") else pods.get(str(config.get("pod") or ""), ""),
+        )
+    return found
+
+
+def _libpod_bolt(path: str) -> tuple[dict[str, str], list[tuple[str, bytes | None]]]:
+    """Return pod names by id and each container's config JSON, from the bolt database."""
     from debugtool.runtimes.boltdb import BoltFile
 
-    found: dict[str, tuple[dict[str, str], str]] = {}
-    with BoltFile(f"{root}/libpod/bolt_state.db") as db:
+    pods: dict[str, str] = {}
+    configs: list[tuple[str, bytes | None]] = []
+    with BoltFile(path) as db:
         top = db.top()
-        pods: dict[str, str] = {}
         pod_buckets = top.bucket(b"pod")
         for pod_id, bucket in pod_buckets.buckets() if pod_buckets else ():
             config = _json_object(bucket.get(b"config"))
             pods[pod_id.decode(errors="replace")] = str(config.get("name") or "")
         ctr_buckets = top.bucket(b"ctr")
         for cid, bucket in ctr_buckets.buckets() if ctr_buckets else ():
-            config = _json_object(bucket.get(b"config"))
-            labels = config.get("labels")
-            found[cid.decode(errors="replace")] = (
-                {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
-                "" if config.get("pause") else pods.get(str(config.get("pod") or ""), ""),
-            )
-    return found
+            configs.append((cid.decode(errors="replace"), bucket.get(b"config")))
+    return pods, configs
+
+
+def _libpod_sqlite(path: str) -> tuple[dict[str, str], list[tuple[str, bytes | None]]]:
+    """The same from the SQLite database (tables PodConfig and ContainerConfig), read-only."""
+    import pathlib
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"{pathlib.Path(path).as_uri()}?mode=ro", uri=True, timeout=1)
+        try:
+            pods = {str(i): str(n) for i, n in conn.execute("SELECT ID, Name FROM PodConfig")}
+            rows = conn.execute("SELECT ID, JSON FROM ContainerConfig").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise ValueError(f"{path}: {exc}") from None
+    return pods, [(str(i), raw.encode() if isinstance(raw, str) else raw) for i, raw in rows]
 
 
 def _json_object(raw: bytes | None) -> dict[str, Any]:

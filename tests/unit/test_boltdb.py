@@ -1,4 +1,5 @@
-"""The bolt reader on a libpod database captured from podman 4.3 (65 containers, one pod)."""
+"""libpod's databases: the bolt reader on one captured from podman 4.3 (65 containers, one
+pod), and the SQLite one podman 5 keeps."""
 
 from __future__ import annotations
 
@@ -116,3 +117,38 @@ def test_podman_lists_without_labels_and_says_why_when_the_database_is_broken(
         "cannot read libpod's database (not a bolt database (no valid meta page)); "
         "containers are listed without their labels and pods."
     ]
+
+
+def test_libpod_records_from_podman_5s_sqlite_database(tmp_path: Path) -> None:
+    import sqlite3
+
+    # The two tables as podman 5 creates them (libpod/sqlite_state_internal.go).
+    conn = sqlite3.connect(tmp_path / "db.sql")
+    conn.executescript(
+        """
+        CREATE TABLE PodConfig(ID TEXT PRIMARY KEY NOT NULL, Name TEXT UNIQUE NOT NULL,
+                               JSON TEXT NOT NULL);
+        CREATE TABLE ContainerConfig(ID TEXT PRIMARY KEY NOT NULL, Name TEXT UNIQUE NOT NULL,
+                                     PodID TEXT, JSON TEXT NOT NULL);
+        """
+    )
+    conn.execute("INSERT INTO PodConfig VALUES ('p1', 'shop', '{\"name\": \"shop\"}')")
+    rows = [
+        ("c1", "web", "p1", {"name": "web", "pod": "p1", "labels": {"tier": "front"}}),
+        ("c2", "p1-infra", "p1", {"name": "p1-infra", "pod": "p1", "pause": True}),
+        ("c3", "db", None, {"name": "db"}),
+    ]
+    conn.executemany(
+        "INSERT INTO ContainerConfig VALUES (?, ?, ?, ?)",
+        [(i, n, p, json.dumps(c)) for i, n, p, c in rows],
+    )
+    conn.commit()
+    conn.close()
+    assert podman.libpod_records(str(tmp_path)) == {
+        "c1": ({"tier": "front"}, "shop"),
+        "c2": ({}, ""),  # the pod's infra container is not one of its members
+        "c3": ({}, ""),
+    }
+    (tmp_path / "db.sql").write_bytes(b"garbage" * 100)
+    with pytest.raises(ValueError, match="db.sql"):
+        podman.libpod_records(str(tmp_path))
