@@ -116,6 +116,8 @@ def discover_for(text: str, timeout: float):
 
     A full 64-hex id names one container, and Docker's record of it is the richest: asking the
     other runtimes (and importing their backends) would change nothing but the time it takes.
+    Docker answers an inspect in milliseconds, so this asks for at most half a second: a hung
+    daemon then costs the full discovery's one timeout, not two.
     """
     if len(text) != 64 or any(ch not in "0123456789abcdef" for ch in text):
         return None
@@ -123,7 +125,7 @@ def discover_for(text: str, timeout: float):
     from debugtool.runtimes import Discovery
     from debugtool.runtimes.docker_exec import DockerExec, container_from_inspect
 
-    docker = DockerExec(timeout=timeout)
+    docker = DockerExec(timeout=min(timeout, 0.5))
     if not os.path.exists(docker.path):
         return None
     try:
