@@ -5,8 +5,9 @@ file. bolt is a copy-on-write B+tree of fixed-size pages: two meta pages at the 
 the root bucket of the newest committed transaction, a bucket is a B+tree whose leaves hold
 keys and values (or nested buckets, stored inline when small), and a node too large for one
 page continues in the pages right after it, so every key and value is contiguous in the file.
-Reading follows the newer valid meta page, so a reader sees one committed transaction, as
-bolt's own readers do; a page rewritten under it raises ``BoltError`` rather than lying.
+Reading follows the newer valid meta page, and holds a shared ``flock`` on the file as bolt's
+own read-only opens do: a writer (podman opens the file for each operation and locks it
+exclusively) waits the few milliseconds a read takes instead of reusing pages under it.
 
 Layout (bbolt's ``page.go``, ``bucket.go``, ``db.go``; all little-endian):
 page header ``id u64, flags u16, count u16, overflow u32``; meta ``magic u32, version u32,
@@ -18,8 +19,10 @@ after the element and its value right after the key.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
+import time
 from collections.abc import Iterator
 
 MAGIC = 0xED0CDAED
@@ -113,17 +116,31 @@ def _leaf_items(page: bytes, base: int) -> Iterator[tuple[bytes, bytes, bool]]:
 class BoltFile:
     """An open bolt file, read at the newest committed transaction."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, lock_timeout: float = 1.0) -> None:
+        """Open ``path`` under a shared lock; raises ``BoltError`` when a writer holds it
+        longer than ``lock_timeout`` seconds or the file is not a bolt database."""
         self.fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
+            self._lock(lock_timeout)
             self.size = os.fstat(self.fd).st_size
             self.page_size, self.root = self._meta()
         except BaseException:
             os.close(self.fd)
             raise
 
+    def _lock(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise BoltError(f"its writer held it locked for over {timeout:g}s") from None
+                time.sleep(0.005)
+
     def close(self) -> None:
-        os.close(self.fd)
+        os.close(self.fd)  # and with it the lock
 
     def __enter__(self) -> BoltFile:
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import struct
 from pathlib import Path
 
@@ -85,6 +86,27 @@ def test_a_torn_meta_page_falls_back_to_the_other(db_path: Path) -> None:
     db_path.write_bytes(bytes(data))
     with pytest.raises(boltdb.BoltError, match="no valid meta page"):
         boltdb.BoltFile(str(db_path))
+
+
+def test_a_writer_holding_the_lock_is_waited_for_then_given_up_on(db_path: Path) -> None:
+    import fcntl
+    import threading
+
+    writer = os.open(db_path, os.O_RDWR)
+    try:
+        fcntl.flock(writer, fcntl.LOCK_EX)
+        with pytest.raises(boltdb.BoltError, match="locked for over 0.05s"):
+            boltdb.BoltFile(str(db_path), lock_timeout=0.05)
+        # A write that ends while the reader waits: the reader then goes on.
+        threading.Timer(0.1, fcntl.flock, (writer, fcntl.LOCK_UN)).start()
+        with boltdb.BoltFile(str(db_path), lock_timeout=5) as db:
+            assert db.top().bucket(b"ctr") is not None
+            # The reader's shared lock keeps a writer out until it closes.
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(writer, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(writer, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(writer)
 
 
 def test_not_bolt_and_truncated_files_are_errors(tmp_path: Path, db_path: Path) -> None:
