@@ -182,7 +182,7 @@ class BoltFile:
         head = os.pread(self.fd, self.page_size, offset)
         page_id, _, _, overflow = _HEADER.unpack_from(head)
         if page_id != pgid:
-            raise BoltError(f"page {pgid} was rewritten while it was read")
+            raise BoltError(f"page {pgid} does not carry its own id (a corrupt file)")
         if not overflow:
             return head
         length = (overflow + 1) * self.page_size
