@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     if c.pod:
         lines += [
             ("Pod", c.pod),
-            ("Pod namespace", c.pod_namespace),
-            ("Pod container", c.k8s_container),
+            ("Pod namespace", c.pod_namespace or "-"),  # podman pods have none
+            ("Pod container", c.k8s_container or "-"),  # a CRI sandbox has none
         ]
     if c.bundle:
         lines.append(("Bundle", c.bundle))
