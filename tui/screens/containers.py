@@ -9,14 +9,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
-from textual.worker import Worker, WorkerState
 
 from debugtool.errors import ContainerGone, DebugtoolError
 from debugtool.model import CgroupStats, Container
 from tui.format import cpu_text, memory_text, runtime_text
-from tui.screens.actions import ActionScreen
+from tui.screens.polling import PollingScreen
 from tui.source import ContainerList, utc_text
 from tui.widgets.banner import Banner
 from tui.widgets.filter_bar import FilterBar
@@ -39,7 +37,7 @@ DISCOVER_EVERY = 3.0  # seconds between runtime listings; cgroup samples come ev
 FORGET_AFTER = 60.0  # seconds a removed container stays listed, marked removed
 
 
-class ContainersScreen(ActionScreen):
+class ContainersScreen(PollingScreen):
     """Lists containers; Enter opens one. Polls only while it is the screen on top."""
 
     BINDINGS = [
@@ -48,7 +46,7 @@ class ContainersScreen(ActionScreen):
         Binding("s", "sort", "Sort"),
         Binding("r", "refresh", "Refresh"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
-        *ActionScreen.ACTION_BINDINGS,
+        *PollingScreen.ACTION_BINDINGS,
     ]
 
     class Polled(Message):
@@ -76,9 +74,6 @@ class ContainersScreen(ActionScreen):
         self.warnings: list[str] = []
         self.last_listing = float("-inf")
         self.updated: float | None = None
-        self._timer: Timer | None = None
-        self._polling = False
-        self._failed: str | None = None
         self._status_extra = ""
 
     def compose(self) -> ComposeResult:
@@ -100,17 +95,14 @@ class ContainersScreen(ActionScreen):
         self.table.focus()
         self.poll()
 
-    # --- polling ------------------------------------------------------------------------------
-    def poll(self) -> None:
-        """Start one poll in a worker unless one is running; a bundle is read once."""
-        self._timer = None
-        if self._polling:
-            return
-        self._polling = True
+    # --- polling (a bundle is read once) -------------------------------------------------------
+    POLL_GROUP = "containers"
+
+    def start_poll(self) -> None:
         due = self.tui.clock() - self.last_listing >= DISCOVER_EVERY or not self.tui.source.live
         self.collect(due, list(self.containers.values()))
 
-    @work(thread=True, exit_on_error=False, group="containers")
+    @work(thread=True, exit_on_error=False, group=POLL_GROUP)
     def collect(self, discover: bool, known: list[Container]) -> None:
         """Ask the source for containers (when due) and a cgroup sample of each running one."""
         source = self.tui.source
@@ -139,17 +131,6 @@ class ContainersScreen(ActionScreen):
             if stats is not None:
                 samples[container.id] = stats
         self.post_message(self.Polled(listing, samples, gone, errors, self.tui.clock()))
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "containers":
-            return
-        if event.state == WorkerState.ERROR:
-            # A bug or a missing collector: say so, keep the last good rows, keep polling.
-            self._polling = False
-            self._show_failure(f"refresh failed: {event.worker.error}")
-            self._schedule()
-        elif event.state == WorkerState.CANCELLED:
-            self._polling = False
 
     def on_containers_screen_polled(self, message: Polled) -> None:
         self._polling = False
@@ -187,21 +168,6 @@ class ContainersScreen(ActionScreen):
             elif container.status != "removed":
                 self.containers[cid] = replace(container, status="removed", pid=None)
         self.tui.usage.forget(set(self.containers))
-
-    def _schedule(self) -> None:
-        if self.tui.source.live and self.is_active and self._timer is None:
-            self._timer = self.set_timer(self.tui.interval, self.poll)
-
-    def _show_failure(self, text: str) -> None:
-        if text != self._failed:
-            self.notify(text, title="Refresh failed", severity="warning", timeout=6)
-        self._failed = text
-
-    def on_screen_suspend(self) -> None:
-        # Nothing on this screen is visible: stop polling until it is back on top.
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
 
     def on_screen_resume(self) -> None:
         if self.tui.source.live and self._timer is None and self.updated is not None:
@@ -296,11 +262,8 @@ class ContainersScreen(ActionScreen):
         self._render_status()
 
     def action_refresh(self) -> None:
-        self.last_listing = float("-inf")
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        self.poll()
+        self.last_listing = float("-inf")  # list the containers now too
+        super().action_refresh()
 
     def after_command(self) -> None:
         self.action_refresh()

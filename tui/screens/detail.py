@@ -11,14 +11,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.timer import Timer
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
-from textual.worker import Worker, WorkerState
 
 from debugtool.errors import DebugtoolError
 from debugtool.model import Container, Snapshot
 from tui.format import cpu_text, runtime_text, size_text
-from tui.screens.actions import ActionScreen
+from tui.screens.polling import PollingScreen
 from tui.source import utc_text
 from tui.widgets.banner import Banner
 from tui.widgets.filter_bar import FilterBar
@@ -89,7 +87,7 @@ AUDIT_COLUMNS = [
 DUTY = 20  # wait at least DUTY times what a snapshot cost: collection stays under 5% of a core
 
 
-class DetailScreen(ActionScreen):
+class DetailScreen(PollingScreen):
     """Everything about one container, refreshed while it is on top."""
 
     BINDINGS = [
@@ -100,7 +98,7 @@ class DetailScreen(ActionScreen):
         Binding("left_square_bracket", "tab(-1)", "Prev tab"),
         Binding("right_square_bracket", "tab(1)", "Next tab"),
         Binding("r", "refresh", "Refresh", show=False),
-        *ActionScreen.ACTION_BINDINGS,
+        *PollingScreen.ACTION_BINDINGS,
     ]
 
     class Collected(Message):
@@ -132,9 +130,6 @@ class DetailScreen(ActionScreen):
         self.container = container
         self.snapshot: Snapshot | None = None
         self.tree_view = True
-        self._timer: Timer | None = None
-        self._polling = False
-        self._failed: str | None = None
         self._cost = 0.0
         self._status_extra = ""
         self._security_text = ""
@@ -189,19 +184,16 @@ class DetailScreen(ActionScreen):
         self.poll()
 
     # --- polling ------------------------------------------------------------------------------
-    def poll(self) -> None:
-        """Take a snapshot in a worker unless one is being taken."""
-        self._timer = None
-        if self._polling:
-            return
-        self._polling = True
+    POLL_GROUP = "snapshot"
+
+    def start_poll(self) -> None:
         tab = self.active_tab
         first = self.snapshot is None
         audit = first or tab == "audit" or self._audit_due
         self._audit_due = False
         self.collect(network=first or tab == "network", audit=audit)
 
-    @work(thread=True, exit_on_error=False, group="snapshot")
+    @work(thread=True, exit_on_error=False, group=POLL_GROUP)
     def collect(self, network: bool, audit: bool) -> None:
         """Read one snapshot of the container (network and audit only when they are shown)."""
         source = self.tui.source
@@ -223,16 +215,6 @@ class DetailScreen(ActionScreen):
             return
         cost = time.perf_counter() - started
         self.post_message(self.Collected(snapshot, network or not source.live, entries, cost))
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "snapshot":
-            return
-        if event.state == WorkerState.ERROR:
-            self._polling = False
-            self._show_failure(f"refresh failed: {event.worker.error}")
-            self._schedule()
-        elif event.state == WorkerState.CANCELLED:
-            self._polling = False
 
     def on_detail_screen_collected(self, message: Collected) -> None:
         self._polling = False
@@ -263,22 +245,13 @@ class DetailScreen(ActionScreen):
         self._show_failure(message.error)
         self._schedule()
 
-    def _schedule(self) -> None:
-        if self.tui.source.live and self.is_active and self._timer is None:
-            delay = max(self.tui.interval, self._cost * DUTY)
-            self._timer = self.set_timer(delay, self.poll)
+    def poll_delay(self) -> float:
+        return max(self.tui.interval, self._cost * DUTY)
 
     def _show_failure(self, text: str) -> None:
-        if text != self._failed:
-            self.notify(text, title="Refresh failed", severity="warning", timeout=6)
-        self._failed = text
+        super()._show_failure(text)
         self._status_extra = text
         self._render_status()
-
-    def on_screen_suspend(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
 
     def on_screen_resume(self) -> None:
         if self.tui.source.live and self._timer is None and not self._polling:
@@ -287,8 +260,7 @@ class DetailScreen(ActionScreen):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         tab = event.pane.id
         if tab in ("network", "audit") and self.tui.source.live and not self._polling:
-            if self._timer is not None:
-                self._timer.stop()
+            self._stop_timer()
             self.poll()  # show it now rather than at the next tick
         self._render_status()
 
@@ -604,12 +576,6 @@ class DetailScreen(ActionScreen):
         self.tree_view = not self.tree_view
         self._render_processes()
         self._render_status()
-
-    def action_refresh(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        self.poll()
 
     def after_command(self) -> None:
         self._audit_due = True
