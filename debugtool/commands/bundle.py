@@ -11,6 +11,8 @@ import argparse
 import sys
 from typing import Any
 
+from debugtool.commands import TARGET_HELP
+
 ORDER = 80
 
 ACTIONS = ("verify", "show")
@@ -36,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "targets",
         nargs="*",
         metavar="TARGET",
-        help="containers to bundle (id, prefix, name, RUNTIME:NAME, pid:N, pod/NAME)",
+        help=f"containers to bundle ({TARGET_HELP})",
     )
     p.add_argument("--all", action="store_true", help="bundle every running container")
     p.add_argument("-o", "--output", metavar="FILE", help="where to write the .tar.gz")

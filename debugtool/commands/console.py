@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from debugtool.commands import TARGET_HELP
+
 ORDER = 60
 
 
@@ -17,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "host). 'exec', 'trace' and 'bundle' go through debugtool's audited paths. Tab completes "
         "commands, container paths, PIDs and syscall names; history is kept per user.",
     )
-    p.add_argument("target", metavar="TARGET", help="id, name, RUNTIME:NAME, pid:N or pod/NAME")
+    p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
     p.add_argument(
         "-c",
         dest="commands",

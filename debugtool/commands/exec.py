@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-ORDER = 40
+from debugtool.commands import TARGET_HELP
 
-TARGET_HELP = "id, id prefix, name, RUNTIME:NAME, pid:N or pod/NAME[/CONTAINER]"
+ORDER = 40
 
 
 def add_exec_options(p: argparse.ArgumentParser, shell: bool = False) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from debugtool.commands import TARGET_HELP
+
 if TYPE_CHECKING:
     from debugtool.model import Mount
 
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "target",
         metavar="TARGET",
-        help="id, id prefix, name, RUNTIME:NAME, pid:N or pod/NAME[/CONTAINER]",
+        help=TARGET_HELP,
     )
     p.add_argument("--risky", action="store_true", help="show only mounts with a risk")
     p.add_argument(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, TextIO
 
+from debugtool.commands import TARGET_HELP
+
 if TYPE_CHECKING:
     from debugtool.model import Network
 
@@ -23,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "target",
         metavar="TARGET",
-        help="id, id prefix, name, RUNTIME:NAME, pid:N or pod/NAME[/CONTAINER]",
+        help=TARGET_HELP,
     )
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.add_argument(

@@ -8,7 +8,8 @@ ORDER = 41
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from debugtool.commands.exec import TARGET_HELP, add_exec_options
+    from debugtool.commands import TARGET_HELP
+    from debugtool.commands.exec import add_exec_options
 
     p = sub.add_parser(
         "shell",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from debugtool.commands import TARGET_HELP
+
 ORDER = 60
 
 
@@ -20,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "target",
         metavar="TARGET",
-        help="id, id prefix, name, RUNTIME:NAME, pid:N or pod/NAME[/CONTAINER]",
+        help=TARGET_HELP,
     )
     p.add_argument(
         "--pid",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from debugtool.commands import TARGET_HELP
+
 ORDER = 90
 
 
@@ -19,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "target",
         metavar="TARGET",
         nargs="?",
-        help="open straight on this container (id, name, RUNTIME:NAME, pid:N, pod/NAME)",
+        help=f"open straight on this container ({TARGET_HELP})",
     )
     p.add_argument("--bundle", metavar="FILE", help="show this support bundle, read-only")
     p.add_argument(
