@@ -45,25 +45,33 @@ def who() -> dict[str, Any]:
     }
 
 
+def open_log(path: str, consequence: str = "") -> int:
+    """Open the audit log for appending (created 0600, its directory 0700); return the fd.
+
+    Raises ``PermissionDenied`` when it cannot be written, saying ``consequence`` if given.
+    """
+    from debugtool.errors import PermissionDenied
+
+    try:
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise PermissionDenied(
+            f"cannot write the audit log {path} ({exc.strerror}){consequence}.",
+            hint="Run as root, or point DEBUGTOOL_AUDIT_LOG at a writable file.",
+        ) from None
+
+
 def append(entry: dict[str, Any], path: str | None = None) -> None:
     """Append one entry (with time and who ran it filled in) as a JSON line.
 
     Raises ``PermissionDenied`` when the log cannot be written: an exec that cannot be audited
     does not run.
     """
-    from debugtool.errors import PermissionDenied
-
     path = path or log_path()
     record = {"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "epoch": time.time(), **who(), **entry}
     line = (json.dumps(record, sort_keys=True, default=str) + "\n").encode()
-    try:
-        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise PermissionDenied(
-            f"cannot write the audit log {path}: {exc.strerror}.",
-            hint="Run as root, or point DEBUGTOOL_AUDIT_LOG at a writable file.",
-        ) from None
+    fd = open_log(path)
     try:
         os.write(fd, line)  # one write of a short line to an O_APPEND file: no interleaving
     finally:

@@ -147,7 +147,7 @@ def exec_in(
 
     use_tty = tty and is_terminal(stdin)
     plan = _plan(target, mode, namespaces, privileged, tools, discovery)
-    _check_audit_log(audit.log_path())
+    os.close(audit.open_log(audit.log_path(), ", so nothing was run"))  # fail before running
     if report is not None:
         report(plan.context)
     started = time.monotonic()
@@ -234,19 +234,6 @@ def _describe(code: int) -> str:
         except ValueError:
             pass
     return f"exit code {code}"
-
-
-def _check_audit_log(path: str) -> None:
-    """Raise ``PermissionDenied`` unless the audit log can be appended to (nothing runs then)."""
-    try:
-        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise PermissionDenied(
-            f"cannot write the audit log {path} ({exc.strerror}), so nothing was run.",
-            hint="Run as root, or point DEBUGTOOL_AUDIT_LOG at a writable file.",
-        ) from None
-    os.close(fd)
 
 
 # --- planning: what will be matched ----------------------------------------------------------
