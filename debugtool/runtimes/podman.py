@@ -296,7 +296,7 @@ class PodmanRuntime(Runtime):
             found = [container_from_ps(item) for item in self._podman_ps()]
         else:
             try:
-                libpod = libpod_records(self.root)
+                libpod = libpod_records(self.root) if records else {}
             except FileNotFoundError:
                 libpod = {}  # containers of buildah or CRI-O's storage only: nothing to miss
             except (OSError, ValueError) as exc:
