@@ -14,6 +14,15 @@ built the image. Followed by the host's ``open()``, an absolute link such as
 ``RESOLVE_NO_MAGICLINKS`` matters: the container's own ``/proc/N/root`` of a process entered with
 ``nsenter -p`` (host root, container PID namespace) is a kernel "magic link" to the host's ``/``.
 
+Nothing is opened for reading before it is known to be a regular file or a directory. The
+container's root may hold anything its CAP_MKNOD allows: ``/etc/passwd`` replaced by
+``mknod c 1 11`` is ``/dev/kmsg``, a watchdog device arms a reboot on open, and a FIFO blocks
+the reader forever. Opened by debugtool these are *host* devices, opened by host root outside
+the container's devices cgroup. So every path is first resolved to an ``O_PATH`` descriptor,
+which opens nothing (open(2): "the file itself is not opened"), its type is checked with
+``fstat``, and only a regular file or a directory is then reopened through
+``/proc/self/fd/N`` (the technique runc and libpathrs use), with the same inode checked again.
+
 Nothing here writes: write flags are refused. Errors are ``RootfsError`` with one sentence.
 """
 
@@ -41,6 +50,37 @@ class RootfsError(DebugtoolError):
         super().__init__(message, hint)
         self.path = path
         self.errno = err
+
+
+class NotRegularFile(RootfsError):
+    """A path in a container's root is a device, FIFO, socket or symlink, which debugtool
+    refuses to open (``kind`` says which)."""
+
+    def __init__(self, path: str, kind: str) -> None:
+        super().__init__(
+            f"{path}: is a {kind}, not a regular file, so debugtool does not open it.",
+            path,
+            errno.EINVAL,
+            "A container can put a device or a FIFO where a file is expected; debugtool opens "
+            "only regular files and directories inside a container.",
+        )
+        self.kind = kind
+
+
+def _kind(st: os.stat_result) -> str:
+    """Name the type of a file that is neither a regular file nor a directory."""
+    mode = st.st_mode
+    if stat_mod.S_ISCHR(mode):
+        return f"character device ({os.major(st.st_rdev)}:{os.minor(st.st_rdev)})"
+    if stat_mod.S_ISBLK(mode):
+        return f"block device ({os.major(st.st_rdev)}:{os.minor(st.st_rdev)})"
+    if stat_mod.S_ISFIFO(mode):
+        return "FIFO"
+    if stat_mod.S_ISSOCK(mode):
+        return "socket"
+    if stat_mod.S_ISLNK(mode):
+        return "symbolic link"
+    return "special file"
 
 
 class _OpenHow(ctypes.Structure):
@@ -211,12 +251,45 @@ def _open_at(rootfd: int, path: str | bytes, flags: int) -> int:
     return _fallback_open(rootfd, rel, flags)
 
 
+# What an O_PATH open may carry: openat2 refuses any other flag with O_PATH (EINVAL).
+_PATH_FLAGS = os.O_DIRECTORY | os.O_NOFOLLOW
+# Added to every reopen for reading. O_NONBLOCK and O_NOCTTY are belt and braces: only regular
+# files and directories get this far, and neither blocks nor becomes a controlling terminal.
+_REOPEN_FLAGS = os.O_NOCTTY | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def _reopen(path_fd: int, flags: int, path: str) -> int:
+    """Open for reading the file that the O_PATH fd ``path_fd`` names; return the new fd.
+
+    Only a regular file or a directory is opened; anything else raises ``NotRegularFile``
+    without being opened. The new fd must be the same inode as ``path_fd``. Raises ``OSError``
+    when the reopen itself fails.
+    """
+    before = os.fstat(path_fd)
+    if not (stat_mod.S_ISREG(before.st_mode) or stat_mod.S_ISDIR(before.st_mode)):
+        raise NotRegularFile(path, _kind(before))
+    # /proc/self/fd/N of an O_PATH fd reopens that very inode; no path is looked up again.
+    fd = os.open(f"/proc/self/fd/{path_fd}", (flags & ~os.O_NOFOLLOW) | _REOPEN_FLAGS)
+    try:
+        after = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        raise
+    if (after.st_dev, after.st_ino) != (before.st_dev, before.st_ino):
+        os.close(fd)
+        raise RootfsError(f"{path}: changed while debugtool opened it.", path, errno.EAGAIN)
+    return fd
+
+
 def open_in_root(root: str, path: str, flags: int = os.O_RDONLY) -> int:
     """Open ``path`` as the container rooted at ``root`` would see it; return an fd.
 
-    Symlinks and ``..`` resolve inside ``root``. Raises ``RootfsError`` (not found, not a
-    directory, permission) or ``ContainerGone`` when ``root`` is a ``/proc/PID/root`` that exited.
-    Refuses write flags: debugtool never writes into a container's root.
+    Symlinks and ``..`` resolve inside ``root``. With ``O_PATH`` in ``flags`` the fd opens
+    nothing and may name any type of file (check it with ``fstat`` before using it). Without
+    it, only a regular file or a directory is opened: anything else raises ``NotRegularFile``
+    without being opened. Raises ``RootfsError`` (not found, not a directory, permission) or
+    ``ContainerGone`` when ``root`` is a ``/proc/PID/root`` that exited. Refuses write flags:
+    debugtool never writes into a container's root.
     """
     if flags & _WRITE_FLAGS:
         raise RootfsError(
@@ -224,7 +297,13 @@ def open_in_root(root: str, path: str, flags: int = os.O_RDONLY) -> int:
         )
     rootfd = _open_root(root)
     try:
-        return _open_at(rootfd, path, flags)
+        if flags & os.O_PATH:
+            return _open_at(rootfd, path, flags)
+        path_fd = _open_at(rootfd, path, os.O_PATH | (flags & _PATH_FLAGS))
+        try:
+            return _reopen(path_fd, flags, _display(path))
+        finally:
+            os.close(path_fd)
     except OSError as exc:
         raise _error(exc, _display(path), root) from None
     finally:
@@ -234,20 +313,16 @@ def open_in_root(root: str, path: str, flags: int = os.O_RDONLY) -> int:
 def read_file(root: str, path: str, limit: int = 1 << 20) -> bytes:
     """Return up to ``limit`` bytes of a regular file inside the container's root.
 
-    Raises ``RootfsError`` for a missing path, a directory, or anything that is not a regular
-    file (a FIFO or a device could block or never end).
+    Raises ``RootfsError`` for a missing path or a directory, and ``NotRegularFile`` for
+    anything else that is not a regular file (a device or FIFO is never opened).
     """
-    fd = open_in_root(root, path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    fd = open_in_root(root, path, os.O_RDONLY)
     try:
         st = os.fstat(fd)
         if stat_mod.S_ISDIR(st.st_mode):
             raise RootfsError(f"{_display(path)}: is a directory.", path, errno.EISDIR)
-        if not stat_mod.S_ISREG(st.st_mode):
-            raise RootfsError(
-                f"{_display(path)}: is not a regular file, so debugtool does not read it.",
-                path,
-                errno.EINVAL,
-            )
+        if not stat_mod.S_ISREG(st.st_mode):  # open_in_root lets nothing else through
+            raise NotRegularFile(_display(path), _kind(st))
         chunks: list[bytes] = []
         left = limit
         while left > 0:
@@ -377,14 +452,22 @@ def _walk_dir(
             if dev is not None and st.st_dev != dev:
                 continue
             try:
-                fd = os.open(
-                    name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd
-                )
-            except OSError:
-                continue  # unreadable or replaced by a symlink since: skip it
+                fd = _open_child_dir(dirfd, name, child)
+            except (OSError, RootfsError):
+                continue  # unreadable or replaced by something else since: skip it
             yield from _walk_dir(fd, child, dev, depth + 1, max_depth)
     finally:
         os.close(dirfd)
+
+
+def _open_child_dir(dirfd: int, name: str, path: str) -> int:
+    """Open the directory ``name`` in ``dirfd`` for listing, never following a symlink and
+    never opening anything that is not a directory by then."""
+    path_fd = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dirfd)
+    try:
+        return _reopen(path_fd, os.O_RDONLY | os.O_DIRECTORY, path)
+    finally:
+        os.close(path_fd)
 
 
 def users(root: str) -> dict[int, str]:

@@ -102,11 +102,127 @@ def test_not_a_directory_and_directory_messages(tree, mode):
     assert "not a directory" in str(err.value)
 
 
-def test_fifo_is_refused_not_blocked_on(tree, mode):
-    os.mkfifo(tree / "pipe")
-    with pytest.raises(rootfs.RootfsError) as err:
-        read(tree, "/pipe")
-    assert "not a regular file" in str(err.value)
+@pytest.fixture
+def opens(monkeypatch):
+    """Record every descriptor debugtool opens without O_PATH, with the type of file it names.
+
+    Both ways rootfs opens are watched: ``os.open`` (the fallback walk, the reopen through
+    /proc/self/fd) and the openat2 syscall. A device or FIFO in the list was *opened*.
+    """
+    seen: list[tuple[str, int]] = []  # (what was opened, st_mode)
+    real_open, real_openat2 = os.open, rootfs._openat2
+
+    def note(what: str, flags: int, fd: int) -> int:
+        if not flags & os.O_PATH:
+            seen.append((what, os.fstat(fd).st_mode))
+        return fd
+
+    def spy_open(path, flags, *args, **kwargs):
+        return note(str(path), flags, real_open(path, flags, *args, **kwargs))
+
+    def spy_openat2(dirfd, path, flags):
+        return note(os.fsdecode(path), flags, real_openat2(dirfd, path, flags))
+
+    monkeypatch.setattr(os, "open", spy_open)
+    monkeypatch.setattr(rootfs, "_openat2", spy_openat2)
+
+    def special() -> list[tuple[str, int]]:
+        return [(w, m) for w, m in seen if not (stat.S_ISREG(m) or stat.S_ISDIR(m))]
+
+    return special
+
+
+@pytest.fixture
+def hostile(tree: Path) -> Path:
+    """Plant what a container's root (CAP_MKNOD) can put where debugtool expects files."""
+    os.mkfifo(tree / "etc" / "resolv.conf")
+    os.mknod(tree / "etc" / "kmsg", 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers
+    os.mknod(tree / "etc" / "disk", 0o600 | stat.S_IFBLK, os.makedev(7, 0))  # /dev/loop0's
+    (tree / "etc" / "hosts").symlink_to("/etc/resolv.conf")  # a link to the FIFO
+    (tree / "etc" / "shadow").unlink()
+    os.mknod(tree / "etc" / "shadow", 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # passwd -> shadow
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    cwd = os.getcwd()
+    os.chdir(tree / "etc")  # a short relative name: socket paths hold at most 107 bytes
+    try:
+        sock.bind("sock")
+    finally:
+        os.chdir(cwd)
+        sock.close()
+    return tree
+
+
+HOSTILE = {
+    "/etc/resolv.conf": "a FIFO",
+    "/etc/kmsg": "a character device (1:3)",
+    "/etc/disk": "a block device (7:0)",
+    "/etc/hosts": "a FIFO",
+    "/etc/passwd": "a character device (1:3)",
+    "/etc/sock": "a socket",
+}
+
+
+@pytest.mark.parametrize("path", sorted(HOSTILE))
+def test_special_files_are_refused_without_being_opened(hostile, mode, opens, path):
+    with pytest.raises(rootfs.NotRegularFile) as err:
+        read(hostile, path)
+    assert str(err.value) == (
+        f"{path}: is {HOSTILE[path]}, not a regular file, so debugtool does not open it."
+    )
+    assert err.value.exit_code == 125 and err.value.hint
+    with pytest.raises(rootfs.NotRegularFile):
+        os.close(rootfs.open_in_root(str(hostile), path, os.O_RDONLY | os.O_NONBLOCK))
+    with pytest.raises(rootfs.RootfsError):
+        os.close(rootfs.open_in_root(str(hostile), path, os.O_RDONLY | os.O_DIRECTORY))
+    assert opens() == []
+
+
+def test_users_and_listings_open_no_special_file(hostile, mode, opens):
+    assert rootfs.users(str(hostile)) == {}  # passwd -> shadow, a device: no names, no open
+    entries = dict(rootfs.listdir(str(hostile), "/etc"))
+    kmsg = entries["kmsg"]
+    assert kmsg is not None and stat.S_ISCHR(kmsg.st_mode)
+    walked = dict(rootfs.walk(str(hostile), "/"))
+    assert stat.S_ISFIFO(walked["/etc/resolv.conf"].st_mode)
+    assert stat.S_ISSOCK(walked["/etc/sock"].st_mode)
+    assert stat.S_ISCHR(rootfs.stat(str(hostile), "/etc/passwd").st_mode)
+    assert opens() == []
+
+
+def test_o_path_still_names_a_device(hostile, mode, opens):
+    # The one deliberate exception (exec opens the container's /dev/pts/ptmx after checking
+    # it is 5:2) gets an O_PATH fd of any type and decides itself.
+    fd = rootfs.open_in_root(str(hostile), "/etc/kmsg", os.O_PATH)
+    try:
+        assert os.major(os.fstat(fd).st_rdev) == 1
+    finally:
+        os.close(fd)
+    assert opens() == []
+
+
+def test_walk_does_not_enter_a_directory_swapped_for_a_device(hostile, mode, opens):
+    # A directory listed, then replaced by a device before it is entered, is skipped.
+    real_entries = rootfs._entries
+
+    def swap(dirfd):
+        entries = real_entries(dirfd)
+        if any(name == "deeper" for name, _ in entries):
+            target = hostile / "data" / "sub" / "deeper"
+            (target / "f").unlink()
+            target.rmdir()
+            os.mknod(target, 0o600 | stat.S_IFCHR, os.makedev(1, 3))
+        return entries
+
+    rootfs_entries = pytest.MonkeyPatch()
+    rootfs_entries.setattr(rootfs, "_entries", swap)
+    try:
+        walked = dict(rootfs.walk(str(hostile), "/data"))
+    finally:
+        rootfs_entries.undo()
+    assert "/data/sub/deeper" in walked and "/data/sub/deeper/f" not in walked
+    assert opens() == []
 
 
 def test_write_flags_are_refused(tree):
