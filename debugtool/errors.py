@@ -25,10 +25,17 @@ class DebugtoolError(Exception):
         self.hint = hint
 
     def for_people(self) -> str:
-        """Return the message and the hint as one or two sentences."""
+        """Return the message and the hint as one or two sentences, safe to show on a terminal.
+
+        Messages quote what the user typed and what a container named (a process, a path, a
+        container id), so they go through ``output.printable``; ``message`` keeps the text as
+        it was.
+        """
+        from debugtool.output import printable
+
         if self.hint:
-            return f"{self.message} {self.hint}"
-        return self.message
+            return printable(f"{self.message} {self.hint}")
+        return printable(self.message)
 
 
 class UsageError(DebugtoolError):

@@ -1,8 +1,11 @@
-"""Rendering for people (aligned tables) and for scripts (``--json``)."""
+"""Rendering for people (aligned tables, text safe for a terminal) and for scripts (``--json``)."""
 
 from __future__ import annotations
 
+import functools
+import io
 import json
+import re
 import shutil
 import sys
 import time
@@ -11,20 +14,116 @@ from typing import Any, TextIO
 
 from debugtool.model import to_dict
 
+# --- text a container controls, shown to a person ----------------------------------------------
+#
+# A container's root can name its processes, users, files, sockets and labels with any bytes,
+# and debugtool shows them on the operator's terminal. Written raw, ESC starts a sequence that
+# can set the window title, write the clipboard (OSC 52) or rewrite what was printed above; a
+# bidi override reverses the text around it; a newline forges a line of output. So every text
+# that is shown to a person goes through ``printable`` at the point where it is written (tables,
+# warnings, error sentences, the console, the TUI, the HTML report), never in the collectors or
+# the model, which keep the exact value for --json and for the bundle.
+
+#: What ``printable`` never writes as it is, apart from the C0 controls, DEL and C1 controls
+#: (0x9b is CSI to some terminals): Unicode's other categories Cf, Cs, Zl and Zp as Python 3.11
+#: (Unicode 14) knows them; tests/unit/test_printable.py checks the list against ``unicodedata``.
+_UNSAFE_OTHER = (
+    r"\u00ad\u180e\u200b-\u200d\u2060-\u2064\ufeff"  # invisible: soft hyphen, zero widths, joiners
+    r"\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"  # bidi marks, embeddings, overrides, isolates
+    r"\u2028\u2029"  # line and paragraph separators
+    r"\u0600-\u0605\u06dd\u070f\u0890\u0891\u08e2\u206a-\u206f\ufff9-\ufffb"  # other formats
+    r"\U000110bd\U000110cd\U00013430-\U00013438\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    r"\U000e0001\U000e0020-\U000e007f"  # tags (invisible)
+    r"\ud800-\udfff"  # lone surrogates: bytes that were not UTF-8, decoded with surrogateescape
+)
+
+
+@functools.cache
+def _unsafe(multiline: bool) -> re.Pattern[str]:
+    """Return the pattern of what ``printable`` escapes (compiled on first use: ~0.5 ms)."""
+    c0 = r"\x00-\x08\x0b-\x1f" if multiline else r"\x00-\x1f"  # keep tab and newline, or not
+    return re.compile(rf"[{c0}\x7f-\x9f{_UNSAFE_OTHER}]")
+
+
+#: The escapes of the C0 and C1 controls, DEL, and surrogateescape's stand-ins for bytes.
+_ESCAPES = {chr(c): f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
+_ESCAPES.update({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_ESCAPES.update({chr(0xDC00 + b): f"\\x{b:02x}" for b in range(0x80, 0x100)})
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    escaped = _ESCAPES.get(char)
+    if escaped is not None:
+        return escaped
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def printable(text: str, multiline: bool = False) -> str:
+    r"""Return ``text`` as it can be written to a terminal: nothing in it acts, all of it shows.
+
+    Control characters (C0, DEL, C1), invisible and bidi formatting characters, line and
+    paragraph separators and lone surrogates are written as Python writes them in a string
+    literal: ESC as the four characters ``\x1b``, CSI as ``\x9b``, a tab as ``\t``, a newline
+    as ``\n``, RIGHT-TO-LEFT OVERRIDE as ``\u202e``; a byte that was not UTF-8 (kept by
+    ``surrogateescape``) as ``\xNN``. Everything else, backslashes included, is left as it is,
+    so ``printable`` is idempotent and a literal ``\x1b`` reads like an escaped ESC: ``--json``
+    tells them apart. ``multiline`` keeps newlines and tabs, for file contents and logs shown
+    as lines (a carriage return, which can overwrite a line, is still escaped).
+
+    Text with nothing to escape is returned as it is, at the cost of one ``str.isprintable``.
+    """
+    if text.isprintable():
+        return text
+    return _unsafe(multiline).sub(_escape, text)
+
+
+class PrintableStream(io.TextIOBase):
+    """A text stream that writes through ``printable(..., multiline=True)`` to another one.
+
+    The console's output goes through one: whatever a command writes, no control character
+    reaches the terminal.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        self.stream.write(printable(text, multiline=True))
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+
+# --- output ------------------------------------------------------------------------------------
+
 
 def emit_json(data: Any, stream: TextIO | None = None, indent: bool | None = None) -> None:
     """Write model objects or plain data as JSON followed by a newline.
 
     Indented for a person at a terminal; compact in a pipe, where ``json``'s C encoder is
     several times faster than the indenting pure-Python one (``jq .`` indents it again).
+    Exact (nothing is escaped for people) and safe on a terminal: ``ensure_ascii`` writes every
+    control character, C1 (0x9b, a CSI to some terminals) and surrogate as a ``\\u`` escape.
     """
     stream = stream or sys.stdout
     if indent is None:
         indent = stream.isatty()
     if indent:
-        json.dump(to_dict(data), stream, indent=2, default=str)
+        json.dump(to_dict(data), stream, indent=2, default=str, ensure_ascii=True)
     else:
-        stream.write(json.dumps(to_dict(data), default=str, separators=(",", ":")))
+        stream.write(
+            json.dumps(to_dict(data), default=str, separators=(",", ":"), ensure_ascii=True)
+        )
     stream.write("\n")
 
 
@@ -36,11 +135,11 @@ def table(
 ) -> None:
     """Write rows as space-aligned columns under upper-case headers, like ``docker ps``.
 
-    On a terminal the last column is cut to the terminal's width (``fit``); in a pipe nothing
-    is cut.
+    Every cell goes through ``printable``. On a terminal the last column is cut to the
+    terminal's width (``fit``); in a pipe nothing is cut.
     """
     stream = stream or sys.stdout
-    text_rows = [["" if v is None else str(v) for v in row] for row in rows]
+    text_rows = [["" if v is None else printable(str(v)) for v in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in text_rows:
         for i, cell in enumerate(row):
@@ -79,5 +178,5 @@ def human_age(epoch: float | None, now: float | None = None) -> str:
 
 
 def warn(message: str) -> None:
-    """Write one warning line to stderr."""
-    sys.stderr.write(f"debugtool: warning: {message}\n")
+    """Write one warning line to stderr (``message`` through ``printable``)."""
+    sys.stderr.write(f"debugtool: warning: {printable(message)}\n")

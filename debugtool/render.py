@@ -1,4 +1,8 @@
-"""Text views of a Snapshot for people: the one set of renderers the CLI and the console share."""
+"""Text views of a Snapshot for people: the one set of renderers the CLI and the console share.
+
+Table cells go through ``output.printable`` in ``output.table``; the free text lines written
+here (DNS, security) go through it where they are written.
+"""
 
 from __future__ import annotations
 
@@ -16,19 +20,11 @@ from debugtool.model import (
     Socket,
     process_tree,
 )
-from debugtool.output import human_size, table, warn
+from debugtool.output import human_size, printable, table, warn
 
 
 def _stream(stream: TextIO | None) -> TextIO:
     return stream or sys.stdout
-
-
-def printable(text: str) -> str:
-    """Return text safe for a terminal: undecodable bytes and control characters escaped."""
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def start_column(epoch: float | None, now: float) -> str:
@@ -63,7 +59,7 @@ def processes(
             human_size(p.rss),
             p.threads,
             start_column(p.start_time, now),
-            "  " * depth + ("\\_ " if depth else "") + printable(p.command),
+            "  " * depth + ("\\_ " if depth else "") + p.command,
         ]
         for depth, p in ordered
     ]
@@ -85,10 +81,10 @@ def mounts(snap: Snapshot | list[Mount], stream: TextIO | None = None) -> None:
     items = snap.mounts if isinstance(snap, Snapshot) else snap
     rows = [
         [
-            printable(m.mountpoint),
+            m.mountpoint,
             m.fstype,
-            printable(m.source) or "-",
-            printable(m.host_path) or "-",
+            m.source or "-",
+            m.host_path or "-",
             "ro" if m.readonly else "rw",
             m.propagation,
             ("! " + "; ".join(m.risks)) if m.risks else "",
@@ -229,14 +225,14 @@ def network(
     out.write("\n")
     out.write("DNS" + "\n")
     dns = network.dns
+    lines = []
     if not dns.resolv_conf and not dns.nameservers:
-        out.write("(no /etc/resolv.conf in the container)" + "\n")
-    for ns in dns.nameservers:
-        out.write(f"nameserver {ns}" + "\n")
+        lines.append("(no /etc/resolv.conf in the container)")
+    lines += [f"nameserver {ns}" for ns in dns.nameservers]
     if dns.search:
-        out.write(f"search     {' '.join(dns.search)}" + "\n")
+        lines.append(f"search     {' '.join(dns.search)}")
     if dns.options:
-        out.write(f"options    {' '.join(dns.options)}" + "\n")
+        lines.append(f"options    {' '.join(dns.options)}")
     hosts = [
         line
         for line in dns.hosts.splitlines()
@@ -244,7 +240,8 @@ def network(
     ]
     if hosts:
         entries = f"{len(hosts)} entr{'y' if len(hosts) == 1 else 'ies'}"
-        out.write(f"hosts      {entries} in /etc/hosts (see --json)" + "\n")
+        lines.append(f"hosts      {entries} in /etc/hosts (see --json)")
+    out.write("".join(printable(line) + "\n" for line in lines))
 
 
 def cgroup(snap: Snapshot | CgroupStats, stream: TextIO | None = None) -> None:
@@ -314,4 +311,4 @@ def security(snap: Snapshot | SecurityContext, stream: TextIO | None = None) -> 
         f"  read-only root: {'yes' if s.readonly_rootfs else 'no'}",
         *(f"  ! {warning}" for warning in s.warnings),
     ]
-    out.write("\n".join(lines) + "\n")
+    out.write("".join(printable(line) + "\n" for line in lines))

@@ -1,0 +1,116 @@
+"""output.printable: what a container names is shown escaped, never acted on by the terminal."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import unicodedata
+
+import pytest
+
+from debugtool import output
+from debugtool.errors import ContainerNotFound, DebugtoolError
+from debugtool.output import PrintableStream, printable
+
+CASES = [
+    # (what a container wrote, what a person sees)
+    ("ESC", "a\x1bb", "a\\x1bb"),
+    ("CSI colour", "\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m"),
+    ("OSC 52 ended by BEL", "\x1b]52;c;SGVsbG8=\x07evil", "\\x1b]52;c;SGVsbG8=\\x07evil"),
+    ("OSC 52 ended by ST", "\x1b]52;c;SGVsbG8=\x1b\\evil", "\\x1b]52;c;SGVsbG8=\\x1b\\evil"),
+    ("C1 CSI", "\x9b31mred", "\\x9b31mred"),
+    ("C1 OSC and ST", "\x9d0;title\x9c", "\\x9d0;title\\x9c"),
+    ("DEL", "a\x7fb", "a\\x7fb"),
+    ("NUL", "a\x00b", "a\\x00b"),
+    ("backspace", "secret\x08\x08\x08\x08\x08\x08public", "secret" + "\\x08" * 6 + "public"),
+    ("carriage return", "ok\rEVIL", "ok\\rEVIL"),
+    ("newline", "sleep 1\nroot 1 0.0 fake", "sleep 1\\nroot 1 0.0 fake"),
+    ("tab", "a\tb", "a\\tb"),
+    ("right-to-left override", "evil\u202egpj.exe", "evil\\u202egpj.exe"),
+    ("bidi isolates", "\u2066a\u2067b\u2068c\u2069", "\\u2066a\\u2067b\\u2068c\\u2069"),
+    ("bidi embedding", "\u202aa\u202bb\u202cc\u202dd", "\\u202aa\\u202bb\\u202cc\\u202dd"),
+    ("zero width space", "ro\u200bot", "ro\\u200bot"),
+    ("line separator", "a\u2028b", "a\\u2028b"),
+    ("tag character", "a\U000e0041b", "a\\U000e0041b"),
+    ("byte that was not UTF-8", b"py\xffthon".decode("utf-8", "surrogateescape"), "py\\xffthon"),
+    ("lone surrogate", "a\ud800b", "a\\ud800b"),
+    ("clean ASCII", "/usr/bin/python3 -m http.server 8080", "/usr/bin/python3 -m http.server 8080"),
+    ("clean Unicode", "café 中文 🙂 naïve", "café 中文 🙂 naïve"),
+    ("no-break space stays", "a\u00a0b", "a\u00a0b"),
+    ("backslash stays", "C:\\dir\\x1b", "C:\\dir\\x1b"),
+    ("empty", "", ""),
+]
+
+
+@pytest.mark.parametrize("raw,shown", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_printable_shows_controls_as_escapes(raw: str, shown: str) -> None:
+    result = printable(raw)
+    assert result == shown
+    assert printable(result) == result  # idempotent: a second pass changes nothing
+    result.encode("utf-8")  # never a surrogate left to break an encoder
+    for char in result:
+        assert unicodedata.category(char) not in ("Cc", "Cf", "Cs", "Zl", "Zp"), repr(char)
+
+
+def test_clean_text_is_the_same_object() -> None:
+    text = "nginx: worker process"
+    assert printable(text) is text
+
+
+def test_multiline_keeps_newlines_and_tabs_only() -> None:
+    raw = "line\tone\nline two\r\n\x1b]52;c;SGk=\x07\n"
+    assert printable(raw, multiline=True) == "line\tone\nline two\\r\n\\x1b]52;c;SGk=\\x07\n"
+
+
+def test_the_escaped_set_is_every_control_format_and_separator_character() -> None:
+    """The hand-written character class matches Unicode's Cc, Cf, Cs, Zl and Zp exactly."""
+    escaped = {"Cc", "Cf", "Cs", "Zl", "Zp"}
+    pattern = output._unsafe(False)
+    wrong = [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if (unicodedata.category(chr(code)) in escaped) != bool(pattern.match(chr(code)))
+    ]
+    assert not wrong
+
+
+def test_table_cells_are_escaped_and_stay_aligned() -> None:
+    out = io.StringIO()
+    output.table(["NAME", "COMMAND"], [["\x1b]0;x\x07", "a\nb"], ["ok", "c"]], stream=out)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3 and "\x1b" not in out.getvalue() and "\x07" not in out.getvalue()
+    assert lines[1] == "\\x1b]0;x\\x07   a\\nb"
+    assert lines[2].index("c") == lines[1].index("a\\nb")
+
+
+def test_warn_escapes(capsys: pytest.CaptureFixture[str]) -> None:
+    output.warn("skipping /run/runc/\x1b[2J\n/state.json")
+    err = capsys.readouterr().err
+    assert err == "debugtool: warning: skipping /run/runc/\\x1b[2J\\n/state.json\n"
+
+
+def test_error_sentences_for_people_are_escaped() -> None:
+    exc = ContainerNotFound("no container matches 'a\x1b]52;c;SGk=\x07'.", "Try\x9b 'ps'.")
+    assert exc.for_people() == "no container matches 'a\\x1b]52;c;SGk=\\x07'. Try\\x9b 'ps'."
+    assert exc.message == "no container matches 'a\x1b]52;c;SGk=\x07'."  # the model keeps it
+    assert DebugtoolError("plain").for_people() == "plain"
+
+
+def test_printable_stream_writes_through_printable() -> None:
+    target = io.StringIO()
+    stream = PrintableStream(target)
+    assert stream.write("x\x1b[2Jy\n") == len("x\x1b[2Jy\n")
+    assert target.getvalue() == "x\\x1b[2Jy\n"
+
+
+@pytest.mark.parametrize("indent", [True, False])
+def test_json_is_exact_and_never_carries_a_raw_control(indent: bool) -> None:
+    """--json is not escaped for people: JSON's own escapes keep it exact and terminal-safe."""
+    value = {"argv": ["\x1b]52;c;SGk=\x07", "\x9b31m", "\u202e", "a\nb", "x\udcffy"]}
+    out = io.StringIO()
+    output.emit_json(value, out, indent=indent)
+    text = out.getvalue()
+    assert text.isascii()
+    assert not any(c in text for c in "\x1b\x07\x9b")
+    assert json.loads(text) == value  # round-trips, surrogate-escaped byte included
