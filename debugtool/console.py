@@ -2,6 +2,9 @@
 
 Every file command (``ls``, ``cat``, ``find``, ``grep`` ...) reads through ``debugtool.rootfs``,
 so symlinks and ``..`` resolve inside the container's root and never reach the host's files.
+What it shows comes from the container (file names and contents, link targets, user names,
+environment values), so the console's output and error streams write through
+``output.printable``: names one per line with newlines and tabs escaped, contents as lines.
 The interactive prompt is prompt-toolkit; ``Console.run_line`` is the same engine without a
 prompt, used by ``debugtool console TARGET -c '...'`` and by the tests.
 """
@@ -20,11 +23,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from debugtool import output, rootfs
 from debugtool.errors import ContainerGone, DebugtoolError, UsageError
 from debugtool.model import Snapshot
+from debugtool.output import printable
 
 if TYPE_CHECKING:
     from prompt_toolkit.completion import CompleteEvent, Completion
@@ -107,8 +111,11 @@ class Console:
         collect: Callable[[Target], Snapshot] | None = None,
     ) -> None:
         self.target = target
-        self.out = out or sys.stdout
-        self.err = err or sys.stderr
+        # Every write goes through printable(multiline=True): no control character reaches the
+        # terminal, whatever a command writes. Names are escaped one by one where they are
+        # written, so that a newline in a file name cannot forge a line of output.
+        self.out = cast("TextIO", output.PrintableStream(out or sys.stdout))
+        self.err = cast("TextIO", output.PrintableStream(err or sys.stderr))
         self.show_secrets = show_secrets
         self.cwd = "/"
         self.gone = False
@@ -163,7 +170,7 @@ class Console:
             return 130
 
     def _error(self, message: str) -> None:
-        self.err.write(f"{message}\n")
+        self.err.write(f"{printable(message)}\n")
         self.err.flush()
 
     def _check_alive(self) -> None:
@@ -361,12 +368,12 @@ class Console:
         for item in raw.split(b"\0"):
             if not item:
                 continue
-            text = item.decode("utf-8", "replace")
+            text = item.decode("utf-8", "surrogateescape")
             key, sep, value = text.partition("=")
             if sep and not self.show_secrets and looks_secret(key):
                 value = "<redacted>"
                 masked += 1
-            self.out.write(f"{key}{sep}{value}\n")
+            self.out.write(printable(f"{key}{sep}{value}") + "\n")
         if masked:
             self._error(
                 f"{masked} value(s) redacted; start the console with --show-secrets to see them."
@@ -385,7 +392,7 @@ class Console:
     # --- files ---------------------------------------------------------------------------------
     def cmd_pwd(self, args: list[str]) -> int:
         self._parser("pwd").parse_args(args)
-        self.out.write(self.cwd + "\n")
+        self.out.write(printable(self.cwd) + "\n")
         return 0
 
     def cmd_cd(self, args: list[str]) -> int:
@@ -425,7 +432,7 @@ class Console:
                 status = 1
                 continue
             if len(paths) > 1:
-                self.out.write(("\n" if i else "") + f"{raw}:\n")
+                self.out.write(("\n" if i else "") + f"{printable(raw)}:\n")
             for name, est in entries:
                 if name.startswith(".") and not ns.all:
                     continue
@@ -442,9 +449,10 @@ class Console:
         groups: dict[int, str],
     ) -> None:
         suffix = ""
+        shown = printable(shown)
         if st is not None and stat_mod.S_ISLNK(st.st_mode):
             try:
-                suffix = " -> " + rootfs.readlink(self.root, full)
+                suffix = " -> " + printable(rootfs.readlink(self.root, full))
             except DebugtoolError:
                 suffix = " -> ?"
         if not long or st is None:
@@ -453,9 +461,10 @@ class Console:
             self.out.write(shown + ("" if not long else suffix) + "\n")
             return
         mtime = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
+        user = printable(users.get(st.st_uid, str(st.st_uid)))
+        group = printable(groups.get(st.st_gid, str(st.st_gid)))
         self.out.write(
-            f"{stat_mod.filemode(st.st_mode)} {st.st_nlink:>3} "
-            f"{users.get(st.st_uid, str(st.st_uid)):<8} {groups.get(st.st_gid, str(st.st_gid)):<8} "
+            f"{stat_mod.filemode(st.st_mode)} {st.st_nlink:>3} {user:<8} {group:<8} "
             f"{st.st_size:>10} {mtime} {shown}{suffix}\n"
         )
 
@@ -463,7 +472,8 @@ class Console:
         return rootfs.read_file(self.root, path, limit=limit)
 
     def _write_bytes(self, data: bytes) -> None:
-        self.out.write(data.decode("utf-8", "replace"))
+        """Write a file's contents as lines; a byte that is not UTF-8 shows as ``\\xNN``."""
+        self.out.write(printable(data.decode("utf-8", "surrogateescape"), multiline=True))
         if data and not data.endswith(b"\n"):
             self.out.write("\n")
 
@@ -535,11 +545,11 @@ class Console:
                 continue
             kind = _kind(st.st_mode)
             self.out.write(
-                f"  File: {path}{' -> ' + link if link else ''}\n"
+                f"  File: {printable(path)}{' -> ' + printable(link) if link else ''}\n"
                 f"  Type: {kind}   Size: {st.st_size}   Links: {st.st_nlink}   Inode: {st.st_ino}\n"
                 f"  Mode: {stat_mod.filemode(st.st_mode)} ({stat_mod.S_IMODE(st.st_mode):04o})   "
-                f"Uid: {st.st_uid} ({users.get(st.st_uid, '?')})   "
-                f"Gid: {st.st_gid} ({groups.get(st.st_gid, '?')})\n"
+                f"Uid: {st.st_uid} ({printable(users.get(st.st_uid, '?'))})   "
+                f"Gid: {st.st_gid} ({printable(groups.get(st.st_gid, '?'))})\n"
                 f"Modify: {time.strftime('%Y-%m-%d %H:%M:%S %z', time.localtime(st.st_mtime))}\n"
                 f"Change: {time.strftime('%Y-%m-%d %H:%M:%S %z', time.localtime(st.st_ctime))}\n"
             )
@@ -565,7 +575,7 @@ class Console:
                 continue
             if ns.name and not fnmatch.fnmatchcase(posixpath.basename(path), ns.name):
                 continue
-            self.out.write(path + "\n")
+            self.out.write(printable(path) + "\n")
             count += 1
         return 0
 
@@ -601,10 +611,13 @@ class Console:
                 if regex.search(line):
                     found = True
                     if ns.names_only:
-                        self.out.write(path + "\n")
+                        self.out.write(printable(path) + "\n")
                         break
-                    prefix = (f"{path}:" if many else "") + (f"{number}:" if ns.numbers else "")
-                    self.out.write(prefix + line.decode("utf-8", "replace") + "\n")
+                    prefix = (f"{printable(path)}:" if many else "") + (
+                        f"{number}:" if ns.numbers else ""
+                    )
+                    text = line.decode("utf-8", "surrogateescape")
+                    self.out.write(prefix + printable(text, multiline=True) + "\n")
         return 0 if found else 1
 
     def _grep_files(self, paths: list[str], recursive: bool) -> Iterator[str]:
@@ -814,7 +827,9 @@ def interact(console: Console) -> int:
 
     def toolbar() -> str:
         status = "exited" if console.gone else c.status
-        return f" {c.runtime}  {c.short_id}  status: {status}  pid: {console.target.pid} "
+        return printable(
+            f" {c.runtime}  {c.short_id}  status: {status}  pid: {console.target.pid} "
+        )
 
     session: PromptSession[str] = PromptSession(
         history=history,
@@ -824,12 +839,12 @@ def interact(console: Console) -> int:
         enable_history_search=False,
     )
     console.out.write(
-        f"debugtool console on {c.name} ({c.runtime} {c.short_id}). Nothing runs inside the "
-        "container. Type 'help' for commands.\n"
+        f"debugtool console on {printable(c.name)} ({c.runtime} {printable(c.short_id)}). "
+        "Nothing runs inside the container. Type 'help' for commands.\n"
     )
     while not console.done:
         try:
-            line = session.prompt(f"{c.name}:{console.cwd}> ")
+            line = session.prompt(f"{printable(c.name)}:{printable(console.cwd)}> ")
         except KeyboardInterrupt:
             continue
         except EOFError:

@@ -186,7 +186,7 @@ def capture(args: argparse.Namespace) -> int:
         line += f"; not finished: {names}{more}"
     if summary.dropped:
         line += f"; dropped {len(summary.dropped)} file(s) for --max-size"
-    print(line)
+    print(output.printable(line))  # names of containers, which their creators chose
     return _exit_code(summary)
 
 
@@ -233,11 +233,12 @@ def verify(path: str, as_json: bool) -> int:
     if as_json:
         output.emit_json({"path": path, "ok": not problems, "problems": problems})
     elif problems:
-        print(f"{path}: CORRUPT")
+        # A problem names a member of the archive: whoever wrote the file chose those names.
+        print(f"{output.printable(path)}: CORRUPT")
         for problem in problems:
-            print(f"  {problem}")
+            print(f"  {output.printable(problem)}")
     else:
-        print(f"{path}: ok")
+        print(f"{output.printable(path)}: ok")
     return EXIT_CORRUPT if problems else 0
 
 
@@ -267,12 +268,15 @@ def show(args: argparse.Namespace) -> int:
             }
         )
         return 0
+    # Everything below comes from the bundle: its manifest, and the names and errors of
+    # containers it holds. Lines go through output.printable, table cells through output.table.
+    show = output.printable
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(bundle.captured_at))
     state = "complete" if bundle.complete else f"INCOMPLETE ({m.get('interrupted') or 'budget'})"
-    print(f"Bundle:     {bundle.path}")
-    print(f"Captured:   {when} on {m.get('host')} by debugtool {m.get('debugtool_version')}")
-    print(f"Command:    {' '.join(m.get('command_line') or [])}")
-    print(f"State:      {state}, {len(m.get('files') or {})} files")
+    print(f"Bundle:     {show(bundle.path)}")
+    print(show(f"Captured:   {when} on {m.get('host')} by debugtool {m.get('debugtool_version')}"))
+    print(f"Command:    {show(' '.join(str(a) for a in m.get('command_line') or []))}")
+    print(f"State:      {show(state)}, {len(m.get('files') or {})} files")
     print()
     by_container: dict[Any, dict[str, str]] = {}
     for r in records:
@@ -309,5 +313,7 @@ def show(args: argparse.Namespace) -> int:
     else:
         print("Redactions: nothing matched")
     for d in m.get("dropped") or []:
-        print(f"Dropped for --max-size: {d.get('file')} ({output.human_size(d.get('size'))})")
+        print(
+            f"Dropped for --max-size: {show(str(d.get('file')))} ({output.human_size(d.get('size'))})"
+        )
     return 0

@@ -91,16 +91,19 @@ def run(args: argparse.Namespace) -> int:
         lines.append(("OCI runtime root", f"{c.oci_runtime or 'runc'} --root {c.oci_root}"))
     if "root" in record:
         lines.append(("Root filesystem", record["root"]))
+    # Names, labels, paths: the runtime's record of the container and the container's own
+    # cgroup, all of which its creator or its root can fill with control characters.
+    show = output.printable
     width = max(len(k) for k, _ in lines)
     for key, value in lines:
-        print(f"{key + ':':<{width + 1}} {value}")
+        print(f"{key + ':':<{width + 1}} {show(str(value))}")
     if "namespaces" in record:
         print("Namespaces:")
         for ns, inode in record["namespaces"].items():
             print(f"  {ns:<7} {inode}")
         print("Cgroup:")
         for ctl, path in record["cgroup"].items():
-            print(f"  {ctl or '(v2)'}: {path}")
+            print(f"  {show(ctl) or '(v2)'}: {show(path)}")
     if "cgroup_stats" in record:
         render.cgroup(record["cgroup_stats"])
     if "security" in record:
@@ -108,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     if c.labels:
         print("Labels:")
         for key, value in sorted(c.labels.items()):
-            print(f"  {key}={value}")
+            print(f"  {show(key)}={show(value)}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 from pathlib import Path
 
@@ -192,3 +193,33 @@ def test_container_exit_keeps_the_last_snapshot(root: Path) -> None:
     assert "has exited" in err.getvalue()
     assert console.run_line("cat /etc/hostname") == 1
     assert "no longer reachable" in err.getvalue()
+
+
+OSC52 = "\x1b]52;c;SGVsbG8=\x07"  # writes the operator's clipboard when it reaches a terminal
+
+
+def test_names_and_contents_from_the_container_never_reach_the_terminal_raw(
+    tmp_path: Path,
+) -> None:
+    r = tmp_path / "hostile"
+    (r / "etc").mkdir(parents=True)
+    (r / "etc" / "passwd").write_text(f"ev{OSC52}il:x:{os.getuid()}:0::/:/bin/sh\n")
+    d = r / f"d{OSC52}"
+    d.mkdir()
+    (d / "two\nlines").write_text("a\tb\n\x1b[2Jcleared\rover\n")
+    (d / "link").symlink_to(f"/tmp/\x9b31m{OSC52}")
+    console, out, err = make(r)
+    console.run_line(
+        f"cd '/d{OSC52}'; pwd; ls; ls -l; find /d*; cat 'two\nlines'; grep -r -n clear; "
+        f"stat link; cat /nope{OSC52}"
+    )
+    shown = out.getvalue() + err.getvalue()
+    assert not any(c in shown for c in "\x1b\x07\x9b\r")
+    lines = out.getvalue().splitlines()
+    assert "/d\\x1b]52;c;SGVsbG8=\\x07" in lines  # pwd
+    assert "two\\nlines" in lines  # one entry, one line
+    assert "a\tb" in lines  # contents keep their tabs and lines
+    assert "\\x1b[2Jcleared\\rover" in lines
+    assert any(line.endswith("link -> /tmp/\\x9b31m\\x1b]52;c;SGVsbG8=\\x07") for line in lines)
+    assert any("ev\\x1b]52;c;SGVsbG8=\\x07il" in line for line in lines)  # ls -l, stat: owner
+    assert "/nope\\x1b]52" in err.getvalue()
