@@ -42,7 +42,7 @@ def import_times(module_args: list[str]) -> tuple[float, list[tuple[float, str]]
 
 def joiner_costs(name: str) -> None:
     """Time exec_in (ns mode, `true`) here with the joiner forked and spawned, small and big."""
-    from debugtool.execute import exec_in
+    from debugtool.exec import exec_in
     from debugtool.runtimes import discover
     from debugtool.target import find, pin
 
@@ -105,7 +105,7 @@ def main() -> None:
         joiner_costs(name)
         for label, args in (
             ("python -X importtime -m debugtool exec --help", ["-m", "debugtool", "exec", "--help"]),
-            ("python -X importtime -c 'import debugtool.execute'", ["-c", "import debugtool.execute"]),
+            ("python -X importtime -c 'import debugtool.exec'", ["-c", "import debugtool.exec"]),
         ):  # fmt: skip
             total, top = import_times(args)
             print(f"{label}: {total:.1f} ms of imports; largest:")

@@ -6,7 +6,7 @@ socket answers for a container. ``/proc/self/net`` follows the thread-group lead
 must read ``/proc/thread-self/net`` or ``/proc/PID/net``.
 
 Mount and user namespaces cannot be entered by a multithreaded process (EINVAL): enter those in a
-forked, single-threaded child (see ``debugtool.execute``).
+forked, single-threaded child (see ``debugtool.exec.joiner``).
 """
 
 from __future__ import annotations

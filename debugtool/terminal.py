@@ -158,3 +158,132 @@ def relay_pty(master: int, stdin: int | None, stdout: int, done_fd: int | None =
             elif fd == done_fd:
                 poller.unregister(done_fd)
                 finished = True
+
+
+class Relay:
+    """Copies a command's output pipes to debugtool's descriptors and debugtool's input to it.
+
+    The command's side is pipes that debugtool made (never the operator's terminal): each of
+    ``outputs`` maps a pipe's read end to a callable that takes what arrived. ``stdin`` (the
+    operator's) is copied to ``to_stdin`` (the command's pipe) without ever blocking the
+    outputs; at its end the pipe is closed so the command sees EOF. ``run`` returns when every
+    output pipe is closed or, after ``done_fd`` (a pidfd) is readable, once the pipes stay quiet
+    for ``linger`` seconds (at most ``linger_max``): a process of the container that keeps a
+    pipe open cannot hold debugtool.
+    """
+
+    def __init__(
+        self,
+        outputs: dict[int, Callable[[bytes], None]],
+        stdin: int | None = None,
+        to_stdin: int | None = None,
+        done_fd: int | None = None,
+        linger: float = 0.05,
+        linger_max: float = 1.0,
+    ) -> None:
+        self.outputs = dict(outputs)
+        self.stdin = stdin
+        self.to_stdin = to_stdin
+        self.done_fd = done_fd
+        self.linger = linger
+        self.linger_max = linger_max
+        #: Called with no argument when the poll has been idle for ``tick`` seconds.
+        self.on_tick: Callable[[], None] | None = None
+        self.tick: float | None = None
+
+    def run(self) -> None:
+        import time
+
+        poller = select.poll()
+        for fd in self.outputs:
+            poller.register(fd, select.POLLIN)
+        pending = b""
+        if self.to_stdin is not None:
+            os.set_blocking(self.to_stdin, False)
+            if self.stdin is None:
+                os.close(self.to_stdin)
+                self.to_stdin = None
+            else:
+                poller.register(self.stdin, select.POLLIN)
+        if self.done_fd is not None:
+            poller.register(self.done_fd, select.POLLIN)
+        done_at: float | None = None
+        while self.outputs:
+            timeout = self.tick
+            if done_at is not None:
+                timeout = self.linger if timeout is None else min(timeout, self.linger)
+            try:
+                events = poller.poll(None if timeout is None else int(timeout * 1000))
+            except InterruptedError:
+                continue
+            if not events:
+                if self.on_tick is not None:
+                    self.on_tick()
+                if done_at is not None:
+                    break
+                continue
+            if done_at is not None and time.monotonic() - done_at > self.linger_max:
+                break
+            for fd, mask in events:
+                if fd in self.outputs:
+                    try:
+                        data = os.read(fd, 65536)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = b""
+                    if data:
+                        self.outputs[fd](data)
+                    else:
+                        poller.unregister(fd)
+                        del self.outputs[fd]
+                elif fd == self.done_fd:
+                    poller.unregister(fd)
+                    done_at = time.monotonic()
+                elif fd == self.stdin:
+                    try:
+                        data = os.read(fd, 65536)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        poller.unregister(fd)
+                        self.stdin = None
+                        if not pending:
+                            self.close_stdin()
+                        continue
+                    pending += data
+                    poller.unregister(fd)  # read no more until this is written
+                    assert self.to_stdin is not None
+                    poller.register(self.to_stdin, select.POLLOUT)
+                elif fd == self.to_stdin:
+                    closed = bool(mask & (select.POLLERR | select.POLLHUP))
+                    if not closed:
+                        try:
+                            pending = pending[os.write(fd, pending) :]
+                        except BlockingIOError:
+                            continue
+                        except OSError:
+                            closed = True
+                    if closed:  # the command closed its stdin: stop reading the operator's
+                        pending, self.stdin = b"", None
+                    if not pending:
+                        poller.unregister(fd)
+                        if self.stdin is None:
+                            self.close_stdin()
+                        else:
+                            poller.register(self.stdin, select.POLLIN)
+        self.close_stdin()
+
+    def close_stdin(self) -> None:
+        """Close the command's stdin pipe (once): it then reads end of file."""
+        if self.to_stdin is not None:
+            try:
+                os.close(self.to_stdin)
+            except OSError:
+                pass
+            self.to_stdin = None
+
+
+def writer(fd: int) -> Callable[[bytes], None]:
+    """Return a callable that writes all it is given to ``fd``."""
+    return lambda data: write_all(fd, data)

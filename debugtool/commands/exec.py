@@ -182,7 +182,7 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
 
 def run(args: argparse.Namespace) -> int:
     from debugtool.errors import UsageError
-    from debugtool.execute import exec_in
+    from debugtool.exec import exec_in
 
     command = list(args.command)
     if command and command[0] == "--":

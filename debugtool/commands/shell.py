@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from debugtool.commands.exec import parse_env, report_context, resolve_target
-    from debugtool.execute import exec_in
+    from debugtool.exec import exec_in
 
     mode = args.mode or "runtime"
     target, found = resolve_target(args, mode if args.mode else "ns", ["/bin/sh"])

@@ -25,6 +25,16 @@ class ExecRequest:
     user: str | None = None
     workdir: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    privileged: bool = False
+
+
+@dataclass(frozen=True)
+class Stdio:
+    """The descriptors an exec relays: the operator's side, never handed to the container."""
+
+    stdin: int = 0
+    stdout: int = 1
+    stderr: int = 2
 
 
 class Runtime(ABC):
@@ -39,8 +49,12 @@ class Runtime(ABC):
     name: ClassVar[str] = ""
     #: Higher wins when several backends know one container (Docker over containerd over runc).
     richness: ClassVar[int] = 0
-    #: Whether ``exec_argv`` can run a command in this runtime's containers.
+    #: Whether ``exec`` can run a command in this runtime's containers.
     supports_exec: ClassVar[bool] = False
+    #: Whether its exec can set environment variables (exec's watchdog marks a session so).
+    exec_sets_env: ClassVar[bool] = True
+    #: Whether its exec has a privileged form (``ExecRequest.privileged``).
+    supports_privileged_exec: ClassVar[bool] = False
     #: Whether ``logs`` can return a container's output.
     supports_logs: ClassVar[bool] = False
 
@@ -68,6 +82,28 @@ class Runtime(ABC):
     def inspect(self, container: Container) -> dict:
         """Return the runtime's own metadata for one container (its ``inspect`` JSON)."""
         return dict(container.metadata.get(self.name, {}))
+
+    def can_exec(self, container: Container) -> bool:
+        """Return whether ``exec`` can reach ``container`` now (a daemon that answered it)."""
+        return self.supports_exec
+
+    def exec(self, container: Container, request: ExecRequest, stdio: Stdio) -> int:
+        """Run ``request`` in ``container`` through this runtime's own exec; return its exit code.
+
+        The default runs the runtime's client (``exec_argv``) with pipes that debugtool relays
+        to ``stdio`` (a terminal only with ``request.tty``, where the client makes the pty), so
+        no descriptor of the operator's reaches the container. Raises ``CommandNotFound``
+        (127), ``CommandNotInvokable`` (126) or ``ExecUnsupported`` (125).
+        """
+        from debugtool.errors import ExecUnsupported
+        from debugtool.runtimes.client import run_client
+
+        if request.privileged and not self.supports_privileged_exec:
+            raise ExecUnsupported(
+                f"--privileged in runtime mode works only on Docker, not {self.name}.",
+                "Use --mode ns --privileged instead.",
+            )
+        return run_client(self.name, list(self.exec_argv(container, request)), request, stdio)
 
     def exec_argv(self, container: Container, request: ExecRequest) -> Sequence[str]:
         """Return the command line that runs ``request`` through this runtime's exec.

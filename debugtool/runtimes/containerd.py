@@ -233,6 +233,7 @@ class ContainerdRuntime(Runtime):
     name = "containerd"
     richness = 80
     supports_exec = True
+    exec_sets_env = False  # ctr task exec has no --env
     supports_logs = True
 
     def present(self) -> bool:

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError, RuntimeUnavailable
 from debugtool.model import Container
-from debugtool.runtimes.base import Runtime
+from debugtool.runtimes.base import ExecRequest, Runtime, Stdio
 from debugtool.runtimes.dockerapi import DockerAPI
 
 OCI_ROOT = "/run/docker/runtime-runc/moby"
@@ -236,6 +236,8 @@ class DockerRuntime(Runtime):
     name = "docker"
     richness = 100
     supports_logs = True
+    supports_exec = True
+    supports_privileged_exec = True
 
     def api(self) -> DockerAPI:
         return DockerAPI(timeout=self.timeout, name=self.name)
@@ -324,6 +326,19 @@ class DockerRuntime(Runtime):
         if status >= 300:
             raise RuntimeUnavailable(self.name, f"inspect answered {status}: {data[:200]!r}")
         return json.loads(data)
+
+    def can_exec(self, container: Container) -> bool:
+        """A container listed from the state files means the daemon did not answer: its exec
+        goes through the next backend that knows the container (containerd, runc)."""
+        return (container.metadata.get("docker") or {}).get("source") != FROM_STATE_FILES
+
+    def exec(self, container: Container, request: ExecRequest, stdio: Stdio) -> int:
+        """Run ``request`` over the Engine API (create, hijacked start, relay, exit code)."""
+        from debugtool.runtimes.client import ignoring_interrupts
+        from debugtool.runtimes.docker_exec import DockerExec
+
+        with ignoring_interrupts(request.tty):
+            return DockerExec().run(container.id, request, stdio)
 
     def logs(
         self, container: Container, tail: int | None = None, since: float | None = None

@@ -17,7 +17,6 @@ import select
 import socket
 import struct
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from debugtool.errors import (
@@ -26,26 +25,13 @@ from debugtool.errors import (
     RuntimeUnavailable,
 )
 from debugtool.model import Container
+from debugtool.runtimes.base import ExecRequest, Stdio
 from debugtool.runtimes.dockerapi import API_VERSION, DockerAPI, socket_path
 from debugtool.runtimes.dockerapi import message as _message
 from debugtool.terminal import get_winsize, on_resize, raw_mode, write_all
 
 #: How the daemon words an exec that never started (Docker 20.10 puts it in the output stream).
 _START_FAILURES = (b"OCI runtime exec failed", b"unable to find user", b"unable to find group")
-
-
-@dataclass
-class DockerExecRequest:
-    """One command to run with ``docker exec`` semantics."""
-
-    container_id: str
-    argv: list[str]
-    interactive: bool = False
-    tty: bool = False
-    user: str | None = None
-    workdir: str | None = None
-    env: dict[str, str] = field(default_factory=dict)
-    privileged: bool = False
 
 
 class DockerExec:
@@ -77,7 +63,7 @@ class DockerExec:
             raise RuntimeUnavailable("docker", f"inspect answered {status}: {_message(data)}")
         return dict(json.loads(data))
 
-    def create(self, request: DockerExecRequest) -> str:
+    def create(self, container_id: str, request: ExecRequest) -> str:
         """Create the exec instance; return its id.
 
         Raises ``ContainerNotFound`` (404), ``ContainerNotRunning`` (409) or
@@ -96,15 +82,15 @@ class DockerExec:
             body["User"] = request.user
         if request.workdir:
             body["WorkingDir"] = request.workdir
-        status, data = self.request("POST", f"/containers/{request.container_id}/exec", body)
+        status, data = self.request("POST", f"/containers/{container_id}/exec", body)
         if status == 404:
             raise ContainerNotFound(
-                f"Docker has no container {request.container_id[:12]}.",
+                f"Docker has no container {container_id[:12]}.",
                 "List them with 'debugtool ps -a'.",
             )
         if status == 409:
             raise ContainerNotRunning(
-                f"container {request.container_id[:12]} is not running: {_message(data)}.",
+                f"container {container_id[:12]} is not running: {_message(data)}.",
                 "Start or unpause it first.",
             )
         if status >= 300:
@@ -159,10 +145,9 @@ class DockerExec:
 
     def run(
         self,
-        request: DockerExecRequest,
-        stdin: int = 0,
-        stdout: int = 1,
-        stderr: int = 2,
+        container_id: str,
+        request: ExecRequest,
+        stdio: Stdio | None = None,
         on_started: object = None,
     ) -> int:
         """Run the exec to the end, relaying stdio; return its exit code (docker exec's rules).
@@ -170,7 +155,9 @@ class DockerExec:
         Raises ``CommandNotFound`` (127), ``CommandNotInvokable`` (126) when the daemon could
         not start the command (its message reworded as one sentence).
         """
-        exec_id = self.create(request)
+        stdio = stdio or Stdio()
+        stdin, stdout, stderr = stdio.stdin, stdio.stdout, stdio.stderr
+        exec_id = self.create(container_id, request)
         sock, pending = self._start(exec_id, request.tty)
         if callable(on_started):
             on_started(exec_id)
@@ -207,7 +194,7 @@ class DockerExec:
         self,
         sock: socket.socket,
         pending: bytes,
-        request: DockerExecRequest,
+        request: ExecRequest,
         stdin: int,
         stdout: int,
         stderr: int,
@@ -309,8 +296,8 @@ class _Demux:
             self.first = False
 
 
-def _raise_start_failure(text: str, request: DockerExecRequest, code: int) -> None:
+def _raise_start_failure(text: str, request: ExecRequest, code: int) -> None:
     """Reword the daemon's start failure as one sentence with docker exec's exit codes."""
-    from debugtool.execute import start_failure
+    from debugtool.runtimes.client import start_failure
 
     raise start_failure(text, request.argv, request.user, code)

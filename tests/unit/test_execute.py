@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 from debugtool import procfs, toolbox
-from debugtool._nsexec import SetupFailed, parse_passwd, resolve_user
 from debugtool.commands.audit import matches
 from debugtool.commands.exec import parse_env
 from debugtool.errors import CommandNotFound, CommandNotInvokable, DebugtoolError
-from debugtool.execute import Context, _caps, _ids, _raise_child_failure, cgroup_procs_files
-from debugtool.runtimes.docker_exec import DockerExecRequest, _Demux, _raise_start_failure
+from debugtool.exec.joiner import Capabilities, JoinSpec, SetupFailed, parse_passwd, resolve_user
+from debugtool.exec.ns import _ids, _raise_child_failure, cgroup_procs_files
+from debugtool.exec.plan import Context
+from debugtool.runtimes.base import ExecRequest
+from debugtool.runtimes.docker_exec import _Demux, _raise_start_failure
 from debugtool.terminal import get_winsize, relay_pty, set_winsize
 
 PASSWD = (
@@ -88,9 +90,9 @@ def test_cgroup_procs_files_on_v2_and_missing_groups(fixture_text) -> None:
 
 def test_capabilities_and_ids_from_status(fixture_text) -> None:
     status = procfs.parse_status(fixture_text("exec/status-docker.txt"))
-    caps = _caps(status)
-    assert caps["bnd"] == int(status["CapBnd"], 16) and caps["bnd"] != 0
-    assert caps["amb"] == 0
+    caps = Capabilities.from_status(status)
+    assert caps.bounding == int(status["CapBnd"], 16) and caps.bounding != 0
+    assert caps.ambient == 0
     assert _ids(status) == (0, 0)
 
 
@@ -166,7 +168,7 @@ def test_docker_start_failure_is_held_back(tmp_path: Path) -> None:
     ],
 )
 def test_docker_start_failures_reworded(text: str, error: type, sentence: str) -> None:
-    request = DockerExecRequest("c" * 64, ["frob"], user="ghost")
+    request = ExecRequest(["frob"], user="ghost")
     with pytest.raises(error) as err:
         _raise_start_failure(text, request, 126)
     assert err.value.message.startswith(sentence)
@@ -244,7 +246,8 @@ def test_pty_relay_and_window_size() -> None:
 def test_joiner_is_forked_from_a_small_single_threaded_process() -> None:
     import threading
 
-    from debugtool.execute import _should_spawn, threading_active
+    from debugtool.exec.ns import should_spawn as _should_spawn
+    from debugtool.exec.ns import threading_active
 
     assert _should_spawn(True) and not _should_spawn(False)
     if threading_active():  # pytest plugins may run threads: then spawning is the right call
@@ -266,7 +269,8 @@ def test_no_marker_never_matches_host_processes() -> None:
     parent is PID 1 must not be taken for the session's process."""
     import subprocess
 
-    from debugtool.execute import _boot_ticks, _session_processes
+    from debugtool.exec.watchdog import boot_ticks as _boot_ticks
+    from debugtool.exec.watchdog import session_processes as _session_processes
 
     pidns = os.stat("/proc/self/ns/pid").st_ino
     since = _boot_ticks()
@@ -287,7 +291,9 @@ def test_no_marker_never_matches_host_processes() -> None:
 def test_session_processes_are_found_by_their_marker() -> None:
     import subprocess
 
-    from debugtool.execute import SESSION_VAR, _boot_ticks, _session_processes
+    from debugtool.exec.watchdog import SESSION_VAR
+    from debugtool.exec.watchdog import boot_ticks as _boot_ticks
+    from debugtool.exec.watchdog import session_processes as _session_processes
 
     pidns = os.stat("/proc/self/ns/pid").st_ino
     since = _boot_ticks()
@@ -304,3 +310,26 @@ def test_session_processes_are_found_by_their_marker() -> None:
         for proc in (marked, other):
             proc.kill()
             proc.wait()
+
+
+def test_join_spec_round_trips_through_json() -> None:
+    """The spawned joiner gets exactly the spec debugtool built (types included)."""
+    spec = JoinSpec(
+        parent=1,
+        namespaces=(("net", 5, 4026531840), ("mnt", 6, 4026531841)),
+        proc_fd=7,
+        cwd_fd=None,
+        tools_fd=8,
+        cgroup_procs=("/sys/fs/cgroup/x/cgroup.procs",),
+        workdir=None,
+        user="app",
+        default_ids=(0, 0),
+        user_files=("root:x:0:0::/:/bin/sh\n", "root:x:0:\n"),
+        env={"PATH": "/bin"},
+        argv=("sh", "-c", "true"),
+        capabilities=Capabilities(0, 1, 1, 0xFF, 0),
+        errw=9,
+        tty=False,
+    )
+    assert JoinSpec.from_json(spec.to_json()) == spec
+    assert sorted(spec.descriptors()) == [5, 6, 7, 8, 9]

@@ -1,14 +1,30 @@
-"""The forked side of ns and toolbox exec: join namespaces and cgroup, drop privileges, exec.
+"""The joiner: the only code of debugtool's that enters a container (ns and toolbox modes).
 
-``join_and_run`` runs in a single-threaded child of debugtool (the *joiner*). It enters the
-target's namespaces (each verified by inode), its cgroup, optionally the private toolbox root,
-then forks the command's process (the *command*), which is born in the target's PID namespace,
-drops to the container's capabilities and user, closes every inherited fd and execs. The joiner
-waits and exits with the command's status; if debugtool dies, the joiner's parent-death signal
-makes it kill the command's process tree.
+debugtool sends it one typed message, a ``JoinSpec`` (as runc's parent sends ``nsexec.c`` its
+bootstrap data), and it does exactly that, in a fixed order, with nothing else of debugtool's left
+in it. It runs in a single-threaded child of debugtool, forked or spawned as ``python -I -S``:
 
-Failures are reported to debugtool over a CLOEXEC pipe as one JSON object: ``{"code", "message"}``
-for a setup failure, ``{"errno", "stage": "exec"}`` when execve failed.
+1. Before anything of the container can see it: clear its dumpable flag, wipe its command line
+   and environment strings, close every descriptor but the spec's (``close_range``).
+2. Join the target's cgroup, enter each namespace (verified by inode through the host's /proc),
+   optionally build the private toolbox root, resolve the user in the container's files.
+3. Fork the *command*, which is born in the target's PID namespace. It closes every descriptor
+   but 0, 1, 2 and the CLOEXEC error pipe *first*, then takes its terminal or process group,
+   drops to the container's capabilities and user, sets NoNewPrivs, clears dumpable once more
+   (a user switch may have reset it) and execs.
+
+Why this order (runc's CVE-2016-9962, CVE-2019-5736, CVE-2024-21626): from the moment a process
+is in the container's PID namespace, container root can find it in ``/proc``. The kernel lets
+it read ``/proc/PID/{environ,exe,fd,cwd,root,mem}`` or ``ptrace`` it only if that process is
+dumpable and its capabilities are a subset of the attacker's. This process is a copy of the
+host's python holding the operator's environment and debugtool's descriptors, so it stays
+non-dumpable until ``execve`` (which replaces it with the container's binary and environment),
+and by the time it drops to the container's capabilities it holds no host descriptor at all.
+``/proc/PID/cmdline`` needs no ptrace access, so the strings are wiped too. Its stdio are pipes
+or a pty of the container's devpts, never the operator's terminal (debugtool relays them).
+
+Failures are reported to debugtool over a CLOEXEC pipe as one JSON object: ``{"code",
+"message"}`` for a setup failure, ``{"errno", "stage": "exec"}`` when execve failed.
 """
 
 from __future__ import annotations
@@ -21,21 +37,28 @@ import os
 import signal
 import struct
 import sys
+from dataclasses import asdict, dataclass
 from typing import Any
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_KEEPCAPS = 8
+PR_SET_NAME = 15
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAP_AMBIENT = 47
 PR_CAP_AMBIENT_RAISE = 2
 SYS_CAPSET = 126
+SYS_CLOSE_RANGE = 436
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 CAP_LAST = 63
 TIOCSCTTY = 0x540E
+#: What the container sees as the name and command line of a process before its execve.
+PROCESS_NAME = b"debugtool-exec"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
+_NAME = ctypes.create_string_buffer(PROCESS_NAME)
 
 
 class SetupFailed(Exception):
@@ -44,6 +67,79 @@ class SetupFailed(Exception):
     def __init__(self, message: str, code: int = 125) -> None:
         super().__init__(message)
         self.code = code
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """The five capability sets of a process (``CapInh`` ... ``CapAmb`` of /proc/PID/status)."""
+
+    inheritable: int
+    permitted: int
+    effective: int
+    bounding: int
+    ambient: int
+
+    @classmethod
+    def from_status(cls, status: dict[str, str]) -> Capabilities:
+        """Read them from ``procfs.parse_status`` output (hex words; missing ones are empty)."""
+
+        def word(name: str) -> int:
+            return int(status.get(name, "0"), 16)
+
+        return cls(word("CapInh"), word("CapPrm"), word("CapEff"), word("CapBnd"), word("CapAmb"))
+
+
+@dataclass(frozen=True)
+class JoinSpec:
+    """Everything the joiner does, and nothing else (descriptors are numbers in its table).
+
+    The joiner's own 0, 1 and 2 are what the command gets: pipes that debugtool relays, or
+    (``tty``) the slave of a pty from the container's devpts.
+    """
+
+    parent: int  # debugtool's PID: the joiner gives up if it is not its parent any more
+    namespaces: tuple[tuple[str, int, int], ...]  # (type, fd, expected inode), in join order
+    proc_fd: int  # the host's /proc (O_PATH), to verify namespaces and kill the command's tree
+    cwd_fd: int | None  # the target's working directory (O_PATH), used when mnt is joined
+    tools_fd: int | None  # toolbox mode: a detached, read-only clone of the tools directory
+    cgroup_procs: tuple[str, ...]  # host paths of the cgroup.procs files to join
+    workdir: str | None
+    user: str | None  # -u as typed; None: the target's own ids
+    default_ids: tuple[int, int]
+    user_files: tuple[str, str] | None  # passwd and group text when mnt is not joined
+    env: dict[str, str]  # the command's whole environment: the container's, never the host's
+    argv: tuple[str, ...]
+    capabilities: Capabilities | None  # None: keep root's (--privileged)
+    errw: int  # CLOEXEC pipe for the failure report
+    tty: bool
+
+    def descriptors(self) -> list[int]:
+        """Return the descriptors above 2 that the joiner needs."""
+        fds = [fd for _, fd, _ in self.namespaces]
+        fds += [
+            fd for fd in (self.proc_fd, self.cwd_fd, self.tools_fd, self.errw) if fd is not None
+        ]
+        return fds
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> JoinSpec:
+        raw: dict[str, Any] = json.loads(data)
+        caps = raw.pop("capabilities")
+        files = raw.pop("user_files")
+        return cls(
+            **{
+                **raw,
+                "namespaces": tuple(tuple(item) for item in raw["namespaces"]),
+                "cgroup_procs": tuple(raw["cgroup_procs"]),
+                "default_ids": tuple(raw["default_ids"]),
+                "argv": tuple(raw["argv"]),
+            },
+            capabilities=Capabilities(**caps) if caps is not None else None,
+            user_files=tuple(files) if files is not None else None,  # type: ignore[arg-type]
+        )
 
 
 def _prctl(option: int, arg: int) -> int:
@@ -55,6 +151,48 @@ def _report(fd: int, payload: dict[str, Any]) -> None:
         os.write(fd, json.dumps(payload).encode())
     except OSError:
         pass
+
+
+# --- sealing the process before it meets the container ---------------------------------------
+
+
+def seal() -> None:
+    """Make this process opaque to the container: not dumpable, no host strings in /proc.
+
+    Non-dumpable: ``/proc/PID/{environ,exe,fd,cwd,root,mem,maps}`` and ``ptrace`` need
+    CAP_SYS_PTRACE in the host's user namespace, which no container has. ``/proc/PID/cmdline``
+    and ``environ`` are read from the process's own memory: the original strings (debugtool's
+    command line, the operator's environment) are overwritten in place.
+    """
+    if _prctl(PR_SET_DUMPABLE, 0) != 0:
+        raise SetupFailed("clearing the dumpable flag failed; nothing entered the container.")
+    _libc.prctl(PR_SET_NAME, _NAME, 0, 0, 0)
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rpartition(b")")[2].split()
+    except OSError:
+        return
+    # Fields 48-51 of stat(5) (here counted after the comm): arg_start, arg_end, env_start,
+    # env_end. Zero both areas, then name the process in the first bytes of argv.
+    try:
+        arg_start, arg_end, env_start, env_end = (int(x) for x in fields[45:49])
+    except ValueError:
+        return
+    for start, end in ((arg_start, arg_end), (env_start, env_end)):
+        if 0 < start < end:
+            ctypes.memset(start, 0, end - start)
+    if arg_end - arg_start > len(PROCESS_NAME):
+        ctypes.memmove(arg_start, PROCESS_NAME, len(PROCESS_NAME))
+
+
+def close_fds_except(keep: list[int]) -> None:
+    """Close every descriptor from 3 up except ``keep`` (close_range(2) when the kernel has it)."""
+    low = 3
+    for fd in sorted({fd for fd in keep if fd >= 3}) + [(1 << 31) - 1]:
+        if fd > low:
+            if _libc.syscall(SYS_CLOSE_RANGE, low, fd - 1, 0) != 0:
+                os.closerange(low, min(fd, 1 << 20))
+        low = fd + 1
 
 
 # --- users -----------------------------------------------------------------------------------
@@ -113,12 +251,29 @@ def resolve_user(
     return uid, gid, extra, home
 
 
-def _read_optional(path: str) -> str:
+def _read_container_file(path: str, proc_fd: int) -> str:
+    """Read a small regular file of the container's (after setns(mnt)); "" for anything else.
+
+    The container controls these paths: a FIFO or a device there must not be opened, so the
+    path is opened O_PATH, checked, and reopened through the host's /proc at ``proc_fd`` (the
+    container's /proc has no ``self`` for a process outside its PID namespace).
+    """
+    import stat
+
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            return f.read()
+        fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
     except OSError:
         return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        real = os.open(f"self/fd/{fd}", os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY, dir_fd=proc_fd)
+        with open(real, "rb") as f:
+            return f.read(1 << 20).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
 
 
 # --- capabilities ----------------------------------------------------------------------------
@@ -144,7 +299,7 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
         raise SetupFailed(f"capset failed: {os.strerror(err)}.")
 
 
-def drop_privileges(caps: dict[str, int], uid: int, gid: int, groups: list[int]) -> None:
+def drop_privileges(caps: Capabilities, uid: int, gid: int, groups: list[int]) -> None:
     """Switch to ``uid``/``gid`` with the container's capability sets ``caps``.
 
     The bounding set is cut first (that needs CAP_SETPCAP, which capset may remove); the user
@@ -152,20 +307,20 @@ def drop_privileges(caps: dict[str, int], uid: int, gid: int, groups: list[int])
     permitted and effective sets, as execve gives any non-root process.
     """
     for cap in range(CAP_LAST + 1):
-        if not caps["bnd"] >> cap & 1 and _prctl(PR_CAPBSET_DROP, cap) != 0:
+        if not caps.bounding >> cap & 1 and _prctl(PR_CAPBSET_DROP, cap) != 0:
             if ctypes.get_errno() == errno.EINVAL:  # past the kernel's last capability
                 break
             raise SetupFailed(f"dropping capability {cap} from the bounding set failed.")
     _prctl(PR_SET_KEEPCAPS, 1)
     _switch_user(uid, gid, groups)
     if uid == 0:
-        capset(caps["eff"], caps["prm"], caps["inh"])
+        capset(caps.effective, caps.permitted, caps.inheritable)
     else:
-        capset(0, 0, caps["inh"])
+        capset(0, 0, caps.inheritable)
     _prctl(PR_SET_KEEPCAPS, 0)
     if uid == 0:
         for cap in range(CAP_LAST + 1):
-            if caps["amb"] >> cap & 1:
+            if caps.ambient >> cap & 1:
                 _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0)
 
 
@@ -181,11 +336,11 @@ def _switch_user(uid: int, gid: int, groups: list[int]) -> None:
 # --- namespaces and cgroup -------------------------------------------------------------------
 
 
-def _join(nsfds: dict[str, int], inodes: dict[str, int], proc_fd: int) -> None:
+def _join(namespaces: tuple[tuple[str, int, int], ...], proc_fd: int) -> None:
     """Enter each namespace (in the order given) and verify it by inode via the host's /proc."""
     from debugtool.nsjoin import FLAGS
 
-    for nstype, fd in nsfds.items():
+    for nstype, fd, inode in namespaces:
         if _libc.setns(fd, FLAGS[nstype]) != 0:
             err = ctypes.get_errno()
             raise SetupFailed(f"entering the {nstype} namespace failed: {os.strerror(err)}.")
@@ -194,15 +349,15 @@ def _join(nsfds: dict[str, int], inodes: dict[str, int], proc_fd: int) -> None:
         try:
             got = os.stat(f"thread-self/ns/{link}", dir_fd=proc_fd).st_ino
         except OSError:
-            got = inodes[nstype]  # an older kernel without *_for_children: trust setns
-        if got != inodes[nstype]:
+            got = inode  # an older kernel without *_for_children: trust setns
+        if got != inode:
             raise SetupFailed(
                 f"entered a {nstype} namespace other than the container's "
-                f"(inode {got}, expected {inodes[nstype]})."
+                f"(inode {got}, expected {inode})."
             )
 
 
-def _join_cgroup(procs_files: list[str]) -> list[str]:
+def _join_cgroup(procs_files: tuple[str, ...]) -> list[str]:
     """Move this process into each cgroup (writing to cgroup.procs); return the ones that failed."""
     failed = []
     for path in procs_files:
@@ -255,19 +410,17 @@ def kill_tree(pid: int, proc_fd: int) -> None:
             pass
 
 
-def join_and_run(spec: dict[str, Any]) -> int:
-    """The joiner: enter the target's context, fork the command, wait; return its exit status.
+def join_and_run(spec: JoinSpec) -> int:
+    """The joiner: seal, enter the target's context, fork the command, wait; return its status.
 
     Never returns to debugtool's code: the caller ``os._exit``s with the result.
     """
-    errw: int = spec["errw"]
-    parent = spec["parent"]
     command_pid = 0
 
     def on_parent_death(signum: int, frame: object) -> None:
         # debugtool died (or asked us to stop): the command must not outlive it.
         if command_pid:
-            kill_tree(command_pid, spec["proc_fd"])
+            kill_tree(command_pid, spec.proc_fd)
         os._exit(128 + signal.SIGKILL)
 
     def forward(signum: int, frame: object) -> None:
@@ -281,61 +434,64 @@ def join_and_run(spec: dict[str, Any]) -> int:
                     pass
 
     try:
+        seal()
+        close_fds_except(spec.descriptors())
         signal.signal(signal.SIGUSR1, on_parent_death)
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
             signal.signal(sig, forward)
         _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
-        if os.getppid() != parent:
+        if os.getppid() != spec.parent:
             os._exit(125)
-        failed = _join_cgroup(spec["cgroup_procs"])
+        # Out of debugtool's process group: a Ctrl-C at the operator's terminal reaches
+        # debugtool alone, which forwards it once.
+        os.setpgid(0, 0)
+        failed = _join_cgroup(spec.cgroup_procs)
         if failed:
             sys.stderr.write(
                 f"debugtool: warning: could not join cgroup(s) {', '.join(failed)}; "
                 "their limits do not apply.\n"
             )
-        _join(spec["nsfds"], spec["inodes"], spec["proc_fd"])
-        joined_mnt = "mnt" in spec["nsfds"]
-        cwd = spec["workdir"]
-        if joined_mnt and not cwd:
+            sys.stderr.flush()
+        _join(spec.namespaces, spec.proc_fd)
+        joined_mnt = any(nstype == "mnt" for nstype, _, _ in spec.namespaces)
+        cwd = spec.workdir
+        if joined_mnt and not cwd and spec.cwd_fd is not None:
             try:
-                os.fchdir(spec["cwd_fd"])
+                os.fchdir(spec.cwd_fd)
                 cwd = os.getcwd()
             except OSError:
                 cwd = "/"
-        if spec["tools_fd"] is not None:
+        if spec.tools_fd is not None:
             from debugtool.toolbox import enter_private_root
 
-            enter_private_root(spec["tools_fd"])
+            enter_private_root(spec.tools_fd)
         if cwd:
             try:
                 os.chdir(cwd)
             except OSError as exc:
-                if spec["workdir"]:
+                if spec.workdir:
                     raise SetupFailed(
                         f"cannot change to the working directory {cwd}: {exc.strerror}.", 126
                     ) from None
                 os.chdir("/")
+        else:
+            os.chdir("/")  # never the host's directory
         # Inside the mount namespace the container's files are at /etc; otherwise debugtool
         # read them inside the container's root before forking.
-        passwd, group = spec["user_files"] or (
-            _read_optional("/etc/passwd"),
-            _read_optional("/etc/group"),
+        passwd, group = spec.user_files or (
+            _read_container_file("/etc/passwd", spec.proc_fd),
+            _read_container_file("/etc/group", spec.proc_fd),
         )
-        uid, gid, groups, home = resolve_user(
-            spec["user"],
-            passwd,
-            group,
-            tuple(spec["default_ids"]),  # type: ignore[arg-type]
-        )
-        env = dict(spec["env"])
-        if home and (spec["user"] is not None or "HOME" not in env):
+        uid, gid, groups, home = resolve_user(spec.user, passwd, group, spec.default_ids)
+        env = dict(spec.env)
+        if home and (spec.user is not None or "HOME" not in env):
             env["HOME"] = home
     except SetupFailed as exc:
-        _report(errw, {"code": exc.code, "message": str(exc)})
+        _report(spec.errw, {"code": exc.code, "message": str(exc)})
         return exc.code
     except Exception as exc:  # noqa: BLE001 - report, never a traceback in the container
         message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
-        _report(errw, {"code": 125, "message": str(message)})
+        _report(spec.errw, {"code": 125, "message": str(message)})
         return 125
 
     command_pid = os.fork()
@@ -343,20 +499,22 @@ def join_and_run(spec: dict[str, Any]) -> int:
         try:
             _become_command(spec, env, uid, gid, groups)
         except SetupFailed as exc:
-            _report(errw, {"code": exc.code, "message": str(exc)})
+            _report(spec.errw, {"code": exc.code, "message": str(exc)})
             os._exit(exc.code)
         except OSError as exc:
-            _report(errw, {"errno": exc.errno, "stage": "exec"})
+            _report(spec.errw, {"errno": exc.errno, "stage": "exec"})
             os._exit(127 if exc.errno == errno.ENOENT else 126)
         except BaseException as exc:  # noqa: BLE001
-            _report(errw, {"code": 125, "message": f"{type(exc).__name__}: {exc}"})
+            _report(spec.errw, {"code": 125, "message": f"{type(exc).__name__}: {exc}"})
             os._exit(125)
         os._exit(125)  # not reached: exec replaced this process
-    # The joiner keeps nothing the command's session needs: the pty slave must close here so
-    # debugtool sees EOF when the command's side ends.
-    if spec["slave"] is not None:
-        os.close(spec["slave"])
-    os.close(errw)
+    # The joiner keeps nothing of the command's session: its stdio must close here so debugtool
+    # sees EOF (or EIO on the pty) when the command's side ends.
+    for fd in (0, 1, 2, spec.errw):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
     while True:
         try:
             _, status = os.waitpid(command_pid, 0)
@@ -379,14 +537,14 @@ def helper_main(spec_fd: int) -> None:
             break
         chunks.append(chunk)
     os.close(spec_fd)
-    spec = json.loads(b"".join(chunks))
+    spec = JoinSpec.from_json(b"".join(chunks))
     # The error pipe had to be inheritable to get here; the command must not inherit it.
-    os.set_inheritable(spec["errw"], False)
+    os.set_inheritable(spec.errw, False)
     # Everything the joiner needs is imported now: after setns(mnt) the host's files (and this
     # package) are out of reach.
     import debugtool.nsjoin  # noqa: F401
 
-    if spec["tools_fd"] is not None:
+    if spec.tools_fd is not None:
         import debugtool.toolbox  # noqa: F401
     code = 125
     try:
@@ -396,9 +554,12 @@ def helper_main(spec_fd: int) -> None:
 
 
 def _become_command(
-    spec: dict[str, Any], env: dict[str, str], uid: int, gid: int, groups: list[int]
+    spec: JoinSpec, env: dict[str, str], uid: int, gid: int, groups: list[int]
 ) -> None:
-    """The command's process: session or process group, terminal, privileges, fds, exec."""
+    """The command's process: descriptors, session, privileges, exec — in that order."""
+    # First: nothing of debugtool's is left open (CVE-2024-21626). Only 0, 1, 2 (pipes or the
+    # container's pty) and the CLOEXEC error pipe, which closes itself on a successful exec.
+    close_fds_except([spec.errw])
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     for sig in (
         signal.SIGUSR1,
@@ -413,43 +574,20 @@ def _become_command(
         signal.SIGCHLD,
     ):
         signal.signal(sig, signal.SIG_DFL)
-    slave = spec["slave"]
-    if slave is not None:
+    if spec.tty:
         os.setsid()
-        fcntl.ioctl(slave, TIOCSCTTY, 0)
-        for target in (0, 1, 2):
-            os.dup2(slave, target)
-        os.close(slave)
+        fcntl.ioctl(0, TIOCSCTTY, 0)
     else:
         os.setpgid(0, 0)
-        foreground = spec["foreground_fd"]
-        if foreground is not None:
-            # Take the terminal's foreground so Ctrl-C reaches the command, not debugtool.
-            signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-            try:
-                os.tcsetpgrp(foreground, os.getpgrp())
-            except OSError:
-                pass
-            signal.signal(signal.SIGTTOU, signal.SIG_DFL)
-        if spec["stdin_null"]:
-            null = os.open("/dev/null", os.O_RDONLY) if os.path.exists("/dev/null") else -1
-            if null >= 0:
-                os.dup2(null, 0)
-                os.close(null)
-            else:
-                os.close(0)
-    if spec["caps"] is not None:
-        drop_privileges(spec["caps"], uid, gid, groups)
+    if spec.capabilities is not None:
+        drop_privileges(spec.capabilities, uid, gid, groups)
+        _prctl(PR_SET_NO_NEW_PRIVS, 1)
     else:
         _switch_user(uid, gid, groups)
-    if spec["no_new_privs"]:
-        _prctl(PR_SET_NO_NEW_PRIVS, 1)
-    # No descriptor of debugtool's may reach the container (CVE-2024-21626): keep 0, 1, 2 and
-    # the CLOEXEC error pipe, which closes itself on a successful exec.
-    errw = spec["errw"]
-    os.closerange(3, errw)
-    os.closerange(errw + 1, 1 << 20)
-    argv = spec["argv"]
+    # A change of user sets dumpable to fs.suid_dumpable, which may be 2: clear it again. The
+    # execve below makes the process dumpable as the container's own binary.
+    _prctl(PR_SET_DUMPABLE, 0)
+    argv = list(spec.argv)
     if "/" in argv[0]:
         os.execve(argv[0], argv, env)
     os.execvpe(argv[0], argv, env)

@@ -1,0 +1,195 @@
+"""Running a runtime's own exec client (runc, crun, podman, ctr) for ``Runtime.exec``.
+
+The client's stdio are pipes that debugtool relays, never the operator's descriptors: a client
+such as ``runc exec`` without ``-t`` hands its own stdio to the process it starts in the
+container, where container root could reopen them through ``/proc/PID/fd``. With ``-t`` the
+client makes a pty of the container's and relays it itself; its own stdout is then the
+operator's, which stays on the host side.
+
+A client that could not start the command says so on the first line of its stderr: that line is
+held back and reworded as one sentence with ``docker exec``'s exit codes (``start_failure``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+
+from debugtool.errors import (
+    EXIT_CANNOT_INVOKE,
+    CommandNotFound,
+    CommandNotInvokable,
+    DebugtoolError,
+    ExecUnsupported,
+)
+from debugtool.runtimes.base import ExecRequest, Stdio
+
+#: Words of a runtime's own exec failure (runc, crun, podman, ctr), as opposed to the command's.
+START_FAILURE_MARKS = (
+    "exec failed:",
+    "unable to find user",
+    "no users found",
+    "unable to find group",
+)
+
+
+class FirstLineHold:
+    """A sink for the client's stderr that holds its first line while it may be a start failure.
+
+    The first line is held until it is complete, or ``wait`` seconds passed (a prompt without a
+    newline), then passed on unless it carries one of ``START_FAILURE_MARKS``: that one stays in
+    ``held`` for the caller to reword.
+    """
+
+    def __init__(self, fd: int, wait: float = 0.3) -> None:
+        self.fd = fd
+        self.deadline = time.monotonic() + wait
+        self.buffer: bytes | None = b""  # None once the first line is decided
+        self.held = ""
+
+    def __call__(self, data: bytes) -> None:
+        from debugtool.terminal import write_all
+
+        if self.buffer is None:
+            write_all(self.fd, data)
+            return
+        self.buffer += data
+        if b"\n" in self.buffer or time.monotonic() >= self.deadline:
+            self.decide()
+
+    def decide(self) -> None:
+        """Settle the first line now (also at EOF or when the wait is over)."""
+        from debugtool.terminal import write_all
+
+        if self.buffer is None:
+            return
+        first, self.buffer = self.buffer, None
+        line, _, rest = first.partition(b"\n")
+        text = line.decode(errors="replace")
+        if any(mark in text for mark in START_FAILURE_MARKS):
+            self.held = text.strip()
+            write_all(self.fd, rest)
+        else:
+            write_all(self.fd, first)
+
+    def tick(self) -> None:
+        if self.buffer is not None and time.monotonic() >= self.deadline:
+            self.decide()
+
+
+def run_client(runtime: str, command: list[str], request: ExecRequest, stdio: Stdio) -> int:
+    """Run ``command`` (a runtime's exec command line) relayed to ``stdio``; return its exit code.
+
+    Raises ``ExecUnsupported`` when the client is not installed, and ``start_failure``'s error
+    when the client could not start the command.
+    """
+    import subprocess
+
+    from debugtool.terminal import Relay, writer
+
+    in_r, in_w = os.pipe2(os.O_CLOEXEC)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    out_r = out_w = None
+    if not request.tty:
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        # The runtime's client dies with debugtool (exec's watchdog handles the command itself).
+        proc = subprocess.Popen(
+            command,
+            stdin=in_r,
+            stdout=out_w if out_w is not None else stdio.stdout,
+            stderr=err_w,
+            preexec_fn=_die_with_parent,
+        )
+    except FileNotFoundError:
+        for fd in (in_r, in_w, err_r, err_w, out_r, out_w):
+            if fd is not None:
+                os.close(fd)
+        raise ExecUnsupported(
+            f"{command[0]} is not installed, so {runtime} cannot exec.",
+            "Install it, or use --mode ns.",
+        ) from None
+    for fd in (in_r, err_w, out_w):
+        if fd is not None:
+            os.close(fd)
+    hold = FirstLineHold(stdio.stderr)
+    outputs: dict[int, Callable[[bytes], None]] = {err_r: hold}
+    if out_r is not None:
+        outputs[out_r] = writer(stdio.stdout)
+    pidfd = os.pidfd_open(proc.pid)
+    relay = Relay(outputs, stdio.stdin if request.interactive else None, in_w, done_fd=pidfd)
+    relay.on_tick, relay.tick = hold.tick, 0.1
+    try:
+        with ignoring_interrupts(True):
+            relay.run()
+            code = proc.wait()
+    finally:
+        os.close(pidfd)
+        for fd in (err_r, out_r):
+            if fd is not None:
+                os.close(fd)
+    hold.decide()
+    if hold.held and code != 0:
+        raise start_failure(hold.held, request.argv, request.user, code)
+    if hold.held:  # it looked like a failure but the command ran: show it after all
+        from debugtool.terminal import write_all
+
+        write_all(stdio.stderr, (hold.held + "\n").encode())
+    return code
+
+
+def start_failure(text: str, argv: list[str], user: str | None, code: int) -> DebugtoolError:
+    """Return the error for a runtime's "could not start the command" message, in one sentence.
+
+    Follows docker exec: 127 for a command not found, 126 for one that cannot run or a user
+    that does not exist.
+    """
+    command = argv[0] if argv else ""
+    lowered = text.lower()
+    if any(mark in lowered for mark in ("unable to find user", "unable to find group",
+                                         "no users found", "no matching entr")):  # fmt: skip
+        return CommandNotInvokable(
+            f"user '{user or ''}' does not exist in the container's /etc/passwd (or /etc/group).",
+            "Pick a user the container knows, for example -u 0.",
+        )
+    if "executable file not found" in lowered or "no such file or directory" in lowered:
+        return CommandNotFound(
+            f"command '{command}' was not found in the container.",
+            "Check its path, or use --mode toolbox to run the host's tools.",
+        )
+    if "permission denied" in lowered or "exec format error" in lowered:
+        reason = "exec format error" if "exec format" in lowered else "permission denied"
+        return CommandNotInvokable(
+            f"command '{command}' cannot be run in the container ({reason}).",
+            "Check that it is an executable file for this machine.",
+        )
+    failure = CommandNotInvokable if code == EXIT_CANNOT_INVOKE else DebugtoolError
+    detail = text.strip().rstrip(".")
+    return failure(f"the runtime could not start command '{command}': {detail}.")
+
+
+def _die_with_parent() -> None:
+    import ctypes
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+class ignoring_interrupts:
+    """While the command runs, Ctrl-C belongs to it (it gets it from the terminal itself)."""
+
+    def __init__(self, active: bool) -> None:
+        self.active = active
+        self.saved: object = None
+
+    def __enter__(self) -> None:
+        if self.active:
+            try:
+                self.saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            except ValueError:  # not the main thread
+                self.active = False
+
+    def __exit__(self, *exc: object) -> None:
+        if self.active:
+            signal.signal(signal.SIGINT, self.saved)  # type: ignore[arg-type]
