@@ -118,6 +118,18 @@ def build_rootfs(dest: Path, distroless: bool = False) -> Path:
     return dest
 
 
+def build_static(source: Path) -> Path:
+    """Compile a C test program statically (gcc, cached under WORK by its source's hash)."""
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+    binary = WORK / f"{source.stem}-{digest}"
+    if not binary.exists():
+        WORK.mkdir(parents=True, exist_ok=True)
+        part = binary.with_suffix(".part")
+        run("gcc", "-static", "-O2", "-o", str(part), str(source))
+        part.rename(binary)
+    return binary
+
+
 def rootfs_tar(distroless: bool = False) -> Path:
     """Return a cached tar of the busybox root filesystem."""
     WORK.mkdir(parents=True, exist_ok=True)

@@ -101,6 +101,7 @@ def run_client(runtime: str, command: list[str], request: ExecRequest, stdio: St
             stdin=in_r,
             stdout=out_w if out_w is not None else stdio.stdout,
             stderr=err_w,
+            env=client_environment(),
             preexec_fn=_die_with_parent,
         )
     except FileNotFoundError:
@@ -138,6 +139,21 @@ def run_client(runtime: str, command: list[str], request: ExecRequest, stdio: St
 
         write_all(stdio.stderr, (hold.held + "\n").encode())
     return code
+
+
+#: What of the operator's environment a runtime's client may need (where its daemon or state
+#: is, the locale, the terminal); nothing else of it (cloud keys, tokens) goes near a container.
+_CLIENT_VARIABLES = ("PATH", "HOME", "USER", "LOGNAME", "LANG", "TERM", "TMPDIR", "TZ")
+_CLIENT_PREFIXES = ("LC_", "XDG_", "CONTAINERD_", "CONTAINER_", "DOCKER_", "PODMAN_", "REGISTRIES_")
+
+
+def client_environment() -> dict[str, str]:
+    """Return the environment a runtime's exec client runs with: the allow-listed variables."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if key in _CLIENT_VARIABLES or key.startswith(_CLIENT_PREFIXES)
+    }
 
 
 def start_failure(text: str, argv: list[str], user: str | None, code: int) -> DebugtoolError:

@@ -1,0 +1,200 @@
+"""A hostile container against debugtool's exec, in every mode, on Docker and runc.
+
+The container runs ``tests/hostile/watcher.c`` as root with the runtime's default capabilities:
+it busy-watches ``ns_last_pid`` and tries, against every new process, what container root can
+try (``/proc/PID/{exe,environ,cmdline,fd/*,cwd,root}`` and ``PTRACE_SEIZE``). debugtool runs with
+a canary in its environment and the operator's terminal (a pty) as its stdio. The tests fail if
+the watcher ever saw the canary, the host's python, a descriptor other than the command's own
+pipes or pty, the operator's terminal, a host path, or seized a process before its execve. A
+control run (the runtime's own exec with the canary in the command's environment) proves the
+watcher sees what it reports.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import harness
+import pytest
+
+WATCHER = Path(__file__).parents[1] / "hostile" / "watcher.c"
+LOG = "/tmp/watch.log"
+RUNS = 20
+PROBE = "hostile-probe"
+#: What a debugged command's stdio may be, as the container sees it.
+ALLOWED_STDIO = re.compile(r"^(pipe:\[\d+\]|/dev/pts/\d+|/dev/null)$")
+
+
+def _log_path(started: harness.Started) -> Path:
+    return Path(f"/proc/{started.pid}/root") / LOG.lstrip("/")
+
+
+def _wait_ready(started: harness.Started) -> None:
+    for _ in range(100):
+        path = _log_path(started)
+        if path.exists() and "READY" in path.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the watcher in {started.name} never started")
+
+
+@pytest.fixture(scope="module")
+def hostile(module_containers: harness.Containers) -> dict[str, harness.Started]:
+    """A Docker and a runc container, each with the watcher running as root inside."""
+    binary = harness.build_static(WATCHER)
+    docker = module_containers.docker()
+    harness.run("docker", "cp", str(binary), f"{docker.id}:/watcher")
+    harness.run("docker", "exec", "-d", docker.id, "/watcher", LOG)
+
+    def plant(root: Path) -> None:
+        shutil.copy(binary, root / "watcher")
+
+    runc = module_containers.runc(cmd=("/watcher", LOG), readonly=False, prepare=plant)
+    found = {"docker": docker, "runc": runc}
+    for started in found.values():
+        _wait_ready(started)
+    return found
+
+
+def _on_operator_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str, os.stat_result]:
+    """Run debugtool with a pty as its stdin, stdout and stderr, as from an operator's shell.
+
+    Returns its exit code, what it printed, and the stat of the pty (the operator's terminal).
+    """
+    master, slave = os.openpty()
+    terminal = os.fstat(slave)
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "debugtool", *args],
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            timeout=60,
+            start_new_session=True,
+        )
+    finally:
+        os.close(slave)
+        reader.join(timeout=5)
+        os.close(master)
+    return proc.returncode, b"".join(chunks).decode(errors="replace"), terminal
+
+
+def _verdicts(log: str, canary: str, terminal: os.stat_result) -> list[str]:
+    """Return every line of the watcher's log that shows something of the host."""
+    python = os.stat(os.path.realpath(sys.executable))
+    bad = []
+    for line in log.splitlines():
+        kind, _, rest = line.partition(" ")
+        _pid, _, detail = rest.partition(" ")
+        if canary in line:
+            bad.append(f"operator's environment seen: {line}")
+        elif kind in ("EXE", "SEIZE") and "python" in detail:
+            bad.append(f"host python seen: {line}")
+        elif kind in ("EXEOPEN", "FDOPEN") and (
+            f"dev={python.st_dev} ino={python.st_ino}" in detail
+        ):
+            bad.append(f"host python opened: {line}")
+        elif kind == "FDOPEN" and f"dev={terminal.st_dev} ino={terminal.st_ino}" in detail:
+            bad.append(f"operator's terminal reopened: {line}")
+        elif kind == "FD":
+            number, _, target = detail.partition(" ")
+            if number not in ("0", "1", "2"):
+                bad.append(f"a descriptor beyond stdio: {line}")
+            elif not ALLOWED_STDIO.match(target):
+                bad.append(f"stdio that is not a pipe or the container's pty: {line}")
+        elif kind in ("CWD", "ROOT") and any(
+            part in detail for part in ("/work", "/var/tmp", "/run/debugtool", "/root")
+        ):
+            bad.append(f"a host directory seen: {line}")
+        elif kind == "CMD" and any(part in detail for part in ("python", "debugtool/", "/work")):
+            bad.append(f"a host command line seen: {line}")
+    return bad
+
+
+def test_the_watcher_sees_what_container_root_can_see(hostile: dict[str, harness.Started]) -> None:
+    """Control: a process the runtime's own exec starts with a secret in its environment is
+    read and seized by the watcher, so its silence about debugtool's processes means something."""
+    for runtime, started in hostile.items():
+        secret = f"control-{uuid.uuid4().hex}"
+        if runtime == "docker":
+            harness.run("docker", "exec", "-e", f"CONTROL={secret}", started.id, "sleep", "0.3")
+        else:
+            harness.run(
+                "runc", "--root", started.extra["root"], "exec", "--env", f"CONTROL={secret}",
+                started.id, "sleep", "0.3",
+            )  # fmt: skip
+        log = _log_path(started).read_text(errors="replace")
+        assert any(line.startswith("ENV ") and secret in line for line in log.splitlines()), runtime
+        assert any(line.startswith("SEIZE ") for line in log.splitlines()), runtime
+
+
+@pytest.mark.parametrize("runtime", ["docker", "runc"])
+@pytest.mark.parametrize("mode", ["ns", "toolbox", "runtime"])
+def test_a_hostile_container_learns_nothing_of_the_host(
+    hostile: dict[str, harness.Started], runtime: str, mode: str, tmp_path: Path
+) -> None:
+    started = hostile[runtime]
+    canary = f"canary-{uuid.uuid4().hex}"
+    env = {
+        **os.environ,
+        "DT_OPERATOR_SECRET": canary,
+        "DEBUGTOOL_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+    }
+    before = len(_log_path(started).read_text(errors="replace"))
+    for i in range(RUNS):
+        code, output, terminal = _on_operator_terminal(
+            ["exec", "--mode", mode, started.name, "--", "sh", "-c", f"sleep 0.02 # {PROBE}"], env
+        )
+        assert code == 0, (i, output)
+    time.sleep(0.2)
+    log = _log_path(started).read_text(errors="replace")[before:]
+    assert _verdicts(log, canary, terminal) == []
+    # The watcher did see the commands debugtool started (after their execve).
+    assert any(line.startswith("CMD ") and PROBE in line for line in log.splitlines()), log[-2000:]
+
+
+@pytest.mark.parametrize("mode", ["runtime", "ns", "toolbox"])
+@pytest.mark.parametrize("runtime", ["docker", "runc"])
+def test_the_command_never_gets_the_operators_terminal(
+    hostile: dict[str, harness.Started], runtime: str, mode: str, tmp_path: Path
+) -> None:
+    """Without -t fd 1 is a pipe; with -t it is a pty of the container's: never the operator's."""
+    started = hostile[runtime]
+    env = {**os.environ, "DEBUGTOOL_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
+    probe = ["sh", "-c", "stat -L -c '%d:%i %F' /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2"]
+    for flags, kind in (([], "fifo"), (["-t"], "character special file")):
+        code, output, terminal = _on_operator_terminal(
+            ["exec", *flags, "--mode", mode, started.name, "--", *probe], env
+        )
+        assert code == 0, output
+        found = [line.split(" ", 1) for line in output.splitlines() if re.match(r"^\d+:\d+ ", line)]
+        assert len(found) == 3, output
+        assert all(ident != f"{terminal.st_dev}:{terminal.st_ino}" for ident, _ in found), output
+        kinds = [kind.strip() for _, kind in found]
+        if flags:
+            assert kinds == [kind] * 3, output
+        else:  # stdin: an empty pipe, or the runtime's /dev/null when there is no input
+            assert kinds[1:] == [kind] * 2 and kinds[0] in (kind, "character special file")
