@@ -87,18 +87,26 @@ def move_mount(tree_fd: int, to_path: str) -> None:
 
 
 def make_readonly(tree_fd: int) -> None:
-    """Mark a detached tree read-only, nosuid and nodev (best effort: old kernels lack it)."""
+    """Mark a detached tree read-only, nosuid and nodev; raise ``ToolboxError`` if it fails.
+
+    Not optional: the tools are host files, and once a tool runs in the container, container
+    root can reach it through ``/proc/PID/exe``; a read-only mount is what keeps a write through
+    that path (CVE-2019-5736's shape) from reaching the host's binary.
+    """
     # struct mount_attr { u64 attr_set, attr_clr, propagation, userns_fd; }
     attr = ctypes.create_string_buffer(
         struct.pack("QQQQ", MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, 0, 0, 0)
     )
-    _libc.syscall(
-        SYS_MOUNT_SETATTR,
-        tree_fd,
-        b"",
-        ctypes.c_uint(AT_EMPTY_PATH | AT_RECURSIVE),
-        attr,
-        ctypes.c_size_t(32),
+    _check(
+        _libc.syscall(
+            SYS_MOUNT_SETATTR,
+            tree_fd,
+            b"",
+            ctypes.c_uint(AT_EMPTY_PATH | AT_RECURSIVE),
+            attr,
+            ctypes.c_size_t(32),
+        ),
+        "making the tools read-only (mount_setattr, Linux 5.12 or later)",
     )
 
 
@@ -121,7 +129,11 @@ def open_tools(directory: str) -> int:
             "Pass --tools with an existing directory of host tools, or leave it out for busybox.",
         )
     fd = open_tree(os.path.abspath(directory))
-    make_readonly(fd)
+    try:
+        make_readonly(fd)
+    except ToolboxError:
+        os.close(fd)
+        raise
     return fd
 
 

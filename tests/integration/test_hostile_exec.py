@@ -198,3 +198,54 @@ def test_the_command_never_gets_the_operators_terminal(
             assert kinds == [kind] * 3, output
         else:  # stdin: an empty pipe, or the runtime's /dev/null when there is no input
             assert kinds[1:] == [kind] * 2 and kinds[0] in (kind, "character special file")
+
+
+def test_container_root_cannot_write_a_host_tool_it_ran(
+    hostile: dict[str, harness.Started], tmp_path: Path
+) -> None:
+    """CVE-2019-5736's shape against toolbox mode: hold /proc/PID/exe of a running host tool,
+    wait for it to end, then reopen that descriptor for writing. The tools are mounted
+    read-only, so the host's file stays as it was."""
+    started = hostile["docker"]
+    tools = tmp_path / "tools"
+    (tools / "bin").mkdir(parents=True)
+    shutil.copy(harness.BUSYBOX, tools / "bin" / "busybox")
+    (tools / "bin" / "sleep").symlink_to("busybox")
+    before = (tools / "bin" / "busybox").read_bytes()
+    env = {**os.environ, "DEBUGTOOL_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
+    tool = "/.debugtool/bin/sleep"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "debugtool", "exec", "--mode", "toolbox", "--tools", str(tools),
+         started.name, "--", tool, "1.5"],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        inner = None
+        for _ in range(100):
+            for entry in Path("/proc").iterdir():
+                try:
+                    if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(
+                        tool.encode() + b"\0"
+                    ):
+                        status = (entry / "status").read_text()
+                        inner = re.search(r"^NSpid:.*\s(\d+)$", status, re.M).group(1)  # type: ignore[union-attr]
+                except OSError:
+                    continue
+            if inner:
+                break
+            time.sleep(0.02)
+        assert inner, "the toolbox command never started"
+        attack = (
+            f"exec 3</proc/{inner}/exe || exit 3; "
+            f"while [ -e /proc/{inner} ]; do sleep 0.1; done; "
+            "if echo pwned >> /proc/self/fd/3; then echo WROTE; else echo REFUSED; fi"
+        )
+        result = subprocess.run(
+            ["docker", "exec", started.id, "sh", "-c", attack],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    finally:
+        proc.wait(timeout=30)
+    assert "REFUSED" in result.stdout, (result.stdout, result.stderr)
+    assert "Read-only file system" in result.stderr
+    assert (tools / "bin" / "busybox").read_bytes() == before
