@@ -46,16 +46,18 @@ def run(args: argparse.Namespace) -> int:
     with target:
         argv = ["/bin/sh"]
         if mode != "toolbox" and not has_file(target.root, "/bin/sh"):
-            if args.mode == "runtime" or args.mode == "ns":
-                sys.stderr.write(
-                    f"debugtool: the container has no /bin/sh; --mode {args.mode} cannot give "
-                    "a shell, so the host's busybox sh runs in toolbox mode instead.\n"
+            if args.mode is not None:
+                from debugtool.errors import CommandNotFound
+
+                raise CommandNotFound(
+                    f"the container has no /bin/sh, so --mode {args.mode} cannot give a shell.",
+                    "Use --mode toolbox for the host's busybox sh with the container's files "
+                    "at /, or leave --mode out to get it.",
                 )
-            else:
-                sys.stderr.write(
-                    "debugtool: the container has no /bin/sh; running the host's busybox sh "
-                    "in toolbox mode.\n"
-                )
+            sys.stderr.write(
+                "debugtool: the container has no /bin/sh; running the host's busybox sh "
+                "in toolbox mode.\n"
+            )
             mode = "toolbox"
         if mode == "toolbox" and (args.tools is None) and not has_file(target.root, "/bin/sh"):
             argv = ["/.debugtool/bin/sh"]

@@ -306,6 +306,10 @@ def test_shell_falls_back_to_toolbox_on_distroless(
         result.stderr
     )
     assert entries(audit_log)[-1]["argv"] == ["/.debugtool/bin/sh"]
+    # A mode the operator chose is never swapped for another behind their back.
+    explicit = cli("shell", "--mode", "ns", c.name, input="exit 0\n")
+    assert explicit.returncode == 127
+    assert "the container has no /bin/sh, so --mode ns cannot give a shell." in explicit.stderr
 
 
 SPAWNED_CALLER = """
