@@ -1,0 +1,181 @@
+"""``exec_in``: the one function every exec goes through (plan, audit, mode, exit code).
+
+See the package's docstring for the modes; this module runs one exec and writes its audit line.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from debugtool.errors import (
+    EXIT_TOOL,
+    ContainerGone,
+    DebugtoolError,
+    PermissionDenied,
+    UsageError,
+)
+from debugtool.exec.plan import MODES, Context, make_plan
+from debugtool.runtimes.base import ExecRequest, Stdio
+
+if TYPE_CHECKING:
+    from debugtool.runtimes import Discovery
+    from debugtool.target import Target
+
+
+@dataclass
+class ExecResult:
+    """How an exec ended: the exit code debugtool reports and how long the command ran."""
+
+    exit_code: int
+    duration: float
+    context: Context
+
+
+def exec_in(
+    target: Target,
+    argv: Sequence[str],
+    mode: str = "runtime",
+    *,
+    interactive: bool = False,
+    tty: bool = False,
+    user: str | None = None,
+    workdir: str | None = None,
+    env: dict[str, str] | None = None,
+    namespaces: Sequence[str] | None = None,
+    privileged: bool = False,
+    tools: str | None = None,
+    discovery: Discovery | None = None,
+    report: Callable[[Context], None] | None = None,
+    spawn: bool | None = None,
+    stdin: int = 0,
+    stdout: int = 1,
+    stderr: int = 2,
+) -> ExecResult:
+    """Run ``argv`` in ``target`` and return its result; write one audit line either way.
+
+    ``report`` receives the context line before anything runs. ``spawn`` starts the ns/toolbox
+    joiner as a new small interpreter instead of a fork (None: when this process runs several
+    threads, as the TUI does). ``tty`` gives the command a new pty only when ``stdin`` is a
+    terminal (pipes otherwise); stdin is streamed only with ``interactive``. From the main
+    thread it also forwards SIGTERM/SIGHUP, follows SIGWINCH and restores raw mode on SIGTERM;
+    from a worker thread (the TUI) those are skipped, and the thread must live until it returns
+    (the joiner's parent-death signal follows that thread).
+
+    Raises ``UsageError``, ``ContainerGone``, ``PermissionDenied`` (the audit log cannot be
+    written: nothing ran), ``ExecUnsupported`` (125), ``CommandNotInvokable`` (126) or
+    ``CommandNotFound`` (127); every other outcome is the command's exit code in the result.
+    """
+    from debugtool import audit
+    from debugtool.terminal import is_terminal
+
+    argv = list(argv)
+    if mode not in MODES:
+        raise UsageError(f"unknown exec mode '{mode}'.", f"Use one of {', '.join(MODES)}.")
+    if not argv:
+        raise UsageError("no command given.", "Put the command after '--'.")
+    request = ExecRequest(
+        argv=argv,
+        tty=tty and is_terminal(stdin),
+        interactive=interactive,
+        user=user,
+        workdir=workdir,
+        env=dict(env or {}),
+        privileged=privileged,
+    )
+    stdio = Stdio(stdin, stdout, stderr)
+    plan = make_plan(target, mode, namespaces, privileged, tools, discovery)
+    os.close(audit.open_log(audit.log_path(), ", so nothing was run"))  # fail before running
+    if report is not None:
+        report(plan.context)
+    started = time.monotonic()
+    code = EXIT_TOOL
+    error: DebugtoolError | None = None
+    interrupted = ""
+    try:
+        target.check()
+        if mode == "runtime":
+            from debugtool.exec.runtime import run_runtime
+
+            code = run_runtime(target, request, plan, stdio)
+        else:
+            from debugtool.exec.ns import run_ns
+
+            code = run_ns(target, request, plan, stdio, spawn)
+        if code == 128 + signal.SIGKILL and _stopping(target):
+            raise ContainerGone(
+                f"container {target.name} ({target.container.short_id}) stopped while the "
+                f"command was running (the command ended with {_describe(code)}).",
+                "Check why it stopped with 'debugtool inspect' or the runtime's logs.",
+            )
+    except DebugtoolError as exc:
+        error = exc
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        code, interrupted = 128 + signal.SIGINT, "interrupted by Ctrl-C"
+        raise
+    except SystemExit as exc:  # SIGTERM/SIGHUP while in raw mode (see terminal.raw_mode)
+        code = exc.code if isinstance(exc.code, int) else EXIT_TOOL
+        interrupted = f"debugtool was stopped ({_describe(code)})"
+        raise
+    finally:
+        duration = time.monotonic() - started
+        entry = {
+            "action": "exec",
+            "target_id": target.container.id,
+            "target_name": target.container.name,
+            "runtime": plan.context.runtime or target.container.runtime,
+            "mode": mode,
+            "namespaces": plan.context.namespaces,
+            "argv": argv,
+            "exec_user": user,
+            "tty": request.tty,
+            "interactive": interactive,
+            "privileged": privileged,
+            "exit_code": code,
+            "duration": round(duration, 4),
+        }
+        if error is not None:
+            entry["error"] = error.message
+        elif interrupted:
+            entry["error"] = interrupted
+        try:
+            audit.append(entry)
+        except PermissionDenied as exc:
+            sys.stderr.write(f"debugtool: warning: {exc.for_people()}\n")
+    if error is not None:
+        raise error
+    return ExecResult(code, duration, plan.context)
+
+
+def _stopping(target: Target, grace: float = 0.5) -> bool:
+    """Return whether the container's init has exited or exits within ``grace`` seconds.
+
+    A command killed because its container stopped can end a moment before the container's
+    init does (the kernel kills the PID namespace's processes, with SIGKILL, during init's
+    exit), so only a command killed by SIGKILL waits for that.
+    """
+    if target.pidfd is not None:
+        import select
+
+        poller = select.poll()
+        poller.register(target.pidfd, select.POLLIN)
+        try:
+            poller.poll(int(grace * 1000))
+        except OSError:
+            pass
+    return not target.alive()
+
+
+def _describe(code: int) -> str:
+    if code > 128 and code - 128 < signal.NSIG:
+        try:
+            return f"signal {signal.Signals(code - 128).name}"
+        except ValueError:
+            pass
+    return f"exit code {code}"
