@@ -7,8 +7,10 @@ from collections.abc import Callable
 
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 
 from debugtool.model import Container
+from debugtool.output import printable
 from tui import commands
 from tui.screens.containers import ContainersScreen
 from tui.screens.help import HelpScreen
@@ -82,6 +84,28 @@ class DebugtoolApp(App[None]):
                     (binding.key_display or self.get_key_display(binding), binding.description)
                 )
         self.push_screen(HelpScreen(screen.sub_title or type(screen).__name__, keys))
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Show a notice, never as markup and with control characters escaped.
+
+        Every notice (``Widget.notify`` comes here too) may quote a container's name, a path
+        or an error that names what a container holds, so none is read as markup.
+        """
+        super().notify(
+            printable(message),
+            title=printable(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
 
     def on_unmount(self) -> None:
         self.source.close()

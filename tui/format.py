@@ -1,11 +1,23 @@
-"""How the TUI writes numbers: CPU %, memory against its limit, runtimes, sizes."""
+"""How the TUI writes text and numbers: container text, CPU %, memory, runtimes, sizes."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
+
 from debugtool.model import Container
-from debugtool.output import human_size
+from debugtool.output import human_size, printable
+
+
+def plain(text: str) -> Text:
+    """Return text a container may have chosen as a Rich ``Text`` to show as it is.
+
+    Control characters are escaped (``output.printable``: Rich lets ESC through, so an OSC 52
+    clipboard write ended by ST would reach the terminal), and a ``Text`` is never read as
+    markup, so ``[b]`` or ``[link=...]`` in a process name is shown, not applied.
+    """
+    return Text(printable(text))
 
 
 def cpu_text(value: Any) -> str:

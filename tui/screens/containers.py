@@ -13,7 +13,7 @@ from textual.widgets import Footer, Header, Static
 
 from debugtool.errors import ContainerGone, DebugtoolError
 from debugtool.model import CgroupStats, Container
-from tui.format import cpu_text, memory_text, runtime_text
+from tui.format import cpu_text, memory_text, plain, runtime_text
 from tui.screens.polling import PollingScreen
 from tui.source import ContainerList, utc_text
 from tui.widgets.banner import Banner
@@ -213,7 +213,7 @@ class ContainersScreen(PollingScreen):
             parts.append("; ".join(self.warnings))
         if self._status_extra:
             parts.append(self._status_extra)
-        self.query_one("#status", Static).update(" | ".join(parts))
+        self.query_one("#status", Static).update(plain(" | ".join(parts)))
 
     def show_status(self, text: str) -> None:
         self._status_extra = text

@@ -15,7 +15,8 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from debugtool.errors import DebugtoolError
 from debugtool.model import Container, Snapshot
-from tui.format import cpu_text, runtime_text, size_text
+from debugtool.output import printable
+from tui.format import cpu_text, plain, runtime_text, size_text
 from tui.screens.polling import PollingScreen
 from tui.source import utc_text
 from tui.widgets.banner import Banner
@@ -175,7 +176,7 @@ class DetailScreen(PollingScreen):
         return self.query_one(TabbedContent).active or "processes"
 
     def on_mount(self) -> None:
-        self.sub_title = self.container.name
+        self.sub_title = printable(self.container.name)
         self.query_one(Banner).show_text(self.tui.source.banner(self.tui.clock()))
         self.table("mount").sort_column = "risk"
         self._render_title()
@@ -268,16 +269,16 @@ class DetailScreen(PollingScreen):
     def _render_title(self) -> None:
         c = self.container
         parts = [
-            f"[b]{Text(c.name).markup}[/b]",
             runtime_text(c),
-            Text(c.image or "-").markup,
+            c.image or "-",
             c.status,
             f"pid {c.pid or '-'}",
             f"id {c.short_id}",
         ]
         if c.pod:
-            parts.append(f"pod {Text(c.pod_namespace).markup}/{Text(c.pod).markup}")
-        self.query_one("#title", Static).update("  ".join(parts))
+            parts.append(f"pod {c.pod_namespace}/{c.pod}")
+        title = Text.assemble(Text(printable(c.name), style="bold"), "  ", plain("  ".join(parts)))
+        self.query_one("#title", Static).update(title)
 
     def _render_snapshot(self, network: bool) -> None:
         snapshot = self.snapshot
@@ -388,10 +389,15 @@ class DetailScreen(PollingScreen):
             order=[str(n) for n in range(len(net.routes))],
         )
         dns = net.dns
-        self._dns_text = (
-            f"nameservers: {' '.join(dns.nameservers) or '-'}\n"
-            f"search: {' '.join(dns.search) or '-'}\n"
-            f"options: {' '.join(dns.options) or '-'}"
+        # From the container's resolv.conf: each line escaped on its own, so that a newline in
+        # a value shows as \n rather than as a line of its own (and so in a saved view too).
+        self._dns_text = "\n".join(
+            printable(line)
+            for line in (
+                f"nameservers: {' '.join(dns.nameservers) or '-'}",
+                f"search: {' '.join(dns.search) or '-'}",
+                f"options: {' '.join(dns.options) or '-'}",
+            )
         )
         self.query_one("#dns", Static).update(Text(self._dns_text))
 
@@ -428,7 +434,7 @@ class DetailScreen(PollingScreen):
             lines += [f"! {w}" for w in s.warnings]
         if snapshot.errors.get("security"):
             lines.append(f"(partial: {snapshot.errors['security']})")
-        self._security_text = "\n".join(lines)
+        self._security_text = "\n".join(printable(line) for line in lines)  # LSM labels, errors
         self.query_one("#security-text", Static).update(Text(self._security_text))
 
     def _render_audit(self, entries: list[dict[str, Any]]) -> None:
@@ -466,7 +472,7 @@ class DetailScreen(PollingScreen):
             parts.append(f"snapshot {utc_text(self.snapshot.taken_at)}")
         if self._status_extra:
             parts.append(self._status_extra)
-        self.query_one("#status", Static).update(Text(" | ".join(parts)))
+        self.query_one("#status", Static).update(plain(" | ".join(parts)))
 
     def show_status(self, text: str) -> None:
         self._status_extra = text

@@ -8,6 +8,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from tui.format import plain
+
 
 class HelpScreen(ModalScreen[None]):
     """Lists (key, what it does) pairs; any of Esc, q or ? closes it."""
@@ -25,7 +27,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
-            yield Static(f"Keys: {self.title_text}", id="help-title")
+            yield Static(plain(f"Keys: {self.title_text}"), id="help-title")  # a container name
             table: DataTable[str] = DataTable(cursor_type="none", id="help-keys")
             table.add_column("KEY", key="key")
             table.add_column("ACTION", key="action")

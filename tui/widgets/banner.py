@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from tui.format import plain
+
 
 class Banner(Static):
     """Shows the source's banner text; hidden when there is none (the live host)."""
 
     def show_text(self, text: str) -> None:
         self.display = bool(text)
-        self.update(text)
+        self.update(plain(text))  # a bundle's path and host name: not ours to trust

@@ -18,6 +18,7 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from debugtool import output
+from debugtool.output import printable
 
 
 def dash(value: Any) -> str:
@@ -38,10 +39,14 @@ class Column:
 
 
 class Cell(Text):
-    """A table cell: the text shown, plus the row it belongs to (so any order can be applied)."""
+    """A table cell: the text shown, plus the row it belongs to (so any order can be applied).
+
+    The text goes through ``output.printable``: cells hold what containers named (commands,
+    users, paths), and a ``Text`` is never read as markup.
+    """
 
     def __init__(self, text: str, row_key: str, justify: Literal["left", "right"]) -> None:
-        super().__init__(text, justify=justify, no_wrap=True, overflow="ellipsis")
+        super().__init__(printable(text), justify=justify, no_wrap=True, overflow="ellipsis")
         self.row_key = row_key
 
 
@@ -129,8 +134,8 @@ class LiveTable(DataTable):
         for key, values in self._raw.items():
             if previous.get(key) != values or key not in self._search:
                 self._search[key] = " ".join(
-                    c.format(v) for c, v in zip(self._columns, values, strict=False)
-                ).lower()
+                    printable(c.format(v)) for c, v in zip(self._columns, values, strict=False)
+                ).lower()  # what is shown is what a filter finds
         for key in [k for k in self._search if k not in self._raw]:
             del self._search[key]
         self._order = {key: i for i, key in enumerate(order)} if order is not None else None

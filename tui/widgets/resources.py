@@ -7,8 +7,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Sparkline, Static
 
 from debugtool.model import CgroupStats
-from debugtool.output import human_size
-from tui.format import against
+from debugtool.output import human_size, printable
+from tui.format import against, plain
 from tui.usage import Series
 
 METRICS = (("cpu", "CPU"), ("memory", "Memory"), ("pids", "PIDs"), ("io", "IO"))
@@ -26,7 +26,7 @@ class ResourcePanel(VerticalScroll):
     def show(self, stats: CgroupStats | None, series: Series | None) -> None:
         """Show ``stats`` (the latest sample) and the session's history in ``series``."""
         for key, line in self.lines(stats, series).items():
-            self.query_one(f"#res-{key}", Static).update(line)
+            self.query_one(f"#res-{key}", Static).update(plain(line))
         if series is not None:
             for key, values in (
                 ("cpu", series.cpu_percent),
@@ -66,7 +66,10 @@ class ResourcePanel(VerticalScroll):
         )
         if series is not None and series.io_bytes_per_s:
             io += f", now {human_size(series.io_bytes_per_s[-1])}/s"
-        cgroup = f"cgroup {stats.version or '?'}: " + ", ".join(
-            f"{ctl or 'unified'}={path}" for ctl, path in sorted(stats.paths.items())[:4]
+        cgroup = printable(  # the container's cgroup paths: a nested cgroup can be named freely
+            f"cgroup {stats.version or '?'}: "
+            + ", ".join(
+                f"{ctl or 'unified'}={path}" for ctl, path in sorted(stats.paths.items())[:4]
+            )
         )
         return {"cpu": cpu, "memory": memory, "pids": pids, "io": io, "cgroup": cgroup}
