@@ -2,7 +2,9 @@
 
 Inline CSS and a few lines of inline JS, no external script, style, font or image, and a
 Content-Security-Policy that forbids fetching anything. Every text from the bundle is escaped,
-and ``://`` is written as ``&#58;//`` so no URL-shaped text appears in the page source.
+first by ``output.printable`` (controls, bidi overrides and invisible characters would disguise
+text in a browser too), then for HTML; ``://`` is written as ``&#58;//`` so no URL-shaped text
+appears in the page source.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 from typing import Any
 
 from debugtool.bundle import manifest as mf
+from debugtool.output import printable
 
 _CSS = """
 :root{--fg:#1d2330;--muted:#5b6475;--bg:#fff;--band:#f3f5f8;--line:#d8dde6;--bad:#b3261e;
@@ -60,9 +63,10 @@ _CSP = (
 )
 
 
-def esc(value: Any) -> str:
-    """Return text escaped for HTML, with ``://`` defused so no URL appears in the source."""
-    text = "" if value is None else str(value)
+def esc(value: Any, multiline: bool = False) -> str:
+    """Return text shown as ``output.printable`` shows it, escaped for HTML, with ``://``
+    defused so no URL appears in the source. ``multiline`` keeps lines (logs, files)."""
+    text = "" if value is None else printable(str(value), multiline=multiline)
     return html.escape(text, quote=True).replace("://", "&#58;//")
 
 
@@ -303,7 +307,7 @@ def _container(
         "<h3>Security</h3>",
         _security(snap) if snap else '<p class="muted">no snapshot in this bundle</p>',
         "<h3>Logs</h3>",
-        f"<pre>{esc(logs.decode('utf-8', 'replace'))}</pre>"
+        f"<pre>{esc(logs.decode('utf-8', 'replace'), multiline=True)}</pre>"
         if logs
         else '<p class="muted">no logs in this bundle</p>',
         "<h3>Collectors</h3>",
@@ -339,7 +343,7 @@ def render(manifest: dict[str, Any], files: dict[str, bytes]) -> bytes:
     )
     host_files = ["host/kernel.txt", "host/os-release", "host/cgroups.txt"]
     host = "".join(
-        f"<h3>{esc(rel)}</h3><pre>{esc(files[rel].decode('utf-8', 'replace'))}</pre>"
+        f"<h3>{esc(rel)}</h3><pre>{esc(files[rel].decode('utf-8', 'replace'), multiline=True)}</pre>"
         for rel in host_files
         if rel in files
     )

@@ -114,3 +114,10 @@ def test_json_is_exact_and_never_carries_a_raw_control(indent: bool) -> None:
     assert text.isascii()
     assert not any(c in text for c in "\x1b\x07\x9b")
     assert json.loads(text) == value  # round-trips, surrogate-escaped byte included
+
+
+def test_html_report_escapes_controls_before_html() -> None:
+    from debugtool.bundle.report import esc
+
+    assert esc("evil\u202e<b>gpj\x1b[2J") == "evil\\u202e&lt;b&gt;gpj\\x1b[2J"
+    assert esc("line 1\n\tline 2\r\n", multiline=True) == "line 1\n\tline 2\\r\n"
