@@ -28,8 +28,8 @@ def run_runtime(target: Target, request: ExecRequest, plan: Plan, stdio: Stdio) 
     marked = runtime.exec_sets_env
     if marked:
         env[SESSION_VAR] = session
-    if request.tty and "TERM" not in env:
-        env["TERM"] = os.environ.get("TERM", "xterm")
+        if request.tty and "TERM" not in env:
+            env["TERM"] = os.environ.get("TERM", "xterm")
     request = replace(request, env=env)
     watchdog = Watchdog.start(target, session if marked else None)
     try:

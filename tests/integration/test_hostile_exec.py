@@ -176,13 +176,23 @@ def test_a_hostile_container_learns_nothing_of_the_host(
     assert any(line.startswith("CMD ") and PROBE in line for line in log.splitlines()), log[-2000:]
 
 
+@pytest.fixture(scope="module")
+def others(module_containers: harness.Containers) -> dict[str, harness.Started]:
+    """A podman and a containerd container (their runtime mode goes through their clients)."""
+    return {"podman": module_containers.podman(), "containerd": module_containers.containerd()}
+
+
 @pytest.mark.parametrize("mode", ["runtime", "ns", "toolbox"])
-@pytest.mark.parametrize("runtime", ["docker", "runc"])
+@pytest.mark.parametrize("runtime", ["docker", "runc", "podman", "containerd"])
 def test_the_command_never_gets_the_operators_terminal(
-    hostile: dict[str, harness.Started], runtime: str, mode: str, tmp_path: Path
+    hostile: dict[str, harness.Started],
+    others: dict[str, harness.Started],
+    runtime: str,
+    mode: str,
+    tmp_path: Path,
 ) -> None:
     """Without -t fd 1 is a pipe; with -t it is a pty of the container's: never the operator's."""
-    started = hostile[runtime]
+    started = {**hostile, **others}[runtime]
     env = {**os.environ, "DEBUGTOOL_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
     probe = ["sh", "-c", "stat -L -c '%d:%i %F' /proc/self/fd/0 /proc/self/fd/1 /proc/self/fd/2"]
     for flags, kind in (([], "fifo"), (["-t"], "character special file")):
