@@ -306,12 +306,18 @@ class Console:
         return self.cmd_ps(args, tree=True)
 
     def _section(
-        self, name: str, args: list[str], pick: Callable[[Snapshot], Any], show: Callable[..., None]
+        self,
+        command: str,
+        section: str,
+        args: list[str],
+        pick: Callable[[Snapshot], Any],
+        show: Callable[..., None],
     ) -> int:
-        as_json = self._json_flag(name, args)
+        """Show one section of the snapshot; ``section`` names it in ``Snapshot.errors``."""
+        as_json = self._json_flag(command, args)
         snap = self.snapshot()
-        if name in snap.errors:
-            self._error(f"{name}: {snap.errors[name]}")
+        if section in snap.errors:
+            self._error(f"{section}: {snap.errors[section]}")
         if as_json:
             output.emit_json(pick(snap), self.out)
         else:
@@ -321,22 +327,22 @@ class Console:
     def cmd_mounts(self, args: list[str]) -> int:
         from debugtool import render
 
-        return self._section("mounts", args, lambda s: s.mounts, render.mounts)
+        return self._section("mounts", "mounts", args, lambda s: s.mounts, render.mounts)
 
     def cmd_net(self, args: list[str]) -> int:
         from debugtool import render
 
-        return self._section("network", args, lambda s: s.network, render.network)
+        return self._section("net", "network", args, lambda s: s.network, render.network)
 
     def cmd_cgroup(self, args: list[str]) -> int:
         from debugtool import render
 
-        return self._section("cgroup", args, lambda s: s.cgroup, render.cgroup)
+        return self._section("cgroup", "cgroup", args, lambda s: s.cgroup, render.cgroup)
 
     def cmd_caps(self, args: list[str]) -> int:
         from debugtool import render
 
-        return self._section("security", args, lambda s: s.security, render.security)
+        return self._section("caps", "security", args, lambda s: s.security, render.security)
 
     def _host_pid(self, text: str | None) -> int:
         """Map a PID as the container sees it to the host PID (default: the container's init)."""

@@ -223,3 +223,11 @@ def test_names_and_contents_from_the_container_never_reach_the_terminal_raw(
     assert any(line.endswith("link -> /tmp/\\x9b31m\\x1b]52;c;SGVsbG8=\\x07") for line in lines)
     assert any("ev\\x1b]52;c;SGVsbG8=\\x07il" in line for line in lines)  # ls -l, stat: owner
     assert "/nope\\x1b]52" in err.getvalue()
+
+
+def test_net_and_caps_run(root: Path) -> None:
+    """Each section command parses its own options (it once looked up 'network', not 'net')."""
+    console, out, err = make(root)
+    for command in ("net", "caps", "cgroup", "mounts", "net --json"):
+        assert console.run_line(command) == 0, err.getvalue()
+    assert "SOCKETS" in out.getvalue() and "Security:" in out.getvalue()
