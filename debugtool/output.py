@@ -139,7 +139,12 @@ def table(
     terminal's width (``fit``); in a pipe nothing is cut.
     """
     stream = stream or sys.stdout
-    text_rows = [["" if v is None else printable(str(v)) for v in row] for row in rows]
+    text_rows = []
+    for row in rows:
+        cells = ["" if v is None else str(v) for v in row]
+        if not "".join(cells).isprintable():  # one test per row: most rows need nothing
+            cells = [printable(cell) for cell in cells]
+        text_rows.append(cells)
     widths = [len(h) for h in headers]
     for row in text_rows:
         for i, cell in enumerate(row):
