@@ -35,21 +35,284 @@ skipped, truncated), ``dropped`` (what ``--max-size`` left out) and ``files`` (`
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import tarfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from debugtool.bundle import manifest as mf
 from debugtool.errors import BundleError, ContainerNotFound
 from debugtool.model import CgroupStats, Container, Snapshot, from_dict
 
+# A bundle is something someone sent you: a 1 MiB gzip can inflate to a terabyte of zeros, and
+# tar headers can declare any size. These limits keep what reading one costs bounded. debugtool's
+# own bundles stay far below each of them (logs are capped at 8 MiB, raw files at 1 MiB).
+
+#: The most of one member debugtool reads into memory. A member whose header declares more is
+#: refused before a byte of it is inflated.
+MEMBER_LIMIT = 64 << 20
+#: The most a bundle may inflate to (the whole tar stream: headers, members, padding). Reading
+#: stops when the decompressor passes it, so a gzip bomb is never inflated to its end.
+TOTAL_LIMIT = 1 << 30
+#: The most of a bundle's members an open Bundle holds in memory; a member beyond it is read
+#: again from the file when it is asked for.
+HELD_LIMIT = 128 << 20
+#: The most members a bundle may hold (each costs memory for its name, size and checksum).
+MEMBERS_LIMIT = 1 << 16
+#: The longest member name, and the largest pax or GNU long-name header, that is read.
+NAME_LIMIT = 1024
+HEADER_LIMIT = 64 << 10
+#: The most pax and GNU long-name headers in front of one member (tarfile recurses on each).
+EXTENSION_LIMIT = 8
+_CHUNK = 1 << 20  # how much of a member is read (and hashed) at a time
+_FILE_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE)
+# Headers whose data tarfile reads whole into memory to parse them.
+_EXTENSIONS = (
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+    tarfile.XHDTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+)
+
+
+class BundleTooLarge(BundleError):
+    """A bundle goes past one of the limits above; ``limit`` names it."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(
+            message,
+            "debugtool's own bundles stay far below it: check where this file came from, "
+            "or ask for the bundle again.",
+        )
+        self.limit = limit
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):,.0f} MiB" if size >= 1 << 20 else f"{size:,} bytes"
+
+
+class _Inflater(io.RawIOBase):
+    """The decompressed bytes of a gzip file of one or more members (as the writer makes it),
+    counted as they come: passing ``TOTAL_LIMIT`` raises ``BundleTooLarge``.
+
+    Each call inflates at most what the caller asked for (``max_length``), so no step of a
+    gzip bomb produces more than one buffer. Raises ``zlib.error`` for data that is not gzip
+    and ``EOFError`` for a file cut short inside a member.
+    """
+
+    def __init__(self, raw: IO[bytes], path: str) -> None:
+        self._raw = raw
+        self._path = path
+        self._z: Any = None  # the current member's decompressor; None between members
+        self._input = b""  # compressed bytes read but not yet inflated
+        self.total = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        want = len(buffer)
+        while True:
+            if self._z is None:
+                # Between members: gzip allows zero padding, and the file may simply end.
+                data = self._input.lstrip(b"\0")
+                while not data:
+                    chunk = self._raw.read(1 << 16)
+                    if not chunk:
+                        return 0
+                    data = chunk.lstrip(b"\0")
+                self._input = data
+                self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)  # a gzip header and trailer
+            if not self._input:
+                self._input = self._raw.read(1 << 16)
+                if not self._input:
+                    raise EOFError("the file ends inside a compressed member")
+            out = self._z.decompress(self._input, want)
+            if self._z.eof:
+                self._input, self._z = self._z.unused_data, None
+            else:
+                self._input = self._z.unconsumed_tail
+            if out:
+                self.total += len(out)
+                if self.total > TOTAL_LIMIT:
+                    raise BundleTooLarge(
+                        f"{self._path} inflates to more than {_mib(TOTAL_LIMIT)}, the most "
+                        "debugtool reads of a bundle.",
+                        "total",
+                    )
+                buffer[: len(out)] = out
+                return len(out)
+
+
+class _Header(tarfile.TarInfo):
+    """A tar header that refuses, before tarfile reads them, what tarfile would otherwise hold
+    or follow without bound: a large pax or GNU long-name header (read whole into memory), a
+    chain of them (each one recurses), a global pax header (its keys pile up for the rest of
+    the archive) and a sparse file (its map can grow without end)."""
+
+    bundle = ""  # the bundle, for the messages; set on the class made for each pass (not
+    # "path": that is TarInfo's own alias of name, which pax headers set)
+    chain = 0  # extension headers in front of the member being read
+
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
+        # The hook tarfile's own source names for TarInfo subclasses that process types.
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise BundleError(
+                f"{self.bundle} holds a sparse file ({self.name}), which no bundle holds.",
+                "Name a file written by 'debugtool bundle'.",
+            )
+        if self.type == tarfile.XGLTYPE:
+            raise BundleError(
+                f"{self.bundle} holds a global pax header, which no bundle holds.",
+                "Name a file written by 'debugtool bundle'.",
+            )
+        if self.type not in _EXTENSIONS:
+            return super()._proc_member(tarfile_)  # type: ignore[misc]  # not in the stubs
+        if self.size > HEADER_LIMIT:
+            raise BundleTooLarge(
+                f"{self.bundle} has a tar extension header of {_mib(self.size)}, more than the "
+                f"{_mib(HEADER_LIMIT)} debugtool reads.",
+                "header",
+            )
+        cls = type(self)
+        if cls.chain >= EXTENSION_LIMIT:
+            raise BundleTooLarge(
+                f"{self.bundle} has more than {EXTENSION_LIMIT} tar extension headers in front "
+                "of one member.",
+                "header",
+            )
+        cls.chain += 1
+        try:
+            return super()._proc_member(tarfile_)  # type: ignore[misc]
+        finally:
+            cls.chain -= 1
+
+
+def _kind(info: tarfile.TarInfo) -> str:
+    """Say what a member that is not a regular file is."""
+    if info.issym():
+        return "a symbolic link"
+    if info.islnk():
+        return "a hard link"
+    if info.ischr() or info.isblk():
+        return "a device"
+    if info.isfifo():
+        return "a FIFO"
+    if info.sparse is not None:
+        return "a sparse file"
+    return f"a member of tar type {info.type!r}"
+
+
+@dataclass
+class _Member:
+    """One member as a pass over the archive meets it, with its data still unread."""
+
+    info: tarfile.TarInfo
+    rel: str  # the path below the bundle's top folder
+    root: str  # the top folder it sits in
+    index: int  # its place among the archive's members (0 is the manifest)
+    tar: tarfile.TarFile
+
+    def read(self, path: str, hold: bool = True, digest: Any = None) -> bytes:
+        """Read the member in chunks; hash each into ``digest``; return it if ``hold``.
+
+        Raises ``BundleTooLarge`` (before reading) when its header declares more than
+        ``MEMBER_LIMIT``, and ``EOFError`` when it ends before its declared size.
+        """
+        size = self.info.size
+        if size > MEMBER_LIMIT:
+            raise BundleTooLarge(
+                f"{path}: member {self.info.name} is {_mib(size)}, more than the "
+                f"{_mib(MEMBER_LIMIT)} debugtool reads of one member.",
+                "member",
+            )
+        handle = self.tar.extractfile(self.info)
+        # BytesIO, not a list joined at the end: getvalue() hands over its buffer without a
+        # copy, so a held member costs its size once, not twice for a moment.
+        held = io.BytesIO()
+        got = 0
+        while handle is not None and (chunk := handle.read(min(_CHUNK, size - got))):
+            got += len(chunk)
+            if digest is not None:
+                digest.update(chunk)
+            if hold:
+                held.write(chunk)
+            if got >= size:
+                break
+        if got != size:
+            raise EOFError("member cut short")
+        return held.getvalue()
+
+
+def _members(path: str, raw: IO[bytes]) -> Iterator[_Member]:
+    """Yield the archive's members, streaming: every regular file and every refused member
+    (a link, device, FIFO, or a path that climbs out), never a directory.
+
+    Raises ``BundleTooLarge`` past a limit, and tarfile's, zlib's or ``EOFError`` for damage.
+    """
+    header = type("_Header", (_Header,), {"bundle": path})
+    inflater = _Inflater(raw, path)
+    try:
+        # "r|": a stream, read once front to back; nothing is seeked, nothing inflated twice.
+        tar: Any = tarfile.open(fileobj=inflater, mode="r|", tarinfo=header)
+    except (tarfile.TarError, OSError, EOFError, zlib.error):
+        raise BundleError(
+            f"{path} is not a debugtool bundle (not a gzip-compressed tar archive).",
+            "Name a file written by 'debugtool bundle'.",
+        ) from None
+    with tar:
+        index = 0
+        declared = 0
+        while (info := tar.next()) is not None:
+            tar.members.clear()  # tarfile keeps every header it read; a stream needs none
+            if info.isdir():
+                continue
+            index += 1
+            if index > MEMBERS_LIMIT:
+                raise BundleTooLarge(
+                    f"{path} holds more than {MEMBERS_LIMIT:,} members, the most debugtool "
+                    "reads of a bundle.",
+                    "members",
+                )
+            if len(info.name) > NAME_LIMIT:
+                raise BundleTooLarge(
+                    f"{path} holds a member name of {len(info.name):,} characters, more than "
+                    f"the {NAME_LIMIT:,} debugtool reads.",
+                    "name",
+                )
+            declared += info.size
+            if declared > TOTAL_LIMIT:  # stop at the headers, before inflating the data
+                raise BundleTooLarge(
+                    f"{path} declares more than {_mib(TOTAL_LIMIT)} of members, the most "
+                    "debugtool reads of a bundle.",
+                    "total",
+                )
+            root, _, rel = info.name.partition("/")
+            yield _Member(info, rel, root, index - 1, tar)
+
+
+def _refusal(info: tarfile.TarInfo) -> str:
+    """Return why a member may not be in a bundle ('' when it is a plain file at a plain path)."""
+    parts = info.name.split("/")
+    if info.name.startswith("/") or ".." in parts:
+        return "a path that climbs out of the bundle's folder"
+    if info.type not in _FILE_TYPES or info.sparse is not None:
+        return _kind(info)
+    return ""
+
 
 @dataclass
 class Archive:
-    """The members of a bundle archive as read, and whether the archive ended early."""
+    """The members of a bundle archive as read, and whether the archive ended early.
+
+    Members are held in memory up to ``HELD_LIMIT`` in all; ``sizes`` (and with checksums,
+    ``sums``) cover every member, held or not.
+    """
 
     root: str = ""
     members: dict[str, bytes] = field(default_factory=dict)  # path relative to root -> bytes
@@ -57,52 +320,77 @@ class Archive:
     manifest: dict[str, Any] | None = None
     damage: str = ""  # why reading stopped early ('' when the archive was read to its end)
     extra_roots: list[str] = field(default_factory=list)  # members outside ROOT
+    sizes: dict[str, int] = field(default_factory=dict)  # path -> size, held or not
+    sums: dict[str, str] = field(default_factory=dict)  # path -> SHA-256 (with checksums)
+    index: dict[str, int] = field(default_factory=dict)  # path -> place in the archive
+    refused: list[str] = field(default_factory=list)  # "NAME: why", members no bundle holds
+    identity: tuple[int, ...] = ()  # the file read (dev, ino, size, mtime), for a second pass
 
 
-def read_archive(path: str) -> Archive:
-    """Read every member of a bundle archive, tolerating damage after the manifest.
-
-    Raises ``BundleError`` when ``path`` is missing or is not a debugtool bundle at all (no
-    gzip tar, or a first member that is not a debugtool manifest). Damage after the manifest is
-    reported in ``Archive.damage`` so ``verify`` can list what is missing.
-    """
+def _open(path: str) -> IO[bytes]:
     if not os.path.exists(path):
         raise BundleError(f"there is no bundle at {path}.", "Check the file name.")
     if os.path.isdir(path):
         raise BundleError(f"{path} is a directory, not a bundle.", "Name the .tar.gz file.")
-    archive = Archive()
     try:
-        tar = tarfile.open(path, "r:gz")
+        return open(path, "rb")  # noqa: SIM115 - closed by the callers' with
     except PermissionError:
         raise BundleError(f"cannot read {path}: permission denied.", "Run as root.") from None
-    except (tarfile.TarError, OSError, EOFError, zlib.error):
-        raise BundleError(
-            f"{path} is not a debugtool bundle (not a gzip-compressed tar archive).",
-            "Name a file written by 'debugtool bundle'.",
-        ) from None
-    with tar:
+    except OSError as exc:
+        raise BundleError(f"cannot read {path}: {exc.strerror}.", None) from None
+
+
+def _identity(raw: IO[bytes]) -> tuple[int, ...]:
+    st = os.fstat(raw.fileno())
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def read_archive(path: str, hold: bool = True, checksums: bool = False) -> Archive:
+    """Read a bundle archive in one streaming pass, tolerating damage after the manifest.
+
+    With ``hold``, members are kept in memory up to ``HELD_LIMIT`` in all (the manifest
+    always); with ``checksums``, each member is hashed as it streams (``Archive.sums``).
+    Members that no bundle holds (links, devices, paths with ``..``) are never read; they are
+    listed in ``Archive.refused``. Raises ``BundleError`` when ``path`` is missing or is not a
+    debugtool bundle at all (no gzip tar, or a first member that is not a debugtool manifest),
+    and ``BundleTooLarge`` past a limit. Damage after the manifest is reported in
+    ``Archive.damage`` so ``verify`` can list what is missing.
+    """
+    archive = Archive()
+    held = 0
+    with _open(path) as raw:
+        archive.identity = _identity(raw)
         try:
-            for info in tar:
-                if not info.isfile():
-                    continue
-                root, _, rel = info.name.partition("/")
-                handle = tar.extractfile(info)
-                data = handle.read() if handle else b""
-                if len(data) != info.size:
-                    raise EOFError("member cut short")
-                if not archive.order:
-                    archive.root = root
-                    if rel != mf.MANIFEST:
+            for member in _members(path, raw):
+                info, rel, root = member.info, member.rel, member.root
+                why = _refusal(info)
+                if archive.manifest is None:
+                    if why or rel != mf.MANIFEST:
                         raise BundleError(
                             f"{path} is not a debugtool bundle (its first member is "
                             f"{info.name}, not {root}/{mf.MANIFEST}).",
                             "Name a file written by 'debugtool bundle'.",
                         )
-                    archive.manifest = _parse_manifest(path, data)
-                elif root != archive.root or not rel:
+                    archive.root = root
+                    archive.manifest = _parse_manifest(path, member.read(path))
+                    archive.order.append(rel)
+                    continue
+                if why:
+                    archive.refused.append(f"{info.name}: {why}")
+                    continue
+                if root != archive.root or not rel:
                     archive.extra_roots.append(info.name)
                     continue
-                archive.members[rel] = data
+                keep = hold and held + info.size <= HELD_LIMIT
+                digest = hashlib.sha256() if checksums else None
+                data = member.read(path, keep, digest)
+                if keep:
+                    archive.members[rel] = data
+                    held += len(data)
+                archive.sizes[rel] = info.size
+                archive.index[rel] = member.index
+                if digest is not None:
+                    archive.sums[rel] = digest.hexdigest()
                 archive.order.append(rel)
         except BundleError:
             raise
@@ -121,6 +409,28 @@ def read_archive(path: str) -> Archive:
             "Name a file written by 'debugtool bundle'.",
         )
     return archive
+
+
+def read_member(path: str, archive: Archive, rel: str) -> bytes:
+    """Read one member that ``archive`` did not hold, in a second streaming pass over ``path``.
+
+    Raises ``BundleError`` when the file changed since ``archive`` was read.
+    """
+    with _open(path) as raw:
+        changed = BundleError(
+            f"{path} changed since debugtool opened it.", "Open the bundle again."
+        )
+        if _identity(raw) != archive.identity:
+            raise changed
+        try:
+            for member in _members(path, raw):
+                if member.index == archive.index.get(rel):
+                    if member.rel != rel:
+                        raise changed
+                    return member.read(path)
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            raise BundleError(f"{path}: {rel} cannot be read ({exc}).", None) from None
+    raise changed
 
 
 def _parse_manifest(path: str, data: bytes) -> dict[str, Any]:
@@ -168,8 +478,14 @@ class Bundle:
 
     # -- members ------------------------------------------------------------------------------
     def member(self, rel: str) -> bytes | None:
-        """Return one member's bytes (path relative to the bundle root), or None."""
-        return self._archive.members.get(rel)
+        """Return one member's bytes (path relative to the bundle root), or None.
+
+        A member the archive did not hold (past ``HELD_LIMIT``) is read again from the file.
+        """
+        data = self._archive.members.get(rel)
+        if data is None and rel in self._archive.sizes:
+            data = read_member(self.path, self._archive, rel)
+        return data
 
     def members(self) -> list[str]:
         """Return every member's path relative to the bundle root, in archive order."""
@@ -315,24 +631,25 @@ def verify_bundle(path: str) -> list[str]:
     SHA-256, and that no member is unrecorded. Raises ``BundleError`` when ``path`` is not a
     bundle at all (missing, not a gzip tar, no debugtool manifest first, newer schema).
     """
-    archive = read_archive(path)
+    archive = read_archive(path, hold=False, checksums=True)
     manifest = archive.manifest or {}
     problems = mf.schema_problems(manifest)
     if archive.damage:
         problems.append(archive.damage)
+    problems.extend(archive.refused)
     if manifest.get("root") not in (None, archive.root):
         problems.append(f"the archive's top folder {archive.root} is not {manifest.get('root')}")
     files = manifest.get("files")
     recorded: dict[str, Any] = files if isinstance(files, dict) else {}
     for rel, entry in sorted(recorded.items()):
-        data = archive.members.get(rel)
-        if data is None:
+        size = archive.sizes.get(rel)
+        if size is None:
             problems.append(f"{rel}: missing")
         elif not isinstance(entry, dict):
             continue
-        elif len(data) != entry.get("size"):
-            problems.append(f"{rel}: size {len(data)}, the manifest says {entry.get('size')}")
-        elif mf.sha256(data) != entry.get("sha256"):
+        elif size != entry.get("size"):
+            problems.append(f"{rel}: size {size}, the manifest says {entry.get('size')}")
+        elif archive.sums.get(rel) != entry.get("sha256"):
             problems.append(f"{rel}: checksum mismatch")
     for rel in archive.order:
         if rel != mf.MANIFEST and rel not in recorded:
@@ -352,6 +669,11 @@ def open_bundle(path: str) -> Bundle:
     if archive.damage:
         raise BundleError(
             f"{path} is damaged: {archive.damage}.",
+            "Run 'debugtool bundle verify' on it, or ask for the bundle again.",
+        )
+    if archive.refused:
+        raise BundleError(
+            f"{path} holds what no bundle holds ({archive.refused[0]}).",
             "Run 'debugtool bundle verify' on it, or ask for the bundle again.",
         )
     return Bundle(path, archive)
