@@ -140,8 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if debug:
             raise
+        from debugtool.output import printable
+
         sys.stderr.write(
-            f"debugtool: internal error: {type(exc).__name__}: {exc}. "
+            f"debugtool: internal error: {type(exc).__name__}: {printable(str(exc))}. "
             "Run again with --debug for the traceback, and report it.\n"
         )
         return EXIT_TOOL

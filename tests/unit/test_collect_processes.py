@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,11 @@ def test_long_and_non_utf8_command_line_survives_collection_and_json():
         [sys.executable, "-c", "import time; time.sleep(30)", long_arg, b"caf\xe9"],
     )
     try:
+        # Wait for the child's execve: until then /proc/PID/cmdline is this interpreter's.
+        for _ in range(500):
+            if long_arg.encode() in Path(f"/proc/{child.pid}/cmdline").read_bytes():
+                break
+            time.sleep(0.01)
         target = pin(Container(id="t", name="t", runtime="none", status="running", pid=child.pid))
         (found,) = processes.collect_processes(target, pids=[child.pid])
         target.close()
