@@ -468,10 +468,9 @@ class Containers:
                 timeout=60,
             )
         if proc.returncode != 0:
+            log = (bundle / "runc.log").read_text(errors="replace")
             shutil.rmtree(bundle, ignore_errors=True)
-            raise RuntimeError(
-                f"runc run failed: {(bundle / 'runc.log').read_text(errors='replace')}"
-            )
+            raise RuntimeError(f"runc run failed: {log}")
 
         state = json.loads(run("runc", "--root", root, "state", name))
 
