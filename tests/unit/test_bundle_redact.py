@@ -35,6 +35,13 @@ SECRETS = [
     "AIzaSyD-0123456789abcdefghijklmnopqrstu",
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0",
     "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+    "MyAppK3yValue42",
+    "sk_live_0000DebugtoolFake1234",
+    "MysqlPwd55x",
+    "Conn Pw 77x",
+    "cGFzc3dvcmQ9QjY0UzNjcmV0VmFsdWU=",
+    "AQBkZWJ1Z3Rvb2wtY2VwaC1mYWtlLWtleS0xMg==",
+    "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
 ]
 
 
@@ -96,6 +103,7 @@ def test_every_planted_secret_in_text_is_masked(fixture_text) -> None:
     assert "Authorization: Bearer " + MASK in out
     assert "--port 80" in out
     assert "-----BEGIN OPENSSH PRIVATE KEY-----" in out
+    assert f"Server=db.internal;Database=orders;Uid=sa;Pwd={MASK};Encrypt=yes" in out
     rules = {rec["rule"] for rec in r.report()}
     assert {
         "url-password",
@@ -108,6 +116,11 @@ def test_every_planted_secret_in_text_is_masked(fixture_text) -> None:
         "secret-key",
         "secret-flag",
         "password-flag",
+        "stripe-key",
+        "connection-string-password",
+        "base64-secret",
+        "ceph-key",
+        "aws-secret-key",
     } <= rules
 
 
