@@ -31,7 +31,17 @@ SECRETS = {
     "label": "LabelS3cretValue99",
     "token": "ghp_0123456789abcdefghijABCDEFGHIJ012345",
     "url": "UrlPassw0rd88",
+    # issue 11: shapes that reached inspect.json unmasked
+    "name-key": "MyAppK3yValue42",  # MYAPP_KEY=
+    "stripe": "sk_live_0000DebugtoolFake1234",  # under a name that says nothing
+    "odbc": "Conn Pw 77x",  # ...;Pwd=Conn Pw 77x;
+    "base64": "cGFzc3dvcmQ9QjY0UzNjcmV0VmFsdWU=",  # password=B64S3cretValue
+    "base64-text": "B64S3cretValue",
+    "ceph": "AQBkZWJ1Z3Rvb2wtY2VwaC1mYWtlLWtleS0xMg==",
+    "attached-p": "ArgvShortS3cret",  # -pArgvShortS3cret to a program not known to take it
 }
+# Next to them, look-alikes that must survive: a path under a KEY_FILE, a keyboard, a port.
+ORDINARY_ENV = ("KEYBOARD_LAYOUT=us", "SSL_KEY_FILE=/etc/ssl/x.pem", "PWD=/home/app")
 SCRIPT = (
     f'echo "connecting to postgres://app:{SECRETS["url"]}@db.internal:5432/orders"; '
     f'echo "login with password={SECRETS["log"]} and token {SECRETS["token"]}"; '
@@ -49,13 +59,27 @@ def planted(module_containers: harness.Containers) -> dict[str, harness.Started]
             f"DB_PASSWORD={SECRETS['env']}",
             "-e",
             "APP_VERSION=1.2.3",
+            "-e",
+            f"MYAPP_KEY={SECRETS['name-key']}",
+            "-e",
+            f"STRIPE={SECRETS['stripe']}",
+            "-e",
+            f"CONN=Server=db.internal;Database=orders;Uid=sa;Pwd={SECRETS['odbc']};",
+            "-e",
+            f"BLOB={SECRETS['base64']}",
+            "-e",
+            f"CEPH={SECRETS['ceph']}",
+            *(arg for env in ORDINARY_ENV for arg in ("-e", env)),
             "--label",
             f"com.example.api-token={SECRETS['label']}",
             "--label",
             "org.opencontainers.image.version=1.2.3",
             "-v",
             "/var/run/docker.sock:/var/run/docker.sock:ro",
-            cmd=("sh", "-c", SCRIPT, "app", "--password", SECRETS["argv"]),
+            cmd=(
+                *("sh", "-c", SCRIPT, "app", "--password", SECRETS["argv"]),
+                *("-p", "8080", f"-p{SECRETS['attached-p']}"),
+            ),
         ),
         "podman": module_containers.podman(
             cmd=("sh", "-c", "echo hello from podman; sleep 100000")
@@ -106,6 +130,13 @@ def test_no_planted_secret_survives_anywhere(bundle: str) -> None:
     )
     rules = {r["rule"] for r in redactions["redactions"]}
     assert {"secret-env", "secret-key", "secret-flag", "github-token", "url-password"} <= rules
+    assert {
+        "stripe-key",
+        "connection-string-password",
+        "base64-secret",
+        "ceph-key",
+        "password-flag",
+    } <= rules
     assert all(set(r) == {"rule", "file", "count"} for r in redactions["redactions"])
 
 
@@ -123,6 +154,33 @@ def test_ordinary_text_survives(bundle: str, planted: dict[str, harness.Started]
     snap = b.snapshot(docker.id)
     root = next(m for m in snap.mounts if m.mountpoint == "/")
     assert re.fullmatch(r"/var/lib/docker/overlay2/[0-9a-f]{64}/merged", root.host_path)
+
+
+def test_env_and_argv_in_inspect_and_snapshot(
+    bundle: str, planted: dict[str, harness.Started]
+) -> None:
+    """The container's environment and argv land in inspect.json (Config.Env, Config.Cmd,
+    Args) and snapshot.json (the processes' command lines): every secret is masked in both,
+    where it stood, and the look-alikes beside them are left as they were."""
+    docker = planted["docker"]
+    folder = f"docker-{docker.name}-{docker.id[:12]}/"
+    docs = {
+        name.rsplit("/", 1)[-1]: data
+        for name, data in every_member(bundle)
+        if folder in name and name.endswith(("/inspect.json", "/snapshot.json"))
+    }
+    assert set(docs) == {"inspect.json", "snapshot.json"}
+    for name, data in docs.items():
+        for where, secret in SECRETS.items():
+            assert secret.encode() not in data, f"{where} secret survived in {name}"
+    env = json.loads(docs["inspect.json"])["Config"]["Env"]
+    for masked in ("MYAPP_KEY", "STRIPE", "BLOB", "CEPH"):
+        assert f"{masked}=***REDACTED***" in env
+    assert "CONN=Server=db.internal;Database=orders;Uid=sa;Pwd=***REDACTED***;" in env
+    assert set(ORDINARY_ENV) <= set(env)
+    snap = reader.load_snapshot(bundle, docker.name)
+    cmdline = next(p.cmdline for p in snap.processes if "--password" in p.cmdline)
+    assert cmdline[-3:] == ["-p", "8080", "-p***REDACTED***"]
 
 
 def test_every_container_and_collector(bundle: str, planted: dict[str, harness.Started]) -> None:
