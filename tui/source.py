@@ -9,12 +9,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from debugtool.errors import ContainerGone, ContainerNotRunning, DebugtoolError
 from debugtool.model import CgroupStats, Container, Snapshot
 
 if TYPE_CHECKING:
+    from debugtool.audit import Record
     from debugtool.target import Target
 
 
@@ -56,8 +57,8 @@ class Source(Protocol):
         """Return the cgroup samples recorded before this session (a bundle's), oldest first."""
         ...
 
-    def audit(self, container: Container) -> list[dict[str, Any]]:
-        """Return the exec audit entries about this container, oldest first."""
+    def audit(self, container: Container) -> list[Record]:
+        """Return the exec and trace sessions about this container, oldest first."""
         ...
 
     def close(self) -> None:
@@ -70,18 +71,6 @@ def utc_text(epoch: float | None) -> str:
     if not epoch:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
-
-
-def audit_matches(entry: dict[str, Any], container: Container) -> bool:
-    """Return whether an audit entry is about ``container`` (by id, short id or name)."""
-    names = {container.id, container.short_id, container.name}
-    for key in ("target_id", "target_name", "container_id", "container", "target", "id"):
-        value = entry.get(key)
-        if isinstance(value, dict):
-            value = value.get("id") or value.get("name")
-        if isinstance(value, str) and value and (value in names or container.id.startswith(value)):
-            return True
-    return False
 
 
 # What the containers screen shows (CPU and memory) comes from these files only; the detail
@@ -189,10 +178,10 @@ class LiveSource:
     def cgroup_history(self, container: Container) -> list[CgroupStats]:
         return []
 
-    def audit(self, container: Container) -> list[dict[str, Any]]:
+    def audit(self, container: Container) -> list[Record]:
         from debugtool import audit
 
-        return [e for e in audit.read() if audit_matches(e, container)]
+        return [r for r in audit.sessions(audit.read()) if r.about(container)]
 
     def close(self) -> None:
         with self._lock:
@@ -246,8 +235,10 @@ class BundleSource:
         except DebugtoolError:
             return []
 
-    def audit(self, container: Container) -> list[dict[str, Any]]:
-        return [e for e in self.bundle.audit if audit_matches(e, container)]
+    def audit(self, container: Container) -> list[Record]:
+        from debugtool import audit
+
+        return [r for r in audit.sessions(self.bundle.audit) if r.about(container)]
 
     def close(self) -> None:
         close = getattr(self.bundle, "close", None)

@@ -49,6 +49,10 @@ from debugtool.bundle import manifest as mf
 from debugtool.errors import BundleError, ContainerNotFound
 from debugtool.model import CgroupStats, Container, Snapshot, from_dict
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from debugtool.audit import Record
+
 # A bundle is something someone sent you: a 1 MiB gzip can inflate to a terabyte of zeros, and
 # tar headers can declare any size. These limits keep what reading one costs bounded. debugtool's
 # own bundles stay far below each of them (logs are capped at 8 MiB, raw files at 1 MiB).
@@ -474,7 +478,7 @@ class Bundle:
             container = self._container(record)
             self.containers.append(container)
             self._dirs[container.id] = record.get("dir", "")
-        self.audit: list[dict[str, Any]] = self._audit()
+        self.audit: list[Record] = self._audit()
 
     # -- members ------------------------------------------------------------------------------
     def member(self, rel: str) -> bytes | None:
@@ -512,17 +516,11 @@ class Bundle:
             status=str(record.get("status", "unknown")),
         )
 
-    def _audit(self) -> list[dict[str, Any]]:
+    def _audit(self) -> list[Record]:
+        from debugtool import audit
+
         data = self.member("host/audit.jsonl") or b""
-        entries = []
-        for line in data.decode("utf-8", "replace").splitlines():
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(entry, dict):
-                entries.append(entry)
-        return entries
+        return audit.parse(data.splitlines(), f"{self.path}:host/audit.jsonl")
 
     # -- per container ------------------------------------------------------------------------
     def find(self, text: str) -> Container:

@@ -11,8 +11,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "audit",
         help="show the audit log (every exec, newest last)",
-        description="Show the audit log: one line per exec or trace, who ran it, in which "
-        "container, in which mode, with what exit code. The log is "
+        description="Show the audit log: one line per exec or trace session, who ran it, in "
+        "which container, in which mode, with what exit code. A session whose debugtool was "
+        "killed before it could record the end shows 'never ended'. The log is "
         "/var/log/debugtool/audit.jsonl unless DEBUGTOOL_AUDIT_LOG names another file.",
     )
     p.add_argument("--target", metavar="T", help="only entries for this container (id or name)")
@@ -20,17 +21,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def matches(entry: dict, text: str) -> bool:
-    """Return whether an audit entry is about the container ``text`` (name, id or id prefix)."""
-    name = str(entry.get("target_name", ""))
-    ident = str(entry.get("target_id", ""))
-    return text in (name, name.lstrip("/"), ident) or (len(text) >= 4 and ident.startswith(text))
-
-
-def _target(entry: dict) -> str:
-    name = str(entry.get("target_name", ""))
-    ident = str(entry.get("target_id", ""))[:12]
+def _target(record) -> str:  # type: ignore[no-untyped-def]
+    ident = record.target_id[:12]
+    name = record.target_name
     return f"{name} ({ident})" if ident and ident != name[:12] else name
+
+
+def _exit(record) -> str:  # type: ignore[no-untyped-def]
+    """EXIT: the code; or ``running`` (its debugtool still runs) or ``never ended``."""
+    state = record.state()
+    if state == "running":
+        return "running"
+    if state == "lost":
+        return "never ended"
+    return "" if record.exit_code is None else str(record.exit_code)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,31 +42,33 @@ def run(args: argparse.Namespace) -> int:
 
     from debugtool import audit, output
 
-    entries = audit.read()
+    records = audit.sessions(audit.read())
     if args.target:
-        entries = [e for e in entries if matches(e, args.target)]
+        records = [r for r in records if r.matches(args.target)]
     if args.json:
-        output.emit_json(entries)
+        output.emit_json([{**r.to_dict(), "state": r.state()} for r in records])
         return 0
     rows = []
-    for e in entries:
-        who = str(e.get("user", ""))
-        if e.get("sudo_user"):
-            who += f" (sudo {e['sudo_user']})"
-        mode = str(e.get("mode", ""))
-        if e.get("privileged"):
+    for r in records:
+        who = r.user
+        if r.sudo_user:
+            who += f" (sudo {r.sudo_user})"
+        mode = r.mode or r.action
+        if r.privileged:
             mode += " privileged"
-        duration = e.get("duration")
+        command = shlex.join(r.argv) if r.argv else ""
+        if r.action == "trace":
+            command = f"trace pid {r.details.get('pid', '?')}"
         rows.append(
             [
-                str(e.get("time", "")),
+                r.time,
                 who,
-                _target(e),
-                e.get("runtime", ""),
+                _target(r),
+                r.runtime,
                 mode,
-                e.get("exit_code", ""),
-                f"{duration:.2f}s" if isinstance(duration, (int, float)) else "",
-                shlex.join(str(a) for a in e.get("argv", [])),
+                _exit(r),
+                f"{r.duration:.2f}s" if r.duration is not None else "",
+                command,
             ]
         )
     headers = ["TIME", "USER", "TARGET", "RUNTIME", "MODE", "EXIT", "DURATION", "COMMAND"]

@@ -162,19 +162,19 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
                 sys.stderr.write(f"debugtool: warning: {message}\n")
         return pin(container), found
     except DebugtoolError as exc:
+        # Nothing ran, but the attempt is on record (an end record alone: no session began).
+        record = audit.Record(
+            action="exec",
+            target_name=args.target,
+            mode=mode,
+            argv=argv,
+            exec_user=args.user,
+            privileged=args.privileged,
+            exit_code=exc.exit_code,
+            error=exc.message,
+        )
         try:
-            audit.append(
-                {
-                    "action": "exec",
-                    "target_name": args.target,
-                    "mode": mode,
-                    "argv": argv,
-                    "exec_user": args.user,
-                    "privileged": args.privileged,
-                    "exit_code": exc.exit_code,
-                    "error": exc.message,
-                }
-            )
+            audit.write(record)
         except DebugtoolError:
             pass
         raise

@@ -68,7 +68,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import sys
-    import time
 
     from debugtool import audit, output, procfs, trace
     from debugtool.errors import UsageError
@@ -103,17 +102,21 @@ def run(args: argparse.Namespace) -> int:
                 sink = open(
                     sys.stdout.fileno(), "w", buffering=1 << 16, encoding="utf-8", closefd=False
                 )
-            entry = {  # the same target keys as exec's entries, so 'debugtool audit' finds both
-                "action": "trace",
-                "target_id": target.container.id,
-                "target_name": target.container.name,
-                "runtime": target.container.runtime,
-                "pid": pid,
-                "container_pid": trace.container_pid(pid),
-                "follow": args.follow,
-                "filter": args.syscalls,
-            }
-            audit.append({**entry, "phase": "start"})
+            session = audit.Session(
+                audit.Record(
+                    action="trace",
+                    target_id=target.container.id,
+                    target_name=target.container.name,
+                    runtime=target.container.runtime,
+                    details={
+                        "pid": pid,
+                        "container_pid": trace.container_pid(pid),
+                        "follow": args.follow,
+                        "filter": args.syscalls,
+                    },
+                )
+            )
+            session.start()
             tracer = trace.Tracer(
                 pid,
                 out=None if args.summary else sink,
@@ -126,25 +129,19 @@ def run(args: argparse.Namespace) -> int:
                 string_max_length=args.string_limit,
                 pidns_level=len(procfs.nspid(procfs.parse_status(status))) - 1,
             )
-            started = time.monotonic()
             status = "error"
             try:
                 result = tracer.run()
                 status = result.reason
             finally:
                 result = tracer.result
-                audit.append(
-                    {
-                        **entry,
-                        "phase": "end",
-                        "pids": {str(h): c for h, c in sorted(result.pids.items())},
-                        "duration": round(time.monotonic() - started, 3),
-                        "syscalls": result.syscalls,
-                        "syscalls_seen": {n: s.calls for n, s in sorted(result.stats.items())},
-                        "exit": status,
-                        "exit_code": 0 if status != "error" else 125,
-                        "undetached": result.undetached,
-                    }
+                session.end(
+                    0 if status != "error" else 125,
+                    pids={str(h): c for h, c in sorted(result.pids.items())},
+                    syscalls=result.syscalls,
+                    syscalls_seen={n: s.calls for n, s in sorted(result.stats.items())},
+                    exit=status,
+                    undetached=result.undetached,
                 )
             for message in result.warnings:
                 output.warn(message)

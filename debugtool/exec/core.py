@@ -5,11 +5,9 @@ See the package's docstring for the modes; this module runs one exec and writes 
 
 from __future__ import annotations
 
-import os
 import signal
-import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,7 +15,6 @@ from debugtool.errors import (
     EXIT_TOOL,
     ContainerGone,
     DebugtoolError,
-    PermissionDenied,
     UsageError,
 )
 from debugtool.exec.plan import MODES, Context, make_plan
@@ -57,7 +54,7 @@ def exec_in(
     stdout: int = 1,
     stderr: int = 2,
 ) -> ExecResult:
-    """Run ``argv`` in ``target`` and return its result; write one audit line either way.
+    """Run ``argv`` in ``target`` and return its result; on record from start to end.
 
     ``report`` receives the context line before anything runs. ``spawn`` starts the ns/toolbox
     joiner as a new small interpreter instead of a fork (None: when this process runs several
@@ -67,7 +64,7 @@ def exec_in(
     from a worker thread (the TUI) those are skipped, and the thread must live until it returns
     (the joiner's parent-death signal follows that thread).
 
-    Raises ``UsageError``, ``ContainerGone``, ``PermissionDenied`` (the audit log cannot be
+    Raises ``UsageError``, ``ContainerGone``, ``AuditUnavailable`` (the audit log cannot be
     written: nothing ran), ``ExecUnsupported`` (125), ``CommandNotInvokable`` (126) or
     ``CommandNotFound`` (127); every other outcome is the command's exit code in the result.
     """
@@ -90,67 +87,85 @@ def exec_in(
     )
     stdio = Stdio(stdin, stdout, stderr)
     plan = make_plan(target, mode, namespaces, privileged, tools, discovery)
-    os.close(audit.open_log(audit.log_path(), ", so nothing was run"))  # fail before running
-    if report is not None:
-        report(plan.context)
-    started = time.monotonic()
+    session = audit.Session(
+        audit.Record(
+            action="exec",
+            target_id=target.container.id,
+            target_name=target.container.name,
+            runtime=plan.context.runtime or target.container.runtime,
+            mode=mode,
+            namespaces=list(plan.context.namespaces),
+            argv=argv,
+            exec_user=user,
+            tty=request.tty,
+            interactive=interactive,
+            privileged=privileged,
+        )
+    )
+    session.start()  # on record before anything runs; if it cannot be written, nothing runs
     code = EXIT_TOOL
     error: DebugtoolError | None = None
     interrupted = ""
     try:
-        target.check()
-        if mode == "runtime":
-            from debugtool.exec.runtime import run_runtime
+        with _stopped_by_signals():
+            if report is not None:
+                report(plan.context)
+            target.check()
+            if mode == "runtime":
+                from debugtool.exec.runtime import run_runtime
 
-            code = run_runtime(target, request, plan, stdio)
-        else:
-            from debugtool.exec.ns import run_ns
+                code = run_runtime(target, request, plan, stdio)
+            else:
+                from debugtool.exec.ns import run_ns
 
-            code = run_ns(target, request, plan, stdio, spawn)
-        if code == 128 + signal.SIGKILL and _stopping(target):
-            raise ContainerGone(
-                f"container {target.name} ({target.container.short_id}) stopped while the "
-                f"command was running (the command ended with {_describe(code)}).",
-                "Check why it stopped with 'debugtool inspect' or the runtime's logs.",
-            )
+                code = run_ns(target, request, plan, stdio, spawn)
+            if code == 128 + signal.SIGKILL and _stopping(target):
+                raise ContainerGone(
+                    f"container {target.name} ({target.container.short_id}) stopped while the "
+                    f"command was running (the command ended with {_describe(code)}).",
+                    "Check why it stopped with 'debugtool inspect' or the runtime's logs.",
+                )
     except DebugtoolError as exc:
         error = exc
         code = exc.exit_code
     except KeyboardInterrupt:
         code, interrupted = 128 + signal.SIGINT, "interrupted by Ctrl-C"
         raise
-    except SystemExit as exc:  # SIGTERM/SIGHUP while in raw mode (see terminal.raw_mode)
+    except SystemExit as exc:  # SIGTERM/SIGHUP (see _stopped_by_signals and terminal.raw_mode)
         code = exc.code if isinstance(exc.code, int) else EXIT_TOOL
         interrupted = f"debugtool was stopped ({_describe(code)})"
         raise
     finally:
-        duration = time.monotonic() - started
-        entry = {
-            "action": "exec",
-            "target_id": target.container.id,
-            "target_name": target.container.name,
-            "runtime": plan.context.runtime or target.container.runtime,
-            "mode": mode,
-            "namespaces": plan.context.namespaces,
-            "argv": argv,
-            "exec_user": user,
-            "tty": request.tty,
-            "interactive": interactive,
-            "privileged": privileged,
-            "exit_code": code,
-            "duration": round(duration, 4),
-        }
-        if error is not None:
-            entry["error"] = error.message
-        elif interrupted:
-            entry["error"] = interrupted
-        try:
-            audit.append(entry)
-        except PermissionDenied as exc:
-            sys.stderr.write(f"debugtool: warning: {exc.for_people()}\n")
+        session.end(code, error.message if error is not None else interrupted)
     if error is not None:
         raise error
-    return ExecResult(code, duration, plan.context)
+    return ExecResult(code, session.record.duration or 0.0, plan.context)
+
+
+@contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into ``SystemExit`` for the block (main thread only).
+
+    Python's default for SIGTERM ends the process at once, without ``finally``: the session's
+    end record and the runtime-mode watchdog's release would never happen. Handlers the block
+    installs itself (the ns-mode relay forwards these signals to the command) take precedence.
+    """
+
+    def leave(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    saved = {}
+    try:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) in (signal.SIG_DFL, None):
+                saved[sig] = signal.signal(sig, leave)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
 
 
 def _stopping(target: Target, grace: float = 0.5) -> bool:

@@ -96,6 +96,9 @@ def run_client(runtime: str, command: list[str], request: ExecRequest, stdio: St
         out_r, out_w = os.pipe2(os.O_CLOEXEC)
     try:
         # The runtime's client dies with debugtool (exec's watchdog handles the command itself).
+        # Without a terminal the client gets a process group of its own, so a signal meant for
+        # the session reaches it once, forwarded by debugtool; with -t it must stay in the
+        # terminal's foreground group to read it (the terminal is raw: Ctrl-C is a byte).
         proc = subprocess.Popen(
             command,
             stdin=in_r,
@@ -103,6 +106,7 @@ def run_client(runtime: str, command: list[str], request: ExecRequest, stdio: St
             stderr=err_w,
             env=client_environment(),
             preexec_fn=_die_with_parent,
+            process_group=None if request.tty else 0,
         )
     except FileNotFoundError:
         for fd in (in_r, in_w, err_r, err_w, out_r, out_w):
@@ -122,8 +126,9 @@ def run_client(runtime: str, command: list[str], request: ExecRequest, stdio: St
     pidfd = os.pidfd_open(proc.pid)
     relay = Relay(outputs, stdio.stdin if request.interactive else None, in_w, done_fd=pidfd)
     relay.on_tick, relay.tick = hold.tick, 0.1
+    signals = ignoring_interrupts(True) if request.tty else forwarding_signals(proc.pid)
     try:
-        with ignoring_interrupts(True):
+        with signals:
             relay.run()
             code = proc.wait()
     finally:
@@ -190,6 +195,37 @@ def _die_with_parent() -> None:
     import ctypes
 
     ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+class forwarding_signals:
+    """While the client runs, SIGINT, SIGTERM and SIGHUP to debugtool go to it (main thread).
+
+    The runtime's client passes them on to the command in the container, which ends as it
+    would under ``docker exec``; debugtool then records how it ended.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.saved: dict[int, object] = {}
+
+    def forward(self, signum: int, frame: object) -> None:
+        try:
+            os.kill(self.pid, signum)
+        except OSError:
+            pass
+
+    def __enter__(self) -> None:
+        try:
+            for sig in self.SIGNALS:
+                self.saved[sig] = signal.signal(sig, self.forward)
+        except ValueError:  # not the main thread
+            pass
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self.saved.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
 class ignoring_interrupts:

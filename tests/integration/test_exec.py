@@ -36,7 +36,10 @@ def audit_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def entries(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    """The log's sessions, each as its end record (or its start, if it never ended)."""
+    from debugtool import audit
+
+    return [r.to_dict() for r in audit.sessions(audit.read(str(path)))]
 
 
 def fds_of(stdout: str) -> list[str]:

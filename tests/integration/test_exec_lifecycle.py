@@ -4,7 +4,6 @@ one sentence and exit 125, and interactive -t sessions through a real pty (size,
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import pty
 import select
@@ -18,6 +17,13 @@ from pathlib import Path
 
 import harness
 import pytest
+
+
+def sessions(path: Path) -> list[dict]:
+    """The audit log's sessions, each as its end record (or its start, if it never ended)."""
+    from debugtool import audit
+
+    return [r.to_dict() for r in audit.sessions(audit.read(str(path)))]
 
 
 @pytest.fixture
@@ -99,7 +105,7 @@ def test_container_stopping_during_the_command(
         f"container {c.name} ({c.id[:12]}) stopped while the command was running "
         "(the command ended with signal SIGKILL)." in err
     )
-    [entry] = [json.loads(line) for line in audit_log.read_text().splitlines()]
+    [entry] = sessions(audit_log)
     assert entry["exit_code"] == 125 and "stopped while the command was running" in entry["error"]
 
 
@@ -173,7 +179,7 @@ def test_interactive_tty_session(
     term.type("exit 3\r")
     assert term.exit_code() == 3
     assert "/dev/pts/" in term.seen.decode()
-    entry = json.loads(audit_log.read_text().splitlines()[-1])
+    entry = sessions(audit_log)[-1]
     assert entry["tty"] is True and entry["exit_code"] == 3
 
 
@@ -203,6 +209,6 @@ def test_sigterm_mid_session_restores_the_terminal_and_leaves_nothing(
     os.close(term.fd)
     assert lflag & termios.ICANON and lflag & termios.ECHO  # cooked mode is back
     assert wait_for(lambda: not processes_in(c.pid, "sleep 300"))
-    entry = json.loads(audit_log.read_text().splitlines()[-1])
+    entry = sessions(audit_log)[-1]
     assert entry["argv"] == ["sh"] and entry["tty"] is True
     assert entry["exit_code"] == 143 and entry["error"] == "debugtool was stopped (signal SIGTERM)"

@@ -95,8 +95,11 @@ def assert_running_untraced(pid: int) -> None:
 
 
 def _audit(env: dict[str, str]) -> list[dict]:
-    path = Path(env["DEBUGTOOL_AUDIT_LOG"])
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    """Each trace session's end record, with its details (PIDs, counts) at the top level."""
+    from debugtool import audit
+
+    records = audit.sessions(audit.read(env["DEBUGTOOL_AUDIT_LOG"]))
+    return [{**r.to_dict(), **r.details} for r in records]
 
 
 def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:

@@ -6,11 +6,12 @@ import sys
 
 from tui_fixtures import NOW, WEB_ID, recorded
 
+from debugtool.audit import Record
 from debugtool.model import CgroupStats, Container
 from tui import commands
 from tui.commands import Finished
 from tui.format import against, cpu_text, memory_text, runtime_text
-from tui.source import audit_matches, utc_text
+from tui.source import utc_text
 from tui.usage import UsageHistory
 from tui.widgets.live_table import sort_value
 
@@ -72,11 +73,11 @@ def test_bundle_path_comes_from_the_json_summary():
 
 def test_audit_entries_match_by_target_id_or_name():
     c = recorded().container
-    assert audit_matches({"target_id": WEB_ID}, c)
-    assert audit_matches({"target_name": c.name}, c)
-    assert audit_matches({"container_id": WEB_ID[:12]}, c)
-    assert not audit_matches({"target_id": "ffff"}, c)
-    assert not audit_matches({"argv": ["x"]}, c)
+    assert Record("exec", target_id=WEB_ID).about(c)
+    assert Record("exec", target_name=c.name).about(c)
+    assert Record("exec", target_id=WEB_ID[:12]).about(c)
+    assert not Record("exec", target_id="ffff").about(c)
+    assert not Record("exec", argv=["x"]).about(c)
 
 
 def test_formats():

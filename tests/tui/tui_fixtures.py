@@ -7,10 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from debugtool.audit import Record
 from debugtool.errors import ContainerNotRunning
 from debugtool.model import CgroupStats, Container, Process, Snapshot
 from tui.commands import Finished
-from tui.source import ContainerList, audit_matches
+from tui.source import ContainerList
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "tui" / "snapshot.json"
 NOW = 1795000000.0  # the recorded snapshot's time: 2026-11-18 11:06:40 UTC
@@ -79,7 +80,7 @@ AUDIT = [
         "sudo_user": "alice",
         "action": "exec",
         "mode": "runtime",
-        "container_id": WEB_ID,
+        "target_id": WEB_ID,
         "argv": ["/bin/sh"],
         "exit_code": 0,
     },
@@ -88,11 +89,11 @@ AUDIT = [
         "user": "root",
         "action": "trace",
         "mode": "ptrace",
-        "container_id": WEB_ID,
+        "target_id": WEB_ID,
         "argv": ["trace", "--pid", "7"],
         "exit_code": 130,
     },
-    {"time": "2026-11-18T08:23:00+0000", "user": "root", "container_id": "other", "argv": ["x"]},
+    {"time": "2026-11-18T08:23:00+0000", "user": "root", "target_id": "other", "argv": ["x"]},
 ]
 
 
@@ -168,7 +169,7 @@ class FixtureSource:
         return []
 
     def audit(self, container: Container) -> list[dict[str, Any]]:
-        return [e for e in AUDIT if audit_matches(e, container)]
+        return [r for r in map(Record.from_dict, AUDIT) if r.about(container)]
 
     def close(self) -> None:
         pass

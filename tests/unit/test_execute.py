@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from debugtool import procfs, toolbox
-from debugtool.commands.audit import matches
+from debugtool.audit import Record
 from debugtool.commands.exec import parse_env
 from debugtool.errors import CommandNotFound, CommandNotInvokable, DebugtoolError
 from debugtool.exec.joiner import Capabilities, JoinSpec, SetupFailed, parse_passwd, resolve_user
@@ -212,13 +212,13 @@ def test_parse_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_audit_target_matching() -> None:
-    entry = {"target_name": "web", "target_id": "0123456789abcdef" * 4}
+    record = Record("exec", target_name="web", target_id="0123456789abcdef" * 4)
     assert (
-        matches(entry, "web")
-        and matches(entry, "0123456789ab")
-        and matches(entry, entry["target_id"])
+        record.matches("web")
+        and record.matches("0123456789ab")
+        and record.matches(record.target_id)
     )
-    assert not matches(entry, "we") and not matches(entry, "012")  # too short a prefix
+    assert not record.matches("we") and not record.matches("012")  # too short a prefix
 
 
 def test_static_elf_detection() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import work
@@ -12,6 +12,9 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
+
+if TYPE_CHECKING:
+    from debugtool.audit import Record
 
 from debugtool.errors import DebugtoolError
 from debugtool.model import Container, Snapshot
@@ -109,7 +112,7 @@ class DetailScreen(PollingScreen):
             self,
             snapshot: Snapshot,
             network: bool,
-            audit: list[dict[str, Any]] | None,
+            audit: list[Record] | None,
             cost: float,
         ) -> None:
             super().__init__()
@@ -121,7 +124,7 @@ class DetailScreen(PollingScreen):
     class Failed(Message):
         """A snapshot could not be taken; ``error`` says why in one sentence."""
 
-        def __init__(self, error: str, audit: list[dict[str, Any]] | None) -> None:
+        def __init__(self, error: str, audit: list[Record] | None) -> None:
             super().__init__()
             self.error = error
             self.audit = audit
@@ -437,17 +440,17 @@ class DetailScreen(PollingScreen):
         self._security_text = "\n".join(printable(line) for line in lines)  # LSM labels, errors
         self.query_one("#security-text", Static).update(Text(self._security_text))
 
-    def _render_audit(self, entries: list[dict[str, Any]]) -> None:
+    def _render_audit(self, records: list[Record]) -> None:
         rows = {}
-        for n, e in enumerate(entries):
-            argv = e.get("argv") or e.get("command") or ""
+        for n, r in enumerate(records):
+            state = r.state()
             rows[str(n)] = [
-                e.get("time") or utc_text(e.get("epoch")),
-                e.get("sudo_user") or e.get("user", ""),
-                e.get("action") or e.get("event") or e.get("kind", ""),
-                e.get("mode", ""),
-                " ".join(argv) if isinstance(argv, list) else str(argv),
-                e.get("exit_code", e.get("exit")),
+                r.time or utc_text(r.epoch),
+                r.sudo_user or r.user,
+                r.action,
+                r.mode,
+                " ".join(r.argv) if r.argv else f"pid {r.details.get('pid', '?')}",
+                {"running": "running", "lost": "never ended"}.get(state, r.exit_code),
             ]
         self.table("audit").update_rows(rows, order=list(rows))
 
