@@ -254,9 +254,15 @@ _VERSION_COMMANDS = {
 
 def host_runtimes(ctx: Context, timeout: float, docker_answered: bool = True) -> Files:
     """Versions of the runtimes on the host: their binaries' ``--version`` and Docker's API
-    (not asked again when it did not answer discovery)."""
+    (not asked again when it did not answer discovery).
+
+    Every runtime asked gets an entry: its version, or ``error: ...`` saying why there is none
+    (a daemon that answers garbage, a program that hangs), never a traceback.
+    """
+    from debugtool.runtimes.dockerapi import DockerAPI
+
     versions: dict[str, Any] = {}
-    threads = []
+    threads: dict[str, threading.Thread] = {}
 
     def ask(name: str, argv: list[str]) -> None:
         try:
@@ -265,13 +271,11 @@ def host_runtimes(ctx: Context, timeout: float, docker_answered: bool = True) ->
             versions[name] = text if rc == 0 else f"exit {rc}: {text[:200]}"
         except DebugtoolError as exc:
             versions[name] = f"error: {exc.message}"
+        except Exception as exc:  # noqa: BLE001 - recorded for this runtime, the others go on
+            versions[name] = f"error: {type(exc).__name__}: {exc}"
 
     def docker() -> None:
-        from debugtool.runtimes.dockerapi import DockerAPI
-
         api = DockerAPI(timeout=timeout)
-        if not api.present():
-            return
         if not docker_answered:
             versions["docker-engine"] = "error: the daemon did not answer discovery"
             return
@@ -279,17 +283,24 @@ def host_runtimes(ctx: Context, timeout: float, docker_answered: bool = True) ->
             versions["docker-engine"] = api.get_json("/version")
         except RuntimeUnavailable as exc:
             versions["docker-engine"] = f"error: {exc.reason}"
+        except Exception as exc:  # noqa: BLE001 - recorded for this runtime, the others go on
+            versions["docker-engine"] = f"error: {type(exc).__name__}: {exc}"
 
     for name, argv in _VERSION_COMMANDS.items():
         if shutil.which(argv[0]):
-            threads.append(threading.Thread(target=ask, args=(name, argv), daemon=True))
-    threads.append(threading.Thread(target=docker, daemon=True))
-    for t in threads:
+            threads[name] = threading.Thread(target=ask, args=(name, argv), daemon=True)
+    if DockerAPI().present():
+        threads["docker-engine"] = threading.Thread(target=docker, daemon=True)
+    for t in threads.values():
         t.start()
     deadline = time.monotonic() + timeout + 1
-    for t in threads:
+    for t in threads.values():
         t.join(max(0.0, deadline - time.monotonic()))
-    return {"host/runtimes.json": dumps(dict(sorted(versions.items())))}
+    # A thread still running may write its answer later: copy what is there now.
+    answered = dict(versions)
+    for name in threads.keys() - answered.keys():
+        answered[name] = f"error: did not answer within {timeout:g}s"
+    return {"host/runtimes.json": dumps(dict(sorted(answered.items())))}
 
 
 def host_discovery(ctx: Context, discovery: Discovery) -> Files:
