@@ -24,7 +24,7 @@ import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from debugtool import procfs
 from debugtool.errors import CommandNotInvokable, ExecUnsupported, RuntimeUnavailable
@@ -45,8 +45,25 @@ CRUN_ROOTS = ("/run/crun", "/run/docker/runtime-crun/*", "/run/containerd/runc/*
 
 #: A state file larger than this is not a state file (runc's are a few KiB).
 _MAX_STATE = 4 << 20
+#: A state root with more entries that are not containers than this gets one warning for all of
+#: them (``--oci-root /proc`` would otherwise print one line per process).
+_MAX_SKIP_WARNINGS = 5
+#: ``PF_KTHREAD`` in the flags of ``/proc/PID/stat`` (include/linux/sched.h): a kernel thread.
+PF_KTHREAD = 0x00200000
 
-ProcStat = Callable[[int], "tuple[str, int] | None"]
+
+class ProcState(NamedTuple):
+    """What liveness needs of a process: its state letter, start time, and whether it is a
+    kernel thread (which no container's init can be)."""
+
+    state: str
+    start: int
+    kthread: bool = False
+
+
+#: Reads a process's state (None: it is gone). Test doubles may return a plain
+#: ``(state, start)`` pair.
+ProcStat = Callable[[int], "ProcState | tuple[str, int] | None"]
 ReadSmall = Callable[[str], "str | None"]
 
 
@@ -118,16 +135,43 @@ def parse_created(text: Any) -> float | None:
         return None
 
 
-def proc_stat(pid: int) -> tuple[str, int] | None:
-    """Return ``(state letter, start time in ticks)`` of a live process, or None if it is gone."""
+def proc_stat(pid: int) -> ProcState | None:
+    """Return the state letter, start time (ticks) and kernel-thread flag of a live process, or
+    None if it is gone."""
     text = read_small(f"/proc/{pid}/stat")
     if text is None:
         return None
     try:
         fields = procfs.parse_stat(text)
+        # Field 9, flags, is the seventh after the command name's closing parenthesis.
+        flags = int(text[text.rindex(")") + 2 :].split()[6])
     except (ValueError, IndexError):
         return None
-    return str(fields["state"]), int(fields["starttime"])
+    return ProcState(str(fields["state"]), int(fields["starttime"]), bool(flags & PF_KTHREAD))
+
+
+def host_pid(value: Any) -> int | None:
+    """Return ``value`` if it can be the host PID of a container's init, else None.
+
+    It must be a JSON integer (``true`` is not a PID, although Python's bool is an int) above
+    1: PID 1 is the host's own init, which no state file may turn into a container.
+    """
+    if type(value) is not int or value <= 1:
+        return None
+    return value
+
+
+def start_ticks(value: Any) -> int | None:
+    """Return a recorded start time (clock ticks since boot) as an int, else None.
+
+    0 means none was recorded. Older runc wrote the number as a string; a float (``1e400``
+    decodes to infinity), a bool or anything else is not a start time.
+    """
+    if type(value) is int and value >= 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 20:
+        return int(value)
+    return None
 
 
 def read_small(path: str) -> str | None:
@@ -150,22 +194,20 @@ def liveness(pid: Any, start: Any, stat_of: ProcStat = proc_stat) -> bool:
     """Return whether ``pid`` is the live, non-zombie process that started at ``start``.
 
     ``start`` 0 or missing skips the start-time check (crun's rule for status files written
-    before it recorded one).
+    before it recorded one). A PID that ``host_pid`` refuses, a start time that ``start_ticks``
+    refuses and a kernel thread are never a container's process.
     """
-    try:
-        pid = int(pid)
-        start = int(start or 0)
-    except (TypeError, ValueError):
+    checked_pid = host_pid(pid)
+    checked_start = start_ticks(start or 0)
+    if checked_pid is None or checked_start is None:
         return False
-    if pid <= 0:
-        return False
-    seen = stat_of(pid)
+    seen = stat_of(checked_pid)
     if seen is None:
         return False
-    state, started = seen
-    if state in ("Z", "X", "x"):
+    state, started = seen[0], seen[1]
+    if state in ("Z", "X", "x") or (len(seen) > 2 and seen[2]):
         return False
-    return not start or started == start
+    return not checked_start or started == checked_start
 
 
 def _frozen(paths: Iterable[str], read: ReadSmall) -> bool:
@@ -214,8 +256,13 @@ def _read_state(path: str) -> bytes:
 
 
 def _load_json(path: str) -> Any:
-    """Return the JSON in ``path``; raise ``ValueError`` (bad JSON, too large) or ``OSError``."""
-    return json.loads(_read_state(path))
+    """Return the JSON in ``path``; raise ``ValueError`` (bad JSON, nested too deeply to decode,
+    too large) or ``OSError``."""
+    data = _read_state(path)
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("not valid JSON (nested too deeply)") from None
 
 
 #: The runc state.json fields debugtool reads, as (key, in config?, where to look from).
@@ -266,7 +313,7 @@ def skim_runc_state(raw: bytes) -> dict[str, Any] | None:
             start += 1
         try:
             value, end = _DECODER.raw_decode(text, start)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         if text[end : end + 1] not in (",", "}"):  # a member ends there, or it did not decode
             return None
@@ -278,6 +325,23 @@ def skim_runc_state(raw: bytes) -> dict[str, Any] | None:
 def _dict(value: Any) -> dict[str, Any]:
     """Return ``value`` if it is a JSON object, else an empty one (state files vary by version)."""
     return value if isinstance(value, dict) else {}
+
+
+def _text(value: Any) -> str:
+    """Return ``value`` if it is a JSON string, else '' (a number or object is no path or name)."""
+    return value if isinstance(value, str) else ""
+
+
+def _checked_process(data: dict[str, Any], pid_key: str, start_key: str) -> tuple[int, int]:
+    """Return the init PID and start time a state document records; raise ``ValueError``
+    naming the field when either is not one (``host_pid``, ``start_ticks``)."""
+    pid = host_pid(data.get(pid_key))
+    if pid is None:
+        raise ValueError(f"{pid_key} is not a container's process id ({data.get(pid_key)!r:.40})")
+    start = start_ticks(data.get(start_key) or 0)
+    if start is None:
+        raise ValueError(f"{start_key} is not a start time ({data.get(start_key)!r:.40})")
+    return pid, start
 
 
 def _labels(entries: Any) -> tuple[dict[str, str], str]:
@@ -311,15 +375,15 @@ def parse_runc_state(
 ) -> Container:
     """Return the container described by one runc ``state.json`` document.
 
-    Raises ``ValueError`` when ``data`` is not a runc state document.
+    Raises ``ValueError`` when ``data`` is not a runc state document (no id; a PID or start
+    time of the wrong type, or PID 1).
     """
     if not isinstance(data, dict) or not isinstance(data.get("id"), str) or not data["id"]:
         raise ValueError("no container id")
     config = _dict(data.get("config"))
     cgroup_paths = _dict(data.get("cgroup_paths"))
     labels, bundle = _labels(config.get("labels"))
-    pid = data.get("init_process_pid")
-    start = data.get("init_process_start")
+    pid, start = _checked_process(data, "init_process_pid", "init_process_start")
     freezer = []
     if isinstance(cgroup_paths.get("freezer"), str):
         freezer.append(os.path.join(cgroup_paths["freezer"], "freezer.state"))
@@ -332,12 +396,12 @@ def parse_runc_state(
         name=cid,
         runtime="runc",
         status=status,
-        pid=int(pid) if status != "stopped" and pid is not None else None,
+        pid=pid if status != "stopped" else None,
         created=parse_created(data.get("created")),
         labels=labels,
         namespace=root.namespace,
         bundle=bundle,
-        rootfs=str(config.get("rootfs") or ""),
+        rootfs=_text(config.get("rootfs")),
         oci_root=root.path,
         oci_runtime="runc",
         metadata={
@@ -345,7 +409,7 @@ def parse_runc_state(
                 "state_dir": state_dir,
                 "init_process_pid": pid,
                 "init_process_start": start,
-                "hostname": config.get("hostname", ""),
+                "hostname": _text(config.get("hostname")),
             }
         },
     )
@@ -362,14 +426,14 @@ def parse_crun_status(
     """Return the container described by crun's ``status`` file and its ``config.json`` copy.
 
     ``config`` may be None (crun reads the copy only for ``state``'s annotations). Raises
-    ``ValueError`` when ``data`` is not a crun status document (crun itself requires ``pid``).
+    ``ValueError`` when ``data`` is not a crun status document (crun itself requires ``pid``;
+    it must be a container's, ``host_pid``).
     """
-    if not isinstance(data, dict) or not isinstance(data.get("pid"), int):
+    if not isinstance(data, dict) or "pid" not in data:
         raise ValueError("no pid")
     cid = os.path.basename(state_dir)
-    pid = data["pid"]
-    start = data.get("process-start-time")
-    cgroup = data.get("cgroup-path") if isinstance(data.get("cgroup-path"), str) else ""
+    pid, start = _checked_process(data, "pid", "process-start-time")
+    cgroup = _text(data.get("cgroup-path"))
     freezer = []
     if cgroup:
         # crun's cgroup-path is relative to the cgroup root: v1 freezer, else v2 (or hybrid's).
@@ -381,8 +445,8 @@ def parse_crun_status(
     status = _status(state_dir, pid, start, freezer, stat_of, read)
     spec = _dict(config)
     annotations = _dict(spec.get("annotations"))
-    labels = {str(k): str(v) for k, v in annotations.items()}
-    hostname = spec.get("hostname", "")
+    labels = {k: v for k, v in annotations.items() if isinstance(v, str)}
+    hostname = _text(spec.get("hostname"))
     return Container(
         id=cid,
         name=cid,
@@ -392,8 +456,8 @@ def parse_crun_status(
         created=parse_created(data.get("created")),
         labels=labels,
         namespace=root.namespace,
-        bundle=str(data.get("bundle") or ""),
-        rootfs=str(data.get("rootfs") or ""),
+        bundle=_text(data.get("bundle")),
+        rootfs=_text(data.get("rootfs")),
         oci_root=root.path,
         oci_runtime="crun",
         metadata={
@@ -403,7 +467,7 @@ def parse_crun_status(
                 "process-start-time": start,
                 "cgroup-path": cgroup,
                 "systemd-cgroup": bool(data.get("systemd-cgroup")),
-                "owner": data.get("owner", ""),
+                "owner": _text(data.get("owner")),
                 "hostname": hostname,
             }
         },
@@ -569,6 +633,8 @@ class _OCIRuntime(Runtime):
         return bool(self.roots())
 
     def list(self, all: bool = False) -> list[Container]:
+        """Return the containers of every state root. A state file that cannot be read or is
+        not one (bad JSON, wrong types) is skipped with a warning; the others are listed."""
         self.warnings = []
         found: list[Container] = []
         refused: list[str] = []
@@ -581,12 +647,14 @@ class _OCIRuntime(Runtime):
                 continue
             except OSError:
                 continue  # the root vanished (a containerd namespace removed meanwhile)
+            skipped: list[str] = []
             for entry in entries:
                 if entry.name.startswith("."):
                     continue  # crun's .empty-directory and friends
-                container = self._read(root, entry.path)
+                container = self._read(root, entry.path, skipped)
                 if container is not None and (all or container.status != "stopped"):
                     found.append(container)
+            self.warnings += self._skip_warnings(root.path, skipped)
         if refused and len(refused) == len(roots):
             raise RuntimeUnavailable(
                 self.name,
@@ -597,8 +665,11 @@ class _OCIRuntime(Runtime):
             self.warnings.append(f"no permission to read state root {path}; skipped.")
         return found
 
-    def _read(self, root: StateRoot, state_dir: str) -> Container | None:
-        """Return the container in one state directory, None when it holds none (or is broken)."""
+    def _read(
+        self, root: StateRoot, state_dir: str, skipped: builtins.list[str]
+    ) -> Container | None:
+        """Return the container in one state directory, None when it holds none (or is broken:
+        then ``skipped`` gets the file and why)."""
         path = os.path.join(state_dir, self.state_file)
         try:
             return self.parse(root, state_dir, _load_json(path))
@@ -606,9 +677,21 @@ class _OCIRuntime(Runtime):
             return None  # not a container directory, or one being created or deleted
         except NotADirectoryError:
             return None  # a socket or file beside the container directories
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            self.warnings.append(f"skipping {path}: {_reason(exc)}.")
+        except Exception as exc:  # noqa: BLE001 - whatever is in one file, the others are listed
+            log.debug("skipping %s", path, exc_info=True)
+            skipped.append(f"{path}: {_reason(exc)}")
             return None
+
+    def _skip_warnings(self, root: str, skipped: builtins.list[str]) -> builtins.list[str]:
+        """Return one warning per skipped state file, or one for all of them when there are
+        more than a few (a directory that is not a state root: ``--oci-root /proc``)."""
+        if len(skipped) <= _MAX_SKIP_WARNINGS:
+            return [f"skipping {what}." for what in skipped]
+        examples = "; ".join(skipped[:3])
+        return [
+            f"skipped {len(skipped):,} entries of {root} that are not {self.name} state "
+            f"directories (first: {examples})."
+        ]
 
     def parse(self, root: StateRoot, state_dir: str, data: Any) -> Container:
         raise NotImplementedError
@@ -698,15 +781,17 @@ class RuncRuntime(_OCIRuntime):
     state_file = "state.json"
     default_roots = RUNC_ROOTS
 
-    def _read(self, root: StateRoot, state_dir: str) -> Container | None:
+    def _read(
+        self, root: StateRoot, state_dir: str, skipped: builtins.list[str]
+    ) -> Container | None:
         path = os.path.join(state_dir, self.state_file)
         try:
             data = skim_runc_state(_read_state(path))
             if data is not None:
                 return parse_runc_state(data, root, state_dir, self.stat_of, self.read)
-        except (OSError, ValueError, TypeError, KeyError):
-            pass  # the full read below says what is wrong
-        return super()._read(root, state_dir)
+        except Exception:  # noqa: BLE001 - the full read below says what is wrong
+            pass
+        return super()._read(root, state_dir, skipped)
 
     def parse(self, root: StateRoot, state_dir: str, data: Any) -> Container:
         return parse_runc_state(data, root, state_dir, self.stat_of, self.read)
