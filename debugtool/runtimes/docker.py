@@ -11,20 +11,22 @@ runtime, a stale file) the container's own inspect answer gives it.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
+import math
 import os
 import re
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
-from debugtool import procfs
-from debugtool.errors import ContainerGone, DebugtoolError, RuntimeUnavailable
+from debugtool.errors import ContainerGone, RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.runtimes.base import ExecRequest, Runtime, Stdio
-from debugtool.runtimes.dockerapi import DockerAPI
+from debugtool.runtimes.dockerapi import DockerAPI, decode
+from debugtool.runtimes.oci import host_pid, parse_created, proc_stat
 
 OCI_ROOT = "/run/docker/runtime-runc/moby"
 DATA_ROOT = "/var/lib/docker"
@@ -37,27 +39,75 @@ POD_LABELS = (
     "io.kubernetes.container.name",
 )
 _STATE_HEAD = re.compile(rb'"init_process_pid":(\d+),"init_process_start":(\d+)')
+#: What Docker's container ids look like (64 hex digits; runc's rule for ids, to be lenient
+#: with compatible daemons): never a path, never empty.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")
+#: A list answer with more bad records than this gets one warning for all of them.
+_MAX_RECORD_WARNINGS = 5
+#: The most of one container's log ``logs`` keeps (the end of it): the bundle keeps 8 MiB.
+LOG_LIMIT = 32 << 20
 
 
 def runc_pid(cid: str, root: str = OCI_ROOT) -> int | None:
     """Return the init PID runc recorded for container ``cid``, if that process still runs.
 
     Reads only the head of ``state.json`` (the PID and start time come first) and checks the
-    start time against ``/proc/PID/stat``, so a PID reused after the container died is refused.
+    start time against ``/proc/PID/stat``, so a PID reused after the container died is refused;
+    so are PID 1 (the host's init) and kernel threads, whatever the file says.
     """
+    if not _ID.fullmatch(cid):
+        return None
     try:
         with open(f"{root}/{cid}/state.json", "rb") as f:
             head = f.read(512)
     except OSError:
         return None
     match = _STATE_HEAD.search(head)
-    if not match:
+    if not match or len(match[1]) > 10:
         return None
-    pid, start = int(match[1]), int(match[2])
-    try:
-        return pid if procfs.start_time(pid) == start else None
-    except (DebugtoolError, ValueError):  # gone, or unreadable: let the API answer instead
+    pid, start = host_pid(int(match[1])), int(match[2])
+    seen = proc_stat(pid) if pid is not None else None  # None: gone, let the API answer
+    if seen is None or seen.kthread or seen.start != start:
         return None
+    return pid
+
+
+def list_record_problem(item: Any) -> str | None:
+    """Return what makes one record of ``GET /containers/json`` unusable, or None if it is fine.
+
+    Docker gives each field one type; a record where one is otherwise (``"Labels": [1, 2]``)
+    or whose ``Id`` could not be a container's comes from a broken or hostile daemon, and is
+    left out rather than guessed at.
+    """
+    if not isinstance(item, dict):
+        return f"it is a JSON {_kind(item)}, not an object"
+    if not isinstance(item.get("Id"), str) or not _ID.fullmatch(item["Id"]):
+        return "it has no container id"
+    names = item.get("Names")
+    if names is not None and not (
+        isinstance(names, list) and all(isinstance(n, str) for n in names)
+    ):
+        return "Names is not a list of strings"
+    labels = item.get("Labels")
+    if labels is not None and not (
+        isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values())
+    ):
+        return "Labels is not an object of strings"
+    for key in ("Image", "State", "Status"):
+        if item.get(key) is not None and not isinstance(item[key], str):
+            return f"{key} is not a string"
+    created = item.get("Created")
+    if created is not None and (
+        type(created) not in (int, float) or not math.isfinite(created) or created < 0
+    ):
+        return "Created is not a time"
+    return None
+
+
+def _kind(value: Any) -> str:
+    """Return the JSON name of a decoded value's type (for a sentence about it)."""
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
 
 
 def container_from_list(
@@ -67,7 +117,7 @@ def container_from_list(
 
     ``runc`` says whether runc under Docker's default root runs it; when another OCI runtime
     does (its PID had to come from inspect), the OCI root is left for containerd's record of
-    the container to fill in.
+    the container to fill in. ``item`` is one that ``list_record_problem`` accepted.
     """
     names = item.get("Names") or []
     name = names[0].lstrip("/") if names else item.get("Id", "")[:12]
@@ -98,7 +148,7 @@ def data_root(config: str = DAEMON_CONFIG) -> str:
     try:
         with open(config, "rb") as f:
             value = json.loads(f.read(1 << 20)).get("data-root")
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, RecursionError):
         return DATA_ROOT
     return value if isinstance(value, str) and value.startswith("/") else DATA_ROOT
 
@@ -114,7 +164,7 @@ def state_record(cid: str, root: str) -> dict[str, Any] | None:
     try:
         with open(f"{root}/containers/{cid}/config.v2.json", "rb") as f:
             record = json.loads(f.read(8 << 20))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply
         return None
     return record if isinstance(record, dict) else None
 
@@ -128,7 +178,8 @@ def _state_pid(cid: str, recorded: Any) -> tuple[int | None, bool]:
     pid = runc_pid(cid)
     if pid is not None:
         return pid, True
-    if not isinstance(recorded, int) or recorded <= 0:
+    recorded = host_pid(recorded)
+    if recorded is None:
         return None, False
     try:
         with open(f"/proc/{recorded}/cgroup", "rb") as f:
@@ -148,8 +199,6 @@ def container_from_state(record: dict[str, Any], pid: int | None, runc: bool = T
     environment (``GET /containers/json`` does not give it either); ``inspect`` gives the
     whole record.
     """
-    from debugtool.runtimes.oci import parse_created
-
     state, config = _mapping(record.get("State")), _mapping(record.get("Config"))
     cid = str(record.get("ID") or "")
     raw_labels = config.get("Labels")
@@ -221,13 +270,47 @@ def demultiplex(data: bytes) -> bytes:
     Each frame is an 8-byte header (stream, 3 zero bytes, big-endian length) and its payload.
     A truncated last frame keeps what arrived.
     """
-    out = bytearray()
-    pos = 0
-    while pos + 8 <= len(data):
-        (size,) = struct.unpack(">I", data[pos + 4 : pos + 8])
-        out += data[pos + 8 : pos + 8 + size]
-        pos += 8 + size
-    return bytes(out)
+    return log_tail([data], multiplexed=True, limit=len(data))
+
+
+def log_tail(chunks: Iterable[bytes], multiplexed: bool, limit: int = LOG_LIMIT) -> bytes:
+    """Return the last ``limit`` bytes of a log streamed in ``chunks`` (from its first whole
+    line when it had to be cut), demultiplexed from stdcopy frames when ``multiplexed``.
+
+    The stream is read as it comes: a log of any length, or a frame header announcing 4 GiB,
+    holds at most about twice ``limit`` in memory.
+    """
+    kept = bytearray()
+    cut = False
+    header = bytearray()
+    left = 0  # payload bytes still to come in the current frame
+    for chunk in chunks:
+        if not multiplexed:
+            kept += chunk
+        else:
+            view = memoryview(chunk)
+            while view:
+                if left == 0:
+                    need = 8 - len(header)
+                    header += view[:need]
+                    view = view[need:]
+                    if len(header) == 8:
+                        (left,) = struct.unpack(">I", header[4:8])
+                        header.clear()
+                    continue
+                take = view[:left]
+                kept += take
+                left -= len(take)
+                view = view[len(take) :]
+        if len(kept) > 2 * limit:
+            del kept[: len(kept) - limit]
+            cut = True
+    if len(kept) > limit:
+        del kept[: len(kept) - limit]
+        cut = True
+    if cut:
+        del kept[: kept.find(b"\n") + 1]
+    return bytes(kept)
 
 
 class DockerRuntime(Runtime):
@@ -253,22 +336,43 @@ class DockerRuntime(Runtime):
         deadline = time.monotonic() + self.timeout
         try:
             items = api.get_json("/containers/json", {"all": "1" if all else "0"})
+            if not isinstance(items, list):
+                raise RuntimeUnavailable(
+                    self.name,
+                    f"answered GET /containers/json with a JSON {_kind(items)}, not a list",
+                )
         except RuntimeUnavailable as exc:
+            # A daemon that hangs, refuses or answers garbage: its own files still name its
+            # containers.
             return self._from_state_files(api, exc, all)
-        if not isinstance(items, list):
-            raise RuntimeUnavailable(self.name, "GET /containers/json did not answer a list")
         found = []
-        for item in items:
-            if not isinstance(item, dict):
+        bad: list[str] = []
+        for index, item in enumerate(items):
+            problem = list_record_problem(item)
+            if problem is not None:
+                ident = item.get("Id") if isinstance(item, dict) else None
+                which = ident[:12] if isinstance(ident, str) and ident else f"#{index + 1}"
+                bad.append(f"{which} ({problem})")
                 continue
             pid = None
             runc = True
             if item.get("State") in ("running", "paused", "restarting"):
-                pid = runc_pid(item.get("Id", ""))
+                pid = runc_pid(item["Id"])
                 if pid is None:
                     runc = False
-                    pid = self._inspect_pid(api, item.get("Id", ""), deadline)
+                    pid = self._inspect_pid(api, item["Id"], deadline)
             found.append(container_from_list(item, pid, runc))
+        if bad:
+            shown = "; ".join(bad[:_MAX_RECORD_WARNINGS])
+            more = (
+                f" and {len(bad) - _MAX_RECORD_WARNINGS:,} more"
+                if len(bad) > _MAX_RECORD_WARNINGS
+                else ""
+            )
+            self.warnings.append(
+                f"skipped {len(bad):,} record{'' if len(bad) == 1 else 's'} of GET /containers/json "
+                f"that {'is' if len(bad) == 1 else 'are'} not a container's: {shown}{more}."
+            )
         return found
 
     def _from_state_files(
@@ -302,8 +406,8 @@ class DockerRuntime(Runtime):
             answer = api.get_json(f"/containers/{quote(cid)}/json", timeout=remaining)
         except RuntimeUnavailable:
             return None  # it went away between the two requests (normal churn), or Docker hangs
-        state = (answer.get("State") or {}) if isinstance(answer, dict) else {}
-        return int(state.get("Pid") or 0) or None
+        state = answer.get("State") if isinstance(answer, dict) else None
+        return host_pid(state.get("Pid")) if isinstance(state, dict) else None
 
     def inspect(self, container: Container) -> dict:
         """Return ``GET /containers/{id}/json``.
@@ -325,7 +429,12 @@ class DockerRuntime(Runtime):
             )
         if status >= 300:
             raise RuntimeUnavailable(self.name, f"inspect answered {status}: {data[:200]!r}")
-        return json.loads(data)
+        record = decode(data, f"inspect of {container.short_id}", self.name)
+        if not isinstance(record, dict):
+            raise RuntimeUnavailable(
+                self.name, f"answered inspect of {container.short_id} with a JSON {_kind(record)}"
+            )
+        return record
 
     def can_exec(self, container: Container) -> bool:
         """A container listed from the state files means the daemon did not answer: its exec
@@ -347,18 +456,23 @@ class DockerRuntime(Runtime):
 
         Raises ``ContainerGone`` or ``RuntimeUnavailable`` (at once for a container listed
         from the state files: the daemon that did not answer the list would not answer this).
+        A log longer than ``LOG_LIMIT`` is read through and its end kept.
         """
         if (container.metadata.get("docker") or {}).get("source") == FROM_STATE_FILES:
             raise RuntimeUnavailable(self.name, "the daemon did not answer when asked for the list")
-        tty = bool((self.inspect(container).get("Config") or {}).get("Tty"))
+        config = self.inspect(container).get("Config")
+        tty = isinstance(config, dict) and config.get("Tty") is True
         query: dict[str, Any] = {"stdout": "1", "stderr": "1", "timestamps": "1"}
         query["tail"] = str(tail) if tail is not None else "all"
         if since is not None:
             query["since"] = f"{since:.9f}"
-        status, data = self.api().request("GET", f"/containers/{quote(container.id)}/logs", query)
-        if status == 404:
-            raise ContainerGone(f"Docker no longer knows container {container.name}.")
-        if status >= 300:
-            raise RuntimeUnavailable(self.name, f"logs answered {status}: {data[:200]!r}")
-        # With a TTY the stream is raw; without one each chunk carries an 8-byte header.
-        return data if tty else demultiplex(data)
+        status, chunks = self.api().stream("GET", f"/containers/{quote(container.id)}/logs", query)
+        with contextlib.closing(chunks):
+            if status == 404:
+                raise ContainerGone(f"Docker no longer knows container {container.name}.")
+            if status >= 300:
+                raise RuntimeUnavailable(
+                    self.name, f"logs answered {status}: {next(chunks, b'')[:200]!r}"
+                )
+            # With a TTY the stream is raw; without one each chunk carries an 8-byte header.
+            return log_tail(chunks, multiplexed=not tty, limit=LOG_LIMIT)

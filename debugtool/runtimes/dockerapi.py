@@ -9,9 +9,11 @@ keep-alive to manage.
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import time
+from collections.abc import Generator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,6 +21,14 @@ from debugtool.errors import RuntimeUnavailable
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 API_VERSION = "v1.41"  # Docker 20.10; newer daemons accept it too
+
+#: The largest answer ``request`` reads. ``GET /containers/json?all=1`` takes about 1 KiB a
+#: container (3 KiB with Kubernetes' labels), so 32 MiB is over ten thousand containers; decoded,
+#: it costs about five times its size. A daemon that sends more is broken or hostile: the answer
+#: is refused (and Docker's containers are read from its state files instead) rather than held.
+MAX_ANSWER = 32 << 20
+#: The status line and headers end within this many bytes, or it is not an HTTP answer.
+_MAX_HEAD = 64 << 10
 
 
 def socket_path() -> str:
@@ -89,56 +99,143 @@ class DockerAPI:
         query: dict[str, Any] | None = None,
         body: Any = None,
         timeout: float | None = None,
+        limit: int = MAX_ANSWER,
     ) -> tuple[int, bytes]:
         """Send one request; return ``(status, body)``. Raises ``RuntimeUnavailable``.
 
         ``timeout`` bounds the whole exchange, not each read, so a daemon that trickles bytes
-        cannot hold the caller longer than asked.
+        cannot hold the caller longer than asked; ``limit`` bounds what is read, so one that
+        streams without end cannot fill memory (an answer larger than that is refused).
+        """
+        status, chunks = self.stream(method, path, query, body, timeout)
+        data = bytearray()
+        for chunk in chunks:
+            data += chunk
+            if len(data) > limit:
+                chunks.close()
+                raise RuntimeUnavailable(
+                    self.name,
+                    f"answered {method} {path} with more than {_mib(limit)} (not read further)",
+                )
+        return status, bytes(data)
+
+    def stream(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> tuple[int, Generator[bytes, None, None]]:
+        """Send one request; return its status and a generator of the body's chunks as they
+        arrive (for an answer of any length, such as a log). Raises ``RuntimeUnavailable``,
+        the generator too.
+
+        ``timeout`` bounds the whole exchange, as for ``request``; the socket is closed when
+        the generator ends or is closed.
         """
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
         payload = json.dumps(body).encode() if body is not None else None
         sock = self.connect(timeout)
-        chunks: list[bytes] = []
+
+        def receive() -> Generator[bytes, None, None]:
+            try:
+                sock.sendall(self.head(method, path, query, payload) + (payload or b""))
+                while True:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        raise TimeoutError
+                    sock.settimeout(left)
+                    chunk = sock.recv(1 << 16)
+                    if not chunk:
+                        return
+                    yield chunk
+            except TimeoutError:
+                raise RuntimeUnavailable(
+                    self.name, f"did not answer {method} {path} within {timeout:g}s"
+                ) from None
+            except OSError as exc:
+                raise RuntimeUnavailable(self.name, f"{method} {path} failed: {exc}") from None
+            finally:
+                sock.close()
+
+        chunks = receive()
+        head = bytearray()
+        for chunk in chunks:
+            head += chunk
+            if b"\r\n\r\n" in head or len(head) > _MAX_HEAD:
+                break
+        header, sep, rest = bytes(head).partition(b"\r\n\r\n")
         try:
-            sock.sendall(self.head(method, path, query, payload) + (payload or b""))
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError
-                sock.settimeout(left)
-                chunk = sock.recv(1 << 16)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        except TimeoutError:
-            raise RuntimeUnavailable(
-                self.name, f"did not answer {method} {path} within {timeout:g}s"
-            ) from None
-        except OSError as exc:
-            raise RuntimeUnavailable(self.name, f"{method} {path} failed: {exc}") from None
-        finally:
-            sock.close()
-        header, _, data = b"".join(chunks).partition(b"\r\n\r\n")
-        try:
+            if not sep:
+                raise ValueError
             status = int(header.split(b" ", 2)[1])
         except (IndexError, ValueError):
+            chunks.close()
             raise RuntimeUnavailable(self.name, f"{method} {path}: not an HTTP answer") from None
-        return status, data
+        return status, _prepend(rest, chunks)
 
     def get_json(
         self, path: str, query: dict[str, Any] | None = None, timeout: float | None = None
     ) -> Any:
-        """GET a JSON document; a non-2xx answer raises ``RuntimeUnavailable`` with its message."""
+        """GET a JSON document. A non-2xx answer raises ``RuntimeUnavailable`` with its message;
+        so does one that is not JSON (cut short, not UTF-8, nested too deeply to decode)."""
         status, data = self.request("GET", path, query, timeout=timeout)
         if status >= 300:
             raise RuntimeUnavailable(self.name, f"GET {path} answered {status}: {message(data)}")
-        return json.loads(data)
+        return decode(data, f"GET {path}", self.name)
+
+
+def decode(data: bytes, what: str, runtime: str = "docker") -> Any:
+    """Return the JSON document in an answer; raise ``RuntimeUnavailable`` when it is not one.
+
+    Strict where Python's ``json`` is lenient: ``NaN``, ``Infinity`` and numbers too large for
+    a float (``1e400``) are refused, since no daemon sends them and they would make debugtool's
+    own ``--json`` output invalid. ``json.loads`` raises ``RecursionError`` past about a
+    thousand nested arrays: that is a broken answer too, not a bug to report.
+    """
+    try:
+        return json.loads(data, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        detail = "nested too deeply"
+    except json.JSONDecodeError as exc:
+        detail = "an empty body" if not data.strip() else f"{exc.msg} at offset {exc.pos}"
+    except UnicodeDecodeError:
+        detail = "not UTF-8"
+    except ValueError as exc:  # from _no_constant or _finite
+        detail = str(exc)
+    raise RuntimeUnavailable(runtime, f"answered {what} with something not JSON ({detail})")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is too large for a number")
+    return value
+
+
+def _mib(size: int) -> str:
+    return f"{size >> 20} MiB" if size >= 1 << 20 else f"{size} bytes"
+
+
+def _prepend(first: bytes, rest: Generator[bytes, None, None]) -> Generator[bytes, None, None]:
+    """Yield ``first`` (when not empty), then what ``rest`` yields; closing closes ``rest``."""
+    try:
+        if first:
+            yield first
+        yield from rest
+    finally:
+        rest.close()
 
 
 def message(data: bytes) -> str:
     """Return the ``message`` of a Docker error answer (or the start of the body)."""
     try:
         return str(json.loads(data).get("message", "")) or data.decode(errors="replace")[:200]
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         return data.decode(errors="replace")[:200]

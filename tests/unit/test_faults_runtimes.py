@@ -1,0 +1,599 @@
+"""The fault suite, runtimes: daemons and state files that answer wrongly (issue 12).
+
+A real daemon cannot be made to send garbage, so Docker is a fake Engine API on a unix socket
+here (one canned answer per connection, or a body that never ends); runc and crun are crafted
+state files. Each test checks the rule the backends keep: a bad answer costs that runtime one
+warning (Docker then lists its containers from its state files), a bad record or state file
+costs only itself, and nothing raises past the backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from debugtool import output
+from debugtool.bundle import collectors
+from debugtool.errors import RuntimeUnavailable
+from debugtool.runtimes import discover, docker, dockerapi, oci
+from debugtool.runtimes.oci import CrunRuntime, ProcState, RuncRuntime
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+DOCKER_LIST = json.loads((FIXTURES / "runtimes" / "docker-containers.json").read_text())
+
+
+# --- a fake Docker Engine API -----------------------------------------------------------------
+
+
+class FakeDocker:
+    """A unix socket that answers every request with ``answer(request_line)``: bytes to send
+    (then close), or an iterator of chunks sent until the client hangs up."""
+
+    def __init__(self, path: str, answer: Callable[[bytes], bytes | Iterator[bytes]]) -> None:
+        self.path = path
+        self.answer = answer
+        self.requests: list[bytes] = []
+        self.sent = 0
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    request += chunk
+                line = request.split(b"\r\n", 1)[0]
+                self.requests.append(line)
+                answer = self.answer(line)
+                for chunk in [answer] if isinstance(answer, bytes) else answer:
+                    conn.sendall(chunk)
+                    self.sent += len(chunk)
+            except OSError:
+                pass  # the client hung up: what a capped reader does
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def http(body: bytes, status: int = 200) -> bytes:
+    return b"HTTP/1.0 %d OK\r\nContent-Type: application/json\r\n\r\n" % status + body
+
+
+@pytest.fixture
+def sockdir() -> Iterator[Path]:
+    # AF_UNIX paths are limited to 107 bytes: keep them short.
+    path = Path(f"/tmp/dtf-{os.getpid()}-{time.monotonic_ns() % 10**9}")
+    path.mkdir()
+    yield path
+    for child in path.iterdir():
+        child.unlink()
+    path.rmdir()
+
+
+@pytest.fixture
+def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Docker's state files (the captured config.v2.json of two containers); name -> id."""
+    ids = {}
+    for kind in ("running", "created"):
+        record = json.loads((FIXTURES / "runtimes" / f"docker-config.v2-{kind}.json").read_text())
+        (tmp_path / "containers" / record["ID"]).mkdir(parents=True)
+        (tmp_path / "containers" / record["ID"] / "config.v2.json").write_text(json.dumps(record))
+        ids[record["Name"].lstrip("/")] = record["ID"]
+    monkeypatch.setattr(docker, "data_root", lambda: str(tmp_path))
+    return ids
+
+
+def fake_docker(
+    sockdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: Callable[[bytes], bytes | Iterator[bytes]],
+) -> FakeDocker:
+    server = FakeDocker(str(sockdir / "d.sock"), answer)
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{server.path}")
+    return server
+
+
+DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        (http(b'[{"Id": "56fd1f620f70'), "something not JSON (Unterminated string"),
+        (http(b'{"a":1}'), "with a JSON object, not a list"),
+        (http(b""), "something not JSON (an empty body)"),
+        (http(b"   \n"), "something not JSON (an empty body)"),
+        (http(b'"containers"'), "with a JSON string, not a list"),
+        (http(b"null"), "with a JSON null, not a list"),
+        (http(DEEP), "something not JSON (nested too deeply)"),
+        (http(b"[\xff\xfe]"), "something not JSON (not UTF-8)"),
+        (http(b'[{"Id": "x", "Created": NaN}]'), "something not JSON (NaN is not a JSON number)"),
+        (http(b'[{"Id": "x", "Created": 1e400}]'), "1e400 is too large for a number"),
+        (b"SSH-2.0-OpenSSH_9.2\r\n", "GET /containers/json: not an HTTP answer"),
+        (b"", "GET /containers/json: not an HTTP answer"),
+    ],
+    ids=[
+        "truncated",
+        "object",
+        "empty",
+        "blank",
+        "string",
+        "null",
+        "deep",
+        "not-utf8",
+        "nan",
+        "inf",
+        "not-http",
+        "closed",
+    ],
+)
+def test_a_bad_docker_answer_falls_back_on_its_state_files(
+    answer: bytes,
+    reason: str,
+    sockdir: Path,
+    data_root: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = fake_docker(sockdir, monkeypatch, lambda line: answer)
+    try:
+        rt = docker.DockerRuntime(timeout=5)
+        found = {c.name: c for c in rt.list(all=True)}
+    finally:
+        server.close()
+    assert {found[name].id for name in data_root} == set(data_root.values())
+    assert all(c.metadata["docker"]["source"] == docker.FROM_STATE_FILES for c in found.values())
+    (warning,) = rt.warnings
+    assert reason in warning
+    assert warning.endswith("containers instead (no exec through Docker).")
+
+
+def test_discovery_keeps_docker_whose_answer_is_garbage(
+    sockdir: Path, data_root: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: json.loads' error went up to discovery, which dropped Docker altogether."""
+    server = fake_docker(sockdir, monkeypatch, lambda line: http(DEEP))
+    try:
+        found = discover(["docker"], all=True, timeout=5)
+    finally:
+        server.close()
+    assert "docker" in found.runtimes
+    assert {c.name for c in found.containers} == set(data_root)
+    (warning,) = found.warnings
+    assert warning.startswith("docker: answered GET /containers/json with something not JSON")
+
+
+def test_one_bad_docker_record_is_skipped_and_the_rest_listed(
+    sockdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = [dict(r, State="exited") for r in DOCKER_LIST]
+    bad = [
+        dict(DOCKER_LIST[0], Id="a" * 64, Labels=[1, 2]),
+        dict(DOCKER_LIST[0], Id="b" * 64, Names="/web"),
+        {k: v for k, v in DOCKER_LIST[0].items() if k != "Id"},
+        dict(DOCKER_LIST[0], Id="../../../etc"),
+        dict(DOCKER_LIST[0], Id="c" * 64, Created="yesterday"),
+    ]
+    answer = http(json.dumps([*good[:2], *bad, 7, *good[2:]]).encode())
+    server = fake_docker(sockdir, monkeypatch, lambda line: answer)
+    try:
+        rt = docker.DockerRuntime(timeout=5)
+        found = rt.list(all=True)
+    finally:
+        server.close()
+    assert [c.id for c in found] == [r["Id"] for r in good]
+    (warning,) = rt.warnings
+    assert warning.startswith(
+        "skipped 6 records of GET /containers/json that are not a container's"
+    )
+    assert "aaaaaaaaaaaa (Labels is not an object of strings)" in warning
+    assert "bbbbbbbbbbbb (Names is not a list of strings)" in warning
+    assert "#5 (it has no container id)" in warning
+    assert "../../../etc (it has no container id)" in warning
+    assert "cccccccccccc (Created is not a time)" in warning
+    assert warning.endswith("and 1 more.")  # the 7, shown as #8: a warning names five at most
+
+
+def test_docker_record_checks() -> None:
+    item = DOCKER_LIST[0]
+    assert docker.list_record_problem(item) is None
+    assert docker.list_record_problem(dict(item, Labels=None, Names=None)) is None
+    for change, problem in [
+        ({"Labels": {"a": 1}}, "Labels is not an object of strings"),
+        ({"Names": [None]}, "Names is not a list of strings"),
+        ({"State": {"Running": True}}, "State is not a string"),
+        ({"Image": 5}, "Image is not a string"),
+        ({"Created": True}, "Created is not a time"),
+        ({"Created": -1}, "Created is not a time"),
+        ({"Id": ""}, "it has no container id"),
+        ({"Id": "abc\n\x1b[31m"}, "it has no container id"),
+    ]:
+        assert docker.list_record_problem(dict(item, **change)) == problem, change
+
+
+def test_docker_inspect_answering_garbage_is_a_runtime_error(
+    sockdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = iter([http(b"[1, 2]"), http(b"{nope"), http(DEEP)])
+    server = fake_docker(sockdir, monkeypatch, lambda line: next(answers))
+    container = docker.container_from_list(DOCKER_LIST[0])
+    try:
+        rt = docker.DockerRuntime(timeout=5)
+        for reason in ("with a JSON array", "something not JSON", "nested too deeply"):
+            with pytest.raises(RuntimeUnavailable, match=reason):
+                rt.inspect(container)
+    finally:
+        server.close()
+
+
+def test_an_inspect_pid_that_is_not_a_pid_is_none(
+    sockdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A running container whose runc state is elsewhere gets its PID from inspect: ``true``
+    (an int to Python) or 1 must not make the host's init that container."""
+    pids = iter([True, 1, "4242", 4.2, None, {"x": 1}, 0, -3])
+    running = [dict(DOCKER_LIST[0], Id="d" * 64, State="running")]
+
+    def answer(line: bytes) -> bytes:
+        if line.startswith(b"GET /v1.41/containers/json"):
+            return http(json.dumps(running).encode())
+        return http(json.dumps({"State": {"Pid": next(pids)}}).encode())
+
+    server = fake_docker(sockdir, monkeypatch, answer)
+    try:
+        rt = docker.DockerRuntime(timeout=5)
+        for _ in range(8):
+            (c,) = rt.list()
+            assert c.pid is None and rt.warnings == []
+    finally:
+        server.close()
+
+
+def endless(head: bytes, chunk: bytes = b"[" + b'{"Id":"0"},' * 5000) -> Iterator[bytes]:
+    """An answer whose body never ends (until 2 GiB, so a failing test stops)."""
+    yield head
+    for _ in range((2 << 30) // len(chunk)):
+        yield chunk
+
+
+def test_an_endless_docker_answer_is_cut_at_the_cap(
+    sockdir: Path, data_root: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = fake_docker(sockdir, monkeypatch, lambda line: endless(http(b"")))
+    try:
+        rt = docker.DockerRuntime(timeout=30)
+        found = rt.list(all=True)
+    finally:
+        server.close()
+    assert {c.name for c in found} == set(data_root)
+    (warning,) = rt.warnings
+    assert warning.startswith("answered GET /containers/json with more than 32 MiB (not read")
+    # It stopped reading there: what the server got out is the cap plus the sockets' buffers.
+    assert server.sent < dockerapi.MAX_ANSWER + (8 << 20)
+
+
+def test_an_endless_docker_answer_costs_no_more_memory_than_the_cap(sockdir: Path) -> None:
+    """Before: 1.3-1.8 GB RSS for a 1 GB body. The peak RSS of a process that lists Docker
+    while it streams without end stays near the interpreter's plus the 32 MiB cap."""
+    server = FakeDocker(str(sockdir / "d.sock"), lambda line: endless(http(b"")))
+    script = textwrap.dedent(
+        """
+        from debugtool.runtimes import docker
+        from debugtool.errors import RuntimeUnavailable
+        docker.data_root = lambda: "/nonexistent"
+        try:
+            docker.DockerRuntime(timeout=60).list()
+        except RuntimeUnavailable as exc:
+            print(exc.reason)
+        """
+    )
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", script],
+            stdout=subprocess.PIPE,
+            env={**os.environ, "DOCKER_HOST": f"unix://{server.path}"},
+        )
+        assert proc.stdout is not None
+        said = proc.stdout.read().decode()
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    finally:
+        server.close()
+    assert proc.returncode == 0
+    assert said.startswith("answered GET /containers/json with more than 32 MiB")
+    assert usage.ru_maxrss < 160 << 10, f"peak RSS {usage.ru_maxrss >> 10} MiB"  # KiB
+
+
+def test_docker_logs_are_streamed_and_keep_their_end(
+    sockdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A log far past LOG_LIMIT (and one frame announcing 4 GiB) is read through, not held."""
+    monkeypatch.setattr(docker, "LOG_LIMIT", 1 << 20)
+    line = b"2026-11-26T17:27:11.605416000Z " + b"x" * 90 + b"\n"
+
+    def frames() -> Iterator[bytes]:
+        yield http(b"")
+        for _ in range(20_000):  # about 2.4 MiB of frames
+            yield b"\x01\x00\x00\x00" + len(line).to_bytes(4, "big") + line
+        last = b"2026-11-26T17:27:12.000000000Z the end\n"
+        yield b"\x02\x00\x00\x00" + len(last).to_bytes(4, "big") + last
+
+    def answer(request: bytes) -> bytes | Iterator[bytes]:
+        if b"/logs?" in request:
+            return frames()
+        return http(b'{"Config": {"Tty": false}}')
+
+    server = fake_docker(sockdir, monkeypatch, answer)
+    try:
+        data = docker.DockerRuntime(timeout=10).logs(docker.container_from_list(DOCKER_LIST[0]))
+    finally:
+        server.close()
+    assert len(data) <= 1 << 20
+    assert data.endswith(b"the end\n")
+    assert data.startswith(b"2026-11-26T17:27:11.605416000Z xxx")  # cut at a whole line
+
+
+def test_log_tail_bounds_memory_whatever_the_frames_announce() -> None:
+    huge = b"\x01\x00\x00\x00\xff\xff\xff\xff"  # a frame of 4 GiB - 1 that never ends
+
+    def chunks() -> Iterator[bytes]:
+        yield huge[:5]  # the header split across reads
+        yield huge[5:]
+        for _ in range(1000):
+            yield b"y" * 4095 + b"\n"
+
+    kept = docker.log_tail(chunks(), multiplexed=True, limit=64 << 10)
+    assert len(kept) <= 64 << 10 and kept.endswith(b"y\n") and kept.startswith(b"y")
+    assert docker.log_tail([b"a\nb\n", b"c\n"], multiplexed=False, limit=3) == b"c\n"
+
+
+def test_bundle_records_a_docker_version_that_is_garbage(
+    sockdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a thread traceback on stderr, and no docker-engine in host/runtimes."""
+    server = fake_docker(sockdir, monkeypatch, lambda line: http(DEEP))
+    monkeypatch.setattr(collectors, "_VERSION_COMMANDS", {"true": ["true"]})
+    failures: list[threading.ExceptHookArgs] = []
+    monkeypatch.setattr(threading, "excepthook", failures.append)
+    try:
+        files = collectors.host_runtimes(collectors.Context(), timeout=5)
+    finally:
+        server.close()
+    versions = json.loads(files["host/runtimes.json"])
+    assert versions == {
+        "docker-engine": "error: answered GET /version with something not JSON (nested too deeply)",
+        "true": "",
+    }
+    assert failures == []
+
+
+def test_bundle_records_a_runtime_that_does_not_answer(
+    sockdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def silent() -> Iterator[bytes]:
+        time.sleep(5)
+        yield b""
+
+    server = fake_docker(sockdir, monkeypatch, lambda line: silent())
+    monkeypatch.setattr(collectors, "_VERSION_COMMANDS", {})
+    try:
+        started = time.monotonic()
+        files = collectors.host_runtimes(collectors.Context(), timeout=0.3)
+        assert time.monotonic() - started < 3
+    finally:
+        server.close()
+    versions = json.loads(files["host/runtimes.json"])
+    assert versions == {"docker-engine": "error: did not answer GET /version within 0.3s"}
+
+
+# --- runc and crun state files ----------------------------------------------------------------
+
+RUNC_STATE = json.loads((FIXTURES / "runtimes" / "runc-state-docker.json").read_text())
+
+
+def live_stat(pid: int) -> ProcState | None:
+    """Liveness as the fixtures' processes see it: 4242 runs (started at 100), 2 is kthreadd."""
+    return {
+        4242: ProcState("S", 100),
+        1: ProcState("S", 1),
+        2: ProcState("S", 2, kthread=True),
+    }.get(pid)
+
+
+def runc_root(root: Path, states: dict[str, bytes]) -> RuncRuntime:
+    for name, raw in states.items():
+        (root / name).mkdir(parents=True)
+        (root / name / "state.json").write_bytes(raw)
+    return RuncRuntime(roots=[str(root)], stat_of=live_stat, read=lambda path: None)
+
+
+def runc_state(cid: str, **changes: object) -> bytes:
+    state = dict(RUNC_STATE, id=cid, init_process_pid=4242, init_process_start=100)
+    state.update(changes)
+    return json.dumps(state, separators=(",", ":")).encode()
+
+
+GOOD_RUNC = runc_state("good")
+BAD_RUNC = {
+    # Not libcontainer's layout, so decoded whole (a skim reads only the fields it needs).
+    "deep": (
+        b'{"config":' + DEEP + b',"id":"deep","init_process_pid":4242}',
+        "not valid JSON (nested too deeply)",
+    ),
+    "deep-labels": (
+        GOOD_RUNC.replace(b'"labels":[', b'"labels":[' + b"[" * 100_000, 1),
+        "not valid JSON (nested too deeply)",
+    ),
+    "inf-pid": (
+        GOOD_RUNC.replace(b'"init_process_pid":4242', b'"init_process_pid":1e400'),
+        "init_process_pid is not a container's process id (inf)",
+    ),
+    "inf-start": (
+        GOOD_RUNC.replace(b'"init_process_start":100', b'"init_process_start":1e400'),
+        "init_process_start is not a start time (inf)",
+    ),
+    "bool-pid": (
+        runc_state("bool-pid", init_process_pid=True),
+        "init_process_pid is not a container's process id (True)",
+    ),
+    "pid-1": (
+        runc_state("pid-1", init_process_pid=1, init_process_start=1),
+        "init_process_pid is not a container's process id (1)",
+    ),
+    "string-pid": (
+        runc_state("string-pid", init_process_pid="4242"),
+        "init_process_pid is not a container's process id ('4242')",
+    ),
+    "float-start": (
+        runc_state("float-start", init_process_start=100.0),
+        "init_process_start is not a start time (100.0)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_RUNC))
+def test_one_bad_runc_state_file_costs_only_itself(name: str, tmp_path: Path) -> None:
+    """Before: RecursionError or OverflowError dropped runc altogether, and ``true`` listed
+    the host's init as ``running 1``."""
+    raw, reason = BAD_RUNC[name]
+    runtime = runc_root(tmp_path, {"good": GOOD_RUNC, name: raw})
+    (good,) = runtime.list(all=True)
+    assert (good.id, good.status, good.pid) == ("good", "running", 4242)
+    assert runtime.warnings == [f"skipping {tmp_path}/{name}/state.json: {reason}."]
+
+
+def test_a_state_file_naming_a_kernel_thread_is_never_running(tmp_path: Path) -> None:
+    runtime = runc_root(
+        tmp_path, {"kthreadd": runc_state("kthreadd", init_process_pid=2, init_process_start=2)}
+    )
+    (c,) = runtime.list(all=True)
+    assert (c.status, c.pid) == ("stopped", None)
+    assert runtime.list() == []
+
+
+def test_the_real_proc_stat_knows_kernel_threads() -> None:
+    me = oci.proc_stat(os.getpid())
+    assert me is not None and not me.kthread
+    if Path("/proc/2/comm").read_text().strip() != "kthreadd":
+        pytest.skip("PID 2 is not kthreadd here (a PID namespace)")
+    kthreadd = oci.proc_stat(2)
+    assert kthreadd is not None and kthreadd.kthread
+
+
+def test_crun_status_types_are_strict(tmp_path: Path) -> None:
+    statuses = {
+        "good": {"pid": 4242, "process-start-time": 100, "owner": 5},
+        "bool-pid": {"pid": True},
+        "pid-1": {"pid": 1},  # no start time: before, the host's init was "running 1"
+        "kthreadd": {"pid": 2},
+        "inf-pid": {"pid": float("inf")},
+        "big-start": {"pid": 4242, "process-start-time": "9" * 40},
+    }
+    for name, status in statuses.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "status").write_text(json.dumps(status).replace("Infinity", "1e400"))
+    runtime = CrunRuntime(roots=[str(tmp_path)], stat_of=live_stat, read=lambda path: None)
+    found = {c.id: c for c in runtime.list(all=True)}
+    assert set(found) == {"good", "kthreadd"}
+    assert (found["good"].status, found["good"].pid) == ("running", 4242)
+    assert found["good"].metadata["crun"]["owner"] == ""
+    assert (found["kthreadd"].status, found["kthreadd"].pid) == ("stopped", None)
+    assert len(runtime.warnings) == 4
+    assert all(
+        "is not a container's process id" in w or "start time" in w for w in runtime.warnings
+    )
+
+
+def test_a_directory_of_strangers_is_one_warning(tmp_path: Path) -> None:
+    """``--oci-root /proc``: thousands of entries that are not state directories, one line."""
+    for n in range(1, 1201):
+        (tmp_path / str(n)).mkdir()
+        (tmp_path / str(n) / "status").write_text("Name:\tbash\nState:\tS (sleeping)\n")
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "status").write_text(json.dumps({"pid": 4242, "process-start-time": 100}))
+    runtime = CrunRuntime(roots=[str(tmp_path)], stat_of=live_stat, read=lambda path: None)
+    assert [c.id for c in runtime.list()] == ["real"]
+    (warning,) = runtime.warnings
+    assert warning.startswith(f"skipped 1,200 entries of {tmp_path} that are not crun state ")
+    assert warning.count("not valid JSON") == 3  # the first few, as examples
+
+
+def test_a_few_broken_state_files_are_named_one_by_one(tmp_path: Path) -> None:
+    runtime = runc_root(tmp_path, {f"broken-{n}": b"{" for n in range(3)})
+    assert runtime.list(all=True) == []
+    assert sorted(runtime.warnings) == [
+        f"skipping {tmp_path}/broken-{n}/state.json: not valid JSON "
+        "(Expecting property name enclosed in double quotes at line 1)."
+        for n in range(3)
+    ]
+
+
+def test_warnings_naming_hostile_ids_reach_the_terminal_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runtime = runc_root(tmp_path, {"evil\n\x1b]52;c;aGk=\x07\x1b[2J": b"{"})
+    runtime.list(all=True)
+    (warning,) = runtime.warnings
+    assert "\x1b" in warning  # Runtime.warnings keep the exact text ...
+    output.warn(f"runc: {warning}")
+    shown = capsys.readouterr().err
+    assert "\x1b" not in shown and "\x07" not in shown  # ... the terminal gets it escaped
+    assert shown.count("\n") == 1
+
+
+def test_liveness_is_strict_about_types() -> None:
+    alive = lambda pid: ProcState("S", 100)  # noqa: E731
+    assert oci.liveness(4242, 100, alive)
+    assert oci.liveness(4242, "100", alive)  # older runc wrote a string
+    for pid, start in [(True, 100), (1, 100), (4242.0, 100), ("4242", 100), (4242, 1e400)]:
+        assert not oci.liveness(pid, start, alive), (pid, start)
+    assert not oci.liveness(2, 0, lambda pid: ProcState("S", 2, kthread=True))
+    assert oci.host_pid(2**31) == 2**31 and oci.host_pid(False) is None
+
+
+def test_state_files_of_docker_that_are_nested_too_deeply_are_skipped(
+    data_root: dict[str, str],
+) -> None:
+    root = Path(docker.data_root())
+    (root / "containers" / "deep").mkdir()
+    (root / "containers" / "deep" / "config.v2.json").write_bytes(
+        b'{"ID":"deep","x":' + DEEP + b"}"
+    )
+    found = docker.containers_on_disk(str(root), all=True, pid_of=lambda c, p: (None, False))
+    assert {c.name for c in found or []} == set(data_root)
+
+
+def test_docker_runc_pid_refuses_pid_1_and_kernel_threads(tmp_path: Path) -> None:
+    for cid, pid in (("init", 1), ("kthreadd", 2)):
+        start = oci.proc_stat(pid)
+        if start is None:
+            continue  # not visible here
+        (tmp_path / cid).mkdir()
+        (tmp_path / cid / "state.json").write_text(
+            f'{{"id":"{cid}","init_process_pid":{pid},"init_process_start":{start.start}}}'
+        )
+        assert docker.runc_pid(cid, str(tmp_path)) is None
+    assert docker.runc_pid("../etc", str(tmp_path)) is None
