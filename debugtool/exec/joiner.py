@@ -53,6 +53,7 @@ SYS_CLOSE_RANGE = 436
 LINUX_CAPABILITY_VERSION_3 = 0x20080522
 CAP_LAST = 63
 TIOCSCTTY = 0x540E
+MAX_ID = 2**31 - 1  # as runc: uids and gids must be in range 0-2147483647
 #: What the container sees as the name and command line of a process before its execve.
 PROCESS_NAME = b"debugtool-exec"
 
@@ -248,6 +249,9 @@ def resolve_user(
     extra = sorted(
         {gid} | {int(g[2]) for g in groups if name and name in g[3].split(",") and g[2].isdigit()}
     )
+    for number in (uid, gid, *extra):
+        if not 0 <= number <= MAX_ID:
+            raise SetupFailed(f"user or group ID {number} is out of range (0-{MAX_ID}).", 126)
     return uid, gid, extra, home
 
 

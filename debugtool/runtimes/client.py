@@ -169,11 +169,21 @@ def start_failure(text: str, argv: list[str], user: str | None, code: int) -> De
     """
     command = argv[0] if argv else ""
     lowered = text.lower()
+    detail = text.strip().rstrip(".")
     if any(mark in lowered for mark in ("unable to find user", "unable to find group",
                                          "no users found", "no matching entr")):  # fmt: skip
         return CommandNotInvokable(
             f"user '{user or ''}' does not exist in the container's /etc/passwd (or /etc/group).",
             "Pick a user the container knows, for example -u 0.",
+        )
+    if "chdir" in lowered:
+        import re
+
+        where = re.search(r'cwd \("([^"]*)"\)', text)
+        directory = f" {where.group(1)}" if where else ""
+        return CommandNotInvokable(
+            f"cannot change to the working directory{directory} in the container.",
+            "Check that the -w directory exists in the container.",
         )
     if "executable file not found" in lowered or "no such file or directory" in lowered:
         return CommandNotFound(
@@ -187,7 +197,6 @@ def start_failure(text: str, argv: list[str], user: str | None, code: int) -> De
             "Check that it is an executable file for this machine.",
         )
     failure = CommandNotInvokable if code == EXIT_CANNOT_INVOKE else DebugtoolError
-    detail = text.strip().rstrip(".")
     return failure(f"the runtime could not start command '{command}': {detail}.")
 
 

@@ -63,6 +63,13 @@ def test_unknown_user_or_group_is_exit_126_with_a_sentence() -> None:
     assert str(err.value) == "group 'ghosts' does not exist in the container's /etc/group."
 
 
+@pytest.mark.parametrize("spec", ["99999999999", "1:99999999999", "2147483648"])
+def test_a_user_id_out_of_range_is_126_not_an_overflow(spec: str) -> None:
+    with pytest.raises(SetupFailed, match="out of range") as err:
+        resolve_user(spec, PASSWD, GROUP, (0, 0))
+    assert err.value.code == 126
+
+
 def test_cgroup_procs_files_on_a_hybrid_host(fixture_text) -> None:
     cgroup = procfs.parse_cgroup(fixture_text("exec/cgroup-docker.txt"))
     files = cgroup_procs_files(
@@ -163,6 +170,12 @@ def test_docker_start_failure_is_held_back(tmp_path: Path) -> None:
             "unable to find user ghost: no matching entries in passwd file",
             CommandNotInvokable,
             "user 'ghost' does not exist in the container's /etc/passwd (or /etc/group).",
+        ),
+        (
+            "OCI runtime exec failed: exec failed: unable to start container process: chdir to "
+            'cwd ("/nonexistent") set in config.json failed: no such file or directory: unknown',
+            CommandNotInvokable,  # 126, as docker exec -w: not "command not found"
+            "cannot change to the working directory /nonexistent in the container.",
         ),
         ("something else", CommandNotInvokable, "the runtime could not start command 'frob': so"),
     ],
