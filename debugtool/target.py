@@ -112,11 +112,7 @@ def pin(container: Container, pid: int | None = None) -> Target:
     """
     pid = pid or container.pid
     if not pid or container.status not in ("running", "paused"):
-        raise ContainerNotRunning(
-            f"container {container.name} ({container.short_id}) is not running "
-            f"(status: {container.status}).",
-            "Start it first, or inspect a running one (see 'debugtool ps').",
-        )
+        raise not_running(container)
     gone = ContainerGone(
         f"container {container.name} ({container.short_id}) exited while debugtool was "
         "attaching to it."
@@ -147,6 +143,31 @@ def pin(container: Container, pid: int | None = None) -> Target:
         os.close(pidfd)
         raise
     return Target(container, pid, before, pidfd, namespaces, cgroup)
+
+
+def not_running(container: Container) -> ContainerNotRunning:
+    """Return the error for a container that has no process to pin, in a sentence that is true.
+
+    A runtime may say "running" of a container whose process it could not name: it stopped
+    between the runtime's answer and the look for its PID (a container that restarts every
+    100 ms does so often). Saying it "is not running (status: running)" would contradict itself.
+    """
+    who = f"container {container.name} ({container.short_id})"
+    if container.status in ("running", "paused"):
+        return ContainerNotRunning(
+            f"{who} stopped while it was being resolved, though {container.runtime} still says "
+            f"{container.status}: it may be restarting.",
+            "Try again in a moment; 'debugtool ps -a' shows its status.",
+        )
+    if container.status == "restarting":
+        return ContainerNotRunning(
+            f"{who} is restarting, so it has no process to look at now.",
+            "Try again in a moment; 'debugtool ps -a' shows its status.",
+        )
+    return ContainerNotRunning(
+        f"{who} is not running (status: {container.status}).",
+        "Start it first, or inspect a running one (see 'debugtool ps').",
+    )
 
 
 def _label(c: Container) -> str:
@@ -205,14 +226,28 @@ def _not_found(text: str, discovery: Discovery) -> ContainerNotFound:
 
 
 def _find_pid(text: str, containers: list[Container]) -> Container:
+    """Return the container whose process ``pid:N`` names (or a bare sandbox around it).
+
+    Refuses what is never a container's process: PID 1 (the host's init) and kernel threads.
+    """
     try:
         pid = int(text)
+        if pid <= 0:
+            raise ValueError
     except ValueError:
         raise UsageError(
             f"'pid:{text}' is not a process id.", "Write pid:N, for example pid:1234."
         ) from None
+    elsewhere = "Name a process inside the container, or the container (see 'debugtool ps')."
+    if pid == 1:
+        raise UsageError("pid:1 is this host's init, not a process of a container.", elsewhere)
     try:
         comm = procfs.read_text(pid, "comm").strip()
+        if _kernel_thread(pid):
+            raise UsageError(
+                f"process {pid} ({comm}) is a kernel thread, not a process of a container.",
+                elsewhere,
+            )
         pidns = os.stat(f"/proc/{pid}/ns/pid").st_ino
     except (procfs.ProcessGone, FileNotFoundError, ProcessLookupError):
         raise ContainerNotFound(
@@ -242,6 +277,19 @@ def _find_pid(text: str, containers: list[Container]) -> Container:
         pidns=pidns,
         backends=["none"],
     )
+
+
+def _kernel_thread(pid: int) -> bool:
+    """Return whether ``pid`` is a kernel thread (``PF_KTHREAD``; kthreadd and its children).
+
+    Raises ``procfs.ProcessGone`` when it has exited.
+    """
+    from debugtool.runtimes.oci import proc_stat
+
+    seen = proc_stat(pid)
+    if seen is None:
+        raise procfs.ProcessGone(f"process {pid} exited.")
+    return seen.kthread
 
 
 def _find_pod(text: str, containers: list[Container]) -> Container:

@@ -731,9 +731,13 @@ class _OCIRuntime(Runtime):
                 "Install it, or use --mode ns.",
             )
         if not container.running:
-            raise ExecUnsupported(
-                f"container {container.name} is not running (status: {container.status})."
+            # "running" without a PID: it stopped after its runtime answered (a restart loop).
+            state = (
+                f"has no process now, though its runtime says {container.status}"
+                if container.status in ("running", "paused")
+                else f"is not running (status: {container.status})"
             )
+            raise ExecUnsupported(f"container {container.name} {state}.")
         root = container.oci_root or self.default_roots[0]
         argv = [binary, "--root", root, "exec"]
         if request.tty:
