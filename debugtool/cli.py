@@ -48,6 +48,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     import importlib
     import pkgutil
 
+    import debugtool.commands as commands
     from debugtool.errors import UsageError
 
     class _Parser(argparse.ArgumentParser):
@@ -72,10 +73,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=commands.Seconds("--timeout", "2", maximum=3600),
         default=2.0,
         metavar="SECONDS",
-        help="how long to wait for each runtime before skipping it (default: 2)",
+        help="how long to wait for each runtime before skipping it (default: 2; at most 3600)",
     )
     parser.add_argument(
         "--oci-root",
@@ -86,7 +87,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "DEBUGTOOL_OCI_ROOTS, colon-separated, works too)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    import debugtool.commands as commands
 
     names = [m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
     if command in names:

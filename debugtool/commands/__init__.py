@@ -1,4 +1,132 @@
-"""Subcommands of the ``debugtool`` CLI, one module each (``register(subparsers)``, ``ORDER``)."""
+"""Subcommands of the ``debugtool`` CLI, one module each (``register(subparsers)``, ``ORDER``),
+and the option types they share.
+
+Every numeric option is parsed by one of the types below, so a value debugtool cannot use
+(``nan``, ``inf``, a negative time, a bundle size smaller than its manifest) is refused while the
+command line is parsed: one sentence naming the option, exit 125, never a traceback from deep
+inside. A type raises ``UsageError`` itself (argparse lets it through) rather than argparse's
+``ArgumentTypeError``, so the sentence can name the option and say what to write instead.
+"""
+
+from __future__ import annotations
+
+import math
+
+from debugtool.errors import UsageError
 
 #: What a TARGET argument accepts (``debugtool.target`` resolves it), for every command's help.
 TARGET_HELP = "id, id prefix, name, RUNTIME:NAME, pid:N or pod/NAME[/CONTAINER]"
+
+
+class Seconds:
+    """An option type: a finite number of seconds from ``minimum`` to ``maximum``.
+
+    With ``minimum`` 0, zero itself is allowed only when ``zero`` is true (``top --interval 0``
+    means "since each process started"; a timeout of 0 means nothing).
+    """
+
+    def __init__(
+        self,
+        option: str,
+        example: str,
+        minimum: float = 0.0,
+        maximum: float = 3600.0,
+        zero: bool = False,
+    ) -> None:
+        self.option, self.example = option, example
+        self.minimum, self.maximum, self.zero = minimum, maximum, zero
+
+    def __call__(self, text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if self.minimum > 0 and 0 <= value < self.minimum:
+            raise UsageError(
+                f"{self.option} {text} is too short.", f"Give {self.minimum:g} seconds or more."
+            )
+        above = value > self.minimum or (value == self.minimum and (self.minimum > 0 or self.zero))
+        if not (math.isfinite(value) and above and value <= self.maximum):
+            raise UsageError(
+                f"{self.option} must be {self.describe()}, not '{text}'.",
+                f"Try {self.option} {self.example}.",
+            )
+        return value
+
+    def describe(self) -> str:
+        if self.minimum > 0:
+            return f"a number of seconds from {self.minimum:g} to {self.maximum:g}"
+        if self.zero:
+            return f"zero or a positive number of seconds up to {self.maximum:g}"
+        return f"a positive number of seconds up to {self.maximum:g}"
+
+
+class Count:
+    """An option type: a whole number from ``minimum`` to ``maximum``."""
+
+    def __init__(
+        self, option: str, example: str, minimum: int = 1, maximum: int = 1_000_000_000
+    ) -> None:
+        self.option, self.example = option, example
+        self.minimum, self.maximum = minimum, maximum
+
+    def __call__(self, text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = self.minimum - 1
+        if not self.minimum <= value <= self.maximum:
+            raise UsageError(
+                f"{self.option} must be a whole number from {self.minimum:,} to "
+                f"{self.maximum:,}, not '{text}'.",
+                f"Try {self.option} {self.example}.",
+            )
+        return value
+
+
+class Size:
+    """An option type: a size in bytes, ``50M`` or ``1.5GiB`` (``bundle.writer.parse_size``),
+    of at least ``minimum``."""
+
+    def __init__(self, option: str, minimum: int) -> None:
+        self.option, self.minimum = option, minimum
+
+    def __call__(self, text: str) -> int:
+        from debugtool.bundle.writer import parse_size  # only when the option is given
+
+        try:
+            value = parse_size(text)
+        except (UsageError, ValueError, OverflowError):  # nan and inf fail in int()
+            value = 0
+        if value < self.minimum:
+            least = (
+                f"{self.minimum >> 20}M" if self.minimum >= 1 << 20 else f"{self.minimum >> 10}K"
+            )
+            raise UsageError(
+                f"'{text}' is not a size of at least {least} for {self.option}.",
+                "Write bytes or a number with K, M or G (e.g. 20M).",
+            )
+        return value
+
+
+class Duration:
+    """An option type: a duration like ``90``, ``30s``, ``10m``, ``2h``, ``1d``
+    (``bundle.writer.parse_duration``), in seconds, finite and at most ``maximum``."""
+
+    def __init__(self, option: str, maximum: float) -> None:
+        self.option, self.maximum = option, maximum
+
+    def __call__(self, text: str) -> float:
+        from debugtool.bundle.writer import parse_duration  # only when the option is given
+
+        try:
+            value = parse_duration(text)
+        except UsageError:
+            value = math.nan
+        if not (math.isfinite(value) and 0 < value <= self.maximum):
+            raise UsageError(
+                f"'{text}' is not a duration for {self.option} (above 0, at most "
+                f"{self.maximum / 86400:g} days).",
+                "Write seconds or a number with s, m, h or d (e.g. 10m).",
+            )
+        return value

@@ -11,12 +11,18 @@ import argparse
 import sys
 from typing import Any
 
-from debugtool.commands import TARGET_HELP
+from debugtool.commands import TARGET_HELP, Count, Duration, Seconds, Size
 
 ORDER = 80
 
 ACTIONS = ("verify", "show")
 EXIT_CORRUPT = 1
+#: --max-size below this could not hold a bundle's manifest, report and host facts (about 5 KiB
+#: for one container with everything else dropped), so the archive would be larger than asked.
+MIN_SIZE = 64 << 10
+MAX_BUDGET = 86400.0  # a day
+MAX_SAMPLES = 600  # five minutes of samples, 0.5 s apart
+MAX_SINCE = 3650 * 86400.0  # ten years of logs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,11 +49,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all", action="store_true", help="bundle every running container")
     p.add_argument("-o", "--output", metavar="FILE", help="where to write the .tar.gz")
     p.add_argument(
-        "--since", metavar="DURATION", help="logs from this long ago on (e.g. 30m, 2h, 1d)"
+        "--since",
+        type=Duration("--since", maximum=MAX_SINCE),
+        metavar="DURATION",
+        help="logs from this long ago on (e.g. 30m, 2h, 1d)",
     )
     p.add_argument(
         "--log-lines",
-        type=int,
+        type=Count("--log-lines", "1000", minimum=0),
         default=1000,
         metavar="N",
         help="last N lines of each container's logs (default 1000; 0: all)",
@@ -55,27 +64,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--timeout",
         dest="collector_timeout",
-        type=float,
+        type=Seconds("--timeout", "10", maximum=3600),
         default=10.0,
         metavar="SECONDS",
         help="time each collector may take before it is cut off (default 10)",
     )
     p.add_argument(
         "--budget",
-        type=float,
+        type=Seconds("--budget", "60", maximum=MAX_BUDGET),
         default=60.0,
         metavar="SECONDS",
         help="time the whole capture may take (default 60); what is left out is recorded",
     )
     p.add_argument(
         "--max-size",
+        type=Size("--max-size", minimum=MIN_SIZE),
         metavar="SIZE",
-        help="keep the archive under SIZE (e.g. 20M): logs are dropped first, then raw files, "
+        help="keep the archive under SIZE (e.g. 20M; at least 64K): logs are dropped first, then raw files, "
         "samples, inspect data; what was dropped is recorded",
     )
     p.add_argument(
         "--samples",
-        type=int,
+        type=Count("--samples", "3", minimum=1, maximum=MAX_SAMPLES),
         default=3,
         metavar="N",
         help="cgroup samples per container, 0.5s apart, taken for all containers at once "
@@ -132,28 +142,23 @@ def capture(args: argparse.Namespace) -> int:
     import time
 
     from debugtool import output
-    from debugtool.bundle.writer import Options, parse_duration, parse_size
+    from debugtool.bundle.writer import Options
     from debugtool.bundle.writer import capture as do_capture
     from debugtool.errors import UsageError
     from debugtool.target import require_privileges
 
+    # Numbers were checked by their option types (debugtool.commands) while parsing.
     if args.all and args.targets:
         raise UsageError("give containers or --all, not both.", "Drop one of them.")
-    if args.log_lines < 0:
-        raise UsageError("--log-lines must be zero or more.", "Try --log-lines 1000.")
-    if args.samples < 1:
-        raise UsageError("--samples must be 1 or more.", "Try --samples 3.")
-    if args.collector_timeout <= 0 or args.budget <= 0:
-        raise UsageError("--timeout and --budget must be positive.", "Try --timeout 10.")
     options = Options(
         targets=list(args.targets),
         all=args.all,
         output=args.output,
-        since=time.time() - parse_duration(args.since) if args.since else None,
+        since=time.time() - args.since if args.since else None,
         log_lines=args.log_lines or None,
         collector_timeout=args.collector_timeout,
         budget=args.budget,
-        max_size=parse_size(args.max_size) if args.max_size else None,
+        max_size=args.max_size,
         redact=not args.no_redact,
         samples=args.samples,
         runtime_timeout=min(args.timeout, args.collector_timeout),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from debugtool.commands import TARGET_HELP
+from debugtool.commands import TARGET_HELP, Seconds
 
 if TYPE_CHECKING:
     from debugtool.model import Process
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tree", action="store_true", help="show parents above their children")
     p.add_argument(
         "--interval",
-        type=float,
+        type=Seconds("--interval", "1", maximum=3600, zero=True),
         default=0.0,
         metavar="SECONDS",
         help="sample %%CPU over this many seconds (default: the average since each process "
@@ -45,11 +45,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from debugtool.errors import UsageError
     from debugtool.model import process_tree
 
-    if args.interval < 0:
-        raise UsageError("--interval must be zero or more seconds.", "Try --interval 1.")
     if args.bundle:
         from debugtool.bundle.reader import load_snapshot
 

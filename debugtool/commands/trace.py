@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from debugtool.commands import TARGET_HELP
+from debugtool.commands import TARGET_HELP, Count, Seconds
 
 ORDER = 60
 
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--pid",
-        type=int,
+        type=Count("--pid", "1", minimum=1, maximum=1 << 22),  # PID_MAX_LIMIT
         metavar="PID",
         help="the process to trace, by its PID inside the container (default: its init)",
     )
@@ -44,9 +44,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(file, network, process, memory, signal), e.g. -e openat,network",
     )
     p.add_argument(
-        "--duration", type=float, metavar="SECONDS", help="stop tracing after this many seconds"
+        "--duration",
+        type=Seconds("--duration", "10", maximum=7 * 86400),
+        metavar="SECONDS",
+        help="stop tracing after this many seconds (at most a week)",
     )
-    p.add_argument("--count", type=int, metavar="N", help="stop after N syscalls")
+    p.add_argument(
+        "--count",
+        type=Count("--count", "100", minimum=1, maximum=10**12),
+        metavar="N",
+        help="stop after N syscalls",
+    )
     p.add_argument(
         "--summary",
         action="store_true",
@@ -58,7 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "-s",
         "--string-limit",
-        type=int,
+        type=Count("--string-limit", "64", minimum=1, maximum=1 << 20),
         default=64,
         metavar="N",
         help="show at most N bytes of each string argument (default: 64)",
@@ -73,12 +81,6 @@ def run(args: argparse.Namespace) -> int:
     from debugtool.errors import UsageError
     from debugtool.target import require_privileges, resolve
 
-    if args.duration is not None and args.duration <= 0:
-        raise UsageError("--duration must be a positive number of seconds.", "Try --duration 10.")
-    if args.count is not None and args.count <= 0:
-        raise UsageError("--count must be a positive number of syscalls.", "Try --count 100.")
-    if args.string_limit <= 0:
-        raise UsageError("--string-limit must be positive.", "Try -s 64.")
     only = trace.parse_filter(args.syscalls)
     require_privileges()
     with resolve(args.target, timeout=args.timeout) as target:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from debugtool.commands import TARGET_HELP
+from debugtool.commands import TARGET_HELP, Seconds
 
 ORDER = 90
 
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--bundle", metavar="FILE", help="show this support bundle, read-only")
     p.add_argument(
         "--interval",
-        type=float,
+        type=Seconds("--interval", "1", minimum=0.1, maximum=3600),
         default=1.0,
         metavar="SECONDS",
         help="refresh interval for live data (default: 1)",
@@ -42,8 +42,6 @@ def run(args: argparse.Namespace) -> int:
     from debugtool.runtimes import Discovery
     from debugtool.target import find
 
-    if args.interval < 0.1:
-        raise UsageError(f"--interval {args.interval:g} is too short.", "Give 0.1 seconds or more.")
     if args.bundle:
         from tui.source import BundleSource
 

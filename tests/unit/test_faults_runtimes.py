@@ -1,10 +1,12 @@
-"""The fault suite, runtimes: daemons and state files that answer wrongly (issue 12).
+"""The fault suite (issue 12): runtimes that answer wrongly, and bad input on the command line.
 
 A real daemon cannot be made to send garbage, so Docker is a fake Engine API on a unix socket
 here (one canned answer per connection, or a body that never ends); runc and crun are crafted
 state files. Each test checks the rule the backends keep: a bad answer costs that runtime one
 warning (Docker then lists its containers from its state files), a bad record or state file
-costs only itself, and nothing raises past the backend.
+costs only itself, and nothing raises past the backend. Bad input (a number that is not one, a
+PID that is no container's) is one sentence and exit 125. The same faults against real runtimes
+and the CLI are in tests/integration/test_faults_runtimes.py.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pytest
 from debugtool import output
 from debugtool.bundle import collectors
 from debugtool.errors import RuntimeUnavailable
+from debugtool.model import Container
 from debugtool.runtimes import discover, docker, dockerapi, oci
 from debugtool.runtimes.oci import CrunRuntime, ProcState, RuncRuntime
 
@@ -597,3 +600,137 @@ def test_docker_runc_pid_refuses_pid_1_and_kernel_threads(tmp_path: Path) -> Non
         )
         assert docker.runc_pid(cid, str(tmp_path)) is None
     assert docker.runc_pid("../etc", str(tmp_path)) is None
+
+
+# --- bad input: numeric options, targets that are no container --------------------------------
+
+BAD_OPTIONS = [
+    (["--timeout", "nan", "ps"], "--timeout must be a positive number of seconds up to 3600"),
+    (["--timeout", "inf", "ps"], "--timeout must be a positive number of seconds"),
+    (["--timeout", "1e400", "ps"], "--timeout must be a positive number of seconds"),
+    (["--timeout", "-1", "ps"], "--timeout must be a positive number of seconds"),
+    (["--timeout", "0", "ps"], "--timeout must be a positive number of seconds"),
+    (["--timeout=-inf", "ps"], "--timeout must be a positive number of seconds"),
+    (["top", "--interval", "inf", "pid:4242"], "--interval must be zero or a positive number"),
+    (["top", "--interval", "-1", "pid:4242"], "--interval must be zero or a positive number"),
+    (["bundle", "--budget", "nan", "x"], "--budget must be a positive number of seconds"),
+    (["bundle", "--timeout", "inf", "x"], "--timeout must be a positive number of seconds"),
+    (["bundle", "--max-size", "1", "x"], "'1' is not a size of at least 64K for --max-size"),
+    (["bundle", "--max-size", "inf", "x"], "'inf' is not a size of at least 64K"),
+    (["bundle", "--max-size", "nanM", "x"], "'nanM' is not a size of at least 64K"),
+    (["bundle", "--since", "nan", "x"], "'nan' is not a duration for --since"),
+    (["bundle", "--since", "infd", "x"], "'infd' is not a duration for --since"),
+    (["bundle", "--samples", "0", "x"], "--samples must be a whole number from 1 to 600"),
+    (["bundle", "--samples", "1e9", "x"], "--samples must be a whole number from 1 to 600"),
+    (["bundle", "--log-lines", "-1", "x"], "--log-lines must be a whole number from 0"),
+    (["trace", "x", "--duration", "inf"], "--duration must be a positive number of seconds"),
+    (["trace", "x", "--count", "0"], "--count must be a whole number from 1"),
+    (["trace", "x", "--pid", "99999999999999999999"], "--pid must be a whole number from 1"),
+    (["trace", "x", "-s", "-5"], "--string-limit must be a whole number from 1"),
+    (["tui", "--interval", "nan"], "--interval must be a number of seconds from 0.1 to 3600"),
+    (["tui", "--interval", "0"], "--interval 0 is too short."),
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "sentence"), BAD_OPTIONS, ids=[" ".join(a) for a, _ in BAD_OPTIONS]
+)
+def test_a_number_debugtool_cannot_use_is_one_sentence_and_125(
+    argv: list[str], sentence: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: thread tracebacks, OverflowError, or success with every runtime skipped."""
+    from debugtool import cli
+
+    assert cli.main(argv) == 125
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    (line,) = captured.err.splitlines()
+    assert line.startswith("debugtool: ") and sentence in line, line
+    assert line.endswith(".") and "Traceback" not in line and "internal error" not in line
+
+
+def test_numbers_debugtool_can_use_are_read_as_such() -> None:
+    from debugtool import cli
+
+    args = cli.build_parser("bundle").parse_args(
+        [
+            "--timeout",
+            "0.5",
+            "bundle",
+            "--max-size",
+            "64K",
+            "--since",
+            "10m",
+            "--log-lines",
+            "0",
+            "x",
+        ]
+    )
+    assert (args.timeout, args.max_size, args.since, args.log_lines) == (0.5, 65536, 600.0, 0)
+    assert cli.build_parser("top").parse_args(["top", "--interval", "0", "x"]).interval == 0.0
+    args = cli.build_parser("trace").parse_args(["trace", "x", "--duration", "1.5", "-s", "1"])
+    assert (args.duration, args.string_limit, args.count) == (1.5, 1, None)
+
+
+@pytest.mark.parametrize("text", ["pid:0", "pid:-3", "pid:+-1"])
+def test_a_pid_that_is_no_process_id_is_a_usage_error(text: str) -> None:
+    from debugtool.errors import UsageError
+    from debugtool.runtimes import Discovery
+    from debugtool.target import find
+
+    with pytest.raises(UsageError, match="is not a process id"):
+        find(text, Discovery())
+
+
+def test_pid_1_and_kernel_threads_are_no_container() -> None:
+    """Before: pid:2 (kthreadd) was taken as a sandbox and top listed the host's processes."""
+    from debugtool.errors import UsageError
+    from debugtool.runtimes import Discovery
+    from debugtool.target import find
+
+    with pytest.raises(UsageError) as err:
+        find("pid:1", Discovery())
+    assert err.value.message == "pid:1 is this host's init, not a process of a container."
+    if Path("/proc/2/comm").read_text().strip() != "kthreadd":
+        pytest.skip("PID 2 is not kthreadd here (a PID namespace)")
+    with pytest.raises(UsageError) as err:
+        find("pid:2", Discovery())
+    assert (
+        err.value.message
+        == "process 2 (kthreadd) is a kernel thread, not a process of a container."
+    )
+    assert err.value.exit_code == 125
+
+
+def test_a_container_with_no_process_is_described_truly() -> None:
+    """Before: 'is not running (status: running)' for a container that flaps."""
+    from debugtool.errors import ContainerNotRunning
+    from debugtool.target import not_running, pin
+
+    running = docker.container_from_list(dict(DOCKER_LIST[0], State="running"))
+    with pytest.raises(ContainerNotRunning) as err:
+        pin(running)
+    assert err.value.message == (
+        f"container dtcap-docker-logtty ({running.short_id}) stopped while it was being "
+        "resolved, though docker still says running: it may be restarting."
+    )
+    for status in ("running", "paused", "restarting", "exited", "created", "unknown"):
+        record = docker.container_from_list(dict(DOCKER_LIST[0], State=status))
+        message = not_running(record).message
+        assert f"(status: {status})" not in message or status not in ("running", "paused")
+    restarting = docker.container_from_list(dict(DOCKER_LIST[0], State="restarting"))
+    assert "is restarting, so it has no process" in not_running(restarting).message
+    exited = docker.container_from_list(dict(DOCKER_LIST[0], State="exited"))
+    assert not_running(exited).message.endswith("is not running (status: exited).")
+
+
+def test_oci_exec_of_a_running_container_without_a_process_says_so() -> None:
+    from debugtool.errors import ExecUnsupported
+    from debugtool.runtimes.base import ExecRequest
+
+    record = Container(id="web", name="web", runtime="runc", status="running", pid=None)
+    with pytest.raises(ExecUnsupported) as err:
+        RuncRuntime(roots=[]).exec_argv(record, ExecRequest(argv=["true"]))
+    if "not installed" in err.value.message:
+        pytest.skip("runc is not installed")
+    assert err.value.message == "container web has no process now, though its runtime says running."
