@@ -104,7 +104,9 @@ def report_context(as_json: bool):
             sys.stderr.write(json.dumps({"context": asdict(context), "line": context.line()}))
             sys.stderr.write("\n")
         else:
-            sys.stderr.write(f"debugtool: {context.line()}\n")
+            from debugtool.output import printable
+
+            sys.stderr.write(f"debugtool: {printable(context.line())}\n")
         sys.stderr.flush()
 
     return emit
