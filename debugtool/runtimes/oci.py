@@ -689,8 +689,8 @@ class _OCIRuntime(Runtime):
             return [f"skipping {what}." for what in skipped]
         examples = "; ".join(skipped[:3])
         return [
-            f"skipped {len(skipped):,} entries of {root} that are not {self.name} state "
-            f"directories (first: {examples})."
+            f"skipped {len(skipped):,} entries of {root} that hold no {self.name} state it "
+            f"can read (not a state root?); the first: {examples}."
         ]
 
     def parse(self, root: StateRoot, state_dir: str, data: Any) -> Container:

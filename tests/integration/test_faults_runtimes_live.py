@@ -241,7 +241,10 @@ def test_oci_root_proc_is_one_warning(cli) -> None:
     about_proc = [line for line in result.stderr.splitlines() if "/proc" in line]
     assert len(about_proc) == 1, result.stderr
     assert about_proc[0].startswith("debugtool: warning: crun: skipped ")
-    assert "entries of /proc that are not crun state directories (first: /proc/" in about_proc[0]
+    assert (
+        "entries of /proc that hold no crun state it can read (not a state root?); "
+        in (about_proc[0])
+    )
 
 
 # --- a container that restarts in a loop ------------------------------------------------------

@@ -540,7 +540,10 @@ def test_a_directory_of_strangers_is_one_warning(tmp_path: Path) -> None:
     runtime = CrunRuntime(roots=[str(tmp_path)], stat_of=live_stat, read=lambda path: None)
     assert [c.id for c in runtime.list()] == ["real"]
     (warning,) = runtime.warnings
-    assert warning.startswith(f"skipped 1,200 entries of {tmp_path} that are not crun state ")
+    assert warning.startswith(
+        f"skipped 1,200 entries of {tmp_path} that hold no crun state it can read (not a "
+        f"state root?); the first: {tmp_path}/"
+    )
     assert warning.count("not valid JSON") == 3  # the first few, as examples
 
 
