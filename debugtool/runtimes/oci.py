@@ -482,53 +482,22 @@ _RESOLVE_IN_ROOT = 0x10
 
 
 def read_in_root(pid: int, path: str, limit: int = 1 << 20) -> bytes | None:
-    """Return a regular file of the container's root, or None when it does not exist there.
+    """Return a regular file of the container's root, or None when it is not one there.
 
-    ``openat2(RESOLVE_IN_ROOT)`` resolves every symlink inside ``/proc/PID/root``, so a hostile
-    image cannot point ``/etc/passwd`` at a host file; FIFOs and devices are refused. Raises
+    Read through ``rootfs.read_file``: every symlink resolves inside ``/proc/PID/root``, and a
+    FIFO or a device the container planted there is never opened. Raises
     ``CommandNotInvokable`` when the root cannot be read at all.
     """
-    try:
-        dirfd = os.open(f"/proc/{pid}/root", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError as exc:
-        raise CommandNotInvokable(
-            f"cannot open the root filesystem of process {pid}: {exc.strerror}."
-        ) from None
-    import ctypes  # only exec with a user name needs it; ps should not pay for it
-
-    class OpenHow(ctypes.Structure):
-        _fields_ = [
-            ("flags", ctypes.c_uint64),
-            ("mode", ctypes.c_uint64),
-            ("resolve", ctypes.c_uint64),
-        ]
+    from debugtool import rootfs
 
     try:
-        how = OpenHow(
-            os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK,
-            0,
-            _RESOLVE_IN_ROOT | _RESOLVE_NO_MAGICLINKS,
-        )
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.syscall.restype = ctypes.c_long
-        fd = libc.syscall(
-            ctypes.c_long(_SYS_OPENAT2),
-            ctypes.c_int(dirfd),
-            ctypes.c_char_p(path.lstrip("/").encode()),
-            ctypes.byref(how),
-            ctypes.c_size_t(ctypes.sizeof(how)),
-        )
-        if fd < 0:
-            err = ctypes.get_errno()
-            if err in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
-                return None
-            raise CommandNotInvokable(f"cannot read {path} in the container: {os.strerror(err)}.")
-        with os.fdopen(fd, "rb") as f:
-            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                return None
-            return f.read(limit)
-    finally:
-        os.close(dirfd)
+        return rootfs.read_file(f"/proc/{pid}/root", path, limit)
+    except rootfs.NotRegularFile:
+        return None
+    except rootfs.RootfsError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EISDIR):
+            return None
+        raise CommandNotInvokable(f"cannot read {path} in the container: {exc.message}") from None
 
 
 @dataclass

@@ -737,3 +737,20 @@ def test_oci_exec_of_a_running_container_without_a_process_says_so() -> None:
     if "not installed" in err.value.message:
         pytest.skip("runc is not installed")
     assert err.value.message == "container web has no process now, though its runtime says running."
+
+
+def test_runc_exec_user_lookup_opens_no_device_or_fifo(tmp_path: Path) -> None:
+    """runc's own exec with -u NAME reads the container's passwd through rootfs: a planted FIFO
+    (which would hang an open) or device reads as absent, never opened."""
+    import stat as stat_mod
+
+    from debugtool.runtimes.oci import read_in_root
+
+    os.mkfifo(tmp_path / "fifo")
+    os.mknod(tmp_path / "device", 0o644 | stat_mod.S_IFCHR, os.makedev(1, 3))
+    (tmp_path / "passwd").write_text("app:x:1000:1000::/:/bin/sh\n")
+    pid = os.getpid()  # /proc/PID/root is the host's root here: the paths are absolute
+    assert read_in_root(pid, str(tmp_path / "fifo")) is None
+    assert read_in_root(pid, str(tmp_path / "device")) is None
+    assert read_in_root(pid, str(tmp_path / "missing")) is None
+    assert read_in_root(pid, str(tmp_path / "passwd")) == b"app:x:1000:1000::/:/bin/sh\n"
