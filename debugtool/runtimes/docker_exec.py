@@ -26,7 +26,7 @@ from debugtool.errors import (
 )
 from debugtool.model import Container
 from debugtool.runtimes.base import ExecRequest, Stdio
-from debugtool.runtimes.dockerapi import API_VERSION, DockerAPI, socket_path
+from debugtool.runtimes.dockerapi import API_VERSION, DockerAPI, decode, socket_path
 from debugtool.runtimes.dockerapi import message as _message
 from debugtool.terminal import get_winsize, on_resize, raw_mode, write_all
 
@@ -61,7 +61,7 @@ class DockerExec:
             return None
         if status >= 300:
             raise RuntimeUnavailable("docker", f"inspect answered {status}: {_message(data)}")
-        return dict(json.loads(data))
+        return _object(data, "inspect")
 
     def create(self, container_id: str, request: ExecRequest) -> str:
         """Create the exec instance; return its id.
@@ -95,7 +95,10 @@ class DockerExec:
             )
         if status >= 300:
             raise RuntimeUnavailable("docker", f"exec create answered {status}: {_message(data)}")
-        return str(json.loads(data)["Id"])
+        ident = _object(data, "exec create").get("Id")
+        if not isinstance(ident, str) or not ident:
+            raise RuntimeUnavailable("docker", "answered exec create without an exec id")
+        return ident
 
     def _start(self, exec_id: str, tty: bool) -> tuple[socket.socket, bytes]:
         """Start the exec and return the hijacked socket plus stream bytes already read."""
@@ -132,7 +135,7 @@ class DockerExec:
         status, data = self.request("GET", f"/exec/{exec_id}/json")
         if status >= 300:
             raise RuntimeUnavailable("docker", f"exec inspect answered {status}: {_message(data)}")
-        return dict(json.loads(data))
+        return _object(data, "exec inspect")
 
     def resize(self, exec_id: str, size: tuple[int, int] | None) -> None:
         """Tell the daemon the terminal's size (errors ignored: the exec may have ended)."""
@@ -274,26 +277,56 @@ def container_from_inspect(data: dict) -> Container:
 
 
 class _Demux:
-    """Splits Docker's multiplexed stream into stdout and stderr frames."""
+    """Splits Docker's multiplexed stream into stdout and stderr as it arrives.
+
+    Each frame is an 8-byte header ``[stream, 0, 0, 0, size32be]`` and its payload; payload
+    bytes are written as soon as they come, so a header that announces gigabytes holds none
+    of them in memory. Only the first frame's first bytes are held while they may be the
+    daemon's start failure.
+    """
 
     def __init__(self, stdout: int, stderr: int, held: bytearray) -> None:
-        self.buf = b""
+        self.header = b""
+        self.left = 0  # payload bytes of the current frame still to come
+        self.target = stdout
         self.targets = {0: stdout, 1: stdout, 2: stderr}
         self.held = held
         self.first = True
 
     def feed(self, data: bytes) -> None:
-        self.buf += data
-        while len(self.buf) >= 8:
-            stream, size = self.buf[0], struct.unpack(">I", self.buf[4:8])[0]
-            if len(self.buf) < 8 + size:
-                return
-            payload, self.buf = self.buf[8 : 8 + size], self.buf[8 + size :]
-            if self.first and payload.startswith(_START_FAILURES):
+        view = memoryview(data)
+        while view:
+            if self.left == 0:
+                need = 8 - len(self.header)
+                self.header += bytes(view[:need])
+                view = view[need:]
+                if len(self.header) < 8:
+                    return
+                self.target = self.targets.get(self.header[0], self.targets[1])
+                self.left = struct.unpack(">I", self.header[4:8])[0]
+                self.header = b""
+                continue
+            payload = bytes(view[: self.left])
+            view = view[len(payload) :]
+            self.left -= len(payload)
+            if self.first and (self.held or payload.startswith(_START_FAILURES)):
                 self.held.extend(payload)
+                if len(self.held) > 4096:  # not a start failure after all: a long first frame
+                    write_all(self.target, bytes(self.held))
+                    self.held.clear()
+                    self.first = False
             else:
-                write_all(self.targets.get(stream, self.targets[1]), payload)
-            self.first = False
+                write_all(self.target, payload)
+            if self.left == 0:
+                self.first = False
+
+
+def _object(data: bytes, what: str) -> dict:
+    """Decode a JSON object answer (``dockerapi.decode``); raise ``RuntimeUnavailable``."""
+    value = decode(data, what)
+    if not isinstance(value, dict):
+        raise RuntimeUnavailable("docker", f"answered {what} with something other than an object")
+    return value
 
 
 def _raise_start_failure(text: str, request: ExecRequest, code: int) -> None:

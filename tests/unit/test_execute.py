@@ -140,6 +140,21 @@ def test_docker_stream_demultiplexing_across_reads(tmp_path: Path) -> None:
     assert not held
 
 
+def test_docker_frames_are_written_as_they_arrive() -> None:
+    """A frame header that announces 4 GiB holds nothing back: its bytes are written as they
+    come (Docker's stream is not trusted to be honest about sizes)."""
+    out_r, out_w = os.pipe()
+    held = bytearray()
+    demux = _Demux(out_w, out_w, held)
+    demux.feed(struct.pack(">BxxxI", 1, 0xFFFFFFFF) + b"first part ")
+    assert os.read(out_r, 100) == b"first part "
+    demux.feed(b"second part")
+    assert os.read(out_r, 100) == b"second part"
+    assert demux.left == 0xFFFFFFFF - len(b"first part second part")
+    os.close(out_w)
+    assert not held
+
+
 def test_docker_start_failure_is_held_back(tmp_path: Path) -> None:
     out_r, out_w = os.pipe()
     held = bytearray()
