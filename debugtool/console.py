@@ -573,6 +573,8 @@ class Console:
         p.add_argument("--type", choices=["f", "d", "l"])
         p.add_argument("--maxdepth", type=int, default=32)
         ns = p.parse_args(args)
+        if not 0 <= ns.maxdepth <= 256:
+            raise ConsoleError("find: -maxdepth takes a depth from 0 to 256.")
         count = 0
         for path, st in rootfs.walk(
             self.root, self.resolve(ns.path), max_depth=ns.maxdepth, xdev=False

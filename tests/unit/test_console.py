@@ -231,3 +231,10 @@ def test_net_and_caps_run(root: Path) -> None:
     for command in ("net", "caps", "cgroup", "mounts", "net --json"):
         assert console.run_line(command) == 0, err.getvalue()
     assert "SOCKETS" in out.getvalue() and "Security:" in out.getvalue()
+
+
+@pytest.mark.parametrize("depth", ["-1", "100000"])
+def test_find_maxdepth_out_of_range_is_one_sentence(root: Path, depth: str) -> None:
+    console, _, err = make(root)
+    assert console.run_line(f"find / -maxdepth {depth}") != 0
+    assert "find: -maxdepth takes a depth from 0 to 256." in err.getvalue()
