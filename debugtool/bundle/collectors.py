@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,9 @@ Files = dict[str, bytes]
 
 #: Most output kept from one container's logs; beyond it the oldest lines go (status truncated).
 MAX_LOG_BYTES = 8 << 20
+#: Most of a log file read from its end to find that output (lines a --since leaves out, and
+#: JSON around each line, make it larger than what is kept).
+LOG_READ_LIMIT = 64 << 20
 #: Most kept from one raw file (cgroup files, /proc tables).
 MAX_RAW_BYTES = 1 << 20
 #: Lines of the audit log a bundle keeps.
@@ -486,38 +489,103 @@ def _log_time(text: str) -> float | None:
         return None
 
 
-def read_log_file(path: str, tail: int | None, since: float | None) -> bytes:
-    """Return a runtime's log file as plain lines (``TIME STREAM message``).
+def read_log_file(
+    path: str, tail: int | None, since: float | None, limit: int = MAX_LOG_BYTES
+) -> bytes:
+    """Return a runtime's log file as plain lines (``TIME STREAM message``): the last ``tail``
+    lines (every line when None) from ``since`` on, and no more than about ``limit`` bytes.
 
     Docker's json-file lines (``{"log": ..., "stream": ..., "time": ...}``) and CRI/podman
-    ``k8s-file`` lines (``TIME STREAM F message``) are both understood.
+    ``k8s-file`` lines (``TIME STREAM F message``) are both understood. The file is read
+    backwards from its end and only as far as what is kept needs (at most ``LOG_READ_LIMIT``),
+    so a 1 GiB log costs what is kept, not the whole file. When there was more to keep than
+    ``limit``, the result is a line longer than ``limit`` (the caller cuts and says so); when
+    the read stopped at ``LOG_READ_LIMIT`` first, its first line says so.
     """
+    kept: list[str] = []  # newest first
+    size = 0
     try:
-        raw = tail_lines(path, tail) if tail else _read(path, 1 << 30) or b""
+        lines = _LinesFromEnd(path, LOG_READ_LIMIT)
+        for line in lines:
+            text = _log_line(line, since)
+            if text is None:
+                continue
+            kept.append(text)
+            size += len(text) + 1
+            if (tail and len(kept) >= tail) or size > limit:
+                break
     except OSError as exc:
         raise DebugtoolError(f"cannot read the log file {path}: {exc.strerror}.") from None
-    out = []
-    for line in raw.splitlines():
-        stamp = ""
-        text = line.decode("utf-8", "surrogateescape")
-        if line.startswith(b"{"):
-            try:
-                entry = json.loads(line)
-                stamp = str(entry.get("time", ""))
-                text = f"{stamp} {entry.get('stream', '')} {entry.get('log', '').rstrip(chr(10))}"
-            except ValueError:
-                pass
-        else:
-            fields = text.split(" ", 3)
-            if len(fields) == 4 and fields[2] in ("F", "P"):
-                stamp = fields[0]
-                text = f"{fields[0]} {fields[1]} {fields[3]}"
-        if since and stamp:
-            when = _log_time(stamp)
-            if when is not None and when < since:
-                continue
-        out.append(text)
-    return ("\n".join(out) + ("\n" if out else "")).encode("utf-8", "surrogateescape")
+    if lines.cut and not (tail and len(kept) >= tail) and size <= limit:
+        kept.append(f"# debugtool read only the last {LOG_READ_LIMIT >> 20} MiB of {path}")
+    kept.reverse()
+    return ("\n".join(kept) + ("\n" if kept else "")).encode("utf-8", "surrogateescape")
+
+
+def _log_line(line: bytes, since: float | None) -> str | None:
+    """Return one log line as ``TIME STREAM message``, or None when it is older than ``since``."""
+    stamp = ""
+    text = line.decode("utf-8", "surrogateescape")
+    if line.startswith(b"{"):
+        try:
+            entry = json.loads(line)
+            stamp = str(entry.get("time", ""))
+            text = f"{stamp} {entry.get('stream', '')} {str(entry.get('log', '')).rstrip(chr(10))}"
+        except (ValueError, AttributeError, RecursionError):
+            pass
+    else:
+        fields = text.split(" ", 3)
+        if len(fields) == 4 and fields[2] in ("F", "P"):
+            stamp = fields[0]
+            text = f"{fields[0]} {fields[1]} {fields[3]}"
+    if since and stamp:
+        when = _log_time(stamp)
+        if when is not None and when < since:
+            return None
+    return text
+
+
+class _LinesFromEnd:
+    """The lines of a file, newest first and without their line ends, read backwards in
+    chunks and no more than ``budget`` bytes of it. ``cut`` is set when the budget stopped
+    the read before the file's start (the oldest, partial line is then not yielded)."""
+
+    def __init__(self, path: str, budget: int, chunk: int = 64 << 10) -> None:
+        self.path = path
+        self.budget = budget
+        self.chunk = chunk
+        self.cut = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as f:
+            pos = f.seek(0, os.SEEK_END)
+            # The end of a line whose start is further back, newest part first: a list, so
+            # a line longer than many chunks is joined once, not copied once per chunk.
+            carry: list[bytes] = []
+            read = 0
+            last = True  # the piece after the file's final newline (empty) is not a line
+            while pos > 0:
+                if read >= self.budget:
+                    self.cut = True
+                    return
+                step = min(self.chunk, pos, self.budget - read)
+                pos -= step
+                f.seek(pos)
+                data = f.read(step)
+                read += step
+                pieces = data.split(b"\n")
+                if len(pieces) == 1:
+                    carry.append(data)
+                    continue
+                pieces[-1] += b"".join(reversed(carry))
+                carry = [pieces[0]]
+                for piece in reversed(pieces[1:]):
+                    if not (last and not piece):
+                        yield piece.removesuffix(b"\r")
+                    last = False
+            rest = b"".join(reversed(carry))
+            if rest or not last:
+                yield rest.removesuffix(b"\r")
 
 
 def sample_cgroups(
