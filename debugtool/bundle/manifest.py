@@ -8,6 +8,9 @@ can tell an intact bundle from a damaged one without trusting anything else in t
 from __future__ import annotations
 
 import hashlib
+import json
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,19 +38,6 @@ PRIORITY_INSPECT = 3
 PRIORITY_SNAPSHOT = 4
 PRIORITY_HOST = 5
 PRIORITY_ESSENTIAL = 9  # container.json and the like: never dropped
-
-#: Keys every manifest holds, with the type each must have.
-REQUIRED: dict[str, type | tuple[type, ...]] = {
-    "format": str,
-    "schema_version": int,
-    "debugtool_version": str,
-    "created_at": (int, float),
-    "root": str,
-    "complete": bool,
-    "containers": list,
-    "collectors": list,
-    "files": dict,
-}
 
 
 @dataclass
@@ -82,30 +72,239 @@ def file_entry(data: bytes) -> dict[str, Any]:
     return {"size": len(data), "sha256": sha256(data)}
 
 
-def schema_problems(manifest: Any) -> list[str]:
-    """Return what is wrong with a manifest's structure (empty when it is well formed).
+# --- the schema, checked in one place ----------------------------------------------------------
+# A bundle may come from anyone: every field the reader, ``bundle show`` and the TUI use is checked
+# here, once, so that nothing downstream meets a string where it expects a list.
 
-    A newer schema version is not reported here: callers decide whether they can read it.
+#: The latest time a manifest may give (9999-12-31T23:59:59Z): ``time.gmtime`` fails past it.
+MAX_TIME = 253402300799.0
+#: Nesting past the JSON parser's recursion limit is reported as nesting deeper than this
+#: (debugtool's own manifests nest three deep), with the field it happens in.
+MAX_DEPTH = 64
+
+# field -> (required, the JSON kinds it may be)
+_TOP: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "format": (True, ("string",)),
+    "schema_version": (True, ("integer",)),
+    "debugtool_version": (True, ("string",)),
+    "created_at": (True, ("number",)),
+    "root": (True, ("string",)),
+    "complete": (True, ("boolean",)),
+    "containers": (True, ("list",)),
+    "collectors": (True, ("list",)),
+    "files": (True, ("object",)),
+    "host": (False, ("string",)),
+    "interrupted": (False, ("string", "null")),
+    "command_line": (False, ("list",)),
+    "redacted": (False, ("boolean",)),
+    "budget_seconds": (False, ("number",)),
+    "collector_timeout_seconds": (False, ("number",)),
+    "duration": (False, ("number",)),
+    "dropped": (False, ("list",)),
+}
+_CONTAINER: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "id": (True, ("string",)),
+    "name": (True, ("string",)),
+    "runtime": (True, ("string",)),
+    "status": (True, ("string",)),
+    "dir": (True, ("string",)),
+    "exited_during_capture": (False, ("boolean",)),
+}
+_COLLECTOR: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "name": (True, ("string",)),
+    "container": (True, ("string", "null")),
+    "status": (True, ("string",)),
+    "duration": (True, ("number",)),
+    "error": (True, ("string",)),
+    "files": (True, ("list",)),
+}
+_FILE: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "size": (True, ("integer",)),
+    "sha256": (True, ("string",)),
+}
+_DROPPED: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "file": (True, ("string",)),
+    "size": (True, ("integer",)),
+    "reason": (True, ("string",)),
+}
+#: The most bad fields listed one by one (a crafted manifest may have a million).
+MAX_PROBLEMS = 50
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}:]')
+
+
+class ManifestError(ValueError):
+    """``manifest.json`` cannot be read as JSON at all; the message says why, naming the field
+    when one is at fault."""
+
+
+def _is(value: Any, kind: str) -> bool:
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "list":
+        return isinstance(value, list)
+    if kind == "object":
+        return isinstance(value, dict)
+    return value is None  # "null"
+
+
+def _described(value: Any) -> str:
+    for kind, text in (
+        ("null", "null"),
+        ("boolean", "a boolean"),
+        ("number", "a number"),
+        ("string", "a string"),
+        ("list", "a list"),
+        ("object", "an object"),
+    ):
+        if _is(value, kind):
+            return text
+    return type(value).__name__
+
+
+def _wanted(kinds: tuple[str, ...]) -> str:
+    article = {"integer": "an integer", "object": "an object", "null": "null"}
+    return " or ".join(article.get(k, f"a {k}") for k in kinds)
+
+
+class _Schema:
+    """Collects what is wrong, one phrase per bad field, each naming the field."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.count = 0
+
+    def bad(self, where: str, what: str) -> None:
+        self.count += 1
+        if self.count <= MAX_PROBLEMS:
+            self.problems.append(f"field '{where}' {what}")
+
+    def record(
+        self, where: str, value: Any, fields: dict[str, tuple[bool, tuple[str, ...]]]
+    ) -> bool:
+        """Check an object's fields against ``fields``; return whether all had the right kind."""
+        if not isinstance(value, dict):
+            self.bad(where, f"is {_described(value)}, not an object")
+            return False
+        ok = True
+        for key, (required, kinds) in fields.items():
+            name = f"{where}.{key}" if where else key
+            if key not in value:
+                if required:
+                    self.bad(name, "is missing")
+                    ok = False
+            elif not any(_is(value[key], k) for k in kinds):
+                self.bad(name, f"is {_described(value[key])}, not {_wanted(kinds)}")
+                ok = False
+            elif "number" in kinds and not math.isfinite(value[key]):
+                self.bad(name, "is not a finite number")
+                ok = False
+        return ok
+
+    def strings(self, where: str, values: list[Any]) -> None:
+        for i, value in enumerate(values):
+            if not isinstance(value, str):
+                self.bad(f"{where}[{i}]", f"is {_described(value)}, not a string")
+                return
+
+    def folder(self, where: str, name: str) -> None:
+        if not name or name in (".", "..") or "/" in name or "\0" in name:
+            self.bad(where, "is not a plain folder name")
+
+
+def schema_problems(manifest: Any) -> list[str]:
+    """Return what is wrong with a manifest's structure, one phrase per bad field naming it
+    (``field 'created_at' is a string, not a number``); empty when it is well formed.
+
+    Every field that debugtool reads is checked for its kind and range. Fields it does not know
+    are ignored (a later schema-1 debugtool may add some). A newer schema version is not
+    reported here: callers decide whether they can read it.
     """
+    check = _Schema()
     if not isinstance(manifest, dict):
-        return ["the manifest is not a JSON object"]
-    problems = []
-    for key, kind in REQUIRED.items():
-        if key not in manifest:
-            problems.append(f"the manifest lacks '{key}'")
-        elif not isinstance(manifest[key], kind) or (
-            kind is int and isinstance(manifest[key], bool)
-        ):
-            problems.append(f"the manifest's '{key}' has the wrong type")
-    for name, entry in (manifest.get("files") or {}).items():
-        if (
-            not isinstance(entry, dict)
-            or not isinstance(entry.get("size"), int)
-            or not isinstance(entry.get("sha256"), str)
-            or len(entry["sha256"]) != 64
-        ):
-            problems.append(f"the manifest's record of {name} is malformed")
-    for record in manifest.get("collectors") or []:
-        if not isinstance(record, dict) or record.get("status") not in STATUSES:
-            problems.append(f"a collector record is malformed: {str(record)[:80]}")
-    return problems
+        return [f"the manifest is {_described(manifest)}, not an object"]
+    check.record("", manifest, _TOP)  # the fields below that are sound are checked further
+    created = manifest.get("created_at")
+    if (
+        isinstance(created, (int, float))
+        and math.isfinite(created)
+        and not 0 <= created <= MAX_TIME
+    ):
+        check.bad("created_at", "is not a time between 1970 and 9999")
+    if isinstance(manifest.get("root"), str):
+        check.folder("root", manifest["root"])
+    containers = manifest.get("containers")
+    for i, record in enumerate(containers if isinstance(containers, list) else []):
+        where = f"containers[{i}]"
+        if check.record(where, record, _CONTAINER):
+            check.folder(f"{where}.dir", record["dir"])
+    collectors = manifest.get("collectors")
+    for i, record in enumerate(collectors if isinstance(collectors, list) else []):
+        where = f"collectors[{i}]"
+        if check.record(where, record, _COLLECTOR):
+            if record["status"] not in STATUSES:
+                check.bad(f"{where}.status", f"is not one of {', '.join(STATUSES)}")
+            check.strings(f"{where}.files", record["files"])
+    files = manifest.get("files")
+    for name, entry in (files if isinstance(files, dict) else {}).items():
+        where = f"files.{name}"
+        if check.record(where, entry, _FILE):
+            if entry["size"] < 0:
+                check.bad(f"{where}.size", "is negative")
+            if not _SHA256.fullmatch(entry["sha256"]):
+                check.bad(f"{where}.sha256", "is not a SHA-256 in hex")
+    if isinstance(manifest.get("command_line"), list):
+        check.strings("command_line", manifest["command_line"])
+    dropped = manifest.get("dropped")
+    for i, record in enumerate(dropped if isinstance(dropped, list) else []):
+        check.record(f"dropped[{i}]", record, _DROPPED)
+    if check.count > MAX_PROBLEMS:
+        check.problems.append(f"and {check.count - MAX_PROBLEMS:,} more bad fields")
+    return check.problems
+
+
+def parse(data: bytes) -> Any:
+    """Return ``manifest.json``'s JSON value (not yet checked: see ``schema_problems``).
+
+    Raises ``ManifestError`` for bytes that are not JSON, and for JSON nested too deep for the
+    parser, naming the top-level field that nests so deep.
+    """
+    try:
+        return json.loads(data)
+    except RecursionError:
+        field = _too_deep(data) or ""
+        where = f"field '{field}'" if field else "its top level"
+        raise ManifestError(f"{where} nests lists or objects more than {MAX_DEPTH} deep") from None
+    except ValueError:
+        raise ManifestError("it is not JSON") from None
+
+
+def _too_deep(data: bytes) -> str | None:
+    """Return the top-level field in which ``data`` nests deeper than ``MAX_DEPTH`` ('' when
+    the top level itself does), or None. A scan of JSON's brackets and strings, never a
+    recursion, so it is safe on any input."""
+    depth = 0
+    key = last = b""
+    for token in _TOKEN.finditer(data):
+        text = token.group()
+        if text in (b"[", b"{"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                try:
+                    return str(json.loads(key)) if key else ""
+                except ValueError:
+                    return ""
+        elif text in (b"]", b"}"):
+            depth -= 1
+        elif text == b":":
+            if depth == 1:
+                key = last
+        else:
+            last = text
+    return None

@@ -35,6 +35,7 @@ skipped, truncated), ``dropped`` (what ``--max-size`` left out) and ``files`` (`
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import io
 import json
@@ -74,6 +75,8 @@ HEADER_LIMIT = 64 << 10
 #: The most pax and GNU long-name headers in front of one member (tarfile recurses on each).
 EXTENSION_LIMIT = 8
 _CHUNK = 1 << 20  # how much of a member is read (and hashed) at a time
+# tarfile reads a stream RECORDSIZE bytes at a time: it never holds more than that unread.
+_RECENT = 4 * tarfile.RECORDSIZE
 _FILE_TYPES = (tarfile.REGTYPE, tarfile.AREGTYPE)
 # Headers whose data tarfile reads whole into memory to parse them.
 _EXTENSIONS = (
@@ -115,6 +118,10 @@ class _Inflater(io.RawIOBase):
         self._z: Any = None  # the current member's decompressor; None between members
         self._input = b""  # compressed bytes read but not yet inflated
         self.total = 0
+        # The last bytes handed out (at least _RECENT of them), so what tarfile read ahead of
+        # the end-of-archive block can still be checked (see _end_of_archive).
+        self.recent: collections.deque[bytes] = collections.deque()
+        self._recent_size = 0
 
     def readable(self) -> bool:
         return True
@@ -150,6 +157,10 @@ class _Inflater(io.RawIOBase):
                         "total",
                     )
                 buffer[: len(out)] = out
+                self.recent.append(out)
+                self._recent_size += len(out)
+                while self._recent_size - len(self.recent[0]) >= _RECENT:
+                    self._recent_size -= len(self.recent.popleft())
                 return len(out)
 
 
@@ -298,6 +309,39 @@ def _members(path: str, raw: IO[bytes]) -> Iterator[_Member]:
                 )
             root, _, rel = info.name.partition("/")
             yield _Member(info, rel, root, index - 1, tar)
+        _end_of_archive(tar, inflater)
+
+
+class _Damage(Exception):
+    """The archive is damaged in a way that tarfile and zlib let pass; the text says how."""
+
+
+def _end_of_archive(tar: Any, inflater: _Inflater) -> None:
+    """Check what follows the last member: tar's end-of-archive block, then nothing but zero
+    padding to the end of the file, every gzip member whole with its CRC and length right.
+
+    tarfile stops at the first zero block and reads nothing after it, so without this pass a
+    member appended after the end, or a flipped bit in the last gzip member's tail, would
+    never be seen. Raises ``_Damage``, ``BundleTooLarge`` (past ``TOTAL_LIMIT``), zlib's error
+    or ``EOFError``.
+    """
+    # What tarfile read from the inflater beyond the block it stopped at (``tar.offset`` is
+    # where that block starts), then everything the inflater still holds.
+    ahead = inflater.total - tar.offset
+    seen = b"".join(inflater.recent)[-ahead:] if ahead > 0 else b""
+    if len(seen) < tarfile.BLOCKSIZE or seen[: tarfile.BLOCKSIZE].count(0) < tarfile.BLOCKSIZE:
+        raise _Damage(
+            "what follows the last member is not tar's end-of-archive block (the archive is "
+            "truncated, or holds something that is not a tar header)"
+        )
+    trailing = len(seen) - seen.count(0)
+    while chunk := inflater.read(_CHUNK):
+        trailing += len(chunk) - chunk.count(0)
+    if trailing:
+        raise _Damage(
+            f"{trailing:,} bytes that are not zero padding follow the tar end-of-archive block "
+            "(something was appended to the bundle)"
+        )
 
 
 def _refusal(info: tarfile.TarInfo) -> str:
@@ -328,6 +372,7 @@ class Archive:
     sums: dict[str, str] = field(default_factory=dict)  # path -> SHA-256 (with checksums)
     index: dict[str, int] = field(default_factory=dict)  # path -> place in the archive
     refused: list[str] = field(default_factory=list)  # "NAME: why", members no bundle holds
+    repeated: dict[str, int] = field(default_factory=dict)  # path -> times it appears, if > 1
     identity: tuple[int, ...] = ()  # the file read (dev, ino, size, mtime), for a second pass
 
 
@@ -385,6 +430,10 @@ def read_archive(path: str, hold: bool = True, checksums: bool = False) -> Archi
                 if root != archive.root or not rel:
                     archive.extra_roots.append(info.name)
                     continue
+                if rel in archive.sizes or rel == mf.MANIFEST:
+                    # Two members of one name: tar keeps the last, this reader the last too,
+                    # but nothing says which one the manifest's checksum was made for.
+                    archive.repeated[rel] = archive.repeated.get(rel, 1) + 1
                 keep = hold and held + info.size <= HELD_LIMIT
                 digest = hashlib.sha256() if checksums else None
                 data = member.read(path, keep, digest)
@@ -398,6 +447,8 @@ def read_archive(path: str, hold: bool = True, checksums: bool = False) -> Archi
                 archive.order.append(rel)
         except BundleError:
             raise
+        except _Damage as exc:
+            archive.damage = str(exc)
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             if archive.manifest is None:
                 raise BundleError(
@@ -431,18 +482,24 @@ def read_member(path: str, archive: Archive, rel: str) -> bytes:
                 if member.index == archive.index.get(rel):
                     if member.rel != rel:
                         raise changed
-                    return member.read(path)
+                    digest = hashlib.sha256()
+                    data = member.read(path, digest=digest)
+                    if archive.sums.get(rel, digest.hexdigest()) != digest.hexdigest():
+                        raise changed
+                    return data
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise BundleError(f"{path}: {rel} cannot be read ({exc}).", None) from None
     raise changed
 
 
 def _parse_manifest(path: str, data: bytes) -> dict[str, Any]:
+    """Return the manifest if it is a debugtool manifest this debugtool can read (its schema
+    is checked later, by ``verify``). Raises ``BundleError`` otherwise."""
     try:
-        manifest = json.loads(data)
-    except ValueError:
+        manifest = mf.parse(data)
+    except mf.ManifestError as exc:
         raise BundleError(
-            f"{path} is not a debugtool bundle (its manifest is not JSON).",
+            f"{path} is not a debugtool bundle (its manifest: {exc}).",
             "Name a file written by 'debugtool bundle'.",
         ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != mf.FORMAT:
@@ -466,18 +523,26 @@ class Bundle:
     """A support bundle opened for reading: its manifest, containers, Snapshots, samples, logs."""
 
     def __init__(self, path: str, archive: Archive) -> None:
+        """Wrap an archive that passed verification (``open_bundle``): its manifest's schema
+        holds, so every field used here has the kind it should."""
         self.path = path
         self._archive = archive
         self.manifest: dict[str, Any] = archive.manifest or {}
         self.root = archive.root
         self.captured_at: float = float(self.manifest.get("created_at") or 0.0)
         self.complete: bool = bool(self.manifest.get("complete"))
+        #: Containers whose process exited while the bundle was captured (their ids).
+        self.exited_during_capture: set[str] = set()
         self._dirs: dict[str, str] = {}  # container id -> folder
         self.containers: list[Container] = []
         for record in self.manifest.get("containers") or []:
             container = self._container(record)
+            if record.get("exited_during_capture"):
+                # Its container.json was written when it still ran: say what it is now.
+                self.exited_during_capture.add(container.id)
+                container.status = "exited"
             self.containers.append(container)
-            self._dirs[container.id] = record.get("dir", "")
+            self._dirs[container.id] = record["dir"]
         self.audit: list[Record] = self._audit()
 
     # -- members ------------------------------------------------------------------------------
@@ -501,19 +566,27 @@ class Bundle:
             return None
         try:
             return json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise BundleError(f"{self.path}: {rel} is not valid JSON.", None) from None
 
     def _container(self, record: dict[str, Any]) -> Container:
-        folder = record.get("dir", "")
-        data = self._json(f"containers/{folder}/container.json") if folder else None
+        """The container as container.json has it, or as the manifest lists it when that file
+        is missing or does not describe the same container with text where text belongs."""
+        data = self._json(f"containers/{record['dir']}/container.json")
         if isinstance(data, dict):
-            return from_dict(Container, data)
+            try:
+                container = from_dict(Container, data)
+            except (TypeError, ValueError, AttributeError, KeyError, RecursionError):
+                container = None
+            texts = ("id", "name", "runtime", "status", "image")
+            if (
+                container is not None
+                and container.id == record["id"]
+                and all(isinstance(getattr(container, f), str) for f in texts)
+            ):
+                return container
         return Container(
-            id=str(record.get("id", "")),
-            name=str(record.get("name", "")),
-            runtime=str(record.get("runtime", "")),
-            status=str(record.get("status", "unknown")),
+            id=record["id"], name=record["name"], runtime=record["runtime"], status=record["status"]
         )
 
     def _audit(self) -> list[Record]:
@@ -568,9 +641,10 @@ class Bundle:
         if data is not None:
             try:
                 snap = Snapshot.from_json(data.decode("utf-8", "surrogateescape"))
-            except (ValueError, TypeError, KeyError) as exc:
+            except (ValueError, TypeError, KeyError, AttributeError, RecursionError) as exc:
+                why = "nested too deeply" if isinstance(exc, RecursionError) else exc
                 raise BundleError(
-                    f"{self.path}: {folder}/snapshot.json cannot be read ({exc}).", None
+                    f"{self.path}: {folder}/snapshot.json cannot be read ({why}).", None
                 ) from None
             return snap
         reason = self.collector_error(container.id, "snapshot") or "it was not captured"
@@ -586,7 +660,12 @@ class Bundle:
         data = self._json(f"{folder}/cgroup-samples.json")
         if not isinstance(data, list):
             return []
-        return [from_dict(CgroupStats, d) for d in data if isinstance(d, dict)]
+        try:
+            return [from_dict(CgroupStats, d) for d in data if isinstance(d, dict)]
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
+            raise BundleError(
+                f"{self.path}: {folder}/cgroup-samples.json cannot be read ({exc}).", None
+            ) from None
 
     def inspect(self, container_id: str) -> dict[str, Any]:
         """Return the runtime's own inspect data for the container ({} when not captured)."""
@@ -625,18 +704,28 @@ class Bundle:
 def verify_bundle(path: str) -> list[str]:
     """Check a bundle against its manifest; return the problems found (empty: intact).
 
-    Checks the manifest's schema, that every recorded member is present with its size and
-    SHA-256, and that no member is unrecorded. Raises ``BundleError`` when ``path`` is not a
-    bundle at all (missing, not a gzip tar, no debugtool manifest first, newer schema).
+    One streaming pass: every gzip member whole (CRC and length), nothing after tar's
+    end-of-archive block but zero padding, the manifest's schema, every recorded member
+    present once with its size and SHA-256, no member unrecorded, no link, device or path
+    outside the bundle's folder. Raises ``BundleError`` when ``path`` cannot be checked at all
+    (missing, unreadable, not a gzip tar, no debugtool manifest first, a newer schema) and
+    ``BundleTooLarge`` past a limit.
     """
-    archive = read_archive(path, hold=False, checksums=True)
+    return _problems(read_archive(path, hold=False, checksums=True))
+
+
+def _problems(archive: Archive) -> list[str]:
+    """Return what is wrong with a bundle read with checksums: damage first, then refused
+    members, the manifest's schema, then member by member."""
     manifest = archive.manifest or {}
-    problems = mf.schema_problems(manifest)
+    problems = []
     if archive.damage:
         problems.append(archive.damage)
     problems.extend(archive.refused)
-    if manifest.get("root") not in (None, archive.root):
-        problems.append(f"the archive's top folder {archive.root} is not {manifest.get('root')}")
+    problems.extend(f"{mf.MANIFEST}: {p}" for p in mf.schema_problems(manifest))
+    root = manifest.get("root")
+    if isinstance(root, str) and root != archive.root:
+        problems.append(f"the archive's top folder {archive.root} is not {root}")
     files = manifest.get("files")
     recorded: dict[str, Any] = files if isinstance(files, dict) else {}
     for rel, entry in sorted(recorded.items()):
@@ -644,7 +733,7 @@ def verify_bundle(path: str) -> list[str]:
         if size is None:
             problems.append(f"{rel}: missing")
         elif not isinstance(entry, dict):
-            continue
+            continue  # named by the schema check
         elif size != entry.get("size"):
             problems.append(f"{rel}: size {size}, the manifest says {entry.get('size')}")
         elif archive.sums.get(rel) != entry.get("sha256"):
@@ -652,29 +741,36 @@ def verify_bundle(path: str) -> list[str]:
     for rel in archive.order:
         if rel != mf.MANIFEST and rel not in recorded:
             problems.append(f"{rel}: not recorded in the manifest")
+    for rel, times in archive.repeated.items():
+        problems.append(f"{rel}: {times} members of this name")
     for name in archive.extra_roots:
         problems.append(f"{name}: outside the bundle's folder")
     return problems
 
 
 def open_bundle(path: str) -> Bundle:
-    """Open a bundle for reading.
+    """Open a bundle for reading, verified: what ``bundle verify`` checks is checked here too,
+    in the same single streaming pass that reads the members, so nothing damaged or changed
+    since it was written is ever shown.
 
     Raises ``BundleError`` with one sentence for a missing file, a file that is not a bundle,
-    a truncated or corrupt one, or one written with a newer schema.
+    one written with a newer schema, and one that fails verification (the first problem).
     """
-    archive = read_archive(path)
+    archive = read_archive(path, checksums=True)
+    problems = _problems(archive)
+    if not problems:
+        return Bundle(path, archive)
+    hint = "Run 'debugtool bundle verify' on it for every problem, or ask for the bundle again."
     if archive.damage:
-        raise BundleError(
-            f"{path} is damaged: {archive.damage}.",
-            "Run 'debugtool bundle verify' on it, or ask for the bundle again.",
-        )
+        raise BundleError(f"{path} is damaged: {archive.damage}.", hint)
     if archive.refused:
-        raise BundleError(
-            f"{path} holds what no bundle holds ({archive.refused[0]}).",
-            "Run 'debugtool bundle verify' on it, or ask for the bundle again.",
-        )
-    return Bundle(path, archive)
+        raise BundleError(f"{path} holds what no bundle holds ({archive.refused[0]}).", hint)
+    schema = mf.schema_problems(archive.manifest)
+    if schema:
+        raise BundleError(f"{path} has a malformed manifest: its {schema[0]}.", hint)
+    more = len(problems) - 1
+    also = f" and {more} more problem{'s' if more > 1 else ''}" if more else ""
+    raise BundleError(f"{path} fails verification: {problems[0]}{also}.", hint)
 
 
 def load_snapshot(path: str, target_text: str) -> Snapshot:

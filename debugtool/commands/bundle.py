@@ -36,8 +36,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "second. Secrets are redacted unless --no-redact. Every collector has a timeout and "
         "the bundle is written even when one hangs or fails; Ctrl-C writes what was gathered, "
         "marked incomplete (exit 130, or 143 for SIGTERM); a second Ctrl-C aborts. "
-        "Also: 'debugtool bundle verify FILE' checks a bundle's checksums and schema (exit 0 "
-        "intact, 1 corrupt, 125 not a bundle); 'debugtool bundle show FILE' summarises one. "
+        "Also: 'debugtool bundle verify FILE' checks a bundle made anywhere: every gzip "
+        "member whole, nothing appended after the archive's end, the manifest's schema, every "
+        "member present once with its checksum and none unrecorded, no links or devices (exit "
+        "0 intact, 1 damaged or changed, each problem listed; 125 when it cannot be checked "
+        "at all: missing, unreadable, not a bundle, past a size limit); 'debugtool bundle "
+        "show FILE' summarises one. show, TUI and the --bundle options of top, mounts and net "
+        "make the same checks as they read and refuse a bundle that fails them. "
         "To bundle a container named 'verify' or 'show', write 'debugtool bundle -- verify'.",
     )
     p.add_argument(
@@ -230,11 +235,12 @@ class _ProgressBar:
 
 
 def verify(path: str, as_json: bool) -> int:
-    """Check a bundle's checksums and schema: 0 intact, 1 corrupt (named files), 125 not one."""
+    """Check a bundle against its manifest: 0 intact, 1 damaged or changed (each problem
+    listed), 125 (``BundleError``) when it cannot be checked at all."""
     from debugtool import output
     from debugtool.bundle.reader import verify_bundle
 
-    problems = verify_bundle(path)  # raises BundleError (125) when it is not a bundle at all
+    problems = verify_bundle(path)  # raises BundleError (125) when it cannot be checked
     if as_json:
         output.emit_json({"path": path, "ok": not problems, "problems": problems})
     elif problems:

@@ -254,7 +254,7 @@ def test_reader_rebuilds_the_model(tmp_path: Path) -> None:
     assert b.snapshot(CONTAINER.id[:5]).container.id == CONTAINER.id
     assert [s.cpu_usage_ns for s in b.cgroup_samples("web")] == [0, 250_000_000, 500_000_000]
     assert "password=" + MASK in b.logs("web")
-    assert b.audit == [{"action": "exec", "argv": ["sh"]}]
+    assert [(r.action, r.argv) for r in b.audit] == [("exec", ["sh"])]  # audit.Record
     stopped = b.snapshot("batch")
     assert stopped.processes == [] and "not running" in stopped.errors["snapshot"]
     assert b.cgroup_samples("batch") == [] and b.logs("batch") == ""
