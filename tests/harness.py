@@ -118,6 +118,32 @@ def build_rootfs(dest: Path, distroless: bool = False) -> Path:
     return dest
 
 
+def run_measured(
+    argv: list[str], env: dict[str, str] | None = None, cwd: str | None = None, timeout: float = 600
+) -> tuple[int, str, str, int]:
+    """Run ``argv``; return its exit code, stdout, stderr and peak RSS in bytes.
+
+    The peak is taken by GNU time around the child: a child forked (or vforked) straight from
+    pytest starts its life with pytest's resident set, which the kernel counts in the child's
+    ``ru_maxrss``, so ``wait4`` here would report the larger of the two.
+    """
+    with tempfile.NamedTemporaryFile(prefix="dt-rss-", dir=WORK if WORK.exists() else None) as f:
+        proc = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", f.name, *argv],
+            capture_output=True,
+            env=env,
+            cwd=cwd,
+            timeout=timeout,
+        )
+        peak_kib = int(Path(f.name).read_text().split()[-1])
+    return (
+        proc.returncode,
+        proc.stdout.decode(errors="replace"),
+        proc.stderr.decode(errors="replace"),
+        peak_kib * 1024,
+    )
+
+
 def build_static(source: Path) -> Path:
     """Compile a C test program statically (gcc, cached under WORK by its source's hash)."""
     digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]

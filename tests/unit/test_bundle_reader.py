@@ -13,13 +13,12 @@ import hashlib
 import io
 import json
 import os
-import subprocess
 import sys
 import tarfile
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
+import harness
 import pytest
 
 from debugtool.bundle import manifest as mf
@@ -140,31 +139,9 @@ def bundle(path: Path, files: dict[str, Data], gzip_members: int = 1, **more: Da
 
 
 def cli(*args: str) -> tuple[int, str, str, int]:
-    """Run ``debugtool ARGS`` as a child; return its exit code, stdout, stderr and peak RSS.
-
-    The peak comes from ``wait4`` on this very child, so nothing else this test process ran
-    earlier counts (``RUSAGE_CHILDREN`` would hold the largest child ever waited for).
-    """
-    out_path, err_path = (f"/tmp/dt-reader-{os.getpid()}-{n}" for n in ("out", "err"))
-    with open(out_path, "w+b") as out, open(err_path, "w+b") as err:
-        os.unlink(out_path)
-        os.unlink(err_path)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "debugtool", *args], stdout=out, stderr=err, cwd=REPO
-        )
-        # A guard against a hang, not a timed assertion: the child is killed after 10 minutes.
-        deadline = time.monotonic() + 600
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                proc.kill()
-            time.sleep(0.05)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return proc.returncode, out.read().decode(), err.read().decode(), usage.ru_maxrss * 1024
+    """Run ``debugtool ARGS`` as a child; return its exit code, stdout, stderr and peak RSS
+    (measured around the child alone: see ``harness.run_measured``)."""
+    return harness.run_measured([sys.executable, "-m", "debugtool", *args], cwd=str(REPO))
 
 
 def assert_one_sentence(stderr: str, *words: str) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
 import sys
 import textwrap
 import threading
@@ -22,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import harness
 import pytest
 
 from debugtool import output
@@ -314,20 +314,15 @@ def test_an_endless_docker_answer_costs_no_more_memory_than_the_cap(sockdir: Pat
         """
     )
     try:
-        proc = subprocess.Popen(
+        code, said, _, peak = harness.run_measured(
             [sys.executable, "-c", script],
-            stdout=subprocess.PIPE,
             env={**os.environ, "DOCKER_HOST": f"unix://{server.path}"},
         )
-        assert proc.stdout is not None
-        said = proc.stdout.read().decode()
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
     finally:
         server.close()
-    assert proc.returncode == 0
+    assert code == 0
     assert said.startswith("answered GET /containers/json with more than 32 MiB")
-    assert usage.ru_maxrss < 160 << 10, f"peak RSS {usage.ru_maxrss >> 10} MiB"  # KiB
+    assert peak < 160 << 20, f"peak RSS {peak >> 20} MiB"
 
 
 def test_docker_logs_are_streamed_and_keep_their_end(
