@@ -1,15 +1,21 @@
 """Capture a support bundle: run every collector with a timeout inside one time budget, redact,
-stage in a private directory, write the archive with the manifest first, scan it for leaks.
+build the archive in memory with the manifest first, scan it for leaks, publish it.
 
 Robustness comes first. Collectors run in daemon worker threads joined with timeouts: a hung
 collector is abandoned (its later output ignored, its programs killed by pid) and recorded with
 status ``timeout``. Ctrl-C and SIGTERM set a flag; the capture stops waiting and still writes a
-valid bundle marked incomplete. The archive is written to a temporary file (mode 0600) beside
-the destination and renamed into place only after the leak scan passed.
+valid bundle marked incomplete; a second one aborts, leaving nothing behind.
+
+Nothing is staged in a directory that could outlive the process: files are held in memory, and
+the archive is written to an unnamed ``O_TMPFILE`` (mode 0600) in the destination's directory,
+then linked into place only after the leak scan passed (``Destination``). An existing file is
+never replaced without ``--force``, and of several writers racing for one path exactly one wins.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import functools
 import gzip
 import io
@@ -18,22 +24,22 @@ import json
 import os
 import queue
 import re
-import shutil
 import signal
 import socket
+import stat
+import sys
 import tarfile
-import tempfile
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from debugtool.bundle import collectors as col
 from debugtool.bundle import manifest as mf
 from debugtool.bundle.redact import Redactor
-from debugtool.errors import BundleError, DebugtoolError, UsageError
+from debugtool.errors import BundleError, ContainerGone, DebugtoolError, UsageError
 from debugtool.model import Container, to_dict
 
 if TYPE_CHECKING:
@@ -49,7 +55,8 @@ class Options:
 
     targets: list[str] = field(default_factory=list)
     all: bool = False
-    output: str | None = None
+    output: str | None = None  # a file, a directory, or "-" for standard output
+    force: bool = False  # replace an existing file
     since: float | None = None  # epoch seconds: logs from then on
     log_lines: int | None = 1000
     collector_timeout: float = 10.0  # seconds each collector may take
@@ -78,6 +85,9 @@ class Summary:
     not_ok: list[dict[str, Any]]
     redactions: int
     dropped: list[dict[str, Any]]
+    replaced: bool = False  # --force replaced an existing file
+    exited: list[str] = field(default_factory=list)  # "NAME (SHORTID)" of containers that
+    # exited while the bundle was captured
 
 
 def parse_size(text: str) -> int:
@@ -193,6 +203,9 @@ class Writer:
         self.redactor = Redactor()
         self.index: col.HostIndex | None = None
         self._bulk: _Bulk | None = None
+        self.exited: set[str] = set()  # ids of containers that exited during the capture
+        self.aborted = False  # a second signal came: stop now, write nothing
+        self.committing = False  # the archive is being linked into place (microseconds)
 
     # -- running collectors -----------------------------------------------------------------
     def run(
@@ -284,10 +297,11 @@ class Writer:
         """Collect, redact, write and verify the bundle; return what was written."""
         restore = self._install_signals()
         try:
-            path = self._destination()
+            # Checked first, so a destination that cannot be written costs no capture.
+            dest = Destination.choose(self.o.output, f"{self.root}.tar.gz", self.o.force)
             discovery, chosen = self._discover()
             self._collect(discovery, chosen)
-            return self._write(path)
+            return self._write(dest)
         finally:
             restore()
 
@@ -297,8 +311,14 @@ class Writer:
 
         def handler(signum: int, frame: Any) -> None:
             # Set a flag only: the capture notices it, stops waiting and writes what it has.
-            # A second signal means "stop now": no bundle (the temporary files are removed).
+            # A second signal means "stop now": no bundle. Nothing needs removing (the archive
+            # is in memory or an unnamed O_TMPFILE); a third is ignored, so the unwinding of
+            # the second is never cut short, and so is one while the finished archive is
+            # being linked into place, which takes microseconds and leaves a whole bundle.
+            if self.aborted or self.committing:
+                return
             if self.stop.is_set():
+                self.aborted = True
                 raise KeyboardInterrupt
             self.interrupted = signal.Signals(signum).name
             self.stop.set()
@@ -310,23 +330,6 @@ class Writer:
                 signal.signal(s, h)
 
         return restore
-
-    def _destination(self) -> str:
-        path = self.o.output or f"{self.root}.tar.gz"
-        if os.path.isdir(path):
-            path = os.path.join(path, f"{self.root}.tar.gz")
-        parent = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(parent):
-            raise BundleError(
-                f"cannot write the bundle to {path}: {parent} does not exist.",
-                "Name a file in an existing directory with -o.",
-            )
-        if not os.access(parent, os.W_OK):
-            raise BundleError(
-                f"cannot write the bundle to {path}: {parent} is not writable.",
-                "Name a file in a writable directory with -o.",
-            )
-        return path
 
     def _discover(self) -> tuple[Discovery, list[Container]]:
         from debugtool.runtimes import discover
@@ -386,11 +389,16 @@ class Writer:
             try:
                 targets[container.id] = pin(container)
             except DebugtoolError as exc:
+                if isinstance(exc, ContainerGone):
+                    self.exited.add(container.id)  # listed running, gone before it was pinned
                 result = mf.CollectorResult("pin", container.id, mf.ERROR, error=exc.for_people())
                 self.cap.finish(0, result, {}, mf.PRIORITY_ESSENTIAL)
         try:
             self.index = col.HostIndex()
             self._run_jobs(discovery, targets)
+            # A container killed mid-capture left part of its data from before and part from
+            # after: the bundle must say so, not that it ran (its pidfd tells, see Target.alive).
+            self.exited.update(cid for cid, target in targets.items() if not target.alive())
         finally:
             for target in targets.values():
                 target.close()
@@ -588,26 +596,13 @@ class Writer:
         secrets = frozenset(self.redactor.secrets)
         if self.o.redact:
             files = {rel: self.redactor.second_pass(rel, data) for rel, data in files.items()}
-        staging = tempfile.mkdtemp(prefix="debugtool-bundle-", dir=_staging_parent())  # 0700
-        try:
-            self._stage(staging, files)
-            buf = io.BytesIO()
-            tar = tarfile.TarFile(fileobj=buf, mode="w")
-            for rel in sorted(files, key=_member_order):
-                self._add(tar, rel, files[rel], int(self.created_at))
-            # Not closed: the end-of-archive blocks come after the last member, in the tail.
-            data = gzip.compress(buf.getvalue(), 6, mtime=int(self.created_at))
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-        return _Bulk(files, secrets, data, staging)
-
-    def _stage(self, staging: str, files: dict[str, bytes]) -> None:
-        for rel, data in files.items():
-            dest = os.path.join(staging, rel)
-            os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
-            with open(dest, "wb") as f:
-                f.write(data)
+        buf = io.BytesIO()
+        tar = tarfile.TarFile(fileobj=buf, mode="w")
+        for rel in sorted(files, key=_member_order):
+            self._add(tar, rel, files[rel], int(self.created_at))
+        # Not closed: the end-of-archive blocks come after the last member, in the tail.
+        data = gzip.compress(buf.getvalue(), 6, mtime=int(self.created_at))
+        return _Bulk(files, secrets, data)
 
     def _bulk_usable(self) -> bool:
         bulk = self._bulk
@@ -617,7 +612,7 @@ class Writer:
             return False  # a later file found a new secret: every file needs the second pass
         return all(rel in self.cap.files for rel in bulk.files)
 
-    def _write_with_bulk(self, path: str) -> Summary:
+    def _write_with_bulk(self, dest: Destination) -> Summary:
         """Write the archive as three gzip members: head (manifest, redactions, report), the
         bulk prepared during the sampling window, and the tail (the files gathered since)."""
         bulk = self._bulk
@@ -629,52 +624,57 @@ class Writer:
             redactions = self.redactor.report()
         files = {**bulk.files, **rest}
         extra = self._extras(files, redactions, [])
-        tmp = self._tmp_path(path)
         mtime = int(self.created_at)
+        entries = {rel: mf.file_entry(data) for rel, data in {**files, **extra}.items()}
+        manifest = json.dumps(self._manifest(entries, []), indent=1).encode()
+        head, tail = io.BytesIO(), io.BytesIO()
+        tar = tarfile.TarFile(fileobj=head, mode="w")
+        self._add(tar, mf.MANIFEST, manifest, mtime)
+        for rel in sorted(extra, key=_member_order):
+            self._add(tar, rel, extra[rel], mtime)
+        tar = tarfile.TarFile(fileobj=tail, mode="w")
+        for rel in sorted(rest, key=_member_order):
+            self._add(tar, rel, rest[rel], mtime)
+        tar.close()  # the end-of-archive blocks
+        archive = b"".join(
+            (
+                gzip.compress(head.getvalue(), 6, mtime=mtime),
+                bulk.gz,
+                gzip.compress(tail.getvalue(), 6, mtime=mtime),
+            )
+        )
+        replaced = self._publish(dest, archive)
+        return self._summary(dest, len(archive), replaced, self.cap.results, redactions, [])
+
+    def _publish(self, dest: Destination, archive: bytes) -> bool:
+        """Leak-scan the archive, then hand it to ``dest``; return whether a file was replaced.
+
+        A signal while it is linked into place is ignored (see ``_install_signals``): the
+        bundle is then whole, and is reported as written.
+        """
+        if self.o.redact:
+            self._leak_scan(archive)
+        self.committing = True
         try:
-            self._stage(bulk.staging, {**rest, **extra})
-            entries = {rel: mf.file_entry(data) for rel, data in {**files, **extra}.items()}
-            manifest = json.dumps(self._manifest(entries, []), indent=1).encode()
-            head, tail = io.BytesIO(), io.BytesIO()
-            tar = tarfile.TarFile(fileobj=head, mode="w")
-            self._add(tar, mf.MANIFEST, manifest, mtime)
-            for rel in sorted(extra, key=_member_order):
-                self._add(tar, rel, extra[rel], mtime)
-            tar = tarfile.TarFile(fileobj=tail, mode="w")
-            for rel in sorted(rest, key=_member_order):
-                self._add(tar, rel, rest[rel], mtime)
-            tar.close()  # the end-of-archive blocks
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                out.write(gzip.compress(head.getvalue(), 6, mtime=mtime))
-                out.write(bulk.gz)
-                out.write(gzip.compress(tail.getvalue(), 6, mtime=mtime))
-            if self.o.redact:
-                self._leak_scan(tmp)
-            os.replace(tmp, path)
-        except OSError as exc:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise BundleError(f"writing {path} failed: {exc.strerror}.", None) from None
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+            return dest.publish(archive)
         finally:
-            shutil.rmtree(bulk.staging, ignore_errors=True)
-        return self._summary(path, self.cap.results, redactions, [])
+            self.committing = False
 
     def _summary(
         self,
-        path: str,
+        dest: Destination,
+        size: int,
+        replaced: bool,
         results: list[mf.CollectorResult],
         redactions: list[dict[str, Any]],
         dropped: list[dict[str, Any]],
     ) -> Summary:
+        exited = [c for c, _ in self.containers if c.id in self.exited]
         return Summary(
-            path=path,
-            size=os.path.getsize(path),
+            path=dest.path,
+            size=size,
+            replaced=replaced,
+            exited=[f"{c.name} ({c.short_id})" for c in exited],
             containers=len(self.containers),
             complete=self._complete(),
             interrupted=self.interrupted,
@@ -684,12 +684,10 @@ class Writer:
             dropped=dropped,
         )
 
-    def _write(self, path: str) -> Summary:
+    def _write(self, dest: Destination) -> Summary:
         if self._bulk_usable():
-            return self._write_with_bulk(path)
-        if self._bulk is not None:
-            shutil.rmtree(self._bulk.staging, ignore_errors=True)
-            self._bulk = None
+            return self._write_with_bulk(dest)
+        self._bulk = None
         files = dict(self.cap.files)
         redactions: list[dict[str, Any]] = []
         if self.o.redact:
@@ -702,49 +700,31 @@ class Writer:
         results = self.cap.results
         order = sorted(files, key=lambda rel: (priority.get(rel, 0), -len(files[rel]), rel))
         estimate = {rel: len(zlib.compress(data, 1)) for rel, data in files.items()}
-        staging = tempfile.mkdtemp(prefix="debugtool-bundle-", dir=_staging_parent())  # 0700
         limit = self.o.max_size
 
         def droppable() -> bool:
             return bool(order) and priority.get(order[0], 0) < mf.PRIORITY_ESSENTIAL
 
-        try:
-            while True:
-                extra = self._extras(files, redactions, dropped)
-                if limit is not None:
-                    size = sum(estimate[r] + 600 for r in files) + 4096
-                    size += sum(len(zlib.compress(d, 1)) for d in extra.values())
-                    over = size - int(limit * 0.95)
-                    if over > 0 and droppable():
-                        # Drop lowest-priority parts (logs first). What a file holds also
-                        # shows in the report, so each counts about twice; then re-estimate.
-                        while over > 0 and droppable():
-                            rel = order.pop(0)
-                            over -= 2 * (estimate[rel] + 600)
-                            self._drop(rel, files, dropped, results)
-                        continue
-                tmp = self._archive(path, staging, files, extra, dropped)
-                if limit is None or os.path.getsize(tmp) <= limit or not droppable():
-                    break
-                os.unlink(tmp)  # the estimate was low: drop one more part and write again
-                self._drop(order.pop(0), files, dropped, results)
-            try:
-                if self.o.redact:
-                    self._leak_scan(tmp)
-                os.replace(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-        except BaseException:
-            # Interrupted for good (a second Ctrl-C) or failed: leave no partial archive.
-            partial = self._tmp_path(path)
-            if os.path.exists(partial):
-                os.unlink(partial)
-            raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        return self._summary(path, results, redactions, dropped)
+        while True:
+            extra = self._extras(files, redactions, dropped)
+            if limit is not None:
+                size = sum(estimate[r] + 600 for r in files) + 4096
+                size += sum(len(zlib.compress(d, 1)) for d in extra.values())
+                over = size - int(limit * 0.95)
+                if over > 0 and droppable():
+                    # Drop lowest-priority parts (logs first). What a file holds also shows in
+                    # the report, so each counts about twice; then re-estimate.
+                    while over > 0 and droppable():
+                        rel = order.pop(0)
+                        over -= 2 * (estimate[rel] + 600)
+                        self._drop(rel, files, dropped, results)
+                    continue
+            archive = self._archive(files, extra, dropped)
+            if limit is None or len(archive) <= limit or not droppable():
+                break
+            self._drop(order.pop(0), files, dropped, results)  # the estimate was low
+        replaced = self._publish(dest, archive)
+        return self._summary(dest, len(archive), replaced, results, redactions, dropped)
 
     def _complete(self) -> bool:
         return not self.interrupted and not self.budget_hit
@@ -812,8 +792,9 @@ class Writer:
                     "id": c.id,
                     "name": c.name,
                     "runtime": c.runtime,
-                    "status": c.status,
+                    "status": "exited" if c.id in self.exited else c.status,
                     "dir": folders[c.id].removeprefix("containers/"),
+                    "exited_during_capture": c.id in self.exited,
                 }
                 for c, _ in self.containers
             ],
@@ -831,52 +812,23 @@ class Writer:
                     )
         return manifest
 
-    def _tmp_path(self, path: str) -> str:
-        directory, name = os.path.split(os.path.abspath(path))
-        return os.path.join(directory, f".{name}.{os.getpid()}.tmp")
-
     def _archive(
         self,
-        path: str,
-        staging: str,
         files: dict[str, bytes],
         extra: dict[str, bytes],
         dropped: list[dict[str, Any]],
-    ) -> str:
-        """Stage the files, write manifest-first tar.gz to a 0600 temporary file; return it."""
+    ) -> bytes:
+        """Return the manifest-first tar.gz of ``files`` and ``extra``, built in memory."""
         members = {**files, **extra}
-        entries: dict[str, Any] = {}
-        for rel in sorted(members):
-            data = members[rel]
-            dest = os.path.join(staging, rel)
-            os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
-            with open(dest, "wb") as f:
-                f.write(data)
-            entries[rel] = mf.file_entry(data)
-        manifest = self._manifest(entries, dropped)
-        manifest_bytes = json.dumps(manifest, indent=1).encode()
-        tmp = self._tmp_path(path)
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            raise BundleError(f"cannot create {tmp}: {exc.strerror}.", None) from None
-        os.fchmod(fd, 0o600)
+        entries = {rel: mf.file_entry(members[rel]) for rel in sorted(members)}
+        manifest_bytes = json.dumps(self._manifest(entries, dropped), indent=1).encode()
         mtime = int(self.created_at)
-        try:
-            with (
-                os.fdopen(fd, "wb") as raw,
-                tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar,
-            ):
-                self._add(tar, mf.MANIFEST, manifest_bytes, mtime)
-                for rel in sorted(members, key=_member_order):
-                    with open(os.path.join(staging, rel), "rb") as f:
-                        data = f.read()
-                    self._add(tar, rel, data, mtime)
-        except OSError as exc:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise BundleError(f"writing {path} failed: {exc.strerror}.", None) from None
-        return tmp
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tar:
+            self._add(tar, mf.MANIFEST, manifest_bytes, mtime)
+            for rel in sorted(members, key=_member_order):
+                self._add(tar, rel, members[rel], mtime)
+        return buf.getvalue()
 
     def _add(self, tar: tarfile.TarFile, rel: str, data: bytes, mtime: int) -> None:
         info = tarfile.TarInfo(f"{self.root}/{rel}")
@@ -886,24 +838,21 @@ class Writer:
         info.uname = info.gname = "root"
         tar.addfile(info, io.BytesIO(data))
 
-    def _leak_scan(self, tmp: str) -> None:
-        """Fail (and leave no archive) if any redacted value appears in any member."""
+    def _leak_scan(self, archive: bytes) -> None:
+        """Fail (and write no archive) if any redacted value appears in any member."""
         needles = self.redactor.leak_needles()
         if not needles:
             return
-        import gzip
-
         # One pass over the whole decompressed tar stream (every header and every member's
         # bytes); only on a hit are the members walked to name the one that holds it.
-        with open(tmp, "rb") as f:
-            stream = gzip.decompress(f.read())
+        stream = gzip.decompress(archive)
         # One alternation, longest first: a single scan however many values were masked.
         pattern = re.compile(
             b"|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True))
         )
         if not pattern.search(stream):
             return
-        with tarfile.open(tmp, "r:gz") as tar:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
             for info in tar:
                 haystack = info.name.encode()
                 handle = tar.extractfile(info) if info.isfile() else None
@@ -923,21 +872,265 @@ class Writer:
 
 @dataclass
 class _Bulk:
-    """Files redacted, staged, tarred and gzip-compressed while the sampler still waited."""
+    """Files redacted, tarred and gzip-compressed while the sampler still waited."""
 
     files: dict[str, bytes]  # their final (redacted) content
     secrets: frozenset[str]  # the redactor's values when they were redacted
     gz: bytes  # one gzip member: their tar headers and data, no end-of-archive blocks
-    staging: str
 
 
-def _staging_parent() -> str | None:
-    """Return where to stage: RAM-backed /dev/shm when usable (no disk writes of unredacted
-    data, and ten times faster for hundreds of small files here), else the default temp dir."""
-    shm = "/dev/shm"
-    if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) and not os.environ.get("TMPDIR"):
-        return shm
-    return None
+#: ``-o -``: the bundle goes to standard output.
+STDOUT = "-"
+#: A named temporary file beside the destination: only where the filesystem has no O_TMPFILE,
+#: and for the moment ``--force`` renames one over the old file. It carries its writer's PID,
+#: so the next run in that directory removes one whose writer died (SIGKILL, power loss).
+_TEMP = re.compile(r"\..+\.debugtool-(?P<pid>[0-9]+)\.tmp")
+
+
+@dataclass
+class Destination:
+    """Where a bundle goes: standard output, or a regular file created whole or not at all.
+
+    A device, FIFO, socket or symbolic link is never replaced by a bundle (``-o /dev/null``
+    would otherwise swap the host's /dev/null for a 0600 file); an existing file only with
+    ``--force``. Of several writers racing for one path, exactly one wins: the others are told
+    the file appeared (or changed) while they captured.
+    """
+
+    path: str  # the file, or STDOUT
+    force: bool = False
+    replaces: tuple[int, int] | None = None  # (device, inode) of the file --force replaces
+
+    @classmethod
+    def choose(cls, output: str | None, default_name: str, force: bool = False) -> Destination:
+        """Check where ``-o`` points, before anything is captured. A directory gets
+        ``default_name`` in it. Raises ``BundleError`` with one sentence."""
+        if output == STDOUT:
+            if os.isatty(1):
+                raise BundleError(
+                    "-o - writes the bundle to standard output, which is a terminal.",
+                    "Redirect it to a file or a pipe, or name a file with -o.",
+                )
+            return cls(STDOUT)
+        path = output or default_name
+        if os.path.isdir(path):
+            path = os.path.join(path, default_name)
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise BundleError(
+                f"cannot write the bundle to {path}: {parent} does not exist.",
+                "Name a file in an existing directory with -o.",
+            )
+        if not os.access(parent, os.W_OK):
+            raise BundleError(
+                f"cannot write the bundle to {path}: {parent} is not writable.",
+                "Name a file in a writable directory with -o.",
+            )
+        dest = cls(path, force)
+        dest.replaces = dest._existing()
+        _remove_stale_temps(parent)
+        return dest
+
+    def _existing(self) -> tuple[int, int] | None:
+        """Return the (device, inode) of the regular file at the path, None if there is none.
+
+        Raises ``BundleError`` for anything else there, and for a file without ``--force``.
+        """
+        try:
+            st = os.lstat(self.path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise BundleError(f"cannot write the bundle to {self.path}: {exc.strerror}.") from None
+        if stat.S_ISLNK(st.st_mode):
+            raise BundleError(
+                f"{self.path} is a symbolic link; debugtool writes a bundle only to a new or "
+                "regular file, never through a link.",
+                "Name another file, or use -o - for standard output.",
+            )
+        if not stat.S_ISREG(st.st_mode):
+            raise BundleError(
+                f"{self.path} is {_kind(st.st_mode)}, not a regular file; debugtool will not "
+                "replace it with a bundle.",
+                "Name a regular file, or use -o - for standard output.",
+            )
+        if not self.force:
+            raise BundleError(
+                f"{self.path} already exists.", "Name another file, or add --force to replace it."
+            )
+        return (st.st_dev, st.st_ino)
+
+    def publish(self, archive: bytes) -> bool:
+        """Write ``archive`` there, whole or not at all; return whether a file was replaced.
+
+        Raises ``BundleError`` when writing fails or another process took the path meanwhile.
+        """
+        if self.path == STDOUT:
+            _write_stdout(archive)
+            return False
+        directory, name = os.path.split(os.path.abspath(self.path))
+        fd, temp = _temp_file(directory, name)
+        try:
+            try:
+                _write_all(fd, archive)
+                os.fsync(fd)
+            except OSError as exc:
+                raise BundleError(f"writing {self.path} failed: {exc.strerror}.") from None
+            with _locked(directory) as dfd:
+                # Under the directory's lock no other debugtool checks and links in between:
+                # the path must still be what it was when the capture began.
+                if self._now() != self.replaces:
+                    raise self._taken()
+                try:
+                    if self.replaces is None:
+                        _link(temp, fd, dfd, name)  # fails if the name exists
+                    else:
+                        if temp is None:
+                            temp = f".{name}.debugtool-{os.getpid()}.tmp"
+                            with contextlib.suppress(FileNotFoundError):
+                                os.unlink(temp, dir_fd=dfd)
+                            _link(None, fd, dfd, temp)
+                            temp = os.path.join(directory, temp)
+                        os.replace(temp, name, dst_dir_fd=dfd)
+                        temp = None
+                except FileExistsError:
+                    raise self._taken() from None
+                except OSError as exc:
+                    raise BundleError(f"writing {self.path} failed: {exc.strerror}.") from None
+        finally:
+            os.close(fd)
+            if temp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
+        return self.replaces is not None
+
+    def _now(self) -> tuple[int, int] | None:
+        """What is at the path now, as ``replaces`` records it ((-1, -1): not ours to take)."""
+        if not self.force:
+            return (-1, -1) if os.path.lexists(self.path) else None
+        try:
+            return self._existing()
+        except BundleError:
+            return (-1, -1)  # a link or a device appeared there
+
+    def _taken(self) -> BundleError:
+        return BundleError(
+            f"{self.path} was written by another process while this bundle was captured, so "
+            "this bundle was not written.",
+            "Run again with another -o FILE.",
+        )
+
+
+def _kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _temp_file(directory: str, name: str) -> tuple[int, str | None]:
+    """Open a 0600 file to write the archive to, in ``directory`` (so linking it into place
+    never crosses a filesystem): unnamed (O_TMPFILE, gone with the process whatever kills it)
+    where the filesystem allows, else named ``.NAME.debugtool-PID.tmp``. Returns the
+    descriptor and the name (None when unnamed). Raises ``BundleError``."""
+    try:
+        fd = os.open(directory, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+        os.fchmod(fd, 0o600)  # whatever the umask
+        return fd, None
+    except OSError:
+        pass  # no O_TMPFILE on this filesystem (open(2): EOPNOTSUPP, or EISDIR on old kernels)
+    temp = os.path.join(directory, f".{name}.debugtool-{os.getpid()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)  # our own PID's: left by an earlier process that had it
+        fd = os.open(temp, flags, 0o600)
+        os.fchmod(fd, 0o600)
+    except OSError as exc:
+        raise BundleError(f"cannot create a file in {directory}: {exc.strerror}.") from None
+    return fd, temp
+
+
+def _link(temp: str | None, fd: int, dfd: int, name: str) -> None:
+    """Give the archive written to ``fd`` (named ``temp``, or unnamed) the name ``name`` in
+    the directory ``dfd``. Raises ``FileExistsError`` when the name is taken."""
+    if temp is not None:
+        os.link(temp, name, dst_dir_fd=dfd)
+        return
+    # linkat(2) of an O_TMPFILE through /proc/self/fd with AT_SYMLINK_FOLLOW, as open(2)
+    # shows (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH). os.link passes that flag only
+    # when it calls linkat, which it does when given a directory descriptor.
+    os.link(f"/proc/self/fd/{fd}", name, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=True)
+
+
+@contextlib.contextmanager
+def _locked(directory: str) -> Iterator[int]:
+    """Hold an exclusive flock on ``directory`` (where the filesystem has flock); give its
+    descriptor."""
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(dfd, fcntl.LOCK_EX)
+        yield dfd
+    finally:
+        os.close(dfd)  # releases the lock
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _write_stdout(archive: bytes) -> None:
+    sys.stdout.flush()  # nothing should be there; if it is, it goes first, not inside
+    try:
+        _write_all(1, archive)
+    except BrokenPipeError:
+        raise BundleError(
+            "standard output was closed before the whole bundle was written to it.",
+            "Check the command that reads it.",
+        ) from None
+    except OSError as exc:
+        raise BundleError(
+            f"writing the bundle to standard output failed: {exc.strerror}."
+        ) from None
+
+
+def _remove_stale_temps(directory: str) -> None:
+    """Remove ``.NAME.debugtool-PID.tmp`` files in ``directory`` whose writer is gone."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    for entry in entries:
+        match = _TEMP.fullmatch(entry.name)
+        try:
+            if not match or not entry.is_file(follow_symlinks=False):
+                continue
+            if entry.stat(follow_symlinks=False).st_uid != os.geteuid():
+                continue
+        except OSError:
+            continue
+        if not _running(int(match["pid"])):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _member_order(rel: str) -> tuple[int, str]:
@@ -958,4 +1151,14 @@ def capture(options: Options) -> Summary:
     return Writer(options).capture()
 
 
-__all__ = ["Options", "Summary", "Writer", "capture", "parse_duration", "parse_size", "to_dict"]
+__all__ = [
+    "STDOUT",
+    "Destination",
+    "Options",
+    "Summary",
+    "Writer",
+    "capture",
+    "parse_duration",
+    "parse_size",
+    "to_dict",
+]

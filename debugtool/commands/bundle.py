@@ -52,7 +52,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=f"containers to bundle ({TARGET_HELP})",
     )
     p.add_argument("--all", action="store_true", help="bundle every running container")
-    p.add_argument("-o", "--output", metavar="FILE", help="where to write the .tar.gz")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="where to write the .tar.gz: a new file, a directory (the default name in it), or "
+        "'-' for standard output (the summary then goes to standard error); never a device, "
+        "FIFO or symbolic link",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace FILE if it exists (the summary says so); without it an existing file "
+        "is refused",
+    )
     p.add_argument(
         "--since",
         type=Duration("--since", maximum=MAX_SINCE),
@@ -147,7 +160,7 @@ def capture(args: argparse.Namespace) -> int:
     import time
 
     from debugtool import output
-    from debugtool.bundle.writer import Options
+    from debugtool.bundle.writer import STDOUT, Options
     from debugtool.bundle.writer import capture as do_capture
     from debugtool.errors import UsageError
     from debugtool.target import require_privileges
@@ -159,6 +172,7 @@ def capture(args: argparse.Namespace) -> int:
         targets=list(args.targets),
         all=args.all,
         output=args.output,
+        force=args.force,
         since=time.time() - args.since if args.since else None,
         log_lines=args.log_lines or None,
         collector_timeout=args.collector_timeout,
@@ -178,11 +192,15 @@ def capture(args: argparse.Namespace) -> int:
     finally:
         if bar:
             bar.close()
+    # With -o - the bundle itself is on standard output: nothing else may go there.
+    report = sys.stderr if summary.path == STDOUT else sys.stdout
     if args.json:
-        output.emit_json(summary)
+        output.emit_json(summary, stream=report)
         return _exit_code(summary)
+    where = "standard output" if summary.path == STDOUT else summary.path
     line = (
-        f"bundle written: {summary.path} ({output.human_size(summary.size)}, "
+        f"bundle {'replaced' if summary.replaced else 'written'}: {where} "
+        f"({output.human_size(summary.size)}, "
         f"{summary.containers} container{'s' if summary.containers != 1 else ''}"
         f", {summary.duration:.1f}s"
     )
@@ -196,7 +214,9 @@ def capture(args: argparse.Namespace) -> int:
         line += f"; not finished: {names}{more}"
     if summary.dropped:
         line += f"; dropped {len(summary.dropped)} file(s) for --max-size"
-    print(output.printable(line))  # names of containers, which their creators chose
+    if summary.exited:
+        line += f"; exited during capture: {', '.join(summary.exited)}"
+    print(output.printable(line), file=report)  # names of containers, which their creators chose
     return _exit_code(summary)
 
 
@@ -270,7 +290,9 @@ def show(args: argparse.Namespace) -> int:
                 "created_at": bundle.captured_at,
                 "host": m.get("host"),
                 "complete": bundle.complete,
+                "verified": True,  # open_bundle refuses a bundle that fails verification
                 "interrupted": m.get("interrupted"),
+                "exited_during_capture": sorted(bundle.exited_during_capture),
                 "command_line": m.get("command_line"),
                 "containers": m.get("containers"),
                 "collectors": records,
@@ -284,10 +306,15 @@ def show(args: argparse.Namespace) -> int:
     show = output.printable
     when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(bundle.captured_at))
     state = "complete" if bundle.complete else f"INCOMPLETE ({m.get('interrupted') or 'budget'})"
+    exited = [c for c in bundle.containers if c.id in bundle.exited_during_capture]
+    if exited:
+        state += "; exited during capture: "
+        state += ", ".join(f"{c.name} ({c.short_id})" for c in exited)
     print(f"Bundle:     {show(bundle.path)}")
     print(show(f"Captured:   {when} on {m.get('host')} by debugtool {m.get('debugtool_version')}"))
     print(f"Command:    {show(' '.join(str(a) for a in m.get('command_line') or []))}")
-    print(f"State:      {show(state)}, {len(m.get('files') or {})} files")
+    print(f"State:      {show(state)}")
+    print(f"Checked:    {len(m.get('files') or {})} files, every checksum matches its manifest")
     print()
     by_container: dict[Any, dict[str, str]] = {}
     for r in records:
@@ -296,7 +323,8 @@ def show(args: argparse.Namespace) -> int:
     rows = []
     for c in bundle.containers:
         st = by_container.get(c.id, {})
-        rows.append([c.short_id, c.name, c.runtime, c.status, *[st.get(n, "-") for n in names]])
+        status = f"{c.status} during capture" if c.id in bundle.exited_during_capture else c.status
+        rows.append([c.short_id, c.name, c.runtime, status, *[st.get(n, "-") for n in names]])
     output.table(["ID", "NAME", "RUNTIME", "STATUS", *[n.upper() for n in names]], rows)
     print()
     host = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from debugtool.bundle import manifest as mf
-from debugtool.bundle.writer import Options, Summary, Writer, folder_name
+from debugtool.bundle.writer import Destination, Options, Summary, Writer, folder_name
 from debugtool.model import (
     Address,
     CgroupStats,
@@ -136,7 +136,7 @@ def make(
     for rel, data in (extra or {}).items():
         put("extra", CONTAINER.id, {rel: data}, mf.PRIORITY_LOGS)
     w.cap.seal(mf.SKIPPED, "not finished")
-    return w._write(str(tmp_path / "bundle.tar.gz")), w
+    return w._write(Destination.choose(str(tmp_path / "bundle.tar.gz"), "unused")), w
 
 
 # --- the tests ------------------------------------------------------------------------------

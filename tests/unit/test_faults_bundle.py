@@ -24,6 +24,7 @@ from debugtool import cli
 from debugtool.bundle import collectors as col
 from debugtool.bundle import manifest as mf
 from debugtool.bundle import reader
+from debugtool.bundle.writer import Destination, Options, Summary, Writer
 from debugtool.errors import BundleError
 from debugtool.model import Container, Process, Snapshot, to_dict
 
@@ -485,3 +486,206 @@ def test_log_read_stops_at_its_own_limit_and_says_so(
         f"# debugtool read only the last 1 MiB of {log}".encode(),
         b"new line, no time",
     ]
+
+
+# --- where a bundle is written --------------------------------------------------------------
+
+
+def writer(path: str, force: bool = False, exited: bool = False) -> Writer:
+    """A Writer whose capture is done: one container's record and a host file."""
+    w = Writer(Options(output=path, force=force, command_line=["debugtool", "bundle", "web"]))
+    w.containers = [(WEB, f"containers/{DIR}")]
+    files = {f"containers/{DIR}/container.json": col.dumps(WEB)}
+    w.cap.finish(0, mf.CollectorResult("container", WEB.id), files, mf.PRIORITY_ESSENTIAL)
+    w.cap.finish(0, mf.CollectorResult("host/kernel"), {"host/kernel.txt": b"uname\n"}, 5)
+    if exited:
+        w.exited.add(WEB.id)
+    w.cap.seal(mf.SKIPPED, "not finished")
+    return w
+
+
+def write(path: Path, force: bool = False, exited: bool = False) -> Summary:
+    w = writer(str(path), force, exited)
+    return w._write(Destination.choose(str(path), "default.tar.gz", force))
+
+
+def _fifo(tmp_path: Path) -> str:
+    os.mkfifo(tmp_path / "fifo")
+    return str(tmp_path / "fifo")
+
+
+def _symlink(tmp_path: Path) -> str:
+    (tmp_path / "real.tar.gz").write_bytes(b"someone's file")
+    (tmp_path / "link.tar.gz").symlink_to(tmp_path / "real.tar.gz")
+    return str(tmp_path / "link.tar.gz")
+
+
+NOT_REGULAR = {
+    "/dev/null": (lambda tmp: "/dev/null", "is a character device, not a regular file"),
+    "/dev/stdout": (lambda tmp: "/dev/stdout", "is a symbolic link"),
+    "a FIFO": (_fifo, "is a FIFO, not a regular file"),
+    "a symlink to a file": (_symlink, "is a symbolic link"),
+}
+
+
+@pytest.mark.parametrize("case", NOT_REGULAR)
+def test_a_destination_that_is_not_a_regular_file_is_refused(
+    tmp_path: Path, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make, why = NOT_REGULAR[case]
+    target = make(tmp_path)
+    before = os.lstat(target)
+    # Refused before anything is captured: no runtime is asked.
+    code, out, err = run(capsys, "bundle", "--all", "-o", target)
+    assert (code, out) == (125, "")
+    one_sentence(err, target, why, "-o -")
+    after = os.lstat(target)
+    assert (after.st_ino, after.st_mode) == (before.st_ino, before.st_mode)
+    if case == "a symlink to a file":
+        assert (tmp_path / "real.tar.gz").read_bytes() == b"someone's file"
+
+
+def test_an_existing_file_is_refused_without_force_and_replaced_with_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "b.tar.gz"
+    path.write_bytes(b"yesterday's bundle")
+    code, out, err = run(capsys, "bundle", "--all", "-o", str(path))
+    assert (code, out) == (125, "")
+    one_sentence(err, f"{path} already exists", "--force")
+    assert path.read_bytes() == b"yesterday's bundle"
+    summary = write(path, force=True)
+    assert summary.replaced is True
+    assert reader.verify_bundle(str(path)) == []
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert write(tmp_path / "new.tar.gz").replaced is False
+
+
+def _race(path: str, force: bool, barrier: Any, results: Any) -> None:
+    w = writer(path, force)
+    try:
+        dest = Destination.choose(path, "default.tar.gz", force)
+        barrier.wait(30)
+        w._write(dest)
+        results.put("written")
+    except BundleError as exc:
+        results.put(str(exc))
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new file", "--force over a file"])
+def test_of_four_concurrent_writers_exactly_one_wins(tmp_path: Path, existing: bool) -> None:
+    import multiprocessing
+
+    path = tmp_path / "same.tar.gz"
+    if existing:
+        path.write_bytes(b"old")
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(4), ctx.Queue()
+    procs = [
+        ctx.Process(target=_race, args=(str(path), existing, barrier, results)) for _ in "1234"
+    ]
+    for p in procs:
+        p.start()
+    outcomes = sorted(results.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(60)
+    assert outcomes.count("written") == 1, outcomes
+    assert all(
+        o == f"{path} was written by another process while this bundle was captured, so "
+        "this bundle was not written."
+        for o in outcomes
+        if o != "written"
+    ), outcomes
+    assert reader.verify_bundle(str(path)) == []
+    assert sorted(os.listdir(tmp_path)) == ["same.tar.gz"]  # no temporary file left
+
+
+def test_nothing_is_staged_outside_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The writer stages in memory and writes through an unnamed O_TMPFILE: no directory or
+    file of its own exists at any moment but the bundle itself."""
+    import tempfile
+
+    def no(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the writer made a temporary directory or file")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", no)
+    monkeypatch.setattr(tempfile, "mkstemp", no)
+    shm = set(os.listdir("/dev/shm"))
+    seen: list[list[str]] = []
+    real = Destination.publish
+
+    def spy(self: Destination, archive: bytes) -> bool:
+        seen.append(sorted(os.listdir(tmp_path)))
+        return real(self, archive)
+
+    monkeypatch.setattr(Destination, "publish", spy)
+    write(tmp_path / "b.tar.gz")
+    assert seen == [[]] and os.listdir(tmp_path) == ["b.tar.gz"]
+    assert not {n for n in set(os.listdir("/dev/shm")) - shm if "debugtool" in n}
+
+
+def test_stale_temporary_files_of_dead_writers_are_removed(tmp_path: Path) -> None:
+    """On a filesystem without O_TMPFILE the archive has a name while it is written; the next
+    run in that directory removes one whose writer is gone (SIGKILL), and only that."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "60"])
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    try:
+        live = tmp_path / f".b.tar.gz.debugtool-{child.pid}.tmp"
+        dead = tmp_path / f".b.tar.gz.debugtool-{gone.pid}.tmp"
+        other = tmp_path / ".notes.tmp"
+        for f in (live, dead, other):
+            f.write_bytes(b"partial")
+        Destination.choose(str(tmp_path / "c.tar.gz"), "default.tar.gz")
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name])
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_without_o_tmpfile_a_named_temporary_is_used_and_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(os, "O_TMPFILE", os.O_DIRECTORY | 0o4000000000)  # EINVAL on any fs
+    write(tmp_path / "b.tar.gz")
+    write(tmp_path / "b.tar.gz", force=True)
+    assert os.listdir(tmp_path) == ["b.tar.gz"]
+    assert reader.verify_bundle(str(tmp_path / "b.tar.gz")) == []
+
+
+def test_signals_third_and_while_committing_are_ignored(tmp_path: Path) -> None:
+    import signal
+
+    w = writer(str(tmp_path / "b.tar.gz"))
+    restore = w._install_signals()
+    try:
+        w.committing = True
+        signal.raise_signal(signal.SIGINT)  # the archive is being linked: let it finish
+        assert not w.stop.is_set()
+        w.committing = False
+        signal.raise_signal(signal.SIGINT)
+        assert w.stop.is_set() and w.interrupted == "SIGINT"
+        with pytest.raises(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGINT)
+        signal.raise_signal(signal.SIGINT)  # the second's unwinding is not cut short
+    finally:
+        restore()
+
+
+def test_a_container_that_exited_during_capture_is_recorded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    summary = write(tmp_path / "b.tar.gz", exited=True)
+    assert summary.exited == [f"web ({WEB.short_id})"]
+    b = reader.open_bundle(summary.path)
+    (record,) = b.manifest["containers"]
+    assert record["exited_during_capture"] is True and record["status"] == "exited"
+    assert b.exited_during_capture == {WEB.id} and b.containers[0].status == "exited"
+    code, out, _ = run(capsys, "bundle", "show", summary.path)
+    assert code == 0
+    assert f"State:      complete; exited during capture: web ({WEB.short_id})" in out
+    assert "exited during capture" in out.split("ID ", 1)[1].splitlines()[1]
+    code, out, _ = run(capsys, "bundle", "show", summary.path, "--json")
+    assert json.loads(out)["exited_during_capture"] == [WEB.id]
