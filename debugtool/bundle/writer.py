@@ -205,7 +205,7 @@ class Writer:
         self._bulk: _Bulk | None = None
         self.exited: set[str] = set()  # ids of containers that exited during the capture
         self.aborted = False  # a second signal came: stop now, write nothing
-        self.committing = False  # the archive is being linked into place (microseconds)
+        self.dest: Destination | None = None
 
     # -- running collectors -----------------------------------------------------------------
     def run(
@@ -315,7 +315,7 @@ class Writer:
             # is in memory or an unnamed O_TMPFILE); a third is ignored, so the unwinding of
             # the second is never cut short, and so is one while the finished archive is
             # being linked into place, which takes microseconds and leaves a whole bundle.
-            if self.aborted or self.committing:
+            if self.aborted or (self.dest is not None and self.dest.committing):
                 return
             if self.stop.is_set():
                 self.aborted = True
@@ -649,16 +649,13 @@ class Writer:
     def _publish(self, dest: Destination, archive: bytes) -> bool:
         """Leak-scan the archive, then hand it to ``dest``; return whether a file was replaced.
 
-        A signal while it is linked into place is ignored (see ``_install_signals``): the
-        bundle is then whole, and is reported as written.
+        A signal while it is linked into place (``dest.committing``) is ignored (see
+        ``_install_signals``): the bundle is then whole, and is reported as written.
         """
         if self.o.redact:
             self._leak_scan(archive)
-        self.committing = True
-        try:
-            return dest.publish(archive)
-        finally:
-            self.committing = False
+        self.dest = dest
+        return dest.publish(archive)
 
     def _summary(
         self,
@@ -900,6 +897,7 @@ class Destination:
     path: str  # the file, or STDOUT
     force: bool = False
     replaces: tuple[int, int] | None = None  # (device, inode) of the file --force replaces
+    committing: bool = False  # linking the written archive into place (microseconds)
 
     @classmethod
     def choose(cls, output: str | None, default_name: str, force: bool = False) -> Destination:
@@ -981,6 +979,7 @@ class Destination:
                 # the path must still be what it was when the capture began.
                 if self._now() != self.replaces:
                     raise self._taken()
+                self.committing = True
                 try:
                     if self.replaces is None:
                         _link(temp, fd, dfd, name)  # fails if the name exists
@@ -997,6 +996,8 @@ class Destination:
                     raise self._taken() from None
                 except OSError as exc:
                     raise BundleError(f"writing {self.path} failed: {exc.strerror}.") from None
+                finally:
+                    self.committing = False
         finally:
             os.close(fd)
             if temp is not None:

@@ -661,10 +661,10 @@ def test_signals_third_and_while_committing_are_ignored(tmp_path: Path) -> None:
     w = writer(str(tmp_path / "b.tar.gz"))
     restore = w._install_signals()
     try:
-        w.committing = True
+        w.dest = Destination(str(tmp_path / "b.tar.gz"), committing=True)
         signal.raise_signal(signal.SIGINT)  # the archive is being linked: let it finish
         assert not w.stop.is_set()
-        w.committing = False
+        w.dest.committing = False
         signal.raise_signal(signal.SIGINT)
         assert w.stop.is_set() and w.interrupted == "SIGINT"
         with pytest.raises(KeyboardInterrupt):
@@ -689,3 +689,37 @@ def test_a_container_that_exited_during_capture_is_recorded(
     assert "exited during capture" in out.split("ID ", 1)[1].splitlines()[1]
     code, out, _ = run(capsys, "bundle", "show", summary.path, "--json")
     assert json.loads(out)["exited_during_capture"] == [WEB.id]
+
+
+@pytest.mark.parametrize("where", ["building the archive", "writing the file"])
+@pytest.mark.parametrize("tmpfile", [True, False], ids=["O_TMPFILE", "named temporary"])
+def test_a_second_ctrl_c_while_writing_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, tmpfile: bool
+) -> None:
+    """The first Ctrl-C makes the capture write what it has; a second one while it does
+    aborts, and nothing of the bundle is left, however far the writing had got."""
+    import signal
+
+    from debugtool.bundle import writer as wr
+
+    if not tmpfile:
+        monkeypatch.setattr(os, "O_TMPFILE", os.O_DIRECTORY | 0o4000000000)
+    out = tmp_path / "b.tar.gz"
+    w = writer(str(out))
+    dest = Destination.choose(str(out), "default.tar.gz")
+    second = lambda *a, **k: signal.raise_signal(signal.SIGINT)  # noqa: E731
+    if where == "building the archive":
+        monkeypatch.setattr(Writer, "_leak_scan", lambda self, archive: second())
+    else:
+        monkeypatch.setattr(wr, "_write_all", second)
+    shm = {n for n in os.listdir("/dev/shm") if "debugtool" in n}
+    restore = w._install_signals()
+    try:
+        signal.raise_signal(signal.SIGINT)  # the first: write what was gathered
+        assert w.stop.is_set()
+        with pytest.raises(KeyboardInterrupt):
+            w._write(dest)
+    finally:
+        restore()
+    assert os.listdir(tmp_path) == []
+    assert {n for n in os.listdir("/dev/shm") if "debugtool" in n} <= shm
