@@ -444,6 +444,7 @@ def test_progress_bar_on_a_terminal(planted: dict[str, harness.Started], tmp_pat
         (["bundle", "--all", "--since", "soon"], "'soon' is not a duration"),
         (["bundle", "verify"], "'bundle verify' takes one FILE"),
         (["bundle", "--all", "-o", "/nonexistent/dir/b.tar.gz"], "/nonexistent/dir does not exist"),
+        (["bundle", "--all", "-o", "/dev/null"], "/dev/null is a character device, not a regular"),
     ],
 )
 def test_bad_input(cli, args: list[str], message: str) -> None:
