@@ -27,10 +27,16 @@ nothing::
 ``manifest.json`` holds (see ``manifest.py``): ``format`` ("debugtool-bundle"),
 ``schema_version``, ``debugtool_version``, ``created_at`` (epoch seconds), ``root``,
 ``complete`` (false when interrupted or out of time), ``interrupted``, ``command_line``,
-``containers`` (a list of ``{id, name, runtime, status, dir}``), ``collectors`` (a list of
+``containers`` (a list of ``{id, name, runtime, status, dir, exited_during_capture}``; a
+container whose process exited while it was captured has status ``exited`` and
+``exited_during_capture`` true), ``collectors`` (a list of
 ``{name, container, status, duration, error, files}``, status one of ok, error, timeout,
 skipped, truncated), ``dropped`` (what ``--max-size`` left out) and ``files`` (``path ->
-{size, sha256}`` for every member but the manifest, paths relative to ROOT).
+{size, sha256}`` for every member but the manifest, paths relative to ROOT). ``manifest.py``
+checks every field's kind and range (``schema_problems``).
+
+Every bundle is verified as it is read (``open_bundle``, in the one streaming pass that reads
+it): a bundle that ``bundle verify`` would call damaged is refused, never shown.
 """
 
 from __future__ import annotations
