@@ -210,6 +210,11 @@ class BundleSource:
         else:
             when = str(captured or "an unknown time")
         state = "" if self.bundle.complete else " INCOMPLETE (a collector failed or timed out)."
+        exited = [
+            c.name for c in self.bundle.containers if c.id in self.bundle.exited_during_capture
+        ]
+        if exited:
+            state += f" Exited during capture: {', '.join(exited)}."
         return f"Bundle {self.path}, captured {when}. Read-only: no exec, trace or bundle.{state}"
 
     def containers(self) -> ContainerList:

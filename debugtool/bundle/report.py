@@ -288,13 +288,16 @@ def _container(
     samples = _load(files, f"{folder}/cgroup-samples.json") or []
     logs = files.get(f"{folder}/logs.txt")
     anchor = esc(record.get("dir"))
+    status = container.get("status")
+    if record.get("exited_during_capture"):  # container.json was written while it still ran
+        status = f"{record.get('status') or 'exited'} during capture"
     errors = snap.get("errors") or {}
     notes = "".join(f'<li class="warn">{esc(k)}: {esc(v)}</li>' for k, v in errors.items())
     parts = [
         f'<section class="ctr" id="{anchor}"><h2>{esc(container.get("name"))} '
         f'<span class="badge">{esc(container.get("runtime"))}</span></h2>',
         f"<p><code>{esc(container.get('id'))}</code> · image {esc(container.get('image') or '-')}"
-        f" · status {esc(container.get('status'))} · pid {esc(container.get('pid') or '-')}</p>",
+        f" · status {esc(status)} · pid {esc(container.get('pid') or '-')}</p>",
         f"<ul>{notes}</ul>" if notes else "",
         f"<h3>Processes ({len(snap.get('processes') or [])})</h3>",
         _processes(snap) if snap else '<p class="muted">no snapshot in this bundle</p>',

@@ -9,6 +9,7 @@ import os
 import pty
 import signal
 import subprocess
+import tarfile
 import sys
 import time
 from pathlib import Path
@@ -206,3 +207,11 @@ def test_a_container_killed_during_capture_is_recorded(
     assert shown.returncode == 0, shown.stderr
     assert f"exited during capture: {victim.name}" in shown.stdout.split("\n")[3]
     assert "exited during capture" in shown.stdout.split("ID ", 1)[1].splitlines()[1]
+    # The offline views say it too: the HTML report and the TUI's banner.
+    with tarfile.open(out) as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("report.html"))
+        page = tar.extractfile(member).read().decode()  # type: ignore[union-attr]
+    assert "status exited during capture" in page
+    from tui.source import BundleSource
+
+    assert f"Exited during capture: {victim.name}." in BundleSource(str(out)).banner(0)
