@@ -9,8 +9,8 @@ import os
 import pty
 import signal
 import subprocess
-import tarfile
 import sys
+import tarfile
 import time
 from pathlib import Path
 
