@@ -11,7 +11,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from debugtool.errors import DebugtoolError, PermissionDenied
+from debugtool.errors import DebugtoolError, PermissionDenied, UsageError
 
 PROC = "/proc"
 
@@ -125,6 +125,90 @@ def cmdline(pid: int | str) -> list[str]:
     if not raw:
         return []
     return [a.decode("utf-8", "surrogateescape") for a in raw.rstrip(b"\0").split(b"\0")]
+
+
+def comm(pid: int | str) -> str:
+    """Return a process's command name (``/proc/PID/comm``: what the process set, at most 15
+    bytes). Raises ``ProcessGone`` or ``PermissionDenied``."""
+    return read_text(pid, "comm").rstrip("\n")
+
+
+# --- PIDs across namespaces, parents, threads, tracers ----------------------------------------
+
+
+def pid_in_namespace(pid: int, level: int | None = None) -> int:
+    """Return a process's PID in the PID namespace ``level`` deep (0 is the host's; default: its
+    own innermost namespace), from ``NSpid``; 0 if it is gone.
+
+    A container's process that made a nested PID namespace is still named as the container sees
+    it when ``level`` is the container's.
+    """
+    try:
+        chain = nspid(parse_status(read_text(pid, "status")))
+    except ProcessGone:
+        return 0
+    if not chain:
+        return pid
+    return chain[level] if level is not None and level < len(chain) else chain[-1]
+
+
+def host_pid_for(pidns_inode: int, wanted: int, proc: str | None = None) -> int:
+    """Return the host PID of the process that is ``wanted`` in the PID namespace ``pidns_inode``
+    (a process counts by its innermost PID, so one in a nested namespace is not mistaken).
+
+    Raises ``UsageError`` when no process in that namespace has that PID.
+    """
+    proc = proc or PROC
+    for entry in os.scandir(proc):
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.stat(f"{proc}/{entry.name}/ns/pid").st_ino != pidns_inode:
+                continue
+            with open(f"{proc}/{entry.name}/status", encoding="utf-8", errors="replace") as f:
+                chain = nspid(parse_status(f.read()))
+        except OSError:
+            continue  # exited while scanning: normal churn
+        if chain and chain[-1] == wanted:
+            return int(entry.name)
+    raise UsageError(
+        f"no process has PID {wanted} inside the container.",
+        "List its processes with 'debugtool ps' or 'debugtool top', and give a PID as the "
+        "container sees it.",
+    )
+
+
+def ancestors(pid: int | None = None) -> set[int]:
+    """Return ``pid`` (default: this process) and every ancestor's PID up to PID 1, following
+    ``PPid`` from ``/proc/PID/stat``; the chain ends early where a parent is gone."""
+    pid = pid or os.getpid()
+    seen: set[int] = set()
+    while pid > 0 and pid not in seen:
+        seen.add(pid)
+        try:
+            pid = int(parse_stat(read_text(pid, "stat"))["ppid"])
+        except (ProcessGone, ValueError):
+            break
+    return seen
+
+
+def threads(pid: int) -> list[int]:
+    """Return the thread ids of a process (``/proc/PID/task``), sorted; empty when it is gone."""
+    try:
+        return sorted(int(t) for t in os.listdir(f"{PROC}/{pid}/task"))
+    except OSError:
+        return []
+
+
+def tracer_pid(tid: int) -> int:
+    """Return the PID tracing thread ``tid`` (``TracerPid``), 0 if none or if it is gone.
+
+    Raises ``PermissionDenied`` when its status may not be read."""
+    try:
+        status = parse_status(read_text(tid, "status"))
+    except ProcessGone:
+        return 0
+    return int(status.get("TracerPid", "0") or 0)
 
 
 # --- capabilities -----------------------------------------------------------------------------

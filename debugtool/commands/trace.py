@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         pid = target.pid
         status = procfs.read_text(target.pid, "status")  # the container init's NSpid depth
         if args.pid is not None:
-            pid = trace.host_pid_for(target.namespaces["pid"], args.pid)
+            pid = procfs.host_pid_for(target.namespaces["pid"], args.pid)
         trace.check_traceable(pid)
         if trace.yama_scope() == 3:
             raise trace.attach_refused(pid, 3)
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
                     runtime=target.container.runtime,
                     details={
                         "pid": pid,
-                        "container_pid": trace.container_pid(pid),
+                        "container_pid": procfs.pid_in_namespace(pid),
                         "follow": args.follow,
                         "filter": args.syscalls,
                     },

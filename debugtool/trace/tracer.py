@@ -157,82 +157,9 @@ def parse_filter(text: str | None, names: dict[int, str] | None = None) -> froze
     return frozenset(chosen)
 
 
-# --- pids: container and host ------------------------------------------------------------
-
-
-def container_pid(host_pid: int, level: int | None = None) -> int:
-    """Return a process's PID in the PID namespace ``level`` deep (0 is the host's; default:
-    its own innermost namespace), from ``NSpid``; 0 if it is gone.
-
-    A container's process that made a nested PID namespace is still shown as the container
-    sees it when ``level`` is the container's.
-    """
-    try:
-        chain = procfs.nspid(procfs.parse_status(procfs.read_text(host_pid, "status")))
-    except procfs.ProcessGone:
-        return 0
-    if not chain:
-        return host_pid
-    return chain[level] if level is not None and level < len(chain) else chain[-1]
-
-
-def host_pid_for(pidns_inode: int, wanted: int, proc: str = procfs.PROC) -> int:
-    """Return the host PID of the process that is ``wanted`` in the PID namespace ``pidns_inode``.
-
-    Raises ``UsageError`` when no process in that namespace has that PID.
-    """
-    for entry in os.scandir(proc):
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.stat(f"{proc}/{entry.name}/ns/pid").st_ino != pidns_inode:
-                continue
-            with open(f"{proc}/{entry.name}/status", encoding="utf-8", errors="replace") as f:
-                chain = procfs.nspid(procfs.parse_status(f.read()))
-        except OSError:
-            continue  # exited while scanning: normal churn
-        if chain and chain[-1] == wanted:
-            return int(entry.name)
-    raise UsageError(
-        f"no process has PID {wanted} inside the container.",
-        "List its processes with 'debugtool ps' or 'debugtool top', and give a PID as the "
-        "container sees it.",
-    )
-
-
-def ancestors(pid: int | None = None) -> set[int]:
-    """Return ``pid`` (default: this process) and every ancestor's PID up to PID 1."""
-    pid = pid or os.getpid()
-    seen: set[int] = set()
-    while pid > 0 and pid not in seen:
-        seen.add(pid)
-        try:
-            pid = int(procfs.parse_stat(procfs.read_text(pid, "stat"))["ppid"])
-        except (procfs.ProcessGone, ValueError):
-            break
-    return seen
-
-
-def threads(pid: int) -> list[int]:
-    """Return the thread ids of a process (``/proc/PID/task``); empty when it is gone."""
-    try:
-        return sorted(int(t) for t in os.listdir(f"{procfs.PROC}/{pid}/task"))
-    except OSError:
-        return []
-
-
-def tracer_of(tid: int) -> int:
-    """Return the PID tracing thread ``tid`` (TracerPid), 0 if none or gone."""
-    try:
-        status = procfs.parse_status(procfs.read_text(tid, "status"))
-    except procfs.ProcessGone:
-        return 0
-    return int(status.get("TracerPid", "0") or 0)
-
-
 def _comm(pid: int) -> str:
     try:
-        return procfs.read_text(pid, "comm").strip()
+        return procfs.comm(pid)
     except DebugtoolError:
         return "?"
 
@@ -242,15 +169,15 @@ def check_traceable(pid: int, own: set[int] | None = None) -> None:
 
     Raises ``UsageError`` (self-trace) or ``DebugtoolError`` (already traced), exit code 125.
     """
-    own = ancestors() if own is None else own
+    own = procfs.ancestors() if own is None else own
     if pid in own:
         raise UsageError(
             f"process {pid} ({_comm(pid)}) is debugtool itself or one of its parents; "
             "tracing it would deadlock.",
             "Trace a container process instead.",
         )
-    for tid in threads(pid) or [pid]:
-        tracer = tracer_of(tid)
+    for tid in procfs.threads(pid) or [pid]:
+        tracer = procfs.tracer_pid(tid)
         if tracer:
             raise DebugtoolError(
                 f"process {pid} ({_comm(pid)}) is already traced by process {tracer} "
@@ -617,7 +544,7 @@ class Tracer:
         try:
             seen: set[int] = set()
             while True:  # threads may start while we attach: list again until none is new
-                new = [t for t in threads(self.pid) if t not in seen]
+                new = [t for t in procfs.threads(self.pid) if t not in seen]
                 if not new:
                     break
                 for tid in new:
@@ -643,7 +570,9 @@ class Tracer:
             raise
 
     def _add(self, pid: int) -> Tracee:
-        tracee = Tracee(pid, container_pid(pid, self.pidns_level) or pid, TraceeMemory(pid))
+        tracee = Tracee(
+            pid, procfs.pid_in_namespace(pid, self.pidns_level) or pid, TraceeMemory(pid)
+        )
         self.tracees[pid] = tracee
         self.result.pids[pid] = tracee.cpid
         return tracee
@@ -930,7 +859,7 @@ class Tracer:
                     old.memory.close()
             tracee = self.tracees.get(pid) or self._add(pid)
             tracee.memory.close()  # the old address space is gone
-            tracee.cpid = container_pid(pid, self.pidns_level) or tracee.cpid
+            tracee.cpid = procfs.pid_in_namespace(pid, self.pidns_level) or tracee.cpid
         elif event == PTRACE_EVENT_STOP:
             if pid not in self.tracees:
                 self._add(pid)
@@ -957,13 +886,13 @@ class Tracer:
             if len(self._reaped) > 10_000:
                 self._reaped.clear()
             self._reaped.add(pid)
-        me = str(os.getpid())
+        me = os.getpid()
         for other in list(self.tracees):
             try:
-                status = procfs.parse_status(procfs.read_text(other, "status"))
+                ours = procfs.tracer_pid(other) == me
             except DebugtoolError:
-                status = {}
-            if status.get("TracerPid") != me:
+                ours = False
+            if not ours:
                 stale = self.tracees.pop(other)
                 stale.memory.close()
 
@@ -1100,7 +1029,9 @@ class Tracer:
                 child = _event_message(pid)
                 if child and child not in detached:  # auto-attached: its first stop will come
                     pending.add(child)
-                    self.result.pids.setdefault(child, container_pid(child, self.pidns_level))
+                    self.result.pids.setdefault(
+                        child, procfs.pid_in_namespace(child, self.pidns_level)
+                    )
             elif event == 0 and status >> 8 != SYSCALL_STOP:
                 deliver = sig  # a signal-delivery-stop: hand the signal on
             self._detach(pid, deliver)

@@ -1,4 +1,5 @@
-"""procfs parsers on captured /proc text: stat, status, mountinfo, cgroup, id maps, capabilities."""
+"""procfs parsers on captured /proc text: stat, status, mountinfo, cgroup, id maps, capabilities,
+PIDs across namespaces, parents, threads and tracers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from debugtool import procfs
+from debugtool.errors import UsageError
 
 FIX = Path(__file__).parent.parent / "fixtures" / "proc"
 
@@ -154,3 +156,65 @@ def test_reading_a_gone_process_raises_process_gone():
 
 def test_cmdline_of_this_process():
     assert procfs.cmdline(os.getpid())  # pytest has a command line
+
+
+# --- PIDs across namespaces, parents, threads, tracers ----------------------------------------
+# tests/fixtures/trace/: a Docker busybox container's sh (14569, NSpid 14569 1) and nc (14598,
+# NSpid 14598 7) traced by strace (17526), the host's PID 1, a nested namespace (20001) and a
+# process that exited mid-scan (424242); ns/pid link to files standing in for the namespaces.
+
+TRACE_FIX = Path(__file__).parent.parent / "fixtures" / "trace"
+TRACE_PROC = str(TRACE_FIX / "proc")
+
+
+@pytest.fixture
+def captured_proc(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(procfs, "PROC", TRACE_PROC)
+    return TRACE_PROC
+
+
+def test_host_pid_for_maps_a_namespace_pid_through_nspid():
+    pidns = os.stat(TRACE_FIX / "pidns-container").st_ino
+    assert procfs.host_pid_for(pidns, 1, proc=TRACE_PROC) == 14569
+    assert procfs.host_pid_for(pidns, 7, proc=TRACE_PROC) == 14598
+    assert procfs.host_pid_for(pidns, 5, proc=TRACE_PROC) == 20001  # nested: innermost PID counts
+
+
+def test_host_pid_for_ignores_other_namespaces_and_vanished_processes(captured_proc):
+    pidns = os.stat(TRACE_FIX / "pidns-container").st_ino
+    # PID 1 of the host namespace (the fixture's process_api) is not the container's PID 1.
+    assert procfs.host_pid_for(pidns, 1) != 1
+    with pytest.raises(UsageError) as info:
+        procfs.host_pid_for(pidns, 99)
+    assert "no process has PID 99 inside the container" in info.value.for_people()
+
+
+def test_pid_in_namespace(captured_proc):
+    assert procfs.pid_in_namespace(14598) == 7
+    assert procfs.pid_in_namespace(1) == 1
+    assert procfs.pid_in_namespace(424242) == 0  # gone
+    # In a PID namespace nested inside the container: named as the container (level 1) sees it.
+    assert procfs.pid_in_namespace(20001) == 5
+    assert procfs.pid_in_namespace(20001, level=1) == 300
+    assert procfs.pid_in_namespace(20001, level=0) == 20001
+
+
+def test_ancestors_follow_ppid_until_a_parent_is_gone(captured_proc):
+    # nc's parent is the container's sh, whose parent (14549, containerd-shim) was not captured.
+    assert procfs.ancestors(14598) == {14598, 14569, 14549}
+
+
+def test_ancestors_of_this_process():
+    own = procfs.ancestors()
+    assert os.getpid() in own and os.getppid() in own
+
+
+def test_threads_tracer_and_comm(captured_proc):
+    assert procfs.threads(14598) == [14598]
+    assert procfs.threads(424242) == []  # gone
+    assert procfs.tracer_pid(14598) == 17526
+    assert procfs.tracer_pid(14569) == 0
+    assert procfs.tracer_pid(424242) == 0  # gone
+    assert procfs.comm(17526) == "strace"
+    with pytest.raises(procfs.ProcessGone):
+        procfs.comm(424242)

@@ -1,4 +1,4 @@
-"""Unit tests of debugtool.trace: filters, PID mapping, refusals, decoding and result formats."""
+"""Unit tests of debugtool.trace: filters, refusals, decoding and result formats."""
 
 from __future__ import annotations
 
@@ -75,32 +75,7 @@ def test_filter_unknown_name_says_so() -> None:
     assert info.value.exit_code == 125
 
 
-# --- PIDs ------------------------------------------------------------------------------------
-
-
-def test_host_pid_for_maps_container_pid_through_nspid() -> None:
-    pidns = os.stat(FIXTURES / "pidns-container").st_ino
-    assert trace.host_pid_for(pidns, 1, proc=PROC) == 14569
-    assert trace.host_pid_for(pidns, 7, proc=PROC) == 14598
-    assert trace.host_pid_for(pidns, 5, proc=PROC) == 20001  # nested: innermost PID counts
-
-
-def test_host_pid_for_ignores_other_namespaces_and_vanished_processes() -> None:
-    pidns = os.stat(FIXTURES / "pidns-container").st_ino
-    # PID 1 of the host namespace (the fixture's process_api) is not the container's PID 1.
-    assert trace.host_pid_for(pidns, 1, proc=PROC) != 1
-    with pytest.raises(UsageError) as info:
-        trace.host_pid_for(pidns, 99, proc=PROC)
-    assert "no process has PID 99 inside the container" in info.value.for_people()
-
-
-def test_container_pid(fake_proc: str) -> None:
-    assert trace.container_pid(14598) == 7
-    assert trace.container_pid(1) == 1
-    assert trace.container_pid(424242) == 0  # gone
-    # In a PID namespace nested inside the container: shown as the container (level 1) sees it.
-    assert trace.container_pid(20001) == 5
-    assert trace.container_pid(20001, level=1) == 300
+# --- refusals ------------------------------------------------------------------------------
 
 
 def test_refuses_a_process_already_traced_and_names_the_tracer(fake_proc: str) -> None:
@@ -117,11 +92,6 @@ def test_refuses_itself_and_its_parents(fake_proc: str) -> None:
         trace.check_traceable(14569, own={14569, 1})
     assert "is debugtool itself or one of its parents" in info.value.for_people()
     trace.check_traceable(14569, own=set())  # untraced, not ours: fine
-
-
-def test_ancestors_of_this_process() -> None:
-    own = trace.ancestors()
-    assert os.getpid() in own and os.getppid() in own
 
 
 # --- EPERM ---------------------------------------------------------------------------------
