@@ -77,20 +77,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from debugtool import audit, output, procfs, trace
+    from debugtool import audit, output, procfs
     from debugtool.errors import UsageError
     from debugtool.target import require_privileges, resolve
+    from debugtool.trace.access import attach_refused, check_traceable, yama_scope
+    from debugtool.trace.decode import parse_filter
+    from debugtool.trace.summary import summary_json, summary_table
+    from debugtool.trace.tracer import Tracer
 
-    only = trace.parse_filter(args.syscalls)
+    only = parse_filter(args.syscalls)
     require_privileges()
     with resolve(args.target, timeout=args.timeout) as target:
         pid = target.pid
         status = procfs.read_text(target.pid, "status")  # the container init's NSpid depth
         if args.pid is not None:
             pid = procfs.host_pid_for(target.namespaces["pid"], args.pid)
-        trace.check_traceable(pid)
-        if trace.yama_scope() == 3:
-            raise trace.attach_refused(pid, 3)
+        check_traceable(pid)
+        if yama_scope() == 3:
+            raise attach_refused(pid, 3)
         sink = None
         try:
             if args.output:
@@ -119,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
                 )
             )
             session.start()
-            tracer = trace.Tracer(
+            tracer = Tracer(
                 pid,
                 out=None if args.summary else sink,
                 follow=args.follow,
@@ -153,12 +157,12 @@ def run(args: argparse.Namespace) -> int:
                         {
                             "reason": result.reason,
                             "pids": {str(h): c for h, c in sorted(result.pids.items())},
-                            "syscalls": trace.summary_json(result.stats),
+                            "syscalls": summary_json(result.stats),
                         },
                         stream=sink,
                     )
                 else:
-                    trace.summary_table(result.stats, sink)
+                    summary_table(result.stats, sink)
             left = (
                 f"processes {', '.join(map(str, result.undetached))} are left to the kernel to detach"
                 if result.undetached

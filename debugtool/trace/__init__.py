@@ -1,4 +1,7 @@
-"""Syscall tracing of a container process with ptrace (being split into modules: see tracer.py)."""
+"""Syscall tracing of a container process, like strace, always detached after.
 
-from debugtool.trace.tracer import *  # noqa: F403 - until the split, callers use the old names
-from debugtool.trace.tracer import _comm  # noqa: F401
+``binding`` is the raw ptrace(2) binding; ``access`` says whether a process may be traced;
+``memory`` reads a tracee's memory; ``decode`` holds the one syscall table, the ``-e`` classes and
+the decoding of arguments and results; ``tracer`` is the loop (seize, syscall stops, detach);
+``lines`` writes a syscall as a line of text or JSON; ``summary`` is ``--summary``.
+"""

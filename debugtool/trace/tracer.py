@@ -1,7 +1,5 @@
-"""Syscall tracing of a container process: seize, trace like strace, and always detach cleanly.
+"""The tracer: seize a process's threads, run the syscall-stop loop, and always detach cleanly.
 
-Attach, interrupt and detach are raw ``ptrace`` calls through ctypes (python-ptrace 0.9.9 has no
-``PTRACE_SEIZE``); decoding uses python-ptrace's ``PtraceSyscall`` and ``FunctionCallOptions``.
 The loop drives ``waitpid(-1, __WALL)`` itself: python-ptrace's own multi-process wait polls with
 sleeps (FINDINGS.md). Signals (Ctrl-C, SIGTERM) only set a flag and kill a small "waker" child,
 whose exit wakes the blocking ``waitpid`` so the loop detaches at a point where it holds no
@@ -23,433 +21,65 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import json
 import os
 import signal
 import struct
 import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
 from debugtool import procfs
-from debugtool.errors import ContainerGone, DebugtoolError, PermissionDenied, UsageError
+from debugtool.errors import ContainerGone, DebugtoolError
+from debugtool.trace.access import attach_refused, check_traceable, yama_scope
+from debugtool.trace.binding import (
+    NULL,
+    PTRACE_DETACH,
+    PTRACE_EVENT_CLONE,
+    PTRACE_EVENT_EXEC,
+    PTRACE_EVENT_FORK,
+    PTRACE_EVENT_STOP,
+    PTRACE_EVENT_VFORK,
+    PTRACE_GET_SYSCALL_INFO,
+    PTRACE_INTERRUPT,
+    PTRACE_LISTEN,
+    PTRACE_O_TRACECLONE,
+    PTRACE_O_TRACEEXEC,
+    PTRACE_O_TRACEFORK,
+    PTRACE_O_TRACESYSGOOD,
+    PTRACE_O_TRACEVFORK,
+    PTRACE_SEIZE,
+    PTRACE_SYSCALL,
+    PTRACE_SYSCALL_INFO_ENTRY,
+    PTRACE_SYSCALL_INFO_EXIT,
+    SYSCALL_STOP,
+    WALL,
+    SyscallInfo,
+    event_message,
+    ptrace,
+    ptrace_fast,
+    set_parent_death_signal,
+)
+from debugtool.trace.decode import (
+    ADDRESS_RESULTS,
+    NO_RETURN,
+    OUTPUT_ARGUMENTS,
+    decoder,
+    format_result,
+    pointer_arguments,
+    syscall_names,
+)
+from debugtool.trace.lines import Clock, json_line, text_line
+from debugtool.trace.memory import SNAPSHOT_MIN, SnapshotMemory, TraceeMemory
+from debugtool.trace.summary import SyscallStats
 
-# ptrace(2) requests and options (linux/ptrace.h).
-PTRACE_CONT = 7
-PTRACE_DETACH = 17
-PTRACE_SYSCALL = 24
-PTRACE_SETOPTIONS = 0x4200
-PTRACE_GETEVENTMSG = 0x4201
-PTRACE_SEIZE = 0x4206
-PTRACE_INTERRUPT = 0x4207
-PTRACE_LISTEN = 0x4208
-PTRACE_GET_SYSCALL_INFO = 0x420E
-
-PTRACE_O_TRACESYSGOOD = 0x01
-PTRACE_O_TRACEFORK = 0x02
-PTRACE_O_TRACEVFORK = 0x04
-PTRACE_O_TRACECLONE = 0x08
-PTRACE_O_TRACEEXEC = 0x10
-
-PTRACE_EVENT_FORK = 1
-PTRACE_EVENT_VFORK = 2
-PTRACE_EVENT_CLONE = 3
-PTRACE_EVENT_EXEC = 4
-PTRACE_EVENT_STOP = 128
-
-PTRACE_SYSCALL_INFO_ENTRY = 1
-PTRACE_SYSCALL_INFO_EXIT = 2
-
-WALL = 0x40000000  # __WALL: threads and children alike
-SYSCALL_STOP = signal.SIGTRAP | 0x80  # WSTOPSIG of a syscall-stop under PTRACE_O_TRACESYSGOOD
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # end the trace, detached
 GROUP_STOP_SIGNALS = frozenset({signal.SIGSTOP, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU})
 
 FLUSH_DELAY = 0.1  # seconds a written line may wait in the output buffer
 FAULT_ENV = "DEBUGTOOL_TRACE_FAULT_AFTER"  # test hook: raise inside the loop after N stops
 
-#: Syscall classes, as strace's ``%file``, ``%network``, ``%process``, ``%memory``, ``%signal``
-#: (strace's sysent flags TF, TN, TP, TM, TS) for x86-64.
-SYSCALL_CLASSES: dict[str, frozenset[str]] = {
-    "file": frozenset(
-        "open openat openat2 creat stat lstat newfstatat statx access faccessat faccessat2 "
-        "chdir chmod fchmodat fchmodat2 chown lchown fchownat execve execveat link linkat unlink "
-        "unlinkat symlink symlinkat readlink readlinkat rename renameat renameat2 mkdir mkdirat "
-        "rmdir mknod mknodat truncate utime utimes utimensat futimesat mount umount2 swapon "
-        "swapoff chroot pivot_root statfs acct getxattr lgetxattr setxattr lsetxattr listxattr "
-        "llistxattr removexattr lremovexattr inotify_add_watch fanotify_mark name_to_handle_at "
-        "uselib quotactl open_tree move_mount mount_setattr".split()
-    ),
-    "network": frozenset(
-        "socket socketpair bind listen accept accept4 connect getsockname getpeername sendto "
-        "recvfrom sendmsg recvmsg sendmmsg recvmmsg shutdown setsockopt getsockopt".split()
-    ),
-    "process": frozenset(
-        "clone clone3 fork vfork execve execveat exit exit_group wait4 waitid kill tkill tgkill "
-        "rt_sigqueueinfo rt_tgsigqueueinfo pidfd_send_signal".split()
-    ),
-    "memory": frozenset(
-        "brk mmap munmap mremap mprotect madvise mlock mlock2 munlock mlockall munlockall msync "
-        "mincore remap_file_pages mbind get_mempolicy set_mempolicy migrate_pages move_pages "
-        "shmat shmdt pkey_mprotect process_madvise set_mempolicy_home_node".split()
-    ),
-    "signal": frozenset(
-        "rt_sigaction rt_sigprocmask rt_sigreturn rt_sigsuspend rt_sigpending rt_sigtimedwait "
-        "rt_sigqueueinfo rt_tgsigqueueinfo sigaltstack kill tkill tgkill pause signalfd "
-        "signalfd4 pidfd_send_signal".split()
-    ),
-}
-
-#: Syscalls whose pointer arguments are filled in by the kernel: decoded at syscall exit.
-OUTPUT_ARGUMENTS = frozenset(
-    "uname pipe pipe2 socketpair getsockname getpeername accept accept4 recvfrom getrlimit "
-    "prlimit64 clock_gettime gettimeofday wait4 poll ppoll nanosleep clock_nanosleep "
-    "rt_sigprocmask rt_sigaction".split()
-)
-#: Syscalls that return an address: their result is shown in hex.
-ADDRESS_RESULTS = frozenset({"mmap", "mremap", "brk", "shmat"})
-#: Syscalls that do not return when they succeed: shown at entry with ``= ?``.
-NO_RETURN = frozenset({"exit", "exit_group"})
-
-
-def syscall_names() -> dict[int, str]:
-    """Return python-ptrace's syscall table for this CPU: ``{number: name}``."""
-    from ptrace.syscall import SYSCALL_NAMES
-
-    return dict(SYSCALL_NAMES)
-
-
-def parse_filter(text: str | None, names: dict[int, str] | None = None) -> frozenset[int] | None:
-    """Return the syscall numbers an ``-e`` expression selects, or None for all.
-
-    Accepts comma-separated names and classes (``file``, ``network``, ``process``, ``memory``,
-    ``signal``, also written ``%file``), optionally prefixed ``trace=`` as in strace.
-    Raises ``UsageError`` naming an unknown syscall or class.
-    """
-    if text is None:
-        return None
-    names = names if names is not None else syscall_names()
-    # A name can have several numbers (python-ptrace's x86-64 table lists execve as 59 and 520).
-    numbers: dict[str, set[int]] = {}
-    for nr, name in names.items():
-        numbers.setdefault(name, set()).add(nr)
-    expr = text.strip()
-    if expr.startswith("trace="):
-        expr = expr[len("trace=") :]
-    if expr in ("", "all"):
-        return None
-    chosen: set[int] = set()
-    for word in (w.strip() for w in expr.split(",")):
-        if not word:
-            continue
-        klass = word.lstrip("%")
-        if klass in SYSCALL_CLASSES:
-            for name in SYSCALL_CLASSES[klass]:
-                chosen.update(numbers.get(name, ()))
-        elif word in numbers:
-            chosen.update(numbers[word])
-        else:
-            raise UsageError(
-                f"'{word}' is neither a syscall name nor a class in -e {text}.",
-                f"Use syscall names (openat,connect) or classes: {', '.join(SYSCALL_CLASSES)}.",
-            )
-    return frozenset(chosen)
-
-
-def _comm(pid: int) -> str:
-    try:
-        return procfs.comm(pid)
-    except DebugtoolError:
-        return "?"
-
-
-def check_traceable(pid: int, own: set[int] | None = None) -> None:
-    """Refuse a process that is debugtool itself or its ancestor, or that someone already traces.
-
-    Raises ``UsageError`` (self-trace) or ``DebugtoolError`` (already traced), exit code 125.
-    """
-    own = procfs.ancestors() if own is None else own
-    if pid in own:
-        raise UsageError(
-            f"process {pid} ({_comm(pid)}) is debugtool itself or one of its parents; "
-            "tracing it would deadlock.",
-            "Trace a container process instead.",
-        )
-    for tid in procfs.threads(pid) or [pid]:
-        tracer = procfs.tracer_pid(tid)
-        if tracer:
-            raise DebugtoolError(
-                f"process {pid} ({_comm(pid)}) is already traced by process {tracer} "
-                f"({_comm(tracer)}); a process can have only one tracer.",
-                f"Stop that tracer (PID {tracer}) first.",
-            )
-
-
-def yama_scope(path: str = "/proc/sys/kernel/yama/ptrace_scope") -> int | None:
-    """Return the YAMA ptrace_scope setting, or None when YAMA is not in this kernel."""
-    try:
-        with open(path) as f:
-            return int(f.read().strip())
-    except (OSError, ValueError):
-        return None
-
-
-def attach_refused(pid: int, scope: int | None) -> PermissionDenied:
-    """Return the error for an attach refused with EPERM, naming the setting that refuses it."""
-    if scope == 3:
-        why = (
-            "kernel.yama.ptrace_scope is 3 (/proc/sys/kernel/yama/ptrace_scope): no process "
-            "may attach with ptrace until the next reboot"
-        )
-        hint = "Tracing is impossible on this host until it reboots with a lower ptrace_scope."
-    elif scope in (1, 2):
-        why = (
-            f"kernel.yama.ptrace_scope is {scope} (/proc/sys/kernel/yama/ptrace_scope) and "
-            "this process lacks CAP_SYS_PTRACE, or a Linux security module (AppArmor, SELinux) "
-            "forbids it"
-        )
-        hint = "Run debugtool as root with CAP_SYS_PTRACE, or check the LSM's audit log."
-    else:
-        why = (
-            "a Linux security module (AppArmor, SELinux, or a seccomp policy on debugtool) "
-            "forbids it"
-        )
-        hint = "Check the LSM's denials in the kernel log (dmesg, audit.log)."
-    return PermissionDenied(
-        f"attaching to process {pid} with ptrace was refused (EPERM): {why}.",
-        need="CAP_SYS_PTRACE",
-        hint=hint,
-    )
-
-
-# --- raw ptrace ----------------------------------------------------------------------------
-
-_libc = ctypes.CDLL(None, use_errno=True)
-_ptrace = _libc.ptrace
-_ptrace.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
-_ptrace.restype = ctypes.c_long
-
-
-# The same function without argtypes, for the hot loop: ctypes converts nothing (every pointer
-# argument is passed as a ready c_void_p or byref), which saves about a microsecond a call.
-_ptrace_fast = ctypes.CDLL(None, use_errno=True).ptrace
-_ptrace_fast.restype = ctypes.c_long
-_NULL = ctypes.c_void_p(0)
-
-
-def ptrace(request: int, pid: int, addr: int = 0, data: int = 0) -> int:
-    """Call ptrace(2); return its result. Raises ``OSError`` with the errno on failure."""
-    result = _ptrace(request, pid, addr, data)
-    if result == -1:
-        err = ctypes.get_errno()
-        if err:
-            raise OSError(err, os.strerror(err))
-    return result
-
-
-class _SyscallInfo(ctypes.Structure):
-    """struct ptrace_syscall_info (linux/ptrace.h): entry -> nr, args; exit -> rval, is_error."""
-
-    _fields_ = (
-        ("op", ctypes.c_uint8),
-        ("pad", ctypes.c_uint8 * 3),
-        ("arch", ctypes.c_uint32),
-        ("instruction_pointer", ctypes.c_uint64),
-        ("stack_pointer", ctypes.c_uint64),
-        ("nr", ctypes.c_uint64),  # exit: rval (signed)
-        ("args", ctypes.c_uint64 * 6),  # exit: args[0] & 0xff is is_error
-        ("ret_data", ctypes.c_uint32),
-        ("pad2", ctypes.c_uint32),
-    )
-
-
-# --- decoding with python-ptrace -----------------------------------------------------------
-
-
-class TraceeMemory:
-    """The memory of one tracee, read with pread on /proc/PID/mem, shaped like the slice of
-    python-ptrace's ``PtraceProcess`` that its syscall formatting uses."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self._fd: int | None = None
-
-    def _mem(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(f"/proc/{self.pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
-        return self._fd
-
-    def close(self) -> None:
-        """Close the mem file (after exec it belongs to the old address space)."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-    def _read(self, address: int, size: int) -> bytes:
-        """Return up to ``size`` bytes at ``address`` (fewer at the end of a mapping).
-
-        Raises ``OSError`` (EIO) when nothing there is mapped."""
-        return os.pread(self._mem(), size, address)
-
-    def readBytes(self, address: int, size: int) -> bytes:  # noqa: N802 - python-ptrace's API
-        from ptrace.error import PtraceError
-
-        try:
-            data = self._read(address, size)
-        except (OSError, OverflowError) as exc:
-            raise PtraceError(f"cannot read {size} bytes at {address:#x}: {exc}") from None
-        if len(data) < size:
-            # A read across the end of a mapping stops there; pad so struct casts still work.
-            data += b"\0" * (size - len(data))
-        return data
-
-    def readWord(self, address: int) -> int:  # noqa: N802
-        return struct.unpack("<Q", self.readBytes(address, 8))[0]
-
-    def readStruct(self, address: int, struct_type: Any) -> Any:  # noqa: N802
-        value = struct_type.from_buffer_copy(self.readBytes(address, ctypes.sizeof(struct_type)))
-        # A plain C scalar (an int * argument) is shown as its number, not as "c_int(3)".
-        return value.value if isinstance(value, ctypes._SimpleCData) else value
-
-    def readArray(self, address: int, basetype: Any, count: int) -> Any:  # noqa: N802
-        array = basetype * count
-        return array.from_buffer_copy(self.readBytes(address, ctypes.sizeof(array)))
-
-    def readCString(self, address: int, max_size: int) -> tuple[bytes, bool]:  # noqa: N802
-        from ptrace.error import PtraceError
-
-        chunks: list[bytes] = []
-        size = 0
-        while size < max_size:
-            # Read up to the end of the page only: the next page may not be mapped.
-            step = min(4096 - (address + size) % 4096, max_size - size)
-            try:
-                data = self._read(address + size, step)
-            except (OSError, OverflowError) as exc:
-                if chunks:
-                    break
-                raise PtraceError(f"cannot read a string at {address:#x}: {exc}") from None
-            end = data.find(b"\0")
-            if end != -1:
-                chunks.append(data[:end])
-                return b"".join(chunks), False
-            chunks.append(data)
-            size += len(data)
-            if len(data) < step:
-                break
-        return b"".join(chunks)[:max_size], True
-
-
-#: Bytes copied at syscall entry from each pointer argument, at least: a sockaddr_un (110) or an
-#: fd_set (128); strings take up to the -s limit. Output structs are decoded at exit instead.
-SNAPSHOT_MIN = 128
-
-
-class SnapshotMemory(TraceeMemory):
-    """Tracee memory as it was at syscall entry: the bytes each pointer argument pointed at,
-    copied before the tracee was resumed, so decoding can run while the tracee runs.
-
-    A read elsewhere (a pointer inside a pointed-to array, as execve's argv) falls through to
-    the live memory and sets ``nested``: such syscalls must be decoded before resuming.
-    """
-
-    def __init__(self, live: TraceeMemory, regions: list[tuple[int, bytes]], window: int) -> None:
-        super().__init__(live.pid)
-        self.live = live
-        self.regions = regions
-        self.window = window  # bytes copied from each pointer argument
-        self.nested = False
-
-    def _read(self, address: int, size: int) -> bytes:
-        for start, data in self.regions:
-            offset = address - start
-            if 0 <= offset and offset + size <= self.window:
-                if offset >= len(data):
-                    raise OSError(errno.EIO, "not mapped at syscall entry")
-                return data[offset : offset + size]
-        self.nested = True
-        return self.live._read(address, size)
-
-    def close(self) -> None:
-        pass  # the live memory's file is not ours
-
-
-def pointer_arguments() -> dict[int, tuple[int, ...]]:
-    """Return ``{syscall number: indexes of its pointer arguments}`` from python-ptrace's
-    prototypes (only pointed-to memory can change once the tracee runs on)."""
-    from ptrace.syscall import SYSCALL_NAMES, SYSCALL_PROTOTYPES
-
-    table: dict[int, tuple[int, ...]] = {}
-    for nr, name in SYSCALL_NAMES.items():
-        prototype = SYSCALL_PROTOTYPES.get(name)
-        if prototype:
-            table[nr] = tuple(i for i, (kind, _) in enumerate(prototype[1]) if "*" in kind)
-    return table
-
-
-def decoder(string_max_length: int = 64) -> Callable[[TraceeMemory, int, Iterable[int]], str]:
-    """Return ``decode(memory, nr, args) -> "name(arg, ...)"`` built on python-ptrace.
-
-    Uses ``PtraceSyscall`` and ``FunctionCallOptions`` for the argument formats python-ptrace
-    knows (paths, open flags, socket addresses, structs).
-    """
-    from ptrace.func_call import FunctionCall, FunctionCallOptions
-    from ptrace.syscall import SYSCALL_NAMES, PtraceSyscall, SyscallArgument
-
-    options = FunctionCallOptions(
-        write_types=False,
-        write_argname=False,
-        replace_socketcall=True,
-        string_max_length=string_max_length,
-        write_address=False,
-        max_array_count=20,
-    )
-
-    class Call(PtraceSyscall):
-        """A PtraceSyscall built from PTRACE_GET_SYSCALL_INFO's numbers, not from getregs."""
-
-        def __init__(self, memory: TraceeMemory, nr: int, args: Iterable[int]) -> None:
-            FunctionCall.__init__(self, "syscall", options, SyscallArgument)
-            self.process = memory
-            self.restype = "long"
-            self.result = None
-            self.result_text = None
-            self.instr_pointer = None
-            self.syscall = nr
-            self.name = SYSCALL_NAMES.get(nr, f"syscall_{nr}")
-            self.readArguments(args)
-
-    def decode(memory: TraceeMemory, nr: int, args: Iterable[int]) -> str:
-        return Call(memory, nr, args).format()
-
-    return decode
-
-
-def format_result(name: str, rval: int, is_error: bool) -> tuple[str, str | None]:
-    """Return the result as strace shows it (``-1 ENOENT (No such file or directory)``, ``3``,
-    ``0x7f...``) and the errno name or None."""
-    if is_error:
-        code = -rval
-        name_of = errno.errorcode.get(code)
-        if name_of:
-            return f"-1 {name_of} ({os.strerror(code)})", name_of
-        return f"-1 (errno {code})", f"E{code}"
-    if name in ADDRESS_RESULTS:
-        return hex(rval & 0xFFFFFFFFFFFFFFFF), None
-    return str(rval), None
-
 
 # --- the session ---------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class SyscallStats:
-    """Counts for ``--summary``: calls, errors and seconds spent between entry and exit."""
-
-    calls: int = 0
-    errors: int = 0
-    seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -523,8 +153,7 @@ class Tracer:
         self._flush_due = False
         self._in_wait = False
         self._attention = False  # _stop_reason or _flush_due: one test per stop in the loop
-        self._second = -1
-        self._second_text = ""
+        self.clock = Clock()
 
     # -- attach ---------------------------------------------------------------------------
 
@@ -588,7 +217,7 @@ class Tracer:
             try:
                 for s in STOP_SIGNALS:
                     signal.signal(s, signal.SIG_DFL)
-                _libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+                set_parent_death_signal(signal.SIGKILL)
                 if os.getppid() != parent:
                     os._exit(0)
                 if self.duration is not None:
@@ -667,17 +296,17 @@ class Tracer:
         # The hot path: each stop costs a waitpid and two ptrace calls, and as little Python as
         # can be. Work that does not need the tracee stopped is done after resuming it.
         waitpid = os.waitpid
-        raw = _ptrace_fast
+        raw = ptrace_fast
         resume_request = PTRACE_SYSCALL
-        null = _NULL
-        info = _SyscallInfo()
+        null = NULL
+        info = SyscallInfo()
         info_ref = ctypes.byref(info)
         info_size = ctypes.c_void_p(ctypes.sizeof(info))
         # One unpack per stop instead of several ctypes field reads: (nr, args) or
         # (rval, is_error) at their offset in struct ptrace_syscall_info.
         entry_fields = struct.Struct("<Q6Q").unpack_from
         exit_fields = struct.Struct("<qB").unpack_from
-        stamp = self._stamp
+        stamp = self.clock.stamp
         json_lines = self.json_lines
         write = out.write if (out := self.out) is not None else None
         tracees = self.tracees
@@ -819,10 +448,9 @@ class Tracer:
                         if json_lines or is_error or plan[3]:
                             tracee.text = text
                             self._emit(tracee, plan[0], None, (rval, bool(is_error)))
-                        else:  # the common case, inlined
-                            write(
-                                f"{stamp(tracee.entered)} [pid {tracee.cpid:>5}] {text} = {rval}\n"
-                            )
+                        else:  # the common case: the result is the number, no _emit
+                            call = text or f"{plan[0]}()"
+                            write(text_line(stamp(tracee.entered), tracee.cpid, call, rval))
                             if not self._dirty:
                                 self._mark_dirty()
                     if count:
@@ -845,14 +473,14 @@ class Tracer:
         sig = (status >> 8) & 0xFF
         event = status >> 16
         if event in (PTRACE_EVENT_FORK, PTRACE_EVENT_VFORK, PTRACE_EVENT_CLONE):
-            child = _event_message(pid)
+            child = event_message(pid)
             if child in self._reaped:
                 # The child ran and exited before its parent's fork event was reported.
                 self._reaped.discard(child)
             elif child and child not in self.tracees:
                 self._add(child)  # auto-attached; its first stop arrives separately
         elif event == PTRACE_EVENT_EXEC:
-            former = _event_message(pid)
+            former = event_message(pid)
             if former and former != pid:  # a non-leader thread exec'd: it took the leader's PID
                 old = self.tracees.pop(former, None)
                 if old is not None:
@@ -906,13 +534,6 @@ class Tracer:
 
     # -- output ---------------------------------------------------------------------------
 
-    def _stamp(self, t: float) -> str:
-        second = int(t)
-        if second != self._second:
-            self._second = second
-            self._second_text = time.strftime("%H:%M:%S", time.localtime(second))
-        return f"{self._second_text}.{int((t - second) * 1e6):06d}"
-
     def _emit(
         self,
         tracee: Tracee,
@@ -934,24 +555,12 @@ class Tracer:
             result_text, errname = format_result(name, rval, outcome[1])
         if self.json_lines:
             out.write(
-                json.dumps(
-                    {
-                        "time": round(tracee.entered, 6),
-                        "pid": tracee.cpid,
-                        "host_pid": tracee.pid,
-                        "syscall": name,
-                        "call": call,
-                        "return": rval,
-                        "errno": errname,
-                        "result": result_text,
-                    }
+                json_line(
+                    tracee.entered, tracee.cpid, tracee.pid, name, call, rval, errname, result_text
                 )
-                + "\n"
             )
         else:
-            out.write(
-                f"{self._stamp(tracee.entered)} [pid {tracee.cpid:>5}] {call} = {result_text}\n"
-            )
+            out.write(text_line(self.clock.stamp(tracee.entered), tracee.cpid, call, result_text))
         if not self._dirty:
             self._mark_dirty()
 
@@ -1026,7 +635,7 @@ class Tracer:
             event = status >> 16
             deliver = 0
             if event in (PTRACE_EVENT_FORK, PTRACE_EVENT_VFORK, PTRACE_EVENT_CLONE):
-                child = _event_message(pid)
+                child = event_message(pid)
                 if child and child not in detached:  # auto-attached: its first stop will come
                     pending.add(child)
                     self.result.pids.setdefault(
@@ -1057,47 +666,3 @@ class Tracer:
         tracee = self.tracees.pop(pid, None)
         if tracee is not None:
             tracee.memory.close()
-
-
-def _event_message(pid: int) -> int:
-    """Return PTRACE_GETEVENTMSG (a new child's PID, or an exec'ing thread's former TID);
-    0 when the tracee is gone."""
-    message = ctypes.c_ulong()
-    try:
-        ptrace(PTRACE_GETEVENTMSG, pid, 0, ctypes.addressof(message))
-    except OSError:
-        return 0
-    return message.value
-
-
-def summary_table(stats: dict[str, SyscallStats], out: IO[str]) -> None:
-    """Write ``--summary`` like ``strace -c``: % time, seconds, usecs/call, calls, errors.
-
-    Time is wall-clock time between syscall entry and exit (as ``strace -c -w``).
-    """
-    total = sum(s.seconds for s in stats.values()) or 1e-12
-    rows = sorted(stats.items(), key=lambda kv: (-kv[1].seconds, -kv[1].calls, kv[0]))
-    out.write("% time     seconds  usecs/call     calls    errors syscall\n")
-    out.write("------ ----------- ----------- --------- --------- ----------------\n")
-    for name, s in rows:
-        usecs = int(s.seconds * 1e6 / s.calls) if s.calls else 0
-        errors = str(s.errors) if s.errors else ""
-        out.write(
-            f"{100 * s.seconds / total:6.2f} {s.seconds:11.6f} {usecs:11d} {s.calls:9d} "
-            f"{errors:>9} {name}\n"
-        )
-    out.write("------ ----------- ----------- --------- --------- ----------------\n")
-    calls = sum(s.calls for s in stats.values())
-    failed = sum(s.errors for s in stats.values())
-    secs = sum(s.seconds for s in stats.values())
-    usecs = int(secs * 1e6 / calls) if calls else 0
-    out.write(f"100.00 {secs:11.6f} {usecs:11d} {calls:9d} {failed or '':>9} total\n")
-
-
-def summary_json(stats: dict[str, SyscallStats]) -> list[dict[str, Any]]:
-    """Return ``--summary`` rows as dicts (syscall, calls, errors, seconds), busiest first."""
-    rows = sorted(stats.items(), key=lambda kv: (-kv[1].seconds, -kv[1].calls, kv[0]))
-    return [
-        {"syscall": n, "calls": s.calls, "errors": s.errors, "seconds": round(s.seconds, 6)}
-        for n, s in rows
-    ]

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from debugtool import procfs, trace
+from debugtool import procfs
 from debugtool.errors import DebugtoolError, PermissionDenied, UsageError
+from debugtool.trace import access, decode, memory, summary
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "trace"
 PROC = str(FIXTURES / "proc")
-NAMES = trace.syscall_names()
+NAMES = decode.syscall_names()
 NUMBER: dict[str, int] = {}
 for _nr, _name in sorted(NAMES.items()):
     NUMBER.setdefault(_name, _nr)  # the x86-64 number, not the x32 alias (execve: 59, 520)
@@ -33,13 +34,13 @@ def fake_proc(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def test_filter_none_and_all_select_everything() -> None:
-    assert trace.parse_filter(None) is None
-    assert trace.parse_filter("all") is None
-    assert trace.parse_filter("trace=all") is None
+    assert decode.parse_filter(None) is None
+    assert decode.parse_filter("all") is None
+    assert decode.parse_filter("trace=all") is None
 
 
 def test_filter_names_and_classes() -> None:
-    chosen = trace.parse_filter("openat,network", NAMES)
+    chosen = decode.parse_filter("openat,network", NAMES)
     assert chosen is not None
     assert NUMBER["openat"] in chosen
     assert NUMBER["connect"] in chosen and NUMBER["socket"] in chosen
@@ -47,29 +48,29 @@ def test_filter_names_and_classes() -> None:
 
 
 def test_filter_takes_every_number_of_a_name() -> None:
-    chosen = trace.parse_filter("execve", NAMES)
+    chosen = decode.parse_filter("execve", NAMES)
     assert chosen is not None and NUMBER["execve"] == 59 and 59 in chosen
-    process = trace.parse_filter("process", NAMES)
+    process = decode.parse_filter("process", NAMES)
     assert process is not None and 59 in process
 
 
 def test_filter_accepts_strace_spelling() -> None:
-    assert trace.parse_filter("trace=%file", NAMES) == trace.parse_filter("file", NAMES)
-    file_class = trace.parse_filter("file", NAMES)
+    assert decode.parse_filter("trace=%file", NAMES) == decode.parse_filter("file", NAMES)
+    file_class = decode.parse_filter("file", NAMES)
     assert file_class is not None and NUMBER["openat"] in file_class
     assert NUMBER["write"] not in file_class
 
 
-@pytest.mark.parametrize("klass", sorted(trace.SYSCALL_CLASSES))
+@pytest.mark.parametrize("klass", sorted(decode.SYSCALL_CLASSES))
 def test_every_class_names_real_syscalls(klass: str) -> None:
     # Most of each class must exist in python-ptrace's table; a typo would silently shrink it.
-    known = [n for n in trace.SYSCALL_CLASSES[klass] if n in NUMBER]
-    assert len(known) >= 0.8 * len(trace.SYSCALL_CLASSES[klass])
+    known = [n for n in decode.SYSCALL_CLASSES[klass] if n in NUMBER]
+    assert len(known) >= 0.8 * len(decode.SYSCALL_CLASSES[klass])
 
 
 def test_filter_unknown_name_says_so() -> None:
     with pytest.raises(UsageError) as info:
-        trace.parse_filter("openat,opnat", NAMES)
+        decode.parse_filter("openat,opnat", NAMES)
     assert "'opnat' is neither a syscall name nor a class" in info.value.for_people()
     assert "network" in info.value.for_people()
     assert info.value.exit_code == 125
@@ -80,7 +81,7 @@ def test_filter_unknown_name_says_so() -> None:
 
 def test_refuses_a_process_already_traced_and_names_the_tracer(fake_proc: str) -> None:
     with pytest.raises(DebugtoolError) as info:
-        trace.check_traceable(14598, own=set())
+        access.check_traceable(14598, own=set())
     text = info.value.for_people()
     assert "already traced by process 17526 (strace)" in text
     assert "process 14598 (nc)" in text
@@ -89,9 +90,9 @@ def test_refuses_a_process_already_traced_and_names_the_tracer(fake_proc: str) -
 
 def test_refuses_itself_and_its_parents(fake_proc: str) -> None:
     with pytest.raises(UsageError) as info:
-        trace.check_traceable(14569, own={14569, 1})
+        access.check_traceable(14569, own={14569, 1})
     assert "is debugtool itself or one of its parents" in info.value.for_people()
-    trace.check_traceable(14569, own=set())  # untraced, not ours: fine
+    access.check_traceable(14569, own=set())  # untraced, not ours: fine
 
 
 # --- EPERM ---------------------------------------------------------------------------------
@@ -100,8 +101,8 @@ def test_refuses_itself_and_its_parents(fake_proc: str) -> None:
 def test_yama_scope_reads_the_setting(tmp_path: Path) -> None:
     path = tmp_path / "ptrace_scope"
     path.write_text("2\n")
-    assert trace.yama_scope(str(path)) == 2
-    assert trace.yama_scope(str(tmp_path / "missing")) is None
+    assert access.yama_scope(str(path)) == 2
+    assert access.yama_scope(str(tmp_path / "missing")) is None
 
 
 @pytest.mark.parametrize(
@@ -115,7 +116,7 @@ def test_yama_scope_reads_the_setting(tmp_path: Path) -> None:
     ],
 )
 def test_attach_refusal_names_the_setting(scope: int | None, words: str) -> None:
-    err = trace.attach_refused(42, scope)
+    err = access.attach_refused(42, scope)
     assert isinstance(err, PermissionDenied)
     assert words in err.for_people()
     assert "process 42" in err.for_people() and "EPERM" in err.for_people()
@@ -126,9 +127,8 @@ def test_attach_refusal_names_the_setting(scope: int | None, words: str) -> None
 
 def test_decodes_openat_path_and_flags() -> None:
     path = ctypes.create_string_buffer(b"/etc/hostname")
-    decode = trace.decoder()
-    text = decode(
-        trace.TraceeMemory(os.getpid()),
+    text = decode.decoder()(
+        memory.TraceeMemory(os.getpid()),
         NUMBER["openat"],
         [(-100) & 0xFFFFFFFFFFFFFFFF, ctypes.addressof(path), os.O_RDONLY, 0],
     )
@@ -139,8 +139,8 @@ def test_decodes_connect_sockaddr() -> None:
     raw = struct.pack("=H", socket.AF_INET) + struct.pack("!H", 8080)
     raw += socket.inet_aton("127.0.0.1") + b"\0" * 8
     addr = ctypes.create_string_buffer(raw, len(raw))
-    text = trace.decoder()(
-        trace.TraceeMemory(os.getpid()), NUMBER["connect"], [3, ctypes.addressof(addr), 16]
+    text = decode.decoder()(
+        memory.TraceeMemory(os.getpid()), NUMBER["connect"], [3, ctypes.addressof(addr), 16]
     )
     assert "sin_port=8080" in text and "sin_addr=127.0.0.1" in text
     assert text.startswith("connect(3, ")
@@ -148,15 +148,15 @@ def test_decodes_connect_sockaddr() -> None:
 
 def test_decodes_long_strings_cut_to_the_limit() -> None:
     path = ctypes.create_string_buffer(b"/" + b"x" * 500)
-    text = trace.decoder(string_max_length=16)(
-        trace.TraceeMemory(os.getpid()), NUMBER["open"], [ctypes.addressof(path), 0, 0]
+    text = decode.decoder(string_max_length=16)(
+        memory.TraceeMemory(os.getpid()), NUMBER["open"], [ctypes.addressof(path), 0, 0]
     )
     assert "'/xxxxxxxxxxxxxxx'..." in text
 
 
 def test_unreadable_pointer_does_not_raise() -> None:
-    text = trace.decoder()(
-        trace.TraceeMemory(os.getpid()), NUMBER["openat"], [3, 0x10, os.O_RDONLY, 0]
+    text = decode.decoder()(
+        memory.TraceeMemory(os.getpid()), NUMBER["openat"], [3, 0x10, os.O_RDONLY, 0]
     )
     assert text.startswith("openat(3, ")
 
@@ -166,7 +166,7 @@ def test_memory_reads_a_string_ending_at_a_page_boundary() -> None:
     base = ctypes.addressof(page)
     start = (base + 4095) // 4096 * 4096 + 4096 - 4  # "abc\0" ends exactly at a page end
     ctypes.memmove(start, b"abc\0", 4)
-    data, truncated = trace.TraceeMemory(os.getpid()).readCString(start, 300)
+    data, truncated = memory.TraceeMemory(os.getpid()).readCString(start, 300)
     assert (data, truncated) == (b"abc", False)
 
 
@@ -174,27 +174,27 @@ def test_memory_reads_a_string_ending_at_a_page_boundary() -> None:
 
 
 def test_format_result_errors_addresses_and_numbers() -> None:
-    assert trace.format_result("openat", -errno.ENOENT, True) == (
+    assert decode.format_result("openat", -errno.ENOENT, True) == (
         "-1 ENOENT (No such file or directory)",
         "ENOENT",
     )
-    assert trace.format_result("mmap", 0x7F0012340000, False) == ("0x7f0012340000", None)
-    assert trace.format_result("read", 13, False) == ("13", None)
+    assert decode.format_result("mmap", 0x7F0012340000, False) == ("0x7f0012340000", None)
+    assert decode.format_result("read", 13, False) == ("13", None)
 
 
 def test_summary_table_like_strace_c() -> None:
     stats = {
-        "openat": trace.SyscallStats(calls=4, errors=1, seconds=0.004),
-        "read": trace.SyscallStats(calls=10, errors=0, seconds=0.001),
+        "openat": summary.SyscallStats(calls=4, errors=1, seconds=0.004),
+        "read": summary.SyscallStats(calls=10, errors=0, seconds=0.001),
     }
     out = io.StringIO()
-    trace.summary_table(stats, out)
+    summary.summary_table(stats, out)
     lines = out.getvalue().splitlines()
     assert lines[0].split() == ["%", "time", "seconds", "usecs/call", "calls", "errors", "syscall"]
     assert lines[2].split() == ["80.00", "0.004000", "1000", "4", "1", "openat"]
     assert lines[3].split() == ["20.00", "0.001000", "100", "10", "read"]
     assert lines[-1].split() == ["100.00", "0.005000", "357", "14", "1", "total"]
-    assert trace.summary_json(stats)[0] == {
+    assert summary.summary_json(stats)[0] == {
         "syscall": "openat",
         "calls": 4,
         "errors": 1,
@@ -211,10 +211,10 @@ def _copy(address: int, size: int = 128) -> tuple[int, bytes]:
 
 def test_snapshot_decodes_memory_as_it_was_at_entry() -> None:
     path = ctypes.create_string_buffer(b"/etc/hostname", 128)
-    live = trace.TraceeMemory(os.getpid())
-    copy = trace.SnapshotMemory(live, [_copy(ctypes.addressof(path))], 128)
+    live = memory.TraceeMemory(os.getpid())
+    copy = memory.SnapshotMemory(live, [_copy(ctypes.addressof(path))], 128)
     path.value = b"/etc/passwd"  # the tracee runs on and reuses its buffer
-    text = trace.decoder()(copy, NUMBER["openat"], [3, ctypes.addressof(path), 0, 0])
+    text = decode.decoder()(copy, NUMBER["openat"], [3, ctypes.addressof(path), 0, 0])
     assert "'/etc/hostname'" in text and not copy.nested
 
 
@@ -223,8 +223,8 @@ def test_snapshot_marks_pointers_inside_pointed_to_memory() -> None:
     argv = (ctypes.c_void_p * 2)(ctypes.addressof(arg0), None)
     program = ctypes.create_string_buffer(b"/bin/cat", 128)
     regions = [_copy(ctypes.addressof(program)), _copy(ctypes.addressof(argv), 16)]
-    copy = trace.SnapshotMemory(trace.TraceeMemory(os.getpid()), regions, 128)
-    text = trace.decoder()(
+    copy = memory.SnapshotMemory(memory.TraceeMemory(os.getpid()), regions, 128)
+    text = decode.decoder()(
         copy, NUMBER["execve"], [ctypes.addressof(program), ctypes.addressof(argv), 0]
     )
     assert "'/bin/cat'" in text and "'cat'" in text
@@ -232,7 +232,7 @@ def test_snapshot_marks_pointers_inside_pointed_to_memory() -> None:
 
 
 def test_pointer_arguments_from_prototypes() -> None:
-    table = trace.pointer_arguments()
+    table = decode.pointer_arguments()
     assert table[NUMBER["openat"]] == (1,)
     assert table[NUMBER["connect"]] == (1,)
     assert table[NUMBER["getpid"]] == ()

@@ -1,0 +1,48 @@
+"""``--summary``: calls, errors and time per syscall, as strace -c's table or as JSON rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import IO, Any
+
+
+@dataclass(slots=True)
+class SyscallStats:
+    """Counts for ``--summary``: calls, errors and seconds spent between entry and exit."""
+
+    calls: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+
+
+def summary_table(stats: dict[str, SyscallStats], out: IO[str]) -> None:
+    """Write ``--summary`` like ``strace -c``: % time, seconds, usecs/call, calls, errors.
+
+    Time is wall-clock time between syscall entry and exit (as ``strace -c -w``).
+    """
+    total = sum(s.seconds for s in stats.values()) or 1e-12
+    rows = sorted(stats.items(), key=lambda kv: (-kv[1].seconds, -kv[1].calls, kv[0]))
+    out.write("% time     seconds  usecs/call     calls    errors syscall\n")
+    out.write("------ ----------- ----------- --------- --------- ----------------\n")
+    for name, s in rows:
+        usecs = int(s.seconds * 1e6 / s.calls) if s.calls else 0
+        errors = str(s.errors) if s.errors else ""
+        out.write(
+            f"{100 * s.seconds / total:6.2f} {s.seconds:11.6f} {usecs:11d} {s.calls:9d} "
+            f"{errors:>9} {name}\n"
+        )
+    out.write("------ ----------- ----------- --------- --------- ----------------\n")
+    calls = sum(s.calls for s in stats.values())
+    failed = sum(s.errors for s in stats.values())
+    secs = sum(s.seconds for s in stats.values())
+    usecs = int(secs * 1e6 / calls) if calls else 0
+    out.write(f"100.00 {secs:11.6f} {usecs:11d} {calls:9d} {failed or '':>9} total\n")
+
+
+def summary_json(stats: dict[str, SyscallStats]) -> list[dict[str, Any]]:
+    """Return ``--summary`` rows as dicts (syscall, calls, errors, seconds), busiest first."""
+    rows = sorted(stats.items(), key=lambda kv: (-kv[1].seconds, -kv[1].calls, kv[0]))
+    return [
+        {"syscall": n, "calls": s.calls, "errors": s.errors, "seconds": round(s.seconds, 6)}
+        for n, s in rows
+    ]
