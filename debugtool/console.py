@@ -29,6 +29,7 @@ from debugtool import output, rootfs
 from debugtool.errors import ContainerGone, DebugtoolError, UsageError
 from debugtool.model import Snapshot
 from debugtool.output import printable
+from debugtool.trace.decode import syscall_names
 
 if TYPE_CHECKING:
     from prompt_toolkit.completion import CompleteEvent, Completion
@@ -737,7 +738,7 @@ class Console:
 
     @staticmethod
     def complete_syscalls(partial: str) -> list[str]:
-        names = syscall_names()
+        names = sorted(set(syscall_names().values()))  # the tracer's table, for trace -e
         head, _, last = partial.rpartition(",")
         base = head + "," if head else ""
         return [base + n for n in names if n.startswith(last)]
@@ -788,18 +789,6 @@ def _kind_letter(mode: int) -> str:
     if stat_mod.S_ISLNK(mode):
         return "l"
     return "f" if stat_mod.S_ISREG(mode) else "?"
-
-
-def syscall_names() -> list[str]:
-    """Return the x86-64 syscall names python-ptrace knows, sorted (for ``trace -e``)."""
-    try:
-        from ptrace.syscall.linux.x86_64 import SYSCALL_NAMES
-    except ImportError:
-        try:
-            from ptrace.syscall.names import SYSCALL_NAMES  # type: ignore[no-redef]
-        except ImportError:
-            return []
-    return sorted(set(SYSCALL_NAMES.values()))
 
 
 # --- the interactive prompt (prompt-toolkit, imported only here) -------------------------------
