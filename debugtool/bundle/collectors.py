@@ -9,6 +9,7 @@ bundle root.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -18,11 +19,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from debugtool import procfs
+from debugtool import deadline, procfs
 from debugtool.errors import DebugtoolError, RuntimeUnavailable
 from debugtool.model import CgroupStats, Container, to_dict
 
@@ -264,45 +265,38 @@ def host_runtimes(ctx: Context, timeout: float, docker_answered: bool = True) ->
     """
     from debugtool.runtimes.dockerapi import DockerAPI
 
-    versions: dict[str, Any] = {}
-    threads: dict[str, threading.Thread] = {}
-
-    def ask(name: str, argv: list[str]) -> None:
+    def ask(argv: list[str]) -> str:
         try:
             rc, out, err = ctx.run(argv, timeout=timeout)
             text = (out or err).decode(errors="replace").strip()
-            versions[name] = text if rc == 0 else f"exit {rc}: {text[:200]}"
+            return text if rc == 0 else f"exit {rc}: {text[:200]}"
         except DebugtoolError as exc:
-            versions[name] = f"error: {exc.message}"
-        except Exception as exc:  # noqa: BLE001 - recorded for this runtime, the others go on
-            versions[name] = f"error: {type(exc).__name__}: {exc}"
+            return f"error: {exc.message}"
 
-    def docker() -> None:
+    def docker() -> Any:
         api = DockerAPI(timeout=timeout)
         if not docker_answered:
-            versions["docker-engine"] = "error: the daemon did not answer discovery"
-            return
+            return "error: the daemon did not answer discovery"
         try:
-            versions["docker-engine"] = api.get_json("/version")
+            return api.get_json("/version")
         except RuntimeUnavailable as exc:
-            versions["docker-engine"] = f"error: {exc.reason}"
-        except Exception as exc:  # noqa: BLE001 - recorded for this runtime, the others go on
-            versions["docker-engine"] = f"error: {type(exc).__name__}: {exc}"
+            return f"error: {exc.reason}"
 
-    for name, argv in _VERSION_COMMANDS.items():
-        if shutil.which(argv[0]):
-            threads[name] = threading.Thread(target=ask, args=(name, argv), daemon=True)
+    calls: dict[str, Callable[[], Any]] = {
+        name: functools.partial(ask, argv)
+        for name, argv in _VERSION_COMMANDS.items()
+        if shutil.which(argv[0])
+    }
     if DockerAPI().present():
-        threads["docker-engine"] = threading.Thread(target=docker, daemon=True)
-    for t in threads.values():
-        t.start()
-    deadline = time.monotonic() + timeout + 1
-    for t in threads.values():
-        t.join(max(0.0, deadline - time.monotonic()))
-    # A thread still running may write its answer later: copy what is there now.
-    answered = dict(versions)
-    for name in threads.keys() - answered.keys():
-        answered[name] = f"error: did not answer within {timeout:g}s"
+        calls["docker-engine"] = docker
+    answered: dict[str, Any] = {}
+    for name, outcome in deadline.run(calls, timeout + 1).items():
+        if not outcome.finished:
+            answered[name] = f"error: did not answer within {timeout:g}s"
+        elif outcome.error is not None:  # recorded for this runtime, the others go on
+            answered[name] = f"error: {type(outcome.error).__name__}: {outcome.error}"
+        else:
+            answered[name] = outcome.value
     return {"host/runtimes.json": dumps(dict(sorted(answered.items())))}
 
 

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from debugtool import deadline
 from debugtool.bundle import collectors as col
 from debugtool.bundle import manifest as mf
 from debugtool.bundle.redact import Redactor
@@ -235,33 +236,14 @@ class Writer:
             return False
         limit = min(timeout or self.o.collector_timeout, remaining)
         ctx = col.Context()
-        box: dict[str, Any] = {}
-        done = threading.Event()
-
-        def work() -> None:
-            try:
-                box["files"] = fn(ctx, *args)
-            except col.NothingToCollect as exc:
-                box["skipped"] = exc.for_people()
-            except DebugtoolError as exc:
-                box["error"] = exc.for_people()
-            except Exception as exc:  # noqa: BLE001 - a collector bug becomes a record
-                box["error"] = f"{type(exc).__name__}: {exc}"
-            done.set()
-
         key = self.cap.begin(name, container)
         start = time.monotonic()
-        thread = threading.Thread(target=work, name=f"dt-bundle-{name}", daemon=True)
-        thread.start()
-        end = start + limit
-        while not done.is_set():
-            left = end - time.monotonic()
-            if left <= 0 or self.stop.is_set():
-                break
-            done.wait(min(left, 0.05))
+        running = deadline.start(fn, ctx, *args, name=f"dt-bundle-{name}")
+        deadline.wait([running], start + limit, self.stop)
+        outcome = running.outcome()
         result.duration = time.monotonic() - start
         files: dict[str, bytes] = {}
-        if not done.is_set():
+        if not outcome.finished:
             ctx.abandon()  # its later output is ignored; its programs are killed now
             if self.stop.is_set():
                 result.status, result.error = mf.SKIPPED, self._stop_reason()
@@ -271,12 +253,15 @@ class Writer:
                 if limit < (timeout or self.o.collector_timeout):
                     self.budget_hit = True
                     result.error += " (cut by the bundle's time budget)"
-        elif "error" in box:
-            result.status, result.error = mf.ERROR, box["error"]
-        elif "skipped" in box:
-            result.status, result.error = mf.SKIPPED, box["skipped"]
+        elif isinstance(outcome.error, col.NothingToCollect):
+            result.status, result.error = mf.SKIPPED, outcome.error.for_people()
+        elif isinstance(outcome.error, DebugtoolError):
+            result.status, result.error = mf.ERROR, outcome.error.for_people()
+        elif outcome.error is not None:  # a collector bug becomes a record
+            result.status = mf.ERROR
+            result.error = f"{type(outcome.error).__name__}: {outcome.error}"
         else:
-            files = box.get("files") or {}
+            files = outcome.value or {}
             if ctx.truncated:
                 result.status, result.error = mf.TRUNCATED, ctx.truncated
         self.cap.finish(key, result, self._first_pass(files), priority)
@@ -336,31 +321,25 @@ class Writer:
         from debugtool.target import find
 
         # Discovery runs in a daemon thread so a signal or the budget can cut it short too.
-        box: dict[str, Any] = {}
-
-        def ask() -> None:
-            try:
-                box["found"] = discover(self.o.runtimes, all=True, timeout=self.o.runtime_timeout)
-            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-                box["error"] = exc
-
-        thread = threading.Thread(target=ask, name="dt-bundle-discover", daemon=True)
-        thread.start()
-        while thread.is_alive() and not self.stop.is_set():
-            if time.monotonic() > self.deadline:
-                self.budget_hit = True
-                break
-            thread.join(0.05)
-        if "error" in box:
-            raise box["error"]
-        if "found" not in box:
+        ask = functools.partial(discover, self.o.runtimes, all=True, timeout=self.o.runtime_timeout)
+        asking = deadline.start(ask, name="dt-bundle-discover")
+        deadline.wait([asking], self.deadline, self.stop)
+        found = asking.outcome()
+        if not found.finished:
             from debugtool.runtimes import Discovery
 
             # Interrupted (or out of time) while the runtimes were asked: a bundle of the
             # host alone, marked incomplete, is still written.
-            why = self._stop_reason() if self.stop.is_set() else "the time budget ran out"
+            if self.stop.is_set():
+                why = self._stop_reason()
+            else:
+                self.budget_hit = True
+                why = "the time budget ran out"
             return Discovery(warnings=[f"discovery did not finish: {why}"]), []
-        discovery = box["found"]
+        if found.error is not None:
+            raise found.error
+        discovery = found.value
+        assert discovery is not None
         if self.o.all:
             chosen = [c for c in discovery.containers if c.status in ("running", "paused")]
         else:
@@ -508,38 +487,24 @@ class Writer:
                 finally:
                     jobs.task_done()
 
-        threads = [
-            threading.Thread(target=self._sampler, args=(targets,), daemon=True, name="dt-sampler")
-        ]
+        sampler = deadline.start(self._sampler, targets, name="dt-sampler")
         n = max(1, min(o.workers, len(host_jobs) + total))
-        threads += [
-            threading.Thread(target=worker, daemon=True, name=f"dt-bundle-{i}") for i in range(n)
-        ]
-        for t in threads:
-            t.start()
-        # The main thread only waits, so a signal is handled at once and the budget enforced.
-        grace = 1.0
-        sampler, workers = threads[0], threads[1:]
-        while any(t.is_alive() for t in threads):
-            if self.stop.is_set():
-                break
-            if time.monotonic() > self.deadline + grace:
-                self.budget_hit = True
-                break
-            if self._bulk is None and sampler.is_alive() and not any(w.is_alive() for w in workers):
-                # Every collector but the sampler is done: compress their files now, while
-                # the sampling window runs, instead of after it.
-                self._bulk = self._prepare_bulk()
-            for t in threads:
-                t.join(0.05)
-                if t.is_alive():
-                    break
+        workers = [deadline.start(worker, name=f"dt-bundle-{i}") for i in range(n)]
+        # The main thread only waits, so a signal is handled at once and the budget enforced
+        # (with a second's grace for the collectors to record their own timeouts).
+        until = self.deadline + 1.0
+        all_done = deadline.wait(workers, until, self.stop)
+        if all_done and not self.stop.is_set() and not sampler.finished():
+            # Every collector but the sampler is done: compress their files now, while the
+            # sampling window runs, instead of after it.
+            self._bulk = self._prepare_bulk()
+        all_done = all_done and deadline.wait([sampler], until, self.stop)
+        if not all_done and not self.stop.is_set():
+            self.budget_hit = True
         if self.stop.is_set():
             # Collectors notice the flag within a tick and record themselves as skipped; the
             # sampler hands over the samples it took. Give them that tick, no more.
-            until = time.monotonic() + 0.3
-            for t in threads:
-                t.join(max(0.0, until - time.monotonic()))
+            deadline.wait([sampler, *workers], time.monotonic() + 0.3)
         if self.stop.is_set():
             self.cap.seal(mf.SKIPPED, self._stop_reason())
         elif self.budget_hit:

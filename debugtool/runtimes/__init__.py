@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
-import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from debugtool import deadline
 from debugtool.errors import RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.runtimes.base import ExecRequest, Runtime
@@ -231,29 +231,22 @@ def discover(
     small grace) is left out with one warning; the others still answer.
     """
     runtimes = [r for r in load_runtimes(names, timeout=timeout) if _present(r)]
+    # One deadline for all: two hung daemons cost one timeout, not two.
+    asked = deadline.run(
+        {r.name: functools.partial(r.list, all=all) for r in runtimes}, timeout + 0.5
+    )
     results: dict[str, list[Container]] = {}
     errors: dict[str, str] = {}
-
-    def ask(runtime: Runtime) -> None:
-        try:
-            results[runtime.name] = runtime.list(all=all)
-        except RuntimeUnavailable as exc:
-            errors[runtime.name] = exc.reason
-        except Exception as exc:  # a backend bug must not take the others down
-            log.debug("runtime %s failed", runtime.name, exc_info=True)
-            errors[runtime.name] = f"failed: {exc}"
-
-    threads = [
-        threading.Thread(target=ask, args=(r,), daemon=True, name=f"dt-{r.name}") for r in runtimes
-    ]
-    for t in threads:
-        t.start()
-    # One deadline for all: two hung daemons cost one timeout, not two.
-    deadline = time.monotonic() + timeout + 0.5
-    for t, runtime in zip(threads, runtimes, strict=True):
-        t.join(max(0.0, deadline - time.monotonic()))
-        if t.is_alive():
-            errors[runtime.name] = f"did not answer within {timeout:g}s"
+    for name, outcome in asked.items():
+        if not outcome.finished:
+            errors[name] = f"did not answer within {timeout:g}s"
+        elif isinstance(outcome.error, RuntimeUnavailable):
+            errors[name] = outcome.error.reason
+        elif outcome.error is not None:  # a backend bug must not take the others down
+            log.debug("runtime %s failed", name, exc_info=outcome.error)
+            errors[name] = f"failed: {outcome.error}"
+        else:
+            results[name] = outcome.value or []
     discovery = Discovery()
     rank = {r.name: r.richness for r in runtimes}
     for runtime in runtimes:
