@@ -182,6 +182,13 @@ def human_age(epoch: float | None, now: float | None = None) -> str:
     return f"{seconds} seconds ago"
 
 
+def utc_text(epoch: float | None) -> str:
+    """Return an epoch time as ``2026-11-26 15:04:05 UTC`` (UTC keeps pictures deterministic)."""
+    if not epoch:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
 def warn(message: str) -> None:
     """Write one warning line to stderr (``message`` through ``printable``)."""
     sys.stderr.write(f"debugtool: warning: {printable(message)}\n")

@@ -177,10 +177,15 @@ def _label(c: Container) -> str:
     return f"{c.runtime}:{c.name} ({c.short_id})"
 
 
-def find(text: str, discovery: Discovery) -> Container:
+def find(text: str, discovery: Discovery, live: bool = True) -> Container:
     """Return the one container that ``text`` names among ``discovery``'s containers.
 
-    Raises ``ContainerNotFound`` or ``AmbiguousTarget``.
+    The one resolver of every front end: an id, a unique id prefix, a name, ``RUNTIME:NAME``,
+    ``containerd:NAMESPACE/NAME``, ``pid:N`` or ``pod/[NAMESPACE/]NAME[/CONTAINER]``. With
+    ``live`` false (a bundle) ``pid:N`` names the container whose recorded PID is N; live, any
+    process of this host, and a bare sandbox when no runtime owns it.
+
+    Raises ``ContainerNotFound``, ``AmbiguousTarget`` or ``UsageError``.
     """
     text = text.strip()
     if not text:
@@ -190,6 +195,8 @@ def find(text: str, discovery: Discovery) -> Container:
         return _find_pod(text, containers)
     runtime, sep, rest = text.partition(":")
     if sep and runtime == "pid":
+        if not live:
+            return _pick_pid(rest, containers, discovery)
         return _find_pid(rest, containers)
     if sep and rest and runtime in {c.runtime for c in containers} | set(discovery.runtimes):
         scoped = [c for c in containers if runtime == c.runtime or runtime in c.backends]
@@ -277,6 +284,16 @@ def _find_pid(text: str, containers: list[Container]) -> Container:
         pidns=pidns,
         backends=["none"],
     )
+
+
+def _pick_pid(text: str, containers: list[Container], discovery: Discovery) -> Container:
+    """``pid:N`` among recorded containers (a bundle's): the one whose process was N."""
+    matches = [c for c in containers if text.isdigit() and c.pid == int(text)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise AmbiguousTarget(f"pid:{text}", [_label(c) for c in matches])
+    raise _not_found(f"pid:{text}", discovery)
 
 
 def _kernel_thread(pid: int) -> bool:

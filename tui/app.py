@@ -11,10 +11,10 @@ from textual.notifications import SeverityLevel
 
 from debugtool.model import Container
 from debugtool.output import printable
+from debugtool.source import Source
 from tui import commands
 from tui.screens.containers import ContainersScreen
 from tui.screens.help import HelpScreen
-from tui.source import Source
 from tui.usage import UsageHistory
 
 

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from debugtool.bundle import manifest as mf
-from debugtool.errors import BundleError, ContainerNotFound
+from debugtool.errors import BundleError
 from debugtool.model import CgroupStats, Container, Snapshot, from_dict
 
 TYPE_CHECKING = False
@@ -603,34 +603,12 @@ class Bundle:
 
     # -- per container ------------------------------------------------------------------------
     def find(self, text: str) -> Container:
-        """Return the bundled container ``text`` names (id, id prefix, name, RUNTIME:NAME).
+        """Return the bundled container ``text`` names: every target form, with the live
+        host's rules (``source.BundleSource.find``). Raises ``ContainerNotFound`` listing
+        what the bundle holds, or ``AmbiguousTarget``."""
+        from debugtool.source import BundleSource
 
-        Raises ``ContainerNotFound`` listing what the bundle holds.
-        """
-        text = text.strip()
-        runtime, sep, rest = text.partition(":")
-        pool = self.containers
-        if sep and rest and runtime in {c.runtime for c in pool}:
-            pool = [c for c in pool if c.runtime == runtime or runtime in c.backends]
-            text = rest
-        for matches in (
-            [c for c in pool if c.id == text],
-            [c for c in pool if c.name == text or c.name.lstrip("/") == text],
-            [c for c in pool if text and c.id.startswith(text)],
-        ):
-            if len(matches) == 1:
-                return matches[0]
-            if len(matches) > 1:
-                from debugtool.errors import AmbiguousTarget
-
-                raise AmbiguousTarget(
-                    text, [f"{c.runtime}:{c.name} ({c.short_id})" for c in matches]
-                )
-        held = ", ".join(f"{c.name} ({c.short_id})" for c in self.containers) or "none"
-        raise ContainerNotFound(
-            f"bundle {self.path} holds no container matching '{text}' (it holds: {held}).",
-            "Use 'debugtool bundle show FILE' to list them.",
-        )
+        return BundleSource.find_in(self, text)
 
     def _dir(self, container_id: str) -> tuple[Container, str]:
         container = self.find(container_id)

@@ -10,12 +10,39 @@ inside. A type raises ``UsageError`` itself (argparse lets it through) rather th
 
 from __future__ import annotations
 
+import argparse
 import math
+from typing import TYPE_CHECKING
 
 from debugtool.errors import UsageError
 
+if TYPE_CHECKING:
+    from debugtool.source import Source
+
 #: What a TARGET argument accepts (``debugtool.target`` resolves it), for every command's help.
 TARGET_HELP = "id, id prefix, name, RUNTIME:NAME, pid:N or pod/NAME[/CONTAINER]"
+
+
+def add_bundle_option(p: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--bundle FILE``: read ``what`` from a support bundle instead of the live host."""
+    p.add_argument(
+        "--bundle",
+        metavar="FILE",
+        help=f"read the {what} from this support bundle, not live (every TARGET form works)",
+    )
+
+
+def open_source(args: argparse.Namespace, privileged: bool = True) -> Source:
+    """Return the source a read command uses: ``--bundle FILE``, or the live host."""
+    from debugtool import output
+    from debugtool.source import open_source as open_
+
+    return open_(
+        getattr(args, "bundle", None),
+        timeout=getattr(args, "timeout", 2.0),
+        warn=output.warn,
+        privileged=privileged,
+    )
 
 
 class Seconds:

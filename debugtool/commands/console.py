@@ -35,9 +35,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from debugtool import console, output
-    from debugtool.target import require_privileges, resolve
+    from debugtool import console
+    from debugtool.commands import open_source
+    from debugtool.source import LiveSource
 
-    require_privileges()
-    with resolve(args.target, timeout=args.timeout, warn=output.warn) as target:
+    with open_source(args) as source:
+        assert isinstance(source, LiveSource)  # the console reads a live container's files
+        target = source.target(source.find(args.target))
         return console.run(target, commands=args.commands, show_secrets=args.show_secrets)

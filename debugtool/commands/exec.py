@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from debugtool.commands import TARGET_HELP
 
@@ -112,36 +111,6 @@ def report_context(as_json: bool):
     return emit
 
 
-def discover_for(text: str, timeout: float):
-    """Return a Discovery from Docker alone when ``text`` is the full id of a running Docker
-    container, else None (then every runtime is asked).
-
-    A full 64-hex id names one container, and Docker's record of it is the richest: asking the
-    other runtimes (and importing their backends) would change nothing but the time it takes.
-    Docker answers an inspect in milliseconds, so this asks for at most half a second: a hung
-    daemon then costs the full discovery's one timeout, not two.
-    """
-    if len(text) != 64 or any(ch not in "0123456789abcdef" for ch in text):
-        return None
-    from debugtool.errors import DebugtoolError
-    from debugtool.runtimes import Discovery
-    from debugtool.runtimes.docker_exec import DockerExec, container_from_inspect
-
-    docker = DockerExec(timeout=min(timeout, 0.5))
-    if not os.path.exists(docker.path):
-        return None
-    try:
-        data = docker.container(text)
-    except DebugtoolError:
-        return None
-    if not data or data.get("Id") != text:
-        return None
-    container = container_from_inspect(data)
-    if not container.running:
-        return None  # let the full discovery say what it knows of a stopped container
-    return Discovery(containers=[container])
-
-
 def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
     """Resolve and pin the target (warnings for runtimes that did not answer go to stderr).
 
@@ -151,15 +120,16 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
 
     from debugtool import audit
     from debugtool.errors import DebugtoolError
-    from debugtool.runtimes import discover
-    from debugtool.target import find, pin, require_privileges
+    from debugtool.source import LiveSource
+    from debugtool.target import pin, require_privileges
 
     try:
         if mode != "runtime":
             require_privileges()
-        found = discover_for(args.target, args.timeout) or discover(all=True, timeout=args.timeout)
-        container = find(args.target, found)
-        if not container.running:
+        source = LiveSource(timeout=args.timeout)
+        container = source.find(args.target)
+        found = source.discovery
+        if not container.running and found is not None:
             for message in found.warnings:
                 sys.stderr.write(f"debugtool: warning: {message}\n")
         return pin(container), found

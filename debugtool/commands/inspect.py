@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from debugtool.commands import TARGET_HELP
+from debugtool.commands import TARGET_HELP, add_bundle_option
 
 if TYPE_CHECKING:
     from debugtool.target import Target
@@ -27,24 +27,22 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="TARGET",
         help=TARGET_HELP,
     )
+    add_bundle_option(p, "container")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from debugtool import output, render
-    from debugtool.runtimes import discover
-    from debugtool.target import find, pin, require_privileges
+    from debugtool.commands import open_source
+    from debugtool.source import LiveSource
 
-    require_privileges()
-    found = discover(all=True, timeout=args.timeout)
-    for message in found.warnings:
-        output.warn(message)
-    container = find(args.target, found)
-    record: dict = {"container": container}
-    errors: dict[str, str] = {}
-    if container.running:
-        with pin(container) as target:
+    with open_source(args) as source:
+        container = source.find(args.target)
+        record: dict = {"container": container}
+        errors: dict[str, str] = {}
+        if isinstance(source, LiveSource) and container.running:
+            target = source.target(container)
             record.update(
                 pid=target.pid,
                 start_time=target.start_time,
@@ -53,16 +51,21 @@ def run(args: argparse.Namespace) -> int:
                 root=target.root,
             )
             record.update(_sections(target, errors))
+        elif not source.live:  # a bundle: what its snapshot recorded
+            snap = source.snapshot(container)
+            record.update(pid=container.pid, cgroup_stats=snap.cgroup, security=snap.security)
+            errors = {k: v for k, v in snap.errors.items() if k in ("cgroup", "security")}
         if errors:
             record["errors"] = errors
             for section, sentence in errors.items():
                 output.warn(f"{section}: {sentence}")
-    runtime = found.runtime(container.runtime)
-    if runtime is not None:
         try:
-            record["runtime_inspect"] = runtime.inspect(container)
+            inspected = source.runtime_inspect(container)
         except Exception as exc:  # noqa: BLE001 - show what we have, say what failed
             output.warn(f"{container.runtime}: inspect failed: {exc}")
+        else:
+            if inspected:
+                record["runtime_inspect"] = inspected
     if args.json:
         output.emit_json(record)
         return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from debugtool.commands import TARGET_HELP
+from debugtool.commands import TARGET_HELP, add_bundle_option
 
 if TYPE_CHECKING:
     from debugtool.model import Mount
@@ -28,28 +28,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=TARGET_HELP,
     )
     p.add_argument("--risky", action="store_true", help="show only mounts with a risk")
-    p.add_argument(
-        "--bundle", metavar="FILE", help="read the mounts from this support bundle, not live"
-    )
+    add_bundle_option(p, "mounts")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from debugtool import output
-    from debugtool.collect.mounts import collect_mounts
-    from debugtool.target import require_privileges, resolve
+    from debugtool.commands import open_source
 
-    if args.bundle:
-        from debugtool.bundle.reader import load_snapshot
-
-        return _show(args, load_snapshot(args.bundle, args.target).mounts)
-    require_privileges()
-    with resolve(
-        args.target, timeout=args.timeout, warn=output.warn, names_container=False
-    ) as target:
-        mounts = collect_mounts(target)
-    return _show(args, mounts)
+    with open_source(args) as source:
+        container = source.find(args.target, names_container=False)
+        return _show(args, source.mounts(container))
 
 
 def _show(args: argparse.Namespace, mounts: list[Mount]) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, TextIO
 
-from debugtool.commands import TARGET_HELP
+from debugtool.commands import TARGET_HELP, add_bundle_option
 
 if TYPE_CHECKING:
     from debugtool.model import Network
@@ -37,25 +37,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--sockets-only", action="store_true", help="show only the sockets, no other section"
     )
-    p.add_argument(
-        "--bundle", metavar="FILE", help="read the network from this support bundle, not live"
-    )
+    add_bundle_option(p, "network")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from debugtool import output
-    from debugtool.collect.network import collect_network
-    from debugtool.target import require_privileges, resolve
+    from debugtool.commands import open_source
 
-    if args.bundle:
-        from debugtool.bundle.reader import load_snapshot
-
-        network = load_snapshot(args.bundle, args.target).network
-    else:
-        require_privileges()
-        with resolve(args.target, timeout=args.timeout, warn=output.warn) as target:
-            network = collect_network(target)
+    with open_source(args) as source:
+        network = source.network(source.find(args.target))
     for message in network.warnings:
         output.warn(message)
     if args.listening:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from debugtool.commands import TARGET_HELP
+from debugtool.commands import TARGET_HELP, add_bundle_option
 
 ORDER = 38
 
@@ -24,18 +24,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help=TARGET_HELP,
     )
     p.add_argument("--no-network", action="store_true", help="skip the network section")
+    add_bundle_option(p, "snapshot")
     p.add_argument("--json", action="store_true", help="accepted for symmetry; output is JSON")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from debugtool import output
-    from debugtool.collect import snapshot
-    from debugtool.target import require_privileges, resolve
+    from debugtool.commands import open_source
 
-    require_privileges()
-    with resolve(args.target, timeout=args.timeout, warn=output.warn) as target:
-        snap = snapshot(target, network=not args.no_network)
+    with open_source(args) as source:
+        snap = source.snapshot(source.find(args.target), network=not args.no_network)
     for section, sentence in snap.errors.items():
         if not (section == "network" and args.no_network):
             output.warn(f"{section}: {sentence}")

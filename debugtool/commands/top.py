@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
 
-from debugtool.commands import TARGET_HELP, Seconds
-
-if TYPE_CHECKING:
-    from debugtool.model import Process
+from debugtool.commands import TARGET_HELP, Seconds, add_bundle_option
 
 ORDER = 30
 
@@ -37,22 +33,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="sample %%CPU over this many seconds (default: the average since each process "
         "started, as ps shows it)",
     )
-    p.add_argument(
-        "--bundle", metavar="FILE", help="read the processes from this support bundle, not live"
-    )
+    add_bundle_option(p, "processes")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from debugtool.commands import open_source
     from debugtool.model import process_tree
 
-    if args.bundle:
-        from debugtool.bundle.reader import load_snapshot
-
-        processes = load_snapshot(args.bundle, args.target).processes
-    else:
-        processes = _live(args)
+    with open_source(args) as source:
+        # Only the processes are shown: pid:N needs no runtime asked.
+        container = source.find(args.target, names_container=False)
+        processes = source.processes(container, cpu_interval=args.interval)
     if args.json:
         ordered = process_tree(processes) if args.tree else [(0, p) for p in processes]
         # A Process holds only plain values: its __dict__ is its JSON (model.to_dict's generic
@@ -64,18 +57,6 @@ def run(args: argparse.Namespace) -> int:
 
     render.processes(processes, tree=args.tree)
     return 0
-
-
-def _live(args: argparse.Namespace) -> list[Process]:
-    from debugtool import output
-    from debugtool.collect.processes import collect_processes
-    from debugtool.target import require_privileges, resolve
-
-    require_privileges()
-    with resolve(
-        args.target, timeout=args.timeout, warn=output.warn, names_container=False
-    ) as target:
-        return collect_processes(target, cpu_interval=args.interval)
 
 
 def _emit_records(records: list[dict]) -> None:

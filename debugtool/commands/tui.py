@@ -38,25 +38,14 @@ def run(args: argparse.Namespace) -> int:
     import os
     import sys
 
+    from debugtool.commands import open_source
     from debugtool.errors import UsageError
-    from debugtool.runtimes import Discovery
-    from debugtool.target import find
 
-    if args.bundle:
-        from tui.source import BundleSource
-
-        source = BundleSource(args.bundle)
-    else:
-        from debugtool.target import require_privileges
-        from tui.source import LiveSource
-
-        require_privileges()
-        source = LiveSource(timeout=args.timeout)  # type: ignore[assignment]
+    source = open_source(args)
     initial = None
     try:
         if args.target:
-            listing = source.containers()
-            initial = find(args.target, Discovery(containers=listing.containers))
+            initial = source.find(args.target)
         if not sys.stdin.isatty() or not sys.stdout.isatty():
             raise UsageError(
                 "debugtool tui needs a terminal.", "Run it in an interactive terminal (or tmux)."

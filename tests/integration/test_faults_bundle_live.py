@@ -212,6 +212,6 @@ def test_a_container_killed_during_capture_is_recorded(
         member = next(m for m in tar.getmembers() if m.name.endswith("report.html"))
         page = tar.extractfile(member).read().decode()  # type: ignore[union-attr]
     assert "status exited during capture" in page
-    from tui.source import BundleSource
+    from debugtool.source import BundleSource
 
     assert f"Exited during capture: {victim.name}." in BundleSource(str(out)).banner(0)

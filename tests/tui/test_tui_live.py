@@ -36,7 +36,7 @@ async def until(pilot, condition, timeout: float = 120.0) -> None:
 async def test_bundle_key_writes_a_real_bundle_that_opens_offline(
     containers, tmp_path, monkeypatch
 ):
-    from tui.source import BundleSource, LiveSource
+    from debugtool.source import BundleSource, LiveSource
 
     started = containers.docker()
     monkeypatch.chdir(tmp_path)
@@ -81,7 +81,7 @@ async def test_bundle_key_writes_a_real_bundle_that_opens_offline(
 
 def test_live_source_samples_cpu_and_memory_then_notices_the_exit(containers):
     from debugtool.errors import ContainerGone
-    from tui.source import LiveSource
+    from debugtool.source import LiveSource
 
     started = containers.docker()
     source = LiveSource()

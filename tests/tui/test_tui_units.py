@@ -8,10 +8,10 @@ from tui_fixtures import NOW, WEB_ID, recorded
 
 from debugtool.audit import Record
 from debugtool.model import CgroupStats, Container
+from debugtool.output import utc_text
 from tui import commands
 from tui.commands import Finished
 from tui.format import against, cpu_text, memory_text, runtime_text
-from tui.source import utc_text
 from tui.usage import UsageHistory
 from tui.widgets.live_table import sort_value
 

@@ -10,8 +10,8 @@ from typing import Any
 from debugtool.audit import Record
 from debugtool.errors import ContainerNotRunning
 from debugtool.model import CgroupStats, Container, Process, Snapshot
+from debugtool.runtimes import Discovery
 from tui.commands import Finished
-from tui.source import ContainerList
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "tui" / "snapshot.json"
 NOW = 1795000000.0  # the recorded snapshot's time: 2026-11-18 11:06:40 UTC
@@ -138,13 +138,13 @@ class FixtureSource:
     def banner(self, now: float) -> str:
         return self._banner
 
-    def containers(self) -> ContainerList:
+    def containers(self) -> Discovery:
         self.listing_calls += 1
         if self.fail_next is not None:
             exc, self.fail_next = self.fail_next, None
             raise exc
         found = [copy.deepcopy(self.base.container), *other_containers(), *self.added]
-        return ContainerList([c for c in found if c.id not in self.removed], [])
+        return Discovery(containers=[c for c in found if c.id not in self.removed])
 
     def snapshot(self, container: Container, network: bool = True) -> Snapshot:
         self.snapshot_calls.append((container.id, network))

@@ -13,9 +13,10 @@ from textual.widgets import Footer, Header, Static
 
 from debugtool.errors import ContainerGone, DebugtoolError
 from debugtool.model import CgroupStats, Container
+from debugtool.output import utc_text
+from debugtool.runtimes import Discovery
 from tui.format import cpu_text, memory_text, plain, runtime_text
 from tui.screens.polling import PollingScreen
-from tui.source import ContainerList, utc_text
 from tui.widgets.banner import Banner
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.live_table import Column, LiveTable
@@ -54,7 +55,7 @@ class ContainersScreen(PollingScreen):
 
         def __init__(
             self,
-            listing: ContainerList | None,
+            listing: Discovery | None,
             samples: dict[str, CgroupStats],
             gone: list[str],
             errors: list[str],
@@ -150,7 +151,7 @@ class ContainersScreen(PollingScreen):
         self._render_rows()
         self._schedule()
 
-    def _merge(self, listing: ContainerList, now: float) -> None:
+    def _merge(self, listing: Discovery, now: float) -> None:
         """Take a new listing: add new containers, mark vanished ones removed."""
         self.warnings = listing.warnings
         seen = set()

@@ -18,10 +18,9 @@ if TYPE_CHECKING:
 
 from debugtool.errors import DebugtoolError
 from debugtool.model import Container, Snapshot
-from debugtool.output import printable
+from debugtool.output import printable, utc_text
 from tui.format import cpu_text, plain, runtime_text, size_text
 from tui.screens.polling import PollingScreen
-from tui.source import utc_text
 from tui.widgets.banner import Banner
 from tui.widgets.filter_bar import FilterBar
 from tui.widgets.live_table import Column, LiveTable
@@ -210,7 +209,7 @@ class DetailScreen(PollingScreen):
         started = time.perf_counter()
         try:
             if not self.container.running and source.live:
-                from tui.source import not_running
+                from debugtool.target import not_running
 
                 raise not_running(self.container)
             snapshot = source.snapshot(self.container, network=network or not source.live)
