@@ -1,4 +1,4 @@
-"""The bundle manifest: its schema, collector statuses, file checksums, and schema checks.
+"""The bundle manifest: its schema, collector statuses, building it with checksums, and checking it.
 
 ``manifest.json`` is the first member of every bundle. It records who made the bundle and how,
 every collector's outcome, and the size and SHA-256 of every other member, so ``bundle verify``
@@ -11,8 +11,12 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from debugtool.model import Container
 
 #: The value of ``manifest["format"]`` that marks a debugtool support bundle.
 FORMAT = "debugtool-bundle"
@@ -70,6 +74,66 @@ def sha256(data: bytes) -> str:
 def file_entry(data: bytes) -> dict[str, Any]:
     """Return the manifest's record of one member: its size and SHA-256."""
     return {"size": len(data), "sha256": sha256(data)}
+
+
+def build(
+    *,
+    root: str,
+    created_at: float,
+    host: str,
+    complete: bool,
+    interrupted: str,
+    command_line: list[str],
+    redacted: bool,
+    budget: float,
+    collector_timeout: float,
+    duration: float,
+    containers: list[dict[str, Any]],
+    collectors: list[CollectorResult],
+    dropped: list[dict[str, Any]],
+    members: Mapping[str, bytes],
+) -> dict[str, Any]:
+    """Return the manifest of a bundle whose other members are ``members`` (path -> bytes):
+    who made it and how, every collector's outcome, each member's size and SHA-256.
+
+    ``containers`` are ``container_record`` dicts. Nothing is redacted here: the capture masks
+    the command line and error texts before the manifest is written.
+    """
+    from debugtool import __version__
+
+    return {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "debugtool_version": __version__,
+        "created_at": created_at,
+        "host": host,
+        "root": root,
+        "complete": complete,
+        "interrupted": interrupted or None,
+        "command_line": list(command_line),
+        "redacted": redacted,
+        "budget_seconds": budget,
+        "collector_timeout_seconds": collector_timeout,
+        "duration": round(duration, 3),
+        "containers": containers,
+        "collectors": [r.to_dict() for r in collectors],
+        "dropped": dropped,
+        "files": {rel: file_entry(members[rel]) for rel in sorted(members)},
+    }
+
+
+def container_record(
+    container: Container, folder: str, exited_during_capture: bool
+) -> dict[str, Any]:
+    """Return the manifest's record of one container bundled in ``containers/FOLDER``."""
+    return {
+        "id": container.id,
+        "name": container.name,
+        "runtime": container.runtime,
+        "status": "exited" if exited_during_capture else container.status,
+        "dir": folder,
+        "exited_during_capture": exited_during_capture,
+    }
 
 
 # --- the schema, checked in one place ----------------------------------------------------------

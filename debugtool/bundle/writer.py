@@ -14,33 +14,26 @@ never replaced without ``--force``, and of several writers racing for one path e
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import functools
-import gzip
-import io
 import itertools
 import json
-import os
 import queue
-import re
 import signal
 import socket
-import stat
-import sys
-import tarfile
 import threading
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from debugtool import deadline
 from debugtool.bundle import collectors as col
+from debugtool.bundle import leaks
 from debugtool.bundle import manifest as mf
+from debugtool.bundle.archive import STDOUT, Archive, Destination
 from debugtool.bundle.redact import Redactor
-from debugtool.errors import BundleError, ContainerGone, DebugtoolError, UsageError
+from debugtool.errors import ContainerGone, DebugtoolError, UsageError
 from debugtool.model import Container, to_dict
 
 if TYPE_CHECKING:
@@ -200,6 +193,7 @@ class Writer:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.created_at))
         host = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in socket.gethostname())
         self.root = f"debugtool-bundle-{host}-{stamp}"
+        self.archive = Archive(self.root, int(self.created_at))
         self.containers: list[tuple[Container, str]] = []  # (container, folder)
         self.redactor = Redactor()
         self.index: col.HostIndex | None = None
@@ -561,12 +555,8 @@ class Writer:
         secrets = frozenset(self.redactor.secrets)
         if self.o.redact:
             files = {rel: self.redactor.second_pass(rel, data) for rel, data in files.items()}
-        buf = io.BytesIO()
-        tar = tarfile.TarFile(fileobj=buf, mode="w")
-        for rel in sorted(files, key=_member_order):
-            self._add(tar, rel, files[rel], int(self.created_at))
-        # Not closed: the end-of-archive blocks come after the last member, in the tail.
-        data = gzip.compress(buf.getvalue(), 6, mtime=int(self.created_at))
+        # Not the last part: the end-of-archive blocks come after the last member, in the tail.
+        data = self.archive.part(files, last=False)
         return _Bulk(files, secrets, data)
 
     def _bulk_usable(self) -> bool:
@@ -589,25 +579,9 @@ class Writer:
             redactions = self.redactor.report()
         files = {**bulk.files, **rest}
         extra = self._extras(files, redactions, [])
-        mtime = int(self.created_at)
-        entries = {rel: mf.file_entry(data) for rel, data in {**files, **extra}.items()}
-        manifest = json.dumps(self._manifest(entries, []), indent=1).encode()
-        head, tail = io.BytesIO(), io.BytesIO()
-        tar = tarfile.TarFile(fileobj=head, mode="w")
-        self._add(tar, mf.MANIFEST, manifest, mtime)
-        for rel in sorted(extra, key=_member_order):
-            self._add(tar, rel, extra[rel], mtime)
-        tar = tarfile.TarFile(fileobj=tail, mode="w")
-        for rel in sorted(rest, key=_member_order):
-            self._add(tar, rel, rest[rel], mtime)
-        tar.close()  # the end-of-archive blocks
-        archive = b"".join(
-            (
-                gzip.compress(head.getvalue(), 6, mtime=mtime),
-                bulk.gz,
-                gzip.compress(tail.getvalue(), 6, mtime=mtime),
-            )
-        )
+        manifest = json.dumps(self._manifest({**files, **extra}, []), indent=1).encode()
+        head = self.archive.part({mf.MANIFEST: manifest, **extra}, last=False)
+        archive = b"".join((head, bulk.gz, self.archive.part(rest)))
         replaced = self._publish(dest, archive)
         return self._summary(dest, len(archive), replaced, self.cap.results, redactions, [])
 
@@ -681,7 +655,9 @@ class Writer:
                         over -= 2 * (estimate[rel] + 600)
                         self._drop(rel, files, dropped, results)
                     continue
-            archive = self._archive(files, extra, dropped)
+            members = {**files, **extra}
+            manifest = json.dumps(self._manifest(members, dropped), indent=1).encode()
+            archive = self.archive.part({mf.MANIFEST: manifest, **members})
             if limit is None or len(archive) <= limit or not droppable():
                 break
             self._drop(order.pop(0), files, dropped, results)  # the estimate was low
@@ -731,39 +707,30 @@ class Writer:
         extra[mf.REPORT] = html
         return extra
 
-    def _manifest(self, entries: dict[str, Any], dropped: list[dict[str, Any]]) -> dict[str, Any]:
-        from debugtool import __version__
-
+    def _manifest(self, members: dict[str, bytes], dropped: list[dict[str, Any]]) -> dict[str, Any]:
+        """Return the manifest for ``members``, its command line and error texts redacted."""
         folders = dict((c.id, f) for c, f in self.containers)
-        manifest: dict[str, Any] = {
-            "format": mf.FORMAT,
-            "schema_version": mf.SCHEMA_VERSION,
-            "debugtool_version": __version__,
-            "created_at": self.created_at,
-            "host": socket.gethostname(),
-            "root": self.root,
-            "complete": self._complete(),
-            "interrupted": self.interrupted or None,
-            "command_line": list(self.o.command_line),
-            "redacted": self.o.redact,
-            "budget_seconds": self.o.budget,
-            "collector_timeout_seconds": self.o.collector_timeout,
-            "duration": round(time.monotonic() - self.started, 3),
-            "containers": [
-                {
-                    "id": c.id,
-                    "name": c.name,
-                    "runtime": c.runtime,
-                    "status": "exited" if c.id in self.exited else c.status,
-                    "dir": folders[c.id].removeprefix("containers/"),
-                    "exited_during_capture": c.id in self.exited,
-                }
+        manifest = mf.build(
+            root=self.root,
+            created_at=self.created_at,
+            host=socket.gethostname(),
+            complete=self._complete(),
+            interrupted=self.interrupted,
+            command_line=self.o.command_line,
+            redacted=self.o.redact,
+            budget=self.o.budget,
+            collector_timeout=self.o.collector_timeout,
+            duration=time.monotonic() - self.started,
+            containers=[
+                mf.container_record(
+                    c, folders[c.id].removeprefix("containers/"), c.id in self.exited
+                )
                 for c, _ in self.containers
             ],
-            "collectors": [r.to_dict() for r in self.cap.results],
-            "dropped": dropped,
-            "files": entries,
-        }
+            collectors=self.cap.results,
+            dropped=dropped,
+            members=members,
+        )
         if self.o.redact:
             # The command line and error texts can carry secrets too.
             manifest["command_line"] = self.redactor.data(manifest["command_line"], mf.MANIFEST)
@@ -774,62 +741,9 @@ class Writer:
                     )
         return manifest
 
-    def _archive(
-        self,
-        files: dict[str, bytes],
-        extra: dict[str, bytes],
-        dropped: list[dict[str, Any]],
-    ) -> bytes:
-        """Return the manifest-first tar.gz of ``files`` and ``extra``, built in memory."""
-        members = {**files, **extra}
-        entries = {rel: mf.file_entry(members[rel]) for rel in sorted(members)}
-        manifest_bytes = json.dumps(self._manifest(entries, dropped), indent=1).encode()
-        mtime = int(self.created_at)
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=6) as tar:
-            self._add(tar, mf.MANIFEST, manifest_bytes, mtime)
-            for rel in sorted(members, key=_member_order):
-                self._add(tar, rel, members[rel], mtime)
-        return buf.getvalue()
-
-    def _add(self, tar: tarfile.TarFile, rel: str, data: bytes, mtime: int) -> None:
-        info = tarfile.TarInfo(f"{self.root}/{rel}")
-        info.size = len(data)
-        info.mtime = mtime
-        info.mode = 0o600
-        info.uname = info.gname = "root"
-        tar.addfile(info, io.BytesIO(data))
-
     def _leak_scan(self, archive: bytes) -> None:
         """Fail (and write no archive) if any redacted value appears in any member."""
-        needles = self.redactor.leak_needles()
-        if not needles:
-            return
-        # One pass over the whole decompressed tar stream (every header and every member's
-        # bytes); only on a hit are the members walked to name the one that holds it.
-        stream = gzip.decompress(archive)
-        # One alternation, longest first: a single scan however many values were masked.
-        pattern = re.compile(
-            b"|".join(re.escape(n) for n in sorted(needles, key=len, reverse=True))
-        )
-        if not pattern.search(stream):
-            return
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-            for info in tar:
-                haystack = info.name.encode()
-                handle = tar.extractfile(info) if info.isfile() else None
-                if handle:
-                    haystack += b"\n" + handle.read()
-                if pattern.search(haystack):
-                    raise BundleError(
-                        f"the leak scan found a redacted value in {info.name}; the bundle "
-                        "was not written.",
-                        "This is a debugtool bug: please report it (without the bundle).",
-                    )
-        raise BundleError(
-            "the leak scan found a redacted value in the archive; the bundle was not written.",
-            "This is a debugtool bug: please report it (without the bundle).",
-        )
+        leaks.scan(archive, self.redactor.leak_needles())
 
 
 @dataclass
@@ -839,272 +753,6 @@ class _Bulk:
     files: dict[str, bytes]  # their final (redacted) content
     secrets: frozenset[str]  # the redactor's values when they were redacted
     gz: bytes  # one gzip member: their tar headers and data, no end-of-archive blocks
-
-
-#: ``-o -``: the bundle goes to standard output.
-STDOUT = "-"
-#: A named temporary file beside the destination: only where the filesystem has no O_TMPFILE,
-#: and for the moment ``--force`` renames one over the old file. It carries its writer's PID,
-#: so the next run in that directory removes one whose writer died (SIGKILL, power loss).
-_TEMP = re.compile(r"\..+\.debugtool-(?P<pid>[0-9]+)\.tmp")
-
-
-@dataclass
-class Destination:
-    """Where a bundle goes: standard output, or a regular file created whole or not at all.
-
-    A device, FIFO, socket or symbolic link is never replaced by a bundle (``-o /dev/null``
-    would otherwise swap the host's /dev/null for a 0600 file); an existing file only with
-    ``--force``. Of several writers racing for one path, exactly one wins: the others are told
-    the file appeared (or changed) while they captured.
-    """
-
-    path: str  # the file, or STDOUT
-    force: bool = False
-    replaces: tuple[int, int] | None = None  # (device, inode) of the file --force replaces
-    committing: bool = False  # linking the written archive into place (microseconds)
-
-    @classmethod
-    def choose(cls, output: str | None, default_name: str, force: bool = False) -> Destination:
-        """Check where ``-o`` points, before anything is captured. A directory gets
-        ``default_name`` in it. Raises ``BundleError`` with one sentence."""
-        if output == STDOUT:
-            if os.isatty(1):
-                raise BundleError(
-                    "-o - writes the bundle to standard output, which is a terminal.",
-                    "Redirect it to a file or a pipe, or name a file with -o.",
-                )
-            return cls(STDOUT)
-        path = output or default_name
-        if os.path.isdir(path):
-            path = os.path.join(path, default_name)
-        parent = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(parent):
-            raise BundleError(
-                f"cannot write the bundle to {path}: {parent} does not exist.",
-                "Name a file in an existing directory with -o.",
-            )
-        if not os.access(parent, os.W_OK):
-            raise BundleError(
-                f"cannot write the bundle to {path}: {parent} is not writable.",
-                "Name a file in a writable directory with -o.",
-            )
-        dest = cls(path, force)
-        dest.replaces = dest._existing()
-        _remove_stale_temps(parent)
-        return dest
-
-    def _existing(self) -> tuple[int, int] | None:
-        """Return the (device, inode) of the regular file at the path, None if there is none.
-
-        Raises ``BundleError`` for anything else there, and for a file without ``--force``.
-        """
-        try:
-            st = os.lstat(self.path)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise BundleError(f"cannot write the bundle to {self.path}: {exc.strerror}.") from None
-        if stat.S_ISLNK(st.st_mode):
-            raise BundleError(
-                f"{self.path} is a symbolic link; debugtool writes a bundle only to a new or "
-                "regular file, never through a link.",
-                "Name another file, or use -o - for standard output.",
-            )
-        if not stat.S_ISREG(st.st_mode):
-            raise BundleError(
-                f"{self.path} is {_kind(st.st_mode)}, not a regular file; debugtool will not "
-                "replace it with a bundle.",
-                "Name a regular file, or use -o - for standard output.",
-            )
-        if not self.force:
-            raise BundleError(
-                f"{self.path} already exists.", "Name another file, or add --force to replace it."
-            )
-        return (st.st_dev, st.st_ino)
-
-    def publish(self, archive: bytes) -> bool:
-        """Write ``archive`` there, whole or not at all; return whether a file was replaced.
-
-        Raises ``BundleError`` when writing fails or another process took the path meanwhile.
-        """
-        if self.path == STDOUT:
-            _write_stdout(archive)
-            return False
-        directory, name = os.path.split(os.path.abspath(self.path))
-        fd, temp = _temp_file(directory, name)
-        try:
-            try:
-                _write_all(fd, archive)
-                os.fsync(fd)
-            except OSError as exc:
-                raise BundleError(f"writing {self.path} failed: {exc.strerror}.") from None
-            with _locked(directory) as dfd:
-                # Under the directory's lock no other debugtool checks and links in between:
-                # the path must still be what it was when the capture began.
-                if self._now() != self.replaces:
-                    raise self._taken()
-                self.committing = True
-                try:
-                    if self.replaces is None:
-                        _link(temp, fd, dfd, name)  # fails if the name exists
-                    else:
-                        if temp is None:
-                            temp = f".{name}.debugtool-{os.getpid()}.tmp"
-                            with contextlib.suppress(FileNotFoundError):
-                                os.unlink(temp, dir_fd=dfd)
-                            _link(None, fd, dfd, temp)
-                            temp = os.path.join(directory, temp)
-                        os.replace(temp, name, dst_dir_fd=dfd)
-                        temp = None
-                except FileExistsError:
-                    raise self._taken() from None
-                except OSError as exc:
-                    raise BundleError(f"writing {self.path} failed: {exc.strerror}.") from None
-                finally:
-                    self.committing = False
-        finally:
-            os.close(fd)
-            if temp is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(temp)
-        return self.replaces is not None
-
-    def _now(self) -> tuple[int, int] | None:
-        """What is at the path now, as ``replaces`` records it ((-1, -1): not ours to take)."""
-        if not self.force:
-            return (-1, -1) if os.path.lexists(self.path) else None
-        try:
-            return self._existing()
-        except BundleError:
-            return (-1, -1)  # a link or a device appeared there
-
-    def _taken(self) -> BundleError:
-        return BundleError(
-            f"{self.path} was written by another process while this bundle was captured, so "
-            "this bundle was not written.",
-            "Run again with another -o FILE.",
-        )
-
-
-def _kind(mode: int) -> str:
-    for test, kind in (
-        (stat.S_ISDIR, "a directory"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISFIFO, "a FIFO"),
-        (stat.S_ISSOCK, "a socket"),
-    ):
-        if test(mode):
-            return kind
-    return "not a regular file"
-
-
-def _temp_file(directory: str, name: str) -> tuple[int, str | None]:
-    """Open a 0600 file to write the archive to, in ``directory`` (so linking it into place
-    never crosses a filesystem): unnamed (O_TMPFILE, gone with the process whatever kills it)
-    where the filesystem allows, else named ``.NAME.debugtool-PID.tmp``. Returns the
-    descriptor and the name (None when unnamed). Raises ``BundleError``."""
-    try:
-        fd = os.open(directory, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600)
-        os.fchmod(fd, 0o600)  # whatever the umask
-        return fd, None
-    except OSError:
-        pass  # no O_TMPFILE on this filesystem (open(2): EOPNOTSUPP, or EISDIR on old kernels)
-    temp = os.path.join(directory, f".{name}.debugtool-{os.getpid()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)  # our own PID's: left by an earlier process that had it
-        fd = os.open(temp, flags, 0o600)
-        os.fchmod(fd, 0o600)
-    except OSError as exc:
-        raise BundleError(f"cannot create a file in {directory}: {exc.strerror}.") from None
-    return fd, temp
-
-
-def _link(temp: str | None, fd: int, dfd: int, name: str) -> None:
-    """Give the archive written to ``fd`` (named ``temp``, or unnamed) the name ``name`` in
-    the directory ``dfd``. Raises ``FileExistsError`` when the name is taken."""
-    if temp is not None:
-        os.link(temp, name, dst_dir_fd=dfd)
-        return
-    # linkat(2) of an O_TMPFILE through /proc/self/fd with AT_SYMLINK_FOLLOW, as open(2)
-    # shows (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH). os.link passes that flag only
-    # when it calls linkat, which it does when given a directory descriptor.
-    os.link(f"/proc/self/fd/{fd}", name, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=True)
-
-
-@contextlib.contextmanager
-def _locked(directory: str) -> Iterator[int]:
-    """Hold an exclusive flock on ``directory`` (where the filesystem has flock); give its
-    descriptor."""
-    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        with contextlib.suppress(OSError):
-            fcntl.flock(dfd, fcntl.LOCK_EX)
-        yield dfd
-    finally:
-        os.close(dfd)  # releases the lock
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _write_stdout(archive: bytes) -> None:
-    sys.stdout.flush()  # nothing should be there; if it is, it goes first, not inside
-    try:
-        _write_all(1, archive)
-    except BrokenPipeError:
-        raise BundleError(
-            "standard output was closed before the whole bundle was written to it.",
-            "Check the command that reads it.",
-        ) from None
-    except OSError as exc:
-        raise BundleError(
-            f"writing the bundle to standard output failed: {exc.strerror}."
-        ) from None
-
-
-def _remove_stale_temps(directory: str) -> None:
-    """Remove ``.NAME.debugtool-PID.tmp`` files in ``directory`` whose writer is gone."""
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:
-        return
-    for entry in entries:
-        match = _TEMP.fullmatch(entry.name)
-        try:
-            if not match or not entry.is_file(follow_symlinks=False):
-                continue
-            if entry.stat(follow_symlinks=False).st_uid != os.geteuid():
-                continue
-        except OSError:
-            continue
-        if not _running(int(match["pid"])):
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _member_order(rel: str) -> tuple[int, str]:
-    """Archive order after the manifest: redactions, report, host files, then containers."""
-    first = {mf.REDACTIONS: 0, mf.REPORT: 1}
-    if rel in first:
-        return (first[rel], rel)
-    return (2 if rel.startswith("host/") else 3, rel)
 
 
 def capture(options: Options) -> Summary:

@@ -700,7 +700,7 @@ def test_a_second_ctrl_c_while_writing_leaves_nothing(
     aborts, and nothing of the bundle is left, however far the writing had got."""
     import signal
 
-    from debugtool.bundle import writer as wr
+    from debugtool.bundle import archive as wr
 
     if not tmpfile:
         monkeypatch.setattr(os, "O_TMPFILE", os.O_DIRECTORY | 0o4000000000)

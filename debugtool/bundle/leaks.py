@@ -1,0 +1,48 @@
+"""The leak scan: the last check that no value redaction masked survives anywhere in a bundle.
+
+Redaction (``redact.py``) finds secret values and masks them; this scan looks for every one of
+those values, raw and JSON-escaped (``Redactor.leak_needles``), in the finished archive, headers
+and members alike, before it is written anywhere. A hit is a debugtool bug, and no bundle is
+written.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import tarfile
+from collections.abc import Iterable
+
+from debugtool.errors import BundleError
+
+_HINT = "This is a debugtool bug: please report it (without the bundle)."
+
+
+def scan(archive: bytes, needles: Iterable[bytes]) -> None:
+    """Raise ``BundleError`` (naming the member) if any of ``needles`` is in the gzip-compressed
+    tar ``archive``: in a member's name or in its bytes."""
+    # One alternation, longest first: a single scan however many values were masked.
+    longest_first = sorted(set(needles), key=len, reverse=True)
+    if not longest_first:
+        return
+    # One pass over the whole decompressed tar stream (every header and every member's bytes);
+    # only on a hit are the members walked to name the one that holds it.
+    pattern = re.compile(b"|".join(re.escape(n) for n in longest_first))
+    if not pattern.search(gzip.decompress(archive)):
+        return
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        for info in tar:
+            haystack = info.name.encode()
+            handle = tar.extractfile(info) if info.isfile() else None
+            if handle:
+                haystack += b"\n" + handle.read()
+            if pattern.search(haystack):
+                raise BundleError(
+                    f"the leak scan found a redacted value in {info.name}; the bundle "
+                    "was not written.",
+                    _HINT,
+                )
+    raise BundleError(
+        "the leak scan found a redacted value in the archive; the bundle was not written.", _HINT
+    )
