@@ -84,42 +84,6 @@ class Summary:
     # exited while the bundle was captured
 
 
-def parse_size(text: str) -> int:
-    """Return a size like ``50M``, ``1.5GiB`` or ``200000`` in bytes. Raises ``UsageError``."""
-    units = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    t = text.strip().upper().removesuffix("IB").removesuffix("B")
-    number, unit = t, ""
-    if t and t[-1] in units:
-        number, unit = t[:-1], t[-1]
-    try:
-        value = float(number) * units[unit]
-    except (ValueError, KeyError):
-        raise UsageError(
-            f"'{text}' is not a size.", "Write bytes or a number with K, M or G (e.g. 50M)."
-        ) from None
-    if value < 1:
-        raise UsageError(f"'{text}' is not a positive size.", "Write for example 50M.")
-    return int(value)
-
-
-def parse_duration(text: str) -> float:
-    """Return a duration like ``90``, ``30s``, ``10m``, ``2h``, ``1d`` in seconds."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    t = text.strip().lower()
-    scale = units.get(t[-1:], 1) if t else 1
-    if t and t[-1] in units:
-        t = t[:-1]
-    try:
-        value = float(t) * scale
-    except ValueError:
-        raise UsageError(
-            f"'{text}' is not a duration.", "Write seconds or a number with s, m, h or d (10m)."
-        ) from None
-    if value <= 0:
-        raise UsageError(f"'{text}' is not a positive duration.", "Write for example 10m.")
-    return value
-
-
 def folder_name(container: Container, taken: set[str]) -> str:
     """Return ``containers/RUNTIME-NAME-SHORTID``, readable and unique within the bundle."""
     safe = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in container.name.lstrip("/"))
@@ -772,7 +736,5 @@ __all__ = [
     "Summary",
     "Writer",
     "capture",
-    "parse_duration",
-    "parse_size",
     "to_dict",
 ]

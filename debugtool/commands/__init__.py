@@ -111,21 +111,48 @@ class Count:
         return value
 
 
+#: Units a size may end with, then ``B`` or ``iB`` if one likes (``50M``, ``50MB``, ``50MiB``).
+SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+#: Units a duration may end with; none means seconds.
+DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_size(text: str) -> float:
+    """Return a size like ``50M``, ``1.5GiB`` or ``200000`` in bytes, unchecked (it may be
+    negative, infinite or nan); nan when ``text`` is not a size at all."""
+    t = text.strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = t, ""
+    if t and t[-1] in SIZE_UNITS:
+        number, unit = t[:-1], t[-1]
+    try:
+        return float(number) * SIZE_UNITS[unit]
+    except ValueError:
+        return math.nan
+
+
+def parse_duration(text: str) -> float:
+    """Return a duration like ``90``, ``30s``, ``10m``, ``2h``, ``1d`` in seconds, unchecked
+    (it may be negative, infinite or nan); nan when ``text`` is not a duration at all."""
+    t = text.strip().lower()
+    scale = DURATION_UNITS.get(t[-1:], 1) if t else 1
+    if t and t[-1] in DURATION_UNITS:
+        t = t[:-1]
+    try:
+        return float(t) * scale
+    except ValueError:
+        return math.nan
+
+
 class Size:
-    """An option type: a size in bytes, ``50M`` or ``1.5GiB`` (``bundle.writer.parse_size``),
-    of at least ``minimum``."""
+    """An option type: a size in bytes (``parse_size``: ``50M``, ``1.5GiB``), finite and at
+    least ``minimum``."""
 
     def __init__(self, option: str, minimum: int) -> None:
         self.option, self.minimum = option, minimum
 
     def __call__(self, text: str) -> int:
-        from debugtool.bundle.writer import parse_size  # only when the option is given
-
-        try:
-            value = parse_size(text)
-        except (UsageError, ValueError, OverflowError):  # nan and inf fail in int()
-            value = 0
-        if value < self.minimum:
+        value = parse_size(text)
+        if not (math.isfinite(value) and value >= self.minimum):
             least = (
                 f"{self.minimum >> 20}M" if self.minimum >= 1 << 20 else f"{self.minimum >> 10}K"
             )
@@ -133,23 +160,18 @@ class Size:
                 f"'{text}' is not a size of at least {least} for {self.option}.",
                 "Write bytes or a number with K, M or G (e.g. 20M).",
             )
-        return value
+        return int(value)
 
 
 class Duration:
-    """An option type: a duration like ``90``, ``30s``, ``10m``, ``2h``, ``1d``
-    (``bundle.writer.parse_duration``), in seconds, finite and at most ``maximum``."""
+    """An option type: a duration in seconds (``parse_duration``: ``90``, ``30s``, ``10m``,
+    ``2h``, ``1d``), above 0, finite and at most ``maximum``."""
 
     def __init__(self, option: str, maximum: float) -> None:
         self.option, self.maximum = option, maximum
 
     def __call__(self, text: str) -> float:
-        from debugtool.bundle.writer import parse_duration  # only when the option is given
-
-        try:
-            value = parse_duration(text)
-        except UsageError:
-            value = math.nan
+        value = parse_duration(text)
         if not (math.isfinite(value) and 0 < value <= self.maximum):
             raise UsageError(
                 f"'{text}' is not a duration for {self.option} (above 0, at most "

@@ -155,7 +155,7 @@ import pytest  # noqa: E402
 from debugtool.bundle import reader  # noqa: E402
 from debugtool.bundle.collectors import Context  # noqa: E402
 from debugtool.bundle.redact import MASK, Redactor  # noqa: E402
-from debugtool.bundle.writer import parse_duration, parse_size  # noqa: E402
+from debugtool.commands import Duration, Size  # noqa: E402
 from debugtool.errors import BundleError, ContainerNotFound, UsageError  # noqa: E402
 
 PLANTED = ["LabelS3cret99", "ArgvS3cret77", "LogS3cret55", "EnvS3cret42"]
@@ -425,22 +425,34 @@ def test_budget_and_interrupt_skip_collectors(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "size"), [("200000", 200000), ("50M", 50 << 20), ("1.5GiB", 3 << 29), ("10k", 10240)]
+    ("text", "size"),
+    [
+        ("200000", 200000),
+        ("50M", 50 << 20),
+        ("50MB", 50 << 20),
+        ("1.5GiB", 3 << 29),
+        ("10k", 10240),
+    ],
 )
-def test_parse_size(text: str, size: int) -> None:
-    assert parse_size(text) == size
+def test_max_size_takes_sizes(text: str, size: int) -> None:
+    assert Size("--max-size", minimum=1024)(text) == size
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("30s", 30), ("10m", 600), ("2h", 7200)])
-def test_parse_duration(text: str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
+def test_since_takes_durations(text: str, seconds: float) -> None:
+    assert Duration("--since", maximum=86400)(text) == seconds
 
 
-def test_bad_sizes_and_durations() -> None:
-    with pytest.raises(UsageError, match="'lots' is not a size"):
-        parse_size("lots")
-    with pytest.raises(UsageError, match="'-5m' is not a positive duration"):
-        parse_duration("-5m")
+@pytest.mark.parametrize("text", ["lots", "1K", "-5M", "nan", "infM", ""])
+def test_bad_sizes(text: str) -> None:
+    with pytest.raises(UsageError, match=f"'{text}' is not a size of at least 64K for --max-size"):
+        Size("--max-size", minimum=64 << 10)(text)
+
+
+@pytest.mark.parametrize("text", ["soon", "-5m", "0", "nan", "infd", "2d"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(UsageError, match=f"'{text}' is not a duration for --since"):
+        Duration("--since", maximum=86400)(text)
 
 
 def test_folder_names_are_readable_and_unique() -> None:
