@@ -160,8 +160,8 @@ def capture(args: argparse.Namespace) -> int:
     import time
 
     from debugtool import output
-    from debugtool.bundle.writer import STDOUT, Options
-    from debugtool.bundle.writer import capture as do_capture
+    from debugtool.bundle.capture import STDOUT, Options
+    from debugtool.bundle.capture import capture as do_capture
     from debugtool.errors import UsageError
     from debugtool.target import require_privileges
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from debugtool.bundle import manifest as mf
-from debugtool.bundle.writer import Destination, Options, Summary, Writer, folder_name
+from debugtool.bundle.capture import Destination, Options, Summary, Writer, folder_name
 from debugtool.model import (
     Address,
     CgroupStats,

@@ -24,7 +24,7 @@ from debugtool import cli
 from debugtool.bundle import collectors as col
 from debugtool.bundle import manifest as mf
 from debugtool.bundle import reader
-from debugtool.bundle.writer import Destination, Options, Summary, Writer
+from debugtool.bundle.capture import Destination, Options, Summary, Writer
 from debugtool.errors import BundleError
 from debugtool.model import Container, Process, Snapshot, to_dict
 
