@@ -1,7 +1,8 @@
-"""Support bundles: capture (writer), redaction, the manifest, reading a bundle back, the report.
+"""Support bundles: capture, collectors, redaction and leak scan, manifest, archive, reader, report.
 
 ``open_bundle`` and ``load_snapshot`` are the reading side the TUI and ``--bundle`` options use;
-the writer is imported by the ``bundle`` command only.
+the capture side (``capture``, and the ``archive`` it writes) is imported by the ``bundle``
+command only.
 """
 
 from __future__ import annotations

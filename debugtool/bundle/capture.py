@@ -1,15 +1,16 @@
-"""Capture a support bundle: run every collector with a timeout inside one time budget, redact,
-build the archive in memory with the manifest first, scan it for leaks, publish it.
+"""Capture a support bundle: which containers, which collectors, the sampling window, progress
+and the time budget; then redaction, the manifest and the archive, in that order.
 
-Robustness comes first. Collectors run in daemon worker threads joined with timeouts: a hung
-collector is abandoned (its later output ignored, its programs killed by pid) and recorded with
-status ``timeout``. Ctrl-C and SIGTERM set a flag; the capture stops waiting and still writes a
-valid bundle marked incomplete; a second one aborts, leaving nothing behind.
+Robustness comes first. Each collector runs in a daemon thread against a deadline
+(``debugtool.deadline``): a hung one is abandoned (its later output ignored, its programs killed
+by pid) and recorded with status ``timeout``. Ctrl-C and SIGTERM set a flag; the capture stops
+waiting and still writes a valid bundle marked incomplete; a second one aborts, leaving nothing
+behind.
 
-Nothing is staged in a directory that could outlive the process: files are held in memory, and
-the archive is written to an unnamed ``O_TMPFILE`` (mode 0600) in the destination's directory,
-then linked into place only after the leak scan passed (``Destination``). An existing file is
-never replaced without ``--force``, and of several writers racing for one path exactly one wins.
+Nothing is staged in a directory that could outlive the process: files are held in memory,
+redacted as they arrive (``redact``), laid out with the manifest first (``manifest``,
+``archive.Archive``), leak-scanned (``leaks``), and only then written where ``-o`` points
+(``archive.Destination``).
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from debugtool import deadline
 from debugtool.bundle import collectors as col
 from debugtool.bundle import leaks
 from debugtool.bundle import manifest as mf
-from debugtool.bundle.archive import STDOUT, Archive, Destination
+from debugtool.bundle.archive import Archive, Destination
 from debugtool.bundle.redact import Redactor
 from debugtool.errors import ContainerGone, DebugtoolError, UsageError
-from debugtool.model import Container, to_dict
+from debugtool.model import Container
 
 if TYPE_CHECKING:
     from debugtool.runtimes import Discovery
@@ -96,8 +97,8 @@ def folder_name(container: Container, taken: set[str]) -> str:
     return name
 
 
-class _Capture:
-    """Files and collector records gathered so far; sealed when the writer starts writing."""
+class Collected:
+    """Files and collector records gathered so far; sealed when the bundle starts being written."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -142,17 +143,17 @@ class _Capture:
             self.running.clear()
 
 
-class Writer:
-    """One bundle capture. ``capture()`` returns a ``Summary`` or raises ``BundleError``."""
+class Capture:
+    """One bundle capture. ``run()`` returns a ``Summary`` or raises ``BundleError``."""
 
     def __init__(self, options: Options) -> None:
         self.o = options
-        self.cap = _Capture()
+        self.cap = Collected()
         self.stop = threading.Event()
         self.interrupted = ""
         self.budget_hit = False
         self.started = time.monotonic()
-        self.deadline = self.started + options.budget
+        self.budget_ends = self.started + options.budget  # time.monotonic() when it is used up
         self.created_at = time.time()
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self.created_at))
         host = "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in socket.gethostname())
@@ -167,7 +168,7 @@ class Writer:
         self.dest: Destination | None = None
 
     # -- running collectors -----------------------------------------------------------------
-    def run(
+    def run_collector(
         self,
         name: str,
         fn: Callable[..., dict[str, bytes]],
@@ -185,7 +186,7 @@ class Writer:
             result.status, result.error = mf.SKIPPED, self._stop_reason()
             self.cap.finish(0, result, {}, priority)
             return False
-        remaining = self.deadline - time.monotonic()
+        remaining = self.budget_ends - time.monotonic()
         if remaining <= 0:
             self.budget_hit = True
             result.status = mf.SKIPPED
@@ -236,7 +237,7 @@ class Writer:
         return f"interrupted ({self.interrupted}) before it finished"
 
     # -- the capture ------------------------------------------------------------------------
-    def capture(self) -> Summary:
+    def run(self) -> Summary:
         """Collect, redact, write and verify the bundle; return what was written."""
         restore = self._install_signals()
         try:
@@ -281,7 +282,7 @@ class Writer:
         # Discovery runs in a daemon thread so a signal or the budget can cut it short too.
         ask = functools.partial(discover, self.o.runtimes, all=True, timeout=self.o.runtime_timeout)
         asking = deadline.start(ask, name="dt-bundle-discover")
-        deadline.wait([asking], self.deadline, self.stop)
+        deadline.wait([asking], self.budget_ends, self.stop)
         found = asking.outcome()
         if not found.finished:
             from debugtool.runtimes import Discovery
@@ -375,7 +376,7 @@ class Writer:
                 cid = container.id
                 runtime = discovery.runtime(container.runtime)
                 target = targets.get(cid)
-                self.run(
+                self.run_collector(
                     "inspect",
                     col.inspect,
                     folder,
@@ -385,7 +386,7 @@ class Writer:
                     priority=mf.PRIORITY_INSPECT,
                 )
                 if target is not None:
-                    self.run(
+                    self.run_collector(
                         "snapshot",
                         col.snapshot,
                         folder,
@@ -394,7 +395,7 @@ class Writer:
                         container=cid,
                         priority=mf.PRIORITY_SNAPSHOT,
                     )
-                    self.run(
+                    self.run_collector(
                         "raw",
                         col.raw_files,
                         folder,
@@ -410,7 +411,7 @@ class Writer:
                     for name in ("snapshot", "raw"):
                         rec = mf.CollectorResult(name, cid, mf.SKIPPED, error=why)
                         self.cap.finish(0, rec, {}, mf.PRIORITY_RAW)
-                self.run(
+                self.run_collector(
                     "logs",
                     col.logs,
                     folder,
@@ -450,7 +451,7 @@ class Writer:
         workers = [deadline.start(worker, name=f"dt-bundle-{i}") for i in range(n)]
         # The main thread only waits, so a signal is handled at once and the budget enforced
         # (with a second's grace for the collectors to record their own timeouts).
-        until = self.deadline + 1.0
+        until = self.budget_ends + 1.0
         all_done = deadline.wait(workers, until, self.stop)
         if all_done and not self.stop.is_set() and not sampler.finished():
             # Every collector but the sampler is done: compress their files now, while the
@@ -485,7 +486,7 @@ class Writer:
                     )
 
     def _host(self, name: str, fn: Callable[..., dict[str, bytes]], args: tuple[Any, ...]) -> None:
-        self.run(name, fn, *args, priority=mf.PRIORITY_HOST)
+        self.run_collector(name, fn, *args, priority=mf.PRIORITY_HOST)
 
     def _sampler(self, targets: dict[str, Target]) -> None:
         """Sample every container's cgroup in one shared window (so rates are visible)."""
@@ -726,15 +727,7 @@ def capture(options: Options) -> Summary:
         raise UsageError(
             "no container given.", "Name one or more containers, or use --all for every one."
         )
-    return Writer(options).capture()
+    return Capture(options).run()
 
 
-__all__ = [
-    "STDOUT",
-    "Destination",
-    "Options",
-    "Summary",
-    "Writer",
-    "capture",
-    "to_dict",
-]
+__all__ = ["Capture", "Options", "Summary", "capture", "folder_name"]

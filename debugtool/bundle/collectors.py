@@ -1,10 +1,10 @@
 """What a bundle collects: host facts, and per container its inspect data, Snapshot, logs, raw
 /proc and cgroup files, and cgroup samples.
 
-Each collector is a function ``(Context, ...) -> {path: bytes}`` run by the writer in a worker
-thread with a timeout; a collector that runs a program does it through ``Context.run`` so the
-writer can kill the program by its pid when the collector is cut off. Paths are relative to the
-bundle root.
+Each collector is a function ``(Context, ...) -> {path: bytes}`` run by the capture
+(``capture.py``) in a worker thread with a timeout; a collector that runs a program does it
+through ``Context.run`` so the capture can kill the program by its pid when the collector is cut
+off. Paths are relative to the bundle root.
 """
 
 from __future__ import annotations
@@ -99,11 +99,11 @@ class HostIndex:
 
 class NothingToCollect(DebugtoolError):
     """The collector has no source for this container (a runtime that keeps no logs): the
-    writer records it as ``skipped``, not as an error."""
+    capture records it as ``skipped``, not as an error."""
 
 
 class Context:
-    """What a running collector can use: subprocesses the writer may kill, and a cut-off flag."""
+    """What a running collector can use: subprocesses the capture may kill, and a cut-off flag."""
 
     def __init__(self) -> None:
         self.abandoned = threading.Event()

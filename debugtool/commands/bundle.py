@@ -160,7 +160,8 @@ def capture(args: argparse.Namespace) -> int:
     import time
 
     from debugtool import output
-    from debugtool.bundle.capture import STDOUT, Options
+    from debugtool.bundle.archive import STDOUT
+    from debugtool.bundle.capture import Options
     from debugtool.bundle.capture import capture as do_capture
     from debugtool.errors import UsageError
     from debugtool.target import require_privileges

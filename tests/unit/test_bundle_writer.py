@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from debugtool.bundle import manifest as mf
-from debugtool.bundle.capture import Destination, Options, Summary, Writer, folder_name
+from debugtool.bundle.archive import Destination
+from debugtool.bundle.capture import Capture, Options, Summary, folder_name
 from debugtool.model import (
     Address,
     CgroupStats,
@@ -78,11 +79,11 @@ def samples() -> list[CgroupStats]:
     ]
 
 
-def writer(tmp_path: Path, **options: object) -> Writer:
+def writer(tmp_path: Path, **options: object) -> Capture:
     opts = Options(output=str(tmp_path / "bundle.tar.gz"), command_line=["debugtool", "bundle"])
     for key, value in options.items():
         setattr(opts, key, value)
-    return Writer(opts)
+    return Capture(opts)
 
 
 def make(
@@ -90,7 +91,7 @@ def make(
     logs: bytes = b"2026-11-26T15:17:48Z stdout started; password=LogS3cret55\n",
     extra: dict[str, bytes] | None = None,
     **options: object,
-) -> tuple[Summary, Writer]:
+) -> tuple[Summary, Capture]:
     """Write a bundle of one running and one stopped container; return its summary."""
     from debugtool.bundle import collectors as col
 
@@ -367,7 +368,7 @@ def test_hung_collector_times_out_and_its_late_output_is_ignored(tmp_path: Path)
         release.wait(5)
         return {"late.txt": b"too late"}
 
-    assert w.run("hangs", hangs) is False
+    assert w.run_collector("hangs", hangs) is False
     release.set()
     time.sleep(0.1)
     (result,) = w.cap.results
@@ -383,7 +384,7 @@ def test_timed_out_program_is_killed_by_pid(tmp_path: Path) -> None:
         ctx.run(["sh", "-c", f"echo $$ > {pidfile}; exec sleep 30"], timeout=30)
         return {}
 
-    assert w.run("slow", slow) is False
+    assert w.run_collector("slow", slow) is False
     pid = int(pidfile.read_text())
     for _ in range(100):
         if not os.path.exists(f"/proc/{pid}"):
@@ -403,8 +404,8 @@ def test_failing_collector_is_recorded(tmp_path: Path) -> None:
     def bug(ctx: Context) -> dict[str, bytes]:
         return {}["x"]  # type: ignore[return-value]
 
-    assert w.run("fails", fails) is False
-    assert w.run("bug", bug) is False
+    assert w.run_collector("fails", fails) is False
+    assert w.run_collector("bug", bug) is False
     assert [(r.status, r.error) for r in w.cap.results] == [
         ("error", "the thing is broken. Fix it."),
         ("error", "KeyError: 'x'"),
@@ -414,13 +415,13 @@ def test_failing_collector_is_recorded(tmp_path: Path) -> None:
 def test_budget_and_interrupt_skip_collectors(tmp_path: Path) -> None:
     w = writer(tmp_path, budget=0.01)
     time.sleep(0.05)
-    assert w.run("late", lambda ctx: {"a": b"b"}) is False
+    assert w.run_collector("late", lambda ctx: {"a": b"b"}) is False
     assert w.cap.results[-1].status == "skipped" and "time budget" in w.cap.results[-1].error
     assert w._complete() is False
     w2 = writer(tmp_path)
     w2.interrupted = "SIGTERM"
     w2.stop.set()
-    assert w2.run("after", lambda ctx: {"a": b"b"}) is False
+    assert w2.run_collector("after", lambda ctx: {"a": b"b"}) is False
     assert w2.cap.results[-1].error == "interrupted (SIGTERM) before it finished"
 
 

@@ -24,7 +24,9 @@ from debugtool import cli
 from debugtool.bundle import collectors as col
 from debugtool.bundle import manifest as mf
 from debugtool.bundle import reader
-from debugtool.bundle.capture import Destination, Options, Summary, Writer
+from debugtool.bundle.archive import Destination
+from debugtool.bundle.capture import Capture as Writer
+from debugtool.bundle.capture import Options, Summary
 from debugtool.errors import BundleError
 from debugtool.model import Container, Process, Snapshot, to_dict
 
