@@ -78,16 +78,18 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from debugtool import audit, output, procfs
+    from debugtool.commands import open_source
     from debugtool.errors import UsageError
-    from debugtool.target import require_privileges, resolve
+    from debugtool.source import LiveSource
     from debugtool.trace.access import attach_refused, check_traceable, yama_scope
     from debugtool.trace.decode import parse_filter
     from debugtool.trace.summary import summary_json, summary_table
     from debugtool.trace.tracer import Tracer
 
     only = parse_filter(args.syscalls)
-    require_privileges()
-    with resolve(args.target, timeout=args.timeout) as target:
+    with open_source(args) as source:
+        assert isinstance(source, LiveSource)  # a trace attaches to live processes
+        target = source.target(source.find(args.target))
         pid = target.pid
         status = procfs.read_text(target.pid, "status")  # the container init's NSpid depth
         if args.pid is not None:

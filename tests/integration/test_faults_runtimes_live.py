@@ -26,7 +26,7 @@ import harness
 import pytest
 
 from debugtool.errors import DebugtoolError
-from debugtool.target import resolve
+from debugtool.source import LiveSource
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 
@@ -258,7 +258,8 @@ def test_a_flapping_container_is_never_running_and_not_running(
     said: dict[str, int] = {}
     for _ in range(60):
         try:
-            with resolve(flap.name, timeout=2):
+            with LiveSource(timeout=2) as source:
+                source.target(source.find(flap.name))
                 said["resolved"] = said.get("resolved", 0) + 1
         except DebugtoolError as exc:
             sentence = exc.message.replace(flap.id[:12], "ID")

@@ -328,10 +328,11 @@ def test_process_outside_the_pid_namespace_but_in_the_netns(
 def test_container_gone_while_collecting(containers: harness.Containers) -> None:
     from debugtool.collect.network import collect_network
     from debugtool.errors import ContainerGone
-    from debugtool.target import resolve
+    from debugtool.source import LiveSource
 
     c = containers.sandbox()
-    target = resolve(f"pid:{c.pid}")
+    source = LiveSource()
+    target = source.target(source.find(f"pid:{c.pid}", names_container=False))
     try:
         assert collect_network(target).interfaces  # alive: lo at least
         os.killpg(c.extra["unshare_pid"], signal.SIGKILL)
@@ -342,7 +343,7 @@ def test_container_gone_while_collecting(containers: harness.Containers) -> None
             collect_network(target)
         assert "exited" in str(err.value)
     finally:
-        target.close()
+        source.close()
 
 
 def test_unknown_target(cli) -> None:
