@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -31,20 +32,18 @@ class ActionScreen(Screen[None]):
         Binding("ctrl+s", "save", "Save view"),
     ]
 
+    @dataclass
     class BundleProgress(Message):
         """A line of progress from a running ``debugtool bundle``."""
 
-        def __init__(self, line: str) -> None:
-            super().__init__()
-            self.line = line
+        line: str
 
+    @dataclass
     class BundleDone(Message):
         """``debugtool bundle`` ended: ``path`` when it succeeded, else ``error``."""
 
-        def __init__(self, path: str | None, error: str | None) -> None:
-            super().__init__()
-            self.path = path
-            self.error = error
+        path: str | None
+        error: str | None
 
     @property
     def tui(self) -> DebugtoolApp:
