@@ -33,9 +33,9 @@ if TYPE_CHECKING:
     from typing import Any
 
     from debugtool.exec.core import ExecResult, exec_in
-    from debugtool.exec.plan import MODES, Context
+    from debugtool.exec.plan import MODES, ExecContext
 
-__all__ = ["MODES", "Context", "ExecResult", "exec_in"]
+__all__ = ["MODES", "ExecContext", "ExecResult", "exec_in"]
 
 
 def __getattr__(name: str) -> Any:
@@ -45,7 +45,7 @@ def __getattr__(name: str) -> Any:
         from debugtool.exec import core
 
         return getattr(core, name)
-    if name in ("MODES", "Context"):
+    if name in ("MODES", "ExecContext"):
         from debugtool.exec import plan
 
         return getattr(plan, name)

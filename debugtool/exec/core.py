@@ -17,7 +17,7 @@ from debugtool.errors import (
     DebugtoolError,
     UsageError,
 )
-from debugtool.exec.plan import MODES, Context, make_plan
+from debugtool.exec.plan import MODES, ExecContext, make_plan
 from debugtool.runtimes.base import ExecRequest, Stdio
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class ExecResult:
 
     exit_code: int
     duration: float
-    context: Context
+    context: ExecContext
 
 
 def exec_in(
@@ -48,7 +48,7 @@ def exec_in(
     privileged: bool = False,
     tools: str | None = None,
     discovery: Discovery | None = None,
-    report: Callable[[Context], None] | None = None,
+    report: Callable[[ExecContext], None] | None = None,
     spawn: bool | None = None,
     stdin: int = 0,
     stdout: int = 1,

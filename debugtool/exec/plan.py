@@ -2,7 +2,7 @@
 
 ``make_plan`` picks the runtime whose own exec runs the command (runtime mode) or the namespaces
 to join, the cgroup, capabilities, seccomp and LSM status and the toolbox directory (ns and
-toolbox modes). Its ``Context`` is the one line exec prints before it runs.
+toolbox modes). Its ``ExecContext`` is the one line exec prints before it runs.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ JOIN_ORDER = ("user", "cgroup", "ipc", "uts", "net", "pid", "mnt", "time")
 
 
 @dataclass
-class Context:
+class ExecContext:
     """What of the container's context an exec matches, said before it runs."""
 
     mode: str
@@ -58,7 +58,7 @@ class Plan:
     """What an exec will do: its context line, the namespaces to join, the target's status,
     the toolbox directory, or the runtime whose own exec runs the command."""
 
-    context: Context
+    context: ExecContext
     join: list[str] = field(default_factory=list)
     status: dict[str, str] = field(default_factory=dict)
     tools: str | None = None
@@ -86,7 +86,7 @@ def make_plan(
                 f"--privileged in runtime mode works only on Docker, not {runtime_name}.",
                 "Use --mode ns --privileged instead.",
             )
-        ctx = Context(mode, runtime=runtime_name)
+        ctx = ExecContext(mode, runtime=runtime_name)
         ctx.matched.append(
             "the container's user, capabilities, cgroup, seccomp and LSM profile apply"
         )
@@ -112,7 +112,7 @@ def make_plan(
         available = [ns for ns in available if ns in wanted]
     join = [ns for ns in available if target.namespaces[ns] != own.get(ns)]
     shared = [ns for ns in available if ns not in join]
-    ctx = Context(mode, runtime=container.runtime, namespaces=join, shared=shared)
+    ctx = ExecContext(mode, runtime=container.runtime, namespaces=join, shared=shared)
     ctx.matched.append("cgroup joined" if _cgroup_differs(target) else "cgroup: the host's")
     if privileged:
         ctx.matched.append("capabilities: root's kept (--privileged)")

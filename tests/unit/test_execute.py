@@ -17,7 +17,7 @@ from debugtool.commands.exec import parse_env
 from debugtool.errors import CommandNotFound, CommandNotInvokable, DebugtoolError
 from debugtool.exec.joiner import Capabilities, JoinSpec, SetupFailed, parse_passwd, resolve_user
 from debugtool.exec.ns import _ids, _raise_child_failure, cgroup_procs_files
-from debugtool.exec.plan import Context
+from debugtool.exec.plan import ExecContext
 from debugtool.runtimes.base import ExecRequest
 from debugtool.runtimes.docker_exec import _Demux, _raise_start_failure
 from debugtool.terminal import get_winsize, relay_pty, set_winsize
@@ -104,7 +104,7 @@ def test_capabilities_and_ids_from_status(fixture_text) -> None:
 
 
 def test_context_line() -> None:
-    ctx = Context(
+    ctx = ExecContext(
         "ns",
         runtime="docker",
         namespaces=["net", "pid", "mnt"],
@@ -117,7 +117,7 @@ def test_context_line() -> None:
         "capabilities dropped to the container's; seccomp NOT applied; "
         "AppArmor profile docker-default (enforce) NOT applied"
     )
-    runtime = Context("runtime", runtime="podman", matched=["all applies"])
+    runtime = ExecContext("runtime", runtime="podman", matched=["all applies"])
     assert runtime.line() == "runtime mode: through podman's own exec; all applies"
 
 
