@@ -140,6 +140,8 @@ def main() -> None:
         sizes: dict[str, int] = {}
         # Interleaved so machine noise falls on every command alike; one warm-up round.
         for i in range(RUNS + 1):
+            for f in (dt_out, one_out, all_out, hand_out):
+                f.unlink(missing_ok=True)  # bundle -o refuses an existing file
             for label, argv in commands.items():
                 for f in sos_dir.glob("*"):
                     f.unlink()
