@@ -21,25 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _target(record) -> str:  # type: ignore[no-untyped-def]
-    ident = record.target_id[:12]
-    name = record.target_name
-    return f"{name} ({ident})" if ident and ident != name[:12] else name
-
-
-def _exit(record) -> str:  # type: ignore[no-untyped-def]
-    """EXIT: the code; or ``running`` (its debugtool still runs) or ``never ended``."""
-    state = record.state()
-    if state == "running":
-        return "running"
-    if state == "lost":
-        return "never ended"
-    return "" if record.exit_code is None else str(record.exit_code)
-
-
 def run(args: argparse.Namespace) -> int:
-    import shlex
-
     from debugtool import audit, output
 
     records = audit.sessions(audit.read())
@@ -48,29 +30,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         output.emit_json([{**r.to_dict(), "state": r.state()} for r in records])
         return 0
-    rows = []
-    for r in records:
-        who = r.user
-        if r.sudo_user:
-            who += f" (sudo {r.sudo_user})"
-        mode = r.mode or r.action
-        if r.privileged:
-            mode += " privileged"
-        command = shlex.join(r.argv) if r.argv else ""
-        if r.action == "trace":
-            command = f"trace pid {r.details.get('pid', '?')}"
-        rows.append(
-            [
-                r.time,
-                who,
-                _target(r),
-                r.runtime,
-                mode,
-                _exit(r),
-                f"{r.duration:.2f}s" if r.duration is not None else "",
-                command,
-            ]
-        )
-    headers = ["TIME", "USER", "TARGET", "RUNTIME", "MODE", "EXIT", "DURATION", "COMMAND"]
-    output.table(headers, rows)
+    from debugtool import render
+    from debugtool.views import sessions
+
+    render.table(sessions.COLUMNS, records)
     return 0

@@ -61,40 +61,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_json(network: Network, sockets_only: bool = False, stream: TextIO | None = None) -> None:
-    """Write the network as indented JSON, one socket per line.
+    """Write the network as JSON (``output.emit_json``: one socket per line); with
+    ``sockets_only``, only its sockets."""
+    from debugtool import output
 
-    The same data as ``to_dict(network)``; a container can hold tens of thousands of sockets, and
-    Python's JSON encoder is written in C only for unindented output, so each socket is written
-    on one line rather than indented field by field (grep-friendly, and several times faster).
-    """
-    import json
-    import sys
-
-    from debugtool.model import to_dict
-
-    stream = stream or sys.stdout
-    sections: dict[str, object] = {}
-    if not sockets_only:
-        sections = {
-            "interfaces": to_dict(network.interfaces),
-            "routes": to_dict(network.routes),
-        }
-    # A Socket holds only scalars and lists of ints, so its __dict__ is its to_dict().
-    sockets = [vars(s) for s in network.sockets]
-    parts = []
-    for key, value in {**sections, "sockets": sockets}.items():
-        if key == "sockets" and sockets:
-            # Encoded in one call, then split between sockets: every socket starts with its
-            # "protocol" key, and a quote inside a string is always escaped, so this separator
-            # cannot occur inside a value.
-            text = json.dumps(sockets)[1:-1].replace('}, {"protocol": ', '},\n    {"protocol": ')
-            text = "[\n    " + text + "\n  ]"
-        else:
-            text = json.dumps(value, indent=2).replace("\n", "\n  ")
-        parts.append(f"  {json.dumps(key)}: {text}")
-    if not sockets_only:
-        for key, value in (("dns", to_dict(network.dns)), ("warnings", network.warnings)):
-            parts.append(
-                f"  {json.dumps(key)}: " + json.dumps(value, indent=2).replace("\n", "\n  ")
-            )
-    stream.write("{\n" + ",\n".join(parts) + "\n}\n")
+    if sockets_only:
+        output.emit_json({"sockets": network.sockets}, stream)
+    else:
+        output.emit_json(network, stream)

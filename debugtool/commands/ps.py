@@ -45,25 +45,13 @@ def run(args: argparse.Namespace) -> int:
             c.metadata = {}
         output.emit_json(containers)
         return 0
-    k8s = any(c.pod for c in containers)
-    headers = ["ID", "NAME", "RUNTIME", "IMAGE", "STATUS", "PID", "CREATED"]
-    if k8s:
-        headers[2:2] = ["POD", "NAMESPACE"]
-    rows = []
-    for c in containers:
-        row = [
-            c.id if args.no_trunc else c.short_id,
-            c.name,
-            c.runtime
-            if not c.namespace or c.runtime != "containerd"
-            else f"containerd/{c.namespace}",
-            c.image or "-",
-            c.status,
-            c.pid or "-",
-            output.human_age(c.created),
-        ]
-        if k8s:
-            row[2:2] = [c.pod or "-", c.pod_namespace or "-"]
-        rows.append(row)
-    output.table(headers, rows)
+    from debugtool import render
+    from debugtool.views import containers as view
+
+    columns = list(view.COLUMNS)
+    if args.no_trunc:
+        columns[0] = view.FULL_ID
+    if any(c.pod for c in containers):
+        columns = view.with_pods(columns)
+    render.table(columns, [view.ContainerRow(c) for c in containers])
     return 0

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from debugtool.commands import TARGET_HELP, Seconds, add_bundle_option
+
+if TYPE_CHECKING:
+    from debugtool.model import Process
 
 ORDER = 30
 
@@ -40,18 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from debugtool.commands import open_source
-    from debugtool.model import process_tree
 
     with open_source(args) as source:
         # Only the processes are shown: pid:N needs no runtime asked.
         container = source.find(args.target, names_container=False)
         processes = source.processes(container, cpu_interval=args.interval)
     if args.json:
-        ordered = process_tree(processes) if args.tree else [(0, p) for p in processes]
-        # A Process holds only plain values: its __dict__ is its JSON (model.to_dict's generic
-        # walk costs ~40 us a process, as much as reading it).
-        records = [{**vars(p), "depth": depth} if args.tree else vars(p) for depth, p in ordered]
-        _emit_records(records)
+        write_json(processes, tree=args.tree)
         return 0
     from debugtool import render
 
@@ -59,19 +58,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _emit_records(records: list[dict]) -> None:
-    """Write a JSON array with one object per line.
+def write_json(processes: list[Process], tree: bool = False) -> None:
+    """Write the processes as JSON (``output.emit_json``: one process per line), in tree order
+    with each one's ``depth`` when ``tree``."""
+    from debugtool import output
+    from debugtool.model import process_tree
 
-    ``json.dump(indent=2)`` falls back to the pure-Python encoder; for thousands of processes
-    that costs more than reading them. One compact object per line stays readable and greppable.
-    """
-    import json
-    import sys
-
-    out = sys.stdout
-    out.write("[\n")
-    last = len(records) - 1
-    for i, record in enumerate(records):
-        out.write(json.dumps(record))
-        out.write(",\n" if i < last else "\n")
-    out.write("]\n")
+    if tree:
+        output.emit_json([{**vars(p), "depth": depth} for depth, p in process_tree(processes)])
+    else:
+        output.emit_json(processes)

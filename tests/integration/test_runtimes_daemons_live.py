@@ -219,7 +219,7 @@ def test_containerd_pod_columns(k8s_namespace: str, containers: harness.Containe
     table = cli("ps", "--runtime", "containerd")
     assert table.returncode == 0, table.stderr
     header, *rows = table.stdout.splitlines()
-    assert header.split()[:5] == ["ID", "NAME", "POD", "NAMESPACE", "RUNTIME"]
+    assert header.split()[:6] == ["ID", "NAME", "POD", "POD", "NAMESPACE", "RUNTIME"]
     row = next(r for r in rows if s.id in r.split())
     assert row.split()[2:5] == ["checkout-5d9f", "shop", f"containerd/{k8s_namespace}"]
     listed = json.loads(cli("ps", "--runtime", "containerd", "--json").stdout)

@@ -104,12 +104,14 @@ def test_printable_stream_writes_through_printable() -> None:
     assert target.getvalue() == "x\\x1b[2Jy\n"
 
 
-@pytest.mark.parametrize("indent", [True, False])
-def test_json_is_exact_and_never_carries_a_raw_control(indent: bool) -> None:
-    """--json is not escaped for people: JSON's own escapes keep it exact and terminal-safe."""
-    value = {"argv": ["\x1b]52;c;SGk=\x07", "\x9b31m", "\u202e", "a\nb", "x\udcffy"]}
+@pytest.mark.parametrize("records", [False, True])
+def test_json_is_exact_and_never_carries_a_raw_control(records: bool) -> None:
+    """--json is not escaped for people: JSON's own escapes keep it exact and terminal-safe,
+    in an indented object and in a list written one object per line alike."""
+    argv = ["\x1b]52;c;SGk=\x07", "\x9b31m", "\u202e", "a\nb", "x\udcffy", '}, {"argv": ']
+    value: object = [{"argv": argv}, {"argv": argv[::-1]}] if records else {"argv": argv}
     out = io.StringIO()
-    output.emit_json(value, out, indent=indent)
+    output.emit_json(value, out)
     text = out.getvalue()
     assert text.isascii()
     assert not any(c in text for c in "\x1b\x07\x9b")

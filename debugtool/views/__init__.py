@@ -1,0 +1,95 @@
+"""One view per entity: the columns people see of it, their headers, and how each value becomes text.
+
+Every table of containers, processes, mounts, interfaces, routes, sockets and audit sessions
+is built from the columns of one module here, and the cgroup and security sections from the
+text functions of ``cgroup`` and ``security``: the CLI (``render``, ``commands.ps``,
+``commands.audit``), the TUI's tables and panels, and the bundle's HTML report. A front end
+chooses which columns to show and in what order (the TUI leaves out what a screen cannot
+hold, the report what only makes sense at a terminal); it never writes a column of its own.
+
+A ``Column`` has a ``value`` (the raw value, which tables sort on) and a ``format`` that turns
+that value into text; ``text(item)`` is the two together. The text depends on the value alone,
+so a table that redraws only the values that changed (the TUI) is never stale. The text is
+what a container chose, unescaped: each front end escapes it where it writes it
+(``output.printable`` in the CLI, ``tui.format.plain`` in the TUI, ``report.esc`` in the report).
+
+This package is core: it imports neither Textual, Rich nor prompt_toolkit.
+
+The vocabulary, the same in every front end:
+
+- Headers are upper case, and one thing has one header: ``STATE``, ``%CPU``, ``RSS``,
+  ``INTERFACE`` (in the interfaces and the routes table alike).
+- ``PID`` is a process's PID inside its container, as ``ps`` run in the container shows it;
+  ``HOST PID`` is the host's; ``PPID`` the parent's PID inside the container. The container's
+  PID is the one its logs, its pid files and ``kill`` inside it use, and the one ``exec``,
+  ``console`` and ``trace --pid`` take; the host's sits next to it for host tools
+  (``nsenter -t``, ``strace -p``, ``perf``). (``docker top`` shows host PIDs only because it
+  runs ``ps`` on the host.) So the containers list, which shows each init's PID on the host,
+  calls that column ``HOST PID``. A PID marked ``*`` is in the container's PID namespace but
+  not its cgroup.
+- ``%CPU`` is percent of one core, as ``ps`` writes it: ``12.5`` (the header has the ``%``).
+- Sizes are binary: ``1.5MiB``. Unknown is ``-``; no limit is written ``no limit``.
+- Ids are 12 characters, as ``docker ps`` shows them (``ps --no-trunc`` for whole ids).
+- Capabilities are written by their kernel names: ``CAP_CHOWN``.
+- uid and gid maps are ``inside:outside:count``, the form ``podman --uidmap`` takes:
+  ``0:100000:65536``.
+- Endpoints are written as ``ss`` writes them: ``127.0.0.1:8080``, ``[::1]:8443``, and a side
+  that is not set as ``*:*`` (an unnamed UNIX socket as ``*``).
+- A process tree indents its ``COMMAND`` as ``ps f`` does: ``\\_ child``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from debugtool.output import human_size
+
+T = TypeVar("T")
+
+
+def dash(value: Any) -> str:
+    """Return a value as text: '-' for unknown (None or an empty text)."""
+    return "-" if value is None or value == "" else str(value)
+
+
+def cpu_text(value: float | None) -> str:
+    """Return a CPU percentage of one core as ``12.5`` ('-' when unknown)."""
+    return "-" if value is None else f"{value:.1f}"
+
+
+def size_text(value: float | None) -> str:
+    """Return a byte count as ``1.5MiB`` ('-' when unknown)."""
+    return human_size(value)
+
+
+def pids_text(value: Iterable[int]) -> str:
+    """Return PIDs as ``5,6`` ('-' for none)."""
+    return ",".join(str(pid) for pid in value) or "-"
+
+
+@dataclass(frozen=True)
+class Column(Generic[T]):
+    """One column of a view: its key, its header, its raw value of an item and that value's text.
+
+    ``width`` fixes the column's width where a front end lays out a fixed screen (the TUI);
+    the CLI and the report size columns to what they hold.
+    """
+
+    key: str
+    header: str
+    value: Callable[[T], Any]
+    format: Callable[[Any], str] = dash
+    justify: Literal["left", "right"] = "left"
+    width: int | None = None
+
+    def text(self, item: T) -> str:
+        """Return what people see of ``item`` in this column."""
+        return self.format(self.value(item))
+
+
+def texts(columns: Iterable[Column[T]], items: Iterable[T]) -> list[list[str]]:
+    """Return each item's row of texts under ``columns``."""
+    columns = list(columns)
+    return [[column.text(item) for column in columns] for item in items]

@@ -1,0 +1,83 @@
+"""The processes view: what ``top``, the console's ``ps``, the TUI and the report show of a process."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from debugtool.model import Process, process_tree
+from debugtool.views import Column, cpu_text, dash, size_text
+
+
+@dataclass(frozen=True)
+class ProcessRow:
+    """A process as a table shows it: in a tree, ``depth`` is how many ancestors it has there."""
+
+    process: Process
+    depth: int = 0
+
+
+def rows(processes: list[Process], tree: bool = False) -> list[ProcessRow]:
+    """Return the processes as rows: as given, or in tree order (parents above children)."""
+    if tree:
+        return [ProcessRow(p, depth) for depth, p in process_tree(processes)]
+    return [ProcessRow(p) for p in processes]
+
+
+def start_text(epoch: float | None, now: float | None = None) -> str:
+    """Return a start time as ``ps`` does: HH:MM today, 'MonDD' before today ('-' unknown)."""
+    if not epoch:
+        return "-"
+    started = time.localtime(epoch)
+    today = time.localtime(time.time() if now is None else now)
+    if (started.tm_year, started.tm_yday) == (today.tm_year, today.tm_yday):
+        return time.strftime("%H:%M", started)
+    return time.strftime("%b%d", started)
+
+
+def _pid_text(value: tuple[int | None, bool]) -> str:
+    nspid, outside_cgroup = value
+    return dash(nspid) + ("*" if outside_cgroup else "")
+
+
+def _command(row: ProcessRow) -> str:
+    # As ``ps f`` draws a tree: two spaces a level, then ``\_``.
+    prefix = "  " * row.depth + "\\_ " if row.depth else ""
+    return prefix + row.process.command
+
+
+# PID's value is (pid inside the container, outside its cgroup): it sorts by the PID, and the
+# text marks with '*' a process in the container's PID namespace but not its cgroup.
+PID: Column[ProcessRow] = Column(
+    "pid",
+    "PID",
+    lambda r: (r.process.nspid, r.process.outside_cgroup),
+    format=_pid_text,
+    justify="right",
+)
+HOST_PID: Column[ProcessRow] = Column(
+    "host_pid", "HOST PID", lambda r: r.process.pid, justify="right"
+)
+PPID: Column[ProcessRow] = Column("ppid", "PPID", lambda r: r.process.nsppid, justify="right")
+USER: Column[ProcessRow] = Column("user", "USER", lambda r: r.process.user or r.process.uid)
+STATE: Column[ProcessRow] = Column("state", "STATE", lambda r: r.process.state)
+CPU: Column[ProcessRow] = Column(
+    "cpu", "%CPU", lambda r: r.process.cpu_percent, format=cpu_text, justify="right", width=6
+)
+RSS: Column[ProcessRow] = Column(
+    "rss", "RSS", lambda r: r.process.rss, format=size_text, justify="right", width=9
+)
+THREADS: Column[ProcessRow] = Column("threads", "THR", lambda r: r.process.threads, justify="right")
+START: Column[ProcessRow] = Column(
+    "start", "START", lambda r: r.process.start_time, format=start_text
+)
+COMMAND: Column[ProcessRow] = Column("command", "COMMAND", _command)
+
+#: What ``top`` and the console's ``ps`` show.
+COLUMNS: list[Column[ProcessRow]] = [PID, HOST_PID, USER, STATE, CPU, RSS, THREADS, START, COMMAND]
+
+#: Why a PID is marked ``*``.
+OUTSIDE_CGROUP = (
+    "PIDs marked '*' are in the container's PID namespace but not its cgroup "
+    "(entered with nsenter or setns): its limits do not apply to them."
+)
