@@ -1,7 +1,13 @@
-"""Small parsers for /proc files, each tested on captured text under tests/fixtures/.
+"""Small parsers for /proc files, each tested on captured text under tests/fixtures/, and the one
+place that names /proc.
 
-Readers translate ``OSError`` at this boundary, as psutil does: a process that vanished raises
-``ProcessGone``, a refused read raises ``PermissionDenied``; callers never see a bare ``OSError``.
+Every path under /proc is built here from ``PROC`` (``path``, ``fd_path``), so a test can point
+``PROC`` at a captured tree and every reader follows. Readers translate ``OSError`` at this
+boundary, as psutil does (``translate``): a process that vanished raises ``ProcessGone``, a refused
+read raises ``PermissionDenied``; callers never see a bare ``OSError``.
+
+PID-namespace membership is read in one pass (``namespace_members``: one ``readlink`` of
+``ns/pid`` per process); every scanner of the host's processes goes through it.
 """
 
 from __future__ import annotations
@@ -9,21 +15,47 @@ from __future__ import annotations
 import errno
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from debugtool.errors import DebugtoolError, PermissionDenied, UsageError
 
+#: Where procfs is mounted. Tests point it at a captured tree; every path below is built from it.
 PROC = "/proc"
 
 #: Namespace types in the order a joiner enters them (user first, mount late, pid before fork).
 NAMESPACE_TYPES = ("user", "cgroup", "ipc", "uts", "net", "pid", "mnt", "time")
+
+#: ``PF_KTHREAD`` in the flags of ``/proc/PID/stat`` (include/linux/sched.h): a kernel thread.
+PF_KTHREAD = 0x00200000
 
 
 class ProcessGone(DebugtoolError):
     """The process exited while it was being read (normal churn, not a failure)."""
 
 
-def _translate(exc: OSError, pid: int | str, what: str) -> DebugtoolError:
+# --- paths and errors -------------------------------------------------------------------------
+
+
+def path(*parts: int | str) -> str:
+    """Return the path of ``PROC/PART/...``: ``path(pid, "root")``, ``path("self", "mountinfo")``,
+    ``path("sys", "kernel", "yama", "ptrace_scope")``; ``path()`` is ``PROC`` itself."""
+    return "/".join((PROC, *(str(p) for p in parts)))
+
+
+def fd_path(fd: int) -> str:
+    """Return ``/proc/self/fd/FD``: opening it reopens the very file an (``O_PATH``) descriptor
+    names, with no path looked up again (the technique runc and libpathrs use)."""
+    return f"{PROC}/self/fd/{fd}"
+
+
+def translate(exc: OSError, pid: int | str, what: str) -> DebugtoolError:
+    """Return the error to raise for ``exc``, met reading ``what`` of process ``pid``.
+
+    ENOENT and ESRCH (``FileNotFoundError``, ``ProcessLookupError``): ``ProcessGone``; EACCES
+    and EPERM (``PermissionError``): ``PermissionDenied(need="CAP_SYS_PTRACE")``; anything else
+    a ``DebugtoolError`` with the system's words.
+    """
     if exc.errno in (errno.ENOENT, errno.ESRCH):
         return ProcessGone(f"process {pid} exited while reading {what}.")
     if exc.errno in (errno.EACCES, errno.EPERM):
@@ -39,7 +71,7 @@ def read_bytes(pid: int | str, name: str) -> bytes:
         with open(f"{PROC}/{pid}/{name}", "rb") as f:
             return f.read()
     except OSError as exc:
-        raise _translate(exc, pid, name) from None
+        raise translate(exc, pid, name) from None
 
 
 def read_text(pid: int | str, name: str) -> str:
@@ -47,8 +79,125 @@ def read_text(pid: int | str, name: str) -> str:
     return read_bytes(pid, name).decode("utf-8", "surrogateescape")
 
 
+def pids() -> list[int]:
+    """Return every process of the host (the numeric entries of ``/proc``), in its order."""
+    return [int(n) for n in os.listdir(PROC) if n.isdigit()]
+
+
+# --- namespaces ---------------------------------------------------------------------------------
+
+
+def _link_inode(link: str, nstype: str) -> int | None:
+    """Return the inode in a namespace link's text, ``pid:[4026531836]``; None for another form."""
+    if (
+        link.startswith(nstype)
+        and link.endswith("]")
+        and link[len(nstype) : len(nstype) + 2] == ":["
+    ):
+        return int(link[len(nstype) + 2 : -1])
+    return None
+
+
+def namespace_inode(pid: int | str, nstype: str) -> int:
+    """Return the inode of a process's namespace of type ``nstype`` (what ``stat`` of
+    ``/proc/PID/ns/TYPE`` gives). Raises ``ProcessGone`` or ``PermissionDenied``."""
+    where = f"{PROC}/{pid}/ns/{nstype}"
+    try:
+        inode = _link_inode(os.readlink(where), nstype)
+        # A captured tree's links point to stand-in files: their inode is the namespace's.
+        return inode if inode is not None else os.stat(where).st_ino
+    except OSError as exc:
+        raise translate(exc, pid, f"ns/{nstype}") from None
+
+
+def namespace_inodes(pid: int | str) -> dict[str, int]:
+    """Return ``{type: inode}`` for each namespace of a process that the kernel exposes."""
+    inodes: dict[str, int] = {}
+    for ns in NAMESPACE_TYPES:
+        try:
+            inodes[ns] = namespace_inode(pid, ns)
+        except ProcessGone:
+            # An older kernel has no time (5.6) or cgroup (4.6) namespace: only a missing
+            # process directory means the process is gone.
+            if not os.path.exists(f"{PROC}/{pid}"):
+                raise ProcessGone(f"process {pid} exited while reading its namespaces.") from None
+    return inodes
+
+
+def namespace_members(
+    nstype: str = "pid", among: Iterable[int] | None = None, only: int | None = None
+) -> dict[int, list[int]]:
+    """Return ``{namespace inode: [host PIDs]}``: which processes share each namespace of
+    ``nstype``, in one pass over ``/proc``.
+
+    ``among`` limits the pass to those PIDs (default: every process); ``only`` keeps a single
+    namespace, which is the cheap form (links are compared as text, nothing else is parsed).
+    A process that exits during the pass, or whose namespace may not be read, is left out.
+
+    One ``readlink`` of ``ns/TYPE`` per process: it costs about two thirds of a ``stat`` (no
+    link to follow), and links are grouped as strings, so only one per namespace is parsed.
+    """
+    proc = PROC
+    names = [n for n in os.listdir(proc) if n.isdigit()] if among is None else map(str, among)
+    want = f"{nstype}:[{only}]" if only is not None else None
+    kernel_form = f"{nstype}:["
+    readlink = os.readlink
+    by_link: dict[str, list[str]] = {}
+    for name in names:
+        try:
+            link = readlink(f"{proc}/{name}/ns/{nstype}")
+        except OSError:
+            continue  # exited, or a process we may not look at
+        if want is not None and link != want and link.startswith(kernel_form):
+            continue  # another namespace
+        group = by_link.get(link)
+        if group is None:
+            by_link[link] = [name]
+        else:
+            group.append(name)
+    members: dict[int, list[int]] = {}
+    for link, group in by_link.items():
+        inode = _link_inode(link, nstype)
+        if inode is not None:
+            members.setdefault(inode, []).extend(int(n) for n in group)
+            continue
+        # Not the kernel's form: a captured tree whose links point to stand-in files.
+        for name in group:
+            try:
+                found = os.stat(f"{proc}/{name}/ns/{nstype}").st_ino
+            except OSError:
+                continue
+            members.setdefault(found, []).append(int(name))
+    if only is not None:
+        return {only: members[only]} if only in members else {}
+    return members
+
+
+def members(inode: int, nstype: str = "pid", among: Iterable[int] | None = None) -> list[int]:
+    """Return the host PIDs in the namespace ``inode`` of ``nstype`` (``namespace_members``'
+    cheap form for one namespace); among ``among`` when given."""
+    return namespace_members(nstype, among, only=inode).get(inode, [])
+
+
+def host_pidns() -> int:
+    """Return the inode of the host's PID namespace: PID 1's, else this process's own.
+
+    PID 1 may refuse the lookup (a non-dumpable init); this process then stands for the host,
+    which is right unless debugtool itself runs in a container without ``--pid host``. Raises
+    ``ProcessGone`` or ``PermissionDenied`` when neither can be read.
+    """
+    try:
+        return namespace_inode(1, "pid")
+    except DebugtoolError:
+        return namespace_inode("self", "pid")
+
+
+# --- stat and status ------------------------------------------------------------------------------
+
+
 def parse_stat(text: str) -> dict[str, int | str]:
-    """Parse ``/proc/PID/stat``: comm (which may hold spaces and parens), state, ppid, times.
+    """Parse ``/proc/PID/stat``: comm (which may hold spaces and parens), state, ppid, flags,
+    times, sizes (see proc(5); ``flags`` holds ``PF_KTHREAD``).
 
     The command name sits between the first ``(`` and the *last* ``)``.
     """
@@ -62,6 +211,7 @@ def parse_stat(text: str) -> dict[str, int | str]:
         "ppid": int(rest[1]),
         "pgrp": int(rest[2]),
         "session": int(rest[3]),
+        "flags": int(rest[6]),
         "utime": int(rest[11]),
         "stime": int(rest[12]),
         "num_threads": int(rest[17]),
@@ -76,6 +226,17 @@ def start_time(pid: int) -> int:
     return int(parse_stat(read_text(pid, "stat"))["starttime"])
 
 
+def kernel_thread(pid: int | str) -> bool:
+    """Return whether ``pid`` is a kernel thread (``PF_KTHREAD``: kthreadd and its children),
+    which no container's process can be. Raises ``ProcessGone`` or ``PermissionDenied``."""
+    text = read_text(pid, "stat")
+    try:
+        return bool(int(parse_stat(text)["flags"]) & PF_KTHREAD)
+    except (ValueError, IndexError):
+        # An empty read: the process was reaped between open and read.
+        raise ProcessGone(f"process {pid} exited while reading stat.") from None
+
+
 def parse_status(text: str) -> dict[str, str]:
     """Parse ``/proc/PID/status`` into its ``Key: value`` pairs (values stripped)."""
     fields: dict[str, str] = {}
@@ -86,23 +247,28 @@ def parse_status(text: str) -> dict[str, str]:
     return fields
 
 
-def nspid(status: dict[str, str]) -> list[int]:
-    """Return the ``NSpid`` chain: host PID first, the PID in the innermost namespace last."""
-    return [int(p) for p in status.get("NSpid", "").split()]
+def status_field(text: str, key: str) -> str:
+    """Return the value of one ``Key:`` line of status text (stripped; "" when absent), without
+    parsing the other ~55 lines: collectors read a few fields of thousands of processes."""
+    if text.startswith(f"{key}:"):
+        start = len(key) + 1
+    else:
+        start = text.find(f"\n{key}:")
+        if start < 0:
+            return ""
+        start += len(key) + 2
+    end = text.find("\n", start)
+    return text[start : end if end >= 0 else None].strip()
 
 
-def namespace_inodes(pid: int | str) -> dict[str, int]:
-    """Return ``{type: inode}`` for each namespace of a process that the kernel exposes."""
-    inodes: dict[str, int] = {}
-    for ns in NAMESPACE_TYPES:
-        try:
-            inodes[ns] = os.stat(f"{PROC}/{pid}/ns/{ns}").st_ino
-        except FileNotFoundError:
-            if not os.path.exists(f"{PROC}/{pid}"):
-                raise ProcessGone(f"process {pid} exited while reading its namespaces.") from None
-        except OSError as exc:
-            raise _translate(exc, pid, "ns") from None
-    return inodes
+def nspid(status: str | Mapping[str, str]) -> list[int]:
+    """Return the ``NSpid`` chain: host PID first, the PID in the innermost namespace last.
+
+    ``status`` is the text of ``/proc/PID/status`` or ``parse_status``'s mapping of it; empty
+    on a kernel without PID namespaces' ``NSpid`` line (before 4.1).
+    """
+    value = status_field(status, "NSpid") if isinstance(status, str) else status.get("NSpid", "")
+    return [int(p) for p in value.split()]
 
 
 def parse_cgroup(text: str) -> dict[str, str]:
@@ -152,25 +318,19 @@ def pid_in_namespace(pid: int, level: int | None = None) -> int:
     return chain[level] if level is not None and level < len(chain) else chain[-1]
 
 
-def host_pid_for(pidns_inode: int, wanted: int, proc: str | None = None) -> int:
+def host_pid_for(pidns_inode: int, wanted: int) -> int:
     """Return the host PID of the process that is ``wanted`` in the PID namespace ``pidns_inode``
     (a process counts by its innermost PID, so one in a nested namespace is not mistaken).
 
     Raises ``UsageError`` when no process in that namespace has that PID.
     """
-    proc = proc or PROC
-    for entry in os.scandir(proc):
-        if not entry.name.isdigit():
-            continue
+    for pid in members(pidns_inode):
         try:
-            if os.stat(f"{proc}/{entry.name}/ns/pid").st_ino != pidns_inode:
-                continue
-            with open(f"{proc}/{entry.name}/status", encoding="utf-8", errors="replace") as f:
-                chain = nspid(parse_status(f.read()))
-        except OSError:
+            chain = nspid(read_text(pid, "status"))
+        except DebugtoolError:
             continue  # exited while scanning: normal churn
         if chain and chain[-1] == wanted:
-            return int(entry.name)
+            return pid
     raise UsageError(
         f"no process has PID {wanted} inside the container.",
         "List its processes with 'debugtool ps' or 'debugtool top', and give a PID as the "
@@ -410,8 +570,11 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 def boot_time(text: str | None = None) -> float:
     """Return the boot time in seconds since the epoch (``btime`` of ``/proc/stat``)."""
     if text is None:
-        with open(f"{PROC}/stat") as f:
-            text = f.read()
+        try:
+            with open(f"{PROC}/stat") as f:
+                text = f.read()
+        except OSError as exc:
+            raise DebugtoolError(f"reading /proc/stat failed: {exc.strerror}.") from None
     for line in text.splitlines():
         if line.startswith("btime "):
             return float(line.split()[1])

@@ -9,9 +9,9 @@ because it escapes the container's limits.
 Why not psutil's ``process_iter(attrs)`` or ``oneshot()``: psutil builds a Process object per
 PID and goes through its own method per attribute; on 2,001 container processes it took 2.0-3.6x
 as long as reading ``stat``, ``status`` and ``cmdline`` directly, and ``process_iter`` also walks
-every host process (bench/bench_top.py measures all three side by side). This module stats each
-PID's namespace link once, then reads only the target's PIDs, each file once, with raw
-``os.read``; psutil stays useful where a single process is asked many things.
+every host process (bench/bench_top.py measures all three side by side). This module reads each
+PID's namespace link once (``procfs.members``), then reads only the target's PIDs, each file
+once, with raw ``os.read``; psutil stays useful where a single process is asked many things.
 """
 
 from __future__ import annotations
@@ -31,28 +31,22 @@ if TYPE_CHECKING:
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
-def host_pids(proc: str = procfs.PROC) -> list[int]:
-    """Return every numeric entry of ``/proc`` (the host's PIDs)."""
-    return [int(n) for n in os.listdir(proc) if n.isdigit()]
+# The scan itself is procfs's (one pass over /proc); bench/bench_top.py imports it by these names.
+host_pids = procfs.pids
 
 
-def pids_in_namespace(pidns: int, pids: Iterable[int], proc: str = procfs.PROC) -> list[int]:
-    """Return the PIDs among ``pids`` whose PID namespace inode is ``pidns``.
-
-    A PID that exits or refuses the stat is skipped.
-    """
-    found = []
-    for pid in pids:
-        try:
-            if os.stat(f"{proc}/{pid}/ns/pid").st_ino == pidns:
-                found.append(pid)
-        except OSError:
-            continue  # gone (ENOENT/ESRCH) or a kernel thread we may not look at
-    return found
+def pids_in_namespace(pidns: int, pids: Iterable[int]) -> list[int]:
+    """Return the PIDs among ``pids`` whose PID namespace inode is ``pidns`` (skipping any that
+    exit or refuse the look): ``procfs.members`` narrowed to ``pids``."""
+    return procfs.members(pidns, "pid", pids)
 
 
 def _read(path: str) -> bytes:
-    """Read a whole /proc file with raw syscalls (no buffered-io layer: this runs per process)."""
+    """Read a whole /proc file with raw syscalls (no buffered-io layer: this runs per process).
+
+    One ``read`` of up to 8 KiB is the whole file for stat, status and most command lines (they
+    are not seq_files that stop at a record boundary); only a longer one reads on to EOF.
+    """
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         data = os.read(fd, 8192)
@@ -68,8 +62,8 @@ def _read(path: str) -> bytes:
 
 def _is_host_pidns(pidns: int) -> bool:
     try:
-        return os.stat(f"{procfs.PROC}/self/ns/pid").st_ino == pidns
-    except OSError:
+        return procfs.namespace_inode("self", "pid") == pidns
+    except DebugtoolError:
         return False
 
 
@@ -86,21 +80,19 @@ def pids_in_cgroup(cgroup: dict[str, str], pids: Iterable[int]) -> list[int]:
     return found
 
 
-def read_process(
-    pid: int, boot: float, uptime_ticks: float | None = None, proc: str = procfs.PROC
-) -> Process:
+def read_process(pid: int, boot: float, uptime_ticks: float | None = None) -> Process:
     """Read one process's stat, status and cmdline; raise ``procfs.ProcessGone`` if it exits.
 
     ``cpu_percent`` is the average over the process's lifetime (what ``ps`` shows) when
     ``uptime_ticks`` (seconds since boot, in clock ticks) is given.
     """
-    base = f"{proc}/{pid}/"
+    base = procfs.path(pid, "")
     try:
         stat_raw = _read(base + "stat")
         status_raw = _read(base + "status")
         raw_cmdline = _read(base + "cmdline")
     except OSError as exc:
-        raise procfs._translate(exc, pid, "stat") from None
+        raise procfs.translate(exc, pid, "stat") from None
     if not stat_raw:
         raise procfs.ProcessGone(f"process {pid} exited while reading stat.")
     return build_process(
@@ -111,16 +103,6 @@ def read_process(
         boot,
         uptime_ticks,
     )
-
-
-def _status_line(status: str, key: str) -> str:
-    """Return the value of one ``Key:`` line of status without parsing the other ~55 lines."""
-    start = status.find(f"\n{key}:")
-    if start < 0:
-        return ""
-    start += len(key) + 2
-    end = status.find("\n", start)
-    return status[start : end if end >= 0 else None].strip()
 
 
 def build_process(
@@ -137,8 +119,8 @@ def build_process(
     lpar = stat_text.find("(")
     rpar = stat_text.rfind(")")
     rest = stat_text[rpar + 2 :].split()
-    chain = _status_line(status_text, "NSpid").split()
-    uids = _status_line(status_text, "Uid").split()
+    chain = procfs.nspid(status_text)
+    uids = procfs.status_field(status_text, "Uid").split()
     uid = int(uids[1]) if len(uids) == 4 else None  # effective, as ps shows it
     start_ticks = int(rest[19])
     cpu_ticks = int(rest[11]) + int(rest[12])
@@ -153,7 +135,7 @@ def build_process(
     )
     return Process(
         pid=pid,
-        nspid=int(chain[-1]) if chain else None,
+        nspid=chain[-1] if chain else None,
         ppid=int(rest[1]),
         uid=uid,
         state=rest[0],
@@ -168,7 +150,7 @@ def build_process(
 
 
 def _uptime_ticks() -> float:
-    with open(f"{procfs.PROC}/uptime") as f:
+    with open(procfs.path("uptime")) as f:
         return float(f.read().split()[0]) * procfs.CLOCK_TICKS
 
 
@@ -189,13 +171,12 @@ def collect_processes(
     pidns = target.namespaces.get("pid")
     if not pidns:
         raise DebugtoolError(f"the PID namespace of {target.name} is unknown.")
-    candidates = host_pids() if pids is None else list(pids)
     if _is_host_pidns(pidns) and target.cgroup:
         # A container sharing the host's PID namespace (--pid host) would otherwise "own" every
         # host process; as docker top does, its processes are then those of its cgroup.
-        members = pids_in_cgroup(target.cgroup, candidates)
+        members = pids_in_cgroup(target.cgroup, procfs.pids() if pids is None else pids)
     else:
-        members = pids_in_namespace(pidns, candidates)
+        members = procfs.members(pidns, "pid", pids)
     boot = procfs.boot_time()
     uptime = _uptime_ticks()
     processes: dict[int, Process] = {}

@@ -1,5 +1,5 @@
 """procfs parsers on captured /proc text: stat, status, mountinfo, cgroup, id maps, capabilities,
-PIDs across namespaces, parents, threads and tracers."""
+PIDs across namespaces, the namespace pass, parents, threads and tracers; paths and errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from debugtool import procfs
-from debugtool.errors import UsageError
+from debugtool.errors import DebugtoolError, PermissionDenied, UsageError
 
 FIX = Path(__file__).parent.parent / "fixtures" / "proc"
 
@@ -31,6 +31,41 @@ def test_stat_comm_with_spaces_and_parens(fixture_text):
     assert st["num_threads"] == 3
     assert st["starttime"] == 123456
     assert st["rss_pages"] == 300
+
+
+def test_stat_flags_and_kernel_threads(fixture_text):
+    scan = FIX / "ns-scan"
+    kthreadd = procfs.parse_stat((scan / "2" / "stat").read_text())
+    assert kthreadd["flags"] == 2129984 and kthreadd["flags"] & procfs.PF_KTHREAD
+    python = procfs.parse_stat((scan / "21068" / "stat").read_text())
+    assert not python["flags"] & procfs.PF_KTHREAD
+    assert procfs.parse_stat(fixture_text("proc/awkward/stat"))["comm"] == "a) (b c"
+
+
+def test_kernel_thread_reads_stat_through_proc(monkeypatch):
+    monkeypatch.setattr(procfs, "PROC", str(FIX / "ns-scan"))
+    assert procfs.kernel_thread(2)
+    assert not procfs.kernel_thread(13239)
+    with pytest.raises(procfs.ProcessGone):
+        procfs.kernel_thread(424242)
+
+
+def test_status_field_reads_one_line_without_parsing_the_rest(fixture_text):
+    text = fixture_text("proc/awkward/status")
+    assert procfs.status_field(text, "Name") == procfs.parse_status(text)["Name"]  # first line
+    assert procfs.status_field(text, "NSpid") == "4242\t77\t5"
+    assert procfs.status_field(text, "Uid") == procfs.parse_status(text)["Uid"]
+    assert procfs.status_field(text, "NoSuchKey") == ""
+    assert procfs.status_field("Name:\tx", "Name") == "x"  # no newline at the end
+    assert procfs.status_field(text, "Pid") != procfs.status_field(text, "PPid")  # whole keys
+
+
+def test_nspid_from_status_text_or_mapping(fixture_text):
+    for name, chain in (("docker-busybox", [13416, 1]), ("awkward", [4242, 77, 5])):
+        text = fixture_text(f"proc/{name}/status")
+        assert procfs.nspid(text) == procfs.nspid(procfs.parse_status(text)) == chain
+    assert procfs.nspid((FIX / "ns-scan" / "13239" / "status").read_text()) == [13239, 7]
+    assert procfs.nspid("Name:\told-kernel\n") == []
 
 
 def test_status_fields_and_nspid(fixture_text):
@@ -173,11 +208,11 @@ def captured_proc(monkeypatch: pytest.MonkeyPatch) -> str:
     return TRACE_PROC
 
 
-def test_host_pid_for_maps_a_namespace_pid_through_nspid():
+def test_host_pid_for_maps_a_namespace_pid_through_nspid(captured_proc):
     pidns = os.stat(TRACE_FIX / "pidns-container").st_ino
-    assert procfs.host_pid_for(pidns, 1, proc=TRACE_PROC) == 14569
-    assert procfs.host_pid_for(pidns, 7, proc=TRACE_PROC) == 14598
-    assert procfs.host_pid_for(pidns, 5, proc=TRACE_PROC) == 20001  # nested: innermost PID counts
+    assert procfs.host_pid_for(pidns, 1) == 14569
+    assert procfs.host_pid_for(pidns, 7) == 14598
+    assert procfs.host_pid_for(pidns, 5) == 20001  # nested: innermost PID counts
 
 
 def test_host_pid_for_ignores_other_namespaces_and_vanished_processes(captured_proc):
@@ -218,3 +253,99 @@ def test_threads_tracer_and_comm(captured_proc):
     assert procfs.comm(17526) == "strace"
     with pytest.raises(procfs.ProcessGone):
         procfs.comm(424242)
+
+
+# --- the namespace pass -------------------------------------------------------------------------
+# tests/fixtures/proc/ns-scan: links as the kernel writes them (see its README).
+
+SCAN = str(FIX / "ns-scan")
+HOST_PIDNS, CONTAINER_PIDNS = 4026531836, 4026532251
+HOST_NETNS, CONTAINER_NETNS = 4026531833, 4026532252
+
+
+@pytest.fixture
+def ns_scan(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(procfs, "PROC", SCAN)
+    return SCAN
+
+
+def test_namespace_members_groups_every_process_in_one_pass(ns_scan):
+    found = {inode: sorted(pids) for inode, pids in procfs.namespace_members().items()}
+    # PID 1 refused its link and 424242 has none: both left out, not an error.
+    assert found == {HOST_PIDNS: [2, 13238, 21068], CONTAINER_PIDNS: [13200, 13239]}
+    net = {inode: sorted(pids) for inode, pids in procfs.namespace_members("net").items()}
+    assert net == {HOST_NETNS: [2, 21068], CONTAINER_NETNS: [13200, 13238, 13239]}
+
+
+def test_members_of_one_namespace_and_among_given_pids(ns_scan):
+    assert sorted(procfs.members(CONTAINER_PIDNS)) == [13200, 13239]
+    assert sorted(procfs.members(CONTAINER_NETNS, "net")) == [13200, 13238, 13239]
+    assert procfs.members(CONTAINER_PIDNS, among=[13238, 13239, 424242, 99]) == [13239]
+    assert procfs.members(12345) == []
+    only = procfs.namespace_members(only=CONTAINER_PIDNS)
+    assert list(only) == [CONTAINER_PIDNS] and sorted(only[CONTAINER_PIDNS]) == [13200, 13239]
+    assert sorted(procfs.pids()) == [1, 2, 13200, 13238, 13239, 21068, 424242]
+
+
+def test_the_pass_reads_stand_in_links_of_a_captured_tree(captured_proc):
+    """The trace fixtures' ns/pid link to files standing in for namespaces: stat decides."""
+    container = os.stat(TRACE_FIX / "pidns-container").st_ino
+    host = os.stat(TRACE_FIX / "pidns-host").st_ino
+    found = {inode: sorted(pids) for inode, pids in procfs.namespace_members().items()}
+    assert found == {container: [14569, 14598, 20001, 424242], host: [1, 17526]}
+    assert sorted(procfs.members(container, among=[1, 14569, 20001])) == [14569, 20001]
+    assert procfs.namespace_inode(17526, "pid") == host
+
+
+def test_namespace_inode_and_host_pidns(ns_scan):
+    assert procfs.namespace_inode(13239, "pid") == CONTAINER_PIDNS
+    assert procfs.namespace_inode("self", "net") == HOST_NETNS
+    assert procfs.host_pidns() == HOST_PIDNS  # PID 1 refused: this process stands for the host
+    with pytest.raises(procfs.ProcessGone):
+        procfs.namespace_inode(424242, "pid")
+
+
+def test_the_real_pass_agrees_with_stat():
+    me = os.getpid()
+    mine = os.stat(f"/proc/{me}/ns/pid").st_ino
+    assert me in procfs.members(mine)
+    assert me in procfs.namespace_members()[mine]
+    assert procfs.namespace_inode(me, "net") == os.stat(f"/proc/{me}/ns/net").st_ino
+    assert procfs.namespace_inodes(me)["pid"] == mine
+
+
+# --- paths and errors -----------------------------------------------------------------------------
+
+
+def test_paths_follow_proc(monkeypatch):
+    assert procfs.path(42, "root") == "/proc/42/root"
+    assert procfs.path("self", "ns", "net") == "/proc/self/ns/net"
+    assert procfs.path() == "/proc"
+    assert procfs.fd_path(7) == "/proc/self/fd/7"
+    monkeypatch.setattr(procfs, "PROC", SCAN)
+    assert procfs.path("sys", "kernel") == f"{SCAN}/sys/kernel"
+    assert procfs.fd_path(7) == f"{SCAN}/self/fd/7"
+
+
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (ProcessLookupError(3, "No such process"), procfs.ProcessGone),
+        (FileNotFoundError(2, "No such file or directory"), procfs.ProcessGone),
+        (PermissionError(13, "Permission denied"), PermissionDenied),
+        (PermissionError(1, "Operation not permitted"), PermissionDenied),
+        (OSError(5, "Input/output error"), DebugtoolError),
+    ],
+)
+def test_translate_as_psutil_does(exc, kind):
+    err = procfs.translate(exc, 42, "stat")
+    assert type(err) is kind
+    assert "process 42" in err.for_people() and "stat" in err.for_people()
+    if kind is PermissionDenied:
+        assert err.need == "CAP_SYS_PTRACE"
+
+
+def test_boot_time_without_proc_is_one_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(procfs, "PROC", str(tmp_path))
+    with pytest.raises(DebugtoolError):
+        procfs.boot_time()
