@@ -5,13 +5,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
+from debugtool import procfs
 from debugtool.runtimes import nsscan
 
 HOST = 4026531836
 
 
 def make_proc(tmp_path: Path, procs: dict[int, tuple[int, str, int, list[int]]]) -> str:
-    """Build /proc: ``{pid: (pidns inode, comm, ppid, NSpid chain)}``; btime 1,700,000,000."""
+    """Build /proc: ``{pid: (pidns inode, comm, ppid, NSpid chain)}``; btime 1,700,000,000.
+
+    Point ``procfs.PROC`` at the returned path to scan it.
+    """
     proc = tmp_path / "proc"
     proc.mkdir(parents=True)
     (proc / "stat").write_text("cpu  1 2 3\nbtime 1700000000\nprocesses 99\n")
@@ -30,7 +36,7 @@ def make_proc(tmp_path: Path, procs: dict[int, tuple[int, str, int, list[int]]])
     return str(proc)
 
 
-def test_groups_and_inits(tmp_path: Path) -> None:
+def test_groups_and_inits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     proc = make_proc(
         tmp_path,
         {
@@ -44,10 +50,11 @@ def test_groups_and_inits(tmp_path: Path) -> None:
             71: (4026532300, "orphan-child", 70, [71, 5]),
         },
     )
-    assert nsscan.host_pidns(proc) == HOST
-    groups = {inode: sorted(pids) for inode, pids in nsscan.group_by_pidns(proc).items()}
+    monkeypatch.setattr(procfs, "PROC", proc)
+    assert procfs.host_pidns() == HOST
+    groups = {inode: sorted(pids) for inode, pids in nsscan.group_by_pidns().items()}
     assert groups == {4026532200: [51, 60], 4026532300: [70, 71]}
-    found = {c.id: c for c in nsscan.scan(proc)}
+    found = {c.id: c for c in nsscan.scan()}
     assert set(found) == {"pid-51", "pid-70"}
     nginx = found["pid-51"]
     assert (nginx.name, nginx.runtime, nginx.status, nginx.pid) == ("nginx", "none", "running", 51)
@@ -57,16 +64,33 @@ def test_groups_and_inits(tmp_path: Path) -> None:
     assert found["pid-70"].name == "orphan"
 
 
-def test_host_only_and_vanishing_processes(tmp_path: Path) -> None:
+def test_host_only_and_vanishing_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     proc = make_proc(tmp_path, {1: (HOST, "init", 0, [1]), 2: (HOST, "kthreadd", 0, [2])})
-    assert nsscan.scan(proc) == []
+    monkeypatch.setattr(procfs, "PROC", proc)
+    assert nsscan.scan() == []
     # A process that exits between the scan and the status read is skipped, not an error.
     proc = make_proc(
         tmp_path / "b", {1: (HOST, "init", 0, [1]), 9: (4026532999, "gone", 1, [9, 1])}
     )
+    monkeypatch.setattr(procfs, "PROC", proc)
     os.remove(os.path.join(proc, "9", "status"))
-    assert nsscan.find_init([9], proc) is None
-    assert nsscan.scan(proc) == []
+    assert nsscan.find_init([9]) is None
+    assert nsscan.scan() == []
+
+
+def test_captured_host_with_a_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/fixtures/proc/ns-scan: PID 1 refuses its namespace link (self stands for the
+    host); the container's init is found by NSpid, its nsenter'd python counted with it."""
+    monkeypatch.setattr(procfs, "PROC", str(Path(__file__).parent.parent / "fixtures/proc/ns-scan"))
+    (sandbox,) = nsscan.scan()
+    assert (sandbox.id, sandbox.name, sandbox.pid, sandbox.pidns) == (
+        "pid-13200",
+        "sleep",
+        13200,
+        4026532251,
+    )
+    assert sandbox.metadata["none"]["processes"] == 2
+    assert sandbox.created is not None
 
 
 def test_real_host_scan_finds_no_host_process() -> None:
