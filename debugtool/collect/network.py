@@ -221,11 +221,11 @@ def parse_socket_link(target: str) -> int | None:
     return None
 
 
-def _process_sockets(pid: str) -> list[int]:
+def _process_sockets(pid: int) -> list[int]:
     """Return the socket inodes process ``pid`` holds; empty if it exited or hides its fds."""
     inodes = []
     try:
-        dirfd = os.open(f"/proc/{pid}/fd", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        dirfd = os.open(procfs.path(pid, "fd"), os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return []
     try:
@@ -253,25 +253,20 @@ def socket_owners(netns: int, pidns: int | None) -> dict[int, list[tuple[int, in
     during the scan are skipped.
     """
     owners: dict[int, list[tuple[int, int | None, str]]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    holding: dict[int, list[int]] = {}
+    for pid in procfs.members(netns, "net"):
+        inodes = _process_sockets(pid)
+        if inodes:
+            holding[pid] = inodes
+    inside = set(procfs.members(pidns, "pid", holding)) if pidns is not None else set()
+    for pid, inodes in holding.items():
         try:
-            if os.stat(f"/proc/{entry}/ns/net").st_ino != netns:
-                continue
-        except OSError:
-            continue  # exited, or a kernel thread without namespaces
-        inodes = _process_sockets(entry)
-        if not inodes:
-            continue
-        pid = int(entry)
-        try:
-            status = procfs.parse_status(procfs.read_text(pid, "status"))
-            in_pidns = pidns is not None and os.stat(f"/proc/{entry}/ns/pid").st_ino == pidns
-        except (procfs.ProcessGone, OSError, DebugtoolError):
-            continue
+            status = procfs.read_text(pid, "status")
+        except DebugtoolError:
+            continue  # exited since its fds were read
         chain = procfs.nspid(status)
-        holder = (pid, chain[-1] if in_pidns and chain else None, status.get("Name", ""))
+        name = procfs.status_field(status, "Name")
+        holder = (pid, chain[-1] if pid in inside and chain else None, name)
         for inode in inodes:
             holders = owners.setdefault(inode, [])
             if not holders or holders[-1][0] != pid:  # one entry per process, not per fd
@@ -391,7 +386,7 @@ def host_peers(route: nl.NetlinkSocket, links: list[nl.Link]) -> dict[int, str]:
     if not wanted:
         return {}
     try:
-        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        own = os.open(procfs.path("thread-self", "ns", "net"), os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return {}
     try:
@@ -481,8 +476,8 @@ def collect_network(target: Target) -> Network:
     netns = target.namespaces.get("net")
     if netns is None:
         try:
-            netns = os.stat(f"/proc/{target.pid}/ns/net").st_ino
-        except OSError:
+            netns = procfs.namespace_inode(target.pid, "net")
+        except DebugtoolError:
             raise _gone(target) from None
     route, diag = _open_sockets(target)
     try:
