@@ -108,29 +108,28 @@ def session_processes(pidns: int, marker: bytes | None, since: int) -> list[int]
     parent is outside the namespace (that is how a runtime's exec enters it), and its
     descendants.
     """
-    if marker is None and pidns == os.stat("/proc/self/ns/pid").st_ino:
+    if marker is None:
         # A target in the host's PID namespace: "started since, parent outside" would match
         # host daemons (a shim whose parent is an unreadable PID 1). Kill nothing rather than
-        # guess: first, do no harm.
-        return []
+        # guess (nor when this process's own namespace cannot be read): first, do no harm.
+        try:
+            if pidns == procfs.namespace_inode("self", "pid"):
+                return []
+        except DebugtoolError:
+            return []
     members: dict[int, tuple[int, int]] = {}  # pid -> (ppid, start time)
     found = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+    for pid in procfs.members(pidns):
         try:
-            if os.stat(f"/proc/{name}/ns/pid").st_ino != pidns:
-                continue
             if marker is not None:
-                with open(f"/proc/{name}/environ", "rb") as f:
-                    environ = b"\0" + f.read()
+                environ = b"\0" + procfs.read_bytes(pid, "environ")
                 if marker in environ or environ.endswith(marker[:-1]):
-                    found.append(int(name))
+                    found.append(pid)
                 continue
-            stat = procfs.parse_stat(procfs.read_text(name, "stat"))
-        except (OSError, DebugtoolError):
+            stat = procfs.parse_stat(procfs.read_text(pid, "stat"))
+        except (DebugtoolError, ValueError):
             continue
-        members[int(name)] = (int(stat["ppid"]), int(stat["starttime"]))
+        members[pid] = (int(stat["ppid"]), int(stat["starttime"]))
     if marker is not None:
         return found
     roots = {p for p, (ppid, start) in members.items() if start >= since and ppid not in members}
