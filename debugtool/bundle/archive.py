@@ -25,13 +25,13 @@ import tarfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from debugtool.bundle import manifest as mf
+from debugtool.bundle import manifest
 from debugtool.errors import BundleError
 
 
 def member_order(rel: str) -> tuple[int, str]:
     """Archive order: the manifest, redactions, report, host files, then containers."""
-    first = {mf.MANIFEST: 0, mf.REDACTIONS: 1, mf.REPORT: 2}
+    first = {manifest.MANIFEST: 0, manifest.REDACTIONS: 1, manifest.REPORT: 2}
     if rel in first:
         return (first[rel], rel)
     return (3 if rel.startswith("host/") else 4, rel)

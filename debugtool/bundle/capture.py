@@ -29,9 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from debugtool import deadline
-from debugtool.bundle import collectors as col
-from debugtool.bundle import leaks
-from debugtool.bundle import manifest as mf
+from debugtool.bundle import collectors, leaks, manifest
 from debugtool.bundle.archive import Archive, Destination
 from debugtool.bundle.redact import Redactor
 from debugtool.errors import ContainerGone, DebugtoolError, UsageError
@@ -105,8 +103,8 @@ class Collected:
         self.files: dict[str, bytes] = {}
         self.priority: dict[str, int] = {}
         self.owner: dict[str, int] = {}  # file -> index of the collector record that wrote it
-        self.results: list[mf.CollectorResult] = []
-        self.running: dict[int, tuple[mf.CollectorResult, float]] = {}
+        self.results: list[manifest.CollectorResult] = []
+        self.running: dict[int, tuple[manifest.CollectorResult, float]] = {}
         self.sealed = False
         self._keys = itertools.count(1)
 
@@ -114,10 +112,12 @@ class Collected:
         """Note a collector as running; return its key for ``finish`` (never 0)."""
         with self.lock:
             key = next(self._keys)
-            self.running[key] = (mf.CollectorResult(name, container), time.monotonic())
+            self.running[key] = (manifest.CollectorResult(name, container), time.monotonic())
             return key
 
-    def finish(self, key: int, result: mf.CollectorResult, files: dict[str, bytes], prio: int):
+    def finish(
+        self, key: int, result: manifest.CollectorResult, files: dict[str, bytes], prio: int
+    ):
         with self.lock:
             self.running.pop(key, None)
             if self.sealed:
@@ -147,7 +147,7 @@ class Capture:
     """One bundle capture. ``run()`` returns a ``Summary`` or raises ``BundleError``."""
 
     def __init__(self, options: Options) -> None:
-        self.o = options
+        self.options = options
         self.cap = Collected()
         self.stop = threading.Event()
         self.interrupted = ""
@@ -161,7 +161,7 @@ class Capture:
         self.archive = Archive(self.root, int(self.created_at))
         self.containers: list[tuple[Container, str]] = []  # (container, folder)
         self.redactor = Redactor()
-        self.index: col.HostIndex | None = None
+        self.index: collectors.HostIndex | None = None
         self._bulk: _Bulk | None = None
         self.exited: set[str] = set()  # ids of containers that exited during the capture
         self.aborted = False  # a second signal came: stop now, write nothing
@@ -174,27 +174,27 @@ class Capture:
         fn: Callable[..., dict[str, bytes]],
         *args: Any,
         container: str | None = None,
-        priority: int = mf.PRIORITY_HOST,
+        priority: int = manifest.PRIORITY_HOST,
         timeout: float | None = None,
     ) -> bool:
         """Run one collector in a daemon thread with a timeout; record its outcome.
 
         Returns whether it succeeded. Never raises: every failure becomes a record.
         """
-        result = mf.CollectorResult(name, container)
+        result = manifest.CollectorResult(name, container)
         if self.stop.is_set():
-            result.status, result.error = mf.SKIPPED, self._stop_reason()
+            result.status, result.error = manifest.SKIPPED, self._stop_reason()
             self.cap.finish(0, result, {}, priority)
             return False
         remaining = self.budget_ends - time.monotonic()
         if remaining <= 0:
             self.budget_hit = True
-            result.status = mf.SKIPPED
-            result.error = f"the bundle's time budget ({self.o.budget:g}s) was used up first"
+            result.status = manifest.SKIPPED
+            result.error = f"the bundle's time budget ({self.options.budget:g}s) was used up first"
             self.cap.finish(0, result, {}, priority)
             return False
-        limit = min(timeout or self.o.collector_timeout, remaining)
-        ctx = col.Context()
+        limit = min(timeout or self.options.collector_timeout, remaining)
+        ctx = collectors.CollectorRun()
         key = self.cap.begin(name, container)
         start = time.monotonic()
         running = deadline.start(fn, ctx, *args, name=f"dt-bundle-{name}")
@@ -205,31 +205,31 @@ class Capture:
         if not outcome.finished:
             ctx.abandon()  # its later output is ignored; its programs are killed now
             if self.stop.is_set():
-                result.status, result.error = mf.SKIPPED, self._stop_reason()
+                result.status, result.error = manifest.SKIPPED, self._stop_reason()
             else:
-                result.status = mf.TIMEOUT
+                result.status = manifest.TIMEOUT
                 result.error = f"did not finish within {limit:.3g}s"
-                if limit < (timeout or self.o.collector_timeout):
+                if limit < (timeout or self.options.collector_timeout):
                     self.budget_hit = True
                     result.error += " (cut by the bundle's time budget)"
-        elif isinstance(outcome.error, col.NothingToCollect):
-            result.status, result.error = mf.SKIPPED, outcome.error.for_people()
+        elif isinstance(outcome.error, collectors.NothingToCollect):
+            result.status, result.error = manifest.SKIPPED, outcome.error.for_people()
         elif isinstance(outcome.error, DebugtoolError):
-            result.status, result.error = mf.ERROR, outcome.error.for_people()
+            result.status, result.error = manifest.ERROR, outcome.error.for_people()
         elif outcome.error is not None:  # a collector bug becomes a record
-            result.status = mf.ERROR
+            result.status = manifest.ERROR
             result.error = f"{type(outcome.error).__name__}: {outcome.error}"
         else:
             files = outcome.value or {}
             if ctx.truncated:
-                result.status, result.error = mf.TRUNCATED, ctx.truncated
+                result.status, result.error = manifest.TRUNCATED, ctx.truncated
         self.cap.finish(key, result, self._first_pass(files), priority)
-        return result.status in (mf.OK, mf.TRUNCATED)
+        return result.status in (manifest.OK, manifest.TRUNCATED)
 
     def _first_pass(self, files: dict[str, bytes]) -> dict[str, bytes]:
         """Redact a collector's files by structure and pattern, in the worker that collected
         them, so this work overlaps the cgroup sampling window instead of following it."""
-        if not self.o.redact:
+        if not self.options.redact:
             return files
         return {rel: self.redactor.first_pass(rel, data) for rel, data in files.items()}
 
@@ -242,7 +242,9 @@ class Capture:
         restore = self._install_signals()
         try:
             # Checked first, so a destination that cannot be written costs no capture.
-            dest = Destination.choose(self.o.output, f"{self.root}.tar.gz", self.o.force)
+            dest = Destination.choose(
+                self.options.output, f"{self.root}.tar.gz", self.options.force
+            )
             discovery, chosen = self._discover()
             self._collect(discovery, chosen)
             return self._write(dest)
@@ -280,7 +282,9 @@ class Capture:
         from debugtool.target import find
 
         # Discovery runs in a daemon thread so a signal or the budget can cut it short too.
-        ask = functools.partial(discover, self.o.runtimes, all=True, timeout=self.o.runtime_timeout)
+        ask = functools.partial(
+            discover, self.options.runtimes, all=True, timeout=self.options.runtime_timeout
+        )
         asking = deadline.start(ask, name="dt-bundle-discover")
         deadline.wait([asking], self.budget_ends, self.stop)
         found = asking.outcome()
@@ -299,11 +303,11 @@ class Capture:
             raise found.error
         discovery = found.value
         assert discovery is not None
-        if self.o.all:
+        if self.options.all:
             chosen = [c for c in discovery.containers if c.status in ("running", "paused")]
         else:
             chosen = []
-            for text in self.o.targets:
+            for text in self.options.targets:
                 container = find(text, discovery)
                 if all(c.id != container.id for c in chosen):
                     chosen.append(container)
@@ -318,9 +322,11 @@ class Capture:
         for container, folder in self.containers:
             self.cap.finish(
                 0,
-                mf.CollectorResult("container", container.id),
-                self._first_pass(col.container_record(col.Context(), folder, container)),
-                mf.PRIORITY_ESSENTIAL,
+                manifest.CollectorResult("container", container.id),
+                self._first_pass(
+                    collectors.container_record(collectors.CollectorRun(), folder, container)
+                ),
+                manifest.PRIORITY_ESSENTIAL,
             )
             if container.status not in ("running", "paused"):
                 continue
@@ -329,10 +335,12 @@ class Capture:
             except DebugtoolError as exc:
                 if isinstance(exc, ContainerGone):
                     self.exited.add(container.id)  # listed running, gone before it was pinned
-                result = mf.CollectorResult("pin", container.id, mf.ERROR, error=exc.for_people())
-                self.cap.finish(0, result, {}, mf.PRIORITY_ESSENTIAL)
+                result = manifest.CollectorResult(
+                    "pin", container.id, manifest.ERROR, error=exc.for_people()
+                )
+                self.cap.finish(0, result, {}, manifest.PRIORITY_ESSENTIAL)
         try:
-            self.index = col.HostIndex()
+            self.index = collectors.HostIndex()
             self._run_jobs(discovery, targets)
             # A container killed mid-capture left part of its data from before and part from
             # after: the bundle must say so, not that it ran (its pidfd tells, see Target.alive).
@@ -342,9 +350,9 @@ class Capture:
                 target.close()
 
     def _run_jobs(self, discovery: Discovery, targets: dict[str, Target]) -> None:
-        o = self.o
+        o = self.options
         jobs: queue.Queue[Callable[[], None]] = queue.Queue()
-        options = {
+        asked = {
             "targets": o.targets,
             "all": o.all,
             "since": o.since,
@@ -355,15 +363,15 @@ class Capture:
             "redact": o.redact,
         }
         host_jobs: list[tuple[str, Callable[..., dict[str, bytes]], tuple[Any, ...]]] = [
-            ("host/debugtool", col.host_debugtool, (o.command_line, options)),
-            ("host/discovery", col.host_discovery, (discovery,)),
-            ("host/kernel", col.host_kernel, ()),
-            ("host/os-release", col.host_os_release, ()),
-            ("host/cgroups", col.host_cgroups, ()),
-            ("host/audit", col.host_audit, ()),
+            ("host/debugtool", collectors.host_debugtool, (o.command_line, asked)),
+            ("host/discovery", collectors.host_discovery, (discovery,)),
+            ("host/kernel", collectors.host_kernel, ()),
+            ("host/os-release", collectors.host_os_release, ()),
+            ("host/cgroups", collectors.host_cgroups, ()),
+            ("host/audit", collectors.host_audit, ()),
             (
                 "host/runtimes",
-                col.host_runtimes,
+                collectors.host_runtimes,
                 (min(o.collector_timeout, o.runtime_timeout), "docker" in discovery.runtimes),
             ),
         ]
@@ -378,49 +386,49 @@ class Capture:
                 target = targets.get(cid)
                 self.run_collector(
                     "inspect",
-                    col.inspect,
+                    collectors.inspect,
                     folder,
                     container,
                     runtime,
                     container=cid,
-                    priority=mf.PRIORITY_INSPECT,
+                    priority=manifest.PRIORITY_INSPECT,
                 )
                 if target is not None:
                     self.run_collector(
                         "snapshot",
-                        col.snapshot,
+                        collectors.snapshot,
                         folder,
                         target,
                         self.index,
                         container=cid,
-                        priority=mf.PRIORITY_SNAPSHOT,
+                        priority=manifest.PRIORITY_SNAPSHOT,
                     )
                     self.run_collector(
                         "raw",
-                        col.raw_files,
+                        collectors.raw_files,
                         folder,
                         target,
                         self.index,
                         container=cid,
-                        priority=mf.PRIORITY_RAW,
+                        priority=manifest.PRIORITY_RAW,
                     )
                 else:
                     why = "the container is not running" + (
                         " (or could not be pinned)" if container.running else ""
                     )
                     for name in ("snapshot", "raw"):
-                        rec = mf.CollectorResult(name, cid, mf.SKIPPED, error=why)
-                        self.cap.finish(0, rec, {}, mf.PRIORITY_RAW)
+                        rec = manifest.CollectorResult(name, cid, manifest.SKIPPED, error=why)
+                        self.cap.finish(0, rec, {}, manifest.PRIORITY_RAW)
                 self.run_collector(
                     "logs",
-                    col.logs,
+                    collectors.logs,
                     folder,
                     container,
                     runtime,
                     o.log_lines,
                     o.since,
                     container=cid,
-                    priority=mf.PRIORITY_LOGS,
+                    priority=manifest.PRIORITY_LOGS,
                 )
                 with lock:
                     finished[0] += 1
@@ -465,11 +473,11 @@ class Capture:
             # sampler hands over the samples it took. Give them that tick, no more.
             deadline.wait([sampler, *workers], time.monotonic() + 0.3)
         if self.stop.is_set():
-            self.cap.seal(mf.SKIPPED, self._stop_reason())
+            self.cap.seal(manifest.SKIPPED, self._stop_reason())
         elif self.budget_hit:
-            self.cap.seal(mf.TIMEOUT, f"cut by the bundle's time budget ({o.budget:g}s)")
+            self.cap.seal(manifest.TIMEOUT, f"cut by the bundle's time budget ({o.budget:g}s)")
         else:
-            self.cap.seal(mf.SKIPPED, "not finished")
+            self.cap.seal(manifest.SKIPPED, "not finished")
         # Containers whose jobs never started are recorded as skipped.
         done = {(r.container, r.name) for r in self.cap.results}
         for container, _ in self.containers:
@@ -482,43 +490,45 @@ class Capture:
                     else:
                         reason = f"the bundle's time budget ({o.budget:g}s) was used up first"
                     self.cap.results.append(
-                        mf.CollectorResult(name, container.id, mf.SKIPPED, error=reason)
+                        manifest.CollectorResult(name, container.id, manifest.SKIPPED, error=reason)
                     )
 
     def _host(self, name: str, fn: Callable[..., dict[str, bytes]], args: tuple[Any, ...]) -> None:
-        self.run_collector(name, fn, *args, priority=mf.PRIORITY_HOST)
+        self.run_collector(name, fn, *args, priority=manifest.PRIORITY_HOST)
 
     def _sampler(self, targets: dict[str, Target]) -> None:
         """Sample every container's cgroup in one shared window (so rates are visible)."""
         folders = dict((c.id, f) for c, f in self.containers)
-        o = self.o
+        o = self.options
         key = self.cap.begin("cgroup-sampler", None)
         start = time.monotonic()
-        taken, errors = col.sample_cgroups(
+        taken, errors = collectors.sample_cgroups(
             targets, o.samples, o.sample_interval, self.stop, self.index
         )
         duration = time.monotonic() - start
-        self.cap.finish(key, mf.CollectorResult("cgroup-sampler", None, duration=duration), {}, 0)
+        self.cap.finish(
+            key, manifest.CollectorResult("cgroup-sampler", None, duration=duration), {}, 0
+        )
         for cid in targets:
-            result = mf.CollectorResult("cgroup-samples", cid, duration=duration)
+            result = manifest.CollectorResult("cgroup-samples", cid, duration=duration)
             files: dict[str, bytes] = {}
             if taken.get(cid):
-                files[f"{folders[cid]}/cgroup-samples.json"] = col.dumps(taken[cid])
+                files[f"{folders[cid]}/cgroup-samples.json"] = collectors.dumps(taken[cid])
             if cid in errors:
-                result.status = mf.TRUNCATED if taken.get(cid) else mf.ERROR
+                result.status = manifest.TRUNCATED if taken.get(cid) else manifest.ERROR
                 result.error = errors[cid]
-            self.cap.finish(0, result, self._first_pass(files), mf.PRIORITY_SAMPLES)
+            self.cap.finish(0, result, self._first_pass(files), manifest.PRIORITY_SAMPLES)
 
     # -- writing ----------------------------------------------------------------------------
     def _prepare_bulk(self) -> _Bulk | None:
         """Redact (second pass), stage, tar and gzip the files gathered so far, as one gzip
         member that the final archive will hold after its manifest, redactions and report."""
-        if self.o.max_size is not None:
+        if self.options.max_size is not None:
             return None  # --max-size may drop any of them: build the archive in one go
         with self.cap.lock:
             files = dict(self.cap.files)
         secrets = frozenset(self.redactor.secrets)
-        if self.o.redact:
+        if self.options.redact:
             files = {rel: self.redactor.second_pass(rel, data) for rel, data in files.items()}
         # Not the last part: the end-of-archive blocks come after the last member, in the tail.
         data = self.archive.part(files, last=False)
@@ -526,9 +536,9 @@ class Capture:
 
     def _bulk_usable(self) -> bool:
         bulk = self._bulk
-        if bulk is None or self.o.max_size is not None:
+        if bulk is None or self.options.max_size is not None:
             return False
-        if self.o.redact and frozenset(self.redactor.secrets) != bulk.secrets:
+        if self.options.redact and frozenset(self.redactor.secrets) != bulk.secrets:
             return False  # a later file found a new secret: every file needs the second pass
         return all(rel in self.cap.files for rel in bulk.files)
 
@@ -539,13 +549,13 @@ class Capture:
         assert bulk is not None
         rest = {rel: d for rel, d in self.cap.files.items() if rel not in bulk.files}
         redactions: list[dict[str, Any]] = []
-        if self.o.redact:
+        if self.options.redact:
             rest = {rel: self.redactor.second_pass(rel, data) for rel, data in rest.items()}
             redactions = self.redactor.report()
         files = {**bulk.files, **rest}
         extra = self._extras(files, redactions, [])
-        manifest = json.dumps(self._manifest({**files, **extra}, []), indent=1).encode()
-        head = self.archive.part({mf.MANIFEST: manifest, **extra}, last=False)
+        document = json.dumps(self._manifest({**files, **extra}, []), indent=1).encode()
+        head = self.archive.part({manifest.MANIFEST: document, **extra}, last=False)
         archive = b"".join((head, bulk.gz, self.archive.part(rest)))
         replaced = self._publish(dest, archive)
         return self._summary(dest, len(archive), replaced, self.cap.results, redactions, [])
@@ -556,7 +566,7 @@ class Capture:
         A signal while it is linked into place (``dest.committing``) is ignored (see
         ``_install_signals``): the bundle is then whole, and is reported as written.
         """
-        if self.o.redact:
+        if self.options.redact:
             self._leak_scan(archive)
         self.dest = dest
         return dest.publish(archive)
@@ -566,7 +576,7 @@ class Capture:
         dest: Destination,
         size: int,
         replaced: bool,
-        results: list[mf.CollectorResult],
+        results: list[manifest.CollectorResult],
         redactions: list[dict[str, Any]],
         dropped: list[dict[str, Any]],
     ) -> Summary:
@@ -580,7 +590,7 @@ class Capture:
             complete=self._complete(),
             interrupted=self.interrupted,
             duration=time.monotonic() - self.started,
-            not_ok=[r.to_dict() for r in results if r.status != mf.OK],
+            not_ok=[r.to_dict() for r in results if r.status != manifest.OK],
             redactions=sum(r["count"] for r in redactions),
             dropped=dropped,
         )
@@ -591,7 +601,7 @@ class Capture:
         self._bulk = None
         files = dict(self.cap.files)
         redactions: list[dict[str, Any]] = []
-        if self.o.redact:
+        if self.options.redact:
             # The first pass ran as each collector finished (_first_pass); the second masks,
             # everywhere, the values that any file's first pass found.
             files = {rel: self.redactor.second_pass(rel, data) for rel, data in files.items()}
@@ -601,10 +611,10 @@ class Capture:
         results = self.cap.results
         order = sorted(files, key=lambda rel: (priority.get(rel, 0), -len(files[rel]), rel))
         estimate = {rel: len(zlib.compress(data, 1)) for rel, data in files.items()}
-        limit = self.o.max_size
+        limit = self.options.max_size
 
         def droppable() -> bool:
-            return bool(order) and priority.get(order[0], 0) < mf.PRIORITY_ESSENTIAL
+            return bool(order) and priority.get(order[0], 0) < manifest.PRIORITY_ESSENTIAL
 
         while True:
             extra = self._extras(files, redactions, dropped)
@@ -621,8 +631,8 @@ class Capture:
                         self._drop(rel, files, dropped, results)
                     continue
             members = {**files, **extra}
-            manifest = json.dumps(self._manifest(members, dropped), indent=1).encode()
-            archive = self.archive.part({mf.MANIFEST: manifest, **members})
+            document = json.dumps(self._manifest(members, dropped), indent=1).encode()
+            archive = self.archive.part({manifest.MANIFEST: document, **members})
             if limit is None or len(archive) <= limit or not droppable():
                 break
             self._drop(order.pop(0), files, dropped, results)  # the estimate was low
@@ -637,15 +647,15 @@ class Capture:
         rel: str,
         files: dict[str, bytes],
         dropped: list[dict[str, Any]],
-        results: list[mf.CollectorResult],
+        results: list[manifest.CollectorResult],
     ) -> None:
         data = files.pop(rel)
         dropped.append({"file": rel, "size": len(data), "reason": "--max-size"})
         index = self.cap.owner.get(rel)
         if index is not None and index < len(results):
             result = results[index]
-            if result.status == mf.OK:
-                result.status = mf.TRUNCATED
+            if result.status == manifest.OK:
+                result.status = manifest.TRUNCATED
             note = "some output dropped to fit --max-size"
             if note not in result.error:
                 result.error = f"{result.error}; {note}" if result.error else note
@@ -660,34 +670,34 @@ class Capture:
         from debugtool.bundle import report
 
         red = {
-            "redacted": self.o.redact,
+            "redacted": self.options.redact,
             "note": "rule, file and count of each masked value; the values are not recorded",
             "redactions": redactions,
         }
-        extra = {mf.REDACTIONS: json.dumps(red, indent=1).encode()}
-        manifest = self._manifest({}, dropped)
-        html = report.render(manifest, {**files, **extra})
-        if self.o.redact:
-            html = self.redactor.second_pass(mf.REPORT, html)
-        extra[mf.REPORT] = html
+        extra = {manifest.REDACTIONS: json.dumps(red, indent=1).encode()}
+        document = self._manifest({}, dropped)
+        html = report.render(document, {**files, **extra})
+        if self.options.redact:
+            html = self.redactor.second_pass(manifest.REPORT, html)
+        extra[manifest.REPORT] = html
         return extra
 
     def _manifest(self, members: dict[str, bytes], dropped: list[dict[str, Any]]) -> dict[str, Any]:
         """Return the manifest for ``members``, its command line and error texts redacted."""
         folders = dict((c.id, f) for c, f in self.containers)
-        manifest = mf.build(
+        document = manifest.build(
             root=self.root,
             created_at=self.created_at,
             host=socket.gethostname(),
             complete=self._complete(),
             interrupted=self.interrupted,
-            command_line=self.o.command_line,
-            redacted=self.o.redact,
-            budget=self.o.budget,
-            collector_timeout=self.o.collector_timeout,
+            command_line=self.options.command_line,
+            redacted=self.options.redact,
+            budget=self.options.budget,
+            collector_timeout=self.options.collector_timeout,
             duration=time.monotonic() - self.started,
             containers=[
-                mf.container_record(
+                manifest.container_record(
                     c, folders[c.id].removeprefix("containers/"), c.id in self.exited
                 )
                 for c, _ in self.containers
@@ -696,15 +706,17 @@ class Capture:
             dropped=dropped,
             members=members,
         )
-        if self.o.redact:
+        if self.options.redact:
             # The command line and error texts can carry secrets too.
-            manifest["command_line"] = self.redactor.data(manifest["command_line"], mf.MANIFEST)
-            for record in manifest["collectors"]:
+            document["command_line"] = self.redactor.data(
+                document["command_line"], manifest.MANIFEST
+            )
+            for record in document["collectors"]:
                 if record["error"]:
                     record["error"] = self.redactor.known(
-                        self.redactor.text(record["error"], mf.MANIFEST), mf.MANIFEST
+                        self.redactor.text(record["error"], manifest.MANIFEST), manifest.MANIFEST
                     )
-        return manifest
+        return document
 
     def _leak_scan(self, archive: bytes) -> None:
         """Fail (and write no archive) if any redacted value appears in any member."""

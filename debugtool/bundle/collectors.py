@@ -1,9 +1,9 @@
 """What a bundle collects: host facts, and per container its inspect data, Snapshot, logs, raw
 /proc and cgroup files, and cgroup samples.
 
-Each collector is a function ``(Context, ...) -> {path: bytes}`` run by the capture
+Each collector is a function ``(CollectorRun, ...) -> {path: bytes}`` run by the capture
 (``capture.py``) in a worker thread with a timeout; a collector that runs a program does it
-through ``Context.run`` so the capture can kill the program by its pid when the collector is cut
+through ``CollectorRun.run`` so the capture can kill the program by its pid when the collector is cut
 off. Paths are relative to the bundle root.
 """
 
@@ -102,7 +102,7 @@ class NothingToCollect(DebugtoolError):
     capture records it as ``skipped``, not as an error."""
 
 
-class Context:
+class CollectorRun:
     """What a running collector can use: subprocesses the capture may kill, and a cut-off flag."""
 
     def __init__(self) -> None:
@@ -192,7 +192,7 @@ def tail_lines(path: str, lines: int, chunk: int = 64 << 10) -> bytes:
 
 
 # --- host ----------------------------------------------------------------------------------
-def host_debugtool(ctx: Context, command_line: list[str], options: dict[str, Any]) -> Files:
+def host_debugtool(ctx: CollectorRun, command_line: list[str], options: dict[str, Any]) -> Files:
     """debugtool's version, the command line that made the bundle, and who ran it."""
     from debugtool import __version__, audit
 
@@ -207,7 +207,7 @@ def host_debugtool(ctx: Context, command_line: list[str], options: dict[str, Any
     return {"host/debugtool.json": dumps(record)}
 
 
-def host_kernel(ctx: Context) -> Files:
+def host_kernel(ctx: CollectorRun) -> Files:
     """uname, /proc/version, the kernel command line, uptime, load and memory."""
     u = os.uname()
     parts = [
@@ -221,7 +221,7 @@ def host_kernel(ctx: Context) -> Files:
     return {"host/kernel.txt": ("\n".join(parts) + "\n").encode()}
 
 
-def host_os_release(ctx: Context) -> Files:
+def host_os_release(ctx: CollectorRun) -> Files:
     """/etc/os-release (or /usr/lib/os-release)."""
     for path in ("/etc/os-release", "/usr/lib/os-release"):
         data = _read(path)
@@ -230,7 +230,7 @@ def host_os_release(ctx: Context) -> Files:
     raise DebugtoolError("this host has no os-release file.")
 
 
-def host_cgroups(ctx: Context) -> Files:
+def host_cgroups(ctx: CollectorRun) -> Files:
     """The cgroup layout: version, controllers, and every cgroup mount."""
     mounts = procfs.parse_mountinfo(procfs.read_text("self", "mountinfo"))
     v1 = [m for m in mounts if m.fstype == "cgroup"]
@@ -256,7 +256,7 @@ _VERSION_COMMANDS = {
 }
 
 
-def host_runtimes(ctx: Context, timeout: float, docker_answered: bool = True) -> Files:
+def host_runtimes(ctx: CollectorRun, timeout: float, docker_answered: bool = True) -> Files:
     """Versions of the runtimes on the host: their binaries' ``--version`` and Docker's API
     (not asked again when it did not answer discovery).
 
@@ -300,7 +300,7 @@ def host_runtimes(ctx: Context, timeout: float, docker_answered: bool = True) ->
     return {"host/runtimes.json": dumps(dict(sorted(answered.items())))}
 
 
-def host_discovery(ctx: Context, discovery: Discovery) -> Files:
+def host_discovery(ctx: CollectorRun, discovery: Discovery) -> Files:
     """Every container the runtimes listed, the runtimes that answered, and those skipped."""
     record = {
         "runtimes": sorted(discovery.runtimes),
@@ -317,7 +317,7 @@ def host_discovery(ctx: Context, discovery: Discovery) -> Files:
     return {"host/discovery.json": dumps(record)}
 
 
-def host_audit(ctx: Context) -> Files:
+def host_audit(ctx: CollectorRun) -> Files:
     """The audit log's most recent lines."""
     from debugtool import audit
 
@@ -332,12 +332,12 @@ def host_audit(ctx: Context) -> Files:
 
 
 # --- per container -------------------------------------------------------------------------
-def container_record(ctx: Context, folder: str, container: Container) -> Files:
+def container_record(ctx: CollectorRun, folder: str, container: Container) -> Files:
     """The model Container, with each backend's raw record (the fallback for inspect data)."""
     return {f"{folder}/container.json": dumps(container)}
 
 
-def inspect(ctx: Context, folder: str, container: Container, runtime: Runtime | None) -> Files:
+def inspect(ctx: CollectorRun, folder: str, container: Container, runtime: Runtime | None) -> Files:
     """The runtime's own inspect data; without an answering runtime, its discovery record."""
     if runtime is None:
         raise DebugtoolError(
@@ -348,7 +348,9 @@ def inspect(ctx: Context, folder: str, container: Container, runtime: Runtime | 
     return {f"{folder}/inspect.json": dumps(data)}
 
 
-def snapshot(ctx: Context, folder: str, target: Target, index: HostIndex | None = None) -> Files:
+def snapshot(
+    ctx: CollectorRun, folder: str, target: Target, index: HostIndex | None = None
+) -> Files:
     """The full Snapshot: processes, mounts, network, cgroup, security.
 
     The process scan is narrowed to the PIDs the bundle's single pass over ``/proc`` found in the
@@ -368,7 +370,9 @@ def snapshot(ctx: Context, folder: str, target: Target, index: HostIndex | None 
     return {f"{folder}/snapshot.json": snap.to_json().encode()}
 
 
-def raw_files(ctx: Context, folder: str, target: Target, index: HostIndex | None = None) -> Files:
+def raw_files(
+    ctx: CollectorRun, folder: str, target: Target, index: HostIndex | None = None
+) -> Files:
     """/proc tables and the container's cgroup files as read, for what the model leaves out."""
     files: Files = {}
     for name in _PROC_FILES:
@@ -403,7 +407,7 @@ def raw_files(ctx: Context, folder: str, target: Target, index: HostIndex | None
 
 
 def logs(
-    ctx: Context,
+    ctx: CollectorRun,
     folder: str,
     container: Container,
     runtime: Runtime | None,

@@ -52,7 +52,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from debugtool.bundle import manifest as mf
+from debugtool.bundle import manifest
 from debugtool.errors import BundleError
 from debugtool.model import CgroupStats, Container, Snapshot, from_dict
 
@@ -420,10 +420,10 @@ def read_archive(path: str, hold: bool = True, checksums: bool = False) -> Archi
                 info, rel, root = member.info, member.rel, member.root
                 why = _refusal(info)
                 if archive.manifest is None:
-                    if why or rel != mf.MANIFEST:
+                    if why or rel != manifest.MANIFEST:
                         raise BundleError(
                             f"{path} is not a debugtool bundle (its first member is "
-                            f"{info.name}, not {root}/{mf.MANIFEST}).",
+                            f"{info.name}, not {root}/{manifest.MANIFEST}).",
                             "Name a file written by 'debugtool bundle'.",
                         )
                     archive.root = root
@@ -436,7 +436,7 @@ def read_archive(path: str, hold: bool = True, checksums: bool = False) -> Archi
                 if root != archive.root or not rel:
                     archive.extra_roots.append(info.name)
                     continue
-                if rel in archive.sizes or rel == mf.MANIFEST:
+                if rel in archive.sizes or rel == manifest.MANIFEST:
                     # Two members of one name: tar keeps the last, this reader the last too,
                     # but nothing says which one the manifest's checksum was made for.
                     archive.repeated[rel] = archive.repeated.get(rel, 1) + 1
@@ -502,27 +502,27 @@ def _parse_manifest(path: str, data: bytes) -> dict[str, Any]:
     """Return the manifest if it is a debugtool manifest this debugtool can read (its schema
     is checked later, by ``verify``). Raises ``BundleError`` otherwise."""
     try:
-        manifest = mf.parse(data)
-    except mf.ManifestError as exc:
+        document = manifest.parse(data)
+    except manifest.ManifestError as exc:
         raise BundleError(
             f"{path} is not a debugtool bundle (its manifest: {exc}).",
             "Name a file written by 'debugtool bundle'.",
         ) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != mf.FORMAT:
+    if not isinstance(document, dict) or document.get("format") != manifest.FORMAT:
         raise BundleError(
             f"{path} is not a debugtool bundle (its manifest has no debugtool format mark).",
             "Name a file written by 'debugtool bundle'.",
         )
-    version = manifest.get("schema_version")
+    version = document.get("schema_version")
     if not isinstance(version, int):
         raise BundleError(f"{path} has a manifest with no schema version.", None)
-    if version > mf.SCHEMA_VERSION:
+    if version > manifest.SCHEMA_VERSION:
         raise BundleError(
             f"{path} has bundle schema version {version}; this debugtool reads up to "
-            f"{mf.SCHEMA_VERSION}.",
+            f"{manifest.SCHEMA_VERSION}.",
             "Upgrade debugtool to read it.",
         )
-    return manifest
+    return document
 
 
 class Bundle:
@@ -673,13 +673,13 @@ class Bundle:
     def collector_error(self, container_id: str, name: str) -> str:
         """Return why a container's collector did not succeed ('' when it did or never ran)."""
         for record in self.collectors(container_id):
-            if record.get("name") == name and record.get("status") != mf.OK:
+            if record.get("name") == name and record.get("status") != manifest.OK:
                 return f"{record.get('status')}: {record.get('error') or 'no detail'}"
         return ""
 
     def redactions(self) -> list[dict[str, Any]]:
         """Return the redaction report: ``{rule, file, count}`` records."""
-        data = self._json(mf.REDACTIONS)
+        data = self._json(manifest.REDACTIONS)
         if isinstance(data, dict):
             data = data.get("redactions")
         return data if isinstance(data, list) else []
@@ -701,16 +701,16 @@ def verify_bundle(path: str) -> list[str]:
 def _problems(archive: Archive) -> list[str]:
     """Return what is wrong with a bundle read with checksums: damage first, then refused
     members, the manifest's schema, then member by member."""
-    manifest = archive.manifest or {}
+    document = archive.manifest or {}
     problems = []
     if archive.damage:
         problems.append(archive.damage)
     problems.extend(archive.refused)
-    problems.extend(f"{mf.MANIFEST}: {p}" for p in mf.schema_problems(manifest))
-    root = manifest.get("root")
+    problems.extend(f"{manifest.MANIFEST}: {p}" for p in manifest.schema_problems(document))
+    root = document.get("root")
     if isinstance(root, str) and root != archive.root:
         problems.append(f"the archive's top folder {archive.root} is not {root}")
-    files = manifest.get("files")
+    files = document.get("files")
     recorded: dict[str, Any] = files if isinstance(files, dict) else {}
     for rel, entry in sorted(recorded.items()):
         size = archive.sizes.get(rel)
@@ -723,7 +723,7 @@ def _problems(archive: Archive) -> list[str]:
         elif archive.sums.get(rel) != entry.get("sha256"):
             problems.append(f"{rel}: checksum mismatch")
     for rel in archive.order:
-        if rel != mf.MANIFEST and rel not in recorded:
+        if rel != manifest.MANIFEST and rel not in recorded:
             problems.append(f"{rel}: not recorded in the manifest")
     for rel, times in archive.repeated.items():
         problems.append(f"{rel}: {times} members of this name")
@@ -749,7 +749,7 @@ def open_bundle(path: str) -> Bundle:
         raise BundleError(f"{path} is damaged: {archive.damage}.", hint)
     if archive.refused:
         raise BundleError(f"{path} holds what no bundle holds ({archive.refused[0]}).", hint)
-    schema = mf.schema_problems(archive.manifest)
+    schema = manifest.schema_problems(archive.manifest)
     if schema:
         raise BundleError(f"{path} has a malformed manifest: its {schema[0]}.", hint)
     more = len(problems) - 1

@@ -6,14 +6,14 @@ import json
 import shutil
 from pathlib import Path
 
-from debugtool.bundle import collectors as col
+from debugtool.bundle import collectors
 from debugtool.runtimes import docker
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "bundle"
 
 
 def test_docker_json_log_file() -> None:
-    text = col.read_log_file(str(FIXTURES / "docker-json.log"), None, None).decode()
+    text = collectors.read_log_file(str(FIXTURES / "docker-json.log"), None, None).decode()
     assert text.splitlines() == [
         "2026-11-26T15:17:48.007323013Z stdout starting with password=LogPw12345 token "
         "ghp_abcdefghijklmnopqrstuvwxyz012345",
@@ -26,12 +26,12 @@ def test_docker_json_log_file() -> None:
 
 def test_log_tail_and_since() -> None:
     path = str(FIXTURES / "docker-json.log")
-    assert col.read_log_file(path, 2, None).decode().splitlines() == [
+    assert collectors.read_log_file(path, 2, None).decode().splitlines() == [
         "not json at all",
         "2026-11-26T15:22:00.123456789+02:00 stdout last line without newline",
     ]
-    since = col._log_time("2026-11-26T15:20:30Z")
-    kept = col.read_log_file(path, None, since).decode().splitlines()
+    since = collectors._log_time("2026-11-26T15:20:30Z")
+    kept = collectors.read_log_file(path, None, since).decode().splitlines()
     # 15:22+02:00 is 13:22 UTC, before the cut; an unparsable line is kept.
     assert kept == [
         "2026-11-26T15:21:00.000000001Z stderr warning: slow request",
@@ -40,7 +40,7 @@ def test_log_tail_and_since() -> None:
 
 
 def test_podman_k8s_file_log() -> None:
-    text = col.read_log_file(str(FIXTURES / "podman-k8s-file.log"), None, None).decode()
+    text = collectors.read_log_file(str(FIXTURES / "podman-k8s-file.log"), None, None).decode()
     lines = text.splitlines()
     assert lines[0] == "2026-11-26T15:19:34.174751151+00:00 stdout hello from podman"
     assert lines[1] == "2026-11-26T15:19:34.174807598+00:00 stderr second line"
@@ -50,7 +50,7 @@ def test_podman_k8s_file_log() -> None:
 def test_tail_lines_reads_from_the_end(tmp_path: Path) -> None:
     big = tmp_path / "big.log"
     big.write_bytes(b"".join(b"line %d\n" % i for i in range(100_000)))
-    assert col.tail_lines(str(big), 3, chunk=1024) == b"line 99997\nline 99998\nline 99999\n"
+    assert collectors.tail_lines(str(big), 3, chunk=1024) == b"line 99997\nline 99998\nline 99999\n"
 
 
 def test_log_file_of_a_container_read_from_dockers_state_files(tmp_path: Path) -> None:
@@ -61,4 +61,4 @@ def test_log_file_of_a_container_read_from_dockers_state_files(tmp_path: Path) -
     record = {"ID": cid, "Name": "/web", "LogPath": str(log), "Config": {"Image": "busybox"}}
     (tmp_path / "containers" / cid / "config.v2.json").write_text(json.dumps(record))
     (web,) = docker.containers_on_disk(str(tmp_path), all=True) or []
-    assert web.name == "web" and col.log_file(web) == str(log)
+    assert web.name == "web" and collectors.log_file(web) == str(log)

@@ -61,7 +61,7 @@ def zeros_sha256(size: int) -> str:
 Data = bytes | int  # bytes, or that many zeros
 
 
-def manifest(files: dict[str, Data]) -> bytes:
+def manifest_of(files: dict[str, Data]) -> bytes:
     entries = {}
     for rel, data in files.items():
         if isinstance(data, int):
@@ -133,7 +133,7 @@ def write_tar(
 
 def bundle(path: Path, files: dict[str, Data], gzip_members: int = 1, **more: Data) -> Path:
     """A bundle whose manifest records ``files``; ``more`` are members it does not record."""
-    members = [(member(f"{ROOT}/{mf.MANIFEST}", manifest(files)), manifest(files))]
+    members = [(member(f"{ROOT}/{mf.MANIFEST}", manifest_of(files)), manifest_of(files))]
     members += [(member(f"{ROOT}/{rel}", data), data) for rel, data in {**files, **more}.items()]
     return write_tar(path, members, gzip_members)
 
@@ -208,7 +208,7 @@ def test_a_valid_bundle_reads_and_verifies(tmp_path: Path) -> None:
 
 def test_verify_still_finds_a_changed_member(tmp_path: Path) -> None:
     files = valid_files()
-    good = manifest(files)
+    good = manifest_of(files)
     files["host/kernel.txt"] = b"uname: Linux vm 6.9.9\n"  # same size, other bytes
     members = [(member(f"{ROOT}/{mf.MANIFEST}", good), good)]
     members += [(member(f"{ROOT}/{rel}", data), data) for rel, data in files.items()]
@@ -286,7 +286,7 @@ def test_member_count_and_name_length_limits(tmp_path, monkeypatch) -> None:
 
 def _headers(path: Path, *blocks: bytes) -> Path:
     """A bundle whose manifest is followed by hand-made tar blocks."""
-    data = manifest({})
+    data = manifest_of({})
     head = member(f"{ROOT}/{mf.MANIFEST}", data).tobuf(tarfile.USTAR_FORMAT)
     body = head + data + bytes(-len(data) % 512) + b"".join(blocks) + bytes(1024)
     path.write_bytes(gzip.compress(body))
@@ -335,7 +335,7 @@ def test_links_devices_and_climbing_paths_are_refused_never_extracted(
     tmp_path: Path, monkeypatch
 ) -> None:
     files = valid_files()
-    members = [(member(f"{ROOT}/{mf.MANIFEST}", manifest(files)), manifest(files))]
+    members = [(member(f"{ROOT}/{mf.MANIFEST}", manifest_of(files)), manifest_of(files))]
     members += [(member(f"{ROOT}/{rel}", data), data) for rel, data in files.items()]
     for name, (kind, _) in REFUSED.items():
         info = member(name, b"* * * * * root reboot\n", kind)

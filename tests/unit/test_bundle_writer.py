@@ -93,7 +93,7 @@ def make(
     **options: object,
 ) -> tuple[Summary, Capture]:
     """Write a bundle of one running and one stopped container; return its summary."""
-    from debugtool.bundle import collectors as col
+    from debugtool.bundle import collectors
 
     w = writer(tmp_path, **options)
     taken: set[str] = set()
@@ -111,11 +111,15 @@ def make(
         {"host/audit.jsonl": b'{"action": "exec", "argv": ["sh"]}\nnot json\n'},
         mf.PRIORITY_HOST,
     )
-    put("container", CONTAINER.id, {f"{folder}/container.json": col.dumps(CONTAINER)}, 9)
+    put("container", CONTAINER.id, {f"{folder}/container.json": collectors.dumps(CONTAINER)}, 9)
     put(
         "inspect",
         CONTAINER.id,
-        {f"{folder}/inspect.json": col.dumps({"Config": {"Env": ["DB_PASSWORD=EnvS3cret42"]}})},
+        {
+            f"{folder}/inspect.json": collectors.dumps(
+                {"Config": {"Env": ["DB_PASSWORD=EnvS3cret42"]}}
+            )
+        },
         mf.PRIORITY_INSPECT,
     )
     put(
@@ -127,11 +131,11 @@ def make(
     put(
         "cgroup-samples",
         CONTAINER.id,
-        {f"{folder}/cgroup-samples.json": col.dumps(samples())},
+        {f"{folder}/cgroup-samples.json": collectors.dumps(samples())},
         mf.PRIORITY_SAMPLES,
     )
     put("logs", CONTAINER.id, {f"{folder}/logs.txt": logs}, mf.PRIORITY_LOGS)
-    put("container", STOPPED.id, {f"{stopped}/container.json": col.dumps(STOPPED)}, 9)
+    put("container", STOPPED.id, {f"{stopped}/container.json": collectors.dumps(STOPPED)}, 9)
     put("snapshot", STOPPED.id, {}, 4, status=mf.SKIPPED, error="the container is not running")
     put("logs", STOPPED.id, {}, 0, status=mf.TIMEOUT, error="did not finish within 10s")
     for rel, data in (extra or {}).items():
@@ -154,7 +158,7 @@ import time  # noqa: E402
 import pytest  # noqa: E402
 
 from debugtool.bundle import reader  # noqa: E402
-from debugtool.bundle.collectors import Context  # noqa: E402
+from debugtool.bundle.collectors import CollectorRun  # noqa: E402
 from debugtool.bundle.redact import MASK, Redactor  # noqa: E402
 from debugtool.commands import Duration, Size  # noqa: E402
 from debugtool.errors import BundleError, ContainerNotFound, UsageError  # noqa: E402
@@ -364,7 +368,7 @@ def test_hung_collector_times_out_and_its_late_output_is_ignored(tmp_path: Path)
     w = writer(tmp_path, collector_timeout=0.2)
     release = threading.Event()
 
-    def hangs(ctx: Context) -> dict[str, bytes]:
+    def hangs(ctx: CollectorRun) -> dict[str, bytes]:
         release.wait(5)
         return {"late.txt": b"too late"}
 
@@ -380,7 +384,7 @@ def test_timed_out_program_is_killed_by_pid(tmp_path: Path) -> None:
     w = writer(tmp_path, collector_timeout=0.5)
     pidfile = tmp_path / "pid"
 
-    def slow(ctx: Context) -> dict[str, bytes]:
+    def slow(ctx: CollectorRun) -> dict[str, bytes]:
         ctx.run(["sh", "-c", f"echo $$ > {pidfile}; exec sleep 30"], timeout=30)
         return {}
 
@@ -398,10 +402,10 @@ def test_failing_collector_is_recorded(tmp_path: Path) -> None:
 
     w = writer(tmp_path)
 
-    def fails(ctx: Context) -> dict[str, bytes]:
+    def fails(ctx: CollectorRun) -> dict[str, bytes]:
         raise DebugtoolError("the thing is broken.", "Fix it.")
 
-    def bug(ctx: Context) -> dict[str, bytes]:
+    def bug(ctx: CollectorRun) -> dict[str, bytes]:
         return {}["x"]  # type: ignore[return-value]
 
     assert w.run_collector("fails", fails) is False

@@ -21,9 +21,8 @@ from typing import Any
 import pytest
 
 from debugtool import cli
-from debugtool.bundle import collectors as col
+from debugtool.bundle import collectors, reader
 from debugtool.bundle import manifest as mf
-from debugtool.bundle import reader
 from debugtool.bundle.archive import Destination
 from debugtool.bundle.capture import Capture as Writer
 from debugtool.bundle.capture import Options, Summary
@@ -467,8 +466,8 @@ def test_log_lines_0_reads_only_the_tail_it_keeps(
         for _ in range(64):
             f.write(block)
         f.write(b'{"log":"the last line\\n","stream":"stderr","time":"2026-11-26T15:18:00Z"}\n')
-    monkeypatch.setattr(col, "open", _Counted, raising=False)
-    data = col.read_log_file(str(log), None, None, limit=1 << 20)
+    monkeypatch.setattr(collectors, "open", _Counted, raising=False)
+    data = collectors.read_log_file(str(log), None, None, limit=1 << 20)
     assert data.endswith(b"2026-11-26T15:18:00Z stderr the last line\n")
     assert len(data) > 1 << 20  # one line more than the cap: the caller cuts and says so
     assert _Counted.read_total < 3 << 20, f"read {_Counted.read_total >> 20} MiB"
@@ -479,11 +478,11 @@ def test_log_read_stops_at_its_own_limit_and_says_so(
 ) -> None:
     """A --since that keeps nothing of a huge log stops reading at LOG_READ_LIMIT, and the
     output's first line says the rest was not read."""
-    monkeypatch.setattr(col, "LOG_READ_LIMIT", 1 << 20)
+    monkeypatch.setattr(collectors, "LOG_READ_LIMIT", 1 << 20)
     old = b'{"log":"old\\n","stream":"stdout","time":"2020-01-01T00:00:00Z"}\n'
     log = tmp_path / "old.log"
     log.write_bytes(old * 20_000 + b"new line, no time\n")
-    data = col.read_log_file(str(log), None, col._log_time("2026-01-01T00:00:00Z"))
+    data = collectors.read_log_file(str(log), None, collectors._log_time("2026-01-01T00:00:00Z"))
     assert data.splitlines() == [
         f"# debugtool read only the last 1 MiB of {log}".encode(),
         b"new line, no time",
@@ -497,7 +496,7 @@ def writer(path: str, force: bool = False, exited: bool = False) -> Writer:
     """A Writer whose capture is done: one container's record and a host file."""
     w = Writer(Options(output=path, force=force, command_line=["debugtool", "bundle", "web"]))
     w.containers = [(WEB, f"containers/{DIR}")]
-    files = {f"containers/{DIR}/container.json": col.dumps(WEB)}
+    files = {f"containers/{DIR}/container.json": collectors.dumps(WEB)}
     w.cap.finish(0, mf.CollectorResult("container", WEB.id), files, mf.PRIORITY_ESSENTIAL)
     w.cap.finish(0, mf.CollectorResult("host/kernel"), {"host/kernel.txt": b"uname\n"}, 5)
     if exited:
