@@ -99,15 +99,22 @@ def _link_inode(link: str, nstype: str) -> int | None:
 
 
 def namespace_inode(pid: int | str, nstype: str) -> int:
-    """Return the inode of a process's namespace of type ``nstype`` (what ``stat`` of
-    ``/proc/PID/ns/TYPE`` gives). Raises ``ProcessGone`` or ``PermissionDenied``."""
+    """Return the inode of a process's namespace of type ``nstype`` (``stat`` of
+    ``/proc/PID/ns/TYPE``). Raises ``ProcessGone`` or ``PermissionDenied``."""
     where = f"{PROC}/{pid}/ns/{nstype}"
     try:
-        inode = _link_inode(os.readlink(where), nstype)
-        # A captured tree's links point to stand-in files: their inode is the namespace's.
-        return inode if inode is not None else os.stat(where).st_ino
+        return os.stat(where).st_ino
+    except FileNotFoundError:
+        pass  # gone; or a captured tree, whose links hold the kernel's text and point nowhere
     except OSError as exc:
         raise translate(exc, pid, f"ns/{nstype}") from None
+    try:
+        inode = _link_inode(os.readlink(where), nstype)
+    except OSError as exc:
+        raise translate(exc, pid, f"ns/{nstype}") from None
+    if inode is None:
+        raise ProcessGone(f"process {pid} exited while reading ns/{nstype}.")
+    return inode
 
 
 def namespace_inodes(pid: int | str) -> dict[str, int]:

@@ -60,7 +60,7 @@ class Target:
     @property
     def root(self) -> str:
         """The container's root filesystem as the host sees it (``/proc/PID/root``)."""
-        return f"/proc/{self.pid}/root"
+        return procfs.path(self.pid, "root")
 
     @property
     def name(self) -> str:
@@ -250,17 +250,17 @@ def _find_pid(text: str, containers: list[Container]) -> Container:
         raise UsageError("pid:1 is this host's init, not a process of a container.", elsewhere)
     try:
         comm = procfs.read_text(pid, "comm").strip()
-        if _kernel_thread(pid):
+        if procfs.kernel_thread(pid):
             raise UsageError(
                 f"process {pid} ({comm}) is a kernel thread, not a process of a container.",
                 elsewhere,
             )
-        pidns = os.stat(f"/proc/{pid}/ns/pid").st_ino
-    except (procfs.ProcessGone, FileNotFoundError, ProcessLookupError):
+        pidns = procfs.namespace_inode(pid, "pid")
+    except procfs.ProcessGone:
         raise ContainerNotFound(
             f"no process {pid} runs on this host.", "List processes with 'ps -e'."
         ) from None
-    except PermissionError:
+    except PermissionDenied:
         # Seen for PID 1 on hosts whose init is protected from ptrace-level access.
         raise PermissionDenied(
             f"debugtool may not read the namespaces of process {pid}.",
@@ -294,19 +294,6 @@ def _pick_pid(text: str, containers: list[Container], discovery: Discovery) -> C
     if matches:
         raise AmbiguousTarget(f"pid:{text}", [_label(c) for c in matches])
     raise _not_found(f"pid:{text}", discovery)
-
-
-def _kernel_thread(pid: int) -> bool:
-    """Return whether ``pid`` is a kernel thread (``PF_KTHREAD``; kthreadd and its children).
-
-    Raises ``procfs.ProcessGone`` when it has exited.
-    """
-    from debugtool.runtimes.oci import proc_stat
-
-    seen = proc_stat(pid)
-    if seen is None:
-        raise procfs.ProcessGone(f"process {pid} exited.")
-    return seen.kthread
 
 
 def _find_pod(text: str, containers: list[Container]) -> Container:

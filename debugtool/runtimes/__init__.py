@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from debugtool import deadline
-from debugtool.errors import RuntimeUnavailable
+from debugtool import deadline, procfs
+from debugtool.errors import DebugtoolError, RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.runtimes.base import ExecRequest, Runtime
 
@@ -265,8 +265,8 @@ def discover(
 
 def _pidns(pid: int) -> int | None:
     try:
-        return os.stat(f"/proc/{pid}/ns/pid").st_ino
-    except OSError:
+        return procfs.namespace_inode(pid, "pid")
+    except DebugtoolError:
         return None
 
 

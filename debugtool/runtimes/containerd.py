@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from debugtool import procfs
 from debugtool.errors import ContainerGone, ExecUnsupported, RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.runtimes import grpcwire
@@ -491,7 +492,7 @@ def tasks_on_disk(daemon: Daemon) -> list[Container]:
                 created = os.stat(f"{bundle}/init.pid").st_mtime
             except (OSError, ValueError):
                 continue  # a task being created or deleted: normal churn
-            alive = os.path.exists(f"/proc/{pid}") if pid else False
+            alive = os.path.exists(procfs.path(pid)) if pid else False
             annotations: dict[str, str] = {}
             try:
                 with open(f"{bundle}/config.json", "rb") as f:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
 
+from debugtool import procfs
 from debugtool.errors import ContainerGone, RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.runtimes.base import ExecRequest, Runtime, Stdio
@@ -182,7 +183,7 @@ def _state_pid(cid: str, recorded: Any) -> tuple[int | None, bool]:
     if recorded is None:
         return None, False
     try:
-        with open(f"/proc/{recorded}/cgroup", "rb") as f:
+        with open(procfs.path(recorded, "cgroup"), "rb") as f:
             return (recorded if cid.encode() in f.read() else None), False
     except OSError:
         return None, False

@@ -48,8 +48,6 @@ _MAX_STATE = 4 << 20
 #: A state root with more entries that are not containers than this gets one warning for all of
 #: them (``--oci-root /proc`` would otherwise print one line per process).
 _MAX_SKIP_WARNINGS = 5
-#: ``PF_KTHREAD`` in the flags of ``/proc/PID/stat`` (include/linux/sched.h): a kernel thread.
-PF_KTHREAD = 0x00200000
 
 
 class ProcState(NamedTuple):
@@ -138,16 +136,15 @@ def parse_created(text: Any) -> float | None:
 def proc_stat(pid: int) -> ProcState | None:
     """Return the state letter, start time (ticks) and kernel-thread flag of a live process, or
     None if it is gone."""
-    text = read_small(f"/proc/{pid}/stat")
+    text = read_small(procfs.path(pid, "stat"))
     if text is None:
         return None
     try:
         fields = procfs.parse_stat(text)
-        # Field 9, flags, is the seventh after the command name's closing parenthesis.
-        flags = int(text[text.rindex(")") + 2 :].split()[6])
     except (ValueError, IndexError):
         return None
-    return ProcState(str(fields["state"]), int(fields["starttime"]), bool(flags & PF_KTHREAD))
+    kthread = bool(int(fields["flags"]) & procfs.PF_KTHREAD)
+    return ProcState(str(fields["state"]), int(fields["starttime"]), kthread)
 
 
 def host_pid(value: Any) -> int | None:
@@ -491,7 +488,7 @@ def read_in_root(pid: int, path: str, limit: int = 1 << 20) -> bytes | None:
     from debugtool import rootfs
 
     try:
-        return rootfs.read_file(f"/proc/{pid}/root", path, limit)
+        return rootfs.read_file(procfs.path(pid, "root"), path, limit)
     except rootfs.NotRegularFile:
         return None
     except rootfs.RootfsError as exc:
