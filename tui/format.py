@@ -1,13 +1,14 @@
-"""How the TUI writes text and numbers: container text, CPU %, memory, runtimes, sizes."""
+"""How the TUI writes text a container chose: escaped, and never read as markup.
+
+What each value of a container, process, mount or socket becomes as text is the core views'
+business (``debugtool.views``), the same in the CLI, the TUI and the report.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.text import Text
 
-from debugtool.model import Container
-from debugtool.output import human_size, printable
+from debugtool.output import printable
 
 
 def plain(text: str) -> Text:
@@ -18,43 +19,3 @@ def plain(text: str) -> Text:
     markup, so ``[b]`` or ``[link=...]`` in a process name is shown, not applied.
     """
     return Text(printable(text))
-
-
-def cpu_text(value: Any) -> str:
-    """Return ``12.5%`` (of one core), or '-' when unknown."""
-    return "-" if value is None else f"{value:.1f}%"
-
-
-def size_text(value: Any) -> str:
-    """Return a byte count as ``1.5MiB``, or '-' when unknown."""
-    return "-" if value is None else human_size(value)
-
-
-def memory_text(value: Any) -> str:
-    """Return ``usage / limit`` from a (usage, limit) pair; no limit shows as usage alone."""
-    if not value:
-        return "-"
-    usage, limit = value
-    if usage is None:
-        return "-"
-    if limit is None:
-        return human_size(usage)
-    return f"{human_size(usage)} / {human_size(limit)}"
-
-
-def against(value: float | None, limit: float | None, unit: str = "") -> str:
-    """Return ``value of limit (NN%)`` or ``value (no limit)``."""
-    if value is None:
-        return "unknown"
-    shown = human_size(value) if unit == "bytes" else f"{value:g}{unit}"
-    if not limit:
-        return f"{shown} (no limit)"
-    total = human_size(limit) if unit == "bytes" else f"{limit:g}{unit}"
-    return f"{shown} of {total} ({value / limit * 100:.0f}%)"
-
-
-def runtime_text(container: Container) -> str:
-    """Return the runtime, with the containerd namespace when there is one."""
-    if container.runtime == "containerd" and container.namespace:
-        return f"containerd/{container.namespace}"
-    return container.runtime

@@ -9,9 +9,11 @@ from tui_fixtures import NOW, WEB_ID, recorded
 from debugtool.audit import Record
 from debugtool.model import CgroupStats, Container
 from debugtool.output import utc_text
+from debugtool.views import cpu_text
+from debugtool.views.cgroup import against
+from debugtool.views.containers import memory_text, runtime_text
 from tui import commands
 from tui.commands import Finished
-from tui.format import against, cpu_text, memory_text, runtime_text
 from tui.usage import UsageHistory
 from tui.widgets.live_table import sort_value
 
@@ -81,7 +83,7 @@ def test_audit_entries_match_by_target_id_or_name():
 
 
 def test_formats():
-    assert cpu_text(None) == "-" and cpu_text(12.345) == "12.3%"
+    assert cpu_text(None) == "-" and cpu_text(12.345) == "12.3"
     assert memory_text((1024 * 1024, None)) == "1.0MiB"
     assert memory_text((512 * 1024, 64 * 1024 * 1024)) == "512.0KiB / 64.0MiB"
     assert memory_text(None) == "-"

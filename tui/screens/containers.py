@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from textual import work
 from textual.app import ComposeResult
@@ -15,24 +14,25 @@ from debugtool.errors import ContainerGone, DebugtoolError
 from debugtool.model import CgroupStats, Container
 from debugtool.output import utc_text
 from debugtool.runtimes import Discovery
-from tui.format import cpu_text, memory_text, plain, runtime_text
+from debugtool.views import containers as view
+from tui.format import plain
 from tui.screens.polling import PollingScreen
 from tui.widgets.banner import Banner
 from tui.widgets.filter_bar import FilterBar
-from tui.widgets.live_table import Column, LiveTable
+from tui.widgets.live_table import LiveTable
 
-# Fixed widths keep the numbers on an 120-column terminal; the ID scrolls into view to the right.
+# The numbers stay on a 120-column terminal; the pod columns and the ID scroll into view.
 BASE_COLUMNS = [
-    Column("name", "NAME", width=24),
-    Column("runtime", "RUNTIME", width=14),
-    Column("image", "IMAGE", width=22),
-    Column("status", "STATUS", width=7),
-    Column("pid", "PID", justify="right", width=7),
-    Column("cpu", "CPU %", format=cpu_text, justify="right", width=6),
-    Column("memory", "MEM / LIMIT", format=memory_text, justify="right", width=18),
+    view.NAME,
+    view.RUNTIME,
+    view.IMAGE,
+    view.STATUS,
+    view.HOST_PID,
+    view.CPU,
+    view.MEMORY,
 ]
-POD_COLUMNS = [Column("pod", "POD", width=20), Column("pod_namespace", "K8S NS", width=12)]
-ID_COLUMN = Column("id", "ID", width=12)
+POD_COLUMNS = [view.POD, view.POD_NAMESPACE]
+ID_COLUMN = view.ID
 
 DISCOVER_EVERY = 3.0  # seconds between runtime listings; cgroup samples come every interval
 FORGET_AFTER = 60.0  # seconds a removed container stays listed, marked removed
@@ -179,25 +179,20 @@ class ContainersScreen(PollingScreen):
         pods = any(c.pod for c in self.containers.values())
         columns = [*BASE_COLUMNS, *(POD_COLUMNS if pods else []), ID_COLUMN]
         self.table.set_columns(columns)
-        rows: dict[str, list[Any]] = {}
+        rows: dict[str, view.ContainerRow] = {}
         for cid, c in self.containers.items():
             series = self.tui.usage.get(cid)
             stats = series.last if series else None
-            running = c.status in ("running", "paused")
-            row: list[Any] = [
-                c.name,
-                runtime_text(c),
-                c.image,
-                c.status,
-                c.pid if running else None,
-                series.cpu_now if series and running else None,
-                (stats.memory_usage, stats.memory_limit) if stats and running else None,
-            ]
-            if pods:
-                row += [c.pod, c.pod_namespace]
-            row.append(c.short_id)
-            rows[cid] = row
-        self.table.update_rows(rows)
+            if series is not None and c.status in ("running", "paused"):
+                rows[cid] = view.ContainerRow(
+                    c,
+                    cpu_percent=series.cpu_now,
+                    memory_usage=stats.memory_usage if stats else None,
+                    memory_limit=stats.memory_limit if stats else None,
+                )
+            else:
+                rows[cid] = view.ContainerRow(c)
+        self.table.show(rows)
         self._render_status()
 
     def _render_status(self) -> None:

@@ -19,73 +19,55 @@ if TYPE_CHECKING:
 from debugtool.errors import DebugtoolError
 from debugtool.model import Container, Snapshot
 from debugtool.output import printable, utc_text
-from tui.format import cpu_text, plain, runtime_text, size_text
+from debugtool.views import interfaces, mounts, processes, routes, security, sessions, sockets
+from debugtool.views.containers import runtime_text
+from tui.format import plain
 from tui.screens.polling import PollingScreen
 from tui.widgets.banner import Banner
 from tui.widgets.filter_bar import FilterBar
-from tui.widgets.live_table import Column, LiveTable
+from tui.widgets.live_table import LiveTable
 from tui.widgets.resources import ResourcePanel
 
 TABS = ("processes", "mounts", "network", "resources", "security", "audit")
 
+# The core views' columns (``debugtool.views``), those a 120-column screen holds.
 PROCESS_COLUMNS = [
-    Column("pid", "PID", justify="right"),
-    Column("nspid", "CPID", justify="right"),
-    Column("ppid", "PPID", justify="right"),
-    Column("user", "USER"),
-    Column("state", "S", width=1),
-    Column("cpu", "CPU %", format=cpu_text, justify="right", width=6),
-    Column("rss", "MEM", format=size_text, justify="right", width=9),
-    Column("threads", "THR", justify="right"),
-    Column("command", "COMMAND"),
+    processes.PID,
+    processes.HOST_PID,
+    processes.PPID,
+    processes.USER,
+    processes.STATE,
+    processes.CPU,
+    processes.RSS,
+    processes.THREADS,
+    processes.COMMAND,
 ]
+# The risk first: mount points and host paths run long.
 MOUNT_COLUMNS = [
-    Column("risk", "RISK", width=36),
-    Column("mountpoint", "MOUNTPOINT"),
-    Column("fstype", "TYPE"),
-    Column("source", "SOURCE"),
-    Column("host_path", "HOST PATH"),
-    Column("mode", "RO/RW", width=5),
-    Column("propagation", "PROPAGATION"),
-    Column("options", "OPTIONS"),
+    mounts.RISK,
+    mounts.MOUNTPOINT,
+    mounts.TYPE,
+    mounts.SOURCE,
+    mounts.HOST_PATH,
+    mounts.MODE,
+    mounts.PROPAGATION,
+    mounts.OPTIONS,
 ]
 INTERFACE_COLUMNS = [
-    Column("name", "INTERFACE"),
-    Column("state", "STATE"),
-    Column("addresses", "ADDRESSES"),
-    Column("mtu", "MTU", justify="right"),
-    Column("mac", "MAC"),
-    Column("rx", "RX", format=size_text, justify="right"),
-    Column("rx_packets", "RX PKTS", justify="right"),
-    Column("tx", "TX", format=size_text, justify="right"),
-    Column("tx_packets", "TX PKTS", justify="right"),
-    Column("errors", "ERR/DROP"),
+    interfaces.NAME,
+    interfaces.STATE,
+    interfaces.ADDRESSES,
+    interfaces.MTU,
+    interfaces.MAC,
+    interfaces.RX_BYTES,
+    interfaces.RX_PACKETS,
+    interfaces.TX_BYTES,
+    interfaces.TX_PACKETS,
+    interfaces.ERRORS,
 ]
-SOCKET_COLUMNS = [
-    Column("protocol", "PROTO"),
-    Column("state", "STATE"),
-    Column("local", "LOCAL"),
-    Column("remote", "REMOTE"),
-    Column("process", "PROCESS"),
-    Column("queues", "RECV-Q/SEND-Q"),
-]
-ROUTE_COLUMNS = [
-    Column("destination", "DESTINATION"),
-    Column("gateway", "GATEWAY"),
-    Column("interface", "DEV"),
-    Column("metric", "METRIC", justify="right"),
-    Column("protocol", "PROTO"),
-    Column("scope", "SCOPE"),
-    Column("table", "TABLE"),
-]
-AUDIT_COLUMNS = [
-    Column("time", "TIME"),
-    Column("user", "USER"),
-    Column("action", "ACTION"),
-    Column("mode", "MODE"),
-    Column("command", "COMMAND"),
-    Column("exit", "EXIT", justify="right"),
-]
+SOCKET_COLUMNS = [*sockets.COLUMNS, sockets.RECV_Q, sockets.SEND_Q]
+ROUTE_COLUMNS = routes.COLUMNS
+AUDIT_COLUMNS = sessions.ONE_CONTAINER
 
 DUTY = 20  # wait at least DUTY times what a snapshot cost: collection stays under 5% of a core
 
@@ -274,7 +256,7 @@ class DetailScreen(PollingScreen):
             runtime_text(c),
             c.image or "-",
             c.status,
-            f"pid {c.pid or '-'}",
+            f"host pid {c.pid or '-'}",
             f"id {c.short_id}",
         ]
         if c.pod:
@@ -288,21 +270,7 @@ class DetailScreen(PollingScreen):
             return
         self._render_title()
         self._render_processes()
-        self.table("mount").update_rows(
-            {
-                str(m.mount_id): [
-                    ", ".join(m.risks),
-                    m.mountpoint,
-                    m.fstype,
-                    m.source,
-                    m.host_path,
-                    "ro" if m.readonly else "rw",
-                    m.propagation,
-                    m.options,
-                ]
-                for m in snapshot.mounts
-            }
-        )
+        self.table("mount").show({str(m.mount_id): m for m in snapshot.mounts})
         if network:
             self._render_network()
         self._render_resources()
@@ -313,82 +281,32 @@ class DetailScreen(PollingScreen):
         snapshot = self.snapshot
         if snapshot is None:
             return
-        table = self.table("process")
-        if self.tree_view:
-            pairs = snapshot.process_tree()
-        else:
-            pairs = [(0, p) for p in snapshot.processes]
-        rows = {}
-        for depth, p in pairs:
-            prefix = ("  " * (depth - 1) + "└─ ") if depth else ""
-            rows[str(p.pid)] = [
-                p.pid,
-                p.nspid,
-                p.nsppid,  # the parent as the container sees it; None: outside it
-                p.user or (str(p.uid) if p.uid is not None else ""),
-                p.state,
-                p.cpu_percent,
-                p.rss,
-                p.threads,
-                prefix + p.command,
-            ]
-        table.update_rows(rows, order=[str(p.pid) for _, p in pairs] if self.tree_view else None)
+        rows = processes.rows(snapshot.processes, tree=self.tree_view)
+        self.table("process").show(
+            {str(r.process.pid): r for r in rows},  # host PIDs: unique, where nspid may not be
+            order=[str(r.process.pid) for r in rows] if self.tree_view else None,
+        )
 
     def _render_network(self) -> None:
         snapshot = self.snapshot
         if snapshot is None:
             return
         net = snapshot.network
-        self.table("interface").update_rows(
-            {
-                i.name: [
-                    i.name,
-                    i.state,
-                    " ".join(f"{a.address}/{a.prefixlen}" for a in i.addresses),
-                    i.mtu,
-                    i.mac,
-                    i.rx_bytes,
-                    i.rx_packets,
-                    i.tx_bytes,
-                    i.tx_packets,
-                    f"{i.rx_errors + i.tx_errors}/{i.rx_dropped + i.tx_dropped}",
-                ]
-                for i in net.interfaces
-            }
+        self.table("interface").show({i.name: i for i in net.interfaces})
+        rows = sorted(
+            sockets.rows(net.sockets),
+            key=lambda r: (
+                not r.socket.listening,
+                r.socket.protocol,
+                r.socket.local_port,
+                r.socket.inode,
+            ),
         )
-        sockets = sorted(
-            net.sockets,
-            key=lambda s: (not s.listening, s.protocol, s.local_port, s.inode),
-        )
-        rows = {}
-        for n, s in enumerate(sockets):
-            local = s.path if s.protocol == "unix" else _endpoint(s.local_address, s.local_port)
-            remote = "" if s.protocol == "unix" else _endpoint(s.remote_address, s.remote_port)
-            holders = ",".join(str(p) for p in (s.nspids or s.pids)[:4])
-            process = f"{s.process} ({holders})" if s.process else holders
-            rows[f"{s.protocol}-{s.inode}-{n}"] = [
-                s.protocol,
-                s.state,
-                local,
-                "" if s.listening else remote,
-                process,
-                f"{s.rx_queue}/{s.tx_queue}",
-            ]
-        self.table("socket").update_rows(rows, order=list(rows))
-        self.table("route").update_rows(
-            {
-                f"{n}": [
-                    r.destination,
-                    r.gateway,
-                    r.interface,
-                    r.metric,
-                    r.protocol,
-                    r.scope,
-                    r.table,
-                ]
-                for n, r in enumerate(net.routes)
-            },
-            order=[str(n) for n in range(len(net.routes))],
+        keys = [f"{r.socket.protocol}-{r.socket.inode}-{n}" for n, r in enumerate(rows)]
+        self.table("socket").show(dict(zip(keys, rows, strict=True)), order=keys)
+        shown = routes.shown(net.routes)
+        self.table("route").show(
+            {str(n): r for n, r in enumerate(shown)}, order=[str(n) for n in range(len(shown))]
         )
         dns = net.dns
         # From the container's resolv.conf: each line escaped on its own, so that a newline in
@@ -417,20 +335,7 @@ class DetailScreen(PollingScreen):
         if snapshot is None:
             return
         s = snapshot.security
-        uid_map = " ".join(f"{a}:{b}:{c}" for a, b, c in s.uid_map) or "-"
-        lines = [
-            f"User namespace: {'yes' if s.user_namespace else 'no (root inside is root on the host)'}"
-            f"  uid_map {uid_map}",
-            f"Root filesystem: {'read-only' if s.readonly_rootfs else 'read-write'}",
-            f"Seccomp: {s.seccomp or 'unknown'}"
-            + (f" ({s.seccomp_filters} filters)" if s.seccomp_filters else ""),
-            f"No new privileges: {'yes' if s.no_new_privs else 'no'}",
-            f"AppArmor: {s.apparmor or '-'}",
-            f"SELinux: {s.selinux or '-'}",
-            f"Effective capabilities ({len(s.cap_effective)}): {' '.join(s.cap_effective) or '-'}",
-            f"Bounding capabilities ({len(s.cap_bounding)}): {' '.join(s.cap_bounding) or '-'}",
-            f"Ambient capabilities: {' '.join(s.cap_ambient) or '-'}",
-        ]
+        lines = [f"{label}: {text}" for label, text in security.lines(s)]
         if s.warnings:
             lines.append("")
             lines += [f"! {w}" for w in s.warnings]
@@ -440,18 +345,8 @@ class DetailScreen(PollingScreen):
         self.query_one("#security-text", Static).update(Text(self._security_text))
 
     def _render_audit(self, records: list[Record]) -> None:
-        rows = {}
-        for n, r in enumerate(records):
-            state = r.state()
-            rows[str(n)] = [
-                r.time or utc_text(r.epoch),
-                r.sudo_user or r.user,
-                r.action,
-                r.mode,
-                " ".join(r.argv) if r.argv else f"pid {r.details.get('pid', '?')}",
-                {"running": "running", "lost": "never ended"}.get(state, r.exit_code),
-            ]
-        self.table("audit").update_rows(rows, order=list(rows))
+        keys = [str(n) for n in range(len(records))]
+        self.table("audit").show(dict(zip(keys, records, strict=True)), order=keys)
 
     def _render_status(self) -> None:
         tab = self.active_tab
@@ -486,11 +381,11 @@ class DetailScreen(PollingScreen):
 
     def trace_pid(self) -> int | None:
         """Return the selected process's PID inside the container (None: its init)."""
-        if self.active_tab == "processes":
-            key = self.table("process").selected_key
-            raw = self.table("process").raw(key) if key else None
-            if raw and raw[1]:
-                return int(raw[1])
+        if self.active_tab == "processes" and self.snapshot is not None:
+            key = self.table("process").selected_key  # the host PID
+            for p in self.snapshot.processes:
+                if str(p.pid) == key:
+                    return p.nspid or None
         return None
 
     def view_name(self) -> str:
@@ -591,11 +486,3 @@ class DetailScreen(PollingScreen):
 
     def on_live_table_chosen(self, message: LiveTable.Chosen) -> None:
         pass  # Enter on a row selects it; nothing deeper to drill into
-
-
-def _endpoint(address: str, port: int) -> str:
-    if not address:
-        return ""
-    if ":" in address:
-        return f"[{address}]:{port}"
-    return f"{address}:{port}"

@@ -1,6 +1,7 @@
 """A DataTable that is updated in place by row key, with filtering, sorting and a row cap.
 
-A refresh hands over every row's raw values; only rows whose values changed are formatted again
+Its columns are the core views' (``debugtool.views``): a refresh hands over every row's item,
+each column takes its raw value of it, and only rows whose values changed are formatted again
 and only the cells that changed are updated, so a table of thousands of mostly idle processes
 costs little per refresh. Rows beyond ``max_rows`` (after filter and sort) are not shown.
 """
@@ -8,8 +9,7 @@ costs little per refresh. Rows beyond ``max_rows`` (after filter and sort) are n
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from rich.text import Text
@@ -19,23 +19,7 @@ from textual.widgets.data_table import ColumnKey, RowKey
 
 from debugtool import output
 from debugtool.output import printable
-
-
-def dash(value: Any) -> str:
-    """Format a value for a cell: '-' for unknown."""
-    return "-" if value is None or value == "" else str(value)
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column: its key, header, how a raw value is shown and how it sorts."""
-
-    key: str
-    label: str
-    format: Callable[[Any], str] = dash
-    justify: Literal["left", "right"] = "left"
-    width: int | None = None  # None: as wide as the widest cell
-    sortable: bool = True
+from debugtool.views import Column
 
 
 class Cell(Text):
@@ -83,14 +67,14 @@ class LiveTable(DataTable):
 
     def __init__(
         self,
-        columns: Sequence[Column] = (),
+        columns: Sequence[Column[Any]] = (),
         max_rows: int = 5000,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(cursor_type="row", id=id, classes=classes)
         self.max_rows = max_rows
-        self._columns: list[Column] = list(columns)
+        self._columns: list[Column[Any]] = list(columns)
         self._raw: dict[str, tuple[Any, ...]] = {}
         self._shown_raw: dict[str, tuple[Any, ...]] = {}
         self._search: dict[str, str] = {}
@@ -105,10 +89,10 @@ class LiveTable(DataTable):
 
     def _add_columns(self) -> None:
         for column in self._columns:
-            self.add_column(column.label, key=column.key, width=column.width)
+            self.add_column(column.header, key=column.key, width=column.width)
 
     # --- methods the screens call ---------------------------------------------------------------
-    def set_columns(self, columns: Sequence[Column]) -> None:
+    def set_columns(self, columns: Sequence[Column[Any]]) -> None:
         """Replace the columns (for example when pods appear); call ``update_rows`` next."""
         if [c.key for c in columns] == [c.key for c in self._columns]:
             return
@@ -121,6 +105,16 @@ class LiveTable(DataTable):
         # The old rows do not fit the new columns: the caller hands over new ones next.
         self._raw.clear()
         self._search.clear()
+
+    def show(self, items: Mapping[str, Any], order: Sequence[str] | None = None) -> None:
+        """Show ``items`` (row key -> item of the columns' view), updating the table in place.
+
+        ``order``, when given, fixes the row order (the process tree) instead of the sort column.
+        """
+        columns = self._columns
+        self.update_rows(
+            {key: [c.value(item) for c in columns] for key, item in items.items()}, order
+        )
 
     def update_rows(
         self, rows: Mapping[str, Sequence[Any]], order: Sequence[str] | None = None
@@ -158,7 +152,7 @@ class LiveTable(DataTable):
 
     def cycle_sort(self) -> None:
         """Sort by the next sortable column (``s``), numbers largest first."""
-        keys = [c.key for c in self._columns if c.sortable]
+        keys = [c.key for c in self._columns]
         if not keys:
             return
         index = keys.index(self.sort_column) + 1 if self.sort_column in keys else 0
@@ -188,7 +182,13 @@ class LiveTable(DataTable):
             [c.format(v) for c, v in zip(self._columns, self._raw[k], strict=False)]
             for k in ordered
         ]
-        output.table([c.label for c in self._columns], rows, stream=stream, fit=False)
+        output.table(
+            [c.header for c in self._columns],
+            rows,
+            stream=stream,
+            fit=False,
+            justify=[c.justify for c in self._columns],
+        )
         return stream.getvalue()
 
     def raw(self, key: str) -> tuple[Any, ...] | None:
@@ -230,7 +230,7 @@ class LiveTable(DataTable):
             if self.sort_column in {c.key for c in self._columns}
             else None
         )
-        changed: dict[str, list[tuple[Column, Cell]]] = {}
+        changed: dict[str, list[tuple[Column[Any], Cell]]] = {}
         for key in wanted:
             values = self._raw[key]
             old = self._shown_raw.get(key)
@@ -270,7 +270,7 @@ class LiveTable(DataTable):
             if index != self.cursor_row:
                 self.move_cursor(row=index, animate=False, scroll=False)
 
-    def _patch_cells(self, changed: dict[str, list[tuple[Column, Cell]]]) -> bool:
+    def _patch_cells(self, changed: dict[str, list[tuple[Column[Any], Cell]]]) -> bool:
         """Replace changed cells and redraw only their rows; return False when it cannot.
 
         ``DataTable.update_cell`` bumps a counter that is part of every render cache key, so
@@ -320,7 +320,7 @@ class LiveTable(DataTable):
         event.stop()
         key = event.column_key.value
         column = next((c for c in self._columns if c.key == key), None)
-        if column is not None and column.sortable:
+        if column is not None:
             self.sort_by(column.key)
 
 
