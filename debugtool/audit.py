@@ -320,14 +320,12 @@ def sessions(records: list[Record]) -> list[Record]:
 
 def _alive(pid: int, since: float) -> bool:
     """Return whether ``pid`` runs and started no later than ``since`` (not a reused PID)."""
+    from debugtool import procfs
+
     if pid <= 0:
         return False
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            fields = f.read().rpartition(b")")[2].split()
-        start_ticks = int(fields[19])
-        with open("/proc/stat", "rb") as f:
-            btime = next(int(line.split()[1]) for line in f if line.startswith(b"btime"))
-    except (OSError, ValueError, IndexError, StopIteration):
+        started = procfs.boot_time() + procfs.start_time(pid) / procfs.CLOCK_TICKS
+    except (DebugtoolError, ValueError, IndexError):
         return False
-    return btime + start_ticks / os.sysconf("SC_CLK_TCK") <= since + 1
+    return started <= since + 1

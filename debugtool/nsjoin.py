@@ -66,13 +66,17 @@ def setns(fd: int, nstype: str) -> None:
 
 def thread_ns_inode(nstype: str) -> int:
     """Return the inode of the calling thread's namespace of ``nstype``."""
-    return os.stat(f"/proc/thread-self/ns/{nstype}").st_ino
+    from debugtool import procfs  # here, not at the top: the spawned joiner imports FLAGS
+
+    return os.stat(procfs.path("thread-self", "ns", nstype)).st_ino
 
 
 def open_ns(pid: int, nstype: str) -> int:
     """Open ``/proc/PID/ns/TYPE``; raise ``ContainerGone`` if the process has exited."""
+    from debugtool import procfs
+
     try:
-        return os.open(f"/proc/{pid}/ns/{nstype}", os.O_RDONLY | os.O_CLOEXEC)
+        return os.open(procfs.path(pid, "ns", nstype), os.O_RDONLY | os.O_CLOEXEC)
     except (FileNotFoundError, ProcessLookupError):
         raise ContainerGone(
             f"process {pid} exited before its {nstype} namespace was entered."
@@ -100,10 +104,13 @@ class Namespace:
         self._thread: int | None = None
 
     def __enter__(self) -> Namespace:
+        from debugtool import procfs
+
         target = open_ns(self.pid, self.nstype)
         try:
             want = os.fstat(target).st_ino
-            self._home = os.open(f"/proc/thread-self/ns/{self.nstype}", os.O_RDONLY | os.O_CLOEXEC)
+            home = procfs.path("thread-self", "ns", self.nstype)
+            self._home = os.open(home, os.O_RDONLY | os.O_CLOEXEC)
             self._thread = threading.get_ident()
             setns(target, self.nstype)
             if thread_ns_inode(self.nstype) != want:

@@ -34,6 +34,7 @@ import os
 import stat as stat_mod
 from collections.abc import Iterator
 
+from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError
 
 SYS_OPENAT2 = 437  # the same number on x86-64, arm64 and every asm-generic architecture
@@ -133,7 +134,7 @@ def _open_root(root: str) -> int:
     try:
         return os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except FileNotFoundError:
-        if root.startswith("/proc/"):
+        if root.startswith(procfs.path("")):
             raise ContainerGone(
                 f"the container's process exited, so its root {root} is gone."
             ) from None
@@ -269,7 +270,7 @@ def _reopen(path_fd: int, flags: int, path: str) -> int:
     if not (stat_mod.S_ISREG(before.st_mode) or stat_mod.S_ISDIR(before.st_mode)):
         raise NotRegularFile(path, _kind(before))
     # /proc/self/fd/N of an O_PATH fd reopens that very inode; no path is looked up again.
-    fd = os.open(f"/proc/self/fd/{path_fd}", (flags & ~os.O_NOFOLLOW) | _REOPEN_FLAGS)
+    fd = os.open(procfs.fd_path(path_fd), (flags & ~os.O_NOFOLLOW) | _REOPEN_FLAGS)
     try:
         after = os.fstat(fd)
     except OSError:

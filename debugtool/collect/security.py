@@ -168,9 +168,9 @@ def host_shared_namespaces(target: Target) -> list[str]:
     shared = []
     for ns, inode in target.namespaces.items():
         try:
-            if os.stat(f"{procfs.PROC}/self/ns/{ns}").st_ino == inode:
+            if procfs.namespace_inode("self", ns) == inode:
                 shared.append(ns)
-        except OSError:
+        except DebugtoolError:
             continue
     return shared
 

@@ -157,8 +157,11 @@ def _report(fd: int, payload: dict[str, Any]) -> None:
 # --- sealing the process before it meets the container ---------------------------------------
 
 
-def seal() -> None:
+def seal(proc_fd: int) -> None:
     """Make this process opaque to the container: not dumpable, no host strings in /proc.
+
+    Its own stat is read through the host's /proc at ``proc_fd``, as the joiner reads /proc
+    everywhere, before anything of the container is joined.
 
     Non-dumpable: ``/proc/PID/{environ,exe,fd,cwd,root,mem,maps}`` and ``ptrace`` need
     CAP_SYS_PTRACE in the host's user namespace, which no container has. ``/proc/PID/cmdline``
@@ -169,7 +172,8 @@ def seal() -> None:
         raise SetupFailed("clearing the dumpable flag failed; nothing entered the container.")
     _libc.prctl(PR_SET_NAME, _NAME, 0, 0, 0)
     try:
-        with open("/proc/self/stat", "rb") as f:
+        fd = os.open("self/stat", os.O_RDONLY | os.O_CLOEXEC, dir_fd=proc_fd)
+        with open(fd, "rb") as f:
             fields = f.read().rpartition(b")")[2].split()
     except OSError:
         return
@@ -438,7 +442,7 @@ def join_and_run(spec: JoinSpec) -> int:
                     pass
 
     try:
-        seal()
+        seal(spec.proc_fd)
         close_fds_except(spec.descriptors())
         signal.signal(signal.SIGUSR1, on_parent_death)
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):

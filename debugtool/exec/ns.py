@@ -118,10 +118,11 @@ def run_ns(
         for ns, fd in nsfds.items():
             if os.fstat(fd).st_ino != target.namespaces[ns]:
                 raise ContainerGone(f"container {target.name} changed while it was being entered.")
-        proc_fd = keep(os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
+        # The host's /proc, for the joiner to verify namespaces and read through after setns.
+        proc_fd = keep(os.open(procfs.path(), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC))
         try:
             cwd_fd: int | None = keep(
-                os.open(f"/proc/{pid}/cwd", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+                os.open(procfs.path(pid, "cwd"), os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
             )
         except OSError:
             cwd_fd = None
@@ -231,7 +232,7 @@ def should_spawn(spawn: bool | None) -> bool:
 def threading_active() -> bool:
     """Return whether this process runs more than one thread."""
     try:
-        return len(os.listdir("/proc/self/task")) > 1
+        return len(os.listdir(procfs.path("self", "task"))) > 1
     except OSError:
         return True
 
@@ -337,7 +338,7 @@ def _open_container_ptmx(pid: int) -> int | None:
     from debugtool import rootfs
 
     try:
-        path_fd = rootfs.open_in_root(f"/proc/{pid}/root", "/dev/pts/ptmx", os.O_PATH)
+        path_fd = rootfs.open_in_root(procfs.path(pid, "root"), "/dev/pts/ptmx", os.O_PATH)
     except DebugtoolError:
         return None
     try:
@@ -345,7 +346,7 @@ def _open_container_ptmx(pid: int) -> int | None:
         # Only the pty multiplexer (character device 5:2): anything else is not opened at all.
         if not stat.S_ISCHR(st.st_mode) or (os.major(st.st_rdev), os.minor(st.st_rdev)) != (5, 2):
             return None
-        return os.open(f"/proc/self/fd/{path_fd}", os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
+        return os.open(procfs.fd_path(path_fd), os.O_RDWR | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError:
         return None
     finally:

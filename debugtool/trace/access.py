@@ -35,10 +35,11 @@ def check_traceable(pid: int, own: set[int] | None = None) -> None:
             )
 
 
-def yama_scope(path: str = "/proc/sys/kernel/yama/ptrace_scope") -> int | None:
-    """Return the YAMA ptrace_scope setting, or None when YAMA is not in this kernel."""
+def yama_scope(path: str | None = None) -> int | None:
+    """Return the YAMA ptrace_scope setting (``/proc/sys/kernel/yama/ptrace_scope``, or
+    ``path``), or None when YAMA is not in this kernel."""
     try:
-        with open(path) as f:
+        with open(path or procfs.path("sys", "kernel", "yama", "ptrace_scope")) as f:
             return int(f.read().strip())
     except (OSError, ValueError):
         return None

@@ -8,6 +8,8 @@ import os
 import struct
 from typing import Any
 
+from debugtool import procfs
+
 
 class TraceeMemory:
     """The memory of one tracee, read with pread on /proc/PID/mem, shaped like the slice of
@@ -19,7 +21,7 @@ class TraceeMemory:
 
     def _mem(self) -> int:
         if self._fd is None:
-            self._fd = os.open(f"/proc/{self.pid}/mem", os.O_RDONLY | os.O_CLOEXEC)
+            self._fd = os.open(procfs.path(self.pid, "mem"), os.O_RDONLY | os.O_CLOEXEC)
         return self._fd
 
     def close(self) -> None:
