@@ -1,5 +1,8 @@
 """report.html: one self-contained page showing a bundle's views offline.
 
+It renders what the bundle reader reads (``reader.Bundle``: Containers, Snapshots, CgroupStats
+samples, audit records) with the same views as the CLI and the TUI (``debugtool.views``).
+
 Inline CSS and a few lines of inline JS, no external script, style, font or image, and a
 Content-Security-Policy that forbids fetching anything. Every text from the bundle is escaped,
 first by ``output.printable`` (controls, bidi overrides and invisible characters would disguise
@@ -9,13 +12,25 @@ appears in the page source.
 
 from __future__ import annotations
 
+import dataclasses
 import html
-import json
-import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from debugtool.bundle import manifest as mf
-from debugtool.output import printable
+from debugtool.bundle.reader import Archive, Bundle
+from debugtool.errors import DebugtoolError
+from debugtool.model import CgroupStats, Container, Snapshot
+from debugtool.output import human_size, printable, utc_text
+from debugtool.views import Column
+from debugtool.views import cgroup as cgroup_view
+from debugtool.views import containers as container_view
+from debugtool.views import interfaces as interface_view
+from debugtool.views import mounts as mount_view
+from debugtool.views import processes as process_view
+from debugtool.views import routes as route_view
+from debugtool.views import security as security_view
+from debugtool.views import sockets as socket_view
 
 _CSS = """
 :root{--fg:#1d2330;--muted:#5b6475;--bg:#fff;--band:#f3f5f8;--line:#d8dde6;--bad:#b3261e;
@@ -30,13 +45,13 @@ main{flex:1;padding:12px 20px;min-width:0}section.ctr[hidden]{display:none}
 h2{font-size:17px;margin:14px 0 6px}h3{font-size:15px;margin:14px 0 4px;border-bottom:1px solid
 var(--line)}table{border-collapse:collapse;width:100%;margin:4px 0 8px;font-size:13px}
 th,td{text-align:left;padding:2px 8px 2px 0;vertical-align:top;border-bottom:1px solid #eef0f4}
-th{color:var(--muted);font-weight:600}td.num{font-variant-numeric:tabular-nums}
+th{color:var(--muted);font-weight:600}.num{font-variant-numeric:tabular-nums;text-align:right}
 td code{overflow-wrap:anywhere}
 code,pre{font:12px/1.4 ui-monospace,Menlo,Consolas,monospace}pre{background:var(--band);
 padding:8px;overflow:auto;max-height:480px;white-space:pre-wrap;overflow-wrap:anywhere}
 .st-ok{color:var(--ok)}.st-error,.st-timeout{color:var(--bad);font-weight:600}
 .st-skipped,.st-truncated{color:var(--warn);font-weight:600}tr.risk td{background:#fdecea}
-.risk-tag{color:var(--bad);font-weight:600}.muted{color:var(--muted)}.warn{color:var(--warn)}
+.muted{color:var(--muted)}.warn{color:var(--warn)}
 .badge{display:inline-block;padding:0 6px;border-radius:8px;background:#dde3ee;font-size:12px}
 """
 
@@ -71,6 +86,7 @@ def esc(value: Any, multiline: bool = False) -> str:
 
 
 def _table(headers: list[str], rows: list[list[Any]], classes: list[str] | None = None) -> str:
+    """A table of cells already made HTML (numbers are escaped here and right-aligned)."""
     if not rows:
         return '<p class="muted">none</p>'
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
@@ -85,29 +101,45 @@ def _table(headers: list[str], rows: list[list[Any]], classes: list[str] | None 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _size(n: Any) -> str:
-    if not isinstance(n, (int, float)):
-        return "-"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
-        value /= 1024
-    return "-"
+#: Columns whose text is a command line or a path, set in code type.
+_CODE = frozenset({"command", "mountpoint", "source", "host_path"})
+
+
+def _view(
+    columns: Sequence[Column[Any]], items: Iterable[Any], classes: list[str] | None = None
+) -> str:
+    """A table of a view's columns: each cell the column's text, escaped."""
+    items = list(items)
+    if not items:
+        return '<p class="muted">none</p>'
+
+    def cell(column: Column[Any], item: Any) -> str:
+        text = esc(column.text(item))
+        if column.key in _CODE:
+            text = f"<code>{text}</code>"
+        return f'<td class="num">{text}</td>' if column.justify == "right" else f"<td>{text}</td>"
+
+    head = "".join(
+        f'<th class="num">{esc(c.header)}</th>'
+        if c.justify == "right"
+        else f"<th>{esc(c.header)}</th>"
+        for c in columns
+    )
+    body = []
+    for i, item in enumerate(items):
+        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
+        body.append(f"<tr{cls}>{''.join(cell(c, item) for c in columns)}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _pairs(pairs: Iterable[tuple[str, str]]) -> str:
+    """A two-column table of labelled lines (cgroup, security)."""
+    body = "".join(f"<tr><th>{esc(label)}</th><td>{esc(text)}</td></tr>" for label, text in pairs)
+    return f"<table>{body}</table>"
 
 
 def _status(status: str) -> str:
     return f'<span class="st-{esc(status)}">{esc(status)}</span>'
-
-
-def _load(files: dict[str, bytes], rel: str) -> Any:
-    data = files.get(rel)
-    if data is None:
-        return None
-    try:
-        return json.loads(data)
-    except ValueError:
-        return None
 
 
 def _collectors(records: list[dict[str, Any]]) -> str:
@@ -120,237 +152,170 @@ def _collectors(records: list[dict[str, Any]]) -> str:
         ]
         for r in records
     ]
-    return _table(["collector", "status", "duration", "detail"], rows)
+    return _table(["COLLECTOR", "STATUS", "DURATION", "DETAIL"], rows)
 
 
-def _processes(snap: dict[str, Any]) -> str:
-    rows = []
-    for p in snap.get("processes") or []:
-        rows.append(
-            [
-                p.get("nspid") if p.get("nspid") is not None else "-",
-                p.get("pid"),
-                esc(p.get("user") or p.get("uid")),
-                esc(p.get("state")),
-                "-" if p.get("cpu_percent") is None else f"{p['cpu_percent']:.1f}",
-                esc(_size(p.get("rss"))),
-                p.get("threads"),
-                f"<code>{esc(' '.join(p.get('cmdline') or []) or '[' + str(p.get('name')) + ']')}</code>",
-            ]
-        )
-    return _table(["pid", "host pid", "user", "state", "%cpu", "rss", "thr", "command"], rows)
+#: The processes as ``top`` shows them, but START: it is the time of day where the report is
+#: read, and the report is read elsewhere, later.
+_PROCESS_COLUMNS = [c for c in process_view.COLUMNS if c is not process_view.START]
 
 
-def _mounts(snap: dict[str, Any]) -> str:
-    rows, classes = [], []
-    mounts = snap.get("mounts") or []
-    for m in mounts:
-        risks = m.get("risks") or []
-        rows.append(
-            [
-                f"<code>{esc(m.get('mountpoint'))}</code>",
-                esc(m.get("fstype")),
-                f"<code>{esc(m.get('host_path') or m.get('source'))}</code>",
-                "ro" if m.get("readonly") else "rw",
-                esc(m.get("propagation")),
-                f'<span class="risk-tag">{esc(", ".join(risks))}</span>' if risks else "",
-            ]
-        )
-        classes.append("risk" if risks else "")
-    risky = sum(1 for c in classes if c)
+def _processes(snap: Snapshot) -> str:
+    return _view(_PROCESS_COLUMNS, process_view.rows(snap.processes))
+
+
+def _mounts(snap: Snapshot) -> str:
+    classes = ["risk" if m.risks else "" for m in snap.mounts]
+    risky = mount_view.risky_count(snap.mounts)
     toggle = (
         f'<p><label><input type="checkbox" class="riskonly"> show only the {risky} risky '
         "mount(s)</label></p>"
         if risky
         else '<p class="muted">no risky mounts flagged</p>'
     )
-    table = _table(["mountpoint", "type", "source", "mode", "propagation", "risks"], rows, classes)
-    return f"<div>{toggle}{table}</div>"
+    return f"<div>{toggle}{_view(mount_view.COLUMNS, snap.mounts, classes)}</div>"
 
 
-def _network(snap: dict[str, Any]) -> str:
-    net = snap.get("network") or {}
-    ifaces = [
-        [
-            esc(i.get("name")),
-            esc(i.get("state")),
-            esc(
-                " ".join(
-                    f"{a.get('address')}/{a.get('prefixlen')}" for a in i.get("addresses") or []
-                )
-            ),
-            esc(i.get("mac")),
-            i.get("mtu"),
-            esc(_size(i.get("rx_bytes"))),
-            esc(_size(i.get("tx_bytes"))),
-        ]
-        for i in net.get("interfaces") or []
-    ]
-    routes = [
-        [
-            esc(r.get("destination")),
-            esc(r.get("gateway")),
-            esc(r.get("interface")),
-            esc(r.get("table")),
-        ]
-        for r in net.get("routes") or []
-    ]
-    sockets = [
-        [
-            esc(s.get("protocol")),
-            esc(s.get("state")),
-            esc(s.get("path") or f"{s.get('local_address')}:{s.get('local_port')}"),
-            esc(
-                f"{s.get('remote_address')}:{s.get('remote_port')}" if s.get("remote_port") else ""
-            ),
-            esc(",".join(str(p) for p in s.get("nspids") or s.get("pids") or [])),
-            esc(s.get("process")),
-        ]
-        for s in net.get("sockets") or []
-    ]
-    dns = net.get("dns") or {}
+def _network(snap: Snapshot) -> str:
+    net = snap.network
+    dns = net.dns
     return (
         "<h4>Interfaces</h4>"
-        + _table(["name", "state", "addresses", "mac", "mtu", "rx", "tx"], ifaces)
+        + _view(interface_view.COLUMNS, net.interfaces)
         + "<h4>Routes</h4>"
-        + _table(["destination", "gateway", "interface", "table"], routes)
+        + _view(route_view.COLUMNS, route_view.shown(net.routes))
         + "<h4>Sockets</h4>"
-        + _table(["proto", "state", "local", "remote", "pids", "process"], sockets)
+        + _view(socket_view.COLUMNS, socket_view.rows(net.sockets))
         + "<h4>DNS</h4>"
-        + f"<p>nameservers: {esc(' '.join(dns.get('nameservers') or []) or '-')}; search: "
-        + f"{esc(' '.join(dns.get('search') or []) or '-')}</p>"
+        + f"<p>nameservers: {esc(' '.join(dns.nameservers) or '-')}; search: "
+        + f"{esc(' '.join(dns.search) or '-')}</p>"
     )
 
 
-def _cgroup(snap: dict[str, Any], samples: list[dict[str, Any]]) -> str:
-    cg = (samples[-1] if samples else None) or snap.get("cgroup") or {}
-    quota, period = cg.get("cpu_quota_us"), cg.get("cpu_period_us")
-    rows = [
-        ["version", esc(cg.get("version"))],
-        ["memory usage", esc(_size(cg.get("memory_usage")))],
-        [
-            "memory limit",
-            esc(_size(cg.get("memory_limit")) if cg.get("memory_limit") else "unlimited"),
-        ],
-        ["memory peak", esc(_size(cg.get("memory_peak")))],
-        ["OOM kills", esc(cg.get("oom_kills"))],
-        ["CPU limit", esc(f"{quota / period:.2f} cores" if quota and period else "unlimited")],
-        ["CPU throttled periods", esc(cg.get("cpu_nr_throttled"))],
-        ["pids", esc(f"{cg.get('pids_current')} / {cg.get('pids_max') or 'max'}")],
+def _cgroup(stats: CgroupStats, samples: list[CgroupStats]) -> str:
+    """The latest sample's usage (the snapshot's when no samples were taken), the CPU rate
+    between the first and the last sample, and every sample."""
+    rate = cgroup_view.cpu_rate(samples[0], samples[-1]) if len(samples) >= 2 else None
+    lines = cgroup_view.usage(stats, rate)
+    pairs = [
+        ("cgroup", stats.version or "unknown"),
+        *((cgroup_view.LABELS[key], text) for key, text in lines.items()),
     ]
-    if len(samples) >= 2:
-        first, last = samples[0], samples[-1]
-        span = (last.get("sampled_at") or 0) - (first.get("sampled_at") or 0)
-        if (
-            span > 0
-            and first.get("cpu_usage_ns") is not None
-            and last.get("cpu_usage_ns") is not None
-        ):
-            rate = (last["cpu_usage_ns"] - first["cpu_usage_ns"]) / 1e9 / span * 100
-            rows.append(["CPU (sampled)", esc(f"{rate:.1f}% of one core over {span:.1f}s")])
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+    if rate is not None:
+        span = samples[-1].sampled_at - samples[0].sampled_at
+        pairs.append(("CPU sampled over", f"{span:.1f}s"))
     sample_rows = [
         [
-            esc(time.strftime("%H:%M:%S", time.gmtime(s.get("sampled_at") or 0))),
-            esc(_size(s.get("memory_usage"))),
-            s.get("cpu_usage_ns") if s.get("cpu_usage_ns") is not None else "-",
-            s.get("pids_current") if s.get("pids_current") is not None else "-",
+            esc(utc_text(s.sampled_at)),
+            esc(human_size(s.memory_usage)),
+            s.cpu_usage_ns if s.cpu_usage_ns is not None else "-",
+            s.pids_current if s.pids_current is not None else "-",
         ]
         for s in samples
     ]
-    return f"<table>{body}</table><h4>Samples</h4>" + _table(
-        ["time (UTC)", "memory", "cpu ns", "pids"], sample_rows
+    return (
+        _pairs(pairs)
+        + "<h4>Samples</h4>"
+        + _table(["TIME", "MEMORY", "CPU NS", "PIDS"], sample_rows)
     )
 
 
-def _security(snap: dict[str, Any]) -> str:
-    sec = snap.get("security") or {}
-    rows = [
-        ["user namespace", "yes" if sec.get("user_namespace") else "no"],
-        ["capabilities (effective)", esc(" ".join(sec.get("cap_effective") or []) or "none")],
-        ["seccomp", esc(sec.get("seccomp") or "-")],
-        ["no_new_privs", "yes" if sec.get("no_new_privs") else "no"],
-        ["AppArmor", esc(sec.get("apparmor") or "-")],
-        ["SELinux", esc(sec.get("selinux") or "-")],
-        ["read-only root", "yes" if sec.get("readonly_rootfs") else "no"],
-    ]
-    body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    warnings = "".join(f'<li class="warn">{esc(w)}</li>' for w in sec.get("warnings") or [])
-    return f"<table>{body}</table>" + (f"<ul>{warnings}</ul>" if warnings else "")
+def _security(snap: Snapshot) -> str:
+    sec = snap.security
+    warnings = "".join(f'<li class="warn">! {esc(w)}</li>' for w in sec.warnings)
+    return _pairs(security_view.lines(sec)) + (f"<ul>{warnings}</ul>" if warnings else "")
 
 
-def _container(
-    record: dict[str, Any], files: dict[str, bytes], collectors: list[dict[str, Any]]
-) -> str:
-    folder = f"containers/{record.get('dir')}"
-    container = _load(files, f"{folder}/container.json") or record
-    snap = _load(files, f"{folder}/snapshot.json") or {}
-    samples = _load(files, f"{folder}/cgroup-samples.json") or []
-    logs = files.get(f"{folder}/logs.txt")
-    anchor = esc(record.get("dir"))
-    status = container.get("status")
-    if record.get("exited_during_capture"):  # container.json was written while it still ran
-        status = f"{record.get('status') or 'exited'} during capture"
-    errors = snap.get("errors") or {}
-    notes = "".join(f'<li class="warn">{esc(k)}: {esc(v)}</li>' for k, v in errors.items())
+def _read(bundle: Bundle, container: Container) -> tuple[Snapshot | None, list[CgroupStats], str]:
+    """Return the container's Snapshot (None: none in the bundle), its cgroup samples, and
+    why part of it cannot be shown ('' when all of it can)."""
+    snap: Snapshot | None
+    try:
+        snap = bundle.snapshot(container.id)
+    except DebugtoolError as exc:
+        return None, [], exc.for_people()
+    if "snapshot" in snap.errors:
+        snap = None  # nothing captured: said once, not in every section
+    try:
+        samples = bundle.cgroup_samples(container.id)
+    except DebugtoolError as exc:
+        return snap, [], exc.for_people()
+    return snap, samples, ""
+
+
+def _container(bundle: Bundle, container: Container, anchor: str) -> str:
+    """One container's section: what it is, then each view of its Snapshot."""
+    if container.id in bundle.exited_during_capture:
+        # container.json was written while it still ran
+        container = dataclasses.replace(container, status="exited during capture")
+    snap, samples, problem = _read(bundle, container)
+    notes = [f"snapshot: {problem}"] if problem else []
+    if snap is not None:
+        notes += [f"{section}: {error}" for section, error in snap.errors.items()]
+    else:
+        reason = bundle.collector_error(container.id, "snapshot") or "it was not captured"
+        notes.append(f"no snapshot in this bundle: {reason}")
+    missing = '<p class="muted">no snapshot in this bundle</p>'
+    stats = samples[-1] if samples else snap.cgroup if snap is not None else None
+    logs = bundle.logs(container.id)
+    c = container
     parts = [
-        f'<section class="ctr" id="{anchor}"><h2>{esc(container.get("name"))} '
-        f'<span class="badge">{esc(container.get("runtime"))}</span></h2>',
-        f"<p><code>{esc(container.get('id'))}</code> · image {esc(container.get('image') or '-')}"
-        f" · status {esc(status)} · pid {esc(container.get('pid') or '-')}</p>",
-        f"<ul>{notes}</ul>" if notes else "",
-        f"<h3>Processes ({len(snap.get('processes') or [])})</h3>",
-        _processes(snap) if snap else '<p class="muted">no snapshot in this bundle</p>',
-        f"<h3>Mounts ({len(snap.get('mounts') or [])})</h3>",
-        _mounts(snap) if snap else '<p class="muted">no snapshot in this bundle</p>',
+        f'<section class="ctr" id="{esc(anchor)}"><h2>{esc(c.name)} '
+        f'<span class="badge">{esc(c.runtime)}</span></h2>',
+        f"<p><code>{esc(c.short_id)}</code> · image {esc(c.image or '-')}"
+        f" · status {esc(c.status)} · host pid {esc(c.pid or '-')}</p>",
+        "<ul>" + "".join(f'<li class="warn">{esc(n)}</li>' for n in notes) + "</ul>"
+        if notes
+        else "",
+        f"<h3>Processes ({len(snap.processes) if snap else 0})</h3>",
+        _processes(snap) if snap else missing,
+        f"<h3>Mounts ({len(snap.mounts) if snap else 0})</h3>",
+        _mounts(snap) if snap else missing,
         "<h3>Network</h3>",
-        _network(snap) if snap else '<p class="muted">no snapshot in this bundle</p>',
+        _network(snap) if snap else missing,
         "<h3>Cgroup</h3>",
-        _cgroup(snap, samples) if snap or samples else '<p class="muted">no cgroup data</p>',
+        _cgroup(stats, samples) if stats is not None else '<p class="muted">no cgroup data</p>',
         "<h3>Security</h3>",
-        _security(snap) if snap else '<p class="muted">no snapshot in this bundle</p>',
+        _security(snap) if snap else missing,
         "<h3>Logs</h3>",
-        f"<pre>{esc(logs.decode('utf-8', 'replace'), multiline=True)}</pre>"
+        f"<pre>{esc(logs, multiline=True)}</pre>"
         if logs
         else '<p class="muted">no logs in this bundle</p>',
         "<h3>Collectors</h3>",
-        _collectors(collectors),
+        _collectors(bundle.collectors(container.id)),
         "</section>",
     ]
     return "".join(parts)
 
 
-def render(manifest: dict[str, Any], files: dict[str, bytes]) -> bytes:
-    """Return the report page for a bundle's manifest and (redacted) files."""
-    records = manifest.get("collectors") or []
-    by_container: dict[Any, list[dict[str, Any]]] = {}
-    for r in records:
-        by_container.setdefault(r.get("container"), []).append(r)
-    containers = manifest.get("containers") or []
+def page(bundle: Bundle) -> bytes:
+    """Return the report page of an opened bundle."""
+    manifest = bundle.manifest
+    records = manifest.get("containers") or []
+    anchors = {r["id"]: r["dir"] for r in records}
+    failed = {
+        r.get("container") for r in manifest.get("collectors") or [] if r.get("status") != mf.OK
+    }
     nav = "".join(
-        f'<a class="c" href="#{esc(c.get("dir"))}">{esc(c.get("name"))} '
-        f'<span class="muted">{esc(c.get("runtime"))}</span>'
-        + (
-            ' <span class="st-error">!</span>'
-            if any(r.get("status") != mf.OK for r in by_container.get(c.get("id"), []))
-            else ""
-        )
+        f'<a class="c" href="#{esc(anchors.get(c.id))}">{esc(c.name)} '
+        f'<span class="muted">{esc(c.runtime)}</span>'
+        + (' <span class="st-error">!</span>' if c.id in failed else "")
         + "</a>"
-        for c in containers
+        for c in bundle.containers
     )
-    created = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(manifest.get("created_at") or 0))
+    created = utc_text(bundle.captured_at)
     complete = (
         "complete"
-        if manifest.get("complete")
+        if bundle.complete
         else f"INCOMPLETE ({esc(manifest.get('interrupted') or 'time budget used up')})"
     )
     host_files = ["host/kernel.txt", "host/os-release", "host/cgroups.txt"]
-    host = "".join(
-        f"<h3>{esc(rel)}</h3><pre>{esc(files[rel].decode('utf-8', 'replace'), multiline=True)}</pre>"
-        for rel in host_files
-        if rel in files
-    )
-    red = _load(files, mf.REDACTIONS) or {}
+    host = ""
+    for rel in host_files:
+        data = bundle.member(rel)
+        if data is not None:
+            text = data.decode("utf-8", "replace")
+            host += f"<h3>{esc(rel)}</h3><pre>{esc(text, multiline=True)}</pre>"
     dropped = manifest.get("dropped") or []
     body = [
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
@@ -359,35 +324,69 @@ def render(manifest: dict[str, Any], files: dict[str, bytes]) -> bytes:
         f"<title>debugtool bundle {esc(manifest.get('host'))} {esc(created)}</title>",
         f"<style>{_CSS}</style></head><body>",
         f"<header><h1>debugtool support bundle: {esc(manifest.get('host'))}</h1>",
-        f"<p>captured {esc(created)} · {len(containers)} container(s) · {complete} · "
+        f"<p>captured {esc(created)} · {len(bundle.containers)} container(s) · {complete} · "
         f"debugtool {esc(manifest.get('debugtool_version'))}</p>",
         f"<p><code>{esc(' '.join(manifest.get('command_line') or []))}</code></p></header>",
         '<div class="layout"><nav><strong>Containers</strong>',
         nav or '<p class="muted">none</p>',
         '<p><a href="#host">Host</a></p></nav><main>',
     ]
-    for c in containers:
-        body.append(_container(c, files, by_container.get(c.get("id"), [])))
+    for c in bundle.containers:
+        anchor = anchors.get(c.id, "")
+        try:
+            body.append(_container(bundle, c, anchor))
+        except DebugtoolError as exc:  # the bundle cannot say which container this is
+            body.append(
+                f'<section class="ctr" id="{esc(anchor)}"><h2>{esc(c.name)}</h2>'
+                f'<p class="warn">{esc(exc.for_people())}</p></section>'
+            )
+    listed = [container_view.ContainerRow(c) for c in bundle.containers]
+    # Not CREATED: "5 minutes ago" would be counted from when the page is read.
+    columns = [c for c in container_view.COLUMNS if c is not container_view.CREATED]
+    if any(c.pod for c in bundle.containers):
+        columns = container_view.with_pods(columns)
     body += [
         '<section id="host"><h2>Host</h2>',
+        "<h3>Containers in this bundle</h3>",
+        _view(columns, listed),
         "<h3>Host collectors</h3>",
-        _collectors(by_container.get(None, [])),
+        _collectors(bundle.collectors(None)),
         host,
         "<h3>Redactions</h3>",
         _table(
-            ["rule", "file", "count"],
+            ["RULE", "FILE", "COUNT"],
             [
                 [esc(r.get("rule")), esc(r.get("file")), r.get("count")]
-                for r in red.get("redactions") or []
+                for r in bundle.redactions()
+                if isinstance(r, dict)
             ],
         )
-        if red.get("redacted", True)
+        if manifest.get("redacted", True)
         else '<p class="warn">this bundle was written with --no-redact</p>',
         "<h3>Dropped by --max-size</h3>",
         _table(
-            ["file", "size"], [[esc(d.get("file")), esc(_size(d.get("size")))] for d in dropped]
+            ["FILE", "SIZE"],
+            [[esc(d.get("file")), esc(human_size(d.get("size")))] for d in dropped],
         ),
         "</section></main></div>",
         f"<script>{_JS}</script></body></html>",
     ]
     return "".join(body).encode()
+
+
+def render(manifest: dict[str, Any], files: dict[str, bytes]) -> bytes:
+    """Return the report page for a bundle being written: its manifest and (redacted) files,
+    paths relative to the bundle's folder. The writer's entry point: the files are read as an
+    opened Bundle would read them, and shown by ``page``.
+
+    The audit log is left out: the page does not show it, and reading it would warn about a
+    line cut short on the writer's terminal."""
+    files = {rel: data for rel, data in files.items() if rel != "host/audit.jsonl"}
+    archive = Archive(
+        root=str(manifest.get("root") or ""),
+        members=files,
+        order=list(files),
+        manifest=manifest,
+        sizes={rel: len(data) for rel, data in files.items()},
+    )
+    return page(Bundle(mf.REPORT, archive))
