@@ -239,24 +239,24 @@ class LiveSource:
     def cgroup(self, container: Container) -> CgroupStats | None:
         """Return CPU and memory of a running container's cgroup (a list's sample).
 
-        The first sample finds the cgroup directories (parsing mountinfo); later ones reuse them
-        and read only ``LIST_FILES``: with 50 containers polled each second this is what the
-        TUI's CPU use is made of.
+        The first sample finds the cgroup directories (``collect.cgroups.container_dirs``,
+        parsing mountinfo) and reads every file; later ones reuse them and read only
+        ``LIST_FILES``: with 50 containers polled each second this is what the TUI's CPU use is
+        made of.
         """
         if not container.running:
             return None
-        from debugtool.collect.cgroups import collect_cgroup, read_stats
+        from debugtool.collect.cgroups import container_dirs, read_stats
 
         target = self.target(container)
         if target.cgroup and all(path == "/" for path in target.cgroup.values()):
             return None  # in the host's root cgroup: its numbers are the whole host's
         known = self._cgroups.get(container.id)
         if known is None:
-            stats = collect_cgroup(target)
-            self._cgroups[container.id] = (stats.version, dict(stats.paths))
-            return stats
-        version, dirs = known
-        stats = read_stats(version, dirs, read=_read_list_file)
+            known = self._cgroups[container.id] = container_dirs(target)
+            stats = read_stats(*known)
+        else:
+            stats = read_stats(*known, read=_read_list_file)
         stats.sampled_at = time.time()
         return stats
 

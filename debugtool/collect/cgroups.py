@@ -1,9 +1,12 @@
-"""Resource usage and limits of a container's cgroup, on cgroup v1, v2 and hybrid hosts.
+"""A container's cgroup directories, and their usage and limits, on cgroup v1, v2 and hybrid hosts.
 
-The paths come from ``/proc/PID/cgroup`` read from the host (host-absolute, because debugtool
-runs in the host's cgroup namespace); the hierarchies' mount points come from the host's
-mountinfo (v1: one ``cgroup`` mount per controller set, named by its super options; v2: the one
-``cgroup2`` mount). Each file is optional: a missing or unreadable one leaves its field ``None``.
+The one place that finds where a process's cgroups are on this host (``controller_dirs``): the
+paths come from ``/proc/PID/cgroup`` read from the host (host-absolute, because debugtool runs in
+the host's cgroup namespace); the hierarchies' mount points come from the host's mountinfo (v1:
+one ``cgroup`` mount per controller set, named by its super options; v2: the one ``cgroup2``
+mount). ``collect_cgroup``, the live source's list samples, the exec's cgroup join
+(``cgroup_procs_files``) and the bundle all go through it. Each file is optional: a missing or
+unreadable one leaves its field ``None``.
 """
 
 from __future__ import annotations
@@ -67,36 +70,118 @@ def _keyed(text: str | None) -> dict[str, int]:
     return out
 
 
+def host_mounts() -> list[procfs.MountInfo]:
+    """Return this host's mounts (debugtool's own mountinfo), which hold the cgroup
+    hierarchies; empty when it cannot be read."""
+    try:
+        return procfs.parse_mountinfo(procfs.read_text("self", "mountinfo"))
+    except DebugtoolError:
+        return []
+
+
+def _place(mounts: list[procfs.MountInfo], path: str) -> str | None:
+    """Return where the group ``path`` of one hierarchy is on this host, among its ``mounts``.
+
+    A mount of the hierarchy's root (``/``) is preferred; a mount of a group that holds
+    ``path`` (a bind of a sub-group) also serves. None when no mount holds it.
+    """
+    best: procfs.MountInfo | None = None
+    for m in mounts:
+        root = m.root.rstrip("/")
+        if (path == m.root or path.startswith(root + "/")) and (
+            best is None or len(m.root) < len(best.root)
+        ):
+            best = m
+    if best is None:
+        return None
+    return posixpath.join(best.mountpoint, path[len(best.root.rstrip("/")) :].lstrip("/"))
+
+
 def controller_dirs(
-    cgroup: dict[str, str], host: list[procfs.MountInfo]
+    cgroup: dict[str, str], host: list[procfs.MountInfo] | None = None
 ) -> tuple[str, dict[str, str]]:
     """Return the cgroup version and ``{controller: directory on the host}``.
 
-    ``cgroup`` is the parsed ``/proc/PID/cgroup``; ``host`` the host's mountinfo. v2 appears as
-    controller ``""`` (``unified``); v1 controllers by name (``memory``, ``cpu``, ``pids``...).
+    ``cgroup`` is the parsed ``/proc/PID/cgroup``; ``host`` the host's mountinfo (default: read
+    now). v2 appears as controller ``"unified"``; v1 controllers by name (``memory``, ``cpu``,
+    ``pids``, ``name=systemd``...). A hierarchy not mounted on this host has no entry.
     """
-    v2_mount = next((m.mountpoint for m in host if m.fstype == "cgroup2"), None)
-    v1_mounts: dict[str, str] = {}
+    if host is None:
+        host = host_mounts()
+    v2_mounts = [m for m in host if m.fstype == "cgroup2"]
+    v1_mounts: dict[str, list[procfs.MountInfo]] = {}
     for m in host:
-        if m.fstype != "cgroup":
-            continue
-        for opt in m.super_options.split(","):
-            v1_mounts.setdefault(opt, m.mountpoint)
+        if m.fstype == "cgroup":
+            for opt in m.super_options.split(","):
+                v1_mounts.setdefault(opt, []).append(m)
     dirs: dict[str, str] = {}
     v1 = False
     for controllers, path in cgroup.items():
         if controllers == "":
-            if v2_mount:
-                dirs["unified"] = posixpath.join(v2_mount, path.lstrip("/"))
+            place = _place(v2_mounts, path)
+            if place:
+                dirs["unified"] = place
             continue
         v1 = True
         for ctl in controllers.split(","):
-            base = v1_mounts.get(ctl)
-            if base:
-                dirs[ctl] = posixpath.join(base, path.lstrip("/"))
+            place = _place(v1_mounts.get(ctl, []), path)
+            if place:
+                dirs[ctl] = place
     has_v2 = "" in cgroup
     version = "hybrid" if v1 and has_v2 else "v1" if v1 else "v2" if has_v2 else ""
     return version, dirs
+
+
+def container_dirs(
+    target: Target, host: list[procfs.MountInfo] | None = None
+) -> tuple[str, dict[str, str]]:
+    """Return the version and ``{controller: directory}`` of the container's cgroup
+    (``controller_dirs`` of its process; ``host``: the host's mountinfo, default read now).
+
+    Raises ``ContainerGone`` when its process has exited and its cgroup is unknown, and
+    ``DebugtoolError`` when its directories are not visible from here (another cgroup namespace).
+    """
+    cgroup = target.cgroup
+    if not cgroup:
+        try:
+            cgroup = procfs.parse_cgroup(procfs.read_text(target.pid, "cgroup"))
+        except procfs.ProcessGone:
+            raise ContainerGone(
+                f"container {target.name} exited before its cgroup could be read."
+            ) from None
+    version, dirs = controller_dirs(cgroup, host)
+    if dirs and not any(os.path.isdir(d) for d in dirs.values()):
+        raise DebugtoolError(
+            f"the cgroup directories of {target.name} are not visible from here "
+            f"({', '.join(sorted(set(dirs.values()))[:2])}).",
+            "Run debugtool in the host's cgroup namespace.",
+        )
+    return version, dirs
+
+
+def cgroup_procs_files(
+    cgroup: dict[str, str],
+    mountinfo: str | None = None,
+    exists: Callable[[str], bool] = os.path.exists,
+) -> list[str]:
+    """Return the ``cgroup.procs`` files (host paths) that put a process in ``cgroup``'s groups:
+    one per hierarchy, as ``controller_dirs`` finds them (``mountinfo``: the host's text,
+    default read now). A group that does not exist (``exists``) is left out.
+
+    Raises ``ProcessGone`` or ``PermissionDenied`` when this host's mountinfo cannot be read.
+    """
+    if mountinfo is None:
+        mountinfo = procfs.read_text("self", "mountinfo")
+    _, dirs = controller_dirs(cgroup, procfs.parse_mountinfo(mountinfo))
+    files: list[str] = []
+    for controllers in cgroup:
+        directory = dirs.get(controllers.split(",")[0] if controllers else "unified")
+        if not directory:
+            continue
+        candidate = posixpath.join(directory, "cgroup.procs")
+        if candidate not in files and exists(candidate):
+            files.append(candidate)
+    return files
 
 
 def read_v1(dirs: dict[str, str], read: Reader = read_or_none) -> CgroupStats:
@@ -205,25 +290,7 @@ def collect_cgroup(target: Target) -> CgroupStats:
 
     Raises ``ContainerGone`` when its process has exited and its cgroup is unknown.
     """
-    cgroup = target.cgroup
-    if not cgroup:
-        try:
-            cgroup = procfs.parse_cgroup(procfs.read_text(target.pid, "cgroup"))
-        except procfs.ProcessGone:
-            raise ContainerGone(
-                f"container {target.name} exited before its cgroup could be read."
-            ) from None
-    try:
-        host = procfs.parse_mountinfo(procfs.read_text("self", "mountinfo"))
-    except DebugtoolError:
-        host = []
-    version, dirs = controller_dirs(cgroup, host)
+    version, dirs = container_dirs(target)
     stats = read_stats(version, dirs)
     stats.sampled_at = time.time()
-    if not any(os.path.isdir(d) for d in dirs.values()) and dirs:
-        raise DebugtoolError(
-            f"the cgroup directories of {target.name} are not visible from here "
-            f"({', '.join(sorted(set(dirs.values()))[:2])}).",
-            "Run debugtool in the host's cgroup namespace.",
-        )
     return stats

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from debugtool import procfs
@@ -55,54 +54,12 @@ def container_environ(pid: int) -> dict[str, str]:
     return env
 
 
-def cgroup_procs_files(
-    cgroup: dict[str, str],
-    mountinfo: str | None = None,
-    exists: Callable[[str], bool] = os.path.exists,
-) -> list[str]:
-    """Return the ``cgroup.procs`` files (host paths) that put a process in ``cgroup``'s groups.
-
-    ``cgroup`` is ``procfs.parse_cgroup`` of the target; each v1 hierarchy is found by its
-    controllers among this host's cgroup mounts, v2 (key ``""``) by its cgroup2 mount.
-    """
-    if mountinfo is None:
-        mountinfo = procfs.read_text("self", "mountinfo")
-    v1: list[tuple[set[str], str]] = []
-    v2 = ""
-    for line in mountinfo.splitlines():
-        left, sep, right = line.partition(" - ")
-        if not sep:
-            continue
-        fields = left.split()
-        rfields = right.split()
-        if len(fields) < 5 or len(rfields) < 3 or fields[3] != "/":
-            continue
-        fstype, options = rfields[0], rfields[2].split(",")
-        mountpoint = fields[4].replace("\\040", " ")
-        if fstype == "cgroup2" and not v2:
-            v2 = mountpoint
-        elif fstype == "cgroup":
-            v1.append((set(options), mountpoint))
-    files = []
-    for controllers, path in cgroup.items():
-        if controllers == "":
-            base = v2
-        else:
-            wanted = set(controllers.split(","))
-            base = next((mp for options, mp in v1 if wanted <= options), "")
-        if not base:
-            continue
-        candidate = os.path.join(base, path.lstrip("/"), "cgroup.procs")
-        if exists(candidate):
-            files.append(candidate)
-    return files
-
-
 def run_ns(
     target: Target, request: ExecRequest, plan: Plan, stdio: Stdio, spawn: bool | None = None
 ) -> int:
     """Start the joiner (see ``debugtool.exec.joiner``), relay its stdio, return the exit code."""
     from debugtool import terminal
+    from debugtool.collect.cgroups import cgroup_procs_files
 
     pid = target.pid
     opened: list[int] = []

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from debugtool import procfs
 from debugtool.collect import cgroups
+from debugtool.errors import DebugtoolError
 
 FIX = Path(__file__).parent.parent / "fixtures"
 CG = FIX / "cgroup"
@@ -104,3 +107,73 @@ def test_read_stats_dispatch():
     assert s.version == "hybrid" and s.memory_limit == 64 * 1024 * 1024
     assert s.paths["unified"] == "/nonexistent"
     assert cgroups.read_stats("", {}).version == ""
+
+
+def test_controller_dirs_under_a_mount_of_a_sub_group(fixture_text):
+    """Inside a container with the host's cgroup namespace, each v1 hierarchy is mounted from
+    the container's own group: paths below it map under the mount, others are not visible."""
+    host = procfs.parse_mountinfo(fixture_text("proc/cgroupns-host/mountinfo"))
+    cgroup = procfs.parse_cgroup(fixture_text("proc/cgroupns-host/cgroup"))
+    own = cgroup["memory"]
+    version, dirs = cgroups.controller_dirs(cgroup, host)
+    assert version == "hybrid"
+    # The group is the mount itself (joined as the root group "/" always was: a trailing slash).
+    assert dirs["memory"] == "/sys/fs/cgroup/memory/"
+    assert dirs["name=systemd"] == "/sys/fs/cgroup/systemd/"
+    assert "unified" not in dirs  # no cgroup2 mount in there
+    _, child = cgroups.controller_dirs({"memory": f"{own}/worker"}, host)
+    assert child == {"memory": "/sys/fs/cgroup/memory/worker"}
+    assert cgroups.controller_dirs({"memory": "/docker/another"}, host) == ("v1", {})
+    assert cgroups.controller_dirs({"memory": f"{own}-sibling"}, host) == ("v1", {})
+
+
+def test_the_root_mount_of_a_hierarchy_wins_over_a_bind_of_a_group(fixture_text):
+    host = procfs.parse_mountinfo(
+        fixture_text("proc/host-mountinfo")
+        + "90 31 0:32 /docker /mnt/docker-memory rw - cgroup cgroup rw,memory\n"
+    )
+    _, dirs = cgroups.controller_dirs({"memory": "/docker/abc"}, host)
+    assert dirs == {"memory": "/sys/fs/cgroup/memory/docker/abc"}
+
+
+def test_cgroup_procs_files_one_per_hierarchy(fixture_text):
+    mountinfo = fixture_text("proc/host-mountinfo")
+    cgroup = procfs.parse_cgroup(fixture_text("proc/docker-busybox/cgroup"))
+    files = cgroups.cgroup_procs_files(cgroup, mountinfo, exists=lambda p: True)
+    _, dirs = cgroups.controller_dirs(cgroup, procfs.parse_mountinfo(mountinfo))
+    assert files == [f"{dirs[k]}/cgroup.procs" for k in (
+        "name=systemd", "pids", "blkio", "freezer", "devices", "memory", "cpuset", "cpuacct",
+        "cpu", "unified",
+    )]  # fmt: skip
+    merged = procfs.parse_mountinfo(
+        "30 25 0:26 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+    )
+    assert cgroups.cgroup_procs_files(
+        {"cpu,cpuacct": "/x"},
+        "30 25 0:26 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n",
+        exists=lambda p: True,
+    ) == ["/sys/fs/cgroup/cpu,cpuacct/x/cgroup.procs"]
+    assert cgroups.controller_dirs({"cpu,cpuacct": "/x"}, merged)[1] == {
+        "cpu": "/sys/fs/cgroup/cpu,cpuacct/x",
+        "cpuacct": "/sys/fs/cgroup/cpu,cpuacct/x",
+    }
+
+
+class _Target:
+    def __init__(self, cgroup: dict[str, str], pid: int = 1) -> None:
+        self.cgroup, self.pid, self.name = cgroup, pid, "web"
+
+
+def test_container_dirs_are_checked_to_be_visible(fixture_text, tmp_path):
+    (tmp_path / "memory" / "docker" / "abc").mkdir(parents=True)
+    host = procfs.parse_mountinfo(
+        f"35 31 0:32 / {tmp_path}/memory rw,relatime - cgroup cgroup rw,memory\n"
+    )
+    target = _Target({"memory": "/docker/abc"})
+    assert cgroups.container_dirs(target, host) == (
+        "v1",
+        {"memory": f"{tmp_path}/memory/docker/abc"},
+    )
+    with pytest.raises(DebugtoolError, match="not visible from here"):
+        cgroups.container_dirs(_Target({"memory": "/docker/gone"}), host)
+    assert cgroups.container_dirs(_Target({"rdma": "/x"}), host) == ("v1", {})

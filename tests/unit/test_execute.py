@@ -13,10 +13,11 @@ import pytest
 
 from debugtool import procfs, toolbox
 from debugtool.audit import Record
+from debugtool.collect.cgroups import cgroup_procs_files
 from debugtool.commands.exec import parse_env
 from debugtool.errors import CommandNotFound, CommandNotInvokable, DebugtoolError
 from debugtool.exec.joiner import Capabilities, JoinSpec, SetupFailed, parse_passwd, resolve_user
-from debugtool.exec.ns import _ids, _raise_child_failure, cgroup_procs_files
+from debugtool.exec.ns import _ids, _raise_child_failure
 from debugtool.exec.plan import ExecContext
 from debugtool.runtimes.base import ExecRequest
 from debugtool.runtimes.docker_exec import _Demux, _raise_start_failure
