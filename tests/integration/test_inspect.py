@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -179,9 +180,10 @@ def test_inspect_reads_limits_back_exactly(cli, busy):
     text = cli("inspect", busy.name)
     assert text.returncode == 0, text.stderr
     assert "64.0MiB" in text.stdout
-    assert "pids:     3 of 50" in text.stdout
-    assert "read-only root: yes" in text.stdout
-    assert "seccomp:        filter" in text.stdout
+    assert re.search(r"^  PIDs: +3 of 50 \(6%\)$", text.stdout, re.M)
+    assert re.search(r"^  Root filesystem: +read-only$", text.stdout, re.M)
+    assert re.search(r"^  Seccomp: +filter \(\d+ filters?\)$", text.stdout, re.M)
+    assert re.search(r"^  Bounding capabilities: +CAP_\w+ .*CAP_NET_RAW", text.stdout, re.M)
 
 
 # --- distroless ------------------------------------------------------------------------------
