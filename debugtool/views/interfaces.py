@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from debugtool.model import Interface
-from debugtool.views import Column, size_text
+from debugtool.views import Column, dash, size_text
 
 
 def _kind(i: Interface) -> str:
@@ -23,26 +25,29 @@ MAC: Column[Interface] = Column("mac", "MAC", lambda i: i.mac)
 ADDRESSES: Column[Interface] = Column(
     "addresses", "ADDRESSES", lambda i: ", ".join(f"{a.address}/{a.prefixlen}" for a in i.addresses)
 )
-RX_BYTES: Column[Interface] = Column(
-    "rx_bytes", "RX BYTES", lambda i: i.rx_bytes, format=size_text, justify="right"
-)
-RX_PACKETS: Column[Interface] = Column(
-    "rx_packets", "RX PKTS", lambda i: i.rx_packets, justify="right"
-)
-RX_ERRORS: Column[Interface] = Column("rx_errors", "RX ERR", lambda i: i.rx_errors, justify="right")
-RX_DROPPED: Column[Interface] = Column(
-    "rx_dropped", "RX DROP", lambda i: i.rx_dropped, justify="right"
-)
-TX_BYTES: Column[Interface] = Column(
-    "tx_bytes", "TX BYTES", lambda i: i.tx_bytes, format=size_text, justify="right"
-)
-TX_PACKETS: Column[Interface] = Column(
-    "tx_packets", "TX PKTS", lambda i: i.tx_packets, justify="right"
-)
-TX_ERRORS: Column[Interface] = Column("tx_errors", "TX ERR", lambda i: i.tx_errors, justify="right")
-TX_DROPPED: Column[Interface] = Column(
-    "tx_dropped", "TX DROP", lambda i: i.tx_dropped, justify="right"
-)
+
+
+def _counters(way: str) -> tuple[Column[Interface], ...]:
+    """Return the BYTES, PKTS, ERR and DROP columns of one way: ``rx`` or ``tx``."""
+    return tuple(
+        Column(
+            f"{way}_{field}",
+            f"{way.upper()} {header}",
+            attrgetter(f"{way}_{field}"),
+            format=size_text if field == "bytes" else dash,
+            justify="right",
+        )
+        for field, header in (
+            ("bytes", "BYTES"),
+            ("packets", "PKTS"),
+            ("errors", "ERR"),
+            ("dropped", "DROP"),
+        )
+    )
+
+
+RX_BYTES, RX_PACKETS, RX_ERRORS, RX_DROPPED = _counters("rx")
+TX_BYTES, TX_PACKETS, TX_ERRORS, TX_DROPPED = _counters("tx")
 #: Errors and drops, received and sent together, for a screen with no room for four columns.
 ERRORS: Column[Interface] = Column("errors", "ERR/DROP", _errors, justify="right")
 
