@@ -118,6 +118,30 @@ def test_json_is_exact_and_never_carries_a_raw_control(records: bool) -> None:
     assert json.loads(text) == value  # round-trips, surrogate-escaped byte included
 
 
+def test_json_writes_objects_indented_and_lists_of_objects_one_per_line() -> None:
+    """One layout for every --json: the C encoder's speed, a person's reading, grep's lines."""
+    from debugtool.model import Network, Process, Socket, to_dict
+
+    net = Network(sockets=[Socket("tcp", "LISTEN", local_port=80), Socket("udp", "UNCONN")])
+    out = io.StringIO()
+    output.emit_json({"network": net, "processes": [Process(1, cmdline=["a}, {b"])]}, out)
+    text = out.getvalue()
+    assert json.loads(text) == {
+        "network": to_dict(net),
+        "processes": [to_dict(Process(1, cmdline=["a}, {b"]))],
+    }
+    lines = text.splitlines()
+    assert lines[:3] == ["{", '  "network": {', '    "interfaces": [],']
+    sockets = [line for line in lines if '"protocol"' in line]
+    assert [line.split('"')[3] for line in sockets] == ["tcp", "udp"]
+    assert all(line.startswith('      {"protocol": ') for line in sockets)
+    # Objects that hold lists of their own kind are still cut between them, one by one.
+    nested = [{"x": [{"x": 1}, {"x": 2}]}, {"x": 3}]
+    out = io.StringIO()
+    output.emit_json(nested, out)
+    assert out.getvalue() == '[\n  {"x": [{"x": 1}, {"x": 2}]},\n  {"x": 3}\n]\n'
+
+
 def test_html_report_escapes_controls_before_html() -> None:
     from debugtool.bundle.report import esc
 
