@@ -11,7 +11,8 @@ A ``Column`` has a ``value`` (the raw value, which tables sort on) and a ``forma
 that value into text; ``text(item)`` is the two together. The text depends on the value alone,
 so a table that redraws only the values that changed (the TUI) is never stale. The text is
 what a container chose, unescaped: each front end escapes it where it writes it
-(``output.printable`` in the CLI, ``tui.format.plain`` in the TUI, ``report.esc`` in the report).
+(``output.printable`` in the CLI's tables and the TUI's cells, ``tui.format.plain`` for the
+TUI's other text, ``report.esc`` in the report).
 
 This package is core: it imports neither Textual, Rich nor prompt_toolkit.
 
