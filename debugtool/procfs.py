@@ -40,7 +40,7 @@ class ProcessGone(DebugtoolError):
 def path(*parts: int | str) -> str:
     """Return the path of ``PROC/PART/...``: ``path(pid, "root")``, ``path("self", "mountinfo")``,
     ``path("sys", "kernel", "yama", "ptrace_scope")``; ``path()`` is ``PROC`` itself."""
-    return "/".join((PROC, *(str(p) for p in parts)))
+    return PROC + "/" + "/".join(map(str, parts)) if parts else PROC
 
 
 def fd_path(fd: int) -> str:
@@ -257,13 +257,10 @@ def parse_status(text: str) -> dict[str, str]:
 def status_field(text: str, key: str) -> str:
     """Return the value of one ``Key:`` line of status text (stripped; "" when absent), without
     parsing the other ~55 lines: collectors read a few fields of thousands of processes."""
-    if text.startswith(f"{key}:"):
-        start = len(key) + 1
-    else:
-        start = text.find(f"\n{key}:")
-        if start < 0:
-            return ""
-        start += len(key) + 2
+    start = text.find(f"\n{key}:") + 1
+    if not start and not text.startswith(f"{key}:"):
+        return ""
+    start += len(key) + 1
     end = text.find("\n", start)
     return text[start : end if end >= 0 else None].strip()
 
