@@ -227,10 +227,10 @@ def table(
         fit = stream.isatty()
     limit = shutil.get_terminal_size((200, 24)).columns if fit else 0
     right = {i for i, how in enumerate(justify) if how == "right"}
+    align = [str.rjust if i in right else str.ljust for i in range(len(widths))]
     for row in [list(headers), *text_rows]:
         line = "   ".join(
-            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
-            for i, cell in enumerate(row)
+            [pad(cell, width) for pad, cell, width in zip(align, row, widths, strict=False)]
         ).rstrip()
         if limit and len(line) > limit:
             line = line[: max(limit - 1, 0)] + "…"

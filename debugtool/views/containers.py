@@ -9,7 +9,7 @@ from debugtool.output import human_age, human_size
 from debugtool.views import Column, cpu_text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContainerRow:
     """A container as a list shows it, with its usage when it was sampled (the TUI samples
     each running container's cgroup; ``ps`` does not)."""

@@ -9,7 +9,7 @@ from debugtool.model import Process, process_tree
 from debugtool.views import Column, cpu_text, dash, size_text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProcessRow:
     """A process as a table shows it: in a tree, ``depth`` is how many ancestors it has there."""
 

@@ -8,7 +8,7 @@ from debugtool.model import Socket
 from debugtool.views import Column, pids_text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SocketRow:
     """A socket as a table shows it: a connected UNIX socket with its ``peer`` when the peer is
     among the sockets listed."""
