@@ -25,6 +25,7 @@ import tarfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from debugtool import procfs
 from debugtool.bundle import manifest
 from debugtool.errors import BundleError
 
@@ -257,7 +258,7 @@ def _link(temp: str | None, fd: int, dfd: int, name: str) -> None:
     # linkat(2) of an O_TMPFILE through /proc/self/fd with AT_SYMLINK_FOLLOW, as open(2)
     # shows (AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH). os.link passes that flag only
     # when it calls linkat, which it does when given a directory descriptor.
-    os.link(f"/proc/self/fd/{fd}", name, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=True)
+    os.link(procfs.fd_path(fd), name, src_dir_fd=dfd, dst_dir_fd=dfd, follow_symlinks=True)
 
 
 @contextlib.contextmanager

@@ -70,19 +70,10 @@ class HostIndex:
         self._lock = threading.Lock()
 
     def by_pidns(self) -> dict[int, list[int]]:
-        """Return ``{PID namespace inode: [host PIDs]}``, scanning ``/proc`` on first use."""
+        """Return ``{PID namespace inode: [host PIDs]}`` (``procfs.namespace_members``, once)."""
         with self._lock:
             if self._by_pidns is None:
-                found: dict[int, list[int]] = {}
-                for entry in os.listdir("/proc"):
-                    if not entry.isdigit():
-                        continue
-                    try:
-                        inode = os.stat(f"/proc/{entry}/ns/pid").st_ino
-                    except OSError:
-                        continue  # exited, or a kernel thread
-                    found.setdefault(inode, []).append(int(entry))
-                self._by_pidns = found
+                self._by_pidns = procfs.namespace_members("pid")
             return self._by_pidns
 
     def pids(self, target: Target) -> list[int] | None:
@@ -92,9 +83,9 @@ class HostIndex:
 
     def cgroup_dirs(self, target: Target) -> tuple[str, dict[str, str]]:
         """Return the target's cgroup version and ``{controller: directory}``."""
-        from debugtool.collect.cgroups import controller_dirs
+        from debugtool.collect.cgroups import container_dirs
 
-        return controller_dirs(target.cgroup, self.mounts)
+        return container_dirs(target, self.mounts)
 
 
 class NothingToCollect(DebugtoolError):
@@ -215,7 +206,7 @@ def host_kernel(ctx: CollectorRun) -> Files:
         f"platform: {platform.platform()}",
     ]
     for name in ("version", "cmdline", "uptime", "loadavg", "meminfo", "sys/kernel/pid_max"):
-        data = _read(f"/proc/{name}")
+        data = _read(procfs.path(name))
         if data is not None:
             parts.append(f"--- /proc/{name}\n{data.decode(errors='replace').rstrip()}")
     return {"host/kernel.txt": ("\n".join(parts) + "\n").encode()}
@@ -239,7 +230,8 @@ def host_cgroups(ctx: CollectorRun) -> Files:
     lines = [f"version: {version}", "--- cgroup mounts"]
     for m in v1 + v2:
         lines.append(f"{m.fstype} {m.mountpoint} {m.super_options}")
-    for path in ("/proc/cgroups", "/sys/fs/cgroup/cgroup.controllers", "/proc/self/cgroup"):
+    cgroup_files = (procfs.path("cgroups"), "/sys/fs/cgroup/cgroup.controllers")
+    for path in (*cgroup_files, procfs.path("self", "cgroup")):
         data = _read(path)
         if data is not None:
             lines.append(f"--- {path}\n{data.decode(errors='replace').rstrip()}")
@@ -376,7 +368,7 @@ def raw_files(
     """/proc tables and the container's cgroup files as read, for what the model leaves out."""
     files: Files = {}
     for name in _PROC_FILES:
-        data = _read(f"/proc/{target.pid}/{name}")
+        data = _read(procfs.path(target.pid, name))
         if data is not None:
             files[f"{folder}/raw/proc/{name}"] = data
     _, dirs = (index or HostIndex()).cgroup_dirs(target)

@@ -377,7 +377,7 @@ def test_bundle_records_a_docker_version_that_is_garbage(
     failures: list[threading.ExceptHookArgs] = []
     monkeypatch.setattr(threading, "excepthook", failures.append)
     try:
-        files = collectors.host_runtimes(collectors.Context(), timeout=5)
+        files = collectors.host_runtimes(collectors.CollectorRun(), timeout=5)
     finally:
         server.close()
     versions = json.loads(files["host/runtimes.json"])
@@ -399,7 +399,7 @@ def test_bundle_records_a_runtime_that_does_not_answer(
     monkeypatch.setattr(collectors, "_VERSION_COMMANDS", {})
     try:
         started = time.monotonic()
-        files = collectors.host_runtimes(collectors.Context(), timeout=0.3)
+        files = collectors.host_runtimes(collectors.CollectorRun(), timeout=0.3)
         assert time.monotonic() - started < 3
     finally:
         server.close()
