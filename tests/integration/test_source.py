@@ -12,7 +12,8 @@ from pathlib import Path
 import harness
 import pytest
 
-POD = {"pod": "checkout-5d9f", "namespace": "shop", "container": "cart"}
+# A pod of this module's own: another test's pod of the same name would make pod/NAME ambiguous.
+POD = {"pod": f"checkout-{uuid.uuid4().hex[:6]}", "namespace": "shop", "container": "cart"}
 POD_LABELS = {
     "io.kubernetes.pod.name": POD["pod"],
     "io.kubernetes.pod.namespace": POD["namespace"],
