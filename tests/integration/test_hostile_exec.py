@@ -136,15 +136,16 @@ def _verdicts(log: str, canary: str, terminal: os.stat_result) -> list[str]:
 
 def test_the_watcher_sees_what_container_root_can_see(hostile: dict[str, harness.Started]) -> None:
     """Control: a process the runtime's own exec starts with a secret in its environment is
-    read and seized by the watcher, so its silence about debugtool's processes means something."""
+    read and seized by the watcher, so its silence about debugtool's processes means something.
+    (The process lives 2 s: on a loaded machine the watcher may need a while to be scheduled.)"""
     for runtime, started in hostile.items():
         secret = f"control-{uuid.uuid4().hex}"
         if runtime == "docker":
-            harness.run("docker", "exec", "-e", f"CONTROL={secret}", started.id, "sleep", "0.3")
+            harness.run("docker", "exec", "-e", f"CONTROL={secret}", started.id, "sleep", "2")
         else:
             harness.run(
                 "runc", "--root", started.extra["root"], "exec", "--env", f"CONTROL={secret}",
-                started.id, "sleep", "0.3",
+                started.id, "sleep", "2",
             )  # fmt: skip
         log = _log_path(started).read_text(errors="replace")
         assert any(line.startswith("ENV ") and secret in line for line in log.splitlines()), runtime
