@@ -6,6 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from debugtool.model import CgroupStats
+from debugtool.views.cgroup import cpu_rate
 
 HISTORY = 120  # samples kept per container: two minutes at the default interval
 
@@ -36,10 +37,10 @@ class UsageHistory:
             return series  # the same sample seen twice (list and detail polls share it)
         if prev is not None:
             elapsed = stats.sampled_at - prev.sampled_at
-            if stats.cpu_usage_ns is not None and prev.cpu_usage_ns is not None and elapsed > 0:
-                used = max(0, stats.cpu_usage_ns - prev.cpu_usage_ns)
-                series.cpu_now = used / (elapsed * 1e9) * 100
-                series.cpu_percent.append(series.cpu_now)
+            rate = cpu_rate(prev, stats)
+            if rate is not None:
+                series.cpu_now = rate
+                series.cpu_percent.append(rate)
             io_now = _io(stats)
             io_before = _io(prev)
             if io_now is not None and io_before is not None and elapsed > 0:
