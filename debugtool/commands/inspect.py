@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         ("Known to", ", ".join(c.backends)),
         ("Image", c.image or "-"),
         ("Status", c.status),
-        ("PID", record.get("pid", "-")),
+        ("Host PID", record.get("pid", "-")),
         ("Created", output.human_age(c.created)),
     ]
     if c.namespace:
