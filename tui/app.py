@@ -5,6 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from debugtool_tui import commands
+from debugtool_tui.screens.containers import ContainersScreen
+from debugtool_tui.screens.help import HelpScreen
+from debugtool_tui.usage import UsageHistory
 from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
@@ -12,10 +16,6 @@ from textual.notifications import SeverityLevel
 from debugtool.model import Container
 from debugtool.output import printable
 from debugtool.source import Source
-from tui import commands
-from tui.screens.containers import ContainersScreen
-from tui.screens.help import HelpScreen
-from tui.usage import UsageHistory
 
 
 class DebugtoolApp(App[None]):
@@ -55,7 +55,7 @@ class DebugtoolApp(App[None]):
     def on_mount(self) -> None:
         self.push_screen(ContainersScreen())
         if self.initial is not None:
-            from tui.screens.detail import DetailScreen
+            from debugtool_tui.screens.detail import DetailScreen
 
             self.push_screen(DetailScreen(self.initial))
 

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         # tmux) would pin the app at 80x24 through every resize.
         os.environ.pop("COLUMNS", None)
         os.environ.pop("LINES", None)
-        from tui.app import DebugtoolApp
+        from debugtool_tui.app import DebugtoolApp
 
         DebugtoolApp(source, initial=initial, interval=args.interval).run()
     finally:

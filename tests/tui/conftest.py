@@ -16,7 +16,7 @@ def recorder() -> Recorder:
 @pytest.fixture
 def make_app(recorder: Recorder):
     """Return a factory of DebugtoolApp on a FixtureSource with a fixed clock."""
-    from tui.app import DebugtoolApp
+    from debugtool_tui.app import DebugtoolApp
 
     def make(
         source: FixtureSource | None = None,

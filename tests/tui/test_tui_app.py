@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import sys
 
+from debugtool_tui.screens.containers import ContainersScreen
+from debugtool_tui.screens.detail import DetailScreen
+from debugtool_tui.screens.help import HelpScreen
+from debugtool_tui.screens.save import SavePathScreen
+from debugtool_tui.widgets.live_table import LiveTable
 from textual.widgets import Input, Static, TabbedContent
 from tui_fixtures import NOW, WEB_ID, FixtureSource, settle
 
 from debugtool.errors import RuntimeUnavailable
 from debugtool.model import Container
-from tui.screens.containers import ContainersScreen
-from tui.screens.detail import DetailScreen
-from tui.screens.help import HelpScreen
-from tui.screens.save import SavePathScreen
-from tui.widgets.live_table import LiveTable
 
 SIZE = (120, 36)
 DEBUGTOOL = [sys.executable, "-m", "debugtool"]

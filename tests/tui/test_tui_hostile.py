@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 
+from debugtool_tui.screens.detail import DetailScreen
+from debugtool_tui.screens.help import HelpScreen
+from debugtool_tui.widgets.live_table import LiveTable
 from tui_fixtures import WEB_ID, FixtureSource, settle
 
 from debugtool.errors import DebugtoolError
 from debugtool.model import Mount, Process, Socket
-from tui.screens.detail import DetailScreen
-from tui.screens.help import HelpScreen
-from tui.widgets.live_table import LiveTable
 
 SIZE = (160, 40)
 OSC52_BEL = "\x1b]52;c;SGk=\x07"  # a clipboard write, ended by BEL

@@ -7,12 +7,11 @@ import importlib.util
 import os
 
 import pytest
+from debugtool_tui.app import DebugtoolApp
+from debugtool_tui.screens.detail import DetailScreen
+from debugtool_tui.widgets.live_table import LiveTable
 from textual.widgets import Static
 from tui_fixtures import settle
-
-from tui.app import DebugtoolApp
-from tui.screens.detail import DetailScreen
-from tui.widgets.live_table import LiveTable
 
 pytestmark = [
     pytest.mark.integration,

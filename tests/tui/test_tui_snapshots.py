@@ -9,11 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from debugtool_tui.screens.detail import DetailScreen
+from debugtool_tui.widgets.live_table import LiveTable
 from textual.widgets import Input
 from tui_fixtures import WEB_ID, FixtureSource, settle
-
-from tui.screens.detail import DetailScreen
-from tui.widgets.live_table import LiveTable
 
 SIZE = (120, 36)
 

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import sys
 
+from debugtool_tui import commands
+from debugtool_tui.commands import Finished
+from debugtool_tui.usage import UsageHistory
+from debugtool_tui.widgets.live_table import sort_value
 from tui_fixtures import NOW, WEB_ID, recorded
 
 from debugtool.audit import Record
@@ -12,10 +16,6 @@ from debugtool.output import utc_text
 from debugtool.views import cpu_text
 from debugtool.views.cgroup import against
 from debugtool.views.containers import memory_text, runtime_text
-from tui import commands
-from tui.commands import Finished
-from tui.usage import UsageHistory
-from tui.widgets.live_table import sort_value
 
 
 def test_cpu_percent_from_two_samples():

@@ -7,11 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from debugtool_tui.commands import Finished
+
 from debugtool.audit import Record
 from debugtool.errors import ContainerNotRunning
 from debugtool.model import CgroupStats, Container, Process, Snapshot
 from debugtool.runtimes import Discovery
-from tui.commands import Finished
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "tui" / "snapshot.json"
 NOW = 1795000000.0  # the recorded snapshot's time: 2026-11-18 11:06:40 UTC

@@ -6,16 +6,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from debugtool_tui import commands
+from debugtool_tui.screens.save import SavePathScreen
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
 from debugtool.model import Container
-from tui import commands
-from tui.screens.save import SavePathScreen
 
 if TYPE_CHECKING:
-    from tui.app import DebugtoolApp
+    from debugtool_tui.app import DebugtoolApp
 
 
 class ActionScreen(Screen[None]):

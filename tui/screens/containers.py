@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from debugtool_tui.format import plain
+from debugtool_tui.screens.polling import PollingScreen
+from debugtool_tui.widgets.banner import Banner
+from debugtool_tui.widgets.filter_bar import FilterBar
+from debugtool_tui.widgets.live_table import LiveTable
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,11 +20,6 @@ from debugtool.model import CgroupStats, Container
 from debugtool.output import utc_text
 from debugtool.runtimes import Discovery
 from debugtool.views import containers as view
-from tui.format import plain
-from tui.screens.polling import PollingScreen
-from tui.widgets.banner import Banner
-from tui.widgets.filter_bar import FilterBar
-from tui.widgets.live_table import LiveTable
 
 # The numbers stay on a 120-column terminal; the pod columns and the ID scroll into view.
 BASE_COLUMNS = [
@@ -230,7 +230,7 @@ class ContainersScreen(PollingScreen):
         """Open the selected container's detail screen."""
         container = self.current_container()
         if container is not None:
-            from tui.screens.detail import DetailScreen
+            from debugtool_tui.screens.detail import DetailScreen
 
             self.app.push_screen(DetailScreen(container))
 

@@ -16,17 +16,18 @@ from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 if TYPE_CHECKING:
     from debugtool.audit import Record
 
+from debugtool_tui.format import plain
+from debugtool_tui.screens.polling import PollingScreen
+from debugtool_tui.widgets.banner import Banner
+from debugtool_tui.widgets.filter_bar import FilterBar
+from debugtool_tui.widgets.live_table import LiveTable
+from debugtool_tui.widgets.resources import ResourcePanel
+
 from debugtool.errors import DebugtoolError
 from debugtool.model import Container, Snapshot
 from debugtool.output import printable, utc_text
 from debugtool.views import interfaces, mounts, processes, routes, security, sessions, sockets
 from debugtool.views.containers import runtime_text
-from tui.format import plain
-from tui.screens.polling import PollingScreen
-from tui.widgets.banner import Banner
-from tui.widgets.filter_bar import FilterBar
-from tui.widgets.live_table import LiveTable
-from tui.widgets.resources import ResourcePanel
 
 TABS = ("processes", "mounts", "network", "resources", "security", "audit")
 

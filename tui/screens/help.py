@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
+from debugtool_tui.format import plain
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
-
-from tui.format import plain
 
 
 class HelpScreen(ModalScreen[None]):

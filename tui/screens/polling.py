@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from debugtool_tui.screens.actions import ActionScreen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState
-
-from tui.screens.actions import ActionScreen
 
 
 class PollingScreen(ActionScreen):

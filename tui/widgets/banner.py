@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from debugtool_tui.format import plain
 from textual.widgets import Static
-
-from tui.format import plain
 
 
 class Banner(Static):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from debugtool_tui.format import plain
+from debugtool_tui.usage import Series
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Sparkline, Static
@@ -9,8 +11,6 @@ from textual.widgets import Sparkline, Static
 from debugtool.model import CgroupStats
 from debugtool.output import human_size, printable
 from debugtool.views import cgroup
-from tui.format import plain
-from tui.usage import Series
 
 #: One line and one Sparkline each; the CPU line also says how much the limit throttled it.
 METRICS = ("cpu", "memory", "pids", "io")
