@@ -117,7 +117,7 @@ def test_inspect_text(fleet: dict[str, harness.Started], cli: Any) -> None:
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert re.search(rf"^ID:\s+{started.id}$", out, re.M), out
-    assert re.search(rf"^PID:\s+{started.pid}$", out, re.M), out
+    assert re.search(rf"^Host PID:\s+{started.pid}$", out, re.M), out
     pidns = os.stat(f"/proc/{started.pid}/ns/pid").st_ino
     assert "Namespaces:" in out and f"pid     {pidns}" in out
     assert "Cgroup:" in out and started.id in out.split("Cgroup:")[1]
