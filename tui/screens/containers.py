@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from debugtool_tui.format import plain
 from debugtool_tui.screens.polling import PollingScreen
@@ -50,23 +50,15 @@ class ContainersScreen(PollingScreen):
         *PollingScreen.ACTION_BINDINGS,
     ]
 
+    @dataclass
     class Polled(Message):
         """One poll's result: a new listing (or None between listings) and cgroup samples."""
 
-        def __init__(
-            self,
-            listing: Discovery | None,
-            samples: dict[str, CgroupStats],
-            gone: list[str],
-            errors: list[str],
-            at: float,
-        ) -> None:
-            super().__init__()
-            self.listing = listing
-            self.samples = samples
-            self.gone = gone
-            self.errors = errors
-            self.at = at
+        listing: Discovery | None
+        samples: dict[str, CgroupStats]
+        gone: list[str]
+        errors: list[str]
+        at: float
 
     def __init__(self) -> None:
         super().__init__()

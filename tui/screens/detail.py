@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -87,29 +88,21 @@ class DetailScreen(PollingScreen):
         *PollingScreen.ACTION_BINDINGS,
     ]
 
+    @dataclass
     class Collected(Message):
         """A snapshot arrived (with the network section when ``network``, audit when asked)."""
 
-        def __init__(
-            self,
-            snapshot: Snapshot,
-            network: bool,
-            audit: list[Record] | None,
-            cost: float,
-        ) -> None:
-            super().__init__()
-            self.snapshot = snapshot
-            self.network = network
-            self.audit = audit
-            self.cost = cost
+        snapshot: Snapshot
+        network: bool
+        audit: list[Record] | None
+        cost: float
 
+    @dataclass
     class Failed(Message):
         """A snapshot could not be taken; ``error`` says why in one sentence."""
 
-        def __init__(self, error: str, audit: list[Record] | None) -> None:
-            super().__init__()
-            self.error = error
-            self.audit = audit
+        error: str
+        audit: list[Record] | None
 
     def __init__(self, container: Container) -> None:
         super().__init__()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from textual import on
 from textual.binding import Binding
 from textual.message import Message
@@ -13,21 +15,19 @@ class FilterBar(Input):
 
     BINDINGS = [Binding("escape", "dismiss", "Clear filter", show=False)]
 
+    @dataclass
     class Edited(Message):
         """The filter text changed (on every keystroke)."""
 
-        def __init__(self, bar: FilterBar, text: str) -> None:
-            super().__init__()
-            self.bar = bar
-            self.text = text
+        bar: FilterBar
+        text: str
 
+    @dataclass
     class Done(Message):
         """The user left the filter: Enter keeps the text, Esc (``cleared``) empties it."""
 
-        def __init__(self, bar: FilterBar, cleared: bool) -> None:
-            super().__init__()
-            self.bar = bar
-            self.cleared = cleared
+        bar: FilterBar
+        cleared: bool
 
     def __init__(self, placeholder: str = "filter", id: str | None = None) -> None:
         super().__init__(placeholder=placeholder, id=id)

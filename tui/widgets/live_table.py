@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from rich.text import Text
@@ -48,22 +49,20 @@ def sort_value(value: Any) -> tuple[int, Any]:
 class LiveTable(DataTable):
     """A row-cursor DataTable fed whole row sets and updated in place."""
 
+    @dataclass
     class Chosen(Message):
         """Enter (or a click) on a row: ``key`` is the row's key."""
 
-        def __init__(self, table: LiveTable, key: str) -> None:
-            super().__init__()
-            self.table = table
-            self.key = key
+        table: LiveTable
+        key: str
 
+    @dataclass
     class SortChanged(Message):
         """The sort column or direction changed (``s`` or a header click)."""
 
-        def __init__(self, table: LiveTable, column: str, reverse: bool) -> None:
-            super().__init__()
-            self.table = table
-            self.column = column
-            self.reverse = reverse
+        table: LiveTable
+        column: str
+        reverse: bool
 
     def __init__(
         self,
