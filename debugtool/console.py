@@ -206,9 +206,9 @@ class Console:
     def _take_snapshot(self) -> Snapshot:
         if self._collect is not None:
             return self._collect(self.target)
-        from debugtool.collect import snapshot
+        from debugtool.collect import collect_snapshot
 
-        return snapshot(self.target)
+        return collect_snapshot(self.target)
 
     def resolve(self, path: str | None) -> str:
         """Return ``path`` as an absolute path inside the container (relative to ``cwd``)."""

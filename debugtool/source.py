@@ -209,9 +209,9 @@ class LiveSource:
             return target
 
     def snapshot(self, container: Container, network: bool = True) -> Snapshot:
-        from debugtool.collect import snapshot
+        from debugtool.collect import collect_snapshot
 
-        return snapshot(self.target(container), network=network)
+        return collect_snapshot(self.target(container), network=network)
 
     def processes(self, container: Container, cpu_interval: float = 0.0) -> list[Process]:
         from debugtool.collect.processes import collect_processes

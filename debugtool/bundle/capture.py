@@ -396,7 +396,7 @@ class Capture:
                 if target is not None:
                     self.run_collector(
                         "snapshot",
-                        collectors.snapshot,
+                        collectors.snapshot_files,
                         folder,
                         target,
                         self.index,

@@ -340,7 +340,7 @@ def inspect(ctx: CollectorRun, folder: str, container: Container, runtime: Runti
     return {f"{folder}/inspect.json": dumps(data)}
 
 
-def snapshot(
+def snapshot_files(
     ctx: CollectorRun, folder: str, target: Target, index: HostIndex | None = None
 ) -> Files:
     """The full Snapshot: processes, mounts, network, cgroup, security.
@@ -351,7 +351,7 @@ def snapshot(
     """
     from debugtool import collect
 
-    snap = collect.snapshot(
+    snap = collect.collect_snapshot(
         target,
         network=True,
         pids=index.pids(target) if index else None,

@@ -54,7 +54,7 @@ def _network(target: Target) -> Any:
     return collect_network(target)
 
 
-def snapshot(
+def collect_snapshot(
     target: Target,
     *,
     network: bool = True,

@@ -264,7 +264,7 @@ def test_container_gone_before_the_read(containers):
     subprocess.run(["docker", "kill", started.id], check=True, capture_output=True)
     wait_for(lambda: not target.alive())
     with pytest.raises(ContainerGone) as err:
-        collect.snapshot(target, network=False)
+        collect.collect_snapshot(target, network=False)
     assert "exited" in str(err.value)
     target.close()
 

@@ -18,7 +18,7 @@ sys.path.insert(0, str(HERE.parent.parent))
 
 import harness  # noqa: E402
 
-from debugtool.collect import snapshot  # noqa: E402
+from debugtool.collect import collect_snapshot  # noqa: E402
 from debugtool.runtimes import discover  # noqa: E402
 from debugtool.target import find, pin  # noqa: E402
 
@@ -56,7 +56,7 @@ def main() -> None:
         time.sleep(1.5)
         container = find(started.id, discover(["docker"]))
         with pin(container) as target:
-            snap = snapshot(target, network=True)
+            snap = collect_snapshot(target, network=True)
     snap.taken_at = TAKEN_AT
     snap.hostname = "debug-host"
     snap.container.created = TAKEN_AT - 3600

@@ -39,7 +39,7 @@ def test_a_failing_section_records_a_sentence(target, monkeypatch):
         raise DebugtoolError("the cgroup files are not readable.")
 
     monkeypatch.setattr(cgroups, "collect_cgroup", broken)
-    snap = collect.snapshot(target, network=False)
+    snap = collect.collect_snapshot(target, network=False)
     assert snap.errors["cgroup"] == "the cgroup files are not readable."
     assert "--no-network" in snap.errors["network"]
     assert [p.pid for p in snap.processes if p.pid == target.pid]  # the others still filled
@@ -54,7 +54,7 @@ def test_an_unexpected_exception_becomes_a_sentence(target, monkeypatch):
         raise ValueError("bad line")
 
     monkeypatch.setattr(mounts, "collect_mounts", boom)
-    snap = collect.snapshot(target, network=False)
+    snap = collect.collect_snapshot(target, network=False)
     assert snap.errors["mounts"] == "ValueError: bad line."
     assert snap.mounts == []
     assert "security" not in snap.errors and snap.security.cap_bounding
@@ -64,7 +64,7 @@ def test_container_gone_before_anything_was_read(target, child):
     child.kill()
     child.wait()
     with pytest.raises(ContainerGone) as err:
-        collect.snapshot(target, network=False)
+        collect.collect_snapshot(target, network=False)
     assert "has exited" in str(err.value)
 
 
