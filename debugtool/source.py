@@ -135,9 +135,15 @@ class LiveSource:
     live = True
     read_only = False
 
-    def __init__(self, timeout: float = 2.0, warn: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        timeout: float = 2.0,
+        warn: Callable[[str], None] | None = None,
+        runtimes: list[str] | None = None,
+    ) -> None:
         self.timeout = timeout
         self.warn = warn
+        self.runtimes = runtimes  # None: every runtime present
         self._targets: dict[str, Target] = {}
         self._cgroups: dict[str, tuple[str, dict[str, str]]] = {}  # id -> (version, dirs)
         self._lock = threading.Lock()  # workers of two screens may pin at once
@@ -149,7 +155,7 @@ class LiveSource:
     def containers(self) -> Discovery:
         from debugtool.runtimes import discover
 
-        found = discover(all=True, timeout=self.timeout)
+        found = discover(self.runtimes, all=True, timeout=self.timeout)
         self._discovery = found
         alive = {c.id for c in found.containers if c.running}
         with self._lock:

@@ -278,14 +278,12 @@ class Capture:
         return restore
 
     def _discover(self) -> tuple[Discovery, list[Container]]:
-        from debugtool.runtimes import discover
+        from debugtool.source import LiveSource
         from debugtool.target import find
 
         # Discovery runs in a daemon thread so a signal or the budget can cut it short too.
-        ask = functools.partial(
-            discover, self.options.runtimes, all=True, timeout=self.options.runtime_timeout
-        )
-        asking = deadline.start(ask, name="dt-bundle-discover")
+        source = LiveSource(timeout=self.options.runtime_timeout, runtimes=self.options.runtimes)
+        asking = deadline.start(source.containers, name="dt-bundle-discover")
         deadline.wait([asking], self.budget_ends, self.stop)
         found = asking.outcome()
         if not found.finished:
