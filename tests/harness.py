@@ -14,12 +14,14 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +118,56 @@ def build_rootfs(dest: Path, distroless: bool = False) -> Path:
     (dest / "etc" / "hosts").write_text("127.0.0.1 localhost\n")
     (dest / "etc" / "resolv.conf").write_text("nameserver 127.0.0.1\n")
     return dest
+
+
+class FakeDaemon:
+    """A unix socket that answers every HTTP request with ``answer(request_line)``: bytes to
+    send (then close), or an iterator of chunks sent until the client hangs up. For wire-level
+    garbage (truncated JSON, endless bodies) that no real daemon can be made to send."""
+
+    def __init__(self, path: str, answer: Callable[[bytes], bytes | Iterator[bytes]]) -> None:
+        self.path = path
+        self.answer = answer
+        self.requests: list[bytes] = []
+        self.sent = 0
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(8)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    request += chunk
+                line = request.split(b"\r\n", 1)[0]
+                self.requests.append(line)
+                answer = self.answer(line)
+                for chunk in [answer] if isinstance(answer, bytes) else answer:
+                    conn.sendall(chunk)
+                    self.sent += len(chunk)
+            except OSError:
+                pass  # the client hung up: what a capped reader does
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment that points a Docker client at this socket."""
+        return {"DOCKER_HOST": f"unix://{self.path}"}
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 def run_measured(

@@ -12,11 +12,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,47 +29,17 @@ from debugtool.source import LiveSource
 DEEP = b"[" * 100_000 + b"]" * 100_000
 
 
-class GarbageDocker:
-    """A unix socket that answers every request with ``answer()``'s chunks, then closes."""
+class GarbageDocker(harness.FakeDaemon):
+    """A fake Docker socket in a directory of its own that answers every request with
+    ``answer()``'s chunks."""
 
     def __init__(self, answer: Callable[[], Iterator[bytes]]) -> None:
         self.dir = Path(f"/tmp/dtfl-{uuid.uuid4().hex[:8]}")
         self.dir.mkdir()
-        self.path = str(self.dir / "docker.sock")
-        self.answer = answer
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(self.path)
-        self.sock.listen(16)
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    request += chunk
-                for chunk in self.answer():
-                    conn.sendall(chunk)
-            except OSError:
-                pass  # the client hung up
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {"DOCKER_HOST": f"unix://{self.path}"}
+        super().__init__(str(self.dir / "docker.sock"), lambda line: answer())
 
     def close(self) -> None:
-        self.sock.close()
+        super().close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

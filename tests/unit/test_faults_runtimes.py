@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sys
 import textwrap
 import threading
@@ -36,50 +35,6 @@ DOCKER_LIST = json.loads((FIXTURES / "runtimes" / "docker-containers.json").read
 
 
 # --- a fake Docker Engine API -----------------------------------------------------------------
-
-
-class FakeDocker:
-    """A unix socket that answers every request with ``answer(request_line)``: bytes to send
-    (then close), or an iterator of chunks sent until the client hangs up."""
-
-    def __init__(self, path: str, answer: Callable[[bytes], bytes | Iterator[bytes]]) -> None:
-        self.path = path
-        self.answer = answer
-        self.requests: list[bytes] = []
-        self.sent = 0
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
-        self.sock.listen(8)
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        with conn:
-            try:
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        return
-                    request += chunk
-                line = request.split(b"\r\n", 1)[0]
-                self.requests.append(line)
-                answer = self.answer(line)
-                for chunk in [answer] if isinstance(answer, bytes) else answer:
-                    conn.sendall(chunk)
-                    self.sent += len(chunk)
-            except OSError:
-                pass  # the client hung up: what a capped reader does
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def http(body: bytes, status: int = 200) -> bytes:
@@ -114,8 +69,8 @@ def fake_docker(
     sockdir: Path,
     monkeypatch: pytest.MonkeyPatch,
     answer: Callable[[bytes], bytes | Iterator[bytes]],
-) -> FakeDocker:
-    server = FakeDocker(str(sockdir / "d.sock"), answer)
+) -> harness.FakeDaemon:
+    server = harness.FakeDaemon(str(sockdir / "d.sock"), answer)
     monkeypatch.setenv("DOCKER_HOST", f"unix://{server.path}")
     return server
 
@@ -301,7 +256,7 @@ def test_an_endless_docker_answer_is_cut_at_the_cap(
 def test_an_endless_docker_answer_costs_no_more_memory_than_the_cap(sockdir: Path) -> None:
     """Before: 1.3-1.8 GB RSS for a 1 GB body. The peak RSS of a process that lists Docker
     while it streams without end stays near the interpreter's plus the 32 MiB cap."""
-    server = FakeDocker(str(sockdir / "d.sock"), lambda line: endless(http(b"")))
+    server = harness.FakeDaemon(str(sockdir / "d.sock"), lambda line: endless(http(b"")))
     script = textwrap.dedent(
         """
         from debugtool.runtimes import docker
