@@ -8,8 +8,7 @@ security) go through it where they are written.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
-from typing import Any, TextIO
+from typing import TextIO
 
 from debugtool import output
 from debugtool.model import (
@@ -22,7 +21,6 @@ from debugtool.model import (
     Socket,
 )
 from debugtool.output import printable
-from debugtool.views import Column, texts
 from debugtool.views import cgroup as cgroup_view
 from debugtool.views import interfaces as interface_view
 from debugtool.views import mounts as mount_view
@@ -30,26 +28,11 @@ from debugtool.views import processes as process_view
 from debugtool.views import routes as route_view
 from debugtool.views import security as security_view
 from debugtool.views import sockets as socket_view
+from debugtool.views import table, texts
 
 
 def _stream(stream: TextIO | None) -> TextIO:
     return stream or sys.stdout
-
-
-def table(
-    columns: Sequence[Column[Any]],
-    items: Iterable[Any],
-    stream: TextIO | None = None,
-    fit: bool | None = None,
-) -> None:
-    """Write ``items`` as a table of ``columns`` (``output.table``: aligned, made printable)."""
-    output.table(
-        [c.header for c in columns],
-        texts(columns, items),
-        stream=stream,
-        fit=fit,
-        justify=[c.justify for c in columns],
-    )
 
 
 def start_column(epoch: float | None, now: float) -> str:

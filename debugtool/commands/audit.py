@@ -30,8 +30,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         output.emit_json([{**r.to_dict(), "state": r.state()} for r in records])
         return 0
-    from debugtool import render
+    from debugtool import views
     from debugtool.views import sessions
 
-    render.table(sessions.COLUMNS, records)
+    views.table(sessions.COLUMNS, records)
     return 0

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
             c.metadata = {}
         output.emit_json(containers)
         return 0
-    from debugtool import render
+    from debugtool import views
     from debugtool.views import containers as view
 
     columns = list(view.COLUMNS)
@@ -53,5 +53,5 @@ def run(args: argparse.Namespace) -> int:
         columns[0] = view.FULL_ID
     if any(c.pod for c in containers):
         columns = view.with_pods(columns)
-    render.table(columns, [view.ContainerRow(c) for c in containers])
+    views.table(columns, [view.ContainerRow(c) for c in containers])
     return 0

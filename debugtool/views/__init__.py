@@ -41,10 +41,11 @@ The vocabulary, the same in every front end:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TextIO, TypeVar
 
+from debugtool import output
 from debugtool.output import human_size
 
 T = TypeVar("T")
@@ -96,3 +97,19 @@ def texts(columns: Iterable[Column[T]], items: Iterable[T]) -> list[list[str]]:
     # of ten thousand sockets.
     pairs = [(column.value, column.format) for column in columns]
     return [[format(value(item)) for value, format in pairs] for item in items]
+
+
+def table(
+    columns: Sequence[Column[Any]],
+    items: Iterable[Any],
+    stream: TextIO | None = None,
+    fit: bool | None = None,
+) -> None:
+    """Write ``items`` as a table of ``columns`` (``output.table``: aligned, made printable)."""
+    output.table(
+        [c.header for c in columns],
+        texts(columns, items),
+        stream=stream,
+        fit=fit,
+        justify=[c.justify for c in columns],
+    )
