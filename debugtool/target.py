@@ -8,7 +8,6 @@ for Kubernetes ``pod/NAME[/CONTAINER]`` (``pod/NAMESPACE/NAME/CONTAINER`` also w
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from debugtool import procfs
@@ -21,7 +20,7 @@ from debugtool.errors import (
     UsageError,
 )
 from debugtool.model import Container
-from debugtool.runtimes import Discovery, discover
+from debugtool.runtimes import Discovery
 
 CAP_SYS_PTRACE = 19
 CAP_SYS_ADMIN = 21
@@ -320,34 +319,3 @@ def _find_pod(text: str, containers: list[Container]) -> Container:
             "List them with 'debugtool ps' (the POD column).",
         )
     raise AmbiguousTarget(text, [f"pod/{c.pod}/{c.k8s_container}" for c in matches])
-
-
-def resolve(
-    text: str,
-    discovery: Discovery | None = None,
-    runtimes: list[str] | None = None,
-    timeout: float = 2.0,
-    *,
-    warn: Callable[[str], None] | None = None,
-    names_container: bool = True,
-) -> Target:
-    """Resolve ``text`` to a running, pinned ``Target``.
-
-    Without a ``discovery``, every runtime is asked, and ``warn`` gets one line per runtime that
-    was skipped. A caller whose output names no container (``names_container=False``) resolves
-    ``pid:N`` without asking any runtime: a process needs none to be read, and asking them is
-    most of the time such a command takes on a busy host.
-
-    Raises ``ContainerNotFound``, ``AmbiguousTarget``, ``ContainerNotRunning`` or
-    ``ContainerGone`` (all exit code 125).
-    """
-    if discovery is None:
-        if not names_container and text.startswith("pid:"):
-            discovery = Discovery()
-        else:
-            discovery = discover(runtimes, all=True, timeout=timeout)
-    if warn is not None:
-        for message in discovery.warnings:
-            warn(message)
-    container = find(text, discovery)
-    return pin(container)
