@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from debugtool import procfs
 from debugtool.errors import (
@@ -20,7 +21,9 @@ from debugtool.errors import (
     UsageError,
 )
 from debugtool.model import Container
-from debugtool.runtimes import Discovery
+
+if TYPE_CHECKING:
+    from debugtool.runtimes import Discovery
 
 CAP_SYS_PTRACE = 19
 CAP_SYS_ADMIN = 21
