@@ -1,7 +1,8 @@
 /* A hostile container's watcher: everything container root with default capabilities can try
  * against a process that debugtool (or anyone) brings into its PID namespace.
  *
- * It busy-watches /proc/sys/kernel/ns_last_pid and, for every new PID, keeps trying for a while:
+ * It busy-watches /proc/sys/kernel/ns_last_pid and, for every new PID, keeps trying for five
+ * seconds or until it exits (a slow start, such as runc init's, must not outlast the watch):
  * readlink and open /proc/PID/exe, read /proc/PID/environ and cmdline, list /proc/PID/fd and
  * reopen each descriptor, readlink cwd and root, and PTRACE_SEIZE it. Every success is one line
  * in LOG ("KIND PID FIELDS..."; text with bytes outside 0x21-0x7e written as \xNN), for the test
@@ -25,7 +26,7 @@
 #include <unistd.h>
 
 #define RECENT 64
-#define TRIES 400
+#define WATCH_SECONDS 5.0 /* how long a new PID is attacked, however slowly it starts */
 
 static FILE *out;
 static pid_t self;
@@ -145,6 +146,12 @@ static void attack(pid_t pid) {
     seize(pid);
 }
 
+static double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static pid_t last_pid(int fd) {
     char buf[32];
     ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
@@ -163,7 +170,7 @@ int main(int argc, char **argv) {
     if (fd < 0) return 1;
     pid_t seen = last_pid(fd);
     pid_t recent[RECENT] = {0};
-    int tries[RECENT] = {0};
+    double until[RECENT] = {0}; /* 0: a free slot */
     line("READY", self, NULL, NULL, 0);
     for (;;) {
         pid_t now = last_pid(fd);
@@ -172,19 +179,18 @@ int main(int argc, char **argv) {
             if (seen == self) continue;
             int slot = 0;
             for (int i = 0; i < RECENT; i++)
-                if (tries[i] == 0) { slot = i; break; }
+                if (until[i] == 0) { slot = i; break; }
             recent[slot] = seen;
-            tries[slot] = TRIES;
+            until[slot] = now_seconds() + WATCH_SECONDS;
             attack(seen);
         }
         int busy = 0;
         for (int i = 0; i < RECENT; i++) {
-            if (!tries[i]) continue;
+            if (until[i] == 0) continue;
             busy = 1;
-            tries[i]--;
             char path[64];
             snprintf(path, sizeof path, "/proc/%d", (int)recent[i]);
-            if (access(path, F_OK) != 0) { tries[i] = 0; continue; }
+            if (now_seconds() > until[i] || access(path, F_OK) != 0) { until[i] = 0; continue; }
             attack(recent[i]);
         }
         if (!busy) {
