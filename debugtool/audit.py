@@ -20,10 +20,10 @@ import socket
 import stat
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from debugtool.errors import DebugtoolError
+from debugtool.record import asdict, field, fields, record
 
 DEFAULT_PATH = "/var/log/debugtool/audit.jsonl"
 #: Past this a line is not read back (nothing debugtool writes comes near it).
@@ -40,7 +40,7 @@ class AuditUnavailable(DebugtoolError):
         )
 
 
-@dataclass
+@record
 class Record:
     """One line of the audit log: a session's start or end.
 
@@ -119,14 +119,14 @@ class Record:
         Lines written before start and end records existed (no ``phase``) are whole sessions.
         """
         values: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name in data:
-                value = _coerce(str(f.type), data[f.name])
+        for name in fields(cls):
+            if name in data:
+                value = _coerce(cls.__annotations__[name], data[name])
                 if value is not None:
-                    values[f.name] = value
+                    values[name] = value
         if "action" not in values:
             values["action"] = "exec"
-        known = {f.name for f in fields(cls)}
+        known = set(fields(cls))
         extra = {k: v for k, v in data.items() if k not in known}
         if extra:  # an older trace line kept its counts at the top level
             values["details"] = {**extra, **values.get("details", {})}
@@ -308,13 +308,13 @@ def sessions(records: list[Record]) -> list[Record]:
     """
     merged: dict[str, Record] = {}
     order: list[str] = []
-    for n, record in enumerate(records):
-        key = record.session or f"#{n}"
+    for n, entry in enumerate(records):
+        key = entry.session or f"#{n}"
         if key not in merged:
             order.append(key)
-            merged[key] = record
-        elif record.ended or not merged[key].ended:
-            merged[key] = record
+            merged[key] = entry
+        elif entry.ended or not merged[key].ended:
+            merged[key] = entry
     return [merged[key] for key in order]
 
 

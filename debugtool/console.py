@@ -22,13 +22,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from debugtool import output, rootfs
 from debugtool.errors import ContainerGone, DebugtoolError, UsageError
 from debugtool.model import Snapshot
 from debugtool.output import printable
+from debugtool.record import record
 from debugtool.trace.decode import syscall_names
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class _HelpShown(Exception):
     """``CMD --help`` printed its usage: not an error."""
 
 
-@dataclass
+@record
 class Command:
     name: str
     summary: str

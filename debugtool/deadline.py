@@ -12,8 +12,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from debugtool.record import record
 
 T = TypeVar("T")
 
@@ -21,7 +22,7 @@ T = TypeVar("T")
 TICK = 0.05
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Outcome(Generic[T]):
     """What a function had done when its caller stopped waiting: finished with ``value`` or
     ``error`` (whatever it raised), or not finished (``finished`` false, both None)."""

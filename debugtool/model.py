@@ -7,45 +7,39 @@ equal to the original.
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import types
-import typing
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from debugtool.record import FIELDS, field, fields, is_record, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
+    T = TypeVar("T")
 
 SCHEMA_VERSION = 1
-
-T = TypeVar("T")
 
 
 #: Types ``to_dict`` passes through as they are (checked by exact type: the common case).
 _PLAIN = frozenset({str, int, float, bool, type(None)})
-#: Field names of each dataclass met, so ``dataclasses.fields`` runs once per class.
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 
 
 def to_dict(obj: Any) -> Any:
     """Return plain JSON-ready data (dicts, lists, str, numbers) for a model object.
 
     It walks every value of a Snapshot (ten thousand sockets are a quarter of a million), so
-    plain values are passed through without a call and each dataclass's field names are
-    looked up once: five times faster than asking ``dataclasses.fields`` each time.
+    plain values are passed through without a call.
     """
     cls = type(obj)
     if cls in _PLAIN:
         return obj
     if cls is list:
         return [v if type(v) in _PLAIN else to_dict(v) for v in obj]
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        if not (dataclasses.is_dataclass(obj) and not isinstance(obj, type)):
-            if isinstance(obj, dict):
-                return {str(k): to_dict(v) for k, v in obj.items()}
-            if isinstance(obj, (list, tuple)):
-                return [to_dict(v) for v in obj]
-            return obj
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(obj))
+    names = getattr(cls, FIELDS, None)
+    if names is None or isinstance(obj, type):
+        if isinstance(obj, dict):
+            return {str(k): to_dict(v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [to_dict(v) for v in obj]
+        return obj
     out = {}
     for name in names:
         value = getattr(obj, name)
@@ -55,6 +49,9 @@ def to_dict(obj: Any) -> Any:
 
 def _convert(tp: Any, value: Any) -> Any:
     """Rebuild ``value`` (plain JSON data) as type ``tp``."""
+    import types
+    import typing
+
     if value is None:
         return None
     origin = typing.get_origin(tp)
@@ -68,7 +65,7 @@ def _convert(tp: Any, value: Any) -> Any:
     if origin is dict:
         _, varg = typing.get_args(tp) or (str, Any)
         return {k: _convert(varg, v) for k, v in value.items()}
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and is_record(tp):
         return from_dict(tp, value)
     if tp is float and isinstance(value, int):
         return float(value)
@@ -76,16 +73,18 @@ def _convert(tp: Any, value: Any) -> Any:
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
-    """Rebuild a model dataclass from ``to_dict`` output; unknown keys are ignored."""
-    hints = typing.get_type_hints(cls)
+    """Rebuild a model record from ``to_dict`` output; unknown keys are ignored."""
+    import typing  # reading a bundle, not on a command's start
+
+    hints = typing.get_type_hints(cls, localns={"Any": typing.Any})  # Any: for type checkers only
     kwargs = {}
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        if f.name in data:
-            kwargs[f.name] = _convert(hints[f.name], data[f.name])
+    for name in fields(cls):
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name])
     return cls(**kwargs)
 
 
-@dataclass
+@record
 class Container:
     """One container (or sandbox) as the runtimes describe it.
 
@@ -123,14 +122,18 @@ class Container:
         return self.status in ("running", "paused") and bool(self.pid)
 
     def to_json(self) -> str:
+        import json
+
         return json.dumps(to_dict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Container:
+        import json
+
         return from_dict(cls, json.loads(text))
 
 
-@dataclass
+@record
 class Process:
     """One process of a container. ``pid`` is the host's PID, ``nspid`` the container's."""
 
@@ -160,7 +163,7 @@ class Process:
         return " ".join(self.cmdline) if self.cmdline else f"[{self.name}]"
 
 
-@dataclass
+@record
 class Mount:
     """One line of the container's mountinfo, with what debugtool thinks is risky about it."""
 
@@ -178,7 +181,7 @@ class Mount:
     risks: list[str] = field(default_factory=list)  # e.g. "docker socket", "host root rw"
 
 
-@dataclass
+@record
 class Address:
     family: str  # inet or inet6
     address: str
@@ -186,7 +189,7 @@ class Address:
     scope: str = ""
 
 
-@dataclass
+@record
 class Interface:
     name: str
     index: int = 0
@@ -208,7 +211,7 @@ class Interface:
     peer: str = ""
 
 
-@dataclass
+@record
 class Route:
     family: str  # inet or inet6
     destination: str  # "default" or "10.0.0.0/24"
@@ -222,7 +225,7 @@ class Route:
     prefsrc: str = ""  # the source address the kernel prefers for this route
 
 
-@dataclass
+@record
 class Socket:
     """One socket in the container's network namespace, with the processes that hold it."""
 
@@ -248,7 +251,7 @@ class Socket:
         return self.state in ("LISTEN", "UNCONN") and not self.remote_port
 
 
-@dataclass
+@record
 class DNSConfig:
     nameservers: list[str] = field(default_factory=list)
     search: list[str] = field(default_factory=list)
@@ -257,7 +260,7 @@ class DNSConfig:
     hosts: str = ""  # /etc/hosts as the container sees it
 
 
-@dataclass
+@record
 class Network:
     interfaces: list[Interface] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
@@ -266,7 +269,7 @@ class Network:
     warnings: list[str] = field(default_factory=list)  # parts that could not be read, in words
 
 
-@dataclass
+@record
 class CgroupStats:
     """Resource usage and limits of the container's cgroup. ``None`` means unknown or unlimited
     (each field's comment says which)."""
@@ -298,7 +301,7 @@ class CgroupStats:
         return None
 
 
-@dataclass
+@record
 class SecurityContext:
     uid_map: list[tuple[int, int, int]] = field(default_factory=list)  # inside, outside, count
     gid_map: list[tuple[int, int, int]] = field(default_factory=list)
@@ -317,7 +320,7 @@ class SecurityContext:
     warnings: list[str] = field(default_factory=list)  # privileged-looking settings, in words
 
 
-@dataclass
+@record
 class Snapshot:
     """Everything debugtool reads about one container at one moment.
 
@@ -337,10 +340,14 @@ class Snapshot:
     errors: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> str:
+        import json
+
         return json.dumps(to_dict(self), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Snapshot:
+        import json
+
         data = json.loads(text)
         version = data.get("schema_version", 0)
         if version > SCHEMA_VERSION:

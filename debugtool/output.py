@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import io
 import json
@@ -14,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TextIO
 
 from debugtool.model import to_dict
+from debugtool.record import is_record
 
 # --- text a container controls, shown to a person ----------------------------------------------
 #
@@ -139,7 +139,7 @@ def _as_object(value: Any) -> dict[Any, Any] | None:
     """
     if isinstance(value, dict):
         return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if is_record(value) and not isinstance(value, type):
         return vars(value) if hasattr(value, "__dict__") else to_dict(value)
     return None
 
@@ -185,7 +185,7 @@ def _records(items: Sequence[Any], indent: str) -> str:
     first = _as_object(items[0])
     kind = type(items[0])
     if (
-        dataclasses.is_dataclass(kind)
+        is_record(kind)
         and hasattr(items[0], "__dict__")
         and all(type(item) is kind for item in items)
     ):

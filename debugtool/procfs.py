@@ -16,9 +16,9 @@ import errno
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from debugtool.errors import DebugtoolError, PermissionDenied, UsageError
+from debugtool.record import record
 
 #: Where procfs is mounted. Tests point it at a captured tree; every path below is built from it.
 PROC = "/proc"
@@ -490,7 +490,7 @@ IDENTITY_MAP = [(0, 0, 4294967295)]
 # --- mountinfo ------------------------------------------------------------------------------------
 
 
-@dataclass
+@record
 class MountInfo:
     """One line of ``/proc/PID/mountinfo`` (see proc(5)), with the octal escapes decoded."""
 

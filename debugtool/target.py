@@ -8,7 +8,6 @@ for Kubernetes ``pod/NAME[/CONTAINER]`` (``pod/NAMESPACE/NAME/CONTAINER`` also w
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from debugtool import procfs
@@ -21,6 +20,7 @@ from debugtool.errors import (
     UsageError,
 )
 from debugtool.model import Container
+from debugtool.record import field, record
 
 if TYPE_CHECKING:
     from debugtool.runtimes import Discovery
@@ -44,7 +44,7 @@ def require_privileges(caps: tuple[int, ...] = (CAP_SYS_ADMIN, CAP_SYS_PTRACE)) 
         )
 
 
-@dataclass
+@record
 class Target:
     """A running container resolved to its init process, pinned by a pidfd.
 

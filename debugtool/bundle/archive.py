@@ -23,11 +23,11 @@ import stat
 import sys
 import tarfile
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 
 from debugtool import procfs
 from debugtool.bundle import manifest
 from debugtool.errors import BundleError
+from debugtool.record import record
 
 
 def member_order(rel: str) -> tuple[int, str]:
@@ -38,7 +38,7 @@ def member_order(rel: str) -> tuple[int, str]:
     return (3 if rel.startswith("host/") else 4, rel)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Archive:
     """How one bundle's members are written: under ``root/``, with one modification time."""
 
@@ -75,7 +75,7 @@ STDOUT = "-"
 _TEMP = re.compile(r"\..+\.debugtool-(?P<pid>[0-9]+)\.tmp")
 
 
-@dataclass
+@record
 class Destination:
     """Where a bundle goes: standard output, or a regular file created whole or not at all.
 

@@ -25,7 +25,6 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from debugtool import deadline
@@ -34,6 +33,7 @@ from debugtool.bundle.archive import Archive, Destination
 from debugtool.bundle.redact import Redactor
 from debugtool.errors import ContainerGone, DebugtoolError, UsageError
 from debugtool.model import Container
+from debugtool.record import field, record
 
 if TYPE_CHECKING:
     from debugtool.runtimes import Discovery
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 
 
-@dataclass
+@record
 class Options:
     """How to capture a bundle (the ``debugtool bundle`` flags)."""
 
@@ -65,7 +65,7 @@ class Options:
     progress: Progress | None = None
 
 
-@dataclass
+@record
 class Summary:
     """What was written: the path, its size, the containers, what did not finish."""
 
@@ -721,7 +721,7 @@ class Capture:
         leaks.scan(archive, self.redactor.leak_needles())
 
 
-@dataclass
+@record
 class _Bulk:
     """Files redacted, tarred and gzip-compressed while the sampler still waited."""
 

@@ -12,8 +12,9 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from debugtool.record import field, record
 
 if TYPE_CHECKING:
     from debugtool.model import Container
@@ -44,7 +45,7 @@ PRIORITY_HOST = 5
 PRIORITY_ESSENTIAL = 9  # container.json and the like: never dropped
 
 
-@dataclass
+@record
 class CollectorResult:
     """What one collector did: its status, how long it took, why it failed, what it wrote."""
 
@@ -304,17 +305,17 @@ def schema_problems(manifest: Any) -> list[str]:
     if isinstance(manifest.get("root"), str):
         check.folder("root", manifest["root"])
     containers = manifest.get("containers")
-    for i, record in enumerate(containers if isinstance(containers, list) else []):
+    for i, entry in enumerate(containers if isinstance(containers, list) else []):
         where = f"containers[{i}]"
-        if check.record(where, record, _CONTAINER):
-            check.folder(f"{where}.dir", record["dir"])
+        if check.record(where, entry, _CONTAINER):
+            check.folder(f"{where}.dir", entry["dir"])
     collectors = manifest.get("collectors")
-    for i, record in enumerate(collectors if isinstance(collectors, list) else []):
+    for i, entry in enumerate(collectors if isinstance(collectors, list) else []):
         where = f"collectors[{i}]"
-        if check.record(where, record, _COLLECTOR):
-            if record["status"] not in STATUSES:
+        if check.record(where, entry, _COLLECTOR):
+            if entry["status"] not in STATUSES:
                 check.bad(f"{where}.status", f"is not one of {', '.join(STATUSES)}")
-            check.strings(f"{where}.files", record["files"])
+            check.strings(f"{where}.files", entry["files"])
     files = manifest.get("files")
     for name, entry in (files if isinstance(files, dict) else {}).items():
         where = f"files.{name}"
@@ -326,8 +327,8 @@ def schema_problems(manifest: Any) -> list[str]:
     if isinstance(manifest.get("command_line"), list):
         check.strings("command_line", manifest["command_line"])
     dropped = manifest.get("dropped")
-    for i, record in enumerate(dropped if isinstance(dropped, list) else []):
-        check.record(f"dropped[{i}]", record, _DROPPED)
+    for i, entry in enumerate(dropped if isinstance(dropped, list) else []):
+        check.record(f"dropped[{i}]", entry, _DROPPED)
     if check.count > MAX_PROBLEMS:
         check.problems.append(f"and {check.count - MAX_PROBLEMS:,} more bad fields")
     return check.problems

@@ -49,12 +49,12 @@ import os
 import tarfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 from debugtool.bundle import manifest
 from debugtool.errors import BundleError
 from debugtool.model import CgroupStats, Container, Snapshot, from_dict
+from debugtool.record import field, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -229,7 +229,7 @@ def _kind(info: tarfile.TarInfo) -> str:
     return f"a member of tar type {info.type!r}"
 
 
-@dataclass
+@record
 class _Member:
     """One member as a pass over the archive meets it, with its data still unread."""
 
@@ -360,7 +360,7 @@ def _refusal(info: tarfile.TarInfo) -> str:
     return ""
 
 
-@dataclass
+@record
 class Archive:
     """The members of a bundle archive as read, and whether the archive ended early.
 
@@ -541,14 +541,14 @@ class Bundle:
         self.exited_during_capture: set[str] = set()
         self._dirs: dict[str, str] = {}  # container id -> folder
         self.containers: list[Container] = []
-        for record in self.manifest.get("containers") or []:
-            container = self._container(record)
-            if record.get("exited_during_capture"):
+        for entry in self.manifest.get("containers") or []:
+            container = self._container(entry)
+            if entry.get("exited_during_capture"):
                 # Its container.json was written when it still ran: say what it is now.
                 self.exited_during_capture.add(container.id)
                 container.status = "exited"
             self.containers.append(container)
-            self._dirs[container.id] = record["dir"]
+            self._dirs[container.id] = entry["dir"]
         self.audit: list[Record] = self._audit()
 
     # -- members ------------------------------------------------------------------------------
@@ -672,9 +672,9 @@ class Bundle:
 
     def collector_error(self, container_id: str, name: str) -> str:
         """Return why a container's collector did not succeed ('' when it did or never ran)."""
-        for record in self.collectors(container_id):
-            if record.get("name") == name and record.get("status") != manifest.OK:
-                return f"{record.get('status')}: {record.get('error') or 'no detail'}"
+        for entry in self.collectors(container_id):
+            if entry.get("name") == name and entry.get("status") != manifest.OK:
+                return f"{entry.get('status')}: {entry.get('error') or 'no detail'}"
         return ""
 
     def redactions(self) -> list[dict[str, Any]]:

@@ -12,11 +12,11 @@ appears in the page source.
 
 from __future__ import annotations
 
-import dataclasses
 import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from debugtool import record
 from debugtool.bundle import manifest as mf
 from debugtool.bundle.reader import Archive, Bundle
 from debugtool.errors import DebugtoolError
@@ -247,7 +247,7 @@ def _container(bundle: Bundle, container: Container, anchor: str) -> str:
     """One container's section: what it is, then each view of its Snapshot."""
     if container.id in bundle.exited_during_capture:
         # container.json was written while it still ran
-        container = dataclasses.replace(container, status="exited during capture")
+        container = record.replace(container, status="exited during capture")
     snap, samples, problem = _read(bundle, container)
     notes = [f"snapshot: {problem}"] if problem else []
     if snap is not None:

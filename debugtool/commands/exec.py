@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
-
+from debugtool.argv import REMAINDER
 from debugtool.commands import TARGET_HELP
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from debugtool.argv import OptionsLike, SubcommandsLike
 
 ORDER = 40
 
 
-def add_exec_options(p: argparse.ArgumentParser, shell: bool = False) -> None:
+def add_exec_options(p: OptionsLike, shell: bool = False) -> None:
     """Add the options ``exec`` and ``shell`` share."""
     p.add_argument(
         "--mode",
@@ -53,7 +58,7 @@ def add_exec_options(p: argparse.ArgumentParser, shell: bool = False) -> None:
     )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubcommandsLike) -> None:
     p = sub.add_parser(
         "exec",
         help="run one audited command in a container",
@@ -68,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-t", "--tty", action="store_true", help="give the command a terminal")
     add_exec_options(p)
     p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
-    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- CMD [ARG...]")
+    p.add_argument("command", nargs=REMAINDER, metavar="-- CMD [ARG...]")
     p.set_defaults(func=run)
 
 
@@ -98,7 +103,8 @@ def report_context(as_json: bool):
     def emit(context) -> None:
         if as_json:
             import json
-            from dataclasses import asdict
+
+            from debugtool.record import asdict
 
             sys.stderr.write(json.dumps({"context": asdict(context), "line": context.line()}))
             sys.stderr.write("\n")

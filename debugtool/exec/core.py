@@ -8,7 +8,6 @@ from __future__ import annotations
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from debugtool.errors import (
@@ -18,6 +17,7 @@ from debugtool.errors import (
     UsageError,
 )
 from debugtool.exec.plan import MODES, ExecContext, make_plan
+from debugtool.record import record
 from debugtool.runtimes.base import ExecRequest, Stdio
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from debugtool.target import Target
 
 
-@dataclass
+@record
 class ExecResult:
     """How an exec ended: the exit code debugtool reports and how long the command ran."""
 

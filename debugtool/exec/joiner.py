@@ -37,8 +37,9 @@ import os
 import signal
 import struct
 import sys
-from dataclasses import asdict, dataclass
 from typing import Any
+
+from debugtool.record import asdict, record
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -70,7 +71,7 @@ class SetupFailed(Exception):
         self.code = code
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Capabilities:
     """The five capability sets of a process (``CapInh`` ... ``CapAmb`` of /proc/PID/status)."""
 
@@ -90,7 +91,7 @@ class Capabilities:
         return cls(word("CapInh"), word("CapPrm"), word("CapEff"), word("CapBnd"), word("CapAmb"))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class JoinSpec:
     """Everything the joiner does, and nothing else (descriptors are numbers in its table).
 

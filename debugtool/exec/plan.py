@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from debugtool import procfs
 from debugtool.errors import DebugtoolError, ExecUnsupported, UsageError
+from debugtool.record import field, record
 
 if TYPE_CHECKING:
     from debugtool.runtimes import Discovery, Runtime
@@ -24,7 +24,7 @@ MODES = ("runtime", "ns", "toolbox")
 JOIN_ORDER = ("user", "cgroup", "ipc", "uts", "net", "pid", "mnt", "time")
 
 
-@dataclass
+@record
 class ExecContext:
     """What of the container's context an exec matches, said before it runs."""
 
@@ -53,7 +53,7 @@ class ExecContext:
 # --- planning: what will be matched ----------------------------------------------------------
 
 
-@dataclass
+@record
 class Plan:
     """What an exec will do: its context line, the namespaces to join, the target's status,
     the toolbox directory, or the runtime whose own exec runs the command."""

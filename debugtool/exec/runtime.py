@@ -8,10 +8,10 @@ variable where the runtime can set one, so the watchdog can find it if debugtool
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from debugtool.exec.watchdog import SESSION_VAR, Watchdog
+from debugtool.record import replace
 from debugtool.runtimes.base import ExecRequest, Stdio
 
 if TYPE_CHECKING:

@@ -7,11 +7,11 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from debugtool import deadline, procfs
 from debugtool.errors import DebugtoolError, RuntimeUnavailable
 from debugtool.model import Container
+from debugtool.record import field, record
 from debugtool.runtimes.base import ExecRequest, Runtime
 
 __all__ = ["Discovery", "ExecRequest", "Runtime", "discover", "load_runtimes", "merge"]
@@ -129,7 +129,7 @@ def load_runtimes(names: Iterable[str] | None = None, timeout: float = 2.0) -> l
     return sorted(runtimes, key=lambda r: -r.richness)
 
 
-@dataclass
+@record
 class Discovery:
     """What a discovery pass found: the merged containers and one warning per skipped runtime."""
 
@@ -162,21 +162,21 @@ def merge(found: Iterable[Container], richness: Callable[[str], int]) -> list[Co
     by_pidns: dict[int, Container] = {}
     by_pid: dict[int, Container] = {}
     result: list[Container] = []
-    for record in ordered:
-        existing = _same(record, by_id.get(record.id, []))
-        if existing is None and record.pidns is not None and record.runtime == "none":
+    for container in ordered:
+        existing = _same(container, by_id.get(container.id, []))
+        if existing is None and container.pidns is not None and container.runtime == "none":
             # The container whose init is the sandbox's init, else any in its PID namespace.
-            existing = by_pid.get(record.pid or 0) or by_pidns.get(record.pidns)
+            existing = by_pid.get(container.pid or 0) or by_pidns.get(container.pidns)
         if existing is None:
-            record.backends = list(dict.fromkeys(record.backends or [record.runtime]))
-            by_id.setdefault(record.id, []).append(record)
-            if record.pidns is not None and record.status in _LIVE:
-                by_pidns.setdefault(record.pidns, record)
-                if record.pid:
-                    by_pid.setdefault(record.pid, record)
-            result.append(record)
+            container.backends = list(dict.fromkeys(container.backends or [container.runtime]))
+            by_id.setdefault(container.id, []).append(container)
+            if container.pidns is not None and container.status in _LIVE:
+                by_pidns.setdefault(container.pidns, container)
+                if container.pid:
+                    by_pid.setdefault(container.pid, container)
+            result.append(container)
             continue
-        _absorb(existing, record)
+        _absorb(existing, container)
     return result
 
 
@@ -256,9 +256,9 @@ def discover(
             discovery.runtimes[runtime.name] = runtime
             discovery.warnings += [f"{runtime.name}: {w}" for w in getattr(runtime, "warnings", ())]
     found = [c for r in runtimes if r.name in discovery.runtimes for c in results[r.name]]
-    for record in found:
-        if record.pidns is None and record.pid and record.status in _LIVE:
-            record.pidns = _pidns(record.pid)
+    for container in found:
+        if container.pidns is None and container.pid and container.status in _LIVE:
+            container.pidns = _pidns(container.pid)
     discovery.containers = merge(found, lambda name: rank.get(name, 0))
     return discovery
 

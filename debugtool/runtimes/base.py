@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import ClassVar
 
 from debugtool.model import Container
+from debugtool.record import field, record
 
 
-@dataclass
+@record
 class ExecRequest:
     """What to run through a runtime's own exec (the ``runtime`` exec mode)."""
 
@@ -28,7 +28,7 @@ class ExecRequest:
     privileged: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Stdio:
     """The descriptors an exec relays: the operator's side, never handed to the container."""
 

@@ -20,12 +20,12 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from debugtool import procfs
 from debugtool.errors import ContainerGone, ExecUnsupported, RuntimeUnavailable
 from debugtool.model import Container
+from debugtool.record import record
 from debugtool.runtimes import grpcwire
 from debugtool.runtimes import protowire as pw
 from debugtool.runtimes.base import ExecRequest, Runtime
@@ -59,7 +59,7 @@ CRI_ANNOTATIONS = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Daemon:
     """One containerd daemon: its socket, its state directory and its default runc root."""
 

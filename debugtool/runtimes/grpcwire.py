@@ -14,7 +14,8 @@ from __future__ import annotations
 import socket
 import struct
 import time
-from dataclasses import dataclass, field
+
+from debugtool.record import field, record
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE = range(9)
@@ -44,7 +45,7 @@ class ProtocolError(Exception):
     """The peer said something that is not HTTP/2 or gRPC as this client understands it."""
 
 
-@dataclass
+@record
 class GrpcError:
     """A call the server answered with a non-zero ``grpc-status``."""
 
@@ -56,7 +57,7 @@ class GrpcError:
         return f"{name}: {self.message}" if self.message else name
 
 
-@dataclass
+@record
 class Call:
     """One unary call: the method path, the request bytes and extra metadata headers."""
 
@@ -305,7 +306,7 @@ def frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
     )
 
 
-@dataclass
+@record
 class _Stream:
     data: bytearray = field(default_factory=bytearray)
     block: bytearray = field(default_factory=bytearray)

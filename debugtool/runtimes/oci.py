@@ -22,13 +22,13 @@ import logging
 import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, NamedTuple
 
 from debugtool import procfs
 from debugtool.errors import CommandNotInvokable, ExecUnsupported, RuntimeUnavailable
 from debugtool.model import Container
+from debugtool.record import record
 from debugtool.runtimes.base import ExecRequest, Runtime
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ ProcStat = Callable[[int], "ProcState | tuple[str, int] | None"]
 ReadSmall = Callable[[str], "str | None"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StateRoot:
     """One ``--root`` directory of an OCI runtime, and the containerd namespace it serves."""
 
@@ -497,7 +497,7 @@ def read_in_root(pid: int, path: str, limit: int = 1 << 20) -> bytes | None:
         raise CommandNotInvokable(f"cannot read {path} in the container: {exc.message}") from None
 
 
-@dataclass
+@record
 class _Account:
     name: str
     uid: int

@@ -42,11 +42,11 @@ The vocabulary, the same in every front end:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Generic, Literal, TextIO, TypeVar
 
 from debugtool import output
 from debugtool.output import human_size
+from debugtool.record import record
 
 T = TypeVar("T")
 
@@ -71,7 +71,7 @@ def pids_text(value: Iterable[int]) -> str:
     return ",".join(map(str, value)) or "-"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Column(Generic[T]):
     """One column of a view: its key, its header, its raw value of an item and that value's text.
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from debugtool.model import Container
 from debugtool.output import human_age, human_size
+from debugtool.record import record
 from debugtool.views import Column, cpu_text
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ContainerRow:
     """A container as a list shows it, with its usage when it was sampled (the TUI samples
     each running container's cgroup; ``ps`` does not)."""

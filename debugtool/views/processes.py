@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from debugtool.model import Process, process_tree
+from debugtool.record import record
 from debugtool.views import Column, cpu_text, dash, size_text
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ProcessRow:
     """A process as a table shows it: in a tree, ``depth`` is how many ancestors it has there."""
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from debugtool.model import Socket
+from debugtool.record import record
 from debugtool.views import Column, pids_text
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SocketRow:
     """A socket as a table shows it: a connected UNIX socket with its ``peer`` when the peer is
     among the sockets listed."""

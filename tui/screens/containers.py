@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from debugtool_tui.format import plain
 from debugtool_tui.screens.polling import PollingScreen
@@ -18,6 +18,7 @@ from textual.widgets import Footer, Header, Static
 from debugtool.errors import ContainerGone, DebugtoolError
 from debugtool.model import CgroupStats, Container
 from debugtool.output import utc_text
+from debugtool.record import replace
 from debugtool.runtimes import Discovery
 from debugtool.views import containers as view
 
