@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from debugtool import procfs, rootfs
 from debugtool.errors import ContainerGone, DebugtoolError
 from debugtool.model import Process
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from debugtool.target import Target
 
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -41,16 +42,23 @@ def pids_in_namespace(pidns: int, pids: Iterable[int]) -> list[int]:
     return procfs.members(pidns, "pid", pids)
 
 
+#: How much of a /proc file the first ``read`` asks for: all of stat and status, and all but the
+#: longest command lines (a longer file is read on to its end).
+_READ_SIZE = 8192
+_OPEN_FLAGS = os.O_RDONLY | os.O_CLOEXEC
+
+
 def _read(path: str) -> bytes:
     """Read a whole /proc file with raw syscalls (no buffered-io layer: this runs per process).
 
-    One ``read`` of up to 8 KiB is the whole file for stat, status and most command lines (they
-    are not seq_files that stop at a record boundary); only a longer one reads on to EOF.
+    One ``read`` is the whole file for stat, status and most command lines (they are generated
+    whole on the first read, not seq_files that stop at a record boundary); only a longer one
+    reads on to EOF.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(path, _OPEN_FLAGS)
     try:
-        data = os.read(fd, 8192)
-        if len(data) < 8192:
+        data = os.read(fd, _READ_SIZE)
+        if len(data) < _READ_SIZE:
             return data
         chunks = [data]
         while chunk := os.read(fd, 65536):
@@ -81,65 +89,81 @@ def pids_in_cgroup(cgroup: dict[str, str], pids: Iterable[int]) -> list[int]:
 
 
 def read_process(pid: int, boot: float, uptime_ticks: float | None = None) -> Process:
-    """Read one process's stat, status and cmdline; raise ``procfs.ProcessGone`` if it exits.
+    """Read one process's stat, status and cmdline; raise ``procfs.ProcessGone`` if it exits
+    (``PermissionDenied`` if a file is refused).
 
     ``cpu_percent`` is the average over the process's lifetime (what ``ps`` shows) when
     ``uptime_ticks`` (seconds since boot, in clock ticks) is given.
     """
-    base = procfs.path(pid, "")
+    base = f"{procfs.PROC}/{pid}/"
+    what = "stat"
     try:
-        stat_raw = _read(base + "stat")
-        status_raw = _read(base + "status")
-        raw_cmdline = _read(base + "cmdline")
+        stat = _read(base + "stat")
+        what = "status"
+        status = _read(base + "status")
+        what = "cmdline"
+        cmdline = _read(base + "cmdline")
     except OSError as exc:
-        raise procfs.translate(exc, pid, "stat") from None
-    if not stat_raw:
+        raise procfs.translate(exc, pid, what) from None
+    if not stat:
         raise procfs.ProcessGone(f"process {pid} exited while reading stat.")
-    return build_process(
-        pid,
-        stat_raw.decode("utf-8", "surrogateescape"),
-        status_raw.decode("utf-8", "surrogateescape"),
-        raw_cmdline,
-        boot,
-        uptime_ticks,
-    )
+    return build_process(pid, stat, status, cmdline, boot, uptime_ticks)
+
+
+def _status_line(status: bytes, key: bytes) -> bytes:
+    """Return the value of the line ``key`` (``b"\\nUid:"``) of status, b"" when absent.
+
+    Only the two lines the columns need are looked at, in the bytes as read, and nothing of
+    status is decoded. ``Name`` (the first line) has any newline escaped by the kernel, so
+    ``key`` can only match the start of a real line.
+    """
+    start = status.find(key)
+    if start < 0:
+        return b""
+    start += len(key)
+    end = status.find(b"\n", start)
+    return status[start:end] if end >= 0 else status[start:]
 
 
 def build_process(
     pid: int,
-    stat_text: str,
-    status_text: str,
-    raw_cmdline: bytes,
+    stat: bytes,
+    status: bytes,
+    cmdline: bytes,
     boot: float,
     uptime_ticks: float | None = None,
 ) -> Process:
-    """Build a ``Process`` from the captured text of its stat, status and cmdline files."""
-    # Inline rather than procfs.parse_stat: this runs thousands of times per refresh. The command
-    # name sits between the first "(" and the last ")" and may hold both.
-    lpar = stat_text.find("(")
-    rpar = stat_text.rfind(")")
-    rest = stat_text[rpar + 2 :].split()
-    chain = procfs.nspid(status_text)
-    uids = procfs.status_field(status_text, "Uid").split()
-    uid = int(uids[1]) if len(uids) == 4 else None  # effective, as ps shows it
+    """Build a ``Process`` from the bytes of its stat, status and cmdline files.
+
+    Non-UTF-8 bytes of the name and the command line are kept as surrogate escapes.
+    """
+    # Inline rather than procfs.parse_stat: this runs thousands of times per refresh, and only
+    # seven of stat's fields are shown. The command name sits between the first "(" and the
+    # last ")" and may hold both; the fields after it are single-space separated, and splitting
+    # stops after the 22nd (rss).
+    lpar = stat.find(b"(")
+    rpar = stat.rfind(b")")
+    rest = stat[rpar + 2 :].split(b" ", 22)
     start_ticks = int(rest[19])
     cpu_ticks = int(rest[11]) + int(rest[12])
     cpu = None
     if uptime_ticks is not None:
         elapsed = uptime_ticks - start_ticks
         cpu = round(100.0 * cpu_ticks / elapsed, 1) if elapsed > 0 else 0.0
-    argv = (
-        [a.decode("utf-8", "surrogateescape") for a in raw_cmdline.rstrip(b"\0").split(b"\0")]
-        if raw_cmdline
-        else []
-    )
+    # The effective uid (the second of four), as ps shows it; the PID inside the container is
+    # the last of NSpid (a process of a nested PID namespace is named as its own sees it).
+    uids = _status_line(status, b"\nUid:").split()
+    nspids = _status_line(status, b"\nNSpid:").split()
+    # A NUL cannot occur inside a UTF-8 sequence, so decoding once and splitting the text gives
+    # the same arguments as splitting the bytes and decoding each.
+    argv = cmdline.rstrip(b"\0").decode("utf-8", "surrogateescape").split("\0") if cmdline else []
     return Process(
         pid=pid,
-        nspid=chain[-1] if chain else None,
+        nspid=int(nspids[-1]) if nspids else None,
         ppid=int(rest[1]),
-        uid=uid,
-        state=rest[0],
-        name=stat_text[lpar + 1 : rpar],
+        uid=int(uids[1]) if len(uids) == 4 else None,
+        state=rest[0].decode("utf-8", "surrogateescape"),
+        name=stat[lpar + 1 : rpar].decode("utf-8", "surrogateescape"),
         cmdline=argv,
         cpu_percent=cpu,
         rss=int(rest[21]) * PAGE_SIZE,

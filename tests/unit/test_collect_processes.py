@@ -22,8 +22,8 @@ def test_build_from_a_real_container_process():
     d = FIX / "docker-busybox"
     p = processes.build_process(
         13416,
-        (d / "stat").read_text(),
-        (d / "status").read_text(),
+        (d / "stat").read_bytes(),
+        (d / "status").read_bytes(),
         (d / "cmdline").read_bytes(),
         boot=1_000_000.0,
         uptime_ticks=78394 + 1000,
@@ -43,8 +43,8 @@ def test_build_awkward_process():
     d = FIX / "awkward"
     p = processes.build_process(
         4242,
-        (d / "stat").read_text(),
-        (d / "status").read_text(),
+        (d / "stat").read_bytes(),
+        (d / "status").read_bytes(),
         (d / "cmdline").read_bytes(),
         boot=0.0,
     )
@@ -63,8 +63,8 @@ def test_kernel_thread_has_no_cmdline():
     d = FIX / "awkward"
     p = processes.build_process(
         12,
-        "12 (kworker/0:1) I 2 0 0 0 -1 69238880 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0",
-        (d / "kthread-status").read_text(),
+        b"12 (kworker/0:1) I 2 0 0 0 -1 69238880 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0",
+        (d / "kthread-status").read_bytes(),
         b"",
         boot=0.0,
     )
