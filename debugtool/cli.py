@@ -2,20 +2,24 @@
 
 Each subcommand lives in a module of ``debugtool.commands`` that defines ``register(subparsers)``
 and an ``ORDER`` for ``--help``; modules import their heavy dependencies inside the handler, so
-``debugtool exec`` never pays for Textual.
+``debugtool exec`` never pays for Textual. A command line is read by ``debugtool.argv`` against
+the named command's options alone; argparse, with every command, only for help and errors.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from debugtool import __version__
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Sequence
+    from typing import Any
+
+    from debugtool.argv import Namespace
 
 # argparse, logging and the command modules are imported inside main(), so that
 # ``debugtool --version`` costs an interpreter start and nothing more.
@@ -25,30 +29,70 @@ if TYPE_CHECKING:
 _VALUED_OPTIONS = ("--timeout", "--oci-root")
 
 
-def _command_name(argv: Sequence[str]) -> str | None:
-    """Return the subcommand named on ``argv`` (the first word that is not a global option)."""
-    words = iter(argv)
-    for word in words:
+def _command_index(argv: Sequence[str]) -> int | None:
+    """Return where the subcommand is named on ``argv`` (the first word that is not a global
+    option or its value)."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
         if word == "--":
             return None
         if word in _VALUED_OPTIONS:
-            next(words, None)
+            i += 1
         elif not word.startswith("-"):
-            return word
+            return i
+        i += 1
     return None
 
 
-def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """Build the parser: with only ``command``'s module when it names one, else with all of them.
+def _command_name(argv: Sequence[str]) -> str | None:
+    """Return the subcommand named on ``argv``."""
+    at = _command_index(argv)
+    return None if at is None else argv[at]
 
-    Importing and building every subcommand costs about as much as a ``docker ps``; a command
-    line that names its subcommand pays only for that one.
+
+def add_global_options(parser: Any) -> None:
+    """Declare the options that come before the subcommand (to argparse or a recorder)."""
+    from debugtool.commands import Seconds
+
+    parser.add_argument("--version", action="version", version=f"debugtool {__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks and debug logging on errors"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=Seconds("--timeout", "2", maximum=3600),
+        default=2.0,
+        metavar="SECONDS",
+        help="how long to wait for each runtime before skipping it (default: 2; at most 3600)",
+    )
+    parser.add_argument(
+        "--oci-root",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also read runc/crun state from this --root directory (repeatable; "
+        "DEBUGTOOL_OCI_ROOTS, colon-separated, works too)",
+    )
+
+
+def _command_module(name: str | None) -> Any:
+    """Return the module of subcommand ``name``, or None when there is no such command."""
+    from debugtool.commands import NAMES
+
+    if name not in NAMES:
+        return None
+    __import__(f"debugtool.commands.{name}")
+    return sys.modules[f"debugtool.commands.{name}"]
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Build argparse's parser: with only ``command``'s module when it names one, else with
+    all of them (for the help and the errors of a command line ``debugtool.argv`` declined).
     """
     import argparse
-    import importlib
-    import pkgutil
 
-    import debugtool.commands as commands
+    from debugtool.commands import NAMES
     from debugtool.errors import UsageError
 
     class _Parser(argparse.ArgumentParser):
@@ -67,34 +111,27 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         epilog="Exit codes: 125 debugtool failed, 126 command cannot run, 127 command not found, "
         "otherwise the command's own. Run 'debugtool COMMAND --help' for a command's options.",
     )
-    parser.add_argument("--version", action="version", version=f"debugtool {__version__}")
-    parser.add_argument(
-        "--debug", action="store_true", help="show tracebacks and debug logging on errors"
-    )
-    parser.add_argument(
-        "--timeout",
-        type=commands.Seconds("--timeout", "2", maximum=3600),
-        default=2.0,
-        metavar="SECONDS",
-        help="how long to wait for each runtime before skipping it (default: 2; at most 3600)",
-    )
-    parser.add_argument(
-        "--oci-root",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="also read runc/crun state from this --root directory (repeatable; "
-        "DEBUGTOOL_OCI_ROOTS, colon-separated, works too)",
-    )
+    add_global_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    names = [m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
-    if command in names:
-        names = [command]
-    modules = [importlib.import_module(f"debugtool.commands.{name}") for name in names]
+    names = [command] if command in NAMES else NAMES
+    modules = [_command_module(name) for name in names]
     for module in sorted(modules, key=lambda m: getattr(m, "ORDER", 100)):
         module.register(sub)
     return parser
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace | Namespace:
+    """Read the command line: with ``debugtool.argv`` when it can, else with argparse (which
+    prints the help, or raises the usage error, that the words call for)."""
+    at = _command_index(argv)
+    module = None if at is None else _command_module(argv[at])
+    if at is not None and module is not None:
+        from debugtool import argv as fast
+
+        args = fast.parse(argv, at, add_global_options, module.register)
+        if args is not None:
+            return args
+    return build_parser(None if at is None else argv[at]).parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,18 +141,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"debugtool {__version__}")
         return 0
     # --debug is accepted anywhere on the line, before or after the subcommand.
-    import logging
-
     from debugtool.errors import EXIT_TOOL, DebugtoolError
 
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="debugtool: %(levelname)s: %(name)s: %(message)s",
-    )
+    if debug:
+        from debugtool import debuglog
+
+        debuglog.enable()
     try:
-        args = build_parser(_command_name(argv)).parse_args(argv)
+        args = parse_args(argv)
         args.debug = debug
         if args.oci_root:
             # Backends read extra OCI state roots from the environment, as third-party ones can.

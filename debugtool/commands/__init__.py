@@ -10,20 +10,39 @@ inside. A type raises ``UsageError`` itself (argparse lets it through) rather th
 
 from __future__ import annotations
 
-import argparse
 import math
-from typing import TYPE_CHECKING
 
 from debugtool.errors import UsageError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
+
+    from debugtool.argv import OptionsLike
     from debugtool.source import Source
+
+#: The subcommands, one module each (tests/unit/test_cli.py checks the list against the files).
+NAMES = (
+    "audit",
+    "bundle",
+    "console",
+    "exec",
+    "inspect",
+    "mounts",
+    "net",
+    "ps",
+    "shell",
+    "snapshot",
+    "top",
+    "trace",
+    "tui",
+)
 
 #: What a TARGET argument accepts (``debugtool.target`` resolves it), for every command's help.
 TARGET_HELP = "id, id prefix, name, RUNTIME:NAME, pid:N or pod/NAME[/CONTAINER]"
 
 
-def add_bundle_option(p: argparse.ArgumentParser, what: str) -> None:
+def add_bundle_option(p: OptionsLike, what: str) -> None:
     """Add ``--bundle FILE``: read ``what`` from a support bundle instead of the live host."""
     p.add_argument(
         "--bundle",

@@ -7,11 +7,16 @@ id, or ``RUNTIME:verify``).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from typing import Any
 
 from debugtool.commands import TARGET_HELP, Count, Duration, Seconds, Size
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from debugtool.argv import SubcommandsLike
 
 ORDER = 80
 
@@ -25,7 +30,7 @@ MAX_SAMPLES = 600  # five minutes of samples, 0.5 s apart
 MAX_SINCE = 3650 * 86400.0  # ten years of logs
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubcommandsLike) -> None:
     p = sub.add_parser(
         "bundle",
         help="capture a redacted, checksummed support bundle (or verify/show one)",
@@ -112,7 +117,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-redact", action="store_true", help="do not mask secrets (careful)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
-    _remember_dashdash(p)
+    if hasattr(p, "parse_known_args"):  # argparse's parser, not debugtool.argv's recorder
+        _remember_dashdash(p)
 
 
 def _remember_dashdash(parser: argparse.ArgumentParser) -> None:

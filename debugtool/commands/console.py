@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
-
 from debugtool.commands import TARGET_HELP
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from debugtool.argv import SubcommandsLike
 
 ORDER = 60
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubcommandsLike) -> None:
     p = sub.add_parser(
         "console",
         help="interactive prompt that inspects a container from the host",

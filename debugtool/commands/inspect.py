@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import TYPE_CHECKING, Any
-
 from debugtool.commands import TARGET_HELP, add_bundle_option
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
+    from typing import Any
+
+    from debugtool.argv import SubcommandsLike
     from debugtool.target import Target
 
 ORDER = 20
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubcommandsLike) -> None:
     p = sub.add_parser(
         "inspect",
         help="show one container's metadata, namespaces, cgroup and root",

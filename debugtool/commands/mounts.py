@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import TYPE_CHECKING
-
 from debugtool.commands import TARGET_HELP, add_bundle_option
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
+
+    from debugtool.argv import SubcommandsLike
     from debugtool.model import Mount
 
 ORDER = 32
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubcommandsLike) -> None:
     p = sub.add_parser(
         "mounts",
         help="list a container's mounts, with host paths and risks",

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import TYPE_CHECKING, TextIO
-
 from debugtool.commands import TARGET_HELP, add_bundle_option
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
+    from typing import TextIO
+
+    from debugtool.argv import SubcommandsLike
     from debugtool.model import Network
 
 ORDER = 40
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubcommandsLike) -> None:
     p = sub.add_parser(
         "net",
         help="show a container's interfaces, routes, sockets and DNS",

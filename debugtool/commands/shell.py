@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from debugtool.argv import SubcommandsLike
+
 
 ORDER = 41
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubcommandsLike) -> None:
     from debugtool.commands import TARGET_HELP
     from debugtool.commands.exec import add_exec_options
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
-
 from debugtool.commands import TARGET_HELP, add_bundle_option
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from debugtool.argv import SubcommandsLike
 
 ORDER = 38
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubcommandsLike) -> None:
     p = sub.add_parser(
         "snapshot",
         help="print a container's whole Snapshot as JSON",

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import TYPE_CHECKING
-
 from debugtool.commands import TARGET_HELP, Seconds, add_bundle_option
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
+
+    from debugtool.argv import SubcommandsLike
     from debugtool.model import Process
 
 ORDER = 30
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubcommandsLike) -> None:
     p = sub.add_parser(
         "top",
         help="list a container's processes (read from the host, works on distroless)",

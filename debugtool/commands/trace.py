@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
-
 from debugtool.commands import TARGET_HELP, Count, Seconds
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from debugtool.argv import SubcommandsLike
 
 ORDER = 60
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubcommandsLike) -> None:
     p = sub.add_parser(
         "trace",
         help="trace a container process's syscalls (like strace -p)",

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
-
 from debugtool.commands import TARGET_HELP, Seconds
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from debugtool.argv import SubcommandsLike
 
 ORDER = 90
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: SubcommandsLike) -> None:
     p = sub.add_parser(
         "tui",
         help="browse containers, processes, mounts, network and resources in a terminal UI",
