@@ -20,10 +20,13 @@ import socket
 import stat
 import sys
 import time
-from typing import Any
 
 from debugtool.errors import DebugtoolError
 from debugtool.record import asdict, field, fields, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_PATH = "/var/log/debugtool/audit.jsonl"
 #: Past this a line is not read back (nothing debugtool writes comes near it).

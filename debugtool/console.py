@@ -21,8 +21,7 @@ import stat as stat_mod
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import cast
 
 from debugtool import output, rootfs
 from debugtool.errors import ContainerGone, DebugtoolError, UsageError
@@ -31,7 +30,11 @@ from debugtool.output import printable
 from debugtool.record import record
 from debugtool.trace.decode import syscall_names
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any, TextIO
+
     from prompt_toolkit.completion import CompleteEvent, Completion
     from prompt_toolkit.document import Document
 

@@ -15,11 +15,13 @@ import errno
 import os
 import socket
 import struct
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from debugtool.errors import DebugtoolError
 from debugtool.model import Socket
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 NETLINK_ROUTE = 0
 NETLINK_SOCK_DIAG = 4
@@ -47,9 +49,11 @@ _IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
 _RTGENMSG = struct.Struct("=Bxxx")  # family, padded to NLMSG_ALIGNTO
 # rtmsg: family, dst_len, src_len, tos, table, protocol, scope, type, flags
 _RTMSG = struct.Struct("=BBBBBBBBI")
-# inet_diag_msg: family, state, timer, retrans; sockid (sport, dport big-endian, src[16], dst[16],
-# if, cookie[2]); expires, rqueue, wqueue, uid, inode.
-_INET_DIAG_MSG = struct.Struct("=BBBB2H16s16sIII5I")
+# A whole inet_diag reply message: the nlmsghdr, then inet_diag_msg (family, state, timer,
+# retrans; sockid: sport, dport big-endian, src[16], dst[16], if, cookie[2]; expires, rqueue,
+# wqueue, uid, inode), unpacked at once with only what a Socket shows: length, type; family,
+# state; sport, dport; src, dst; rqueue, wqueue, uid, inode.
+_INET_DIAG_REPLY = struct.Struct("=IH10xBB2x2H16s16s16x4I")
 _UNIX_DIAG_MSG = struct.Struct("=BBBxII")  # family, type, state, ino, cookie[0]; cookie[1] follows
 _UNIX_DIAG_MSG_SIZE = 16
 
@@ -181,49 +185,71 @@ def format_mac(raw: bytes) -> str:
 # --- rtnetlink --------------------------------------------------------------------------------
 
 
-@dataclass
 class Link:
-    """One RTM_NEWLINK record."""
+    """One RTM_NEWLINK record: ``parse_links`` fills in what the kernel sent."""
 
-    index: int
-    name: str
-    flags: int = 0
-    mtu: int = 0
-    mac: str = ""
-    operstate: str = ""
-    kind: str = ""
-    link: int = 0  # IFLA_LINK: the peer's index (veth), possibly in another namespace
-    link_netnsid: int | None = None  # the namespace of that peer, as this namespace numbers it
-    master: int = 0
-    stats: dict[str, int] = field(default_factory=dict)
+    __slots__ = ("index", "name", "flags", "mtu", "mac", "operstate", "kind", "link",
+                 "link_netnsid", "master", "stats")  # fmt: skip
+
+    def __init__(self, index: int, name: str) -> None:
+        self.index = index
+        self.name = name
+        self.flags = 0
+        self.mtu = 0
+        self.mac = ""
+        self.operstate = ""
+        self.kind = ""
+        self.link = 0  # IFLA_LINK: the peer's index (veth), possibly in another namespace
+        self.link_netnsid: int | None = None  # that peer's namespace, as this one numbers it
+        self.master = 0
+        self.stats: dict[str, int] = {}
 
 
-@dataclass
 class AddressRecord:
     """One RTM_NEWADDR record."""
 
-    family: str
-    index: int
-    address: str
-    prefixlen: int
-    scope: str
-    label: str = ""
+    __slots__ = ("family", "index", "address", "prefixlen", "scope", "label")
+
+    def __init__(
+        self, family: str, index: int, address: str, prefixlen: int, scope: str, label: str = ""
+    ) -> None:
+        self.family = family
+        self.index = index
+        self.address = address
+        self.prefixlen = prefixlen
+        self.scope = scope
+        self.label = label
 
 
-@dataclass
 class RouteRecord:
     """One RTM_NEWROUTE record (``oif`` is an interface index)."""
 
-    family: str
-    destination: str
-    gateway: str = ""
-    oif: int = 0
-    metric: int = 0
-    table: str = "main"
-    protocol: str = ""
-    scope: str = ""
-    type: str = ""
-    prefsrc: str = ""
+    __slots__ = ("family", "destination", "gateway", "oif", "metric", "table", "protocol",
+                 "scope", "type", "prefsrc")  # fmt: skip
+
+    def __init__(
+        self,
+        family: str,
+        destination: str,
+        gateway: str = "",
+        oif: int = 0,
+        metric: int = 0,
+        table: str = "main",
+        protocol: str = "",
+        scope: str = "",
+        type: str = "",
+        prefsrc: str = "",
+    ) -> None:
+        self.family = family
+        self.destination = destination
+        self.gateway = gateway
+        self.oif = oif
+        self.metric = metric
+        self.table = table
+        self.protocol = protocol
+        self.scope = scope
+        self.type = type
+        self.prefsrc = prefsrc
 
 
 #: struct rtnl_link_stats64, in order; debugtool keeps the first eight.
@@ -404,28 +430,26 @@ def inet_state(protocol: str, state: int) -> str:
 def parse_inet_diag(data: bytes | memoryview, protocol: str) -> list[Socket]:
     """Parse an inet_diag dump reply; ``protocol`` is the name to give (tcp, udp6, raw, ...).
 
-    Written for dumps of ten thousand sockets: one pass over the messages, addresses decoded
-    once per distinct value.
+    Raises ``NetlinkError`` for an error message in the reply; a cut-off last message is
+    ignored. Written for dumps of ten thousand sockets: one ``unpack_from`` a message (header
+    and body at once, the unused fields skipped), and each distinct address and state named once.
     """
     out: list[Socket] = []
+    append = out.append
     view = memoryview(data)
     end = len(view)
-    offset = 0
-    header = _NLMSGHDR.unpack_from
-    unpack = _INET_DIAG_MSG.unpack_from
+    size = _INET_DIAG_REPLY.size
+    unpack = _INET_DIAG_REPLY.unpack_from
     ntohs = socket.ntohs
     names: dict[bytes, str] = {}
     states = {n: inet_state(protocol, n) for n in range(13)}
-    while offset + _NLMSGHDR.size <= end:
-        length, mtype, _flags, _seq, _pid = header(view, offset)
+    offset = 0
+    while offset + size <= end:
+        (length, mtype, family, state, sport, dport, src, dst,
+         rqueue, wqueue, uid, inode) = unpack(view, offset)  # fmt: skip
         if length < _NLMSGHDR.size or offset + length > end:
             break
-        if mtype == NLMSG_ERROR:
-            for _ in messages(view[offset : offset + length]):
-                pass  # raises NetlinkError for a non-zero error
-        elif mtype == SOCK_DIAG_BY_FAMILY and length >= _NLMSGHDR.size + _INET_DIAG_MSG.size:
-            (family, state, _timer, _retrans, sport, dport, src, dst, _ifindex, _c0, _c1,
-             _expires, rqueue, wqueue, uid, inode) = unpack(view, offset + _NLMSGHDR.size)  # fmt: skip
+        if mtype == SOCK_DIAG_BY_FAMILY and length >= size:
             local = names.get(src)
             if local is None:
                 local = names[src] = format_ip(family, src)
@@ -433,23 +457,32 @@ def parse_inet_diag(data: bytes | memoryview, protocol: str) -> list[Socket]:
             if remote is None:
                 remote = names[dst] = format_ip(family, dst)
             state_name = states.get(state)
-            out.append(
-                Socket(  # positional, in model.Socket's field order: this loop runs per socket
-                    protocol,
-                    state_name if state_name is not None else str(state),
-                    local,
-                    ntohs(sport),
-                    remote,
-                    ntohs(dport),
-                    "",
-                    inode,
-                    uid,
-                    rqueue,
-                    wqueue,
+            append(
+                Socket(
+                    protocol=protocol,
+                    state=state_name if state_name is not None else str(state),
+                    local_address=local,
+                    local_port=ntohs(sport),
+                    remote_address=remote,
+                    remote_port=ntohs(dport),
+                    inode=inode,
+                    uid=uid,
+                    rx_queue=rqueue,
+                    tx_queue=wqueue,
                 )
             )
+        elif mtype == NLMSG_ERROR:
+            _raise_errors(view[offset : offset + length])
         offset += (length + 3) & ~3
+    # What is left is shorter than a socket's message: an error, or the cut-off end of a reply.
+    _raise_errors(view[offset:])
     return out
+
+
+def _raise_errors(data: memoryview) -> None:
+    """Raise ``NetlinkError`` for an error message among the (whole) messages in ``data``."""
+    for _ in messages(data):
+        pass
 
 
 def unix_path(raw: bytes) -> str:
@@ -576,12 +609,38 @@ class NetlinkSocket:
         self.close()
 
 
+#: The NLMSG_DONE that ends a dump: a header and an int (an error; extended-ack attributes
+#: would follow only on a socket that set NETLINK_EXT_ACK, which these never do).
+_DONE_SIZE = _NLMSGHDR.size + 4
+
+
 def _until_done(data: bytes, seq: int) -> tuple[bool, bytes]:
-    """Return whether ``data`` ends the dump of ``seq`` (DONE or ERROR), and its messages.
+    """Return whether ``data`` (one datagram) ends the dump of ``seq`` (DONE or ERROR), and its
+    messages.
 
     Raises ``NetlinkError`` when the kernel answered the request with an error, or ended the dump
     with one.
+
+    A dump of ten thousand sockets is some forty datagrams of a few hundred messages each, so
+    only the ends are looked at first: the kernel puts DONE last in the final datagram and sends
+    an error answer as a datagram of its own. The messages are walked only when one of those
+    shows, in the datagram that then ends the dump.
     """
+    size = len(data)
+    if size < _NLMSGHDR.size:
+        return False, data
+    first = _NLMSGHDR.unpack_from(data)
+    last = _NLMSGHDR.unpack_from(data, size - _DONE_SIZE) if size >= _DONE_SIZE else first
+    if not (
+        (first[1] == NLMSG_ERROR and first[3] == seq)
+        or (last[0] == _DONE_SIZE and last[1] == NLMSG_DONE and last[3] == seq)
+    ):
+        return False, data
+    return _walk_until_done(data, seq)
+
+
+def _walk_until_done(data: bytes, seq: int) -> tuple[bool, bytes]:
+    """``_until_done`` by every message's header, for a datagram whose ends say it may end."""
     view = memoryview(data)
     offset = 0
     while offset + _NLMSGHDR.size <= len(view):

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import errno
 import os
-import re
-from collections.abc import Iterable, Mapping
 
 from debugtool.errors import DebugtoolError, PermissionDenied, UsageError
 from debugtool.record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 #: Where procfs is mounted. Tests point it at a captured tree; every path below is built from it.
 PROC = "/proc"
@@ -529,6 +531,8 @@ def unescape_mount(text: str) -> str:
     ``\012`` newline, ``\134`` backslash); other bytes pass through as they are."""
     if "\\" not in text:
         return text
+    import re  # only for a mount point with an escape in its name
+
     raw = os.fsencode(text)
     decoded = re.sub(rb"\\([0-7]{3})", lambda m: bytes([int(m.group(1), 8) & 0xFF]), raw)
     return os.fsdecode(decoded)

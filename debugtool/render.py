@@ -8,7 +8,6 @@ security) go through it where they are written.
 from __future__ import annotations
 
 import sys
-from typing import TextIO
 
 from debugtool import output
 from debugtool.model import (
@@ -29,6 +28,10 @@ from debugtool.views import routes as route_view
 from debugtool.views import security as security_view
 from debugtool.views import sockets as socket_view
 from debugtool.views import table, texts
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 def _stream(stream: TextIO | None) -> TextIO:

@@ -32,10 +32,13 @@ import ctypes
 import errno
 import os
 import stat as stat_mod
-from collections.abc import Iterator
 
 from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 SYS_OPENAT2 = 437  # the same number on x86-64, arm64 and every asm-generic architecture
 RESOLVE_NO_MAGICLINKS = 0x02

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 from debugtool.errors import ContainerGone, ContainerNotFound, DebugtoolError
 from debugtool.model import CgroupStats, Container, Mount, Network, Process, Snapshot
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
     from debugtool.audit import Record
     from debugtool.bundle.reader import Bundle
     from debugtool.runtimes import Discovery

@@ -8,7 +8,6 @@ for Kubernetes ``pod/NAME[/CONTAINER]`` (``pod/NAMESPACE/NAME/CONTAINER`` also w
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from debugtool import procfs
 from debugtool.errors import (
@@ -22,6 +21,7 @@ from debugtool.errors import (
 from debugtool.model import Container
 from debugtool.record import field, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from debugtool.runtimes import Discovery
 

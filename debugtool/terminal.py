@@ -13,9 +13,12 @@ import select
 import signal
 import struct
 import termios
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 #: Signals after which raw mode must still be restored (the handler turns them into SystemExit).
 _RESTORE_ON = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)

@@ -22,12 +22,15 @@ import re
 import stat
 import sys
 import tarfile
-from collections.abc import Iterator, Mapping
 
 from debugtool import procfs
 from debugtool.bundle import manifest
 from debugtool.errors import BundleError
 from debugtool.record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
 
 
 def member_order(rel: str) -> tuple[int, str]:

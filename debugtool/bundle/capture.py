@@ -25,7 +25,6 @@ import threading
 import time
 import zlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
 from debugtool import deadline
 from debugtool.bundle import collectors, leaks, manifest
@@ -35,7 +34,10 @@ from debugtool.errors import ContainerGone, DebugtoolError, UsageError
 from debugtool.model import Container
 from debugtool.record import field, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from debugtool.runtimes import Discovery
     from debugtool.target import Target
 

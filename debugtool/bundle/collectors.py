@@ -19,15 +19,17 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 from debugtool import deadline, procfs
 from debugtool.errors import DebugtoolError, RuntimeUnavailable
 from debugtool.model import CgroupStats, Container, to_dict
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+    from typing import Any
+
     from debugtool.runtimes import Discovery, Runtime
     from debugtool.target import Target
 

@@ -12,9 +12,12 @@ import gzip
 import io
 import re
 import tarfile
-from collections.abc import Iterable
 
 from debugtool.errors import BundleError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 _HINT = "This is a debugtool bug: please report it (without the bundle)."
 

@@ -11,12 +11,14 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
 
 from debugtool.record import field, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
     from debugtool.model import Container
 
 #: The value of ``manifest["format"]`` that marks a debugtool support bundle.

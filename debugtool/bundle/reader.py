@@ -48,8 +48,6 @@ import json
 import os
 import tarfile
 import zlib
-from collections.abc import Iterator
-from typing import IO, Any
 
 from debugtool.bundle import manifest
 from debugtool.errors import BundleError
@@ -58,6 +56,9 @@ from debugtool.record import field, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import IO, Any
+
     from debugtool.audit import Record
 
 # A bundle is something someone sent you: a 1 MiB gzip can inflate to a terabyte of zeros, and

@@ -32,8 +32,11 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 MASK = "***REDACTED***"
 

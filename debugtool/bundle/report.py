@@ -13,8 +13,6 @@ appears in the page source.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
-from typing import Any
 
 from debugtool import record
 from debugtool.bundle import manifest as mf
@@ -31,6 +29,11 @@ from debugtool.views import processes as process_view
 from debugtool.views import routes as route_view
 from debugtool.views import security as security_view
 from debugtool.views import sockets as socket_view
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+    from typing import Any
 
 _CSS = """
 :root{--fg:#1d2330;--muted:#5b6475;--bg:#fff;--band:#f3f5f8;--line:#d8dde6;--bad:#b3261e;

@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
 
 from debugtool.errors import ContainerGone, DebugtoolError
 from debugtool.model import Snapshot
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
+
     from debugtool.target import Target
 
 log = logging.getLogger(__name__)

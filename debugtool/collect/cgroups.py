@@ -15,12 +15,12 @@ import os
 import posixpath
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError
 from debugtool.model import CgroupStats
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from debugtool.target import Target
 

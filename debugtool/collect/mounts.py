@@ -8,12 +8,12 @@ container mount's root. The host path is that mount's mount point plus the rest 
 from __future__ import annotations
 
 import posixpath
-from typing import TYPE_CHECKING
 
 from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError
 from debugtool.model import Mount
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from debugtool.target import Target
 

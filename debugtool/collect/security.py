@@ -4,13 +4,13 @@ and privileged-looking settings said in words."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from debugtool import procfs
 from debugtool.collect.mounts import collect_mounts, severity
 from debugtool.errors import ContainerGone, DebugtoolError
 from debugtool.model import Mount, SecurityContext
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from debugtool.target import Target
 

@@ -8,13 +8,13 @@ id, or ``RUNTIME:verify``).
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 from debugtool.commands import TARGET_HELP, Count, Duration, Seconds, Size
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     from debugtool.argv import SubcommandsLike
 

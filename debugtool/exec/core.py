@@ -6,9 +6,7 @@ See the package's docstring for the modes; this module runs one exec and writes 
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from debugtool.errors import (
     EXIT_TOOL,
@@ -20,7 +18,10 @@ from debugtool.exec.plan import MODES, ExecContext, make_plan
 from debugtool.record import record
 from debugtool.runtimes.base import ExecRequest, Stdio
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Sequence
+
     from debugtool.runtimes import Discovery
     from debugtool.target import Target
 

@@ -37,9 +37,12 @@ import os
 import signal
 import struct
 import sys
-from typing import Any
 
 from debugtool.record import asdict, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4

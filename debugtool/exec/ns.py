@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING
 
 from debugtool import procfs
 from debugtool.errors import (
@@ -28,6 +27,7 @@ from debugtool.errors import (
 from debugtool.exec.joiner import Capabilities, JoinSpec
 from debugtool.runtimes.base import ExecRequest, Stdio
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from debugtool.exec.plan import Plan
     from debugtool.target import Target

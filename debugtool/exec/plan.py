@@ -8,14 +8,15 @@ toolbox modes). Its ``ExecContext`` is the one line exec prints before it runs.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from debugtool import procfs
 from debugtool.errors import DebugtoolError, ExecUnsupported, UsageError
 from debugtool.record import field, record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from debugtool.runtimes import Discovery, Runtime
     from debugtool.target import Target
 

@@ -8,12 +8,12 @@ variable where the runtime can set one, so the watchdog can find it if debugtool
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from debugtool.exec.watchdog import SESSION_VAR, Watchdog
 from debugtool.record import replace
 from debugtool.runtimes.base import ExecRequest, Stdio
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from debugtool.exec.plan import Plan
     from debugtool.target import Target

@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 import signal
 import time
-from typing import TYPE_CHECKING
 
 from debugtool import procfs
 from debugtool.errors import DebugtoolError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from debugtool.target import Target
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
 
-from debugtool import deadline, procfs
+from debugtool import deadline, debuglog, procfs
 from debugtool.errors import DebugtoolError, RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.record import field, record
@@ -16,7 +13,9 @@ from debugtool.runtimes.base import ExecRequest, Runtime
 
 __all__ = ["Discovery", "ExecRequest", "Runtime", "discover", "load_runtimes", "merge"]
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
 ENTRY_POINT_GROUP = "debugtool.runtimes"
 
@@ -104,7 +103,9 @@ def runtime_classes(names: Iterable[str] | None = None) -> dict[str, type[Runtim
         try:
             found[name] = _load(spec)
         except Exception as exc:  # a broken third-party plugin must not break debugtool
-            log.warning("runtime plugin %s (%s) failed to load: %s", name, spec, exc)
+            from debugtool.output import warn
+
+            warn(f"runtime plugin {name} ({spec}) failed to load: {exc}")
     return found
 
 
@@ -232,9 +233,7 @@ def discover(
     """
     runtimes = [r for r in load_runtimes(names, timeout=timeout) if _present(r)]
     # One deadline for all: two hung daemons cost one timeout, not two.
-    asked = deadline.run(
-        {r.name: functools.partial(r.list, all=all) for r in runtimes}, timeout + 0.5
-    )
+    asked = deadline.run({r.name: _lister(r, all) for r in runtimes}, timeout + 0.5)
     results: dict[str, list[Container]] = {}
     errors: dict[str, str] = {}
     for name, outcome in asked.items():
@@ -243,7 +242,7 @@ def discover(
         elif isinstance(outcome.error, RuntimeUnavailable):
             errors[name] = outcome.error.reason
         elif outcome.error is not None:  # a backend bug must not take the others down
-            log.debug("runtime %s failed", name, exc_info=outcome.error)
+            debuglog.log(__name__, "runtime %s failed", name, exc_info=outcome.error)
             errors[name] = f"failed: {outcome.error}"
         else:
             results[name] = outcome.value or []
@@ -261,6 +260,10 @@ def discover(
             container.pidns = _pidns(container.pid)
     discovery.containers = merge(found, lambda name: rank.get(name, 0))
     return discovery
+
+
+def _lister(runtime: Runtime, all: bool) -> Callable[[], list[Container]]:
+    return lambda: runtime.list(all=all)
 
 
 def _pidns(pid: int) -> int | None:

@@ -8,11 +8,14 @@ capabilities are class flags with a default, as harlequin's adapters do.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import ClassVar
 
 from debugtool.model import Container
 from debugtool.record import field, record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import ClassVar
 
 
 @record

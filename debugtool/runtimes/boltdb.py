@@ -23,7 +23,10 @@ import fcntl
 import os
 import struct
 import time
-from collections.abc import Iterator
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 MAGIC = 0xED0CDAED
 VERSION = 2

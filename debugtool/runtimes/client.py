@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 
 from debugtool.errors import (
     EXIT_CANNOT_INVOKE,
@@ -25,6 +24,10 @@ from debugtool.errors import (
     ExecUnsupported,
 )
 from debugtool.runtimes.base import ExecRequest, Stdio
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 #: Words of a runtime's own exec failure (runc, crun, podman, ctr), as opposed to the command's.
 START_FAILURE_MARKS = (

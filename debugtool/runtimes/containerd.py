@@ -19,8 +19,6 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any
 
 from debugtool import procfs
 from debugtool.errors import ContainerGone, ExecUnsupported, RuntimeUnavailable
@@ -29,6 +27,11 @@ from debugtool.record import record
 from debugtool.runtimes import grpcwire
 from debugtool.runtimes import protowire as pw
 from debugtool.runtimes.base import ExecRequest, Runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 log = logging.getLogger(__name__)
 

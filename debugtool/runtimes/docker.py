@@ -11,23 +11,22 @@ runtime, a stale file) the container's own inspect answer gives it.
 from __future__ import annotations
 
 import builtins
-import contextlib
-import json
 import math
 import os
-import re
 import struct
 import time
-from collections.abc import Callable, Iterable
-from typing import Any
-from urllib.parse import quote
 
-from debugtool import procfs
+from debugtool import jsonc, procfs
 from debugtool.errors import ContainerGone, RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.runtimes.base import ExecRequest, Runtime, Stdio
-from debugtool.runtimes.dockerapi import DockerAPI, decode
+from debugtool.runtimes.dockerapi import DockerAPI, decode, quote
 from debugtool.runtimes.oci import host_pid, parse_created, proc_stat
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
 
 OCI_ROOT = "/run/docker/runtime-runc/moby"
 DATA_ROOT = "/var/lib/docker"
@@ -39,10 +38,32 @@ POD_LABELS = (
     "io.kubernetes.pod.namespace",
     "io.kubernetes.container.name",
 )
-_STATE_HEAD = re.compile(rb'"init_process_pid":(\d+),"init_process_start":(\d+)')
-#: What Docker's container ids look like (64 hex digits; runc's rule for ids, to be lenient
-#: with compatible daemons): never a path, never empty.
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}")
+#: The characters of a container id (Docker's are 64 hex digits; runc's rule for ids, to be
+#: lenient with compatible daemons): never a path, never empty.
+_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.+-"
+
+
+def valid_id(text: str) -> bool:
+    """Return whether ``text`` can be a container id: 1 to 128 of ``_ID_CHARS``, the first a
+    letter or digit."""
+    return (
+        0 < len(text) <= 128 and text.isascii() and text[0].isalnum() and not text.strip(_ID_CHARS)
+    )
+
+
+def _state_head(head: bytes) -> tuple[int, int] | None:
+    """Return the init PID and start time at the head of a runc ``state.json`` (they come
+    first, as ``"init_process_pid":N,"init_process_start":N``), or None."""
+    at = head.find(b'"init_process_pid":')
+    if at < 0:
+        return None
+    pid, sep, rest = head[at + 19 :].partition(b',"init_process_start":')
+    start = rest[: len(rest) - len(rest.lstrip(b"0123456789"))]
+    if not (sep and pid.isdigit() and start and len(pid) <= 10 and len(start) <= 20):
+        return None
+    return int(pid), int(start)
+
+
 #: A list answer with more bad records than this gets one warning for all of them.
 _MAX_RECORD_WARNINGS = 5
 #: The most of one container's log ``logs`` keeps (the end of it): the bundle keeps 8 MiB.
@@ -56,17 +77,17 @@ def runc_pid(cid: str, root: str = OCI_ROOT) -> int | None:
     start time against ``/proc/PID/stat``, so a PID reused after the container died is refused;
     so are PID 1 (the host's init) and kernel threads, whatever the file says.
     """
-    if not _ID.fullmatch(cid):
+    if not valid_id(cid):
         return None
     try:
         with open(f"{root}/{cid}/state.json", "rb") as f:
             head = f.read(512)
     except OSError:
         return None
-    match = _STATE_HEAD.search(head)
-    if not match or len(match[1]) > 10:
+    found = _state_head(head)
+    if found is None:
         return None
-    pid, start = host_pid(int(match[1])), int(match[2])
+    pid, start = host_pid(found[0]), found[1]
     seen = proc_stat(pid) if pid is not None else None  # None: gone, let the API answer
     if seen is None or seen.kthread or seen.start != start:
         return None
@@ -82,7 +103,7 @@ def list_record_problem(item: Any) -> str | None:
     """
     if not isinstance(item, dict):
         return f"it is a JSON {_kind(item)}, not an object"
-    if not isinstance(item.get("Id"), str) or not _ID.fullmatch(item["Id"]):
+    if not isinstance(item.get("Id"), str) or not valid_id(item["Id"]):
         return "it has no container id"
     names = item.get("Names")
     if names is not None and not (
@@ -148,7 +169,7 @@ def data_root(config: str = DAEMON_CONFIG) -> str:
     """Return Docker's data root: ``data-root`` in daemon.json, else /var/lib/docker."""
     try:
         with open(config, "rb") as f:
-            value = json.loads(f.read(1 << 20)).get("data-root")
+            value = jsonc.loads(f.read(1 << 20)).get("data-root")
     except (OSError, ValueError, AttributeError, RecursionError):
         return DATA_ROOT
     return value if isinstance(value, str) and value.startswith("/") else DATA_ROOT
@@ -164,7 +185,7 @@ def state_record(cid: str, root: str) -> dict[str, Any] | None:
         return None
     try:
         with open(f"{root}/containers/{cid}/config.v2.json", "rb") as f:
-            record = json.loads(f.read(8 << 20))
+            record = jsonc.loads(f.read(8 << 20))
     except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply
         return None
     return record if isinstance(record, dict) else None
@@ -468,7 +489,7 @@ class DockerRuntime(Runtime):
         if since is not None:
             query["since"] = f"{since:.9f}"
         status, chunks = self.api().stream("GET", f"/containers/{quote(container.id)}/logs", query)
-        with contextlib.closing(chunks):
+        try:
             if status == 404:
                 raise ContainerGone(f"Docker no longer knows container {container.name}.")
             if status >= 300:
@@ -477,3 +498,5 @@ class DockerRuntime(Runtime):
                 )
             # With a TTY the stream is raw; without one each chunk carries an 8-byte header.
             return log_tail(chunks, multiplexed=not tty, limit=LOG_LIMIT)
+        finally:
+            chunks.close()

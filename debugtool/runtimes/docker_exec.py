@@ -11,14 +11,13 @@ only the hijacked start is spoken here.
 
 from __future__ import annotations
 
-import json
+import _socket
 import os
 import select
-import socket
 import struct
 import time
-from typing import Any
 
+from debugtool import jsonc
 from debugtool.errors import (
     ContainerNotFound,
     ContainerNotRunning,
@@ -29,6 +28,10 @@ from debugtool.runtimes.base import ExecRequest, Stdio
 from debugtool.runtimes.dockerapi import API_VERSION, DockerAPI, decode, socket_path
 from debugtool.runtimes.dockerapi import message as _message
 from debugtool.terminal import get_winsize, on_resize, raw_mode, write_all
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: How the daemon words an exec that never started (Docker 20.10 puts it in the output stream).
 _START_FAILURES = (b"OCI runtime exec failed", b"unable to find user", b"unable to find group")
@@ -42,7 +45,7 @@ class DockerExec:
         self.path = self.api.path
         self.timeout = timeout
 
-    def _connect(self, timeout: float | None = None) -> socket.socket:
+    def _connect(self, timeout: float | None = None) -> _socket.socket:
         """Return a socket connected to the daemon; raise ``RuntimeUnavailable``."""
         return self.api.connect(timeout)
 
@@ -100,10 +103,10 @@ class DockerExec:
             raise RuntimeUnavailable("docker", "answered exec create without an exec id")
         return ident
 
-    def _start(self, exec_id: str, tty: bool) -> tuple[socket.socket, bytes]:
+    def _start(self, exec_id: str, tty: bool) -> tuple[_socket.socket, bytes]:
         """Start the exec and return the hijacked socket plus stream bytes already read."""
         sock = self._connect()
-        body = json.dumps({"Detach": False, "Tty": tty}).encode()
+        body = jsonc.dumps({"Detach": False, "Tty": tty}).encode()
         head = (
             f"POST /{API_VERSION}/exec/{exec_id}/start HTTP/1.1\r\n"
             "Host: docker\r\nContent-Type: application/json\r\n"
@@ -195,7 +198,7 @@ class DockerExec:
 
     def _pump(
         self,
-        sock: socket.socket,
+        sock: _socket.socket,
         pending: bytes,
         request: ExecRequest,
         stdin: int,
@@ -244,7 +247,7 @@ class DockerExec:
                     if not data:
                         poller.unregister(stdin)
                         try:
-                            sock.shutdown(socket.SHUT_WR)  # the command sees end of input
+                            sock.shutdown(_socket.SHUT_WR)  # the command sees end of input
                         except OSError:
                             pass
                         continue

@@ -8,16 +8,18 @@ keep-alive to manage.
 
 from __future__ import annotations
 
-import json
+import _socket
 import math
 import os
-import socket
 import time
-from collections.abc import Generator
-from typing import Any
-from urllib.parse import urlencode
 
+from debugtool import jsonc
 from debugtool.errors import RuntimeUnavailable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Generator
+    from typing import Any
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
 API_VERSION = "v1.41"  # Docker 20.10; newer daemons accept it too
@@ -29,6 +31,23 @@ API_VERSION = "v1.41"  # Docker 20.10; newer daemons accept it too
 MAX_ANSWER = 32 << 20
 #: The status line and headers end within this many bytes, or it is not an HTTP answer.
 _MAX_HEAD = 64 << 10
+
+
+#: What a URL carries as it is (RFC 3986's unreserved characters); the rest is %-escaped.
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~")
+
+
+def quote(text: str) -> str:
+    """Return ``text`` %-escaped for one segment of a URL's path or query (``urllib.parse``'s
+    ``quote(text, safe="")``, without importing it: about 2 ms)."""
+    if text.isascii() and all(ord(c) in _UNRESERVED for c in text):
+        return text
+    return "".join(chr(b) if b in _UNRESERVED else f"%{b:02X}" for b in text.encode())
+
+
+def urlencode(query: dict[str, Any]) -> str:
+    """Return ``query`` as ``k=v&k=v``, each key and value %-escaped."""
+    return "&".join(f"{quote(str(k))}={quote(str(v))}" for k, v in query.items())
 
 
 def socket_path() -> str:
@@ -50,10 +69,14 @@ class DockerAPI:
     def present(self) -> bool:
         return os.path.exists(self.path)
 
-    def connect(self, timeout: float | None = None) -> socket.socket:
-        """Return a socket connected to the daemon (for a request, or a hijacked stream)."""
+    def connect(self, timeout: float | None = None) -> _socket.socket:
+        """Return a socket connected to the daemon (for a request, or a hijacked stream).
+
+        ``_socket``'s socket, which the ``socket`` module wraps with enums (about 4 ms of
+        imports) and conveniences a request does not use.
+        """
         timeout = self.timeout if timeout is None else timeout
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
         sock.settimeout(timeout)
         try:
             sock.connect(self.path)
@@ -136,7 +159,7 @@ class DockerAPI:
         """
         timeout = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + timeout
-        payload = json.dumps(body).encode() if body is not None else None
+        payload = jsonc.dumps(body).encode() if body is not None else None
         sock = self.connect(timeout)
 
         def receive() -> Generator[bytes, None, None]:
@@ -192,14 +215,14 @@ def decode(data: bytes, what: str, runtime: str = "docker") -> Any:
 
     Strict where Python's ``json`` is lenient: ``NaN``, ``Infinity`` and numbers too large for
     a float (``1e400``) are refused, since no daemon sends them and they would make debugtool's
-    own ``--json`` output invalid. ``json.loads`` raises ``RecursionError`` past about a
+    own ``--json`` output invalid. The decoder raises ``RecursionError`` past about a
     thousand nested arrays: that is a broken answer too, not a bug to report.
     """
     try:
-        return json.loads(data, parse_constant=_no_constant, parse_float=_finite)
+        return _STRICT(data)
     except RecursionError:
         detail = "nested too deeply"
-    except json.JSONDecodeError as exc:
+    except jsonc.DecodeError as exc:
         detail = "an empty body" if not data.strip() else f"{exc.msg} at offset {exc.pos}"
     except UnicodeDecodeError:
         detail = "not UTF-8"
@@ -219,6 +242,9 @@ def _finite(text: str) -> float:
     return value
 
 
+_STRICT = jsonc.decoder(parse_constant=_no_constant, parse_float=_finite)
+
+
 def _mib(size: int) -> str:
     return f"{size >> 20} MiB" if size >= 1 << 20 else f"{size} bytes"
 
@@ -236,6 +262,6 @@ def _prepend(first: bytes, rest: Generator[bytes, None, None]) -> Generator[byte
 def message(data: bytes) -> str:
     """Return the ``message`` of a Docker error answer (or the start of the body)."""
     try:
-        return str(json.loads(data).get("message", "")) or data.decode(errors="replace")[:200]
+        return str(jsonc.loads(data).get("message", "")) or data.decode(errors="replace")[:200]
     except (ValueError, AttributeError, RecursionError):
         return data.decode(errors="replace")[:200]

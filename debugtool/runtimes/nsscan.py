@@ -17,12 +17,15 @@ reads only for processes outside the host's namespace (no psutil).
 from __future__ import annotations
 
 import os
-from typing import ClassVar
 
 from debugtool import procfs
 from debugtool.errors import DebugtoolError
 from debugtool.model import Container
 from debugtool.runtimes.base import Runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 
 def group_by_pidns() -> dict[int, list[int]]:

@@ -17,21 +17,25 @@ from __future__ import annotations
 
 import builtins
 import errno
-import json
-import logging
 import os
 import stat
-from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
-from typing import Any, ClassVar, NamedTuple
 
-from debugtool import procfs
+from debugtool import debuglog, jsonc, procfs
 from debugtool.errors import CommandNotInvokable, ExecUnsupported, RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.record import record
 from debugtool.runtimes.base import ExecRequest, Runtime
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any, ClassVar
+
+    #: Reads a process's state (None: it is gone). Test doubles may return a plain
+    #: ``(state, start)`` pair.
+    ProcStat = Callable[[int], "ProcState | tuple[str, int] | None"]
+    ReadSmall = Callable[[str], "str | None"]
+
 
 #: Extra state roots, colon-separated; the global ``--oci-root`` flag sets it.
 ROOTS_ENV = "DEBUGTOOL_OCI_ROOTS"
@@ -50,19 +54,26 @@ _MAX_STATE = 4 << 20
 _MAX_SKIP_WARNINGS = 5
 
 
-class ProcState(NamedTuple):
+class ProcState(tuple[str, int, bool]):
     """What liveness needs of a process: its state letter, start time, and whether it is a
-    kernel thread (which no container's init can be)."""
+    kernel thread (which no container's init can be). A tuple, as test doubles' pairs are."""
 
-    state: str
-    start: int
-    kthread: bool = False
+    __slots__ = ()
 
+    def __new__(cls, state: str, start: int, kthread: bool = False) -> ProcState:
+        return tuple.__new__(cls, (state, start, kthread))
 
-#: Reads a process's state (None: it is gone). Test doubles may return a plain
-#: ``(state, start)`` pair.
-ProcStat = Callable[[int], "ProcState | tuple[str, int] | None"]
-ReadSmall = Callable[[str], "str | None"]
+    @property
+    def state(self) -> str:
+        return self[0]
+
+    @property
+    def start(self) -> int:
+        return self[1]
+
+    @property
+    def kthread(self) -> bool:
+        return self[2]
 
 
 @record(frozen=True)
@@ -128,9 +139,38 @@ def parse_created(text: Any) -> float | None:
     if not isinstance(text, str) or not text:
         return None
     try:
-        return datetime.fromisoformat(text).timestamp()
+        return rfc3339(text)
     except ValueError:
         return None
+
+
+def rfc3339(text: str) -> float:
+    """Return ``2026-12-06T04:44:47.123456789Z`` (or ``+01:00``, or no zone: UTC) as epoch
+    seconds; raise ValueError for anything else. ``datetime`` would cost its import (about a
+    millisecond) on every ``ps``."""
+    day, sep, clock = text.partition("T") if "T" in text else text.partition(" ")
+    offset = 0
+    if clock.endswith(("Z", "z")):
+        clock = clock[:-1]
+    elif len(clock) > 6 and clock[-6] in "+-" and clock[-3] == ":":
+        sign = 1 if clock[-6] == "+" else -1
+        offset = sign * (int(clock[-5:-3]) * 3600 + int(clock[-2:]) * 60)
+        clock = clock[:-6]
+    year, month, mday = (int(part) for part in day.split("-"))
+    hms, _, fraction = clock.partition(".")
+    hour, minute, second = (int(part) for part in hms.split(":")) if sep else (0, 0, 0)
+    if not (1 <= month <= 12 and 1 <= mday <= 31 and hour < 24 and minute < 60 and second < 61) or (
+        fraction and not fraction.isdigit()
+    ):
+        raise ValueError(f"not an RFC 3339 time: {text!r}")
+    # Days since the epoch of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + mday - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset
+    return seconds + (float(f"0.{fraction[:9]}") if fraction else 0.0)
 
 
 def proc_stat(pid: int) -> ProcState | None:
@@ -257,7 +297,7 @@ def _load_json(path: str) -> Any:
     too large) or ``OSError``."""
     data = _read_state(path)
     try:
-        return json.loads(data)
+        return jsonc.loads(data)
     except RecursionError:
         raise ValueError("not valid JSON (nested too deeply)") from None
 
@@ -277,7 +317,6 @@ _RUNC_FIELDS = (
     ("labels", True, "last"),
     ("cgroup_paths", False, "last"),
 )
-_DECODER = json.JSONDecoder()
 
 
 def skim_runc_state(raw: bytes) -> dict[str, Any] | None:
@@ -309,7 +348,7 @@ def skim_runc_state(raw: bytes) -> dict[str, Any] | None:
         while text[start] in " \t\r\n":
             start += 1
         try:
-            value, end = _DECODER.raw_decode(text, start)
+            value, end = jsonc.raw_decode(text, start)
         except (ValueError, RecursionError):
             return None
         if text[end : end + 1] not in (",", "}"):  # a member ends there, or it did not decode
@@ -644,7 +683,7 @@ class _OCIRuntime(Runtime):
         except NotADirectoryError:
             return None  # a socket or file beside the container directories
         except Exception as exc:  # noqa: BLE001 - whatever is in one file, the others are listed
-            log.debug("skipping %s", path, exc_info=True)
+            debuglog.log(__name__, "skipping %s", path, exc_info=True)
             skipped.append(f"{path}: {_reason(exc)}")
             return None
 
@@ -737,7 +776,7 @@ class _OCIRuntime(Runtime):
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, json.JSONDecodeError):
+    if isinstance(exc, jsonc.DecodeError):
         return f"not valid JSON ({exc.msg} at line {exc.lineno})"
     if isinstance(exc, OSError):
         return exc.strerror or str(exc)

@@ -19,13 +19,16 @@ from __future__ import annotations
 import builtins
 import json
 import os
-from collections.abc import Sequence
-from typing import Any
 
 from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError, RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.runtimes.base import ExecRequest, Runtime
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
 
 GRAPH_ROOT = "/var/lib/containers/storage"
 STORAGE_CONF = "/etc/containers/storage.conf"

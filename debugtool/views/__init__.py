@@ -41,12 +41,16 @@ The vocabulary, the same in every front end:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Generic, Literal, TextIO, TypeVar
+from typing import Generic, TypeVar
 
 from debugtool import output
 from debugtool.output import human_size
 from debugtool.record import record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any, Literal, TextIO
 
 T = TypeVar("T")
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shlex
-from typing import TYPE_CHECKING, Any
 
 from debugtool.output import utc_text
 from debugtool.views import Column
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from debugtool.audit import Record
 
 

@@ -18,9 +18,9 @@ CONTAINER_PIDNS, CONTAINER_NETNS = 4026532251, 4026532252
 def test_owners_in_the_network_namespace_named_as_the_container_sees_them(monkeypatch):
     monkeypatch.setattr(procfs, "PROC", str(SCAN))
     owners = network.socket_owners(CONTAINER_NETNS, CONTAINER_PIDNS)
-    assert owners == {inode: [(13239, 7, "python")] for inode in (705842, 705843, 705844)}
+    assert owners == {inode: ((13239, 7, "python"),) for inode in (705842, 705843, 705844)}
     # Without the container's PID namespace, no PID inside it is known.
-    assert network.socket_owners(CONTAINER_NETNS, None)[705842] == [(13239, None, "python")]
+    assert network.socket_owners(CONTAINER_NETNS, None)[705842] == ((13239, None, "python"),)
     assert network.socket_owners(4026531833, CONTAINER_PIDNS) == {}  # the host's: no fds captured
 
 
@@ -35,4 +35,4 @@ def test_a_holder_outside_the_pid_namespace_has_no_container_pid(
     monkeypatch.setattr(procfs, "PROC", str(proc))
     owners = network.socket_owners(CONTAINER_NETNS, CONTAINER_PIDNS)
     assert sorted(owners[705842]) == [(13238, None, "nsenter"), (13239, 7, "python")]
-    assert owners[705843] == [(13239, 7, "python")]
+    assert owners[705843] == ((13239, 7, "python"),)

@@ -368,3 +368,24 @@ def test_runc_and_crun_share_a_containerd_root(tmp_path: Path) -> None:
     assert [(c.id, c.runtime, c.namespace) for c in crun_found] == [("crun-web", "crun", "k8s.io")]
     argv = CrunRuntime().exec_argv(crun_found[0], ExecRequest(argv=["true"]))
     assert list(argv)[1:] == ["--root", str(root), "exec", "crun-web", "true"]
+
+
+def test_rfc3339_reads_what_datetime_reads() -> None:
+    import datetime
+
+    from debugtool.runtimes.oci import parse_created, rfc3339
+
+    for text in (
+        "2026-12-06T04:44:47.123456Z",
+        "2026-12-06T04:44:47Z",
+        "1999-02-28T23:59:59.5+01:00",
+        "2024-02-29T00:00:00-05:30",
+        "1970-01-01T00:00:00Z",
+        "2100-03-01T12:00:00.000001Z",
+    ):
+        expected = datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        assert abs(rfc3339(text) - expected) < 1e-6, text
+    # runc writes nanoseconds, which datetime (3.11) cuts to microseconds.
+    assert rfc3339("2026-12-06T04:44:47.123456789Z") % 1 == pytest.approx(0.123456789)
+    for bad in ("", "yesterday", "2026-13-01T00:00:00Z", "2026-12-06T25:00:00Z", "2026-12-06Tx"):
+        assert parse_created(bad) is None, bad

@@ -559,8 +559,13 @@ def test_docker_demultiplexes_log_streams() -> None:
 def test_docker_runc_pid_checks_the_start_time(tmp_path: Path) -> None:
     captured = fixture("runc-state-docker.json")
     state = json.loads(captured)
-    head = docker._STATE_HEAD.search(captured[:512])
-    assert head and int(head[1]) == state["init_process_pid"]  # the head holds what we read
+    head = docker._state_head(captured[:512])  # the head holds what we read
+    assert head == (state["init_process_pid"], state["init_process_start"])
+    for broken in (b"", b'{"init_process_pid":12', b'{"init_process_pid":x,"init_process_start":1'):
+        assert docker._state_head(broken) is None
+    assert docker.valid_id("a" * 64) and docker.valid_id("web_1.x+y-z")
+    for bad in ("", "-x", "../etc", "a/b", "a" * 129, "caf\u00e9", "a b"):
+        assert not docker.valid_id(bad), bad
     me = os.getpid()
     state.update(init_process_pid=me, init_process_start=procfs.start_time(me))
     (tmp_path / "c1").mkdir()
@@ -820,3 +825,14 @@ def test_podman_graph_root_from_storage_conf(tmp_path: Path) -> None:
     conf.write_text("not toml [")
     assert podman.graph_root(str(conf)) == podman.GRAPH_ROOT
     assert podman.graph_root(str(tmp_path / "missing")) == podman.GRAPH_ROOT
+
+
+def test_docker_quote_and_urlencode_match_urllib() -> None:
+    from urllib.parse import quote, urlencode
+
+    from debugtool.runtimes import dockerapi
+
+    for text in ("abc", "web_1.x-y~", "a b/c?d&e=f", "caf\u00e9", "%41", "+"):
+        assert dockerapi.quote(text) == quote(text, safe=""), text
+    query = {"all": "1", "filters": '{"label": ["a=b"]}', "since": "1.5"}
+    assert dockerapi.urlencode(query) == urlencode(query, quote_via=quote)
