@@ -196,6 +196,8 @@ def test_error_reply_raises_netlink_error_with_errno() -> None:
     assert err.value.errno == 2
     assert "No such file or directory" in str(err.value)
     assert nl.is_unsupported(err.value)
+    with pytest.raises(nl.NetlinkError):  # followed by sockets: still an error
+        nl.parse_inet_diag(reply + raw("docker/tcp.nl"), "tcp")
 
 
 def test_dump_end_detection_and_failed_dump() -> None:
@@ -204,6 +206,11 @@ def test_dump_end_detection_and_failed_dump() -> None:
     assert done and kept == body
     done, kept = nl._until_done(body, 1)
     assert not done and kept == body
+    assert nl._until_done(_nlmsg(nl.NLMSG_DONE, struct.pack("=i", 0)), 1) == (True, b"")
+    # A message whose last bytes merely look like a DONE of this dump does not end it.
+    lookalike = _nlmsg(nl.SOCK_DIAG_BY_FAMILY, bytes(72) + _nlmsg(nl.NLMSG_DONE, bytes(4)))
+    assert nl._until_done(body + lookalike, 1) == (False, body + lookalike)
+    assert nl._until_done(body + _nlmsg(nl.NLMSG_DONE, bytes(4), seq=2), 1)[0] is False
     with pytest.raises(nl.NetlinkError) as err:
         nl._until_done(_nlmsg(nl.NLMSG_DONE, struct.pack("=i", -16)), 1)
     assert err.value.errno == 16
@@ -318,13 +325,6 @@ def test_resolv_conf_empty() -> None:
 
 
 # --- owners, ordering, JSON, rendering ----------------------------------------------------------
-
-
-def test_parse_socket_link() -> None:
-    assert network.parse_socket_link("socket:[21320]") == 21320
-    assert network.parse_socket_link("pipe:[21320]") is None
-    assert network.parse_socket_link("/dev/null") is None
-    assert network.parse_socket_link("socket:[x]") is None
 
 
 def test_attribute_and_sort() -> None:
