@@ -17,29 +17,20 @@ from __future__ import annotations
 import _thread
 import time
 
-from debugtool.record import record
+from debugtool.record import Generic, TypeVar, record
+
+T = TypeVar("T")
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
-    from typing import Any, Generic, Protocol, TypeVar
-
-    T = TypeVar("T")
+    from typing import Any, Protocol
 
     class Stop(Protocol):
         """What can cut a wait short: a ``threading.Event``."""
 
         def is_set(self) -> bool: ...
 
-else:
-
-    class Generic:
-        """Stands in for ``typing.Generic`` at run time: ``Outcome[T]`` is for type checkers."""
-
-        def __class_getitem__(cls, item):
-            return cls
-
-    T = None
 
 #: How often a wait that a stop event can cut short looks at it (seconds).
 TICK = 0.05
@@ -117,6 +108,15 @@ def wait(running: Iterable[Running[Any]], until: float, stop: Stop | None = None
                 return False
             one._wait(left if stop is None else min(left, TICK))
     return True
+
+
+def call(fn: Callable[[], T]) -> Outcome[T]:
+    """Run ``fn`` in this thread (it bounds its own time) and return its outcome, as ``run``
+    gives it: what it raised is the outcome's ``error``, not raised here."""
+    try:
+        return Outcome(True, fn())
+    except Exception as exc:  # noqa: BLE001 - the outcome carries it
+        return Outcome(True, None, exc)
 
 
 def run(

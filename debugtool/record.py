@@ -15,7 +15,9 @@ twenty classes, on a path (``debugtool exec``, ``ps``) whose whole budget is a f
   fields (a mutable record is unhashable, as a dataclass is); ``slots=True`` gives ``__slots__``.
 
 ``fields``, ``replace``, ``asdict`` and ``is_record`` are the module functions the code needs.
-``dataclass_transform`` tells mypy that ``@record`` classes behave as dataclasses do.
+``dataclass_transform`` tells mypy that ``@record`` classes behave as dataclasses do. A generic
+record (``Column[T]``) takes ``Generic`` and ``TypeVar`` from here: ``typing``'s for type
+checkers, stand-ins that cost nothing at run time.
 tests/unit/test_record.py holds it to ``dataclasses``' behaviour.
 """
 
@@ -24,13 +26,28 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, TypeVar, dataclass_transform
+    from typing import Any, Generic, TypeVar, dataclass_transform
 
     T = TypeVar("T")
 else:
 
     def dataclass_transform(**_options):
         return lambda decorator: decorator
+
+    class Generic:
+        """``typing.Generic`` for type checkers; at run time a base class that takes a
+        parameter and does nothing with it (``typing`` costs about 4 ms to import)."""
+
+        __slots__ = ()
+
+        def __class_getitem__(cls, _parameters):
+            return cls
+
+    def TypeVar(name, *_constraints, **_options):  # noqa: N802 - typing.TypeVar's name
+        """``typing.TypeVar`` for type checkers; at run time only its name."""
+        return name
+
+    T = TypeVar("T")
 
 
 class _Missing:

@@ -21,7 +21,7 @@ from debugtool.errors import ContainerGone, RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.runtimes.base import ExecRequest, Runtime, Stdio
 from debugtool.runtimes.dockerapi import DockerAPI, decode, quote
-from debugtool.runtimes.oci import host_pid, parse_created, proc_stat
+from debugtool.runtimes.liveness import host_pid, parse_created, proc_stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

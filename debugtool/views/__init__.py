@@ -41,11 +41,9 @@ The vocabulary, the same in every front end:
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
-
 from debugtool import output
 from debugtool.output import human_size
-from debugtool.record import record
+from debugtool.record import Generic, TypeVar, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

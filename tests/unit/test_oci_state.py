@@ -314,6 +314,8 @@ def test_entry_points_read_directly_match_importlib_metadata() -> None:
     specs = runtime_specs()
     assert specs["runc"] == "debugtool.runtimes.oci:RuncRuntime"
     assert specs["none"] == "debugtool.runtimes.nsscan:NamespaceScan"
+    # Built-in names alone are answered without reading any entry point.
+    assert runtime_specs(["docker"]) == {"docker": "debugtool.runtimes.docker:DockerRuntime"}
 
 
 # --- skimming runc state ----------------------------------------------------------------------
@@ -373,7 +375,7 @@ def test_runc_and_crun_share_a_containerd_root(tmp_path: Path) -> None:
 def test_rfc3339_reads_what_datetime_reads() -> None:
     import datetime
 
-    from debugtool.runtimes.oci import parse_created, rfc3339
+    from debugtool.runtimes.liveness import parse_created, rfc3339
 
     for text in (
         "2026-12-06T04:44:47.123456Z",
