@@ -16,6 +16,10 @@ import sys
 
 from common import DEBUGTOOL, interleaved, measure_call, report
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from debugtool.target import Target
+
 harness = importlib.import_module("harness")  # importable once common put tests/ on sys.path
 
 PAIRS = 4999  # + their accepted ends + the listener = 9,999 sockets, plus the runtime's own
@@ -61,7 +65,56 @@ def phases(target_text: str) -> None:
             measure_call("write_json", lambda: write_json(network, stream=io.StringIO()), runs=10),
         ],
     )
+    collector_phases(target)
     target.close()
+
+
+def collector_phases(target: Target) -> None:
+    """Split collect_network: the sock_diag dumps and their parsing, the owner scan (one readlink
+    an fd), attributing and sorting, and the owner scan's syscalls alone (the kernel's share)."""
+    import os
+
+    from debugtool import procfs
+    from debugtool.collect import network as collector
+
+    netns, pidns = target.namespaces["net"], target.namespaces.get("pid")
+    route, diag = collector._open_sockets(target)
+    if route is not None:
+        route.close()
+    sockets = collector.read_sockets(target, diag, [])
+    owners = collector.socket_owners(netns, pidns)
+
+    def read_sockets() -> None:
+        collector.read_sockets(target, diag, [])
+
+    def scan_owners() -> None:
+        collector.socket_owners(netns, pidns)
+
+    def attribute_and_sort() -> None:
+        collector.attribute(sockets, owners)
+        sorted(sockets, key=collector.sort_key)
+
+    def readlinks_alone() -> None:
+        for pid in procfs.members(netns, "net"):
+            dirfd = os.open(f"/proc/{pid}/fd", os.O_RDONLY | os.O_DIRECTORY)
+            for name in os.listdir(dirfd):
+                os.readlink(name, dir_fd=dirfd)
+            os.close(dirfd)
+
+    try:
+        report(
+            f"where collect_network's time goes ({len(sockets)} sockets, in-process)",
+            [
+                measure_call("collect_network", lambda: collector.collect_network(target)),
+                measure_call("  read_sockets (sock_diag dumps, parsing)", read_sockets),
+                measure_call("  socket_owners (ns/net scan, fd links)", scan_owners),
+                measure_call("  attribute + sort", attribute_and_sort),
+                measure_call("  floor: listdir + readlink of those fds", readlinks_alone),
+            ],
+        )
+    finally:
+        if diag is not None:
+            diag.close()
 
 
 def main() -> None:
