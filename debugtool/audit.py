@@ -13,14 +13,13 @@ alone, and ``sessions`` shows that session as never ended.
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
-import socket
 import stat
 import sys
 import time
 
+from debugtool import jsonc
 from debugtool.errors import DebugtoolError
 from debugtool.record import asdict, field, fields, record
 
@@ -88,7 +87,7 @@ class Record:
         """Return ``ended``, ``running`` (its debugtool still runs here) or ``lost``."""
         if self.ended:
             return "ended"
-        if self.host == socket.gethostname() and _alive(self.debugtool_pid, self.epoch):
+        if self.host == os.uname().nodename and _alive(self.debugtool_pid, self.epoch):
             return "running"
         return "lost"
 
@@ -178,7 +177,7 @@ def who() -> dict[str, Any]:
         "uid": uid,
         "sudo_user": os.environ.get("SUDO_USER", ""),
         "terminal": tty,
-        "host": socket.gethostname(),
+        "host": os.uname().nodename,
         "debugtool_pid": os.getpid(),
     }
 
@@ -205,6 +204,9 @@ def open_log(path: str, consequence: str = "") -> int:
     return fd
 
 
+_ENCODE = jsonc.encoder(default=str, sort_keys=True)
+
+
 def write(record: Record, path: str | None = None, consequence: str = "") -> None:
     """Append ``record`` (time and who filled in) as one JSON line, and fsync it.
 
@@ -217,7 +219,7 @@ def write(record: Record, path: str | None = None, consequence: str = "") -> Non
     if not record.user:
         for key, value in who().items():
             setattr(record, key, value)
-    line = (json.dumps(record.to_dict(), sort_keys=True, default=str) + "\n").encode()
+    line = (_ENCODE(record.to_dict()) + "\n").encode()
     fd = open_log(path, consequence)
     try:
         # One write of a line to an O_APPEND file: concurrent sessions never interleave.
@@ -293,7 +295,7 @@ def parse(lines: Any, source: str) -> list[Record]:
         try:
             if len(raw) > LINE_LIMIT:
                 raise ValueError("too long")
-            data = json.loads(raw)
+            data = jsonc.loads(raw)
             if not isinstance(data, dict):
                 raise ValueError("not an object")
         except (ValueError, RecursionError):

@@ -57,9 +57,11 @@ except ImportError:  # pragma: no cover - not CPython
         """Decode the one JSON value at ``text[start:]``; return it and where it ends."""
         return _json.JSONDecoder().raw_decode(text, start)
 
-    def encoder(default: Callable[[Any], Any] = _no_default) -> Callable[[Any], str]:
-        """Return ``json.dumps`` with ``default``."""
-        return _json.JSONEncoder(default=default).encode
+    def encoder(
+        default: Callable[[Any], Any] = _no_default, sort_keys: bool = False
+    ) -> Callable[[Any], str]:
+        """Return ``json.dumps`` with ``default`` and ``sort_keys``."""
+        return _json.JSONEncoder(default=default, sort_keys=sort_keys).encode
 
 else:
 
@@ -113,11 +115,14 @@ else:
         value, end = _decode_at(_SCAN, text, start)
         return value, end
 
-    def encoder(default: Callable[[Any], Any] = _no_default) -> Callable[[Any], str]:
-        """Return ``json.dumps`` with ``default``: ASCII (every control character, C1 and lone
-        surrogate escaped), ``", "`` and ``": "`` separators, NaN and infinities allowed."""
+    def encoder(
+        default: Callable[[Any], Any] = _no_default, sort_keys: bool = False
+    ) -> Callable[[Any], str]:
+        """Return ``json.dumps`` with ``default`` and ``sort_keys``: ASCII (every control
+        character, C1 and lone surrogate escaped), ``", "`` and ``": "`` separators, NaN and
+        infinities allowed."""
         chunks = make_encoder(
-            None, default, encode_basestring_ascii, None, ": ", ", ", False, False, True
+            None, default, encode_basestring_ascii, None, ": ", ", ", sort_keys, False, True
         )
 
         def encode(value: Any) -> str:

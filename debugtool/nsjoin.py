@@ -11,10 +11,10 @@ forked, single-threaded child (see ``debugtool.exec.joiner``).
 
 from __future__ import annotations
 
+import _thread
 import ctypes
 import errno
 import os
-import threading
 
 from debugtool.errors import ContainerGone, DebugtoolError, PermissionDenied
 
@@ -111,7 +111,7 @@ class Namespace:
             want = os.fstat(target).st_ino
             home = procfs.path("thread-self", "ns", self.nstype)
             self._home = os.open(home, os.O_RDONLY | os.O_CLOEXEC)
-            self._thread = threading.get_ident()
+            self._thread = _thread.get_ident()
             setns(target, self.nstype)
             if thread_ns_inode(self.nstype) != want:
                 self._return()
@@ -135,7 +135,7 @@ class Namespace:
             raise NamespaceError(f"could not return to the original {self.nstype} namespace.")
 
     def __exit__(self, *exc: object) -> None:
-        if self._thread != threading.get_ident():
+        if self._thread != _thread.get_ident():
             raise NamespaceError("a Namespace must be left from the thread that entered it.")
         try:
             self._return()

@@ -6,19 +6,19 @@ library's ``pty`` module.
 
 from __future__ import annotations
 
+import _signal as signal  # signal's functions, without its enums (enum: ~4 ms to import)
 import errno
 import fcntl
 import os
 import select
-import signal
 import struct
 import termios
-from contextlib import contextmanager
-from types import FrameType
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
+    from types import FrameType
+    from typing import Any
 
 #: Signals after which raw mode must still be restored (the handler turns them into SystemExit).
 _RESTORE_ON = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
@@ -50,53 +50,71 @@ def set_winsize(fd: int, size: tuple[int, int]) -> None:
         pass
 
 
-@contextmanager
-def raw_mode(fd: int) -> Iterator[None]:
+class raw_mode:  # noqa: N801 - a context manager, used as a function: with raw_mode(fd)
     """Put the terminal at ``fd`` in raw mode for the block and restore it on every exit path.
 
-    SIGTERM, SIGHUP and SIGQUIT raise ``SystemExit`` inside the block so the ``finally`` runs;
-    the previous handlers come back afterwards. A non-terminal ``fd`` is left alone.
+    SIGTERM, SIGHUP and SIGQUIT raise ``SystemExit`` inside the block so that the restore runs;
+    the previous handlers come back afterwards. A non-terminal ``fd`` is left alone. (A class,
+    not ``contextlib.contextmanager``, which costs ``collections`` and ``functools`` to import.)
     """
-    if not is_terminal(fd):
-        yield
-        return
-    import tty
 
-    saved = termios.tcgetattr(fd)
-    previous: dict[signal.Signals, object] = {}
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.saved: list[Any] | None = None
+        self.previous: dict[int, object] = {}
 
-    def leave(signum: int, frame: FrameType | None) -> None:
-        raise SystemExit(128 + signum)
+    def __enter__(self) -> None:
+        if not is_terminal(self.fd):
+            return
+        import tty
 
-    for sig in _RESTORE_ON:
+        self.saved = termios.tcgetattr(self.fd)
+
+        def leave(signum: int, frame: FrameType | None) -> None:
+            raise SystemExit(128 + signum)
+
+        for sig in _RESTORE_ON:
+            try:
+                self.previous[sig] = signal.signal(sig, leave)
+            except ValueError:  # not the main thread: __exit__ still restores the mode
+                break
         try:
-            previous[sig] = signal.signal(sig, leave)
-        except ValueError:  # not the main thread: the finally below still restores the mode
-            break
-    try:
-        tty.setraw(fd, termios.TCSANOW)
-        yield
-    finally:
-        try:
-            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-        except (OSError, termios.error):
-            pass
-        for restored, handler in previous.items():
+            tty.setraw(self.fd, termios.TCSANOW)
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.saved is not None:
+            try:
+                termios.tcsetattr(self.fd, termios.TCSADRAIN, self.saved)
+            except (OSError, termios.error):
+                pass
+            self.saved = None
+        for restored, handler in self.previous.items():
             signal.signal(restored, handler)  # type: ignore[arg-type]
+        self.previous = {}
 
 
-@contextmanager
-def on_resize(callback: Callable[[], None]) -> Iterator[None]:
+class on_resize:  # noqa: N801 - a context manager, used as a function: with on_resize(cb)
     """Call ``callback`` on SIGWINCH for the duration of the block (main thread only)."""
-    try:
-        previous = signal.signal(signal.SIGWINCH, lambda s, f: callback())
-    except ValueError:  # not the main thread: no resize tracking, still works
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGWINCH, previous)
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+        self.previous: Any = None
+        self.installed = False
+
+    def __enter__(self) -> None:
+        try:
+            self.previous = signal.signal(signal.SIGWINCH, lambda s, f: self.callback())
+            self.installed = True
+        except ValueError:  # not the main thread: no resize tracking, still works
+            pass
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.installed:
+            signal.signal(signal.SIGWINCH, self.previous)
+            self.installed = False
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -8,10 +8,10 @@ container is gone before anything could be read.
 
 from __future__ import annotations
 
-import logging
-import socket
+import os
 import time
 
+from debugtool import debuglog
 from debugtool.errors import ContainerGone, DebugtoolError
 from debugtool.model import Snapshot
 
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
     from debugtool.target import Target
 
-log = logging.getLogger(__name__)
 
 SECTIONS = ("processes", "mounts", "network", "cgroup", "security")
 
@@ -82,7 +81,7 @@ def collect_snapshot(
             f"container {target.name} ({target.container.short_id}) has exited.",
             "Check its status with 'debugtool ps -a'.",
         )
-    snap = Snapshot(container=target.container, taken_at=time.time(), hostname=socket.gethostname())
+    snap = Snapshot(container=target.container, taken_at=time.time(), hostname=os.uname().nodename)
     steps: list[tuple[str, Callable[[], None]]] = [
         ("processes", lambda: setattr(snap, "processes", collect_processes(target, pids=pids))),
         ("mounts", lambda: setattr(snap, "mounts", collect_mounts(target))),
@@ -110,7 +109,7 @@ def collect_snapshot(
             step()
             succeeded += 1
         except Exception as exc:  # noqa: BLE001 - one section's failure must not lose the rest
-            log.debug("collecting %s failed", section, exc_info=True)
+            debuglog.log(__name__, "collecting %s failed", section, exc_info=True)
             snap.errors[section] = _sentence(exc)
     if not succeeded and not target.alive():
         raise ContainerGone(

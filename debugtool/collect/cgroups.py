@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import posixpath
 import time
-from collections.abc import Callable
 
 from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError
@@ -22,13 +21,14 @@ from debugtool.model import CgroupStats
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    Reader = Callable[[str], str | None]
     from debugtool.target import Target
 
 # v1 reports "no limit" as the largest page-aligned counter (PAGE_COUNTER_MAX * page size);
 # anything this large is unlimited.
 UNLIMITED = 1 << 62
-
-Reader = Callable[[str], str | None]
 
 
 def read_or_none(path: str) -> str | None:

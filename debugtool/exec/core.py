@@ -5,8 +5,7 @@ See the package's docstring for the modes; this module runs one exec and writes 
 
 from __future__ import annotations
 
-import signal
-from contextlib import contextmanager
+import _signal as signal  # signal's functions, without its enums (enum: ~4 ms to import)
 
 from debugtool.errors import (
     EXIT_TOOL,
@@ -20,7 +19,8 @@ from debugtool.runtimes.base import ExecRequest, Stdio
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
+    from typing import Any
 
     from debugtool.runtimes import Discovery
     from debugtool.target import Target
@@ -143,8 +143,7 @@ def exec_in(
     return ExecResult(code, session.record.duration or 0.0, plan.context)
 
 
-@contextmanager
-def _stopped_by_signals() -> Iterator[None]:
+class _stopped_by_signals:  # noqa: N801 - a context manager: with _stopped_by_signals()
     """Turn SIGTERM and SIGHUP into ``SystemExit`` for the block (main thread only).
 
     Python's default for SIGTERM ends the process at once, without ``finally``: the session's
@@ -152,20 +151,22 @@ def _stopped_by_signals() -> Iterator[None]:
     installs itself (the ns-mode relay forwards these signals to the command) take precedence.
     """
 
-    def leave(signum: int, frame: object) -> None:
-        raise SystemExit(128 + signum)
+    def __init__(self) -> None:
+        self.saved: dict[int, Any] = {}
 
-    saved = {}
-    try:
-        for sig in (signal.SIGTERM, signal.SIGHUP):
-            if signal.getsignal(sig) in (signal.SIG_DFL, None):
-                saved[sig] = signal.signal(sig, leave)
-    except ValueError:  # not the main thread
-        pass
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
+    def __enter__(self) -> None:
+        def leave(signum: int, frame: object) -> None:
+            raise SystemExit(128 + signum)
+
+        try:
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                if signal.getsignal(sig) in (signal.SIG_DFL, None):
+                    self.saved[sig] = signal.signal(sig, leave)
+        except ValueError:  # not the main thread
+            pass
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, handler in self.saved.items():
             signal.signal(sig, handler)
 
 
@@ -191,7 +192,9 @@ def _stopping(target: Target, grace: float = 0.5) -> bool:
 def _describe(code: int) -> str:
     if code > 128 and code - 128 < signal.NSIG:
         try:
-            return f"signal {signal.Signals(code - 128).name}"
+            import signal as named  # the enum of names, on this (rare) path only
+
+            return f"signal {named.Signals(code - 128).name}"
         except ValueError:
             pass
     return f"exit code {code}"

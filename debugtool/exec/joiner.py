@@ -29,15 +29,15 @@ Failures are reported to debugtool over a CLOEXEC pipe as one JSON object: ``{"c
 
 from __future__ import annotations
 
+import _signal as signal  # signal's functions, without its enums (enum: ~4 ms to import)
 import ctypes
 import errno
 import fcntl
-import json
 import os
-import signal
 import struct
 import sys
 
+from debugtool import jsonc
 from debugtool.record import asdict, record
 
 TYPE_CHECKING = False
@@ -127,11 +127,11 @@ class JoinSpec:
         return fds
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self)).encode()
+        return jsonc.dumps(asdict(self)).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> JoinSpec:
-        raw: dict[str, Any] = json.loads(data)
+        raw: dict[str, Any] = jsonc.loads(data)
         caps = raw.pop("capabilities")
         files = raw.pop("user_files")
         return cls(
@@ -153,7 +153,7 @@ def _prctl(option: int, arg: int) -> int:
 
 def _report(fd: int, payload: dict[str, Any]) -> None:
     try:
-        os.write(fd, json.dumps(payload).encode())
+        os.write(fd, jsonc.dumps(payload).encode())
     except OSError:
         pass
 
@@ -464,6 +464,9 @@ def join_and_run(spec: JoinSpec) -> int:
                 "their limits do not apply.\n"
             )
             sys.stderr.flush()
+        # From here on a module would be read from the container's filesystem and run in the
+        # joiner: refuse every import rather than trust that nothing below needs one.
+        sys.meta_path.insert(0, NoImports)
         _join(spec.namespaces, spec.proc_fd)
         joined_mnt = any(nstype == "mnt" for nstype, _, _ in spec.namespaces)
         cwd = spec.workdir
@@ -602,4 +605,34 @@ def _become_command(
     argv = list(spec.argv)
     if "/" in argv[0]:
         os.execve(argv[0], argv, env)
-    os.execvpe(argv[0], argv, env)
+    execvpe(argv[0], argv, env)
+
+
+def execvpe(file: str, argv: list[str], env: dict[str, str]) -> None:
+    """Execute ``file`` found on the command's ``PATH``, as ``os.execvpe`` does.
+
+    ``os.execvpe`` imports ``warnings`` (in ``os.get_exec_path``), and here an import would be
+    read from the container's filesystem. The first error that is not "no such file" is the
+    one raised, as the C library's execvp reports it.
+    """
+    first: OSError | None = None
+    last: OSError | None = None
+    for directory in (env.get("PATH") or "/bin:/usr/bin").split(":"):
+        try:
+            os.execve(os.path.join(directory or ".", file), argv, env)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            last = exc
+        except OSError as exc:
+            last = exc
+            first = first or exc
+    raise first or last or FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), file)
+
+
+class NoImports:
+    """A module finder that refuses every import (first on ``sys.meta_path`` once the joiner
+    starts to enter the container): after setns(mnt) the file of a module not yet imported
+    would be the container's, run with the joiner's descriptors and privileges."""
+
+    @staticmethod
+    def find_spec(name: str, path: object = None, target: object = None) -> None:
+        raise ImportError(f"debugtool's joiner imports nothing inside a container ({name})")

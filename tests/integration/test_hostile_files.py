@@ -40,8 +40,20 @@ class Open:
     in_container: bool  # made after a setns into a mount namespace (the container's)
 
 
+#: debugtool started as its installed script starts it, with only what it imports itself: no
+#: site (and so no editable-install finder, which imports half the standard library first).
+AS_INSTALLED = [
+    sys.executable,
+    "-S",
+    "-c",
+    "import sys; sys.path.insert(0, sys.argv.pop(1)); from debugtool.cli import main; "
+    "sys.exit(main(sys.argv[1:]))",
+    str(Path(__file__).resolve().parents[2]),
+]
+
+
 def traced(
-    tmp_path: Path, *args: str, timeout: float = 120
+    tmp_path: Path, *args: str, timeout: float = 120, lean: bool = False
 ) -> tuple[subprocess.CompletedProcess[str], list[Open]]:
     """Run ``debugtool ARGS`` under strace; return the result and every open attempt that was
     not O_PATH, succeeded or not (a device's open handler runs even when the open fails).
@@ -58,8 +70,9 @@ def traced(
     logs.mkdir()
     argv = ["strace", "-ff", "-yy", "-s", "256", "-e", TRACE, "-o", str(logs / "t")]
     # The timeout turns a hang (a FIFO opened for reading) into a failure, not a stuck run.
+    debugtool = AS_INSTALLED if lean else [sys.executable, "-m", "debugtool"]
     result = subprocess.run(
-        [*argv, sys.executable, "-m", "debugtool", *args],
+        [*argv, *debugtool, *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -258,3 +271,44 @@ def test_top_and_console_on_runc(runc_hostile, tmp_path) -> None:
         "file, so debugtool does not open it.",
     ]
     assert_never_opened(opened + more, "/etc/resolv.conf", "/etc/full", "/etc/passwd")
+
+
+#: Modules a lazily importing joiner could reach for after setns(mnt): os.execvpe imports
+#: warnings, an error's text linecache and traceback, a user lookup pwd (built in, still a
+#: finder's business), a late JSON report json. Planted where the host's interpreter looks
+#: first, each one leaves a mark in the container if it ever runs.
+PLANTED_MODULES = ("warnings", "linecache", "traceback", "json", "re", "enum", "locale", "pwd")
+
+
+def test_the_joiner_imports_nothing_from_the_container(containers, tmp_path) -> None:
+    """A container plants Python modules at the host interpreter's own paths: debugtool's
+    joiner, which runs host code inside the container's mount namespace until its execve,
+    never opens one (ns and toolbox modes; a command found on PATH, a missing one, a user).
+    debugtool starts as installed, importing only what it needs, so a lazy import would be
+    made after setns, not before."""
+    stdlib = Path(os.__file__).parent
+    places = [stdlib, *(Path(p) for p in sys.path if p.endswith("site-packages"))]
+    mark = "/joiner-ran-container-code"
+
+    # Docker's: a full id is resolved by Docker alone, the leanest start there is.
+    c = containers.docker()
+    root = Path(f"/proc/{c.pid}/root")
+    for place in places:
+        folder = root / str(place).lstrip("/")
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in PLANTED_MODULES:
+            (folder / f"{name}.py").write_text(f"open({mark!r}, 'w').write({name!r})\n")
+    planted = [f"{place}/{name}.py" for place in places for name in PLANTED_MODULES]
+    for args in (
+        ("--mode", "ns", c.id, "--", "true"),
+        ("--mode", "ns", c.id, "--", "no-such-command"),
+        ("--mode", "ns", "-u", "1000", c.id, "--", "true"),
+        ("--mode", "toolbox", c.id, "--", "true"),
+    ):
+        result, opened = traced(tmp_path, "exec", *args, lean=True)
+        assert "Traceback" not in result.stderr, result.stderr
+        assert result.returncode in (0, 127), result.stderr
+        assert_never_opened(opened, *planted)
+        python = [o.line for o in opened if o.in_container and ".py" in o.path]
+        assert python == [], "opened Python inside the container:\n" + "\n".join(python)
+    assert not (root / mark.lstrip("/")).exists()

@@ -53,6 +53,10 @@ def test_dumps_matches_json(value: object) -> None:
 def test_default_is_called_for_other_types_and_absent_default_raises() -> None:
     encode = jsonc.encoder(default=lambda v: sorted(v))
     assert encode({"s": {3, 1}}) == '{"s": [1, 3]}'
+    value = {"b": 1, "a": {"d": object, "c": 2}}
+    assert jsonc.encoder(default=str, sort_keys=True)(value) == json.dumps(
+        value, default=str, sort_keys=True
+    )
     with pytest.raises(TypeError, match="not JSON serializable"):
         jsonc.dumps({1, 2})
 
