@@ -71,12 +71,19 @@ def _keyed(text: str | None) -> dict[str, int]:
 
 
 def host_mounts() -> list[procfs.MountInfo]:
-    """Return this host's mounts (debugtool's own mountinfo), which hold the cgroup
-    hierarchies; empty when it cannot be read."""
+    """Return this host's cgroup mounts (from debugtool's own mountinfo); empty when it cannot
+    be read."""
     try:
-        return procfs.parse_mountinfo(procfs.read_text("self", "mountinfo"))
+        return cgroup_mounts(procfs.read_text("self", "mountinfo"))
     except DebugtoolError:
         return []
+
+
+def cgroup_mounts(mountinfo: str) -> list[procfs.MountInfo]:
+    """Return the cgroup and cgroup2 mounts of a mountinfo text, the only ones a cgroup's
+    directories are found in (a host with many containers has hundreds of other mounts)."""
+    lines = [line for line in mountinfo.splitlines() if " - cgroup" in line]
+    return procfs.parse_mountinfo("\n".join(lines))
 
 
 def _place(mounts: list[procfs.MountInfo], path: str) -> str | None:
@@ -172,7 +179,7 @@ def cgroup_procs_files(
     """
     if mountinfo is None:
         mountinfo = procfs.read_text("self", "mountinfo")
-    _, dirs = controller_dirs(cgroup, procfs.parse_mountinfo(mountinfo))
+    _, dirs = controller_dirs(cgroup, cgroup_mounts(mountinfo))
     files: list[str] = []
     for controllers in cgroup:
         directory = dirs.get(controllers.split(",")[0] if controllers else "unified")

@@ -14,13 +14,11 @@ Kubernetes container (the path CRI records with it), the file a task's ``file://
 from __future__ import annotations
 
 import builtins
-import json
-import logging
 import os
-import threading
 import time
 
-from debugtool import procfs
+from debugtool import deadline as deadlines
+from debugtool import debuglog, jsonc, procfs
 from debugtool.errors import ContainerGone, ExecUnsupported, RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.record import record
@@ -33,7 +31,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-log = logging.getLogger(__name__)
 
 DEFAULT_ADDRESS = "/run/containerd/containerd.sock"
 DOCKER_ADDRESS = "/run/docker/containerd/containerd.sock"
@@ -221,7 +218,7 @@ def _runc_options(runtime: pw.Message) -> tuple[str, str]:
 
 def _json(raw: bytes) -> dict[str, Any] | None:
     try:
-        value = json.loads(raw)
+        value = jsonc.loads(raw)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
@@ -273,13 +270,11 @@ class ContainerdRuntime(Runtime):
                 if isinstance(exc, _NotListening):
                     stale.add(daemon)
 
-        threads = [threading.Thread(target=ask, args=(d,), daemon=True) for d in present[1:]]
-        for t in threads:
-            t.start()
+        others = [deadlines.start(ask, d, name=f"dt-{d.label}") for d in present[1:]]
         ask(present[0])
-        for t, daemon in zip(threads, present[1:], strict=True):
-            t.join(max(0.0, deadline - time.monotonic()) + 0.1)
-            if t.is_alive():
+        deadlines.wait(others, deadline + 0.1)
+        for running, daemon in zip(others, present[1:], strict=True):
+            if not running.finished():
                 failures[daemon] = f"{daemon.label} did not answer within {self.timeout:g}s"
         found: list[Container] = []
         reasons = []
@@ -294,7 +289,7 @@ class ContainerdRuntime(Runtime):
             if daemon in stale and daemon is not every[0] and not any(c.pid for c in on_disk):
                 # Docker's own containerd left its socket behind and runs nothing: dockerd uses
                 # another containerd now (``--containerd``), or is down with its containers.
-                log.debug("%s; a leftover socket, ignored.", reason)
+                debuglog.log(__name__, "%s; a leftover socket, ignored.", reason)
                 continue
             if on_disk:
                 self.warnings.append(
@@ -328,7 +323,9 @@ class ContainerdRuntime(Runtime):
         for i, ns in enumerate(namespaces):
             containers, tasks = answers[2 * i], answers[2 * i + 1]
             if not isinstance(containers, bytes):
-                log.debug("%s: listing namespace %s failed: %s", daemon.label, ns, containers)
+                debuglog.log(
+                    __name__, "%s: listing namespace %s failed: %s", daemon.label, ns, containers
+                )
                 continue
             by_id = list_tasks(tasks) if isinstance(tasks, bytes) else {}
             try:

@@ -11,7 +11,7 @@ References: RFC 9113 (HTTP/2), RFC 7541 (HPACK), and gRPC's PROTOCOL-HTTP2.md.
 
 from __future__ import annotations
 
-import socket
+import _socket
 import struct
 import time
 
@@ -316,7 +316,7 @@ class _Stream:
 
 
 class _Reader:
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
+    def __init__(self, sock: _socket.socket, deadline: float) -> None:
         self.sock = sock
         self.deadline = deadline
         self.buffer = bytearray()
@@ -346,7 +346,7 @@ def call_unix(
     all arrive within ``timeout`` seconds, ``ProtocolError`` when the server misbehaves.
     """
     deadline = time.monotonic() + timeout
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
     try:
         sock.settimeout(timeout)
         sock.connect(path)
@@ -356,7 +356,7 @@ def call_unix(
 
 
 def _exchange(
-    sock: socket.socket, calls: list[Call], deadline: float, authority: str
+    sock: _socket.socket, calls: list[Call], deadline: float, authority: str
 ) -> list[bytes | GrpcError]:
     # Open every window as wide as HTTP/2 allows, so large answers (containers with their specs)
     # never wait on a WINDOW_UPDATE from us.

@@ -17,10 +17,9 @@ when it cannot be read, the containers are listed without them and one warning s
 from __future__ import annotations
 
 import builtins
-import json
 import os
 
-from debugtool import procfs
+from debugtool import jsonc, procfs
 from debugtool.errors import ContainerGone, DebugtoolError, RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.runtimes.base import ExecRequest, Runtime
@@ -55,7 +54,7 @@ def read_storage(root: str) -> list[dict[str, Any]]:
     writes.
     """
     with open(f"{root}/overlay-containers/containers.json", "rb") as f:
-        records = json.load(f)
+        records = jsonc.loads(f.read())
     if not isinstance(records, list):
         raise ValueError("containers.json is not a list")
     return [r for r in records if isinstance(r, dict)]
@@ -125,7 +124,7 @@ def _libpod_sqlite(path: str) -> tuple[dict[str, str], list[tuple[str, bytes | N
 
 def _json_object(raw: bytes | None) -> dict[str, Any]:
     try:
-        value = json.loads(raw or b"{}")
+        value = jsonc.loads(raw or b"{}")
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
@@ -136,7 +135,7 @@ def oci_state(cid: str) -> tuple[str, str, dict[str, Any]] | None:
     for runtime, root, filename in OCI_STATE:
         try:
             with open(f"{root}/{cid}/{filename}", "rb") as f:
-                state = json.load(f)
+                state = jsonc.loads(f.read())
         except (OSError, ValueError):
             continue
         if isinstance(state, dict):
@@ -189,7 +188,7 @@ def container_from_storage(
     cid = str(record.get("id", ""))
     names = record.get("names") or []
     try:
-        meta = json.loads(record.get("metadata") or "{}")
+        meta = jsonc.loads(record.get("metadata") or "{}")
     except ValueError:
         meta = {}
     if not isinstance(meta, dict):
@@ -320,7 +319,7 @@ class PodmanRuntime(Runtime):
     def _podman_ps(self) -> builtins.list[dict[str, Any]]:
         data = self._podman("ps", "-a", "--format", "json")
         try:
-            items = json.loads(data or b"[]")
+            items = jsonc.loads(data or b"[]")
         except ValueError:
             raise RuntimeUnavailable(self.name, "podman ps did not print JSON") from None
         return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
@@ -367,7 +366,7 @@ class PodmanRuntime(Runtime):
                 ) from None
             raise
         try:
-            items = json.loads(data)
+            items = jsonc.loads(data)
         except ValueError:
             raise RuntimeUnavailable(self.name, "podman inspect did not print JSON") from None
         return items[0] if isinstance(items, list) and items else {}

@@ -119,3 +119,28 @@ def test_a_field_without_default_after_one_with_is_refused() -> None:
         class Bad:
             a: int = 0
             b: int  # type: ignore[misc]
+
+
+def test_the_generic_and_the_compiled_init_agree() -> None:
+    @record
+    class Many:
+        a: int
+        b: str = "b"
+        c: list[int] = field(default_factory=list)
+
+    made = [Many(i, c=[i]) if i % 2 else Many(a=i) for i in range(40)]  # past the compile point
+    assert [(m.a, m.b, m.c) for m in made[:4]] == [
+        (0, "b", []),
+        (1, "b", [1]),
+        (2, "b", []),
+        (3, "b", [3]),
+    ]
+    assert made[0] == Many(0) and made[39] == Many(39, "b", [39])
+    assert Many.__init__.__qualname__.endswith("Many.__init__")
+    for bad in ((), (1, "b", [], 4)):
+        with pytest.raises(TypeError):
+            Many(*bad)
+    with pytest.raises(TypeError, match="multiple values"):
+        Many(1, a=2)  # type: ignore[misc]
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        Many(1, d=2)  # type: ignore[call-arg]
