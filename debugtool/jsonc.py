@@ -85,7 +85,14 @@ else:
             return scan(text, start)
         except StopIteration as stop:
             raise DecodeError("Expecting value", text, stop.value) from None
-        except ValueError as exc:  # json.decoder.JSONDecodeError, which _json imports itself
+        except SystemError:
+            # _json words a syntax error with json.decoder.JSONDecodeError, which it looks up
+            # in sys.modules without importing it: absent, it fails this way. Bad JSON is the
+            # rare case; import json's decoder (and re) for it and read the text again.
+            import json.decoder  # noqa: F401
+
+            return _decode_at(scan, text, start)
+        except ValueError as exc:  # json.decoder.JSONDecodeError
             if isinstance(exc, DecodeError) or not hasattr(exc, "pos"):
                 raise
             raise DecodeError(getattr(exc, "msg", str(exc)), text, exc.pos) from None

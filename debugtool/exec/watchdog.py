@@ -31,8 +31,9 @@ class Watchdog:
     one byte (all is well) and closes it; EOF without that byte means debugtool was killed.
     """
 
-    def __init__(self, fd: int | None) -> None:
+    def __init__(self, fd: int | None, first: int | None = None) -> None:
         self.fd = fd
+        self.first = first  # the first of the double fork, reaped in finish (it exits at once)
 
     @classmethod
     def start(cls, target: Target, session: str | None) -> Watchdog:
@@ -50,8 +51,9 @@ class Watchdog:
             finally:
                 os._exit(0)
         os.close(read_end)
-        os.waitpid(first, 0)
-        return cls(write_end)
+        # Not waited for here: it exits as soon as it has forked the watchdog, while the
+        # runtime's exec is under way; finish reaps it.
+        return cls(write_end, first)
 
     def finish(self, ended: bool) -> None:
         """Release the watchdog; unless the command ``ended``, it kills the session's processes."""
@@ -62,6 +64,12 @@ class Watchdog:
             finally:
                 os.close(self.fd)
                 self.fd = None
+        if self.first is not None:
+            try:
+                os.waitpid(self.first, 0)
+            except ChildProcessError:
+                pass
+            self.first = None
 
 
 def boot_ticks() -> int:

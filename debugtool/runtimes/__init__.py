@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from debugtool import deadline, debuglog, procfs
+from debugtool import debuglog, procfs
 from debugtool.errors import DebugtoolError, RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.record import field, record
@@ -241,9 +241,16 @@ def discover(
     A backend that raises ``RuntimeUnavailable`` or does not finish within ``timeout`` (plus a
     small grace) is left out with one warning; the others still answer.
     """
+    from debugtool import deadline
+
     runtimes = [r for r in load_runtimes(names, timeout=timeout) if _present(r)]
-    # One deadline for all: two hung daemons cost one timeout, not two.
-    asked = deadline.run({r.name: _lister(r, all) for r in runtimes}, timeout + 0.5)
+    calls = {r.name: _lister(r, all) for r in runtimes}
+    if len(calls) == 1:
+        # One backend bounds its own requests by ``timeout``: asked here, not from a thread.
+        asked = {name: deadline.call(call) for name, call in calls.items()}
+    else:
+        # One deadline for all: two hung daemons cost one timeout, not two.
+        asked = deadline.run(calls, timeout + 0.5)
     results: dict[str, list[Container]] = {}
     errors: dict[str, str] = {}
     for name, outcome in asked.items():

@@ -118,6 +118,35 @@ def pointer_arguments() -> dict[int, tuple[int, ...]]:
     return table
 
 
+#: Where ``read_pointers`` places each fake pointer argument, and how far apart.
+_PROBE_BASE = 0x10_0000_0000
+_PROBE_STRIDE = 0x1_0000_0000
+
+
+def read_pointers(
+    decode: Callable[[TraceeMemory, int, Iterable[int]], str], nr: int, pointers: tuple[int, ...]
+) -> tuple[int, ...]:
+    """Return which of syscall ``nr``'s pointer arguments ``decode`` reads memory from.
+
+    Decodes it once over zeroed memory, each pointer argument at its own fake address and every
+    other argument 1 (so ``write(1, buf, 1)`` shows its buffer, as to a terminal), and notes
+    the addresses read. ``read``'s buffer, for one, is shown as an address and never read: the
+    tracer need not copy it at entry. A decode that fails counts every pointer as read.
+    """
+    from debugtool.trace.memory import ProbeMemory
+
+    args = [1] * 6
+    for index in pointers:
+        args[index] = _PROBE_BASE + index * _PROBE_STRIDE
+    probe = ProbeMemory()
+    try:
+        decode(probe, nr, args)
+    except Exception:  # noqa: BLE001 - python-ptrace's formatters raise what they raise
+        return pointers
+    hit = {(address - _PROBE_BASE) // _PROBE_STRIDE for address in probe.read}
+    return tuple(index for index in pointers if index in hit)
+
+
 def decoder(string_max_length: int = 64) -> Callable[[TraceeMemory, int, Iterable[int]], str]:
     """Return ``decode(memory, nr, args) -> "name(arg, ...)"`` built on python-ptrace.
 

@@ -117,3 +117,19 @@ class SnapshotMemory(TraceeMemory):
 
     def close(self) -> None:
         pass  # the live memory's file is not ours
+
+
+class ProbeMemory(TraceeMemory):
+    """Zeroed memory that notes each address read: decoding a syscall over it tells which of
+    its pointer arguments the decoder follows (``decode.read_pointers``)."""
+
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.read: list[int] = []
+
+    def _read(self, address: int, size: int) -> bytes:
+        self.read.append(address)
+        return bytes(size)
+
+    def close(self) -> None:
+        pass

@@ -61,6 +61,26 @@ def test_default_is_called_for_other_types_and_absent_default_raises() -> None:
         jsonc.dumps({1, 2})
 
 
+def test_bad_json_is_a_decode_error_without_json_imported() -> None:
+    # _json looks json.decoder up in sys.modules to word a syntax error: without it there, it
+    # raises SystemError. In a fresh interpreter that imported only jsonc, every kind of bad
+    # text is still a DecodeError.
+    code = (
+        "import debugtool.jsonc as j\n"
+        "for bad in ['{', '[1,]', '\"\\x01\"', '{\"a\" 1}', '[1 2]', '']:\n"
+        "    try: j.loads(bad)\n"
+        "    except j.DecodeError as e: print(e.msg)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert len(out.stdout.splitlines()) == 6, out.stdout + out.stderr
+
+
 def test_importing_it_imports_neither_json_nor_re() -> None:
     # -S: no site, so no editable-install finder (which imports re itself); the source tree on
     # the path instead.
