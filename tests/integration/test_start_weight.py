@@ -1,0 +1,143 @@
+"""What the hot commands import: a module list, so that start-up weight cannot creep back.
+
+Each command runs in a fresh interpreter started as the installed ``debugtool`` script starts
+it, with nothing imported first (``-S``: no site, so no editable-install finder, which imports
+half the standard library itself). At exit the interpreter writes every module it imported; the
+test fails when one of ``HEAVY`` is among them. The set comes from ``python -X importtime``:
+each costs 1 to 15 ms to import (``enum`` alone about 4, and ``re``, ``json``, ``socket`` and
+``signal`` each pull it in), against a command budget of a few tens of ms. bench/README.md says
+what each command's start costs. A timing would be noise on these shared machines; a module
+list is not.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import harness
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Modules no hot command may import: each one's cost as -X importtime measured it here.
+HEAVY = {
+    "typing": "4 ms, and re",
+    "dataclasses": "15 ms with inspect, ast, dis and tokenize",
+    "inspect": "9 ms",
+    "enum": "4 ms; every module below that uses enums imports it",
+    "re": "7 ms with enum",
+    "json": "8 ms with re (debugtool.jsonc uses the same C codec)",
+    "socket": "4 ms with enum and selectors (debugtool uses _socket)",
+    "signal": "enum (debugtool uses _signal)",
+    "selectors": "socket's",
+    "logging": "9 ms (debugtool.debuglog imports it only with --debug)",
+    "argparse": "8 ms with re and gettext (debugtool.argv reads everyday command lines)",
+    "gettext": "argparse's",
+    "locale": "1.5 ms",
+    "threading": "1.5 ms (debugtool.deadline uses _thread)",
+    "subprocess": "11 ms",
+    "contextlib": "2 ms with collections and functools",
+    "collections": "2.3 ms",
+    "functools": "collections",
+    "shutil": "3.5 ms with bz2 and lzma",
+    "urllib": "3 ms",
+    "datetime": "1.2 ms",
+    "traceback": "4 ms with linecache and tokenize",
+    "textwrap": "re",
+    "string": "re",
+    "warnings": "imported lazily by the standard library (os.execvpe); never at start",
+    "pathlib": "5 ms",
+    "tempfile": "shutil and random",
+    "ipaddress": "2 ms",
+    "importlib.metadata": "20 ms (entry points are read from dist-info directly)",
+    "psutil": "a third-party package",
+    "ptrace": "a third-party package",
+    "textual": "the TUI's",
+    "rich": "the TUI's",
+    "prompt_toolkit": "the console's",
+}
+
+DRIVER = (
+    "import sys\n"
+    "sys.path.insert(0, sys.argv.pop(1))\n"
+    "out = sys.argv.pop(1)\n"
+    "try:\n"
+    "    from debugtool.cli import main\n"
+    "    code = main(sys.argv[1:])\n"
+    "finally:\n"
+    "    with open(out, 'w') as f:\n"
+    "        f.write('\\n'.join(sorted(sys.modules)))\n"
+    "sys.exit(code)\n"
+)
+
+
+def imported(tmp_path: Path, *args: str) -> set[str]:
+    """Run ``debugtool ARGS`` as installed; return every module it imported (checked: exit 0)."""
+    out = tmp_path / f"modules-{len(list(tmp_path.iterdir()))}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", DRIVER, str(ROOT), str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "DEBUGTOOL_AUDIT_LOG": str(tmp_path / "audit.jsonl")},
+    )
+    assert result.returncode == 0, result.stderr
+    return set(out.read_text().split())
+
+
+def heavy(modules: set[str], allowed: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Return the heavy modules among ``modules`` (a package's submodules count as it)."""
+    found = {}
+    for name in modules:
+        top = name if name in HEAVY else name.split(".")[0]
+        if top in HEAVY and top not in allowed:
+            found[name] = HEAVY[top]
+    return found
+
+
+@pytest.fixture(scope="module")
+def docker_target(module_containers: harness.Containers) -> harness.Started:
+    return module_containers.docker()
+
+
+def test_version_imports_nothing_but_the_cli(tmp_path: Path) -> None:
+    baseline = imported(tmp_path, "--version") - {"debugtool", "debugtool.cli", "__future__"}
+    bare = subprocess.run(  # os: what site imports, and the script's one import of its own
+        [sys.executable, "-S", "-c", "import os, sys; print('\\n'.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert baseline <= set(bare), baseline - set(bare)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("ps", "--runtime", "docker", "--json"), ("ps", "--runtime", "docker"), ("ps", "--json")],
+)
+def test_ps_imports_nothing_heavy(tmp_path: Path, docker_target: harness.Started, args) -> None:
+    modules = imported(tmp_path, *args)
+    assert "debugtool.runtimes.docker" in modules  # it did the work
+    assert heavy(modules) == {}
+
+
+@pytest.mark.parametrize("mode", ["ns", "runtime"])
+def test_exec_imports_nothing_heavy(tmp_path: Path, docker_target: harness.Started, mode) -> None:
+    modules = imported(tmp_path, "exec", "--mode", mode, docker_target.id, "--", "true")
+    assert "debugtool.exec.core" in modules
+    # ns mode calls setns and prctl: ctypes is the one way to them in Python 3.11.
+    assert heavy(modules, frozenset({"ctypes"})) == {}
+
+
+@pytest.mark.parametrize("command", ["top", "net"])
+def test_top_and_net_import_nothing_heavy(
+    tmp_path: Path, docker_target: harness.Started, command: str
+) -> None:
+    modules = imported(tmp_path, command, docker_target.id, "--json")
+    assert f"debugtool.commands.{command}" in modules
+    # They read user names and DNS files inside the container's root with openat2 (ctypes).
+    assert heavy(modules, frozenset({"ctypes"})) == {}
