@@ -39,6 +39,7 @@ PTRACE_SYSCALL_INFO_EXIT = 2
 
 WALL = 0x40000000  # __WALL: threads and children alike
 SYSCALL_STOP = signal.SIGTRAP | 0x80  # WSTOPSIG of a syscall-stop under PTRACE_O_TRACESYSGOOD
+SYSCALL_STOP_STATUS = SYSCALL_STOP << 8 | 0x7F  # a syscall-stop's whole waitpid status
 
 PR_SET_PDEATHSIG = 1  # prctl(2)
 

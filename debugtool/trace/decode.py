@@ -128,21 +128,24 @@ def read_pointers(
 ) -> tuple[int, ...]:
     """Return which of syscall ``nr``'s pointer arguments ``decode`` reads memory from.
 
-    Decodes it once over zeroed memory, each pointer argument at its own fake address and every
-    other argument 1 (so ``write(1, buf, 1)`` shows its buffer, as to a terminal), and notes
-    the addresses read. ``read``'s buffer, for one, is shown as an address and never read: the
-    tracer need not copy it at entry. A decode that fails counts every pointer as read.
+    Decodes it over zeroed memory, each pointer argument at a fake address of its own, and
+    notes the addresses read. ``read``'s buffer, for one, is shown as an address and never
+    read: the tracer need not copy it at entry. Some reads depend on another argument
+    (python-ptrace shows a ``write`` buffer only to fds 0-2, a ``setsockopt`` value only when
+    its length is 4), so every other argument is tried as 1 and as 4. A decode that fails
+    counts every pointer as read.
     """
     from debugtool.trace.memory import ProbeMemory
 
-    args = [1] * 6
-    for index in pointers:
-        args[index] = _PROBE_BASE + index * _PROBE_STRIDE
     probe = ProbeMemory()
-    try:
-        decode(probe, nr, args)
-    except Exception:  # noqa: BLE001 - python-ptrace's formatters raise what they raise
-        return pointers
+    for other in (1, 4):
+        args = [other] * 6
+        for index in pointers:
+            args[index] = _PROBE_BASE + index * _PROBE_STRIDE
+        try:
+            decode(probe, nr, args)
+        except Exception:  # noqa: BLE001 - python-ptrace's formatters raise what they raise
+            return pointers
     hit = {(address - _PROBE_BASE) // _PROBE_STRIDE for address in probe.read}
     return tuple(index for index in pointers if index in hit)
 

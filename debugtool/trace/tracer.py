@@ -52,6 +52,7 @@ from debugtool.trace.binding import (
     PTRACE_SYSCALL_INFO_ENTRY,
     PTRACE_SYSCALL_INFO_EXIT,
     SYSCALL_STOP,
+    SYSCALL_STOP_STATUS,
     WALL,
     SyscallInfo,
     event_message,
@@ -66,9 +67,10 @@ from debugtool.trace.decode import (
     decoder,
     format_result,
     pointer_arguments,
+    read_pointers,
     syscall_names,
 )
-from debugtool.trace.lines import Clock, json_line, text_line
+from debugtool.trace.lines import Clock, json_line, pid_label
 from debugtool.trace.memory import SNAPSHOT_MIN, SnapshotMemory, TraceeMemory
 from debugtool.trace.summary import SyscallStats
 
@@ -83,17 +85,46 @@ FAULT_ENV = "DEBUGTOOL_TRACE_FAULT_AFTER"  # test hook: raise inside the loop af
 
 
 @dataclass(slots=True)
+class Plan:
+    """How the tracer handles one syscall number, settled the first time a tracee makes it.
+
+    ``decode`` says when its arguments are decoded: "copy" (after resuming the tracee, from a
+    copy of the memory its pointer arguments ``copies`` point at, taken at entry), "live"
+    (before resuming: it follows pointers inside pointed-to memory, as execve's argv) or "exit"
+    (the kernel fills its pointer arguments in: decoded at syscall exit).
+    """
+
+    nr: int
+    name: str
+    shown: bool  # selected by -e (every syscall without it)
+    decode: str
+    pointers: tuple[int, ...]  # its pointer arguments
+    copies: tuple[int, ...]  # those the decoder reads, copied at entry
+    hex_result: bool  # mmap, brk: the result is an address
+    returns: bool  # False for exit, exit_group
+    stats: SyscallStats = field(default_factory=SyscallStats)
+
+
+@dataclass(slots=True)
 class Tracee:
     """One traced thread: host and container PID, and the syscall it is inside, if any."""
 
     pid: int
     cpid: int
     memory: TraceeMemory
-    nr: int = -1  # syscall entered and not yet left; -1 when none
+    label: str = ""  # "[pid  CPID] ", the start of its text lines
+    plan: Plan | None = None  # the syscall entered and not yet left; None when none
     entered: float = 0.0
     text: str | None = None  # decoded at entry, printed at exit
     args: tuple[int, ...] = ()  # kept at entry when decoding waits for the exit
-    plan: list[Any] = field(default_factory=list)  # how its current syscall is decoded
+
+    def __post_init__(self) -> None:
+        self.label = pid_label(self.cpid)
+
+    def renumber(self, cpid: int) -> None:
+        """Take the container PID it has after an exec by a non-leader thread."""
+        self.cpid = cpid
+        self.label = pid_label(cpid)
 
 
 @dataclass
@@ -141,6 +172,9 @@ class Tracer:
         self.names = syscall_names()
         self.string_max_length = string_max_length
         self.decode = decoder(string_max_length)
+        self.window = max(SNAPSHOT_MIN, string_max_length + 1)  # bytes copied per pointer
+        self.pointers = pointer_arguments()
+        self.plans: dict[int, Plan] = {}
         self.tracees: dict[int, Tracee] = {}
         self.result = TraceResult()
         self._stop_reason = ""
@@ -276,41 +310,76 @@ class Tracer:
         self.result.reason = self.result.reason or self._stop_reason
         return self.result
 
-    def _plans(self) -> dict[int, list[Any]]:
-        """Return ``{nr: [name, how, pointer argument indexes, shows an address]}``; ``how``
-        is "copy" (decode from an entry-time copy after resuming), "live" (decode before
-        resuming: it follows pointers inside pointed-to memory, as execve's argv) or "exit"
-        (the kernel fills its pointer arguments: decode at syscall exit)."""
-        pointers = pointer_arguments()
-        plans: dict[int, list[Any]] = {}
-        for nr, name in self.names.items():
+    def _plan(self, nr: int) -> Plan:
+        """Return how syscall ``nr`` is traced, settled now if this is its first time."""
+        plan = self.plans.get(nr)
+        if plan is None:
+            name = self.names.get(nr) or f"syscall_{nr}"
             how = "copy"
             if name in OUTPUT_ARGUMENTS:
                 how = "exit"
             elif name in ("execve", "execveat"):
                 how = "live"
-            plans[nr] = [name, how, pointers.get(nr, ()), name in ADDRESS_RESULTS]
-        return plans
+            pointers = self.pointers.get(nr, ())
+            copies = read_pointers(self.decode, nr, pointers) if how == "copy" else ()
+            shown = self.only is None or nr in self.only
+            plan = Plan(
+                nr,
+                name,
+                shown,
+                how,
+                pointers,
+                copies,
+                name in ADDRESS_RESULTS,
+                name not in NO_RETURN,
+            )
+            self.plans[nr] = plan
+        return plan
+
+    def _decode_copy(self, tracee: Tracee, plan: Plan, key: tuple[Any, ...]) -> tuple[str, bool]:
+        """Decode a syscall from the memory copied at its entry: ``key`` is its syscall info
+        (op, nr, six arguments) and one copy per non-NULL pointer in ``plan.copies``.
+
+        A decode that reads elsewhere got that from the live memory, after the tracee ran on:
+        the plan copies every pointer argument from now on, or, if it already did, decodes
+        before resuming ("live"). Returns the text and whether it may be memoized."""
+        args = key[2:8]
+        addresses = [args[i] for i in plan.copies if args[i]]
+        regions = list(zip(addresses, key[8:], strict=True))
+        copy = SnapshotMemory(tracee.memory, regions, self.window)
+        text = self.decode(copy, plan.nr, args)
+        if copy.nested:
+            if plan.copies != plan.pointers:
+                plan.copies = plan.pointers
+            else:
+                plan.decode = "live"
+            return text, False
+        return text, True
 
     def _loop(self) -> None:
         # The hot path: each stop costs a waitpid and two ptrace calls, and as little Python as
-        # can be. Work that does not need the tracee stopped is done after resuming it.
+        # can be; the Python here costs as much as the kernel's part of a stop, so every line
+        # counts (bench/bench_trace.py). Work that does not need the tracee stopped is done
+        # after resuming it.
         waitpid = os.waitpid
         raw = ptrace_fast
-        resume_request = PTRACE_SYSCALL
+        get_info = PTRACE_GET_SYSCALL_INFO
+        resume = PTRACE_SYSCALL
+        entry_op = PTRACE_SYSCALL_INFO_ENTRY
+        syscall_stop = SYSCALL_STOP_STATUS
         null = NULL
         info = SyscallInfo()
         info_ref = ctypes.byref(info)
         info_size = ctypes.c_void_p(ctypes.sizeof(info))
-        # One unpack per stop instead of several ctypes field reads: (nr, args) or
-        # (rval, is_error) at their offset in struct ptrace_syscall_info.
-        entry_fields = struct.Struct("<Q6Q").unpack_from
-        exit_fields = struct.Struct("<qB").unpack_from
-        stamp = self.clock.stamp
+        # One unpack a stop: op, then at entry nr and the six arguments, at exit the signed
+        # result and is_error. The kernel writes only the low byte of the word after the result
+        # (is_error), so the rest of it is left from the last entry and is masked off.
+        unpack = struct.Struct("<B23xq6Q").unpack_from
+        text_line = self.clock.text_line
         json_lines = self.json_lines
         write = out.write if (out := self.out) is not None else None
         tracees = self.tracees
-        only = self.only
+        plans = self.plans
         summary = self.summary
         count = self.count or 0
         now = time.time
@@ -320,10 +389,8 @@ class Tracer:
         result = self.result
         decode = self.decode
         pread = os.pread
-        plans = self._plans()
-        window = max(SNAPSHOT_MIN, self.string_max_length + 1)
-        decoded: dict[tuple[Any, ...], str] = {}  # (nr, args, pointed-to bytes) -> text
-        counted: dict[int, SyscallStats] = {}  # by number; by name once the loop ends
+        window = self.window
+        decoded: dict[tuple[Any, ...], str] = {}  # syscall info and copied memory -> text
         try:
             while tracees:
                 if self._attention:  # a signal, a due flush, or the reader went away
@@ -340,117 +407,105 @@ class Tracer:
                     result.reason = "exited"
                     return
                 self._in_wait = False
-                if pid == waker:
-                    self._waker = 0
-                    result.reason = self._stop_reason or "duration"
-                    return
-                if status & 0xFF != 0x7F:  # exited or killed
-                    self._gone(pid)
-                    if not tracees:
-                        result.reason = "exited"
-                    continue
-                self._held = pid
-                stops += 1
-                if fault_after and stops >= fault_after:
-                    raise RuntimeError(f"{FAULT_ENV}: injected fault after {stops} stops")
-                if status >> 8 != SYSCALL_STOP:
+                if fault_after:
+                    stops += 1
+                    if stops >= fault_after:
+                        raise RuntimeError(f"{FAULT_ENV}: injected fault after {stops} stops")
+                if status != syscall_stop:
+                    if pid == waker:
+                        self._waker = 0
+                        result.reason = self._stop_reason or "duration"
+                        return
+                    if status & 0xFF != 0x7F:  # exited or killed
+                        self._gone(pid)
+                        if not tracees:
+                            result.reason = "exited"
+                        continue
+                    self._held = pid
                     self._other_stop(pid, status)
                     continue
+                self._held = pid
                 tracee = tracees.get(pid) or self._add(pid)
-                if raw(PTRACE_GET_SYSCALL_INFO, pid, info_size, info_ref) <= 0:
-                    self._resume(pid, resume_request, 0)  # killed meanwhile: its exit is next
+                if raw(get_info, pid, info_size, info_ref) <= 0:
+                    self._resume(pid, resume, 0)  # killed meanwhile: its exit is next
                     continue
-                op = info.op
-                if op == PTRACE_SYSCALL_INFO_ENTRY:
-                    fields = entry_fields(info, 24)
-                    nr = fields[0]
-                    if only is not None and nr not in only:
-                        tracee.nr = -1
-                        raw(resume_request, pid, null, null)
+                fields = unpack(info)
+                if fields[0] == entry_op:
+                    plan = plans.get(fields[1]) or self._plan(fields[1])
+                    if not plan.shown:
+                        tracee.plan = None
+                        raw(resume, pid, null, null)
                         self._held = 0
                         continue
-                    tracee.nr = nr
+                    tracee.plan = plan
                     tracee.entered = now()
                     if summary:
-                        raw(resume_request, pid, null, null)
+                        raw(resume, pid, null, null)
                         self._held = 0
                         continue
-                    plan = plans.get(nr)
-                    if plan is None:
-                        plan = plans[nr] = [f"syscall_{nr}", "copy", (), False]
-                    tracee.plan = plan
-                    args = fields[1:]
-                    how = plan[1]
+                    how = plan.decode
                     if how == "copy":
-                        # Copy what the pointer arguments point at, resume, then decode from
-                        # the copy while the tracee runs; a decode seen before is looked up.
+                        # Copy what the decoder reads, resume, then decode from the copy while
+                        # the tracee runs; a decode seen before is looked up.
                         key: tuple[Any, ...] = fields
-                        memory = tracee.memory
-                        for index in plan[2]:
-                            if args[index]:
-                                try:
-                                    data = pread(memory._fd or memory._mem(), window, args[index])
-                                except (OSError, OverflowError):
-                                    data = b""
-                                key += (data,)
-                        raw(resume_request, pid, null, null)
+                        if plan.copies:
+                            memory = tracee.memory
+                            fd = memory._fd or memory._mem()
+                            for index in plan.copies:
+                                if address := fields[2 + index]:
+                                    try:
+                                        key += (pread(fd, window, address),)
+                                    except (OSError, OverflowError):
+                                        key += (b"",)
+                        raw(resume, pid, null, null)
                         self._held = 0
                         text = decoded.get(key)
                         if text is None:
-                            # The key holds one copy per non-NULL pointer, after the numbers.
-                            addresses = [args[i] for i in plan[2] if args[i]]
-                            regions = list(zip(addresses, key[7:], strict=True))
-                            copy = SnapshotMemory(memory, regions, window)
-                            text = decode(copy, nr, args)
-                            if copy.nested:
-                                plan[1] = "live"  # decode it before resuming from now on
-                            else:
+                            text, keep = self._decode_copy(tracee, plan, key)
+                            if keep:
                                 if len(decoded) >= 50_000:
                                     decoded.clear()
                                 decoded[key] = text
                         tracee.text = text
                     elif how == "exit":
                         tracee.text = None  # decoded at exit, once the kernel filled them in
-                        tracee.args = args
-                        raw(resume_request, pid, null, null)
+                        tracee.args = fields[2:]
+                        raw(resume, pid, null, null)
                         self._held = 0
                     else:
-                        tracee.text = decode(tracee.memory, nr, args)
-                        raw(resume_request, pid, null, null)
+                        tracee.text = decode(tracee.memory, plan.nr, fields[2:])
+                        raw(resume, pid, null, null)
                         self._held = 0
-                    if plan[0] in NO_RETURN:
-                        self._emit(tracee, plan[0], "?", None)
-                        tracee.nr = -1
-                elif op == PTRACE_SYSCALL_INFO_EXIT:
-                    nr = tracee.nr
-                    if nr < 0:  # not printed, or entered before we attached
-                        raw(resume_request, pid, null, null)
+                    if not plan.returns:
+                        self._emit(tracee, plan.name, "?", None)
+                        tracee.plan = None
+                elif fields[0] == PTRACE_SYSCALL_INFO_EXIT:
+                    left = tracee.plan
+                    if left is None:  # not shown, or entered before we attached
+                        raw(resume, pid, null, null)
                         self._held = 0
                         continue
-                    rval, is_error = exit_fields(info, 24)
                     text = tracee.text
                     if text is None and not summary:
-                        text = decode(tracee.memory, nr, tracee.args)
+                        text = decode(tracee.memory, left.nr, tracee.args)
                     # Resume first: the tracee runs while we count and write the line.
-                    raw(resume_request, pid, null, null)
+                    raw(resume, pid, null, null)
                     self._held = 0
-                    tracee.nr = -1
-                    entry = counted.get(nr)
-                    if entry is None:
-                        entry = counted[nr] = SyscallStats()
-                    entry.calls += 1
+                    tracee.plan = None
+                    stats = left.stats
+                    stats.calls += 1
+                    is_error = fields[2] & 0xFF
                     if is_error:
-                        entry.errors += 1
+                        stats.errors += 1
                     if summary:
-                        entry.seconds += now() - tracee.entered
-                    if write is not None:
-                        plan = tracee.plan
-                        if json_lines or is_error or plan[3]:
+                        stats.seconds += now() - tracee.entered
+                    elif write is not None:
+                        if is_error or json_lines or left.hex_result:
                             tracee.text = text
-                            self._emit(tracee, plan[0], None, (rval, bool(is_error)))
+                            self._emit(tracee, left.name, None, (fields[1], bool(is_error)))
                         else:  # the common case: the result is the number, no _emit
-                            call = text or f"{plan[0]}()"
-                            write(text_line(stamp(tracee.entered), tracee.cpid, call, rval))
+                            call = text or f"{left.name}()"
+                            write(text_line(tracee.entered, tracee.label, call, fields[1]))
                             if not self._dirty:
                                 self._mark_dirty()
                     if count:
@@ -459,14 +514,22 @@ class Tracer:
                             result.reason = "count"
                             return
                 else:  # PTRACE_SYSCALL_INFO_NONE or _SECCOMP: nothing to decode
-                    raw(resume_request, pid, null, null)
+                    raw(resume, pid, null, null)
                     self._held = 0
         finally:
-            names = self.names
-            for nr, entry in counted.items():
-                self.result.stats[names.get(nr) or f"syscall_{nr}"] = entry
-            if not count:
-                result.syscalls = sum(e.calls for e in counted.values())
+            self._count()
+
+    def _count(self) -> None:
+        """Gather the per-syscall counts by name (a name may have several numbers)."""
+        stats = self.result.stats
+        for plan in self.plans.values():
+            if plan.stats.calls:
+                seen = stats.setdefault(plan.name, SyscallStats())
+                seen.calls += plan.stats.calls
+                seen.errors += plan.stats.errors
+                seen.seconds += plan.stats.seconds
+        if not self.count:
+            self.result.syscalls = sum(s.calls for s in stats.values())
 
     def _other_stop(self, pid: int, status: int) -> None:
         """Handle a ptrace event, a group-stop or a signal-delivery-stop, then resume."""
@@ -487,7 +550,7 @@ class Tracer:
                     old.memory.close()
             tracee = self.tracees.get(pid) or self._add(pid)
             tracee.memory.close()  # the old address space is gone
-            tracee.cpid = procfs.pid_in_namespace(pid, self.pidns_level) or tracee.cpid
+            tracee.renumber(procfs.pid_in_namespace(pid, self.pidns_level) or tracee.cpid)
         elif event == PTRACE_EVENT_STOP:
             if pid not in self.tracees:
                 self._add(pid)
@@ -560,7 +623,7 @@ class Tracer:
                 )
             )
         else:
-            out.write(text_line(self.clock.stamp(tracee.entered), tracee.cpid, call, result_text))
+            out.write(self.clock.text_line(tracee.entered, tracee.label, call, result_text))
         if not self._dirty:
             self._mark_dirty()
 
@@ -590,9 +653,9 @@ class Tracer:
                 self._on_signal(0, None)
 
     def _finish_unfinished(self, tracee: Tracee) -> None:
-        if tracee.nr >= 0 and not self.summary:
-            self._emit(tracee, self.names.get(tracee.nr, "?"), "? <unfinished ...>", None)
-            tracee.nr = -1
+        if tracee.plan is not None and not self.summary:
+            self._emit(tracee, tracee.plan.name, "? <unfinished ...>", None)
+            tracee.plan = None
 
     # -- detaching ------------------------------------------------------------------------
 
@@ -604,7 +667,7 @@ class Tracer:
         reported meanwhile are detached too. After ``timeout`` the rest (stuck in
         uninterruptible sleep) are left to the kernel, which detaches them when we exit.
         """
-        unfinished = [t for t in self.tracees.values() if t.nr >= 0]
+        unfinished = [t for t in self.tracees.values() if t.plan is not None]
         pending = set(self.tracees)
         if self._held:
             self._detach(self._held, self._held_signal)
