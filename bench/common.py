@@ -17,7 +17,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))  # the container harness
-DEBUGTOOL = [sys.executable, "-m", "debugtool"]
+#: debugtool as a user runs it: the installed command, next to the benchmark venv's python
+#: (``python -m debugtool`` would add runpy's imports, which no user pays).
+DEBUGTOOL = [str(Path(sys.executable).with_name("debugtool"))]
+FLOOR_PS = [sys.executable, str(ROOT / "bench" / "floor_ps.py")]
+FLOOR_EXEC = [sys.executable, str(ROOT / "bench" / "floor_exec.py")]
 
 
 @dataclass

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any
 
+    from debugtool.exec.ns import EarlyJoiner
     from debugtool.runtimes import Discovery
     from debugtool.target import Target
 
@@ -69,7 +70,6 @@ def exec_in(
     written: nothing ran), ``ExecUnsupported`` (125), ``CommandNotInvokable`` (126) or
     ``CommandNotFound`` (127); every other outcome is the command's exit code in the result.
     """
-    from debugtool import audit
     from debugtool.terminal import is_terminal
 
     argv = list(argv)
@@ -87,6 +87,40 @@ def exec_in(
         privileged=privileged,
     )
     stdio = Stdio(stdin, stdout, stderr)
+    early = None
+    if mode != "runtime":
+        from debugtool.exec.ns import EarlyJoiner, should_spawn
+
+        if not should_spawn(spawn):
+            # The joiner joins the target's cgroups (a ~10 ms wait in the kernel) while this
+            # plans and writes the start record; it enters nothing before run_ns hands it over.
+            early = EarlyJoiner.start(target)
+    try:
+        return _run(target, argv, mode, request, stdio, namespaces, privileged, tools,
+                    discovery, report, spawn, early)  # fmt: skip
+    finally:
+        if early is not None:
+            early.cancel()  # a no-op once run_ns has handed it its spec
+
+
+def _run(
+    target: Target,
+    argv: list[str],
+    mode: str,
+    request: ExecRequest,
+    stdio: Stdio,
+    namespaces: Sequence[str] | None,
+    privileged: bool,
+    tools: str | None,
+    discovery: Discovery | None,
+    report: Callable[[ExecContext], None] | None,
+    spawn: bool | None,
+    early: EarlyJoiner | None,
+) -> ExecResult:
+    """``exec_in`` from the plan on: the session's records, the mode's run, the exit code."""
+    from debugtool import audit
+
+    user, interactive = request.user, request.interactive
     plan = make_plan(target, mode, namespaces, privileged, tools, discovery)
     session = audit.Session(
         audit.Record(
@@ -119,7 +153,7 @@ def exec_in(
             else:
                 from debugtool.exec.ns import run_ns
 
-                code = run_ns(target, request, plan, stdio, spawn)
+                code = run_ns(target, request, plan, stdio, spawn, early)
             if code == 128 + signal.SIGKILL and _stopping(target):
                 raise ContainerGone(
                     f"container {target.name} ({target.container.short_id}) stopped while the "

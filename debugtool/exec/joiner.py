@@ -38,11 +38,14 @@ import struct
 import sys
 
 from debugtool import jsonc
-from debugtool.record import asdict, record
+from debugtool.exec.spec import Capabilities, JoinSpec
+
+__all__ = ["Capabilities", "JoinSpec", "join_and_run", "early_main", "helper_main"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Sequence
+    from typing import Any, NoReturn
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -72,79 +75,6 @@ class SetupFailed(Exception):
     def __init__(self, message: str, code: int = 125) -> None:
         super().__init__(message)
         self.code = code
-
-
-@record(frozen=True)
-class Capabilities:
-    """The five capability sets of a process (``CapInh`` ... ``CapAmb`` of /proc/PID/status)."""
-
-    inheritable: int
-    permitted: int
-    effective: int
-    bounding: int
-    ambient: int
-
-    @classmethod
-    def from_status(cls, status: dict[str, str]) -> Capabilities:
-        """Read them from ``procfs.parse_status`` output (hex words; missing ones are empty)."""
-
-        def word(name: str) -> int:
-            return int(status.get(name, "0"), 16)
-
-        return cls(word("CapInh"), word("CapPrm"), word("CapEff"), word("CapBnd"), word("CapAmb"))
-
-
-@record(frozen=True)
-class JoinSpec:
-    """Everything the joiner does, and nothing else (descriptors are numbers in its table).
-
-    The joiner's own 0, 1 and 2 are what the command gets: pipes that debugtool relays, or
-    (``tty``) the slave of a pty from the container's devpts.
-    """
-
-    parent: int  # debugtool's PID: the joiner gives up if it is not its parent any more
-    namespaces: tuple[tuple[str, int, int], ...]  # (type, fd, expected inode), in join order
-    proc_fd: int  # the host's /proc (O_PATH), to verify namespaces and kill the command's tree
-    cwd_fd: int | None  # the target's working directory (O_PATH), used when mnt is joined
-    tools_fd: int | None  # toolbox mode: a detached, read-only clone of the tools directory
-    cgroup_procs: tuple[str, ...]  # host paths of the cgroup.procs files to join
-    workdir: str | None
-    user: str | None  # -u as typed; None: the target's own ids
-    default_ids: tuple[int, int]
-    user_files: tuple[str, str] | None  # passwd and group text when mnt is not joined
-    env: dict[str, str]  # the command's whole environment: the container's, never the host's
-    argv: tuple[str, ...]
-    capabilities: Capabilities | None  # None: keep root's (--privileged)
-    errw: int  # CLOEXEC pipe for the failure report
-    tty: bool
-
-    def descriptors(self) -> list[int]:
-        """Return the descriptors above 2 that the joiner needs."""
-        fds = [fd for _, fd, _ in self.namespaces]
-        fds += [
-            fd for fd in (self.proc_fd, self.cwd_fd, self.tools_fd, self.errw) if fd is not None
-        ]
-        return fds
-
-    def to_json(self) -> bytes:
-        return jsonc.dumps(asdict(self)).encode()
-
-    @classmethod
-    def from_json(cls, data: bytes) -> JoinSpec:
-        raw: dict[str, Any] = jsonc.loads(data)
-        caps = raw.pop("capabilities")
-        files = raw.pop("user_files")
-        return cls(
-            **{
-                **raw,
-                "namespaces": tuple(tuple(item) for item in raw["namespaces"]),
-                "cgroup_procs": tuple(raw["cgroup_procs"]),
-                "default_ids": tuple(raw["default_ids"]),
-                "argv": tuple(raw["argv"]),
-            },
-            capabilities=Capabilities(**caps) if caps is not None else None,
-            user_files=tuple(files) if files is not None else None,  # type: ignore[arg-type]
-        )
 
 
 def _prctl(option: int, arg: int) -> int:
@@ -422,10 +352,12 @@ def kill_tree(pid: int, proc_fd: int) -> None:
             pass
 
 
-def join_and_run(spec: JoinSpec) -> int:
+def join_and_run(spec: JoinSpec, prepared: bool = False, failed: Sequence[str] = ()) -> int:
     """The joiner: seal, enter the target's context, fork the command, wait; return its status.
 
-    Never returns to debugtool's code: the caller ``os._exit``s with the result.
+    ``prepared``: ``early_main`` has already sealed this process and joined the cgroups
+    (``failed``: those it could not join). Never returns to debugtool's code: the caller
+    ``os._exit``s with the result.
     """
     command_pid = 0
 
@@ -446,7 +378,8 @@ def join_and_run(spec: JoinSpec) -> int:
                     pass
 
     try:
-        seal(spec.proc_fd)
+        if not prepared:
+            seal(spec.proc_fd)
         close_fds_except(spec.descriptors())
         signal.signal(signal.SIGUSR1, on_parent_death)
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT, signal.SIGQUIT):
@@ -454,10 +387,11 @@ def join_and_run(spec: JoinSpec) -> int:
         _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
         if os.getppid() != spec.parent:
             os._exit(125)
-        # Out of debugtool's process group: a Ctrl-C at the operator's terminal reaches
-        # debugtool alone, which forwards it once.
-        os.setpgid(0, 0)
-        failed = _join_cgroup(spec.cgroup_procs)
+        if not prepared:
+            # Out of debugtool's process group: a Ctrl-C at the operator's terminal reaches
+            # debugtool alone, which forwards it once.
+            os.setpgid(0, 0)
+            failed = _join_cgroup(spec.cgroup_procs)
         if failed:
             sys.stderr.write(
                 f"debugtool: warning: could not join cgroup(s) {', '.join(failed)}; "
@@ -541,6 +475,86 @@ def join_and_run(spec: JoinSpec) -> int:
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
+
+
+#: The most descriptors a joiner receives: five namespaces, /proc, cwd, tools, the error pipe
+#: and three of stdio, with room to spare.
+MAX_RECEIVED = 32
+
+
+def early_main(channel: int, parent: int, cgroup_procs: Sequence[str]) -> NoReturn:
+    """A forked joiner started before its spec exists: it seals itself and joins the target's
+    cgroups (the kernel makes the first cgroup move wait for an RCU grace period, about 10 ms)
+    while debugtool plans the exec and writes its audit record; then it receives its spec and
+    descriptors on the unix socket ``channel`` (``EarlyJoiner.hand_over``) and goes on as
+    ``join_and_run``. End of file instead of a spec means the exec was called off: it leaves,
+    having run nothing.
+    """
+    code = 125
+    try:
+        signal.signal(signal.SIGUSR1, lambda signum, frame: os._exit(125))
+        _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
+        if os.getppid() != parent:
+            os._exit(125)
+        # Nothing of the operator's terminal while it waits: the command's stdio come later.
+        null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+        for std in (0, 1, 2):
+            os.dup2(null, std)
+        proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+        seal(proc_fd)
+        close_fds_except([channel])
+        os.setpgid(0, 0)
+        failed = _join_cgroup(tuple(cgroup_procs))
+        received = _receive(channel)
+        if received is None:
+            os._exit(125)
+        spec, stdio = received
+        # Everything the joiner needs is imported now, from the host's files (see helper_main).
+        import debugtool.nsjoin  # noqa: F401
+
+        if spec.tools_fd is not None:
+            import debugtool.toolbox  # noqa: F401
+        for src, dst in zip(stdio, (0, 1, 2), strict=True):
+            os.dup2(src, dst)
+        for fd in set(stdio):
+            os.close(fd)
+        code = join_and_run(spec, prepared=True, failed=failed)
+    except BaseException:  # noqa: BLE001 - nothing of debugtool's may run on in this process
+        pass
+    finally:
+        os._exit(code)
+
+
+def _receive(channel: int) -> tuple[JoinSpec, list[int]] | None:
+    """Read the spec and its descriptors (``EarlyJoiner.hand_over``); None at end of file."""
+    import _socket
+
+    sock = _socket.socket(fileno=channel)
+    try:
+        head, ancillary, _, _ = sock.recvmsg(
+            8, _socket.CMSG_SPACE(MAX_RECEIVED * 4), _socket.MSG_CMSG_CLOEXEC
+        )
+        if len(head) < 8:
+            return None
+        size, count = struct.unpack("=II", head)
+        fds: list[int] = []
+        for level, kind, data in ancillary:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                fds += struct.unpack(f"={len(data) // 4}i", data[: len(data) // 4 * 4])
+        body = b""
+        while len(body) < size:
+            chunk = sock.recv(size - len(body))
+            if not chunk:
+                return None
+            body += chunk
+    finally:
+        sock.close()
+    message = jsonc.loads(body)
+    if len(fds) != count or len(message["fds"]) != count:
+        raise SetupFailed("the joiner did not receive its descriptors.")
+    moved = dict(zip(message["fds"], fds, strict=True))
+    spec = JoinSpec.from_json(message["spec"].encode()).with_descriptors(moved)
+    return spec, [moved[fd] for fd in message["stdio"]]
 
 
 def helper_main(spec_fd: int) -> None:

@@ -23,7 +23,7 @@ from debugtool.errors import (
     ContainerGone,
     DebugtoolError,
 )
-from debugtool.exec.joiner import Capabilities, JoinSpec
+from debugtool.exec.spec import Capabilities, JoinSpec
 from debugtool.runtimes.base import ExecRequest, Stdio
 
 TYPE_CHECKING = False
@@ -53,10 +53,99 @@ def container_environ(pid: int) -> dict[str, str]:
     return env
 
 
+class EarlyJoiner:
+    """A joiner forked as soon as the target is pinned, before debugtool has planned the exec.
+
+    It seals itself and joins the target's cgroups at once: the kernel makes the first move
+    into a cgroup wait for an RCU grace period (about 10 ms here; ``runc exec`` waits for it
+    too), and that wait now runs beside debugtool's own work (imports, the plan, the audit
+    start record, the spec) instead of after it. Nothing enters a namespace, and nothing runs,
+    until ``hand_over`` sends the spec; ``cancel`` (an exec called off, the audit log
+    unwritable) closes the channel and the joiner leaves.
+    """
+
+    def __init__(self, pid: int, channel: int) -> None:
+        self.pid = pid
+        self.channel: int | None = channel
+
+    @classmethod
+    def start(cls, target: Target) -> EarlyJoiner:
+        from debugtool.collect.cgroups import cgroup_procs_files
+
+        cgroups = cgroup_procs_files(target.cgroup)
+        ours, theirs = _socketpair()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = EXIT_TOOL
+            try:
+                os.close(ours)
+                from debugtool.exec.joiner import early_main  # on the host, before any setns
+
+                early_main(theirs, os.getppid(), cgroups)
+            finally:
+                os._exit(code)
+        os.close(theirs)
+        return cls(pid, ours)
+
+    def hand_over(self, spec: JoinSpec, stdio: list[int]) -> int:
+        """Send the spec and its descriptors (``stdio`` as the joiner's 0, 1, 2); return its PID."""
+        import _socket
+        import struct
+
+        assert self.channel is not None
+        fds = sorted({*spec.descriptors(), *stdio})
+        body = jsonc.dumps({"spec": spec.to_json().decode(), "fds": fds, "stdio": stdio}).encode()
+        sock = _socket.socket(fileno=self.channel)
+        self.channel = None
+        try:
+            sock.sendmsg(
+                [struct.pack("=II", len(body), len(fds))],
+                [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"={len(fds)}i", *fds))],
+            )
+            sock.sendall(body)
+        except OSError:
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+            raise DebugtoolError(
+                "the joiner ended before it was told what to do; nothing ran."
+            ) from None
+        finally:
+            sock.close()
+        return self.pid
+
+    def cancel(self) -> None:
+        """Call the exec off: the joiner reads end of file and leaves, having run nothing."""
+        if self.channel is not None:
+            os.close(self.channel)
+            self.channel = None
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+
+
+def _socketpair() -> tuple[int, int]:
+    import _socket
+
+    a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
+    return a.detach(), b.detach()
+
+
 def run_ns(
-    target: Target, request: ExecRequest, plan: Plan, stdio: Stdio, spawn: bool | None = None
+    target: Target,
+    request: ExecRequest,
+    plan: Plan,
+    stdio: Stdio,
+    spawn: bool | None = None,
+    early: EarlyJoiner | None = None,
 ) -> int:
-    """Start the joiner (see ``debugtool.exec.joiner``), relay its stdio, return the exit code."""
+    """Start the joiner (see ``debugtool.exec.joiner``), relay its stdio, return the exit code.
+
+    With ``early``, the joiner already runs (``EarlyJoiner``) and is handed its spec."""
     from debugtool import terminal
     from debugtool.collect.cgroups import cgroup_procs_files
 
@@ -128,7 +217,10 @@ def run_ns(
         )
         sys.stdout.flush()
         sys.stderr.flush()
-        if should_spawn(spawn):
+        if early is not None:
+            joiner = early.hand_over(spec, theirs)
+            early = None
+        elif should_spawn(spawn):
             joiner = _spawn_joiner(spec, theirs)
         else:
             joiner = _fork_joiner(spec, theirs)
@@ -141,6 +233,8 @@ def run_ns(
         code = _wait_joiner(joiner, request, stdio, master, ours)
         message = _read_all(errr)
     finally:
+        if early is not None:  # failed before the hand-over: the joiner must not wait on
+            early.cancel()
         for fd in opened:
             try:
                 os.close(fd)

@@ -65,6 +65,45 @@ def test_a_full_disk_runs_nothing(started, cli, small_fs: Path, tmp_path: Path) 
     assert not marker.exists()
 
 
+def _in_cgroup_not_in_pidns(container_pid: int) -> list[int]:
+    """PIDs in the container's cgroups that are not in its PID namespace (a joiner left over)."""
+    pidns = os.readlink(f"/proc/{container_pid}/ns/pid")
+    strays = set()
+    with open(f"/proc/{container_pid}/cgroup") as f:
+        for line in f:
+            _, controllers, path = line.rstrip("\n").split(":", 2)
+            hierarchy = controllers.replace("name=", "").split(",")[0] or "unified"
+            procs = Path(f"/sys/fs/cgroup/{hierarchy}{path}/cgroup.procs")
+            if not procs.exists():
+                procs = Path(f"/sys/fs/cgroup{path}/cgroup.procs")  # a v2-only host
+            for word in procs.read_text().split() if procs.exists() else []:
+                try:
+                    if os.readlink(f"/proc/{word}/ns/pid") != pidns:
+                        strays.add(int(word))
+                except OSError:
+                    pass  # gone meanwhile
+    return sorted(strays)
+
+
+def test_an_exec_called_off_leaves_no_joiner_in_the_container(
+    started, cli, small_fs: Path, tmp_path: Path
+) -> None:
+    """ns mode starts its joiner before the start record is written (it joins the cgroups
+    meanwhile); when the record cannot be written the joiner leaves with nothing run."""
+    _fill(small_fs)
+    for runtime in ("docker", "runc"):
+        c = started[runtime]
+        marker = tmp_path / f"ran-{uuid.uuid4().hex}"
+        result = cli(
+            "exec", "--mode", "ns", c.name, "--", "touch", str(marker),
+            env={"DEBUGTOOL_AUDIT_LOG": str(small_fs / "audit.jsonl")},
+        )  # fmt: skip
+        assert result.returncode == 125, result.stderr
+        assert "nothing was run" in result.stderr
+        assert not marker.exists()
+        assert _in_cgroup_not_in_pidns(c.pid) == []
+
+
 def test_a_disk_that_fills_during_the_command_keeps_its_exit_code(
     started, cli, small_fs: Path
 ) -> None:
