@@ -171,19 +171,24 @@ class LiveSource:
     def find(self, text: str, names_container: bool = True) -> Container:
         """Resolve ``text`` among the host's containers (see ``target.find``).
 
-        A full Docker id asks Docker alone (``docker_fast_path``); ``pid:N`` for a caller whose
-        output names no container asks no runtime at all.
+        A full Docker id asks Docker alone (``docker_fast_path``), ``RUNTIME:NAME`` that runtime
+        alone; ``pid:N`` for a caller whose output names no container asks no runtime at all.
         """
-        from debugtool.runtimes import Discovery
+        from debugtool.runtimes import BUILTIN, Discovery, discover
         from debugtool.target import find
 
         text = text.strip()
         found = docker_fast_path(text, self.timeout)
+        runtime, sep, rest = text.partition(":")
         if found is None:
             if not names_container and text.startswith("pid:"):
                 found = Discovery()
             else:
-                found = self.containers()
+                if sep and rest and runtime in BUILTIN and runtime != "none":
+                    # RUNTIME:NAME names its runtime: the others need not be asked.
+                    found = discover([runtime], all=True, timeout=self.timeout)
+                else:
+                    found = self.containers()
                 if self.warn is not None:
                     for message in found.warnings:
                         self.warn(message)

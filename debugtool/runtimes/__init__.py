@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "debugtool.runtimes"
 
-# Used when debugtool runs from a source tree that was never installed (no entry points).
-_BUILTIN = {
+#: The built-in backends (entry points add others; they never replace these).
+BUILTIN = {
     "docker": "debugtool.runtimes.docker:DockerRuntime",
     "podman": "debugtool.runtimes.podman:PodmanRuntime",
     "containerd": "debugtool.runtimes.containerd:ContainerdRuntime",
@@ -45,9 +45,9 @@ def runtime_specs(names: Iterable[str] | None = None) -> dict[str, str]:
     installed package (about 1 ms a start), which ``--runtime docker`` and a full container id
     do not need.
     """
-    if names is not None and all(name in _BUILTIN for name in names):
-        return {name: _BUILTIN[name] for name in names}
-    return {**_entry_point_specs(ENTRY_POINT_GROUP), **_BUILTIN}
+    if names is not None and all(name in BUILTIN for name in names):
+        return {name: BUILTIN[name] for name in names}
+    return {**_entry_point_specs(ENTRY_POINT_GROUP), **BUILTIN}
 
 
 def _entry_point_specs(group: str) -> dict[str, str]:

@@ -136,3 +136,22 @@ def test_malformed_state_json_is_skipped(tmp_path: Path, cli: Any) -> None:
     assert not ids & {"broken", "empty", "list"}
     err = failed(cli("--oci-root", str(root), "inspect", "broken"))
     assert "no container matches 'broken'." in err
+
+
+def test_runtime_colon_name_asks_that_runtime_alone(containers, monkeypatch) -> None:
+    """``docker:NAME`` is resolved by Docker alone: no other backend is even loaded."""
+    from debugtool import runtimes
+    from debugtool.source import LiveSource
+
+    c = containers.docker()
+    asked: list[list[str] | None] = []
+    real = runtimes.discover
+
+    def spy(names=None, **kwargs):
+        asked.append(list(names) if names is not None else None)
+        return real(names, **kwargs)
+
+    monkeypatch.setattr(runtimes, "discover", spy)
+    found = LiveSource(timeout=5).find(f"docker:{c.name}")
+    assert found.id == c.id and found.runtime == "docker"
+    assert asked == [["docker"]]
