@@ -49,10 +49,14 @@ _ptrace.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_
 _ptrace.restype = ctypes.c_long
 
 
-# The same function without argtypes, for the hot loop: ctypes converts nothing (every pointer
-# argument is passed as a ready c_void_p or byref), which saves about a microsecond a call.
-# Call it as ptrace_fast(request, pid, NULL, NULL) or with byref(SyscallInfo()); it raises nothing.
-ptrace_fast = ctypes.CDLL(None, use_errno=True).ptrace
+# The same function for the hot loop, called twice a syscall-stop: without argtypes, ctypes
+# converts nothing (every pointer argument is passed as a ready c_void_p or byref), which saves
+# about a microsecond a call; through PyDLL it keeps the GIL, which the loop's requests
+# (PTRACE_GET_SYSCALL_INFO, PTRACE_SYSCALL) never block to need released, saving its release
+# and retake (about 5% of the tracer's CPU on bench_trace). Call it as
+# ptrace_fast(request, pid, NULL, NULL) or with byref(SyscallInfo()); it raises nothing and
+# leaves errno unread.
+ptrace_fast = ctypes.PyDLL(None).ptrace
 ptrace_fast.restype = ctypes.c_long
 NULL = ctypes.c_void_p(0)
 

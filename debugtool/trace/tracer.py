@@ -132,7 +132,6 @@ class TraceResult:
     """What a session saw: why it ended, the PIDs it traced, and per-syscall counts."""
 
     reason: str = ""
-    printed: int = 0
     syscalls: int = 0
     pids: dict[int, int] = field(default_factory=dict)  # host PID -> container PID
     stats: dict[str, SyscallStats] = field(default_factory=dict)
@@ -183,7 +182,8 @@ class Tracer:
         self._held_signal = 0
         self._reaped: set[int] = set()  # exited tracees whose fork event may still come
         self._fault_after = int(os.environ.get(FAULT_ENV, "0") or 0)
-        self._dirty = False  # lines written since the last flush
+        self._pending: list[str] = []  # lines not yet written to out
+        self._dirty = False  # lines since the last flush
         self._flush_due = False
         self._in_wait = False
         self._attention = False  # _stop_reason or _flush_due: one test per stop in the loop
@@ -321,8 +321,9 @@ class Tracer:
             elif name in ("execve", "execveat"):
                 how = "live"
             pointers = self.pointers.get(nr, ())
-            copies = read_pointers(self.decode, nr, pointers) if how == "copy" else ()
             shown = self.only is None or nr in self.only
+            decoded = shown and self.out is not None and not self.summary
+            copies = read_pointers(self.decode, nr, pointers) if how == "copy" and decoded else ()
             plan = Plan(
                 nr,
                 name,
@@ -377,7 +378,7 @@ class Tracer:
         unpack = struct.Struct("<B23xq6Q").unpack_from
         text_line = self.clock.text_line
         json_lines = self.json_lines
-        write = out.write if (out := self.out) is not None else None
+        add = self._pending.append if self.out is not None else None
         tracees = self.tracees
         plans = self.plans
         summary = self.summary
@@ -407,10 +408,6 @@ class Tracer:
                     result.reason = "exited"
                     return
                 self._in_wait = False
-                if fault_after:
-                    stops += 1
-                    if stops >= fault_after:
-                        raise RuntimeError(f"{FAULT_ENV}: injected fault after {stops} stops")
                 if status != syscall_stop:
                     if pid == waker:
                         self._waker = 0
@@ -422,9 +419,13 @@ class Tracer:
                             result.reason = "exited"
                         continue
                     self._held = pid
+                    if fault_after:
+                        stops = self._fault(stops, fault_after)
                     self._other_stop(pid, status)
                     continue
                 self._held = pid
+                if fault_after:
+                    stops = self._fault(stops, fault_after)
                 tracee = tracees.get(pid) or self._add(pid)
                 if raw(get_info, pid, info_size, info_ref) <= 0:
                     self._resume(pid, resume, 0)  # killed meanwhile: its exit is next
@@ -499,13 +500,13 @@ class Tracer:
                         stats.errors += 1
                     if summary:
                         stats.seconds += now() - tracee.entered
-                    elif write is not None:
+                    elif add is not None:
                         if is_error or json_lines or left.hex_result:
                             tracee.text = text
                             self._emit(tracee, left.name, None, (fields[1], bool(is_error)))
                         else:  # the common case: the result is the number, no _emit
                             call = text or f"{left.name}()"
-                            write(text_line(tracee.entered, tracee.label, call, fields[1]))
+                            add(text_line(tracee.entered, tracee.label, call, fields[1]))
                             if not self._dirty:
                                 self._mark_dirty()
                     if count:
@@ -518,6 +519,13 @@ class Tracer:
                     self._held = 0
         finally:
             self._count()
+
+    def _fault(self, stops: int, fault_after: int) -> int:
+        """Count a stop for the test hook (FAULT_ENV); raise when it is the one to fail at."""
+        stops += 1
+        if stops >= fault_after:
+            raise RuntimeError(f"{FAULT_ENV}: injected fault after {stops} stops")
+        return stops
 
     def _count(self) -> None:
         """Gather the per-syscall counts by name (a name may have several numbers)."""
@@ -604,12 +612,10 @@ class Tracer:
         shown: str | None,
         outcome: tuple[int, bool] | None,
     ) -> None:
-        """Write one line (or JSON object) for a finished syscall, or ``shown`` for one that
+        """Add one line (or JSON object) for a finished syscall, or ``shown`` for one that
         did not return."""
-        out = self.out
-        if out is None:
+        if self.out is None:
             return
-        self.result.printed += 1
         call = tracee.text or f"{name}()"
         if outcome is None:
             result_text, errname, rval = shown or "?", None, None
@@ -617,20 +623,24 @@ class Tracer:
             rval = outcome[0]
             result_text, errname = format_result(name, rval, outcome[1])
         if self.json_lines:
-            out.write(
+            self._pending.append(
                 json_line(
                     tracee.entered, tracee.cpid, tracee.pid, name, call, rval, errname, result_text
                 )
             )
         else:
-            out.write(self.clock.text_line(tracee.entered, tracee.label, call, result_text))
+            self._pending.append(
+                self.clock.text_line(tracee.entered, tracee.label, call, result_text)
+            )
         if not self._dirty:
             self._mark_dirty()
 
-    # Output is block-buffered: no write(2) per syscall. So that a reader still sees each line
-    # soon, the first unflushed line arms a 0.1 s timer; SIGALRM flushes the buffer if the loop
-    # is blocked in waitpid (never inside a write: BufferedWriter is not reentrant), otherwise
-    # it asks the loop to flush before it next blocks.
+    # Lines are gathered in a list and written, joined, at each flush: no write(2) per syscall,
+    # and no TextIOWrapper.write either (it costs as much as formatting the line). So that a
+    # reader still sees each line soon, the first line after a flush arms a 0.1 s timer; SIGALRM
+    # flushes if the loop is blocked in waitpid (never inside a write: BufferedWriter is not
+    # reentrant), otherwise it asks the loop to flush before it next blocks. At most 0.1 s of
+    # lines wait in the list.
 
     def _mark_dirty(self) -> None:
         self._dirty = True
@@ -646,7 +656,12 @@ class Tracer:
         self._dirty = self._flush_due = False
         self._attention = bool(self._stop_reason)
         if self.out is not None:
+            lines = self._pending
             try:
+                if lines:
+                    text = "".join(lines)
+                    lines.clear()
+                    self.out.write(text)
                 self.out.flush()
             except (BrokenPipeError, ValueError):
                 # The reader went away (``debugtool trace ... | head``): end the trace.

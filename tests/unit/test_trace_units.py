@@ -8,13 +8,15 @@ import io
 import os
 import socket
 import struct
+import time
 from pathlib import Path
 
 import pytest
 
 from debugtool import procfs
 from debugtool.errors import DebugtoolError, PermissionDenied, UsageError
-from debugtool.trace import access, decode, memory, summary
+from debugtool.trace import access, decode, lines, memory, summary
+from debugtool.trace.tracer import Tracee, Tracer
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "trace"
 PROC = str(FIXTURES / "proc")
@@ -236,3 +238,65 @@ def test_pointer_arguments_from_prototypes() -> None:
     assert table[NUMBER["openat"]] == (1,)
     assert table[NUMBER["connect"]] == (1,)
     assert table[NUMBER["getpid"]] == ()
+
+
+# --- what is copied at entry ---------------------------------------------------------------
+
+
+def test_read_pointers_copies_only_what_the_decoder_reads() -> None:
+    decode_call = decode.decoder()
+    pointers = decode.pointer_arguments()
+
+    def read(name: str) -> tuple[int, ...]:
+        nr = NUMBER[name]
+        return decode.read_pointers(decode_call, nr, pointers[nr])
+
+    assert read("read") == ()  # its buffer is shown as an address: never copied
+    assert read("write") == (1,)  # shown as a string (to fds 0-2)
+    assert read("openat") == (1,)
+    assert read("connect") == (1,)
+    assert read("setsockopt") == (3,)  # an int value, shown only when optlen is 4
+    assert read("getpid") == ()
+
+
+def test_a_decode_reading_uncopied_memory_widens_the_plan_then_goes_live() -> None:
+    tracer = Tracer(os.getpid(), out=io.StringIO())
+    tracee = Tracee(os.getpid(), 1, memory.TraceeMemory(os.getpid()))
+    path = ctypes.create_string_buffer(b"/etc/hostname", 128)
+    nr = NUMBER["openat"]
+    plan = tracer._plan(nr)
+    assert plan.copies == (1,) and plan.decode == "copy"
+    plan.copies = ()  # as if the probe had missed it
+    fields = (1, nr, 3, ctypes.addressof(path), 0, 0, 0, 0)
+    text, keep = tracer._decode_copy(tracee, plan, fields)
+    assert "'/etc/hostname'" in text and not keep  # read live: not memoized
+    assert plan.copies == (1,) and plan.decode == "copy"
+    text, keep = tracer._decode_copy(tracee, plan, (*fields, b"/etc/passwd\0"))
+    assert "'/etc/passwd'" in text and keep  # from the copy taken at entry
+    # execve's argv points at strings its copy does not hold: with every pointer copied
+    # already, the plan decodes before resuming from now on.
+    program = ctypes.create_string_buffer(b"/bin/cat", 128)
+    arg0 = ctypes.create_string_buffer(b"cat")
+    argv = (ctypes.c_void_p * 2)(ctypes.addressof(arg0), None)
+    execve = tracer._plan(NUMBER["execve"])
+    assert execve.decode == "live"
+    execve.decode, execve.copies = "copy", execve.pointers
+    fields = (1, execve.nr, ctypes.addressof(program), ctypes.addressof(argv), 0, 0, 0, 0)
+    copies = (ctypes.string_at(ctypes.addressof(program), 128), bytes(argv) + bytes(112))
+    text, keep = tracer._decode_copy(tracee, execve, (*fields, *copies))
+    assert "'/bin/cat'" in text and "'cat'" in text and not keep
+    assert execve.decode == "live"
+
+
+# --- text lines ----------------------------------------------------------------------------
+
+
+def test_text_line_as_strace_tt_writes_it() -> None:
+    clock = lines.Clock()
+    t = 1_767_000_000.25  # exact in binary, so the microseconds are too
+    line = clock.text_line(t, lines.pid_label(7), "close(3)", 0)
+    stamp = time.strftime("%H:%M:%S", time.localtime(int(t)))
+    assert line == f"{stamp}.250000 [pid     7] close(3) = 0\n"
+    assert clock.text_line(t + 1.5, lines.pid_label(12345), "x()", "?").endswith(
+        ".750000 [pid 12345] x() = ?\n"
+    )
