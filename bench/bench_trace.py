@@ -1,21 +1,29 @@
 """Tracing overhead: a syscall-heavy loop in a container, untraced, under strace -f, under
-``debugtool trace -f``.
+``debugtool trace -f``, and under the floor: the smallest Python program doing that work.
 
 Each round starts a Docker container whose shell blocks on ``read`` from its stdin and then
 ``exec``s ``dd if=/dev/zero of=/dev/null bs=1 count=N`` (two syscalls per byte). The tracer (none,
-``strace -f -o /dev/null -p PID`` or ``debugtool trace pid:PID -f -o /dev/null``) attaches to that
-process first; once /proc shows it traced, one line on the container's stdin releases it, and
-the clock runs until the process exits (its pidfd turns readable). Both tracers trace the same
-workload the same way, and the tracer's CPU time comes from its rusage. Rounds alternate the
-three setups so machine noise falls on all alike.
+``strace -f -o /dev/null -p PID``, ``debugtool trace pid:PID -f -o /dev/null`` or the floor)
+attaches to that process first; once /proc shows it traced, one line on the container's stdin
+releases it, and the clock runs until the process exits (its pidfd turns readable). The tracers
+trace the same workload the same way, and each one's CPU time comes from its rusage. Rounds
+alternate the setups so machine noise falls on all alike.
+
+The floor (``bench_trace.py --floor PID``, run by the same interpreter as debugtool) is a bare
+ctypes ptrace loop: seize, then per stop a waitpid, PTRACE_GET_SYSCALL_INFO and PTRACE_SYSCALL,
+and per syscall one line (time, PID, number, arguments in hex, result) to /dev/null. No
+decoding, no memory reads, no PID translation: what Python costs a stop before debugtool does
+anything of its own, so the gap between it and strace is the interpreter's.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import os
 import select
 import signal
+import struct
 import subprocess
 import sys
 import time
@@ -27,6 +35,50 @@ harness = importlib.import_module("harness")  # importable once common put tests
 COUNT = int(os.environ.get("BENCH_TRACE_COUNT", "20000"))
 ROUNDS = int(os.environ.get("BENCH_TRACE_ROUNDS", "9"))
 GOAL = 1.3  # debugtool's slowdown at most 1.3x strace's
+
+
+def floor(pid: int) -> None:
+    """Trace ``pid`` (and its children) with the least Python a traced syscall can cost."""
+    ptrace = ctypes.PyDLL(None).ptrace  # keeps the GIL, as debugtool's hot loop does
+    ptrace.restype = ctypes.c_long
+    null = ctypes.c_void_p(0)
+    options = 0x01 | 0x02 | 0x04 | 0x08 | 0x10  # TRACESYSGOOD, TRACEFORK/VFORK/CLONE, TRACEEXEC
+    if ptrace(0x4206, pid, null, ctypes.c_void_p(options)) != 0:  # PTRACE_SEIZE
+        sys.exit(f"cannot seize {pid}")
+    ptrace(0x4207, pid, null, null)  # PTRACE_INTERRUPT: the first stop starts syscall tracing
+    info = ctypes.create_string_buffer(88)  # struct ptrace_syscall_info
+    info_ref, info_size = ctypes.byref(info), ctypes.c_void_p(88)
+    unpack = struct.Struct("<B23xq6Q").unpack_from
+    entered: dict[int, tuple[float, tuple[int, ...]]] = {}
+    lines: list[str] = []
+    with open("/dev/null", "w") as out:
+        while True:
+            try:
+                tid, status = os.waitpid(-1, 0x40000000)  # __WALL
+            except ChildProcessError:
+                break
+            if status & 0xFF != 0x7F:  # exited
+                continue
+            if status != 0x857F:  # not a syscall-stop: a ptrace event, group-stop or signal
+                signum = (status >> 8) & 0xFF
+                deliver = signum if status >> 16 == 0 and signum != 5 else 0
+                ptrace(24, tid, null, ctypes.c_void_p(deliver))
+                continue
+            ptrace(0x420E, tid, info_size, info_ref)  # PTRACE_GET_SYSCALL_INFO
+            fields = unpack(info)
+            ptrace(24, tid, null, null)  # PTRACE_SYSCALL
+            if fields[0] == 1:
+                entered[tid] = (time.time(), fields)
+            elif fields[0] == 2 and tid in entered:
+                t, call = entered.pop(tid)
+                lines.append(
+                    f"{t:.6f} [pid {tid}] syscall_{call[1]}({call[2]:#x}, {call[3]:#x}, "
+                    f"{call[4]:#x}) = {fields[1]}\n"
+                )
+                if len(lines) >= 4096:
+                    out.write("".join(lines))
+                    lines.clear()
+        out.write("".join(lines))
 
 
 def _wait(check, timeout: float = 30.0) -> None:
@@ -73,6 +125,8 @@ def one_round(tracer: str) -> tuple[float, float]:
             argv = ["strace", "-f", "-o", "/dev/null", "-p", str(pid)]
         elif tracer in ("debugtool", "debugtool-idle"):
             argv = [*DEBUGTOOL, "trace", f"pid:{pid}", "-f", "-o", "/dev/null"]
+        elif tracer == "floor":
+            argv = [sys.executable, __file__, "--floor", str(pid)]
         else:
             argv = []
         if argv:
@@ -122,6 +176,7 @@ def main() -> None:
         "none": "untraced",
         "strace": "strace -f -o /dev/null -p PID",
         "debugtool": "debugtool trace -f -o /dev/null",
+        "floor": "floor: bare Python ptrace loop, a line per syscall",
     }
     measures = {k: Measure(v) for k, v in labels.items()}
     one_round("debugtool")  # warm-up: page cache, Python bytecode
@@ -141,8 +196,12 @@ def main() -> None:
     print("| setup | median s | slowdown vs untraced | tracer CPU s per run |")
     print("|---|---|---|---|")
     for key, m in measures.items():
-        cpu = f"{m.cpu_seconds / ROUNDS:.2f}" if key != "none" else "-"
-        print(f"| {m.label} | {m.median:.3f} | {m.median / base:.1f}x | {cpu} |")
+        cpu_text = f"{m.cpu_seconds / ROUNDS:.2f}" if key != "none" else "-"
+        print(f"| {m.label} | {m.median:.3f} | {m.median / base:.1f}x | {cpu_text} |")
+    print(
+        f"\nthe floor / strace: {measures['floor'].median / measures['strace'].median:.2f}x; "
+        f"debugtool / the floor: {measures['debugtool'].median / measures['floor'].median:.2f}x"
+    )
     print(
         f"\ndebugtool's fixed CPU (start-up, discovery, attach, detach; no syscalls): "
         f"{fixed / ROUNDS:.2f} s per run, included above"
@@ -161,4 +220,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--floor"]:
+        floor(int(sys.argv[2]))
+    else:
+        main()
