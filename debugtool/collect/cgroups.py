@@ -21,7 +21,7 @@ from debugtool.model import CgroupStats
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     Reader = Callable[[str], str | None]
     from debugtool.target import Target
@@ -189,6 +189,20 @@ def cgroup_procs_files(
         if candidate not in files and exists(candidate):
             files.append(candidate)
     return files
+
+
+def join(procs_files: Sequence[str]) -> list[str]:
+    """Move this process into each cgroup (writing 0 to its cgroup.procs, as ``cgroup_procs_files``
+    gives them); return the ones that failed. The exec joiner's step: it needs nothing but ``os``,
+    so a joiner takes it before it has imported anything else."""
+    failed = []
+    for path in procs_files:
+        try:
+            with open(path, "w") as f:
+                f.write("0")
+        except OSError:
+            failed.append(path)
+    return failed
 
 
 def read_v1(dirs: dict[str, str], read: Reader = read_or_none) -> CgroupStats:

@@ -4,10 +4,14 @@ debugtool sends it one typed message, a ``JoinSpec`` (as runc's parent sends ``n
 bootstrap data), and it does exactly that, in a fixed order, with nothing else of debugtool's left
 in it. It runs in a single-threaded child of debugtool, forked or spawned as ``python -I -S``:
 
-1. Before anything of the container can see it: clear its dumpable flag, wipe its command line
-   and environment strings, close every descriptor but the spec's (``close_range``).
-2. Join the target's cgroup, enter each namespace (verified by inode through the host's /proc),
-   optionally build the private toolbox root, resolve the user in the container's files.
+1. Join the target's cgroups. A forked joiner does it first of all, while debugtool is still
+   planning (the kernel's first cgroup move waits ~10 ms; see ``ns.EarlyJoiner``): a process
+   outside the container's PID namespace is invisible to it, and the joiner never enters that
+   namespace itself, so nothing of it is exposed by the move.
+2. Before anything else of the container: clear its dumpable flag, wipe its command line and
+   environment strings, close every descriptor but the spec's (``close_range``). Then enter
+   each namespace (verified by inode through the host's /proc), optionally build the private
+   toolbox root, resolve the user in the container's files.
 3. Fork the *command*, which is born in the target's PID namespace. It closes every descriptor
    but 0, 1, 2 and the CLOEXEC error pipe *first*, then takes its terminal or process group,
    drops to the container's capabilities and user, sets NoNewPrivs, clears dumpable once more
@@ -38,6 +42,7 @@ import struct
 import sys
 
 from debugtool import jsonc
+from debugtool.collect.cgroups import join as join_cgroups
 from debugtool.exec.spec import Capabilities, JoinSpec
 
 __all__ = ["Capabilities", "JoinSpec", "join_and_run", "early_main", "helper_main"]
@@ -299,18 +304,6 @@ def _join(namespaces: tuple[tuple[str, int, int], ...], proc_fd: int) -> None:
             )
 
 
-def _join_cgroup(procs_files: tuple[str, ...]) -> list[str]:
-    """Move this process into each cgroup (writing to cgroup.procs); return the ones that failed."""
-    failed = []
-    for path in procs_files:
-        try:
-            with open(path, "w") as f:
-                f.write("0")
-        except OSError:
-            failed.append(path)
-    return failed
-
-
 # --- the two processes -----------------------------------------------------------------------
 
 
@@ -391,7 +384,7 @@ def join_and_run(spec: JoinSpec, prepared: bool = False, failed: Sequence[str] =
             # Out of debugtool's process group: a Ctrl-C at the operator's terminal reaches
             # debugtool alone, which forwards it once.
             os.setpgid(0, 0)
-            failed = _join_cgroup(spec.cgroup_procs)
+            failed = join_cgroups(spec.cgroup_procs)
         if failed:
             sys.stderr.write(
                 f"debugtool: warning: could not join cgroup(s) {', '.join(failed)}; "
@@ -482,13 +475,12 @@ def join_and_run(spec: JoinSpec, prepared: bool = False, failed: Sequence[str] =
 MAX_RECEIVED = 32
 
 
-def early_main(channel: int, parent: int, cgroup_procs: Sequence[str]) -> NoReturn:
-    """A forked joiner started before its spec exists: it seals itself and joins the target's
-    cgroups (the kernel makes the first cgroup move wait for an RCU grace period, about 10 ms)
-    while debugtool plans the exec and writes its audit record; then it receives its spec and
+def early_main(channel: int, parent: int, failed: Sequence[str]) -> NoReturn:
+    """A forked joiner started before its spec exists (``EarlyJoiner``), now in the target's
+    cgroups (``failed``: those it could not join): it seals itself, then receives its spec and
     descriptors on the unix socket ``channel`` (``EarlyJoiner.hand_over``) and goes on as
     ``join_and_run``. End of file instead of a spec means the exec was called off: it leaves,
-    having run nothing.
+    having entered nothing.
     """
     code = 125
     try:
@@ -496,15 +488,10 @@ def early_main(channel: int, parent: int, cgroup_procs: Sequence[str]) -> NoRetu
         _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
         if os.getppid() != parent:
             os._exit(125)
-        # Nothing of the operator's terminal while it waits: the command's stdio come later.
-        null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
-        for std in (0, 1, 2):
-            os.dup2(null, std)
         proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
         seal(proc_fd)
         close_fds_except([channel])
         os.setpgid(0, 0)
-        failed = _join_cgroup(tuple(cgroup_procs))
         received = _receive(channel)
         if received is None:
             os._exit(125)

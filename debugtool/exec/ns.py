@@ -76,16 +76,14 @@ class EarlyJoiner:
         ours, theirs = _socketpair()
         sys.stdout.flush()
         sys.stderr.flush()
+        parent = os.getpid()
         pid = os.fork()
         if pid == 0:
-            code = EXIT_TOOL
             try:
                 os.close(ours)
-                from debugtool.exec.joiner import early_main  # on the host, before any setns
-
-                early_main(theirs, os.getppid(), cgroups)
+                _early_child(theirs, parent, cgroups)
             finally:
-                os._exit(code)
+                os._exit(EXIT_TOOL)
         os.close(theirs)
         return cls(pid, ours)
 
@@ -126,6 +124,41 @@ class EarlyJoiner:
                 os.waitpid(self.pid, 0)
             except ChildProcessError:
                 pass
+
+
+def _early_child(channel: int, parent: int, cgroups: list[str]) -> None:
+    """The early joiner's first steps: /dev/null as its stdio, then its cgroups joined by a
+    thread while it imports the joiner (``ctypes`` among it) from the host's files; then on as
+    ``joiner.early_main``. Joining a cgroup exposes nothing to the container: the joiner never
+    enters its PID namespace, and it is sealed before it enters anything else."""
+    import _thread
+    import time
+
+    from debugtool.collect.cgroups import join
+
+    null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
+    for std in (0, 1, 2):
+        os.dup2(null, std)  # nothing of the operator's terminal while it waits
+    os.close(null)
+    done = _thread.allocate_lock()
+    done.acquire()
+    failed: list[str] = []
+
+    def move() -> None:
+        try:
+            failed.extend(join(cgroups))
+        finally:
+            done.release()
+
+    _thread.start_new_thread(move, ())
+    from debugtool.exec.joiner import early_main  # on the host, before any setns
+
+    done.acquire()
+    # setns(CLONE_NEWNS) refuses a process with a second thread (EINVAL): wait until the
+    # kernel has let the mover go, not only until it said it was done.
+    while len(os.listdir("/proc/self/task")) > 1:
+        time.sleep(0.0002)
+    early_main(channel, parent, failed)
 
 
 def _socketpair() -> tuple[int, int]:
