@@ -39,15 +39,16 @@ GOAL = 1.3  # debugtool's slowdown at most 1.3x strace's
 
 def floor(pid: int) -> None:
     """Trace ``pid`` (and its children) with the least Python a traced syscall can cost."""
-    ptrace = ctypes.PyDLL(None).ptrace  # keeps the GIL, as debugtool's hot loop does
+    # Called as debugtool's hot loop calls it: through PyDLL (the GIL kept), ints and a byref
+    # for arguments.
+    ptrace = ctypes.PyDLL(None).ptrace
     ptrace.restype = ctypes.c_long
-    null = ctypes.c_void_p(0)
     options = 0x01 | 0x02 | 0x04 | 0x08 | 0x10  # TRACESYSGOOD, TRACEFORK/VFORK/CLONE, TRACEEXEC
-    if ptrace(0x4206, pid, null, ctypes.c_void_p(options)) != 0:  # PTRACE_SEIZE
+    if ptrace(0x4206, pid, 0, options) != 0:  # PTRACE_SEIZE
         sys.exit(f"cannot seize {pid}")
-    ptrace(0x4207, pid, null, null)  # PTRACE_INTERRUPT: the first stop starts syscall tracing
+    ptrace(0x4207, pid, 0, 0)  # PTRACE_INTERRUPT: the first stop starts syscall tracing
     info = ctypes.create_string_buffer(88)  # struct ptrace_syscall_info
-    info_ref, info_size = ctypes.byref(info), ctypes.c_void_p(88)
+    info_ref = ctypes.byref(info)
     unpack = struct.Struct("<B23xq6Q").unpack_from
     entered: dict[int, tuple[float, tuple[int, ...]]] = {}
     lines: list[str] = []
@@ -62,11 +63,11 @@ def floor(pid: int) -> None:
             if status != 0x857F:  # not a syscall-stop: a ptrace event, group-stop or signal
                 signum = (status >> 8) & 0xFF
                 deliver = signum if status >> 16 == 0 and signum != 5 else 0
-                ptrace(24, tid, null, ctypes.c_void_p(deliver))
+                ptrace(24, tid, 0, deliver)
                 continue
-            ptrace(0x420E, tid, info_size, info_ref)  # PTRACE_GET_SYSCALL_INFO
+            ptrace(0x420E, tid, 88, info_ref)  # PTRACE_GET_SYSCALL_INFO
             fields = unpack(info)
-            ptrace(24, tid, null, null)  # PTRACE_SYSCALL
+            ptrace(24, tid, 0, 0)  # PTRACE_SYSCALL
             if fields[0] == 1:
                 entered[tid] = (time.time(), fields)
             elif fields[0] == 2 and tid in entered:

@@ -49,16 +49,16 @@ _ptrace.argtypes = (ctypes.c_long, ctypes.c_int, ctypes.c_void_p, ctypes.c_void_
 _ptrace.restype = ctypes.c_long
 
 
-# The same function for the hot loop, called twice a syscall-stop: without argtypes, ctypes
-# converts nothing (every pointer argument is passed as a ready c_void_p or byref), which saves
-# about a microsecond a call; through PyDLL it keeps the GIL, which the loop's requests
+# The same function for the hot loop, called twice a syscall-stop. Without argtypes ctypes
+# converts little: a Python int goes as a C int (libffi widens it to the register, enough for a
+# size or 0) and a byref as its pointer, with no c_void_p boxed per call, which saves about a
+# microsecond a call over argtypes. Through PyDLL it keeps the GIL, which the loop's requests
 # (PTRACE_GET_SYSCALL_INFO, PTRACE_SYSCALL) never block to need released, saving its release
 # and retake (about 5% of the tracer's CPU on bench_trace). Call it as
-# ptrace_fast(request, pid, NULL, NULL) or with byref(SyscallInfo()); it raises nothing and
-# leaves errno unread.
+# ptrace_fast(request, pid, 0, 0) or ptrace_fast(request, pid, size, byref(SyscallInfo()));
+# it raises nothing and leaves errno unread.
 ptrace_fast = ctypes.PyDLL(None).ptrace
 ptrace_fast.restype = ctypes.c_long
-NULL = ctypes.c_void_p(0)
 
 
 def ptrace(request: int, pid: int, addr: int = 0, data: int = 0) -> int:

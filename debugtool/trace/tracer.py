@@ -32,7 +32,6 @@ from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError
 from debugtool.trace.access import attach_refused, check_traceable, yama_scope
 from debugtool.trace.binding import (
-    NULL,
     PTRACE_DETACH,
     PTRACE_EVENT_CLONE,
     PTRACE_EVENT_EXEC,
@@ -368,10 +367,9 @@ class Tracer:
         resume = PTRACE_SYSCALL
         entry_op = PTRACE_SYSCALL_INFO_ENTRY
         syscall_stop = SYSCALL_STOP_STATUS
-        null = NULL
         info = SyscallInfo()
         info_ref = ctypes.byref(info)
-        info_size = ctypes.c_void_p(ctypes.sizeof(info))
+        info_size = ctypes.sizeof(info)
         # One unpack a stop: op, then at entry nr and the six arguments, at exit the signed
         # result and is_error. The kernel writes only the low byte of the word after the result
         # (is_error), so the rest of it is left from the last entry and is masked off.
@@ -435,13 +433,13 @@ class Tracer:
                     plan = plans.get(fields[1]) or self._plan(fields[1])
                     if not plan.shown:
                         tracee.plan = None
-                        raw(resume, pid, null, null)
+                        raw(resume, pid, 0, 0)
                         self._held = 0
                         continue
                     tracee.plan = plan
                     tracee.entered = now()
                     if summary:
-                        raw(resume, pid, null, null)
+                        raw(resume, pid, 0, 0)
                         self._held = 0
                         continue
                     how = plan.decode
@@ -458,7 +456,7 @@ class Tracer:
                                         key += (pread(fd, window, address),)
                                     except (OSError, OverflowError):
                                         key += (b"",)
-                        raw(resume, pid, null, null)
+                        raw(resume, pid, 0, 0)
                         self._held = 0
                         text = decoded.get(key)
                         if text is None:
@@ -471,11 +469,11 @@ class Tracer:
                     elif how == "exit":
                         tracee.text = None  # decoded at exit, once the kernel filled them in
                         tracee.args = fields[2:]
-                        raw(resume, pid, null, null)
+                        raw(resume, pid, 0, 0)
                         self._held = 0
                     else:
                         tracee.text = decode(tracee.memory, plan.nr, fields[2:])
-                        raw(resume, pid, null, null)
+                        raw(resume, pid, 0, 0)
                         self._held = 0
                     if not plan.returns:
                         self._emit(tracee, plan.name, "?", None)
@@ -483,14 +481,14 @@ class Tracer:
                 elif fields[0] == PTRACE_SYSCALL_INFO_EXIT:
                     left = tracee.plan
                     if left is None:  # not shown, or entered before we attached
-                        raw(resume, pid, null, null)
+                        raw(resume, pid, 0, 0)
                         self._held = 0
                         continue
                     text = tracee.text
                     if text is None and not summary:
                         text = decode(tracee.memory, left.nr, tracee.args)
                     # Resume first: the tracee runs while we count and write the line.
-                    raw(resume, pid, null, null)
+                    raw(resume, pid, 0, 0)
                     self._held = 0
                     tracee.plan = None
                     stats = left.stats
@@ -515,7 +513,7 @@ class Tracer:
                             result.reason = "count"
                             return
                 else:  # PTRACE_SYSCALL_INFO_NONE or _SECCOMP: nothing to decode
-                    raw(resume, pid, null, null)
+                    raw(resume, pid, 0, 0)
                     self._held = 0
         finally:
             self._count()
