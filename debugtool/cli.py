@@ -8,7 +8,6 @@ the named command's options alone; argparse, with every command, only for help a
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 
@@ -166,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "func", None):
             build_parser().print_help()
             return 0
+        import gc
+
         if _command_name(argv) in _ONE_SHOT and gc.isenabled():
             gc.disable()
             try:

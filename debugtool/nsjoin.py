@@ -12,11 +12,14 @@ forked, single-threaded child (see ``debugtool.exec.joiner``).
 from __future__ import annotations
 
 import _thread
-import ctypes
 import errno
 import os
 
 from debugtool.errors import ContainerGone, DebugtoolError, PermissionDenied
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
@@ -38,7 +41,15 @@ FLAGS = {
     "time": CLONE_NEWTIME,
 }
 
-_libc = ctypes.CDLL(None, use_errno=True)
+_LIBC: list[Any] = []  # ctypes' libc, loaded on the first setns: ctypes costs ~3 ms to import
+
+
+def _libc() -> Any:
+    if not _LIBC:
+        import ctypes
+
+        _LIBC.append(ctypes.CDLL(None, use_errno=True))
+    return _LIBC[0]
 
 
 class NamespaceError(DebugtoolError):
@@ -50,7 +61,9 @@ def setns(fd: int, nstype: str) -> None:
 
     Raises ``PermissionDenied`` (EPERM) or ``NamespaceError``.
     """
-    if _libc.setns(fd, FLAGS[nstype]) != 0:
+    if _libc().setns(fd, FLAGS[nstype]) != 0:
+        import ctypes
+
         err = ctypes.get_errno()
         if err == errno.EPERM:
             raise PermissionDenied(

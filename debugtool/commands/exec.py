@@ -158,9 +158,18 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
         raise
 
 
+def start_joiner(target, mode: str):
+    """Fork the ns/toolbox joiner now, right after pinning (see ``debugtool.exec.early``): it
+    joins the target's cgroups while the rest of the exec path is imported and planned."""
+    if mode == "runtime":
+        return None
+    from debugtool.exec.early import EarlyJoiner
+
+    return EarlyJoiner.start(target)
+
+
 def run(args: argparse.Namespace) -> int:
     from debugtool.errors import UsageError
-    from debugtool.exec import exec_in
 
     command = list(args.command)
     if command and command[0] == "--":
@@ -169,6 +178,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("no command given.", "Write: debugtool exec TARGET -- CMD [ARG...].")
     target, found = resolve_target(args, args.mode, command)
     with target:
+        early = start_joiner(target, args.mode)
+        from debugtool.exec import exec_in
+
         result = exec_in(
             target,
             command,
@@ -183,5 +195,6 @@ def run(args: argparse.Namespace) -> int:
             tools=args.tools,
             discovery=found,
             report=report_context(args.json),
+            early=early,
         )
     return result.exit_code

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from typing import Any
 
-    from debugtool.exec.ns import EarlyJoiner
+    from debugtool.exec.early import EarlyJoiner
     from debugtool.runtimes import Discovery
     from debugtool.target import Target
 
@@ -55,6 +55,7 @@ def exec_in(
     stdin: int = 0,
     stdout: int = 1,
     stderr: int = 2,
+    early: EarlyJoiner | None = None,
 ) -> ExecResult:
     """Run ``argv`` in ``target`` and return its result; on record from start to end.
 
@@ -64,7 +65,8 @@ def exec_in(
     terminal (pipes otherwise); stdin is streamed only with ``interactive``. From the main
     thread it also forwards SIGTERM/SIGHUP, follows SIGWINCH and restores raw mode on SIGTERM;
     from a worker thread (the TUI) those are skipped, and the thread must live until it returns
-    (the joiner's parent-death signal follows that thread).
+    (the joiner's parent-death signal follows that thread). ``early``: the joiner the caller
+    started itself (``EarlyJoiner.start``, right after pinning the target); exec_in owns it.
 
     Raises ``UsageError``, ``ContainerGone``, ``AuditUnavailable`` (the audit log cannot be
     written: nothing ran), ``ExecUnsupported`` (125), ``CommandNotInvokable`` (126) or
@@ -72,30 +74,32 @@ def exec_in(
     """
     from debugtool.terminal import is_terminal
 
-    argv = list(argv)
-    if mode not in MODES:
-        raise UsageError(f"unknown exec mode '{mode}'.", f"Use one of {', '.join(MODES)}.")
-    if not argv:
-        raise UsageError("no command given.", "Put the command after '--'.")
-    request = ExecRequest(
-        argv=argv,
-        tty=tty and is_terminal(stdin),
-        interactive=interactive,
-        user=user,
-        workdir=workdir,
-        env=dict(env or {}),
-        privileged=privileged,
-    )
-    stdio = Stdio(stdin, stdout, stderr)
-    early = None
-    if mode != "runtime":
-        from debugtool.exec.ns import EarlyJoiner, should_spawn
-
-        if not should_spawn(spawn):
-            # The joiner joins the target's cgroups (a ~10 ms wait in the kernel) while this
-            # plans and writes the start record; it enters nothing before run_ns hands it over.
-            early = EarlyJoiner.start(target)
     try:
+        argv = list(argv)
+        if mode not in MODES:
+            raise UsageError(f"unknown exec mode '{mode}'.", f"Use one of {', '.join(MODES)}.")
+        if not argv:
+            raise UsageError("no command given.", "Put the command after '--'.")
+        request = ExecRequest(
+            argv=argv,
+            tty=tty and is_terminal(stdin),
+            interactive=interactive,
+            user=user,
+            workdir=workdir,
+            env=dict(env or {}),
+            privileged=privileged,
+        )
+        stdio = Stdio(stdin, stdout, stderr)
+        if mode == "runtime" and early is not None:
+            early.cancel()
+            early = None
+        elif mode != "runtime" and early is None:
+            from debugtool.exec.early import EarlyJoiner, should_spawn
+
+            if not should_spawn(spawn):
+                # The joiner joins the target's cgroups (a ~10 ms wait in the kernel) while this
+                # plans and writes the start record; it enters nothing before run_ns hands over.
+                early = EarlyJoiner.start(target)
         return _run(target, argv, mode, request, stdio, namespaces, privileged, tools,
                     discovery, report, spawn, early)  # fmt: skip
     finally:

@@ -23,6 +23,7 @@ from debugtool.errors import (
     ContainerGone,
     DebugtoolError,
 )
+from debugtool.exec.early import EarlyJoiner, should_spawn
 from debugtool.exec.spec import Capabilities, JoinSpec
 from debugtool.runtimes.base import ExecRequest, Stdio
 
@@ -51,121 +52,6 @@ def container_environ(pid: int) -> dict[str, str]:
         if sep and key:
             env[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
     return env
-
-
-class EarlyJoiner:
-    """A joiner forked as soon as the target is pinned, before debugtool has planned the exec.
-
-    It seals itself and joins the target's cgroups at once: the kernel makes the first move
-    into a cgroup wait for an RCU grace period (about 10 ms here; ``runc exec`` waits for it
-    too), and that wait now runs beside debugtool's own work (imports, the plan, the audit
-    start record, the spec) instead of after it. Nothing enters a namespace, and nothing runs,
-    until ``hand_over`` sends the spec; ``cancel`` (an exec called off, the audit log
-    unwritable) closes the channel and the joiner leaves.
-    """
-
-    def __init__(self, pid: int, channel: int) -> None:
-        self.pid = pid
-        self.channel: int | None = channel
-
-    @classmethod
-    def start(cls, target: Target) -> EarlyJoiner:
-        from debugtool.collect.cgroups import cgroup_procs_files
-
-        cgroups = cgroup_procs_files(target.cgroup)
-        ours, theirs = _socketpair()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        parent = os.getpid()
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.close(ours)
-                _early_child(theirs, parent, cgroups)
-            finally:
-                os._exit(EXIT_TOOL)
-        os.close(theirs)
-        return cls(pid, ours)
-
-    def hand_over(self, spec: JoinSpec, stdio: list[int]) -> int:
-        """Send the spec and its descriptors (``stdio`` as the joiner's 0, 1, 2); return its PID."""
-        import _socket
-        import struct
-
-        assert self.channel is not None
-        fds = sorted({*spec.descriptors(), *stdio})
-        body = jsonc.dumps({"spec": spec.to_json().decode(), "fds": fds, "stdio": stdio}).encode()
-        sock = _socket.socket(fileno=self.channel)
-        self.channel = None
-        try:
-            sock.sendmsg(
-                [struct.pack("=II", len(body), len(fds))],
-                [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, struct.pack(f"={len(fds)}i", *fds))],
-            )
-            sock.sendall(body)
-        except OSError:
-            try:
-                os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                pass
-            raise DebugtoolError(
-                "the joiner ended before it was told what to do; nothing ran."
-            ) from None
-        finally:
-            sock.close()
-        return self.pid
-
-    def cancel(self) -> None:
-        """Call the exec off: the joiner reads end of file and leaves, having run nothing."""
-        if self.channel is not None:
-            os.close(self.channel)
-            self.channel = None
-            try:
-                os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                pass
-
-
-def _early_child(channel: int, parent: int, cgroups: list[str]) -> None:
-    """The early joiner's first steps: /dev/null as its stdio, then its cgroups joined by a
-    thread while it imports the joiner (``ctypes`` among it) from the host's files; then on as
-    ``joiner.early_main``. Joining a cgroup exposes nothing to the container: the joiner never
-    enters its PID namespace, and it is sealed before it enters anything else."""
-    import _thread
-    import time
-
-    from debugtool.collect.cgroups import join
-
-    null = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
-    for std in (0, 1, 2):
-        os.dup2(null, std)  # nothing of the operator's terminal while it waits
-    os.close(null)
-    done = _thread.allocate_lock()
-    done.acquire()
-    failed: list[str] = []
-
-    def move() -> None:
-        try:
-            failed.extend(join(cgroups))
-        finally:
-            done.release()
-
-    _thread.start_new_thread(move, ())
-    from debugtool.exec.joiner import early_main  # on the host, before any setns
-
-    done.acquire()
-    # setns(CLONE_NEWNS) refuses a process with a second thread (EINVAL): wait until the
-    # kernel has let the mover go, not only until it said it was done.
-    while len(os.listdir("/proc/self/task")) > 1:
-        time.sleep(0.0002)
-    early_main(channel, parent, failed)
-
-
-def _socketpair() -> tuple[int, int]:
-    import _socket
-
-    a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_STREAM | _socket.SOCK_CLOEXEC)
-    return a.detach(), b.detach()
 
 
 def run_ns(
@@ -297,27 +183,6 @@ def _above_stdio(fd: int) -> int:
     high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
     os.close(fd)
     return high
-
-
-def should_spawn(spawn: bool | None) -> bool:
-    """Return whether to start the joiner as a small new interpreter instead of a fork.
-
-    ``fork()`` in a multithreaded process (the TUI) is unsafe: another thread may hold a lock
-    the child then needs. Otherwise fork wins: measured in bench/bench_exec.py, even from a
-    300 MiB heap a fork (page tables copied) beats starting ``python -I -S``. ``None`` decides
-    by the number of threads.
-    """
-    if spawn is not None:
-        return spawn
-    return threading_active()
-
-
-def threading_active() -> bool:
-    """Return whether this process runs more than one thread."""
-    try:
-        return len(os.listdir(procfs.path("self", "task"))) > 1
-    except OSError:
-        return True
 
 
 def _fork_joiner(spec: JoinSpec, stdio: list[int]) -> int:

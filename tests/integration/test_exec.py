@@ -320,7 +320,7 @@ import os, sys, threading
 from debugtool.runtimes import discover
 from debugtool.target import find, pin
 from debugtool.exec import exec_in
-from debugtool.exec.ns import threading_active
+from debugtool.exec.early import threading_active
 # A caller like the TUI: several threads and a big heap, so the joiner is spawned, not forked.
 # exec_in runs in a worker thread, as a TUI action would.
 ballast = bytearray(150 * 1024 * 1024)

@@ -275,8 +275,8 @@ def test_pty_relay_and_window_size() -> None:
 def test_joiner_is_forked_from_a_small_single_threaded_process() -> None:
     import threading
 
-    from debugtool.exec.ns import should_spawn as _should_spawn
-    from debugtool.exec.ns import threading_active
+    from debugtool.exec.early import should_spawn as _should_spawn
+    from debugtool.exec.early import threading_active
 
     assert _should_spawn(True) and not _should_spawn(False)
     if threading_active():  # pytest plugins may run threads: then spawning is the right call
