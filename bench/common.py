@@ -22,6 +22,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the container harness
 DEBUGTOOL = [str(Path(sys.executable).with_name("debugtool"))]
 FLOOR_PS = [sys.executable, str(ROOT / "bench" / "floor_ps.py")]
 FLOOR_EXEC = [sys.executable, str(ROOT / "bench" / "floor_exec.py")]
+FLOOR_EXEC_RUNTIME = [sys.executable, str(ROOT / "bench" / "floor_exec_runtime.py")]
 
 
 @dataclass
