@@ -5,10 +5,12 @@ sleeps (FINDINGS.md). Signals (Ctrl-C, SIGTERM) only set a flag and kill a small
 whose exit wakes the blocking ``waitpid`` so the loop detaches at a point where it holds no
 unprocessed stop; an exception from a signal handler mid-loop would lose a stop.
 
-Speed (bench/bench_trace.py): every stop costs a waitpid and two ptrace calls, like strace.
-Pointer arguments are copied at syscall entry and decoded after the tracee is resumed, decodes
-are memoized, and output is block-buffered with a 0.1 s flush timer; with ``-e`` the syscalls
-not shown are never decoded.
+Speed (bench/bench_trace.py): every stop costs a waitpid and two ptrace calls, like strace,
+and little Python beside: bench_trace measures the loop at the cost of a bare ctypes loop that
+only formats the numbers. At entry only the memory the decoder will read is copied (a write's
+buffer, not a read's); decoding runs after the tracee is resumed, from that copy, and is
+memoized; lines are gathered and written every 0.1 s; with ``-e`` the syscalls not shown are
+never decoded.
 
 ``PTRACE_SEIZE`` rather than ``PTRACE_ATTACH``: no SIGSTOP is sent, so nothing is left pending to
 stop the target after detach, group-stops are reported as such, and a tracee can be stopped for
@@ -366,6 +368,7 @@ class Tracer:
         get_info = PTRACE_GET_SYSCALL_INFO
         resume = PTRACE_SYSCALL
         entry_op = PTRACE_SYSCALL_INFO_ENTRY
+        exit_op = PTRACE_SYSCALL_INFO_EXIT
         syscall_stop = SYSCALL_STOP_STATUS
         info = SyscallInfo()
         info_ref = ctypes.byref(info)
@@ -478,7 +481,7 @@ class Tracer:
                     if not plan.returns:
                         self._emit(tracee, plan.name, "?", None)
                         tracee.plan = None
-                elif fields[0] == PTRACE_SYSCALL_INFO_EXIT:
+                elif fields[0] == exit_op:
                     left = tracee.plan
                     if left is None:  # not shown, or entered before we attached
                         raw(resume, pid, 0, 0)
