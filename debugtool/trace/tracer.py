@@ -440,11 +440,14 @@ class Tracer:
                         self._held = 0
                         continue
                     tracee.plan = plan
-                    tracee.entered = now()
                     if summary:
+                        tracee.entered = now()
                         raw(resume, pid, 0, 0)
                         self._held = 0
                         continue
+                    # The time of entry is taken as soon as the tracee is resumed (a
+                    # microsecond late, off the stop's critical path), except for --summary,
+                    # which times the syscall itself.
                     how = plan.decode
                     if how == "copy":
                         # Copy what the decoder reads, resume, then decode from the copy while
@@ -461,6 +464,7 @@ class Tracer:
                                         key += (b"",)
                         raw(resume, pid, 0, 0)
                         self._held = 0
+                        tracee.entered = now()
                         text = decoded.get(key)
                         if text is None:
                             text, keep = self._decode_copy(tracee, plan, key)
@@ -474,7 +478,9 @@ class Tracer:
                         tracee.args = fields[2:]
                         raw(resume, pid, 0, 0)
                         self._held = 0
+                        tracee.entered = now()
                     else:
+                        tracee.entered = now()
                         tracee.text = decode(tracee.memory, plan.nr, fields[2:])
                         raw(resume, pid, 0, 0)
                         self._held = 0
