@@ -61,6 +61,18 @@ def test_default_is_called_for_other_types_and_absent_default_raises() -> None:
         jsonc.dumps({1, 2})
 
 
+def fresh_python(code: str) -> str:
+    """Run ``code`` in a new interpreter with nothing imported first (-S: no site, so no
+    editable-install finder, which imports re and json's neighbours itself); return stdout."""
+    return subprocess.run(
+        [sys.executable, "-S", "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    ).stdout
+
+
 def test_bad_json_is_a_decode_error_without_json_imported() -> None:
     # _json looks json.decoder up in sys.modules to word a syntax error: without it there, it
     # raises SystemError. In a fresh interpreter that imported only jsonc, every kind of bad
@@ -71,30 +83,15 @@ def test_bad_json_is_a_decode_error_without_json_imported() -> None:
         "    try: j.loads(bad)\n"
         "    except j.DecodeError as e: print(e.msg)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-S", "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )
-    assert len(out.stdout.splitlines()) == 6, out.stdout + out.stderr
+    out = fresh_python(code)
+    assert len(out.splitlines()) == 6, out
 
 
 def test_importing_it_imports_neither_json_nor_re() -> None:
-    # -S: no site, so no editable-install finder (which imports re itself); the source tree on
-    # the path instead.
     code = (
         "import sys, debugtool.jsonc as j; j.loads('[1]'); j.dumps([1]); print(sorted(sys.modules))"
     )
-    out = subprocess.run(
-        [sys.executable, "-S", "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )
-    modules = eval(out.stdout)  # noqa: S307 - our own child's repr of a list of names
+    modules = eval(fresh_python(code))  # noqa: S307 - our own child's repr of a list of names
     assert "json" not in modules and "re" not in modules and "enum" not in modules
 
 
