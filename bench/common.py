@@ -104,10 +104,17 @@ def measure_call(label: str, fn: Callable[[], object], runs: int = 20, warmup: i
 def interleaved(
     pairs: Sequence[tuple[str, Sequence[str]]], runs: int = 20, warmup: int = 2, check: bool = True
 ) -> list[Measure]:
-    """Measure several commands in alternation, so machine noise falls on all of them alike."""
+    """Measure several commands in alternation, so machine noise falls on all of them alike.
+
+    Each round starts one command further on, so that no command always follows the same
+    one: some work leaves the kernel warm for the next command (the first move into a cgroup
+    waits for an RCU grace period, one right after another does not), and a fixed order
+    would give that to the same command every round.
+    """
     measures = [Measure(label) for label, _ in pairs]
     for i in range(warmup + runs):
-        for m, (_, argv) in zip(measures, pairs, strict=True):
+        order = [(i + k) % len(pairs) for k in range(len(pairs))]
+        for m, (_, argv) in ((measures[k], pairs[k]) for k in order):
             elapsed, rss, cpu = run_once(argv, check=check)
             if i >= warmup:
                 m.times.append(elapsed)
