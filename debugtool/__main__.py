@@ -1,5 +1,5 @@
 """Run debugtool as ``python -m debugtool``."""
 
-from debugtool.cli import main
+from debugtool.cli import run
 
-raise SystemExit(main())
+run()

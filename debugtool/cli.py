@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Sequence
-    from typing import Any
+    from typing import Any, NoReturn
 
     from debugtool.argv import Namespace
 
@@ -198,5 +198,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_TOOL
 
 
+def run() -> NoReturn:
+    """The ``debugtool`` command: ``main`` on ``sys.argv``, then exit with its code.
+
+    After a one-shot command (and ``--version``) the process leaves with ``os._exit`` once
+    stdout and stderr are flushed, skipping the interpreter's teardown (freeing every module
+    and object one by one: about 5 ms, a sixth of ``ps --runtime docker``). Those commands
+    close what they write themselves (the audit log is fsync'd and closed per record), keep no
+    temporary files and register nothing to run at exit. The others (tui, console, bundle,
+    trace, shell) exit the ordinary way.
+    """
+    argv = sys.argv[1:]
+    code = main(argv)
+    words = [a for a in argv if a != "--debug"]
+    if words == ["--version"] or _command_name(words) in _ONE_SHOT:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (BrokenPipeError, ValueError):  # the reader left; a closed stream
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()

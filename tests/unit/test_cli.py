@@ -35,3 +35,21 @@ def test_unknown_runtime_is_named(capsys) -> None:
         assert "unknown runtime nosuch" in err
     else:  # the privilege check comes first
         assert "needs CAP_SYS_ADMIN" in err
+
+
+def test_the_command_exits_after_flushing_what_it_wrote(tmp_path) -> None:
+    """One-shot commands leave with os._exit (no interpreter teardown): what they printed
+    still reaches a pipe whole, and their exit code is kept."""
+    import subprocess
+    import sys
+
+    run = [sys.executable, "-m", "debugtool"]
+    env = {"DEBUGTOOL_AUDIT_LOG": str(tmp_path / "audit.jsonl"), "PATH": "/usr/bin:/bin"}
+    (tmp_path / "audit.jsonl").write_text(
+        "".join(f'{{"action": "exec", "n": {i}}}\n' for i in range(3000))
+    )
+    out = subprocess.run([*run, "audit", "--json"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("\n") >= 3000 and out.stdout.rstrip().endswith("]")
+    bad = subprocess.run([*run, "top", "--interval", "nan", "x"], capture_output=True, text=True)
+    assert bad.returncode == 125 and "--interval" in bad.stderr
