@@ -23,6 +23,8 @@ class DecodeError(DebugtoolError):
 
 def read_varint(buf: bytes, pos: int) -> tuple[int, int]:
     """Return ``(value, next position)`` of the varint at ``pos``. Raises ``DecodeError``."""
+    if pos < len(buf) and buf[pos] < 0x80:
+        return buf[pos], pos + 1
     value = 0
     shift = 0
     while True:
@@ -47,13 +49,23 @@ def decode(buf: bytes) -> Message:
     pos = 0
     end = len(buf)
     while pos < end:
-        key, pos = read_varint(buf, pos)
+        # Tags, lengths and most integers fit in one byte: read those without a call (they are
+        # most of a containerd listing's work).
+        key = buf[pos]
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = read_varint(buf, pos)
         number, wire = key >> 3, key & 7
         value: int | bytes
         if wire == VARINT:
             value, pos = read_varint(buf, pos)
         elif wire == LEN:
-            size, pos = read_varint(buf, pos)
+            if pos < end and buf[pos] < 0x80:
+                size = buf[pos]
+                pos += 1
+            else:
+                size, pos = read_varint(buf, pos)
             if pos + size > end:
                 raise DecodeError(f"protobuf field {number} runs past the end of the message.")
             value = buf[pos : pos + size]
