@@ -92,20 +92,26 @@ def namespace_of(root: str) -> str:
 def state_roots(defaults: Iterable[str], env: str | None = None) -> list[StateRoot]:
     """Return the existing state roots: ``defaults`` (``DIR/*`` allowed) plus ``ROOTS_ENV``'s.
 
-    Duplicates (by real path) are dropped; a missing directory is no error.
+    Duplicates (the same directory by two paths) are dropped; a missing directory is no error.
+    A directory is known by its device and inode, one ``stat`` each: ``os.path.realpath`` made
+    an ``lstat`` per path component, for every containerd namespace on the host.
     """
     extra = (os.environ.get(ROOTS_ENV, "") if env is None else env).split(":")
-    seen: set[str] = set()
+    seen: set[tuple[int, int]] = set()
     roots: list[StateRoot] = []
     candidates: list[str] = []
     for pattern in defaults:
         candidates += _expand(pattern)
     candidates += [p for p in extra if p]
     for path in candidates:
-        real = os.path.realpath(path)
-        if real in seen or not os.path.isdir(real):
+        try:
+            info = os.stat(path)
+        except (OSError, ValueError):
             continue
-        seen.add(real)
+        key = (info.st_dev, info.st_ino)
+        if key in seen or not stat.S_ISDIR(info.st_mode):
+            continue
+        seen.add(key)
         roots.append(StateRoot(path, namespace_of(path)))
     return roots
 
