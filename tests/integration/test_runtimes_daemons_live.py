@@ -159,13 +159,7 @@ def k8s_namespace() -> Iterator[str]:
     ns = f"dt-k8s-{uuid.uuid4().hex[:8]}"
     harness.run("ctr", "-n", ns, "images", "import", str(harness.oci_archive()))
     yield ns
-    harness.run("ctr", "-n", ns, "images", "rm", harness.DOCKER_IMAGE, check=False)
-    for _ in range(50):  # content and snapshots are garbage-collected shortly after
-        if harness.run("ctr", "namespaces", "rm", ns, check=False) or ns not in harness.run(
-            "ctr", "namespaces", "ls", "-q"
-        ):
-            break
-        time.sleep(0.2)
+    harness.remove_containerd_namespace(ns)
 
 
 def test_one_name_in_two_containerd_namespaces(

@@ -4,7 +4,6 @@ command takes --bundle (top, mounts, net, inspect, snapshot)."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,16 +26,13 @@ def k8s_namespace() -> Iterator[str]:
     ns = f"dt-src-{uuid.uuid4().hex[:8]}"
     harness.run("ctr", "-n", ns, "images", "import", str(harness.oci_archive()))
     yield ns
-    harness.run("ctr", "-n", ns, "images", "rm", harness.DOCKER_IMAGE, check=False)
-    for _ in range(50):
-        if ns not in harness.run("ctr", "namespaces", "ls", "-q", check=False):
-            break
-        harness.run("ctr", "namespaces", "rm", ns, check=False)
-        time.sleep(0.2)
+    harness.remove_containerd_namespace(ns)
 
 
 @pytest.fixture(scope="module")
-def fleet(module_containers: harness.Containers, k8s_namespace: str) -> dict[str, harness.Started]:
+def fleet(k8s_namespace: str, module_containers: harness.Containers) -> dict[str, harness.Started]:
+    # k8s_namespace first: fixtures end in reverse order, so the containers are removed before
+    # their namespace is.
     labels = [arg for k, v in POD_LABELS.items() for arg in ("--label", f"{k}={v}")]
     return {
         "docker": module_containers.docker(),
