@@ -161,10 +161,12 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
 def start_joiner(target, mode: str):
     """Fork the ns/toolbox joiner now, right after pinning (see ``debugtool.exec.early``): it
     joins the target's cgroups while the rest of the exec path is imported and planned."""
-    if mode == "runtime":
-        return None
-    from debugtool.exec.early import EarlyJoiner
+    from debugtool.exec.early import EarlyJoiner, should_spawn
 
+    if mode == "runtime" or should_spawn(None):
+        # A runtime that did not answer in time leaves its thread behind: then exec_in spawns
+        # the joiner, as fork() from a process with threads is not safe.
+        return None
     return EarlyJoiner.start(target)
 
 

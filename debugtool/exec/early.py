@@ -25,10 +25,10 @@ if TYPE_CHECKING:
 class EarlyJoiner:
     """A joiner forked as soon as the target is pinned, before debugtool has planned the exec.
 
-    It seals itself and joins the target's cgroups at once: the kernel makes the first move
-    into a cgroup wait for an RCU grace period (about 10 ms here; ``runc exec`` waits for it
-    too), and that wait now runs beside debugtool's own work (imports, the plan, the audit
-    start record, the spec) instead of after it. Nothing enters a namespace, and nothing runs,
+    It joins the target's cgroups at once (and seals itself meanwhile): the kernel makes the
+    first move into a cgroup wait for an RCU grace period (about 10 ms here; ``runc exec``
+    waits for it too), and that wait now runs beside debugtool's own work (imports, the plan,
+    the audit start record, the spec) instead of after it. Nothing enters a namespace, and nothing runs,
     until ``hand_over`` sends the spec; ``cancel`` (an exec called off, the audit log
     unwritable) closes the channel and the joiner leaves.
     """
