@@ -158,18 +158,6 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
         raise
 
 
-def start_joiner(target, mode: str):
-    """Fork the ns/toolbox joiner now, right after pinning (see ``debugtool.exec.early``): it
-    joins the target's cgroups while the rest of the exec path is imported and planned."""
-    from debugtool.exec.early import EarlyJoiner, should_spawn
-
-    if mode == "runtime" or should_spawn(None):
-        # A runtime that did not answer in time leaves its thread behind: then exec_in spawns
-        # the joiner, as fork() from a process with threads is not safe.
-        return None
-    return EarlyJoiner.start(target)
-
-
 def run(args: argparse.Namespace) -> int:
     from debugtool.errors import UsageError
 
@@ -180,7 +168,10 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("no command given.", "Write: debugtool exec TARGET -- CMD [ARG...].")
     target, found = resolve_target(args, args.mode, command)
     with target:
-        early = start_joiner(target, args.mode)
+        # Forked before the exec path is imported: its cgroup wait runs beside the imports.
+        from debugtool.exec.early import start_early
+
+        early = start_early(target, args.mode)
         from debugtool.exec import exec_in
 
         result = exec_in(

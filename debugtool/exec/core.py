@@ -93,13 +93,12 @@ def exec_in(
         if mode == "runtime" and early is not None:
             early.cancel()
             early = None
-        elif mode != "runtime" and early is None:
-            from debugtool.exec.early import EarlyJoiner, should_spawn
+        elif early is None:
+            from debugtool.exec.early import start_early
 
-            if not should_spawn(spawn):
-                # The joiner joins the target's cgroups (a ~10 ms wait in the kernel) while this
-                # plans and writes the start record; it enters nothing before run_ns hands over.
-                early = EarlyJoiner.start(target)
+            # The joiner joins the target's cgroups (a ~10 ms wait in the kernel) while this
+            # plans and writes the start record; it enters nothing before run_ns hands over.
+            early = start_early(target, mode, spawn)
         return _run(target, argv, mode, request, stdio, namespaces, privileged, tools,
                     discovery, report, spawn, early)  # fmt: skip
     finally:

@@ -33,9 +33,10 @@ class EarlyJoiner:
     unwritable) closes the channel and the joiner leaves.
     """
 
-    def __init__(self, pid: int, channel: int) -> None:
+    def __init__(self, pid: int, channel: int, cgroups: list[str]) -> None:
         self.pid = pid
         self.channel: int | None = channel
+        self.cgroups = cgroups  # the cgroup.procs files it joins, for the spec to name
 
     @classmethod
     def start(cls, target: Target) -> EarlyJoiner:
@@ -54,7 +55,7 @@ class EarlyJoiner:
             finally:
                 os._exit(EXIT_TOOL)
         os.close(theirs)
-        return cls(pid, ours)
+        return cls(pid, ours, cgroups)
 
     def hand_over(self, spec: JoinSpec, stdio: list[int]) -> int:
         """Send the spec and its descriptors (``stdio`` as the joiner's 0, 1, 2); return its PID."""
@@ -95,6 +96,15 @@ class EarlyJoiner:
                 os.waitpid(self.pid, 0)
             except ChildProcessError:
                 pass
+
+
+def start_early(target: Target, mode: str, spawn: bool | None = None) -> EarlyJoiner | None:
+    """Start the joiner of an ns or toolbox exec now, or return None: runtime mode has none,
+    and from a process running threads (``should_spawn``) the joiner is spawned later instead.
+    """
+    if mode == "runtime" or should_spawn(spawn):
+        return None
+    return EarlyJoiner.start(target)
 
 
 def _early_child(channel: int, parent: int, cgroups: list[str]) -> None:

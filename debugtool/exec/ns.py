@@ -123,7 +123,9 @@ def run_ns(
             proc_fd=proc_fd,
             cwd_fd=cwd_fd,
             tools_fd=tools_fd,
-            cgroup_procs=tuple(cgroup_procs_files(target.cgroup)),
+            cgroup_procs=tuple(
+                early.cgroups if early is not None else cgroup_procs_files(target.cgroup)
+            ),
             workdir=request.workdir,
             user=request.user,
             default_ids=_ids(plan.status),
