@@ -53,3 +53,14 @@ def test_the_command_exits_after_flushing_what_it_wrote(tmp_path) -> None:
     assert out.stdout.count("\n") >= 3000 and out.stdout.rstrip().endswith("]")
     bad = subprocess.run([*run, "top", "--interval", "nan", "x"], capture_output=True, text=True)
     assert bad.returncode == 125 and "--interval" in bad.stderr
+
+
+def test_the_command_list_names_every_command_module() -> None:
+    """commands.NAMES (read instead of scanning the package at start) lists each module."""
+    from pathlib import Path
+
+    import debugtool.commands as commands
+    from debugtool.commands import NAMES
+
+    files = {p.stem for p in Path(commands.__file__).parent.glob("*.py") if p.stem != "__init__"}
+    assert set(NAMES) == files
