@@ -10,8 +10,6 @@ inside. A type raises ``UsageError`` itself (argparse lets it through) rather th
 
 from __future__ import annotations
 
-import math
-
 from debugtool.errors import UsageError
 
 TYPE_CHECKING = False
@@ -40,6 +38,13 @@ NAMES = (
 
 #: What a TARGET argument accepts (``debugtool.target`` resolves it), for every command's help.
 TARGET_HELP = "id, id prefix, name, RUNTIME:NAME, pid:N or pod/NAME[/CONTAINER]"
+
+_NAN, _INF = float("nan"), float("inf")
+
+
+def _finite(value: float) -> bool:
+    """``math.isfinite`` without importing ``math`` (a shared library) on every command's start."""
+    return -_INF < value < _INF
 
 
 def add_bundle_option(p: OptionsLike, what: str) -> None:
@@ -86,13 +91,13 @@ class Seconds:
         try:
             value = float(text)
         except ValueError:
-            value = math.nan
+            value = _NAN
         if self.minimum > 0 and 0 <= value < self.minimum:
             raise UsageError(
                 f"{self.option} {text} is too short.", f"Give {self.minimum:g} seconds or more."
             )
         above = value > self.minimum or (value == self.minimum and (self.minimum > 0 or self.zero))
-        if not (math.isfinite(value) and above and value <= self.maximum):
+        if not (_finite(value) and above and value <= self.maximum):
             raise UsageError(
                 f"{self.option} must be {self.describe()}, not '{text}'.",
                 f"Try {self.option} {self.example}.",
@@ -146,7 +151,7 @@ def parse_size(text: str) -> float:
     try:
         return float(number) * SIZE_UNITS[unit]
     except ValueError:
-        return math.nan
+        return _NAN
 
 
 def parse_duration(text: str) -> float:
@@ -159,7 +164,7 @@ def parse_duration(text: str) -> float:
     try:
         return float(t) * scale
     except ValueError:
-        return math.nan
+        return _NAN
 
 
 class Size:
@@ -171,7 +176,7 @@ class Size:
 
     def __call__(self, text: str) -> int:
         value = parse_size(text)
-        if not (math.isfinite(value) and value >= self.minimum):
+        if not (_finite(value) and value >= self.minimum):
             least = (
                 f"{self.minimum >> 20}M" if self.minimum >= 1 << 20 else f"{self.minimum >> 10}K"
             )
@@ -191,7 +196,7 @@ class Duration:
 
     def __call__(self, text: str) -> float:
         value = parse_duration(text)
-        if not (math.isfinite(value) and 0 < value <= self.maximum):
+        if not (_finite(value) and 0 < value <= self.maximum):
             raise UsageError(
                 f"'{text}' is not a duration for {self.option} (above 0, at most "
                 f"{self.maximum / 86400:g} days).",

@@ -11,9 +11,7 @@ runtime, a stale file) the container's own inspect answer gives it.
 from __future__ import annotations
 
 import builtins
-import math
 import os
-import struct
 import time
 
 from debugtool import jsonc, procfs
@@ -66,6 +64,7 @@ def _state_head(head: bytes) -> tuple[int, int] | None:
 
 #: A list answer with more bad records than this gets one warning for all of them.
 _MAX_RECORD_WARNINGS = 5
+_INF = float("inf")
 #: The most of one container's log ``logs`` keeps (the end of it): the bundle keeps 8 MiB.
 LOG_LIMIT = 32 << 20
 
@@ -119,9 +118,7 @@ def list_record_problem(item: Any) -> str | None:
         if item.get(key) is not None and not isinstance(item[key], str):
             return f"{key} is not a string"
     created = item.get("Created")
-    if created is not None and (
-        type(created) not in (int, float) or not math.isfinite(created) or created < 0
-    ):
+    if created is not None and (type(created) not in (int, float) or not 0 <= created < _INF):
         return "Created is not a time"
     return None
 
@@ -317,7 +314,7 @@ def log_tail(chunks: Iterable[bytes], multiplexed: bool, limit: int = LOG_LIMIT)
                     header += view[:need]
                     view = view[need:]
                     if len(header) == 8:
-                        (left,) = struct.unpack(">I", header[4:8])
+                        left = int.from_bytes(header[4:8], "big")
                         header.clear()
                     continue
                 take = view[:left]

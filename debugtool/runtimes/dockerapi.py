@@ -9,7 +9,6 @@ keep-alive to manage.
 from __future__ import annotations
 
 import _socket
-import math
 import os
 import time
 
@@ -235,9 +234,12 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+_INF = float("inf")
+
+
 def _finite(text: str) -> float:
     value = float(text)
-    if not math.isfinite(value):
+    if not -_INF < value < _INF:  # math.isfinite, without loading math for it
         raise ValueError(f"{text[:20]} is too large for a number")
     return value
 
