@@ -2,9 +2,10 @@
 
 Goals (issue 14): `ps --runtime docker` at most 1.1x `docker ps`, `ps` over every runtime at
 most 1.3x, `--version` at most 1.3x `python3 -c pass`. Beside them the floors: `python3 -c
-pass`, and bench/floor_ps.py, the smallest Python program doing `docker ps`'s work (one request,
-the answer decoded, a line a container), so that what is the interpreter, what is the daemon
-and what is debugtool's own can be told apart.
+pass`, and bench/floor_ps.py, the smallest Python program doing `debugtool ps --runtime docker`'s
+work (one request, the answer decoded, each running container's PID from runc's state file
+checked against /proc, a line a container; with `--no-pid`, `docker ps`'s work), so that what is
+the interpreter, what is the daemon and what is debugtool's own can be told apart.
 Run with `bench/run ps`; needs root and a Docker daemon.
 """
 
@@ -68,7 +69,8 @@ def main() -> None:
                 [*DEBUGTOOL, "ps", "--json", "--runtime", "docker"],
             ),
             ("debugtool ps --runtime docker (table)", [*DEBUGTOOL, "ps", "--runtime", "docker"]),
-            ("floor_ps.py (smallest Python docker ps)", FLOOR_PS),
+            ("floor_ps.py (ps --runtime docker's work)", FLOOR_PS),
+            ("floor_ps.py --no-pid (docker ps's work)", [*FLOOR_PS, "--no-pid"]),
             ("debugtool --version", [*DEBUGTOOL, "--version"]),
             ("python3 -c pass", [sys.executable, "-c", "pass"]),
             ("python3 -I -S -c pass", [sys.executable, "-I", "-S", "-c", "pass"]),
