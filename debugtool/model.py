@@ -85,6 +85,26 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 
 
 @record
+class Port:
+    """A port of a container published on the host (``docker run -p 127.0.0.1:18099:8099``).
+
+    ``host_ip`` is the address it is published on ("" or ``0.0.0.0``/``::``: every address).
+    The host-side fields say who answers on the host, filled when a command looks
+    (``collect.ports.find_listeners``; the runtimes' lists leave them unknown): ``listener``
+    is "" (not looked at), ``process`` (a host process listens: docker-proxy, rootlessport,
+    conmon ...), or ``nat`` (nothing listens: the runtime's NAT rule alone forwards it).
+    """
+
+    container_port: int
+    protocol: str = "tcp"  # tcp, udp or sctp
+    host_ip: str = ""
+    host_port: int = 0
+    listener: str = ""  # "", "process" or "nat"
+    host_pids: list[int] = field(default_factory=list)  # host processes listening on it
+    host_process: str = ""  # the first one's name
+
+
+@record
 class Container:
     """One container (or sandbox) as the runtimes describe it.
 
@@ -110,6 +130,7 @@ class Container:
     oci_root: str = ""  # --root of the OCI runtime (runc/crun) that runs it, when known
     oci_runtime: str = ""  # runc or crun, when known
     pidns: int | None = None  # inode of the init process's PID namespace
+    ports: list[Port] = field(default_factory=list)  # published on the host, when known
     metadata: dict[str, Any] = field(default_factory=dict)  # each backend's raw record
 
     @property
@@ -266,6 +287,9 @@ class Network:
     routes: list[Route] = field(default_factory=list)
     sockets: list[Socket] = field(default_factory=list)
     dns: DNSConfig = field(default_factory=DNSConfig)
+    # The container's published ports (``Container.ports``) with who listens for each on the
+    # host, as found when the network was read.
+    ports: list[Port] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # parts that could not be read, in words
 
 

@@ -14,6 +14,7 @@ from debugtool.model import (
     CgroupStats,
     Mount,
     Network,
+    Port,
     Process,
     SecurityContext,
     Snapshot,
@@ -23,6 +24,7 @@ from debugtool.output import printable
 from debugtool.views import cgroup as cgroup_view
 from debugtool.views import interfaces as interface_view
 from debugtool.views import mounts as mount_view
+from debugtool.views import ports as port_view
 from debugtool.views import processes as process_view
 from debugtool.views import routes as route_view
 from debugtool.views import security as security_view
@@ -78,7 +80,7 @@ def socket_rows(sockets: list[Socket]) -> list[list[str]]:
 def network(
     snap: Snapshot | Network, sockets_only: bool = False, stream: TextIO | None = None
 ) -> None:
-    """Print the INTERFACES, ROUTES, SOCKETS and DNS sections for people."""
+    """Print the INTERFACES, ROUTES, PORTS, SOCKETS and DNS sections for people."""
     out = _stream(stream)
     network = snap.network if isinstance(snap, Snapshot) else snap
 
@@ -87,6 +89,8 @@ def network(
         table(interface_view.COLUMNS, network.interfaces, stream=out, fit=False)
         out.write("\nROUTES\n")
         table(route_view.COLUMNS, route_view.shown(network.routes), stream=out, fit=False)
+        out.write("\n")
+        ports(network.ports, stream=out)
         out.write("\n")
     out.write("SOCKETS\n")
     table(socket_view.COLUMNS, socket_view.rows(network.sockets), stream=out)
@@ -111,6 +115,18 @@ def network(
         entries = f"{len(hosts)} entr{'y' if len(hosts) == 1 else 'ies'}"
         lines.append(f"hosts      {entries} in /etc/hosts (see --json)")
     out.write("".join(printable(line) + "\n" for line in lines))
+
+
+def ports(
+    items: list[Port], stream: TextIO | None = None, title: str = "PORTS (published on the host)"
+) -> None:
+    """Print the published ports section: each port, and who answers it on the host."""
+    out = _stream(stream)
+    out.write(title + "\n")
+    if items:
+        table(port_view.COLUMNS, items, stream=out, fit=False)
+    else:
+        out.write("(none)\n")
 
 
 def _labelled(title: str, pairs: list[tuple[str, str]], stream: TextIO | None) -> None:

@@ -20,6 +20,7 @@ from debugtool.model import Container
 from debugtool.runtimes.base import ExecRequest, Runtime, Stdio
 from debugtool.runtimes.dockerapi import DockerAPI, decode, quote
 from debugtool.runtimes.liveness import host_pid, parse_created, proc_stat
+from debugtool.runtimes.ports import from_docker_list, from_inspect
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -158,6 +159,7 @@ def container_from_list(
         k8s_container=k8s_name,
         oci_root=OCI_ROOT if runc else "",
         oci_runtime="runc" if runc else "",
+        ports=from_docker_list(item.get("Ports")),
         metadata={"docker": item},
     )
 
@@ -245,6 +247,7 @@ def container_from_state(record: dict[str, Any], pid: int | None, runc: bool = T
         k8s_container=k8s_name,
         oci_root=OCI_ROOT if pid and runc else "",
         oci_runtime="runc" if pid and runc else "",
+        ports=from_inspect(_mapping(record.get("NetworkSettings")).get("Ports")) if pid else [],
         metadata={
             "docker": {
                 "source": FROM_STATE_FILES,
