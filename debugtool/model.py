@@ -185,6 +185,93 @@ class Process:
 
 
 @record
+class OpenFile:
+    """One descriptor a process holds, as ``ls -l /proc/PID/fd`` shows it from the host.
+
+    ``target`` is what the kernel names it: a path as the process's own mount namespace sees
+    it (so a container's ``/tmp/x``, not the host's path to it), ``socket:[INODE]``,
+    ``pipe:[INODE]``, ``anon_inode:[eventfd]``.
+    """
+
+    fd: int
+    target: str
+    kind: str = "file"  # file, socket, pipe, anon, other
+    mode: str = ""  # r, w or rw (from fdinfo's flags)
+    position: int | None = None
+    flags: int = 0  # the open(2) flags, as fdinfo writes them
+    deleted: bool = False  # the file was unlinked after it was opened
+
+
+@record
+class ThreadInfo:
+    """One thread of a process (``/proc/PID/task/TID``)."""
+
+    tid: int  # the host's
+    name: str = ""
+    user_time: float = 0.0  # seconds
+    system_time: float = 0.0
+
+
+@record
+class Limit:
+    """One resource limit of a process (``prlimit``); None means unlimited."""
+
+    name: str  # as prlimit(1) names it: nofile, nproc, as, core, ...
+    soft: int | None = None
+    hard: int | None = None
+
+
+@record
+class ProcessDetail:
+    """One process of a container in depth (``debugtool top TARGET --pid N``).
+
+    Paths (``cwd``, ``root``, ``exe``, open files) are as the container sees them. The
+    environment's secret-looking values are masked as the console masks them (``masked``
+    counts them). A field that could not be read is None (or empty), and ``warnings`` says why.
+    """
+
+    pid: int  # the host's
+    nspid: int | None = None
+    ppid: int = 0
+    nsppid: int | None = None
+    name: str = ""
+    cmdline: list[str] = field(default_factory=list)
+    exe: str = ""
+    state: str = ""
+    uid: int | None = None
+    user: str = ""
+    start_time: float | None = None
+    cwd: str = ""
+    root: str = ""
+    cpu_user: float | None = None  # seconds
+    cpu_system: float | None = None
+    nice: int | None = None
+    # memory_full_info: bytes
+    rss: int | None = None
+    vms: int | None = None
+    shared: int | None = None
+    uss: int | None = None
+    pss: int | None = None
+    swap: int | None = None
+    # I/O: bytes through the storage layer, characters through read/write, calls
+    read_bytes: int | None = None
+    write_bytes: int | None = None
+    read_chars: int | None = None
+    write_chars: int | None = None
+    read_calls: int | None = None
+    write_calls: int | None = None
+    voluntary_switches: int | None = None
+    involuntary_switches: int | None = None
+    threads: list[ThreadInfo] = field(default_factory=list)
+    limits: list[Limit] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
+    masked: int = 0
+    files: list[OpenFile] = field(default_factory=list)
+    sockets: list[Socket] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@record
 class Mount:
     """One line of the container's mountinfo, with what debugtool thinks is risky about it."""
 

@@ -15,6 +15,7 @@ from debugtool.model import (
     Mount,
     Network,
     Port,
+    ProcessDetail,
     Process,
     SecurityContext,
     Snapshot,
@@ -25,6 +26,7 @@ from debugtool.views import cgroup as cgroup_view
 from debugtool.views import interfaces as interface_view
 from debugtool.views import mounts as mount_view
 from debugtool.views import ports as port_view
+from debugtool.views import procdetail as detail_view
 from debugtool.views import processes as process_view
 from debugtool.views import routes as route_view
 from debugtool.views import security as security_view
@@ -149,3 +151,25 @@ def security(snap: Snapshot | SecurityContext, stream: TextIO | None = None) -> 
     s = snap.security if isinstance(snap, Snapshot) else snap
     _labelled("Security:", security_view.lines(s), stream)
     _stream(stream).write("".join(f"  ! {printable(w)}\n" for w in s.warnings))
+
+
+def process_detail(d: ProcessDetail, stream: TextIO | None = None) -> None:
+    """One process in depth: its summary, open files, sockets, threads, limits, environment."""
+    out = _stream(stream)
+    _labelled("PROCESS", detail_view.summary(d), out)
+    out.write("\nOPEN FILES\n")
+    table(detail_view.FILE_COLUMNS, d.files, stream=out)
+    out.write("\nSOCKETS\n")
+    table(socket_view.COLUMNS, socket_view.rows(d.sockets), stream=out)
+    out.write("\nTHREADS\n")
+    table(detail_view.THREAD_COLUMNS, d.threads, stream=out)
+    out.write("\nLIMITS\n")
+    table(detail_view.LIMIT_COLUMNS, d.limits, stream=out)
+    out.write("\nENVIRONMENT\n")
+    lines = detail_view.environment_lines(d) or ["(empty)"]
+    out.write("".join(printable(line) + "\n" for line in lines))
+    note = detail_view.masked_note(d)
+    if note:
+        output.warn(note)
+    for warning in d.warnings:
+        output.warn(warning)
