@@ -229,7 +229,9 @@ def collect_process(
         status = procfs.parse_status(procfs.read_text(host, "status"))
         proc = psutil.Process(host)
     except (procfs.ProcessGone, psutil.NoSuchProcess):
-        raise ContainerGone(f"{shown} exited.", "List the processes with 'debugtool top'.") from None
+        raise ContainerGone(
+            f"{shown} exited.", "List the processes with 'debugtool top'."
+        ) from None
     chain = procfs.nspid(status)
     detail = ProcessDetail(pid=host, nspid=chain[-1] if chain else None)
     warnings = detail.warnings
@@ -271,7 +273,9 @@ def collect_process(
             detail.involuntary_switches = switches.involuntary
         threads = read("threads", proc.threads, [])
         environ = read("environment", proc.environ, {})
-    detail.threads = [ThreadInfo(t.id, _thread_name(host, t.id), t.user_time, t.system_time) for t in threads]
+    detail.threads = [
+        ThreadInfo(t.id, _thread_name(host, t.id), t.user_time, t.system_time) for t in threads
+    ]
     detail.limits = read("limits", lambda: _rlimits(proc, psutil), [])
     pairs, detail.masked = mask_environment(environ.items(), show_secrets)
     detail.environment = dict(pairs)

@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
         if "ports" not in record:
             from debugtool.collect.ports import find_listeners
 
-            record["ports"] = find_listeners(container.ports) if container.running else container.ports
+            record["ports"] = (
+                find_listeners(container.ports) if container.running else container.ports
+            )
         if errors:
             record["errors"] = errors
             for section, sentence in errors.items():

@@ -83,7 +83,9 @@ def from_docker_list(value: Any) -> list[Port]:
     found = []
     for item in value[:MAX_PORTS]:
         if isinstance(item, dict) and item.get("PublicPort"):
-            port = _make(item.get("PrivatePort"), item.get("Type"), item.get("IP"), item["PublicPort"])
+            port = _make(
+                item.get("PrivatePort"), item.get("Type"), item.get("IP"), item["PublicPort"]
+            )
             if port is not None:
                 found.append(port)
     return _sorted(found)
@@ -157,7 +159,10 @@ def from_nerdctl(label: str) -> list[Port]:
     for item in value[:MAX_PORTS]:
         if isinstance(item, dict):
             port = _make(
-                item.get("ContainerPort"), item.get("Protocol"), item.get("HostIP"), item.get("HostPort")
+                item.get("ContainerPort"),
+                item.get("Protocol"),
+                item.get("HostIP"),
+                item.get("HostPort"),
             )
             if port is not None:
                 found.append(port)

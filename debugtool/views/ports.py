@@ -36,7 +36,9 @@ PROTOCOL: Column[Port] = Column("protocol", "PROTO", lambda p: p.protocol)
 HOST: Column[Port] = Column("host", "HOST", host_text)
 CONTAINER: Column[Port] = Column("container", "CONTAINER", container_text)
 LISTENER: Column[Port] = Column("listener", "LISTENER", listener_text)
-HOST_PID: Column[Port] = Column("host_pid", "HOST PID", lambda p: tuple(p.host_pids), format=pids_text)
+HOST_PID: Column[Port] = Column(
+    "host_pid", "HOST PID", lambda p: tuple(p.host_pids), format=pids_text
+)
 
 #: What ``net``, ``inspect``, the TUI and the report show.
 COLUMNS: list[Column[Port]] = [PROTOCOL, HOST, CONTAINER, LISTENER, HOST_PID]

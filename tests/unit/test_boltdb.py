@@ -166,8 +166,13 @@ def test_libpod_records_from_podman_5s_sqlite_database(tmp_path: Path) -> None:
             {
                 "name": "db",
                 "newPortMappings": [
-                    {"host_ip": "127.0.0.1", "container_port": 8099, "host_port": 18099,
-                     "range": 1, "protocol": "tcp"}
+                    {
+                        "host_ip": "127.0.0.1",
+                        "container_port": 8099,
+                        "host_port": 18099,
+                        "range": 1,
+                        "protocol": "tcp",
+                    }
                 ],
             },
         ),

@@ -497,4 +497,12 @@ class DetailScreen(PollingScreen):
         self.action_refresh()
 
     def on_live_table_chosen(self, message: LiveTable.Chosen) -> None:
-        pass  # Enter on a row selects it; nothing deeper to drill into
+        """Enter on a process opens it in depth (the other tables have nothing deeper)."""
+        if message.table.id != "process-table" or self.snapshot is None:
+            return
+        for p in self.snapshot.processes:
+            if str(p.pid) == message.key:  # the host PID
+                from debugtool_tui.screens.process import ProcessScreen
+
+                self.app.push_screen(ProcessScreen(self.container, p.pid, p.nspid))
+                return
