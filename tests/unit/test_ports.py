@@ -159,3 +159,16 @@ def test_port_view_texts() -> None:
         ["udp", "[::]:18392", "53/udp", "NAT rule only", "-"],
         ["tcp", "*:8080", "80/tcp", "-", "-"],
     ]
+
+
+def test_report_shows_ports_with_listeners_else_the_runtimes_record() -> None:
+    from debugtool.bundle import report
+    from debugtool.model import Network, Snapshot
+
+    container = Container(id="e" * 64, name="web", runtime="docker", ports=list(DOCKER))
+    html = report._ports(container, None)
+    assert "127.0.0.1:18391" in html and "8099/tcp" in html and "LISTENER" in html
+    found = Port(8099, "tcp", "127.0.0.1", 18391, "process", [77], "docker-proxy")
+    snap = Snapshot(container=container, network=Network(ports=[found]))
+    assert "docker-proxy" in report._ports(container, snap)
+    assert "no port published" in report._ports(Container(id="f", name="f", runtime="x"), None)

@@ -104,7 +104,7 @@ class ProcessScreen(PollingScreen):
         self._polling = False
         self._failed = None
         self.detail = message.detail
-        self._render()
+        self._show_detail()
         self.query_one("#status", Static).update(plain("; ".join(message.detail.warnings)))
         self._schedule()
 
@@ -116,7 +116,7 @@ class ProcessScreen(PollingScreen):
         self._schedule()
 
     # --- rendering ------------------------------------------------------------------------------
-    def _render(self) -> None:
+    def _show_detail(self) -> None:
         d = self.detail
         if d is None:
             return
