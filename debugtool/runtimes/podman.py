@@ -23,7 +23,6 @@ from debugtool import jsonc, procfs
 from debugtool.errors import ContainerGone, DebugtoolError, RuntimeUnavailable
 from debugtool.model import Container, Port
 from debugtool.runtimes.base import ExecRequest, Runtime
-from debugtool.runtimes.ports import from_podman
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -88,7 +87,7 @@ def libpod_records(root: str) -> dict[str, Libpod]:
         found[cid] = (
             {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
             "" if config.get("pause") else pods.get(str(config.get("pod") or ""), ""),
-            from_podman(config.get("newPortMappings") or config.get("portMappings")),
+            _published(config.get("newPortMappings") or config.get("portMappings")),
         )
     return found
 
@@ -126,6 +125,16 @@ def _libpod_sqlite(path: str) -> tuple[dict[str, str], list[tuple[str, bytes | N
     except sqlite3.Error as exc:
         raise ValueError(f"{path}: {exc}") from None
     return pods, [(str(i), raw.encode() if isinstance(raw, str) else raw) for i, raw in rows]
+
+
+def _published(value: Any) -> list[Port]:
+    """Return the ports of libpod's or ``podman ps``'s port mappings (``runtimes.ports`` is
+    imported only for a container that has some)."""
+    if not value:
+        return []
+    from debugtool.runtimes.ports import from_podman
+
+    return from_podman(value)
 
 
 def _json_object(raw: bytes | None) -> dict[str, Any]:
@@ -259,7 +268,7 @@ def container_from_ps(item: dict[str, Any]) -> Container:
         created=float(created) if isinstance(created, int | float) and created > 0 else None,
         labels=labels,
         pod=str(item.get("PodName") or ""),
-        ports=from_podman(item.get("Ports")),
+        ports=_published(item.get("Ports")),
         metadata={"podman": {**item, "source": "podman ps"}},
     )
 
