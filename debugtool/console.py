@@ -95,13 +95,6 @@ def split_commands(line: str) -> list[list[str]]:
     return [c for c in commands if c]
 
 
-def looks_secret(key: str) -> bool:
-    """Return whether an environment variable's name suggests its value is a secret."""
-    from debugtool.bundle.redact import is_secret_key  # the same rules as support bundles
-
-    return is_secret_key(key)
-
-
 class Console:
     """One console session on one target: the command table, the working directory inside the
     container, and the last Snapshot (kept when the container exits)."""
@@ -374,15 +367,21 @@ class Console:
             raw = procfs.read_bytes(pid, "environ")
         except procfs.ProcessGone:
             raise ConsoleError(f"process {ns.pid or 1} exited.") from None
-        masked = 0
-        for item in raw.split(b"\0"):
-            if not item:
-                continue
-            text = item.decode("utf-8", "surrogateescape")
-            key, sep, value = text.partition("=")
-            if sep and not self.show_secrets and looks_secret(key):
-                value = "<redacted>"
-                masked += 1
+        from debugtool.collect.procdetail import mask_environment
+
+        items = [
+            item.decode("utf-8", "surrogateescape").partition("=")
+            for item in raw.split(b"\0")
+            if item
+        ]
+        # Entries without '=' have no value to mask: the key is kept, the separator too.
+        pairs, masked = mask_environment(
+            [(key, value) for key, sep, value in items if sep], self.show_secrets
+        )
+        shown = iter(pairs)
+        for key, sep, value in items:
+            if sep:
+                key, value = next(shown)
             self.out.write(printable(f"{key}{sep}{value}") + "\n")
         if masked:
             self._error(

@@ -85,6 +85,26 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
 
 
 @record
+class Port:
+    """A port of a container published on the host (``docker run -p 127.0.0.1:18099:8099``).
+
+    ``host_ip`` is the address it is published on ("" or ``0.0.0.0``/``::``: every address).
+    The host-side fields say who answers on the host, filled when a command looks
+    (``collect.ports.find_listeners``; the runtimes' lists leave them unknown): ``listener``
+    is "" (not looked at), ``process`` (a host process listens: docker-proxy, rootlessport,
+    conmon ...), or ``nat`` (nothing listens: the runtime's NAT rule alone forwards it).
+    """
+
+    container_port: int
+    protocol: str = "tcp"  # tcp, udp or sctp
+    host_ip: str = ""
+    host_port: int = 0
+    listener: str = ""  # "", "process" or "nat"
+    host_pids: list[int] = field(default_factory=list)  # host processes listening on it
+    host_process: str = ""  # the first one's name
+
+
+@record
 class Container:
     """One container (or sandbox) as the runtimes describe it.
 
@@ -110,6 +130,7 @@ class Container:
     oci_root: str = ""  # --root of the OCI runtime (runc/crun) that runs it, when known
     oci_runtime: str = ""  # runc or crun, when known
     pidns: int | None = None  # inode of the init process's PID namespace
+    ports: list[Port] = field(default_factory=list)  # published on the host, when known
     metadata: dict[str, Any] = field(default_factory=dict)  # each backend's raw record
 
     @property
@@ -161,6 +182,93 @@ class Process:
     def command(self) -> str:
         """The command line as one string, or ``[comm]`` for a process without one."""
         return " ".join(self.cmdline) if self.cmdline else f"[{self.name}]"
+
+
+@record
+class OpenFile:
+    """One descriptor a process holds, as ``ls -l /proc/PID/fd`` shows it from the host.
+
+    ``target`` is what the kernel names it: a path as the process's own mount namespace sees
+    it (so a container's ``/tmp/x``, not the host's path to it), ``socket:[INODE]``,
+    ``pipe:[INODE]``, ``anon_inode:[eventfd]``.
+    """
+
+    fd: int
+    target: str
+    kind: str = "file"  # file, socket, pipe, anon, other
+    mode: str = ""  # r, w or rw (from fdinfo's flags)
+    position: int | None = None
+    flags: int = 0  # the open(2) flags, as fdinfo writes them
+    deleted: bool = False  # the file was unlinked after it was opened
+
+
+@record
+class ThreadInfo:
+    """One thread of a process (``/proc/PID/task/TID``)."""
+
+    tid: int  # the host's
+    name: str = ""
+    user_time: float = 0.0  # seconds
+    system_time: float = 0.0
+
+
+@record
+class Limit:
+    """One resource limit of a process (``prlimit``); None means unlimited."""
+
+    name: str  # as prlimit(1) names it: nofile, nproc, as, core, ...
+    soft: int | None = None
+    hard: int | None = None
+
+
+@record
+class ProcessDetail:
+    """One process of a container in depth (``debugtool top TARGET --pid N``).
+
+    Paths (``cwd``, ``root``, ``exe``, open files) are as the container sees them. The
+    environment's secret-looking values are masked as the console masks them (``masked``
+    counts them). A field that could not be read is None (or empty), and ``warnings`` says why.
+    """
+
+    pid: int  # the host's
+    nspid: int | None = None
+    ppid: int = 0
+    nsppid: int | None = None
+    name: str = ""
+    cmdline: list[str] = field(default_factory=list)
+    exe: str = ""
+    state: str = ""
+    uid: int | None = None
+    user: str = ""
+    start_time: float | None = None
+    cwd: str = ""
+    root: str = ""
+    cpu_user: float | None = None  # seconds
+    cpu_system: float | None = None
+    nice: int | None = None
+    # memory_full_info: bytes
+    rss: int | None = None
+    vms: int | None = None
+    shared: int | None = None
+    uss: int | None = None
+    pss: int | None = None
+    swap: int | None = None
+    # I/O: bytes through the storage layer, characters through read/write, calls
+    read_bytes: int | None = None
+    write_bytes: int | None = None
+    read_chars: int | None = None
+    write_chars: int | None = None
+    read_calls: int | None = None
+    write_calls: int | None = None
+    voluntary_switches: int | None = None
+    involuntary_switches: int | None = None
+    threads: list[ThreadInfo] = field(default_factory=list)
+    limits: list[Limit] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
+    masked: int = 0
+    files: list[OpenFile] = field(default_factory=list)
+    sockets: list[Socket] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @record
@@ -266,6 +374,9 @@ class Network:
     routes: list[Route] = field(default_factory=list)
     sockets: list[Socket] = field(default_factory=list)
     dns: DNSConfig = field(default_factory=DNSConfig)
+    # The container's published ports (``Container.ports``) with who listens for each on the
+    # host, as found when the network was read.
+    ports: list[Port] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # parts that could not be read, in words
 
 

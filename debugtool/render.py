@@ -14,7 +14,9 @@ from debugtool.model import (
     CgroupStats,
     Mount,
     Network,
+    Port,
     Process,
+    ProcessDetail,
     SecurityContext,
     Snapshot,
     Socket,
@@ -23,6 +25,8 @@ from debugtool.output import printable
 from debugtool.views import cgroup as cgroup_view
 from debugtool.views import interfaces as interface_view
 from debugtool.views import mounts as mount_view
+from debugtool.views import ports as port_view
+from debugtool.views import procdetail as detail_view
 from debugtool.views import processes as process_view
 from debugtool.views import routes as route_view
 from debugtool.views import security as security_view
@@ -78,7 +82,7 @@ def socket_rows(sockets: list[Socket]) -> list[list[str]]:
 def network(
     snap: Snapshot | Network, sockets_only: bool = False, stream: TextIO | None = None
 ) -> None:
-    """Print the INTERFACES, ROUTES, SOCKETS and DNS sections for people."""
+    """Print the INTERFACES, ROUTES, PORTS, SOCKETS and DNS sections for people."""
     out = _stream(stream)
     network = snap.network if isinstance(snap, Snapshot) else snap
 
@@ -87,6 +91,8 @@ def network(
         table(interface_view.COLUMNS, network.interfaces, stream=out, fit=False)
         out.write("\nROUTES\n")
         table(route_view.COLUMNS, route_view.shown(network.routes), stream=out, fit=False)
+        out.write("\n")
+        ports(network.ports, stream=out)
         out.write("\n")
     out.write("SOCKETS\n")
     table(socket_view.COLUMNS, socket_view.rows(network.sockets), stream=out)
@@ -113,6 +119,18 @@ def network(
     out.write("".join(printable(line) + "\n" for line in lines))
 
 
+def ports(
+    items: list[Port], stream: TextIO | None = None, title: str = "PORTS (published on the host)"
+) -> None:
+    """Print the published ports section: each port, and who answers it on the host."""
+    out = _stream(stream)
+    out.write(title + "\n")
+    if items:
+        table(port_view.COLUMNS, items, stream=out, fit=False)
+    else:
+        out.write("(none)\n")
+
+
 def _labelled(title: str, pairs: list[tuple[str, str]], stream: TextIO | None) -> None:
     """Write a section: its title, then ``label: text`` lines aligned, each made printable."""
     width = max((len(label) for label, _ in pairs), default=0) + 1
@@ -133,3 +151,25 @@ def security(snap: Snapshot | SecurityContext, stream: TextIO | None = None) -> 
     s = snap.security if isinstance(snap, Snapshot) else snap
     _labelled("Security:", security_view.lines(s), stream)
     _stream(stream).write("".join(f"  ! {printable(w)}\n" for w in s.warnings))
+
+
+def process_detail(d: ProcessDetail, stream: TextIO | None = None) -> None:
+    """One process in depth: its summary, open files, sockets, threads, limits, environment."""
+    out = _stream(stream)
+    _labelled("PROCESS", detail_view.summary(d), out)
+    out.write("\nOPEN FILES\n")
+    table(detail_view.FILE_COLUMNS, d.files, stream=out)
+    out.write("\nSOCKETS\n")
+    table(socket_view.COLUMNS, socket_view.rows(d.sockets), stream=out)
+    out.write("\nTHREADS\n")
+    table(detail_view.THREAD_COLUMNS, d.threads, stream=out)
+    out.write("\nLIMITS\n")
+    table(detail_view.LIMIT_COLUMNS, d.limits, stream=out)
+    out.write("\nENVIRONMENT\n")
+    lines = detail_view.environment_lines(d) or ["(empty)"]
+    out.write("".join(printable(line) + "\n" for line in lines))
+    note = detail_view.masked_note(d)
+    if note:
+        output.warn(note)
+    for warning in d.warnings:
+        output.warn(warning)

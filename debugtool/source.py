@@ -16,7 +16,15 @@ import _thread
 import time
 
 from debugtool.errors import ContainerGone, ContainerNotFound, DebugtoolError
-from debugtool.model import CgroupStats, Container, Mount, Network, Process, Snapshot
+from debugtool.model import (
+    CgroupStats,
+    Container,
+    Mount,
+    Network,
+    Process,
+    ProcessDetail,
+    Snapshot,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,6 +33,7 @@ if TYPE_CHECKING:
 
     from debugtool.audit import Record
     from debugtool.bundle.reader import Bundle
+    from debugtool.collect.hostload import HostLoad, HostSampler
     from debugtool.runtimes import Discovery
     from debugtool.target import Target
 else:
@@ -66,6 +75,15 @@ class Source(Protocol):
 
     def runtime_inspect(self, container: Container) -> dict[str, Any]:
         """Return the runtime's own record of the container (its ``inspect`` JSON)."""
+        ...
+
+    def process_detail(self, container: Container, host_pid: int) -> ProcessDetail:
+        """Return one process of the container in depth (a live source only)."""
+        ...
+
+    def host_load(self) -> HostLoad | None:
+        """Return the host's load, memory and uptime: now (live), or as a bundle recorded it
+        (None when it holds none)."""
         ...
 
     def cgroup(self, container: Container) -> CgroupStats | None:
@@ -152,9 +170,17 @@ class LiveSource:
         self._cgroups: dict[str, tuple[str, dict[str, str]]] = {}  # id -> (version, dirs)
         self._lock = _thread.allocate_lock()  # workers of two screens may pin at once
         self._discovery: Discovery | None = None
+        self._host: HostSampler | None = None
 
     def banner(self, now: float) -> str:
         return ""
+
+    def host_load(self) -> HostLoad | None:
+        if self._host is None:
+            from debugtool.collect.hostload import HostSampler
+
+            self._host = HostSampler()
+        return self._host.sample()
 
     def containers(self) -> Discovery:
         from debugtool.runtimes import discover
@@ -242,6 +268,11 @@ class LiveSource:
         from debugtool.collect.network import collect_network
 
         return collect_network(self.target(container))
+
+    def process_detail(self, container: Container, host_pid: int) -> ProcessDetail:
+        from debugtool.collect.procdetail import collect_process
+
+        return collect_process(self.target(container), host_pid=host_pid)
 
     def runtime_inspect(self, container: Container) -> dict[str, Any]:
         runtime = self._discovery.runtime(container.runtime) if self._discovery else None
@@ -368,6 +399,25 @@ class BundleSource:
 
     def runtime_inspect(self, container: Container) -> dict[str, Any]:
         return self.bundle.inspect(container.id)
+
+    def host_load(self) -> HostLoad | None:
+        """The bundle's ``host`` section, if the bundle has one (``Bundle.host``)."""
+        from debugtool.collect.hostload import from_section
+
+        section = getattr(self.bundle, "host", None)
+        if callable(section):
+            try:
+                section = section()
+            except DebugtoolError:
+                return None
+        captured = self.bundle.captured_at
+        return from_section(section, captured if isinstance(captured, (int, float)) else None)
+
+    def process_detail(self, container: Container, host_pid: int) -> ProcessDetail:
+        raise DebugtoolError(
+            "a bundle keeps no process detail (open files, threads, limits): only the list.",
+            "Run 'debugtool top TARGET --pid N' on the live host.",
+        )
 
     def cgroup(self, container: Container) -> CgroupStats | None:
         samples = self.cgroup_history(container)

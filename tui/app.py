@@ -13,9 +13,13 @@ from textual.app import App
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
 
+from debugtool.errors import DebugtoolError
 from debugtool.model import Container
 from debugtool.output import printable
 from debugtool.source import Source
+
+#: Seconds between two samples of the host line (at least; never faster than ``interval``).
+HOST_EVERY = 2.0
 
 
 class DebugtoolApp(App[None]):
@@ -53,11 +57,32 @@ class DebugtoolApp(App[None]):
         self.usage = UsageHistory()
 
     def on_mount(self) -> None:
+        self.show_host_line()
+        if self.source.live:
+            self.set_interval(max(HOST_EVERY, self.interval), self.show_host_line)
         self.push_screen(ContainersScreen())
         if self.initial is not None:
             from debugtool_tui.screens.detail import DetailScreen
 
             self.push_screen(DetailScreen(self.initial))
+
+    def show_host_line(self) -> None:
+        """Put the host's load, CPU, memory, swap and uptime in the header's title.
+
+        Live, a sample is a few small /proc reads through psutil, taken on the timer; from a
+        bundle, its ``host`` section once (nothing when it has none).
+        """
+        host_load = getattr(self.source, "host_load", None)
+        if host_load is None:
+            return
+        try:
+            load = host_load()
+        except (DebugtoolError, OSError):
+            load = None
+        from debugtool.views.host import line
+
+        text = line(load) if load is not None else ""
+        self.title = printable(f"{self.TITLE}  {text}" if text else self.TITLE)
 
     def action_help(self) -> None:
         """Show every key binding that works on the current screen: its own keys first."""

@@ -25,6 +25,7 @@ from debugtool.views import cgroup as cgroup_view
 from debugtool.views import containers as container_view
 from debugtool.views import interfaces as interface_view
 from debugtool.views import mounts as mount_view
+from debugtool.views import ports as port_view
 from debugtool.views import processes as process_view
 from debugtool.views import routes as route_view
 from debugtool.views import security as security_view
@@ -195,6 +196,14 @@ def _network(snap: Snapshot) -> str:
     )
 
 
+def _ports(container: Container, snap: Snapshot | None) -> str:
+    """The published ports, with their host listeners when the capture looked for them."""
+    ports = (snap.network.ports if snap is not None else []) or container.ports
+    if not ports:
+        return '<p class="muted">no port published on the host</p>'
+    return _view(port_view.COLUMNS, ports)
+
+
 def _cgroup(stats: CgroupStats, samples: list[CgroupStats]) -> str:
     """The latest sample's usage (the snapshot's when no samples were taken), the CPU rate
     between the first and the last sample, and every sample."""
@@ -270,6 +279,8 @@ def _container(bundle: Bundle, container: Container, anchor: str) -> str:
         "<ul>" + "".join(f'<li class="warn">{esc(n)}</li>' for n in notes) + "</ul>"
         if notes
         else "",
+        "<h3>Ports</h3>",
+        _ports(c, snap),
         f"<h3>Processes ({len(snap.processes) if snap else 0})</h3>",
         _processes(snap) if snap else missing,
         f"<h3>Mounts ({len(snap.mounts) if snap else 0})</h3>",

@@ -8,7 +8,9 @@ always come from ``/proc/PID/net/raw{,6}``: that table is small and cheap to rea
 often not built into the kernel (asking for it makes the kernel try to load a module each time).
 
 Socket owners are found by scanning ``/proc/*/fd`` of the processes in the same network
-namespace, as ``ss -p`` does; a process that exits mid-scan is skipped.
+namespace, as ``ss -p`` does; a process that exits mid-scan is skipped. The container's
+published ports come from its runtime's record, with who listens for each on the host
+(``collect.ports``).
 """
 
 from __future__ import annotations
@@ -507,5 +509,9 @@ def collect_network(target: Target) -> Network:
     sockets.sort(key=sort_key)
     network.sockets = sockets
     network.dns = read_dns(target.root, warnings)
+    if target.container.ports:
+        from debugtool.collect.ports import find_listeners
+
+        network.ports = find_listeners(target.container.ports)
     target.check()
     return network

@@ -21,8 +21,10 @@ def register(sub: SubcommandsLike) -> None:
         help="show one container's metadata, namespaces, cgroup and root",
         description="Show what debugtool knows of one container: the runtime's own metadata, "
         "its init PID (pinned), namespace inodes, cgroup paths, root filesystem, every "
-        "runtime that knows it, the cgroup's usage and limits, and the security context "
-        "(capabilities, seccomp, AppArmor/SELinux, user namespace, privileged-looking settings).",
+        "runtime that knows it, its published ports and who listens for each on the host "
+        "(docker-proxy, conmon, or a NAT rule only), the cgroup's usage and limits, and the "
+        "security context (capabilities, seccomp, AppArmor/SELinux, user namespace, "
+        "privileged-looking settings).",
     )
     p.add_argument(
         "target",
@@ -57,6 +59,14 @@ def run(args: argparse.Namespace) -> int:
             snap = source.snapshot(container)
             record.update(pid=container.pid, cgroup_stats=snap.cgroup, security=snap.security)
             errors = {k: v for k, v in snap.errors.items() if k in ("cgroup", "security")}
+            # The host listeners as the capture found them, else the runtime's record alone.
+            record["ports"] = snap.network.ports or container.ports
+        if "ports" not in record:
+            from debugtool.collect.ports import find_listeners
+
+            record["ports"] = (
+                find_listeners(container.ports) if container.running else container.ports
+            )
         if errors:
             record["errors"] = errors
             for section, sentence in errors.items():
@@ -109,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
         print("Cgroup:")
         for ctl, path in record["cgroup"].items():
             print(f"  {show(ctl) or '(v2)'}: {show(path)}")
+    if record["ports"]:
+        render.ports(record["ports"], title="Ports (published on the host):")
     if "cgroup_stats" in record:
         render.cgroup(record["cgroup_stats"])
     if "security" in record:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from debugtool.commands import TARGET_HELP, Seconds, add_bundle_option
+from debugtool.commands import TARGET_HELP, Count, Seconds, add_bundle_option
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,7 +22,11 @@ def register(sub: SubcommandsLike) -> None:
         "the container and on the host, the user named from the container's own /etc/passwd, "
         "state, CPU, memory, threads, start time and command line. Nothing runs inside the "
         "container. A PID marked '*' is in the container's PID namespace but outside its cgroup "
-        "(entered with nsenter or setns), so the container's limits do not apply to it.",
+        "(entered with nsenter or setns), so the container's limits do not apply to it. "
+        "With --pid N, one process in depth instead: open files (paths as the container sees "
+        "them), sockets, threads, memory (RSS, USS, PSS, swap), I/O, context switches, "
+        "resource limits, environment (secret-looking values masked), working directory and "
+        "root.",
     )
     p.add_argument(
         "target",
@@ -38,6 +42,25 @@ def register(sub: SubcommandsLike) -> None:
         help="sample %%CPU over this many seconds (default: the average since each process "
         "started, as ps shows it)",
     )
+    p.add_argument(
+        "--pid",
+        type=Count("--pid", "1", minimum=1, maximum=1 << 22),  # PID_MAX_LIMIT
+        metavar="N",
+        help="show process N in depth; N is the PID as the container sees it (the PID column, "
+        "as 'trace --pid' and the console take it)",
+    )
+    p.add_argument(
+        "--host-pid",
+        type=Count("--host-pid", "1", minimum=1, maximum=1 << 22),
+        metavar="N",
+        help="the same for the process with host PID N (the HOST PID column); it must be one "
+        "of the container's",
+    )
+    p.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="with --pid: show secret-looking environment values instead of <redacted>",
+    )
     add_bundle_option(p, "processes")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=run)
@@ -46,6 +69,8 @@ def register(sub: SubcommandsLike) -> None:
 def run(args: argparse.Namespace) -> int:
     from debugtool.commands import open_source
 
+    if args.pid is not None or args.host_pid is not None:
+        return run_detail(args)
     with open_source(args) as source:
         # Only the processes are shown: pid:N needs no runtime asked.
         container = source.find(args.target, names_container=False)
@@ -69,3 +94,39 @@ def write_json(processes: list[Process], tree: bool = False) -> None:
         output.emit_json([{**vars(p), "depth": depth} for depth, p in process_tree(processes)])
     else:
         output.emit_json(processes)
+
+
+def run_detail(args: argparse.Namespace) -> int:
+    """``top TARGET --pid N``: one process in depth, read live (a bundle keeps no such detail)."""
+    from debugtool import output
+    from debugtool.commands import open_source
+    from debugtool.errors import UsageError
+    from debugtool.source import LiveSource
+
+    if args.pid is not None and args.host_pid is not None:
+        raise UsageError("give --pid or --host-pid, not both.", "See 'debugtool top --help'.")
+    if getattr(args, "bundle", None):
+        raise UsageError(
+            "a bundle keeps no process detail: --pid reads a live process.",
+            "Drop --bundle, or use 'debugtool top --bundle FILE TARGET' for the process list.",
+        )
+    from debugtool.collect.procdetail import collect_process
+
+    with open_source(args) as source:
+        assert isinstance(source, LiveSource)
+        container = source.find(args.target)
+        detail = collect_process(
+            source.target(container),
+            pid=args.pid,
+            host_pid=args.host_pid,
+            show_secrets=args.show_secrets,
+        )
+    if args.json:
+        for warning in detail.warnings:
+            output.warn(warning)
+        output.emit_json(detail)
+        return 0
+    from debugtool import render
+
+    render.process_detail(detail)
+    return 0

@@ -218,6 +218,7 @@ def _absorb(into: Container, other: Container) -> None:
         "oci_runtime",
         "pidns",
         "pid",
+        "ports",
     ):
         if not getattr(into, name) and getattr(other, name):
             setattr(into, name, getattr(other, name))

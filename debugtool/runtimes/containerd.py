@@ -20,7 +20,7 @@ import time
 from debugtool import deadline as deadlines
 from debugtool import debuglog, jsonc, procfs
 from debugtool.errors import ContainerGone, ExecUnsupported, RuntimeUnavailable
-from debugtool.model import Container
+from debugtool.model import Container, Port
 from debugtool.record import record
 from debugtool.runtimes import grpcwire
 from debugtool.runtimes import protowire as pw
@@ -42,6 +42,8 @@ TASKS_GET = "/containerd.services.tasks.v1.Tasks/Get"
 V2_TASKS = "io.containerd.runtime.v2.task"
 V1_TASKS = "io.containerd.runtime.v1.linux"
 CRI_METADATA = "io.cri-containerd.container.metadata"
+CRI_SANDBOX_METADATA = "io.cri-containerd.sandbox.metadata"
+NERDCTL_PORTS = "nerdctl/ports"
 
 #: containerd.v1.types.Status (api/types/task/task.proto).
 TASK_STATUS = {0: "unknown", 1: "created", 2: "running", 3: "stopped", 4: "paused", 5: "paused"}
@@ -160,6 +162,8 @@ def container_record(
         restarts = annotations.get("io.kubernetes.container.restartCount", "0")
         log_path = f"{log_dir}/{k8s_name}/{restarts}.log"
 
+    ports = ports_of(labels, extensions)
+
     tasks_dir = V1_TASKS if runtime_name.endswith(".v1.linux") else V2_TASKS
     bundle = f"{daemon.state}/{tasks_dir}/{namespace}/{cid}"
     status = task["status"] if task else "created"
@@ -199,8 +203,23 @@ def container_record(
         rootfs=f"{bundle}/rootfs" if pid else "",
         oci_root=f"{_run_path(root or daemon.runc_root)}/{namespace}",
         oci_runtime=os.path.basename(binary) or ("runc" if "runc" in runtime_name else ""),
+        ports=ports,
         metadata={"containerd": record},
     )
+
+
+def ports_of(labels: dict[str, str], extensions: dict[str, tuple[str, bytes]]) -> list[Port]:
+    """Return the ports a containerd container publishes, where something recorded them:
+    nerdctl's ``nerdctl/ports`` label, or a CRI sandbox's port mappings (what the CNI portmap
+    plugin was given). Without either, nothing is known: [] (``ctr run`` publishes nothing)."""
+    from debugtool.runtimes import ports
+
+    label = labels.get(NERDCTL_PORTS)
+    if label:
+        return ports.from_nerdctl(label)
+    if CRI_SANDBOX_METADATA in extensions:
+        return ports.from_cri_sandbox(_json(extensions[CRI_SANDBOX_METADATA][1]))
+    return []
 
 
 def _runc_options(runtime: pw.Message) -> tuple[str, str]:

@@ -16,7 +16,7 @@ import time
 
 from debugtool import jsonc, procfs
 from debugtool.errors import ContainerGone, RuntimeUnavailable
-from debugtool.model import Container
+from debugtool.model import Container, Port
 from debugtool.runtimes.base import ExecRequest, Runtime, Stdio
 from debugtool.runtimes.dockerapi import DockerAPI, decode, quote
 from debugtool.runtimes.liveness import host_pid, parse_created, proc_stat
@@ -129,6 +129,17 @@ def _kind(value: Any) -> str:
     return names.get(type(value), "number")
 
 
+def _published(value: Any) -> list[Port]:
+    """Return the published ports of a list answer's ``Ports`` (a list) or of a record's
+    ``NetworkSettings.Ports`` (a mapping). ``runtimes.ports`` is imported only for a container
+    that has some: ``ps`` of containers that publish nothing pays nothing for it."""
+    if not value:
+        return []
+    from debugtool.runtimes import ports
+
+    return ports.from_docker_list(value) if isinstance(value, list) else ports.from_inspect(value)
+
+
 def container_from_list(
     item: dict[str, Any], pid: int | None = None, runc: bool = True
 ) -> Container:
@@ -158,6 +169,7 @@ def container_from_list(
         k8s_container=k8s_name,
         oci_root=OCI_ROOT if runc else "",
         oci_runtime="runc" if runc else "",
+        ports=_published(item.get("Ports")),
         metadata={"docker": item},
     )
 
@@ -245,6 +257,7 @@ def container_from_state(record: dict[str, Any], pid: int | None, runc: bool = T
         k8s_container=k8s_name,
         oci_root=OCI_ROOT if pid and runc else "",
         oci_runtime="runc" if pid and runc else "",
+        ports=_published(_mapping(record.get("NetworkSettings")).get("Ports")) if pid else [],
         metadata={
             "docker": {
                 "source": FROM_STATE_FILES,

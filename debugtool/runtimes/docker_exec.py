@@ -259,6 +259,8 @@ class DockerExec:
 
 def container_from_inspect(data: dict) -> Container:
     """Map ``GET /containers/{id}/json`` to a Container (for resolving a full id quickly)."""
+    from debugtool.runtimes.ports import from_inspect
+
     state = data.get("State") or {}
     config = data.get("Config") or {}
     status = str(state.get("Status") or "unknown")
@@ -275,6 +277,7 @@ def container_from_inspect(data: dict) -> Container:
         backends=["docker"],
         oci_root="/run/docker/runtime-runc/moby" if runtime == "runc" else "",
         oci_runtime=runtime if runtime in ("runc", "crun") else "",
+        ports=from_inspect((data.get("NetworkSettings") or {}).get("Ports")),
         metadata={"docker": data},
     )
 

@@ -21,7 +21,7 @@ import os
 
 from debugtool import jsonc, procfs
 from debugtool.errors import ContainerGone, DebugtoolError, RuntimeUnavailable
-from debugtool.model import Container
+from debugtool.model import Container, Port
 from debugtool.runtimes.base import ExecRequest, Runtime
 
 TYPE_CHECKING = False
@@ -60,8 +60,12 @@ def read_storage(root: str) -> list[dict[str, Any]]:
     return [r for r in records if isinstance(r, dict)]
 
 
-def libpod_records(root: str) -> dict[str, tuple[dict[str, str], str]]:
-    """Return each container's labels and pod name from libpod's database, by id.
+#: What libpod's database says of one container: its labels, its pod's name, its published ports.
+Libpod = tuple[dict[str, str], str, list[Port]]
+
+
+def libpod_records(root: str) -> dict[str, Libpod]:
+    """Return each container's labels, pod name and published ports from libpod's database, by id.
 
     libpod keeps its state in ``libpod/bolt_state.db`` (bolt, podman 4 and hosts upgraded
     since) or in ``db.sql`` (SQLite, podman 5's default on a new host); bolt is taken when both
@@ -76,13 +80,14 @@ def libpod_records(root: str) -> dict[str, tuple[dict[str, str], str]]:
         pods, configs = _libpod_sqlite(f"{root}/db.sql")
     else:
         pods, configs = _libpod_bolt(bolt)
-    found: dict[str, tuple[dict[str, str], str]] = {}
+    found: dict[str, Libpod] = {}
     for cid, raw in configs:
         config = _json_object(raw)
         labels = config.get("labels")
         found[cid] = (
             {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {},
             "" if config.get("pause") else pods.get(str(config.get("pod") or ""), ""),
+            _published(config.get("newPortMappings") or config.get("portMappings")),
         )
     return found
 
@@ -120,6 +125,16 @@ def _libpod_sqlite(path: str) -> tuple[dict[str, str], list[tuple[str, bytes | N
     except sqlite3.Error as exc:
         raise ValueError(f"{path}: {exc}") from None
     return pods, [(str(i), raw.encode() if isinstance(raw, str) else raw) for i, raw in rows]
+
+
+def _published(value: Any) -> list[Port]:
+    """Return the ports of libpod's or ``podman ps``'s port mappings (``runtimes.ports`` is
+    imported only for a container that has some)."""
+    if not value:
+        return []
+    from debugtool.runtimes.ports import from_podman
+
+    return from_podman(value)
 
 
 def _json_object(raw: bytes | None) -> dict[str, Any]:
@@ -181,10 +196,10 @@ def frozen(state: dict[str, Any]) -> bool:
 def container_from_storage(
     record: dict[str, Any],
     root: str = GRAPH_ROOT,
-    libpod: tuple[dict[str, str], str] = ({}, ""),
+    libpod: Libpod = ({}, "", []),
 ) -> Container:
-    """Map one containers.json record, plus the OCI runtime's state of it and libpod's labels
-    and pod name (``libpod``), to a Container."""
+    """Map one containers.json record, plus the OCI runtime's state of it and libpod's labels,
+    pod name and ports (``libpod``), to a Container."""
     cid = str(record.get("id", ""))
     names = record.get("names") or []
     try:
@@ -232,6 +247,7 @@ def container_from_storage(
         rootfs=rootfs if pid else "",
         oci_root=oci_root,
         oci_runtime=oci_runtime,
+        ports=list(libpod[2]),
         metadata={"podman": {**record, "metadata": meta, "source": "storage"}},
     )
 
@@ -252,6 +268,7 @@ def container_from_ps(item: dict[str, Any]) -> Container:
         created=float(created) if isinstance(created, int | float) and created > 0 else None,
         labels=labels,
         pod=str(item.get("PodName") or ""),
+        ports=_published(item.get("Ports")),
         metadata={"podman": {**item, "source": "podman ps"}},
     )
 
@@ -309,7 +326,7 @@ class PodmanRuntime(Runtime):
                     "their labels and pods."
                 )
             found = [
-                container_from_storage(r, self.root, libpod.get(str(r.get("id")), ({}, "")))
+                container_from_storage(r, self.root, libpod.get(str(r.get("id")), ({}, "", [])))
                 for r in records
             ]
         if not all:

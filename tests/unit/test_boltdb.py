@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from debugtool.model import Port
 from debugtool.runtimes import boltdb, podman
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "runtimes" / "libpod-bolt_state.db.gz"
@@ -64,8 +65,8 @@ def test_reads_every_container_through_branch_and_overflow_pages(db_path: Path) 
 def test_libpod_records_give_labels_and_pod_names(db_path: Path) -> None:
     records = podman.libpod_records(str(db_path.parent.parent))
     by_name = {c["name"]: cid for cid, c in configs(db_path).items()}
-    assert records[by_name["dtcap-in-pod"]] == ({"team": "ops"}, "dtcap-pod")
-    assert records[by_name["dtcap-bolt-07"]] == ({"idx": "07"}, "")
+    assert records[by_name["dtcap-in-pod"]] == ({"team": "ops"}, "dtcap-pod", [])
+    assert records[by_name["dtcap-bolt-07"]] == ({"idx": "07"}, "", [])
     assert len(records) == 65
 
 
@@ -158,7 +159,23 @@ def test_libpod_records_from_podman_5s_sqlite_database(tmp_path: Path) -> None:
     rows = [
         ("c1", "web", "p1", {"name": "web", "pod": "p1", "labels": {"tier": "front"}}),
         ("c2", "p1-infra", "p1", {"name": "p1-infra", "pod": "p1", "pause": True}),
-        ("c3", "db", None, {"name": "db"}),
+        (
+            "c3",
+            "db",
+            None,
+            {
+                "name": "db",
+                "newPortMappings": [
+                    {
+                        "host_ip": "127.0.0.1",
+                        "container_port": 8099,
+                        "host_port": 18099,
+                        "range": 1,
+                        "protocol": "tcp",
+                    }
+                ],
+            },
+        ),
     ]
     conn.executemany(
         "INSERT INTO ContainerConfig VALUES (?, ?, ?, ?)",
@@ -167,9 +184,9 @@ def test_libpod_records_from_podman_5s_sqlite_database(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     assert podman.libpod_records(str(tmp_path)) == {
-        "c1": ({"tier": "front"}, "shop"),
-        "c2": ({}, ""),  # the pod's infra container is not one of its members
-        "c3": ({}, ""),
+        "c1": ({"tier": "front"}, "shop", []),
+        "c2": ({}, "", []),  # the pod's infra container is not one of its members
+        "c3": ({}, "", [Port(8099, "tcp", "127.0.0.1", 18099)]),
     }
     (tmp_path / "db.sql").write_bytes(b"garbage" * 100)
     with pytest.raises(ValueError, match="db.sql"):

@@ -27,7 +27,16 @@ from debugtool_tui.widgets.resources import ResourcePanel
 from debugtool.errors import DebugtoolError
 from debugtool.model import Container, Snapshot
 from debugtool.output import printable, utc_text
-from debugtool.views import interfaces, mounts, processes, routes, security, sessions, sockets
+from debugtool.views import (
+    interfaces,
+    mounts,
+    ports,
+    processes,
+    routes,
+    security,
+    sessions,
+    sockets,
+)
 from debugtool.views.containers import runtime_text
 
 TABS = ("processes", "mounts", "network", "resources", "security", "audit")
@@ -68,6 +77,7 @@ INTERFACE_COLUMNS = [
     interfaces.ERRORS,
 ]
 SOCKET_COLUMNS = [*sockets.COLUMNS, sockets.RECV_Q, sockets.SEND_Q]
+PORT_COLUMNS = ports.COLUMNS
 ROUTE_COLUMNS = routes.COLUMNS
 AUDIT_COLUMNS = sessions.ONE_CONTAINER
 
@@ -130,6 +140,8 @@ class DetailScreen(PollingScreen):
                 with VerticalScroll():
                     yield Static("Interfaces", classes="section")
                     yield LiveTable(INTERFACE_COLUMNS, id="interface-table", classes="part")
+                    yield Static("Published ports (host side)", classes="section")
+                    yield LiveTable(PORT_COLUMNS, id="port-table", classes="part")
                     yield Static("Sockets (listening first)", classes="section")
                     yield LiveTable(SOCKET_COLUMNS, id="socket-table", classes="part")
                     yield Static("Routes", classes="section")
@@ -287,6 +299,10 @@ class DetailScreen(PollingScreen):
             return
         net = snapshot.network
         self.table("interface").show({i.name: i for i in net.interfaces})
+        # The listeners as the network was read; a bundle of an older capture: the runtime's.
+        published = net.ports or self.container.ports
+        port_keys = [str(n) for n in range(len(published))]
+        self.table("port").show(dict(zip(port_keys, published, strict=True)), order=port_keys)
         rows = sorted(
             sockets.rows(net.sockets),
             key=lambda r: (
@@ -393,6 +409,8 @@ class DetailScreen(PollingScreen):
                 [
                     "Interfaces",
                     self.table("interface").as_text(),
+                    "Published ports",
+                    self.table("port").as_text(),
                     "Sockets",
                     self.table("socket").as_text(),
                     "Routes",
@@ -479,4 +497,12 @@ class DetailScreen(PollingScreen):
         self.action_refresh()
 
     def on_live_table_chosen(self, message: LiveTable.Chosen) -> None:
-        pass  # Enter on a row selects it; nothing deeper to drill into
+        """Enter on a process opens it in depth (the other tables have nothing deeper)."""
+        if message.table.id != "process-table" or self.snapshot is None:
+            return
+        for p in self.snapshot.processes:
+            if str(p.pid) == message.key:  # the host PID
+                from debugtool_tui.screens.process import ProcessScreen
+
+                self.app.push_screen(ProcessScreen(self.container, p.pid, p.nspid))
+                return
