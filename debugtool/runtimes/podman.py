@@ -23,6 +23,7 @@ from debugtool import jsonc, procfs
 from debugtool.errors import ContainerGone, DebugtoolError, RuntimeUnavailable
 from debugtool.model import Container, Port
 from debugtool.runtimes.base import ExecRequest, Runtime
+from debugtool.runtimes.liveness import parse_created
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ def container_from_storage(
         meta = {}
     if not isinstance(meta, dict):
         meta = {}
-    created = _rfc3339(str(record.get("created") or ""))
+    created = parse_created(record.get("created"))  # containers/storage: nanoseconds, Z
     if created is None and meta.get("created-at"):
         created = float(meta["created-at"])
 
@@ -271,21 +272,6 @@ def container_from_ps(item: dict[str, Any]) -> Container:
         ports=_published(item.get("Ports")),
         metadata={"podman": {**item, "source": "podman ps"}},
     )
-
-
-def _rfc3339(text: str) -> float | None:
-    # containers/storage writes nanoseconds; fromisoformat reads up to microseconds in 3.11.
-    from datetime import datetime
-
-    head, dot, frac = text.rstrip("Z").partition(".")
-    if not head:
-        return None
-    try:
-        return datetime.fromisoformat(head + "+00:00").timestamp() + (
-            float("0." + frac) if dot else 0
-        )
-    except ValueError:
-        return None
 
 
 class PodmanRuntime(Runtime):

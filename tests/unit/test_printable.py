@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import sys
 import unicodedata
+from pathlib import Path
 
 import pytest
 
@@ -73,6 +75,39 @@ def test_the_escaped_set_is_every_control_format_and_separator_character() -> No
         if (unicodedata.category(chr(code)) in escaped) != bool(pattern.match(chr(code)))
     ]
     assert not wrong
+
+
+@pytest.mark.parametrize("multiline", [False, True])
+def test_short_and_long_text_are_escaped_alike(multiline: bool) -> None:
+    """Short text is walked a character at a time (no ``re`` for a hostile name in ``ps``),
+    long text is matched by the pattern: both escape every code point the same way."""
+    pattern = output._unsafe(multiline)
+    wrong = [
+        hex(code)
+        for code in range(sys.maxunicode + 1)
+        if output._escape_each(chr(code), multiline) != pattern.sub(output._escape, chr(code))
+    ]
+    assert not wrong
+    mixed = "".join(chr(c) for c in range(0, 0x3000, 7)) + "\U000e0041\udcff\u2028x"
+    assert len(mixed) > output._SHORT  # printable takes the pattern; the walk must agree
+    assert printable(mixed, multiline) == output._escape_each(mixed, multiline)
+
+
+def test_short_hostile_text_is_escaped_without_re() -> None:
+    code = (
+        "import sys\n"
+        "from debugtool.output import printable\n"
+        "assert printable('web\\x1b]0;owned\\x07\\u202e') == 'web\\\\x1b]0;owned\\\\x07\\\\u202e'\n"
+        "print('re' in sys.modules)\n"
+    )
+    root = str(Path(__file__).resolve().parents[2])
+    out = subprocess.run(
+        [sys.executable, "-S", "-c", f"import sys; sys.path.insert(0, {root!r})\n{code}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout == "False\n"
 
 
 def test_table_cells_are_escaped_and_stay_aligned() -> None:
