@@ -413,6 +413,7 @@ def test_write_json_equals_to_dict() -> None:
         "routes",
         "sockets",
         "dns",
+        "ports",
         "warnings",
     ]
     # one socket per line
