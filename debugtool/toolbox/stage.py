@@ -150,10 +150,12 @@ def _locate(name: str, asked: bool) -> _Tool | None:
     import shutil
 
     base = os.path.basename(name)
-    if not base or base.startswith(".") or base == "busybox" or not set(base) <= NAME_CHARS:
+    if not base or base.startswith(".") or not set(base) <= NAME_CHARS:
         raise UsageError(
             f"'{name}' is not a tool name.", "Name a program on the host's PATH, or its path."
         )
+    if base == "busybox":
+        return None  # always brought, underneath the others
     path = name if "/" in name else shutil.which(name, path=os.environ.get("PATH") or HOST_PATH)
     if path is None or not os.path.isfile(path):
         if not asked:
