@@ -21,8 +21,8 @@ def add_exec_options(p: OptionsLike, shell: bool = False) -> None:
         choices=("runtime", "ns", "toolbox"),
         default=None if shell else "runtime",
         help="runtime: the runtime's own exec (default; the container's full security context); "
-        "ns: join its namespaces and cgroup from the host; toolbox: ns plus the host's tools "
-        "at /.debugtool in a private mount namespace",
+        "ns: join its namespaces and cgroup from the host; toolbox: ns plus host tools "
+        "(busybox and --tool's) read-only at /.debugtool in a private mount namespace",
     )
     p.add_argument("-u", "--user", metavar="USER", help="user (NAME, UID, NAME:GROUP, UID:GID)")
     p.add_argument("-w", "--workdir", metavar="DIR", help="working directory in the container")
@@ -47,9 +47,21 @@ def add_exec_options(p: OptionsLike, shell: bool = False) -> None:
         "privileged exec (Docker only); marked in the audit log",
     )
     p.add_argument(
+        "--tool",
+        action="append",
+        metavar="NAME[,NAME...]",
+        help="toolbox mode: host programs to bring with their shared libraries, beside the "
+        "host's static busybox (repeatable; a name on the host's PATH or a path; 'busybox' "
+        "for busybox alone). Default: those of strace, tcpdump, curl, ss, ip, lsof and ps the "
+        "host has. They run through their own bundled loader, so they work in distroless "
+        "containers; on PATH after the container's own commands (/.debugtool/bin/NAME is "
+        "always the host's)",
+    )
+    p.add_argument(
         "--tools",
         metavar="DIR",
-        help="toolbox mode: the host directory mounted at /.debugtool (default: busybox)",
+        help="toolbox mode: mount this host directory at /.debugtool as it is, instead of "
+        "busybox and --tool's programs (its bin/ goes on PATH)",
     )
     p.add_argument(
         "--json",
@@ -67,7 +79,9 @@ def register(sub: SubcommandsLike) -> None:
         "context (namespaces, cgroup, capabilities, seccomp, LSM) are matched and which not.",
         epilog="Exit codes: the command's own; 126 it cannot be invoked (or the user does not "
         "exist); 127 it was not found; 125 debugtool failed, including when the container "
-        "stops while the command runs. Example: debugtool exec --mode toolbox web -- ls -l /",
+        "stops while the command runs, or a --tool program is not on the host. Examples: "
+        "debugtool exec --mode toolbox web -- ls -l /; "
+        "debugtool exec --mode toolbox --tool tcpdump web -- tcpdump -i any -c 10 -n",
     )
     p.add_argument("-i", "--interactive", action="store_true", help="stream stdin to the command")
     p.add_argument("-t", "--tty", action="store_true", help="give the command a terminal")
@@ -94,6 +108,17 @@ def parse_env(items: list[str]) -> dict[str, str]:
             value = os.environ[key]
         env[key] = value
     return env
+
+
+def parse_tool_list(items: list[str] | None) -> list[str] | None:
+    """Return ``--tool`` values (repeatable, comma-separated) as one list; None when not given.
+
+    ``busybox`` stands for nothing beyond busybox, which toolbox mode always brings.
+    """
+    if items is None:
+        return None
+    names = [name.strip() for item in items for name in item.split(",") if name.strip()]
+    return [name for name in names if name != "busybox"]
 
 
 def report_context(as_json: bool):
@@ -186,6 +211,7 @@ def run(args: argparse.Namespace) -> int:
             namespaces=args.ns.split(",") if args.ns else None,
             privileged=args.privileged,
             tools=args.tools,
+            host_tools=parse_tool_list(args.tool),
             discovery=found,
             report=report_context(args.json),
             early=early,

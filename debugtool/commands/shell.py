@@ -20,8 +20,11 @@ def register(sub: SubcommandsLike) -> None:
         "shell",
         help="open an interactive shell in a container",
         description="Open an interactive shell in a container: 'exec -it' of its /bin/sh. When "
-        "the container has no /bin/sh (distroless), the host's busybox sh runs in toolbox mode "
-        "instead, with the container's files at / and host tools on PATH.",
+        "the container has no /bin/sh (distroless), or --tool or --tools is given, it runs in "
+        "toolbox mode instead: the container's files at /, and on PATH the host's busybox and "
+        "host tools (strace, tcpdump, curl, ss, ip, lsof, ps where the host has them, or the "
+        "--tool list) with their libraries, read-only at /.debugtool. Without a /bin/sh of the "
+        "container's, the shell is busybox's.",
     )
     add_exec_options(p, shell=True)
     p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
@@ -43,11 +46,18 @@ def has_file(root: str, path: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from debugtool.commands.exec import parse_env, report_context, resolve_target
+    from debugtool.commands.exec import (
+        parse_env,
+        parse_tool_list,
+        report_context,
+        resolve_target,
+    )
     from debugtool.exec import exec_in
 
-    mode = args.mode or "runtime"
-    target, found = resolve_target(args, mode if args.mode else "ns", ["/bin/sh"])
+    tool_names = parse_tool_list(args.tool)
+    wants_tools = tool_names is not None or args.tools is not None
+    mode = args.mode or ("toolbox" if wants_tools else "runtime")
+    target, found = resolve_target(args, mode if args.mode or wants_tools else "ns", ["/bin/sh"])
     with target:
         argv = ["/bin/sh"]
         if mode != "toolbox" and not has_file(target.root, "/bin/sh"):
@@ -64,8 +74,14 @@ def run(args: argparse.Namespace) -> int:
                 "in toolbox mode.\n"
             )
             mode = "toolbox"
+        env = parse_env(args.env)
         if mode == "toolbox" and (args.tools is None) and not has_file(target.root, "/bin/sh"):
+            from debugtool.toolbox.stage import SHRC
+
             argv = ["/.debugtool/bin/sh"]
+            # busybox's sh runs its own applet for a name before PATH; this file's functions
+            # put the host tools of the same name (ps, ip, lsof) first.
+            env.setdefault("ENV", SHRC)
         result = exec_in(
             target,
             argv,
@@ -74,10 +90,11 @@ def run(args: argparse.Namespace) -> int:
             tty=True,
             user=args.user,
             workdir=args.workdir,
-            env=parse_env(args.env),
+            env=env,
             namespaces=args.ns.split(",") if args.ns else None,
             privileged=args.privileged,
             tools=args.tools,
+            host_tools=tool_names,
             discovery=found,
             report=report_context(args.json),
         )

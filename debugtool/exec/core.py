@@ -49,6 +49,7 @@ def exec_in(
     namespaces: Sequence[str] | None = None,
     privileged: bool = False,
     tools: str | None = None,
+    host_tools: Sequence[str] | None = None,
     discovery: Discovery | None = None,
     report: Callable[[ExecContext], None] | None = None,
     spawn: bool | None = None,
@@ -67,6 +68,8 @@ def exec_in(
     from a worker thread (the TUI) those are skipped, and the thread must live until it returns
     (the joiner's parent-death signal follows that thread). ``early``: the joiner the caller
     started itself (``EarlyJoiner.start``, right after pinning the target); exec_in owns it.
+    Toolbox mode mounts ``tools`` (a host directory) or busybox with the host programs
+    ``host_tools`` (None: the default set the host has; see ``debugtool.toolbox.stage``).
 
     Raises ``UsageError``, ``ContainerGone``, ``AuditUnavailable`` (the audit log cannot be
     written: nothing ran), ``ExecUnsupported`` (125), ``CommandNotInvokable`` (126) or
@@ -100,7 +103,7 @@ def exec_in(
             # plans and writes the start record; it enters nothing before run_ns hands over.
             early = start_early(target, mode, spawn)
         return _run(target, argv, mode, request, stdio, namespaces, privileged, tools,
-                    discovery, report, spawn, early)  # fmt: skip
+                    host_tools, discovery, report, spawn, early)  # fmt: skip
     finally:
         if early is not None:
             early.cancel()  # a no-op once run_ns has handed it its spec
@@ -115,6 +118,7 @@ def _run(
     namespaces: Sequence[str] | None,
     privileged: bool,
     tools: str | None,
+    host_tools: Sequence[str] | None,
     discovery: Discovery | None,
     report: Callable[[ExecContext], None] | None,
     spawn: bool | None,
@@ -124,7 +128,7 @@ def _run(
     from debugtool import audit
 
     user, interactive = request.user, request.interactive
-    plan = make_plan(target, mode, namespaces, privileged, tools, discovery)
+    plan = make_plan(target, mode, namespaces, privileged, tools, discovery, host_tools)
     session = audit.Session(
         audit.Record(
             action="exec",

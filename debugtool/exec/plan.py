@@ -73,14 +73,24 @@ def make_plan(
     privileged: bool,
     tools: str | None,
     discovery: Discovery | None,
+    host_tools: Sequence[str] | None = None,
 ) -> Plan:
-    """Decide what the exec will match and what it will not; raise before anything runs."""
+    """Decide what the exec will match and what it will not; raise before anything runs.
+
+    In toolbox mode ``tools`` is a host directory to mount as it is, ``host_tools`` the host
+    programs to bring with busybox (None: the default set the host has); building that
+    directory (``toolbox.stage.prepare``) is part of planning, so a missing tool stops the exec
+    before anything runs.
+    """
     container = target.container
+    if mode != "toolbox":
+        if tools:
+            raise UsageError("--tools works only with --mode toolbox.")
+        if host_tools is not None:
+            raise UsageError("--tool works only with --mode toolbox.")
     if mode == "runtime":
         if namespaces:
             raise UsageError("--ns works only with --mode ns or --mode toolbox.")
-        if tools:
-            raise UsageError("--tools works only with --mode toolbox.")
         runtime_name, runtime = _exec_runtime(target, discovery)
         if privileged and not runtime.supports_privileged_exec:
             raise ExecUnsupported(
@@ -129,21 +139,40 @@ def make_plan(
         ctx.matched.append("the container has no seccomp filter or LSM profile to apply")
     chosen_tools = None
     if mode == "toolbox":
-        from debugtool import toolbox
-
-        chosen_tools = tools or toolbox.default_tools()
-        if not os.path.isdir(chosen_tools):
-            raise UsageError(
-                f"the tools directory {chosen_tools} does not exist or is not a directory.",
-                "Pass --tools with an existing directory of host tools, or leave it out for "
-                "the host's busybox.",
-            )
-        ctx.matched.append(
-            f"host tools from {chosen_tools} at {toolbox.MOUNT_POINT} (private mount namespace)"
-        )
+        chosen_tools = _toolbox_directory(tools, host_tools, ctx)
     elif "mnt" not in available:
         ctx.matched.append("the host's files (mnt namespace not joined)")
     return Plan(ctx, join=available, status=status, tools=chosen_tools)
+
+
+def _toolbox_directory(
+    tools: str | None, host_tools: Sequence[str] | None, ctx: ExecContext
+) -> str:
+    """Return the host directory toolbox mode mounts, and say in ``ctx`` what it holds."""
+    from debugtool.toolbox import MOUNT_POINT
+
+    if tools:
+        if host_tools is not None:
+            raise UsageError(
+                "--tool and --tools cannot be used together.",
+                "Use --tool for host programs with busybox, or --tools for a directory of your own.",
+            )
+        if not os.path.isdir(tools):
+            raise UsageError(
+                f"the tools directory {tools} does not exist or is not a directory.",
+                "Pass --tools with an existing directory of host tools, or leave it out for "
+                "the host's busybox and tools.",
+            )
+        ctx.matched.append(f"host tools from {tools} at {MOUNT_POINT} (private mount namespace)")
+        return tools
+    from debugtool.toolbox.stage import prepare
+
+    box = prepare(list(host_tools) if host_tools is not None else None)
+    brought = ", ".join(box.tools) + " and busybox" if box.tools else "busybox"
+    ctx.matched.append(
+        f"host tools {brought} at {MOUNT_POINT} (read-only, private mount namespace)"
+    )
+    return box.root
 
 
 def _cgroup_differs(target: Target) -> bool:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from debugtool import procfs, toolbox
+from debugtool import procfs
 from debugtool.audit import Record
 from debugtool.collect.cgroups import cgroup_procs_files
 from debugtool.commands.exec import parse_env
@@ -248,14 +248,6 @@ def test_audit_target_matching() -> None:
         and record.matches(record.target_id)
     )
     assert not record.matches("we") and not record.matches("012")  # too short a prefix
-
-
-def test_static_elf_detection() -> None:
-    if not os.path.exists("/bin/busybox"):
-        pytest.skip("busybox-static is not installed")
-    assert toolbox._is_static_elf("/bin/busybox")
-    assert not toolbox._is_static_elf("/bin/ls")  # dynamically linked
-    assert not toolbox._is_static_elf("/etc/passwd")
 
 
 def test_pty_relay_and_window_size() -> None:

@@ -6,23 +6,24 @@ every mount private, so nothing propagates back; then build a new root on a smal
 a bind of each top-level entry of the container's root plus ``/.debugtool``, and ``pivot_root``
 into it. The container's root is never written, its own mountinfo never changes, and it works on
 read-only and distroless roots.
+
+What is mounted there is built on the host by ``debugtool.toolbox.stage`` (busybox, and host tools
+with their shared libraries, found by ``debugtool.toolbox.elf``) or is a directory the operator
+names with ``--tools``. This module is what the joiner imports before it enters the container, so
+it stays small: ``ctypes`` and the mount calls.
 """
 
 from __future__ import annotations
 
 import ctypes
-import errno
 import os
-import shutil
 import stat
 import struct
-import subprocess
 
 from debugtool.errors import DebugtoolError, UsageError
 
 MOUNT_POINT = "/.debugtool"
 PATH_ENTRIES = (f"{MOUNT_POINT}/bin", MOUNT_POINT)
-CACHE_DIR = "/run/debugtool"
 
 # x86-64 syscall numbers (FINDINGS.md) and flags from linux/mount.h.
 SYS_PIVOT_ROOT = 155
@@ -135,75 +136,6 @@ def open_tools(directory: str) -> int:
         os.close(fd)
         raise
     return fd
-
-
-def _is_static_elf(path: str) -> bool:
-    """Return whether ``path`` is an ELF64 executable with no program interpreter (static)."""
-    with open(path, "rb") as f:
-        header = f.read(64)
-        if header[:4] != b"\x7fELF" or header[4] != 2:
-            return False
-        (phoff,) = struct.unpack_from("<Q", header, 32)
-        phentsize, phnum = struct.unpack_from("<HH", header, 54)
-        f.seek(phoff)
-        table = f.read(phentsize * phnum)
-    return all(
-        struct.unpack_from("<I", table, i * phentsize)[0] != 3  # PT_INTERP
-        for i in range(phnum)
-    )
-
-
-def find_busybox() -> str:
-    """Return the path of the host's static busybox; raise ``ToolboxError`` when there is none."""
-    for candidate in (shutil.which("busybox"), "/bin/busybox", "/usr/bin/busybox"):
-        if candidate and os.path.isfile(candidate) and _is_static_elf(candidate):
-            return os.path.realpath(candidate)
-    raise ToolboxError(
-        "the host has no static busybox for toolbox mode.",
-        "Install busybox-static, or pass --tools DIR with your own static tools.",
-    )
-
-
-def default_tools() -> str:
-    """Return a host directory with the static busybox and its applet links, built once.
-
-    It lives under /run/debugtool (root-only, on the host, never in a container) and is keyed
-    by busybox's size and mtime, so an upgraded busybox gets a fresh directory.
-    """
-    busybox = find_busybox()
-    st = os.stat(busybox)
-    final = os.path.join(CACHE_DIR, f"toolbox-{st.st_size}-{int(st.st_mtime)}")
-    if os.path.isfile(os.path.join(final, "bin", "busybox")):
-        return final
-    import tempfile
-
-    os.makedirs(CACHE_DIR, mode=0o700, exist_ok=True)
-    work = tempfile.mkdtemp(prefix="toolbox-", dir=CACHE_DIR)
-    try:
-        os.chmod(work, 0o755)
-        bindir = os.path.join(work, "bin")
-        os.mkdir(bindir, 0o755)
-        target = os.path.join(bindir, "busybox")
-        try:
-            os.link(busybox, target)
-        except OSError:
-            shutil.copy2(busybox, target)
-        applets = subprocess.run(
-            [target, "--list"], capture_output=True, text=True, timeout=10
-        ).stdout.split()
-        for applet in applets:
-            if applet != "busybox" and "/" not in applet:
-                os.symlink("busybox", os.path.join(bindir, applet))
-        try:
-            os.rename(work, final)
-        except OSError as exc:
-            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
-                raise
-            shutil.rmtree(work, ignore_errors=True)  # another debugtool built it first
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return final
 
 
 def _staging_dir(entries: list[str]) -> str:
