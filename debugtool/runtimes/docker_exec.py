@@ -259,6 +259,7 @@ class DockerExec:
 
 def container_from_inspect(data: dict) -> Container:
     """Map ``GET /containers/{id}/json`` to a Container (for resolving a full id quickly)."""
+    from debugtool.runtimes.liveness import parse_created
     from debugtool.runtimes.ports import from_inspect
 
     state = data.get("State") or {}
@@ -272,6 +273,7 @@ def container_from_inspect(data: dict) -> Container:
         image=str(config.get("Image", "")),
         status=status,
         pid=int(state.get("Pid") or 0) or None,
+        created=parse_created(data.get("Created")),
         labels=dict(config.get("Labels") or {}),
         namespace="moby",
         backends=["docker"],

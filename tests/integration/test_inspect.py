@@ -186,6 +186,19 @@ def test_inspect_reads_limits_back_exactly(cli, busy):
     assert re.search(r"^  Bounding capabilities: +CAP_\w+ .*CAP_NET_RAW", text.stdout, re.M)
 
 
+def test_inspect_by_full_id_and_by_name_agree(cli, busy):
+    """A full Docker id takes the fast path (one inspect request, no discovery): the container
+    it gives is the one discovery gives, its creation time included."""
+    by_name = json_out(cli, "inspect", busy.name, "--json")["container"]
+    by_id = json_out(cli, "inspect", busy.id, "--json")["container"]
+    assert by_id["id"] == by_name["id"] == busy.id
+    assert by_id["created"] and abs(by_id["created"] - by_name["created"]) < 1.0
+    for key in ("name", "image", "status", "pid"):
+        assert by_id[key] == by_name[key], key
+    # Discovery also merges containerd's record of the same container (its bundle path label).
+    assert by_id["labels"].items() <= by_name["labels"].items()
+
+
 # --- distroless ------------------------------------------------------------------------------
 
 
