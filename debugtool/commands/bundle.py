@@ -286,11 +286,14 @@ def show(args: argparse.Namespace) -> int:
 
     from debugtool import output
     from debugtool.bundle.reader import open_bundle
+    from debugtool.output import utc_text
 
     bundle = open_bundle(args.targets[1])
     m = bundle.manifest
     records = m.get("collectors") or []
     if args.json:
+        from debugtool.record import asdict
+
         output.emit_json(
             {
                 "path": bundle.path,
@@ -305,6 +308,10 @@ def show(args: argparse.Namespace) -> int:
                 "collectors": records,
                 "redactions": bundle.redactions(),
                 "dropped": m.get("dropped") or [],
+                "marks": {
+                    c.id: [asdict(mark) for mark in bundle.marks(c.id)] for c in bundle.containers
+                },
+                "oom_kills": bundle.oom_kills(),
             }
         )
         return 0
@@ -328,11 +335,40 @@ def show(args: argparse.Namespace) -> int:
         by_container.setdefault(r.get("container"), {})[r["name"]] = r["status"]
     names = ["inspect", "snapshot", "cgroup-samples", "logs", "raw"]
     rows = []
+    attention = []
     for c in bundle.containers:
         st = by_container.get(c.id, {})
         status = f"{c.status} during capture" if c.id in bundle.exited_during_capture else c.status
-        rows.append([c.short_id, c.name, c.runtime, status, *[st.get(n, "-") for n in names]])
-    output.table(["ID", "NAME", "RUNTIME", "STATUS", *[n.upper() for n in names]], rows)
+        marks = bundle.marks(c.id)
+        rows.append(
+            [
+                c.short_id,
+                c.name,
+                c.runtime,
+                status,
+                *[st.get(n, "-") for n in names],
+                ", ".join(mark.label for mark in marks) or "-",
+            ]
+        )
+        attention += [f"{c.name} ({c.short_id}): {mark.label}: {mark.detail}" for mark in marks]
+    output.table(
+        ["ID", "NAME", "RUNTIME", "STATUS", *[n.upper() for n in names], "ATTENTION"], rows
+    )
+    if attention:
+        print()
+        print("Needs attention:")
+        for line in attention:
+            print(f"  {show(line)}")
+    kills = bundle.oom_kills()
+    if kills:
+        print()
+        output.table(
+            ["OOM KILL (KERNEL LOG)", "PID", "PROCESS", "MEMORY CGROUP"],
+            [
+                [utc_text(k.get("at")), k["pid"], k["process"], k["memcg"] or "-"]
+                for k in kills[-20:]
+            ],
+        )
     print()
     host = [
         [r["name"], r["status"], f"{r['duration'] * 1000:.0f}ms", r.get("error", "")]
