@@ -360,8 +360,14 @@ def journal_lines(output: bytes) -> int:
     return sum(1 for line in output.splitlines() if line and not line.startswith(b"-- "))
 
 
-def host_journals(ctx: CollectorRun, lines: int = JOURNAL_LINES, timeout: float = 10.0) -> Files:
-    """The last ``lines`` lines of the journals of dockerd, containerd, podman and kubelet."""
+def host_journals(
+    ctx: CollectorRun,
+    lines: int = JOURNAL_LINES,
+    timeout: float = 10.0,
+    dirs: Sequence[str] = JOURNAL_DIRS,
+) -> Files:
+    """The last ``lines`` lines of the journals of dockerd, containerd, podman and kubelet
+    (``dirs``: where a journal's files would be)."""
     daemons = running_daemons()
     hand = _by_hand(daemons)
     if not shutil.which("journalctl"):
@@ -369,9 +375,9 @@ def host_journals(ctx: CollectorRun, lines: int = JOURNAL_LINES, timeout: float 
             "there is no journalctl on this host, so no systemd journal to read"
             + (f"; {hand}." if hand else ".")
         )
-    if not has_journal():
+    if not has_journal(dirs):
         raise _unavailable(
-            f"this host keeps no systemd journal (no journal files in {' or '.join(JOURNAL_DIRS)})"
+            f"this host keeps no systemd journal (no journal files in {' or '.join(dirs)})"
             + (f"; {hand}." if hand else ".")
         )
     units = dict.fromkeys(DAEMON_UNITS.values())
@@ -836,21 +842,24 @@ def host_listening(ctx: CollectorRun) -> Files:
     """The host's listening sockets with the processes that hold them (as ``ss -tulpn``)."""
     from debugtool.collect.network import attribute, socket_owners
 
-    # PID 1's tables are the host network namespace's, wherever debugtool itself runs.
-    tables = {}
-    for protocol in ("tcp", "tcp6", "udp", "udp6"):
+    # PID 1's tables are the host network namespace's wherever debugtool itself runs; where
+    # PID 1 may not be looked at, debugtool's own (the host's, when it runs on the host).
+    for pid in (1, "self"):
         try:
-            tables[protocol] = procfs.read_text(1, f"net/{protocol}")
+            netns = procfs.namespace_inode(pid, "net")
+            tables = {"tcp": procfs.read_text(pid, "net/tcp")}
         except DebugtoolError:
-            continue  # no IPv6 in this kernel
-    if not tables:
+            continue
+        for protocol in ("tcp6", "udp", "udp6"):
+            try:
+                tables[protocol] = procfs.read_text(pid, f"net/{protocol}")
+            except DebugtoolError:
+                continue  # no IPv6 in this kernel
+        break
+    else:
         raise DebugtoolError("the host's socket tables (/proc/1/net/tcp ...) cannot be read.")
     sockets = listening_sockets(tables)
-    try:
-        owners = socket_owners(procfs.namespace_inode(1, "net"), None)
-    except DebugtoolError:
-        owners = {}
-    attribute(sockets, owners)
+    attribute(sockets, socket_owners(netns, None))
     return {"host/listening.json": dumps(sockets)}
 
 

@@ -612,6 +612,13 @@ class Bundle:
         except (ValueError, RecursionError):
             raise BundleError(f"{self.path}: {rel} is not valid JSON.", None) from None
 
+    def json_member(self, rel: str) -> Any:
+        """Return a JSON member's value, or None when it is missing or not JSON."""
+        try:
+            return self._json(rel)
+        except BundleError:
+            return None
+
     def _container(self, record: dict[str, Any]) -> Container:
         """The container as container.json has it, or as the manifest lists it when that file
         is missing or does not describe the same container with text where text belongs."""
@@ -707,8 +714,9 @@ class Bundle:
             container_id = self.find(container_id).id
         return [r for r in records if r.get("container") == container_id]
 
-    def collector_error(self, container_id: str, name: str) -> str:
-        """Return why a container's collector did not succeed ('' when it did or never ran)."""
+    def collector_error(self, container_id: str | None, name: str) -> str:
+        """Return why a container's collector (a host collector for ``None``) did not succeed
+        ('' when it did or never ran)."""
         for entry in self.collectors(container_id):
             if entry.get("name") == name and entry.get("status") != manifest.OK:
                 return f"{entry.get('status')}: {entry.get('error') or 'no detail'}"
