@@ -516,7 +516,10 @@ def host_docker_events(
     ctx: CollectorRun, timeout: float, answered: bool = True, hours: float = 1.0
 ) -> Files:
     """The last hour of ``docker events`` (``GET /events?since=...&until=...``), at most
-    ``EVENTS_LIMIT`` bytes of it, one JSON event a line."""
+    ``EVENTS_LIMIT`` bytes of it, one JSON event a line.
+
+    dockerd replays past events from the last 256 it keeps in memory (daemon/events), so on a
+    busy host what comes back covers less than the hour."""
     from debugtool.errors import RuntimeUnavailable
     from debugtool.runtimes.dockerapi import message
 
