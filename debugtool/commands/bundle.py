@@ -35,7 +35,13 @@ def register(sub: SubcommandsLike) -> None:
         "bundle",
         help="capture a redacted, checksummed support bundle (or verify/show one)",
         description="Capture one archive with what a support engineer needs: host facts "
-        "(kernel, OS, cgroup layout, runtime versions, the audit log's recent lines) and per "
+        "(kernel, OS, cgroup layout, runtime versions, the audit log's recent lines; the kernel "
+        "log and its OOM kills, the last 2000 journal lines of dockerd, containerd, podman and "
+        "kubelet, runtime configs (daemon.json, config.toml, registries/storage/containers.conf; "
+        "DEBUGTOOL_RUNTIME_CONFIGS=PATH:PATH replaces the list), docker info and the last hour "
+        "of docker events, df with inodes, sysctls, iptables-save/ip6tables-save/nft rules, "
+        "listening sockets, CPU, memory, disks and network counters; what the host lacks is "
+        "recorded as 'not available: why') and per "
         "container the runtime's inspect data, the full snapshot (processes, mounts, network, "
         "cgroups, security), logs, raw /proc and cgroup files and cgroup samples over about a "
         "second. Secrets are redacted unless --no-redact. Every collector has a timeout and "
@@ -46,7 +52,8 @@ def register(sub: SubcommandsLike) -> None:
         "member present once with its checksum and none unrecorded, no links or devices (exit "
         "0 intact, 1 damaged or changed, each problem listed; 125 when it cannot be checked "
         "at all: missing, unreadable, not a bundle, past a size limit); 'debugtool bundle "
-        "show FILE' summarises one. show, TUI and the --bundle options of top, mounts and net "
+        "show FILE' summarises one, marking each container with risky mounts, CPU throttling or "
+        "OOM kills (the report's navigation marks them too). show, TUI and the --bundle options of top, mounts and net "
         "make the same checks as they read and refuse a bundle that fails them. "
         "To bundle a container named 'verify' or 'show', write 'debugtool bundle -- verify'.",
     )
