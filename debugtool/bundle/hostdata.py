@@ -102,8 +102,10 @@ def read_kmsg(
     were read (``EPIPE``); whether older records were left out for ``limit``. Raises
     ``OSError`` when the device cannot be opened or read.
     """
+    from collections import deque
+
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    chunks: list[bytes] = []
+    chunks: deque[bytes] = deque()
     size = lost = 0
     cut = False
     try:
@@ -120,7 +122,7 @@ def read_kmsg(
             chunks.append(data if data.endswith(b"\n") else data + b"\n")
             size += len(chunks[-1])
             while size > limit and chunks:
-                size -= len(chunks.pop(0))
+                size -= len(chunks.popleft())
                 cut = True
     finally:
         os.close(fd)

@@ -587,6 +587,7 @@ class Bundle:
             self._dirs[container.id] = entry["dir"]
         self.audit: list[Record] = self._audit()
         self._marks: dict[str, list[Mark]] = {}
+        self._oom_kills: list[dict[str, Any]] | None = None
 
     # -- members ------------------------------------------------------------------------------
     def member(self, rel: str) -> bytes | None:
@@ -726,9 +727,12 @@ class Bundle:
     def oom_kills(self) -> list[dict[str, Any]]:
         """Return the OOM kills the kernel log recorded (``host/oom-kills.json``, written by
         ``hostdata.host_kernel_log``), each a dict with at least an integer ``pid`` and a text
-        ``process``; entries of another shape are left out (a bundle may come from anyone)."""
+        ``process``; entries of another shape are left out (a bundle may come from anyone).
+        ``marks`` adds ``matched_container``, the id of the container a kill happened in."""
+        if self._oom_kills is not None:
+            return self._oom_kills
         data = self._json("host/oom-kills.json")
-        kills = []
+        kills: list[dict[str, Any]] = []
         for entry in data if isinstance(data, list) else []:
             if (
                 isinstance(entry, dict)
@@ -740,6 +744,7 @@ class Bundle:
                 if not (isinstance(at, (int, float)) and 0 <= at <= manifest.MAX_TIME):
                     at = None  # NaN and infinities fail the comparison too
                 kills.append({**entry, **{k: str(entry.get(k) or "") for k in texts}, "at": at})
+        self._oom_kills = kills
         return kills
 
     def marks(self, container_id: str) -> list[Mark]:
@@ -772,6 +777,8 @@ class Bundle:
                 )
             )
         kills = [k for k in self.oom_kills() if _oom_in(k, container.id, stats.paths)]
+        for kill in kills:
+            kill["matched_container"] = container.id  # for the report's table of kills
         if stats.oom_kills or kills:
             parts = []
             if stats.oom_kills:

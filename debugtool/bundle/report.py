@@ -465,26 +465,20 @@ def _oom_table(bundle: Bundle) -> str:
     kills = bundle.oom_kills()
     if not kills:
         return '<p class="muted">none in the kernel log</p>'
-    owner = {}
     for c in bundle.containers:
-        for mark in bundle.marks(c.id):
-            if mark.kind == "oom-killed":
-                owner[c.id] = c.name
-    rows = []
-    for k in kills:
-        name = owner.get(k["container_id"], "")
-        if not name:
-            name = next((n for cid, n in owner.items() if k["memcg"] and cid in k["memcg"]), "")
-        rows.append(
-            [
-                esc(utc_text(k["at"])),
-                esc(k["pid"]),
-                esc(k["process"]),
-                esc(name or "-"),
-                f"<code>{esc(k['memcg'] or '-')}</code>",
-                esc(k["constraint"] or "-"),
-            ]
-        )
+        bundle.marks(c.id)  # matches kills to containers (cached: the navigation asked first)
+    names = {c.id: c.name for c in bundle.containers}
+    rows = [
+        [
+            esc(utc_text(k["at"])),
+            k["pid"],  # an int (Bundle.oom_kills): _table escapes it and aligns it right
+            esc(k["process"]),
+            esc(names.get(k.get("matched_container", ""), "-")),
+            f"<code>{esc(k['memcg'] or '-')}</code>",
+            esc(k["constraint"] or "-"),
+        ]
+        for k in kills
+    ]
     return _table(["TIME", "PID", "PROCESS", "CONTAINER", "MEMORY CGROUP", "CONSTRAINT"], rows)
 
 

@@ -268,6 +268,39 @@ class _ProgressBar:
             sys.stderr.flush()
 
 
+def _host_line(doc: Any) -> str:
+    """One line of ``host/resources.json``: CPUs, load, memory, swap, uptime ('' without it).
+    The document comes from the bundle: every value is checked before it is used."""
+    from debugtool.output import human_size
+
+    if not isinstance(doc, dict):
+        return ""
+
+    def number(value: Any) -> float | None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return float(value) if ok and abs(value) < 1e18 else None
+
+    def used(part: Any) -> str:
+        part = part if isinstance(part, dict) else {}
+        used, total = number(part.get("used")), number(part.get("total"))
+        if used is None or total is None:
+            return "-"
+        return f"{human_size(int(used))} of {human_size(int(total))}"
+
+    cpu: Any = doc.get("cpu")
+    cpu = cpu if isinstance(cpu, dict) else {}
+    loads: Any = doc.get("load")
+    loads = loads if isinstance(loads, list) else []
+    load = " ".join(f"{x:.2f}" for x in map(number, loads) if x is not None) or "-"
+    uptime = number(doc.get("uptime_seconds"))
+    return (
+        f"{cpu.get('logical', '-')} CPUs, load {load}, memory {used(doc.get('memory'))}, "
+        f"swap {used(doc.get('swap'))}, up {uptime / 86400:.1f} days"
+        if uptime is not None
+        else f"{cpu.get('logical', '-')} CPUs, load {load}, memory {used(doc.get('memory'))}"
+    )
+
+
 def verify(path: str, as_json: bool) -> int:
     """Check a bundle against its manifest: 0 intact, 1 damaged or changed (each problem
     listed), 125 (``BundleError``) when it cannot be checked at all."""
@@ -336,6 +369,9 @@ def show(args: argparse.Namespace) -> int:
     print(f"Command:    {show(' '.join(str(a) for a in m.get('command_line') or []))}")
     print(f"State:      {show(state)}")
     print(f"Checked:    {len(m.get('files') or {})} files, every checksum matches its manifest")
+    glance = _host_line(bundle.json_member("host/resources.json"))
+    if glance:
+        print(f"Host:       {show(glance)}")
     print()
     by_container: dict[Any, dict[str, str]] = {}
     for r in records:
