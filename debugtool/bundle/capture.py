@@ -27,7 +27,7 @@ import zlib
 from collections.abc import Callable
 
 from debugtool import deadline
-from debugtool.bundle import collectors, leaks, manifest
+from debugtool.bundle import collectors, hostdata, leaks, manifest
 from debugtool.bundle.archive import Archive, Destination
 from debugtool.bundle.redact import Redactor
 from debugtool.errors import ContainerGone, DebugtoolError, UsageError
@@ -362,19 +362,23 @@ class Capture:
             "max_size": o.max_size,
             "redact": o.redact,
         }
-        host_jobs: list[tuple[str, Callable[..., dict[str, bytes]], tuple[Any, ...]]] = [
-            ("host/debugtool", collectors.host_debugtool, (o.command_line, asked)),
-            ("host/discovery", collectors.host_discovery, (discovery,)),
-            ("host/kernel", collectors.host_kernel, ()),
-            ("host/os-release", collectors.host_os_release, ()),
-            ("host/cgroups", collectors.host_cgroups, ()),
-            ("host/audit", collectors.host_audit, ()),
-            (
-                "host/runtimes",
-                collectors.host_runtimes,
-                (min(o.collector_timeout, o.runtime_timeout), "docker" in discovery.runtimes),
-            ),
+        daemon_timeout = min(o.collector_timeout, o.runtime_timeout)
+        docker_answered = "docker" in discovery.runtimes
+        host_jobs: list[tuple[str, Callable[..., dict[str, bytes]], tuple[Any, ...], int]] = [
+            (name, fn, args, manifest.PRIORITY_HOST)
+            for name, fn, args in (
+                ("host/debugtool", collectors.host_debugtool, (o.command_line, asked)),
+                ("host/discovery", collectors.host_discovery, (discovery,)),
+                ("host/kernel", collectors.host_kernel, ()),
+                ("host/os-release", collectors.host_os_release, ()),
+                ("host/cgroups", collectors.host_cgroups, ()),
+                ("host/audit", collectors.host_audit, ()),
+                ("host/runtimes", collectors.host_runtimes, (daemon_timeout, docker_answered)),
+            )
         ]
+        # What a support engineer asks for next: kernel log, journals, configs, Docker's info
+        # and events, df, sysctls, netfilter, listening sockets, the host's resources.
+        host_jobs += hostdata.jobs(o.collector_timeout, daemon_timeout, docker_answered)
         total = len(self.containers)
         finished = [0]
         lock = threading.Lock()
@@ -438,8 +442,8 @@ class Capture:
 
             return job
 
-        for name, fn, args in host_jobs:
-            jobs.put(functools.partial(self._host, name, fn, args))
+        for name, fn, args, priority in host_jobs:
+            jobs.put(functools.partial(self._host, name, fn, args, priority))
         for container, folder in self.containers:
             jobs.put(container_job(container, folder))
 
@@ -493,8 +497,10 @@ class Capture:
                         manifest.CollectorResult(name, container.id, manifest.SKIPPED, error=reason)
                     )
 
-    def _host(self, name: str, fn: Callable[..., dict[str, bytes]], args: tuple[Any, ...]) -> None:
-        self.run_collector(name, fn, *args, priority=manifest.PRIORITY_HOST)
+    def _host(
+        self, name: str, fn: Callable[..., dict[str, bytes]], args: tuple[Any, ...], priority: int
+    ) -> None:
+        self.run_collector(name, fn, *args, priority=priority)
 
     def _sampler(self, targets: dict[str, Target]) -> None:
         """Sample every container's cgroup in one shared window (so rates are visible)."""

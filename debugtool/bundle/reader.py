@@ -15,6 +15,19 @@ nothing::
     ROOT/host/runtimes.json       versions of the runtimes found on the host
     ROOT/host/discovery.json      every container the runtimes listed, and skipped runtimes
     ROOT/host/audit.jsonl         the audit log's most recent lines
+    ROOT/host/kernel-log.txt      the kernel log (/dev/kmsg or dmesg), with UTC times
+    ROOT/host/oom-kills.json      the OOM kills found in it: pid, process, memory cgroup, ...
+    ROOT/host/journal.txt         per daemon unit, how many journal lines were kept (or why none)
+    ROOT/host/journal/UNIT.log    the last lines of docker, containerd, podman, kubelet units
+    ROOT/host/configs.json        which runtime configs were looked for and found
+    ROOT/host/config/PATH         each runtime config found (daemon.json, config.toml, ...)
+    ROOT/host/docker-info.json    Docker's GET /info
+    ROOT/host/docker-events.jsonl the last hour of Docker's events, one a line
+    ROOT/host/df.txt, df.json     space and inode use of the host's filesystems
+    ROOT/host/sysctls.txt, .json  sysctls that matter to containers
+    ROOT/host/netfilter/...       iptables-save, ip6tables-save, nft list ruleset
+    ROOT/host/listening.json      the host's listening sockets and the processes holding them
+    ROOT/host/resources.json      CPU, load, memory, swap, disks, network counters, uptime
     ROOT/containers/DIR/          one folder per container, DIR = RUNTIME-NAME-SHORTID
         container.json            the model Container (with each backend's raw record)
         inspect.json              the runtime's own inspect data
@@ -526,6 +539,28 @@ def _parse_manifest(path: str, data: bytes) -> dict[str, Any]:
     return document
 
 
+@record(frozen=True)
+class Mark:
+    """Something in a container that needs attention: ``kind`` (risky-mounts, cpu-throttled,
+    oom-killed), a short ``label`` for a navigation badge, and a ``detail`` sentence."""
+
+    kind: str
+    label: str
+    detail: str
+
+
+def _oom_in(kill: dict[str, Any], container_id: str, paths: dict[str, str]) -> bool:
+    """Whether an OOM kill of the kernel log happened in the container: its memory cgroup
+    names the container's id, or is the container's cgroup (``CgroupStats.paths``, which end
+    with the cgroup's path below the hierarchy's mount)."""
+    if kill["container_id"] == container_id:
+        return True
+    memcg = kill["memcg"]
+    if memcg in ("", "/") or not isinstance(paths, dict):
+        return False
+    return any(isinstance(p, str) and p.endswith(memcg) for p in paths.values())
+
+
 class Bundle:
     """A support bundle opened for reading: its manifest, containers, Snapshots, samples, logs."""
 
@@ -551,6 +586,8 @@ class Bundle:
             self.containers.append(container)
             self._dirs[container.id] = entry["dir"]
         self.audit: list[Record] = self._audit()
+        self._marks: dict[str, list[Mark]] = {}
+        self._oom_kills: list[dict[str, Any]] | None = None
 
     # -- members ------------------------------------------------------------------------------
     def member(self, rel: str) -> bytes | None:
@@ -575,6 +612,13 @@ class Bundle:
             return json.loads(data)
         except (ValueError, RecursionError):
             raise BundleError(f"{self.path}: {rel} is not valid JSON.", None) from None
+
+    def json_member(self, rel: str) -> Any:
+        """Return a JSON member's value, or None when it is missing or not JSON."""
+        try:
+            return self._json(rel)
+        except BundleError:
+            return None
 
     def _container(self, record: dict[str, Any]) -> Container:
         """The container as container.json has it, or as the manifest lists it when that file
@@ -671,12 +715,81 @@ class Bundle:
             container_id = self.find(container_id).id
         return [r for r in records if r.get("container") == container_id]
 
-    def collector_error(self, container_id: str, name: str) -> str:
-        """Return why a container's collector did not succeed ('' when it did or never ran)."""
+    def collector_error(self, container_id: str | None, name: str) -> str:
+        """Return why a container's collector (a host collector for ``None``) did not succeed
+        ('' when it did or never ran)."""
         for entry in self.collectors(container_id):
             if entry.get("name") == name and entry.get("status") != manifest.OK:
                 return f"{entry.get('status')}: {entry.get('error') or 'no detail'}"
         return ""
+
+    # -- what needs attention ------------------------------------------------------------------
+    def oom_kills(self) -> list[dict[str, Any]]:
+        """Return the OOM kills the kernel log recorded (``host/oom-kills.json``, written by
+        ``hostdata.host_kernel_log``), each a dict with at least an integer ``pid`` and a text
+        ``process``; entries of another shape are left out (a bundle may come from anyone).
+        ``marks`` adds ``matched_container``, the id of the container a kill happened in."""
+        if self._oom_kills is not None:
+            return self._oom_kills
+        data = self._json("host/oom-kills.json")
+        kills: list[dict[str, Any]] = []
+        for entry in data if isinstance(data, list) else []:
+            if (
+                isinstance(entry, dict)
+                and isinstance(entry.get("pid"), int)
+                and isinstance(entry.get("process"), str)
+            ):
+                texts = ("memcg", "cpuset", "oom_memcg", "container_id", "constraint", "message")
+                at = entry.get("at")
+                if not (isinstance(at, (int, float)) and 0 <= at <= manifest.MAX_TIME):
+                    at = None  # NaN and infinities fail the comparison too
+                kills.append({**entry, **{k: str(entry.get(k) or "") for k in texts}, "at": at})
+        self._oom_kills = kills
+        return kills
+
+    def marks(self, container_id: str) -> list[Mark]:
+        """Return what needs attention in a container, as the report's navigation and ``bundle
+        show`` mark it: risky mounts (the mounts view's risks), CPU throttling (cgroup
+        ``nr_throttled`` above 0) and OOM kills (the cgroup's ``oom_kill`` count, or kills in
+        the kernel log whose memory cgroup is the container's). Empty when nothing does, and
+        when its snapshot cannot be read (the report says that where it shows it)."""
+        container = self.find(container_id)
+        if container.id in self._marks:
+            return self._marks[container.id]
+        try:
+            snap = self.snapshot(container.id)
+            samples = self.cgroup_samples(container.id)
+        except BundleError:
+            return []
+        marks: list[Mark] = []
+        risky = [m for m in snap.mounts if m.risks]
+        if risky:
+            where = ", ".join(m.mountpoint for m in risky[:3]) + (", ..." if len(risky) > 3 else "")
+            marks.append(Mark("risky-mounts", "risky mounts", f"{len(risky)} risky: {where}"))
+        stats = samples[-1] if samples else snap.cgroup
+        if stats.cpu_nr_throttled:
+            of = f" of {stats.cpu_nr_periods}" if stats.cpu_nr_periods else ""
+            marks.append(
+                Mark(
+                    "cpu-throttled",
+                    "CPU throttled",
+                    f"throttled in {stats.cpu_nr_throttled}{of} CPU periods (cgroup cpu.stat)",
+                )
+            )
+        kills = [k for k in self.oom_kills() if _oom_in(k, container.id, stats.paths)]
+        for kill in kills:
+            kill["matched_container"] = container.id  # for the report's table of kills
+        if stats.oom_kills or kills:
+            parts = []
+            if stats.oom_kills:
+                parts.append(f"the cgroup counts {stats.oom_kills} OOM kill(s)")
+            if kills:
+                names = ", ".join(f"{k['process']} (pid {k['pid']})" for k in kills[:3])
+                more = f" and {len(kills) - 3} more" if len(kills) > 3 else ""
+                parts.append(f"the kernel log names {names}{more}")
+            marks.append(Mark("oom-killed", "OOM killed", "; ".join(parts)))
+        self._marks[container.id] = marks
+        return marks
 
     def redactions(self) -> list[dict[str, Any]]:
         """Return the redaction report: ``{rule, file, count}`` records."""

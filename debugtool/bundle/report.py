@@ -57,6 +57,9 @@ padding:8px;overflow:auto;max-height:480px;white-space:pre-wrap;overflow-wrap:an
 .st-skipped,.st-truncated{color:var(--warn);font-weight:600}tr.risk td{background:#fdecea}
 .muted{color:var(--muted)}.warn{color:var(--warn)}
 .badge{display:inline-block;padding:0 6px;border-radius:8px;background:#dde3ee;font-size:12px}
+.mark{display:inline-block;padding:0 5px;margin-left:3px;border-radius:8px;font-size:11px;
+color:#fff;background:var(--warn)}.mark-oom-killed,.mark-risky-mounts{background:var(--bad)}
+details>summary{cursor:pointer;color:var(--muted)}
 """
 
 _JS = """
@@ -262,6 +265,7 @@ def _container(bundle: Bundle, container: Container, anchor: str) -> str:
         container = record.replace(container, status="exited during capture")
     snap, samples, problem = _read(bundle, container)
     notes = [f"snapshot: {problem}"] if problem else []
+    notes += [f"{mark.label}: {mark.detail}" for mark in bundle.marks(container.id)]
     if snap is not None:
         notes += [f"{section}: {error}" for section, error in snap.errors.items()]
     else:
@@ -302,6 +306,291 @@ def _container(bundle: Bundle, container: Container, anchor: str) -> str:
     return "".join(parts)
 
 
+# --- navigation marks and the host's data -------------------------------------------------------
+
+
+def _marks(bundle: Bundle, container: Container) -> str:
+    """The badges of what needs attention in a container (``Bundle.marks``), for its link."""
+    try:
+        marks = bundle.marks(container.id)
+    except DebugtoolError:
+        return ""
+    return "".join(
+        f' <span class="mark mark-{esc(m.kind)}" title="{esc(m.detail)}">{esc(m.label)}</span>'
+        for m in marks
+    )
+
+
+def _text_member(bundle: Bundle, rel: str, tail: int | None = None) -> str | None:
+    """A text member (its last ``tail`` lines), or None when it is missing."""
+    data = bundle.member(rel)
+    if data is None:
+        return None
+    text = data.decode("utf-8", "replace")
+    if tail is not None:
+        lines = text.splitlines()
+        if len(lines) > tail:
+            text = f"... {len(lines) - tail} earlier line(s) in {rel}\n" + "\n".join(lines[-tail:])
+    return text
+
+
+def _pre(text: str) -> str:
+    return f"<pre>{esc(text, multiline=True)}</pre>"
+
+
+def _folded(summary: str, text: str) -> str:
+    return f"<details><summary>{esc(summary)}</summary>{_pre(text)}</details>"
+
+
+def _number(value: Any) -> float | None:
+    """A finite number of a JSON document from anywhere, or None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value) if value == value and abs(value) != float("inf") else None
+    return None
+
+
+def _resources(doc: Any) -> str:
+    """CPU, load, memory, swap, uptime and disks of ``host/resources.json``."""
+    if not isinstance(doc, dict):
+        return '<p class="muted">not in this bundle</p>'
+
+    def part(key: str) -> dict[str, Any]:
+        value = doc.get(key)
+        return value if isinstance(value, dict) else {}
+
+    cpu, memory, swap = part("cpu"), part("memory"), part("swap")
+
+    def size(value: Any) -> str:
+        n = _number(value)
+        return human_size(int(n)) if n is not None else "-"
+
+    def used(d: dict[str, Any]) -> str:
+        pct = _number(d.get("percent"))
+        return f"{size(d.get('used'))} of {size(d.get('total'))}" + (
+            f" ({pct:.0f}%)" if pct is not None else ""
+        )
+
+    load = doc.get("load")
+    loads = [_number(x) for x in load] if isinstance(load, list) else []
+    uptime = _number(doc.get("uptime_seconds"))
+    percent = _number(cpu.get("percent"))
+    pairs = [
+        (
+            "CPU",
+            f"{cpu.get('logical', '-')} logical ({cpu.get('physical') or '-'} physical), "
+            f"{cpu.get('model') or 'model unknown'}"
+            + (f"; {percent:.0f}% busy when sampled" if percent is not None else ""),
+        ),
+        ("load", " ".join(f"{x:.2f}" for x in loads if x is not None) or "-"),
+        ("memory", used(memory) + f"; available {size(memory.get('available'))}"),
+        ("swap", used(swap)),
+        ("boot time", utc_text(_number(doc.get("boot_time")))),
+        ("uptime", f"{uptime / 86400:.1f} days" if uptime is not None else "-"),
+    ]
+    disks = doc.get("disks")
+    disks = disks if isinstance(disks, list) else []
+    rows = [
+        [
+            f"<code>{esc(d.get('mountpoint'))}</code>",
+            esc(d.get("device")),
+            esc(d.get("fstype")),
+            esc(size(d.get("total"))),
+            esc(size(d.get("used"))),
+            esc(f"{d.get('percent')}%" if _number(d.get("percent")) is not None else "-"),
+            esc(f"{d.get('inodes_percent')}%" if _number(d.get("inodes_percent")) else "-"),
+        ]
+        for d in disks
+        if isinstance(d, dict)
+    ]
+    nics = doc.get("network")
+    nics = nics if isinstance(nics, dict) else {}
+    nic_rows = [
+        [
+            esc(name),
+            esc(size(c.get("bytes_recv"))),
+            esc(size(c.get("bytes_sent"))),
+            esc(c.get("errin", "-")),
+            esc(c.get("errout", "-")),
+            esc(c.get("dropin", "-")),
+            esc(c.get("dropout", "-")),
+        ]
+        for name, c in nics.items()
+        if isinstance(c, dict)
+    ]
+    return (
+        _pairs(pairs)
+        + "<h4>Disks</h4>"
+        + _table(["MOUNTED ON", "DEVICE", "TYPE", "SIZE", "USED", "USE%", "IUSE%"], rows)
+        + "<h4>Network counters</h4>"
+        + _table(
+            ["INTERFACE", "RECEIVED", "SENT", "ERR IN", "ERR OUT", "DROP IN", "DROP OUT"], nic_rows
+        )  # fmt: skip
+    )
+
+
+def _df(doc: Any) -> str:
+    """``host/df.json`` as ``df -h`` and ``df -i`` in one table."""
+    if not isinstance(doc, list):
+        return '<p class="muted">not in this bundle</p>'
+
+    def size(value: Any) -> str:
+        n = _number(value)
+        return human_size(int(n)) if n is not None else "-"
+
+    def pct(value: Any) -> str:
+        return f"{value:.0f}%" if (value := _number(value)) is not None else "-"
+
+    rows = []
+    for d in doc:
+        if not isinstance(d, dict):
+            continue
+        path = d.get("path") if d.get("path") != d.get("mountpoint") else ""
+        error = d.get("error")
+        rows.append(
+            [
+                f"<code>{esc(d.get('mountpoint'))}</code>",
+                f"<code>{esc(path)}</code>" if path else "",
+                esc(d.get("source")),
+                esc(d.get("fstype")),
+                *(
+                    [esc(error), "", "", "", "", ""]
+                    if error
+                    else [
+                        esc(size(d.get("size"))),
+                        esc(size(d.get("used"))),
+                        esc(size(d.get("available"))),
+                        esc(pct(d.get("use_percent"))),
+                        esc(d.get("inodes") or "-"),
+                        esc(pct(d.get("inode_percent"))),
+                    ]
+                ),
+            ]
+        )
+    headers = ["MOUNTED ON", "FOR", "FILESYSTEM", "TYPE", "SIZE", "USED", "AVAIL", "USE%",
+               "INODES", "IUSE%"]  # fmt: skip
+    return _table(headers, rows)
+
+
+def _oom_table(bundle: Bundle) -> str:
+    """The kernel log's OOM kills, each with the container it happened in when known."""
+    kills = bundle.oom_kills()
+    if not kills:
+        return '<p class="muted">none in the kernel log</p>'
+    for c in bundle.containers:
+        bundle.marks(c.id)  # matches kills to containers (cached: the navigation asked first)
+    names = {c.id: c.name for c in bundle.containers}
+    rows = [
+        [
+            esc(utc_text(k["at"])),
+            k["pid"],  # an int (Bundle.oom_kills): _table escapes it and aligns it right
+            esc(k["process"]),
+            esc(names.get(k.get("matched_container", ""), "-")),
+            f"<code>{esc(k['memcg'] or '-')}</code>",
+            esc(k["constraint"] or "-"),
+        ]
+        for k in kills
+    ]
+    return _table(["TIME", "PID", "PROCESS", "CONTAINER", "MEMORY CGROUP", "CONSTRAINT"], rows)
+
+
+def _listening(bundle: Bundle) -> str:
+    """The host's listening sockets, as the sockets view shows them."""
+    from debugtool.model import Socket, from_dict
+
+    data = bundle.json_member("host/listening.json")
+    if not isinstance(data, list):
+        return '<p class="muted">not in this bundle</p>'
+    sockets = []
+    for entry in data:
+        if isinstance(entry, dict):
+            try:
+                sockets.append(from_dict(Socket, entry))
+            except (TypeError, ValueError, AttributeError, KeyError, RecursionError):
+                continue
+    columns = [socket_view.PROTOCOL, socket_view.STATE, socket_view.LOCAL,
+               socket_view.HOST_PID, socket_view.PROCESS]  # fmt: skip
+    return _view(columns, socket_view.rows(sockets))
+
+
+def _docker_info(doc: Any) -> str:
+    if not isinstance(doc, dict):
+        return '<p class="muted">not in this bundle</p>'
+    keys = ("ServerVersion", "OperatingSystem", "KernelVersion", "Driver", "CgroupDriver",
+            "CgroupVersion", "DockerRootDir", "LoggingDriver", "Containers",
+            "ContainersRunning", "Images", "SecurityOptions", "Warnings")  # fmt: skip
+    pairs = []
+    for key in keys:
+        value = doc.get(key)
+        if isinstance(value, list):
+            value = "; ".join(str(v) for v in value) or "-"
+        pairs.append((key, "-" if value is None else str(value)))
+    return _pairs(pairs)
+
+
+def _netfilter(bundle: Bundle) -> str:
+    from debugtool.bundle.hostdata import NETFILTER, iptables_summary
+
+    parts = []
+    for which, (argv, rel) in NETFILTER.items():
+        text = _text_member(bundle, rel)
+        if text is None:
+            error = bundle.collector_error(None, f"host/{which}")
+            parts.append(f"<p><code>{esc(' '.join(argv))}</code>: {esc(error or 'not run')}</p>")
+            continue
+        summary = ""
+        if which != "nft":
+            tables = iptables_summary(text)
+            summary = ", ".join(
+                f"{name}: {t['chains']} chains, {t['rules']} rules" for name, t in tables.items()
+            )
+        parts.append(_folded(f"{' '.join(argv)} ({summary or f'{len(text)} bytes'})", text))
+    return "".join(parts)
+
+
+def _host_data(bundle: Bundle) -> str:
+    """The host data a support engineer asks for (``hostdata``), each part from its file."""
+    journal = _text_member(bundle, "host/journal.txt")
+    configs = [
+        rel for rel in bundle.members() if rel.startswith("host/config/")
+    ]  # runtime configs, redacted
+    kernel = _text_member(bundle, "host/kernel-log.txt", tail=300)
+    events = _text_member(bundle, "host/docker-events.jsonl", tail=100)
+    return "".join(
+        [
+            "<h3>Resources</h3>",
+            _resources(bundle.json_member("host/resources.json")),
+            "<h3>OOM kills (kernel log)</h3>",
+            _oom_table(bundle),
+            "<h3>Disk and inode use</h3>",
+            _df(bundle.json_member("host/df.json")),
+            "<h3>Listening sockets</h3>",
+            _listening(bundle),
+            "<h3>Sysctls</h3>",
+            _folded(
+                "sysctls that matter to containers",
+                _text_member(bundle, "host/sysctls.txt") or "not in this bundle",
+            ),
+            "<h3>Netfilter</h3>",
+            _netfilter(bundle),
+            "<h3>Docker</h3>",
+            _docker_info(bundle.json_member("host/docker-info.json")),
+            _folded("the last hour of docker events", events) if events else "",
+            "<h3>Daemon journals</h3>",
+            _pre(journal)
+            if journal
+            else f'<p class="muted">{esc(bundle.collector_error(None, "host/journal"))}</p>',
+            "<h3>Runtime configs</h3>",
+            "".join(
+                _folded(rel.removeprefix("host/config"), _text_member(bundle, rel) or "")
+                for rel in configs
+            )  # fmt: skip
+            or '<p class="muted">none in this bundle</p>',
+            "<h3>Kernel log</h3>",
+            _folded("the kernel log's last lines", kernel) if kernel else "",
+        ]
+    )
+
+
 def page(bundle: Bundle) -> bytes:
     """Return the report page of an opened bundle."""
     manifest = bundle.manifest
@@ -314,6 +603,7 @@ def page(bundle: Bundle) -> bytes:
         f'<a class="c" href="#{esc(anchors.get(c.id))}">{esc(c.name)} '
         f'<span class="muted">{esc(c.runtime)}</span>'
         + (' <span class="st-error">!</span>' if c.id in failed else "")
+        + _marks(bundle, c)
         + "</a>"
         for c in bundle.containers
     )
@@ -323,9 +613,8 @@ def page(bundle: Bundle) -> bytes:
         if bundle.complete
         else f"INCOMPLETE ({esc(manifest.get('interrupted') or 'time budget used up')})"
     )
-    host_files = ["host/kernel.txt", "host/os-release", "host/cgroups.txt"]
-    host = ""
-    for rel in host_files:
+    host = _host_data(bundle)
+    for rel in ["host/kernel.txt", "host/os-release", "host/cgroups.txt"]:
         data = bundle.member(rel)
         if data is not None:
             text = data.decode("utf-8", "replace")

@@ -35,7 +35,13 @@ def register(sub: SubcommandsLike) -> None:
         "bundle",
         help="capture a redacted, checksummed support bundle (or verify/show one)",
         description="Capture one archive with what a support engineer needs: host facts "
-        "(kernel, OS, cgroup layout, runtime versions, the audit log's recent lines) and per "
+        "(kernel, OS, cgroup layout, runtime versions, the audit log's recent lines; the kernel "
+        "log and its OOM kills, the last 2000 journal lines of dockerd, containerd, podman and "
+        "kubelet, runtime configs (daemon.json, config.toml, registries/storage/containers.conf; "
+        "DEBUGTOOL_RUNTIME_CONFIGS=PATH:PATH replaces the list), docker info and the last hour "
+        "of docker events, df with inodes, sysctls, iptables-save/ip6tables-save/nft rules, "
+        "listening sockets, CPU, memory, disks and network counters; what the host lacks is "
+        "recorded as 'not available: why') and per "
         "container the runtime's inspect data, the full snapshot (processes, mounts, network, "
         "cgroups, security), logs, raw /proc and cgroup files and cgroup samples over about a "
         "second. Secrets are redacted unless --no-redact. Every collector has a timeout and "
@@ -46,7 +52,8 @@ def register(sub: SubcommandsLike) -> None:
         "member present once with its checksum and none unrecorded, no links or devices (exit "
         "0 intact, 1 damaged or changed, each problem listed; 125 when it cannot be checked "
         "at all: missing, unreadable, not a bundle, past a size limit); 'debugtool bundle "
-        "show FILE' summarises one. show, TUI and the --bundle options of top, mounts and net "
+        "show FILE' summarises one, marking each container with risky mounts, CPU throttling or "
+        "OOM kills (the report's navigation marks them too). show, TUI and the --bundle options of top, mounts and net "
         "make the same checks as they read and refuse a bundle that fails them. "
         "To bundle a container named 'verify' or 'show', write 'debugtool bundle -- verify'.",
     )
@@ -261,6 +268,39 @@ class _ProgressBar:
             sys.stderr.flush()
 
 
+def _host_line(doc: Any) -> str:
+    """One line of ``host/resources.json``: CPUs, load, memory, swap, uptime ('' without it).
+    The document comes from the bundle: every value is checked before it is used."""
+    from debugtool.output import human_size
+
+    if not isinstance(doc, dict):
+        return ""
+
+    def number(value: Any) -> float | None:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return float(value) if ok and abs(value) < 1e18 else None
+
+    def used(part: Any) -> str:
+        part = part if isinstance(part, dict) else {}
+        used, total = number(part.get("used")), number(part.get("total"))
+        if used is None or total is None:
+            return "-"
+        return f"{human_size(int(used))} of {human_size(int(total))}"
+
+    cpu: Any = doc.get("cpu")
+    cpu = cpu if isinstance(cpu, dict) else {}
+    loads: Any = doc.get("load")
+    loads = loads if isinstance(loads, list) else []
+    load = " ".join(f"{x:.2f}" for x in map(number, loads) if x is not None) or "-"
+    uptime = number(doc.get("uptime_seconds"))
+    return (
+        f"{cpu.get('logical', '-')} CPUs, load {load}, memory {used(doc.get('memory'))}, "
+        f"swap {used(doc.get('swap'))}, up {uptime / 86400:.1f} days"
+        if uptime is not None
+        else f"{cpu.get('logical', '-')} CPUs, load {load}, memory {used(doc.get('memory'))}"
+    )
+
+
 def verify(path: str, as_json: bool) -> int:
     """Check a bundle against its manifest: 0 intact, 1 damaged or changed (each problem
     listed), 125 (``BundleError``) when it cannot be checked at all."""
@@ -286,11 +326,14 @@ def show(args: argparse.Namespace) -> int:
 
     from debugtool import output
     from debugtool.bundle.reader import open_bundle
+    from debugtool.output import utc_text
 
     bundle = open_bundle(args.targets[1])
     m = bundle.manifest
     records = m.get("collectors") or []
     if args.json:
+        from debugtool.record import asdict
+
         output.emit_json(
             {
                 "path": bundle.path,
@@ -305,6 +348,10 @@ def show(args: argparse.Namespace) -> int:
                 "collectors": records,
                 "redactions": bundle.redactions(),
                 "dropped": m.get("dropped") or [],
+                "marks": {
+                    c.id: [asdict(mark) for mark in bundle.marks(c.id)] for c in bundle.containers
+                },
+                "oom_kills": bundle.oom_kills(),
             }
         )
         return 0
@@ -322,17 +369,49 @@ def show(args: argparse.Namespace) -> int:
     print(f"Command:    {show(' '.join(str(a) for a in m.get('command_line') or []))}")
     print(f"State:      {show(state)}")
     print(f"Checked:    {len(m.get('files') or {})} files, every checksum matches its manifest")
+    glance = _host_line(bundle.json_member("host/resources.json"))
+    if glance:
+        print(f"Host:       {show(glance)}")
     print()
     by_container: dict[Any, dict[str, str]] = {}
     for r in records:
         by_container.setdefault(r.get("container"), {})[r["name"]] = r["status"]
     names = ["inspect", "snapshot", "cgroup-samples", "logs", "raw"]
     rows = []
+    attention = []
     for c in bundle.containers:
         st = by_container.get(c.id, {})
         status = f"{c.status} during capture" if c.id in bundle.exited_during_capture else c.status
-        rows.append([c.short_id, c.name, c.runtime, status, *[st.get(n, "-") for n in names]])
-    output.table(["ID", "NAME", "RUNTIME", "STATUS", *[n.upper() for n in names]], rows)
+        marks = bundle.marks(c.id)
+        rows.append(
+            [
+                c.short_id,
+                c.name,
+                c.runtime,
+                status,
+                *[st.get(n, "-") for n in names],
+                ", ".join(mark.label for mark in marks) or "-",
+            ]
+        )
+        attention += [f"{c.name} ({c.short_id}): {mark.label}: {mark.detail}" for mark in marks]
+    output.table(
+        ["ID", "NAME", "RUNTIME", "STATUS", *[n.upper() for n in names], "ATTENTION"], rows
+    )
+    if attention:
+        print()
+        print("Needs attention:")
+        for line in attention:
+            print(f"  {show(line)}")
+    kills = bundle.oom_kills()
+    if kills:
+        print()
+        output.table(
+            ["OOM KILL (KERNEL LOG)", "PID", "PROCESS", "MEMORY CGROUP"],
+            [
+                [utc_text(k.get("at")), k["pid"], k["process"], k["memcg"] or "-"]
+                for k in kills[-20:]
+            ],
+        )
     print()
     host = [
         [r["name"], r["status"], f"{r['duration'] * 1000:.0f}ms", r.get("error", "")]
