@@ -723,6 +723,12 @@ class Bundle:
                 return f"{entry.get('status')}: {entry.get('error') or 'no detail'}"
         return ""
 
+    def host(self) -> dict[str, Any] | None:
+        """Return the host's resources as the bundle recorded them (``host/resources.json``,
+        written by ``hostdata.host_resources``: psutil's names), None when it has none."""
+        data = self.json_member("host/resources.json")
+        return data if isinstance(data, dict) else None
+
     # -- what needs attention ------------------------------------------------------------------
     def oom_kills(self) -> list[dict[str, Any]]:
         """Return the OOM kills the kernel log recorded (``host/oom-kills.json``, written by

@@ -71,7 +71,7 @@ def from_section(section: Any, captured_at: float | None = None) -> HostLoad | N
     """Return the host's load from a bundle's ``host`` section, None when it holds none of it.
 
     The section is read as psutil names things: ``load`` (or ``loadavg``) a list of three,
-    ``cpu`` with ``percent`` (or ``cpu_percent``) and ``count``, ``memory`` (or
+    ``cpu`` with ``percent`` (or ``cpu_percent``) and ``count`` (or ``logical``), ``memory`` (or
     ``virtual_memory``) with ``total`` and ``available`` (or ``used``), ``swap`` (or
     ``swap_memory``) with ``total`` and ``used``, ``boot_time`` (uptime is then counted to
     ``captured_at``) or ``uptime``. What is missing or of the wrong type stays unknown.
@@ -94,7 +94,7 @@ def from_section(section: Any, captured_at: float | None = None) -> HostLoad | N
             found.load = (values[0], values[1], values[2])  # type: ignore[assignment]
     cpu = part("cpu")
     found.cpu_percent = _number(cpu.get("percent", section.get("cpu_percent")))
-    found.cpus = _int(cpu.get("count", section.get("cpu_count")))
+    found.cpus = _int(cpu.get("count", cpu.get("logical", section.get("cpu_count"))))
     memory = part("memory", "virtual_memory")
     found.memory_total = _int(memory.get("total"))
     available = _int(memory.get("available"))

@@ -6,6 +6,7 @@ host's root mounted."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import tarfile
@@ -246,3 +247,16 @@ def test_events_and_listening_sockets_of_the_host(
     (published,) = [s for s in listening if s["local_port"] == port and s["protocol"] == "tcp"]
     assert published["local_address"] == "127.0.0.1" and published["state"] == "LISTEN"
     assert published["process"] == "docker-proxy" and published["pids"]
+
+
+def test_the_tui_host_line_reads_the_bundles_host_section(bundle: str) -> None:
+    """Offline, the TUI's host line (Source.host_load) comes from host/resources.json."""
+    from debugtool.source import open_source
+
+    with open_source(bundle) as source:
+        load = source.host_load()
+    assert load is not None
+    assert load.load is not None and len(load.load) == 3
+    assert load.cpus == os.cpu_count()
+    assert load.memory_total and load.memory_total > 0
+    assert load.uptime and load.uptime > 0
