@@ -159,7 +159,9 @@ class Decoder:
 
     def _piece(self, stamp: str, stream: str, text: str, full: bool, out: list[LogLine]) -> None:
         """Add one piece of a line: a whole line, or part of one joined with what came before
-        on the same stream."""
+        on the same stream. A whole line loses the carriage return of a CRLF end."""
+        if full and text.endswith("\r"):
+            text = text[:-1]
         pending = self._pending.get(stream)
         if pending is not None:
             pending[1].append(text)
@@ -214,7 +216,7 @@ class JsonFileDecoder(Decoder):
             return
         full = text.endswith("\n")
         if full:
-            text = _strip_cr(text[:-1])
+            text = text[:-1]
         self._piece(utc_time(stamp), stream, text, full, out)
 
 
@@ -351,8 +353,8 @@ class JournalDecoder(Decoder):
         # A multi-line MESSAGE (a writer that did not split its lines) is several lines.
         pieces = text.removesuffix("\n").split("\n")
         for piece in pieces[:-1]:
-            self._piece(stamp, stream, _strip_cr(piece), True, out)
-        self._piece(stamp, stream, _strip_cr(pieces[-1]), full, out)
+            self._piece(stamp, stream, piece, True, out)
+        self._piece(stamp, stream, pieces[-1], full, out)
 
 
 def parse_bundle_line(text: str) -> LogLine:
