@@ -97,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
     from debugtool.commands import open_source
     from debugtool.logs.sources import open_log
 
+    if args.follow:
+        import gc
+
+        gc.enable()  # the CLI turns it off for one-shot commands: a follow may run for days
     with open_source(args) as source:
         container = source.find(args.target)
         log = open_log(source, container, timeout=args.timeout, warn=output.warn)

@@ -276,8 +276,11 @@ class DockerStreamDecoder:
             return out
         buffer = self._buffer
         at = 0
+        size_of = int.from_bytes
+        lines = self._lines
+        partial = self._partial
         while len(buffer) - at >= 8:
-            size = int.from_bytes(buffer[at + 4 : at + 8], "big")
+            size = size_of(buffer[at + 4 : at + 8], "big")
             if len(buffer) - at - 8 < size:
                 break
             kind = buffer[at]
@@ -286,15 +289,30 @@ class DockerStreamDecoder:
             if kind == 3:
                 raise DockerStreamError(_text(payload).strip())
             stream = _STREAMS.get(kind, "stdout")
-            if stream in self._partial:
+            # The common frame: one whole line, nothing pending on its stream.
+            if (
+                not partial
+                and not lines.get(stream)
+                and payload[-1:] == b"\n"
+                and payload.count(b"\n") == 1
+            ):
+                space = payload.find(b" ")
+                stamp = payload[:space].decode("ascii", "replace") if space > 0 else ""
+                if len(stamp) == 30 and stamp[-1] == "Z" and stamp[19] == ".":
+                    text = payload[space + 1 : -1].decode("utf-8", "surrogateescape")
+                    if text[-1:] == "\r":
+                        text = text[:-1]
+                    out.append(LogLine(stamp, stream, text))
+                    continue
+            if stream in partial:
                 # The continuation of a partial line starts with its own time: drop it.
                 head, sep, tail = payload.partition(b" ")
                 if sep and parse_time(head.decode("ascii", "replace")) is not None:
                     payload = tail
             if payload.endswith(b"\n"):
-                self._partial.discard(stream)
+                partial.discard(stream)
             else:
-                self._partial.add(stream)
+                partial.add(stream)
             self._add(stream, payload, out)
         del buffer[:at]
         return out

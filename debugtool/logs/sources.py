@@ -201,10 +201,15 @@ class FileLog(Log):
 
 
 class DockerLog(Log):
-    """A Docker container's log through the Engine API: any log driver dockerd can read back.
+    """A Docker container's log: any log driver dockerd can read back.
 
-    When the daemon cannot be reached or does not answer within ``timeout``, and the
-    container's json-file is on disk, that file is read instead, with a warning.
+    What is there now of a container with the json-file driver (Docker's default) is read
+    from that file, from its end: dockerd would read the same file, and asking it costs
+    about 10 ms more for ``--tail 1000`` of a 10 MB log, a third of ``docker logs``. A follow
+    goes through the Engine API's stream, which brings each line as dockerd writes it and ends
+    when the container stops. When the daemon cannot be reached or does not answer within
+    ``timeout``, and the container's json-file is on disk, that file is read (and followed)
+    instead, with a warning.
     """
 
     where = "Docker's API"
@@ -223,6 +228,11 @@ class DockerLog(Log):
         follow: bool = False,
         alive: Callable[[], bool] | None = None,
     ) -> Generator[list[LogLine], None, None]:
+        if not follow:
+            direct = docker_json_file(self.container)
+            if direct is not None:
+                yield from direct.read(tail, since)
+                return
         try:
             sock, first = self._request(tail, since, follow)
         except RuntimeUnavailable as exc:
@@ -328,6 +338,27 @@ class DockerLog(Log):
         # The daemon answered: from here the log may take as long as it takes to come.
         sock.settimeout(None if follow else max(self.timeout, 10.0))
         return sock, body
+
+
+def docker_json_file(container: Container) -> FileLog | None:
+    """Return the json-file log of a Docker container whose ``hostconfig.json`` says it uses
+    that driver, when the file is there; else None (another driver: ask dockerd)."""
+    from debugtool import jsonc
+    from debugtool.runtimes.docker import data_root, valid_id
+
+    if not valid_id(container.id):
+        return None
+    folder = f"{data_root()}/containers/{container.id}"
+    try:
+        with files.open_regular(f"{folder}/hostconfig.json") as f:
+            config = jsonc.loads(f.read(1 << 20))
+        driver = config["LogConfig"]["Type"]
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None
+    path = f"{folder}/{container.id}-json.log"
+    if driver != "json-file" or not os.path.isfile(path):
+        return None
+    return FileLog(path, JsonFileDecoder, f"Docker's json-file {path}")
 
 
 def docker_file_log(container: Container) -> FileLog | None:
