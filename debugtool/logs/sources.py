@@ -244,6 +244,8 @@ class DockerLog(Log):
             yield from fallback.read(tail, since, follow, alive)
             return
         decoder = DockerStreamDecoder()
+        if follow and alive is not None:
+            sock.settimeout(ALIVE_INTERVAL)  # to ask ``alive`` while no line comes
         try:
             chunk = first
             while True:
@@ -254,6 +256,11 @@ class DockerLog(Log):
                 try:
                     chunk = sock.recv(1 << 16)
                 except TimeoutError:
+                    if follow and alive is not None:
+                        if not alive():
+                            break
+                        chunk = b""
+                        continue
                     raise RuntimeUnavailable(
                         "docker", f"stopped sending the log within {self.timeout:g}s"
                     ) from None
