@@ -106,10 +106,13 @@ def run(args: argparse.Namespace) -> int:
         log = open_log(source, container, timeout=args.timeout, warn=output.warn)
         if args.follow and not source.live:
             output.warn("a bundle does not grow: --follow shows what it holds.")
+        # A container that is not running writes nothing more: its log is shown and that is
+        # all, as docker logs -f does. A running one is followed until it stops.
+        follow = args.follow and source.live and container.running
         alive = None
-        if args.follow and source.live and container.running and hasattr(source, "target"):
+        if follow and hasattr(source, "target"):
             alive = source.target(container).alive
-        batches = log.read(args.tail, args.since, follow=args.follow and source.live, alive=alive)
+        batches = log.read(args.tail, args.since, follow=follow, alive=alive)
         try:
             write(batches, timestamps=args.timestamps, as_json=args.json, flush=args.follow)
         finally:

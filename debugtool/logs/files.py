@@ -179,6 +179,57 @@ def read_older(path: str, decoder: Decoder) -> list[LogLine]:
     return lines
 
 
+class Waker:
+    """Waits until something changes in a log's directory (a write, a rotation's rename or
+    new file), through inotify; where inotify cannot be had, until the timeout (polling).
+
+    inotify comes through ``ctypes`` (imported only by a follow): a line written is seen in
+    well under a millisecond, where polling would see it a poll interval later.
+    """
+
+    #: IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
+    _MASK = 0x2 | 0x4 | 0x40 | 0x80 | 0x100 | 0x200
+
+    def __init__(self, path: str) -> None:
+        self.fd = -1
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            fd = libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
+            if fd < 0:
+                return
+            folder = os.path.dirname(path) or "."
+            if libc.inotify_add_watch(fd, os.fsencode(folder), self._MASK) < 0:
+                os.close(fd)
+                return
+            self.fd = fd
+        except (OSError, AttributeError):
+            self.fd = -1
+
+    def wait(self, timeout: float) -> None:
+        """Return when the directory changed, or after ``timeout`` seconds at most."""
+        if self.fd < 0:
+            import time
+
+            time.sleep(min(timeout, 0.05))
+            return
+        import select
+
+        ready, _, _ = select.select([self.fd], [], [], timeout)
+        if ready:
+            try:
+                while os.read(self.fd, 1 << 16):
+                    pass
+            except BlockingIOError:
+                pass
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
 class Follower:
     """New lines of a log file as they are written, across rotations and truncations.
 
@@ -187,6 +238,10 @@ class Follower:
     ``f`` is read to its end once more (a last write before the rename) and the new file is
     followed from its start. A file shorter than what was read (truncated in place, as
     logrotate's copytruncate does) is read again from its start.
+
+    A follower held up while two rotations happen (its output blocked, the container writing
+    twice the rotation size meanwhile) has lost the file between them: it holds only the one
+    it had open, and the one the path names now.
     """
 
     def __init__(self, path: str, f: BinaryIO, offset: int, decoder: Decoder) -> None:

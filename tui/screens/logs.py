@@ -136,7 +136,8 @@ class LogsPane(Vertical):
             def alive() -> bool:
                 return not self._stop.is_set() and (target_alive is None or target_alive())
 
-            batches = log.read(FIRST_LINES, follow=source.live, alive=alive)
+            follow = source.live and container.running
+            batches = log.read(FIRST_LINES, follow=follow, alive=alive)
             try:
                 for batch in batches:
                     if self._stop.is_set():
@@ -162,7 +163,7 @@ class LogsPane(Vertical):
         if message.error:
             self.ended = message.error
         elif self.tui.source.live:
-            self.ended = "the log ended: the container stopped"
+            self.ended = "the log ended: the container is not running"
         else:
             self.ended = "captured in the bundle"
         self._render_status()
