@@ -23,9 +23,9 @@ def tail_count(text: str) -> int | None:
     return None if text.strip().lower() == "all" else _COUNT(text)
 
 
-def since_time(text: str) -> int:
-    """``--since``: a duration back from now (``10m``, ``2h``, ``90``) or an RFC 3339 time;
-    returns nanoseconds since the epoch."""
+def since_time(text: str, now_ns: int | None = None) -> int:
+    """Return ``--since`` as nanoseconds since the epoch: a duration back from ``now_ns``
+    (``10m``, ``2h``, ``90``) or an RFC 3339 time. Raises ``UsageError``."""
     import time
 
     from debugtool.logs.formats import parse_time
@@ -35,11 +35,18 @@ def since_time(text: str) -> int:
         return at
     seconds = parse_duration(text)
     if -float("inf") < seconds < float("inf") and seconds >= 0:
-        return time.time_ns() - int(seconds * 1_000_000_000)
+        return (time.time_ns() if now_ns is None else now_ns) - int(seconds * 1_000_000_000)
     raise UsageError(
         f"'{text}' is not a duration or an RFC 3339 time for --since.",
         "Write e.g. 10m, 2h, 90 (seconds) or 2026-11-26T15:00:00Z.",
     )
+
+
+def since_option(text: str) -> str:
+    """``--since``'s type: the text as given, once ``since_time`` accepts it (it is made a time
+    when the command runs, so that a command line always reads the same)."""
+    since_time(text, now_ns=0)
+    return text
 
 
 def register(sub: SubcommandsLike) -> None:
@@ -71,7 +78,7 @@ def register(sub: SubcommandsLike) -> None:
     )
     p.add_argument(
         "--since",
-        type=since_time,
+        type=since_option,
         default=None,
         metavar="T",
         help="only lines from T on: a duration back from now (10m, 2h, 90) or an RFC 3339 "
@@ -112,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         alive = None
         if follow and hasattr(source, "target"):
             alive = source.target(container).alive
-        batches = log.read(args.tail, args.since, follow=follow, alive=alive)
+        since = since_time(args.since) if args.since is not None else None
+        batches = log.read(args.tail, since, follow=follow, alive=alive)
         try:
             write(batches, timestamps=args.timestamps, as_json=args.json, flush=args.follow)
         finally:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from debugtool.commands.logs import since_time, tail_count, write
+from debugtool.commands.logs import since_option, since_time, tail_count, write
 from debugtool.errors import UsageError
 from debugtool.logs import files
 from debugtool.logs.formats import (
@@ -382,7 +382,8 @@ def test_tail_and_since_options() -> None:
     assert abs(since_time("10m") - (time.time_ns() - 600 * 10**9)) < 60 * 10**9
     for bad in ("yesterday", "nan", "-5m", "inf"):
         with pytest.raises(UsageError, match="--since"):
-            since_time(bad)
+            since_option(bad)
+    assert since_option("10m") == "10m"
 
 
 def test_writer_escapes_control_characters_and_splits_streams(monkeypatch) -> None:
