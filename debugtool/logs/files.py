@@ -121,6 +121,20 @@ def tail(
                 window *= 4
                 continue
             data = data[newline + 1 :]
+        if count is not None and since is None:
+            # Decode only the last ``count`` lines of the window when it holds that many
+            # (found by ``rfind``, in C): the window is sized for long lines.
+            at = len(data) - 1  # a line ends the window (unless torn mid-write)
+            for _ in range(count):
+                at = data.rfind(b"\n", 0, at)
+                if at < 0:
+                    break
+            if at >= 0:
+                d = decoder()
+                lines = d.feed(data[at + 1 :])
+                lines += d.end()
+                if len(lines) >= count:
+                    return lines[-count:], True
         d = decoder()
         lines = d.feed(data)
         lines += d.end()

@@ -196,9 +196,55 @@ class RawDecoder(Decoder):
 class JsonFileDecoder(Decoder):
     """Docker's json-file log (``/var/lib/docker/containers/ID/ID-json.log``).
 
-    A line that is not one of Docker's JSON objects (a torn write, a file edited by hand) is
-    shown as it is, with no time or stream, rather than dropped.
+    The whole lines of a chunk are decoded in one call, as one JSON array (a JSON string
+    holds no raw newline, so each newline separates two records): the C decoder then does per
+    line what a Python loop over ``loads`` did at four times the cost. A chunk where that
+    fails (a torn write, a line that is not Docker's, a file edited by hand) is decoded line
+    by line, and a line that is not one of Docker's records is shown as it is, with no time
+    or stream, rather than dropped.
     """
+
+    def feed(self, data: bytes) -> list[LogLine]:
+        if self._torn:
+            data = self._torn + data
+        cut = data.rfind(b"\n") + 1
+        self._torn = data[cut:]
+        if not cut:
+            return []
+        body = data[: cut - 1]
+        try:
+            entries = jsonc.loads(b"[" + body.replace(b"\n", b",") + b"]")
+        except (ValueError, RecursionError):
+            entries = None
+        out: list[LogLine] = []
+        if entries is not None:
+            pending = self._pending
+            saved = {k: (v[0], list(v[1])) for k, v in pending.items()}
+            piece, append = self._piece, out.append
+            for entry in entries:
+                try:
+                    text, stream, stamp = entry["log"], entry["stream"], entry["time"]
+                except (KeyError, TypeError):
+                    break
+                if not (type(text) is str and type(stream) is str and type(stamp) is str):
+                    break
+                if len(stamp) != 30 or stamp[-1] != "Z":
+                    stamp = utc_time(stamp)
+                if text[-1:] != "\n":
+                    piece(stamp, stream, text, False, out)
+                elif pending:
+                    piece(stamp, stream, text[:-1], True, out)
+                else:  # the common line, whole and alone: no call but the record's
+                    text = text[:-1]
+                    append(LogLine(stamp, stream, text[:-1] if text[-1:] == "\r" else text))
+            else:
+                return out
+            # A record of another shape: this chunk again, one line at a time.
+            self._pending = saved
+            out.clear()
+        for raw in body.split(b"\n"):
+            self._record(raw, out)
+        return out
 
     def _record(self, raw: bytes, out: list[LogLine]) -> None:
         if not raw:

@@ -410,3 +410,15 @@ def test_writer_json_lines(monkeypatch) -> None:
     write([[LogLine("", "stderr", "a\x1b")]], timestamps=False, as_json=True)
     assert out.getvalue().count("\n") == 1 and "\x1b" not in out.getvalue()
     assert json.loads(out.getvalue()) == {"time": None, "stream": "stderr", "line": "a\x1b"}
+
+
+def test_json_file_partial_line_pending_across_a_chunk_with_a_foreign_line() -> None:
+    decoder = JsonFileDecoder()
+    assert decoder.feed(b'{"log":"half ","stream":"stdout","time":"2026-11-26T15:00:00Z"}\n') == []
+    lines = decoder.feed(
+        b'garbage\n{"log":"and the rest\\n","stream":"stdout","time":"2026-11-26T15:00:01Z"}\n'
+    )
+    assert lines == [
+        LogLine("", "", "garbage"),
+        LogLine("2026-11-26T15:00:00.000000000Z", "stdout", "half and the rest"),
+    ]
