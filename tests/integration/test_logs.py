@@ -3,7 +3,7 @@ daemon, a real rotation followed, 10 MB of log), podman's k8s-file, containerd w
 without a log URI, runc and a bare sandbox (no log: where stdout goes).
 
 No kubelet runs here, so no CRI log file written by a runtime: the CRI parser is tested on
-podman's k8s-file (conmon writes the same format) and in tests/unit/test_logs.py.
+podman's k8s-file (conmon writes the same format) and in tests/unit/test_logs_formats.py.
 """
 
 from __future__ import annotations
