@@ -26,6 +26,7 @@ NAMES = (
     "console",
     "exec",
     "inspect",
+    "logs",
     "mounts",
     "net",
     "ps",

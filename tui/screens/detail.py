@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from debugtool.audit import Record
 
 from debugtool_tui.format import plain
+from debugtool_tui.screens.logs import LogsPane
 from debugtool_tui.screens.polling import PollingScreen
 from debugtool_tui.widgets.banner import Banner
 from debugtool_tui.widgets.filter_bar import FilterBar
@@ -39,7 +40,7 @@ from debugtool.views import (
 )
 from debugtool.views.containers import runtime_text
 
-TABS = ("processes", "mounts", "network", "resources", "security", "audit")
+TABS = ("processes", "mounts", "network", "resources", "security", "audit", "logs")
 
 # The core views' columns (``debugtool.views``), those a 120-column screen holds.
 PROCESS_COLUMNS = [
@@ -155,6 +156,8 @@ class DetailScreen(PollingScreen):
                     yield Static(id="security-text")
             with TabPane("Audit", id="audit"):
                 yield LiveTable(AUDIT_COLUMNS, id="audit-table")
+            with TabPane("Logs", id="logs"):
+                yield LogsPane(self.container, id="logs-pane")
         yield Static(id="status")
         yield Footer()
 
@@ -426,6 +429,8 @@ class DetailScreen(PollingScreen):
             return header + "\n".join(lines.values()) + "\n"
         if tab == "security":
             return header + self._security_text + "\n"
+        if tab == "logs":
+            return header + self.query_one(LogsPane).as_text()
         name = {"processes": "process", "mounts": "mount", "audit": "audit"}[tab]
         return header + self.table(name).as_text()
 
@@ -454,6 +459,7 @@ class DetailScreen(PollingScreen):
             "resources": "#resource-panel",
             "security": "#security-scroll",
             "audit": "#audit-table",
+            "logs": "#log-view",
         }
         self.query_one(targets[self.active_tab]).focus()
 
