@@ -257,16 +257,12 @@ def container_from_ps(item: dict[str, Any]) -> Container:
 
 
 def _rfc3339(text: str) -> float | None:
-    # containers/storage writes nanoseconds; fromisoformat reads up to microseconds in 3.11.
-    from datetime import datetime
+    """Epoch seconds of a containers/storage time (nanoseconds; ``liveness.rfc3339``, not
+    ``datetime``, whose import ``ps`` and every completion TAB would pay), or None."""
+    from debugtool.runtimes.liveness import rfc3339
 
-    head, dot, frac = text.rstrip("Z").partition(".")
-    if not head:
-        return None
     try:
-        return datetime.fromisoformat(head + "+00:00").timestamp() + (
-            float("0." + frac) if dot else 0
-        )
+        return rfc3339(text) if text else None
     except ValueError:
         return None
 
