@@ -52,7 +52,8 @@ def candidates(containers: Iterable[Container], prefix: str) -> list[str]:
     with the qualifiers themselves (``docker:``, ``pod/``), not every name under every
     qualifier, which would double the list; past one, the names under it. An id (12
     characters, or whole once the prefix is longer) is offered only when the prefix is the start
-    of it, for the same reason.
+    of it, for the same reason; never when it is the name (containerd and runc name a
+    container by its id), which it would make ambiguous.
     """
     containers = list(containers)
     qualified = ":" in prefix or prefix.startswith("pod/")
@@ -69,7 +70,7 @@ def candidates(containers: Iterable[Container], prefix: str) -> list[str]:
     for c in containers:
         if c.name:
             found[c.name] = None
-        if prefix and c.id.startswith(prefix):
+        if prefix and c.id.startswith(prefix) and c.id != c.name:  # containerd's, runc's ids
             found[c.id if len(prefix) >= 12 else c.id[:12]] = None
     return [name for name in found if name.startswith(prefix) and name != prefix and safe(name)]
 

@@ -4,7 +4,7 @@ complete what each word is, and treat container names as data, never as code.
 Each script is run by its real shell: bash's completion function is called with ``COMP_LINE``
 set as readline would set it, fish answers ``complete -C``, zsh (whose completion needs a
 terminal) is checked here for syntax and its tables, and driven in tmux by
-tests/integration/test_completion.py. The candidates of hostile names come from a stand-in
+tests/integration/test_completion_live.py. The candidates of hostile names come from a stand-in
 ``debugtool`` on PATH that prints them, as the real one would print what a container is named.
 """
 
@@ -320,6 +320,7 @@ def test_candidates_give_ids_only_for_an_id_prefix() -> None:
 
 def test_candidates_name_containerd_namespaces_and_pids() -> None:
     c = Container(id="job", name="job", runtime="containerd", namespace="k8s.io", pid=4242)
+    assert targets.candidates([c], "jo") == ["job"]  # its id is its name: offered once
     assert targets.candidates([c], "containerd:") == ["containerd:job", "containerd:k8s.io/job"]
     assert targets.candidates([c], "pid:") == ["pid:4242"]
 
