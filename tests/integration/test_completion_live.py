@@ -228,3 +228,26 @@ def test_fish_completes_options_and_targets_and_quotes_hostile_names(started, ho
     finally:
         pane.close()
     assert not list(home.glob("pwned-*"))
+
+
+def test_target_listing_with_a_hung_docker_exits_0_silently(started, tmp_path: Path) -> None:
+    """dockerd accepts and never answers: the listing still ends, says nothing on stderr and
+    exits 0 (what it lists depends on what answered in time: not asserted)."""
+    import socket
+
+    hung = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    hung.bind(str(tmp_path / "docker.sock"))
+    hung.listen(8)  # connections queue; none is ever accepted or answered
+    try:
+        result = subprocess.run(
+            [str(BIN / "debugtool"), "completion", "bash", "--complete-targets=dtc-"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/docker.sock"},
+        )
+    finally:
+        hung.close()
+    assert result.returncode == 0
+    assert result.stderr == ""
+    assert all(line.startswith("dtc-") for line in result.stdout.splitlines())
