@@ -29,7 +29,18 @@ if TYPE_CHECKING:
 #: What they build (thousands of processes or sockets) holds no cycles and lives until exit,
 #: so each collection pass only walks it again (about 10 ms of ``net --json``). The TUI, the
 #: console, bundle and trace run for long and keep it.
-_ONE_SHOT = ("ps", "inspect", "top", "mounts", "snapshot", "net", "audit", "exec", "logs")
+_ONE_SHOT = (
+    "ps",
+    "inspect",
+    "top",
+    "mounts",
+    "snapshot",
+    "net",
+    "audit",
+    "exec",
+    "logs",
+    "completion",
+)
 
 #: Global options that take a value (so the subcommand is not mistaken for it).
 _VALUED_OPTIONS = ("--timeout", "--oci-root")

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 NAMES = (
     "audit",
     "bundle",
+    "completion",
     "console",
     "exec",
     "inspect",

@@ -25,7 +25,7 @@ def add_exec_options(p: OptionsLike, shell: bool = False) -> None:
         "(busybox and --tool's) read-only at /.debugtool in a private mount namespace",
     )
     p.add_argument("-u", "--user", metavar="USER", help="user (NAME, UID, NAME:GROUP, UID:GID)")
-    p.add_argument("-w", "--workdir", metavar="DIR", help="working directory in the container")
+    p.add_argument("-w", "--workdir", metavar="PATH", help="working directory in the container")
     p.add_argument(
         "-e",
         "--env",

@@ -141,3 +141,13 @@ def test_top_and_net_import_nothing_heavy(
     assert f"debugtool.commands.{command}" in modules
     # They read user names and DNS files inside the container's root with openat2 (ctypes).
     assert heavy(modules, frozenset({"ctypes"})) == {}
+
+
+def test_completion_target_listing_imports_nothing_heavy(
+    tmp_path: Path, docker_target: harness.Started
+) -> None:
+    """It runs on every TAB that completes a target: as lean as ps."""
+    modules = imported(tmp_path, "completion", "bash", f"--complete-targets={docker_target.name}")
+    assert "debugtool.completion.targets" in modules
+    assert "debugtool.runtimes.docker" in modules  # it did the work
+    assert heavy(modules) == {}

@@ -57,8 +57,9 @@ def command_lines(name: str, count: int = 400) -> list[list[str]]:
         for p in options.positionals:
             if p.nargs == argv.REMAINDER:
                 positional += rng.choice(COMMAND_TAILS)
-            elif rng.random() < 0.9:
-                positional.append(rng.choice(TARGETS))
+            elif rng.random() < 0.9:  # a choice (completion's SHELL) most of the time, if any
+                choices = [str(c) for c in p.choices or ()] if rng.random() < 0.9 else []
+                positional.append(rng.choice(choices or TARGETS))
         cut = rng.randint(0, len(words))
         if rng.random() < 0.1:
             words.append(rng.choice(["--help", "--nope", "-z", "--js", "--"]))
