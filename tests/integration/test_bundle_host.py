@@ -20,8 +20,12 @@ from debugtool.bundle import hostdata, reader
 from debugtool.bundle import manifest as mf
 
 #: A busybox shell whose subshell fills a string past an 8 MiB limit: the kernel kills that
-#: subshell (the largest task in the cgroup), the container's own shell lives on.
-OOM_SCRIPT = '(x=$(head -c 64m /dev/zero | tr "\\0" a)); echo survived; exec sleep 100000'
+#: subshell, the container's own shell lives on. The subshell asks to be the OOM killer's first
+#: choice (oom_score_adj 1000; raising it needs no privilege), so the init is never the victim.
+OOM_SCRIPT = (
+    "(echo 1000 > /proc/self/oom_score_adj; x=$(head -c 64m /dev/zero | tr '\\0' a)); "
+    "echo survived; exec sleep 100000"
+)
 CONFIG_SECRETS = {
     "proxy": "ProxyPassw0rdInt77",
     "toml-password": "TomlPassw0rdInt88",
