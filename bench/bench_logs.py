@@ -2,7 +2,9 @@
 
 Goals (issue 15): `logs --tail 1000` at most 1.2x `docker logs --tail 1000`; and the latency of
 `logs -f` from a line written in the container to that line on debugtool's stdout, beside
-`docker logs -f`'s.
+`docker logs -f`'s. Beside them the floor: bench/floor_logs.py, the smallest Python program
+doing the same work (an inspect request, the json-file's end read backwards, 1,000 lines
+decoded and written).
 
 The container's shell copies a FIFO (bind-mounted from the host) to its stdout: the benchmark
 writes a marker line into the FIFO and times until the follower prints it, so the latency is
@@ -22,7 +24,7 @@ import subprocess
 import tempfile
 import time
 
-from common import DEBUGTOOL, ROOT, interleaved, report
+from common import DEBUGTOOL, FLOOR_LOGS, ROOT, interleaved, report
 
 RUNS = 20
 LATENCY_SAMPLES = 40
@@ -105,6 +107,7 @@ def main() -> None:
             ("docker logs --tail 1000 NAME", [docker, "logs", "--tail", "1000", name]),
             ("debugtool logs --tail 1000 NAME", [*DEBUGTOOL, "logs", "--tail", "1000", name]),
             ("debugtool logs --tail 1000 FULL-ID", [*DEBUGTOOL, "logs", "--tail", "1000", cid]),
+            ("floor_logs.py FULL-ID (its work, nothing else)", [*FLOOR_LOGS, cid]),
             (
                 "debugtool logs --tail 1000 docker:NAME",
                 [*DEBUGTOOL, "logs", "--tail", "1000", f"docker:{name}"],

@@ -23,6 +23,7 @@ DEBUGTOOL = [str(Path(sys.executable).with_name("debugtool"))]
 FLOOR_PS = [sys.executable, str(ROOT / "bench" / "floor_ps.py")]
 FLOOR_EXEC = [sys.executable, str(ROOT / "bench" / "floor_exec.py")]
 FLOOR_EXEC_RUNTIME = [sys.executable, str(ROOT / "bench" / "floor_exec_runtime.py")]
+FLOOR_LOGS = [sys.executable, str(ROOT / "bench" / "floor_logs.py")]
 
 
 @dataclass

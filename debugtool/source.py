@@ -465,16 +465,17 @@ def docker_fast_path(text: str, timeout: float) -> Discovery | None:
     if len(text) != 64 or any(ch not in "0123456789abcdef" for ch in text):
         return None
     from debugtool.runtimes import Discovery
-    from debugtool.runtimes.docker_exec import DockerExec, container_from_inspect
+    from debugtool.runtimes.docker import container_from_inspect
+    from debugtool.runtimes.dockerapi import DockerAPI
 
-    docker = DockerExec(timeout=min(timeout, 0.5))
+    docker = DockerAPI(timeout=min(timeout, 0.5))
     if not os.path.exists(docker.path):
         return None
     try:
-        data = docker.container(text)
+        data = docker.get_json(f"/containers/{text}/json")  # 64 hex digits: nothing to escape
     except DebugtoolError:
-        return None
-    if not data or data.get("Id") != text:
+        return None  # 404 (no such container), a hung or broken daemon: ask every runtime
+    if not isinstance(data, dict) or data.get("Id") != text:
         return None
     container = container_from_inspect(data)
     if not container.running:

@@ -112,6 +112,8 @@ def utc_time(text: str) -> str:
     """
     if len(text) == 30 and text[-1] == "Z" and text[19] == "." and text[20:29].isdigit():
         return text
+    if 22 <= len(text) < 30 and text[-1] == "Z" and text[19] == "." and text[20:-1].isdigit():
+        return text[:-1].ljust(29, "0") + "Z"  # Docker drops a fraction's trailing zeros
     ns = parse_time(text)
     return "" if ns is None else format_time(ns)
 

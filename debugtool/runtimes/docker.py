@@ -223,6 +223,39 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def container_from_inspect(data: dict[str, Any]) -> Container:
+    """Map ``GET /containers/{id}/json`` to a Container (resolving a full id with one request).
+
+    Fields of another type than Docker gives them (a hostile or broken daemon) are left empty.
+    """
+    state, config = _mapping(data.get("State")), _mapping(data.get("Config"))
+    runtime = (_mapping(data.get("HostConfig")).get("Runtime")) or "runc"
+    labels = config.get("Labels")
+    if not (isinstance(labels, dict) and all(isinstance(v, str) for v in labels.values())):
+        labels = {}
+    ports = _mapping(data.get("NetworkSettings")).get("Ports")
+    if ports:
+        from debugtool.runtimes.ports import from_inspect
+
+        ports = from_inspect(ports)
+    return Container(
+        id=str(data.get("Id", "")),
+        name=str(data.get("Name", "")).lstrip("/"),
+        runtime="docker",
+        image=str(config.get("Image", "")),
+        status=str(state.get("Status") or "unknown"),
+        pid=host_pid(state.get("Pid")),
+        created=parse_created(data.get("Created")),
+        labels=dict(labels),
+        namespace="moby",
+        backends=["docker"],
+        oci_root=OCI_ROOT if runtime == "runc" else "",
+        oci_runtime=runtime if runtime in ("runc", "crun") else "",
+        ports=ports or [],
+        metadata={"docker": data},
+    )
+
+
 def container_from_state(record: dict[str, Any], pid: int | None, runc: bool = True) -> Container:
     """Map Docker's on-disk record of a container to a Container (``pid`` checked separately).
 

@@ -23,7 +23,6 @@ from debugtool.errors import (
     ContainerNotRunning,
     RuntimeUnavailable,
 )
-from debugtool.model import Container
 from debugtool.runtimes.base import ExecRequest, Stdio
 from debugtool.runtimes.dockerapi import API_VERSION, DockerAPI, decode, socket_path
 from debugtool.runtimes.dockerapi import message as _message
@@ -54,17 +53,6 @@ class DockerExec:
     ) -> tuple[int, bytes]:
         """Send one HTTP/1.0 request; return ``(status, body)``. Raises ``RuntimeUnavailable``."""
         return self.api.request(method, path, body=body, timeout=timeout)
-
-    def container(self, ident: str) -> dict | None:
-        """Return ``GET /containers/{id}/json``, or None when Docker has no such container."""
-        if not ident or any(not (ch.isalnum() or ch in "_.-") for ch in ident):
-            return None  # not an id or a name Docker could hold (and nothing to escape)
-        status, data = self.request("GET", f"/containers/{ident}/json")
-        if status == 404:
-            return None
-        if status >= 300:
-            raise RuntimeUnavailable("docker", f"inspect answered {status}: {_message(data)}")
-        return _object(data, "inspect")
 
     def create(self, container_id: str, request: ExecRequest) -> str:
         """Create the exec instance; return its id.
@@ -255,33 +243,6 @@ class DockerExec:
                         sock.sendall(data)
                     except OSError:
                         poller.unregister(stdin)
-
-
-def container_from_inspect(data: dict) -> Container:
-    """Map ``GET /containers/{id}/json`` to a Container (for resolving a full id quickly)."""
-    from debugtool.runtimes.liveness import parse_created
-    from debugtool.runtimes.ports import from_inspect
-
-    state = data.get("State") or {}
-    config = data.get("Config") or {}
-    status = str(state.get("Status") or "unknown")
-    runtime = str((data.get("HostConfig") or {}).get("Runtime") or "runc")
-    return Container(
-        id=str(data.get("Id", "")),
-        name=str(data.get("Name", "")).lstrip("/"),
-        runtime="docker",
-        image=str(config.get("Image", "")),
-        status=status,
-        pid=int(state.get("Pid") or 0) or None,
-        created=parse_created(data.get("Created")),
-        labels=dict(config.get("Labels") or {}),
-        namespace="moby",
-        backends=["docker"],
-        oci_root="/run/docker/runtime-runc/moby" if runtime == "runc" else "",
-        oci_runtime=runtime if runtime in ("runc", "crun") else "",
-        ports=from_inspect((data.get("NetworkSettings") or {}).get("Ports")),
-        metadata={"docker": data},
-    )
 
 
 class _Demux:

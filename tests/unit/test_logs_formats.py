@@ -78,6 +78,17 @@ def test_format_and_utc_time_write_docker_timestamps() -> None:
     assert utc_time("not a time") == ""
 
 
+def test_utc_time_pads_dockers_short_fractions_as_parsing_would() -> None:
+    """Docker drops a fraction's trailing zeros; the shortcut that pads them agrees with
+    parsing and formatting the time, for every length of fraction."""
+    for digits in range(1, 10):
+        text = "2026-11-26T15:20:00." + "123456789"[:digits] + "Z"
+        ns = parse_time(text)
+        assert ns is not None and utc_time(text) == format_time(ns)
+    assert utc_time("2026-11-26T15:20:00.Z") == ""
+    assert utc_time("2026-11-26T15:20:00.12a4Z") == ""
+
+
 # --- Docker json-file ----------------------------------------------------------------------
 
 
