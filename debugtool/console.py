@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import io
+import itertools
 import os
 import posixpath
 import re
-import shlex
 import stat as stat_mod
 import subprocess
 import sys
@@ -32,7 +33,7 @@ from debugtool.trace.decode import syscall_names
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
     from typing import Any, TextIO
 
     from prompt_toolkit.completion import CompleteEvent, Completion
@@ -66,6 +67,38 @@ class _HelpShown(Exception):
     """``CMD --help`` printed its usage: not an error."""
 
 
+#: How much one command may write into a pipe (what passes between commands is kept in memory).
+PIPE_LIMIT = 64 << 20
+
+
+class _PipeBuffer(io.TextIOBase):
+    """What a command in the middle of a pipeline writes, kept as it is (not escaped) for the
+    next command; refuses more than ``PIPE_LIMIT`` characters."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+        self.parts: list[str] = []
+        self.size = 0
+
+    def write(self, text: str) -> int:
+        self.size += len(text)
+        if self.size > PIPE_LIMIT:
+            self.size -= len(text)
+            raise ConsoleError(
+                f"{self.name}: more than {PIPE_LIMIT >> 20} MiB into the pipe; "
+                "narrow it down (a path, grep, head)."
+            )
+        self.parts.append(text)
+        return len(text)
+
+    def getvalue(self) -> str:
+        return "".join(self.parts)
+
+    def isatty(self) -> bool:
+        return False
+
+
 @record
 class Command:
     name: str
@@ -73,26 +106,125 @@ class Command:
     usage: str
     run: Callable[[list[str]], int]
     completes: str = ""  # "path", "pid", "syscall-or-pid" or ""
+    no_pipe: str = ""  # why the command cannot be part of a pipeline ("" when it can)
 
 
-def split_commands(line: str) -> list[list[str]]:
-    """Split a console line into commands at unquoted ``;``, each into shell-style words.
+#: Characters that are shell operators when unquoted. ';' ends a pipeline and '|' joins two
+#: commands; the others are shell syntax the console does not have, refused with a sentence
+#: rather than taken as words (``ls > out`` must not list a directory named ``>``).
+_OPERATORS = ";|&<>"
 
-    Raises ``ConsoleError`` for unbalanced quotes.
+#: Why each operator the console does not have is refused.
+_REFUSED = {
+    "||": "'||' is not supported: commands are joined by '|' (a pipe) or ';' only.",
+    "&&": "'&&' is not supported: commands are joined by '|' (a pipe) or ';' only.",
+    "&": "'&' is not supported: console commands run one at a time, in the foreground.",
+    ">": "output redirection is not supported; use the CLI's --json or copy the text.",
+    "<": "input redirection is not supported; name the file instead (grep root /etc/passwd).",
+}
+
+#: A pipeline: commands joined by ``|``, each a list of words.
+Pipeline = list[list[str]]
+
+
+def _tokens(line: str) -> Iterator[tuple[bool, str]]:
+    """Yield ``(is_operator, text)`` for ``line``, quoted as a POSIX shell quotes.
+
+    ``'...'`` keeps everything; ``"..."`` keeps everything but a backslash before ``\\ " $ ```;
+    a backslash outside quotes keeps the next character. An operator is a run of one operator
+    character (``||``, ``>>``, ``;;``). A quoted operator character is part of a word, so
+    ``grep 'a|b'`` and ``grep '|'`` search for a ``|``.
     """
-    lexer = shlex.shlex(line, posix=True, punctuation_chars=";")
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    commands: list[list[str]] = [[]]
-    try:
-        for token in lexer:
-            if token and set(token) == {";"}:
-                commands.append([])
-            else:
-                commands[-1].append(token)
-    except ValueError as exc:
-        raise ConsoleError(f"cannot parse the line: {exc}.") from None
-    return [c for c in commands if c]
+    word: list[str] | None = None  # None: no word started (so that '' is an empty word)
+    i, n = 0, len(line)
+    while i < n:
+        c = line[i]
+        if c in " \t\r\n":
+            if word is not None:
+                yield False, "".join(word)
+                word = None
+            i += 1
+        elif c in _OPERATORS:
+            if word is not None:
+                yield False, "".join(word)
+                word = None
+            j = i
+            while j < n and line[j] == c:
+                j += 1
+            yield True, line[i:j]
+            i = j
+        elif c == "'":
+            end = line.find("'", i + 1)
+            if end < 0:
+                raise ConsoleError("cannot parse the line: a ' quote is not closed.")
+            word = [*(word or []), line[i + 1 : end]]
+            i = end + 1
+        elif c == '"':
+            word = word or []
+            i += 1
+            while i < n and line[i] != '"':
+                if line[i] == "\\" and i + 1 < n and line[i + 1] in '\\"$`':
+                    i += 1
+                word.append(line[i])
+                i += 1
+            if i >= n:
+                raise ConsoleError('cannot parse the line: a " quote is not closed.')
+            i += 1
+        elif c == "\\":
+            if i + 1 >= n:
+                raise ConsoleError("cannot parse the line: it ends with a backslash.")
+            word = [*(word or []), line[i + 1]]
+            i += 2
+        else:
+            word = [*(word or []), c]
+            i += 1
+    if word is not None:
+        yield False, "".join(word)
+
+
+def parse_line(line: str) -> list[Pipeline]:
+    """Split a console line into pipelines at unquoted ``;``, each into commands at unquoted
+    ``|``, each command into shell-style words. Empty commands between ``;`` are dropped.
+
+    Raises ``ConsoleError`` for unbalanced quotes, a ``|`` without a command on each side, and
+    shell syntax the console does not have (``||``, ``&&``, ``&``, ``>``, ``<``).
+    """
+    pipelines: list[Pipeline] = []
+    pipeline: Pipeline = [[]]
+
+    def close() -> None:
+        if pipeline[-1]:
+            pipelines.append(pipeline)
+        elif len(pipeline) > 1:
+            raise ConsoleError(
+                "cannot parse the line: '|' has no command after it; "
+                "write 'COMMAND | COMMAND', for example 'ps | grep nginx'."
+            )
+
+    for is_operator, text in _tokens(line):
+        if not is_operator:
+            pipeline[-1].append(text)
+        elif text[0] == ";":
+            close()
+            pipeline = [[]]
+        elif text == "|":
+            if not pipeline[-1]:
+                raise ConsoleError(
+                    "cannot parse the line: '|' has no command before it; "
+                    "write 'COMMAND | COMMAND', for example 'ps | grep nginx'."
+                )
+            pipeline.append([])
+        else:
+            doubled = text[0] in "|&" and len(text) > 1
+            raise ConsoleError(_REFUSED[text[0] * 2 if doubled else text[0]])
+    close()
+    return pipelines
+
+
+_OWN_OUTPUT = "it runs a debugtool process whose output goes straight to the terminal"
+_TERMINAL = "it clears the terminal and writes nothing to read"
+#: What ``clear`` writes: home, erase the screen, erase the scrollback (as ncurses' clear).
+CLEAR_SCREEN = "\x1b[H\x1b[2J\x1b[3J"
 
 
 class Console:
@@ -114,6 +246,8 @@ class Console:
         self.out = cast("TextIO", output.PrintableStream(out or sys.stdout))
         self.err = cast("TextIO", output.PrintableStream(err or sys.stderr))
         self.show_secrets = show_secrets
+        #: In a pipeline, what the command before wrote; None when nothing is piped in.
+        self.stdin: str | None = None
         self.cwd = "/"
         self.gone = False
         self._snapshot: Snapshot | None = None
@@ -126,20 +260,54 @@ class Console:
 
     # --- the engine ----------------------------------------------------------------------------
     def run_line(self, line: str) -> int:
-        """Run every command on ``line``; return the status of the last one.
+        """Run every pipeline on ``line``; return the status of the last one.
 
-        A failing command prints one sentence to ``err`` and the session goes on.
+        A failing command prints one sentence to ``err`` and the session goes on. A line that
+        cannot be parsed runs nothing and returns 2.
         """
         status = 0
         try:
-            commands = split_commands(line)
+            pipelines = parse_line(line)
         except ConsoleError as exc:
             self._error(str(exc))
             return 2
-        for words in commands:
+        for pipeline in pipelines:
             if self.done:
                 break
-            status = self.run_command(words)
+            status = self.run_pipeline(pipeline)
+        return status
+
+    def run_pipeline(self, commands: Pipeline) -> int:
+        """Run commands joined by ``|``, one after the other: each reads what the one before it
+        wrote (``self.stdin``); errors go to ``err``. Return the last command's status, as a
+        shell does.
+
+        What passes between two commands is their text as written, not escaped: ``grep`` and
+        ``wc`` see a file's real contents. It is escaped once, where the last command writes
+        to the console's printable stream.
+        """
+        if len(commands) == 1:
+            return self.run_command(commands[0])
+        for words in commands:
+            cmd = self.commands.get(words[0])
+            if cmd is not None and cmd.no_pipe:
+                self._error(f"{cmd.name} cannot be part of a pipeline: {cmd.no_pipe}.")
+                return 2
+        shown = self.out
+        status = 0
+        try:
+            for i, words in enumerate(commands):
+                if self.done:
+                    break
+                last = i == len(commands) - 1
+                pipe = shown if last else _PipeBuffer(words[0])
+                self.out = cast("TextIO", pipe)
+                status = self.run_command(words)
+                if isinstance(pipe, _PipeBuffer):
+                    self.stdin = pipe.getvalue()
+        finally:
+            self.out = shown
+            self.stdin = None
         return status
 
     def run_command(self, words: list[str]) -> int:
@@ -230,10 +398,27 @@ class Console:
             Command("cgroup", "cgroup usage and limits", "cgroup [--json]", self.cmd_cgroup),
             Command("caps", "capabilities, seccomp, LSM", "caps [--json]", self.cmd_caps),
             Command("env", "a process's environment (redacted)", "env [PID]", self.cmd_env, "pid"),
-            Command("ls", "list a directory", "ls [-l] [-a] [PATH...]", self.cmd_ls, "path"),
-            Command("cat", "print files", "cat PATH...", self.cmd_cat, "path"),
-            Command("head", "first lines of a file", "head [-n N] PATH", self.cmd_head, "path"),
-            Command("tail", "last lines of a file", "tail [-n N] PATH", self.cmd_tail, "path"),
+            Command("ls", "list a directory", "ls [-l] [-a|-A] [PATH...]", self.cmd_ls, "path"),
+            Command("cat", "print files (or the input)", "cat [PATH...]", self.cmd_cat, "path"),
+            Command("head", "first lines", "head [-n N] [PATH]", self.cmd_head, "path"),
+            Command("tail", "last lines", "tail [-n N] [PATH]", self.cmd_tail, "path"),
+            Command(
+                "sort",
+                "sort lines (byte order)",
+                "sort [-r] [-n] [-u] [-f] [-t SEP] [-k N] [PATH...]",
+                self.cmd_sort,
+                "path",
+            ),
+            Command(
+                "uniq", "drop repeated lines", "uniq [-c] [-d|-u] [PATH]", self.cmd_uniq, "path"
+            ),
+            Command(
+                "wc",
+                "count lines, words, bytes",
+                "wc [-l] [-w] [-c] [PATH...]",
+                self.cmd_wc,
+                "path",
+            ),
             Command("stat", "file metadata", "stat PATH...", self.cmd_stat, "path"),
             Command(
                 "find",
@@ -245,7 +430,7 @@ class Console:
             Command(
                 "grep",
                 "search file contents",
-                "grep [-i] [-r] [-n] [-l] PATTERN PATH...",
+                "grep [-i] [-v] [-r] [-n] [-l] PATTERN [PATH...]",
                 self.cmd_grep,
                 "path",
             ),
@@ -254,24 +439,28 @@ class Console:
             ),
             Command("pwd", "print the directory inside the container", "pwd", self.cmd_pwd),
             Command("refresh", "read the container again", "refresh", self.cmd_refresh),
+            Command("clear", "clear the screen", "clear", self.cmd_clear, no_pipe=_TERMINAL),
             Command(
                 "trace",
                 "trace a process's syscalls (Ctrl-C ends)",
                 "trace PID [-e SYSCALLS] [--count N] [--duration S] [--summary]",
                 self.cmd_trace,
                 "syscall-or-pid",
+                no_pipe=_OWN_OUTPUT,
             ),
             Command(
                 "exec",
                 "run a command in the container (audited)",
                 "exec CMD [ARG...]",
                 self.cmd_exec,
+                no_pipe=_OWN_OUTPUT,
             ),
             Command(
                 "bundle",
                 "capture a support bundle of this container",
                 "bundle [-o FILE]",
                 self.cmd_bundle,
+                no_pipe=_OWN_OUTPUT,
             ),
             Command("help", "list commands, or show one", "help [COMMAND]", self.cmd_help),
             Command("exit", "leave the console", "exit", self.cmd_exit),
@@ -417,12 +606,13 @@ class Console:
     def cmd_ls(self, args: list[str]) -> int:
         p = self._parser("ls")
         p.add_argument("-l", dest="long", action="store_true", help="long listing")
-        p.add_argument("-a", dest="all", action="store_true", help="show dot files")
+        p.add_argument("-a", dest="all", action="store_true", help="dot files, and . and ..")
+        p.add_argument("-A", dest="almost_all", action="store_true", help="dot files, not . ..")
         p.add_argument("paths", nargs="*")
         ns = p.parse_args(args)
         paths = ns.paths or [self.cwd]
         status = 0
-        users, groups = (rootfs.users(self.root), rootfs.groups(self.root)) if ns.long else ({}, {})
+        owners = self._owners() if ns.long else None
         for i, raw in enumerate(paths):
             path = self.resolve(raw)
             try:
@@ -433,9 +623,14 @@ class Console:
                     except rootfs.RootfsError:
                         pass  # a dangling link: list the link itself
                 if not stat_mod.S_ISDIR(st.st_mode):
-                    self._ls_entry(path, raw, st, ns.long, users, groups)
+                    self._ls_entry(path, raw, st, ns.long, owners)
                     continue
                 entries = rootfs.listdir(self.root, path)
+                if ns.all:
+                    # As GNU ls -a: the directory itself and its parent, as the container sees
+                    # them (".." resolves inside the root: at "/" it is "/" again).
+                    parent = rootfs.stat(self.root, path.rstrip("/") + "/..")
+                    entries = [(".", st), ("..", parent), *entries]
             except rootfs.RootfsError as exc:
                 self._error(f"ls: {exc.message}")
                 status = 1
@@ -443,19 +638,25 @@ class Console:
             if len(paths) > 1:
                 self.out.write(("\n" if i else "") + f"{printable(raw)}:\n")
             for name, est in entries:
-                if name.startswith(".") and not ns.all:
+                if name.startswith(".") and not (ns.all or ns.almost_all):
                     continue
-                self._ls_entry(posixpath.join(path, name), name, est, ns.long, users, groups)
+                self._ls_entry(posixpath.join(path, name), name, est, ns.long, owners)
         return status
 
+    def _owners(self) -> Owners:
+        """Return the container's view of file owners: its id maps and its user and group names."""
+        from debugtool import procfs
+
+        maps = []
+        for name in ("uid_map", "gid_map"):
+            try:
+                maps.append(procfs.parse_id_map(procfs.read_text(self.target.pid, name)))
+            except DebugtoolError:
+                maps.append(procfs.IDENTITY_MAP)
+        return Owners(rootfs.users(self.root), rootfs.groups(self.root), maps[0], maps[1])
+
     def _ls_entry(
-        self,
-        full: str,
-        shown: str,
-        st: os.stat_result | None,
-        long: bool,
-        users: dict[int, str],
-        groups: dict[int, str],
+        self, full: str, shown: str, st: os.stat_result | None, long: bool, owners: Owners | None
     ) -> None:
         suffix = ""
         shown = printable(shown)
@@ -464,14 +665,15 @@ class Console:
                 suffix = " -> " + printable(rootfs.readlink(self.root, full))
             except DebugtoolError:
                 suffix = " -> ?"
-        if not long or st is None:
+        if not long or st is None or owners is None:
             if st is not None and stat_mod.S_ISDIR(st.st_mode):
                 shown += "/"
             self.out.write(shown + ("" if not long else suffix) + "\n")
             return
         mtime = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
-        user = printable(users.get(st.st_uid, str(st.st_uid)))
-        group = printable(groups.get(st.st_gid, str(st.st_gid)))
+        uid, user = owners.user(st.st_uid)
+        gid, group = owners.group(st.st_gid)
+        user, group = printable(user or str(uid)), printable(group or str(gid))
         self.out.write(
             f"{stat_mod.filemode(st.st_mode)} {st.st_nlink:>3} {user:<8} {group:<8} "
             f"{st.st_size:>10} {mtime} {shown}{suffix}\n"
@@ -481,31 +683,74 @@ class Console:
         return rootfs.read_file(self.root, path, limit=limit)
 
     def _write_bytes(self, data: bytes) -> None:
-        """Write a file's contents as lines; a byte that is not UTF-8 shows as ``\\xNN``."""
-        self.out.write(printable(data.decode("utf-8", "surrogateescape"), multiline=True))
+        """Write a file's contents as lines, as they are: a byte that is not UTF-8 passes a pipe
+        unchanged and shows as ``\\xNN`` where the console's stream writes it out."""
+        self.out.write(data.decode("utf-8", "surrogateescape"))
         if data and not data.endswith(b"\n"):
             self.out.write("\n")
 
-    def cmd_cat(self, args: list[str]) -> int:
-        p = self._parser("cat")
-        p.add_argument("paths", nargs="+")
-        status = 0
-        for raw in p.parse_args(args).paths:
+    def _input(self, name: str) -> bytes:
+        """Return what the command before this one in the pipeline wrote, as bytes.
+
+        Raises ``ConsoleError`` when nothing is piped in (the console has no keyboard input).
+        """
+        if self.stdin is None:
+            raise ConsoleError(
+                f"{name}: name a file, or pipe a command into it ('cat FILE | {name}')."
+            )
+        try:
+            return self.stdin.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate that no byte stands for
+            return self.stdin.encode("utf-8", "surrogatepass")
+
+    def _sources(self, name: str, paths: list[str]) -> Iterator[tuple[str, bytes | None]]:
+        """Yield ``(path, contents)`` for each of ``paths``, or ``("", input)`` when none is
+        named. A file that cannot be read is reported on ``err`` and yielded as None."""
+        if not paths:
+            yield "", self._input(name)
+            return
+        for raw in paths:
             try:
                 data = self._read(self.resolve(raw))
             except rootfs.RootfsError as exc:
-                self._error(f"cat: {exc.message}")
-                status = 1
+                self._error(f"{name}: {exc.message}")
+                yield raw, None
                 continue
-            self._write_bytes(data)
             if len(data) >= READ_LIMIT:
-                self._error(f"cat: {raw}: shown up to {READ_LIMIT >> 20} MiB.")
+                self._error(f"{name}: {raw}: read up to {READ_LIMIT >> 20} MiB.")
+            yield raw, data
+
+    def _all_lines(self, name: str, paths: list[str]) -> tuple[list[bytes], int]:
+        """Return the lines of ``paths`` (or of the input) and 1 if a file could not be read."""
+        lines: list[bytes] = []
+        status = 0
+        for _, data in self._sources(name, paths):
+            if data is None:
+                status = 1
+            else:
+                lines.extend(_split_lines(data))
+        return lines, status
+
+    def _write_lines(self, lines: Iterable[bytes]) -> None:
+        self._write_bytes(b"".join(line + b"\n" for line in lines))
+
+    def cmd_cat(self, args: list[str]) -> int:
+        p = self._parser("cat")
+        p.add_argument("paths", nargs="*")
+        status = 0
+        for _, data in self._sources("cat", p.parse_args(args).paths):
+            if data is None:
+                status = 1
+            else:
+                self._write_bytes(data)
         return status
 
     def _lines_arg(self, name: str, args: list[str]) -> argparse.Namespace:
+        # "head -5" is "head -n 5", as busybox and GNU take it.
+        args = [f"-n{a[1:]}" if a[:1] == "-" and a[1:].isdigit() else a for a in args]
         p = self._parser(name)
         p.add_argument("-n", type=int, default=10, metavar="N", help="how many lines (10)")
-        p.add_argument("path")
+        p.add_argument("path", nargs="?")
         ns = p.parse_args(args)
         if ns.n < 0:
             raise ConsoleError(f"{name}: -n takes a number of lines, 0 or more.")
@@ -513,14 +758,19 @@ class Console:
 
     def cmd_head(self, args: list[str]) -> int:
         ns = self._lines_arg("head", args)
-        data = self._read(self.resolve(ns.path))
-        lines = data.splitlines(keepends=True)[: ns.n]
-        self._write_bytes(b"".join(lines))
+        data = self._read(self.resolve(ns.path)) if ns.path else self._input("head")
+        self._write_lines(_split_lines(data)[: ns.n])
         return 0
 
     def cmd_tail(self, args: list[str]) -> int:
         ns = self._lines_arg("tail", args)
-        path = self.resolve(ns.path)
+        data = self._tail_window(self.resolve(ns.path)) if ns.path else self._input("tail")
+        lines = _split_lines(data)
+        self._write_lines(lines[-ns.n :] if ns.n else [])
+        return 0
+
+    def _tail_window(self, path: str) -> bytes:
+        """Return the last ``TAIL_WINDOW`` bytes of a regular file."""
         fd = rootfs.open_in_root(self.root, path, os.O_RDONLY | os.O_NONBLOCK)
         try:
             st = os.fstat(fd)
@@ -532,17 +782,106 @@ class Console:
                 data += chunk
                 if len(data) > TAIL_WINDOW:
                     data = data[-TAIL_WINDOW:]
+            return data
         finally:
             os.close(fd)
-        lines = data.splitlines(keepends=True)
-        self._write_bytes(b"".join(lines[-ns.n :] if ns.n else []))
-        return 0
+
+    def cmd_sort(self, args: list[str]) -> int:
+        p = self._parser("sort")
+        p.add_argument("-r", dest="reverse", action="store_true", help="reverse the order")
+        p.add_argument("-n", dest="numeric", action="store_true", help="by leading number")
+        p.add_argument("-u", dest="unique", action="store_true", help="equal keys once")
+        p.add_argument("-f", dest="fold", action="store_true", help="ignore case")
+        p.add_argument("-k", dest="field", type=int, metavar="N", help="from the Nth field on")
+        p.add_argument("-t", dest="sep", metavar="SEP", help="fields end at SEP (default: blanks)")
+        p.add_argument("paths", nargs="*")
+        ns = p.parse_args(args)
+        if ns.field is not None and ns.field < 1:
+            raise ConsoleError("sort: -k takes a field number, 1 or more.")
+        if ns.sep is not None and len(ns.sep) != 1:
+            raise ConsoleError("sort: -t takes one character, for example -t:.")
+        sep = ns.sep.encode() if ns.sep else None
+        lines, status = self._all_lines("sort", ns.paths)
+
+        def key(line: bytes) -> Any:
+            k = line
+            if ns.field is not None:
+                fields = line.split(sep, ns.field - 1)
+                k = fields[ns.field - 1] if len(fields) >= ns.field else b""
+            if ns.fold:
+                k = k.lower()
+            return _leading_number(k) if ns.numeric else k
+
+        # As GNU sort: lines with equal keys are ordered by the whole line (bytes, as LC_ALL=C),
+        # and -u keeps the first line of each key.
+        ordered = sorted(lines, key=lambda line: (key(line), line), reverse=ns.reverse)
+        if ns.unique:
+            kept: list[bytes] = []
+            for line in ordered:
+                if not kept or key(kept[-1]) != key(line):
+                    kept.append(line)
+            ordered = kept
+        self._write_lines(ordered)
+        return status
+
+    def cmd_uniq(self, args: list[str]) -> int:
+        p = self._parser("uniq")
+        p.add_argument("-c", dest="count", action="store_true", help="prefix each with a count")
+        only = p.add_mutually_exclusive_group()
+        only.add_argument("-d", dest="repeated", action="store_true", help="repeated lines only")
+        only.add_argument("-u", dest="single", action="store_true", help="unrepeated lines only")
+        p.add_argument("path", nargs="?")
+        ns = p.parse_args(args)
+        lines, status = self._all_lines("uniq", [ns.path] if ns.path else [])
+        shown = []
+        for line, run in itertools.groupby(lines):
+            n = sum(1 for _ in run)
+            if (ns.repeated and n < 2) or (ns.single and n > 1):
+                continue
+            shown.append(b"%7d %s" % (n, line) if ns.count else line)
+        self._write_lines(shown)
+        return status
+
+    def cmd_wc(self, args: list[str]) -> int:
+        p = self._parser("wc")
+        p.add_argument("-l", dest="lines", action="store_true", help="newlines")
+        p.add_argument("-w", dest="words", action="store_true", help="words")
+        p.add_argument("-c", dest="bytes", action="store_true", help="bytes")
+        p.add_argument("paths", nargs="*")
+        ns = p.parse_args(args)
+        chosen = [ns.lines, ns.words, ns.bytes]
+        if not any(chosen):
+            chosen = [True, True, True]
+        rows: list[tuple[list[int], str]] = []
+        status = 0
+        for raw, data in self._sources("wc", ns.paths):
+            if data is None:
+                status = 1
+                continue
+            counts = [data.count(b"\n"), len(data.split()), len(data)]
+            rows.append(([n for n, on in zip(counts, chosen, strict=True) if on], raw))
+        if len(rows) > 1:
+            rows.append(
+                ([sum(column) for column in zip(*(r[0] for r in rows), strict=True)], "total")
+            )
+        # GNU wc's widths: one count alone unpadded, the input's counts 7 wide, files' counts
+        # as wide as the largest.
+        if sum(chosen) == 1 and len(rows) == 1:
+            width = 1
+        elif not ns.paths:
+            width = 7
+        else:
+            width = max((len(str(n)) for counts, _ in rows for n in counts), default=1)
+        for counts, raw in rows:
+            text = " ".join(f"{n:>{width}}" for n in counts)
+            self.out.write(text + (f" {printable(raw)}" if raw else "") + "\n")
+        return status
 
     def cmd_stat(self, args: list[str]) -> int:
         p = self._parser("stat")
         p.add_argument("paths", nargs="+")
         status = 0
-        users, groups = rootfs.users(self.root), rootfs.groups(self.root)
+        owners = self._owners()
         for raw in p.parse_args(args).paths:
             path = self.resolve(raw)
             try:
@@ -553,12 +892,14 @@ class Console:
                 status = 1
                 continue
             kind = _kind(st.st_mode)
+            uid, user = owners.user(st.st_uid)
+            gid, group = owners.group(st.st_gid)
             self.out.write(
                 f"  File: {printable(path)}{' -> ' + printable(link) if link else ''}\n"
                 f"  Type: {kind}   Size: {st.st_size}   Links: {st.st_nlink}   Inode: {st.st_ino}\n"
                 f"  Mode: {stat_mod.filemode(st.st_mode)} ({stat_mod.S_IMODE(st.st_mode):04o})   "
-                f"Uid: {st.st_uid} ({printable(users.get(st.st_uid, '?'))})   "
-                f"Gid: {st.st_gid} ({printable(groups.get(st.st_gid, '?'))})\n"
+                f"Uid: {uid} ({printable(user or '?')})   "
+                f"Gid: {gid} ({printable(group or '?')})\n"
                 f"Modify: {time.strftime('%Y-%m-%d %H:%M:%S %z', time.localtime(st.st_mtime))}\n"
                 f"Change: {time.strftime('%Y-%m-%d %H:%M:%S %z', time.localtime(st.st_ctime))}\n"
             )
@@ -593,6 +934,7 @@ class Console:
     def cmd_grep(self, args: list[str]) -> int:
         p = self._parser("grep")
         p.add_argument("-i", dest="ignore_case", action="store_true")
+        p.add_argument("-v", dest="invert", action="store_true", help="lines that do not match")
         p.add_argument("-r", dest="recursive", action="store_true")
         p.add_argument("-n", dest="numbers", action="store_true")
         p.add_argument("-l", dest="names_only", action="store_true")
@@ -603,10 +945,14 @@ class Console:
             regex = re.compile(ns.pattern.encode(), re.IGNORECASE if ns.ignore_case else 0)
         except re.error as exc:
             raise ConsoleError(f"grep: bad pattern: {exc}.") from None
-        paths = ns.paths or ([self.cwd] if ns.recursive else [])
-        if not paths:
-            raise ConsoleError("grep: name a file (or use -r for the current directory).")
-        files = list(self._grep_files(paths, ns.recursive))
+        if not ns.paths and not ns.recursive:
+            if self.stdin is None:
+                raise ConsoleError(
+                    "grep: name a file, pipe a command into it ('ps | grep sh'), "
+                    "or use -r for the current directory."
+                )
+            return 0 if self._grep_text("(standard input)", self._input("grep"), regex, ns) else 1
+        files = list(self._grep_files(ns.paths or [self.cwd], ns.recursive))
         many = len(files) > 1 or ns.recursive
         found = False
         for path in files:
@@ -616,20 +962,26 @@ class Console:
                 if not ns.recursive:
                     self._error(f"grep: {exc.message}")
                 continue
-            if b"\0" in data[:8192]:
-                continue  # binary
-            for number, line in enumerate(data.splitlines(), 1):
-                if regex.search(line):
-                    found = True
-                    if ns.names_only:
-                        self.out.write(printable(path) + "\n")
-                        break
-                    prefix = (f"{printable(path)}:" if many else "") + (
-                        f"{number}:" if ns.numbers else ""
-                    )
-                    text = line.decode("utf-8", "surrogateescape")
-                    self.out.write(prefix + printable(text, multiline=True) + "\n")
+            found |= self._grep_text(path, data, regex, ns, many)
         return 0 if found else 1
+
+    def _grep_text(
+        self, path: str, data: bytes, regex: re.Pattern[bytes], ns: Any, many: bool = False
+    ) -> bool:
+        """Write the lines of ``data`` that match (or, with -v, do not); return whether any did."""
+        if b"\0" in data[:8192]:
+            return False  # binary
+        found = False
+        for number, line in enumerate(_split_lines(data), 1):
+            if bool(regex.search(line)) == ns.invert:
+                continue
+            found = True
+            if ns.names_only:
+                self.out.write(printable(path) + "\n")
+                break
+            prefix = (f"{printable(path)}:" if many else "") + (f"{number}:" if ns.numbers else "")
+            self.out.write(prefix + line.decode("utf-8", "surrogateescape") + "\n")
+        return found
 
     def _grep_files(self, paths: list[str], recursive: bool) -> Iterator[str]:
         for raw in paths:
@@ -692,9 +1044,21 @@ class Console:
             self.out.write(f"  {cmd.usage:<{width}}  {cmd.summary}\n")
         self.out.write(
             "\nPaths are inside the container; nothing runs inside it except 'exec' (audited).\n"
-            "Separate commands with ';'. Tab completes commands, paths, PIDs and syscalls; "
-            "Ctrl-R searches history.\n"
+            "Separate commands with ';'; '|' pipes one command's output into the next "
+            "(cat /etc/passwd | grep root).\n"
+            "Nothing is written to the host or the container: there is no '>'.\n"
+            "Tab completes commands, paths, PIDs and syscalls; Ctrl-R searches history.\n"
         )
+        return 0
+
+    def cmd_clear(self, args: list[str]) -> int:
+        self._parser("clear").parse_args(args)
+        # The one control sequence the console writes, and only to a terminal: it goes around
+        # the printable stream, which would show it as text.
+        terminal = getattr(self.out, "stream", None)
+        if terminal is not None and terminal.isatty():
+            terminal.write(CLEAR_SCREEN)
+            terminal.flush()
         return 0
 
     def cmd_exit(self, args: list[str]) -> int:
@@ -747,7 +1111,7 @@ class Console:
 
     def completions(self, text: str) -> tuple[int, list[str]]:
         """Return ``(length of the word being completed, candidates)`` for the line ``text``."""
-        line = text.rpartition(";")[2].lstrip()
+        line = re.split(r"[;|]", text)[-1].lstrip()
         words = line.split()
         current = "" if not line or line[-1].isspace() else words[-1]
         if len(words) == 0 or (len(words) == 1 and current):
@@ -768,6 +1132,60 @@ class Console:
             options = ["-e", "--count", "--duration", "--summary", "-f", "--json"]
             return len(current), [o for o in options if o.startswith(current)]
         return len(current), []
+
+
+class Owners:
+    """File owners as the container sees them: host ids mapped through its user namespace
+    (``uid_map``, ``gid_map``), named from its own ``/etc/passwd`` and ``/etc/group``."""
+
+    #: What an id outside the container's user namespace shows as inside it: the kernel's
+    #: overflowuid and overflowgid (``/proc/sys/kernel/overflow{u,g}id``, 65534 by default).
+    OVERFLOW = 65534
+
+    def __init__(
+        self,
+        users: dict[int, str],
+        groups: dict[int, str],
+        uid_map: list[tuple[int, int, int]],
+        gid_map: list[tuple[int, int, int]],
+    ) -> None:
+        self.users, self.groups = users, groups
+        self.uid_map, self.gid_map = uid_map, gid_map
+
+    def user(self, host_uid: int) -> tuple[int, str | None]:
+        """Return ``(uid inside the container, its name or None)`` for a file's owner."""
+        uid = self._inside(host_uid, self.uid_map)
+        return uid, self.users.get(uid)
+
+    def group(self, host_gid: int) -> tuple[int, str | None]:
+        """Return ``(gid inside the container, its name or None)`` for a file's group."""
+        gid = self._inside(host_gid, self.gid_map)
+        return gid, self.groups.get(gid)
+
+    def _inside(self, host_id: int, id_map: list[tuple[int, int, int]]) -> int:
+        from debugtool import procfs
+
+        if id_map == procfs.IDENTITY_MAP:
+            return host_id
+        inside = procfs.map_id(host_id, id_map)
+        return self.OVERFLOW if inside is None else inside
+
+
+def _split_lines(data: bytes) -> list[bytes]:
+    """Split at ``\n`` only, as the shell's tools do (a ``\r`` stays in its line)."""
+    lines = data.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+_NUMBER = re.compile(rb"\s*(-?(?:\d+(?:\.\d*)?|\.\d+))")
+
+
+def _leading_number(text: bytes) -> float:
+    """The number ``sort -n`` compares: the one a line starts with, 0 when there is none."""
+    match = _NUMBER.match(text)
+    return float(match.group(1)) if match else 0.0
 
 
 def _kind(mode: int) -> str:
@@ -869,4 +1287,4 @@ def run(target: Target, commands: str | None = None, show_secrets: bool = False)
     return interact(console)
 
 
-__all__ = ["Console", "ConsoleError", "UsageError", "run", "split_commands"]
+__all__ = ["Console", "ConsoleError", "Owners", "Pipeline", "UsageError", "parse_line", "run"]
