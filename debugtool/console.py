@@ -5,6 +5,9 @@ so symlinks and ``..`` resolve inside the container's root and never reach the h
 What it shows comes from the container (file names and contents, link targets, user names,
 environment values), so the console's output and error streams write through
 ``output.printable``: names one per line with newlines and tabs escaped, contents as lines.
+Commands joined by ``|`` run one after the other, each reading the text the one before wrote
+as it is (so ``grep`` matches a file's real bytes); it is escaped once, where the last one
+writes to the console's stream. Nothing is ever written to a file: there is no ``>``.
 The interactive prompt is prompt-toolkit; ``Console.run_line`` is the same engine without a
 prompt, used by ``debugtool console TARGET -c '...'`` and by the tests.
 """
@@ -429,7 +432,7 @@ class Console:
             ),
             Command(
                 "grep",
-                "search file contents",
+                "search lines (a Python regex, as grep -E)",
                 "grep [-i] [-v] [-r] [-n] [-l] PATTERN [PATH...]",
                 self.cmd_grep,
                 "path",

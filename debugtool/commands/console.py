@@ -20,15 +20,19 @@ def register(sub: SubcommandsLike) -> None:
         description="Inspect one container from the host without running anything inside it: "
         "ps, tree, mounts, net, cgroup, caps, env, and ls, cat, head, tail, stat, find, grep over "
         "the container's own files (symlinks resolve inside the container's root, never on the "
-        "host). 'exec', 'trace' and 'bundle' go through debugtool's audited paths. Tab completes "
-        "commands, container paths, PIDs and syscall names; history is kept per user.",
+        "host). '|' pipes one command into the next, as in a shell ('cat /etc/passwd | grep "
+        "root', 'ps | grep nginx', 'env | sort'; sort, uniq and wc are there for pipes); there "
+        "is no '>': nothing is written on the host or in the container. 'exec', 'trace' and "
+        "'bundle' go through debugtool's audited paths. Tab completes commands, container "
+        "paths, PIDs and syscall names; history is kept per user.",
     )
     p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
     p.add_argument(
         "-c",
         dest="commands",
         metavar="COMMANDS",
-        help="run these commands (separated by ';') without a prompt, then exit",
+        help="run these commands (separated by ';', piped with '|') without a prompt, then exit; "
+        "the exit status is the last command's",
     )
     p.add_argument(
         "--show-secrets",
