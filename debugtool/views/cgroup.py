@@ -62,7 +62,12 @@ def cpu(stats: CgroupStats, rate: float | None = None) -> str:
 def cpu_rate(first: CgroupStats, last: CgroupStats) -> float | None:
     """Return the CPU used between two samples in percent of one core (None: not known)."""
     span = last.sampled_at - first.sampled_at
-    if span <= 0 or first.cpu_usage_ns is None or last.cpu_usage_ns is None:
+    if (
+        last.shared_with_host
+        or span <= 0
+        or first.cpu_usage_ns is None
+        or last.cpu_usage_ns is None
+    ):
         return None
     return max(0, last.cpu_usage_ns - first.cpu_usage_ns) / 1e9 / span * 100
 
@@ -88,9 +93,26 @@ def io(stats: CgroupStats) -> str:
     return f"read {human_size(stats.io_read_bytes)}, written {human_size(stats.io_write_bytes)}"
 
 
+#: What a group shared with the host shows instead of usage (``CgroupStats.shared_with_host``).
+HOST_CGROUP = "host cgroup"
+#: Why, said once (on the memory line).
+HOST_CGROUP_WHY = (
+    "host cgroup: shared with host processes (or the host's root), so its usage is not "
+    "this container's and none is shown"
+)
+
+
 def usage(stats: CgroupStats, rate: float | None = None) -> dict[str, str]:
     """Return each line's text by key (``LABELS`` names and orders them); the throttling line
-    only when the cgroup counts periods."""
+    only when the cgroup counts periods. A group shared with the host has no usage: each line
+    says ``host cgroup`` (``rate`` is ignored)."""
+    if stats.shared_with_host:
+        return {
+            "memory": HOST_CGROUP_WHY,
+            "cpu": HOST_CGROUP,
+            "pids": HOST_CGROUP,
+            "io": HOST_CGROUP,
+        }
     lines = {"memory": memory(stats), "cpu": cpu(stats, rate)}
     periods = throttled(stats)
     if periods is not None:
