@@ -26,7 +26,7 @@ from typing import cast
 from debugtool import output, rootfs
 from debugtool.errors import ContainerGone, DebugtoolError, UsageError
 from debugtool.model import Snapshot
-from debugtool.output import printable
+from debugtool.output import printable, utc_text
 from debugtool.record import record
 from debugtool.trace.decode import syscall_names
 
@@ -469,7 +469,7 @@ class Console:
                 shown += "/"
             self.out.write(shown + ("" if not long else suffix) + "\n")
             return
-        mtime = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
+        mtime = utc_text(st.st_mtime)
         user = printable(users.get(st.st_uid, str(st.st_uid)))
         group = printable(groups.get(st.st_gid, str(st.st_gid)))
         self.out.write(
@@ -559,8 +559,8 @@ class Console:
                 f"  Mode: {stat_mod.filemode(st.st_mode)} ({stat_mod.S_IMODE(st.st_mode):04o})   "
                 f"Uid: {st.st_uid} ({printable(users.get(st.st_uid, '?'))})   "
                 f"Gid: {st.st_gid} ({printable(groups.get(st.st_gid, '?'))})\n"
-                f"Modify: {time.strftime('%Y-%m-%d %H:%M:%S %z', time.localtime(st.st_mtime))}\n"
-                f"Change: {time.strftime('%Y-%m-%d %H:%M:%S %z', time.localtime(st.st_ctime))}\n"
+                f"Modify: {utc_text(st.st_mtime)}\n"
+                f"Change: {utc_text(st.st_ctime)}\n"
             )
         return status
 

@@ -4,7 +4,7 @@ Resources tab and the report write it."""
 from __future__ import annotations
 
 from debugtool.model import CgroupStats
-from debugtool.output import human_size
+from debugtool.output import duration_text, human_size
 
 #: Each line's label, in the order the lines are shown.
 LABELS = {
@@ -47,7 +47,7 @@ def cpu(stats: CgroupStats, rate: float | None = None) -> str:
     if rate is not None:
         parts.append(f"{rate:.1f}% of one core")
     if stats.cpu_usage_ns is not None:
-        parts.append(f"{stats.cpu_usage_ns / 1e9:.2f}s used")
+        parts.append(f"{duration_text(stats.cpu_usage_ns / 1e9)} used")
     limit = stats.cpu_limit
     if limit:
         share = f" ({rate / limit:.0f}% of it)" if rate is not None else ""
@@ -77,7 +77,8 @@ def throttled(stats: CgroupStats) -> str | None:
     if stats.cpu_nr_periods is None:
         return None
     periods = "-" if stats.cpu_nr_throttled is None else str(stats.cpu_nr_throttled)
-    seconds = "-" if stats.cpu_throttled_ns is None else f"{stats.cpu_throttled_ns / 1e9:.2f}s"
+    ns = stats.cpu_throttled_ns
+    seconds = duration_text(None if ns is None else ns / 1e9)
     return f"{periods} of {stats.cpu_nr_periods} periods ({seconds})"
 
 
