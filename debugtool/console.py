@@ -30,7 +30,7 @@ from typing import cast
 from debugtool import output, rootfs
 from debugtool.errors import ContainerGone, DebugtoolError, UsageError
 from debugtool.model import Snapshot
-from debugtool.output import printable
+from debugtool.output import printable, utc_text
 from debugtool.record import record
 from debugtool.trace.decode import syscall_names
 
@@ -673,7 +673,7 @@ class Console:
                 shown += "/"
             self.out.write(shown + ("" if not long else suffix) + "\n")
             return
-        mtime = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
+        mtime = utc_text(st.st_mtime)
         uid, user = owners.user(st.st_uid)
         gid, group = owners.group(st.st_gid)
         user, group = printable(user or str(uid)), printable(group or str(gid))
@@ -903,8 +903,8 @@ class Console:
                 f"  Mode: {stat_mod.filemode(st.st_mode)} ({stat_mod.S_IMODE(st.st_mode):04o})   "
                 f"Uid: {uid} ({printable(user or '?')})   "
                 f"Gid: {gid} ({printable(group or '?')})\n"
-                f"Modify: {time.strftime('%Y-%m-%d %H:%M:%S %z', time.localtime(st.st_mtime))}\n"
-                f"Change: {time.strftime('%Y-%m-%d %H:%M:%S %z', time.localtime(st.st_ctime))}\n"
+                f"Modify: {utc_text(st.st_mtime)}\n"
+                f"Change: {utc_text(st.st_ctime)}\n"
             )
         return status
 

@@ -403,6 +403,10 @@ class CgroupStats:
     pids_max: int | None = None  # None: unlimited
     io_read_bytes: int | None = None
     io_write_bytes: int | None = None
+    # True: the cgroup is the host's root, or holds host processes too (a bare sandbox left in
+    # its parent's cgroup): its usage is theirs, not the container's, so the usage fields above
+    # are None (the limits are kept). ``collect.cgroups.shared_with_host`` decides.
+    shared_with_host: bool = False
 
     @property
     def cpu_limit(self) -> float | None:

@@ -299,23 +299,48 @@ def human_size(n: float | None) -> str:
     return f"{n:.1f}TiB"
 
 
+# --- times and durations: the two ways a time is written, and the one way a duration is -------
+
+
 def human_age(epoch: float | None, now: float | None = None) -> str:
-    """Return how long ago ``epoch`` was, like ``docker ps`` ('5 minutes ago')."""
+    """Return how long ago ``epoch`` was, like ``docker ps`` ('5 minutes ago'): how tables
+    write an age ('-' when unknown)."""
     if not epoch:
         return "-"
     seconds = max(0, int((now or time.time()) - epoch))
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
         if seconds >= size:
             n = seconds // size
             return f"{n} {unit}{'s' if n != 1 else ''} ago"
-    return f"{seconds} seconds ago"
+    return "just now"
 
 
 def utc_text(epoch: float | None) -> str:
-    """Return an epoch time as ``2026-11-26 15:04:05 UTC`` (UTC keeps pictures deterministic)."""
+    """Return an epoch time as ``2026-11-26 15:04:05 UTC``: how every time that is not an age
+    in a table is written (UTC keeps pictures and bundles read elsewhere the same; '-' when
+    unknown)."""
     if not epoch:
         return "-"
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(epoch))
+
+
+def duration_text(seconds: float | None) -> str:
+    """Return a duration: ``0.25s`` and ``12.50s`` under a minute, then two units as
+    ``uptime`` and ``docker`` shorten them: ``4m 05s``, ``3h 07m``, ``2d 04h`` ('-' when
+    unknown)."""
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{max(seconds, 0):.2f}s"
+    whole = int(seconds)
+    for big, size, small, small_size in (
+        ("d", 86400, "h", 3600),
+        ("h", 3600, "m", 60),
+        ("m", 60, "s", 1),
+    ):
+        if whole >= size:
+            return f"{whole // size}{big} {whole % size // small_size:02d}{small}"
+    return f"{seconds:.2f}s"  # not reached: a minute or more has minutes
 
 
 def warn(message: str) -> None:

@@ -23,6 +23,7 @@ from debugtool.model import (
 )
 from debugtool.output import printable
 from debugtool.views import cgroup as cgroup_view
+from debugtool.views import dns as dns_view
 from debugtool.views import interfaces as interface_view
 from debugtool.views import mounts as mount_view
 from debugtool.views import ports as port_view
@@ -43,7 +44,7 @@ def _stream(stream: TextIO | None) -> TextIO:
 
 
 def start_column(epoch: float | None, now: float) -> str:
-    """Return a start time as ps does: HH:MM today, 'MonDD' before today."""
+    """Return when a process started, as the STARTED column writes it ('5 minutes ago')."""
     return process_view.start_text(epoch, now)
 
 
@@ -99,24 +100,7 @@ def network(
     if sockets_only:
         return
     out.write("\nDNS\n")
-    dns = network.dns
-    lines = []
-    if not dns.resolv_conf and not dns.nameservers:
-        lines.append("(no /etc/resolv.conf in the container)")
-    lines += [f"nameserver {ns}" for ns in dns.nameservers]
-    if dns.search:
-        lines.append(f"search     {' '.join(dns.search)}")
-    if dns.options:
-        lines.append(f"options    {' '.join(dns.options)}")
-    hosts = [
-        line
-        for line in dns.hosts.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    if hosts:
-        entries = f"{len(hosts)} entr{'y' if len(hosts) == 1 else 'ies'}"
-        lines.append(f"hosts      {entries} in /etc/hosts (see --json)")
-    out.write("".join(printable(line) + "\n" for line in lines))
+    out.write("".join(printable(line) + "\n" for line in dns_view.lines(network.dns)))
 
 
 def ports(

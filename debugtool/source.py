@@ -167,7 +167,8 @@ class LiveSource:
         self.warn = warn
         self.runtimes = runtimes  # None: every runtime present
         self._targets: dict[str, Target] = {}
-        self._cgroups: dict[str, tuple[str, dict[str, str]]] = {}  # id -> (version, dirs)
+        # id -> (version, dirs, shared with the host: see collect.cgroups.shared_with_host)
+        self._cgroups: dict[str, tuple[str, dict[str, str], bool]] = {}
         self._lock = _thread.allocate_lock()  # workers of two screens may pin at once
         self._discovery: Discovery | None = None
         self._host: HostSampler | None = None
@@ -292,17 +293,30 @@ class LiveSource:
         """
         if not container.running:
             return None
-        from debugtool.collect.cgroups import container_dirs, read_stats
+        from debugtool.collect.cgroups import (
+            container_dirs,
+            read_stats,
+            target_shares_host_cgroup,
+        )
 
         target = self.target(container)
-        if target.cgroup and all(path == "/" for path in target.cgroup.values()):
-            return None  # in the host's root cgroup: its numbers are the whole host's
         known = self._cgroups.get(container.id)
         if known is None:
-            known = self._cgroups[container.id] = container_dirs(target)
-            stats = read_stats(*known)
+            version, dirs = container_dirs(target)
+            shared = target_shares_host_cgroup(target, version, dirs)
+            known = self._cgroups[container.id] = (version, dirs, shared)
+            first = True
         else:
-            stats = read_stats(*known, read=_read_list_file)
+            version, dirs, shared = known
+            first = False
+        if shared:
+            # The host's root, or a group shared with host processes: its numbers are not the
+            # container's (collect.cgroups.shared_with_host), so none are read.
+            stats = CgroupStats(version=version, paths=dict(dirs), shared_with_host=True)
+        elif first:
+            stats = read_stats(version, dirs)
+        else:
+            stats = read_stats(version, dirs, read=_read_list_file)
         stats.sampled_at = time.time()
         return stats
 

@@ -589,11 +589,15 @@ def sample_cgroups(
 ) -> tuple[dict[str, list[CgroupStats]], dict[str, str]]:
     """Sample every target's cgroup ``samples`` times, ``interval`` seconds apart, all in one
     window; return ``({id: [stats...]}, {id: error})``."""
-    from debugtool.collect.cgroups import read_stats
+    from debugtool.collect.cgroups import host_cgroup, read_stats, target_shares_host_cgroup
 
     index = index or HostIndex()
-    # Each container's cgroup directories are found once; a sample then only reads the files.
+    # Each container's cgroup directories are found once, and whether they are the host's
+    # (then a sample keeps no usage); a sample then only reads the files.
     where = {cid: index.cgroup_dirs(target) for cid, target in targets.items()}
+    shared = {
+        cid: target_shares_host_cgroup(target, *where[cid]) for cid, target in targets.items()
+    }
     taken: dict[str, list[CgroupStats]] = {cid: [] for cid in targets}
     errors: dict[str, str] = {}
     start = time.monotonic()
@@ -606,6 +610,8 @@ def sample_cgroups(
                 if not dirs or not any(os.path.isdir(d) for d in dirs.values()):
                     raise DebugtoolError("its cgroup directories are not visible from here.")
                 stats = read_stats(version, dirs)
+                if shared[cid]:
+                    host_cgroup(stats)
                 stats.sampled_at = time.time()
                 taken[cid].append(stats)
             except DebugtoolError as exc:

@@ -19,10 +19,11 @@ from debugtool.bundle import manifest as mf
 from debugtool.bundle.reader import Archive, Bundle
 from debugtool.errors import DebugtoolError
 from debugtool.model import CgroupStats, Container, Snapshot
-from debugtool.output import human_size, printable, utc_text
+from debugtool.output import duration_text, human_size, printable, utc_text
 from debugtool.views import Column
 from debugtool.views import cgroup as cgroup_view
 from debugtool.views import containers as container_view
+from debugtool.views import dns as dns_view
 from debugtool.views import interfaces as interface_view
 from debugtool.views import mounts as mount_view
 from debugtool.views import ports as port_view
@@ -154,7 +155,7 @@ def _collectors(records: list[dict[str, Any]]) -> str:
         [
             esc(r.get("name")),
             _status(str(r.get("status"))),
-            f"{float(r.get('duration') or 0) * 1000:.0f} ms",
+            duration_text(float(r.get("duration") or 0)),
             esc(r.get("error") or ""),
         ]
         for r in records
@@ -162,8 +163,8 @@ def _collectors(records: list[dict[str, Any]]) -> str:
     return _table(["COLLECTOR", "STATUS", "DURATION", "DETAIL"], rows)
 
 
-#: The processes as ``top`` shows them, but START: it is the time of day where the report is
-#: read, and the report is read elsewhere, later.
+#: The processes as ``top`` shows them, but STARTED: an age, counted from when the report was
+#: written, and the report is read later.
 _PROCESS_COLUMNS = [c for c in process_view.COLUMNS if c is not process_view.START]
 
 
@@ -194,8 +195,7 @@ def _network(snap: Snapshot) -> str:
         + "<h4>Sockets</h4>"
         + _view(socket_view.COLUMNS, socket_view.rows(net.sockets))
         + "<h4>DNS</h4>"
-        + f"<p>nameservers: {esc(' '.join(dns.nameservers) or '-')}; search: "
-        + f"{esc(' '.join(dns.search) or '-')}</p>"
+        + "".join(f"<p>{esc(line)}</p>" for line in dns_view.lines(dns))
     )
 
 
@@ -218,7 +218,7 @@ def _cgroup(stats: CgroupStats, samples: list[CgroupStats]) -> str:
     ]
     if rate is not None:
         span = samples[-1].sampled_at - samples[0].sampled_at
-        pairs.append(("CPU sampled over", f"{span:.1f}s"))
+        pairs.append(("CPU sampled over", duration_text(span)))
     sample_rows = [
         [
             esc(utc_text(s.sampled_at)),
@@ -385,7 +385,7 @@ def _resources(doc: Any) -> str:
         ("memory", used(memory) + f"; available {size(memory.get('available'))}"),
         ("swap", used(swap)),
         ("boot time", utc_text(_number(doc.get("boot_time")))),
-        ("uptime", f"{uptime / 86400:.1f} days" if uptime is not None else "-"),
+        ("uptime", duration_text(uptime)),
     ]
     disks = doc.get("disks")
     disks = disks if isinstance(disks, list) else []
@@ -423,7 +423,8 @@ def _resources(doc: Any) -> str:
         + _table(["MOUNTED ON", "DEVICE", "TYPE", "SIZE", "USED", "USE%", "IUSE%"], rows)
         + "<h4>Network counters</h4>"
         + _table(
-            ["INTERFACE", "RECEIVED", "SENT", "ERR IN", "ERR OUT", "DROP IN", "DROP OUT"], nic_rows
+            ["INTERFACE", "RX BYTES", "TX BYTES", "RX ERR", "TX ERR", "RX DROP", "TX DROP"],
+            nic_rows,
         )  # fmt: skip
     )
 
@@ -490,7 +491,8 @@ def _oom_table(bundle: Bundle) -> str:
         ]
         for k in kills
     ]
-    return _table(["TIME", "PID", "PROCESS", "CONTAINER", "MEMORY CGROUP", "CONSTRAINT"], rows)
+    headers = ["TIME", "HOST PID", "PROCESS", "CONTAINER", "MEMORY CGROUP", "CONSTRAINT"]
+    return _table(headers, rows)
 
 
 def _listening(bundle: Bundle) -> str:

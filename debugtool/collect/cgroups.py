@@ -306,12 +306,112 @@ def read_stats(version: str, dirs: dict[str, str], read: Reader = read_or_none) 
     return CgroupStats(version=version, paths=dict(dirs))
 
 
+#: The v1 controllers whose files ``read_v1`` reads as the container's usage.
+_V1_USAGE = frozenset(("memory", "cpuacct", "cpu", "pids", "blkio"))
+#: How many members of a group are looked at for a host process: a container's group holds a
+#: few of its own; a group that holds more is not one container's.
+_MEMBERS_LOOKED_AT = 4096
+
+
+def _pidns_of(pid: int) -> int | None:
+    try:
+        return procfs.namespace_inode(pid, "pid")
+    except DebugtoolError:
+        return None  # gone since cgroup.procs was read, or refused: not evidence either way
+
+
+def shared_with_host(
+    version: str,
+    cgroup: dict[str, str],
+    dirs: dict[str, str],
+    pidns: int | None,
+    host_pidns: int | None,
+    read: Reader = read_or_none,
+    pidns_of: Callable[[int], int | None] = _pidns_of,
+) -> bool:
+    """Return whether the groups whose usage ``read_stats`` reads are not the container's own.
+
+    They are not when one of them is the hierarchy's root (its numbers are the whole host's),
+    or holds a process of the host's PID namespace (``host_pidns``) while the container has a
+    PID namespace of its own (``pidns``): a sandbox made with ``unshare`` stays in the group of
+    the shell that started it, whose numbers are the shell's and its neighbours'. ``cgroup`` is
+    the container's parsed ``/proc/PID/cgroup``, ``dirs`` what ``controller_dirs`` made of it.
+
+    A container in the host's PID namespace (``--pid host``) is judged by the root alone: its
+    processes are those of its group. Only a group's own members (``cgroup.procs``) are looked
+    at, not its sub-groups'.
+    """
+    own_pidns = pidns is not None and host_pidns is not None and pidns != host_pidns
+    for key, path in cgroup.items():
+        if version == "v2":
+            if key != "":
+                continue
+            directory = dirs.get("unified")
+        else:
+            controllers = [c for c in key.split(",") if c in _V1_USAGE]
+            if not controllers:
+                continue
+            directory = next((dirs[c] for c in controllers if c in dirs), None)
+        if directory is None:
+            continue
+        if path == "/":
+            return True
+        if not own_pidns:
+            continue
+        members = (read(posixpath.join(directory, "cgroup.procs")) or "").split()
+        for member in members[:_MEMBERS_LOOKED_AT]:
+            if member.isdigit() and pidns_of(int(member)) == host_pidns:
+                return True
+        if len(members) > _MEMBERS_LOOKED_AT:
+            return True
+    return False
+
+
+def host_cgroup(stats: CgroupStats) -> CgroupStats:
+    """Mark ``stats`` as a group shared with the host (``shared_with_host``): its usage fields
+    become None, its limits stay. Returns ``stats``."""
+    stats.shared_with_host = True
+    for name in (
+        "memory_usage",
+        "memory_peak",
+        "oom_kills",
+        "cpu_usage_ns",
+        "cpu_nr_periods",
+        "cpu_nr_throttled",
+        "cpu_throttled_ns",
+        "pids_current",
+        "io_read_bytes",
+        "io_write_bytes",
+    ):
+        setattr(stats, name, None)
+    return stats
+
+
+def target_shares_host_cgroup(target: Target, version: str, dirs: dict[str, str]) -> bool:
+    """Return ``shared_with_host`` for a pinned container, the groups ``dirs`` of ``version``
+    found by ``container_dirs``."""
+    cgroup = target.cgroup
+    if not cgroup:
+        try:
+            cgroup = procfs.parse_cgroup(procfs.read_text(target.pid, "cgroup"))
+        except DebugtoolError:
+            return False
+    try:
+        host_pidns: int | None = procfs.host_pidns()
+    except DebugtoolError:
+        host_pidns = None
+    return shared_with_host(version, cgroup, dirs, target.namespaces.get("pid"), host_pidns)
+
+
 def collect_cgroup(target: Target) -> CgroupStats:
-    """Return the container's cgroup usage and limits, sampled now.
+    """Return the container's cgroup usage and limits, sampled now; with no usage, and
+    ``shared_with_host`` set, when its groups are the host's (see ``shared_with_host``).
 
     Raises ``ContainerGone`` when its process has exited and its cgroup is unknown.
     """
     version, dirs = container_dirs(target)
     stats = read_stats(version, dirs)
+    if target_shares_host_cgroup(target, version, dirs):
+        host_cgroup(stats)
     stats.sampled_at = time.time()
     return stats

@@ -41,6 +41,15 @@ NAMES = (
 #: What a TARGET argument accepts (``debugtool.target`` resolves it), for every command's help.
 TARGET_HELP = "id, id prefix, name, RUNTIME:NAME, pid:N or pod/NAME[/CONTAINER]"
 
+#: What PID means in every table, said in the --help of the commands that show PIDs.
+PID_MEANING = (
+    "PID is a process's PID inside the container, as 'ps' run in the container shows it and "
+    "as its logs, pid files and 'kill' use it; exec, console and trace --pid take it too. "
+    "HOST PID is the same process's PID on the host, for host tools (strace -p, nsenter -t, "
+    "perf). 'docker top' shows host PIDs under PID because it runs ps on the host; debugtool "
+    "names them HOST PID so that PID means one thing in the CLI, the TUI and the report."
+)
+
 _NAN, _INF = float("nan"), float("inf")
 
 

@@ -216,7 +216,7 @@ def capture(args: argparse.Namespace) -> int:
         f"bundle {'replaced' if summary.replaced else 'written'}: {where} "
         f"({output.human_size(summary.size)}, "
         f"{summary.containers} container{'s' if summary.containers != 1 else ''}"
-        f", {summary.duration:.1f}s"
+        f", {output.duration_text(summary.duration)}"
     )
     if not summary.complete:
         line += f", INCOMPLETE: {summary.interrupted or 'time budget used up'}"
@@ -406,7 +406,7 @@ def show(args: argparse.Namespace) -> int:
     if kills:
         print()
         output.table(
-            ["OOM KILL (KERNEL LOG)", "PID", "PROCESS", "MEMORY CGROUP"],
+            ["OOM KILL (KERNEL LOG)", "HOST PID", "PROCESS", "MEMORY CGROUP"],
             [
                 [utc_text(k.get("at")), k["pid"], k["process"], k["memcg"] or "-"]
                 for k in kills[-20:]
@@ -414,11 +414,11 @@ def show(args: argparse.Namespace) -> int:
         )
     print()
     host = [
-        [r["name"], r["status"], f"{r['duration'] * 1000:.0f}ms", r.get("error", "")]
+        [r["name"], r["status"], output.duration_text(r["duration"]), r.get("error", "")]
         for r in records
         if r.get("container") is None
     ]
-    output.table(["HOST COLLECTOR", "STATUS", "TIME", "DETAIL"], host)
+    output.table(["HOST COLLECTOR", "STATUS", "DURATION", "DETAIL"], host)
     failing = [r for r in records if r.get("container") and r["status"] != "ok"]
     if failing:
         print()

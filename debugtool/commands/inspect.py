@@ -90,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
         ("Image", c.image or "-"),
         ("Status", c.status),
         ("Host PID", record.get("pid", "-")),
-        ("Created", output.human_age(c.created)),
+        (
+            "Created",
+            f"{output.utc_text(c.created)} ({output.human_age(c.created)})" if c.created else "-",
+        ),
     ]
     if c.namespace:
         lines.append(("containerd namespace", c.namespace))

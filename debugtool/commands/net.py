@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from debugtool.commands import TARGET_HELP, add_bundle_option
+from debugtool.commands import PID_MEANING, TARGET_HELP, add_bundle_option
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ def register(sub: SubcommandsLike) -> None:
         description="Show a container's network as it sees it, read from the host without "
         "running anything inside: interfaces with addresses and counters, routes, TCP/UDP/raw/"
         "UNIX sockets with the processes holding them (the container's PID and the host's), and "
-        "its resolver configuration. Works on containers without a shell or tools.",
+        "its resolver configuration. Works on containers without a shell or tools. " + PID_MEANING,
     )
     p.add_argument(
         "target",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from debugtool.commands import TARGET_HELP, Count, Seconds, add_bundle_option
+from debugtool.commands import PID_MEANING, TARGET_HELP, Count, Seconds, add_bundle_option
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def register(sub: SubcommandsLike) -> None:
         "With --pid N, one process in depth instead: open files (paths as the container sees "
         "them), sockets, threads, memory (RSS, USS, PSS, swap), I/O, context switches, "
         "resource limits, environment (secret-looking values masked), working directory and "
-        "root.",
+        "root. " + PID_MEANING,
     )
     p.add_argument(
         "target",

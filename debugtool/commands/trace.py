@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from debugtool.commands import TARGET_HELP, Count, Seconds
+from debugtool.commands import PID_MEANING, TARGET_HELP, Count, Seconds
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ def register(sub: SubcommandsLike) -> None:
         "host, like 'strace -p': time, PID as the container sees it, the call with decoded "
         "arguments, and its result. Ends on Ctrl-C, SIGTERM, --duration, --count, or when the "
         "traced processes exit; every traced process is detached and left running. Each session "
-        "is written to the audit log.",
+        "is written to the audit log. " + PID_MEANING,
     )
     p.add_argument(
         "target",

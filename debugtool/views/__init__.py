@@ -16,21 +16,34 @@ TUI's other text, ``report.esc`` in the report).
 
 This package is core: it imports neither Textual, Rich nor prompt_toolkit.
 
-The vocabulary, the same in every front end:
+The vocabulary, the same in every front end (tests/unit/test_views.py walks every view's
+headers against it):
 
-- Headers are upper case, and one thing has one header: ``STATE``, ``%CPU``, ``RSS``,
-  ``INTERFACE`` (in the interfaces and the routes table alike).
+- Headers are upper case, and one thing has one header:
+  ``STATE`` (never ``S``), ``%CPU`` (never ``CPU %``), ``RSS`` for a process's resident memory
+  and ``MEM USAGE / LIMIT`` for a cgroup's (never ``MEM``), ``INTERFACE`` (interfaces and
+  routes alike), ``POD NAMESPACE`` for a Kubernetes or podman pod's namespace (never ``K8S
+  NS`` or a bare ``NAMESPACE``, which would read as a Linux namespace), ``STARTED`` and
+  ``CREATED`` for ages, ``TIME`` for a moment.
 - ``PID`` is a process's PID inside its container, as ``ps`` run in the container shows it;
-  ``HOST PID`` is the host's; ``PPID`` the parent's PID inside the container. The container's
-  PID is the one its logs, its pid files and ``kill`` inside it use, and the one ``exec``,
-  ``console`` and ``trace --pid`` take; the host's sits next to it for host tools
-  (``nsenter -t``, ``strace -p``, ``perf``). (``docker top`` shows host PIDs only because it
-  runs ``ps`` on the host.) So the containers list, which shows each init's PID on the host,
-  calls that column ``HOST PID``. A PID marked ``*`` is in the container's PID namespace but
-  not its cgroup.
+  ``HOST PID`` is the host's (``HOST TID`` a thread's); ``PPID`` the parent's PID inside the
+  container. The container's PID is the one its logs, its pid files and ``kill`` inside it
+  use, and the one ``exec``, ``console`` and ``trace --pid`` take; the host's sits next to it
+  for host tools (``nsenter -t``, ``strace -p``, ``perf``). (``docker top`` shows host PIDs
+  under ``PID`` only because it runs ``ps`` on the host.) So the containers list, which shows
+  each init's PID on the host, calls that column ``HOST PID``, and a kernel log's OOM kill,
+  which names the host's PID, is ``HOST PID`` too. A PID marked ``*`` is in the container's
+  PID namespace but not its cgroup. ``commands.PID_MEANING`` says this in ``--help``.
 - ``%CPU`` is percent of one core, as ``ps`` writes it: ``12.5`` (the header has the ``%``).
 - Sizes are binary: ``1.5MiB``. Unknown is ``-``; no limit is written ``no limit``.
+- A container whose cgroup is the host's (the root, or a group shared with host processes,
+  as a bare ``unshare`` sandbox's is) has no usage: ``%CPU`` is ``-`` and the memory column,
+  the cgroup lines and the report say ``host cgroup`` (``cgroup.HOST_CGROUP``).
 - Ids are 12 characters, as ``docker ps`` shows them (``ps --no-trunc`` for whole ids).
+- Times are written two ways only: an age in a table as ``docker ps`` writes it,
+  ``5 minutes ago`` (``output.human_age``), and every other time in UTC to the second,
+  ``2026-12-06 07:43:23 UTC`` (``output.utc_text``). Durations one way: ``0.25s`` under a
+  minute, then two units, ``4m 05s``, ``3h 07m``, ``2d 04h`` (``output.duration_text``).
 - Capabilities are written by their kernel names: ``CAP_CHOWN``.
 - uid and gid maps are ``inside:outside:count``, the form ``podman --uidmap`` takes:
   ``0:100000:65536``.

@@ -4,7 +4,7 @@ Resources tab and the report write it."""
 from __future__ import annotations
 
 from debugtool.model import CgroupStats
-from debugtool.output import human_size
+from debugtool.output import duration_text, human_size
 
 #: Each line's label, in the order the lines are shown.
 LABELS = {
@@ -47,7 +47,7 @@ def cpu(stats: CgroupStats, rate: float | None = None) -> str:
     if rate is not None:
         parts.append(f"{rate:.1f}% of one core")
     if stats.cpu_usage_ns is not None:
-        parts.append(f"{stats.cpu_usage_ns / 1e9:.2f}s used")
+        parts.append(f"{duration_text(stats.cpu_usage_ns / 1e9)} used")
     limit = stats.cpu_limit
     if limit:
         share = f" ({rate / limit:.0f}% of it)" if rate is not None else ""
@@ -62,7 +62,12 @@ def cpu(stats: CgroupStats, rate: float | None = None) -> str:
 def cpu_rate(first: CgroupStats, last: CgroupStats) -> float | None:
     """Return the CPU used between two samples in percent of one core (None: not known)."""
     span = last.sampled_at - first.sampled_at
-    if span <= 0 or first.cpu_usage_ns is None or last.cpu_usage_ns is None:
+    if (
+        last.shared_with_host
+        or span <= 0
+        or first.cpu_usage_ns is None
+        or last.cpu_usage_ns is None
+    ):
         return None
     return max(0, last.cpu_usage_ns - first.cpu_usage_ns) / 1e9 / span * 100
 
@@ -72,7 +77,8 @@ def throttled(stats: CgroupStats) -> str | None:
     if stats.cpu_nr_periods is None:
         return None
     periods = "-" if stats.cpu_nr_throttled is None else str(stats.cpu_nr_throttled)
-    seconds = "-" if stats.cpu_throttled_ns is None else f"{stats.cpu_throttled_ns / 1e9:.2f}s"
+    ns = stats.cpu_throttled_ns
+    seconds = duration_text(None if ns is None else ns / 1e9)
     return f"{periods} of {stats.cpu_nr_periods} periods ({seconds})"
 
 
@@ -88,9 +94,26 @@ def io(stats: CgroupStats) -> str:
     return f"read {human_size(stats.io_read_bytes)}, written {human_size(stats.io_write_bytes)}"
 
 
+#: What a group shared with the host shows instead of usage (``CgroupStats.shared_with_host``).
+HOST_CGROUP = "host cgroup"
+#: Why, said once (on the memory line).
+HOST_CGROUP_WHY = (
+    "host cgroup: shared with host processes (or the host's root), so its usage is not "
+    "this container's and none is shown"
+)
+
+
 def usage(stats: CgroupStats, rate: float | None = None) -> dict[str, str]:
     """Return each line's text by key (``LABELS`` names and orders them); the throttling line
-    only when the cgroup counts periods."""
+    only when the cgroup counts periods. A group shared with the host has no usage: each line
+    says ``host cgroup`` (``rate`` is ignored)."""
+    if stats.shared_with_host:
+        return {
+            "memory": HOST_CGROUP_WHY,
+            "cpu": HOST_CGROUP,
+            "pids": HOST_CGROUP,
+            "io": HOST_CGROUP,
+        }
     lines = {"memory": memory(stats), "cpu": cpu(stats, rate)}
     periods = throttled(stats)
     if periods is not None:

@@ -6,6 +6,7 @@ from debugtool.model import Container
 from debugtool.output import human_age, human_size
 from debugtool.record import record
 from debugtool.views import Column, cpu_text
+from debugtool.views.cgroup import HOST_CGROUP
 
 
 @record(frozen=True, slots=True)
@@ -17,6 +18,8 @@ class ContainerRow:
     cpu_percent: float | None = None  # of one core, between the last two samples
     memory_usage: int | None = None  # bytes
     memory_limit: int | None = None  # bytes; None: no limit
+    # Its cgroup is the host's (CgroupStats.shared_with_host): no usage, MEMORY says so.
+    host_cgroup: bool = False
 
 
 def runtime_text(container: Container) -> str:
@@ -26,11 +29,14 @@ def runtime_text(container: Container) -> str:
     return container.runtime
 
 
-def memory_text(value: tuple[int | None, int | None] | None) -> str:
-    """Return ``usage / limit`` from a (usage, limit) pair; no limit shows as usage alone."""
+def memory_text(value: tuple[int | None, int | None, bool] | None) -> str:
+    """Return ``usage / limit`` from a (usage, limit, host cgroup) triple; no limit shows as
+    usage alone, a cgroup shared with the host as ``host cgroup``."""
+    if value and value[2]:
+        return HOST_CGROUP
     if not value or value[0] is None:
         return "-"
-    usage, limit = value
+    usage, limit, _ = value
     if limit is None:
         return human_size(usage)
     return f"{human_size(usage)} / {human_size(limit)}"
@@ -41,10 +47,17 @@ def _host_pid(row: ContainerRow) -> int | None:
     return c.pid if c.status in ("running", "paused") else None
 
 
-def _memory(row: ContainerRow) -> tuple[int | None, int | None] | None:
+def _memory(row: ContainerRow) -> tuple[int | None, int | None, bool] | None:
+    # A tuple sorts by its first item (the usage): a host cgroup's None sorts as no usage.
+    if row.host_cgroup:
+        return (None, None, True)
     if row.memory_usage is None:
         return None
-    return (row.memory_usage, row.memory_limit)
+    return (row.memory_usage, row.memory_limit, False)
+
+
+def _cpu(row: ContainerRow) -> float | None:
+    return None if row.host_cgroup else row.cpu_percent
 
 
 ID: Column[ContainerRow] = Column("id", "ID", lambda r: r.container.short_id, width=12)
@@ -63,9 +76,7 @@ POD: Column[ContainerRow] = Column("pod", "POD", lambda r: r.container.pod, widt
 POD_NAMESPACE: Column[ContainerRow] = Column(
     "pod_namespace", "POD NAMESPACE", lambda r: r.container.pod_namespace, width=13
 )
-CPU: Column[ContainerRow] = Column(
-    "cpu", "%CPU", lambda r: r.cpu_percent, format=cpu_text, justify="right", width=6
-)
+CPU: Column[ContainerRow] = Column("cpu", "%CPU", _cpu, format=cpu_text, justify="right", width=6)
 MEMORY: Column[ContainerRow] = Column(
     "memory", "MEM USAGE / LIMIT", _memory, format=memory_text, justify="right", width=18
 )

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 from debugtool.collect.hostload import HostLoad
-from debugtool.output import human_size
+from debugtool.output import duration_text, human_size
 
 
 def uptime_text(seconds: float | None) -> str:
-    """Return an uptime as ``uptime`` writes it, shorter: ``3d 4h``, ``4h 05m``, ``12m``."""
-    if seconds is None:
-        return "-"
-    minutes = int(seconds) // 60
-    days, hours, minutes = minutes // 1440, minutes // 60 % 24, minutes % 60
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m"
+    """Return an uptime as every duration is written (``output.duration_text``): ``3d 04h``,
+    ``4h 05m``, ``12m 30s``."""
+    return duration_text(seconds)
 
 
 def _pair(used: int | None, total: int | None) -> str:
@@ -27,7 +20,7 @@ def _pair(used: int | None, total: int | None) -> str:
 
 def line(h: HostLoad) -> str:
     """Return the host line: ``load 0.52 0.40 0.33 · CPU 12% · mem 3.1GiB/23.4GiB · swap
-    0B/0B · up 3d 4h`` (a part not known is left out)."""
+    0B/0B · up 3d 04h`` (a part not known is left out)."""
     parts = []
     if h.load is not None:
         parts.append("load " + " ".join(f"{v:.2f}" for v in h.load))

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from debugtool.model import Limit, OpenFile, ProcessDetail, ThreadInfo
-from debugtool.output import human_size, utc_text
+from debugtool.output import duration_text, human_size, utc_text
 from debugtool.views import Column, dash, size_text
-
-
-def _seconds(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}s"
 
 
 def _count(value: int | None) -> str:
@@ -45,7 +41,7 @@ def summary(d: ProcessDetail) -> list[tuple[str, str]]:
         ("Working directory", dash(d.cwd)),
         ("Root", dash(d.root)),
         ("Started", utc_text(d.start_time)),
-        ("CPU time", f"{_seconds(d.cpu_user)} user, {_seconds(d.cpu_system)} system"),
+        ("CPU time", f"{duration_text(d.cpu_user)} user, {duration_text(d.cpu_system)} system"),
         ("Nice", dash(d.nice)),
         ("Threads", str(len(d.threads))),
         ("Memory", memory),
@@ -74,10 +70,10 @@ FILE_COLUMNS: list[Column[OpenFile]] = [FD, MODE, TYPE, POSITION, TARGET]
 TID: Column[ThreadInfo] = Column("tid", "HOST TID", lambda t: t.tid, justify="right")
 THREAD_NAME: Column[ThreadInfo] = Column("name", "NAME", lambda t: t.name)
 USER_TIME: Column[ThreadInfo] = Column(
-    "user_time", "USER", lambda t: t.user_time, format=_seconds, justify="right"
+    "user_time", "USER", lambda t: t.user_time, format=duration_text, justify="right"
 )
 SYSTEM_TIME: Column[ThreadInfo] = Column(
-    "system_time", "SYSTEM", lambda t: t.system_time, format=_seconds, justify="right"
+    "system_time", "SYSTEM", lambda t: t.system_time, format=duration_text, justify="right"
 )
 #: The threads table.
 THREAD_COLUMNS: list[Column[ThreadInfo]] = [TID, THREAD_NAME, USER_TIME, SYSTEM_TIME]

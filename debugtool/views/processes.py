@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from debugtool.model import Process, process_tree
+from debugtool.output import human_age
 from debugtool.record import record
 from debugtool.views import Column, cpu_text, dash, size_text
 
@@ -25,14 +24,10 @@ def rows(processes: list[Process], tree: bool = False) -> list[ProcessRow]:
 
 
 def start_text(epoch: float | None, now: float | None = None) -> str:
-    """Return a start time as ``ps`` does: HH:MM today, 'MonDD' before today ('-' unknown)."""
-    if not epoch:
-        return "-"
-    started = time.localtime(epoch)
-    today = time.localtime(time.time() if now is None else now)
-    if (started.tm_year, started.tm_yday) == (today.tm_year, today.tm_yday):
-        return time.strftime("%H:%M", started)
-    return time.strftime("%b%d", started)
+    """Return when a process started as every age in a table is written: ``5 minutes ago``
+    (``output.human_age``; '-' unknown). ``ps`` writes a time of day (``14:00``) or a date
+    (``Nov23``) in the reader's time zone: a third and fourth way to write a time."""
+    return human_age(epoch, now)
 
 
 def _pid_text(value: tuple[int | None, bool]) -> str:
@@ -69,7 +64,7 @@ RSS: Column[ProcessRow] = Column(
 )
 THREADS: Column[ProcessRow] = Column("threads", "THR", lambda r: r.process.threads, justify="right")
 START: Column[ProcessRow] = Column(
-    "start", "START", lambda r: r.process.start_time, format=start_text
+    "start", "STARTED", lambda r: r.process.start_time, format=start_text
 )
 COMMAND: Column[ProcessRow] = Column("command", "COMMAND", _command)
 

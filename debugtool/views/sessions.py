@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from debugtool.output import utc_text
+from debugtool.output import duration_text, utc_text
 from debugtool.views import Column
 
 TYPE_CHECKING = False
@@ -15,7 +15,16 @@ if TYPE_CHECKING:
 
 
 def _time(r: Record) -> str:
-    return r.time or utc_text(r.epoch)
+    """When it started, as every time is written (``output.utc_text``); the log's own text
+    (``2026-11-18T08:20:00+0100``: local time, ISO 8601) when it cannot be read as a time."""
+    if r.epoch:
+        return utc_text(r.epoch)
+    from datetime import datetime
+
+    try:
+        return utc_text(datetime.strptime(r.time, "%Y-%m-%dT%H:%M:%S%z").timestamp())
+    except ValueError:
+        return r.time or "-"
 
 
 def _user(r: Record) -> str:
@@ -42,10 +51,6 @@ def _exit(r: Record) -> Any:
     return r.exit_code
 
 
-def _duration(value: float | None) -> str:
-    return "-" if value is None else f"{value:.2f}s"
-
-
 def _command(r: Record) -> str:
     pid = r.details.get("pid")
     if r.action == "trace" and pid is not None:
@@ -62,7 +67,7 @@ ACTION: Column[Record] = Column("action", "ACTION", lambda r: r.action)
 MODE: Column[Record] = Column("mode", "MODE", _mode)
 EXIT: Column[Record] = Column("exit", "EXIT", _exit, justify="right")
 DURATION: Column[Record] = Column(
-    "duration", "DURATION", lambda r: r.duration, format=_duration, justify="right"
+    "duration", "DURATION", lambda r: r.duration, format=duration_text, justify="right"
 )
 COMMAND: Column[Record] = Column("command", "COMMAND", _command)
 

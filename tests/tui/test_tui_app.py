@@ -68,9 +68,10 @@ async def test_sort_cycles_and_header_click_sorts(make_app):
         assert names(table)[0] == "api"  # containerd/k8s.io sorts first
         table.sort_by("cpu")
         await pilot.pause()
-        # numbers sort largest first; unknown last
-        assert names(table)[-1] == "nightly-report"
-        assert names(table)[2] == "tui-fixture-web"
+        # numbers sort largest first; unknown last, and the sandbox in a host cgroup has no
+        # usage of its own: it sorts with the exited container, not on top
+        assert names(table)[:2] == ["api", "tui-fixture-web"]
+        assert set(names(table)[2:]) == {"nightly-report", "unshare"}
         assert "sort: cpu desc" in status(app)
         await pilot.click("#containers", offset=(3, 0))  # the NAME header
         await pilot.pause()

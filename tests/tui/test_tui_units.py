@@ -84,8 +84,9 @@ def test_audit_entries_match_by_target_id_or_name():
 
 def test_formats():
     assert cpu_text(None) == "-" and cpu_text(12.345) == "12.3"
-    assert memory_text((1024 * 1024, None)) == "1.0MiB"
-    assert memory_text((512 * 1024, 64 * 1024 * 1024)) == "512.0KiB / 64.0MiB"
+    assert memory_text((1024 * 1024, None, False)) == "1.0MiB"
+    assert memory_text((512 * 1024, 64 * 1024 * 1024, False)) == "512.0KiB / 64.0MiB"
+    assert memory_text((None, None, True)) == "host cgroup"
     assert memory_text(None) == "-"
     assert against(8, 100) == "8 of 100 (8%)"
     assert against(8, None) == "8 (no limit)"

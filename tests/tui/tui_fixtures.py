@@ -72,6 +72,11 @@ def sample(cpu_ns: int, at: float, memory: int, limit: int | None) -> CgroupStat
     )
 
 
+def host_sample(at: float) -> CgroupStats:
+    """A sample of a cgroup shared with the host: no usage (``LiveSource.cgroup``)."""
+    return CgroupStats(version="hybrid", sampled_at=at, shared_with_host=True)
+
+
 WEB_ID = recorded().container.id
 
 AUDIT = [
@@ -162,6 +167,8 @@ class FixtureSource:
         self.cgroup_calls += 1
         if container.id == self.base.container.id:
             return copy.deepcopy(self.base.cgroup)
+        if container.runtime == "none":
+            return host_sample(NOW)  # a bare sandbox left in its parent's cgroup
         if container.running:
             return sample(5_000_000_000, NOW, 50 * 1024 * 1024, 256 * 1024 * 1024)
         return None
@@ -184,7 +191,9 @@ def seed_usage(app: Any) -> None:
     earlier.cpu_usage_ns -= 125_000_000  # 12.5% of a core over that second
     app.usage.add(base.container.id, earlier)
     for c in other_containers():
-        if c.running:
+        if c.runtime == "none":
+            app.usage.add(c.id, host_sample(NOW - 1))
+        elif c.running:
             app.usage.add(c.id, sample(4_600_000_000, NOW - 1, 50 * 1024 * 1024, None))
 
 

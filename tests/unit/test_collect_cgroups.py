@@ -177,3 +177,99 @@ def test_container_dirs_are_checked_to_be_visible(fixture_text, tmp_path):
     with pytest.raises(DebugtoolError, match="not visible from here"):
         cgroups.container_dirs(_Target({"memory": "/docker/gone"}), host)
     assert cgroups.container_dirs(_Target({"rdma": "/x"}), host) == ("v1", {})
+
+
+# --- groups shared with the host ---------------------------------------------------------------
+#
+# Captured on this host with tests/harness.py: ``sandbox-shared`` is a bare ``unshare`` sandbox
+# (its memory group is the one of the shell that started it, the rest the root); ``docker-own``
+# a Docker container. Each holds the process's /proc/PID/cgroup, the cgroup.procs of some of its
+# groups, and the PID namespace of each member, of the container and of the host.
+
+
+def _captured(name: str) -> tuple[dict[str, str], dict[str, str], dict[str, int]]:
+    import json
+    import re
+
+    d = CG / name
+    cgroup = procfs.parse_cgroup((d / "proc-cgroup").read_text())
+    dirs = {ctl.name: str(ctl) for ctl in d.iterdir() if ctl.is_dir()}
+    links = json.loads((d / "pidns.json").read_text())
+    inodes = {key: int(re.sub(r"\D", "", link)) for key, link in links.items()}
+    return cgroup, dirs, inodes
+
+
+def _shared(name: str, dirs: dict[str, str] | None = None, pid_host: bool = False) -> bool:
+    cgroup, captured_dirs, ns = _captured(name)
+    dirs = captured_dirs if dirs is None else dirs
+    return cgroups.shared_with_host(
+        "hybrid",
+        cgroup,
+        dirs,
+        ns["host"] if pid_host else ns["container"],
+        ns["host"],
+        pidns_of=lambda pid: ns.get(str(pid)),
+    )
+
+
+def test_sandbox_in_the_root_cgroup_is_the_hosts():
+    cgroup, dirs, _ = _captured("sandbox-shared")
+    assert cgroup["cpuacct"] == "/"
+    # cpuacct is the root: its numbers are every process's.
+    assert _shared("sandbox-shared", {**dirs, "cpuacct": "/sys/fs/cgroup/cpuacct"})
+    # Even a container in the host's PID namespace: the root is never one container's.
+    assert _shared("sandbox-shared", {**dirs, "cpuacct": "/x"}, pid_host=True)
+
+
+def test_sandbox_in_a_group_with_host_processes_is_the_hosts():
+    cgroup, dirs, ns = _captured("sandbox-shared")
+    assert cgroup["memory"] != "/"  # not the root: its members tell
+    members = (CG / "sandbox-shared" / "memory" / "cgroup.procs").read_text().split()
+    assert any(ns.get(m) == ns["host"] for m in members)
+    assert _shared("sandbox-shared", dirs)  # dirs: memory only
+
+
+def test_sandbox_group_with_only_its_own_processes_is_its_own():
+    cgroup, dirs, ns = _captured("sandbox-shared")
+    own = [m for m, inode in ns.items() if inode == ns["container"] and m.isdigit()]
+    assert own
+    assert not cgroups.shared_with_host(
+        "hybrid",
+        cgroup,
+        dirs,
+        ns["container"],
+        ns["host"],
+        read=lambda path: "\n".join(own) + "\n",
+        pidns_of=lambda pid: ns.get(str(pid)),
+    )
+
+
+def test_docker_container_group_is_its_own():
+    assert not _shared("docker-own")
+    # With --pid host its members are in the host's namespace by design: only the root counts.
+    assert not _shared("docker-own", pid_host=True)
+
+
+def test_v2_looks_only_at_the_unified_hierarchy():
+    cgroup = {"": "/user.slice/session-1.scope"}
+    procs = {"/cg/cgroup.procs": "10\n11\n"}
+    ns = {10: 1, 11: 2}
+    shared = cgroups.shared_with_host(
+        "v2", cgroup, {"unified": "/cg"}, 2, 1, read=procs.get, pidns_of=ns.get
+    )
+    assert shared
+    # A hybrid host's unified line is not read for usage: its root there means nothing.
+    assert not cgroups.shared_with_host(
+        "hybrid", {"": "/", "memory": "/docker/x"}, {"unified": "/u", "memory": "/m"}, 2, 1,
+        read=lambda path: "20\n", pidns_of=lambda pid: 2,
+    )  # fmt: skip
+
+
+def test_host_cgroup_keeps_limits_and_drops_usage():
+    d = CG / "v1-docker"
+    s = cgroups.read_v1({c: str(d / c) for c in ("memory", "cpu", "cpuacct", "pids", "blkio")})
+    cgroups.host_cgroup(s)
+    assert s.shared_with_host
+    assert s.memory_usage is None and s.cpu_usage_ns is None and s.pids_current is None
+    assert s.io_read_bytes is None and s.memory_peak is None
+    assert s.memory_limit == 64 * 1024 * 1024 and s.pids_max == 50

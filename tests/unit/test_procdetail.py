@@ -71,7 +71,7 @@ def test_host_line() -> None:
         uptime=3 * 86400 + 4 * 3600 + 59,
     )
     assert host_view.line(load) == (
-        "load 0.52 0.40 0.33 · CPU 12% of 2 · mem 3.0GiB/24.0GiB · swap 0B/0B · up 3d 4h"
+        "load 0.52 0.40 0.33 · CPU 12% of 2 · mem 3.0GiB/24.0GiB · swap 0B/0B · up 3d 04h"
     )
     assert host_view.line(HostLoad(uptime=125 * 60)) == "up 2h 05m"
     assert host_view.line(HostLoad()) == ""

@@ -182,6 +182,7 @@ class ContainersScreen(PollingScreen):
                     cpu_percent=series.cpu_now,
                     memory_usage=stats.memory_usage if stats else None,
                     memory_limit=stats.memory_limit if stats else None,
+                    host_cgroup=stats.shared_with_host if stats else False,
                 )
             else:
                 rows[cid] = view.ContainerRow(c)

@@ -39,6 +39,7 @@ from debugtool.views import (
     sockets,
 )
 from debugtool.views.containers import runtime_text
+from debugtool.views.dns import lines as _dns_lines
 
 TABS = ("processes", "mounts", "network", "resources", "security", "audit", "logs")
 
@@ -324,14 +325,7 @@ class DetailScreen(PollingScreen):
         dns = net.dns
         # From the container's resolv.conf: each line escaped on its own, so that a newline in
         # a value shows as \n rather than as a line of its own (and so in a saved view too).
-        self._dns_text = "\n".join(
-            printable(line)
-            for line in (
-                f"nameservers: {' '.join(dns.nameservers) or '-'}",
-                f"search: {' '.join(dns.search) or '-'}",
-                f"options: {' '.join(dns.options) or '-'}",
-            )
-        )
+        self._dns_text = "\n".join(printable(line) for line in _dns_lines(dns))
         self.query_one("#dns", Static).update(Text(self._dns_text))
 
     def _render_resources(self) -> None:

@@ -74,7 +74,7 @@ class ProcessScreen(PollingScreen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = printable(f"{self.container.name} / pid {self.nspid or self.host_pid}")
+        self.sub_title = printable(f"{self.container.name} / {self._pid_words()}")
         self.query_one(Banner).show_text(self.tui.source.banner(self.tui.clock()))
         title = Text.assemble(
             Text(printable(self.container.name), style="bold"),
@@ -147,11 +147,17 @@ class ProcessScreen(PollingScreen):
     def trace_pid(self) -> int | None:
         return self.nspid
 
+    def _pid_words(self) -> str:
+        """``pid 7 (host pid 28644)``: PID means the container's PID, as everywhere."""
+        if self.nspid is None:
+            return f"host pid {self.host_pid}"
+        return f"pid {self.nspid} (host pid {self.host_pid})"
+
     def view_name(self) -> str:
         return f"process-{self.nspid or self.host_pid}"
 
     def view_text(self) -> str:
-        header = f"{self.container.name} ({self.container.short_id}): process {self.host_pid}\n\n"
+        header = f"{self.container.name} ({self.container.short_id}): {self._pid_words()}\n\n"
         parts = [self._summary]
         for title, table in (
             ("Open files", "#file-table"),
