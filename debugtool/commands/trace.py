@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
                 json_lines=args.json,
                 string_max_length=args.string_limit,
                 pidns_level=len(procfs.nspid(procfs.parse_status(status))) - 1,
-                note=lambda text: sys.stderr.write(f"debugtool: {text}\n"),
+                note=_note,
             )
             status = "error"
             try:
@@ -202,6 +202,13 @@ def run(args: argparse.Namespace) -> int:
                 except BrokenPipeError:
                     pass
     return 0
+
+
+def _note(text: str) -> None:
+    """Write a line strace writes on stderr (``Process 7 attached``), prefixed as ours."""
+    import sys
+
+    sys.stderr.write(f"debugtool: {text}\n")
 
 
 def _reason(reason: str) -> str:

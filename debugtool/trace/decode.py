@@ -886,7 +886,9 @@ def entry_pointers(name: str) -> tuple[int, ...]:
     """Return the indexes of syscall ``name``'s arguments that point at memory read at entry:
     the tracer copies these before it lets the tracee run on."""
     return tuple(
-        i for i, (kind, _, _) in enumerate(signature(name).kinds) if kind in _READS_AT_ENTRY
+        i
+        for i, (kind, _, out) in enumerate(signature(name).kinds)
+        if kind in _READS_AT_ENTRY and not out
     )
 
 
@@ -946,6 +948,8 @@ def format_result(name: str, rval: int, is_error: bool) -> tuple[str, str | None
     ``0x7f...``) and the errno name or None."""
     if is_error:
         errname, message = formats.error(-rval)
+        if 512 <= -rval <= 516:  # to be restarted: the tracee never sees it, strace shows "?"
+            return f"? {errname} ({message})", errname
         return f"-1 {errname} ({message})", errname
     if name in ADDRESS_RESULTS:
         return hex(rval & 0xFFFFFFFFFFFFFFFF), None
