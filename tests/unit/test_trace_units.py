@@ -379,6 +379,7 @@ def test_cut_and_resumed_lines_as_strace_f() -> None:
     # Two tracees: A enters read, B's line cuts it; A's exit is "<... read resumed>".
     out = io.StringIO()
     tracer = Tracer(os.getpid(), out=out)
+    tracer._dirty = True  # no flush timer (SIGALRM) armed in the test process
     buf = ctypes.create_string_buffer(b"data")
     a = Tracee(os.getpid(), 5, memory.TraceeMemory(os.getpid()))
     b = Tracee(os.getpid(), 6, memory.TraceeMemory(os.getpid()))
@@ -394,6 +395,7 @@ def test_cut_and_resumed_lines_as_strace_f() -> None:
     a.call = tracer._decode_exit(a, a.plan, 4, False)
     tracer._emit(a, "read", None, (4, False))
     tracer._flush()
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     got = [line.split(" ", 1)[1] for line in out.getvalue().splitlines()]
     assert got == [
         "[pid     5] read(3,  <unfinished ...>",
