@@ -18,8 +18,13 @@ def register(sub: SubcommandsLike) -> None:
         "trace",
         help="trace a container process's syscalls (like strace -p)",
         description="Trace the syscalls of a container's process (its init by default) from the "
-        "host, like 'strace -p': time, PID as the container sees it, the call with decoded "
-        "arguments, and its result. Ends on Ctrl-C, SIGTERM, --duration, --count, or when the "
+        "host, like 'strace -p': time, PID as the container sees it, the call with its "
+        "arguments decoded as strace decodes them (flag names, socket addresses, signals, errno "
+        "names, strings quoted and cut at -s), and its result. Signals delivered (--- SIGCHLD "
+        "{...} ---) and exits (+++ exited with 0 +++) are lines of their own; with -f, lines come "
+        "in the order the kernel reports them, a call cut by another process's line shown as "
+        "strace shows it (<unfinished ...>, then <... read resumed>). 'Process N attached' goes "
+        "to stderr, as strace's does. Ends on Ctrl-C, SIGTERM, --duration, --count, or when the "
         "traced processes exit; every traced process is detached and left running. Each session "
         "is written to the audit log. " + PID_MEANING,
     )
@@ -62,18 +67,27 @@ def register(sub: SubcommandsLike) -> None:
     p.add_argument(
         "--summary",
         action="store_true",
-        help="print counts, errors and time per syscall at the end instead of each call "
-        "(like strace -c)",
+        help="print counts, errors and time per syscall at the end instead of each call, like "
+        "strace -c: the time is the system CPU time spent in the syscall (ru_stime from wait4, "
+        "as strace measures it), not the wall time a blocking call waits; --json adds each "
+        "syscall's wall time ('wall')",
     )
-    p.add_argument("--json", action="store_true", help="one JSON object per syscall (per line)")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per line: a syscall (type 'syscall': pid, syscall, args decoded, "
+        "call as text, return, errno, duration) or an event (type 'attached', 'signal', "
+        "'exited', 'killed', 'stopped'), written when the syscall returns",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE")
     p.add_argument(
         "-s",
         "--string-limit",
-        type=Count("--string-limit", "64", minimum=1, maximum=1 << 20),
-        default=64,
+        type=Count("--string-limit", "32", minimum=1, maximum=1 << 20),
+        default=32,
         metavar="N",
-        help="show at most N bytes of each string argument (default: 64)",
+        help="show at most N bytes of each string argument, then '...' (default: 32, as "
+        "strace's -s; paths are shown whole)",
     )
     p.set_defaults(func=run)
 
@@ -140,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
                 json_lines=args.json,
                 string_max_length=args.string_limit,
                 pidns_level=len(procfs.nspid(procfs.parse_status(status))) - 1,
+                note=_note,
             )
             status = "error"
             try:
@@ -151,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
                     0 if status != "error" else 125,
                     pids={str(h): c for h, c in sorted(result.pids.items())},
                     syscalls=result.syscalls,
+                    unfinished=result.unfinished,
                     syscalls_seen={n: s.calls for n, s in sorted(result.stats.items())},
                     exit=status,
                     undetached=result.undetached,
@@ -174,9 +190,10 @@ def run(args: argparse.Namespace) -> int:
                 if result.undetached
                 else "all traced processes detached"
             )
+            unfinished = f" ({result.unfinished} unfinished)" if result.unfinished else ""
             sys.stderr.write(
                 f"debugtool: trace ended ({_reason(result.reason)}); "
-                f"{result.syscalls} syscalls, {left}.\n"
+                f"{result.syscalls + result.unfinished} syscalls{unfinished}, {left}.\n"
             )
         finally:
             if sink is not None:
@@ -185,6 +202,13 @@ def run(args: argparse.Namespace) -> int:
                 except BrokenPipeError:
                     pass
     return 0
+
+
+def _note(text: str) -> None:
+    """Write a line strace writes on stderr (``Process 7 attached``), prefixed as ours."""
+    import sys
+
+    sys.stderr.write(f"debugtool: {text}\n")
 
 
 def _reason(reason: str) -> str:

@@ -17,6 +17,7 @@ PTRACE_DETACH = 17
 PTRACE_SYSCALL = 24
 PTRACE_SETOPTIONS = 0x4200
 PTRACE_GETEVENTMSG = 0x4201
+PTRACE_GETSIGINFO = 0x4202
 PTRACE_SEIZE = 0x4206
 PTRACE_INTERRUPT = 0x4207
 PTRACE_LISTEN = 0x4208
@@ -96,6 +97,27 @@ def event_message(pid: int) -> int:
     except OSError:
         return 0
     return message.value
+
+
+def stack_pointer(pid: int) -> int | None:
+    """Return the stack pointer of a tracee stopped at a syscall, or None when it is not."""
+    info = SyscallInfo()
+    try:
+        size = ptrace(PTRACE_GET_SYSCALL_INFO, pid, ctypes.sizeof(info), ctypes.addressof(info))
+    except OSError:
+        return None
+    return info.stack_pointer if size > 0 else None
+
+
+def signal_info(pid: int) -> bytes | None:
+    """Return the ``siginfo_t`` (128 bytes) of the signal a tracee is stopped for
+    (PTRACE_GETSIGINFO), or None when it has none."""
+    buffer = ctypes.create_string_buffer(128)
+    try:
+        ptrace(PTRACE_GETSIGINFO, pid, 0, ctypes.addressof(buffer))
+    except OSError:
+        return None
+    return buffer.raw
 
 
 def set_parent_death_signal(sig: int) -> None:

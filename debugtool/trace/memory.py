@@ -112,6 +112,9 @@ class SnapshotMemory(TraceeMemory):
                 if offset >= len(data):
                     raise OSError(errno.EIO, "not mapped at syscall entry")
                 return data[offset : offset + size]
+            if 0 <= offset < len(data) and b"\0" in data[offset:]:
+                # A string read a page at a time that ends inside the copy.
+                return data[offset:]
         self.nested = True
         return self.live._read(address, size)
 

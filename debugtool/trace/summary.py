@@ -1,4 +1,11 @@
-"""``--summary``: calls, errors and time per syscall, as strace -c's table or as JSON rows."""
+"""``--summary``: calls, errors and time per syscall, as strace -c's table or as JSON rows.
+
+The time is what ``strace -c`` reports: the system CPU time the tracee used between a syscall's
+entry and its exit, from the ``ru_stime`` that wait4(2) reports with each ptrace stop (strace
+does the same). The kernel accounts CPU time in ticks, so a quick syscall often counts 0 and a
+blocking one (a ``wait4``, a ``read`` from a pipe) little: its wall time, the seconds between
+entry and exit, is the ``wall`` column of the JSON rows (``strace -c -w`` shows that instead).
+"""
 
 from __future__ import annotations
 
@@ -8,17 +15,19 @@ from typing import IO, Any
 
 @dataclass(slots=True)
 class SyscallStats:
-    """Counts for ``--summary``: calls, errors and seconds spent between entry and exit."""
+    """Counts for ``--summary``: calls, errors, system seconds and wall seconds between entry and
+    exit."""
 
     calls: int = 0
     errors: int = 0
     seconds: float = 0.0
+    wall: float = 0.0
 
 
 def summary_table(stats: dict[str, SyscallStats], out: IO[str]) -> None:
     """Write ``--summary`` like ``strace -c``: % time, seconds, usecs/call, calls, errors.
 
-    Time is wall-clock time between syscall entry and exit (as ``strace -c -w``).
+    Time is system time, as strace -c's (the module's docstring).
     """
     total = sum(s.seconds for s in stats.values()) or 1e-12
     rows = sorted(stats.items(), key=lambda kv: (-kv[1].seconds, -kv[1].calls, kv[0]))
@@ -40,9 +49,16 @@ def summary_table(stats: dict[str, SyscallStats], out: IO[str]) -> None:
 
 
 def summary_json(stats: dict[str, SyscallStats]) -> list[dict[str, Any]]:
-    """Return ``--summary`` rows as dicts (syscall, calls, errors, seconds), busiest first."""
+    """Return ``--summary`` rows as dicts (syscall, calls, errors, seconds of system time,
+    wall seconds), busiest first."""
     rows = sorted(stats.items(), key=lambda kv: (-kv[1].seconds, -kv[1].calls, kv[0]))
     return [
-        {"syscall": n, "calls": s.calls, "errors": s.errors, "seconds": round(s.seconds, 6)}
+        {
+            "syscall": n,
+            "calls": s.calls,
+            "errors": s.errors,
+            "seconds": round(s.seconds, 6),
+            "wall": round(s.wall, 6),
+        }
         for n, s in rows
     ]

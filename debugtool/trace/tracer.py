@@ -27,6 +27,7 @@ import os
 import signal
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -60,18 +61,20 @@ from debugtool.trace.binding import (
     ptrace,
     ptrace_fast,
     set_parent_death_signal,
+    signal_info,
 )
 from debugtool.trace.decode import (
     ADDRESS_RESULTS,
     NO_RETURN,
-    OUTPUT_ARGUMENTS,
+    Call,
     decoder,
+    entry_pointers,
     format_result,
-    pointer_arguments,
-    read_pointers,
+    has_outputs,
     syscall_names,
 )
-from debugtool.trace.lines import Clock, json_line, pid_label
+from debugtool.trace.formats import siginfo, signal_name
+from debugtool.trace.lines import Clock, event_json, json_line, pid_label
 from debugtool.trace.memory import SNAPSHOT_MIN, SnapshotMemory, TraceeMemory
 from debugtool.trace.summary import SyscallStats
 
@@ -92,15 +95,15 @@ class Plan:
     ``decode`` says when its arguments are decoded: "copy" (after resuming the tracee, from a
     copy of the memory its pointer arguments ``copies`` point at, taken at entry), "live"
     (before resuming: it follows pointers inside pointed-to memory, as execve's argv) or "exit"
-    (the kernel fills its pointer arguments in: decoded at syscall exit).
+    (the kernel fills some pointer arguments in: decoded at syscall exit, what it read at
+    entry from the copy taken then).
     """
 
     nr: int
     name: str
     shown: bool  # selected by -e (every syscall without it)
     decode: str
-    pointers: tuple[int, ...]  # its pointer arguments
-    copies: tuple[int, ...]  # those the decoder reads, copied at entry
+    copies: tuple[int, ...]  # the pointer arguments the decoder reads at entry, copied then
     hex_result: bool  # mmap, brk: the result is an address
     returns: bool  # False for exit, exit_group
     stats: SyscallStats = field(default_factory=SyscallStats)
@@ -116,8 +119,10 @@ class Tracee:
     label: str = ""  # "[pid  CPID] ", the start of its text lines
     plan: Plan | None = None  # the syscall entered and not yet left; None when none
     entered: float = 0.0
-    text: str | None = None  # decoded at entry, printed at exit
-    args: tuple[int, ...] = ()  # kept at entry when decoding waits for the exit
+    call: Call | None = None  # decoded at entry, printed at exit
+    key: tuple[Any, ...] = ()  # "exit" plans: syscall info and the memory copied at entry
+    unfinished: bool = False  # its line was cut by another's: "<... name resumed>" at exit
+    stime: float = 0.0  # --summary: the system time it had used at syscall entry
 
     def __post_init__(self) -> None:
         self.label = pid_label(self.cpid)
@@ -136,6 +141,7 @@ class TraceResult:
     syscalls: int = 0
     pids: dict[int, int] = field(default_factory=dict)  # host PID -> container PID
     stats: dict[str, SyscallStats] = field(default_factory=dict)
+    unfinished: int = 0  # syscalls shown as entered that had not returned when tracing ended
     warnings: list[str] = field(default_factory=list)
     undetached: list[int] = field(default_factory=list)
 
@@ -157,8 +163,9 @@ class Tracer:
         count: int | None = None,
         summary: bool = False,
         json_lines: bool = False,
-        string_max_length: int = 64,
+        string_max_length: int = 32,
         pidns_level: int | None = None,
+        note: Callable[[str], None] | None = None,
     ) -> None:
         self.pid = pid
         self.pidns_level = pidns_level  # the container's PID namespace depth, for its PIDs
@@ -171,9 +178,12 @@ class Tracer:
         self.json_lines = json_lines
         self.names = syscall_names()
         self.string_max_length = string_max_length
-        self.decode = decoder(string_max_length)
+        self.note = note  # says "process N attached" (strace's stderr lines) in text mode
+        self.decode = decoder(string_max_length, self.names)
         self.window = max(SNAPSHOT_MIN, string_max_length + 1)  # bytes copied per pointer
-        self.pointers = pointer_arguments()
+        # The tracee whose syscall line is begun and not yet ended (strace's printing_tcp):
+        # a line of another tracee meanwhile cuts it with "<unfinished ...>".
+        self._open: Tracee | None = None
         self.plans: dict[int, Plan] = {}
         self.tracees: dict[int, Tracee] = {}
         self.result = TraceResult()
@@ -239,6 +249,11 @@ class Tracer:
         )
         self.tracees[pid] = tracee
         self.result.pids[pid] = tracee.cpid
+        if self.out is not None and not self.summary:
+            if self.json_lines:
+                self._event(tracee, "attached", "", {})
+            elif self.note is not None:
+                self.note(f"Process {tracee.cpid} attached (host PID {pid})")
         return tracee
 
     # -- stopping -------------------------------------------------------------------------
@@ -315,22 +330,20 @@ class Tracer:
         """Return how syscall ``nr`` is traced, settled now if this is its first time."""
         plan = self.plans.get(nr)
         if plan is None:
-            name = self.names.get(nr) or f"syscall_{nr}"
+            name = self.names.get(nr) or f"syscall_{nr:#x}"
             how = "copy"
-            if name in OUTPUT_ARGUMENTS:
+            if has_outputs(name):
                 how = "exit"
-            elif name in ("execve", "execveat"):
-                how = "live"
-            pointers = self.pointers.get(nr, ())
+            elif name in ("execve", "execveat", "rt_sigreturn"):
+                how = "live"  # argv's strings; the signal frame at the stack pointer
             shown = self.only is None or nr in self.only
             decoded = shown and self.out is not None and not self.summary
-            copies = read_pointers(self.decode, nr, pointers) if how == "copy" and decoded else ()
+            copies = entry_pointers(name) if how != "live" and decoded else ()
             plan = Plan(
                 nr,
                 name,
                 shown,
                 how,
-                pointers,
                 copies,
                 name in ADDRESS_RESULTS,
                 name not in NO_RETURN,
@@ -338,25 +351,33 @@ class Tracer:
             self.plans[nr] = plan
         return plan
 
-    def _decode_copy(self, tracee: Tracee, plan: Plan, key: tuple[Any, ...]) -> tuple[str, bool]:
-        """Decode a syscall from the memory copied at its entry: ``key`` is its syscall info
-        (op, nr, six arguments) and one copy per non-NULL pointer in ``plan.copies``.
-
-        A decode that reads elsewhere got that from the live memory, after the tracee ran on:
-        the plan copies every pointer argument from now on, or, if it already did, decodes
-        before resuming ("live"). Returns the text and whether it may be memoized."""
+    def _entry_memory(self, tracee: Tracee, plan: Plan, key: tuple[Any, ...]) -> SnapshotMemory:
+        """Return the memory as copied at entry: ``key`` is the syscall info (op, nr, six
+        arguments) and one copy per non-NULL pointer in ``plan.copies``."""
         args = key[2:8]
         addresses = [args[i] for i in plan.copies if args[i]]
         regions = list(zip(addresses, key[8:], strict=True))
-        copy = SnapshotMemory(tracee.memory, regions, self.window)
-        text = self.decode(copy, plan.nr, args)
+        return SnapshotMemory(tracee.memory, regions, self.window)
+
+    def _decode_copy(self, tracee: Tracee, plan: Plan, key: tuple[Any, ...]) -> tuple[Call, bool]:
+        """Decode a syscall from the memory copied at its entry (``_entry_memory``).
+
+        A decode that reads elsewhere got that from the live memory, after the tracee ran on:
+        the plan decodes before resuming ("live") from now on. Returns the call and whether
+        it may be memoized."""
+        copy = self._entry_memory(tracee, plan, key)
+        call = self.decode(copy, plan.nr, key[2:8])
         if copy.nested:
-            if plan.copies != plan.pointers:
-                plan.copies = plan.pointers
-            else:
-                plan.decode = "live"
-            return text, False
-        return text, True
+            plan.decode = "live"
+            return call, False
+        return call, True
+
+    def _decode_exit(self, tracee: Tracee, plan: Plan, rval: int, failed: bool) -> Call:
+        """Decode an "exit" plan's syscall at its exit, the tracee stopped: what the kernel
+        filled in from the live memory, the rest from the copy taken at entry."""
+        key = tracee.key
+        entry = self._entry_memory(tracee, plan, key) if plan.copies else tracee.memory
+        return self.decode(entry, plan.nr, key[2:8], rval, failed, live=tracee.memory)
 
     def _loop(self) -> None:
         # The hot path: each stop costs a waitpid and two ptrace calls, and as little Python as
@@ -392,7 +413,9 @@ class Tracer:
         decode = self.decode
         pread = os.pread
         window = self.window
-        decoded: dict[tuple[Any, ...], str] = {}  # syscall info and copied memory -> text
+        wait4 = os.wait4
+        stime = 0.0
+        decoded: dict[tuple[Any, ...], Call] = {}  # syscall info and copied memory -> call
         try:
             while tracees:
                 if self._attention:  # a signal, a due flush, or the reader went away
@@ -403,7 +426,13 @@ class Tracer:
                         return
                 self._in_wait = True
                 try:
-                    pid, status = waitpid(-1, WALL)
+                    if summary:
+                        # strace -c's time: the system time the tracee used between syscall
+                        # entry and exit, from the rusage wait4 reports with each stop.
+                        pid, status, usage = wait4(-1, WALL)
+                        stime = usage.ru_stime
+                    else:
+                        pid, status = waitpid(-1, WALL)
                 except ChildProcessError:
                     self._in_wait = False
                     result.reason = "exited"
@@ -415,7 +444,7 @@ class Tracer:
                         result.reason = self._stop_reason or "duration"
                         return
                     if status & 0xFF != 0x7F:  # exited or killed
-                        self._gone(pid)
+                        self._gone(pid, status)
                         if not tracees:
                             result.reason = "exited"
                         continue
@@ -441,6 +470,7 @@ class Tracer:
                         continue
                     tracee.plan = plan
                     if summary:
+                        tracee.stime = stime
                         tracee.entered = now()
                         raw(resume, pid, 0, 0)
                         self._held = 0
@@ -449,9 +479,10 @@ class Tracer:
                     # microsecond late, off the stop's critical path), except for --summary,
                     # which times the syscall itself.
                     how = plan.decode
-                    if how == "copy":
-                        # Copy what the decoder reads, resume, then decode from the copy while
-                        # the tracee runs; a decode seen before is looked up.
+                    if how != "live":
+                        # Copy what the decoder reads at entry, resume, then decode from the
+                        # copy while the tracee runs ("copy"; a decode seen before is looked
+                        # up), or keep it for the exit ("exit").
                         key: tuple[Any, ...] = fields
                         if plan.copies:
                             memory = tracee.memory
@@ -465,55 +496,63 @@ class Tracer:
                         raw(resume, pid, 0, 0)
                         self._held = 0
                         tracee.entered = now()
-                        text = decoded.get(key)
-                        if text is None:
-                            text, keep = self._decode_copy(tracee, plan, key)
-                            if keep:
-                                if len(decoded) >= 50_000:
-                                    decoded.clear()
-                                decoded[key] = text
-                        tracee.text = text
-                    elif how == "exit":
-                        tracee.text = None  # decoded at exit, once the kernel filled them in
-                        tracee.args = fields[2:]
-                        raw(resume, pid, 0, 0)
-                        self._held = 0
-                        tracee.entered = now()
+                        if how == "copy":
+                            call = decoded.get(key)
+                            if call is None:
+                                call, keep = self._decode_copy(tracee, plan, key)
+                                if keep:
+                                    if len(decoded) >= 50_000:
+                                        decoded.clear()
+                                    decoded[key] = call
+                            tracee.call = call
+                        else:
+                            tracee.call = None  # decoded at exit, once the kernel filled it in
+                            tracee.key = key
                     else:
                         tracee.entered = now()
-                        tracee.text = decode(tracee.memory, plan.nr, fields[2:])
+                        tracee.call = decode(tracee.memory, plan.nr, fields[2:])
                         raw(resume, pid, 0, 0)
                         self._held = 0
+                    # Its line is begun: strace prints a call's head at entry. A line begun
+                    # by another tracee is cut here ("<unfinished ...>").
+                    if self._open is not None and self._open is not tracee:
+                        self._cut(self._open)
                     if not plan.returns:
                         self._emit(tracee, plan.name, "?", None)
                         tracee.plan = None
+                    elif not json_lines:
+                        self._open = tracee
                 elif fields[0] == exit_op:
                     left = tracee.plan
                     if left is None:  # not shown, or entered before we attached
                         raw(resume, pid, 0, 0)
                         self._held = 0
                         continue
-                    text = tracee.text
-                    if text is None and not summary:
-                        text = decode(tracee.memory, left.nr, tracee.args)
+                    is_error = fields[2] & 0xFF
+                    call = tracee.call
+                    if call is None and not summary:
+                        call = tracee.call = self._decode_exit(
+                            tracee, left, fields[1], bool(is_error)
+                        )
                     # Resume first: the tracee runs while we count and write the line.
                     raw(resume, pid, 0, 0)
                     self._held = 0
                     tracee.plan = None
                     stats = left.stats
                     stats.calls += 1
-                    is_error = fields[2] & 0xFF
                     if is_error:
                         stats.errors += 1
                     if summary:
-                        stats.seconds += now() - tracee.entered
+                        stats.seconds += stime - tracee.stime
+                        stats.wall += now() - tracee.entered
                     elif add is not None:
-                        if is_error or json_lines or left.hex_result:
-                            tracee.text = text
+                        if self._open is tracee:
+                            self._open = None
+                        if is_error or json_lines or left.hex_result or tracee.unfinished:
                             self._emit(tracee, left.name, None, (fields[1], bool(is_error)))
                         else:  # the common case: the result is the number, no _emit
-                            call = text or f"{left.name}()"
-                            add(text_line(tracee.entered, tracee.label, call, fields[1]))
+                            assert call is not None
+                            add(text_line(tracee.entered, tracee.label, call.text, fields[1]))
                             if not self._dirty:
                                 self._mark_dirty()
                     if count:
@@ -543,6 +582,7 @@ class Tracer:
                 seen.calls += plan.stats.calls
                 seen.errors += plan.stats.errors
                 seen.seconds += plan.stats.seconds
+                seen.wall += plan.stats.wall
         if not self.count:
             self.result.syscalls = sum(s.calls for s in stats.values())
 
@@ -571,23 +611,48 @@ class Tracer:
                 self._add(pid)
             if sig in GROUP_STOP_SIGNALS:
                 # A real group-stop (someone sent SIGSTOP): stay stopped, but keep watching.
+                self._event(
+                    self.tracees[pid],
+                    "stopped",
+                    f"--- stopped by {signal_name(sig)} ---",
+                    {"signal": signal_name(sig)},
+                )
                 self._resume(pid, PTRACE_LISTEN, 0)
                 return
         elif event == 0:
             # Signal-delivery-stop: deliver the signal as if we were not here.
-            if pid not in self.tracees:
-                self._add(pid)
+            tracee = self.tracees.get(pid) or self._add(pid)
+            if self.out is not None and not self.summary:
+                info = signal_info(pid)
+                text, value = siginfo(info) if info else ("{}", {})
+                name = signal_name(sig)
+                self._event(
+                    tracee, "signal", f"--- {name} {text} ---", {"signal": name, "siginfo": value}
+                )
             self._held_signal = sig
             self._resume(pid, PTRACE_SYSCALL, sig)
             return
         self._resume(pid, PTRACE_SYSCALL, 0)
 
-    def _gone(self, pid: int) -> None:
-        """Forget a tracee that exited; drop any other that no longer exists or is no longer
-        ours, so the loop never waits for a process that cannot report."""
+    def _gone(self, pid: int, status: int) -> None:
+        """Forget a tracee that exited (``status`` as waitpid gives it) and say so as strace
+        does; drop any other that no longer exists or is no longer ours, so the loop never
+        waits for a process that cannot report."""
         gone = self.tracees.pop(pid, None)
         if gone is not None:
-            self._finish_unfinished(gone)
+            self._finish_unfinished(gone, "= ?")
+            if os.WIFEXITED(status):
+                code = os.WEXITSTATUS(status)
+                self._event(gone, "exited", f"+++ exited with {code} +++", {"status": code})
+            else:
+                sig = signal_name(os.WTERMSIG(status))
+                core = os.WCOREDUMP(status)
+                self._event(
+                    gone,
+                    "killed",
+                    f"+++ killed by {sig}{' (core dumped)' if core else ''} +++",
+                    {"signal": sig, "core_dumped": core},
+                )
             gone.memory.close()
             if len(self._reaped) > 10_000:
                 self._reaped.clear()
@@ -620,27 +685,90 @@ class Tracer:
         outcome: tuple[int, bool] | None,
     ) -> None:
         """Add one line (or JSON object) for a finished syscall, or ``shown`` for one that
-        did not return."""
+        did not return. A call whose line was cut is ended as ``<... name resumed>``, stamped
+        with the time it returned, as strace does."""
         if self.out is None:
             return
-        call = tracee.text or f"{name}()"
+        call = tracee.call
         if outcome is None:
             result_text, errname, rval = shown or "?", None, None
         else:
             rval = outcome[0]
             result_text, errname = format_result(name, rval, outcome[1])
         if self.json_lines:
+            ended = time.time()
             self._pending.append(
                 json_line(
-                    tracee.entered, tracee.cpid, tracee.pid, name, call, rval, errname, result_text
+                    tracee.entered,
+                    tracee.cpid,
+                    tracee.pid,
+                    name,
+                    call.values if call is not None else [],
+                    call.text if call is not None else f"{name}()",
+                    rval,
+                    errname,
+                    result_text,
+                    ended - tracee.entered if outcome is not None else None,
+                )
+            )
+        elif tracee.unfinished:
+            # Its line was cut: the resumed line cuts in turn any line begun since.
+            if self._open is not None and self._open is not tracee:
+                self._cut(self._open)
+            tracee.unfinished = False
+            tail = call.tail if call is not None else ")"
+            self._pending.append(
+                self.clock.line(
+                    time.time(), tracee.label, f"<... {name} resumed>{tail} = {result_text}"
                 )
             )
         else:
+            text = call.text if call is not None else f"{name}()"
             self._pending.append(
-                self.clock.text_line(tracee.entered, tracee.label, call, result_text)
+                self.clock.text_line(tracee.entered, tracee.label, text, result_text)
             )
         if not self._dirty:
             self._mark_dirty()
+
+    def _event(self, tracee: Tracee, kind: str, text: str, value: dict[str, Any]) -> None:
+        """Add an event: a signal delivered, an exit, a stop (a line of its own as strace
+        prints it, or a JSON object with ``type`` ``kind``); it cuts a line begun."""
+        if self.out is None or self.summary:
+            return
+        t = time.time()
+        if self.json_lines:
+            self._pending.append(event_json(t, tracee.cpid, tracee.pid, kind, value))
+        else:
+            if self._open is not None and self._open is not tracee:
+                self._cut(self._open)
+            self._pending.append(self.clock.line(t, tracee.label, text))
+        if not self._dirty:
+            self._mark_dirty()
+
+    def _head(self, tracee: Tracee) -> str:
+        """What strace prints of a syscall at its entry (``read(3, ``), decoded now from the
+        copy taken at entry for a call decoded only at exit."""
+        plan = tracee.plan
+        assert plan is not None
+        call = tracee.call
+        if call is None:
+            try:
+                entry = self._entry_memory(tracee, plan, tracee.key) if plan.copies else None
+                call = self.decode(entry or tracee.memory, plan.nr, tracee.key[2:8], entry=True)
+            except Exception:  # noqa: BLE001 - the tracee is gone: its name is enough
+                return f"{plan.name}("
+        return call.head
+
+    def _cut(self, tracee: Tracee) -> None:
+        """End the line of a syscall in progress with ``<unfinished ...>`` (strace -f), stamped
+        with its entry; its exit will print ``<... name resumed>``."""
+        self._open = None
+        if tracee.plan is None or tracee.unfinished:
+            return
+        tracee.unfinished = True
+        self._pending.append(
+            self.clock.line(tracee.entered, tracee.label, self._head(tracee) + " <unfinished ...>")
+        )
 
     # Lines are gathered in a list and written, joined, at each flush: no write(2) per syscall,
     # and no TextIOWrapper.write either (it costs as much as formatting the line). So that a
@@ -674,10 +802,32 @@ class Tracer:
                 # The reader went away (``debugtool trace ... | head``): end the trace.
                 self._on_signal(0, None)
 
-    def _finish_unfinished(self, tracee: Tracee) -> None:
-        if tracee.plan is not None and not self.summary:
-            self._emit(tracee, tracee.plan.name, "? <unfinished ...>", None)
-            tracee.plan = None
+    def _finish_unfinished(self, tracee: Tracee, ending: str) -> None:
+        """Show a syscall that will not return to us: its tracee exited inside it (``= ?``,
+        as strace) or we detach from it (``<detached ...>``). It counts as a syscall seen,
+        unfinished."""
+        plan = tracee.plan
+        if plan is None or self.summary:
+            return
+        self.result.unfinished += 1
+        if self._open is tracee:
+            self._open = None
+        if self.out is not None:
+            if self.json_lines:
+                self._emit(tracee, plan.name, "?", None)
+            else:
+                name = plan.name
+                if tracee.unfinished:
+                    text = f"<... {name} resumed>" + (") = ?" if ending == "= ?" else f" {ending}")
+                else:
+                    head = self._head(tracee)
+                    text = (
+                        f"{head} <unfinished ...>) = ?" if ending == "= ?" else f"{head} {ending}"
+                    )
+                self._pending.append(self.clock.line(time.time(), tracee.label, text))
+                if not self._dirty:
+                    self._mark_dirty()
+        tracee.plan = None
 
     # -- detaching ------------------------------------------------------------------------
 
@@ -733,7 +883,7 @@ class Tracer:
             pending.discard(pid)
         for tracee in unfinished:  # printed after detaching: a broken output cannot stop that
             try:
-                self._finish_unfinished(tracee)
+                self._finish_unfinished(tracee, "<detached ...>")
             except (OSError, ValueError):
                 break
         if pending:

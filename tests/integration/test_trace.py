@@ -29,6 +29,24 @@ WORKLOAD = (
     "i=$((i+1)); echo $i >/tmp/counter; sleep 0.2; done"
 )
 LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{6} \[pid +(\d+)\] (\w+)\((.*)\) = (.*)$")
+# Every other line: an event (+++ exited, --- SIGCHLD), or a call cut by another's line and
+# resumed after it, or left when detaching.
+OTHER = re.compile(
+    r"^\d\d:\d\d:\d\d\.\d{6} \[pid +(\d+)\] "
+    r"(\+\+\+ .* \+\+\+|--- .* ---|\w+\(.* <(unfinished|detached) \.\.\.>.*|<\.\.\. \w+ resumed>.*)$"
+)
+
+
+def _calls(stdout: str) -> list[re.Match[str]]:
+    """The whole syscall lines of a trace; every other line must be an event or a cut call."""
+    found = []
+    for line in stdout.splitlines():
+        m = LINE.match(line)
+        if m:
+            found.append(m)
+        else:
+            assert OTHER.match(line), line
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -124,16 +142,17 @@ def test_follow_decodes_paths_and_addresses_with_container_pids(
 ) -> None:
     result = cli("trace", workload.id, "-f", "--duration", "3", env=audit_env)
     assert result.returncode == 0, result.stderr
-    lines = [LINE.match(line) for line in result.stdout.splitlines()]
-    assert all(lines), [line for line in result.stdout.splitlines() if not LINE.match(line)][:3]
-    opens = [m for m in lines if m and m[2] == "openat" and "'/etc/hostname'" in m[3]]
+    lines = _calls(result.stdout)
+    opens = [m for m in lines if m[2] == "openat" and '"/etc/hostname"' in m[3]]
     connects = [
         m
         for m in lines
-        if m and m[2] == "connect" and "sin_port=8080" in m[3] and "sin_addr=127.0.0.1" in m[3]
+        if m[2] == "connect" and 'sin_port=htons(8080), sin_addr=inet_addr("127.0.0.1")' in m[3]
     ]
     assert opens and connects
-    assert opens[0][3].startswith("AT_FDCWD, '/etc/hostname', O_RDONLY")
+    assert opens[0][3].startswith('AT_FDCWD, "/etc/hostname", O_RDONLY')
+    assert "+++ exited with 0 +++" in result.stdout  # cat and nc end
+    assert "Process 1 attached" in result.stderr
     assert connects[0][4] == "0"
     end = _audit(audit_env)[-1]
     assert end["phase"] == "end" and end["exit"] == "duration"
@@ -155,16 +174,16 @@ def test_follow_decodes_paths_and_addresses_with_container_pids(
 def test_filter_by_class_and_name(workload: harness.Started, cli, audit_env) -> None:
     result = cli("trace", workload.id, "-f", "-e", "network", "--duration", "3", env=audit_env)
     assert result.returncode == 0, result.stderr
-    names = {LINE.match(line)[2] for line in result.stdout.splitlines()}  # type: ignore[index]
+    names = {m[2] for m in _calls(result.stdout)}
     assert "connect" in names and "socket" in names
     assert names <= {"socket", "connect", "shutdown", "setsockopt", "getsockopt", "bind"}
     result = cli(
         "trace", workload.id, "-f", "-e", "openat,wait4,execve", "--duration", "2", env=audit_env
     )
     assert result.returncode == 0, result.stderr
-    names = {LINE.match(line)[2] for line in result.stdout.splitlines()}  # type: ignore[index]
+    names = {m[2] for m in _calls(result.stdout)}
     assert names == {"openat", "wait4", "execve"}
-    assert "execve('/proc/self/exe', <('cat', '/etc/hostname', NULL)>" in result.stdout
+    assert 'execve("/proc/self/exe", ["cat", "/etc/hostname"], 0x' in result.stdout
 
 
 def test_summary_counts(workload: harness.Started, cli, audit_env) -> None:
@@ -193,12 +212,19 @@ def test_json_lines_parse(workload: harness.Started, cli, audit_env) -> None:
     result = cli("trace", workload.id, "-f", "--json", "--duration", "2", env=audit_env)
     assert result.returncode == 0, result.stderr
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert records
-    connect = next(r for r in records if r["syscall"] == "connect")
+    calls = [r for r in records if r["type"] == "syscall"]
+    assert calls
+    connect = next(r for r in calls if r["syscall"] == "connect")
     assert connect["return"] == 0 and connect["errno"] is None
-    assert "sin_port=8080" in connect["call"]
+    assert "sin_port=htons(8080)" in connect["call"]
+    assert connect["args"][1] == {"sa_family": "AF_INET", "sin_port": 8080, "sin_addr": "127.0.0.1"}
+    assert connect["duration"] >= 0
     assert connect["pid"] != connect["host_pid"]
-    assert set(records[0]) >= {"time", "pid", "host_pid", "syscall", "call", "return", "errno"}
+    assert set(calls[0]) >= {"time", "pid", "host_pid", "syscall", "args", "call", "return"}
+    events = {r["type"] for r in records} - {"syscall"}
+    assert {"attached", "exited"} <= events
+    exited = next(r for r in records if r["type"] == "exited")
+    assert exited["status"] == 0
 
 
 def test_count_stops_and_output_file(
@@ -208,10 +234,18 @@ def test_count_stops_and_output_file(
     result = cli("trace", workload.id, "-f", "--count", "7", "-o", str(out), env=audit_env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ""
-    lines = [line for line in out.read_text().splitlines() if not line.endswith("= ?")]
-    assert len(lines) == 7 and all(LINE.match(line) for line in lines)
+    text = out.read_text()
+    finished = [m for m in _calls(text) if m[4] != "?"]
+    resumed = [line for line in text.splitlines() if " resumed>" in line]
+    assert len(finished) + len(resumed) == 7
     assert "--count reached" in result.stderr
-    assert _audit(audit_env)[-1]["syscalls"] == 7
+    end = _audit(audit_env)[-1]
+    assert end["syscalls"] == 7
+    # Every line in the file is counted: calls left when detaching are "unfinished".
+    left = text.count("<detached ...>")
+    assert end["unfinished"] == left
+    shown = f"{7 + left} syscalls" + (f" ({left} unfinished)" if left else "")
+    assert shown in result.stderr
     assert_running_untraced(workload.pid)
 
 
@@ -222,7 +256,7 @@ def test_pid_inside_the_container(workload: harness.Started, cli, audit_env) -> 
     cpid = procfs.nspid(procfs.parse_status(procfs.read_text(listener, "status")))[-1]
     result = cli("trace", workload.id, "--pid", str(cpid), "--duration", "2", env=audit_env)
     assert result.returncode == 0, result.stderr
-    shown = {LINE.match(line)[1] for line in result.stdout.splitlines()}  # type: ignore[index]
+    shown = {m[1] for m in _calls(result.stdout)}
     assert shown == {str(cpid)}  # accept/poll of the listener, under its container PID
     assert _audit(audit_env)[-1]["pid"] == listener
     result = cli("trace", workload.id, "--pid", "4242", "--duration", "1", env=audit_env)
@@ -479,8 +513,9 @@ def test_trace_ends_when_the_process_exits(
     assert result.returncode == 0, result.stderr
     assert "the traced processes exited" in result.stderr
     lines = result.stdout.splitlines()
-    assert sum("'/etc/hostname'" in line for line in lines) == 5
-    assert re.search(r"\[pid +1\] exit_group\(0\) = \?$", lines[-1])
+    assert sum('"/etc/hostname"' in line for line in lines) == 5
+    assert re.search(r"\[pid +1\] exit_group\(0\) = \?$", lines[-2])
+    assert re.search(r"\[pid +1\] \+\+\+ exited with 0 \+\+\+$", lines[-1])
     assert _audit(audit_env)[-1]["exit"] == "exited"
 
 
@@ -491,3 +526,20 @@ def test_bad_input(workload: harness.Started, cli, audit_env) -> None:
     result = cli("trace", workload.id, "--duration", "0", env=audit_env)
     assert result.returncode == 125
     assert "--duration must be a positive number of seconds" in result.stderr
+
+
+def test_output_file_gets_every_line_and_the_count_says_so(
+    containers: harness.Containers, cli, audit_env, tmp_path: Path
+) -> None:
+    # A process blocked in one syscall all along: the file holds that call, left unfinished
+    # when detaching, and the count says one syscall, not 0.
+    c = containers.docker(cmd=("/bin/sleep", "1000"))
+    out = tmp_path / "trace.txt"
+    result = cli("trace", c.id, "-o", str(out), "--duration", "1", env=audit_env)
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text().splitlines()
+    assert len(lines) == 1 and lines[0].endswith("<detached ...>")
+    # Seized inside its sleep: the kernel restarts it as restart_syscall, as strace shows.
+    assert re.search(r"\] (restart_syscall|clock_nanosleep|nanosleep)\(", lines[0])
+    assert "1 syscalls (1 unfinished)" in result.stderr
+    assert _audit(audit_env)[-1]["unfinished"] == 1
