@@ -702,6 +702,13 @@ class Bundle:
         data = self._json(f"{folder}/inspect.json")
         return data if isinstance(data, dict) else {}
 
+    def proc_file(self, container_id: str, name: str) -> str | None:
+        """Return a ``/proc/PID`` file of the container's init as captured (``raw/proc/NAME``:
+        ``cgroup``, ``status``, ``mountinfo``, ``limits``), or None when the bundle lacks it."""
+        _, folder = self._dir(container_id)
+        data = self.member(f"{folder}/raw/proc/{name}")
+        return None if data is None else data.decode("utf-8", "surrogateescape")
+
     def logs(self, container_id: str) -> str:
         """Return the container's captured output ('' when none was captured)."""
         _, folder = self._dir(container_id)

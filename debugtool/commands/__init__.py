@@ -64,7 +64,7 @@ def deprecated(old: str, new: str) -> None:
     """Warn that option ``old`` is an old spelling of ``new`` (it still works)."""
     from debugtool.output import warn
 
-    warn(f"{old} is deprecated here: use {new} (it means the same).")
+    warn(f"{old} is an old spelling: use {new} (it means the same).")
 
 
 def add_bundle_option(p: OptionsLike, what: str) -> None:
