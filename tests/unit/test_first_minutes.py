@@ -75,7 +75,7 @@ def test_audit_shows_one_row_per_session_with_its_action_in_80_columns(
     views.table(sessions.COLUMNS, records, fit=True)
     fitted = capsys.readouterr().out.splitlines()
     assert all(len(line) <= 80 for line in fitted), fitted
-    assert [line.split()[5] for line in fitted[1:]] == ["trace", "shell", "exec"]
+    assert [line.split()[4] for line in fitted[1:]] == ["trace", "shell", "exec"]
 
 
 @pytest.mark.parametrize("action", ["verify", "show"])
