@@ -81,7 +81,8 @@ def add_global_options(parser: Any) -> None:
         type=Seconds("--timeout", "2", maximum=3600),
         default=2.0,
         metavar="SECONDS",
-        help="how long to wait for each runtime before skipping it (default: 2; at most 3600)",
+        help="how long to wait for each runtime before skipping it (default: 2; at most "
+        "3600). 'bundle --collector-timeout' is the time each of a bundle's collectors may take",
     )
     parser.add_argument(
         "--oci-root",

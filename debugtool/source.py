@@ -385,16 +385,20 @@ class BundleSource:
     @staticmethod
     def find_in(bundle: Bundle, text: str) -> Container:
         from debugtool.runtimes import Discovery
-        from debugtool.target import find
+        from debugtool.target import close_names, find
 
         try:
             return find(text, Discovery(containers=list(bundle.containers)), live=False)
         except ContainerNotFound:
             held = ", ".join(f"{c.name} ({c.short_id})" for c in bundle.containers)
+            close = close_names(text, [c.name for c in bundle.containers])
+            hint = "Use 'debugtool bundle show FILE' to list them."
+            if close:
+                hint = f"Did you mean {' or '.join(close)}? {hint}"
             raise ContainerNotFound(
                 f"bundle {bundle.path} holds no container matching '{text.strip()}' "
                 f"(it holds: {held or 'none'}).",
-                "Use 'debugtool bundle show FILE' to list them.",
+                hint,
             ) from None
 
     def snapshot(self, container: Container, network: bool = True) -> Snapshot:

@@ -228,10 +228,36 @@ def _not_found(text: str, discovery: Discovery) -> ContainerNotFound:
     skipped = ""
     if discovery.warnings:
         skipped = " Some runtimes did not answer: " + " ".join(discovery.warnings)
-    return ContainerNotFound(
-        f"no container matches '{text}'.{skipped}",
-        "List them with 'debugtool ps -a'.",
+    close = close_names(text, [c.name for c in discovery.containers])
+    hint = "List them with 'debugtool ps -a'."
+    if close:
+        hint = f"Did you mean {' or '.join(close)}? {hint}"
+    return ContainerNotFound(f"no container matches '{text}'.{skipped}", hint)
+
+
+def close_names(text: str, names: list[str], limit: int = 3) -> list[str]:
+    """Return up to ``limit`` of ``names`` that ``text`` may have meant, closest first.
+
+    Names that contain ``text`` come first (``web`` for ``my-web``), shortest first, then
+    those it is a prefix of; when neither finds any, ``difflib``'s close matches (typos).
+    Only the error path calls this, so ``difflib`` (and ``re`` behind it) is imported here.
+    """
+    text = text.strip().lower()
+    if not text:
+        return []
+    unique = sorted({n.lstrip("/") for n in names if n})
+    lowered = {n: n.lower() for n in unique}
+    found = sorted(
+        (n for n in unique if text in lowered[n]),
+        key=lambda n: (not lowered[n].startswith(text), len(n), n),
     )
+    if not found:
+        import difflib
+
+        matches = difflib.get_close_matches(text, list(lowered.values()), n=limit, cutoff=0.6)
+        by_lower = {low: n for n, low in lowered.items()}
+        found = [by_lower[m] for m in matches]
+    return found[:limit]
 
 
 def _find_pid(text: str, containers: list[Container]) -> Container:

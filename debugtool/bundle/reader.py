@@ -702,6 +702,13 @@ class Bundle:
         data = self._json(f"{folder}/inspect.json")
         return data if isinstance(data, dict) else {}
 
+    def proc_file(self, container_id: str, name: str) -> str | None:
+        """Return a ``/proc/PID`` file of the container's init as captured (``raw/proc/NAME``:
+        ``cgroup``, ``status``, ``mountinfo``, ``limits``), or None when the bundle lacks it."""
+        _, folder = self._dir(container_id)
+        data = self.member(f"{folder}/raw/proc/{name}")
+        return None if data is None else data.decode("utf-8", "surrogateescape")
+
     def logs(self, container_id: str) -> str:
         """Return the container's captured output ('' when none was captured)."""
         _, folder = self._dir(container_id)
@@ -805,6 +812,17 @@ class Bundle:
         return data if isinstance(data, list) else []
 
 
+@record(frozen=True)
+class Problem:
+    """One thing wrong with a bundle: its ``kind`` (``missing``, ``checksum mismatch``, ...),
+    the member it is about (empty for the archive as a whole) and the sentence ``verify``
+    prints for it."""
+
+    kind: str
+    member: str
+    text: str
+
+
 def verify_bundle(path: str) -> list[str]:
     """Check a bundle against its manifest; return the problems found (empty: intact).
 
@@ -815,40 +833,60 @@ def verify_bundle(path: str) -> list[str]:
     (missing, unreadable, not a gzip tar, no debugtool manifest first, a newer schema) and
     ``BundleTooLarge`` past a limit.
     """
+    return [p.text for p in check_bundle(path)]
+
+
+def check_bundle(path: str) -> list[Problem]:
+    """``verify_bundle``'s problems as ``Problem`` records (``summarise`` groups them)."""
     return _problems(read_archive(path, hold=False, checksums=True))
 
 
-def _problems(archive: Archive) -> list[str]:
+def summarise(problems: list[Problem]) -> dict[str, list[Problem]]:
+    """Return ``problems`` grouped by kind, in the order each kind first appears."""
+    kinds: dict[str, list[Problem]] = {}
+    for problem in problems:
+        kinds.setdefault(problem.kind, []).append(problem)
+    return kinds
+
+
+def _problems(archive: Archive) -> list[Problem]:
     """Return what is wrong with a bundle read with checksums: damage first, then refused
     members, the manifest's schema, then member by member."""
     document = archive.manifest or {}
     problems = []
+
+    def add(kind: str, member: str, text: str) -> None:
+        problems.append(Problem(kind, member, f"{member}: {text}" if member else text))
+
     if archive.damage:
-        problems.append(archive.damage)
-    problems.extend(archive.refused)
-    problems.extend(f"{manifest.MANIFEST}: {p}" for p in manifest.schema_problems(document))
+        add("damaged archive", "", archive.damage)
+    for refused in archive.refused:
+        name, _, why = refused.partition(": ")
+        add("refused member", name, why)
+    for p in manifest.schema_problems(document):
+        add("malformed manifest", manifest.MANIFEST, p)
     root = document.get("root")
     if isinstance(root, str) and root != archive.root:
-        problems.append(f"the archive's top folder {archive.root} is not {root}")
+        add("wrong top folder", "", f"the archive's top folder {archive.root} is not {root}")
     files = document.get("files")
     recorded: dict[str, Any] = files if isinstance(files, dict) else {}
     for rel, entry in sorted(recorded.items()):
         size = archive.sizes.get(rel)
         if size is None:
-            problems.append(f"{rel}: missing")
+            add("missing", rel, "missing")
         elif not isinstance(entry, dict):
             continue  # named by the schema check
         elif size != entry.get("size"):
-            problems.append(f"{rel}: size {size}, the manifest says {entry.get('size')}")
+            add("wrong size", rel, f"size {size}, the manifest says {entry.get('size')}")
         elif archive.sums.get(rel) != entry.get("sha256"):
-            problems.append(f"{rel}: checksum mismatch")
+            add("checksum mismatch", rel, "checksum mismatch")
     for rel in archive.order:
         if rel != manifest.MANIFEST and rel not in recorded:
-            problems.append(f"{rel}: not recorded in the manifest")
+            add("not recorded in the manifest", rel, "not recorded in the manifest")
     for rel, times in archive.repeated.items():
-        problems.append(f"{rel}: {times} members of this name")
+        add("repeated member", rel, f"{times} members of this name")
     for name in archive.extra_roots:
-        problems.append(f"{name}: outside the bundle's folder")
+        add("outside the bundle's folder", name, "outside the bundle's folder")
     return problems
 
 
@@ -861,7 +899,7 @@ def open_bundle(path: str) -> Bundle:
     one written with a newer schema, and one that fails verification (the first problem).
     """
     archive = read_archive(path, checksums=True)
-    problems = _problems(archive)
+    problems = [p.text for p in _problems(archive)]
     if not problems:
         return Bundle(path, archive)
     hint = "Run 'debugtool bundle verify' on it for every problem, or ask for the bundle again."

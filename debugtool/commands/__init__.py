@@ -58,6 +58,24 @@ def _finite(value: float) -> bool:
     return -_INF < value < _INF
 
 
+def hidden_help(p: OptionsLike) -> str:
+    """Return the help text that leaves an option out of ``p``'s help: ``argparse.SUPPRESS``
+    itself for an argparse parser (argparse compares it by identity), its text for a recorder
+    (the completion scripts leave it out by that text)."""
+    if hasattr(p, "format_help"):  # argparse's parser, so argparse is imported already
+        import argparse
+
+        return argparse.SUPPRESS
+    return "==SUPPRESS=="
+
+
+def deprecated(old: str, new: str) -> None:
+    """Warn that option ``old`` is an old spelling of ``new`` (it still works)."""
+    from debugtool.output import warn
+
+    warn(f"{old} is an old spelling: use {new} (it means the same).")
+
+
 def add_bundle_option(p: OptionsLike, what: str) -> None:
     """Add ``--bundle FILE``: read ``what`` from a support bundle instead of the live host."""
     p.add_argument(

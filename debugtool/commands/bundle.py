@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from debugtool.commands import TARGET_HELP, Count, Duration, Seconds, Size
+from debugtool.commands import TARGET_HELP, Count, Duration, Seconds, Size, hidden_help
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,6 +28,8 @@ MIN_SIZE = 64 << 10
 MAX_BUDGET = 86400.0  # a day
 MAX_SAMPLES = 600  # five minutes of samples, 0.5 s apart
 MAX_SINCE = 3650 * 86400.0  # ten years of logs
+#: How many members ``bundle verify`` names per kind of problem before "and N more".
+SUMMARY_NAMES = 3
 
 
 def register(sub: SubcommandsLike) -> None:
@@ -50,12 +52,13 @@ def register(sub: SubcommandsLike) -> None:
         "Also: 'debugtool bundle verify FILE' checks a bundle made anywhere: every gzip "
         "member whole, nothing appended after the archive's end, the manifest's schema, every "
         "member present once with its checksum and none unrecorded, no links or devices (exit "
-        "0 intact, 1 damaged or changed, each problem listed; 125 when it cannot be checked "
+        "0 intact, 1 damaged or changed, problems summarised by kind; 125 when it cannot be checked "
         "at all: missing, unreadable, not a bundle, past a size limit); 'debugtool bundle "
         "show FILE' summarises one, marking each container with risky mounts, CPU throttling or "
         "OOM kills (the report's navigation marks them too). show, TUI and the --bundle options of top, mounts and net "
         "make the same checks as they read and refuse a bundle that fails them. "
-        "To bundle a container named 'verify' or 'show', write 'debugtool bundle -- verify'.",
+        "To bundle a container named 'verify' or 'show', write 'debugtool bundle -- verify'. "
+        "'debugtool bundle verify --help' and 'bundle show --help' describe those two.",
     )
     p.add_argument(
         "targets",
@@ -92,12 +95,22 @@ def register(sub: SubcommandsLike) -> None:
         help="last N lines of each container's logs (default 1000; 0: all)",
     )
     p.add_argument(
-        "--timeout",
-        dest="collector_timeout",
-        type=Seconds("--timeout", "10", maximum=3600),
+        "--collector-timeout",
+        type=Seconds("--collector-timeout", "10", maximum=3600),
         default=10.0,
         metavar="SECONDS",
-        help="time each collector may take before it is cut off (default 10)",
+        help="time each collector may take before it is cut off (default 10). Not the global "
+        "'debugtool --timeout', which limits how long each runtime may take to answer (also "
+        "while bundling, capped at this)",
+    )
+    # The old spelling of --collector-timeout: still read, with a warning (it looked like the
+    # global --timeout but meant something else).
+    p.add_argument(
+        "--timeout",
+        dest="old_collector_timeout",
+        type=Seconds("--timeout", "10", maximum=3600),
+        metavar="SECONDS",
+        help=hidden_help(p),
     )
     p.add_argument(
         "--budget",
@@ -129,12 +142,19 @@ def register(sub: SubcommandsLike) -> None:
 
 
 def _remember_dashdash(parser: argparse.ArgumentParser) -> None:
-    """Make the parser record where ``--`` stood, so ``bundle -- verify`` bundles 'verify'."""
+    """Make the parser record where ``--`` stood, so ``bundle -- verify`` bundles 'verify',
+    and hand ``bundle verify ...`` and ``bundle show ...`` to their own parsers (their own
+    ``--help``, their own options and errors)."""
     base = type(parser)
 
     class BundleParser(base):  # type: ignore[valid-type,misc]
         def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
             args = list(sys.argv[1:] if args is None else args)
+            at = _action_index(self, args)
+            if at is not None:
+                action = _action_parser(base, self.prog, args[at])
+                # parse_args: a word it does not know is its error, with its own --help.
+                return action.parse_args(args[:at] + args[at + 1 :], namespace), []
             ns, rest = super().parse_known_args(args, namespace)
             ns.dashdash = args.index("--") if "--" in args else None
             ns.bundle_args = args
@@ -143,29 +163,67 @@ def _remember_dashdash(parser: argparse.ArgumentParser) -> None:
     parser.__class__ = BundleParser
 
 
-def _action(args: argparse.Namespace) -> str | None:
-    """Return 'verify' or 'show' when the first positional is that word (and not after --)."""
-    if not args.targets or args.targets[0] not in ACTIONS:
-        return None
-    raw: list[str] = getattr(args, "bundle_args", [])
-    dashdash = getattr(args, "dashdash", None)
-    if dashdash is not None and args.targets[0] not in raw[:dashdash]:
-        return None  # 'bundle -- verify': a container named verify
-    return args.targets[0]
+def _action_index(parser: argparse.ArgumentParser, args: list[str]) -> int | None:
+    """Return where ``verify`` or ``show`` stands as the first positional word of ``args``
+    (not an option's value, not after ``--``), or None."""
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            return None
+        if word.startswith("-") and word != "-":
+            known = parser._option_string_actions.get(word)  # noqa: SLF001 - argparse's table
+            if known is not None and known.nargs != 0:
+                i += 1  # its value
+            i += 1
+            continue
+        return i if word in ACTIONS else None
+    return None
+
+
+def _action_parser(base: type, prog: str, action: str) -> argparse.ArgumentParser:
+    """Return the parser of ``bundle verify`` or ``bundle show`` (``base``: debugtool's
+    ArgumentParser class, whose errors are one sentence and exit 125)."""
+    if action == "verify":
+        p = base(
+            prog=f"{prog} verify",
+            description="Check a bundle made anywhere against its manifest: every gzip member "
+            "whole, nothing appended after the archive's end, the manifest's schema, every "
+            "member present once with its size and SHA-256 and none unrecorded, no links or "
+            "devices. A damaged bundle's problems are summarised (counts by kind and the first "
+            "few names); --verbose or --json lists every one.",
+            epilog="Exit codes: 0 intact; 1 damaged or changed; 125 it cannot be checked at all "
+            "(missing, unreadable, not a bundle, past a size limit).",
+        )
+        p.add_argument(
+            "-v", "--verbose", action="store_true", help="list every problem, one per line"
+        )
+        p.add_argument(
+            "--json",
+            action="store_true",
+            help="print {path, ok, problems, summary} as JSON (problems: every one)",
+        )
+    else:
+        p = base(
+            prog=f"{prog} show",
+            description="Summarise a bundle: when and where it was captured and by what command "
+            "line, each container with what was collected of it, containers with risky mounts, "
+            "CPU throttling or OOM kills marked, the kernel's OOM kills, host collectors and "
+            "redactions. The bundle is verified first and refused if it fails (see 'bundle "
+            "verify').",
+        )
+        p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.add_argument("file", metavar="FILE", help="the bundle (.tar.gz)")
+    p.set_defaults(func=run, action=action)
+    return p
 
 
 def run(args: argparse.Namespace) -> int:
-    action = _action(args)
-    if action is not None:
-        from debugtool.errors import UsageError
-
-        if len(args.targets) != 2:
-            raise UsageError(
-                f"'bundle {action}' takes one FILE.",
-                f"Write 'debugtool bundle {action} FILE' (or 'bundle -- {action}' to bundle "
-                f"a container named {action}).",
-            )
-        return verify(args.targets[1], args.json) if action == "verify" else show(args)
+    action = getattr(args, "action", None)
+    if action == "verify":
+        return verify(args.file, args.json, args.verbose)
+    if action == "show":
+        return show(args)
     return capture(args)
 
 
@@ -180,6 +238,11 @@ def capture(args: argparse.Namespace) -> int:
     from debugtool.target import require_privileges
 
     # Numbers were checked by their option types (debugtool.commands) while parsing.
+    if args.old_collector_timeout is not None:
+        from debugtool.commands import deprecated
+
+        deprecated("bundle --timeout", "bundle --collector-timeout")
+        args.collector_timeout = args.old_collector_timeout
     if args.all and args.targets:
         raise UsageError("give containers or --all, not both.", "Drop one of them.")
     options = Options(
@@ -301,23 +364,51 @@ def _host_line(doc: Any) -> str:
     )
 
 
-def verify(path: str, as_json: bool) -> int:
-    """Check a bundle against its manifest: 0 intact, 1 damaged or changed (each problem
-    listed), 125 (``BundleError``) when it cannot be checked at all."""
-    from debugtool import output
-    from debugtool.bundle.reader import verify_bundle
+def verify(path: str, as_json: bool, verbose: bool = False) -> int:
+    """Check a bundle against its manifest: 0 intact, 1 damaged or changed, 125
+    (``BundleError``) when it cannot be checked at all.
 
-    problems = verify_bundle(path)  # raises BundleError (125) when it cannot be checked
+    Problems are summarised by kind (a truncated archive misses every member after the cut:
+    hundreds of lines saying the same); ``verbose`` and ``as_json`` give every one.
+    """
+    from debugtool import output
+    from debugtool.bundle.reader import check_bundle, summarise
+
+    problems = check_bundle(path)  # raises BundleError (125) when it cannot be checked
     if as_json:
-        output.emit_json({"path": path, "ok": not problems, "problems": problems})
-    elif problems:
-        # A problem names a member of the archive: whoever wrote the file chose those names.
-        print(f"{output.printable(path)}: CORRUPT")
+        output.emit_json(
+            {
+                "path": path,
+                "ok": not problems,
+                "problems": [p.text for p in problems],
+                "summary": {kind: len(names) for kind, names in summarise(problems).items()},
+            }
+        )
+        return EXIT_CORRUPT if problems else 0
+    # A problem names a member of the archive: whoever wrote the file chose those names.
+    show = output.printable
+    if not problems:
+        print(f"{show(path)}: ok")
+        return 0
+    count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+    print(f"{show(path)}: CORRUPT ({count})")
+    if verbose:
         for problem in problems:
-            print(f"  {output.printable(problem)}")
-    else:
-        print(f"{output.printable(path)}: ok")
-    return EXIT_CORRUPT if problems else 0
+            print(f"  {show(problem.text)}")
+        return EXIT_CORRUPT
+    shown = 0
+    for kind, items in summarise(problems).items():
+        if len(items) == 1:
+            print(f"  {show(items[0].text)}")
+            shown += 1
+            continue
+        names = ", ".join(p.member or p.text for p in items[:SUMMARY_NAMES])
+        more = f" and {len(items) - SUMMARY_NAMES} more" if len(items) > SUMMARY_NAMES else ""
+        print(f"  {kind}: {len(items)} members ({show(names)}{more})")
+        shown += min(len(items), SUMMARY_NAMES)
+    if shown < len(problems):
+        print("  (--verbose lists every problem, --json too)")
+    return EXIT_CORRUPT
 
 
 def show(args: argparse.Namespace) -> int:
@@ -328,7 +419,7 @@ def show(args: argparse.Namespace) -> int:
     from debugtool.bundle.reader import open_bundle
     from debugtool.output import utc_text
 
-    bundle = open_bundle(args.targets[1])
+    bundle = open_bundle(args.file)
     m = bundle.manifest
     records = m.get("collectors") or []
     if args.json:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from debugtool.argv import REMAINDER
-from debugtool.commands import TARGET_HELP
+from debugtool.commands import TARGET_HELP, hidden_help
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,10 +64,21 @@ def add_exec_options(p: OptionsLike, shell: bool = False) -> None:
         "busybox and --tool's programs (its bin/ goes on PATH)",
     )
     p.add_argument(
-        "--json",
+        "-q",
+        "--quiet",
         action="store_true",
-        help="write the context report as one JSON line on stderr instead of a sentence",
+        help="do not print the context line (errors and warnings still go to stderr; the "
+        "audit log records the context either way)",
     )
+    p.add_argument(
+        "--context-json",
+        action="store_true",
+        help="write the context line as one JSON object on stderr ({context, line}) instead of "
+        "a sentence; the command's own output is untouched (exec has no --json: what it "
+        "prints is the command's)",
+    )
+    # The old spelling of --context-json, kept working for scripts; it warns.
+    p.add_argument("--json", action="store_true", dest="json_alias", help=hidden_help(p))
 
 
 def register(sub: SubcommandsLike) -> None:
@@ -76,11 +87,13 @@ def register(sub: SubcommandsLike) -> None:
         help="run one audited command in a container",
         description="Run one command in a container, like 'docker exec', and append it to the "
         "audit log. Before it runs, one line on stderr says which parts of the container's "
-        "context (namespaces, cgroup, capabilities, seccomp, LSM) are matched and which not.",
+        "context (namespaces, cgroup, capabilities, seccomp, LSM) are matched and which not "
+        "(-q leaves it out, --context-json writes it as JSON). Everything else exec prints is "
+        "the command's own, so exec has no --json.",
         epilog="Exit codes: the command's own; 126 it cannot be invoked (or the user does not "
         "exist); 127 it was not found; 125 debugtool failed, including when the container "
         "stops while the command runs, or a --tool program is not on the host. Examples: "
-        "debugtool exec --mode toolbox web -- ls -l /; "
+        "debugtool exec --mode toolbox web -- ls -l /; debugtool exec -it web -- sh; "
         "debugtool exec --mode toolbox --tool tcpdump web -- tcpdump -i any -c 10 -n",
     )
     p.add_argument("-i", "--interactive", action="store_true", help="stream stdin to the command")
@@ -121,9 +134,18 @@ def parse_tool_list(items: list[str] | None) -> list[str] | None:
     return [name for name in names if name != "busybox"]
 
 
-def report_context(as_json: bool):
-    """Return a callback that writes the context report to stderr (a sentence or JSON)."""
+def report_context(args: argparse.Namespace):
+    """Return a callback that writes the context report to stderr (a sentence or JSON), or
+    None with ``-q``. Warns once for ``--json``, the deprecated spelling of ``--context-json``."""
     import sys
+
+    if args.json_alias:
+        from debugtool.commands import deprecated
+
+        deprecated("--json", "--context-json")
+    if args.quiet:
+        return None
+    as_json = args.context_json or args.json_alias
 
     def emit(context) -> None:
         if as_json:
@@ -213,7 +235,7 @@ def run(args: argparse.Namespace) -> int:
             tools=args.tools,
             host_tools=parse_tool_list(args.tool),
             discovery=found,
-            report=report_context(args.json),
+            report=report_context(args),
             early=early,
         )
     return result.exit_code

@@ -24,7 +24,9 @@ def register(sub: SubcommandsLike) -> None:
         "runtime that knows it, its published ports and who listens for each on the host "
         "(docker-proxy, conmon, or a NAT rule only), the cgroup's usage and limits, and the "
         "security context (capabilities, seccomp, AppArmor/SELinux, user namespace, "
-        "privileged-looking settings).",
+        "privileged-looking settings). With --bundle FILE: what the bundle recorded (the "
+        "runtime's metadata, cgroup paths, usage and security as captured); namespace inodes "
+        "and the root filesystem's path are read live only, and it says so.",
     )
     p.add_argument(
         "target",
@@ -55,12 +57,13 @@ def run(args: argparse.Namespace) -> int:
                 root=target.root,
             )
             record.update(_sections(target, errors))
-        elif not source.live:  # a bundle: what its snapshot recorded
+        elif not source.live:  # a bundle: what its snapshot and raw files recorded
             snap = source.snapshot(container)
             record.update(pid=container.pid, cgroup_stats=snap.cgroup, security=snap.security)
             errors = {k: v for k, v in snap.errors.items() if k in ("cgroup", "security")}
             # The host listeners as the capture found them, else the runtime's record alone.
             record["ports"] = snap.network.ports or container.ports
+            record.update(_from_bundle(source, container))
         if "ports" not in record:
             from debugtool.collect.ports import find_listeners
 
@@ -119,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         print("Namespaces:")
         for ns, inode in record["namespaces"].items():
             print(f"  {ns:<7} {inode}")
+    if "cgroup" in record:
         print("Cgroup:")
         for ctl, path in record["cgroup"].items():
             print(f"  {show(ctl) or '(v2)'}: {show(path)}")
@@ -132,7 +136,31 @@ def run(args: argparse.Namespace) -> int:
         print("Labels:")
         for key, value in sorted(c.labels.items()):
             print(f"  {show(key)}={show(value)}")
+    if record.get("not_in_bundle"):
+        print(f"Not in a bundle: {', '.join(record['not_in_bundle'])} (read live only).")
     return 0
+
+
+#: What inspect shows live that a bundle does not keep.
+_LIVE_ONLY = ("namespace inodes", "root filesystem path")
+
+
+def _from_bundle(source: Any, container: Any) -> dict[str, Any]:
+    """Return what a bundle holds of what inspect shows live: the init's cgroup paths (its
+    captured /proc/PID/cgroup), and the names of what it lacks (``not_in_bundle``)."""
+    from debugtool import procfs
+    from debugtool.errors import DebugtoolError
+
+    out: dict[str, Any] = {"not_in_bundle": list(_LIVE_ONLY)}
+    try:
+        text = source.bundle.proc_file(container.id, "cgroup")
+    except DebugtoolError:
+        text = None
+    if text:
+        out["cgroup"] = procfs.parse_cgroup(text)
+    else:
+        out["not_in_bundle"].append("cgroup paths")
+    return out
 
 
 def _sections(target: Target, errors: dict[str, str]) -> dict[str, Any]:

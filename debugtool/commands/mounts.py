@@ -28,7 +28,11 @@ def register(sub: SubcommandsLike) -> None:
         metavar="TARGET",
         help=TARGET_HELP,
     )
-    p.add_argument("--risky", action="store_true", help="show only mounts with a risk")
+    p.add_argument(
+        "--risky",
+        action="store_true",
+        help="show only mounts with a risk ('no risky mounts' when there are none; --json prints [])",
+    )
     add_bundle_option(p, "mounts")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
     p.set_defaults(func=run)
@@ -49,6 +53,10 @@ def _show(args: argparse.Namespace, mounts: list[Mount]) -> int:
         mounts = [m for m in mounts if m.risks]
     if args.json:
         output.emit_json(mounts)
+        return 0
+    if args.risky and not mounts:
+        # An answer, not a bare header: on stdout, as 'ps' says when it has no containers.
+        print("no risky mounts")
         return 0
     render.mounts(mounts)
     return 0

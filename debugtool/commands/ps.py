@@ -50,6 +50,10 @@ def run(args: argparse.Namespace) -> int:
             c.metadata = {}
         output.emit_json(containers)
         return 0
+    if not containers:
+        # A sentence rather than a bare header (mounts --risky says 'no risky mounts' alike).
+        print("no containers" if args.all else "no running containers (ps -a lists stopped ones)")
+        return 0
     from debugtool import views
     from debugtool.views import containers as view
 

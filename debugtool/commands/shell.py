@@ -96,6 +96,6 @@ def run(args: argparse.Namespace) -> int:
             tools=args.tools,
             host_tools=tool_names,
             discovery=found,
-            report=report_context(args.json),
+            report=report_context(args),
         )
     return result.exit_code

@@ -37,8 +37,27 @@ def _target(r: Record) -> str:
     return f"{name} ({ident})" if ident and ident != name[:12] else name
 
 
+def _target_name(r: Record) -> str:
+    """The container's name alone (its short id when it has none)."""
+    return r.target_name or r.target_id[:12]
+
+
+#: What ``debugtool shell`` runs: a shell of the container's, or the host's busybox one.
+_SHELLS = (["/bin/sh"], ["/.debugtool/bin/sh"])
+
+
+def action(r: Record) -> str:
+    """What the session was: ``exec``, ``shell`` (an interactive shell on a terminal, as
+    ``debugtool shell`` runs it) or ``trace``."""
+    if r.action == "exec" and r.tty and r.interactive and r.argv in _SHELLS:
+        return "shell"
+    return r.action
+
+
 def _mode(r: Record) -> str:
-    return (r.mode or r.action) + (" privileged" if r.privileged else "")
+    if not r.mode:  # a trace has no exec mode
+        return "-"
+    return r.mode + (" privileged" if r.privileged else "")
 
 
 def _exit(r: Record) -> Any:
@@ -54,16 +73,23 @@ def _exit(r: Record) -> Any:
 def _command(r: Record) -> str:
     pid = r.details.get("pid")
     if r.action == "trace" and pid is not None:
+        # The trace's own command line, short: ACTION already says it is a trace.
         inside = r.details.get("container_pid")
-        return f"trace pid {inside} (host pid {pid})" if inside else f"trace host pid {pid}"
+        words = [f"pid {inside} (host {pid})" if inside else f"host pid {pid}"]
+        if r.details.get("follow"):
+            words.append("-f")
+        if r.details.get("filter"):
+            words.append(f"-e {r.details['filter']}")
+        return " ".join(words)
     return shlex.join(r.argv)
 
 
 TIME: Column[Record] = Column("time", "TIME", _time)
 USER: Column[Record] = Column("user", "USER", _user)
 TARGET: Column[Record] = Column("target", "TARGET", _target)
+TARGET_NAME: Column[Record] = Column("target", "TARGET", _target_name)
 RUNTIME: Column[Record] = Column("runtime", "RUNTIME", lambda r: r.runtime)
-ACTION: Column[Record] = Column("action", "ACTION", lambda r: r.action)
+ACTION: Column[Record] = Column("action", "ACTION", action)
 MODE: Column[Record] = Column("mode", "MODE", _mode)
 EXIT: Column[Record] = Column("exit", "EXIT", _exit, justify="right")
 DURATION: Column[Record] = Column(
@@ -71,7 +97,10 @@ DURATION: Column[Record] = Column(
 )
 COMMAND: Column[Record] = Column("command", "COMMAND", _command)
 
-#: What ``debugtool audit`` shows.
-COLUMNS: list[Column[Record]] = [TIME, USER, TARGET, RUNTIME, MODE, EXIT, DURATION, COMMAND]
+#: What ``debugtool audit`` shows: one row per session, in 80 columns with room for the
+#: command (cut on a terminal, whole in a pipe).
+COLUMNS: list[Column[Record]] = [TIME, USER, TARGET_NAME, ACTION, MODE, EXIT, COMMAND]
+#: ``debugtool audit --wide``: every column.
+WIDE: list[Column[Record]] = [TIME, USER, TARGET, RUNTIME, ACTION, MODE, EXIT, DURATION, COMMAND]
 #: What a view of one container's sessions shows (the TUI's Audit tab, the report).
 ONE_CONTAINER: list[Column[Record]] = [TIME, USER, ACTION, MODE, EXIT, DURATION, COMMAND]

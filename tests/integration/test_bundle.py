@@ -442,7 +442,7 @@ def test_progress_bar_on_a_terminal(planted: dict[str, harness.Started], tmp_pat
         (["bundle", "--all", "x"], "give containers or --all, not both"),
         (["bundle", "--all", "--max-size", "lots"], "'lots' is not a size"),
         (["bundle", "--all", "--since", "soon"], "'soon' is not a duration"),
-        (["bundle", "verify"], "'bundle verify' takes one FILE"),
+        (["bundle", "verify"], "the following arguments are required: FILE"),
         (["bundle", "--all", "-o", "/nonexistent/dir/b.tar.gz"], "/nonexistent/dir does not exist"),
         (["bundle", "--all", "-o", "/dev/null"], "/dev/null is a character device, not a regular"),
     ],
