@@ -24,8 +24,8 @@ from debugtool.runtimes import Discovery
 from debugtool.views import containers as view
 
 # Left to right as ``debugtool ps`` has them, usage last. A narrow terminal keeps the columns in
-# KEEP's order (an 80-column one: ID, NAME, STATUS, %CPU and memory) and NAME, IMAGE and
-# RUNTIME narrow first.
+# KEEP's order (an 80-column one: ID, NAME, STATUS, %CPU and memory; 120: the pod and image
+# too); NAME, POD, IMAGE and RUNTIME may narrow.
 BASE_COLUMNS = [
     view.ID,
     view.NAME,
@@ -36,7 +36,7 @@ BASE_COLUMNS = [
     view.CPU,
     view.MEMORY,
 ]
-KEEP = ["id", "name", "status", "cpu", "memory", "image", "host_pid", "runtime"]
+KEEP = ["id", "name", "status", "cpu", "memory", "pod", "image", "host_pid", "runtime"]
 SHRINK = {"name": 12, "image": 12, "runtime": 8, "pod": 10}
 # shift+letter sorts by a column (k9s's keys where it has one).
 SORT_KEYS = {

@@ -66,7 +66,7 @@ PROCESS_COLUMNS = [
     processes.COMMAND,
 ]
 PROCESS_KEEP = ["pid", "cpu", "rss", "command", "state", "user", "host_pid", "ppid", "threads"]
-PROCESS_SHRINK = {"user": 6}
+PROCESS_SHRINK = {"user": 6, "command": 16}
 PROCESS_SORT = {
     "P": "pid",
     "H": "host_pid",
@@ -131,9 +131,27 @@ INTERFACE_COLUMNS = [
     interfaces.TX_PACKETS,
     interfaces.ERRORS,
 ]
-SOCKET_COLUMNS = [*sockets.COLUMNS, sockets.RECV_Q, sockets.SEND_Q]
+INTERFACE_COLUMNS = [
+    sized(c, w) for c, w in zip(INTERFACE_COLUMNS, (10, 8, 18, 6, 17, 9, 8, 9, 8, 9), strict=True)
+]
+INTERFACE_KEEP = ["name", "state", "addresses", "rx_bytes", "tx_bytes", "errors", "mtu", "mac"]
+INTERFACE_SHRINK = {"addresses": 12}
+SOCKET_COLUMNS = [
+    sized(c, w)
+    for c, w in zip(
+        [*sockets.COLUMNS, sockets.RECV_Q, sockets.SEND_Q],
+        (5, 11, 22, 22, 6, 8, 16, 6, 6),
+        strict=True,
+    )
+]
+SOCKET_KEEP = ["protocol", "state", "local", "remote", "pid", "process", "host_pid"]
+SOCKET_SHRINK = {"local": 14, "remote": 14, "process": 8}
 PORT_COLUMNS = ports.COLUMNS
-ROUTE_COLUMNS = routes.COLUMNS
+ROUTE_COLUMNS = [
+    sized(c, 15 if c.key in ("destination", "gateway", "prefsrc") else 7) for c in routes.COLUMNS
+]
+ROUTE_KEEP = ["destination", "gateway", "interface", "prefsrc", "metric", "scope", "protocol"]
+ROUTE_SHRINK = {"destination": 10, "gateway": 8}
 AUDIT_COLUMNS = sessions.ONE_CONTAINER
 
 DUTY = 20  # wait at least DUTY times what a snapshot cost: collection stays under 5% of a core
@@ -211,13 +229,31 @@ class DetailScreen(PollingScreen):
             with TabPane("Network", id="network"):
                 with VerticalScroll():
                     yield Static("Interfaces", classes="section")
-                    yield LiveTable(INTERFACE_COLUMNS, id="interface-table", classes="part")
+                    yield LiveTable(
+                        INTERFACE_COLUMNS,
+                        id="interface-table",
+                        classes="part",
+                        keep=INTERFACE_KEEP,
+                        shrink=INTERFACE_SHRINK,
+                    )
                     yield Static("Published ports (host side)", classes="section")
                     yield LiveTable(PORT_COLUMNS, id="port-table", classes="part")
                     yield Static("Sockets (listening first)", classes="section")
-                    yield LiveTable(SOCKET_COLUMNS, id="socket-table", classes="part")
+                    yield LiveTable(
+                        SOCKET_COLUMNS,
+                        id="socket-table",
+                        classes="part",
+                        keep=SOCKET_KEEP,
+                        shrink=SOCKET_SHRINK,
+                    )
                     yield Static("Routes", classes="section")
-                    yield LiveTable(ROUTE_COLUMNS, id="route-table", classes="part")
+                    yield LiveTable(
+                        ROUTE_COLUMNS,
+                        id="route-table",
+                        classes="part",
+                        keep=ROUTE_KEEP,
+                        shrink=ROUTE_SHRINK,
+                    )
                     yield Static("DNS", classes="section")
                     yield Static(id="dns")
             with TabPane("Resources", id="resources"):

@@ -32,7 +32,7 @@ from debugtool.record import replace
 from debugtool.views import Column
 
 #: The width a column of no fixed width (the last, long one: COMMAND) is given room for.
-AUTO_WIDTH = 16
+AUTO_WIDTH = 30
 MAX_WIDTH = 64  # the widest a shrinkable column grows on a wide terminal
 ARROWS = {False: "▲", True: "▼"}  # ascending, descending (htop and k9s draw the same)
 
@@ -131,8 +131,9 @@ class LiveTable(DataTable):
     def _fit(self, width: int) -> list[tuple[int, Column[Any]]]:
         """Return the columns that fit ``width`` cells, each with the width it is given.
 
-        Columns are taken in ``keep`` order (then the others, left to right) at their least
-        width until the next does not fit; what is left over widens the shrunk ones back.
+        Columns are taken in ``keep`` order (then the others, left to right) at their full
+        width, the first that does not fit whole at its least width, until one does not fit
+        at all; what is left over widens the narrowed ones and the one of no fixed width.
         A table with no ``keep``, or not laid out yet, shows every column as its view sizes it.
         """
         indexed = list(enumerate(self._columns))
@@ -154,11 +155,15 @@ class LiveTable(DataTable):
         widths: dict[int, int] = {}
         used = 0
         for index, column in by_rank:
-            need = least(column) + pad
-            if widths and used + need > room:
+            # Each at its full width while there is room, so a later column never narrows
+            # an earlier one; the one that does not fit whole may come narrowed, then no more.
+            if used + natural(column) + pad <= room:
+                widths[index] = natural(column)
+            elif used + least(column) + pad <= room or not widths:
+                widths[index] = least(column)
+            else:
                 break
-            widths[index] = least(column)
-            used += need
+            used += widths[index] + pad
         spare = room - used
         for index, column in by_rank:
             if index in widths and spare > 0:
