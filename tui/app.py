@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
 
 from debugtool_tui import commands
+from debugtool_tui.palette import DebugtoolCommands
+from debugtool_tui.screens import sorting
 from debugtool_tui.screens.containers import ContainersScreen
 from debugtool_tui.screens.help import HelpScreen
 from debugtool_tui.usage import UsageHistory
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 
 from debugtool.errors import DebugtoolError
 from debugtool.model import Container
@@ -31,6 +36,7 @@ class DebugtoolApp(App[None]):
 
     CSS_PATH = "debugtool.tcss"
     TITLE = "debugtool"
+    COMMANDS = App.COMMANDS | {DebugtoolCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help", key_display="?"),
@@ -84,6 +90,50 @@ class DebugtoolApp(App[None]):
         text = line(load) if load is not None else ""
         self.title = printable(f"{self.TITLE}  {text}" if text else self.TITLE)
 
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own palette entries, less those debugtool gives itself (Quit, Screenshot:
+        Textual's saves to a downloads directory named after the title, which holds the host
+        line's slashes, and fails)."""
+        for command in super().get_system_commands(screen):
+            if command.title not in ("Quit", "Screenshot"):
+                yield command
+
+    def screenshot_directory(self) -> Path:
+        """Return where screenshots go: the current directory, else /tmp."""
+        return commands.default_directory()
+
+    def action_save_screenshot(self) -> None:
+        """Save an SVG picture of the screen (without the palette) and say where."""
+
+        def save() -> None:
+            name = self.screen.sub_title or "screen"
+            path = Path(commands.default_path("screenshot", name, self.clock(), ".svg"))
+            try:
+                saved = self.save_screenshot(filename=path.name, path=str(path.parent))
+            except OSError as exc:
+                self.notify(
+                    f"Could not save a screenshot to {path}: {exc.strerror}.", severity="error"
+                )
+                return
+            self.notify(f"Screenshot saved to {saved}", timeout=10)
+
+        self.call_after_refresh(save)  # once the palette has gone from the screen
+
+    def known_containers(self) -> list[Container]:
+        """Return the containers the list holds (for the palette's open-by-name)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, ContainersScreen):
+                return sorted(screen.containers.values(), key=lambda c: c.name)
+        return []
+
+    def open_container(self, container: Container) -> None:
+        """Show ``container``'s detail over the list (closing what was open on top of it)."""
+        from debugtool_tui.screens.detail import DetailScreen
+
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, ContainersScreen):
+            self.pop_screen()
+        self.push_screen(DetailScreen(container))
+
     def action_help(self) -> None:
         """Show every key binding that works on the current screen: its own keys first."""
         screen = self.screen
@@ -95,6 +145,8 @@ class DebugtoolApp(App[None]):
             for binding in node.BINDINGS:
                 if not isinstance(binding, Binding) or binding.key in seen:
                     continue
+                if binding.action.startswith(sorting.ACTION):
+                    continue  # listed below, with the column each letter sorts by
                 if node.check_action(binding.action.partition("(")[0], ()) is False:
                     continue  # an action this host or this bundle does not offer
                 seen.add(binding.key)
@@ -108,6 +160,10 @@ class DebugtoolApp(App[None]):
                 keys.append(
                     (binding.key_display or self.get_key_display(binding), binding.description)
                 )
+        sort_help = getattr(screen, "sort_help", None)
+        if sort_help is not None:
+            keys += sort_help()
+        keys.append(("ctrl+p", "Command palette: every action, open a container by name"))
         self.push_screen(HelpScreen(screen.sub_title or type(screen).__name__, keys))
 
     def notify(

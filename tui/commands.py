@@ -53,10 +53,13 @@ def shell_argv(container: Container) -> list[str]:
     return [*DEBUGTOOL, "shell", container.id]
 
 
-def trace_argv(container: Container, pid: int | None) -> list[str]:
-    """Return the command line that traces ``pid`` (as the container sees it; None: its init)."""
+def trace_argv(container: Container, pid: int | None, syscalls: str | None = None) -> list[str]:
+    """Return the command line that traces ``pid`` (as the container sees it; None: its init),
+    only the ``syscalls`` (an ``-e`` filter; None: every syscall)."""
     argv = [*DEBUGTOOL, "trace", container.id]
-    return argv if pid is None else [*argv, "--pid", str(pid)]
+    if pid is not None:
+        argv += ["--pid", str(pid)]
+    return argv if not syscalls else [*argv, "-e", syscalls]
 
 
 def bundle_argv(container: Container, path: str) -> list[str]:
@@ -78,20 +81,31 @@ def default_path(kind: str, name: str, now: float, suffix: str) -> str:
     return str(default_directory() / ("-".join(parts) + suffix))
 
 
-# A terminal runner runs argv on the real terminal while the app is suspended; returns its code.
-TerminalRunner = Callable[["App[object]", list[str], bool], int]
+# A terminal runner runs argv on the real terminal while the app is suspended, after a line
+# of ``hint`` (what runs and how to stop it; empty: none); returns its exit code.
+TerminalRunner = Callable[["App[object]", list[str], bool, str], int]
 
 
-def run_in_terminal(app: App[object], argv: list[str], pause: bool) -> int:
+def run_in_terminal(app: App[object], argv: list[str], pause: bool, hint: str = "") -> int:
     """Suspend the app, run ``argv`` on the real terminal, then resume where the user was.
 
-    With ``pause`` (or when the command failed) it waits for Enter before resuming, so what the
-    command printed can be read. Ctrl-C reaches the command; the TUI ignores it meanwhile.
+    ``hint`` is written first (a trace prints nothing until the process makes a call: the
+    line says what is traced and that Ctrl-C stops it). With ``pause`` (or when the command
+    failed) it waits for Enter before resuming, so what the command printed can be read.
+    Ctrl-C reaches the command; the TUI ignores it meanwhile.
     """
     with app.suspend():
         # A Python handler, unlike SIG_IGN, is reset by exec: the child still gets Ctrl-C.
         previous = signal.signal(signal.SIGINT, lambda *_: None)
         try:
+            if hint:
+                from debugtool.output import printable
+
+                line = f" {printable(hint)} "
+                if sys.stdout.isatty():  # reverse video: apart from what the command prints
+                    line = f"\x1b[7m{line}\x1b[0m"
+                sys.stdout.write(line + "\n")
+                sys.stdout.flush()
             code = subprocess.call(argv)
             if pause or code not in (0, 130):
                 sys.stdout.write(f"\n[debugtool exited {code}] Press Enter to return to the TUI.")

@@ -19,8 +19,14 @@ class Series:
     memory: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
     pids: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
     io_bytes_per_s: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    times: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))  # sampled_at
     last: CgroupStats | None = None
     cpu_now: float | None = None  # % of one core over the last interval
+
+    @property
+    def window(self) -> float:
+        """Return the seconds the history covers (0 with fewer than two samples)."""
+        return self.times[-1] - self.times[0] if len(self.times) > 1 else 0.0
 
 
 class UsageHistory:
@@ -49,6 +55,7 @@ class UsageHistory:
             series.memory.append(float(stats.memory_usage))
         if stats.pids_current is not None:
             series.pids.append(float(stats.pids_current))
+        series.times.append(stats.sampled_at)
         series.last = stats
         return series
 

@@ -19,8 +19,14 @@ SIZE = (120, 36)
 DEBUGTOOL = [sys.executable, "-m", "debugtool"]
 
 
-def names(table: LiveTable) -> list[str]:
-    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+def names(table: LiveTable, column: str = "name") -> list[str]:
+    """Return one column's cells, top to bottom."""
+    return [str(table.get_cell(row.key, column)) for row in table.ordered_rows]
+
+
+def cells(table: LiveTable, key: str) -> dict[str, str]:
+    """Return a row's cells by column key."""
+    return {c.key.value or "": str(table.get_cell(key, c.key)) for c in table.ordered_columns}
 
 
 def status(app) -> str:
@@ -33,15 +39,18 @@ async def test_lists_every_container_with_cpu_memory_and_pods(make_app):
         await settle(pilot)
         table = app.screen.query_one("#containers", LiveTable)
         assert names(table) == ["api", "nightly-report", "tui-fixture-web", "unshare"]
-        web = [str(c) for c in table.get_row(WEB_ID)]
-        assert web[1] == "docker" and web[3] == "running"
-        assert web[5] == "12.5"  # %CPU: 125 ms of CPU over one second
-        assert web[6] == "1.6MiB / 64.0MiB"
-        assert [str(c) for c in table.get_row("9e3b" + "1" * 60)][4:7] == ["-", "-", "-"]
-        keys = [c.key.value for c in table.ordered_columns]
-        assert "pod" in keys and "pod_namespace" in keys  # a Kubernetes container is listed
-        api = [str(c) for c in table.get_row("7a1c" + "0" * 60)]
-        assert "api-7f9c6d-x2x4q" in api and "shop" in api
+        web = cells(table, WEB_ID)
+        assert web["image"].startswith("debugtool-test/") and web["status"] == "running"
+        assert web["cpu"] == "12.5"  # %CPU: 125 ms of CPU over one second
+        assert web["memory"] == "1.6MiB / 64.0MiB"
+        exited = cells(table, "9e3b" + "1" * 60)
+        assert [exited[k] for k in ("cpu", "memory")] == ["-", "-"]
+        raw = table.raw("9e3b" + "1" * 60) or ()
+        assert raw[list(table.headers).index("host_pid")] is None  # HOST PID: off screen here
+        assert {"pod", "pod_namespace"} <= set(table.headers)  # a Kubernetes container is listed
+        api = cells(table, "7a1c" + "0" * 60)
+        assert api["pod"] == "api-7f9c6d-x2x4q"
+        assert "shop" in table.as_text()  # POD NAMESPACE: no room at 120 columns, kept
         assert "4 containers, 3 running" in status(app)
 
 
@@ -63,9 +72,9 @@ async def test_sort_cycles_and_header_click_sorts(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#containers", LiveTable)
-        await pilot.press("s")  # name -> runtime
-        assert table.sort_column == "runtime"
-        assert names(table)[0] == "api"  # containerd/k8s.io sorts first
+        await pilot.press("s")  # name -> the next column on screen (pod, at 120 columns)
+        assert table.sort_column == "pod"
+        assert names(table)[0] == "api"  # the only one in a pod
         table.sort_by("cpu")
         await pilot.pause()
         # numbers sort largest first; unknown last, and the sandbox in a host cgroup has no
@@ -73,7 +82,7 @@ async def test_sort_cycles_and_header_click_sorts(make_app):
         assert names(table)[:2] == ["api", "tui-fixture-web"]
         assert set(names(table)[2:]) == {"nightly-report", "unshare"}
         assert "sort: cpu desc" in status(app)
-        await pilot.click("#containers", offset=(3, 0))  # the NAME header
+        await pilot.click("#containers", offset=(17, 0))  # the NAME header
         await pilot.pause()
         assert table.sort_column == "name"
         assert names(table)[0] == "api"
@@ -110,8 +119,11 @@ async def test_tabs_show_each_section(make_app):
         await pilot.press("right_square_bracket")
         assert tabs.active == "mounts"
         mounts = screen.query_one("#mount-table", LiveTable)
-        risks = [str(mounts.get_row_at(i)[0]) for i in range(2)]
-        assert "! container runtime socket (docker.sock) mounted" in risks
+        risks = names(mounts, "risk")[:2]
+        assert risks == ["!!", "!"]  # the most serious first
+        assert "container runtime socket (docker.sock) mounted" in str(
+            screen.query_one("#mount-detail", Static).render()
+        )
         assert "2 risky" in status(app)
         await pilot.press("right_square_bracket")
         await settle(pilot)
@@ -167,13 +179,13 @@ async def test_exec_and_trace_run_the_debugtool_cli(make_app, recorder):
         app.screen.query_one("#containers", LiveTable).select_key(WEB_ID)
         await pilot.press("e")
         assert recorder.terminal == [([*DEBUGTOOL, "shell", WEB_ID], False)]
-        await pilot.press("t")  # from the list: the container's init
+        await pilot.press("t", "enter")  # from the list: the container's init, every syscall
         assert recorder.terminal[-1] == ([*DEBUGTOOL, "trace", WEB_ID], True)
         await pilot.press("enter")
         await settle(pilot)
         processes = app.screen.query_one("#process-table", LiveTable)
         processes.select_key(str(FixtureSource().base.processes[3].pid))  # nc -l, pid 9 inside
-        await pilot.press("t")
+        await pilot.press("t", "enter")
         assert recorder.terminal[-1] == ([*DEBUGTOOL, "trace", WEB_ID, "--pid", "9"], True)
         await pilot.press("e")
         assert recorder.terminal[-1] == ([*DEBUGTOOL, "shell", WEB_ID], False)
@@ -198,6 +210,8 @@ async def test_bundle_runs_in_the_background_and_shows_the_path(
         await settle(pilot)
         app.screen.query_one("#containers", LiveTable).select_key(WEB_ID)
         await pilot.press("b")
+        assert isinstance(app.screen, SavePathScreen)  # asks where first
+        await pilot.press("enter")
         await settle(pilot)
         (argv,) = recorder.background
         path = argv[argv.index("-o") + 1]
@@ -246,8 +260,9 @@ async def test_save_view_asks_for_a_path_and_writes_the_table(make_app, tmp_path
         await pilot.pause()
         assert isinstance(app.screen, ContainersScreen)
         text = target.read_text()
-        assert text.splitlines()[0].split()[:3] == ["NAME", "RUNTIME", "IMAGE"]
-        assert text.splitlines()[0].split()[4:6] == ["HOST", "PID"]
+        # Every column, those the screen had no room for too.
+        assert text.splitlines()[0].split()[:4] == ["ID", "NAME", "POD", "POD"]
+        assert "HOST PID" in text.splitlines()[0]
         assert "tui-fixture-web" in text and " 12.5 " in text
         assert any(str(target) in n.message for n in app._notifications)
         await pilot.press("ctrl+s", "escape")  # cancelling writes nothing
@@ -311,7 +326,7 @@ async def test_containers_appearing_and_exiting_are_added_and_marked(make_app):
         screen.action_refresh()
         await settle(pilot)
         assert "fresh" in names(table)
-        assert [str(c) for c in table.get_row("7a1c" + "0" * 60)][3] == "removed"
+        assert cells(table, "7a1c" + "0" * 60)["status"] == "removed"
 
 
 async def until(pilot, condition, timeout: float = 20.0) -> None:
@@ -441,11 +456,11 @@ async def test_pod_columns_appear_with_a_kubernetes_container(make_app):
         await settle(pilot)
         table = app.screen.query_one("#containers", LiveTable)
         assert "pod" not in [c.key.value for c in table.ordered_columns]
-        table.sort_by("id")  # the last column: its index moves when pod columns come
+        table.sort_by("image")  # a later column: its index moves when pod columns come
         await pilot.pause()
         source.removed.clear()
         app.screen.action_refresh()
         await settle(pilot)
-        assert [c.key.value for c in table.ordered_columns][-3:] == ["pod", "pod_namespace", "id"]
-        assert table.sort_column == "id" and table.row_count == 4
-        assert names(table)[0] == "api"  # 7a1c... sorts first by id
+        assert [c.key.value for c in table.ordered_columns][:3] == ["id", "name", "pod"]
+        assert table.sort_column == "image" and table.row_count == 4
+        assert names(table)[2] == "api"  # registry.local/... after debugtool-test/..., then none

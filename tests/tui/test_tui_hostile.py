@@ -73,9 +73,9 @@ async def test_containers_screen_shows_hostile_names_escaped_and_unmarked(make_a
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#containers", LiveTable)
-        cells = [str(c) for c in table.get_row(WEB_ID)]
-        assert cells[0] == SHOWN_NAME
-        assert cells[2].startswith("img[link=https://example.invalid]x[/link]\\x9b31m")
+        cells = {c.key.value: str(table.get_cell(WEB_ID, c.key)) for c in table.ordered_columns}
+        assert cells["name"] == SHOWN_NAME
+        assert cells["image"].startswith("img[link=https://example.invalid]x[/link]\\x9b31m")
         screen = terminal_text(app)
         assert_safe(screen)
         assert SHOWN_NAME in screen  # shown, not applied
@@ -88,9 +88,11 @@ async def test_detail_tabs_title_and_help_show_hostile_text_escaped(make_app):
         app.push_screen(DetailScreen(source.base.container))
         await settle(pilot)
         processes = app.screen.query_one("#process-table", LiveTable)
-        row = [str(c) for c in processes.get_row("99001")]
-        assert row[3] == "ev\\x1b]52;c;SGk=\\x07il"
-        assert row[-1].endswith("sh -c \\x1b]52;c;SGk=\\x07evil\\n[red]fake[/red] line")
+        row = {
+            c.key.value: str(processes.get_cell("99001", c.key)) for c in processes.ordered_columns
+        }
+        assert row["user"] == "ev\\x1b]52;c;SGk=\\x07il"
+        assert row["command"].endswith("sh -c \\x1b]52;c;SGk=\\x07evil\\n[red]fake[/red] line")
         screen = terminal_text(app)
         assert_safe(screen)
         assert screen.count(SHOWN_NAME) == 2  # the header and the title
@@ -99,6 +101,14 @@ async def test_detail_tabs_title_and_help_show_hostile_text_escaped(make_app):
         for tab in ("mounts", "network", "resources", "security"):
             await pilot.press("right_square_bracket")
             await settle(pilot)
+            if tab == "mounts":  # the pane under the table shows the row under the cursor
+                mounts = app.screen.query_one("#mount-table", LiveTable)
+                mounts.select_key(
+                    next(
+                        k for k in mounts.rows if "SGk" in str(mounts.get_cell(k, "mountpoint"))
+                    ).value
+                )
+                await pilot.pause()
             shown[tab] = terminal_text(app)
             assert_safe(shown[tab])
         assert "/data/\\x1b]52;c;SGk=\\x1b\\" in shown["mounts"]

@@ -44,9 +44,9 @@ async def test_bundle_key_writes_a_real_bundle_that_opens_offline(
         await settle(pilot)
         table = app.screen.query_one("#containers", LiveTable)
         assert started.id in table._raw  # noqa: SLF001 - the live listing found it
-        assert [str(c) for c in table.get_row(started.id)][3] == "running"
+        assert str(table.get_cell(started.id, "status")) == "running"
         table.select_key(started.id)
-        await pilot.press("b")
+        await pilot.press("b", "enter")  # the path it asks for: the default, here
         status = app.screen.query_one("#status", Static)
         await until(
             pilot,

@@ -15,6 +15,9 @@ from textual.widgets import Input
 from tui_fixtures import WEB_ID, FixtureSource, settle
 
 SIZE = (120, 36)
+# The smallest terminal the TUI is made for, and a large one (issue 16).
+SIZES = {"80x24": (80, 24), "200x50": (200, 50)}
+TABS = ["processes", "mounts", "network", "resources", "security", "audit"]
 
 
 def no_blink(app: Any) -> None:
@@ -52,9 +55,34 @@ def test_bundle_banner_read_only(snap_compare, make_app):
     assert snap_compare(make_app(source), terminal_size=SIZE, run_before=ready)
 
 
-@pytest.mark.parametrize(
-    "tab", ["processes", "mounts", "network", "resources", "security", "audit"]
-)
+async def open_tab(pilot: Any, tab: str) -> None:
+    await settle(pilot)
+    pilot.app.screen.query_one("#containers", LiveTable).select_key(WEB_ID)
+    await pilot.press("enter")
+    await settle(pilot)
+    while pilot.app.screen.active_tab != tab:
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_containers_at(snap_compare, make_app, size):
+    async def ready(pilot):
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=SIZES[size], run_before=ready)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("tab", TABS)
+def test_detail_tab_at(snap_compare, make_app, tab, size):
+    async def ready(pilot):
+        await open_tab(pilot, tab)
+
+    assert snap_compare(make_app(), terminal_size=SIZES[size], run_before=ready)
+
+
+@pytest.mark.parametrize("tab", TABS)
 def test_detail_tab(snap_compare, make_app, tab):
     async def ready(pilot):
         await settle(pilot)

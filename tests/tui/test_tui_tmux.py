@@ -63,7 +63,7 @@ def test_tui_in_tmux_lists_opens_and_quits(containers):
     socket_path = tmux("display", "-p", "-t", session, "#{socket_path}").stdout.strip()
     try:
         first = wait_for(session, started.name)
-        assert "NAME" in first and "RUNTIME" in first
+        assert "NAME" in first and "STATUS" in first and "%CPU" in first
         # The footer's last key shows once it is drawn 120 columns wide, whatever COLUMNS the
         # shell left (the app's own bindings can join the footer a frame after the screen's).
         wait_for(session, "? Help")

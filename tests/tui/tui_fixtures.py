@@ -202,10 +202,12 @@ class Recorder:
 
     def __init__(self) -> None:
         self.terminal: list[tuple[list[str], bool]] = []
+        self.hints: list[str] = []
         self.background: list[list[str]] = []
 
-    def run_terminal(self, app: Any, argv: list[str], pause: bool) -> int:
+    def run_terminal(self, app: Any, argv: list[str], pause: bool, hint: str = "") -> int:
         self.terminal.append((argv, pause))
+        self.hints.append(hint)
         return 0
 
     def run_background(self, argv: list[str], progress: Callable[[str], None]) -> Finished:

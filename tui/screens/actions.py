@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, cast
 
 from debugtool_tui import commands
 from debugtool_tui.screens.save import SavePathScreen
+from debugtool_tui.screens.trace import TraceFilterScreen
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
@@ -24,6 +25,13 @@ class ActionScreen(Screen[None]):
     Subclasses say which container is selected, which process to trace, and what the current
     view holds as text. Actions whose command is missing (or read-only bundles) are hidden.
     """
+
+    # Quit and help first in every screen's bindings, so the footer shows them however
+    # narrow the terminal is (it lists the screen's keys before the app's, left to right).
+    APP_BINDINGS = [
+        Binding("q", "app.quit", "Quit"),
+        Binding("question_mark", "app.help", "Help", key_display="?"),
+    ]
 
     ACTION_BINDINGS = [
         Binding("e", "exec", "Shell"),
@@ -97,14 +105,28 @@ class ActionScreen(Screen[None]):
             self._in_terminal(commands.shell_argv(container), pause=False)
 
     def action_trace(self) -> None:
-        """Suspend the TUI and trace the selected process until Ctrl-C."""
+        """Ask which syscalls, then suspend the TUI and trace the selected process until Ctrl-C."""
         container = self._running_container()
-        if container is not None:
-            self._in_terminal(commands.trace_argv(container, self.trace_pid()), pause=True)
+        if container is None:
+            return
+        pid = self.trace_pid()
+        what = f"{container.name}, pid {pid}" if pid is not None else f"{container.name} (init)"
 
-    def _in_terminal(self, argv: list[str], pause: bool) -> None:
+        def start(syscalls: str | None) -> None:
+            if syscalls is None:
+                return  # Esc: nothing traced
+            argv = commands.trace_argv(container, pid, syscalls or None)
+            hint = (
+                f"Tracing {what}: {syscalls or 'every syscall'}. "
+                "Press Ctrl-C to stop and go back to the TUI."
+            )
+            self._in_terminal(argv, pause=True, hint=hint)
+
+        self.app.push_screen(TraceFilterScreen(what), start)
+
+    def _in_terminal(self, argv: list[str], pause: bool, hint: str = "") -> None:
         try:
-            code = self.tui.terminal(self.app, argv, pause)
+            code = self.tui.terminal(self.app, argv, pause, hint)
         except Exception as exc:  # a failed suspend or spawn must not end the session
             self.notify(f"Could not run {argv[3]}: {exc}", severity="error")
             return
@@ -116,11 +138,26 @@ class ActionScreen(Screen[None]):
         """Refresh what the command may have changed (processes, the audit log)."""
 
     def action_bundle(self) -> None:
-        """Write a support bundle of the selected container in the background."""
+        """Ask where, then write a support bundle of the selected container in the background."""
         container = self._running_container()
         if container is None:
             return
-        path = commands.default_path("bundle", container.name, self.tui.clock(), ".tar.gz")
+        default = commands.default_path("bundle", container.name, self.tui.clock(), ".tar.gz")
+
+        def chosen(path: Path | None) -> None:
+            if path is not None:
+                self._write_bundle(container, str(path))
+
+        self.app.push_screen(
+            SavePathScreen(
+                default,
+                f"Write a support bundle of {container.name} to:",
+                "Enter writes it (in the background), Esc cancels.",
+            ),
+            chosen,
+        )
+
+    def _write_bundle(self, container: Container, path: str) -> None:
         argv = commands.bundle_argv(container, path)
         self.notify(f"Writing a bundle of {container.name} to {path} ...")
         self.show_status(f"bundle: starting {path}")
@@ -166,7 +203,8 @@ class ActionScreen(Screen[None]):
         container = self.current_container()
         name = container.name if container and self.view_name() != "containers" else ""
         default = commands.default_path(self.view_name(), name, self.tui.clock(), ".txt")
-        self.app.push_screen(SavePathScreen(default, f"the {self.view_name()} view"), self._save)
+        prompt = f"Save the {self.view_name()} view as text to:"
+        self.app.push_screen(SavePathScreen(default, prompt), self._save)
 
     def _save(self, path: Path | None) -> None:
         if path is None:

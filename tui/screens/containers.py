@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from debugtool_tui.format import plain
+from debugtool_tui.screens import sorting
 from debugtool_tui.screens.polling import PollingScreen
 from debugtool_tui.widgets.banner import Banner
 from debugtool_tui.widgets.filter_bar import FilterBar
@@ -22,8 +23,11 @@ from debugtool.record import replace
 from debugtool.runtimes import Discovery
 from debugtool.views import containers as view
 
-# The numbers stay on a 120-column terminal; the pod columns and the ID scroll into view.
+# Left to right as ``debugtool ps`` has them, usage last. A narrow terminal keeps the columns in
+# KEEP's order (an 80-column one: ID, NAME, STATUS, %CPU and memory; 120: the pod and image
+# too); NAME, POD, IMAGE and RUNTIME may narrow.
 BASE_COLUMNS = [
+    view.ID,
     view.NAME,
     view.RUNTIME,
     view.IMAGE,
@@ -32,8 +36,20 @@ BASE_COLUMNS = [
     view.CPU,
     view.MEMORY,
 ]
-POD_COLUMNS = [view.POD, view.POD_NAMESPACE]
-ID_COLUMN = view.ID
+KEEP = ["id", "name", "status", "cpu", "memory", "pod", "image", "host_pid", "runtime"]
+SHRINK = {"name": 12, "image": 12, "runtime": 8, "pod": 10}
+# shift+letter sorts by a column (k9s's keys where it has one).
+SORT_KEYS = {
+    "I": "id",
+    "N": "name",
+    "R": "runtime",
+    "G": "image",
+    "S": "status",
+    "P": "host_pid",
+    "C": "cpu",
+    "M": "memory",
+    "O": "pod",
+}
 
 DISCOVER_EVERY = 3.0  # seconds between runtime listings; cgroup samples come every interval
 FORGET_AFTER = 60.0  # seconds a removed container stays listed, marked removed
@@ -43,12 +59,14 @@ class ContainersScreen(PollingScreen):
     """Lists containers; Enter opens one. Polls only while it is the screen on top."""
 
     BINDINGS = [
+        *PollingScreen.APP_BINDINGS,
         Binding("enter", "open", "Open", show=True),
         Binding("slash", "filter", "Filter"),
         Binding("s", "sort", "Sort"),
         Binding("r", "refresh", "Refresh"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         *PollingScreen.ACTION_BINDINGS,
+        *sorting.sort_bindings(SORT_KEYS),
     ]
 
     @dataclass
@@ -74,7 +92,7 @@ class ContainersScreen(PollingScreen):
         yield Header()
         yield Banner(id="banner")
         yield FilterBar("filter containers (name, image, runtime, status, ...)", id="filter")
-        yield LiveTable([*BASE_COLUMNS, ID_COLUMN], id="containers")
+        yield LiveTable(BASE_COLUMNS, id="containers", keep=KEEP, shrink=SHRINK)
         yield Static(id="status")
         yield Footer()
 
@@ -85,7 +103,7 @@ class ContainersScreen(PollingScreen):
     def on_mount(self) -> None:
         self.sub_title = "containers"
         self.query_one(Banner).show_text(self.tui.source.banner(self.tui.clock()))
-        self.table.sort_column = "name"
+        self.table.sort_by("name", reverse=False)
         self.table.focus()
         self.poll()
 
@@ -170,8 +188,7 @@ class ContainersScreen(PollingScreen):
     # --- rendering ------------------------------------------------------------------------------
     def _render_rows(self) -> None:
         pods = any(c.pod for c in self.containers.values())
-        columns = [*BASE_COLUMNS, *(POD_COLUMNS if pods else []), ID_COLUMN]
-        self.table.set_columns(columns)
+        self.table.set_columns(view.with_pods(BASE_COLUMNS) if pods else BASE_COLUMNS)
         rows: dict[str, view.ContainerRow] = {}
         for cid, c in self.containers.items():
             series = self.tui.usage.get(cid)
@@ -247,6 +264,16 @@ class ContainersScreen(PollingScreen):
 
     def action_sort(self) -> None:
         self.table.cycle_sort()
+
+    def action_sort_key(self, letter: str) -> None:
+        """Sort by the column of ``letter`` (shift+letter); again reverses."""
+        key = SORT_KEYS.get(letter)
+        if key in self.table.headers:
+            self.table.sort_by(key)
+
+    def sort_help(self) -> list[tuple[str, str]]:
+        """Return the sort letters of this screen's table, for ``?``."""
+        return sorting.help_lines(SORT_KEYS, self.table.headers)
 
     def on_live_table_sort_changed(self, message: LiveTable.SortChanged) -> None:
         self._render_status()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from debugtool.audit import Record
 
 from debugtool_tui.format import plain
+from debugtool_tui.screens import sorting
 from debugtool_tui.screens.logs import LogsPane
 from debugtool_tui.screens.polling import PollingScreen
 from debugtool_tui.widgets.banner import Banner
@@ -25,10 +26,13 @@ from debugtool_tui.widgets.filter_bar import FilterBar
 from debugtool_tui.widgets.live_table import LiveTable
 from debugtool_tui.widgets.resources import ResourcePanel
 
-from debugtool.errors import DebugtoolError
-from debugtool.model import Container, Snapshot
+from debugtool.collect.mounts import severity
+from debugtool.errors import ContainerGone, ContainerNotRunning, DebugtoolError
+from debugtool.model import Container, Mount, Snapshot
 from debugtool.output import printable, utc_text
+from debugtool.record import replace
 from debugtool.views import (
+    Column,
     interfaces,
     mounts,
     ports,
@@ -43,29 +47,79 @@ from debugtool.views.dns import lines as _dns_lines
 
 TABS = ("processes", "mounts", "network", "resources", "security", "audit", "logs")
 
-# The core views' columns (``debugtool.views``), those a 120-column screen holds.
+
+def sized(column: Column[Any], width: int) -> Column[Any]:
+    """Return ``column`` with ``width`` when its view leaves the width to the front end."""
+    return column if column.width is not None else replace(column, width=width)
+
+
+# The core views' columns (``debugtool.views``). A narrow terminal keeps them in KEEP order;
+# COMMAND is last and as wide as the longest command line (the table scrolls sideways).
 PROCESS_COLUMNS = [
-    processes.PID,
-    processes.HOST_PID,
-    processes.PPID,
-    processes.USER,
-    processes.STATE,
+    sized(processes.PID, 7),
+    sized(processes.HOST_PID, 8),
+    sized(processes.PPID, 6),
+    sized(processes.USER, 10),
+    sized(processes.STATE, 5),
     processes.CPU,
     processes.RSS,
-    processes.THREADS,
+    sized(processes.THREADS, 4),
     processes.COMMAND,
 ]
-# The risk first: mount points and host paths run long.
+PROCESS_KEEP = ["pid", "cpu", "rss", "command", "state", "user", "host_pid", "ppid", "threads"]
+PROCESS_SHRINK = {"user": 6, "command": 16}
+PROCESS_SORT = {
+    "P": "pid",
+    "H": "host_pid",
+    "U": "user",
+    "S": "state",
+    "C": "cpu",
+    "M": "rss",
+    "T": "threads",
+    "N": "command",
+}
+
+
+def risk_level(mount: Mount) -> int | None:
+    """Return how serious a mount's worst risk is (lower is worse; None: nothing risky)."""
+    return min(map(severity, mount.risks)) if mount.risks else None
+
+
+# The most serious risks (a runtime socket, the host's /run or root, writable /proc/sys or
+# /sys: each is the host) are '!!' in red, the others '!' in yellow; the sentences are in
+# the pane under the table, for the row under the cursor.
+SEVERE = 6
+
+
+def risk_mark(level: int | None) -> str:
+    return "" if level is None else "!!" if level < SEVERE else "!"
+
+
+def risk_style(level: int | None) -> str:
+    return "" if level is None else "bold red" if level < SEVERE else "bold yellow"
+
+
 MOUNT_COLUMNS = [
-    mounts.RISK,
-    mounts.MOUNTPOINT,
-    mounts.TYPE,
-    mounts.SOURCE,
-    mounts.HOST_PATH,
+    replace(mounts.RISK, value=risk_level, format=risk_mark, width=4),
+    sized(mounts.MOUNTPOINT, 28),
     mounts.MODE,
-    mounts.PROPAGATION,
+    sized(mounts.TYPE, 8),
+    sized(mounts.PROPAGATION, 11),
+    sized(mounts.SOURCE, 18),
+    sized(mounts.HOST_PATH, 28),
     mounts.OPTIONS,
 ]
+MOUNT_KEEP = ["risk", "mountpoint", "mode", "fstype", "propagation", "host_path", "source"]
+MOUNT_SHRINK = {"mountpoint": 16, "host_path": 14, "source": 10}
+MOUNT_SORT = {
+    "R": "risk",
+    "M": "mountpoint",
+    "T": "fstype",
+    "S": "source",
+    "H": "host_path",
+    "W": "mode",
+    "P": "propagation",
+}
 INTERFACE_COLUMNS = [
     interfaces.NAME,
     interfaces.STATE,
@@ -78,9 +132,27 @@ INTERFACE_COLUMNS = [
     interfaces.TX_PACKETS,
     interfaces.ERRORS,
 ]
-SOCKET_COLUMNS = [*sockets.COLUMNS, sockets.RECV_Q, sockets.SEND_Q]
+INTERFACE_COLUMNS = [
+    sized(c, w) for c, w in zip(INTERFACE_COLUMNS, (10, 8, 18, 6, 17, 9, 8, 9, 8, 9), strict=True)
+]
+INTERFACE_KEEP = ["name", "state", "addresses", "rx_bytes", "tx_bytes", "errors", "mtu", "mac"]
+INTERFACE_SHRINK = {"addresses": 12}
+SOCKET_COLUMNS = [
+    sized(c, w)
+    for c, w in zip(
+        [*sockets.COLUMNS, sockets.RECV_Q, sockets.SEND_Q],
+        (5, 11, 22, 22, 6, 8, 16, 6, 6),
+        strict=True,
+    )
+]
+SOCKET_KEEP = ["protocol", "state", "local", "remote", "pid", "process", "host_pid"]
+SOCKET_SHRINK = {"local": 14, "remote": 14, "process": 8}
 PORT_COLUMNS = ports.COLUMNS
-ROUTE_COLUMNS = routes.COLUMNS
+ROUTE_COLUMNS = [
+    sized(c, 15 if c.key in ("destination", "gateway", "prefsrc") else 7) for c in routes.COLUMNS
+]
+ROUTE_KEEP = ["destination", "gateway", "interface", "prefsrc", "metric", "scope", "protocol"]
+ROUTE_SHRINK = {"destination": 10, "gateway": 8}
 AUDIT_COLUMNS = sessions.ONE_CONTAINER
 
 DUTY = 20  # wait at least DUTY times what a snapshot cost: collection stays under 5% of a core
@@ -90,6 +162,7 @@ class DetailScreen(PollingScreen):
     """Everything about one container, refreshed while it is on top."""
 
     BINDINGS = [
+        *PollingScreen.APP_BINDINGS,
         Binding("escape", "back", "Back"),
         Binding("slash", "filter", "Filter"),
         Binding("s", "sort", "Sort"),
@@ -98,6 +171,7 @@ class DetailScreen(PollingScreen):
         Binding("right_square_bracket", "tab(1)", "Next tab"),
         Binding("r", "refresh", "Refresh", show=False),
         *PollingScreen.ACTION_BINDINGS,
+        *sorting.sort_bindings([*PROCESS_SORT, *MOUNT_SORT]),
     ]
 
     @dataclass
@@ -111,10 +185,15 @@ class DetailScreen(PollingScreen):
 
     @dataclass
     class Failed(Message):
-        """A snapshot could not be taken; ``error`` says why in one sentence."""
+        """A snapshot could not be taken; ``error`` says why in one sentence.
+
+        ``now`` is the container as its runtime lists it now when it has stopped or gone
+        (status ``removed`` when it is not listed at all), else None.
+        """
 
         error: str
         audit: list[Record] | None
+        now: Container | None = None
 
     def __init__(self, container: Container) -> None:
         super().__init__()
@@ -127,6 +206,7 @@ class DetailScreen(PollingScreen):
         self._dns_text = ""
         self._history_loaded = False
         self._audit_due = False  # an exec or trace just ran: read the audit log again
+        self._gone = False  # the container stopped or was removed (said once)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -135,19 +215,46 @@ class DetailScreen(PollingScreen):
         with TabbedContent(initial="processes", id="tabs"):
             with TabPane("Processes", id="processes"):
                 yield FilterBar("filter processes (command, user, pid, ...)", id="proc-filter")
-                yield LiveTable(PROCESS_COLUMNS, id="process-table")
+                yield LiveTable(
+                    PROCESS_COLUMNS, id="process-table", keep=PROCESS_KEEP, shrink=PROCESS_SHRINK
+                )
             with TabPane("Mounts", id="mounts"):
-                yield LiveTable(MOUNT_COLUMNS, id="mount-table")
+                yield LiveTable(
+                    MOUNT_COLUMNS,
+                    id="mount-table",
+                    keep=MOUNT_KEEP,
+                    shrink=MOUNT_SHRINK,
+                    styles={"risk": risk_style},
+                )
+                yield Static(id="mount-detail")
             with TabPane("Network", id="network"):
                 with VerticalScroll():
                     yield Static("Interfaces", classes="section")
-                    yield LiveTable(INTERFACE_COLUMNS, id="interface-table", classes="part")
+                    yield LiveTable(
+                        INTERFACE_COLUMNS,
+                        id="interface-table",
+                        classes="part",
+                        keep=INTERFACE_KEEP,
+                        shrink=INTERFACE_SHRINK,
+                    )
                     yield Static("Published ports (host side)", classes="section")
                     yield LiveTable(PORT_COLUMNS, id="port-table", classes="part")
                     yield Static("Sockets (listening first)", classes="section")
-                    yield LiveTable(SOCKET_COLUMNS, id="socket-table", classes="part")
+                    yield LiveTable(
+                        SOCKET_COLUMNS,
+                        id="socket-table",
+                        classes="part",
+                        keep=SOCKET_KEEP,
+                        shrink=SOCKET_SHRINK,
+                    )
                     yield Static("Routes", classes="section")
-                    yield LiveTable(ROUTE_COLUMNS, id="route-table", classes="part")
+                    yield LiveTable(
+                        ROUTE_COLUMNS,
+                        id="route-table",
+                        classes="part",
+                        keep=ROUTE_KEEP,
+                        shrink=ROUTE_SHRINK,
+                    )
                     yield Static("DNS", classes="section")
                     yield Static(id="dns")
             with TabPane("Resources", id="resources"):
@@ -172,7 +279,7 @@ class DetailScreen(PollingScreen):
     def on_mount(self) -> None:
         self.sub_title = printable(self.container.name)
         self.query_one(Banner).show_text(self.tui.source.banner(self.tui.clock()))
-        self.table("mount").sort_column = "risk"
+        self.table("mount").sort_by("risk", reverse=False)  # the most serious first
         self._render_title()
         self._render_resources()
         self.table("process").focus()
@@ -206,14 +313,29 @@ class DetailScreen(PollingScreen):
                 raise not_running(self.container)
             snapshot = source.snapshot(self.container, network=network or not source.live)
         except DebugtoolError as exc:
-            self.post_message(self.Failed(exc.for_people(), entries))
+            now = None
+            if isinstance(exc, (ContainerGone, ContainerNotRunning)) and source.live:
+                now = self._listed_now(self.container)
+            self.post_message(self.Failed(exc.for_people(), entries, now))
             return
         cost = time.perf_counter() - started
         self.post_message(self.Collected(snapshot, network or not source.live, entries, cost))
 
+    def _listed_now(self, container: Container) -> Container:
+        """Return ``container`` as the runtimes list it now (status ``removed``: not listed)."""
+        try:
+            listing = self.tui.source.containers()
+        except DebugtoolError:
+            return replace(container, status="exited", pid=None)
+        for found in listing.containers:
+            if found.id == container.id:
+                return found
+        return replace(container, status="removed", pid=None)
+
     def on_detail_screen_collected(self, message: Collected) -> None:
         self._polling = False
         self._failed = None
+        self._gone = False
         self._cost = message.cost
         previous = self.snapshot
         snapshot = message.snapshot
@@ -237,6 +359,26 @@ class DetailScreen(PollingScreen):
         self._polling = False
         if message.audit is not None:
             self._render_audit(message.audit)
+        now = message.now
+        if now is not None:
+            self.container = now
+            self._render_title()
+            if now.running:  # it was restarted: read it again
+                self._schedule()
+                return
+            # Stopped or removed: said once, and no more polls (each would fail the same way);
+            # the last snapshot stays on screen and 'r' looks again.
+            if not self._gone:
+                self._gone = True
+                done = "was removed" if now.status == "removed" else f"is {now.status}"
+                self.notify(
+                    f"{now.name} {done}: showing its last snapshot. r looks again.",
+                    severity="warning",
+                    timeout=8,
+                )
+            self._status_extra = f"container {now.status}; r looks again"
+            self._render_status()
+            return
         self._show_failure(message.error)
         self._schedule()
 
@@ -262,16 +404,18 @@ class DetailScreen(PollingScreen):
     # --- rendering ------------------------------------------------------------------------------
     def _render_title(self) -> None:
         c = self.container
-        parts = [
-            runtime_text(c),
-            c.image or "-",
-            c.status,
-            f"host pid {c.pid or '-'}",
-            f"id {c.short_id}",
-        ]
+        parts = [runtime_text(c), c.image or "-", f"host pid {c.pid or '-'}", f"id {c.short_id}"]
         if c.pod:
             parts.append(f"pod {c.pod_namespace}/{c.pod}")
-        title = Text.assemble(Text(printable(c.name), style="bold"), "  ", plain("  ".join(parts)))
+        title = Text.assemble(
+            Text(printable(c.name), style="bold"),
+            "  ",
+            # Next to the name, so that a narrow terminal shows it too; a container that
+            # stopped or was removed while open says so here.
+            Text(printable(c.status), style="" if c.running else "bold red"),
+            "  ",
+            plain("  ".join(parts)),
+        )
         self.query_one("#title", Static).update(title)
 
     def _render_snapshot(self, network: bool) -> None:
@@ -281,6 +425,7 @@ class DetailScreen(PollingScreen):
         self._render_title()
         self._render_processes()
         self.table("mount").show({str(m.mount_id): m for m in snapshot.mounts})
+        self._render_mount_detail()
         if network:
             self._render_network()
         self._render_resources()
@@ -327,6 +472,48 @@ class DetailScreen(PollingScreen):
         # a value shows as \n rather than as a line of its own (and so in a saved view too).
         self._dns_text = "\n".join(printable(line) for line in _dns_lines(dns))
         self.query_one("#dns", Static).update(Text(self._dns_text))
+
+    def _render_mount_detail(self) -> None:
+        """Show the mount under the cursor in full under the table, its risks in words."""
+        key = self.table("mount").selected_key
+        mount = next(
+            (m for m in (self.snapshot.mounts if self.snapshot else []) if str(m.mount_id) == key),
+            None,
+        )
+        pane = self.query_one("#mount-detail", Static)
+        if mount is None:
+            pane.update("")
+            return
+        text = Text.assemble(
+            Text(printable(mount.mountpoint), style="bold"),
+            plain(
+                "  "
+                + "  ".join(
+                    f"{c.header.lower()} {c.text(mount)}"
+                    for c in (
+                        mounts.TYPE,
+                        mounts.MODE,
+                        mounts.PROPAGATION,
+                        mounts.SOURCE,
+                        mounts.HOST_PATH,
+                    )
+                )
+            ),
+            "\n",
+            plain(f"options {mounts.OPTIONS.text(mount)}"),
+        )
+        for risk in sorted(mount.risks, key=severity):
+            level = severity(risk)
+            text.append("\n")
+            text.append(f"{risk_mark(level):>2} ", style=risk_style(level))
+            text.append(printable(risk))
+        if not mount.risks:
+            text.append("\nnothing risky found")
+        pane.update(text)
+
+    def on_data_table_row_highlighted(self, event: LiveTable.RowHighlighted) -> None:
+        if event.data_table.id == "mount-table":
+            self._render_mount_detail()
 
     def _render_resources(self) -> None:
         series = self.tui.usage.get(self.container.id)
@@ -420,7 +607,7 @@ class DetailScreen(PollingScreen):
         if tab == "resources":
             series = self.tui.usage.get(self.container.id)
             lines = ResourcePanel.lines(series.last if series else None, series)
-            return header + "\n".join(lines.values()) + "\n"
+            return header + "\n".join([*lines.values(), *ResourcePanel.scales(series)]) + "\n"
         if tab == "security":
             return header + self._security_text + "\n"
         if tab == "logs":
@@ -479,6 +666,34 @@ class DetailScreen(PollingScreen):
         elif tab in ("mounts", "audit"):
             self.table("mount" if tab == "mounts" else "audit").cycle_sort()
         self._render_status()
+
+    def _sort_letters(self) -> tuple[str, dict[str, str]] | None:
+        """Return the table of the active tab that letters sort, and its letters."""
+        tab = self.active_tab
+        if tab == "processes":
+            return "process", PROCESS_SORT
+        if tab == "mounts":
+            return "mount", MOUNT_SORT
+        return None
+
+    def action_sort_key(self, letter: str) -> None:
+        """Sort the active tab's table by the column of ``letter`` (shift+letter); again
+        reverses. Sorting the process tree shows the flat list (a tree has its own order)."""
+        found = self._sort_letters()
+        if found is None:
+            return
+        name, letters = found
+        key = letters.get(letter)
+        if key is not None:
+            self.table(name).sort_by(key)
+
+    def sort_help(self) -> list[tuple[str, str]]:
+        """Return the sort letters of the active tab's table, for ``?``."""
+        found = self._sort_letters()
+        if found is None:
+            return []
+        name, letters = found
+        return sorting.help_lines(letters, self.table(name).headers)
 
     def on_live_table_sort_changed(self, message: LiveTable.SortChanged) -> None:
         if message.table.id == "process-table" and self.tree_view:

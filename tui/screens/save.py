@@ -1,9 +1,10 @@
-"""The ``ctrl+s`` dialog: asks where to save the current view; returns the path or None."""
+"""The dialog that asks where to write a file (``ctrl+s``, ``b``); returns the path or None."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from debugtool_tui.format import plain
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -17,16 +18,17 @@ class SavePathScreen(ModalScreen[Path | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, default: str, what: str) -> None:
+    def __init__(self, default: str, prompt: str, hint: str = "Enter saves, Esc cancels.") -> None:
         super().__init__()
         self.default = default
-        self.what = what
+        self.prompt = prompt
+        self.hint = hint
 
     def compose(self) -> ComposeResult:
         with Vertical(id="save-box"):
-            yield Static(f"Save {self.what} as text to:", id="save-title")
+            yield Static(plain(self.prompt), id="save-title")  # may name a container
             yield Input(value=self.default, id="save-path")
-            yield Static("Enter saves, Esc cancels.", id="save-hint")
+            yield Static(self.hint, id="save-hint")
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:

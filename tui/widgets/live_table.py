@@ -4,23 +4,37 @@ Its columns are the core views' (``debugtool.views``): a refresh hands over ever
 each column takes its raw value of it, and only rows whose values changed are formatted again
 and only the cells that changed are updated, so a table of thousands of mostly idle processes
 costs little per refresh. Rows beyond ``max_rows`` (after filter and sort) are not shown.
+
+A table given ``keep`` (its columns' keys, most wanted first) fits its width: the columns that
+fit, in that order, are shown and the rest wait for a wider terminal (a filter still finds
+their text, a sort still uses them, a saved view still has them); ``shrink`` names columns
+that may narrow to a given width first, and a column of no fixed width takes what is left.
+Such a table never scrolls sideways. The sorted column's header carries ▲ or ▼.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from rich.text import Text
+from textual.binding import Binding
+from textual.events import Resize
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from debugtool import output
 from debugtool.output import printable
+from debugtool.record import replace
 from debugtool.views import Column
+
+#: The width a column of no fixed width (the last, long one: COMMAND) is given room for.
+AUTO_WIDTH = 30
+MAX_WIDTH = 64  # the widest a shrinkable column grows on a wide terminal
+ARROWS = {False: "▲", True: "▼"}  # ascending, descending (htop and k9s draw the same)
 
 
 class Cell(Text):
@@ -30,8 +44,12 @@ class Cell(Text):
     users, paths), and a ``Text`` is never read as markup.
     """
 
-    def __init__(self, text: str, row_key: str, justify: Literal["left", "right"]) -> None:
-        super().__init__(printable(text), justify=justify, no_wrap=True, overflow="ellipsis")
+    def __init__(
+        self, text: str, row_key: str, justify: Literal["left", "right"], style: str = ""
+    ) -> None:
+        super().__init__(
+            printable(text), style=style, justify=justify, no_wrap=True, overflow="ellipsis"
+        )
         self.row_key = row_key
 
 
@@ -48,6 +66,12 @@ def sort_value(value: Any) -> tuple[int, Any]:
 
 class LiveTable(DataTable):
     """A row-cursor DataTable fed whole row sets and updated in place."""
+
+    # vi's keys as well as the arrows (htop, k9s and less do the same).
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
 
     @dataclass
     class Chosen(Message):
@@ -70,10 +94,18 @@ class LiveTable(DataTable):
         max_rows: int = 5000,
         id: str | None = None,
         classes: str | None = None,
+        keep: Sequence[str] | None = None,
+        shrink: Mapping[str, int] | None = None,
+        styles: Mapping[str, Callable[[Any], str]] | None = None,
     ) -> None:
         super().__init__(cursor_type="row", id=id, classes=classes)
         self.max_rows = max_rows
-        self._columns: list[Column[Any]] = list(columns)
+        self._columns: list[Column[Any]] = list(columns)  # every column: values, sort, filter
+        self._keep = list(keep) if keep is not None else None
+        self._shrink = dict(shrink or {})
+        self._styles = dict(styles or {})
+        # The columns on screen, each with its index in ``_columns`` and the width it got.
+        self._shown: list[tuple[int, Column[Any]]] = []
         self._raw: dict[str, tuple[Any, ...]] = {}
         self._shown_raw: dict[str, tuple[Any, ...]] = {}
         self._search: dict[str, str] = {}
@@ -84,11 +116,101 @@ class LiveTable(DataTable):
         self.total = 0  # rows after filtering, before the cap
 
     def on_mount(self) -> None:
+        self._shown = self._fit(self.size.width)
         self._add_columns()
 
     def _add_columns(self) -> None:
-        for column in self._columns:
-            self.add_column(column.header, key=column.key, width=column.width)
+        for _, column in self._shown:
+            self.add_column(self._label(column), key=column.key, width=column.width)
+
+    def _label(self, column: Column[Any]) -> Text:
+        arrow = f" {ARROWS[self.sort_reverse]}" if column.key == self.sort_column else ""
+        return Text(column.header + arrow, justify=column.justify, no_wrap=True)
+
+    # --- fitting the width ------------------------------------------------------------------
+    def _fit(self, width: int) -> list[tuple[int, Column[Any]]]:
+        """Return the columns that fit ``width`` cells, each with the width it is given.
+
+        Columns are taken in ``keep`` order (then the others, left to right) at their full
+        width, the first that does not fit whole at its least width, until one does not fit
+        at all; what is left over widens the narrowed ones and the one of no fixed width.
+        A table with no ``keep``, or not laid out yet, shows every column as its view sizes it.
+        """
+        indexed = list(enumerate(self._columns))
+        if self._keep is None or width <= 0:
+            return indexed
+        room = width - self.styles.scrollbar_size_vertical  # the scrollbar may come and go
+        pad = 2 * self.cell_padding
+        rank = {key: n for n, key in enumerate(self._keep)}
+        by_rank = sorted(indexed, key=lambda ic: (rank.get(ic[1].key, len(rank)), ic[0]))
+
+        def natural(column: Column[Any]) -> int:
+            # Room for the header, and the sort arrow on the sorted one (never cut off).
+            arrow = 2 if column.key == self.sort_column else 0
+            return max(column.width or AUTO_WIDTH, len(column.header) + arrow)
+
+        def least(column: Column[Any]) -> int:
+            return max(min(natural(column), self._shrink.get(column.key, natural(column))), 3)
+
+        widths: dict[int, int] = {}
+        used = 0
+        for index, column in by_rank:
+            # Each at its full width while there is room, so a later column never narrows
+            # an earlier one; the one that does not fit whole may come narrowed, then no more.
+            if used + natural(column) + pad <= room:
+                widths[index] = natural(column)
+            elif used + least(column) + pad <= room or not widths:
+                widths[index] = least(column)
+            else:
+                break
+            used += widths[index] + pad
+        spare = room - used
+        for index, column in by_rank:
+            if index in widths and spare > 0:
+                grow = min(spare, natural(column) - widths[index])
+                widths[index] += grow
+                spare -= grow
+        # What is still left goes to the column of no fixed width (COMMAND, OPTIONS: the long
+        # last one, cut with '…' rather than scrolling the table sideways), or when there is
+        # none to the columns that may shrink (names, images, paths), shared evenly.
+        autos = [i for i, c in by_rank if i in widths and c.width is None]
+        flexible = autos or [i for i, c in by_rank if i in widths and c.key in self._shrink]
+        limit = 10_000 if autos else MAX_WIDTH
+        while spare > 0 and flexible:
+            share = max(1, spare // len(flexible))
+            for index in flexible:
+                grow = min(share, spare, limit - widths[index])
+                widths[index] += grow
+                spare -= grow
+            flexible = [i for i in flexible if widths[i] < limit]
+        return [(i, replace(c, width=widths[i])) for i, c in indexed if i in widths]
+
+    def on_resize(self, event: Resize) -> None:
+        self._refit()
+
+    def _refit(self, force: bool = False) -> None:
+        """Choose the columns again for the current width; redraw the table if they changed."""
+        shown = self._fit(self.size.width)
+        if not force and [(i, c.width) for i, c in shown] == [(i, c.width) for i, c in self._shown]:
+            return
+        cursor_key = self.selected_key
+        self._shown = shown
+        self.clear(columns=True)
+        self._shown_raw.clear()
+        self._add_columns()
+        self._apply(force_sort=True)
+        if cursor_key is not None:
+            self.select_key(cursor_key)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Return every column's header by its key (those a narrow screen hides too)."""
+        return {column.key: column.header for column in self._columns}
+
+    @property
+    def shown_keys(self) -> list[str]:
+        """Return the keys of the columns on screen, left to right."""
+        return [column.key for _, column in self._shown]
 
     # --- methods the screens call ---------------------------------------------------------------
     def set_columns(self, columns: Sequence[Column[Any]]) -> None:
@@ -98,12 +220,10 @@ class LiveTable(DataTable):
         self._columns = list(columns)
         if self.sort_column not in {c.key for c in columns}:
             self.sort_column = None
-        self.clear(columns=True)
-        self._shown_raw.clear()
-        self._add_columns()
         # The old rows do not fit the new columns: the caller hands over new ones next.
         self._raw.clear()
         self._search.clear()
+        self._refit(force=True)
 
     def show(self, items: Mapping[str, Any], order: Sequence[str] | None = None) -> None:
         """Show ``items`` (row key -> item of the columns' view), updating the table in place.
@@ -131,8 +251,10 @@ class LiveTable(DataTable):
                 ).lower()  # what is shown is what a filter finds
         for key in [k for k in self._search if k not in self._raw]:
             del self._search[key]
+        # From a fixed order (the tree) back to the sort column: the rows must be sorted anew.
+        resort = self._order is not None and order is None
         self._order = {key: i for i, key in enumerate(order)} if order is not None else None
-        self._apply()
+        self._apply(force_sort=resort)
 
     def set_filter(self, text: str) -> None:
         """Show only rows whose text contains ``text`` (case-insensitive)."""
@@ -146,12 +268,29 @@ class LiveTable(DataTable):
                 not self.sort_reverse if column == self.sort_column else _numeric(self, column)
             )
         self.sort_column, self.sort_reverse = column, reverse
+        self._refit()  # the sorted column's header needs room for its arrow
+        self._relabel()
         self._apply(force_sort=True)
         self.post_message(self.SortChanged(self, column, reverse))
 
+    def _relabel(self) -> None:
+        """Put the arrow on the sorted column's header (and take it off the others)."""
+        changed = False
+        for _, column in self._shown:
+            label = self._label(column)
+            shown = self.columns.get(ColumnKey(column.key))
+            if shown is not None and shown.label.plain != label.plain:
+                shown.label = label
+                changed = True
+        if changed:
+            clear = getattr(self, "_clear_caches", None)  # the header row is cached (Textual 8)
+            if clear is not None:
+                clear()
+            self.refresh()
+
     def cycle_sort(self) -> None:
-        """Sort by the next sortable column (``s``), numbers largest first."""
-        keys = [c.key for c in self._columns]
+        """Sort by the next column on screen (``s``), numbers largest first."""
+        keys = self.shown_keys
         if not keys:
             return
         index = keys.index(self.sort_column) + 1 if self.sort_column in keys else 0
@@ -174,7 +313,8 @@ class LiveTable(DataTable):
             self.move_cursor(row=self.get_row_index(key), scroll=True)
 
     def as_text(self) -> str:
-        """Return the shown rows as aligned plain text, as ``debugtool ps`` prints tables."""
+        """Return the shown rows as aligned plain text, as ``debugtool ps`` prints tables: with
+        every column, those a narrow screen leaves out too."""
         stream = io.StringIO()
         ordered = sorted(self._shown_raw, key=self.get_row_index)
         rows = [
@@ -237,30 +377,29 @@ class LiveTable(DataTable):
                 self.add_row(*self._cells(key, values), key=key)
                 reorder = True
             elif old != values:
-                for i, (column, before, after) in enumerate(
-                    zip(self._columns, old, values, strict=False)
-                ):
+                reorder = reorder or (
+                    sort_index is not None and old[sort_index] != values[sort_index]
+                )
+                for i, column in self._shown:
+                    before, after = old[i], values[i]
                     if before == after:
                         continue
-                    reorder = reorder or i == sort_index
                     text = column.format(after)
                     # Values that look the same (memory moving by a few bytes, 0.0% staying
                     # 0.0%) are not redrawn.
                     if text != column.format(before):
-                        changed.setdefault(key, []).append(
-                            (column, Cell(text, key, column.justify))
-                        )
+                        changed.setdefault(key, []).append((column, self._cell(column, after, key)))
             self._shown_raw[key] = values
         if changed and not self._patch_cells(changed):
             for key, cells in changed.items():
                 for column, cell in cells:
                     self.update_cell(key, column.key, cell, update_width=column.width is None)
-        if reorder and self.row_count and self._columns:
+        if reorder and self.row_count and self._shown:
             # DataTable.sort redraws too, so sort only when the order really changes.
             wanted_order = sorted(self._shown_raw, key=self._sort_key, reverse=reverse)
             if wanted_order != [row.key.value for row in self.ordered_rows]:
                 self.sort(
-                    self._columns[0].key,
+                    self._shown[0][1].key,
                     key=lambda cell: self._sort_key(cell.row_key),
                     reverse=reverse,
                 )
@@ -305,9 +444,11 @@ class LiveTable(DataTable):
         return True
 
     def _cells(self, key: str, values: Sequence[Any]) -> list[Cell]:
-        return [
-            Cell(c.format(v), key, c.justify) for c, v in zip(self._columns, values, strict=False)
-        ]
+        return [self._cell(column, values[i], key) for i, column in self._shown]
+
+    def _cell(self, column: Column[Any], value: Any, key: str) -> Cell:
+        style = self._styles.get(column.key)
+        return Cell(column.format(value), key, column.justify, style(value) if style else "")
 
     # --- events -----------------------------------------------------------------------------
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
@@ -318,7 +459,7 @@ class LiveTable(DataTable):
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
         key = event.column_key.value
-        column = next((c for c in self._columns if c.key == key), None)
+        column = next((c for _, c in self._shown if c.key == key), None)
         if column is not None:
             self.sort_by(column.key)
 
