@@ -219,11 +219,11 @@ class Call:
     values: list[Any]
     split: int
     more: bool = False  # decoded at entry only: arguments follow, shown at exit
+    text: str = ""  # ``name(arg, arg)`` as strace prints it: made once, written per syscall
 
-    @property
-    def text(self) -> str:
-        """``name(arg, arg)`` as strace prints it."""
-        return f"{self.name}({', '.join(self.texts)})"
+    def __post_init__(self) -> None:
+        if not self.text:
+            self.text = f"{self.name}({', '.join(self.texts)})"
 
     @property
     def head(self) -> str:

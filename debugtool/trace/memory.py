@@ -122,6 +122,43 @@ class SnapshotMemory(TraceeMemory):
         pass  # the live memory's file is not ours
 
 
+class RecordingMemory(TraceeMemory):
+    """A tracee's live memory that notes each read and what it gave (None: unreadable), so a
+    decode at syscall exit can be reused while the same reads give the same bytes
+    (``same_reads``): a decode depends on nothing else than the syscall and its memory."""
+
+    def __init__(self, live: TraceeMemory) -> None:
+        super().__init__(live.pid)
+        self.live = live
+        self.reads: list[tuple[int, int, bytes | None]] = []
+
+    def _read(self, address: int, size: int) -> bytes:
+        try:
+            data = self.live._read(address, size)
+        except (OSError, OverflowError):
+            self.reads.append((address, size, None))
+            raise
+        self.reads.append((address, size, data))
+        return data
+
+    def close(self) -> None:
+        pass  # the live memory's file is not ours
+
+
+def same_reads(memory: TraceeMemory, reads: tuple[tuple[int, int, bytes | None], ...]) -> bool:
+    """Whether each of ``reads`` (``RecordingMemory.reads``) gives the same bytes now."""
+    pread = os.pread
+    fd = memory._fd or memory._mem()
+    for address, size, data in reads:
+        try:
+            if pread(fd, size, address) != data:
+                return False
+        except (OSError, OverflowError):
+            if data is not None:
+                return False
+    return True
+
+
 class ProbeMemory(TraceeMemory):
     """Zeroed memory that notes each address read: decoding a syscall over it tells which of
     its pointer arguments the decoder follows (``decode.read_pointers``)."""
