@@ -37,11 +37,11 @@ class TraceeMemory:
         return os.pread(self._mem(), size, address)
 
     def readBytes(self, address: int, size: int) -> bytes:  # noqa: N802 - python-ptrace's API
-        from ptrace.error import PtraceError
-
         try:
             data = self._read(address, size)
         except (OSError, OverflowError) as exc:
+            from ptrace.error import PtraceError
+
             raise PtraceError(f"cannot read {size} bytes at {address:#x}: {exc}") from None
         if len(data) < size:
             # A read across the end of a mapping stops there; pad so struct casts still work.
@@ -61,8 +61,6 @@ class TraceeMemory:
         return array.from_buffer_copy(self.readBytes(address, ctypes.sizeof(array)))
 
     def readCString(self, address: int, max_size: int) -> tuple[bytes, bool]:  # noqa: N802
-        from ptrace.error import PtraceError
-
         chunks: list[bytes] = []
         size = 0
         while size < max_size:
@@ -73,6 +71,8 @@ class TraceeMemory:
             except (OSError, OverflowError) as exc:
                 if chunks:
                     break
+                from ptrace.error import PtraceError
+
                 raise PtraceError(f"cannot read a string at {address:#x}: {exc}") from None
             end = data.find(b"\0")
             if end != -1:
