@@ -9,7 +9,8 @@ Speed (bench/bench_trace.py): every stop costs a waitpid and two ptrace calls, l
 and little Python beside: bench_trace measures the loop at the cost of a bare ctypes loop that
 only formats the numbers. At entry only the memory the decoder will read is copied (a write's
 buffer, not a read's); decoding runs after the tracee is resumed, from that copy, and is
-memoized; lines are gathered and written every 0.1 s; with ``-e`` the syscalls not shown are
+memoized; a call decoded at exit (a read's buffer) is reused while the memory it read gives the
+same bytes; lines are gathered and written every 0.1 s; with ``-e`` the syscalls not shown are
 never decoded.
 
 ``PTRACE_SEIZE`` rather than ``PTRACE_ATTACH``: no SIGSTOP is sent, so nothing is left pending to
