@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 
     from debugtool.trace.memory import TraceeMemory
 
+    #: Per syscall number, for the decoder: its name, each argument's (index, formatter, spec,
+    #: output: None for a formatter that takes no ``output``), how many are known at entry,
+    #: how many in all.
+    Steps = tuple[str, tuple[tuple[int, Callable[..., Any], str, bool | None], ...], int, int]
+
 #: Syscall classes, as strace's ``%file``, ``%network``, ``%process``, ``%memory``, ``%signal``
 #: (strace's sysent flags TF, TN, TP, TM, TS) for x86-64.
 SYSCALL_CLASSES: dict[str, frozenset[str]] = {
@@ -219,11 +224,11 @@ class Call:
     values: list[Any]
     split: int
     more: bool = False  # decoded at entry only: arguments follow, shown at exit
+    text: str = ""  # ``name(arg, arg)`` as strace prints it: made once, written per syscall
 
-    @property
-    def text(self) -> str:
-        """``name(arg, arg)`` as strace prints it."""
-        return f"{self.name}({', '.join(self.texts)})"
+    def __post_init__(self) -> None:
+        if not self.text:
+            self.text = f"{self.name}({', '.join(self.texts)})"
 
     @property
     def head(self) -> str:
@@ -900,6 +905,21 @@ def decoder(
     default), the result once known; ``entry`` decodes only what is known at entry."""
     names = names if names is not None else syscall_names()
     limit = string_max_length
+    known: dict[int, Steps] = {}
+
+    def steps(nr: int) -> Steps:
+        name = names.get(nr) or f"syscall_{nr:#x}"
+        sig = signature(name)
+        found = known[nr] = (
+            name,
+            tuple(
+                (i, _FORMATTERS[kind], spec, output if kind in _IN_OR_OUT else None)
+                for i, (kind, spec, output) in enumerate(sig.kinds)
+            ),
+            sig.split,
+            len(sig.kinds),
+        )
+        return found
 
     def decode(
         memory: TraceeMemory,
@@ -910,29 +930,29 @@ def decoder(
         live: TraceeMemory | None = None,
         entry: bool = False,
     ) -> Call:
-        name = names.get(nr) or f"syscall_{nr:#x}"
-        sig = signature(name)
+        name, formatters, at_entry, count = known.get(nr) or steps(nr)
         ctx = _Context(args, memory, live or memory, rval, failed, limit)
         texts: list[str] = []
         values: list[Any] = []
         split = 0
-        for index, (kind, spec, output) in enumerate(sig.kinds):
-            if index == sig.split and entry:
+        for index, formatter, spec, output in formatters:
+            if index == at_entry and entry:
                 break
-            formatter = _FORMATTERS[kind]
             try:
-                if kind in _IN_OR_OUT:
-                    shown = formatter(ctx, index, spec, output)  # type: ignore[call-arg]
-                else:
+                if output is None:
                     shown = formatter(ctx, index, spec)
+                else:
+                    shown = formatter(ctx, index, spec, output)
             except Exception:  # noqa: BLE001 - a short read inside a struct: the address
                 shown = _fmt_ptr(ctx, index, spec)
             if shown is not None:
                 texts.append(shown[0])
                 values.append(shown[1])
-            if index < sig.split:
+            if index < at_entry:
                 split = len(texts)
-        return Call(name, texts, values, split, entry and sig.split < len(sig.kinds))
+        return Call(
+            name, texts, values, split, entry and at_entry < count, f"{name}({', '.join(texts)})"
+        )
 
     return decode
 

@@ -34,23 +34,45 @@ def quote(data: bytes, hexstr: bool = False) -> str:
     """Return ``data`` in double quotes as strace's ``string_quote`` writes it: C escapes for
     ``\\n \\t \\r \\f \\v \\" \\\\``, printable ASCII as is, every other byte in octal (three
     digits when an octal digit follows, else as few as it takes); ``hexstr`` writes every byte
-    as ``\\xNN`` (strace's choice for random bytes, as getrandom's)."""
+    as ``\\xNN`` (strace's choice for random bytes, as getrandom's).
+
+    The tracer quotes a buffer per syscall: one ``translate`` over precomputed escapes, and a
+    byte-by-byte pass only for an octal escape followed by an octal digit."""
     if hexstr:
-        return '"' + "".join(f"\\x{c:02x}" for c in data) + '"'
-    out = ['"']
-    size = len(data)
-    for i, c in enumerate(data):
-        simple = _SIMPLE.get(c)
-        if simple is not None:
-            out.append(simple)
-        elif 0x20 <= c <= 0x7E:
-            out.append(chr(c))
-        elif i + 1 < size and 0x30 <= data[i + 1] <= 0x37:
-            out.append(f"\\{c:03o}")
-        else:
-            out.append(f"\\{c:o}")
-    out.append('"')
-    return "".join(out)
+        return '"' + "".join(map(_HEX.__getitem__, data)) + '"'
+    if len(data) == 1:
+        return _ONE[data[0]]
+    special = data.translate(None, _PLAIN)
+    if not special:
+        return '"' + data.decode("ascii") + '"'
+    if special.translate(None, _NOT_OCTAL) and _octal_digit_follows(data):
+        out = ['"']
+        size = len(data)
+        for i, c in enumerate(data):
+            if c in _OCTAL and i + 1 < size and 0x30 <= data[i + 1] <= 0x37:
+                out.append(f"\\{c:03o}")
+            else:
+                out.append(_ESCAPE_LIST[c])
+        out.append('"')
+        return "".join(out)
+    return '"' + data.decode("latin-1").translate(_ESCAPES) + '"'
+
+
+def _octal_digit_follows(data: bytes) -> bool:
+    """Whether a byte ``quote`` writes in octal is followed by an octal digit (``0``-``7``)."""
+    return any(c in _OCTAL and 0x30 <= d <= 0x37 for c, d in zip(data, data[1:], strict=False))
+
+
+#: Each byte as ``quote`` writes it when no octal digit follows, alone in quotes, and (for
+#: ``str.translate``) those that are not written as themselves.
+_ESCAPE_LIST = [_SIMPLE.get(c) or (chr(c) if 0x20 <= c <= 0x7E else f"\\{c:o}") for c in range(256)]
+_ONE = [f'"{text}"' for text in _ESCAPE_LIST]
+_ESCAPES = {c: text for c, text in enumerate(_ESCAPE_LIST) if text != chr(c)}
+#: For ``bytes.translate``: the bytes written as themselves, and those not written in octal.
+_PLAIN = bytes(c for c in range(256) if c not in _ESCAPES)
+_OCTAL = frozenset(c for c in _ESCAPES if c not in _SIMPLE)
+_NOT_OCTAL = bytes(c for c in range(256) if c not in _OCTAL)
+_HEX = [f"\\x{c:02x}" for c in range(256)]
 
 
 def cut(data: bytes, limit: int, hexstr: bool = False) -> str:

@@ -37,11 +37,11 @@ class TraceeMemory:
         return os.pread(self._mem(), size, address)
 
     def readBytes(self, address: int, size: int) -> bytes:  # noqa: N802 - python-ptrace's API
-        from ptrace.error import PtraceError
-
         try:
             data = self._read(address, size)
         except (OSError, OverflowError) as exc:
+            from ptrace.error import PtraceError
+
             raise PtraceError(f"cannot read {size} bytes at {address:#x}: {exc}") from None
         if len(data) < size:
             # A read across the end of a mapping stops there; pad so struct casts still work.
@@ -61,8 +61,6 @@ class TraceeMemory:
         return array.from_buffer_copy(self.readBytes(address, ctypes.sizeof(array)))
 
     def readCString(self, address: int, max_size: int) -> tuple[bytes, bool]:  # noqa: N802
-        from ptrace.error import PtraceError
-
         chunks: list[bytes] = []
         size = 0
         while size < max_size:
@@ -73,6 +71,8 @@ class TraceeMemory:
             except (OSError, OverflowError) as exc:
                 if chunks:
                     break
+                from ptrace.error import PtraceError
+
                 raise PtraceError(f"cannot read a string at {address:#x}: {exc}") from None
             end = data.find(b"\0")
             if end != -1:
@@ -120,6 +120,43 @@ class SnapshotMemory(TraceeMemory):
 
     def close(self) -> None:
         pass  # the live memory's file is not ours
+
+
+class RecordingMemory(TraceeMemory):
+    """A tracee's live memory that notes each read and what it gave (None: unreadable), so a
+    decode at syscall exit can be reused while the same reads give the same bytes
+    (``same_reads``): a decode depends on nothing else than the syscall and its memory."""
+
+    def __init__(self, live: TraceeMemory) -> None:
+        super().__init__(live.pid)
+        self.live = live
+        self.reads: list[tuple[int, int, bytes | None]] = []
+
+    def _read(self, address: int, size: int) -> bytes:
+        try:
+            data = self.live._read(address, size)
+        except (OSError, OverflowError):
+            self.reads.append((address, size, None))
+            raise
+        self.reads.append((address, size, data))
+        return data
+
+    def close(self) -> None:
+        pass  # the live memory's file is not ours
+
+
+def same_reads(memory: TraceeMemory, reads: tuple[tuple[int, int, bytes | None], ...]) -> bool:
+    """Whether each of ``reads`` (``RecordingMemory.reads``) gives the same bytes now."""
+    pread = os.pread
+    fd = memory._fd or memory._mem()
+    for address, size, data in reads:
+        try:
+            if pread(fd, size, address) != data:
+                return False
+        except (OSError, OverflowError):
+            if data is not None:
+                return False
+    return True
 
 
 class ProbeMemory(TraceeMemory):

@@ -9,7 +9,8 @@ Speed (bench/bench_trace.py): every stop costs a waitpid and two ptrace calls, l
 and little Python beside: bench_trace measures the loop at the cost of a bare ctypes loop that
 only formats the numbers. At entry only the memory the decoder will read is copied (a write's
 buffer, not a read's); decoding runs after the tracee is resumed, from that copy, and is
-memoized; lines are gathered and written every 0.1 s; with ``-e`` the syscalls not shown are
+memoized; a call decoded at exit (a read's buffer) is reused while the memory it read gives the
+same bytes; lines are gathered and written every 0.1 s; with ``-e`` the syscalls not shown are
 never decoded.
 
 ``PTRACE_SEIZE`` rather than ``PTRACE_ATTACH``: no SIGSTOP is sent, so nothing is left pending to
@@ -75,7 +76,13 @@ from debugtool.trace.decode import (
 )
 from debugtool.trace.formats import siginfo, signal_name
 from debugtool.trace.lines import Clock, event_json, json_line, pid_label
-from debugtool.trace.memory import SNAPSHOT_MIN, SnapshotMemory, TraceeMemory
+from debugtool.trace.memory import (
+    SNAPSHOT_MIN,
+    RecordingMemory,
+    SnapshotMemory,
+    TraceeMemory,
+    same_reads,
+)
 from debugtool.trace.summary import SyscallStats
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # end the trace, detached
@@ -185,6 +192,10 @@ class Tracer:
         # a line of another tracee meanwhile cuts it with "<unfinished ...>".
         self._open: Tracee | None = None
         self.plans: dict[int, Plan] = {}
+        # "exit" plans decoded: (entry key, result, failed) -> the call and the live reads
+        # it made (``_decode_exit``)
+        self._exits: dict[tuple[Any, ...], tuple[Call, tuple[tuple[int, int, bytes | None], ...]]]
+        self._exits = {}
         self.tracees: dict[int, Tracee] = {}
         self.result = TraceResult()
         self._stop_reason = ""
@@ -351,13 +362,16 @@ class Tracer:
             self.plans[nr] = plan
         return plan
 
-    def _entry_memory(self, tracee: Tracee, plan: Plan, key: tuple[Any, ...]) -> SnapshotMemory:
+    def _entry_memory(
+        self, tracee: Tracee, plan: Plan, key: tuple[Any, ...], live: TraceeMemory | None = None
+    ) -> SnapshotMemory:
         """Return the memory as copied at entry: ``key`` is the syscall info (op, nr, six
-        arguments) and one copy per non-NULL pointer in ``plan.copies``."""
+        arguments) and one copy per non-NULL pointer in ``plan.copies``; a read elsewhere goes
+        to ``live`` (the tracee's memory by default)."""
         args = key[2:8]
         addresses = [args[i] for i in plan.copies if args[i]]
         regions = list(zip(addresses, key[8:], strict=True))
-        return SnapshotMemory(tracee.memory, regions, self.window)
+        return SnapshotMemory(live or tracee.memory, regions, self.window)
 
     def _decode_copy(self, tracee: Tracee, plan: Plan, key: tuple[Any, ...]) -> tuple[Call, bool]:
         """Decode a syscall from the memory copied at its entry (``_entry_memory``).
@@ -374,10 +388,19 @@ class Tracer:
 
     def _decode_exit(self, tracee: Tracee, plan: Plan, rval: int, failed: bool) -> Call:
         """Decode an "exit" plan's syscall at its exit, the tracee stopped: what the kernel
-        filled in from the live memory, the rest from the copy taken at entry."""
+        filled in from the live memory, the rest from the copy taken at entry.
+
+        The call is kept in ``_exits`` with the live reads it made (``RecordingMemory``): the
+        same syscall with the same result whose reads give the same bytes decodes the same,
+        and the loop looks it up."""
         key = tracee.key
-        entry = self._entry_memory(tracee, plan, key) if plan.copies else tracee.memory
-        return self.decode(entry, plan.nr, key[2:8], rval, failed, live=tracee.memory)
+        live = RecordingMemory(tracee.memory)
+        entry = self._entry_memory(tracee, plan, key, live) if plan.copies else live
+        call = self.decode(entry, plan.nr, key[2:8], rval, failed, live=live)
+        if len(self._exits) >= 50_000:
+            self._exits.clear()
+        self._exits[(key, rval, failed)] = (call, tuple(live.reads))
+        return call
 
     def _loop(self) -> None:
         # The hot path: each stop costs a waitpid and two ptrace calls, and as little Python as
@@ -416,6 +439,7 @@ class Tracer:
         wait4 = os.wait4
         stime = 0.0
         decoded: dict[tuple[Any, ...], Call] = {}  # syscall info and copied memory -> call
+        exits = self._exits
         try:
             while tracees:
                 if self._attention:  # a signal, a due flush, or the reader went away
@@ -531,9 +555,15 @@ class Tracer:
                     is_error = fields[2] & 0xFF
                     call = tracee.call
                     if call is None and not summary:
-                        call = tracee.call = self._decode_exit(
-                            tracee, left, fields[1], bool(is_error)
-                        )
+                        # Looked up when the same syscall, with the same result, reads the
+                        # same bytes (read(0, "\0", 1) again and again); else decoded.
+                        seen = exits.get((tracee.key, fields[1], is_error))  # 1 == True
+                        if seen is not None and same_reads(tracee.memory, seen[1]):
+                            call = tracee.call = seen[0]
+                        else:
+                            call = tracee.call = self._decode_exit(
+                                tracee, left, fields[1], bool(is_error)
+                            )
                     # Resume first: the tracee runs while we count and write the line.
                     raw(resume, pid, 0, 0)
                     self._held = 0

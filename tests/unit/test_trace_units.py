@@ -238,6 +238,59 @@ def test_strings_escaped_and_cut_as_strace() -> None:
     assert '"/' + "x" * 100 + '"' in _text("open", path, 0, 0)  # a path is never cut
 
 
+def _quote_byte_by_byte(data: bytes) -> str:
+    # strace's string_quote, one byte at a time: what formats.quote's tables must agree with.
+    simple = {34: '\\"', 92: "\\\\", 12: "\\f", 10: "\\n", 13: "\\r", 9: "\\t", 11: "\\v"}
+    out = []
+    for i, c in enumerate(data):
+        if c in simple:
+            out.append(simple[c])
+        elif 0x20 <= c <= 0x7E:
+            out.append(chr(c))
+        elif i + 1 < len(data) and 0x30 <= data[i + 1] <= 0x37:
+            out.append(f"\\{c:03o}")
+        else:
+            out.append(f"\\{c:o}")
+    return '"' + "".join(out) + '"'
+
+
+def test_quote_agrees_with_strace_byte_by_byte() -> None:
+    # Every byte alone and before every other byte (octal digits included), and longer
+    # strings that take each of quote's paths: plain ASCII, escapes, octal before a digit.
+    cases = [bytes([a, b]) for a in range(256) for b in range(256)] + [
+        bytes([c]) for c in range(256)
+    ]
+    cases += [
+        b"",
+        b"/usr/lib/libc.so.6",
+        b'say "hi"\n\t',
+        b"\0\0017\3778\x7f0\n",
+        bytes(range(256)),
+    ]
+    for data in cases:
+        assert formats.quote(data) == _quote_byte_by_byte(data), data
+    assert formats.quote(b"\x00\xab") == '"\\0\\253"'
+    assert formats.quote(b"\x00\xab", hexstr=True) == '"\\x00\\xab"'
+
+
+def test_exit_decode_is_looked_up_only_while_its_reads_give_the_same_bytes() -> None:
+    tracer = Tracer(os.getpid(), out=io.StringIO())
+    tracee = Tracee(os.getpid(), 1, memory.TraceeMemory(os.getpid()))
+    buf = ctypes.create_string_buffer(b"\0", 8)
+    plan = tracer._plan(NUMBER["read"])
+    tracee.key = (1, plan.nr, 0, ctypes.addressof(buf), 1, 0, 0, 0)
+    call = tracer._decode_exit(tracee, plan, 1, False)
+    assert call.text == 'read(0, "\\0", 1)'
+    seen, reads = tracer._exits[(tracee.key, 1, False)]
+    assert seen is call and reads == ((ctypes.addressof(buf), 1, b"\0"),)
+    assert memory.same_reads(tracee.memory, reads)
+    buf[0] = b"x"
+    assert not memory.same_reads(tracee.memory, reads)
+    assert tracer._decode_exit(tracee, plan, 1, False).text == 'read(0, "x", 1)'
+    assert not memory.same_reads(tracee.memory, ((0x10, 1, b"\0"),))  # unmapped now
+    assert memory.same_reads(tracee.memory, ((0x10, 1, None),))  # and unmapped then
+
+
 def test_output_arguments_wait_for_the_exit() -> None:
     buf, _keep = _addr(b"hello\n")
     decoder = decode.decoder()
