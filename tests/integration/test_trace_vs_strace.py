@@ -76,8 +76,11 @@ def _name(text: str) -> str:
 # Whether the shell's SIGCHLD for the killed child lands inside its WNOHANG wait4, during its
 # sigsuspend or before it changes the shell's path (a "Terminated" message with its mask set
 # and restored around it; a sigsuspend interrupted): these lines come in one run and not the
-# other, whichever tracer runs.
-RACY = re.compile(r"^(rt_sigprocmask\(SIG_SETMASK, |rt_sigsuspend\(|rt_sigreturn\(.*EINTR)")
+# other, whichever tracer runs. So does the shell's WNOHANG wait4 that reaps a child only when
+# its SIGCHLD came first (it returns the PID in one run, 0 or nothing in the other).
+RACY = re.compile(
+    r"^(rt_sigprocmask\(SIG_SETMASK, |rt_sigsuspend\(|rt_sigreturn\(.*EINTR|wait4\(-1, .*WNOHANG)"
+)
 
 
 def _by_class(texts: list[str], klass: str) -> set[str]:
