@@ -227,7 +227,7 @@ def test_audit_command_lists_execs(started: dict[str, harness.Started], cli, aud
     table = cli("audit")
     assert table.returncode == 0
     lines = table.stdout.splitlines()
-    assert lines[0].split()[:6] == ["TIME", "(UTC)", "USER", "TARGET", "ACTION", "MODE"]
+    assert lines[0].split()[:6] == ["TIME", "USER", "TARGET", "ACTION", "MODE", "EXIT"]
     assert c.name in lines[1] and "runtime" in lines[1]  # newest last
     assert other.name in lines[2] and " ns " in lines[2] and "sh -c 'exit 3'" in lines[2]
     only = json.loads(cli("audit", "--json", "--target", other.name).stdout)
