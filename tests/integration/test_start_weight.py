@@ -151,3 +151,15 @@ def test_completion_target_listing_imports_nothing_heavy(
     assert "debugtool.completion.targets" in modules
     assert "debugtool.runtimes.docker" in modules  # it did the work
     assert heavy(modules) == {}
+
+
+@pytest.mark.parametrize("form", ["id", "name"])
+def test_logs_imports_nothing_heavy(tmp_path: Path, docker_target: harness.Started, form) -> None:
+    """``logs --tail`` is measured against ``docker logs`` (bench/bench_logs.py): as lean as ps,
+    and a full id no longer brings the exec client."""
+    target = docker_target.id if form == "id" else docker_target.name
+    modules = imported(tmp_path, "logs", "--tail", "5", target)
+    assert "debugtool.logs.sources" in modules
+    assert heavy(modules) == {}
+    if form == "id":
+        assert "debugtool.runtimes.docker_exec" not in modules
