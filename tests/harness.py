@@ -434,6 +434,17 @@ class Started:
     extra: dict = field(default_factory=dict)
 
 
+def wait_for(check, what: str = "the condition held", timeout: float = 30) -> None:
+    """Poll ``check`` until it is true; fail the test with ``what`` (what did not happen) when it
+    is not within ``timeout`` seconds (a guard, not a timed assertion)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(what)
+
+
 def _wait_pid(get, timeout: float = 20) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

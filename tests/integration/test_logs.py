@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,15 +30,6 @@ HOSTILE = r"printf 'evil \033]0;pwned\007 \033[2J done\n'"
 SCRIPT = f"echo first; echo to-stderr >&2; sleep 0.3; {HOSTILE}; echo last"
 
 
-def wait_for(condition, timeout: float = 30.0, what: str = "the condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what} never held")
-
-
 def json_log(cid: str) -> Path:
     return Path(f"/var/lib/docker/containers/{cid}/{cid}-json.log")
 
@@ -47,7 +37,7 @@ def json_log(cid: str) -> Path:
 @pytest.fixture(scope="module")
 def web(module_containers: harness.Containers) -> harness.Started:
     started = module_containers.docker(cmd=("/bin/sh", "-c", f"{SCRIPT}; sleep 100000"))
-    wait_for(lambda: b"last" in json_log(started.id).read_bytes(), what="the log written")
+    harness.wait_for(lambda: b"last" in json_log(started.id).read_bytes(), what="the log written")
     return started
 
 
@@ -91,7 +81,7 @@ def test_docker_json_file_and_api_match_docker_logs(containers, cli) -> None:
     it: through the API stream) against ``docker logs`` of the same output."""
     by_file = containers.docker(cmd=("/bin/sh", "-c", SCRIPT))
     by_api = containers.docker("--log-driver", "local", cmd=("/bin/sh", "-c", SCRIPT))
-    wait_for(lambda: exited(by_file) and exited(by_api), what="both containers done")
+    harness.wait_for(lambda: exited(by_file) and exited(by_api), what="both containers done")
     for started in (by_file, by_api):
         ours = cli("logs", "-t", started.name)
         docker = subprocess.run(
@@ -183,7 +173,7 @@ def test_ten_megabytes_of_log_tail_is_right(containers, cli) -> None:
             ' than most"; done',
         )
     )
-    wait_for(
+    harness.wait_for(
         lambda: "exited" in harness.run("docker", "inspect", "-f", "{{.State.Status}}", started.id),
         timeout=300,
         what="200,000 lines written",
@@ -219,7 +209,7 @@ def test_follow_across_a_real_json_file_rotation(containers, tmp_path) -> None:
         ),
     )
     path = json_log(started.id)
-    wait_for(path.exists, what="the json-file created")
+    harness.wait_for(path.exists, what="the json-file created")
     # A file, not a pipe: a pipe nobody reads would stop the CLI, and a follower held up
     # while two files rotate away has lost them.
     output = tmp_path / "out.txt"
@@ -252,7 +242,7 @@ def test_follow_across_a_real_json_file_rotation(containers, tmp_path) -> None:
 
 def test_podman_k8s_file(containers, cli) -> None:
     started = containers.podman(cmd=("/bin/sh", "-c", f"{SCRIPT}; sleep 100000"))
-    wait_for(
+    harness.wait_for(
         lambda: "last" in harness.run("podman", "logs", started.id, check=False),
         what="podman's log written",
     )
@@ -273,7 +263,9 @@ def test_containerd_log_uri_file(containers, cli, tmp_path) -> None:
     started = containers.containerd(
         "--log-uri", f"file://{path}", cmd=("/bin/sh", "-c", f"{SCRIPT}; sleep 100000")
     )
-    wait_for(lambda: path.exists() and b"last" in path.read_bytes(), what="ctr's log written")
+    harness.wait_for(
+        lambda: path.exists() and b"last" in path.read_bytes(), what="ctr's log written"
+    )
     done = cli("logs", f"containerd:{started.name}")
     assert done.returncode == 0, done.stderr
     # The shim writes stdout and stderr to one file, as they come: no stream, no time.

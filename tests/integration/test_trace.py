@@ -52,22 +52,13 @@ def _calls(stdout: str) -> list[re.Match[str]]:
 @pytest.fixture(scope="module")
 def workload(module_containers: harness.Containers) -> harness.Started:
     c = module_containers.docker(cmd=("/bin/sh", "-c", WORKLOAD))
-    _wait_for(lambda: _counter(c.pid) >= 2, "the workload did not start counting")
+    harness.wait_for(lambda: _counter(c.pid) >= 2, "the workload did not start counting")
     return c
 
 
 @pytest.fixture
 def audit_env(tmp_path: Path) -> dict[str, str]:
     return {"DEBUGTOOL_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
-
-
-def _wait_for(check, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(what)
 
 
 def _counter(pid: int) -> int:
@@ -106,7 +97,7 @@ def assert_running_untraced(pid: int) -> None:
             assert status["TracerPid"] == "0", (p, status["Name"], status["TracerPid"])
             assert status["State"][0] not in "tT", (p, status["Name"], status["State"])
     before = _counter(pid)
-    _wait_for(lambda: _counter(pid) >= before + 2, "the container's loop stopped counting")
+    harness.wait_for(lambda: _counter(pid) >= before + 2, "the container's loop stopped counting")
     with Namespace(pid, "net"):
         conn = socket.create_connection(("127.0.0.1", 8080), timeout=10)
     conn.close()
@@ -131,7 +122,7 @@ def _start(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[st
 
 
 def _wait_tracing(out: Path) -> None:
-    _wait_for(lambda: out.exists() and out.stat().st_size > 0, "the trace printed nothing")
+    harness.wait_for(lambda: out.exists() and out.stat().st_size > 0, "the trace printed nothing")
 
 
 # --- what a trace shows --------------------------------------------------------------------
@@ -274,7 +265,9 @@ def test_lines_are_written_while_tracing(workload: harness.Started, audit_env, t
     out = tmp_path / "trace.txt"
     proc = _start(workload.id, "--pid", str(cpid), "-o", str(out), env=audit_env)
     try:
-        _wait_for(lambda: out.exists() and "accept" in out.read_text(), "no line was flushed")
+        harness.wait_for(
+            lambda: out.exists() and "accept" in out.read_text(), "no line was flushed"
+        )
         assert proc.poll() is None  # still tracing
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
@@ -355,7 +348,7 @@ def test_sigkill_of_debugtool_leaves_the_target_running(
     # The kernel detached the tracees (no PTRACE_O_EXITKILL); the waker child died with us.
     assert_running_untraced(workload.pid)
     for child in children:
-        _wait_for(lambda c=child: _dead(c), "the waker outlived us")
+        harness.wait_for(lambda c=child: _dead(c), "the waker outlived us")
 
 
 def test_signals_reach_the_traced_process(workload: harness.Started, audit_env, tmp_path) -> None:
@@ -366,7 +359,7 @@ def test_signals_reach_the_traced_process(workload: harness.Started, audit_env, 
     try:
         _wait_tracing(out)
         os.kill(workload.pid, signal.SIGUSR1)  # delivered through a signal-delivery-stop
-        _wait_for(usr1.exists, "the shell's USR1 trap never ran: the signal was swallowed")
+        harness.wait_for(usr1.exists, "the shell's USR1 trap never ran: the signal was swallowed")
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=30)
     finally:
@@ -388,7 +381,7 @@ def test_group_stop_is_kept_not_turned_into_a_ptrace_stop(
     out = tmp_path / "trace.txt"
     proc = _start(workload.id, "--pid", str(cpid), "-o", str(out), env=audit_env)
     try:
-        _wait_for(lambda: _tracer(listener) == proc.pid, "debugtool did not attach")
+        harness.wait_for(lambda: _tracer(listener) == proc.pid, "debugtool did not attach")
         os.kill(listener, signal.SIGSTOP)
         time.sleep(0.5)
         proc.send_signal(signal.SIGTERM)
@@ -403,7 +396,7 @@ def test_group_stop_is_kept_not_turned_into_a_ptrace_stop(
             proc.kill()
             proc.wait()
         os.kill(listener, signal.SIGCONT)
-    _wait_for(
+    harness.wait_for(
         lambda: procfs.parse_status(procfs.read_text(listener, "status"))["State"][0] == "S",
         "the listener did not run on after SIGCONT",
     )
@@ -426,7 +419,7 @@ while True:
 def test_every_thread_is_attached(containers: harness.Containers, cli, audit_env) -> None:
     # Threads that exist before tracing starts are traced without -f (every /proc/PID/task).
     box = containers.sandbox(cmd=(sys.executable, "-c", THREADS))
-    _wait_for(lambda: len(os.listdir(f"/proc/{box.pid}/task")) == 4, "threads did not start")
+    harness.wait_for(lambda: len(os.listdir(f"/proc/{box.pid}/task")) == 4, "threads did not start")
     result = cli(
         "trace", f"pid:{box.pid}", "-e", "stat,newfstatat", "--duration", "2", env=audit_env
     )
@@ -475,14 +468,14 @@ def test_refuses_a_process_strace_holds(
     containers: harness.Containers, cli, audit_env: dict[str, str]
 ) -> None:
     c = containers.docker(cmd=("/bin/sh", "-c", WORKLOAD))
-    _wait_for(lambda: _counter(c.pid) >= 1, "the workload did not start")
+    harness.wait_for(lambda: _counter(c.pid) >= 1, "the workload did not start")
     strace = subprocess.Popen(
         ["strace", "-p", str(c.pid), "-o", "/dev/null"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        _wait_for(
+        harness.wait_for(
             lambda: (
                 procfs.parse_status(procfs.read_text(c.pid, "status"))["TracerPid"]
                 == str(strace.pid)

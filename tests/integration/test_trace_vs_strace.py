@@ -104,15 +104,6 @@ def _runs(pid: int) -> int:
         return 0
 
 
-def _wait_for(check, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(what)
-
-
 def _traced(pid: int) -> bool:
     status = Path(f"/proc/{pid}/status").read_text()
     return re.search(r"^TracerPid:\t0$", status, re.M) is None
@@ -123,12 +114,12 @@ def _run_once(container: harness.Started, argv: list[str]) -> None:
     before = _runs(container.pid)
     tracer = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        _wait_for(lambda: _traced(container.pid), f"{argv[0]} did not attach")
+        harness.wait_for(lambda: _traced(container.pid), f"{argv[0]} did not attach")
         time.sleep(0.3)  # debugtool attaches, then starts its loop
         fifo = os.open(f"/proc/{container.pid}/root/tmp/go", os.O_WRONLY)
         os.write(fifo, b"go\n")
         os.close(fifo)
-        _wait_for(lambda: _runs(container.pid) > before, "the workload did not finish")
+        harness.wait_for(lambda: _runs(container.pid) > before, "the workload did not finish")
         time.sleep(0.3)
         tracer.send_signal(signal.SIGINT)
         _, err = tracer.communicate(timeout=30)
@@ -142,7 +133,7 @@ def _run_once(container: harness.Started, argv: list[str]) -> None:
 @pytest.fixture(scope="module")
 def both(module_containers: harness.Containers, tmp_path_factory) -> tuple[list[str], list[str]]:
     c = module_containers.docker(cmd=("/bin/sh", "-c", SCRIPT))
-    _wait_for(lambda: Path(f"/proc/{c.pid}/root/tmp/go").exists(), "no FIFO")
+    harness.wait_for(lambda: Path(f"/proc/{c.pid}/root/tmp/go").exists(), "no FIFO")
     work = tmp_path_factory.mktemp("strace")
     theirs, ours = work / "strace.txt", work / "debugtool.txt"
     _run_once(c, ["strace", "-f", "-p", str(c.pid), "-o", str(theirs)])
