@@ -12,7 +12,6 @@ References: RFC 9113 (HTTP/2), RFC 7541 (HPACK), and gRPC's PROTOCOL-HTTP2.md.
 from __future__ import annotations
 
 import _socket
-import struct
 import time
 
 from debugtool.record import field, record
@@ -299,10 +298,7 @@ def encode_headers(headers: list[tuple[str, str]]) -> bytes:
 def frame(kind: int, flags: int, stream: int, payload: bytes = b"") -> bytes:
     """Return one HTTP/2 frame."""
     return (
-        struct.pack(">I", len(payload))[1:]
-        + bytes([kind, flags])
-        + struct.pack(">I", stream)
-        + payload
+        len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
     )
 
 
@@ -360,12 +356,15 @@ def _exchange(
 ) -> list[bytes | GrpcError]:
     # Open every window as wide as HTTP/2 allows, so large answers (containers with their specs)
     # never wait on a WINDOW_UPDATE from us.
-    settings = struct.pack(
-        ">HIHI", SETTINGS_ENABLE_PUSH, 0, SETTINGS_INITIAL_WINDOW_SIZE, MAX_WINDOW
+    settings = (
+        SETTINGS_ENABLE_PUSH.to_bytes(2, "big")
+        + (0).to_bytes(4, "big")
+        + SETTINGS_INITIAL_WINDOW_SIZE.to_bytes(2, "big")
+        + MAX_WINDOW.to_bytes(4, "big")
     )
     out = bytearray(PREFACE)
     out += frame(SETTINGS, 0, 0, settings)
-    out += frame(WINDOW_UPDATE, 0, 0, struct.pack(">I", MAX_WINDOW - DEFAULT_WINDOW))
+    out += frame(WINDOW_UPDATE, 0, 0, (MAX_WINDOW - DEFAULT_WINDOW).to_bytes(4, "big"))
     millis = max(1, int((deadline - time.monotonic()) * 1000))
     streams: dict[int, _Stream] = {}
     for i, call in enumerate(calls):
@@ -382,7 +381,7 @@ def _exchange(
             *call.metadata.items(),
         ]
         out += frame(HEADERS, END_HEADERS, stream_id, encode_headers(headers))
-        message = b"\x00" + struct.pack(">I", len(call.request)) + call.request
+        message = b"\x00" + len(call.request).to_bytes(4, "big") + call.request
         out += frame(DATA, END_STREAM, stream_id, message)
     sock.sendall(out)
 
