@@ -177,15 +177,3 @@ def _oneline(text: str, width: int = 72) -> str:
     if len(line) > width:
         line = line[: width - 1].rsplit(" ", 1)[0] + "…"
     return line
-
-
-def words_of(spec: Spec) -> set[str]:
-    """Return every word the scripts hold unquoted (commands, flags, choices), for checks."""
-    found = {c.name for c in spec.commands}
-    for arguments in [spec.options, *(c.options + c.positionals for c in spec.commands)]:
-        for a in arguments:
-            found.update(a.flags)
-            found.update(a.choices)
-    for c in spec.commands:
-        found.update(c.actions)
-    return found
