@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from prompt_toolkit.completion import CompleteEvent, Completion
     from prompt_toolkit.document import Document
 
+    from debugtool.storage import StoppedRoot
     from debugtool.target import Target
 
 #: How much of a file ``cat``, ``grep`` and ``head`` read at most (the console is for looking).
@@ -225,6 +226,8 @@ def parse_line(line: str) -> list[Pipeline]:
 
 
 _OWN_OUTPUT = "it runs a debugtool process whose output goes straight to the terminal"
+#: Commands that read processes (or run one): a stopped container has none.
+NEEDS_PROCESS = frozenset({"ps", "tree", "net", "cgroup", "caps", "env", "refresh", "trace", "exec"})
 _TERMINAL = "it clears the terminal and writes nothing to read"
 #: What ``clear`` writes: home, erase the screen, erase the scrollback (as ncurses' clear).
 CLEAR_SCREEN = "\x1b[H\x1b[2J\x1b[3J"
@@ -232,17 +235,24 @@ CLEAR_SCREEN = "\x1b[H\x1b[2J\x1b[3J"
 
 class Console:
     """One console session on one target: the command table, the working directory inside the
-    container, and the last Snapshot (kept when the container exits)."""
+    container, and the last Snapshot (kept when the container exits).
+
+    The target is a running container (a ``Target``: its files through ``/proc/PID/root``) or a
+    stopped one (a ``storage.StoppedRoot``: its layers mounted read-only from the runtime's
+    storage), which has files but no processes.
+    """
 
     def __init__(
         self,
-        target: Target,
+        target: Target | StoppedRoot,
         out: TextIO | None = None,
         err: TextIO | None = None,
         show_secrets: bool = False,
         collect: Callable[[Target], Snapshot] | None = None,
     ) -> None:
         self.target = target
+        #: A stopped container, read from storage: no processes, nothing to run.
+        self.stopped = target.pid is None
         # Every write goes through printable(multiline=True): no control character reaches the
         # terminal, whatever a command writes. Names are escaped one by one where they are
         # written, so that a newline in a file name cannot forge a line of output.
@@ -320,6 +330,9 @@ class Console:
             self._error(f"unknown command '{name}'. Type 'help' for the list.")
             return 127
         self._check_alive()
+        if self.stopped and name in NEEDS_PROCESS:
+            self._error(f"{name}: {self._no_processes()}")
+            return 1
         try:
             return cmd.run(args)
         except _HelpShown:
@@ -340,6 +353,13 @@ class Console:
     def _error(self, message: str) -> None:
         self.err.write(f"{printable(message)}\n")
         self.err.flush()
+
+    def _no_processes(self) -> str:
+        c = self.target.container
+        return (
+            f"container {c.name} is {c.status}: it has no processes and nothing can run in it; "
+            "its files are read from its runtime's storage (ls, cat, find, grep work)."
+        )
 
     def _check_alive(self) -> None:
         if not self.gone and not self.target.alive():
@@ -371,6 +391,8 @@ class Console:
         return self._snapshot
 
     def _take_snapshot(self) -> Snapshot:
+        if self.stopped:
+            raise ConsoleError(self._no_processes())
         if self._collect is not None:
             return self._collect(self.target)
         from debugtool.collect import collect_snapshot
@@ -516,7 +538,26 @@ class Console:
     def cmd_mounts(self, args: list[str]) -> int:
         from debugtool import render
 
+        if self.stopped:
+            return self._layers(args)
         return self._section("mounts", "mounts", args, lambda s: s.mounts, render.mounts)
+
+    def _layers(self, args: list[str]) -> int:
+        """``mounts`` of a stopped container: the layers its root is read from (it has no
+        mounts until it runs again)."""
+        layers = cast("StoppedRoot", self.target).layers
+        if self._json_flag("mounts", args):
+            output.emit_json(layers, self.out)
+            return 0
+        self.out.write(
+            f"/ is overlay, read-only, from {printable(layers.source)} "
+            f"({printable(layers.driver)}); no other mounts while the container is stopped.\n"
+        )
+        if layers.upper:
+            self.out.write(f"  container  {printable(layers.upper)}\n")
+        for path in layers.lowers:
+            self.out.write(f"  image      {printable(path)}\n")
+        return 0
 
     def cmd_net(self, args: list[str]) -> int:
         from debugtool import render
@@ -651,11 +692,13 @@ class Console:
         from debugtool import procfs
 
         maps = []
-        for name in ("uid_map", "gid_map"):
+        for name in ("uid_map", "gid_map") if self.target.pid is not None else ():
             try:
                 maps.append(procfs.parse_id_map(procfs.read_text(self.target.pid, name)))
             except DebugtoolError:
                 maps.append(procfs.IDENTITY_MAP)
+        while len(maps) < 2:  # a stopped container: no user namespace to map through
+            maps.append(procfs.IDENTITY_MAP)
         return Owners(rootfs.users(self.root), rootfs.groups(self.root), maps[0], maps[1])
 
     def _ls_entry(
@@ -1096,6 +1139,8 @@ class Console:
         return results
 
     def complete_pids(self, partial: str) -> list[str]:
+        if self.stopped:
+            return []
         try:
             procs = self.snapshot().processes
         except DebugtoolError:
@@ -1247,9 +1292,8 @@ def interact(console: Console) -> int:
 
     def toolbar() -> str:
         status = "exited" if console.gone else c.status
-        return printable(
-            f" {c.runtime}  {c.short_id}  status: {status}  pid: {console.target.pid} "
-        )
+        pid = "none (files from storage)" if console.stopped else console.target.pid
+        return printable(f" {c.runtime}  {c.short_id}  status: {status}  pid: {pid} ")
 
     session: PromptSession[str] = PromptSession(
         history=history,
@@ -1262,6 +1306,8 @@ def interact(console: Console) -> int:
         f"debugtool console on {printable(c.name)} ({c.runtime} {printable(c.short_id)}). "
         "Nothing runs inside the container. Type 'help' for commands.\n"
     )
+    if console.stopped:
+        console.out.write(printable(cast("StoppedRoot", console.target).describe()) + "\n")
     while not console.done:
         try:
             line = session.prompt(f"{printable(c.name)}:{printable(console.cwd)}> ")
@@ -1274,9 +1320,17 @@ def interact(console: Console) -> int:
     return 0
 
 
-def run(target: Target, commands: str | None = None, show_secrets: bool = False) -> int:
-    """Run a console on ``target``: the ``commands`` line without a prompt, or interactively."""
+def run(
+    target: Target | StoppedRoot, commands: str | None = None, show_secrets: bool = False
+) -> int:
+    """Run a console on ``target``: the ``commands`` line without a prompt, or interactively.
+
+    On a stopped container, a script's (or piped input's) first line on standard error says
+    that its files come from storage and that it has no processes.
+    """
     console = Console(target, show_secrets=show_secrets)
+    if console.stopped and (commands is not None or not sys.stdin.isatty()):
+        console._error(cast("StoppedRoot", target).describe())
     if commands is not None:
         return console.run_line(commands)
     if not sys.stdin.isatty():

@@ -20,7 +20,10 @@ def register(sub: SubcommandsLike) -> None:
         description="Inspect one container from the host without running anything inside it: "
         "ps, tree, mounts, net, cgroup, caps, env, and ls, cat, head, tail, stat, find, grep over "
         "the container's own files (symlinks resolve inside the container's root, never on the "
-        "host). '|' pipes one command into the next, as in a shell ('cat /etc/passwd | grep "
+        "host). On a stopped (exited, created) Docker, podman or containerd container the files "
+        "are read-only from the runtime's storage (its image layers and its own layer, as the "
+        "container saw them, mounted where nothing else sees them), and commands that need "
+        "processes say there are none. '|' pipes one command into the next, as in a shell ('cat /etc/passwd | grep "
         "root', 'ps | grep nginx', 'env | sort'; sort, uniq and wc are there for pipes); there "
         "is no '>': nothing is written on the host or in the container. 'exec', 'trace' and "
         "'bundle' go through debugtool's audited paths. Tab completes commands, container "
@@ -49,5 +52,12 @@ def run(args: argparse.Namespace) -> int:
 
     with open_source(args) as source:
         assert isinstance(source, LiveSource)  # the console reads a live container's files
-        target = source.target(source.find(args.target))
+        container = source.find(args.target)
+        if not container.running and container.status not in ("running", "paused"):
+            # Stopped (exited, created): its files, read-only from the runtime's storage.
+            from debugtool.storage import open_stopped
+
+            with open_stopped(container, args.timeout) as stopped:
+                return console.run(stopped, commands=args.commands, show_secrets=args.show_secrets)
+        target = source.target(container)
         return console.run(target, commands=args.commands, show_secrets=args.show_secrets)
