@@ -166,6 +166,8 @@ class Capture:
         self.index: collectors.HostIndex | None = None
         self._bulk: _Bulk | None = None
         self.exited: set[str] = set()  # ids of containers that exited during the capture
+        #: ids of containers that were not running when the capture began (files from storage)
+        self.stopped: set[str] = set()
         self.aborted = False  # a second signal came: stop now, write nothing
         self.dest: Destination | None = None
 
@@ -329,6 +331,7 @@ class Capture:
                 manifest.PRIORITY_ESSENTIAL,
             )
             if container.status not in ("running", "paused"):
+                self.stopped.add(container.id)
                 continue
             try:
                 targets[container.id] = pin(container)
@@ -416,6 +419,14 @@ class Capture:
                         container=cid,
                         priority=manifest.PRIORITY_RAW,
                     )
+                    self.run_collector(
+                        "files",
+                        collectors.container_files,
+                        folder,
+                        target.root,
+                        container=cid,
+                        priority=manifest.PRIORITY_RAW,
+                    )
                 else:
                     why = "the container is not running" + (
                         " (or could not be pinned)" if container.running else ""
@@ -423,6 +434,17 @@ class Capture:
                     for name in ("snapshot", "raw"):
                         rec = manifest.CollectorResult(name, cid, manifest.SKIPPED, error=why)
                         self.cap.finish(0, rec, {}, manifest.PRIORITY_RAW)
+                    if not container.running:
+                        # Stopped: no process, but its files are in its runtime's storage.
+                        self.run_collector(
+                            "files",
+                            collectors.stopped_files,
+                            folder,
+                            container,
+                            o.runtime_timeout,
+                            container=cid,
+                            priority=manifest.PRIORITY_RAW,
+                        )
                 self.run_collector(
                     "logs",
                     collectors.logs,
@@ -485,7 +507,7 @@ class Capture:
         # Containers whose jobs never started are recorded as skipped.
         done = {(r.container, r.name) for r in self.cap.results}
         for container, _ in self.containers:
-            for name in ("inspect", "snapshot", "raw", "logs", "cgroup-samples"):
+            for name in ("inspect", "snapshot", "raw", "files", "logs", "cgroup-samples"):
                 if (container.id, name) not in done:
                     if name == "cgroup-samples" and container.id not in targets:
                         reason = "the container is not running"
@@ -704,7 +726,10 @@ class Capture:
             duration=time.monotonic() - self.started,
             containers=[
                 manifest.container_record(
-                    c, folders[c.id].removeprefix("containers/"), c.id in self.exited
+                    c,
+                    folders[c.id].removeprefix("containers/"),
+                    c.id in self.exited,
+                    not_running=c.id in self.stopped,
                 )
                 for c, _ in self.containers
             ],

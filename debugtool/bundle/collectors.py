@@ -9,6 +9,7 @@ off. Paths are relative to the bundle root.
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -398,6 +399,66 @@ def raw_files(
                 parts.append(f"--- {entry.name}\n{data.decode(errors='replace').rstrip()}\n")
         files[f"{folder}/raw/cgroup-{controller}.txt"] = "".join(parts).encode()
     return files
+
+
+#: The container's own files a bundle keeps (read inside its root: its /etc, not the host's):
+#: who its users are, how it resolves names, what distribution it is. Never /etc/shadow.
+CONTAINER_FILES = (
+    "/etc/os-release",
+    "/usr/lib/os-release",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/hostname",
+    "/etc/hosts",
+    "/etc/resolv.conf",
+    "/etc/nsswitch.conf",
+)
+#: Most kept of one of those files.
+MAX_CONTAINER_FILE = 256 << 10
+
+
+def container_files(ctx: CollectorRun, folder: str, root: str) -> Files:
+    """The container's own ``CONTAINER_FILES`` under ``files/``, read inside ``root`` (a
+    running container's ``/proc/PID/root``, or a stopped one's layers from storage) with
+    ``rootfs``: symlinks resolve inside it, and only regular files are opened. ``files.json``
+    says what became of each (kept, missing, not a regular file, cut at the limit)."""
+    from debugtool import rootfs
+
+    files: Files = {}
+    index = []
+    for path in CONTAINER_FILES:
+        if ctx.abandoned.is_set():
+            return {}
+        entry: dict[str, Any] = {"path": path}
+        try:
+            data = rootfs.read_file(root, path, limit=MAX_CONTAINER_FILE + 1)
+        except rootfs.RootfsError as exc:
+            entry["status"] = "missing" if exc.errno == errno.ENOENT else "not read"
+            entry["why"] = exc.message
+        else:
+            entry["status"] = "ok"
+            if len(data) > MAX_CONTAINER_FILE:
+                data = data[:MAX_CONTAINER_FILE]
+                entry["status"] = f"cut at {MAX_CONTAINER_FILE >> 10} KiB"
+            entry["size"] = len(data)
+            files[f"{folder}/files{path}"] = data
+        index.append(entry)
+    files[f"{folder}/files.json"] = dumps(index)
+    return files
+
+
+def stopped_files(ctx: CollectorRun, folder: str, container: Container, timeout: float) -> Files:
+    """``container_files`` of a container that is not running, read from its runtime's
+    storage (its layers, mounted read-only and detached for as long as this takes), with
+    ``storage.json``: which layers, from where."""
+    from debugtool.storage import open_stopped
+
+    with open_stopped(container, timeout) as stopped:
+        files = container_files(ctx, folder, stopped.root)
+        files[f"{folder}/storage.json"] = dumps(
+            {"read_from": "storage", "status": container.status, "layers": stopped.layers}
+        )
+        return files
 
 
 def logs(

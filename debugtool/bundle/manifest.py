@@ -126,10 +126,14 @@ def build(
 
 
 def container_record(
-    container: Container, folder: str, exited_during_capture: bool
+    container: Container, folder: str, exited_during_capture: bool, not_running: bool = False
 ) -> dict[str, Any]:
-    """Return the manifest's record of one container bundled in ``containers/FOLDER``."""
-    return {
+    """Return the manifest's record of one container bundled in ``containers/FOLDER``.
+
+    ``not_running``: it was stopped when the capture began, so it has no snapshot, raw files
+    or cgroup samples, and its files were read from its runtime's storage.
+    """
+    record = {
         "id": container.id,
         "name": container.name,
         "runtime": container.runtime,
@@ -137,6 +141,9 @@ def container_record(
         "dir": folder,
         "exited_during_capture": exited_during_capture,
     }
+    if not_running:
+        record["not_running"] = True
+    return record
 
 
 # --- the schema, checked in one place ----------------------------------------------------------
@@ -176,6 +183,7 @@ _CONTAINER: dict[str, tuple[bool, tuple[str, ...]]] = {
     "status": (True, ("string",)),
     "dir": (True, ("string",)),
     "exited_during_capture": (False, ("boolean",)),
+    "not_running": (False, ("boolean",)),
 }
 _COLLECTOR: dict[str, tuple[bool, tuple[str, ...]]] = {
     "name": (True, ("string",)),

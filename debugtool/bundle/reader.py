@@ -36,13 +36,16 @@ nothing::
         logs.txt                  the container's recent output
         raw/proc/...              the init process's mountinfo, status, cgroup, limits, net/*
         raw/cgroup-CTL.txt        every readable file of the container's cgroup, per controller
+        files/etc/...             its own /etc/passwd, group, hosts, resolv.conf, os-release...
+        files.json                what became of each of those (kept, missing, not a regular file)
+        storage.json              a stopped container's layers its files were read from
 
 ``manifest.json`` holds (see ``manifest.py``): ``format`` ("debugtool-bundle"),
 ``schema_version``, ``debugtool_version``, ``created_at`` (epoch seconds), ``root``,
 ``complete`` (false when interrupted or out of time), ``interrupted``, ``command_line``,
 ``containers`` (a list of ``{id, name, runtime, status, dir, exited_during_capture}``; a
 container whose process exited while it was captured has status ``exited`` and
-``exited_during_capture`` true), ``collectors`` (a list of
+``exited_during_capture`` true; one that was not running at all has ``not_running`` true), ``collectors`` (a list of
 ``{name, container, status, duration, error, files}``, status one of ok, error, timeout,
 skipped, truncated), ``dropped`` (what ``--max-size`` left out) and ``files`` (``path ->
 {size, sha256}`` for every member but the manifest, paths relative to ROOT). ``manifest.py``

@@ -467,7 +467,7 @@ def show(args: argparse.Namespace) -> int:
     by_container: dict[Any, dict[str, str]] = {}
     for r in records:
         by_container.setdefault(r.get("container"), {})[r["name"]] = r["status"]
-    names = ["inspect", "snapshot", "cgroup-samples", "logs", "raw"]
+    names = ["inspect", "snapshot", "cgroup-samples", "logs", "raw", "files"]
     rows = []
     attention = []
     for c in bundle.containers:

@@ -64,6 +64,14 @@ def run(args: argparse.Namespace) -> int:
             # The host listeners as the capture found them, else the runtime's record alone.
             record["ports"] = snap.network.ports or container.ports
             record.update(_from_bundle(source, container))
+        elif container.status not in ("running", "paused"):
+            # Stopped: where its files are (what 'console' and 'bundle' read them from).
+            from debugtool.storage import StorageError, layers_of
+
+            try:
+                record["storage"] = layers_of(container, args.timeout)
+            except StorageError as exc:
+                errors["storage"] = exc.message
         if "ports" not in record:
             from debugtool.collect.ports import find_listeners
 
@@ -112,6 +120,11 @@ def run(args: argparse.Namespace) -> int:
         lines.append(("OCI runtime root", f"{c.oci_runtime or 'runc'} --root {c.oci_root}"))
     if "root" in record:
         lines.append(("Root filesystem", record["root"]))
+    if "storage" in record:
+        layers = record["storage"]
+        lines.append(("Files (stopped)", f"{layers.driver} layers, from {layers.source}"))
+        lines += [("  container layer", layers.upper)] if layers.upper else []
+        lines += [("  image layer", path) for path in layers.lowers]
     # Names, labels, paths: the runtime's record of the container and the container's own
     # cgroup, all of which its creator or its root can fill with control characters.
     show = output.printable

@@ -43,6 +43,15 @@ def run(args: argparse.Namespace) -> int:
 
     with open_source(args) as source:
         container = source.find(args.target, names_container=False)
+        if source.live and container.status not in ("running", "paused", "unknown"):
+            from debugtool.errors import ContainerNotRunning
+
+            raise ContainerNotRunning(
+                f"container {container.name} ({container.short_id}) is {container.status}: "
+                "it has no mounts until it runs again.",
+                "'debugtool inspect' shows the layers its files are kept in, and 'debugtool "
+                "console' reads them (read-only, from the runtime's storage).",
+            )
         return _show(args, source.mounts(container))
 
 
