@@ -227,7 +227,9 @@ def parse_line(line: str) -> list[Pipeline]:
 
 _OWN_OUTPUT = "it runs a debugtool process whose output goes straight to the terminal"
 #: Commands that read processes (or run one): a stopped container has none.
-NEEDS_PROCESS = frozenset({"ps", "tree", "net", "cgroup", "caps", "env", "refresh", "trace", "exec"})
+NEEDS_PROCESS = frozenset(
+    {"ps", "tree", "net", "cgroup", "caps", "env", "refresh", "trace", "exec"}
+)
 _TERMINAL = "it clears the terminal and writes nothing to read"
 #: What ``clear`` writes: home, erase the screen, erase the scrollback (as ncurses' clear).
 CLEAR_SCREEN = "\x1b[H\x1b[2J\x1b[3J"
@@ -393,11 +395,12 @@ class Console:
     def _take_snapshot(self) -> Snapshot:
         if self.stopped:
             raise ConsoleError(self._no_processes())
+        target = cast("Target", self.target)
         if self._collect is not None:
-            return self._collect(self.target)
+            return self._collect(target)
         from debugtool.collect import collect_snapshot
 
-        return collect_snapshot(self.target)
+        return collect_snapshot(target)
 
     def resolve(self, path: str | None) -> str:
         """Return ``path`` as an absolute path inside the container (relative to ``cwd``)."""
@@ -577,7 +580,7 @@ class Console:
     def _host_pid(self, text: str | None) -> int:
         """Map a PID as the container sees it to the host PID (default: the container's init)."""
         if text is None:
-            return self.target.pid
+            return cast("Target", self.target).pid
         try:
             nspid = int(text)
         except ValueError:
@@ -691,14 +694,15 @@ class Console:
         """Return the container's view of file owners: its id maps and its user and group names."""
         from debugtool import procfs
 
-        maps = []
-        for name in ("uid_map", "gid_map") if self.target.pid is not None else ():
-            try:
-                maps.append(procfs.parse_id_map(procfs.read_text(self.target.pid, name)))
-            except DebugtoolError:
-                maps.append(procfs.IDENTITY_MAP)
-        while len(maps) < 2:  # a stopped container: no user namespace to map through
-            maps.append(procfs.IDENTITY_MAP)
+        # A stopped container has no user namespace to map through: its ids as stored.
+        maps = [procfs.IDENTITY_MAP, procfs.IDENTITY_MAP]
+        pid = self.target.pid
+        if pid is not None:
+            for i, name in enumerate(("uid_map", "gid_map")):
+                try:
+                    maps[i] = procfs.parse_id_map(procfs.read_text(pid, name))
+                except DebugtoolError:
+                    pass
         return Owners(rootfs.users(self.root), rootfs.groups(self.root), maps[0], maps[1])
 
     def _ls_entry(

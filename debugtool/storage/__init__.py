@@ -15,8 +15,8 @@ Not in that view: volumes and bind mounts (Docker's ``/etc/hosts``, ``/etc/resol
 from __future__ import annotations
 
 from debugtool.storage.layers import (
-    Layers,
     LayerMissing,
+    Layers,
     StorageError,
     UnsupportedDriver,
     who,

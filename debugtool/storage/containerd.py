@@ -19,8 +19,8 @@ import os
 from debugtool.errors import RuntimeUnavailable
 from debugtool.storage.layers import (
     MAX_LAYERS,
-    Layers,
     LayerMissing,
+    Layers,
     StorageError,
     UnsupportedDriver,
     who,
@@ -94,7 +94,6 @@ def from_daemon(
     when it cannot be asked, ``LayerMissing`` when it has no such snapshot."""
     import time
 
-    from debugtool.runtimes import grpcwire
     from debugtool.runtimes import protowire as pw
     from debugtool.runtimes.containerd import ContainerdRuntime, Daemon
 
@@ -134,7 +133,9 @@ def from_mount(container: Container, kind: str, source: str, options: list[str])
             return Layers("containerd", SNAPSHOTTER, source, [], where)
         return Layers("containerd", SNAPSHOTTER, "", [source], where)
     if kind != "overlay":
-        raise StorageError(f"containerd mounts {who(container)} as {kind or 'nothing'}, not overlay.")
+        raise StorageError(
+            f"containerd mounts {who(container)} as {kind or 'nothing'}, not overlay."
+        )
     upper = ""
     lowers: list[str] = []
     extra = []
@@ -174,7 +175,13 @@ def from_databases(
     try:
         with BoltFile(meta_db) as db:
             bucket = db.top()
-            for part in (b"v1", namespace.encode(), b"snapshots", SNAPSHOTTER.encode(), key.encode()):
+            for part in (
+                b"v1",
+                namespace.encode(),
+                b"snapshots",
+                SNAPSHOTTER.encode(),
+                key.encode(),
+            ):
                 found = bucket.bucket(part)
                 if found is None:
                     raise LayerMissing(owner, f"snapshot {key}", f"is not in {meta_db}")
@@ -192,7 +199,11 @@ def from_databases(
             while current:
                 entry = snapshots.bucket(current)
                 if entry is None:
-                    raise LayerMissing(owner, f"snapshot {current.decode(errors='replace')}", "is not in the overlayfs snapshotter's database")
+                    raise LayerMissing(
+                        owner,
+                        f"snapshot {current.decode(errors='replace')}",
+                        "is not in the overlayfs snapshotter's database",
+                    )
                 chain.append((_uvarint(entry.get(b"id") or b""), (entry.get(b"kind") or b"\0")[0]))
                 current = entry.get(b"parent")
                 if len(chain) > MAX_LAYERS:

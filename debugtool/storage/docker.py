@@ -14,8 +14,8 @@ import os
 from debugtool.errors import RuntimeUnavailable
 from debugtool.storage.layers import (
     OVERLAY_DRIVERS,
-    Layers,
     LayerMissing,
+    Layers,
     StorageError,
     UnsupportedDriver,
     lower_file,
@@ -52,16 +52,20 @@ def layers(container: Container, timeout: float = 2.0) -> Layers:
 def from_inspect(container: Container, inspected: dict[str, Any]) -> Layers:
     """Return the layers ``GraphDriver`` of an inspect record names."""
     graph = inspected.get("GraphDriver")
-    graph = graph if isinstance(graph, dict) else {}
+    graph = _mapping(graph)
     driver = str(graph.get("Name") or "")
     if driver not in OVERLAY_DRIVERS:
         raise UnsupportedDriver(who(container), "docker", driver)
-    data = graph.get("Data") if isinstance(graph.get("Data"), dict) else {}
+    data = _mapping(graph.get("Data"))
     upper = str(data.get("UpperDir") or "")
     lowers = [d for d in str(data.get("LowerDir") or "").split(":") if d]
     if not upper and not lowers:
         raise StorageError(f"Docker's inspect of {who(container)} names no layer directories.")
     return Layers("docker", driver, upper, lowers, "docker inspect (GraphDriver)")
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def from_files(container: Container, root: str) -> Layers:

@@ -34,7 +34,7 @@ import os
 
 from debugtool import procfs
 from debugtool.errors import PermissionDenied
-from debugtool.storage.layers import MAX_LAYERS, Layers, LayerMissing, StorageError, who
+from debugtool.storage.layers import MAX_LAYERS, LayerMissing, Layers, StorageError, who
 
 SYS_FSOPEN = 430  # the same numbers on every architecture (added together in Linux 5.2)
 SYS_FSCONFIG = 431
@@ -176,7 +176,9 @@ def _mount(paths: list[str], options: list[str], owner: str) -> int:
                 f"needs to read {owner}'s files from storage without mounting them anywhere."
             ) from None
         if exc.errno == errno.ENODEV:
-            raise StorageError("this kernel has no overlay filesystem (modprobe overlay).") from None
+            raise StorageError(
+                "this kernel has no overlay filesystem (modprobe overlay)."
+            ) from None
         if exc.errno == errno.EPERM:
             raise PermissionDenied(
                 "mounting a container's layers read-only was refused.", need="CAP_SYS_ADMIN"
@@ -203,8 +205,7 @@ def _mount(paths: list[str], options: list[str], owner: str) -> int:
         except OSError as exc:
             said = _kernel_says(fs)
             raise StorageError(
-                f"the kernel refused to stack {owner}'s layers read-only: "
-                f"{said or exc.strerror}."
+                f"the kernel refused to stack {owner}'s layers read-only: {said or exc.strerror}."
             ) from None
         attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC
         try:

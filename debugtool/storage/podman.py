@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 
 from debugtool.storage.layers import (
-    Layers,
     LayerMissing,
+    Layers,
     StorageError,
     UnsupportedDriver,
     lower_file,
@@ -38,15 +38,19 @@ def storage_options(conf: str) -> tuple[str, list[str]]:
             document: dict[str, Any] = tomllib.load(f)
     except (OSError, ValueError):
         return "overlay", []
-    storage = document.get("storage") if isinstance(document.get("storage"), dict) else {}
+    storage = _mapping(document.get("storage"))
     driver = str(storage.get("driver") or "overlay")
-    options = storage.get("options") if isinstance(storage.get("options"), dict) else {}
-    overlay = options.get("overlay") if isinstance(options.get("overlay"), dict) else {}
+    options = _mapping(storage.get("options"))
+    overlay = _mapping(options.get("overlay"))
     mountopt = str(overlay.get("mountopt") or options.get("mountopt") or "")
     wanted = [o.strip() for o in mountopt.split(",") if o.strip() == "metacopy=on"]
     if wanted:
         wanted.append("redirect_dir=follow")  # metacopy needs redirects followed
     return driver, wanted
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def layers(container: Container) -> Layers:
@@ -74,7 +78,9 @@ def from_storage(container: Container, root: str, conf: str) -> Layers:
                 f"cannot read {root}/overlay-containers/containers.json to find {owner}'s "
                 f"layer: {getattr(exc, 'strerror', None) or exc}."
             ) from None
-        layer = next((str(r.get("layer") or "") for r in records if r.get("id") == container.id), "")
+        layer = next(
+            (str(r.get("layer") or "") for r in records if r.get("id") == container.id), ""
+        )
     if not plain_id(layer):
         raise StorageError(f"containers/storage names no layer for {owner}.")
     home = f"{root}/overlay"
@@ -86,7 +92,9 @@ def from_storage(container: Container, root: str, conf: str) -> Layers:
         if not os.path.isdir(directory):
             raise LayerMissing(owner, directory) from None
         lowers = []
-    return Layers("podman", driver, f"{directory}/diff", lowers, f"containers/storage in {root}", options)
+    return Layers(
+        "podman", driver, f"{directory}/diff", lowers, f"containers/storage in {root}", options
+    )
 
 
 __all__ = ["from_storage", "layers", "storage_options"]
