@@ -106,7 +106,7 @@ def from_daemon(
     )[0]
     if not isinstance(answer, bytes):
         if answer.status == 5:  # NOT_FOUND
-            raise LayerMissing(owner, f"snapshot {key}", "is not known to containerd")
+            raise LayerMissing(owner, key, "is not known to containerd", "snapshot")
         raise RuntimeUnavailable("containerd", f"Snapshots/Mounts was refused: {answer}")
     try:
         mounts = [pw.decode(m) for m in pw.messages(pw.decode(answer), 1)]
@@ -184,11 +184,11 @@ def from_databases(
             ):
                 found = bucket.bucket(part)
                 if found is None:
-                    raise LayerMissing(owner, f"snapshot {key}", f"is not in {meta_db}")
+                    raise LayerMissing(owner, key, f"is not in {meta_db}", "snapshot")
                 bucket = found
             name = bucket.get(b"name")
         if not name:
-            raise LayerMissing(owner, f"snapshot {key}", f"has no name in {meta_db}")
+            raise LayerMissing(owner, key, f"has no name in {meta_db}", "snapshot")
         chain: list[tuple[int, int]] = []  # (id, kind), top first
         with BoltFile(f"{snapshotter_root}/metadata.db") as db:
             top = db.top().bucket(b"v1")
@@ -201,8 +201,9 @@ def from_databases(
                 if entry is None:
                     raise LayerMissing(
                         owner,
-                        f"snapshot {current.decode(errors='replace')}",
+                        current.decode(errors="replace"),
                         "is not in the overlayfs snapshotter's database",
+                        "snapshot",
                     )
                 chain.append((_uvarint(entry.get(b"id") or b""), (entry.get(b"kind") or b"\0")[0]))
                 current = entry.get(b"parent")

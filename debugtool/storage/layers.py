@@ -42,9 +42,11 @@ class UnsupportedDriver(StorageError):
 class LayerMissing(StorageError):
     """A directory of the container's layer stack is not where its runtime says it is."""
 
-    def __init__(self, who: str, path: str, why: str = "is missing") -> None:
+    def __init__(
+        self, who: str, path: str, why: str = "is missing", kind: str = "layer directory"
+    ) -> None:
         super().__init__(
-            f"layer directory {path} of {who} {why}, so its files cannot be read "
+            f"{kind} {path} of {who} {why}, so its files cannot be read "
             "(the runtime may be removing the container or its image).",
             "Check the container with 'debugtool ps -a' and the runtime's own inspect.",
         )
@@ -79,7 +81,9 @@ def who(container: object) -> str:
     """Name a container in a sentence: ``container NAME (SHORTID)``."""
     name = getattr(container, "name", "")
     short = getattr(container, "short_id", "")
-    return f"container {name} ({short})" if short and short != name else f"container {name}"
+    if not short or getattr(container, "id", "") == name:  # containerd: the name is the id
+        return f"container {name}"
+    return f"container {name} ({short})"
 
 
 def lower_file(home: str, text: str, owner: str) -> list[str]:
