@@ -157,7 +157,9 @@ def _open_layer(path: str, owner: str) -> int:
     except FileNotFoundError:
         raise LayerMissing(owner, path) from None
     except NotADirectoryError:
-        raise LayerMissing(owner, path, "is not a directory") from None
+        # O_NOFOLLOW with O_DIRECTORY: a symlink is refused as "not a directory" (ENOTDIR).
+        what = "a symbolic link" if os.path.islink(path) else "something"
+        raise LayerMissing(owner, path, f"is {what}, not a directory") from None
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise LayerMissing(owner, path, "is a symbolic link, not a directory") from None
