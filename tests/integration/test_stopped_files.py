@@ -144,6 +144,7 @@ CASES = [
     ("podman", harness.DOCKER_IMAGE),
     ("podman", harness.DISTROLESS_IMAGE),
     ("containerd", harness.DOCKER_IMAGE),
+    ("containerd", harness.DISTROLESS_IMAGE),
 ]
 
 

@@ -237,3 +237,28 @@ def test_console_on_a_stopped_target(tmp_path: Path) -> None:
     ]
     assert console.complete_pids("") == []
     assert console.run_line("cat /etc/passwd") == 0
+
+
+def test_containerd_chain_from_its_databases(tmp_path: Path) -> None:
+    """The offline path (containerd down): meta.db names the snapshot, the snapshotter's own
+    database gives its id and its parents'."""
+    import gzip
+
+    fixtures = Path(__file__).parent.parent / "fixtures" / "runtimes"
+    meta = tmp_path / "meta.db"
+    meta.write_bytes(gzip.decompress((fixtures / "containerd-meta.db.gz").read_bytes()))
+    snapshotter = tmp_path / "io.containerd.snapshotter.v1.overlayfs"
+    snapshotter.mkdir()
+    (snapshotter / "metadata.db").write_bytes(
+        gzip.decompress((fixtures / "containerd-overlayfs-metadata.db.gz").read_bytes())
+    )
+    c = Container(
+        id="dtp1-23875", name="dtp1-23875", runtime="containerd", namespace="debugtool-test"
+    )
+    layers = containerd.from_databases(c, str(meta), str(snapshotter), "debugtool-test", c.id)
+    assert layers.stack == [f"{snapshotter}/snapshots/570/fs", f"{snapshotter}/snapshots/1/fs"]
+    assert layers.upper == f"{snapshotter}/snapshots/570/fs"
+    with pytest.raises(LayerMissing, match="snapshot gone of container dtp1-23875 is not in"):
+        containerd.from_databases(c, str(meta), str(snapshotter), "debugtool-test", "gone")
+    with pytest.raises(StorageError, match="cannot read containerd's snapshot databases"):
+        containerd.from_databases(c, str(tmp_path / "none.db"), str(snapshotter), "x", c.id)
