@@ -456,7 +456,12 @@ def stopped_files(ctx: CollectorRun, folder: str, container: Container, timeout:
     with open_stopped(container, timeout) as stopped:
         files = container_files(ctx, folder, stopped.root)
         files[f"{folder}/storage.json"] = dumps(
-            {"read_from": "storage", "status": container.status, "layers": stopped.layers}
+            {
+                "read_from": "storage",
+                "status": container.status,
+                "layers": stopped.layers,
+                "binds": stopped.binds,
+            }
         )
         return files
 

@@ -8,8 +8,10 @@ snapshotter) and mounts it read-only and detached (``storage.overlay``), so the 
 the bundle read the files as the container saw them, through ``debugtool.rootfs``, without a
 write to the storage and without a mount anyone else can see.
 
-Not in that view: volumes and bind mounts (Docker's ``/etc/hosts``, ``/etc/resolv.conf`` and
-``/etc/hostname`` among them), which are not layers: the files under them are the image's.
+Docker's own binds (``/etc/hosts``, ``/etc/resolv.conf``, ``/etc/hostname`` from its
+``containers/ID/`` directory) are bound over the view again, read-only, where the kernel lets a
+mount be attached to a detached one (Linux 6.15). Volumes and other bind mounts are not in the
+view: the files under them are the image's.
 """
 
 from __future__ import annotations
@@ -74,10 +76,19 @@ class StoppedRoot:
 
     pid = None
 
-    def __init__(self, container: Container, layers: Layers, overlay: Overlay) -> None:
+    def __init__(
+        self,
+        container: Container,
+        layers: Layers,
+        overlay: Overlay,
+        binds: dict[str, str] | None = None,
+    ) -> None:
         self.container = container
         self.layers = layers
         self._overlay = overlay
+        #: Host files the runtime bind-mounted over paths of the root while it ran (Docker's
+        #: /etc/hosts, resolv.conf, hostname), bound there again, read-only, in the view.
+        self.binds = dict(binds or {})
 
     @property
     def root(self) -> str:
@@ -96,10 +107,11 @@ class StoppedRoot:
         c = self.container
         image = len(self.layers.lowers)
         own = " and the container's own" if self.layers.upper else ""
+        binds = f", {len(self.binds)} of {c.runtime}'s own bind files" if self.binds else ""
         return (
             f"container {c.name} is {c.status}: no processes; its files are read-only from "
             f"{c.runtime}'s {self.layers.driver} storage ({image} image layer"
-            f"{'' if image == 1 else 's'}{own}; volumes and bind mounts not included)."
+            f"{'' if image == 1 else 's'}{own}{binds}; volumes not included)."
         )
 
     def close(self) -> None:
@@ -120,4 +132,16 @@ def open_stopped(container: Container, timeout: float = 2.0) -> StoppedRoot:
     from debugtool.storage.overlay import Overlay
 
     layers = layers_of(container, timeout)
-    return StoppedRoot(container, layers, Overlay(layers, who(container)))
+    overlay = Overlay(layers, who(container))
+    binds: dict[str, str] = {}
+    try:
+        if container.runtime == "docker":
+            from debugtool.storage.docker import bind_sources
+
+            for path, host_file in bind_sources(container).items():
+                if overlay.attach(path, host_file):
+                    binds[path] = host_file
+    except BaseException:
+        overlay.close()
+        raise
+    return StoppedRoot(container, layers, overlay, binds)

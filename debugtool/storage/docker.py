@@ -102,4 +102,26 @@ def from_files(container: Container, root: str) -> Layers:
     return Layers("docker", driver, f"{layer}/diff", lowers, f"Docker's files in {root}")
 
 
-__all__ = ["from_files", "from_inspect", "layers"]
+#: Files Docker bind-mounts into every container from its own directory (``containers/ID/``),
+#: over the empty placeholders of the ``-init`` layer: what the container saw at these paths.
+BIND_FILES = {"/etc/hosts": "hosts", "/etc/resolv.conf": "resolv.conf", "/etc/hostname": "hostname"}
+
+
+def bind_sources(container: Container, root: str | None = None) -> dict[str, str]:
+    """Return ``{path in the container: host file}`` for the files Docker bind-mounted into it
+    from ``DATA_ROOT/containers/ID/`` (those that exist). The container could write them (the
+    binds are read-write), so they are read as the container's files are: never through a
+    symlink, only if regular."""
+    from debugtool.runtimes.docker import data_root, valid_id
+
+    if not valid_id(container.id):
+        return {}
+    directory = f"{root or data_root()}/containers/{container.id}"
+    return {
+        path: f"{directory}/{name}"
+        for path, name in BIND_FILES.items()
+        if os.path.lexists(f"{directory}/{name}")
+    }
+
+
+__all__ = ["bind_sources", "from_files", "from_inspect", "layers"]

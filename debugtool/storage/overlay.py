@@ -31,14 +31,24 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import stat as stat_mod
 
 from debugtool import procfs
-from debugtool.errors import PermissionDenied
+from debugtool.errors import DebugtoolError, PermissionDenied
 from debugtool.storage.layers import MAX_LAYERS, LayerMissing, Layers, StorageError, who
 
-SYS_FSOPEN = 430  # the same numbers on every architecture (added together in Linux 5.2)
+SYS_OPEN_TREE = 428  # the same numbers on every architecture (added together in Linux 5.2)
+SYS_MOVE_MOUNT = 429
+SYS_FSOPEN = 430
 SYS_FSCONFIG = 431
 SYS_FSMOUNT = 432
+SYS_MOUNT_SETATTR = 442  # Linux 5.12
+OPEN_TREE_CLONE = 0x1
+AT_FDCWD = -100
+AT_SYMLINK_NOFOLLOW = 0x100
+AT_EMPTY_PATH = 0x1000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOVE_MOUNT_T_EMPTY_PATH = 0x40
 FSOPEN_CLOEXEC = 0x1
 FSMOUNT_CLOEXEC = 0x1
 FSCONFIG_SET_FLAG = 0
@@ -103,6 +113,17 @@ def _kernel_says(fs: int) -> str:
     return "; ".join(said)
 
 
+class _MountAttr(ctypes.Structure):
+    """``struct mount_attr`` of mount_setattr(2)."""
+
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
 class Overlay:
     """A detached, read-only overlay mount of ``layers``; ``root`` is the path to read it by.
 
@@ -136,6 +157,74 @@ class Overlay:
         if self.fd is None:
             raise StorageError("the container's storage view was closed.")
         return procfs.fd_path(self.fd)
+
+    def attach(self, path: str, host_file: str) -> bool:
+        """Bind-mount ``host_file`` read-only over the file at ``path`` inside the overlay, as
+        the runtime did while the container ran (Docker's /etc/hosts); return whether it was.
+
+        The bind goes onto the detached tree only (Linux 6.15 lets a mount be attached to a
+        detached one; an older kernel refuses, and the file is left as the layers have it).
+        The host file is cloned without following a symlink and must be a regular file; the
+        place it goes is resolved inside the overlay's root (``rootfs``), never on the host,
+        and must be a regular file of the overlay itself.
+        """
+        from debugtool import rootfs
+
+        if self.fd is None:
+            return False
+        try:
+            before = os.lstat(host_file)
+        except OSError:
+            return False
+        if not stat_mod.S_ISREG(before.st_mode):
+            return False
+        try:
+            target = rootfs.open_in_root(self.root, path, os.O_PATH)
+        except DebugtoolError:
+            return False
+        tree = -1
+        try:
+            placed = os.fstat(target)
+            if not stat_mod.S_ISREG(placed.st_mode) or placed.st_dev != os.fstat(self.fd).st_dev:
+                return False
+            tree = _syscall(
+                ctypes.c_long(SYS_OPEN_TREE),
+                ctypes.c_int(AT_FDCWD),
+                ctypes.c_char_p(os.fsencode(host_file)),
+                ctypes.c_uint(OPEN_TREE_CLONE | os.O_CLOEXEC | AT_SYMLINK_NOFOLLOW),
+            )
+            cloned = os.fstat(tree)
+            if (cloned.st_dev, cloned.st_ino) != (before.st_dev, before.st_ino):
+                return False  # replaced between the check and the clone
+            attrs = _MountAttr(
+                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                0,
+                0,
+                0,
+            )
+            _syscall(
+                ctypes.c_long(SYS_MOUNT_SETATTR),
+                ctypes.c_int(tree),
+                ctypes.c_char_p(b""),
+                ctypes.c_uint(AT_EMPTY_PATH),
+                ctypes.byref(attrs),
+                ctypes.c_size_t(ctypes.sizeof(attrs)),
+            )
+            _syscall(
+                ctypes.c_long(SYS_MOVE_MOUNT),
+                ctypes.c_int(tree),
+                ctypes.c_char_p(b""),
+                ctypes.c_int(target),
+                ctypes.c_char_p(b""),
+                ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH),
+            )
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(target)
+            if tree >= 0:
+                os.close(tree)
 
     def close(self) -> None:
         """Drop the mount: once the files read through it are closed too, it is gone."""

@@ -39,7 +39,8 @@ def fingerprint(dirs: list[str]) -> dict[str, tuple]:
     mtime and ctime (ns), device number, xattrs, link target, contents' SHA-256."""
     seen: dict[str, tuple] = {}
     for top in dirs:
-        for parent, subdirs, files in os.walk(top):
+        walked = os.walk(top) if os.path.isdir(top) else [(top, [], [])]
+        for parent, subdirs, files in walked:
             for name in [".", *subdirs, *files]:
                 path = os.path.normpath(os.path.join(parent, name))
                 st = os.lstat(path)
@@ -83,10 +84,28 @@ def mounted_anywhere(path: str) -> set[str]:
     return found
 
 
+def layer_mounts_but_the_runtimes(upper: str) -> set[str]:
+    """The mounts that name the container's layer other than as the ``upperdir`` of the
+    runtime's own mount (a stopped containerd task keeps its root mounted until it is removed,
+    and copies of it live in every mount namespace made since): an overlay with the layer among
+    its lowerdirs, or a bind of it, would be debugtool's."""
+    return {
+        line
+        for line in mounted_anywhere(upper)
+        if line.replace(f"upperdir={upper},", "").replace(f"upperdir={upper} ", "").count(upper)
+    }
+
+
 def docker_layers(cid: str) -> tuple[str, list[str]]:
+    """The container's layer and its image's, and the files Docker bind-mounts into it (the
+    view binds them again, read-only)."""
     graph = json.loads(harness.run("docker", "inspect", "-f", "{{json .GraphDriver}}", cid))
     assert graph["Name"] == "overlay2"
-    return graph["Data"]["UpperDir"], graph["Data"]["LowerDir"].split(":")
+    binds = [
+        harness.run("docker", "inspect", "-f", f"{{{{.{key}}}}}", cid).strip()
+        for key in ("HostsPath", "ResolvConfPath", "HostnamePath")
+    ]
+    return graph["Data"]["UpperDir"], [*graph["Data"]["LowerDir"].split(":"), *binds]
 
 
 def podman_layers(cid: str) -> tuple[str, list[str]]:
@@ -157,7 +176,7 @@ def test_console_reads_a_stopped_container_from_storage(
     upper, lowers = layers(c)
     if runtime != "containerd":  # a stopped containerd task keeps its root mounted until removed
         harness.wait_for(lambda: not mounted_anywhere(upper), f"{runtime} never unmounted {upper}")
-    mounts = mounted_anywhere(upper)
+    assert layer_mounts_but_the_runtimes(upper) == set()
     before = fingerprint([upper, *lowers])
 
     result = cli("console", c.id, "-c", READ)
@@ -182,14 +201,17 @@ def test_console_reads_a_stopped_container_from_storage(
     assert "Traceback" not in result.stderr
 
     assert fingerprint([upper, *lowers]) == before  # not a byte, mode, time or xattr changed
-    assert mounted_anywhere(upper) == mounts  # none of debugtool's, before or after
+    assert layer_mounts_but_the_runtimes(upper) == set()  # none of debugtool's was left
 
 
 def test_deleted_file_and_process_commands(containers: harness.Containers, cli) -> None:
     c = started(containers, "docker", harness.DOCKER_IMAGE)
     stop(c)
     result = cli(
-        "console", c.name, "-c", "cat /etc/group; ps; exec ls; env; mounts; cat /etc/written"
+        "console",
+        c.name,
+        "-c",
+        "cat /etc/group; ps; exec ls; env; mounts; cat /etc/hostname; cat /etc/written",
     )
     assert result.returncode == 0, result.stderr  # the last command worked
     err = result.stderr
@@ -203,7 +225,8 @@ def test_deleted_file_and_process_commands(containers: harness.Containers, cli) 
     upper, _ = docker_layers(c.id)
     # 'mounts' of a stopped container: the layers its root is read from.
     assert f"  container  {upper}\n" in result.stdout
-    assert result.stdout.endswith(f"{WRITTEN}\n")
+    # Docker's /etc/hostname (a bind of its containers/ID/hostname), bound into the view again.
+    assert result.stdout.endswith(f"{c.id[:12]}\n{WRITTEN}\n")
 
 
 def test_created_container_shows_its_image(containers: harness.Containers, cli) -> None:
@@ -284,7 +307,10 @@ def test_bundle_of_a_stopped_container(containers: harness.Containers, cli, tmp_
         storage = json.loads(member("storage.json"))
         assert storage["read_from"] == "storage"
         assert storage["layers"]["upper"] == upper
-        assert storage["layers"]["lowers"] == lowers
+        binds = [p for p in lowers if "/containers/" in p]  # Docker's, beside the layers
+        assert storage["layers"]["lowers"] == [p for p in lowers if p not in binds]
+        assert sorted(storage["binds"].values()) == sorted(binds)
+        assert member("files/etc/hostname") == f"{c.id[:12]}\n".encode()
         assert "logs.txt" in {n.rsplit("/", 1)[-1] for n in members}
     collectors = {(r["container"], r["name"]): r for r in manifest["collectors"]}
     assert collectors[(c.id, "files")]["status"] == "ok"
