@@ -23,8 +23,9 @@ def register(sub: SubcommandsLike) -> None:
         "host). On a stopped (exited, created) Docker, podman or containerd container the files "
         "are read-only from the runtime's storage (its image layers and its own layer, as the "
         "container saw them, mounted where nothing else sees them), and commands that need "
-        "processes say there are none. '|' pipes one command into the next, as in a shell ('cat /etc/passwd | grep "
-        "root', 'ps | grep nginx', 'env | sort'; sort, uniq and wc are there for pipes); there "
+        "processes say there are none. '|' pipes one command into the next, as in a shell "
+        "('cat /etc/passwd | grep root', 'ps | grep nginx', 'env | sort'; sort, uniq and wc "
+        "are there for pipes); there "
         "is no '>': nothing is written on the host or in the container. 'exec', 'trace' and "
         "'bundle' go through debugtool's audited paths. Tab completes commands, container "
         "paths, PIDs and syscall names; history is kept per user.",
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     with open_source(args) as source:
         assert isinstance(source, LiveSource)  # the console reads a live container's files
         container = source.find(args.target)
-        if not container.running and container.status not in ("running", "paused"):
+        if container.status not in ("running", "paused"):
             # Stopped (exited, created): its files, read-only from the runtime's storage.
             from debugtool.storage import open_stopped
 
