@@ -17,6 +17,9 @@ What makes it harmless to the runtime's storage:
 - whiteouts and opaque directories of the upper layer are honoured, as the runtime's own mount
   honours them, so a file the container deleted is not seen;
 - overlay opens the underlying files with ``O_NOATIME``: reading them changes nothing on disk;
+- a layer that another overlay still writes to (a stopped containerd task keeps its root
+  mounted until the task is removed) is stacked with a kernel warning ("lowerdir is in-use as
+  upperdir"), or refused where overlay's ``index=on``: then the sentence says so;
 - layers are added one by one as ``lowerdir+`` (Linux 6.8), each as ``/proc/self/fd/N`` of a
   directory opened and checked first, so no option string limits the number of layers and a
   path swapped after the check cannot change what is mounted. Older kernels get one ``lowerdir``
@@ -295,8 +298,15 @@ def _mount(paths: list[str], options: list[str], owner: str) -> int:
             )
         except OSError as exc:
             said = _kernel_says(fs)
+            hint = None
+            if "in-use" in said:
+                # With overlay's index=on a layer another overlay writes to is refused (EBUSY);
+                # without it the kernel only logs a warning. A stopped containerd task keeps its
+                # root mounted until the task is removed.
+                hint = "The runtime still has the container's root mounted; remove its task first."
             raise StorageError(
-                f"the kernel refused to stack {owner}'s layers read-only: {said or exc.strerror}."
+                f"the kernel refused to stack {owner}'s layers read-only: {said or exc.strerror}.",
+                hint,
             ) from None
         attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC
         try:
