@@ -42,6 +42,55 @@ def memory_text(value: tuple[int | None, int | None, bool] | None) -> str:
     return f"{human_size(usage)} / {human_size(limit)}"
 
 
+def exit_text(value: tuple[int | None, bool] | None) -> str:
+    """Return a last exit as ``3``, ``137 OOM`` (the kernel OOM-killed it), or '-'."""
+    if not value or (value[0] is None and not value[1]):
+        return "-"
+    code, oom = value
+    if code is None:
+        return "OOM"
+    return f"{code} OOM" if oom else str(code)
+
+
+def _exit(row: ContainerRow) -> tuple[int | None, bool] | None:
+    c = row.container
+    return None if c.exit_code is None and not c.oom_killed else (c.exit_code, c.oom_killed)
+
+
+def restart_rate(count: int, seconds: float) -> str:
+    """Return ``count`` restarts in ``seconds`` as a rate people read at a glance: ``3/min``,
+    ``12/h``, or ``1/day``-style for slow ones ('' without restarts or time)."""
+    if count <= 0 or seconds <= 0:
+        return ""
+    per_minute = count * 60 / seconds
+    if per_minute >= 1:
+        return f"{per_minute:.0f}/min"
+    per_hour = per_minute * 60
+    if per_hour >= 1:
+        return f"{per_hour:.0f}/h"
+    return f"{per_hour * 24:.0f}/day" if per_hour * 24 >= 1 else "<1/day"
+
+
+def restarting_text(container: Container, rate: str = "") -> str:
+    """Return the marker of a container that keeps restarting (``restarting ×14, 3/min``), or
+    '' for one that does not (not restarting now, and no restarts counted)."""
+    count = container.restart_count or 0
+    if container.status != "restarting" and not count:
+        return ""
+    words = container.status if container.status == "restarting" else "restarted"
+    if count:
+        words += f" ×{count}"
+    return f"{words}, {rate}" if rate else words
+
+
+def crash_looping(container: Container) -> bool:
+    """Return whether a container looks caught in a crash loop: restarting now, or restarted
+    by its policy and its last run ended in failure."""
+    if container.status == "restarting":
+        return True
+    return bool(container.restart_count) and bool(container.exit_code or container.oom_killed)
+
+
 def _host_pid(row: ContainerRow) -> int | None:
     c = row.container
     return c.pid if c.status in ("running", "paused") else None
@@ -72,6 +121,16 @@ HOST_PID: Column[ContainerRow] = Column("host_pid", "HOST PID", _host_pid, justi
 CREATED: Column[ContainerRow] = Column(
     "created", "CREATED", lambda r: r.container.created, format=human_age
 )
+EXIT: Column[ContainerRow] = Column("exit", "EXIT", _exit, format=exit_text, width=8)
+RESTARTS: Column[ContainerRow] = Column(
+    "restarts", "RESTARTS", lambda r: r.container.restart_count, justify="right", width=8
+)
+STARTED: Column[ContainerRow] = Column(
+    "started", "STARTED", lambda r: r.container.started_at, format=human_age
+)
+FINISHED: Column[ContainerRow] = Column(
+    "finished", "FINISHED", lambda r: r.container.finished_at, format=human_age
+)
 POD: Column[ContainerRow] = Column("pod", "POD", lambda r: r.container.pod, width=20)
 POD_NAMESPACE: Column[ContainerRow] = Column(
     "pod_namespace", "POD NAMESPACE", lambda r: r.container.pod_namespace, width=13
@@ -83,6 +142,22 @@ MEMORY: Column[ContainerRow] = Column(
 
 #: What ``debugtool ps`` shows (POD and POD NAMESPACE go after NAME when a pod is listed).
 COLUMNS: list[Column[ContainerRow]] = [ID, NAME, RUNTIME, IMAGE, STATUS, HOST_PID, CREATED]
+#: What ``debugtool ps -a`` shows: the last state of stopped and restarting ones too (their
+#: last exit, ``OOM`` when the kernel killed it, restarts, when the latest run started and
+#: the last one finished).
+COLUMNS_ALL: list[Column[ContainerRow]] = [
+    ID,
+    NAME,
+    RUNTIME,
+    IMAGE,
+    STATUS,
+    EXIT,
+    RESTARTS,
+    HOST_PID,
+    CREATED,
+    STARTED,
+    FINISHED,
+]
 
 
 def with_pods(columns: list[Column[ContainerRow]]) -> list[Column[ContainerRow]]:
