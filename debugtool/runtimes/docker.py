@@ -19,7 +19,7 @@ from debugtool.errors import ContainerGone, RuntimeUnavailable
 from debugtool.model import Container, Port
 from debugtool.runtimes.base import ExecRequest, Runtime, Stdio
 from debugtool.runtimes.dockerapi import DockerAPI, decode, quote
-from debugtool.runtimes.liveness import host_pid, parse_created, proc_stat
+from debugtool.runtimes.liveness import go_time, host_pid, parse_created, proc_stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -223,13 +223,6 @@ def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _moment(text: Any) -> float | None:
-    """Return a time of Docker's ``State`` as epoch seconds; Go's zero time (``0001-01-01``:
-    not yet, never) is None."""
-    at = parse_created(text)
-    return at if at is not None and at > 0 else None
-
-
 def last_state(state: Any, restart_count: Any) -> dict[str, Any]:
     """Return the last-state fields of a Container from Docker's ``State`` (inspect's, or
     ``config.v2.json``'s: the same names) and its ``RestartCount``.
@@ -241,7 +234,7 @@ def last_state(state: Any, restart_count: Any) -> dict[str, Any]:
     Docker's (a broken or hostile daemon) are left unknown.
     """
     state = _mapping(state)
-    started = _moment(state.get("StartedAt"))
+    started = go_time(state.get("StartedAt"))
     ended = state.get("Running") is not True or state.get("Restarting") is True
     code = state.get("ExitCode")
     known = ended and started is not None and type(code) is int
@@ -250,7 +243,7 @@ def last_state(state: Any, restart_count: Any) -> dict[str, Any]:
         "oom_killed": bool(known and state.get("OOMKilled") is True),
         "restart_count": restart_count if type(restart_count) is int else None,
         "started_at": started,
-        "finished_at": _moment(state.get("FinishedAt")),
+        "finished_at": go_time(state.get("FinishedAt")),
     }
 
 
