@@ -114,7 +114,9 @@ def cri_previous(container: Container) -> FileLog:
     except OSError:
         names = []
     earlier = [
-        int(n[:-4]) for n in names if n.endswith(".log") and n[:-4].isdigit() and int(n[:-4]) < attempt
+        int(n[:-4])
+        for n in names
+        if n.endswith(".log") and n[:-4].isdigit() and int(n[:-4]) < attempt
     ]
     if not earlier:
         if attempt == 0:
@@ -234,4 +236,3 @@ def docker_previous(
             "events), so lines of earlier runs may come first."
         )
     return WindowLog(log, after, until)
-

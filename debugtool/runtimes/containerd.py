@@ -158,11 +158,11 @@ def container_record(
     pod, pod_ns, k8s_name = pod or cri[0], pod_ns or cri[1], k8s_name or cri[2]
 
     log_path = ""
-    cri: dict[str, Any] | None = None
+    who: dict[str, Any] | None = None  # a CRI container's sandbox, name and attempt
     if CRI_METADATA in extensions:
         meta = _json(extensions[CRI_METADATA][1]) or {}
         log_path = str((meta.get("Metadata") or {}).get("LogPath") or "")
-        cri = cri_identity(meta)
+        who = cri_identity(meta)
     log_dir = annotations.get("io.kubernetes.cri.sandbox-log-directory", "")
     if not log_path and log_dir and k8s_name:
         # The kubelet's layout: <pod log directory>/<container name>/<restart count>.log.
@@ -191,12 +191,12 @@ def container_record(
         "task": task,
     }
     state: dict[str, Any] = {}
-    if cri is not None:
-        record["cri"] = cri
+    if who is not None:
+        record["cri"] = who
         cri_status = read_cri_status(cid)
-        cri["reason"] = str(cri_status.get("Reason") or "")
+        who["reason"] = str(cri_status.get("Reason") or "")
         state = cri_last_state(cri_status)
-        state["restart_count"] = state["attempt"] = cri["attempt"]
+        state["restart_count"] = state["attempt"] = who["attempt"]
     elif task and status == "stopped":
         # A plain task: containerd keeps its exit until the task is deleted.
         state = {"exit_code": task["exit_status"], "finished_at": task["exited_at"]}
@@ -229,9 +229,12 @@ def container_record(
 def cri_identity(meta: dict[str, Any]) -> dict[str, Any]:
     """Return who a CRI container is from its metadata extension: its sandbox's id, its name
     in the pod and its attempt (``Config.metadata``; 0, the first, is left out of the JSON)."""
-    data = meta.get("Metadata") if isinstance(meta.get("Metadata"), dict) else {}
-    config = data.get("Config") if isinstance(data.get("Config"), dict) else {}
-    who = config.get("metadata") if isinstance(config.get("metadata"), dict) else {}
+
+    def mapping(value: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    data = mapping(meta.get("Metadata"))
+    who = mapping(mapping(data.get("Config")).get("metadata"))
     attempt = who.get("attempt")
     return {
         "sandbox_id": str(data.get("SandboxID") or ""),

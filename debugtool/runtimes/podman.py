@@ -279,7 +279,9 @@ def container_from_storage(
     else:
         # podman writes the OCI spec when it first starts a container.
         ran = os.path.exists(f"{root}/overlay-containers/{cid}/userdata/config.json")
-        status = "exited" if ran else "created"
+        last = state or {}
+        ended = last.get("exited") is True or last.get("state") in _ENDED_STATES
+        status = "exited" if ran or ended else "created"
     userdata = f"{root}/overlay-containers/{cid}/userdata"
     return Container(
         id=cid,
@@ -329,7 +331,7 @@ def _ps_last_state(item: dict[str, Any]) -> dict[str, Any]:
 
     def moment(key: str) -> float | None:
         value = item.get(key)
-        return float(value) if type(value) in (int, float) and value > 0 else None
+        return float(value) if isinstance(value, int | float) and value > 0 else None
 
     code, count = item.get("ExitCode"), item.get("Restarts")
     exited = item.get("Exited") is True
