@@ -531,10 +531,14 @@ class DockerRuntime(Runtime):
         time is left; a running one keeps what the list says.
         """
         record = state_record(container.id, root) if root else None
+        status = str(container.metadata["docker"].get("Status") or "")
         if record is not None and record.get("ID") == container.id:
             fields = last_state(record.get("State"), record.get("RestartCount"))
+            if fields["exit_code"] is None:
+                # The file was rewritten between the list and its read (a crash loop restarts
+                # many times a minute): the list's own "Restarting (3)" says the exit it saw.
+                fields["exit_code"] = exit_code_of_status(status)
         else:
-            status = str(container.metadata["docker"].get("Status") or "")
             fields = {"exit_code": exit_code_of_status(status)}
             if container.status not in ("running", "paused"):
                 answer = self._inspect_answer(api, container.id, deadline)

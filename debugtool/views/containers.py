@@ -20,6 +20,8 @@ class ContainerRow:
     memory_limit: int | None = None  # bytes; None: no limit
     # Its cgroup is the host's (CgroupStats.shared_with_host): no usage, MEMORY says so.
     host_cgroup: bool = False
+    # How fast it restarts, as ``restart_rate`` writes it (the TUI watches the count).
+    restart_rate: str = ""
 
 
 def runtime_text(container: Container) -> str:
@@ -71,16 +73,34 @@ def restart_rate(count: int, seconds: float) -> str:
     return f"{per_hour * 24:.0f}/day" if per_hour * 24 >= 1 else "<1/day"
 
 
-def restarting_text(container: Container, rate: str = "") -> str:
-    """Return the marker of a container that keeps restarting (``restarting ×14, 3/min``), or
-    '' for one that does not (not restarting now, and no restarts counted)."""
+def status_text(container: Container, rate: str = "") -> str:
+    """Return a container's status with its last state, as the TUI's list and title show it:
+    ``restarting ×14, 3/min`` (its restarts and how fast they come), ``running (×14,
+    3/min)`` for one restarted by its policy that runs for now, ``exited 137 OOM`` (its last
+    exit; ``OOM`` when the kernel OOM-killed it), else the status alone."""
+    c = container
+    count = c.restart_count or 0
+    if c.status == "restarting":
+        words = "restarting" + (f" ×{count}" if count else "")
+        return f"{words}, {rate}" if rate else words
+    if c.status in ("running", "paused"):
+        if not count:
+            return c.status
+        return f"{c.status} (×{count}, {rate})" if rate else f"{c.status} (×{count})"
+    last = exit_text((c.exit_code, c.oom_killed))
+    return c.status if last == "-" else f"{c.status} {last}"
+
+
+def restart_rate_of(history: list[tuple[float, int]], container: Container, now: float) -> str:
+    """Return how fast a container restarts: over ``history`` (``(time, restart count)``
+    observations, oldest first) when its count rose while watched, else over its life (its
+    count since it was created); '' without restarts."""
     count = container.restart_count or 0
-    if container.status != "restarting" and not count:
+    if not count:
         return ""
-    words = container.status if container.status == "restarting" else "restarted"
-    if count:
-        words += f" ×{count}"
-    return f"{words}, {rate}" if rate else words
+    if history and count > history[0][1] and now > history[0][0]:
+        return restart_rate(count - history[0][1], now - history[0][0])
+    return restart_rate(count, now - container.created) if container.created else ""
 
 
 def crash_looping(container: Container) -> bool:
@@ -117,6 +137,11 @@ RUNTIME: Column[ContainerRow] = Column(
 )
 IMAGE: Column[ContainerRow] = Column("image", "IMAGE", lambda r: r.container.image, width=22)
 STATUS: Column[ContainerRow] = Column("status", "STATUS", lambda r: r.container.status, width=7)
+#: STATUS with the last state (``status_text``): the TUI's list, where no EXIT or RESTARTS
+#: column fits.
+STATUS_LAST: Column[ContainerRow] = Column(
+    "status", "STATUS", lambda r: status_text(r.container, r.restart_rate), width=22
+)
 HOST_PID: Column[ContainerRow] = Column("host_pid", "HOST PID", _host_pid, justify="right", width=8)
 CREATED: Column[ContainerRow] = Column(
     "created", "CREATED", lambda r: r.container.created, format=human_age

@@ -360,13 +360,23 @@ def test_exit_and_restart_texts() -> None:
     assert view.restart_rate(3, 3600) == "3/h"
     assert view.restart_rate(0, 60) == ""
     loop = Container(id="a" * 64, name="web", runtime="docker", status="restarting")
-    loop.restart_count = 14
-    assert view.restarting_text(loop, "3/min") == "restarting ×14, 3/min"
+    loop.restart_count, loop.created = 14, 1000.0
+    assert view.status_text(loop, "3/min") == "restarting ×14, 3/min"
     assert view.crash_looping(loop)
+    # Over its life (created 280 s before), then over what was watched: 6 more in 60 s.
+    assert view.restart_rate_of([], loop, 1280.0) == "3/min"
+    loop.restart_count = 20
+    assert view.restart_rate_of([(1220.0, 14)], loop, 1280.0) == "6/min"
+    loop.status = "running"
+    assert view.status_text(loop, "6/min") == "running (×20, 6/min)"
     calm = Container(id="b" * 64, name="db", runtime="docker", status="running", restart_count=0)
-    assert view.restarting_text(calm) == "" and not view.crash_looping(calm)
+    assert view.status_text(calm) == "running" and not view.crash_looping(calm)
+    assert view.restart_rate_of([], calm, 1280.0) == ""
+    oom = Container(id="e" * 64, name="hog", runtime="docker", status="exited")
+    oom.exit_code, oom.oom_killed = 137, True
+    assert view.STATUS_LAST.text(view.ContainerRow(oom)) == "exited 137 OOM"
     row = view.ContainerRow(loop)
-    assert view.EXIT.text(row) == "-" and view.RESTARTS.text(row) == "14"
+    assert view.EXIT.text(row) == "-" and view.RESTARTS.text(row) == "20"
 
 
 def test_the_sentence_of_exec_on_a_stopped_container() -> None:
