@@ -200,6 +200,48 @@ def state_record(cid: str, root: str) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
+#: Where config.v2.json's top-level RestartCount is: a number between the two fields Docker
+#: writes around it (labels, the only maps people fill, hold strings: they cannot end so).
+_RESTARTS = b',"RestartCount":'
+_AFTER_RESTARTS = b',"HasBeenStartedBefore":'
+
+
+def last_state_record(cid: str, root: str) -> tuple[dict[str, Any], Any] | None:
+    """Return ``(State, RestartCount)`` of Docker's record of a container (its
+    ``config.v2.json``), or None when it cannot be read.
+
+    ``ps`` reads this for every container, so the rest of the file (the config, the
+    environment, the network settings: most of its bytes) is not decoded: dockerd writes
+    ``State`` first and ``RestartCount`` between two fields of its own, and only those are
+    decoded. A file written otherwise (another Docker version) is decoded whole.
+    """
+    if not cid or "/" in cid or cid.startswith("."):
+        return None
+    try:
+        with open(f"{root}/containers/{cid}/config.v2.json", "rb") as f:
+            data = f.read(8 << 20)
+    except OSError:
+        return None
+    at = data.find(b'"State":{', 0, 64)
+    count = data.rfind(_RESTARTS)
+    end = data.find(_AFTER_RESTARTS, count) if count >= 0 else -1
+    digits = data[count + len(_RESTARTS) : end] if end >= 0 else b""
+    if at >= 0 and digits.isdigit() and len(digits) <= 10 and f'"ID":"{cid}"'.encode() in data:
+        try:
+            state, _ = jsonc.raw_decode(data.decode(errors="replace"), at + 8)
+        except ValueError:
+            state = None
+        if isinstance(state, dict):
+            return state, int(digits)
+    try:
+        record = jsonc.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict) or record.get("ID") != cid:
+        return None
+    return _mapping(record.get("State")), record.get("RestartCount")
+
+
 def _state_pid(cid: str, recorded: Any) -> tuple[int | None, bool]:
     """Return a container's live init PID and whether runc under Docker's root runs it.
 
@@ -530,10 +572,10 @@ class DockerRuntime(Runtime):
         or its data root is elsewhere), a container that is not running is inspected, while
         time is left; a running one keeps what the list says.
         """
-        record = state_record(container.id, root) if root else None
+        found = last_state_record(container.id, root) if root else None
         status = str(container.metadata["docker"].get("Status") or "")
-        if record is not None and record.get("ID") == container.id:
-            fields = last_state(record.get("State"), record.get("RestartCount"))
+        if found is not None:
+            fields = last_state(*found)
             if fields["exit_code"] is None:
                 # The file was rewritten between the list and its read (a crash loop restarts
                 # many times a minute): the list's own "Restarting (3)" says the exit it saw.

@@ -89,6 +89,47 @@ def test_docker_state_files_say_restarting_and_oom() -> None:
     assert (oom.status, oom.exit_code, oom.oom_killed) == ("exited", 137, True)
 
 
+def test_docker_state_head_read_alone_matches_the_whole_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ps`` decodes State and RestartCount alone: the same as decoding the whole file, and
+    not fooled by a label or a network named RestartCount (which Docker writes before it)."""
+    whole: list[bytes] = []
+    loads = docker.jsonc.loads
+
+    def counting(data: bytes) -> object:
+        whole.append(data)
+        return loads(data)
+
+    monkeypatch.setattr(docker.jsonc, "loads", counting)
+    for kind in ("crashloop", "oom", "running", "created"):
+        raw = (FIXTURES / f"docker-config.v2-{kind}.json").read_text()
+        record = json.loads(raw)
+        cid = record["ID"]
+        folder = tmp_path / "containers" / cid
+        folder.mkdir(parents=True, exist_ok=True)
+        expected = (record["State"], record["RestartCount"])
+        # As dockerd writes it (compact, in its field order), and as captured (pretty-printed:
+        # the fast path does not apply, the whole file is decoded).
+        for text in (json.dumps(record, separators=(",", ":")), raw):
+            (folder / "config.v2.json").write_text(text)
+            assert docker.last_state_record(cid, str(tmp_path)) == expected
+            whole.clear()
+        if kind in ("crashloop", "oom"):  # captured in dockerd's field order (the others
+            # were saved with their keys sorted): the file is not decoded whole.
+            (folder / "config.v2.json").write_text(json.dumps(record, separators=(",", ":")))
+            docker.last_state_record(cid, str(tmp_path))
+            assert not whole
+        record["Config"]["Labels"] = {"RestartCount": "99"}
+        record["NetworkSettings"] = {"Networks": {"RestartCount": {"x": 1}}}
+        (folder / "config.v2.json").write_text(json.dumps(record, separators=(",", ":")))
+        assert docker.last_state_record(cid, str(tmp_path)) == expected
+    (folder / "config.v2.json").write_text("{not json")
+    assert docker.last_state_record(cid, str(tmp_path)) is None
+    assert docker.last_state_record("../x", str(tmp_path)) is None
+    assert docker.last_state_record("nope", str(tmp_path)) is None
+
+
 def test_docker_exit_code_of_the_list_status() -> None:
     items = {i["Names"][0]: i for i in load("docker-containers-laststate.json")}
     assert docker.exit_code_of_status(items["/dtcap-crashloop"]["Status"]) == 3
