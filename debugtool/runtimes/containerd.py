@@ -197,6 +197,8 @@ def container_record(
         who["reason"] = str(cri_status.get("Reason") or "")
         state = cri_last_state(cri_status)
         state["restart_count"] = state["attempt"] = who["attempt"]
+        if not task and state["finished_at"]:
+            status = "exited"  # CRI deletes a container's task when it exits, keeps its status
     elif task and status == "stopped":
         # A plain task: containerd keeps its exit until the task is deleted.
         state = {"exit_code": task["exit_status"], "finished_at": task["exited_at"]}

@@ -285,6 +285,10 @@ def test_cri_attempts_and_the_previous_one(tmp_path: Path, monkeypatch: pytest.M
         cri_container("c3", "sidecar", 0, "sb", str(logs / "0.log")), "k8s.io", None, MAIN
     )
     assert (first.exit_code, first.oom_killed, first.attempt) == (137, True, 1)
+    exited = containerd.container_record(
+        cri_container("c1", "app", 1, "sb", str(logs / "1.log")), "k8s.io", None, MAIN
+    )
+    assert exited.status == "exited" and exited.exit_code == 137  # CRI deleted its task
     assert first.finished_at == pytest.approx(1796549160.5)
     assert second.exit_code is None and second.started_at == pytest.approx(1796549170.0)
     assert second.restart_count == second.attempt == 2
