@@ -13,7 +13,8 @@
   line 2 ms before the start). dockerd remembers its last 256 events only; when the run
   before the previous one is out of that memory, the lines are those up to the previous
   run's end, and a warning says earlier runs' may come first.
-- podman, runc, crun and bare sandboxes keep no record of the runs before: one sentence.
+- podman writes every run to one log with no record of where each began; runc, crun and bare
+  sandboxes keep no log at all: one sentence each.
 """
 
 from __future__ import annotations
@@ -87,10 +88,16 @@ def previous_log(
         return cri_previous(container)
     if container.runtime == "docker":
         return docker_previous(container, timeout, warn)
+    if container.runtime == "podman":
+        raise NoLog(
+            f"podman writes every run of {name} to one log and keeps no record of where each "
+            "began, so the previous run's lines cannot be told from the others.",
+            "'debugtool logs -t' shows them all with their times; 'debugtool inspect' says "
+            "when the latest run started.",
+        )
     raise NoLog(
-        f"{container.runtime} keeps no record of {name}'s runs before the latest, so there is "
-        "no previous run's log to read.",
-        "'debugtool logs' shows what its runtime keeps.",
+        f"{container.runtime} keeps no log of {name}, of this run or of the previous one.",
+        "'debugtool logs' says where its output goes.",
     )
 
 

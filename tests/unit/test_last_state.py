@@ -438,3 +438,22 @@ def test_the_sentence_of_exec_on_a_stopped_container() -> None:
     odd = nothing_runs(created, "a b")
     assert "'debugtool console '\"'\"'a b'\"'\"''" not in odd.for_people()
     assert "console 'a b'" in odd.for_people()
+
+
+def test_previous_log_sentences_where_no_run_is_kept() -> None:
+    from types import SimpleNamespace
+
+    live, bundle = SimpleNamespace(live=True), SimpleNamespace(live=False)
+    podman_c = Container(id="f" * 64, name="web", runtime="podman", status="exited")
+    runc_c = Container(id="runc-1", name="runc-1", runtime="runc", status="running")
+    docker_c = Container(id="a" * 64, name="api", runtime="docker", status="created")
+    cases = [
+        (live, podman_c, "podman writes every run of web"),
+        (live, runc_c, "runc keeps no log of runc-1"),
+        (bundle, docker_c, "a bundle keeps api"),
+        (live, docker_c, "has never run"),
+    ]
+    for source, container, words in cases:
+        with pytest.raises(NoLog, match=words) as caught:
+            previous.previous_log(source, container)  # type: ignore[arg-type]
+        assert caught.value.exit_code == 1
