@@ -19,7 +19,8 @@ def register(sub: SubcommandsLike) -> None:
         description="List the containers of every runtime on this host: Docker, containerd "
         "(every namespace), podman, runc and crun state directories, and processes in PID "
         "namespaces no runtime owns (runtime 'none'). A container seen by several runtimes is "
-        "listed once.",
+        "listed once. Without -a: running, paused and restarting ones (a restarting container "
+        "is between two runs of a crash loop; docker ps lists it too).",
     )
     p.add_argument(
         "-a",

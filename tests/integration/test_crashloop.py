@@ -89,6 +89,15 @@ def test_restart_count_rises_and_last_exit_is_3(loop, cli) -> None:
     assert row["row"][at : at + 4].strip() == "3"
 
 
+def test_plain_ps_lists_a_restarting_container(loop, cli) -> None:
+    def listed_restarting() -> bool:
+        done = cli("ps", "--json", "--runtime", "docker")
+        found = {c["id"]: c for c in json.loads(done.stdout)}
+        return loop.id in found and found[loop.id]["status"] == "restarting"
+
+    harness.wait_for(listed_restarting, what="ps (no -a) listed it restarting", timeout=60)
+
+
 def test_inspect_shows_restarting_and_the_last_exit(loop, cli) -> None:
     text = {}
 
