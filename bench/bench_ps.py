@@ -7,11 +7,17 @@ work (one request, the answer decoded, each running container's PID from runc's 
 checked against /proc, a line a container; with `--no-pid`, `docker ps`'s work), so that what is
 the interpreter, what is the daemon and what is debugtool's own can be told apart.
 Run with `bench/run ps`; needs root and a Docker daemon.
+
+`ps -a` (issue 18) lists 5 exited containers too, with their last state (exit code, OOM kill,
+restarts, started/finished) read from Docker's state files, against `docker ps -a`.
+`DEBUGTOOL_BENCH_BEFORE=/path/to/other/venv/bin/debugtool` adds that build's `ps` rows to the
+same interleaved run, so a change is measured before/after on one machine at one time.
 """
 
 from __future__ import annotations
 
 import compileall
+import os
 import shutil
 import subprocess
 import sys
@@ -19,6 +25,7 @@ import sys
 from common import DEBUGTOOL, FLOOR_PS, ROOT, interleaved, report
 
 CONTAINERS = 30
+EXITED = 5
 RUNS = 20
 
 
@@ -46,12 +53,51 @@ def main() -> None:
                 "docker", "run", "-d", "--name", name, harness.DOCKER_IMAGE, "/bin/sleep", "100000"
             ).strip()
             started.append(cid)
+        for i in range(EXITED):
+            name = harness.unique(f"dtbench-psx{i}")
+            cid = harness.run(
+                "docker",
+                "run",
+                "-d",
+                "--name",
+                name,
+                harness.DOCKER_IMAGE,
+                "/bin/sh",
+                "-c",
+                "exit 3",
+            ).strip()
+            started.append(cid)
         docker = shutil.which("docker") or "/usr/bin/docker"
         pairs: list[tuple[str, list[str]]] = [
             ("debugtool ps --json (every runtime)", [*DEBUGTOOL, "ps", "--json"]),
             ("debugtool ps (table)", [*DEBUGTOOL, "ps"]),
             ("docker ps", [docker, "ps"]),
+            (
+                "debugtool ps -a --json --runtime docker",
+                [*DEBUGTOOL, "ps", "-a", "--json", "--runtime", "docker"],
+            ),
+            (
+                "debugtool ps -a --runtime docker (table)",
+                [*DEBUGTOOL, "ps", "-a", "--runtime", "docker"],
+            ),
+            ("docker ps -a", [docker, "ps", "-a"]),
         ]
+        before = os.environ.get("DEBUGTOOL_BENCH_BEFORE")
+        if before:
+            pairs += [
+                (
+                    "BEFORE ps --json --runtime docker",
+                    [before, "ps", "--json", "--runtime", "docker"],
+                ),
+                (
+                    "BEFORE ps -a --json --runtime docker",
+                    [before, "ps", "-a", "--json", "--runtime", "docker"],
+                ),
+                (
+                    "BEFORE ps -a --runtime docker (table)",
+                    [before, "ps", "-a", "--runtime", "docker"],
+                ),
+            ]
         if docker_json_format(docker):
             pairs.append(("docker ps --format json", [docker, "ps", "--format", "json"]))
         if docker != "/usr/bin/docker" and shutil.which("/usr/bin/docker"):

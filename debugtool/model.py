@@ -105,11 +105,36 @@ class Port:
 
 
 @record
+class RunState:
+    """How one run (a CRI attempt) of a container went, as its runtime recorded it.
+
+    Times are seconds since the epoch (None: unknown, or not yet). ``exit_code`` is None while
+    the run goes on or when the runtime did not say; ``reason`` is the runtime's own word
+    (CRI's ``OOMKilled``, ``Error``, ``Completed``) when it has one.
+    """
+
+    started_at: float | None = None
+    finished_at: float | None = None
+    exit_code: int | None = None
+    oom_killed: bool = False
+    reason: str = ""
+    attempt: int | None = None  # CRI: the attempt this run was
+    container_id: str = ""  # CRI: the container that ran it (each attempt is one)
+
+
+@record
 class Container:
     """One container (or sandbox) as the runtimes describe it.
 
     ``runtime`` is the backend with the richest metadata; ``backends`` lists every backend that
     knows the container (Docker over containerd over runc sees one container three times).
+
+    The last state says how its latest run went, where the runtime keeps that record (Docker,
+    podman, containerd and CRI): ``exit_code`` and ``oom_killed`` of the last run that ended
+    (None and False while the first still runs, or when unknown), ``restart_count`` (restarts
+    by a restart policy, or a CRI container's attempt number), ``started_at`` and
+    ``finished_at`` (epoch seconds) of the latest run; for CRI, ``attempt`` and the previous
+    attempt's ``previous`` state.
     """
 
     id: str
@@ -132,6 +157,13 @@ class Container:
     pidns: int | None = None  # inode of the init process's PID namespace
     ports: list[Port] = field(default_factory=list)  # published on the host, when known
     metadata: dict[str, Any] = field(default_factory=dict)  # each backend's raw record
+    exit_code: int | None = None  # of the last run that ended
+    oom_killed: bool = False  # the kernel OOM-killed a process of the last run
+    restart_count: int | None = None
+    started_at: float | None = None  # seconds since the epoch: the latest run's start
+    finished_at: float | None = None  # the last run's end
+    attempt: int | None = None  # CRI: this container's attempt number (0 first)
+    previous: RunState | None = None  # CRI: the previous attempt, when it is still known
 
     @property
     def short_id(self) -> str:

@@ -172,6 +172,44 @@ def not_running(container: Container) -> ContainerNotRunning:
     )
 
 
+def state_words(container: Container) -> str:
+    """Return how a container that is not running stands, in a few words: ``exited (code
+    137, OOM-killed by the kernel, 2 minutes ago)``, ``restarting (last exit code 3, 14
+    restarts)``, ``created and never started``."""
+    from debugtool.output import human_age
+
+    status = container.status
+    if status == "created" and container.exit_code is None:
+        return "created and never started"
+    parts = []
+    if container.exit_code is not None:
+        last = "last exit code" if status == "restarting" else "code"
+        parts.append(f"{last} {container.exit_code}")
+    if container.oom_killed:
+        parts.append("OOM-killed by the kernel")
+    if status == "restarting" and container.restart_count:
+        count = container.restart_count
+        parts.append(f"{count} restart{'' if count == 1 else 's'}")
+    elif container.finished_at:
+        parts.append(human_age(container.finished_at))
+    return f"{status} ({', '.join(parts)})" if parts else status
+
+
+def nothing_runs(container: Container, typed: str) -> ContainerNotRunning:
+    """Return the error of ``exec``, ``shell`` and ``trace`` for a container with no process:
+    nothing can run there, and what can still be read of it (``typed`` is how the user named
+    it, so the commands suggested name it the same way)."""
+    import shlex  # an error's path, not a command's start
+
+    name = shlex.quote(typed)
+    return ContainerNotRunning(
+        f"container {container.name} ({container.short_id}) is {state_words(container)}, "
+        "so nothing can run in it.",
+        f"Read its files with 'debugtool console {name}' and its output with 'debugtool "
+        f"logs {name}' ('debugtool logs --previous {name}' for the run before the last).",
+    )
+
+
 def _label(c: Container) -> str:
     """How to name ``c`` alone: ``RUNTIME:NAME``, or ``containerd:NAMESPACE/NAME``."""
     if c.runtime == "containerd" and c.namespace:

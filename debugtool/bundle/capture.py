@@ -306,7 +306,10 @@ class Capture:
         discovery = found.value
         assert discovery is not None
         if self.options.all:
-            chosen = [c for c in discovery.containers if c.status in ("running", "paused")]
+            # A restarting container is the one caught in a crash loop: its record, last
+            # state and logs are what a support engineer asks for first.
+            live = ("running", "paused", "restarting")
+            chosen = [c for c in discovery.containers if c.status in live]
         else:
             chosen = []
             for text in self.options.targets:

@@ -552,6 +552,33 @@ class Mark:
     detail: str
 
 
+def _last_state_oom(container: Container) -> list[str]:
+    """Return what the runtime recorded of OOM kills in the container's last runs, in words."""
+    parts = []
+    if container.oom_killed:
+        code = f" (exit {container.exit_code})" if container.exit_code is not None else ""
+        parts.append(f"{container.runtime} says the kernel OOM-killed its last run{code}")
+    previous = container.previous
+    if previous is not None and previous.oom_killed:
+        which = f"attempt {previous.attempt}" if previous.attempt is not None else "the run"
+        parts.append(f"{container.runtime} says the kernel OOM-killed {which} before this one")
+    return parts
+
+
+def _crash_loop(container: Container) -> list[Mark]:
+    """Return the crash-loop mark of a container that keeps restarting ([] for others)."""
+    from debugtool.views.containers import crash_looping
+
+    if not crash_looping(container):
+        return []
+    parts = [container.status]
+    if container.restart_count:
+        parts.append(f"{container.restart_count} restarts")
+    if container.exit_code is not None:
+        parts.append(f"last exit {container.exit_code}")
+    return [Mark("crash-looping", "crash-looping", ", ".join(parts))]
+
+
 def _oom_in(kill: dict[str, Any], container_id: str, paths: dict[str, str]) -> bool:
     """Whether an OOM kill of the kernel log happened in the container: its memory cgroup
     names the container's id, or is the container's cgroup (``CgroupStats.paths``, which end
@@ -766,17 +793,23 @@ class Bundle:
     def marks(self, container_id: str) -> list[Mark]:
         """Return what needs attention in a container, as the report's navigation and ``bundle
         show`` mark it: risky mounts (the mounts view's risks), CPU throttling (cgroup
-        ``nr_throttled`` above 0) and OOM kills (the cgroup's ``oom_kill`` count, or kills in
-        the kernel log whose memory cgroup is the container's). Empty when nothing does, and
-        when its snapshot cannot be read (the report says that where it shows it)."""
+        ``nr_throttled`` above 0), OOM kills (the runtime's record that the last run, or the
+        previous CRI attempt, was OOM-killed; the cgroup's ``oom_kill`` count; kills in the
+        kernel log whose memory cgroup is the container's) and a crash loop (restarting, or
+        restarted and failed: ``views.containers.crash_looping``). The snapshot's marks are
+        left out when it cannot be read (the report says that where it shows it)."""
         container = self.find(container_id)
         if container.id in self._marks:
             return self._marks[container.id]
+        oom = _last_state_oom(container)
         try:
             snap = self.snapshot(container.id)
             samples = self.cgroup_samples(container.id)
         except BundleError:
-            return []
+            bare = [Mark("oom-killed", "OOM killed", "; ".join(oom))] if oom else []
+            bare += _crash_loop(container)
+            self._marks[container.id] = bare
+            return bare
         marks: list[Mark] = []
         risky = [m for m in snap.mounts if m.risks]
         if risky:
@@ -795,8 +828,8 @@ class Bundle:
         kills = [k for k in self.oom_kills() if _oom_in(k, container.id, stats.paths)]
         for kill in kills:
             kill["matched_container"] = container.id  # for the report's table of kills
-        if stats.oom_kills or kills:
-            parts = []
+        if stats.oom_kills or kills or oom:
+            parts = oom
             if stats.oom_kills:
                 parts.append(f"the cgroup counts {stats.oom_kills} OOM kill(s)")
             if kills:
@@ -804,6 +837,7 @@ class Bundle:
                 more = f" and {len(kills) - 3} more" if len(kills) > 3 else ""
                 parts.append(f"the kernel log names {names}{more}")
             marks.append(Mark("oom-killed", "OOM killed", "; ".join(parts)))
+        marks += _crash_loop(container)
         self._marks[container.id] = marks
         return marks
 

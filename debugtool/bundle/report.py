@@ -59,7 +59,7 @@ padding:8px;overflow:auto;max-height:480px;white-space:pre-wrap;overflow-wrap:an
 .muted{color:var(--muted)}.warn{color:var(--warn)}
 .badge{display:inline-block;padding:0 6px;border-radius:8px;background:#dde3ee;font-size:12px}
 .mark{display:inline-block;padding:0 5px;margin-left:3px;border-radius:8px;font-size:11px;
-color:#fff;background:var(--warn)}.mark-oom-killed,.mark-risky-mounts{background:var(--bad)}
+color:#fff;background:var(--warn)}.mark-oom-killed,.mark-crash-looping,.mark-risky-mounts{background:var(--bad)}
 details>summary{cursor:pointer;color:var(--muted)}
 """
 

@@ -54,8 +54,8 @@ def register(sub: SubcommandsLike) -> None:
         "member present once with its checksum and none unrecorded, no links or devices (exit "
         "0 intact, 1 damaged or changed, problems summarised by kind; 125 when it cannot be checked "
         "at all: missing, unreadable, not a bundle, past a size limit); 'debugtool bundle "
-        "show FILE' summarises one, marking each container with risky mounts, CPU throttling or "
-        "OOM kills (the report's navigation marks them too). show, TUI and the --bundle options of top, mounts and net "
+        "show FILE' summarises one, marking each container with risky mounts, CPU throttling, "
+        "OOM kills or a crash loop (the report's navigation marks them too). show, TUI and the --bundle options of top, mounts and net "
         "make the same checks as they read and refuse a bundle that fails them. "
         "To bundle a container named 'verify' or 'show', write 'debugtool bundle -- verify'. "
         "'debugtool bundle verify --help' and 'bundle show --help' describe those two.",
@@ -66,7 +66,11 @@ def register(sub: SubcommandsLike) -> None:
         metavar="TARGET",
         help=f"containers to bundle ({TARGET_HELP})",
     )
-    p.add_argument("--all", action="store_true", help="bundle every running container")
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="bundle every running container, and every restarting one (its record and logs)",
+    )
     p.add_argument(
         "-o",
         "--output",
@@ -208,7 +212,8 @@ def _action_parser(base: type, prog: str, action: str) -> argparse.ArgumentParse
             prog=f"{prog} show",
             description="Summarise a bundle: when and where it was captured and by what command "
             "line, each container with what was collected of it, containers with risky mounts, "
-            "CPU throttling or OOM kills marked, the kernel's OOM kills, host collectors and "
+            "CPU throttling, OOM kills (the runtime's last state, the cgroup, the kernel log) or "
+            "a crash loop marked, the kernel's OOM kills, host collectors and "
             "redactions. The bundle is verified first and refused if it fails (see 'bundle "
             "verify').",
         )

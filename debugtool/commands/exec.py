@@ -174,7 +174,7 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
     from debugtool import audit
     from debugtool.errors import DebugtoolError
     from debugtool.source import LiveSource
-    from debugtool.target import pin, require_privileges
+    from debugtool.target import nothing_runs, pin, require_privileges
 
     try:
         if mode != "runtime":
@@ -182,6 +182,8 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
         source = LiveSource(timeout=args.timeout)
         container = source.find(args.target)
         found = source.discovery
+        if container.status not in ("running", "paused"):
+            raise nothing_runs(container, args.target)
         if not container.running and found is not None:
             for message in found.warnings:
                 sys.stderr.write(f"debugtool: warning: {message}\n")

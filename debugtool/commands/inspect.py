@@ -106,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
             f"{output.utc_text(c.created)} ({output.human_age(c.created)})" if c.created else "-",
         ),
     ]
+    lines += last_state_lines(c)
     if c.namespace:
         lines.append(("containerd namespace", c.namespace))
     if c.pod:
@@ -152,6 +153,48 @@ def run(args: argparse.Namespace) -> int:
     if record.get("not_in_bundle"):
         print(f"Not in a bundle: {', '.join(record['not_in_bundle'])} (read live only).")
     return 0
+
+
+def last_state_lines(c: Any) -> list[tuple[str, Any]]:
+    """Return inspect's lines of a container's last state: when its latest run started and
+    the last one finished, its last exit (and whether the kernel OOM-killed it), its restarts,
+    and for a CRI container its attempt and how the previous attempt ended. Nothing for a
+    runtime that keeps no such record (runc, crun, a bare sandbox)."""
+    from debugtool.output import human_age, utc_text
+    from debugtool.views.containers import crash_looping, exit_text
+
+    def moment(epoch: float | None) -> str:
+        return f"{utc_text(epoch)} ({human_age(epoch)})" if epoch else "-"
+
+    lines: list[tuple[str, Any]] = []
+    if c.started_at or c.finished_at:
+        lines.append(("Started", moment(c.started_at)))
+        lines.append(("Finished", moment(c.finished_at)))
+    if c.exit_code is not None or c.oom_killed:
+        text = exit_text((c.exit_code, c.oom_killed))
+        if c.oom_killed:
+            text = text.replace("OOM", "(OOM-killed: the kernel killed it for memory)")
+        lines.append(("Last exit", text))
+    if c.restart_count is not None:
+        count = f"{c.restart_count}"
+        if crash_looping(c):
+            count += " (crash-looping)"
+        lines.append(("Restarts", count))
+    if c.attempt is not None:
+        lines.append(("Attempt", c.attempt))
+    if c.previous is not None:
+        p = c.previous
+        ended = exit_text((p.exit_code, p.oom_killed)) if p.exit_code is not None else "-"
+        words = [f"attempt {p.attempt}" if p.attempt is not None else "the run before"]
+        words.append(f"exited {ended}")
+        if p.reason:
+            words.append(f"({p.reason})")
+        if p.finished_at:
+            words.append(f"at {utc_text(p.finished_at)}")
+        if p.container_id:
+            words.append(f"as container {p.container_id[:12]}")
+        lines.append(("Previous attempt", " ".join(words)))
+    return lines
 
 
 #: What inspect shows live that a bundle does not keep.

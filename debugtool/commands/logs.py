@@ -90,6 +90,14 @@ def register(sub: SubcommandsLike) -> None:
         action="store_true",
         help="start each line with its time (RFC 3339, UTC, nanoseconds)",
     )
+    p.add_argument(
+        "-p",
+        "--previous",
+        action="store_true",
+        help="the previous run's output instead: a Kubernetes container's previous attempt "
+        "(its N.log), or a Docker container's run before its latest (the lines between "
+        "dockerd's records of the two runs' ends); one sentence when there was none",
+    )
     add_bundle_option(p, "logs")
     p.add_argument(
         "--json",
@@ -110,12 +118,19 @@ def run(args: argparse.Namespace) -> int:
         gc.enable()  # the CLI turns it off for one-shot commands: a follow may run for days
     with open_source(args) as source:
         container = source.find(args.target)
-        log = open_log(source, container, timeout=args.timeout, warn=output.warn)
+        if args.previous:
+            from debugtool.logs.previous import previous_log
+
+            log = previous_log(source, container, timeout=args.timeout, warn=output.warn)
+            if args.follow:
+                output.warn("a run that has ended writes nothing more: --follow shows its log.")
+        else:
+            log = open_log(source, container, timeout=args.timeout, warn=output.warn)
         if args.follow and not source.live:
             output.warn("a bundle does not grow: --follow shows what it holds.")
         # A container that is not running writes nothing more: its log is shown and that is
         # all, as docker logs -f does. A running one is followed until it stops.
-        follow = args.follow and source.live and container.running
+        follow = args.follow and source.live and container.running and not args.previous
         alive = None
         if follow and hasattr(source, "target"):
             alive = source.target(container).alive

@@ -19,9 +19,17 @@ def register(sub: SubcommandsLike) -> None:
         description="List the containers of every runtime on this host: Docker, containerd "
         "(every namespace), podman, runc and crun state directories, and processes in PID "
         "namespaces no runtime owns (runtime 'none'). A container seen by several runtimes is "
-        "listed once.",
+        "listed once. Without -a: running, paused and restarting ones (a restarting container "
+        "is between two runs of a crash loop; docker ps lists it too).",
     )
-    p.add_argument("-a", "--all", action="store_true", help="include stopped containers")
+    p.add_argument(
+        "-a",
+        "--all",
+        action="store_true",
+        help="include stopped containers, and show each one's last state: EXIT (its last exit "
+        "code, 'OOM' when the kernel OOM-killed it), RESTARTS, STARTED and FINISHED (ages; "
+        "--json has epoch seconds)",
+    )
     p.add_argument(
         "--runtime",
         action="append",
@@ -42,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
     found = discover(args.runtime, all=args.all, timeout=args.timeout)
     for message in found.warnings:
         output.warn(message)
-    containers = [c for c in found.containers if args.all or c.status in ("running", "paused")]
+    # A restarting container is listed as docker ps lists it: it is between two runs.
+    live = ("running", "paused", "restarting")
+    containers = [c for c in found.containers if args.all or c.status in live]
     containers.sort(key=lambda c: (-(c.created or 0), c.name))
     if args.json:
         # Each backend's raw record (a containerd spec runs to tens of KiB) is for 'inspect'.
@@ -57,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from debugtool import views
     from debugtool.views import containers as view
 
-    columns = list(view.COLUMNS)
+    columns = list(view.COLUMNS_ALL if args.all else view.COLUMNS)
     if args.no_trunc:
         columns[0] = view.FULL_ID
     if any(c.pod for c in containers):

@@ -107,7 +107,12 @@ def run(args: argparse.Namespace) -> int:
     only = parse_filter(args.syscalls)
     with open_source(args) as source:
         assert isinstance(source, LiveSource)  # a trace attaches to live processes
-        target = source.target(source.find(args.target))
+        container = source.find(args.target)
+        if container.status not in ("running", "paused"):
+            from debugtool.target import nothing_runs
+
+            raise nothing_runs(container, args.target)
+        target = source.target(container)
         pid = target.pid
         status = procfs.read_text(target.pid, "status")  # the container init's NSpid depth
         if args.pid is not None:

@@ -44,6 +44,11 @@ V1_TASKS = "io.containerd.runtime.v1.linux"
 CRI_METADATA = "io.cri-containerd.container.metadata"
 CRI_SANDBOX_METADATA = "io.cri-containerd.sandbox.metadata"
 NERDCTL_PORTS = "nerdctl/ports"
+#: The CRI plugin's root of the default containerd: ``containers/ID/status`` holds each
+#: Kubernetes container's last state (JSON, rewritten on every change).
+CRI_ROOT = "/var/lib/containerd/io.containerd.grpc.v1.cri"
+#: CRI's reason for a container the kernel OOM-killed (``pkg/cri/server/events.go``).
+OOM_REASON = "OOMKilled"
 
 #: containerd.v1.types.Status (api/types/task/task.proto).
 TASK_STATUS = {0: "unknown", 1: "created", 2: "running", 3: "stopped", 4: "paused", 5: "paused"}
@@ -153,9 +158,11 @@ def container_record(
     pod, pod_ns, k8s_name = pod or cri[0], pod_ns or cri[1], k8s_name or cri[2]
 
     log_path = ""
+    who: dict[str, Any] | None = None  # a CRI container's sandbox, name and attempt
     if CRI_METADATA in extensions:
         meta = _json(extensions[CRI_METADATA][1]) or {}
         log_path = str((meta.get("Metadata") or {}).get("LogPath") or "")
+        who = cri_identity(meta)
     log_dir = annotations.get("io.kubernetes.cri.sandbox-log-directory", "")
     if not log_path and log_dir and k8s_name:
         # The kubelet's layout: <pod log directory>/<container name>/<restart count>.log.
@@ -183,6 +190,18 @@ def container_record(
         "log_path": log_path,
         "task": task,
     }
+    state: dict[str, Any] = {}
+    if who is not None:
+        record["cri"] = who
+        cri_status = read_cri_status(cid)
+        who["reason"] = str(cri_status.get("Reason") or "")
+        state = cri_last_state(cri_status)
+        state["restart_count"] = state["attempt"] = who["attempt"]
+        if not task and state["finished_at"]:
+            status = "exited"  # CRI deletes a container's task when it exits, keeps its status
+    elif task and status == "stopped":
+        # A plain task: containerd keeps its exit until the task is deleted.
+        state = {"exit_code": task["exit_status"], "finished_at": task["exited_at"]}
     if with_spec:
         record["spec_type"] = spec_type
         record["spec"] = spec
@@ -205,7 +224,85 @@ def container_record(
         oci_runtime=os.path.basename(binary) or ("runc" if "runc" in runtime_name else ""),
         ports=ports,
         metadata={"containerd": record},
+        **state,
     )
+
+
+def cri_identity(meta: dict[str, Any]) -> dict[str, Any]:
+    """Return who a CRI container is from its metadata extension: its sandbox's id, its name
+    in the pod and its attempt (``Config.metadata``; 0, the first, is left out of the JSON)."""
+
+    def mapping(value: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    data = mapping(meta.get("Metadata"))
+    who = mapping(mapping(data.get("Config")).get("metadata"))
+    attempt = who.get("attempt")
+    return {
+        "sandbox_id": str(data.get("SandboxID") or ""),
+        "name": str(who.get("name") or data.get("Name") or ""),
+        "attempt": attempt if type(attempt) is int and attempt >= 0 else 0,
+    }
+
+
+def read_cri_status(cid: str, root: str | None = None) -> dict[str, Any]:
+    """Return the CRI plugin's status record of container ``cid`` ({} when unreadable)."""
+    if not cid or "/" in cid or cid.startswith("."):
+        return {}
+    try:
+        with open(f"{root or CRI_ROOT}/containers/{cid}/status", "rb") as f:
+            return _json(f.read(1 << 20)) or {}
+    except OSError:
+        return {}
+
+
+def cri_last_state(status: dict[str, Any]) -> dict[str, Any]:
+    """Return the last-state fields of a Container from a CRI status record.
+
+    The record (``{"Version": "v1", "Pid": ..., "StartedAt": ns, "FinishedAt": ns,
+    "ExitCode": ..., "Reason": ...}``) keeps times in nanoseconds, 0 for not yet; the exit
+    code means something once the container has finished.
+    """
+
+    def seconds(key: str) -> float | None:
+        value = status.get(key)
+        return value / 1e9 if type(value) is int and value > 0 else None
+
+    finished = seconds("FinishedAt")
+    code = status.get("ExitCode")
+    reason = status.get("Reason")
+    return {
+        "started_at": seconds("StartedAt"),
+        "finished_at": finished,
+        "exit_code": code if finished is not None and type(code) is int else None,
+        "oom_killed": finished is not None and reason == OOM_REASON,
+    }
+
+
+def link_attempts(containers: list[Container]) -> None:
+    """Give each CRI container the state of its previous attempt, where containerd still
+    holds it: the container of the same pod sandbox and name with the highest attempt below
+    its own (the kubelet keeps the one before the current)."""
+    from debugtool.model import RunState
+
+    by_name: dict[tuple[str, str, str], list[Container]] = {}
+    for c in containers:
+        cri = (c.metadata.get("containerd") or {}).get("cri")
+        if cri and cri["sandbox_id"]:
+            by_name.setdefault((c.namespace, cri["sandbox_id"], cri["name"]), []).append(c)
+    for group in by_name.values():
+        group.sort(key=lambda c: c.attempt or 0)
+        for before, after in zip(group, group[1:], strict=False):
+            reason = before.metadata["containerd"]["cri"]["reason"] if before.finished_at else ""
+            after.previous = RunState(
+                started_at=before.started_at,
+                finished_at=before.finished_at,
+                exit_code=before.exit_code,
+                oom_killed=before.oom_killed,
+                reason=reason,
+                attempt=before.attempt,
+                container_id=before.id,
+            )
 
 
 def ports_of(labels: dict[str, str], extensions: dict[str, tuple[str, bytes]]) -> list[Port]:
@@ -353,6 +450,7 @@ class ContainerdRuntime(Runtime):
                     found.append(container_record(raw, ns, by_id.get(cid), daemon))
             except pw.DecodeError as exc:
                 raise RuntimeUnavailable(self.name, f"{daemon.label} sent {exc}") from None
+        link_attempts(found)
         return found
 
     def _call(

@@ -19,7 +19,7 @@ from debugtool.errors import ContainerGone, RuntimeUnavailable
 from debugtool.model import Container, Port
 from debugtool.runtimes.base import ExecRequest, Runtime, Stdio
 from debugtool.runtimes.dockerapi import DockerAPI, decode, quote
-from debugtool.runtimes.liveness import host_pid, parse_created, proc_stat
+from debugtool.runtimes.liveness import go_time, host_pid, parse_created, proc_stat
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -200,6 +200,48 @@ def state_record(cid: str, root: str) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
+#: Where config.v2.json's top-level RestartCount is: a number between the two fields Docker
+#: writes around it (labels, the only maps people fill, hold strings: they cannot end so).
+_RESTARTS = b',"RestartCount":'
+_AFTER_RESTARTS = b',"HasBeenStartedBefore":'
+
+
+def last_state_record(cid: str, root: str) -> tuple[dict[str, Any], Any] | None:
+    """Return ``(State, RestartCount)`` of Docker's record of a container (its
+    ``config.v2.json``), or None when it cannot be read.
+
+    ``ps`` reads this for every container, so the rest of the file (the config, the
+    environment, the network settings: most of its bytes) is not decoded: dockerd writes
+    ``State`` first and ``RestartCount`` between two fields of its own, and only those are
+    decoded. A file written otherwise (another Docker version) is decoded whole.
+    """
+    if not cid or "/" in cid or cid.startswith("."):
+        return None
+    try:
+        with open(f"{root}/containers/{cid}/config.v2.json", "rb") as f:
+            data = f.read(8 << 20)
+    except OSError:
+        return None
+    at = data.find(b'"State":{', 0, 64)
+    count = data.rfind(_RESTARTS)
+    end = data.find(_AFTER_RESTARTS, count) if count >= 0 else -1
+    digits = data[count + len(_RESTARTS) : end] if end >= 0 else b""
+    if at >= 0 and digits.isdigit() and len(digits) <= 10 and f'"ID":"{cid}"'.encode() in data:
+        try:
+            state, _ = jsonc.raw_decode(data.decode(errors="replace"), at + 8)
+        except ValueError:
+            state = None
+        if isinstance(state, dict):
+            return state, int(digits)
+    try:
+        record = jsonc.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(record, dict) or record.get("ID") != cid:
+        return None
+    return _mapping(record.get("State")), record.get("RestartCount")
+
+
 def _state_pid(cid: str, recorded: Any) -> tuple[int | None, bool]:
     """Return a container's live init PID and whether runc under Docker's root runs it.
 
@@ -221,6 +263,39 @@ def _state_pid(cid: str, recorded: Any) -> tuple[int | None, bool]:
 
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def last_state(state: Any, restart_count: Any) -> dict[str, Any]:
+    """Return the last-state fields of a Container from Docker's ``State`` (inspect's, or
+    ``config.v2.json``'s: the same names) and its ``RestartCount``.
+
+    Docker sets ``ExitCode`` to 0 and ``OOMKilled`` to false when a run starts, so while one
+    runs the last exit is not known (None, False), though ``FinishedAt`` still says when the
+    run before it ended. A restarting container (between two runs) is not running: its exit
+    code and OOM kill are those of the run that just ended. Values of another type than
+    Docker's (a broken or hostile daemon) are left unknown.
+    """
+    state = _mapping(state)
+    started = go_time(state.get("StartedAt"))
+    ended = state.get("Running") is not True or state.get("Restarting") is True
+    code = state.get("ExitCode")
+    known = ended and started is not None and type(code) is int
+    return {
+        "exit_code": code if known else None,
+        "oom_killed": bool(known and state.get("OOMKilled") is True),
+        "restart_count": restart_count if type(restart_count) is int else None,
+        "started_at": started,
+        "finished_at": go_time(state.get("FinishedAt")),
+    }
+
+
+def exit_code_of_status(text: str) -> int | None:
+    """Return the exit code in a list answer's ``Status`` (``Exited (3) 5 seconds ago``,
+    ``Restarting (3) 1 second ago``), or None."""
+    if not text.startswith(("Exited (", "Restarting (")):
+        return None
+    code = text.partition("(")[2].partition(")")[0]
+    return int(code) if code.isdigit() and len(code) <= 10 else None
 
 
 def container_from_inspect(data: dict[str, Any]) -> Container:
@@ -253,6 +328,7 @@ def container_from_inspect(data: dict[str, Any]) -> Container:
         oci_runtime=runtime if runtime in ("runc", "crun") else "",
         ports=ports or [],
         metadata={"docker": data},
+        **last_state(state, data.get("RestartCount")),
     )
 
 
@@ -271,6 +347,8 @@ def container_from_state(record: dict[str, Any], pid: int | None, runc: bool = T
     if pid is None:
         never_started = str(state.get("StartedAt") or "0001-").startswith("0001-")
         status = "dead" if state.get("Dead") else "created" if never_started else "exited"
+        if status == "exited" and state.get("Restarting") is True:
+            status = "restarting"  # between two runs: no process, and another run to come
     elif state.get("Paused"):
         status = "paused"
     else:
@@ -301,6 +379,7 @@ def container_from_state(record: dict[str, Any], pid: int | None, runc: bool = T
                 "LogPath": record.get("LogPath") or "",
             }
         },
+        **last_state(state, record.get("RestartCount")),
     )
 
 
@@ -412,6 +491,7 @@ class DockerRuntime(Runtime):
             return self._from_state_files(api, exc, all)
         found = []
         bad: list[str] = []
+        root = data_root() if items else ""
         for index, item in enumerate(items):
             problem = list_record_problem(item)
             if problem is not None:
@@ -426,7 +506,9 @@ class DockerRuntime(Runtime):
                 if pid is None:
                     runc = False
                     pid = self._inspect_pid(api, item["Id"], deadline)
-            found.append(container_from_list(item, pid, runc))
+            container = container_from_list(item, pid, runc)
+            self._add_last_state(api, container, root, deadline)
+            found.append(container)
         if bad:
             shown = "; ".join(bad[:_MAX_RECORD_WARNINGS])
             more = (
@@ -464,15 +546,48 @@ class DockerRuntime(Runtime):
 
     def _inspect_pid(self, api: DockerAPI, cid: str, deadline: float) -> int | None:
         """Return a container's PID from its inspect answer, while time is left (else None)."""
+        state = _mapping(self._inspect_answer(api, cid, deadline).get("State"))
+        return host_pid(state.get("Pid"))
+
+    def _inspect_answer(self, api: DockerAPI, cid: str, deadline: float) -> dict[str, Any]:
+        """Return a container's inspect answer while time is left, else {}."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return None  # the list itself must come back within the timeout
+            return {}  # the list itself must come back within the timeout
         try:
             answer = api.get_json(f"/containers/{quote(cid)}/json", timeout=remaining)
         except RuntimeUnavailable:
-            return None  # it went away between the two requests (normal churn), or Docker hangs
-        state = answer.get("State") if isinstance(answer, dict) else None
-        return host_pid(state.get("Pid")) if isinstance(state, dict) else None
+            return {}  # it went away between the two requests (normal churn), or Docker hangs
+        return _mapping(answer)
+
+    def _add_last_state(
+        self, api: DockerAPI, container: Container, root: str, deadline: float
+    ) -> None:
+        """Fill a listed container's last state (exit code, OOM kill, restarts, times).
+
+        The list answer holds none of it but the exit code in ``Status``. Docker's own record
+        of the container (``config.v2.json``, rewritten on every state change) holds all of
+        it: one file read, where an inspect request per container would cost about 1.5 ms
+        each on every ``ps``. Where that file cannot be read (the daemon is another host's,
+        or its data root is elsewhere), a container that is not running is inspected, while
+        time is left; a running one keeps what the list says.
+        """
+        found = last_state_record(container.id, root) if root else None
+        status = str(container.metadata["docker"].get("Status") or "")
+        if found is not None:
+            fields = last_state(*found)
+            if fields["exit_code"] is None:
+                # The file was rewritten between the list and its read (a crash loop restarts
+                # many times a minute): the list's own "Restarting (3)" says the exit it saw.
+                fields["exit_code"] = exit_code_of_status(status)
+        else:
+            fields = {"exit_code": exit_code_of_status(status)}
+            if container.status not in ("running", "paused"):
+                answer = self._inspect_answer(api, container.id, deadline)
+                if answer:
+                    fields = last_state(answer.get("State"), answer.get("RestartCount"))
+        for name, value in fields.items():
+            setattr(container, name, value)
 
     def inspect(self, container: Container) -> dict:
         """Return ``GET /containers/{id}/json``.

@@ -55,6 +55,14 @@ def parse_created(text: Any) -> float | None:
         return None
 
 
+def go_time(text: Any) -> float | None:
+    """Return an RFC 3339 time a Go runtime wrote (Docker's and libpod's ``StartedAt``,
+    ``FinishedAt``) as epoch seconds; Go's zero time (``0001-01-01T00:00:00Z``: not yet,
+    never) is None, as is anything that is not a time."""
+    at = parse_created(text)
+    return at if at is not None and at > 0 else None
+
+
 def rfc3339(text: str) -> float:
     """Return ``2026-12-06T04:44:47.123456789Z`` (or ``+01:00``, or no zone: UTC) as epoch
     seconds; raise ValueError for anything else. ``datetime`` would cost its import (about a

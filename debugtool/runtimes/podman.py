@@ -23,7 +23,7 @@ from debugtool import jsonc, procfs
 from debugtool.errors import ContainerGone, DebugtoolError, RuntimeUnavailable
 from debugtool.model import Container, Port
 from debugtool.runtimes.base import ExecRequest, Runtime
-from debugtool.runtimes.liveness import parse_created
+from debugtool.runtimes.liveness import go_time, parse_created
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,11 +76,19 @@ def libpod_records(root: str) -> dict[str, Libpod]:
     Raises ``OSError`` or ``ValueError`` when the database cannot be read
     (``FileNotFoundError`` when there is none).
     """
+    return libpod_database(root)[0]
+
+
+def libpod_database(root: str) -> tuple[dict[str, Libpod], dict[str, dict[str, Any]]]:
+    """Return ``libpod_records(root)`` and each container's state by id, from one read of
+    libpod's database. The state is libpod's ``ContainerState`` (``state``, ``exitCode``,
+    ``oomKilled``, ``restartCount``, ``startedTime``, ``finishedTime`` ...): what ``podman
+    inspect`` shows of the last run. Raises as ``libpod_records`` does."""
     bolt = f"{root}/libpod/bolt_state.db"
     if not os.path.exists(bolt) and os.path.exists(f"{root}/db.sql"):
-        pods, configs = _libpod_sqlite(f"{root}/db.sql")
+        pods, configs, states = _libpod_sqlite(f"{root}/db.sql")
     else:
-        pods, configs = _libpod_bolt(bolt)
+        pods, configs, states = _libpod_bolt(bolt)
     found: dict[str, Libpod] = {}
     for cid, raw in configs:
         config = _json_object(raw)
@@ -90,15 +98,43 @@ def libpod_records(root: str) -> dict[str, Libpod]:
             "" if config.get("pause") else pods.get(str(config.get("pod") or ""), ""),
             _published(config.get("newPortMappings") or config.get("portMappings")),
         )
-    return found
+    return found, {cid: _json_object(raw) for cid, raw in states.items()}
 
 
-def _libpod_bolt(path: str) -> tuple[dict[str, str], list[tuple[str, bytes | None]]]:
-    """Return pod names by id and each container's config JSON, from the bolt database."""
+def podman_last_state(state: dict[str, Any]) -> dict[str, Any]:
+    """Return the last-state fields of a Container from libpod's ``ContainerState`` (its
+    database's JSON, with Go's zero time for "not yet" and fields left out when zero)."""
+    started = go_time(state.get("startedTime"))
+    ended = state.get("exited") is True or state.get("state") in _ENDED_STATES
+    code = state.get("exitCode", 0)
+    count = state.get("restartCount", 0)
+    known = ended and started is not None and type(code) is int
+    return {
+        "exit_code": code if known else None,
+        "oom_killed": bool(known and state.get("oomKilled") is True),
+        "restart_count": count if type(count) is int else None,
+        "started_at": started,
+        "finished_at": go_time(state.get("finishedTime")),
+    }
+
+
+#: libpod's ``ContainerStatus`` values of a container whose run has ended (stopped, exited).
+_ENDED_STATES = (4, 6)
+
+
+#: What ``_libpod_bolt`` and ``_libpod_sqlite`` read: pod names by id, each container's
+#: config JSON, and each container's state JSON by id.
+_Tables = tuple[dict[str, str], list[tuple[str, bytes | None]], dict[str, bytes | None]]
+
+
+def _libpod_bolt(path: str) -> _Tables:
+    """Return pod names by id, each container's config JSON and state JSON, from the bolt
+    database."""
     from debugtool.runtimes.boltdb import BoltFile
 
     pods: dict[str, str] = {}
     configs: list[tuple[str, bytes | None]] = []
+    states: dict[str, bytes | None] = {}
     with BoltFile(path) as db:
         top = db.top()
         pod_buckets = top.bucket(b"pod")
@@ -108,10 +144,11 @@ def _libpod_bolt(path: str) -> tuple[dict[str, str], list[tuple[str, bytes | Non
         ctr_buckets = top.bucket(b"ctr")
         for cid, bucket in ctr_buckets.buckets() if ctr_buckets else ():
             configs.append((cid.decode(errors="replace"), bucket.get(b"config")))
-    return pods, configs
+            states[cid.decode(errors="replace")] = bucket.get(b"state")
+    return pods, configs, states
 
 
-def _libpod_sqlite(path: str) -> tuple[dict[str, str], list[tuple[str, bytes | None]]]:
+def _libpod_sqlite(path: str) -> _Tables:
     """The same from the SQLite database (tables PodConfig and ContainerConfig), read-only."""
     import pathlib
     import sqlite3
@@ -121,11 +158,20 @@ def _libpod_sqlite(path: str) -> tuple[dict[str, str], list[tuple[str, bytes | N
         try:
             pods = {str(i): str(n) for i, n in conn.execute("SELECT ID, Name FROM PodConfig")}
             rows = conn.execute("SELECT ID, JSON FROM ContainerConfig").fetchall()
+            try:
+                state_rows = conn.execute("SELECT ID, JSON FROM ContainerState").fetchall()
+            except sqlite3.Error:
+                state_rows = []  # the states are extra: labels and pods still count
         finally:
             conn.close()
     except sqlite3.Error as exc:
         raise ValueError(f"{path}: {exc}") from None
-    return pods, [(str(i), raw.encode() if isinstance(raw, str) else raw) for i, raw in rows]
+
+    def raw(value: Any) -> bytes | None:
+        return value.encode() if isinstance(value, str) else value
+
+    states = {str(i): raw(j) for i, j in state_rows}
+    return pods, [(str(i), raw(j)) for i, j in rows], states
 
 
 def _published(value: Any) -> list[Port]:
@@ -198,9 +244,11 @@ def container_from_storage(
     record: dict[str, Any],
     root: str = GRAPH_ROOT,
     libpod: Libpod = ({}, "", []),
+    state: dict[str, Any] | None = None,
 ) -> Container:
-    """Map one containers.json record, plus the OCI runtime's state of it and libpod's labels,
-    pod name and ports (``libpod``), to a Container."""
+    """Map one containers.json record, plus the OCI runtime's state of it, libpod's labels,
+    pod name and ports (``libpod``) and libpod's state of its last run (``state``), to a
+    Container."""
     cid = str(record.get("id", ""))
     names = record.get("names") or []
     try:
@@ -231,7 +279,9 @@ def container_from_storage(
     else:
         # podman writes the OCI spec when it first starts a container.
         ran = os.path.exists(f"{root}/overlay-containers/{cid}/userdata/config.json")
-        status = "exited" if ran else "created"
+        last = state or {}
+        ended = last.get("exited") is True or last.get("state") in _ENDED_STATES
+        status = "exited" if ran or ended else "created"
     userdata = f"{root}/overlay-containers/{cid}/userdata"
     return Container(
         id=cid,
@@ -250,6 +300,7 @@ def container_from_storage(
         oci_runtime=oci_runtime,
         ports=list(libpod[2]),
         metadata={"podman": {**record, "metadata": meta, "source": "storage"}},
+        **(podman_last_state(state) if state else {}),
     )
 
 
@@ -271,7 +322,25 @@ def container_from_ps(item: dict[str, Any]) -> Container:
         pod=str(item.get("PodName") or ""),
         ports=_published(item.get("Ports")),
         metadata={"podman": {**item, "source": "podman ps"}},
+        **_ps_last_state(item),
     )
+
+
+def _ps_last_state(item: dict[str, Any]) -> dict[str, Any]:
+    """Return the last-state fields ``podman ps --format json`` gives (epoch seconds)."""
+
+    def moment(key: str) -> float | None:
+        value = item.get(key)
+        return float(value) if isinstance(value, int | float) and value > 0 else None
+
+    code, count = item.get("ExitCode"), item.get("Restarts")
+    exited = item.get("Exited") is True
+    return {
+        "exit_code": code if exited and type(code) is int else None,
+        "restart_count": count if type(count) is int else None,
+        "started_at": moment("StartedAt"),
+        "finished_at": moment("ExitedAt") if exited else None,
+    }
 
 
 class PodmanRuntime(Runtime):
@@ -300,8 +369,9 @@ class PodmanRuntime(Runtime):
         except (OSError, ValueError):
             found = [container_from_ps(item) for item in self._podman_ps()]
         else:
+            states: dict[str, dict[str, Any]] = {}
             try:
-                libpod = libpod_records(self.root) if records else {}
+                libpod, states = libpod_database(self.root) if records else ({}, {})
             except FileNotFoundError:
                 libpod = {}  # containers of buildah or CRI-O's storage only: nothing to miss
             except (OSError, ValueError) as exc:
@@ -312,7 +382,12 @@ class PodmanRuntime(Runtime):
                     "their labels and pods."
                 )
             found = [
-                container_from_storage(r, self.root, libpod.get(str(r.get("id")), ({}, "", [])))
+                container_from_storage(
+                    r,
+                    self.root,
+                    libpod.get(str(r.get("id")), ({}, "", [])),
+                    states.get(str(r.get("id"))),
+                )
                 for r in records
             ]
         if not all:

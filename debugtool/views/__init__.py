@@ -23,8 +23,11 @@ headers against it):
   ``STATE`` (never ``S``), ``%CPU`` (never ``CPU %``), ``RSS`` for a process's resident memory
   and ``MEM USAGE / LIMIT`` for a cgroup's (never ``MEM``), ``INTERFACE`` (interfaces and
   routes alike), ``POD NAMESPACE`` for a Kubernetes or podman pod's namespace (never ``K8S
-  NS`` or a bare ``NAMESPACE``, which would read as a Linux namespace), ``STARTED`` and
-  ``CREATED`` for ages, ``TIME`` for a moment.
+  NS`` or a bare ``NAMESPACE``, which would read as a Linux namespace), ``STARTED``,
+  ``FINISHED`` and ``CREATED`` for ages, ``TIME`` for a moment.
+- A container's last exit is ``EXIT``: its code, with ``OOM`` when the kernel OOM-killed it
+  (``137 OOM``); its restarts ``RESTARTS``; a restarting one's marker in the TUI says how
+  many and how fast: ``restarting ×14, 3/min``.
 - ``PID`` is a process's PID inside its container, as ``ps`` run in the container shows it;
   ``HOST PID`` is the host's (``HOST TID`` a thread's); ``PPID`` the parent's PID inside the
   container. The container's PID is the one its logs, its pid files and ``kill`` inside it

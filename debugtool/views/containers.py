@@ -20,6 +20,8 @@ class ContainerRow:
     memory_limit: int | None = None  # bytes; None: no limit
     # Its cgroup is the host's (CgroupStats.shared_with_host): no usage, MEMORY says so.
     host_cgroup: bool = False
+    # How fast it restarts, as ``restart_rate`` writes it (the TUI watches the count).
+    restart_rate: str = ""
 
 
 def runtime_text(container: Container) -> str:
@@ -40,6 +42,73 @@ def memory_text(value: tuple[int | None, int | None, bool] | None) -> str:
     if limit is None:
         return human_size(usage)
     return f"{human_size(usage)} / {human_size(limit)}"
+
+
+def exit_text(value: tuple[int | None, bool] | None) -> str:
+    """Return a last exit as ``3``, ``137 OOM`` (the kernel OOM-killed it), or '-'."""
+    if not value or (value[0] is None and not value[1]):
+        return "-"
+    code, oom = value
+    if code is None:
+        return "OOM"
+    return f"{code} OOM" if oom else str(code)
+
+
+def _exit(row: ContainerRow) -> tuple[int | None, bool] | None:
+    c = row.container
+    return None if c.exit_code is None and not c.oom_killed else (c.exit_code, c.oom_killed)
+
+
+def restart_rate(count: int, seconds: float) -> str:
+    """Return ``count`` restarts in ``seconds`` as a rate people read at a glance: ``3/min``,
+    ``12/h``, or ``1/day``-style for slow ones ('' without restarts or time)."""
+    if count <= 0 or seconds <= 0:
+        return ""
+    per_minute = count * 60 / seconds
+    if per_minute >= 1:
+        return f"{per_minute:.0f}/min"
+    per_hour = per_minute * 60
+    if per_hour >= 1:
+        return f"{per_hour:.0f}/h"
+    return f"{per_hour * 24:.0f}/day" if per_hour * 24 >= 1 else "<1/day"
+
+
+def status_text(container: Container, rate: str = "") -> str:
+    """Return a container's status with its last state, as the TUI's list and title show it:
+    ``restarting ×14, 3/min`` (its restarts and how fast they come), ``running (×14,
+    3/min)`` for one restarted by its policy that runs for now, ``exited 137 OOM`` (its last
+    exit; ``OOM`` when the kernel OOM-killed it), else the status alone."""
+    c = container
+    count = c.restart_count or 0
+    if c.status == "restarting":
+        words = "restarting" + (f" ×{count}" if count else "")
+        return f"{words}, {rate}" if rate else words
+    if c.status in ("running", "paused"):
+        if not count:
+            return c.status
+        return f"{c.status} (×{count}, {rate})" if rate else f"{c.status} (×{count})"
+    last = exit_text((c.exit_code, c.oom_killed))
+    return c.status if last == "-" else f"{c.status} {last}"
+
+
+def restart_rate_of(history: list[tuple[float, int]], container: Container, now: float) -> str:
+    """Return how fast a container restarts: over ``history`` (``(time, restart count)``
+    observations, oldest first) when its count rose while watched, else over its life (its
+    count since it was created); '' without restarts."""
+    count = container.restart_count or 0
+    if not count:
+        return ""
+    if history and count > history[0][1] and now > history[0][0]:
+        return restart_rate(count - history[0][1], now - history[0][0])
+    return restart_rate(count, now - container.created) if container.created else ""
+
+
+def crash_looping(container: Container) -> bool:
+    """Return whether a container looks caught in a crash loop: restarting now, or restarted
+    by its policy and its last run ended in failure."""
+    if container.status == "restarting":
+        return True
+    return bool(container.restart_count) and bool(container.exit_code or container.oom_killed)
 
 
 def _host_pid(row: ContainerRow) -> int | None:
@@ -68,9 +137,24 @@ RUNTIME: Column[ContainerRow] = Column(
 )
 IMAGE: Column[ContainerRow] = Column("image", "IMAGE", lambda r: r.container.image, width=22)
 STATUS: Column[ContainerRow] = Column("status", "STATUS", lambda r: r.container.status, width=7)
+#: STATUS with the last state (``status_text``): the TUI's list, where no EXIT or RESTARTS
+#: column fits.
+STATUS_LAST: Column[ContainerRow] = Column(
+    "status", "STATUS", lambda r: status_text(r.container, r.restart_rate), width=22
+)
 HOST_PID: Column[ContainerRow] = Column("host_pid", "HOST PID", _host_pid, justify="right", width=8)
 CREATED: Column[ContainerRow] = Column(
     "created", "CREATED", lambda r: r.container.created, format=human_age
+)
+EXIT: Column[ContainerRow] = Column("exit", "EXIT", _exit, format=exit_text, width=8)
+RESTARTS: Column[ContainerRow] = Column(
+    "restarts", "RESTARTS", lambda r: r.container.restart_count, justify="right", width=8
+)
+STARTED: Column[ContainerRow] = Column(
+    "started", "STARTED", lambda r: r.container.started_at, format=human_age
+)
+FINISHED: Column[ContainerRow] = Column(
+    "finished", "FINISHED", lambda r: r.container.finished_at, format=human_age
 )
 POD: Column[ContainerRow] = Column("pod", "POD", lambda r: r.container.pod, width=20)
 POD_NAMESPACE: Column[ContainerRow] = Column(
@@ -83,6 +167,22 @@ MEMORY: Column[ContainerRow] = Column(
 
 #: What ``debugtool ps`` shows (POD and POD NAMESPACE go after NAME when a pod is listed).
 COLUMNS: list[Column[ContainerRow]] = [ID, NAME, RUNTIME, IMAGE, STATUS, HOST_PID, CREATED]
+#: What ``debugtool ps -a`` shows: the last state of stopped and restarting ones too (their
+#: last exit, ``OOM`` when the kernel killed it, restarts, when the latest run started and
+#: the last one finished).
+COLUMNS_ALL: list[Column[ContainerRow]] = [
+    ID,
+    NAME,
+    RUNTIME,
+    IMAGE,
+    STATUS,
+    EXIT,
+    RESTARTS,
+    HOST_PID,
+    CREATED,
+    STARTED,
+    FINISHED,
+]
 
 
 def with_pods(columns: list[Column[ContainerRow]]) -> list[Column[ContainerRow]]:

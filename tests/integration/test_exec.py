@@ -182,7 +182,10 @@ def test_unknown_and_stopped_containers(containers: harness.Containers, cli, aud
     harness.run("docker", "wait", c.id)
     stopped = cli("exec", c.name, "--", "true")
     assert stopped.returncode == 125
-    assert f"container {c.name} ({c.id[:12]}) is not running (status: exited)." in stopped.stderr
+    # Issue 18: its last state, and what can still be read of it.
+    assert f"container {c.name} ({c.id[:12]}) is exited (code 0, " in stopped.stderr
+    assert "so nothing can run in it." in stopped.stderr
+    assert f"'debugtool console {c.name}'" in stopped.stderr
     logged = entries(audit_log)
     assert [e["exit_code"] for e in logged] == [125, 125]
     assert logged[0]["target_name"] == "no-such-container-xyz"

@@ -107,3 +107,45 @@ def test_live_source_samples_cpu_and_memory_then_notices_the_exit(containers):
         assert started.id not in {c.id for c in later.containers if c.running}
     finally:
         source.close()
+
+
+async def test_live_crash_loop_and_oom_kill_are_marked(containers):
+    """Issue 18 on the live host: a Docker container restarting with ``--restart always`` shows
+    its restarts and their rate, one the kernel OOM-killed under ``--memory 16m`` its exit."""
+    import harness
+
+    from debugtool.source import LiveSource
+
+    loop = containers.docker("--restart", "always", cmd=("/bin/sh", "-c", "sleep 1; exit 3"))
+    hog = containers.docker(
+        "--memory",
+        "16m",
+        "--memory-swap",
+        "16m",
+        cmd=(
+            "/bin/sh",
+            "-c",
+            "(echo 1000 > /proc/self/oom_score_adj; x=$(head -c 64m /dev/zero | tr '\\0' a)); "
+            "exit $?",
+        ),
+    )
+
+    def inspected(cid: str) -> dict:
+        import json
+
+        return json.loads(harness.run("docker", "inspect", cid))[0]
+
+    harness.wait_for(lambda: inspected(hog.id)["State"]["OOMKilled"], what="the OOM kill")
+    harness.wait_for(lambda: inspected(loop.id)["RestartCount"] >= 2, what="two restarts")
+    app = DebugtoolApp(LiveSource(), interval=0.5)
+    async with app.run_test(size=(200, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#containers", LiveTable)
+
+        def status(cid: str) -> str:
+            return str(table.get_cell(cid, "status")) if cid in table._raw else ""  # noqa: SLF001
+
+        await until(pilot, lambda: status(hog.id) == "exited 137 OOM")
+        # Its status flips between running and restarting; the marker is there in both.
+        await until(pilot, lambda: status(loop.id).startswith("restarting ×"), timeout=60)
+        assert "/min" in status(loop.id) or "/h" in status(loop.id)

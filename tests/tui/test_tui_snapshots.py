@@ -127,3 +127,16 @@ def test_save_dialog(snap_compare, make_app, tmp_path, monkeypatch):
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=ready)
+
+
+def test_containers_crash_loop(snap_compare, make_app):
+    """A restarting container's restarts and rate, and an OOM-killed one's last exit."""
+    from tui_fixtures import crash_looping, oom_killed
+
+    source = FixtureSource()
+    source.added += [crash_looping(), oom_killed()]
+
+    async def ready(pilot):
+        await settle(pilot)
+
+    assert snap_compare(make_app(source), terminal_size=SIZE, run_before=ready)

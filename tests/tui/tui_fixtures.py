@@ -46,6 +46,11 @@ def other_containers() -> list[Container]:
             image="debugtool-test/busybox:latest",
             status="exited",
             created=NOW - 7200,
+            # Its last run failed an hour ago (issue 18).
+            exit_code=1,
+            restart_count=0,
+            started_at=NOW - 3700,
+            finished_at=NOW - 3600,
         ),
         Container(
             id="pid-5151",
@@ -56,6 +61,39 @@ def other_containers() -> list[Container]:
             backends=["none"],
         ),
     ]
+
+
+def crash_looping() -> Container:
+    """A Docker container caught in a crash loop: restarting, 14 restarts in 280 s."""
+    return Container(
+        id="c4a5" + "2" * 60,
+        name="queue-worker",
+        runtime="docker",
+        image="registry.local/shop/worker:2.0",
+        status="restarting",
+        created=NOW - 280,
+        exit_code=3,
+        restart_count=14,
+        started_at=NOW - 12,
+        finished_at=NOW - 11,
+    )
+
+
+def oom_killed() -> Container:
+    """A Docker container the kernel OOM-killed under its memory limit, ten minutes ago."""
+    return Container(
+        id="0e11" + "3" * 60,
+        name="image-resizer",
+        runtime="docker",
+        image="registry.local/shop/resizer:1.1",
+        status="exited",
+        created=NOW - 900,
+        exit_code=137,
+        oom_killed=True,
+        restart_count=0,
+        started_at=NOW - 660,
+        finished_at=NOW - 600,
+    )
 
 
 def sample(cpu_ns: int, at: float, memory: int, limit: int | None) -> CgroupStats:

@@ -24,20 +24,22 @@ from debugtool.runtimes import Discovery
 from debugtool.views import containers as view
 
 # Left to right as ``debugtool ps`` has them, usage last. A narrow terminal keeps the columns in
-# KEEP's order (an 80-column one: ID, NAME, STATUS, %CPU and memory; 120: the pod and image
-# too); NAME, POD, IMAGE and RUNTIME may narrow.
+# KEEP's order (an 80-column one: ID, NAME, %CPU, memory and STATUS; 120: the pod and image
+# too); NAME, STATUS, POD, IMAGE and RUNTIME may narrow.
 BASE_COLUMNS = [
     view.ID,
     view.NAME,
     view.RUNTIME,
     view.IMAGE,
-    view.STATUS,
+    view.STATUS_LAST,  # with the last exit, OOM, and a restarting one's restarts and rate
     view.HOST_PID,
     view.CPU,
     view.MEMORY,
 ]
-KEEP = ["id", "name", "status", "cpu", "memory", "pod", "image", "host_pid", "runtime"]
-SHRINK = {"name": 12, "image": 12, "runtime": 8, "pod": 10}
+# STATUS comes after the usage: its last state (``restarting ×14, 3/min``) may narrow, cut
+# with '…', where a terminal has no room for it whole (the detail screen has it whole).
+KEEP = ["id", "name", "cpu", "memory", "status", "pod", "image", "host_pid", "runtime"]
+SHRINK = {"name": 12, "image": 12, "runtime": 8, "pod": 10, "status": 7}
 # shift+letter sorts by a column (k9s's keys where it has one).
 SORT_KEYS = {
     "I": "id",
@@ -53,6 +55,7 @@ SORT_KEYS = {
 
 DISCOVER_EVERY = 3.0  # seconds between runtime listings; cgroup samples come every interval
 FORGET_AFTER = 60.0  # seconds a removed container stays listed, marked removed
+RATE_WINDOW = 300.0  # seconds of restart counts a restart rate is taken over
 
 
 class ContainersScreen(PollingScreen):
@@ -83,6 +86,8 @@ class ContainersScreen(PollingScreen):
         super().__init__()
         self.containers: dict[str, Container] = {}
         self.removed_at: dict[str, float] = {}
+        # (time, restart count) of each container that has restarted, over RATE_WINDOW.
+        self.restarts: dict[str, list[tuple[float, int]]] = {}
         self.warnings: list[str] = []
         self.last_listing = float("-inf")
         self.updated: float | None = None
@@ -170,6 +175,13 @@ class ContainersScreen(PollingScreen):
             seen.add(container.id)
             self.containers[container.id] = container
             self.removed_at.pop(container.id, None)
+            if container.restart_count:
+                history = self.restarts.setdefault(container.id, [])
+                history.append((now, container.restart_count))
+                while len(history) > 2 and now - history[1][0] >= RATE_WINDOW:
+                    del history[0]
+        for cid in set(self.restarts) - seen:
+            del self.restarts[cid]
         for cid, container in list(self.containers.items()):
             if cid in seen:
                 continue
@@ -187,12 +199,25 @@ class ContainersScreen(PollingScreen):
 
     # --- rendering ------------------------------------------------------------------------------
     def _render_rows(self) -> None:
+        rows = self._rows()
         pods = any(c.pod for c in self.containers.values())
-        self.table.set_columns(view.with_pods(BASE_COLUMNS) if pods else BASE_COLUMNS)
+        # STATUS is as wide as its longest text (``restarting ×14, 3/min``, ``exited 137
+        # OOM``): a list of running containers keeps its room for the image and the pod.
+        wide = max((len(view.STATUS_LAST.text(row)) for row in rows.values()), default=0)
+        status = replace(view.STATUS_LAST, width=max(wide, view.STATUS.width or 0))
+        columns = [status if c.key == "status" else c for c in BASE_COLUMNS]
+        self.table.set_columns(view.with_pods(columns) if pods else columns)
+        self.table.show(rows)
+        self._render_status()
+
+    def _rows(self) -> dict[str, view.ContainerRow]:
+        """Return each container's row: its usage when sampled, its restart rate."""
         rows: dict[str, view.ContainerRow] = {}
+        now = self.tui.clock()
         for cid, c in self.containers.items():
             series = self.tui.usage.get(cid)
             stats = series.last if series else None
+            rate = view.restart_rate_of(self.restarts.get(cid, []), c, now)
             if series is not None and c.status in ("running", "paused"):
                 rows[cid] = view.ContainerRow(
                     c,
@@ -200,11 +225,11 @@ class ContainersScreen(PollingScreen):
                     memory_usage=stats.memory_usage if stats else None,
                     memory_limit=stats.memory_limit if stats else None,
                     host_cgroup=stats.shared_with_host if stats else False,
+                    restart_rate=rate,
                 )
             else:
-                rows[cid] = view.ContainerRow(c)
-        self.table.show(rows)
-        self._render_status()
+                rows[cid] = view.ContainerRow(c, restart_rate=rate)
+        return rows
 
     def _render_status(self) -> None:
         running = sum(1 for c in self.containers.values() if c.status in ("running", "paused"))

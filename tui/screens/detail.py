@@ -29,7 +29,7 @@ from debugtool_tui.widgets.resources import ResourcePanel
 from debugtool.collect.mounts import severity
 from debugtool.errors import ContainerGone, ContainerNotRunning, DebugtoolError
 from debugtool.model import Container, Mount, Snapshot
-from debugtool.output import printable, utc_text
+from debugtool.output import human_age, printable, utc_text
 from debugtool.record import replace
 from debugtool.views import (
     Column,
@@ -42,7 +42,13 @@ from debugtool.views import (
     sessions,
     sockets,
 )
-from debugtool.views.containers import runtime_text
+from debugtool.views.containers import (
+    crash_looping,
+    exit_text,
+    restart_rate_of,
+    runtime_text,
+    status_text,
+)
 from debugtool.views.dns import lines as _dns_lines
 
 TABS = ("processes", "mounts", "network", "resources", "security", "audit", "logs")
@@ -407,12 +413,22 @@ class DetailScreen(PollingScreen):
         parts = [runtime_text(c), c.image or "-", f"host pid {c.pid or '-'}", f"id {c.short_id}"]
         if c.pod:
             parts.append(f"pod {c.pod_namespace}/{c.pod}")
+        if c.finished_at and not c.running:
+            parts.append(f"finished {human_age(c.finished_at, self.tui.clock())}")
+        if c.previous is not None and c.previous.exit_code is not None:
+            last = exit_text((c.previous.exit_code, c.previous.oom_killed))
+            parts.append(f"previous attempt exited {last}")
+        rate = restart_rate_of([], c, self.tui.clock())
         title = Text.assemble(
             Text(printable(c.name), style="bold"),
             "  ",
             # Next to the name, so that a narrow terminal shows it too; a container that
-            # stopped or was removed while open says so here.
-            Text(printable(c.status), style="" if c.running else "bold red"),
+            # stopped or was removed while open says so here, with its last exit (OOM) or
+            # its restarts.
+            Text(
+                printable(status_text(c, rate)),
+                style="bold red" if not c.running or crash_looping(c) or c.oom_killed else "",
+            ),
             "  ",
             plain("  ".join(parts)),
         )

@@ -214,8 +214,9 @@ class LiveTable(DataTable):
 
     # --- methods the screens call ---------------------------------------------------------------
     def set_columns(self, columns: Sequence[Column[Any]]) -> None:
-        """Replace the columns (for example when pods appear); call ``update_rows`` next."""
-        if [c.key for c in columns] == [c.key for c in self._columns]:
+        """Replace the columns (for example when pods appear, or a column's width follows
+        what it holds); call ``update_rows`` next."""
+        if [(c.key, c.width) for c in columns] == [(c.key, c.width) for c in self._columns]:
             return
         self._columns = list(columns)
         if self.sort_column not in {c.key for c in columns}:
