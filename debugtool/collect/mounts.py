@@ -52,6 +52,20 @@ RUNTIME_STATE_DIRS = (
     "/var/lib/rancher/",
 )
 
+
+def _rootless_state(path: str) -> bool:
+    """Return whether ``path`` is in a rootless podman's run root (``/run/user/UID/containers/``),
+    where it keeps a container's hosts, hostname and .containerenv as root's keeps them under
+    ``/run/containers/``."""
+    parts = path.split("/", 5)
+    return (
+        len(parts) > 5
+        and parts[1:3] == ["run", "user"]
+        and parts[3].isdecimal()
+        and (parts[4] == "containers")
+    )
+
+
 #: Kernel filesystems each container gets a fresh instance (or a private view) of.
 _VIRTUAL = {"proc", "sysfs", "devpts", "mqueue", "tmpfs", "cgroup", "cgroup2", "overlay"}
 
@@ -149,6 +163,7 @@ def risks(m: Mount, mounts: list[Mount]) -> list[str]:
         and m.mountpoint != "/"
         and m.fstype not in _VIRTUAL | {"devtmpfs"}
         and not m.host_path.startswith(RUNTIME_STATE_DIRS)
+        and not _rootless_state(m.host_path)
         and not any(r.startswith("host root") or "socket" in r for r in found)
     ):
         found.append(f"host path {m.host_path} mounted read-write")

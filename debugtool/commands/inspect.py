@@ -98,6 +98,8 @@ def run(args: argparse.Namespace) -> int:
             f"{output.utc_text(c.created)} ({output.human_age(c.created)})" if c.created else "-",
         ),
     ]
+    if c.owner:  # a rootless container: the host user whose runtime runs it
+        lines.insert(3, ("Owner", c.owner))
     if c.namespace:
         lines.append(("containerd namespace", c.namespace))
     if c.pod:

@@ -19,7 +19,9 @@ def register(sub: SubcommandsLike) -> None:
         description="List the containers of every runtime on this host: Docker, containerd "
         "(every namespace), podman, runc and crun state directories, and processes in PID "
         "namespaces no runtime owns (runtime 'none'). A container seen by several runtimes is "
-        "listed once.",
+        "listed once. Rootless podman containers of every user are listed too, with an OWNER "
+        "column (root's containers show root); run as a user who is not root, ps lists that "
+        "user's own rootless containers.",
     )
     p.add_argument("-a", "--all", action="store_true", help="include stopped containers")
     p.add_argument(
@@ -36,10 +38,10 @@ def register(sub: SubcommandsLike) -> None:
 def run(args: argparse.Namespace) -> int:
     from debugtool import output
     from debugtool.runtimes import discover
-    from debugtool.target import require_privileges
+    from debugtool.target import caller_runtimes
 
-    require_privileges()
-    found = discover(args.runtime, all=args.all, timeout=args.timeout)
+    runtimes = caller_runtimes(args.runtime)  # a user who is not root: their own containers
+    found = discover(runtimes, all=args.all, timeout=args.timeout)
     for message in found.warnings:
         output.warn(message)
     containers = [c for c in found.containers if args.all or c.status in ("running", "paused")]
@@ -62,5 +64,7 @@ def run(args: argparse.Namespace) -> int:
         columns[0] = view.FULL_ID
     if any(c.pod for c in containers):
         columns = view.with_pods(columns)
+    if any(c.owner for c in containers):
+        columns = view.with_owner(columns)
     views.table(columns, [view.ContainerRow(c) for c in containers])
     return 0

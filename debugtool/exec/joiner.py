@@ -291,6 +291,8 @@ def _join(namespaces: tuple[tuple[str, int, int], ...], proc_fd: int) -> None:
         if _libc.setns(fd, FLAGS[nstype]) != 0:
             err = ctypes.get_errno()
             raise SetupFailed(f"entering the {nstype} namespace failed: {os.strerror(err)}.")
+        if nstype == "user":
+            _become_namespace_root()
         # The PID and time namespaces of the caller apply to its children.
         link = {"pid": "pid_for_children", "time": "time_for_children"}.get(nstype, nstype)
         try:
@@ -302,6 +304,34 @@ def _join(namespaces: tuple[tuple[str, int, int], ...], proc_fd: int) -> None:
                 f"entered a {nstype} namespace other than the container's "
                 f"(inode {got}, expected {inode})."
             )
+
+
+def _become_namespace_root() -> None:
+    """After setns(CLONE_NEWUSER): become the namespace's root (uid and gid 0 inside), as
+    ``nsenter -U`` does.
+
+    setns gives every capability in the joined user namespace, but the joiner is still the
+    host's root, which a rootless container's namespace does not map: it would appear there as
+    the overflow id, and the kernel refuses to create a file or mount owned by an unmapped id
+    (EOVERFLOW: the toolbox's tmpfs). Its capabilities in the namespace are kept: the kernel
+    drops them on a uid change only when the old uid was the namespace's root, which the host's
+    root is not. Its capabilities in the host's namespace are already gone with the setns: the
+    cgroups were joined before. A change of ids resets the dumpable flag to
+    ``fs.suid_dumpable``: it is cleared again at once, before anything else of the container.
+    """
+    try:
+        os.setgroups([])
+    except OSError:
+        pass  # setgroups is "deny" in this namespace: the supplementary groups stay empty-less
+    try:
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    except OSError as exc:
+        raise SetupFailed(
+            f"becoming root in the container's user namespace failed: {exc.strerror}."
+        ) from None
+    finally:
+        _prctl(PR_SET_DUMPABLE, 0)
 
 
 # --- the two processes -----------------------------------------------------------------------
