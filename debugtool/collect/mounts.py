@@ -53,6 +53,14 @@ RUNTIME_STATE_DIRS = (
 )
 
 
+#: The devices every OCI container gets. A rootless runtime cannot create device nodes, so
+#: it binds the host's own one by one (and masks /proc/keys and the like with /dev/null):
+#: those binds are not the host's /dev.
+OCI_DEVICES = frozenset(
+    ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
+)
+
+
 def _rootless_state(path: str) -> bool:
     """Return whether ``path`` is in a rootless podman's run root (``/run/user/UID/containers/``),
     where it keeps a container's hosts, hostname and .containerenv as root's keeps them under
@@ -152,7 +160,7 @@ def risks(m: Mount, mounts: list[Mount]) -> list[str]:
         found.append("/sys is writable")
     if m.fstype in ("cgroup", "cgroup2") and not m.readonly:
         found.append("cgroup hierarchy is writable")
-    if m.fstype == "devtmpfs" and m.host_path:
+    if m.fstype == "devtmpfs" and m.host_path and m.host_path not in OCI_DEVICES:
         found.append("host /dev mounted")
     if m.fstype in ("proc", "sysfs") and m.host_path and m.mountpoint not in ("/proc", "/sys"):
         # The host's own procfs or sysfs seen at another place (a -v /proc:/host/proc bind).

@@ -208,3 +208,21 @@ def test_the_user_sees_no_other_users_storage(rootless: harness.Started) -> None
     assert result.returncode == 0, result.stderr
     assert "permission denied" not in result.stderr.lower(), result.stderr
     assert os.stat(f"/proc/{rootless.pid}").st_uid == user.uid
+
+
+def test_bundle_of_a_rootless_container(rootless: harness.Started, tmp_path: Path) -> None:
+    out = tmp_path / "rootless.tar.gz"
+    result = harness.run_cli("bundle", rootless.name, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    shown = harness.run_cli("bundle", "show", str(out))
+    assert shown.returncode == 0, shown.stderr
+    (row,) = [line for line in shown.stdout.splitlines() if line.startswith(rootless.id[:12])]
+    # Its processes, inspect and logs are all in; podman's own binds are not risky mounts.
+    assert row.split()[3:8] == ["running", "ok", "ok", "ok", "ok"], row
+    assert "risky" not in row
+    top = harness.run_cli("top", "--bundle", str(out), rootless.name, "--json")
+    assert top.returncode == 0, top.stderr
+    (init,) = [p for p in json.loads(top.stdout) if p["nspid"] == 1]
+    assert (init["uid"], init["host_uid"]) == (0, rootless.extra["user"].uid)
+    inspected = harness.run_cli("inspect", "--bundle", str(out), rootless.name, "--json")
+    assert json.loads(inspected.stdout)["container"]["owner"] == owner_of(rootless)

@@ -195,3 +195,19 @@ def test_a_rootless_runtimes_own_binds_are_not_risks() -> None:
     assert not _rootless_state("/run/user/1001/secrets/token")
     assert not _rootless_state("/run/user/x/containers/a/b")
     assert not _rootless_state("/run/user/1001/containers")
+
+
+def test_a_rootless_runtimes_device_binds_are_not_the_hosts_dev() -> None:
+    """runc without CAP_MKNOD binds /dev/null and friends from the host one by one (and masks
+    /proc/keys with /dev/null): those are not the host's /dev; a bind of /dev itself is."""
+    from debugtool.collect.mounts import risks
+    from debugtool.model import Mount
+
+    null = Mount(1, 0, "/dev/null", "devtmpfs", "devtmpfs", "/null", "/dev/null")
+    keys = Mount(2, 0, "/proc/keys", "devtmpfs", "devtmpfs", "/null", "/dev/null")
+    whole = Mount(3, 0, "/host/dev", "devtmpfs", "devtmpfs", "/", "/dev")
+    disk = Mount(4, 0, "/dev/sda", "devtmpfs", "devtmpfs", "/sda", "/dev/sda")
+    mounts = [null, keys, whole, disk]
+    assert [risks(m, mounts) for m in mounts] == [
+        [], [], ["host /dev mounted"], ["host /dev mounted"],
+    ]  # fmt: skip
