@@ -7,7 +7,8 @@ and the OCI runtime's state under the user's runtime directory (``XDG_RUNTIME_DI
 ``/run/user/UID``: ``runc/ID/state.json``, ``crun/ID/status``). Root reads them all as files,
 without starting anything and without ever running podman as root against a user's storage.
 
-Users are found two ways, both cheap: the runtime directories under ``/run/user`` (a user who
+The runtime directory is ``/run/user/UID`` unless libpod's database says the user's podman
+last ran with another (``recorded_runtime_dir``). Users are found two ways, both cheap: the runtime directories under ``/run/user`` (a user who
 is logged in or lingers) and the home directories of ``/etc/passwd`` (a user whose containers
 are all stopped). Run by a user who is not root, debugtool looks at that user's store alone,
 with that user's ``XDG_RUNTIME_DIR``, ``XDG_DATA_HOME`` and ``XDG_CONFIG_HOME``.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import os
 
-from debugtool.record import record
+from debugtool.record import record, replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -122,7 +123,56 @@ def user_stores() -> list[Store]:
     if uid != 0:
         store = own_store(uid)
         return [store] if store is not None and has_containers(store.graph_root) else []
-    return [s for s in _every_user() if has_containers(s.graph_root)]
+    found = []
+    for store in _every_user():
+        if has_containers(store.graph_root):
+            recorded = recorded_runtime_dir(store.graph_root)
+            if recorded and recorded != store.runtime_dir:
+                store = replace(store, runtime_dir=recorded)
+            found.append(store)
+    return found
+
+
+def recorded_runtime_dir(graph_root: str) -> str:
+    """Return the runtime directory the user's podman last ran with, as libpod's database
+    records it ("" when it cannot tell).
+
+    libpod keeps its configuration beside the containers (bolt's ``runtime-config`` bucket,
+    SQLite's ``DBConfig`` table); its ``tmp-dir`` is ``XDG_RUNTIME_DIR/libpod/tmp`` unless
+    containers.conf moved it. This is how root learns a ``XDG_RUNTIME_DIR`` other than
+    ``/run/user/UID`` (a user without a login session gets ``/tmp/podman-run-UID``).
+    """
+    tmp = ""
+    bolt = f"{graph_root}/libpod/bolt_state.db"
+    try:
+        if os.path.exists(bolt):
+            from debugtool.runtimes.boltdb import BoltFile
+
+            with BoltFile(bolt) as db:
+                config = db.top().bucket(b"runtime-config")
+                value = config.get(b"tmp-dir") if config is not None else None
+                tmp = value.decode(errors="replace") if value else ""
+        elif os.path.exists(f"{graph_root}/db.sql"):
+            tmp = _sqlite_tmp_dir(f"{graph_root}/db.sql")
+    except (OSError, ValueError):
+        return ""
+    suffix = "/libpod/tmp"
+    return tmp[: -len(suffix)] if tmp.endswith(suffix) and len(tmp) > len(suffix) else ""
+
+
+def _sqlite_tmp_dir(path: str) -> str:
+    import pathlib
+    import sqlite3
+
+    try:
+        conn = sqlite3.connect(f"{pathlib.Path(path).as_uri()}?mode=ro", uri=True, timeout=1)
+        try:
+            row = conn.execute("SELECT TmpDir FROM DBConfig").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise ValueError(str(exc)) from None
+    return str(row[0]) if row and row[0] else ""
 
 
 def own_store(uid: int) -> Store | None:

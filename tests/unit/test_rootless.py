@@ -211,3 +211,41 @@ def test_a_rootless_runtimes_device_binds_are_not_the_hosts_dev() -> None:
     assert [risks(m, mounts) for m in mounts] == [
         [], [], ["host /dev mounted"], ["host /dev mounted"],
     ]  # fmt: skip
+
+
+def test_the_runtime_directory_libpod_recorded(tmp_path: Path) -> None:
+    import gzip
+    import sqlite3
+
+    user = tmp_path / "user"
+    (user / "libpod").mkdir(parents=True)
+    (user / "libpod" / "bolt_state.db").write_bytes(
+        gzip.decompress((FIXTURES / "libpod-rootless-bolt_state.db.gz").read_bytes())
+    )
+    assert rootless.recorded_runtime_dir(str(user)) == "/run/user/1001"
+    # Root's database records /run/libpod: no user's runtime directory to learn.
+    root = tmp_path / "root"
+    (root / "libpod").mkdir(parents=True)
+    (root / "libpod" / "bolt_state.db").write_bytes(
+        gzip.decompress((FIXTURES / "libpod-bolt_state.db.gz").read_bytes())
+    )
+    assert rootless.recorded_runtime_dir(str(root)) == ""
+    # podman 5's SQLite database (DBConfig as libpod/sqlite_state_internal.go creates it).
+    five = tmp_path / "five"
+    five.mkdir()
+    conn = sqlite3.connect(five / "db.sql")
+    conn.execute(
+        "CREATE TABLE DBConfig(ID INTEGER PRIMARY KEY NOT NULL, SchemaVersion INTEGER NOT NULL,"
+        " OS TEXT NOT NULL, StaticDir TEXT NOT NULL, TmpDir TEXT NOT NULL, GraphRoot TEXT NOT"
+        " NULL, RunRoot TEXT NOT NULL, GraphDriver TEXT NOT NULL, VolumeDir TEXT NOT NULL)"
+    )
+    conn.execute(
+        "INSERT INTO DBConfig VALUES (1, 1, 'linux', '/s', '/tmp/podman-run-1001/libpod/tmp',"
+        " '/g', '/r', 'overlay', '/v')"
+    )
+    conn.commit()
+    conn.close()
+    assert rootless.recorded_runtime_dir(str(five)) == "/tmp/podman-run-1001"
+    (five / "db.sql").write_text("not a database")
+    assert rootless.recorded_runtime_dir(str(five)) == ""
+    assert rootless.recorded_runtime_dir(str(tmp_path / "none")) == ""
