@@ -36,7 +36,7 @@ BASE_COLUMNS = [
     view.CPU,
     view.MEMORY,
 ]
-KEEP = ["id", "name", "status", "cpu", "memory", "pod", "image", "host_pid", "runtime"]
+KEEP = ["id", "name", "status", "cpu", "memory", "pod", "image", "host_pid", "runtime", "owner"]
 SHRINK = {"name": 12, "image": 12, "runtime": 8, "pod": 10}
 # shift+letter sorts by a column (k9s's keys where it has one).
 SORT_KEYS = {
@@ -188,7 +188,10 @@ class ContainersScreen(PollingScreen):
     # --- rendering ------------------------------------------------------------------------------
     def _render_rows(self) -> None:
         pods = any(c.pod for c in self.containers.values())
-        self.table.set_columns(view.with_pods(BASE_COLUMNS) if pods else BASE_COLUMNS)
+        columns = view.with_pods(BASE_COLUMNS) if pods else BASE_COLUMNS
+        if any(c.owner for c in self.containers.values()):  # a rootless container: OWNER
+            columns = view.with_owner(columns)
+        self.table.set_columns(columns)
         rows: dict[str, view.ContainerRow] = {}
         for cid, c in self.containers.items():
             series = self.tui.usage.get(cid)
