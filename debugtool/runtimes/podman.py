@@ -355,9 +355,10 @@ class PodmanRuntime(Runtime):
             except (OSError, ValueError):
                 try:
                     found = [container_from_ps(item) for item in self._podman_ps()]
-                except RuntimeUnavailable:
+                except RuntimeUnavailable as exc:
                     if not stores:
                         raise
+                    self.warnings.append(f"{exc.reason}; root's containers are not listed.")
         for store in stores:
             try:
                 found += self._list_store(store.graph_root, store)

@@ -249,3 +249,28 @@ def test_the_runtime_directory_libpod_recorded(tmp_path: Path) -> None:
     (five / "db.sql").write_text("not a database")
     assert rootless.recorded_runtime_dir(str(five)) == ""
     assert rootless.recorded_runtime_dir(str(tmp_path / "none")) == ""
+
+
+def test_roots_podman_down_still_lists_the_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("root's podman is asked only by root")
+    home = _user_home(tmp_path, "dtrootless", True)
+    store = rootless.Store(
+        "dtrootless", 1001, 1001, str(home),
+        f"{home}/.local/share/containers/storage", str(tmp_path / "run"),
+    )  # fmt: skip
+    monkeypatch.setattr(rootless, "user_stores", lambda: [store])
+    runtime = podman.PodmanRuntime()
+    runtime.root = str(tmp_path / "no-root-storage")
+
+    def down() -> list:
+        raise podman.RuntimeUnavailable("podman", "podman ps did not finish within 2s")
+
+    monkeypatch.setattr(runtime, "_podman_ps", down)
+    (c,) = runtime.list(all=True)
+    assert (c.name, c.owner, c.status) == ("rl-test1", "dtrootless", "created")
+    assert runtime.warnings == [
+        "podman ps did not finish within 2s; root's containers are not listed."
+    ]
