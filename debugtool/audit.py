@@ -154,8 +154,17 @@ def _coerce(kind: str, value: Any) -> Any:
 
 
 def log_path() -> str:
-    """Return the audit log's path (``DEBUGTOOL_AUDIT_LOG`` or the default)."""
-    return os.environ.get("DEBUGTOOL_AUDIT_LOG") or DEFAULT_PATH
+    """Return the audit log's path (``DEBUGTOOL_AUDIT_LOG`` or the default).
+
+    A user who is not root can exec only in their own rootless containers and cannot write
+    root's log: theirs is ``$XDG_STATE_HOME/debugtool/audit.jsonl`` (``~/.local/state``).
+    """
+    if os.environ.get("DEBUGTOOL_AUDIT_LOG"):
+        return os.environ["DEBUGTOOL_AUDIT_LOG"]
+    if os.geteuid() != 0:
+        state = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+        return f"{state}/debugtool/audit.jsonl"
+    return DEFAULT_PATH
 
 
 def who() -> dict[str, Any]:

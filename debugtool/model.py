@@ -164,6 +164,9 @@ class Container:
     finished_at: float | None = None  # the last run's end
     attempt: int | None = None  # CRI: this container's attempt number (0 first)
     previous: RunState | None = None  # CRI: the previous attempt, when it is still known
+    # The host user whose rootless runtime runs it ("" for root's runtimes: Docker, containerd,
+    # runc, root's podman). Tables show "" as root.
+    owner: str = ""
 
     @property
     def short_id(self) -> str:
@@ -194,7 +197,7 @@ class Process:
     nspid: int | None = None
     ppid: int = 0  # host PID of the parent
     nsppid: int | None = None  # the parent's PID inside the container (None: outside it)
-    uid: int | None = None
+    uid: int | None = None  # the effective uid inside the container's user namespace
     user: str = ""  # resolved from the container's own /etc/passwd
     state: str = ""  # R, S, D, Z, T, ...
     name: str = ""  # comm
@@ -209,6 +212,9 @@ class Process:
     # User + system CPU seconds since the process started: two Snapshots give the CPU % between
     # them as (cpu_time2 - cpu_time1) / (taken_at2 - taken_at1) * 100.
     cpu_time: float | None = None
+    # The effective uid as the host sees it, when the container's user namespace maps it to
+    # another (rootless: uid 0 inside is the owner's uid on the host); None when they are equal.
+    host_uid: int | None = None
 
     @property
     def command(self) -> str:

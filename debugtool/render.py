@@ -56,7 +56,10 @@ def processes(
     A PID marked ``*`` is in the container's PID namespace but not its cgroup.
     """
     procs = snap if isinstance(snap, list) else snap.processes
-    table(process_view.COLUMNS, process_view.rows(procs, tree=tree), stream=_stream(stream))
+    columns = process_view.COLUMNS
+    if any(p.host_uid is not None for p in procs):  # a user namespace: the host's uid too
+        columns = process_view.with_host_uid(columns)
+    table(columns, process_view.rows(procs, tree=tree), stream=_stream(stream))
     if any(p.outside_cgroup for p in procs):
         output.warn(process_view.OUTSIDE_CGROUP)
 

@@ -115,16 +115,19 @@ def open_source(
 ) -> Source:
     """Return the source a command reads: the bundle at ``bundle``, or the live host.
 
-    A live source checks first that debugtool may read other processes (``privileged``), and
-    passes each skipped runtime's warning to ``warn``.
+    A live source checks first whether debugtool may read every process (``privileged``):
+    without root's privileges it reads only the caller's own rootless containers. It passes
+    each skipped runtime's warning to ``warn``.
     """
     if bundle:
         return BundleSource(bundle)
+    runtimes = None
     if privileged:
-        from debugtool.target import require_privileges
+        from debugtool.target import caller_runtimes
 
-        require_privileges()
-    return LiveSource(timeout=timeout, warn=warn)
+        # Without root's privileges: the user's own rootless containers (target.OWN_RUNTIMES).
+        runtimes = caller_runtimes(None)
+    return LiveSource(timeout=timeout, warn=warn, runtimes=runtimes)
 
 
 # What a container list shows (CPU and memory) comes from these files only; a snapshot reads

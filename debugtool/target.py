@@ -30,18 +30,54 @@ CAP_SYS_ADMIN = 21
 _CAP_NAMES = {CAP_SYS_PTRACE: "CAP_SYS_PTRACE", CAP_SYS_ADMIN: "CAP_SYS_ADMIN"}
 
 
-def require_privileges(caps: tuple[int, ...] = (CAP_SYS_ADMIN, CAP_SYS_PTRACE)) -> None:
-    """Raise ``PermissionDenied`` unless this process holds every capability in ``caps``."""
+def require_privileges(
+    caps: tuple[int, ...] = (CAP_SYS_ADMIN, CAP_SYS_PTRACE), what: str = "to look into containers"
+) -> None:
+    """Raise ``PermissionDenied`` unless this process holds every capability in ``caps``
+    (``what``: what they are needed for, in the sentence)."""
     status = procfs.parse_status(procfs.read_text("self", "status"))
     effective = int(status.get("CapEff", "0"), 16)
     missing = [_CAP_NAMES.get(c, f"capability {c}") for c in caps if not effective >> c & 1]
     if missing:
         raise PermissionDenied(
-            f"debugtool needs {' and '.join(missing)} to look into containers, "
-            "and this process does not have them.",
+            f"debugtool needs {' and '.join(missing)} {what}, and this process does not have them.",
             need=",".join(missing),
             hint="Run it as root, for example with sudo.",
         )
+
+
+#: What a user who is not root can read: their own rootless podman's containers, and sandboxes
+#: among their own processes. Everything of root's runtimes (Docker, containerd, runc, root's
+#: podman), ns and toolbox exec, trace of other users' processes and bundles need root.
+OWN_RUNTIMES = ("podman", "none")
+
+
+def has_privileges(caps: tuple[int, ...] = (CAP_SYS_ADMIN, CAP_SYS_PTRACE)) -> bool:
+    """Return whether this process holds every capability in ``caps``."""
+    try:
+        require_privileges(caps)
+    except PermissionDenied:
+        return False
+    return True
+
+
+def caller_runtimes(requested: list[str] | None) -> list[str] | None:
+    """Return the runtimes this process may ask: ``requested`` (None: every one) with root's
+    privileges; without them, those of ``OWN_RUNTIMES`` (a user's own rootless containers).
+
+    Raises ``PermissionDenied`` when a user who is not root asked only for root's runtimes.
+    """
+    if has_privileges():
+        return requested
+    allowed = [r for r in (requested or OWN_RUNTIMES) if r in OWN_RUNTIMES]
+    if not allowed:
+        raise PermissionDenied(
+            f"only root can look into {', '.join(requested or ())} containers; as a user, "
+            "debugtool sees that user's own rootless podman containers.",
+            need="CAP_SYS_ADMIN,CAP_SYS_PTRACE",
+            hint="Run it as root (for example with sudo), or ask for --runtime podman.",
+        )
+    return allowed
 
 
 @record

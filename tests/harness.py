@@ -323,6 +323,100 @@ def ensure_images() -> None:
                 )
 
 
+# --- rootless podman ---------------------------------------------------------------------------
+
+#: The user tests/run creates, with subordinate ids and /run/user/UID, for rootless podman.
+ROOTLESS_USER = "dtrootless"
+
+
+@dataclass(frozen=True)
+class RootlessUser:
+    """The rootless test user: name, ids, home and runtime directory."""
+
+    name: str
+    uid: int
+    gid: int
+    home: str
+
+    @property
+    def runtime_dir(self) -> str:
+        return f"/run/user/{self.uid}"
+
+    def env(self) -> list[str]:
+        """The whole environment a command runs with as this user (``env -i`` arguments)."""
+        return [
+            "PATH=/usr/local/bin:/usr/bin:/bin",
+            f"HOME={self.home}",
+            f"USER={self.name}",
+            f"LOGNAME={self.name}",
+            f"XDG_RUNTIME_DIR={self.runtime_dir}",
+        ]
+
+    def argv(self, *argv: str) -> list[str]:
+        """``argv`` run as this user through runuser, with only this user's environment."""
+        return ["runuser", "-u", self.name, "--", "env", "-i", *self.env(), *argv]
+
+    def run(self, *argv: str, check: bool = True, timeout: float = 120) -> str:
+        """Run a command as this user (from ``/``); return its stdout."""
+        proc = subprocess.run(self.argv(*argv), capture_output=True, timeout=timeout, cwd="/")
+        if check and proc.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(argv)} as {self.name} exited {proc.returncode}: "
+                f"{proc.stderr.decode(errors='replace')}"
+            )
+        return proc.stdout.decode(errors="replace")
+
+
+def rootless_user() -> RootlessUser:
+    """Return the rootless test user; raise with what to do when tests/run has not made it."""
+    import pwd
+
+    try:
+        entry = pwd.getpwnam(ROOTLESS_USER)
+    except KeyError:
+        raise RuntimeError(f"user {ROOTLESS_USER} is missing: tests/run creates it") from None
+    user = RootlessUser(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
+    if not os.path.isdir(user.runtime_dir):
+        raise RuntimeError(f"{user.runtime_dir} is missing: tests/run creates it")
+    return user
+
+
+def ensure_rootless_image(user: RootlessUser) -> None:
+    """Import the busybox image into the user's own podman storage (once), as that user."""
+    exists = subprocess.run(
+        user.argv("podman", "image", "exists", DOCKER_IMAGE), capture_output=True, cwd="/"
+    )
+    if exists.returncode != 0:
+        user.run("podman", "import", str(rootfs_tar()), DOCKER_IMAGE)
+
+
+def user_debugtool(
+    user: RootlessUser, *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m debugtool ARGS`` as ``user`` (runuser, the user's environment only).
+
+    The interpreter is this one when the user may run it, else the system's python3 (a
+    virtualenv made from a python under /root is not the user's to run); the worktree and this
+    environment's packages are on its path.
+    """
+    import sys
+    import sysconfig
+
+    path = ":".join([str(Path(__file__).resolve().parents[1]), sysconfig.get_paths()["purelib"]])
+    for python in (sys.executable, "/usr/bin/python3"):
+        probe = subprocess.run(user.argv(python, "-c", "pass"), capture_output=True, cwd="/")
+        if probe.returncode == 0:
+            break
+    return subprocess.run(
+        user.argv(f"PYTHONPATH={path}", python, "-P", "-m", "debugtool", *args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd="/",
+    )
+
+
+_reaper_started = False
 _reaper_started = False
 
 
@@ -491,6 +585,25 @@ class Containers:
         self._cleanups.append(lambda: _remove("podman", cid, "-t", "0"))
         pid = int(run("podman", "inspect", "-f", "{{.State.Pid}}", cid).strip())
         return self._add(Started("podman", cid, name, pid))
+
+    def rootless_podman(
+        self,
+        *run_args: str,
+        cmd: tuple[str, ...] = ("/bin/sleep", "100000"),
+        name: str | None = None,
+    ) -> Started:
+        """Start a rootless podman container as ROOTLESS_USER (runc, no network); ``extra``
+        holds the user."""
+        user = rootless_user()
+        ensure_rootless_image(user)
+        name = name or unique("dt-rootless")
+        cid = user.run(
+            "podman", "run", "-d", *PODMAN_FLAGS, "--network", "none", "--name", name,
+            *run_args, DOCKER_IMAGE, *cmd,
+        ).strip()  # fmt: skip
+        self._cleanups.append(lambda: user.run("podman", "rm", "-f", "-t", "0", cid, check=False))
+        pid = int(user.run("podman", "inspect", "-f", "{{.State.Pid}}", cid).strip())
+        return self._add(Started("podman", cid, name, pid, {"user": user}))
 
     # --- containerd -------------------------------------------------------------------------
     def containerd(

@@ -52,6 +52,28 @@ RUNTIME_STATE_DIRS = (
     "/var/lib/rancher/",
 )
 
+
+#: The devices every OCI container gets. A rootless runtime cannot create device nodes, so
+#: it binds the host's own one by one (and masks /proc/keys and the like with /dev/null):
+#: those binds are not the host's /dev.
+OCI_DEVICES = frozenset(
+    ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty")
+)
+
+
+def _rootless_state(path: str) -> bool:
+    """Return whether ``path`` is in a rootless podman's run root (``/run/user/UID/containers/``),
+    where it keeps a container's hosts, hostname and .containerenv as root's keeps them under
+    ``/run/containers/``."""
+    parts = path.split("/", 5)
+    return (
+        len(parts) > 5
+        and parts[1:3] == ["run", "user"]
+        and parts[3].isdecimal()
+        and (parts[4] == "containers")
+    )
+
+
 #: Kernel filesystems each container gets a fresh instance (or a private view) of.
 _VIRTUAL = {"proc", "sysfs", "devpts", "mqueue", "tmpfs", "cgroup", "cgroup2", "overlay"}
 
@@ -138,7 +160,7 @@ def risks(m: Mount, mounts: list[Mount]) -> list[str]:
         found.append("/sys is writable")
     if m.fstype in ("cgroup", "cgroup2") and not m.readonly:
         found.append("cgroup hierarchy is writable")
-    if m.fstype == "devtmpfs" and m.host_path:
+    if m.fstype == "devtmpfs" and m.host_path and m.host_path not in OCI_DEVICES:
         found.append("host /dev mounted")
     if m.fstype in ("proc", "sysfs") and m.host_path and m.mountpoint not in ("/proc", "/sys"):
         # The host's own procfs or sysfs seen at another place (a -v /proc:/host/proc bind).
@@ -149,6 +171,7 @@ def risks(m: Mount, mounts: list[Mount]) -> list[str]:
         and m.mountpoint != "/"
         and m.fstype not in _VIRTUAL | {"devtmpfs"}
         and not m.host_path.startswith(RUNTIME_STATE_DIRS)
+        and not _rootless_state(m.host_path)
         and not any(r.startswith("host root") or "socket" in r for r in found)
     ):
         found.append(f"host path {m.host_path} mounted read-write")

@@ -308,5 +308,7 @@ def _resolve_users(processes: dict[int, Process], target: Target) -> None:
         if inside is None:
             p.user = "nobody"
             continue
+        if inside != p.uid:
+            p.host_uid = p.uid
         p.uid = inside
         p.user = names.get(inside, str(inside))

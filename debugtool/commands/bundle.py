@@ -265,7 +265,7 @@ def capture(args: argparse.Namespace) -> int:
         runtime_timeout=min(args.timeout, args.collector_timeout),
         command_line=["debugtool", *sys.argv[1:]],
     )
-    require_privileges()
+    require_privileges(what="to capture a bundle")
     bar = _ProgressBar() if sys.stderr.isatty() and not args.json else None
     if bar:
         options.progress = bar.update

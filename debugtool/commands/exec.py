@@ -174,12 +174,13 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
     from debugtool import audit
     from debugtool.errors import DebugtoolError
     from debugtool.source import LiveSource
-    from debugtool.target import nothing_runs, pin, require_privileges
+    from debugtool.target import caller_runtimes, nothing_runs, pin, require_privileges
 
     try:
         if mode != "runtime":
-            require_privileges()
-        source = LiveSource(timeout=args.timeout)
+            require_privileges(what=f"for --mode {mode} (runtime mode works without root)")
+        # A user who is not root execs (runtime mode) in their own rootless containers only.
+        source = LiveSource(timeout=args.timeout, runtimes=caller_runtimes(None))
         container = source.find(args.target)
         found = source.discovery
         if container.status not in ("running", "paused"):

@@ -107,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         ),
     ]
     lines += last_state_lines(c)
+    if c.owner:  # a rootless container: the host user whose runtime runs it
+        lines.insert(3, ("Owner", c.owner))
     if c.namespace:
         lines.append(("containerd namespace", c.namespace))
     if c.pod:

@@ -20,7 +20,9 @@ def register(sub: SubcommandsLike) -> None:
         "(every namespace), podman, runc and crun state directories, and processes in PID "
         "namespaces no runtime owns (runtime 'none'). A container seen by several runtimes is "
         "listed once. Without -a: running, paused and restarting ones (a restarting container "
-        "is between two runs of a crash loop; docker ps lists it too).",
+        "is between two runs of a crash loop; docker ps lists it too). Rootless podman "
+        "containers of every user are listed too, with an OWNER column (root's containers show "
+        "root); run as a user who is not root, ps lists that user's own rootless containers.",
     )
     p.add_argument(
         "-a",
@@ -44,10 +46,10 @@ def register(sub: SubcommandsLike) -> None:
 def run(args: argparse.Namespace) -> int:
     from debugtool import output
     from debugtool.runtimes import discover
-    from debugtool.target import require_privileges
+    from debugtool.target import caller_runtimes
 
-    require_privileges()
-    found = discover(args.runtime, all=args.all, timeout=args.timeout)
+    runtimes = caller_runtimes(args.runtime)  # a user who is not root: their own containers
+    found = discover(runtimes, all=args.all, timeout=args.timeout)
     for message in found.warnings:
         output.warn(message)
     # A restarting container is listed as docker ps lists it: it is between two runs.
@@ -72,5 +74,7 @@ def run(args: argparse.Namespace) -> int:
         columns[0] = view.FULL_ID
     if any(c.pod for c in containers):
         columns = view.with_pods(columns)
+    if any(c.owner for c in containers):
+        columns = view.with_owner(columns)
     views.table(columns, [view.ContainerRow(c) for c in containers])
     return 0

@@ -283,14 +283,20 @@ def _switch_user(uid: int, gid: int, groups: list[int]) -> None:
 # --- namespaces and cgroup -------------------------------------------------------------------
 
 
-def _join(namespaces: tuple[tuple[str, int, int], ...], proc_fd: int) -> None:
-    """Enter each namespace (in the order given) and verify it by inode via the host's /proc."""
+def _join(namespaces: tuple[tuple[str, int, int], ...], proc_fd: int, parent: int) -> None:
+    """Enter each namespace (in the order given) and verify it by inode via the host's /proc.
+
+    ``parent``: debugtool's PID, checked again after a user namespace changed this process's
+    ids (which clears its parent-death signal).
+    """
     from debugtool.nsjoin import FLAGS
 
     for nstype, fd, inode in namespaces:
         if _libc.setns(fd, FLAGS[nstype]) != 0:
             err = ctypes.get_errno()
             raise SetupFailed(f"entering the {nstype} namespace failed: {os.strerror(err)}.")
+        if nstype == "user":
+            _become_namespace_root(parent)
         # The PID and time namespaces of the caller apply to its children.
         link = {"pid": "pid_for_children", "time": "time_for_children"}.get(nstype, nstype)
         try:
@@ -302,6 +308,38 @@ def _join(namespaces: tuple[tuple[str, int, int], ...], proc_fd: int) -> None:
                 f"entered a {nstype} namespace other than the container's "
                 f"(inode {got}, expected {inode})."
             )
+
+
+def _become_namespace_root(parent: int) -> None:
+    """After setns(CLONE_NEWUSER): become the namespace's root (uid and gid 0 inside), as
+    ``nsenter -U`` does.
+
+    setns gives every capability in the joined user namespace, but the joiner is still the
+    host's root, which a rootless container's namespace does not map: it would appear there as
+    the overflow id, and the kernel refuses to create a file or mount owned by an unmapped id
+    (EOVERFLOW: the toolbox's tmpfs). Its capabilities in the namespace are kept: the kernel
+    drops them on a uid change only when the old uid was the namespace's root, which the host's
+    root is not. Its capabilities in the host's namespace are already gone with the setns: the
+    cgroups were joined before. A change of ids resets the dumpable flag to
+    ``fs.suid_dumpable`` and clears the parent-death signal: the flag is cleared and the signal
+    set again at once, and a debugtool (``parent``) that died meanwhile ends the joiner here.
+    """
+    try:
+        os.setgroups([])
+    except OSError:
+        pass  # "deny" in this namespace's setgroups file: the groups stay as they are
+    try:
+        os.setresgid(0, 0, 0)
+        os.setresuid(0, 0, 0)
+    except OSError as exc:
+        raise SetupFailed(
+            f"becoming root in the container's user namespace failed: {exc.strerror}."
+        ) from None
+    finally:
+        _prctl(PR_SET_DUMPABLE, 0)
+        _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
+    if os.getppid() != parent:
+        os._exit(125)
 
 
 # --- the two processes -----------------------------------------------------------------------
@@ -394,7 +432,7 @@ def join_and_run(spec: JoinSpec, prepared: bool = False, failed: Sequence[str] =
         # From here on a module would be read from the container's filesystem and run in the
         # joiner: refuse every import rather than trust that nothing below needs one.
         sys.meta_path.insert(0, NoImports)
-        _join(spec.namespaces, spec.proc_fd)
+        _join(spec.namespaces, spec.proc_fd, spec.parent)
         joined_mnt = any(nstype == "mnt" for nstype, _, _ in spec.namespaces)
         cwd = spec.workdir
         if joined_mnt and not cwd and spec.cwd_fd is not None:

@@ -37,10 +37,26 @@ TIOCSPTLCK = 0x40045431
 TIOCGPTPEER = 0x5441
 
 
-def _ids(status: dict[str, str]) -> tuple[int, int]:
+def _ids(status: dict[str, str], pid: int | None = None) -> tuple[int, int]:
+    """Return the target's uid and gid as its own user namespace sees them.
+
+    ``status`` names them as the host sees them; with ``pid`` (the joiner enters the target's
+    user namespace) they are mapped through its ``uid_map`` and ``gid_map``: a rootless
+    container's root is the host's user 1001, and the command must run as 0 in there.
+    """
     uid = int(status.get("Uid", "0").split()[0])
     gid = int(status.get("Gid", "0").split()[0])
-    return uid, gid
+    if pid is None:
+        return uid, gid
+    inside = []
+    for host_id, name in ((uid, "uid_map"), (gid, "gid_map")):
+        mapped = procfs.map_id(host_id, procfs.parse_id_map(procfs.read_text(pid, name)))
+        if mapped is None:
+            raise DebugtoolError(
+                f"the target's {name[:3]} {host_id} has no id in its own user namespace."
+            )
+        inside.append(mapped)
+    return inside[0], inside[1]
 
 
 def container_environ(pid: int) -> dict[str, str]:
@@ -128,7 +144,7 @@ def run_ns(
             ),
             workdir=request.workdir,
             user=request.user,
-            default_ids=_ids(plan.status),
+            default_ids=_ids(plan.status, pid if "user" in nsfds else None),
             user_files=None if "mnt" in nsfds else _user_files(target),
             env=env,
             argv=tuple(request.argv),

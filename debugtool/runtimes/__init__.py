@@ -219,6 +219,7 @@ def _absorb(into: Container, other: Container) -> None:
         "pidns",
         "pid",
         "ports",
+        "owner",
     ):
         if not getattr(into, name) and getattr(other, name):
             setattr(into, name, getattr(other, name))

@@ -28,6 +28,9 @@ from debugtool.runtimes.base import ExecRequest, Stdio
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
+
+    from debugtool.runtimes.rootless import Store
 
 #: Words of a runtime's own exec failure (runc, crun, podman, ctr), as opposed to the command's.
 START_FAILURE_MARKS = (
@@ -82,12 +85,25 @@ class FirstLineHold:
             self.decide()
 
 
-def run_client(runtime: str, command: list[str], request: ExecRequest, stdio: Stdio) -> int:
+def run_client(
+    runtime: str,
+    command: list[str],
+    request: ExecRequest,
+    stdio: Stdio,
+    as_user: Store | None = None,
+) -> int:
     """Run ``command`` (a runtime's exec command line) relayed to ``stdio``; return its exit code.
+
+    ``as_user``: run it as that user (a rootless podman's owner), with the user's ids, groups
+    and environment alone. The user can ptrace a process of theirs, so with ``-t`` such a
+    client gets a pty of debugtool's, never the operator's terminal.
 
     Raises ``ExecUnsupported`` when the client is not installed, and ``start_failure``'s error
     when the client could not start the command.
     """
+    _libc()  # loaded before the fork (see _die_with_parent)
+    if as_user is not None and request.tty:
+        return _run_client_pty(runtime, command, request, stdio, as_user)
     import subprocess
 
     from debugtool.terminal import Relay, writer
@@ -107,9 +123,9 @@ def run_client(runtime: str, command: list[str], request: ExecRequest, stdio: St
             stdin=in_r,
             stdout=out_w if out_w is not None else stdio.stdout,
             stderr=err_w,
-            env=client_environment(),
             preexec_fn=_die_with_parent,
             process_group=None if request.tty else 0,
+            **(_credentials(as_user) or {"env": client_environment()}),
         )
     except FileNotFoundError:
         for fd in (in_r, in_w, err_r, err_w, out_r, out_w):
@@ -147,6 +163,75 @@ def run_client(runtime: str, command: list[str], request: ExecRequest, stdio: St
 
         write_all(stdio.stderr, (hold.held + "\n").encode())
     return code
+
+
+def _credentials(store: Store | None) -> dict[str, Any]:
+    """``subprocess`` arguments that make the client ``store``'s user (none for root's)."""
+    if store is None:
+        return {}
+    from debugtool.runtimes.rootless import groups_of
+
+    return {
+        "user": store.uid,
+        "group": store.gid,
+        "extra_groups": groups_of(store),
+        "env": store.environment() | _terminal_variables(),
+        "cwd": "/",
+    }
+
+
+def _terminal_variables() -> dict[str, str]:
+    return {"TERM": os.environ["TERM"]} if "TERM" in os.environ else {}
+
+
+def _run_client_pty(
+    runtime: str, command: list[str], request: ExecRequest, stdio: Stdio, store: Store
+) -> int:
+    """``run_client`` with ``-t`` as another user: the client's stdio are the slave of a new
+    host pty that debugtool relays to the operator's terminal (in raw mode, resized with it)."""
+    import subprocess
+
+    from debugtool import terminal
+
+    master, slave = os.openpty()
+    os.set_inheritable(master, False)
+    size = terminal.get_winsize(stdio.stdin) or terminal.get_winsize(stdio.stdout)
+    if size:
+        terminal.set_winsize(slave, size)
+    try:
+        proc = subprocess.Popen(
+            command,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+            **_credentials(store),
+        )
+    except FileNotFoundError:
+        os.close(master)
+        raise ExecUnsupported(
+            f"{command[0]} is not installed, so {runtime} cannot exec.",
+            "Install it, or use --mode ns.",
+        ) from None
+    finally:
+        os.close(slave)
+    pidfd = os.pidfd_open(proc.pid)
+    try:
+        with (
+            ignoring_interrupts(True),
+            terminal.raw_mode(stdio.stdin),
+            terminal.on_resize(
+                lambda: terminal.set_winsize(master, terminal.get_winsize(stdio.stdin) or (24, 80))
+            ),
+        ):
+            terminal.relay_pty(
+                master, stdio.stdin if request.interactive else None, stdio.stdout, pidfd
+            )
+        return proc.wait()
+    finally:
+        os.close(pidfd)
+        os.close(master)
 
 
 #: What of the operator's environment a runtime's client may need (where its daemon or state
@@ -204,9 +289,20 @@ def start_failure(text: str, argv: list[str], user: str | None, code: int) -> De
 
 
 def _die_with_parent() -> None:
-    import ctypes
+    # ctypes is imported here, in the parent, before the fork: a client run as another user
+    # could not read the interpreter's modules once it is that user.
+    _libc().prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
 
-    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+_LIBC: list[Any] = []
+
+
+def _libc() -> Any:
+    if not _LIBC:
+        import ctypes
+
+        _LIBC.append(ctypes.CDLL(None))
+    return _LIBC[0]
 
 
 class forwarding_signals:

@@ -1,4 +1,5 @@
-"""The podman backend (rootful): containers read from podman's storage and the OCI state files.
+"""The podman backend: root's containers and every user's rootless ones, read from podman's
+storage and the OCI state files.
 
 ``podman ps`` starts a Go binary that opens its bolt database and asks the OCI runtime about each
 container. The same facts are on disk: containers/storage keeps every container's id, names,
@@ -12,6 +13,11 @@ The status is inferred as runc infers it: state present and process alive is ``r
 ``exited`` if the container ever ran (its OCI spec was written) or ``created``. Labels and the
 pod a container is in live only in libpod's database (bolt, read with ``boltdb``, or SQLite);
 when it cannot be read, the containers are listed without them and one warning says so.
+
+Rootless podman keeps the same files in each user's own directories (``runtimes.rootless``):
+their containers are listed with ``owner`` set to the user, and whatever must run podman for
+one of them (``inspect``, exec, a log driver other than k8s-file) runs it as that user, with
+that user's groups and a clean environment, never as root against the user's storage.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ import os
 from debugtool import jsonc, procfs
 from debugtool.errors import ContainerGone, DebugtoolError, RuntimeUnavailable
 from debugtool.model import Container, Port
-from debugtool.runtimes.base import ExecRequest, Runtime
+from debugtool.runtimes.base import ExecRequest, Runtime, Stdio
 from debugtool.runtimes.liveness import go_time, parse_created
+from debugtool.runtimes.rootless import Store
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,13 +55,26 @@ def graph_root(conf: str = STORAGE_CONF) -> str:
         return GRAPH_ROOT
 
 
+def containers_dir(root: str) -> str:
+    """Return ``ROOT/DRIVER-containers`` of the storage driver in use (overlay for root's
+    podman; rootless podman without fuse-overlayfs uses vfs): the first that holds a
+    ``containers.json``, else overlay's."""
+    from debugtool.runtimes.rootless import DRIVERS
+
+    for driver in DRIVERS:
+        directory = f"{root}/{driver}-containers"
+        if os.path.exists(f"{directory}/containers.json"):
+            return directory
+    return f"{root}/overlay-containers"
+
+
 def read_storage(root: str) -> list[dict[str, Any]]:
-    """Return the records of ``ROOT/overlay-containers/containers.json``.
+    """Return the records of ``ROOT/DRIVER-containers/containers.json``.
 
     Raises ``OSError`` or ``ValueError`` when the file is missing or not what containers/storage
     writes.
     """
-    with open(f"{root}/overlay-containers/containers.json", "rb") as f:
+    with open(f"{containers_dir(root)}/containers.json", "rb") as f:
         records = jsonc.loads(f.read())
     if not isinstance(records, list):
         raise ValueError("containers.json is not a list")
@@ -192,9 +212,12 @@ def _json_object(raw: bytes | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def oci_state(cid: str) -> tuple[str, str, dict[str, Any]] | None:
-    """Return ``(runtime, root, state)`` from the first OCI runtime that keeps state for ``cid``."""
-    for runtime, root, filename in OCI_STATE:
+def oci_state(
+    cid: str, roots: Sequence[tuple[str, str, str]] | None = None
+) -> tuple[str, str, dict[str, Any]] | None:
+    """Return ``(runtime, root, state)`` from the first OCI runtime that keeps state for ``cid``
+    (under ``roots``: root's ``OCI_STATE`` by default, a user's ``Store.oci_state()``)."""
+    for runtime, root, filename in OCI_STATE if roots is None else roots:
         try:
             with open(f"{root}/{cid}/{filename}", "rb") as f:
                 state = jsonc.loads(f.read())
@@ -245,10 +268,11 @@ def container_from_storage(
     root: str = GRAPH_ROOT,
     libpod: Libpod = ({}, "", []),
     state: dict[str, Any] | None = None,
+    store: Store | None = None,
 ) -> Container:
     """Map one containers.json record, plus the OCI runtime's state of it, libpod's labels,
     pod name and ports (``libpod``) and libpod's state of its last run (``state``), to a
-    Container."""
+    Container: root's, or of a user's ``store``."""
     cid = str(record.get("id", ""))
     names = record.get("names") or []
     try:
@@ -261,7 +285,8 @@ def container_from_storage(
     if created is None and meta.get("created-at"):
         created = float(meta["created-at"])
 
-    found = oci_state(cid)
+    records = containers_dir(root)
+    found = oci_state(cid, store.oci_state() if store is not None else None)
     pid = None
     oci_runtime = oci_root = rootfs = ""
     if found:
@@ -278,11 +303,11 @@ def container_from_storage(
             status = "running"
     else:
         # podman writes the OCI spec when it first starts a container.
-        ran = os.path.exists(f"{root}/overlay-containers/{cid}/userdata/config.json")
+        ran = os.path.exists(f"{records}/{cid}/userdata/config.json")
         last = state or {}
         ended = last.get("exited") is True or last.get("state") in _ENDED_STATES
         status = "exited" if ran or ended else "created"
-    userdata = f"{root}/overlay-containers/{cid}/userdata"
+    userdata = f"{records}/{cid}/userdata"
     return Container(
         id=cid,
         name=str(names[0]) if names else cid[:12],
@@ -299,6 +324,7 @@ def container_from_storage(
         oci_root=oci_root,
         oci_runtime=oci_runtime,
         ports=list(libpod[2]),
+        owner=store.owner if store is not None else "",
         metadata={"podman": {**record, "metadata": meta, "source": "storage"}},
         **(podman_last_state(state) if state else {}),
     )
@@ -344,7 +370,8 @@ def _ps_last_state(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class PodmanRuntime(Runtime):
-    """Rootful podman's containers, read without starting podman when its storage is readable."""
+    """Root's podman containers and every user's rootless ones, read without starting podman
+    when the storage is readable."""
 
     name = "podman"
     richness = 90
@@ -354,45 +381,93 @@ class PodmanRuntime(Runtime):
     def __init__(self, timeout: float = 2.0) -> None:
         super().__init__(timeout)
         self.root = graph_root()
+        #: Rootless stores (``runtimes.rootless``): every user's as root, one's own otherwise.
+        self.stores: builtins.list[Store] | None = None
+
+    def user_stores(self) -> builtins.list[Store]:
+        if self.stores is None:
+            from debugtool.runtimes.rootless import user_stores
+
+            self.stores = user_stores()
+        return self.stores
+
+    def store_of(self, container: Container) -> Store | None:
+        """Return the rootless store ``container`` is in (None: root's podman)."""
+        if not container.owner:
+            return None
+        for store in self.user_stores():
+            if store.owner == container.owner:
+                return store
+        raise RuntimeUnavailable(
+            self.name, f"the podman storage of user {container.owner} is no longer there"
+        )
 
     def present(self) -> bool:
-        return os.path.exists(f"{self.root}/overlay-containers/containers.json") or any(
-            os.access(f"{d}/podman", os.X_OK) for d in os.get_exec_path()
+        if os.geteuid() != 0:  # root's storage is root's alone: only the user's own counts
+            return bool(self.user_stores())
+        return (
+            os.path.exists(f"{self.root}/overlay-containers/containers.json")
+            or any(os.access(f"{d}/podman", os.X_OK) for d in os.get_exec_path())
+            or bool(self.user_stores())
         )
 
     def list(self, all: bool = False) -> list[Container]:
-        """Return podman's containers. Raises ``RuntimeUnavailable`` when neither the storage
-        files nor ``podman ps`` (within ``timeout``) answer."""
+        """Return podman's containers: root's, then each user's rootless ones. Raises
+        ``RuntimeUnavailable`` when neither root's storage files nor ``podman ps`` (within
+        ``timeout``) answer and no user's store holds any."""
         self.warnings = []
-        try:
-            records = read_storage(self.root)
-        except (OSError, ValueError):
-            found = [container_from_ps(item) for item in self._podman_ps()]
-        else:
-            states: dict[str, dict[str, Any]] = {}
+        found: builtins.list[Container] = []
+        stores = self.user_stores()
+        if os.geteuid() == 0:
             try:
-                libpod, states = libpod_database(self.root) if records else ({}, {})
-            except FileNotFoundError:
-                libpod = {}  # containers of buildah or CRI-O's storage only: nothing to miss
+                found = self._list_store(self.root, None)
+            except (OSError, ValueError):
+                try:
+                    found = [container_from_ps(item) for item in self._podman_ps()]
+                except RuntimeUnavailable as exc:
+                    if not stores:
+                        raise
+                    self.warnings.append(f"{exc.reason}; root's containers are not listed.")
+        for store in stores:
+            try:
+                found += self._list_store(store.graph_root, store)
             except (OSError, ValueError) as exc:
-                libpod = {}
                 why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
                 self.warnings.append(
-                    f"cannot read libpod's database ({why}); containers are listed without "
-                    "their labels and pods."
+                    f"cannot read the podman storage of user {store.owner} ({why}); "
+                    "their containers are not listed."
                 )
-            found = [
-                container_from_storage(
-                    r,
-                    self.root,
-                    libpod.get(str(r.get("id")), ({}, "", [])),
-                    states.get(str(r.get("id"))),
-                )
-                for r in records
-            ]
         if not all:
             found = [c for c in found if c.status in ("running", "paused")]
         return found
+
+    def _list_store(self, root: str, store: Store | None) -> builtins.list[Container]:
+        """Return the containers of one storage (root's, or a user's ``store``). Raises
+        ``OSError`` or ``ValueError`` when its containers.json cannot be read."""
+        records = read_storage(root)
+        states: dict[str, dict[str, Any]] = {}
+        try:
+            libpod, states = libpod_database(root) if records else ({}, {})
+        except FileNotFoundError:
+            libpod = {}  # containers of buildah or CRI-O's storage only: nothing to miss
+        except (OSError, ValueError) as exc:
+            libpod = {}
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            whose = f" of user {store.owner}" if store is not None else ""
+            self.warnings.append(
+                f"cannot read libpod's database{whose} ({why}); containers are listed without "
+                "their labels and pods."
+            )
+        return [
+            container_from_storage(
+                r,
+                root,
+                libpod.get(str(r.get("id")), ({}, "", [])),
+                states.get(str(r.get("id"))),
+                store,
+            )
+            for r in records
+        ]
 
     def _podman_ps(self) -> builtins.list[dict[str, Any]]:
         data = self._podman("ps", "-a", "--format", "json")
@@ -402,8 +477,11 @@ class PodmanRuntime(Runtime):
             raise RuntimeUnavailable(self.name, "podman ps did not print JSON") from None
         return [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
 
-    def _podman(self, *args: str) -> bytes:
-        """Run podman with ``args``; return its stdout. Raises ``RuntimeUnavailable``."""
+    def _podman(self, *args: str, store: Store | None = None) -> bytes:
+        """Run podman with ``args`` (as ``store``'s user when given); return its stdout.
+
+        Raises ``RuntimeUnavailable``.
+        """
         import subprocess
 
         try:
@@ -412,6 +490,7 @@ class PodmanRuntime(Runtime):
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
                 timeout=self.timeout,
+                **as_user(store),
             )
         except FileNotFoundError:
             raise RuntimeUnavailable(self.name, "podman is not installed") from None
@@ -430,12 +509,14 @@ class PodmanRuntime(Runtime):
         return proc.stdout
 
     def inspect(self, container: Container) -> dict:
-        """Return ``podman inspect`` of the container.
+        """Return ``podman inspect`` of the container (run as its owner for a rootless one).
 
         Raises ``ContainerGone`` when podman no longer knows it, ``RuntimeUnavailable`` otherwise.
         """
         try:
-            data = self._podman("container", "inspect", container.id)
+            data = self._podman(
+                "container", "inspect", container.id, store=self.store_of(container)
+            )
         except RuntimeUnavailable as exc:
             if "no such container" in exc.reason.lower():
                 raise ContainerGone(
@@ -448,6 +529,17 @@ class PodmanRuntime(Runtime):
         except ValueError:
             raise RuntimeUnavailable(self.name, "podman inspect did not print JSON") from None
         return items[0] if isinstance(items, list) and items else {}
+
+    def exec(self, container: Container, request: ExecRequest, stdio: Stdio) -> int:
+        """Run ``podman exec``: as root for root's container, as its owner for a rootless one
+        (with the owner's ids and groups and a clean environment; see ``client.run_client``)."""
+        store = self.store_of(container)
+        if store is None or os.geteuid() != 0:
+            return super().exec(container, request, stdio)
+        from debugtool.runtimes.client import run_client
+
+        argv = list(self.exec_argv(container, request))
+        return run_client(self.name, argv, request, stdio, as_user=store)
 
     def exec_argv(self, container: Container, request: ExecRequest) -> Sequence[str]:
         """Return a ``podman exec`` command line for ``request``."""
@@ -470,11 +562,14 @@ class PodmanRuntime(Runtime):
         """Return the container's output as ``TIMESTAMP MESSAGE`` lines, oldest first.
 
         Reads the k8s-file log in the container's userdata directory (podman's default log
-        driver); for other drivers, ``podman logs`` answers. Raises ``RuntimeUnavailable``.
+        driver); for other drivers, ``podman logs`` answers (as the owner of a rootless
+        container). Raises ``RuntimeUnavailable``.
         """
         from debugtool.runtimes.containerd import read_cri_log
 
-        path = f"{self.root}/overlay-containers/{container.id}/userdata/ctr.log"
+        store = self.store_of(container)
+        root = store.graph_root if store is not None else self.root
+        path = f"{containers_dir(root)}/{container.id}/userdata/ctr.log"
         if os.path.exists(path):
             return read_cri_log(path, tail, since)
         args = ["logs", "--timestamps"]
@@ -482,4 +577,21 @@ class PodmanRuntime(Runtime):
             args += ["--tail", str(tail)]
         if since is not None:
             args += ["--since", f"{since:.3f}"]
-        return self._podman(*args, container.id)
+        return self._podman(*args, container.id, store=store)
+
+
+def as_user(store: Store | None) -> dict[str, Any]:
+    """Return ``subprocess`` arguments that run podman as ``store``'s user: its uid, gid and
+    groups, its environment alone, in ``/`` (nothing of root's: not even the working
+    directory). Empty for root's podman, or when this process is not root (it is the user)."""
+    if store is None or os.geteuid() != 0:
+        return {}
+    from debugtool.runtimes.rootless import groups_of
+
+    return {
+        "user": store.uid,
+        "group": store.gid,
+        "extra_groups": groups_of(store),
+        "env": store.environment(),
+        "cwd": "/",
+    }

@@ -37,6 +37,13 @@ headers against it):
   each init's PID on the host, calls that column ``HOST PID``, and a kernel log's OOM kill,
   which names the host's PID, is ``HOST PID`` too. A PID marked ``*`` is in the container's
   PID namespace but not its cgroup. ``commands.PID_MEANING`` says this in ``--help``.
+- Likewise ``UID`` is a process's uid inside its container's user namespace (what ``id`` in
+  the container prints, named under ``USER`` from the container's own ``/etc/passwd``) and
+  ``HOST UID`` the host's: a rootless container's root is its owner's uid on the host. The
+  process tables add the two only for a container whose user namespace maps ids.
+- ``OWNER`` is the host user whose runtime runs a container (rootless podman); root's
+  runtimes' containers show ``root``. ``ps`` shows the column only when a rootless container
+  is listed.
 - ``%CPU`` is percent of one core, as ``ps`` writes it: ``12.5`` (the header has the ``%``).
 - Sizes are binary: ``1.5MiB``. Unknown is ``-``; no limit is written ``no limit``.
 - A container whose cgroup is the host's (the root, or a group shared with host processes,

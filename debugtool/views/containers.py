@@ -111,6 +111,11 @@ def crash_looping(container: Container) -> bool:
     return bool(container.restart_count) and bool(container.exit_code or container.oom_killed)
 
 
+def owner_text(owner: str) -> str:
+    """Return whose runtime runs a container: the user of a rootless one, else ``root``."""
+    return owner or "root"
+
+
 def _host_pid(row: ContainerRow) -> int | None:
     c = row.container
     return c.pid if c.status in ("running", "paused") else None
@@ -160,6 +165,9 @@ POD: Column[ContainerRow] = Column("pod", "POD", lambda r: r.container.pod, widt
 POD_NAMESPACE: Column[ContainerRow] = Column(
     "pod_namespace", "POD NAMESPACE", lambda r: r.container.pod_namespace, width=13
 )
+OWNER: Column[ContainerRow] = Column(
+    "owner", "OWNER", lambda r: r.container.owner, format=owner_text, width=12
+)
 CPU: Column[ContainerRow] = Column("cpu", "%CPU", _cpu, format=cpu_text, justify="right", width=6)
 MEMORY: Column[ContainerRow] = Column(
     "memory", "MEM USAGE / LIMIT", _memory, format=memory_text, justify="right", width=18
@@ -190,3 +198,11 @@ def with_pods(columns: list[Column[ContainerRow]]) -> list[Column[ContainerRow]]
     keys = [c.key for c in columns]
     at = keys.index("name") + 1 if "name" in keys else len(columns)
     return [*columns[:at], POD, POD_NAMESPACE, *columns[at:]]
+
+
+def with_owner(columns: list[Column[ContainerRow]]) -> list[Column[ContainerRow]]:
+    """Return ``columns`` with OWNER after RUNTIME (or at the end): for a list that holds a
+    rootless container, where root's are then marked ``root``."""
+    keys = [c.key for c in columns]
+    at = keys.index("runtime") + 1 if "runtime" in keys else len(columns)
+    return [*columns[:at], OWNER, *columns[at:]]

@@ -55,6 +55,10 @@ HOST_PID: Column[ProcessRow] = Column(
 )
 PPID: Column[ProcessRow] = Column("ppid", "PPID", lambda r: r.process.nsppid, justify="right")
 USER: Column[ProcessRow] = Column("user", "USER", lambda r: r.process.user or r.process.uid)
+UID: Column[ProcessRow] = Column("uid", "UID", lambda r: r.process.uid, justify="right")
+HOST_UID: Column[ProcessRow] = Column(
+    "host_uid", "HOST UID", lambda r: r.process.host_uid, justify="right"
+)
 STATE: Column[ProcessRow] = Column("state", "STATE", lambda r: r.process.state)
 CPU: Column[ProcessRow] = Column(
     "cpu", "%CPU", lambda r: r.process.cpu_percent, format=cpu_text, justify="right", width=6
@@ -70,6 +74,15 @@ COMMAND: Column[ProcessRow] = Column("command", "COMMAND", _command)
 
 #: What ``top`` and the console's ``ps`` show.
 COLUMNS: list[Column[ProcessRow]] = [PID, HOST_PID, USER, STATE, CPU, RSS, THREADS, START, COMMAND]
+
+
+def with_host_uid(columns: list[Column[ProcessRow]]) -> list[Column[ProcessRow]]:
+    """Return ``columns`` with UID and HOST UID after USER: for a container with its own user
+    namespace (rootless), where the uid inside is not the host's."""
+    keys = [c.key for c in columns]
+    at = keys.index("user") + 1 if "user" in keys else len(columns)
+    return [*columns[:at], UID, HOST_UID, *columns[at:]]
+
 
 #: Why a PID is marked ``*``.
 OUTSIDE_CGROUP = (

@@ -63,7 +63,8 @@ def wait_for(check, timeout: float = 20.0) -> bool:
 @pytest.mark.parametrize(
     ("runtime", "mode"),
     [("docker", "runtime"), ("docker", "ns"), ("docker", "toolbox"), ("runc", "runtime"),
-     ("runc", "ns"), ("podman", "runtime"), ("containerd", "runtime")],
+     ("runc", "ns"), ("podman", "runtime"), ("containerd", "runtime"),
+     ("rootless_podman", "runtime"), ("rootless_podman", "ns"), ("rootless_podman", "toolbox")],
 )  # fmt: skip
 def test_nothing_outlives_a_killed_debugtool(
     containers: harness.Containers, audit_log: Path, runtime: str, mode: str

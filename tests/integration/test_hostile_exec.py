@@ -1,4 +1,5 @@
-"""A hostile container against debugtool's exec, in every mode, on Docker and runc.
+"""A hostile container against debugtool's exec, in every mode, on Docker, runc and rootless
+podman (where container root is an ordinary host user in its own user namespace).
 
 The container runs ``tests/hostile/watcher.c`` as root with the runtime's default capabilities:
 it busy-watches ``ns_last_pid`` and tries, against every new process, what container root can
@@ -58,7 +59,12 @@ def hostile(module_containers: harness.Containers) -> dict[str, harness.Started]
         shutil.copy(binary, root / "watcher")
 
     runc = module_containers.runc(cmd=("/watcher", LOG), readonly=False, prepare=plant)
-    found = {"docker": docker, "runc": runc}
+    # Rootless podman: container root is an ordinary user on the host, in its own user namespace.
+    rootless = module_containers.rootless_podman()
+    user = rootless.extra["user"]
+    user.run("podman", "cp", str(binary), f"{rootless.id}:/watcher")
+    user.run("podman", "exec", "-d", rootless.id, "/watcher", LOG)
+    found = {"docker": docker, "runc": runc, "rootless": rootless}
     for started in found.values():
         _wait_ready(started)
     return found
@@ -142,6 +148,10 @@ def test_the_watcher_sees_what_container_root_can_see(hostile: dict[str, harness
         secret = f"control-{uuid.uuid4().hex}"
         if runtime == "docker":
             harness.run("docker", "exec", "-e", f"CONTROL={secret}", started.id, "sleep", "2")
+        elif runtime == "rootless":
+            started.extra["user"].run(
+                "podman", "exec", "-e", f"CONTROL={secret}", started.id, "sleep", "2"
+            )
         else:
             harness.run(
                 "runc", "--root", started.extra["root"], "exec", "--env", f"CONTROL={secret}",
@@ -152,7 +162,7 @@ def test_the_watcher_sees_what_container_root_can_see(hostile: dict[str, harness
         assert any(line.startswith("SEIZE ") for line in log.splitlines()), runtime
 
 
-@pytest.mark.parametrize("runtime", ["docker", "runc"])
+@pytest.mark.parametrize("runtime", ["docker", "runc", "rootless"])
 @pytest.mark.parametrize("mode", ["ns", "toolbox", "runtime"])
 def test_a_hostile_container_learns_nothing_of_the_host(
     hostile: dict[str, harness.Started], runtime: str, mode: str, tmp_path: Path
@@ -184,7 +194,7 @@ def others(module_containers: harness.Containers) -> dict[str, harness.Started]:
 
 
 @pytest.mark.parametrize("mode", ["runtime", "ns", "toolbox"])
-@pytest.mark.parametrize("runtime", ["docker", "runc", "podman", "containerd"])
+@pytest.mark.parametrize("runtime", ["docker", "runc", "podman", "containerd", "rootless"])
 def test_the_command_never_gets_the_operators_terminal(
     hostile: dict[str, harness.Started],
     others: dict[str, harness.Started],

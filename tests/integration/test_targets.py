@@ -109,13 +109,26 @@ def as_nobody(*argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_not_root(cli: Any) -> None:
-    """An unprivileged user gets one sentence saying what is missing, not a traceback."""
+    """An unprivileged user sees their own rootless containers (none here) and gets one
+    sentence for what needs root, never a traceback."""
     probe = as_nobody("-c", "import debugtool.cli")
     if probe.returncode != 0:  # this checkout or interpreter is not readable by nobody
         pytest.skip(f"user 65534 cannot import debugtool here: {probe.stderr.strip()[-200:]}")
-    for args in (["ps"], ["inspect", "anything"]):
+    listed = as_nobody("-m", "debugtool", "ps")
+    assert (listed.returncode, listed.stdout, listed.stderr) == (
+        0, "no running containers (ps -a lists stopped ones)\n", "",
+    )  # fmt: skip
+    err = failed(as_nobody("-m", "debugtool", "inspect", "anything"))
+    assert "no container matches 'anything'." in err
+    err = failed(as_nobody("-m", "debugtool", "ps", "--runtime", "docker"))
+    assert "only root can look into docker containers" in err
+    assert "Run it as root (for example with sudo), or ask for --runtime podman." in err
+    for args, why in (
+        (["exec", "--mode", "ns", "anything", "--", "true"], "for --mode ns"),
+        (["bundle", "--all", "-o", "/nonexistent/b.tar.gz"], "to capture a bundle"),
+    ):
         err = failed(as_nobody("-m", "debugtool", *args))
-        assert "debugtool needs CAP_SYS_ADMIN and CAP_SYS_PTRACE to look into containers" in err
+        assert f"debugtool needs CAP_SYS_ADMIN and CAP_SYS_PTRACE {why}" in err
         assert "Run it as root, for example with sudo." in err
 
 

@@ -464,3 +464,23 @@ async def test_pod_columns_appear_with_a_kubernetes_container(make_app):
         assert [c.key.value for c in table.ordered_columns][:3] == ["id", "name", "pod"]
         assert table.sort_column == "image" and table.row_count == 4
         assert names(table)[2] == "api"  # registry.local/... after debugtool-test/..., then none
+
+
+async def test_owner_column_appears_with_a_rootless_container(make_app):
+    source = FixtureSource(live=True)
+    app = make_app(source, interval=3600)
+    async with app.run_test(size=(200, 36)) as pilot:  # room for RUNTIME and OWNER
+        await settle(pilot)
+        table = app.screen.query_one("#containers", LiveTable)
+        assert "owner" not in table.headers
+        rootless = Container(
+            "5e1f" + "2" * 60, "rl-web", "podman", status="exited", owner="dtrootless"
+        )
+        source.added.append(rootless)
+        app.screen.action_refresh()
+        await settle(pilot)
+        assert "owner" in table.headers
+        keys = [c.key.value for c in table.ordered_columns]
+        assert keys.index("owner") == keys.index("runtime") + 1
+        assert cells(table, rootless.id)["owner"] == "dtrootless"
+        assert cells(table, WEB_ID)["owner"] == "root"

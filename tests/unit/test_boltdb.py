@@ -17,6 +17,14 @@ from debugtool.runtimes import boltdb, podman
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "runtimes" / "libpod-bolt_state.db.gz"
 
 
+@pytest.fixture(autouse=True)
+def _no_rootless_stores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The podman backend reads captured storage here, never this host's users' own."""
+    from debugtool.runtimes import rootless
+
+    monkeypatch.setattr(rootless, "user_stores", lambda: [])
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     path = tmp_path / "libpod" / "bolt_state.db"

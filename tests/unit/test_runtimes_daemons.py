@@ -35,6 +35,14 @@ DOCKERS = containerd.Daemon(
 DOCKER_ID = "56fd1f620f709bebb220b590bc824515b48da324a6ef2509525830c63adaa6dc"
 
 
+@pytest.fixture(autouse=True)
+def _no_rootless_stores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The podman backend reads captured storage here, never this host's users' own."""
+    from debugtool.runtimes import rootless
+
+    monkeypatch.setattr(rootless, "user_stores", lambda: [])
+
+
 def fixture(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 

@@ -38,7 +38,7 @@ BASE_COLUMNS = [
 ]
 # STATUS comes after the usage: its last state (``restarting ×14, 3/min``) may narrow, cut
 # with '…', where a terminal has no room for it whole (the detail screen has it whole).
-KEEP = ["id", "name", "cpu", "memory", "status", "pod", "image", "host_pid", "runtime"]
+KEEP = ["id", "name", "cpu", "memory", "status", "pod", "image", "host_pid", "runtime", "owner"]
 SHRINK = {"name": 12, "image": 12, "runtime": 8, "pod": 10, "status": 7}
 # shift+letter sorts by a column (k9s's keys where it has one).
 SORT_KEYS = {
@@ -206,7 +206,10 @@ class ContainersScreen(PollingScreen):
         wide = max((len(view.STATUS_LAST.text(row)) for row in rows.values()), default=0)
         status = replace(view.STATUS_LAST, width=max(wide, view.STATUS.width or 0))
         columns = [status if c.key == "status" else c for c in BASE_COLUMNS]
-        self.table.set_columns(view.with_pods(columns) if pods else columns)
+        columns = view.with_pods(columns) if pods else columns
+        if any(c.owner for c in self.containers.values()):  # a rootless container: OWNER
+            columns = view.with_owner(columns)
+        self.table.set_columns(columns)
         self.table.show(rows)
         self._render_status()
 
