@@ -241,8 +241,11 @@ class Console:
         err: TextIO | None = None,
         show_secrets: bool = False,
         collect: Callable[[Target], Snapshot] | None = None,
+        reason: str = "",
     ) -> None:
         self.target = target
+        #: The session's --reason, passed on to the exec and trace it runs.
+        self.reason = reason
         # Every write goes through printable(multiline=True): no control character reaches the
         # terminal, whatever a command writes. Names are escaped one by one where they are
         # written, so that a newline in a file name cannot forge a line of output.
@@ -1008,6 +1011,9 @@ class Console:
     def _run_debugtool(self, argv: list[str]) -> int:
         if self.gone:
             raise ConsoleError("the container has exited.")
+        if self.reason and argv[0] in ("exec", "trace"):
+            # Before the words typed after it, so a --reason typed in the console wins.
+            argv = [argv[0], "--reason", self.reason, *argv[1:]]
         cmd = [sys.executable, "-m", "debugtool", *argv]
         try:
             return subprocess.call(cmd)
@@ -1274,9 +1280,12 @@ def interact(console: Console) -> int:
     return 0
 
 
-def run(target: Target, commands: str | None = None, show_secrets: bool = False) -> int:
-    """Run a console on ``target``: the ``commands`` line without a prompt, or interactively."""
-    console = Console(target, show_secrets=show_secrets)
+def run(
+    target: Target, commands: str | None = None, show_secrets: bool = False, reason: str = ""
+) -> int:
+    """Run a console on ``target``: the ``commands`` line without a prompt, or interactively.
+    ``reason`` (the session's --reason) goes with every exec and trace it runs."""
+    console = Console(target, show_secrets=show_secrets, reason=reason)
     if commands is not None:
         return console.run_line(commands)
     if not sys.stdin.isatty():
