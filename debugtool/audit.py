@@ -361,6 +361,11 @@ def open_log(path: str, consequence: str = "") -> int:
 _ENCODE = jsonc.encoder(default=str, sort_keys=True)
 
 
+def encode(data: dict[str, Any]) -> str:
+    """Return a record's dict as the log writes it (keys sorted), before its seal."""
+    return _ENCODE(data)
+
+
 def write(record: Record, path: str | None = None, consequence: str = "") -> None:
     """Append ``record`` (time and who filled in, chained to the line before) as one JSON line,
     fsync it, and forward it to syslog when ``[audit] syslog`` asks for it.

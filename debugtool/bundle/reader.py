@@ -14,7 +14,9 @@ nothing::
     ROOT/host/cgroups.txt         cgroup version, /proc/cgroups and the cgroup mounts
     ROOT/host/runtimes.json       versions of the runtimes found on the host
     ROOT/host/discovery.json      every container the runtimes listed, and skipped runtimes
-    ROOT/host/audit.jsonl         the audit log's most recent lines
+    ROOT/host/audit.jsonl         the audit log's most recent lines (redacted)
+    ROOT/host/audit-chain.json    their seqs and original hashes, the host log's verdict
+    ROOT/host/recordings/seq-N.cast  recordings of the bundled containers' sessions (redacted)
     ROOT/host/kernel-log.txt      the kernel log (/dev/kmsg or dmesg), with UTC times
     ROOT/host/oom-kills.json      the OOM kills found in it: pid, process, memory cgroup, ...
     ROOT/host/journal.txt         per daemon unit, how many journal lines were kept (or why none)
@@ -414,6 +416,10 @@ def _identity(raw: IO[bytes]) -> tuple[int, ...]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+#: Members ``bundle verify`` reads to check the audit log's chain (``bundle.auditlog``).
+_CHAIN_MEMBERS = frozenset({"host/audit.jsonl", "host/audit-chain.json", manifest.REDACTIONS})
+
+
 def read_archive(path: str, hold: bool = True, checksums: bool = False) -> Archive:
     """Read a bundle archive in one streaming pass, tolerating damage after the manifest.
 
@@ -454,7 +460,10 @@ def read_archive(path: str, hold: bool = True, checksums: bool = False) -> Archi
                     # Two members of one name: tar keeps the last, this reader the last too,
                     # but nothing says which one the manifest's checksum was made for.
                     archive.repeated[rel] = archive.repeated.get(rel, 1) + 1
-                keep = hold and held + info.size <= HELD_LIMIT
+                # The audit log, its chain and the redactions are kept for the chain check.
+                keep = (hold and held + info.size <= HELD_LIMIT) or (
+                    rel in _CHAIN_MEMBERS and info.size <= HELD_LIMIT
+                )
                 digest = hashlib.sha256() if checksums else None
                 data = member.read(path, keep, digest)
                 if keep:
@@ -838,7 +847,7 @@ def verify_bundle(path: str) -> list[str]:
 
 def check_bundle(path: str) -> list[Problem]:
     """``verify_bundle``'s problems as ``Problem`` records (``summarise`` groups them)."""
-    return _problems(read_archive(path, hold=False, checksums=True))
+    return _problems(read_archive(path, hold=False, checksums=True), at_capture=True)
 
 
 def summarise(problems: list[Problem]) -> dict[str, list[Problem]]:
@@ -849,9 +858,11 @@ def summarise(problems: list[Problem]) -> dict[str, list[Problem]]:
     return kinds
 
 
-def _problems(archive: Archive) -> list[Problem]:
+def _problems(archive: Archive, at_capture: bool = False) -> list[Problem]:
     """Return what is wrong with a bundle read with checksums: damage first, then refused
-    members, the manifest's schema, then member by member."""
+    members, the manifest's schema, then member by member, then the audit log's chain (with
+    ``at_capture``, also a host log that was already broken when the bundle was made: that
+    is for ``bundle verify`` to say, not a reason to refuse to show the bundle)."""
     document = archive.manifest or {}
     problems = []
 
@@ -887,6 +898,10 @@ def _problems(archive: Archive) -> list[Problem]:
         add("repeated member", rel, f"{times} members of this name")
     for name in archive.extra_roots:
         add("outside the bundle's folder", name, "outside the bundle's folder")
+    from debugtool.bundle import auditlog
+
+    for kind, member, text in auditlog.problems(archive.members, archive.sums, at_capture):
+        problems.append(Problem(kind, member, text))
     return problems
 
 
