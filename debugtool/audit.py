@@ -390,7 +390,7 @@ def write(record: Record, path: str | None = None, consequence: str = "") -> Non
         # Under the lock no other debugtool appends, so the line read as "before" is the one
         # this line follows. flock is released when the fd closes, or when its process dies.
         fcntl.flock(fd, fcntl.LOCK_EX)
-        before, torn = chain.last_line(fd)
+        before, torn = chain.last_lines(fd)
         record.seq, record.prev = chain.link(before)
         line = chain.seal(_ENCODE(record.to_dict())).encode() + b"\n"
         if torn:  # a line cut short (a writer killed mid-write): end it, so ours stands alone

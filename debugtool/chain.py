@@ -61,26 +61,30 @@ def unseal(line: bytes) -> tuple[bytes, str] | None:
     return line[:start], line[end:-2].decode("ascii", "replace")
 
 
-def link(before: bytes | None) -> tuple[int, str]:
-    """Return ``(seq, prev)`` of the line that follows ``before`` (None: the log is empty)."""
-    if before is None:
+def link(before: list[bytes]) -> tuple[int, str]:
+    """Return ``(seq, prev)`` of the line that follows the lines ``before`` (the log's last
+    lines, oldest first; empty: the log is empty). ``seq`` goes on from the last line that is
+    a record (a line cut short is not one)."""
+    if not before:
         return 1, ""
-    seq = 0
-    try:
-        data = jsonc.loads(before)
+    for line in reversed(before):
+        try:
+            data = jsonc.loads(line)
+        except (ValueError, RecursionError):
+            continue
         if isinstance(data, dict) and isinstance(data.get("seq"), int):
-            seq = data["seq"]
-    except (ValueError, RecursionError):
-        pass
-    return seq + 1, digest(before)
+            return data["seq"] + 1, digest(before[-1])
+        break  # a record without a seq: a legacy line, so the chain starts here
+    return 1, digest(before[-1])
 
 
-def last_line(fd: int, chunk: int = 8192) -> tuple[bytes | None, bool]:
-    """Return the last non-blank line of the file ``fd`` (None: there is none) and whether the
-    file ends without a newline (its last line was cut short). Reads from the end only."""
+def last_lines(fd: int, chunk: int = 8192) -> tuple[list[bytes], bool]:
+    """Return the last non-blank lines of the file ``fd`` (at least the last one, oldest
+    first; none when there are none) and whether the file ends without a newline (its last
+    line was cut short). Reads from the end only, about ``chunk`` bytes for short lines."""
     end = os.fstat(fd).st_size
     if end == 0:
-        return None, False
+        return [], False
     torn = os.pread(fd, 1, end - 1) != b"\n"
     data = b""
     pos = end
@@ -89,10 +93,11 @@ def last_line(fd: int, chunk: int = 8192) -> tuple[bytes | None, bool]:
         pos -= step
         data = os.pread(fd, step, pos) + data
         lines = [line for line in data.split(b"\n") if line.strip()]
-        # The first piece may be the end of a longer line: trust it only from the file's start.
-        if len(lines) > 1 or (lines and pos == 0):
-            return lines[-1], torn
-    return None, torn
+        if pos > 0:
+            lines = lines[1:]  # the first piece may be the end of a longer line
+        if len(lines) >= 2 or (lines and pos == 0):
+            return lines, torn
+    return [], torn
 
 
 @record
