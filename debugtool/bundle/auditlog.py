@@ -218,7 +218,8 @@ def problems(
             add(member, "does not match the recording's SHA-256 on the host (altered)")
     if at_capture and host.get("intact") is False:
         first = (host.get("problems") or ["?"])[0]
-        add(CHAIN, f"the host's audit log was already broken when the bundle was made: {first}")
+        text = f"the host's audit log was already broken when the bundle was made: {first}"
+        found.append(("host audit log broken", CHAIN, f"{CHAIN}: {text}"))
     return found
 
 
