@@ -7,14 +7,17 @@ cannot be walked on the bundle's copy alone. The design:
 
 - ``host/audit.jsonl`` holds the log's last ``LINES`` lines, redacted as every file is;
 - ``host/audit-chain.json``, written beside it from the unredacted log, holds each of those
-  lines' ``seq`` and SHA-256 (of its exact bytes on the host), the recordings kept with their
-  SHA-256 on the host, and what ``audit verify`` said of the whole host log at capture;
+  lines' ``seq``, SHA-256 (of its exact bytes on the host) and the SHA-256 of its facts that
+  redaction never touches (``SKELETON``: when, what, where, how it ended), the recordings kept
+  with their SHA-256 on the host, and what ``audit verify`` said of the whole host log at
+  capture;
 - ``host/recordings/seq-N.cast`` are the recordings of the sessions on the bundled containers,
   named by the ``seq`` of the record that names them (a session id would be masked).
 
 ``bundle verify`` then checks that the bundle's lines are those lines in that order: each line's
 ``prev`` is the original hash of the line before and its ``seq`` the one recorded; each line the
-redactor left alone hashes, re-encoded as debugtool writes it, to its original hash; each
+redactor left alone hashes, re-encoded as debugtool writes it, to its original hash, and each
+line it masked still has its original facts (``SKELETON``); each
 recording that was not redacted has its original SHA-256; and the host's log was intact when
 the bundle was made. Hashes, seqs and line numbers are not secrets, so the redactor leaves that
 file as it is.
@@ -70,7 +73,18 @@ def collect(containers: list[Container], tail: Any) -> dict[str, bytes]:
         except (ValueError, RecursionError):
             record = None
         seq = record.get("seq") if isinstance(record, dict) else None
-        entries.append({"seq": seq if isinstance(seq, int) else None, "sha256": chain.digest(raw)})
+        sha = chain.digest(raw)
+        entries.append(
+            {
+                "seq": seq if isinstance(seq, int) else None,
+                "sha256": sha,
+                "skeleton": skeleton(record) if isinstance(record, dict) else "",
+                # Whether it followed the line before on the host: a break already there is
+                # the host's (host_log says so), not the bundle's.
+                "linked": not entries
+                or (isinstance(record, dict) and record.get("prev") == entries[-1]["sha256"]),
+            }
+        )
         if isinstance(record, dict) and isinstance(seq, int):
             kept = _recording(record, seq, directory, containers)
             if kept is not None:
@@ -141,6 +155,23 @@ def _recording(
         os.close(fd)
 
 
+#: Fields of a record that hold nothing the redactor masks (numbers, ids, modes, flags):
+#: their hash, kept beside each line, checks a redacted line's facts, when and what and how it
+#: ended, though its whole text cannot be. They are in the bundle in clear anyway.
+SKELETON = (
+    "seq", "prev", "phase", "action", "time", "epoch", "exit_code", "duration", "uid",
+    "login_uid", "sudo_uid", "target_id", "runtime", "mode", "tty", "interactive",
+    "privileged", "recording_sha256", "recording_bytes", "recording_truncated",
+)  # fmt: skip
+
+
+def skeleton(data: dict[str, Any]) -> str:
+    """Return the SHA-256 of a record's ``SKELETON`` fields."""
+    from debugtool import audit, chain
+
+    return chain.digest(audit.encode({k: data.get(k) for k in SKELETON}).encode())
+
+
 def canonical(data: dict[str, Any]) -> bytes:
     """Return a chained record as debugtool wrote it (keys sorted, the digest last)."""
     from debugtool import audit, chain
@@ -202,13 +233,16 @@ def problems(
         if data.get("seq") != entry.get("seq"):
             add(LOG, f"line {number} has seq {data.get('seq')}, the chain recorded "
                 f"{entry.get('seq')} (reordered or replaced)")  # fmt: skip
-        if i > 0 and isinstance(entries[i - 1], dict):
+        if i > 0 and isinstance(entries[i - 1], dict) and entry.get("linked", True):
             if data.get("prev") != entries[i - 1].get("sha256"):
                 add(LOG, f"line {number} does not follow line {i} in the chain (altered, "
                     "removed or reordered)")  # fmt: skip
         if MASK.encode() not in raw and "digest" in data:
             if chain.digest(canonical(data)) != entry.get("sha256"):
                 add(LOG, f"line {number} was altered (it does not hash to the host's line)")
+        elif entry.get("skeleton") and skeleton(data) != entry.get("skeleton"):
+            add(LOG, f"line {number} was altered (its time, action, target, mode or exit code "
+                "is not the host's)")  # fmt: skip
     redacted = _redacted_members(members)
     for item in kept:
         if not isinstance(item, dict) or not isinstance(item.get("member"), str):

@@ -403,3 +403,63 @@ def test_syslog_off_by_default_sends_nothing(log: Path, monkeypatch: pytest.Monk
 def test_the_log_is_unreadable_not_a_traceback(tmp_path: Path) -> None:
     with pytest.raises(DebugtoolError, match="not a regular file"):
         chain.verify(str(tmp_path))
+
+
+# --- the log in a bundle ----------------------------------------------------------------------
+def _bundled(log: Path) -> dict[str, bytes]:
+    """The bundle's audit files as a capture writes them: collected, then redacted."""
+    from debugtool.bundle import auditlog
+    from debugtool.bundle.collectors import tail_lines
+    from debugtool.bundle.redact import Redactor
+
+    redactor = Redactor()
+    files = auditlog.collect([], tail_lines)
+    files = {rel: redactor.first_pass(rel, data) for rel, data in files.items()}
+    files = {rel: redactor.second_pass(rel, data) for rel, data in files.items()}
+    files["redactions.json"] = json.dumps({"redactions": redactor.report()}).encode()
+    return files
+
+
+def _sums(files: dict[str, bytes]) -> dict[str, str]:
+    return {rel: chain.digest(data) for rel, data in files.items()}
+
+
+def test_a_redacted_copy_of_the_log_still_checks_its_chain(log: Path) -> None:
+    from debugtool.bundle import auditlog
+
+    sessions(3)
+    audit.write(audit.Record(action="exec", argv=["app", "--password=hunter2hunter2"]))
+    files = _bundled(log)
+    assert b"hunter2hunter2" not in files[auditlog.LOG]  # redacted as every file is
+    assert auditlog.problems(files, _sums(files)) == []
+
+    lines = files[auditlog.LOG].splitlines(keepends=True)
+    altered = dict(files)
+    altered[auditlog.LOG] = b"".join(
+        [*lines[:3], lines[3].replace(b'"exit_code": 1', b'"exit_code": 0'), *lines[4:]]
+    )
+    [(kind, member, text)] = auditlog.problems(altered, _sums(altered))
+    assert (kind, member) == ("audit chain", auditlog.LOG)
+    assert "line 4 was altered (its time, action, target, mode or exit code" in text
+
+    removed = dict(files)
+    removed[auditlog.LOG] = b"".join(lines[:2] + lines[3:])
+    texts = [text for _k, _m, text in auditlog.problems(removed, _sums(removed))]
+    assert (
+        "host/audit.jsonl: 6 lines, where the chain recorded 7 (lines were removed or added)"
+        in texts
+    )
+    assert any("line 3 does not follow line 2" in t for t in texts)
+
+
+def test_a_bundle_of_a_broken_log_says_so_and_still_opens(log: Path) -> None:
+    from debugtool.bundle import auditlog
+
+    sessions(2)
+    raw = lines(log)
+    raw[0] = raw[0].replace(b'"r0"', b'"rX"')
+    log.write_bytes(b"".join(raw))
+    files = _bundled(log)
+    [(kind, _member, text)] = auditlog.problems(files, _sums(files), at_capture=True)
+    assert kind == "host audit log broken" and "line 1 (session" in text
+    assert auditlog.problems(files, _sums(files), at_capture=False) == []  # still readable
