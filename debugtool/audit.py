@@ -389,7 +389,7 @@ def write(record: Record, path: str | None = None, consequence: str = "") -> Non
     try:
         # Under the lock no other debugtool appends, so the line read as "before" is the one
         # this line follows. flock is released when the fd closes, or when its process dies.
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _lock(fd, fcntl)
         before, torn = chain.last_lines(fd)
         record.seq, record.prev = chain.link(before)
         line = chain.seal(_ENCODE(record.to_dict())).encode() + b"\n"
@@ -405,6 +405,30 @@ def write(record: Record, path: str | None = None, consequence: str = "") -> Non
     finally:
         os.close(fd)
     _forward(line.strip())
+
+
+#: How long a writer waits for the log's lock: the holder writes one line, so only a stopped
+#: (SIGSTOP, Ctrl-Z) or hung debugtool holds it this long; then this one gives up rather than hang.
+LOCK_PATIENCE = 10.0
+
+
+def _lock(fd: int, fcntl: Any) -> None:
+    """Take the log's exclusive lock, waiting at most ``LOCK_PATIENCE`` seconds.
+
+    Raises ``OSError`` (EWOULDBLOCK) when another process keeps it past that.
+    """
+    deadline = time.monotonic() + LOCK_PATIENCE
+    pause = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise OSError(11, "another process has held its lock for "
+                              f"{LOCK_PATIENCE:.0f} s") from None  # fmt: skip
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
 
 def _forward(line: bytes) -> None:

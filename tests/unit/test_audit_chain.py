@@ -463,3 +463,18 @@ def test_a_bundle_of_a_broken_log_says_so_and_still_opens(log: Path) -> None:
     [(kind, _member, text)] = auditlog.problems(files, _sums(files), at_capture=True)
     assert kind == "host audit log broken" and "line 1 (session" in text
     assert auditlog.problems(files, _sums(files), at_capture=False) == []  # still readable
+
+
+def test_a_lock_held_by_a_stopped_writer_fails_the_write_instead_of_hanging(
+    log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    sessions(1)
+    monkeypatch.setattr(audit, "LOCK_PATIENCE", 0.2)
+    with log.open("a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # as a debugtool stopped mid-write holds it
+        with pytest.raises(audit.AuditUnavailable, match="held its lock"):
+            audit.write(audit.Record(action="exec", argv=["true"]))
+    audit.write(audit.Record(action="exec", argv=["true"]))  # released: written, chained
+    assert chain.verify(str(log)).chained == 3
