@@ -190,8 +190,11 @@ def _action_parser(base: type, prog: str, action: str) -> argparse.ArgumentParse
             description="Check a bundle made anywhere against its manifest: every gzip member "
             "whole, nothing appended after the archive's end, the manifest's schema, every "
             "member present once with its size and SHA-256 and none unrecorded, no links or "
-            "devices. A damaged bundle's problems are summarised (counts by kind and the first "
-            "few names); --verbose or --json lists every one.",
+            "devices; and the audit log it carries: its lines are the host's, in the order of "
+            "their hash chain (each line's original hash is kept beside the redacted copy), "
+            "its recordings match their SHA-256 unless redacted, and the host's log was intact "
+            "when the bundle was made. A damaged bundle's problems are summarised (counts by "
+            "kind and the first few names); --verbose or --json lists every one.",
             epilog="Exit codes: 0 intact; 1 damaged or changed; 125 it cannot be checked at all "
             "(missing, unreadable, not a bundle, past a size limit).",
         )
