@@ -8,7 +8,8 @@ cannot be walked on the bundle's copy alone. The design:
 - ``host/audit.jsonl`` holds the log's last ``LINES`` lines, redacted as every file is;
 - ``host/audit-chain.json``, written beside it from the unredacted log, holds each of those
   lines' ``seq``, SHA-256 (of its exact bytes on the host) and the SHA-256 of its facts that
-  redaction never touches (``SKELETON``: when, what, where, how it ended), the recordings kept
+  redaction never touches (``SKELETON``: when, what, where, how it ended) and the line its
+  session starts on (the session id itself is masked; ``paired`` uses it), the recordings kept
   with their SHA-256 on the host, and what ``audit verify`` said of the whole host log at
   capture;
 - ``host/recordings/seq-N.cast`` are the recordings of the sessions on the bundled containers,
@@ -64,6 +65,7 @@ def collect(containers: list[Container], tail: Any) -> dict[str, bytes]:
         return {LOG: b""}
     lines = [line for line in data.split(b"\n") if line.strip()]
     entries: list[dict[str, Any]] = []
+    first_of: dict[str, int] = {}  # session id -> the kept line its session starts on
     recordings: list[dict[str, Any]] = []
     files: dict[str, bytes] = {LOG: data}
     directory = os.path.dirname(path) or "."
@@ -74,6 +76,10 @@ def collect(containers: list[Container], tail: Any) -> dict[str, bytes]:
             record = None
         seq = record.get("seq") if isinstance(record, dict) else None
         sha = chain.digest(raw)
+        session = record.get("session") if isinstance(record, dict) else None
+        number = len(entries) + 1
+        if isinstance(session, str) and session:
+            number = first_of.setdefault(session, number)
         entries.append(
             {
                 "seq": seq if isinstance(seq, int) else None,
@@ -83,6 +89,9 @@ def collect(containers: list[Container], tail: Any) -> dict[str, bytes]:
                 # the host's (host_log says so), not the bundle's.
                 "linked": not entries
                 or (isinstance(record, dict) and record.get("prev") == entries[-1]["sha256"]),
+                # Pairs a start with its end once the session id is masked: the line (1-based,
+                # of those kept) the session starts on.
+                "session_line": number,
             }
         )
         if isinstance(record, dict) and isinstance(seq, int):
@@ -170,6 +179,27 @@ def skeleton(data: dict[str, Any]) -> str:
     from debugtool import audit, chain
 
     return chain.digest(audit.encode({k: data.get(k) for k in SKELETON}).encode())
+
+
+def paired(records: list[Any], raw_chain: bytes | None) -> list[Any]:
+    """Return a bundle's audit ``records`` with each masked session id replaced by
+    ``line-N`` (the line its session starts on, from the chain), so a start and its end pair
+    up again; unchanged when there is no chain or it does not match the records."""
+    import json
+
+    if raw_chain is None:
+        return records
+    try:
+        entries = json.loads(raw_chain)["lines"]
+    except (ValueError, TypeError, KeyError):
+        return records
+    if not isinstance(entries, list) or len(entries) != len(records):
+        return records
+    for record, entry in zip(records, entries, strict=True):
+        number = entry.get("session_line") if isinstance(entry, dict) else None
+        if MASK in record.session and isinstance(number, int):
+            record.session = f"line-{number}"
+    return records
 
 
 def canonical(data: dict[str, Any]) -> bytes:

@@ -651,9 +651,11 @@ class Bundle:
 
     def _audit(self) -> list[Record]:
         from debugtool import audit
+        from debugtool.bundle import auditlog
 
         data = self.member("host/audit.jsonl") or b""
-        return audit.parse(data.splitlines(), f"{self.path}:host/audit.jsonl")
+        records = audit.parse(data.splitlines(), f"{self.path}:host/audit.jsonl")
+        return auditlog.paired(records, self.member(auditlog.CHAIN))
 
     # -- per container ------------------------------------------------------------------------
     def find(self, text: str) -> Container:

@@ -432,6 +432,16 @@ def test_a_redacted_copy_of_the_log_still_checks_its_chain(log: Path) -> None:
     files = _bundled(log)
     assert b"hunter2hunter2" not in files[auditlog.LOG]  # redacted as every file is
     assert auditlog.problems(files, _sums(files)) == []
+    # The session ids are masked, yet each start still pairs with its end.
+    records = audit.parse(files[auditlog.LOG].splitlines(), "bundle")
+    assert {r.session for r in records} == {"***REDACTED***", ""}  # the last one has none
+    shown = audit.sessions(auditlog.paired(records, files[auditlog.CHAIN]))
+    assert [(r.session, r.phase, r.reason) for r in shown] == [
+        ("line-1", "end", "r0"),
+        ("line-3", "end", "r1"),
+        ("line-5", "end", "r2"),
+        ("", "end", ""),
+    ]
 
     lines = files[auditlog.LOG].splitlines(keepends=True)
     altered = dict(files)
