@@ -91,7 +91,7 @@ def collect(containers: list[Container], tail: Any) -> dict[str, bytes]:
                 or (isinstance(record, dict) and record.get("prev") == entries[-1]["sha256"]),
                 # Pairs a start with its end once the session id is masked: the line (1-based,
                 # of those kept) the session starts on.
-                "session_line": number,
+                "start_line": number,
             }
         )
         if isinstance(record, dict) and isinstance(seq, int):
@@ -196,7 +196,7 @@ def paired(records: list[Any], raw_chain: bytes | None) -> list[Any]:
     if not isinstance(entries, list) or len(entries) != len(records):
         return records
     for record, entry in zip(records, entries, strict=True):
-        number = entry.get("session_line") if isinstance(entry, dict) else None
+        number = entry.get("start_line") if isinstance(entry, dict) else None
         if MASK in record.session and isinstance(number, int):
             record.session = f"line-{number}"
     return records
