@@ -239,6 +239,13 @@ def test_a_bundle_holds_the_log_its_chain_and_the_recordings_and_verify_checks_t
     assert kept["member"] == "host/recordings/seq-7.cast" and members[kept["member"]] == CAST
     verify = cli("bundle", "verify", str(out), env=env)
     assert verify.returncode == 0, verify.stdout
+    # Read back (the TUI's Audit tab on a bundle): one row per session, reasons kept, though
+    # the redactor masked every session id.
+    from debugtool.bundle.reader import open_bundle
+
+    shown = audit.sessions(open_bundle(str(out)).audit)
+    assert [r.reason for r in shown] == [f"before the bundle {i}" for i in range(3)] + [""]
+    assert [r.phase for r in shown] == ["end"] * 4
 
     # A line removed from the bundle's copy, the manifest made to agree: the chain says so.
     lines = members["host/audit.jsonl"].splitlines(keepends=True)
