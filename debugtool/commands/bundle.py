@@ -37,7 +37,8 @@ def register(sub: SubcommandsLike) -> None:
         "bundle",
         help="capture a redacted, checksummed support bundle (or verify/show one)",
         description="Capture one archive with what a support engineer needs: host facts "
-        "(kernel, OS, cgroup layout, runtime versions, the audit log's recent lines; the kernel "
+        "(kernel, OS, cgroup layout, runtime versions, the audit log's recent lines with their "
+        "hash chain and the recordings of the bundled containers' sessions; the kernel "
         "log and its OOM kills, the last 2000 journal lines of dockerd, containerd, podman and "
         "kubelet, runtime configs (daemon.json, config.toml, registries/storage/containers.conf; "
         "DEBUGTOOL_RUNTIME_CONFIGS=PATH:PATH replaces the list), docker info and the last hour "
