@@ -19,8 +19,8 @@ cannot be walked on the bundle's copy alone. The design:
 ``prev`` is the original hash of the line before and its ``seq`` the one recorded; each line the
 redactor left alone hashes, re-encoded as debugtool writes it, to its original hash, and each
 line it masked still has its original facts (``SKELETON``); each
-recording that was not redacted has its original SHA-256; and the host's log was intact when
-the bundle was made. Hashes, seqs and line numbers are not secrets, so the redactor leaves that
+recording that was not redacted has its original SHA-256. A host log that was already broken
+when the bundle was made is a note (``reader.NOTES``), not damage to the bundle. Hashes, seqs and line numbers are not secrets, so the redactor leaves that
 file as it is.
 """
 

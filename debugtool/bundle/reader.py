@@ -844,11 +844,17 @@ def verify_bundle(path: str) -> list[str]:
     (missing, unreadable, not a gzip tar, no debugtool manifest first, a newer schema) and
     ``BundleTooLarge`` past a limit.
     """
-    return [p.text for p in check_bundle(path)]
+    return [p.text for p in check_bundle(path) if p.kind not in NOTES]
+
+
+#: Kinds of ``check_bundle`` findings that say something of the host, not of the bundle:
+#: ``bundle verify`` prints them as notes and they do not make a bundle damaged.
+NOTES = frozenset({"host audit log broken"})
 
 
 def check_bundle(path: str) -> list[Problem]:
-    """``verify_bundle``'s problems as ``Problem`` records (``summarise`` groups them)."""
+    """``verify_bundle``'s problems as ``Problem`` records (``summarise`` groups them), and
+    the notes (``NOTES``) about the host at capture."""
     return _problems(read_archive(path, hold=False, checksums=True), at_capture=True)
 
 
@@ -863,8 +869,8 @@ def summarise(problems: list[Problem]) -> dict[str, list[Problem]]:
 def _problems(archive: Archive, at_capture: bool = False) -> list[Problem]:
     """Return what is wrong with a bundle read with checksums: damage first, then refused
     members, the manifest's schema, then member by member, then the audit log's chain (with
-    ``at_capture``, also a host log that was already broken when the bundle was made: that
-    is for ``bundle verify`` to say, not a reason to refuse to show the bundle)."""
+    ``at_capture``, also a note when the host's log was already broken when the bundle was
+    made: ``bundle verify`` says so, but the bundle is not damaged by it)."""
     document = archive.manifest or {}
     problems = []
 
