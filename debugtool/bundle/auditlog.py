@@ -30,6 +30,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from debugtool.model import Container
@@ -48,7 +49,7 @@ RECORDING_LIMIT = 8 << 20
 MASK = "***REDACTED***"
 
 
-def collect(containers: list[Container], tail: Any) -> dict[str, bytes]:
+def collect(containers: list[Container], tail: Callable[[str, int], bytes]) -> dict[str, bytes]:
     """Return the bundle's audit files: the log's last lines, their chain, and the recordings
     of the sessions on ``containers``. ``tail(path, n)`` reads a file's last ``n`` lines.
 
@@ -60,7 +61,7 @@ def collect(containers: list[Container], tail: Any) -> dict[str, bytes]:
 
     path = audit.log_path()
     try:
-        data: bytes = tail(path, LINES)
+        data = tail(path, LINES)
     except FileNotFoundError:
         return {LOG: b""}
     lines = [line for line in data.split(b"\n") if line.strip()]
