@@ -251,10 +251,13 @@ class Console:
         err: TextIO | None = None,
         show_secrets: bool = False,
         collect: Callable[[Target], Snapshot] | None = None,
+        reason: str = "",
     ) -> None:
         self.target = target
         #: A stopped container, read from storage: no processes, nothing to run.
         self.stopped = target.pid is None
+        #: The session's --reason, passed on to the exec and trace it runs.
+        self.reason = reason
         # Every write goes through printable(multiline=True): no control character reaches the
         # terminal, whatever a command writes. Names are escaped one by one where they are
         # written, so that a newline in a file name cannot forge a line of output.
@@ -1055,6 +1058,9 @@ class Console:
     def _run_debugtool(self, argv: list[str]) -> int:
         if self.gone:
             raise ConsoleError("the container has exited.")
+        if self.reason and argv[0] in ("exec", "trace"):
+            # Before the words typed after it, so a --reason typed in the console wins.
+            argv = [argv[0], "--reason", self.reason, *argv[1:]]
         cmd = [sys.executable, "-m", "debugtool", *argv]
         try:
             return subprocess.call(cmd)
@@ -1325,14 +1331,18 @@ def interact(console: Console) -> int:
 
 
 def run(
-    target: Target | StoppedRoot, commands: str | None = None, show_secrets: bool = False
+    target: Target | StoppedRoot,
+    commands: str | None = None,
+    show_secrets: bool = False,
+    reason: str = "",
 ) -> int:
     """Run a console on ``target``: the ``commands`` line without a prompt, or interactively.
+    ``reason`` (the session's --reason) goes with every exec and trace it runs.
 
     On a stopped container, a script's (or piped input's) first line on standard error says
     that its files come from storage and that it has no processes.
     """
-    console = Console(target, show_secrets=show_secrets)
+    console = Console(target, show_secrets=show_secrets, reason=reason)
     if console.stopped and (commands is not None or not sys.stdin.isatty()):
         console._error(cast("StoppedRoot", target).describe())
     if commands is not None:

@@ -81,6 +81,22 @@ def read_text(pid: int | str, name: str) -> str:
     return read_bytes(pid, name).decode("utf-8", "surrogateescape")
 
 
+#: ``/proc/self/loginuid`` of a process whose login uid was never set (``(uid_t)-1``).
+UNSET_LOGIN_UID = 4294967295
+
+
+def login_uid(pid: int | str = "self") -> int | None:
+    """Return a process's login uid (audit's ``auid``: set at login by pam_loginuid, kept
+    across ``su`` and ``sudo``); None when it was never set or the kernel has no audit."""
+    try:
+        text = read_text(pid, "loginuid").strip()
+    except DebugtoolError:
+        return None
+    if not text.isdigit() or int(text) == UNSET_LOGIN_UID:
+        return None
+    return int(text)
+
+
 def pids() -> list[int]:
     """Return every process of the host (the numeric entries of ``/proc``), in its order."""
     return [int(n) for n in os.listdir(PROC) if n.isdigit()]

@@ -48,18 +48,29 @@ def available_actions(read_only: bool) -> frozenset[str]:
     return frozenset(found)
 
 
-def shell_argv(container: Container) -> list[str]:
-    """Return the command line of an interactive shell in ``container``."""
-    return [*DEBUGTOOL, "shell", container.id]
+def shell_argv(container: Container, reason: str = "") -> list[str]:
+    """Return the command line of an interactive shell in ``container`` (with ``--reason``
+    when one was given)."""
+    argv = [*DEBUGTOOL, "shell", container.id]
+    return [*argv, "--reason", reason] if reason else argv
 
 
-def trace_argv(container: Container, pid: int | None, syscalls: str | None = None) -> list[str]:
+def trace_argv(
+    container: Container, pid: int | None, syscalls: str | None = None, reason: str = ""
+) -> list[str]:
     """Return the command line that traces ``pid`` (as the container sees it; None: its init),
-    only the ``syscalls`` (an ``-e`` filter; None: every syscall)."""
+    only the ``syscalls`` (an ``-e`` filter; None: every syscall), with ``--reason`` if given."""
     argv = [*DEBUGTOOL, "trace", container.id]
     if pid is not None:
         argv += ["--pid", str(pid)]
-    return argv if not syscalls else [*argv, "-e", syscalls]
+    if syscalls:
+        argv += ["-e", syscalls]
+    return [*argv, "--reason", reason] if reason else argv
+
+
+def replay_argv(session: str) -> list[str]:
+    """Return the command line that plays a recorded session back in the terminal."""
+    return [*DEBUGTOOL, "audit", "replay", session]
 
 
 def bundle_argv(container: Container, path: str) -> list[str]:

@@ -378,7 +378,7 @@ class Capture:
                 ("host/kernel", collectors.host_kernel, ()),
                 ("host/os-release", collectors.host_os_release, ()),
                 ("host/cgroups", collectors.host_cgroups, ()),
-                ("host/audit", collectors.host_audit, ()),
+                ("host/audit", collectors.host_audit, ([c for c, _ in self.containers],)),
                 ("host/runtimes", collectors.host_runtimes, (daemon_timeout, docker_answered)),
             )
         ]

@@ -43,8 +43,6 @@ MAX_LOG_BYTES = 8 << 20
 LOG_READ_LIMIT = 64 << 20
 #: Most kept from one raw file (cgroup files, /proc tables).
 MAX_RAW_BYTES = 1 << 20
-#: Lines of the audit log a bundle keeps.
-AUDIT_LINES = 200
 
 # The socket tables (net/tcp, tcp6, udp, unix) are left out: the Snapshot has every socket with
 # its processes from sock_diag, and each read of net/tcp walks the kernel's global hash table.
@@ -312,18 +310,17 @@ def host_discovery(ctx: CollectorRun, discovery: Discovery) -> Files:
     return {"host/discovery.json": dumps(record)}
 
 
-def host_audit(ctx: CollectorRun) -> Files:
-    """The audit log's most recent lines."""
+def host_audit(ctx: CollectorRun, containers: Sequence[Container] = ()) -> Files:
+    """The audit log's most recent lines, their hash chain, and the recordings of the sessions
+    on ``containers`` (see ``bundle.auditlog``)."""
     from debugtool import audit
+    from debugtool.bundle import auditlog
 
-    path = audit.log_path()
     try:
-        data = tail_lines(path, AUDIT_LINES)
-    except FileNotFoundError:
-        data = b""
+        return auditlog.collect(list(containers), tail_lines)
     except OSError as exc:
+        path = audit.log_path()
         raise DebugtoolError(f"cannot read the audit log {path}: {exc.strerror}.") from None
-    return {"host/audit.jsonl": data}
 
 
 # --- per container -------------------------------------------------------------------------

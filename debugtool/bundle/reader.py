@@ -14,7 +14,9 @@ nothing::
     ROOT/host/cgroups.txt         cgroup version, /proc/cgroups and the cgroup mounts
     ROOT/host/runtimes.json       versions of the runtimes found on the host
     ROOT/host/discovery.json      every container the runtimes listed, and skipped runtimes
-    ROOT/host/audit.jsonl         the audit log's most recent lines
+    ROOT/host/audit.jsonl         the audit log's most recent lines (redacted)
+    ROOT/host/audit-chain.json    their seqs and original hashes, the host log's verdict
+    ROOT/host/recordings/seq-N.cast  recordings of the bundled containers' sessions (redacted)
     ROOT/host/kernel-log.txt      the kernel log (/dev/kmsg or dmesg), with UTC times
     ROOT/host/oom-kills.json      the OOM kills found in it: pid, process, memory cgroup, ...
     ROOT/host/journal.txt         per daemon unit, how many journal lines were kept (or why none)
@@ -417,6 +419,10 @@ def _identity(raw: IO[bytes]) -> tuple[int, ...]:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+#: Members ``bundle verify`` reads to check the audit log's chain (``bundle.auditlog``).
+_CHAIN_MEMBERS = frozenset({"host/audit.jsonl", "host/audit-chain.json", manifest.REDACTIONS})
+
+
 def read_archive(path: str, hold: bool = True, checksums: bool = False) -> Archive:
     """Read a bundle archive in one streaming pass, tolerating damage after the manifest.
 
@@ -457,7 +463,10 @@ def read_archive(path: str, hold: bool = True, checksums: bool = False) -> Archi
                     # Two members of one name: tar keeps the last, this reader the last too,
                     # but nothing says which one the manifest's checksum was made for.
                     archive.repeated[rel] = archive.repeated.get(rel, 1) + 1
-                keep = hold and held + info.size <= HELD_LIMIT
+                # The audit log, its chain and the redactions are kept for the chain check.
+                keep = (hold and held + info.size <= HELD_LIMIT) or (
+                    rel in _CHAIN_MEMBERS and info.size <= HELD_LIMIT
+                )
                 digest = hashlib.sha256() if checksums else None
                 data = member.read(path, keep, digest)
                 if keep:
@@ -672,9 +681,11 @@ class Bundle:
 
     def _audit(self) -> list[Record]:
         from debugtool import audit
+        from debugtool.bundle import auditlog
 
         data = self.member("host/audit.jsonl") or b""
-        return audit.parse(data.splitlines(), f"{self.path}:host/audit.jsonl")
+        records = audit.parse(data.splitlines(), f"{self.path}:host/audit.jsonl")
+        return auditlog.paired(records, self.member(auditlog.CHAIN))
 
     # -- per container ------------------------------------------------------------------------
     def find(self, text: str) -> Container:
@@ -870,12 +881,18 @@ def verify_bundle(path: str) -> list[str]:
     (missing, unreadable, not a gzip tar, no debugtool manifest first, a newer schema) and
     ``BundleTooLarge`` past a limit.
     """
-    return [p.text for p in check_bundle(path)]
+    return [p.text for p in check_bundle(path) if p.kind not in NOTES]
+
+
+#: Kinds of ``check_bundle`` findings that say something of the host, not of the bundle:
+#: ``bundle verify`` prints them as notes and they do not make a bundle damaged.
+NOTES = frozenset({"host audit log broken"})
 
 
 def check_bundle(path: str) -> list[Problem]:
-    """``verify_bundle``'s problems as ``Problem`` records (``summarise`` groups them)."""
-    return _problems(read_archive(path, hold=False, checksums=True))
+    """``verify_bundle``'s problems as ``Problem`` records (``summarise`` groups them), and
+    the notes (``NOTES``) about the host at capture."""
+    return _problems(read_archive(path, hold=False, checksums=True), at_capture=True)
 
 
 def summarise(problems: list[Problem]) -> dict[str, list[Problem]]:
@@ -886,9 +903,11 @@ def summarise(problems: list[Problem]) -> dict[str, list[Problem]]:
     return kinds
 
 
-def _problems(archive: Archive) -> list[Problem]:
+def _problems(archive: Archive, at_capture: bool = False) -> list[Problem]:
     """Return what is wrong with a bundle read with checksums: damage first, then refused
-    members, the manifest's schema, then member by member."""
+    members, the manifest's schema, then member by member, then the audit log's chain (with
+    ``at_capture``, also a note when the host's log was already broken when the bundle was
+    made: ``bundle verify`` says so, but the bundle is not damaged by it)."""
     document = archive.manifest or {}
     problems = []
 
@@ -924,6 +943,10 @@ def _problems(archive: Archive) -> list[Problem]:
         add("repeated member", rel, f"{times} members of this name")
     for name in archive.extra_roots:
         add("outside the bundle's folder", name, "outside the bundle's folder")
+    from debugtool.bundle import auditlog
+
+    for kind, member, text in auditlog.problems(archive.members, archive.sums, at_capture):
+        problems.append(Problem(kind, member, text))
     return problems
 
 

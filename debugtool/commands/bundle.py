@@ -37,7 +37,8 @@ def register(sub: SubcommandsLike) -> None:
         "bundle",
         help="capture a redacted, checksummed support bundle (or verify/show one)",
         description="Capture one archive with what a support engineer needs: host facts "
-        "(kernel, OS, cgroup layout, runtime versions, the audit log's recent lines; the kernel "
+        "(kernel, OS, cgroup layout, runtime versions, the audit log's recent lines with their "
+        "hash chain and the recordings of the bundled containers' sessions; the kernel "
         "log and its OOM kills, the last 2000 journal lines of dockerd, containerd, podman and "
         "kubelet, runtime configs (daemon.json, config.toml, registries/storage/containers.conf; "
         "DEBUGTOOL_RUNTIME_CONFIGS=PATH:PATH replaces the list), docker info and the last hour "
@@ -194,8 +195,12 @@ def _action_parser(base: type, prog: str, action: str) -> argparse.ArgumentParse
             description="Check a bundle made anywhere against its manifest: every gzip member "
             "whole, nothing appended after the archive's end, the manifest's schema, every "
             "member present once with its size and SHA-256 and none unrecorded, no links or "
-            "devices. A damaged bundle's problems are summarised (counts by kind and the first "
-            "few names); --verbose or --json lists every one.",
+            "devices; and the audit log it carries: its lines are the host's, in the order of "
+            "their hash chain (each line's original hash is kept beside the redacted copy), "
+            "its recordings match their SHA-256 unless redacted. A host log that was already "
+            "broken when the bundle was made is a note on stderr (and in --json), not damage. "
+            "A damaged bundle's problems are summarised (counts by kind and the first few "
+            "names); --verbose or --json lists every one.",
             epilog="Exit codes: 0 intact; 1 damaged or changed; 125 it cannot be checked at all "
             "(missing, unreadable, not a bundle, past a size limit).",
         )
@@ -377,9 +382,11 @@ def verify(path: str, as_json: bool, verbose: bool = False) -> int:
     hundreds of lines saying the same); ``verbose`` and ``as_json`` give every one.
     """
     from debugtool import output
-    from debugtool.bundle.reader import check_bundle, summarise
+    from debugtool.bundle.reader import NOTES, check_bundle, summarise
 
-    problems = check_bundle(path)  # raises BundleError (125) when it cannot be checked
+    found = check_bundle(path)  # raises BundleError (125) when it cannot be checked
+    problems = [p for p in found if p.kind not in NOTES]
+    notes = [p.text for p in found if p.kind in NOTES]
     if as_json:
         output.emit_json(
             {
@@ -387,11 +394,14 @@ def verify(path: str, as_json: bool, verbose: bool = False) -> int:
                 "ok": not problems,
                 "problems": [p.text for p in problems],
                 "summary": {kind: len(names) for kind, names in summarise(problems).items()},
+                "notes": notes,
             }
         )
         return EXIT_CORRUPT if problems else 0
     # A problem names a member of the archive: whoever wrote the file chose those names.
     show = output.printable
+    for note in notes:  # about the host when the bundle was made, not the bundle itself
+        sys.stderr.write(f"debugtool: note: {show(note)}\n")
     if not problems:
         print(f"{show(path)}: ok")
         return 0

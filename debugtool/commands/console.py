@@ -28,7 +28,8 @@ def register(sub: SubcommandsLike) -> None:
         "are there for pipes); there "
         "is no '>': nothing is written on the host or in the container. 'exec', 'trace' and "
         "'bundle' go through debugtool's audited paths. Tab completes commands, container "
-        "paths, PIDs and syscall names; history is kept per user.",
+        "paths, PIDs and syscall names; history is kept per user. The session is written to "
+        "the audit log (action console), with --reason when given.",
     )
     p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
     p.add_argument(
@@ -43,22 +44,70 @@ def register(sub: SubcommandsLike) -> None:
         action="store_true",
         help="show environment values whose names look secret (redacted by default)",
     )
+    from debugtool.commands.exec import add_reason_option
+
+    add_reason_option(p, "console session (its exec and trace commands are recorded with it)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from debugtool import console
+    """Run the console as one audited session (action "console"): a start record before the
+    prompt, an end record with its exit status however it ends (SIGKILL excepted)."""
+    from debugtool import audit, console
     from debugtool.commands import open_source
+    from debugtool.errors import DebugtoolError
+    from debugtool.exec.core import _stopped_by_signals
     from debugtool.source import LiveSource
 
+    reason = audit.check_reason(
+        args.reason, audit.Record(action="console", target_name=args.target)
+    )
     with open_source(args) as source:
         assert isinstance(source, LiveSource)  # the console reads a live container's files
         container = source.find(args.target)
-        if container.status not in ("running", "paused"):
-            # Stopped (exited, created): its files, read-only from the runtime's storage.
-            from debugtool.storage import open_stopped
+        session = audit.Session(
+            audit.Record(
+                action="console",
+                target_id=container.id,
+                target_name=container.name,
+                runtime=container.runtime,
+                interactive=args.commands is None,
+                reason=reason,
+                details={"commands": args.commands} if args.commands is not None else {},
+            )
+        )
+        session.start()  # on record before the prompt; if it cannot be written, no console
+        code, error = 125, ""
+        try:
+            with _stopped_by_signals():
+                if container.status not in ("running", "paused"):
+                    # Stopped (exited, created): its files, read-only from the runtime's storage.
+                    from debugtool.storage import open_stopped
 
-            with open_stopped(container, args.timeout) as stopped:
-                return console.run(stopped, commands=args.commands, show_secrets=args.show_secrets)
-        target = source.target(container)
-        return console.run(target, commands=args.commands, show_secrets=args.show_secrets)
+                    with open_stopped(container, args.timeout) as stopped:
+                        code = console.run(
+                            stopped,
+                            commands=args.commands,
+                            show_secrets=args.show_secrets,
+                            reason=reason,
+                        )
+                else:
+                    code = console.run(
+                        source.target(container),
+                        commands=args.commands,
+                        show_secrets=args.show_secrets,
+                        reason=reason,
+                    )
+        except DebugtoolError as exc:
+            code, error = exc.exit_code, exc.message
+            raise
+        except KeyboardInterrupt:
+            code, error = 130, "interrupted by Ctrl-C"
+            raise
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 125
+            error = f"debugtool was stopped (exit code {code})"
+            raise
+        finally:
+            session.end(code, error)
+        return code

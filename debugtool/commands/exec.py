@@ -77,8 +77,26 @@ def add_exec_options(p: OptionsLike, shell: bool = False) -> None:
         "a sentence; the command's own output is untouched (exec has no --json: what it "
         "prints is the command's)",
     )
+    add_reason_option(p, "session")
     # The old spelling of --context-json, kept working for scripts; it warns.
     p.add_argument("--json", action="store_true", dest="json_alias", help=hidden_help(p))
+
+
+REASON_POLICY = (
+    "A reason is mandatory when the system configuration (/etc/debugtool/config.toml, or "
+    "DEBUGTOOL_CONFIG) has require_reason = true in its [audit] table, or the environment has "
+    "DEBUGTOOL_REQUIRE_REASON=1: without one nothing runs (exit 125)."
+)
+
+
+def add_reason_option(p: OptionsLike, what: str) -> None:
+    """Add ``--reason``, which exec, shell, trace and console share."""
+    p.add_argument(
+        "--reason",
+        metavar="TEXT",
+        help=f"why this {what} is needed (a sentence or a ticket reference), written to the "
+        f"audit log with who ran it. {REASON_POLICY}",
+    )
 
 
 def register(sub: SubcommandsLike) -> None:
@@ -92,7 +110,11 @@ def register(sub: SubcommandsLike) -> None:
         "the command's own, so exec has no --json.",
         epilog="Exit codes: the command's own; 126 it cannot be invoked (or the user does not "
         "exist); 127 it was not found; 125 debugtool failed, including when the container "
-        "stops while the command runs, or a --tool program is not on the host. Examples: "
+        "stops while the command runs, or a --tool program is not on the host, or a reason "
+        "is required and none was given. The command line is recorded as given, except "
+        "values the bundle redactor takes for secrets (--password=..., TOKEN=..., bearer "
+        "tokens, passwords in URLs): those are masked in the log, and the record lists which "
+        "words were (argv_masked). Examples: "
         "debugtool exec --mode toolbox web -- ls -l /; debugtool exec -it web -- sh; "
         "debugtool exec --mode toolbox --tool tcpdump web -- tcpdump -i any -c 10 -n",
     )
@@ -164,7 +186,30 @@ def report_context(args: argparse.Namespace):
     return emit
 
 
-def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
+def attempt(args: argparse.Namespace, mode: str, argv: list[str], reason: str = ""):
+    """Return the audit record of an exec that did not start (an end record alone)."""
+    from debugtool import audit
+
+    return audit.Record(
+        action="exec",
+        target_name=args.target,
+        mode=mode,
+        argv=argv,
+        exec_user=args.user,
+        privileged=args.privileged,
+        reason=reason,
+    )
+
+
+def check_reason(args: argparse.Namespace, mode: str, argv: list[str]) -> str:
+    """Return the ``--reason`` to record; raises ``ReasonRequired`` (on record) when the
+    policy wants one and there is none."""
+    from debugtool import audit
+
+    return audit.check_reason(args.reason, attempt(args, mode, argv))
+
+
+def resolve_target(args: argparse.Namespace, mode: str, argv: list[str], reason: str = ""):
     """Resolve and pin the target (warnings for runtimes that did not answer go to stderr).
 
     A target that cannot be resolved is still written to the audit log (exit code 125).
@@ -191,16 +236,9 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str]):
         return pin(container), found
     except DebugtoolError as exc:
         # Nothing ran, but the attempt is on record (an end record alone: no session began).
-        record = audit.Record(
-            action="exec",
-            target_name=args.target,
-            mode=mode,
-            argv=argv,
-            exec_user=args.user,
-            privileged=args.privileged,
-            exit_code=exc.exit_code,
-            error=exc.message,
-        )
+        record = attempt(args, mode, argv, reason)
+        record.exit_code = exc.exit_code
+        record.error = exc.message
         try:
             audit.write(record)
         except DebugtoolError:
@@ -216,7 +254,8 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise UsageError("no command given.", "Write: debugtool exec TARGET -- CMD [ARG...].")
-    target, found = resolve_target(args, args.mode, command)
+    reason = check_reason(args, args.mode, command)
+    target, found = resolve_target(args, args.mode, command, reason)
     with target:
         # Forked before the exec path is imported: its cgroup wait runs beside the imports.
         from debugtool.exec.early import start_early
@@ -240,5 +279,6 @@ def run(args: argparse.Namespace) -> int:
             discovery=found,
             report=report_context(args),
             early=early,
+            reason=reason,
         )
     return result.exit_code

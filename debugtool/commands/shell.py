@@ -24,7 +24,8 @@ def register(sub: SubcommandsLike) -> None:
         "toolbox mode instead: the container's files at /, and on PATH the host's busybox and "
         "host tools (strace, tcpdump, curl, ss, ip, lsof, ps where the host has them, or the "
         "--tool list) with their libraries, read-only at /.debugtool. Without a /bin/sh of the "
-        "container's, the shell is busybox's.",
+        "container's, the shell is busybox's. The session is written to the audit log, "
+        "with --reason when given.",
     )
     add_exec_options(p, shell=True)
     p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from debugtool.commands.exec import (
+        check_reason,
         parse_env,
         parse_tool_list,
         report_context,
@@ -57,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
     tool_names = parse_tool_list(args.tool)
     wants_tools = tool_names is not None or args.tools is not None
     mode = args.mode or ("toolbox" if wants_tools else "runtime")
-    target, found = resolve_target(args, mode if args.mode or wants_tools else "ns", ["/bin/sh"])
+    resolve_mode = mode if args.mode or wants_tools else "ns"
+    reason = check_reason(args, resolve_mode, ["/bin/sh"])
+    target, found = resolve_target(args, resolve_mode, ["/bin/sh"], reason)
     with target:
         argv = ["/bin/sh"]
         if mode != "toolbox" and not has_file(target.root, "/bin/sh"):
@@ -97,5 +101,6 @@ def run(args: argparse.Namespace) -> int:
             host_tools=tool_names,
             discovery=found,
             report=report_context(args),
+            reason=reason,
         )
     return result.exit_code

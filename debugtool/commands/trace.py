@@ -80,6 +80,9 @@ def register(sub: SubcommandsLike) -> None:
         "'exited', 'killed', 'stopped'), written when the syscall returns",
     )
     p.add_argument("-o", "--output", metavar="FILE", help="write the trace to FILE")
+    from debugtool.commands.exec import add_reason_option
+
+    add_reason_option(p, "trace")
     p.add_argument(
         "-s",
         "--string-limit",
@@ -105,6 +108,10 @@ def run(args: argparse.Namespace) -> int:
     from debugtool.trace.tracer import Tracer
 
     only = parse_filter(args.syscalls)
+    reason = audit.check_reason(
+        args.reason,
+        audit.Record(action="trace", target_name=args.target, details={"filter": args.syscalls}),
+    )
     with open_source(args) as source:
         assert isinstance(source, LiveSource)  # a trace attaches to live processes
         container = source.find(args.target)
@@ -145,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
                         "follow": args.follow,
                         "filter": args.syscalls,
                     },
+                    reason=reason,
                 )
             )
             session.start()

@@ -57,6 +57,7 @@ def exec_in(
     stdout: int = 1,
     stderr: int = 2,
     early: EarlyJoiner | None = None,
+    reason: str = "",
 ) -> ExecResult:
     """Run ``argv`` in ``target`` and return its result; on record from start to end.
 
@@ -70,6 +71,7 @@ def exec_in(
     started itself (``EarlyJoiner.start``, right after pinning the target); exec_in owns it.
     Toolbox mode mounts ``tools`` (a host directory) or busybox with the host programs
     ``host_tools`` (None: the default set the host has; see ``debugtool.toolbox.stage``).
+    ``reason`` is recorded in the session's audit records (the caller enforces the policy).
 
     Raises ``UsageError``, ``ContainerGone``, ``AuditUnavailable`` (the audit log cannot be
     written: nothing ran), ``ExecUnsupported`` (125), ``CommandNotInvokable`` (126) or
@@ -103,7 +105,7 @@ def exec_in(
             # plans and writes the start record; it enters nothing before run_ns hands over.
             early = start_early(target, mode, spawn)
         return _run(target, argv, mode, request, stdio, namespaces, privileged, tools,
-                    host_tools, discovery, report, spawn, early)  # fmt: skip
+                    host_tools, discovery, report, spawn, early, reason)  # fmt: skip
     finally:
         if early is not None:
             early.cancel()  # a no-op once run_ns has handed it its spec
@@ -123,6 +125,7 @@ def _run(
     report: Callable[[ExecContext], None] | None,
     spawn: bool | None,
     early: EarlyJoiner | None,
+    reason: str = "",
 ) -> ExecResult:
     """``exec_in`` from the plan on: the session's records, the mode's run, the exit code."""
     from debugtool import audit
@@ -142,6 +145,7 @@ def _run(
             tty=request.tty,
             interactive=interactive,
             privileged=privileged,
+            reason=reason,
         )
     )
     session.start()  # on record before anything runs; if it cannot be written, nothing runs

@@ -1,4 +1,5 @@
-"""The audit sessions view: what ``debugtool audit``, the TUI and the report show of an exec or trace."""
+"""The audit sessions view: what ``debugtool audit``, the TUI and the report show of an exec,
+shell, trace or console session."""
 
 from __future__ import annotations
 
@@ -27,8 +28,52 @@ def _time(r: Record) -> str:
         return r.time or "-"
 
 
+def operator(r: Record) -> str:
+    """Who was behind the session when that is not the user it ran as: the login user (kept
+    across su and sudo), else the sudo user; "" when nothing says."""
+    for name in (r.login_user, r.sudo_user):
+        if name and name != r.user:
+            return name
+    return ""
+
+
 def _user(r: Record) -> str:
-    return r.user + (f" (sudo {r.sudo_user})" if r.sudo_user else "")
+    """The user, and the operator behind it: ``root (alice)``."""
+    behind = operator(r)
+    return r.user + (f" ({behind})" if behind else "")
+
+
+def who(r: Record) -> str:
+    """Everything the record says of who ran it: ``root (login alice, sudo alice, ssh
+    203.0.113.5:52144, /dev/pts/3)``."""
+    parts = []
+    if r.login_user and r.login_user != r.user:
+        parts.append(f"login {r.login_user}")
+    if r.sudo_user:
+        parts.append(f"sudo {r.sudo_user}")
+    if r.ssh_client:
+        host = f"[{r.ssh_client}]" if ":" in r.ssh_client else r.ssh_client
+        parts.append(f"ssh {host}:{r.ssh_client_port}" if r.ssh_client_port else f"ssh {host}")
+    if r.terminal:
+        parts.append(r.terminal)
+    return r.user + (f" ({', '.join(parts)})" if parts else "")
+
+
+def recorded(r: Record) -> str:
+    """``yes`` when the session has a recording, ``cut`` when it reached its size cap, else
+    ``-``."""
+    if not r.recording:
+        return "-"
+    return "cut" if r.recording_truncated else "yes"
+
+
+#: Longest reason the 80-column table shows before cutting it (whole in --wide and --json).
+REASON_WIDTH = 32
+
+
+def _reason_short(r: Record) -> str:
+    text = " ".join(r.reason.split())
+    return text if len(text) <= REASON_WIDTH else text[: REASON_WIDTH - 1].rstrip() + "…"
 
 
 def _target(r: Record) -> str:
@@ -48,7 +93,7 @@ _SHELLS = (["/bin/sh"], ["/.debugtool/bin/sh"])
 
 def action(r: Record) -> str:
     """What the session was: ``exec``, ``shell`` (an interactive shell on a terminal, as
-    ``debugtool shell`` runs it) or ``trace``."""
+    ``debugtool shell`` runs it), ``trace`` or ``console``."""
     if r.action == "exec" and r.tty and r.interactive and r.argv in _SHELLS:
         return "shell"
     return r.action
@@ -81,6 +126,9 @@ def _command(r: Record) -> str:
         if r.details.get("filter"):
             words.append(f"-e {r.details['filter']}")
         return " ".join(words)
+    if r.action == "console":
+        commands = r.details.get("commands")
+        return f"-c {commands}" if isinstance(commands, str) else "(at its prompt)"
     return shlex.join(r.argv)
 
 
@@ -96,11 +144,21 @@ DURATION: Column[Record] = Column(
     "duration", "DURATION", lambda r: r.duration, format=duration_text, justify="right"
 )
 COMMAND: Column[Record] = Column("command", "COMMAND", _command)
+WHO: Column[Record] = Column("who", "USER", who)
+REC: Column[Record] = Column("recording", "REC", recorded)
+REASON: Column[Record] = Column("reason", "REASON", lambda r: " ".join(r.reason.split()))
+REASON_SHORT: Column[Record] = Column("reason", "REASON", _reason_short)
 
-#: What ``debugtool audit`` shows: one row per session, in 80 columns with room for the
-#: command (cut on a terminal, whole in a pipe).
-COLUMNS: list[Column[Record]] = [TIME, USER, TARGET_NAME, ACTION, MODE, EXIT, COMMAND]
-#: ``debugtool audit --wide``: every column.
-WIDE: list[Column[Record]] = [TIME, USER, TARGET, RUNTIME, ACTION, MODE, EXIT, DURATION, COMMAND]
+#: What ``debugtool audit`` shows: one row per session; every column up to REC fits in 80
+#: (the reason, cut at REASON_WIDTH, and the command are cut on a terminal, whole in a pipe).
+COLUMNS: list[Column[Record]] = [
+    TIME, USER, TARGET_NAME, ACTION, MODE, EXIT, REC, REASON_SHORT, COMMAND,
+]  # fmt: skip
+#: ``debugtool audit --wide``: every column, who in full.
+WIDE: list[Column[Record]] = [
+    TIME, WHO, TARGET, RUNTIME, ACTION, MODE, EXIT, DURATION, REC, REASON, COMMAND,
+]  # fmt: skip
 #: What a view of one container's sessions shows (the TUI's Audit tab, the report).
-ONE_CONTAINER: list[Column[Record]] = [TIME, USER, ACTION, MODE, EXIT, DURATION, COMMAND]
+ONE_CONTAINER: list[Column[Record]] = [
+    TIME, USER, ACTION, MODE, EXIT, DURATION, REC, REASON, COMMAND,
+]  # fmt: skip

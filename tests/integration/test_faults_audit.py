@@ -1,6 +1,7 @@
 """Fault suite, audit trail: an exec is on record before it runs and its end is recorded on every
 exit path that leaves debugtool alive; a log that cannot be written runs nothing; a log that is
-a FIFO, a device or a directory is refused in one sentence, never waited on."""
+a FIFO, a device or a directory is refused in one sentence, never waited on. Whatever the exit
+path, what is left in the log is a hash chain that ``audit verify`` accepts."""
 
 from __future__ import annotations
 
@@ -27,6 +28,14 @@ def started(module_containers: harness.Containers) -> dict[str, harness.Started]
 
 def _sessions(path: Path) -> list[audit.Record]:
     return audit.sessions(audit.read(str(path)))
+
+
+def _chain_verifies(path: Path) -> None:
+    """``audit verify`` on the log: intact, every line chained."""
+    result = harness.run_cli("audit", "verify", "--json", env={"DEBUGTOOL_AUDIT_LOG": str(path)})
+    doc = json.loads(result.stdout)
+    assert result.returncode == 0 and doc["intact"], doc["problems"]
+    assert doc["chained"] == len(audit.read(str(path))) and doc["legacy"] == 0
 
 
 @pytest.fixture
@@ -63,6 +72,7 @@ def test_a_full_disk_runs_nothing(started, cli, small_fs: Path, tmp_path: Path) 
     assert "No space left on device" in result.stderr and "nothing was run" in result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
     assert not marker.exists()
+    _chain_verifies(small_fs / "audit.jsonl")  # nothing, or whole lines only
 
 
 def _in_cgroup_not_in_pidns(container_pid: int) -> list[int]:
@@ -123,6 +133,7 @@ def test_a_disk_that_fills_during_the_command_keeps_its_exit_code(
     assert "warning: cannot write the audit log" in result.stderr
     [session] = _sessions(log)
     assert session.phase == "start" and session.argv[0] == "sh"
+    _chain_verifies(log)  # the blank padding carries nothing; the start is whole
 
 
 @pytest.mark.parametrize("kind", ["fifo", "device", "directory"])
@@ -190,6 +201,7 @@ def test_a_signal_to_debugtool_is_on_record(
     assert session.phase == "end", proc.stderr.read() if proc.stderr else ""  # type: ignore[union-attr]
     assert session.exit_code == 128 + signum
     assert proc.returncode == 128 + signum
+    _chain_verifies(log)
 
 
 def test_sigkill_leaves_the_start_and_audit_shows_it_never_ended(
@@ -209,6 +221,12 @@ def test_sigkill_leaves_the_start_and_audit_shows_it_never_ended(
     assert table.returncode == 0 and "never ended" in table.stdout
     as_json = cli("audit", "--json", env={"DEBUGTOOL_AUDIT_LOG": str(log)})
     assert [s["state"] for s in json.loads(as_json.stdout)] == ["lost"]
+    _chain_verifies(log)
+    # The next session chains on from the start the killed one left.
+    assert cli("exec", started["docker"].name, "--", "true",
+               env={"DEBUGTOOL_AUDIT_LOG": str(log)}).returncode == 0  # fmt: skip
+    _chain_verifies(log)
+    assert [r.seq for r in audit.read(str(log))] == [1, 2, 3]
 
 
 def test_each_session_has_a_start_and_an_end(started, cli, tmp_path: Path) -> None:
@@ -223,3 +241,26 @@ def test_each_session_has_a_start_and_an_end(started, cli, tmp_path: Path) -> No
     assert records[0].session == records[1].session and records[0].session
     assert records[1].exit_code == 3 and records[0].exit_code is None
     assert records[0].epoch <= records[1].epoch
+    _chain_verifies(log)
+
+
+@pytest.mark.parametrize("mode", ["runtime", "ns"])
+def test_a_container_gone_during_the_command_leaves_a_chain_that_verifies(
+    containers: harness.Containers, tmp_path: Path, mode: str
+) -> None:
+    c = containers.docker()
+    log = tmp_path / "audit.jsonl"
+    proc = _start_exec(["--mode", mode, c.name, "--", "sleep", "30"], log)
+    try:
+        _wait_for_start(log)
+        time.sleep(0.5)  # the command is running
+        harness.run("docker", "kill", c.id)
+        proc.wait(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 125
+    [session] = _sessions(log)
+    assert session.phase == "end" and session.exit_code == 125
+    assert "stopped while the command was running" in session.error
+    _chain_verifies(log)

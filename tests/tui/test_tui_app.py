@@ -149,7 +149,7 @@ async def test_tabs_show_each_section(make_app):
         assert tabs.active == "audit"
         audit = screen.query_one("#audit-table", LiveTable)
         assert audit.row_count == 2  # the third entry is about another container
-        assert "root (sudo alice)" in [str(c) for c in audit.get_row_at(0)]
+        assert "root (alice)" in [str(c) for c in audit.get_row_at(0)]  # the login user
         await pilot.press("left_square_bracket")
         assert tabs.active == "security"
 
@@ -177,7 +177,7 @@ async def test_exec_and_trace_run_the_debugtool_cli(make_app, recorder):
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.screen.query_one("#containers", LiveTable).select_key(WEB_ID)
-        await pilot.press("e")
+        await pilot.press("e", "enter")  # asks why; an empty reason is no reason
         assert recorder.terminal == [([*DEBUGTOOL, "shell", WEB_ID], False)]
         await pilot.press("t", "enter")  # from the list: the container's init, every syscall
         assert recorder.terminal[-1] == ([*DEBUGTOOL, "trace", WEB_ID], True)
@@ -187,8 +187,57 @@ async def test_exec_and_trace_run_the_debugtool_cli(make_app, recorder):
         processes.select_key(str(FixtureSource().base.processes[3].pid))  # nc -l, pid 9 inside
         await pilot.press("t", "enter")
         assert recorder.terminal[-1] == ([*DEBUGTOOL, "trace", WEB_ID, "--pid", "9"], True)
-        await pilot.press("e")
+        await pilot.press("e", "enter")
         assert recorder.terminal[-1] == ([*DEBUGTOOL, "shell", WEB_ID], False)
+
+
+async def test_shell_asks_why_and_passes_the_reason_on(make_app, recorder, monkeypatch):
+    from debugtool_tui.screens.reason import ReasonScreen
+
+    monkeypatch.setenv("DEBUGTOOL_REQUIRE_REASON", "1")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#containers", LiveTable).select_key(WEB_ID)
+        await pilot.press("e")
+        assert isinstance(app.screen, ReasonScreen)
+        await pilot.press("enter")  # the policy wants one: refused, said why, nothing runs
+        assert isinstance(app.screen, ReasonScreen)
+        assert "required" in str(app.screen.query_one("#reason-error", Static).render())
+        assert recorder.terminal == []
+        app.screen.query_one(Input).value = "INC-4711: web answers 502"
+        await pilot.press("enter")
+        assert recorder.terminal == [
+            ([*DEBUGTOOL, "shell", WEB_ID, "--reason", "INC-4711: web answers 502"], False)
+        ]
+        await pilot.press("e", "escape")  # cancelled: nothing runs
+        assert len(recorder.terminal) == 1
+
+
+async def test_enter_on_a_recorded_session_replays_it(make_app, recorder):
+    app = make_app(source=FixtureSource(live=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.screen.query_one("#containers", LiveTable).select_key(WEB_ID)
+        await pilot.press("enter")
+        await settle(pilot)
+        app.screen.query_one(TabbedContent).active = "audit"
+        await settle(pilot)
+        table = app.screen.query_one("#audit-table", LiveTable)
+        text = table.as_text()
+        assert "REASON" in text and "INC-4711: web answers 502" in text
+        assert "root (alice)" in text  # the operator behind root
+        table.focus()
+        table.select_key("0")
+        await pilot.press("enter")
+        assert recorder.terminal[-1] == (
+            [*DEBUGTOOL, "audit", "replay", "5e55c0de5e55c0de"],
+            True,
+        )
+        table.select_key("1")  # the trace: not recorded
+        await pilot.press("enter")
+        assert len(recorder.terminal) == 1
+        assert any("not recorded" in n.message for n in app._notifications)
 
 
 async def test_exec_refuses_a_stopped_container(make_app, recorder):

@@ -162,17 +162,19 @@ async def test_trace_asks_which_syscalls_and_says_how_to_stop(make_app, recorder
         app.screen.query_one("#containers", LiveTable).select_key(WEB_ID)
         await pilot.press("t")
         assert isinstance(app.screen, TraceFilterScreen)
-        app.screen.query_one(Input).value = "bogus_call"
+        app.screen.query_one("#trace-filter", Input).value = "bogus_call"
         await pilot.press("enter")
         assert isinstance(app.screen, TraceFilterScreen)  # refused, said why
         assert "bogus_call" in str(app.screen.query_one("#trace-error", Static).render())
         assert recorder.terminal == []
-        app.screen.query_one(Input).value = "network,openat"
+        app.screen.query_one("#trace-filter", Input).value = "network,openat"
+        app.screen.query_one("#trace-reason", Input).value = "INC-9: who opens what"
         await pilot.press("enter")
         assert recorder.terminal[-1] == (
-            [*DEBUGTOOL, "trace", WEB_ID, "-e", "network,openat"],
+            [*DEBUGTOOL, "trace", WEB_ID, "-e", "network,openat", "--reason",
+             "INC-9: who opens what"],
             True,
-        )
+        )  # fmt: skip
         assert "Ctrl-C to stop" in recorder.hints[-1]
         assert "network,openat" in recorder.hints[-1]
         await pilot.press("t", "escape")  # cancelled: nothing runs

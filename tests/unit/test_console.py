@@ -559,3 +559,21 @@ def test_completes_after_a_pipe(root: Path) -> None:
     console, _, _ = make(root)
     assert console.completions("cat /etc/hostname | gr") == (2, ["grep"])
     assert console.completions("ps | grep x /etc/my")[1] == ["/etc/myapp.conf"]
+
+
+def test_the_sessions_reason_goes_with_its_exec_and_trace(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The console is one audited session; what it runs through debugtool carries its reason
+    (a reason typed after it wins: it comes later on the command line)."""
+    import subprocess
+
+    ran: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "call", lambda argv: ran.append(argv) or 0)
+    target = DirectoryTarget(root)
+    console = Console(target, out=io.StringIO(), err=io.StringIO(), reason="INC-5: disk")  # type: ignore[arg-type]
+    assert console.run_line("exec ls /; trace 1 --count 3; bundle -o /tmp/x.tar.gz") == 0
+    exec_argv, trace_argv, bundle_argv = (argv[3:] for argv in ran)
+    assert exec_argv[:3] == ["exec", "--reason", "INC-5: disk"] and exec_argv[-2:] == ["ls", "/"]
+    assert trace_argv[:3] == ["trace", "--reason", "INC-5: disk"]
+    assert "--reason" not in bundle_argv  # a bundle is not a session

@@ -58,19 +58,22 @@ def test_audit_shows_one_row_per_session_with_its_action_in_80_columns(
         Record(action="exec", epoch=1796544004.0, exit_code=0, mode="toolbox", tty=True,
                interactive=True, argv=["/.debugtool/bin/sh"], session="b", **common),
         Record(action="exec", epoch=1796544005.0, exit_code=1, mode="runtime",
-               argv=["cat", "/etc/os-release"], session="c", **common),
+               argv=["cat", "/etc/os-release"], session="c", **common,
+               reason="INC-4711: the web tier answers 502 since the 07:40 deploy",
+               recording="recordings/c.cast", recording_sha256="0" * 64),
     ]  # fmt: skip
     views.table(sessions.COLUMNS, records, fit=False)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["TIME", "USER", "TARGET", "ACTION", "MODE", "EXIT",
-                                "COMMAND"]  # fmt: skip
+    assert lines[0].split() == ["TIME", "USER", "TARGET", "ACTION", "MODE", "EXIT", "REC",
+                                "REASON", "COMMAND"]  # fmt: skip
     assert len(lines) == 4
     assert "trace" in lines[1] and "pid 1 (host 26620) -f -e network" in lines[1]
     assert " shell " in lines[2] and " toolbox " in lines[2]
     assert " exec " in lines[3] and lines[3].endswith("cat /etc/os-release")
-    # Every column but the command fits in 80 (times as every absolute time is written); on an 80-column terminal
-    # only the command is cut.
-    assert lines[0].index("COMMAND") <= 68, lines[0]  # 12 columns left for it
+    assert " yes " in lines[3] and "INC-4711: the web tier answers…" in lines[3]
+    # Every column up to REC fits in 80 (times as every absolute time is written); on an
+    # 80-column terminal only the reason and the command are cut.
+    assert lines[0].index("REC") <= 76, lines[0]
     monkeypatch.setenv("COLUMNS", "80")
     views.table(sessions.COLUMNS, records, fit=True)
     fitted = capsys.readouterr().out.splitlines()

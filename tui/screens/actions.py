@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from debugtool_tui import commands
+from debugtool_tui.screens.reason import ReasonScreen
 from debugtool_tui.screens.save import SavePathScreen
-from debugtool_tui.screens.trace import TraceFilterScreen
+from debugtool_tui.screens.trace import TraceChoice, TraceFilterScreen
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
@@ -99,10 +100,16 @@ class ActionScreen(Screen[None]):
         return container
 
     def action_exec(self) -> None:
-        """Suspend the TUI and open ``debugtool shell`` on the selected container."""
+        """Ask why, then suspend the TUI and open ``debugtool shell`` on the selected container."""
         container = self._running_container()
-        if container is not None:
-            self._in_terminal(commands.shell_argv(container), pause=False)
+        if container is None:
+            return
+
+        def start(reason: str | None) -> None:
+            if reason is not None:  # None: Esc, nothing runs
+                self._in_terminal(commands.shell_argv(container, reason), pause=False)
+
+        self.app.push_screen(ReasonScreen(f"Open a shell in {container.name}"), start)
 
     def action_trace(self) -> None:
         """Ask which syscalls, then suspend the TUI and trace the selected process until Ctrl-C."""
@@ -112,10 +119,11 @@ class ActionScreen(Screen[None]):
         pid = self.trace_pid()
         what = f"{container.name}, pid {pid}" if pid is not None else f"{container.name} (init)"
 
-        def start(syscalls: str | None) -> None:
-            if syscalls is None:
+        def start(choice: TraceChoice | None) -> None:
+            if choice is None:
                 return  # Esc: nothing traced
-            argv = commands.trace_argv(container, pid, syscalls or None)
+            syscalls = choice.syscalls
+            argv = commands.trace_argv(container, pid, syscalls or None, choice.reason)
             hint = (
                 f"Tracing {what}: {syscalls or 'every syscall'}. "
                 "Press Ctrl-C to stop and go back to the TUI."

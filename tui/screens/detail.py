@@ -556,7 +556,29 @@ class DetailScreen(PollingScreen):
 
     def _render_audit(self, records: list[Record]) -> None:
         keys = [str(n) for n in range(len(records))]
-        self.table("audit").show(dict(zip(keys, records, strict=True)), order=keys)
+        self._audit_records = dict(zip(keys, records, strict=True))
+        self.table("audit").show(self._audit_records, order=keys)
+
+    def _replay(self, key: str) -> None:
+        """Enter on a session in the Audit tab: play its recording back in the terminal
+        (``debugtool audit replay SESSION``), the TUI suspended meanwhile."""
+        record = getattr(self, "_audit_records", {}).get(key)
+        if record is None:
+            return
+        if not record.recording:
+            self.notify("This session was not recorded.", severity="warning")
+            return
+        if not self.tui.source.live or not record.session:
+            self.notify(
+                "Recordings are played back from the host's audit log: run 'debugtool audit "
+                "replay' where the session ran.",
+                severity="warning",
+            )
+            return
+        from debugtool_tui import commands
+
+        hint = f"Replaying session {record.session}. Press Ctrl-C to stop."
+        self._in_terminal(commands.replay_argv(record.session), pause=True, hint=hint)
 
     def _render_status(self) -> None:
         tab = self.active_tab
@@ -728,7 +750,11 @@ class DetailScreen(PollingScreen):
         self.action_refresh()
 
     def on_live_table_chosen(self, message: LiveTable.Chosen) -> None:
-        """Enter on a process opens it in depth (the other tables have nothing deeper)."""
+        """Enter on a process opens it in depth; on a recorded session in the Audit tab it
+        plays the recording back (the other tables have nothing deeper)."""
+        if message.table.id == "audit-table":
+            self._replay(message.key)
+            return
         if message.table.id != "process-table" or self.snapshot is None:
             return
         for p in self.snapshot.processes:
