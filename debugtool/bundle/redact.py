@@ -450,16 +450,32 @@ _BASE64_FLAT = str.maketrans(
 _BASE64_RUN = "A" * 16
 
 
+# A log line's own prefix, as a bundle's logs.txt holds them ("TIME STREAM message", "TIME
+# message"): the line's content, its indentation and its start are what follows it.
+_LOG_PREFIX = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]{1,9})?"
+    r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?(?: (?:stdout|stderr))? "
+)
+
+
+def _prefix_len(line: str, start: int = 0) -> int:
+    """Return how long the log prefix at ``line[start:]`` is (0: none)."""
+    m = _LOG_PREFIX.match(line, start)
+    return m.end() - start if m else 0
+
+
 def _config_near(text: str, start: int, end: int) -> bool:
     """Return whether the nearest non-blank line before or after ``text[start:end]`` reads as
     configuration (so ``secret xyz`` on this line is a setting, not a sentence)."""
-    before = text[max(0, start - 2048) : start].rstrip()
-    if before and _CONFIG_LINE.fullmatch(before[before.rfind("\n") + 1 :]):
-        return True
-    after = text[end : end + 2048].lstrip()
-    if after:
-        nl = after.find("\n")
-        return _CONFIG_LINE.fullmatch(after if nl < 0 else after[:nl]) is not None
+    before = text[max(0, start - 4096) : start].split("\n")[:-1]
+    after = text[end : end + 4096].split("\n")[1:]
+    for lines in (reversed(before[-4:]), after[:4]):
+        for line in lines:
+            content = line[_prefix_len(line) :]
+            if content.strip():
+                if _CONFIG_LINE.fullmatch(content):
+                    return True
+                break
     return False
 
 
@@ -1067,7 +1083,7 @@ class Redactor:
             nxt = text.find("\n", end + 1)
             nxt = len(text) if nxt < 0 else nxt
             if end < len(text):
-                m = follow[1].match(text, end + 1, nxt)
+                m = follow[1].match(text, end + 1 + _prefix_len(text[end + 1 : nxt]), nxt)
                 if m and MASK not in m.group("v"):
                     self._hit("secret-flag", where, m.group("v"))
                     pieces.append(
@@ -1082,10 +1098,11 @@ class Redactor:
                 nxt = text.find("\n", pos + 1)
                 nxt = len(text) if nxt < 0 else nxt
                 following = text[pos + 1 : nxt]
-                stripped = following.lstrip()
-                if stripped.startswith(("}", "]", "-")) or _PAIR_NAME_LINE.fullmatch(following):
+                p = _prefix_len(following)
+                stripped = following[p:].lstrip()
+                if stripped.startswith(("}", "]", "-")) or _PAIR_NAME_LINE.fullmatch(following, p):
                     break
-                m = _PAIR_VALUE_LINE.match(following)
+                m = _PAIR_VALUE_LINE.match(following, p)
                 if m:
                     masked, upto = self._pair_value_line(text, following, m, name, pos, nxt, where)
                     if masked is not None:
@@ -1122,17 +1139,18 @@ class Redactor:
             nxt = text.find("\n", pos + 1)
             nxt = n if nxt < 0 else nxt
             body = text[pos + 1 : nxt]
-            content = body.strip()
-            indent = len(body) - len(body.lstrip(" \t"))
-            if content and indent <= column:
+            p = _prefix_len(body)
+            content = body[p:].strip()
+            indent = p + len(body) - p - len(body[p:].lstrip(" \t"))
+            if content and indent - p <= column:
                 break
             lines.append((pos + 1, nxt, indent))
             pos = nxt
-        while lines and not text[lines[-1][0] : lines[-1][1]].strip():
+        while lines and not text[lines[-1][0] + lines[-1][2] : lines[-1][1]].strip():
             lines.pop()  # blank lines after the block belong to what follows
         if not lines:
             return None, pos
-        value = "\n".join(text[s:e].strip() for s, e, _ in lines)
+        value = "\n".join(text[s + i : e].strip() for s, e, i in lines)
         kind = self.secrecy(key)
         if kind is Secrecy.IF_KEY_MATERIAL:
             flat = "".join(value.split())
@@ -1149,7 +1167,7 @@ class Redactor:
         for s, e, indent in lines:
             body = text[s:e]
             cr = "\r" if body.endswith("\r") else ""
-            out.append("\n" + (body[:indent] + MASK + cr if body.strip() else body))
+            out.append("\n" + (body[:indent] + MASK + cr if body[indent:].strip() else body))
         return "".join(out), lines[-1][1]
 
     def _line(
@@ -1170,6 +1188,7 @@ class Redactor:
             places = sorted(m.start() for m in self._key_word.finditer(low))
         else:
             places = [h - start for h in hits]
+        prefix = _prefix_len(line)
         pieces: list[str] = []
         last = 0
         cursor = 0
@@ -1185,7 +1204,7 @@ class Redactor:
             if (s > 0 and line[s - 1] in _KEY_CHARS) or (e < len(line) and line[e] in _KEY_CHARS):
                 continue  # a run too long to be a key: data
             key = line[s:e]
-            span = self._key_value(line, s, e, key, where, text, start, end)
+            span = self._key_value(line, prefix, s, e, key, where, text, start, end)
             if span is None:
                 continue
             if isinstance(span, tuple) and span and span[0] in ("block", "continued"):
@@ -1201,13 +1220,22 @@ class Redactor:
         if "mysql" in low or "mariadb" in low or "sshpass" in low or "redis-cli" in low:
             line = _SHORT.sub(lambda m: self._short_sub(m, where), line)
         if follow is None and ("name" in low or "key" in low):
-            m = _PAIR_NAME_LINE.fullmatch(line)
+            m = _PAIR_NAME_LINE.fullmatch(line, prefix)
             if m and self.secrecy(m.group("name")) is not None:
                 follow = ("pair", m.group("name"))
         return line, follow
 
     def _key_value(
-        self, line: str, s: int, e: int, key: str, where: str, text: str, start: int, end: int
+        self,
+        line: str,
+        prefix: int,
+        s: int,
+        e: int,
+        key: str,
+        where: str,
+        text: str,
+        start: int,
+        end: int,
     ) -> Any:
         """Decide the value after the key ``line[s:e]``: return (start, end, replacement) to
         mask it, ("block", key, column) or ("continued",) for lines after, or None."""
@@ -1221,7 +1249,7 @@ class Redactor:
         while after < len(line) and line[after] in "\"' \t\\":
             after += 1
         if (after == len(line) or line[after] not in ":=") and key[:1] != "-":
-            if line[:s].strip():
+            if line[prefix:s].strip():
                 return None
         m = _AFTER_KEY.match(line, e)
         if m is not None:
@@ -1239,7 +1267,7 @@ class Redactor:
             if group == "bare":
                 if value in ("|", "|-", "|+") or (value.startswith("|") and _BLOCK.match(line, e)):
                     if self.secrecy(name) is not None:
-                        return ("block", name, s)
+                        return ("block", name, s - prefix)
                     return None
                 if value.endswith("\\") and ve == len(line.rstrip("\r")):
                     value, ve = value[:-1], ve - 1  # a line continuation, not the value's
@@ -1258,7 +1286,7 @@ class Redactor:
                 replacement = kq + MASK + kq  # a JSON number becomes a string: still JSON
             return vs, ve, replacement
         if _BLOCK.match(line, e) and self.secrecy(name) is not None:
-            return ("block", name, s)
+            return ("block", name, s - prefix)
         if key.startswith("--"):
             m = (
                 _FLAG_VALUE.match(line, e)
@@ -1279,7 +1307,7 @@ class Redactor:
                 return None
             self._hit("secret-flag", where, value)
             return vs, ve, MASK
-        if line[:s].strip() or key.startswith("-"):
+        if line[prefix:s].strip() or key.startswith("-"):
             return None
         m = _SPACED.match(line, e)
         if m is None:
@@ -1343,11 +1371,12 @@ class Redactor:
                 self.counts[(rule.name, where)] += 1
                 parts = _PEM_BREAK.split(value)
                 for i in range(0, len(parts), 2):
-                    body = parts[i].strip()
+                    p = _prefix_len(parts[i]) if i else 0
+                    body = parts[i][p:].strip()
                     if body:
                         if worth_hunting(body):
                             self.secrets.add(body)
-                        indent = len(parts[i]) - len(parts[i].lstrip(" \t"))
+                        indent = len(parts[i]) - len(parts[i][p:].lstrip(" \t"))
                         cr = "\r" if parts[i].endswith("\r") else ""
                         parts[i] = parts[i][:indent] + MASK + cr
                 return whole[:start] + "".join(parts) + whole[end:]

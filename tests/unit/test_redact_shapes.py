@@ -496,8 +496,18 @@ def test_daemon_configs_without_secrets_come_through_byte_identical(
     assert r.secrets == set()
 
 
-def test_the_shapes_in_one_file_lose_every_secret_and_no_line(fixture_text) -> None:
-    text = fixture_text("bundle/secret-shapes.txt")
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        "",
+        "2026-12-06T09:53:32.366814820Z ",  # docker logs --timestamps
+        "2026-12-06T09:53:32.366814820Z stdout ",  # a bundle's logs.txt from a log file
+    ],
+)
+def test_the_shapes_in_one_file_lose_every_secret_and_no_line(fixture_text, prefix: str) -> None:
+    # In a bundle each log line has its time in front: indentation, a line's start and its
+    # neighbours are what follows it.
+    text = "\n".join(prefix + line for line in fixture_text("bundle/secret-shapes.txt").split("\n"))
     r = Redactor()
     out = r.second_pass("x", r.first_pass("x", text.encode())).decode()
     assert out.count("\n") == text.count("\n")
