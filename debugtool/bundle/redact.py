@@ -358,7 +358,8 @@ _KEY_WORD_LIST = (
     "psk",
     "shared",
 )
-_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
+_KEY_CHAR_TEXT = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
+_KEY_CHARS = frozenset(_KEY_CHAR_TEXT)
 _MAX_KEY = 130  # a longer run of name characters is data (hex, base64), not a key
 # A double-quoted value may hold escaped quotes ("pa\"ss"), as in a JSON log line; a value in
 # JSON that is itself inside a JSON string (a log line's "log", last-applied-configuration
@@ -462,6 +463,38 @@ def _prefix_len(line: str, start: int = 0) -> int:
     """Return how long the log prefix at ``line[start:]`` is (0: none)."""
     m = _LOG_PREFIX.match(line, start)
     return m.end() - start if m else 0
+
+
+# What a short log line says after a key word: "auth ok", "session expired", "token invalid".
+_STATUS_WORDS = {
+    "ok",
+    "okay",
+    "failed",
+    "failure",
+    "success",
+    "succeeded",
+    "error",
+    "denied",
+    "granted",
+    "expired",
+    "invalid",
+    "valid",
+    "missing",
+    "accepted",
+    "rejected",
+    "started",
+    "stopped",
+    "changed",
+    "updated",
+    "created",
+    "deleted",
+    "refreshed",
+    "rotated",
+    "reset",
+    "set",
+    "unset",
+    "found",
+}
 
 
 def _config_near(text: str, start: int, end: int) -> bool:
@@ -603,8 +636,7 @@ _PATTERNS = [
         r"(?:\"(?P<dq>[^\"\n]+)\"|'(?P<sq>[^'\n]+)'|(?P<bare>[^\s\"']+))[ \t]*$",
         ("dq", "sq", "bare"),
         re.MULTILINE,
-        triggers=(": PSK", ": EAP", ": XAUTH", ": NTLM", ": PIN", ":PSK"),
-        gate=": ",
+        triggers=(": PSK", ": EAP", ": XAUTH", ": PIN"),
     ),
     _Rule(
         "github-token",
@@ -1195,14 +1227,16 @@ class Redactor:
         for at in places:
             if at < cursor:
                 continue
-            s = e = at
-            while s > 0 and line[s - 1] in _KEY_CHARS and at - s < _MAX_KEY:
-                s -= 1
-            while e < len(line) and line[e] in _KEY_CHARS and e - s < _MAX_KEY:
-                e += 1
+            # The run of name characters around the word (str.strip runs in C).
+            lo = max(0, at - _MAX_KEY)
+            s = lo + len(line[lo:at].rstrip(_KEY_CHAR_TEXT))
+            tail = line[at : at + _MAX_KEY]
+            e = at + len(tail) - len(tail.lstrip(_KEY_CHAR_TEXT))
             cursor = e
-            if (s > 0 and line[s - 1] in _KEY_CHARS) or (e < len(line) and line[e] in _KEY_CHARS):
+            if (s == lo and s > 0 and line[s - 1] in _KEY_CHARS) or e - s > _MAX_KEY:
                 continue  # a run too long to be a key: data
+            if e < len(line) and line[e] in _KEY_CHARS:
+                continue
             key = line[s:e]
             span = self._key_value(line, prefix, s, e, key, where, text, start, end)
             if span is None:
@@ -1320,6 +1354,8 @@ class Redactor:
             return None  # a file, a variable, a reference: nginx's auth_request /auth
         if key[:1].isupper() and key[1:].islower() and value.isalpha() and value.islower():
             return None  # prose: "Password changed", "Token expired"
+        if value.lower() in _STATUS_WORDS:
+            return None  # a log line: "auth ok", "token expired"
         if not (_secret_shaped(value) or _config_near(text, start, end)):
             return None
         self._hit("secret-key", where, value)

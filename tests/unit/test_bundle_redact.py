@@ -124,7 +124,9 @@ def test_every_planted_secret_in_text_is_masked(fixture_text) -> None:
     } <= rules
 
 
-@pytest.mark.parametrize("corpus", ["bundle/ordinary.txt", "bundle/ordinary-config.txt"])
+@pytest.mark.parametrize(
+    "corpus", ["bundle/ordinary.txt", "bundle/ordinary-config.txt", "bundle/ordinary-log.txt"]
+)
 def test_ordinary_text_is_not_mangled(fixture_text, corpus: str) -> None:
     # ordinary.txt is prose; ordinary-config.txt is configuration full of the words the rules
     # look for (key, pwd, -p, base64, sessionAffinity) that holds no secret either.

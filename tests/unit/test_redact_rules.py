@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from harness import run_cli
 
 from debugtool import config
 from debugtool.bundle.redact import (
@@ -14,7 +15,6 @@ from debugtool.bundle.redact import (
     load_rules,
     rules_from_table,
 )
-from tests.harness import run_cli
 
 M = MASK
 
