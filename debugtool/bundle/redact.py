@@ -646,6 +646,20 @@ _PATTERNS = [
     ),
     _Rule("slack-token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", triggers=("xox",)),
     _Rule(
+        # An incoming webhook's URL is its credential: whoever has it can post.
+        "slack-webhook",
+        r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<v>[A-Za-z0-9+/_-]{20,})",
+        "v",
+        triggers=("hooks.slack.com/",),
+    ),
+    _Rule(
+        # .netrc on one line: machine HOST login USER password SECRET.
+        "netrc-password",
+        r"\bmachine[ \t]+\S+(?:[ \t]+(?:login|account)[ \t]+\S+)*[ \t]+password[ \t]+(?P<v>[^\s]+)",
+        "v",
+        triggers=("machine",),
+    ),
+    _Rule(
         # Secret and restricted keys, live and test, and webhook signing secrets (pk_ is public).
         "stripe-key",
         r"\b(?:[sr]k_(?:live|test)_[0-9A-Za-z]{10,}|whsec_[0-9A-Za-z]{20,})",

@@ -252,6 +252,49 @@ SHAPES = _cases(
         "consumer_key: dpf43f3p2l4k3l03\nconsumer_secret: kd94hf93k423kf44\n",
         f"consumer_key: {M}\nconsumer_secret: {M}\n",
     ),
+    # -- credentials in URLs and dotfiles ----------------------------------------------------
+    (
+        "slack-webhook",
+        "posting to https://hooks.slack.com/services/T0000AAAA/B0000BBBB/XXXXxxxxXXXXxxxx1234",
+        f"posting to https://hooks.slack.com/services/{M}",
+    ),
+    (
+        "netrc-one-line",
+        "machine api.example.com login deploy password n3trcPass",
+        f"machine api.example.com login deploy password {M}",
+    ),
+    (
+        "netrc-lines",
+        "machine api.example.com\n  login deploy\n  password qwerty\n",
+        f"machine api.example.com\n  login deploy\n  password {M}\n",
+    ),
+    (
+        "jdbc-url-query",
+        "jdbc:postgresql://db:5432/app?user=app&password=JdbcPw9&ssl=true",
+        f"jdbc:postgresql://db:5432/app?user=app&password={M}&ssl=true",
+    ),
+    (
+        "java-system-property",
+        "java -Djavax.net.ssl.keyStorePassword=changeit2 -jar app.jar",
+        f"java -Djavax.net.ssl.keyStorePassword={M} -jar app.jar",
+    ),
+    (
+        "npmrc-auth-token",
+        "//registry.npmjs.org/:_authToken=NpmTok3nValue",
+        f"//registry.npmjs.org/:_authToken={M}",
+    ),
+    (
+        "azure-storage-connection-string",
+        "DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=" + "Zm9vYmFyYmF6" * 7 + "==;"
+        "EndpointSuffix=core.windows.net",
+        f"DefaultEndpointsProtocol=https;AccountName=acme;AccountKey={M};"
+        "EndpointSuffix=core.windows.net",
+    ),
+    (
+        "kubectl-from-literal",
+        "kubectl create secret generic db --from-literal=password=L1teralPw",
+        f"kubectl create secret generic db --from-literal=password={M}",
+    ),
     # -- structure: continuations, block scalars, PEM, JSON numbers --------------------------
     (
         "continuation-kept",
