@@ -3,18 +3,28 @@
 Two layers, applied to every file before it is staged:
 
 1. Structure-aware, on JSON documents: a value whose key looks secret (``DB_PASSWORD``,
-   ``apiKey``, ``X-Auth-Token``, a label ``session``) is masked; so is ``KEY=value`` in an
-   environment list, the value after ``--password``/``--token=`` in an argv list, ``-p x``
+   ``apiKey``, ``X-Auth-Token``, a label ``session``) is masked; so is the value of a
+   name/value pair whose name does (``{"name": "DB_PASSWORD", "value": ...}``), ``KEY=value``
+   in an environment list, the value after ``--password``/``--token=`` in an argv list, ``-p x``
    for programs known to take a password that way (mysql, sshpass, redis-cli's ``-a``) and an
    attached ``-pS3cret`` that cannot be a port, path or option. Some names decide only with
    their value (``secrecy``): ``SSL_KEY_FILE`` and ``PWD`` hold a secret unless the value is a
-   path, a bare ``key`` only when the value is shaped like key material.
+   path, a bare ``key`` only when the value is shaped like key material; a literal (none,
+   null, off), an empty value or a number under a name that does not say password never is.
 2. Pattern-based, on all text (logs, raw files, each string in the JSON): PEM private keys,
    bearer and basic credentials, JWTs, AWS access key ids (and a secret key next to one),
-   passwords in URLs and in ODBC/ADO connection strings, common API token prefixes (GitHub,
-   Slack, Stripe, Google, ...), Ceph keys, base64 that decodes to text holding a secret,
-   ``key=value``/``key: value`` with a secret-looking key, and every secret value the first
-   layer found, wherever else it appears.
+   passwords in URLs, Go DSNs, ODBC/ADO connection strings and strongSwan secrets, common API
+   token prefixes (GitHub, Slack, Stripe, Google, ...), Ceph keys, base64 that decodes to text
+   holding a secret. Then, on the lines that hold a key word: ``key=value``/``key: value``,
+   ``--flag value``, ``key   value`` on a configuration line, name/value pairs on one line
+   (also with escaped quotes, as in a JSON string) or split over two (pretty JSON, YAML), a YAML
+   block scalar under a secret key. Last, every secret value found, wherever else it appears.
+
+Masking never changes a document's structure: a value is replaced inside its quotes (a bare
+JSON number becomes a quoted mask), a block scalar or PEM body line by line keeping each line's
+indentation, and line breaks, a trailing ``\\`` continuation and a log line's time prefix are
+kept. ``Rules`` (a rules file, ``[redact]`` in the system config) add a site's secret names,
+regular expressions and literal values, and an allow-list of names and values never masked.
 
 Every masked value is remembered (``Redactor.secrets``) so the writer can scan the finished
 archive for it: a value that survives anywhere fails the bundle. Values too short or too

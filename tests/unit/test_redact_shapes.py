@@ -562,3 +562,20 @@ def test_the_shapes_in_one_file_lose_every_secret_and_no_line(fixture_text, pref
     for line in text.splitlines():
         if "keep:" in line:
             assert line in out.splitlines()
+
+
+def test_a_long_text_is_masked_as_its_lines_would_be(fixture_text) -> None:
+    # Past 64 KiB the base64 rule runs only where a run of base64 characters starts, and the
+    # token rules on a trigger test of the whole text: the same masks as line by line.
+    b64_password = "cGFzc3dvcmQ9QjY0UzNjcmV0VmFsdWU="  # password=B64S3cretValue
+    lines = [
+        f"2026-12-06T09:00:{i % 60:02d}Z GET /api/v1/orders/{i} 200 {i * 7}" for i in range(3000)
+    ]
+    lines[1500] = f"secret data: {b64_password} and aGVsbG8gd29ybGQgZnJvbSBkZWJ1Z3Rvb2w="
+    lines[2999] = fixture_text("bundle/secret-shapes.txt")
+    text = "\n".join(lines)
+    assert len(text) > 65536
+    out = Redactor().text(text, "logs.txt")
+    expected = "\n".join(Redactor().text(line, "logs.txt") for line in lines)
+    assert out == expected
+    assert b64_password not in out and "aGVsbG8gd29ybGQgZnJvbSBkZWJ1Z3Rvb2w=" in out
