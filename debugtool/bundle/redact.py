@@ -540,6 +540,7 @@ class _Rule:
         lowered: bool = False,
         decode: Callable[[str], str | None] | None = None,
         gate: str = "",
+        multiline: bool = False,
     ) -> None:
         self.name = name
         self.regex = re.compile(pattern, flags)
@@ -548,6 +549,7 @@ class _Rule:
         self.lowered = lowered  # triggers are matched against the lower-cased text
         self.decode = decode
         self.gate = gate  # a short text every trigger holds: one scan can rule them all out
+        self.multiline = multiline  # a match may span lines (a PEM block)
 
     def may_match(self, text: str, lowered: str, seen: dict[str, bool] | None = None) -> bool:
         """Return whether the text holds a trigger; ``seen`` remembers the answers for one
@@ -591,6 +593,7 @@ _PATTERNS = [
         "body",
         re.DOTALL,
         triggers=("PRIVATE KEY",),
+        multiline=True,
     ),
     _Rule(
         "jwt",
@@ -1036,6 +1039,8 @@ class Redactor:
             if (triggered or not rule.triggers) and rule.may_match(text, lowered, seen):
                 if rule.name == "base64-secret" and len(text) > _ANY_TRIGGER_MAX:
                     text = self._base64_runs(rule, text, where)
+                elif rule.triggers and len(text) > _ANY_TRIGGER_MAX and not rule.multiline:
+                    text = self._rule_by_lines(rule, text, lowered, where)
                 else:
                     text = rule.regex.sub(self._pattern_sub(rule, where), text)
                 if len(text) != len(lowered) or rule.lowered or rule.decode:
@@ -1049,6 +1054,32 @@ class Redactor:
             return MASK
 
         return sub
+
+    def _rule_by_lines(self, rule: _Rule, text: str, lowered: str, where: str) -> str:
+        """A one-line rule on a long text: its regex runs on the lines that hold a trigger,
+        not over every position of the text (a log where one line in a thousand has one)."""
+        haystack = lowered if rule.lowered else text
+        places: list[int] = []
+        for trigger in rule.triggers:
+            i = haystack.find(trigger)
+            while i >= 0:
+                places.append(i)
+                i = haystack.find(trigger, i + 1)
+        places.sort()
+        sub = self._pattern_sub(rule, where)
+        out: list[str] = []
+        last = 0
+        for at in places:
+            if at < last:
+                continue
+            start = text.rfind("\n", 0, at) + 1
+            end = text.find("\n", at)
+            end = len(text) if end < 0 else end
+            out.append(text[last:start])
+            out.append(rule.regex.sub(sub, text[start:end]))
+            last = end
+        out.append(text[last:])
+        return "".join(out)
 
     def _base64_runs(self, rule: _Rule, text: str, where: str) -> str:
         """The base64 rule on a long text: the regex runs only where a run of 16 base64
