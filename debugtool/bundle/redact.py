@@ -892,7 +892,7 @@ class Redactor:
             kind = secrecy(key)
         else:
             words = _words(key)
-            if words in self._allow_keys or words[1:] in self._allow_keys and key[:1] == "-":
+            if words in self._allow_keys:  # (--flag and FLAG have the same words)
                 kind = None
             elif any(_holds(words, k) for k in self._user_keys):
                 kind = Secrecy.SECRET
