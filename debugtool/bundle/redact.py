@@ -710,6 +710,34 @@ _ANY_TRIGGER = re.compile(
 )
 
 
+def _trigger_groups() -> list[tuple[bool, re.Pattern[str], tuple[str, ...]]]:
+    """The triggers grouped by first character, one regex a group: ``A(?:KIA|SIA|Iza|Q)``.
+    A regex that starts with one literal character skips through the text with ``memchr``,
+    so one such scan rules out a whole group several times faster than a substring test of
+    each of its triggers (the cost of a long log that holds none)."""
+    groups: dict[tuple[bool, str], set[str]] = {}
+    for rule in _PATTERNS:
+        for t in rule.triggers:
+            groups.setdefault((rule.lowered, t[0]), set()).add(t)
+    return [
+        (
+            lowered,
+            re.compile(
+                re.escape(first)
+                + "(?:"
+                + "|".join(re.escape(t[1:]) for t in sorted(ts, key=len, reverse=True))
+                + ")"
+            ),
+            tuple(ts),
+        )
+        for (lowered, first), ts in groups.items()
+        if len(ts) > 1  # one trigger alone: a substring test is as fast
+    ]
+
+
+_TRIGGER_GROUPS = _trigger_groups()
+
+
 # --- rules users add -----------------------------------------------------------------------
 _RULE_FIELDS = ("keys", "patterns", "literals", "allow")
 
@@ -1035,6 +1063,10 @@ class Redactor:
         lowered = text.lower()
         triggered = len(text) > _ANY_TRIGGER_MAX or _ANY_TRIGGER.search(lowered) is not None
         seen: dict[str, bool] = {}
+        if len(text) > _ANY_TRIGGER_MAX:
+            for by_lowered, regex, group in _TRIGGER_GROUPS:
+                if regex.search(lowered if by_lowered else text) is None:
+                    seen.update(dict.fromkeys(group, False))
         for rule in self._patterns:
             if (triggered or not rule.triggers) and rule.may_match(text, lowered, seen):
                 if rule.name == "base64-secret" and len(text) > _ANY_TRIGGER_MAX:
