@@ -861,6 +861,13 @@ def _holds(words: tuple[str, ...], part: tuple[str, ...]) -> bool:
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
+def _lower(text: str) -> str:
+    """Return ``text`` lower-cased, each character in its place (``str.lower`` turns a few,
+    such as U+0130, into two, and the places found in it would be off in the text)."""
+    lowered = text.lower()
+    return lowered if len(lowered) == len(text) else text.translate(_ASCII_LOWER)
+
+
 def _secret_shaped(value: str) -> bool:
     """Return whether a value reads as a password or token rather than a word or a setting."""
     if len(value) < 6:
@@ -1060,7 +1067,7 @@ class Redactor:
             text = self._literals.sub(self._literal_sub(where), text)
         if len(text) < 6:
             return text  # too short to hold a key and a value worth masking
-        lowered = text.lower()
+        lowered = _lower(text)
         triggered = len(text) > _ANY_TRIGGER_MAX or _ANY_TRIGGER.search(lowered) is not None
         seen: dict[str, bool] = {}
         if len(text) > _ANY_TRIGGER_MAX:
@@ -1077,7 +1084,7 @@ class Redactor:
                     text = rule.regex.sub(self._pattern_sub(rule, where), text)
                 if len(text) != len(lowered) or rule.lowered or rule.decode:
                     seen.clear()  # the text changed under the triggers (or may have)
-                lowered = text.lower()
+                lowered = _lower(text)
         return self._key_values(text, lowered, where)
 
     def _literal_sub(self, where: str) -> Callable[[re.Match[str]], str]:

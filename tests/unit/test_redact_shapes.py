@@ -579,3 +579,12 @@ def test_a_long_text_is_masked_as_its_lines_would_be(fixture_text) -> None:
     expected = "\n".join(Redactor().text(line, "logs.txt") for line in lines)
     assert out == expected
     assert b64_password not in out and "aGVsbG8gd29ybGQgZnJvbSBkZWJ1Z3Rvb2w=" in out
+
+
+def test_a_character_that_lowers_to_two_does_not_shift_what_is_masked() -> None:
+    # "İ".lower() is two characters: the places of key words found in the lower-cased text
+    # must still be the places in the text.
+    line = "İİİİ user İstanbul password=Hunter2x token: Tok3nValue"
+    text = "\n".join([line] * 4000)  # long: the per-line paths
+    out = Redactor().text(text, "x")
+    assert out == "\n".join([f"İİİİ user İstanbul password={M} token: {M}"] * 4000)
