@@ -29,7 +29,7 @@ from collections.abc import Callable
 from debugtool import deadline
 from debugtool.bundle import collectors, hostdata, leaks, manifest
 from debugtool.bundle.archive import Archive, Destination
-from debugtool.bundle.redact import Redactor
+from debugtool.bundle.redact import Redactor, Rules
 from debugtool.errors import ContainerGone, DebugtoolError, UsageError
 from debugtool.model import Container
 from debugtool.record import field, record
@@ -58,6 +58,7 @@ class Options:
     budget: float = 60.0  # seconds the whole capture may take
     max_size: int | None = None  # bytes
     redact: bool = True
+    redact_rules: Rules | None = None  # a site's keys, patterns, literals and allow-list
     runtime_timeout: float = 2.0  # seconds each runtime may take to answer discovery
     runtimes: list[str] | None = None
     command_line: list[str] = field(default_factory=list)
@@ -162,7 +163,7 @@ class Capture:
         self.root = f"debugtool-bundle-{host}-{stamp}"
         self.archive = Archive(self.root, int(self.created_at))
         self.containers: list[tuple[Container, str]] = []  # (container, folder)
-        self.redactor = Redactor()
+        self.redactor = Redactor(options.redact_rules)
         self.index: collectors.HostIndex | None = None
         self._bulk: _Bulk | None = None
         self.exited: set[str] = set()  # ids of containers that exited during the capture
@@ -367,6 +368,7 @@ class Capture:
             "budget": o.budget,
             "max_size": o.max_size,
             "redact": o.redact,
+            "redact_rules": list(o.redact_rules.sources) if o.redact_rules else [],
         }
         daemon_timeout = min(o.collector_timeout, o.runtime_timeout)
         docker_answered = "docker" in discovery.runtimes

@@ -140,6 +140,12 @@ def register(sub: SubcommandsLike) -> None:
         "(default 3: a rate over one second)",
     )
     p.add_argument("--no-redact", action="store_true", help="do not mask secrets (careful)")
+    p.add_argument(
+        "--redact-rules",
+        metavar="FILE",
+        help="more redaction rules (TOML: keys, patterns, literals, allow), added to the "
+        "built-in ones and to [redact] in the system configuration",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
     if hasattr(p, "parse_known_args"):  # argparse's parser, not debugtool.argv's recorder
@@ -255,6 +261,11 @@ def capture(args: argparse.Namespace) -> int:
         args.collector_timeout = args.old_collector_timeout
     if args.all and args.targets:
         raise UsageError("give containers or --all, not both.", "Drop one of them.")
+    rules = None
+    if not args.no_redact:
+        from debugtool.bundle.redact import configured_rules
+
+        rules = configured_rules(args.redact_rules)  # a bad rule stops here, before any work
     options = Options(
         targets=list(args.targets),
         all=args.all,
@@ -266,6 +277,7 @@ def capture(args: argparse.Namespace) -> int:
         budget=args.budget,
         max_size=args.max_size,
         redact=not args.no_redact,
+        redact_rules=rules,
         samples=args.samples,
         runtime_timeout=min(args.timeout, args.collector_timeout),
         command_line=["debugtool", *sys.argv[1:]],

@@ -124,7 +124,9 @@ def test_every_planted_secret_in_text_is_masked(fixture_text) -> None:
     } <= rules
 
 
-@pytest.mark.parametrize("corpus", ["bundle/ordinary.txt", "bundle/ordinary-config.txt"])
+@pytest.mark.parametrize(
+    "corpus", ["bundle/ordinary.txt", "bundle/ordinary-config.txt", "bundle/ordinary-log.txt"]
+)
 def test_ordinary_text_is_not_mangled(fixture_text, corpus: str) -> None:
     # ordinary.txt is prose; ordinary-config.txt is configuration full of the words the rules
     # look for (key, pwd, -p, base64, sessionAffinity) that holds no secret either.
@@ -142,7 +144,7 @@ def test_structure_env_argv_labels() -> None:
     r = Redactor()
     doc = {
         "Config": {
-            "Env": ["DB_PASSWORD=envsecret1", "PATH=/usr/bin:/bin", "SESSION_STORE=memory"],
+            "Env": ["DB_PASSWORD=envsecret1", "PATH=/usr/bin:/bin", "SESSION=memory"],
             "Cmd": ["app", "--token=cmdtok123", "--api-key", "k3y99999", "-v", "--port", "80"],
             "Labels": {"com.example.secret": "labelsecret1", "maintainer": "ops@example.com"},
             "Annotations": {"io.kubernetes.auth": ["a1b2c3d4e5"]},
@@ -151,7 +153,7 @@ def test_structure_env_argv_labels() -> None:
     }
     out = r.data(doc, "inspect.json")
     cfg = out["Config"]
-    assert cfg["Env"] == ["DB_PASSWORD=" + MASK, "PATH=/usr/bin:/bin", "SESSION_STORE=" + MASK]
+    assert cfg["Env"] == ["DB_PASSWORD=" + MASK, "PATH=/usr/bin:/bin", "SESSION=" + MASK]
     assert cfg["Cmd"] == ["app", "--token=" + MASK, "--api-key", MASK, "-v", "--port", "80"]
     assert cfg["Labels"] == {"com.example.secret": MASK, "maintainer": "ops@example.com"}
     assert cfg["Annotations"] == {"io.kubernetes.auth": [MASK]}
@@ -270,7 +272,7 @@ AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
         ("snapshot_key", Secrecy.IF_KEY_MATERIAL),
         ("SandboxKey", Secrecy.IF_KEY_MATERIAL),
         ("client-key-data", Secrecy.IF_KEY_MATERIAL),
-        ("PUBLIC_KEY", Secrecy.IF_KEY_MATERIAL),
+        ("PUBLIC_KEY", None),  # public by design (WireGuard PublicKey)
         ("SORT_KEY", Secrecy.IF_KEY_MATERIAL),
         ("KEYBOARD_LAYOUT", None),
         ("MONKEY", None),
