@@ -43,7 +43,20 @@ _ONE_SHOT = (
 )
 
 #: Global options that take a value (so the subcommand is not mistaken for it).
-_VALUED_OPTIONS = ("--timeout", "--oci-root")
+_VALUED_OPTIONS = (
+    "--timeout",
+    "--oci-root",
+    # the fleet's (debugtool.fleet.command.FLAGS), taken out of the line before it is parsed
+    "-H",
+    "--hosts",
+    "--inventory",
+    "--forks",
+    "--node-timeout",
+    "--ssh-config",
+    "--remote-debugtool",
+)
+#: How a fleet option may start a word: such a line goes to debugtool.fleet.command first.
+_FLEET_PREFIXES = _VALUED_OPTIONS[2:]
 
 
 def _command_index(argv: Sequence[str]) -> int | None:
@@ -92,6 +105,10 @@ def add_global_options(parser: Any) -> None:
         help="also read runc/crun state from this --root directory (repeatable; "
         "DEBUGTOOL_OCI_ROOTS, colon-separated, works too)",
     )
+    if hasattr(parser, "format_help"):  # argparse, for --help; the fleet reads its own options
+        from debugtool.fleet.command import add_options
+
+        add_options(parser)
 
 
 def _command_module(name: str | None) -> Any:
@@ -168,6 +185,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         debuglog.enable()
     try:
+        if any(word.startswith(_FLEET_PREFIXES) for word in argv):
+            from debugtool.fleet import command as fleet
+
+            options, rest = fleet.split(argv)
+            if len(options) > 1 or options["hosts"]:
+                return fleet.run(options, rest, debug)
         args = parse_args(argv)
         args.debug = debug
         if args.oci_root:
