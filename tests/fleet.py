@@ -253,7 +253,9 @@ class Fleet:
                 except subprocess.TimeoutExpired:
                     pass
             _ip("netns", "del", node.netns, check=False)
-        _ip("link", "del", self.bridge, check=False)  # its veth ends go with the namespaces
+        for i in range(1, len(self.nodes) + 1):  # one end of a veth takes the other with it
+            _ip("link", "del", f"dtf{self.tag}h{i}", check=False)
+        _ip("link", "del", self.bridge, check=False)
         if self.route:
             _ip("route", "del", "unreachable", self.route, "metric", "4000", check=False)
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -136,6 +136,8 @@ class _Job:
         self.head = b""
         self.stdout: list[bytes] = []
         self.stderr: list[bytes] = []
+        self.held: list[bytes] = []  # stderr before the bootstrap spoke: maybe ssh's or a shell's
+        self.tail = b""  # stderr's last bytes, to say why a node failed
         self.to_send = b""
         self.sent = 0
         self.open = 2  # stdout and stderr not at EOF
@@ -199,6 +201,11 @@ def run_many(
         running.append(job)
 
     def hand(job: _Job, fd: int, data: bytes) -> None:
+        if fd == 2:
+            job.tail = (job.tail + data)[-4096:]
+            if job.waiting_header:
+                job.held.append(data)  # handed on once debugtool runs; else a sentence says it
+                return
         if on_output is not None:
             on_output(job.node, fd, data)
         else:
@@ -216,6 +223,9 @@ def run_many(
                 hand(job, 1, job.head)
             return
         job.waiting_header = False
+        for held in job.held:
+            hand(job, 2, held)
+        job.held.clear()
         if line == zipapp.HEADER + b"need" and app is not None:
             job.to_send = app.data()
             selector.register(job.proc.stdin, selectors.EVENT_WRITE, (job, 0))  # type: ignore[attr-defined]
@@ -315,14 +325,14 @@ def _outcome(job: _Job, timeout: float | None) -> Outcome:
     """Say how ``job`` ended."""
     node = job.node
     code = job.proc.returncode  # type: ignore[attr-defined]
-    stdout, stderr = b"".join(job.stdout), b"".join(job.stderr)
+    stdout, stderr = b"".join(job.stdout), b"".join(job.stderr + job.held)
     seconds = time.monotonic() - job.started
     sent = job.sent if job.to_send else 0
 
     def made(status: str, message: str = "") -> Outcome:
         return Outcome(node, status, code, stdout, stderr, message, sent, seconds)
 
-    said = _last_line(stderr)
+    said = _last_line(job.tail)
     if job.timed_out:
         return made(TIMED_OUT, f"timed out after {timeout or 0:g}s (--node-timeout); skipped")
     if code == SSH_FAILED and said.startswith(("ssh:", "kex_exchange", "Connection")):
