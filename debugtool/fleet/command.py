@@ -48,55 +48,12 @@ SINGLE = ("exec", "shell", "trace", "console")
 #: The fleet options: flag -> destination. Each takes a value.
 FLAGS = {
     "-H": "hosts",
-    "--hosts": "hosts",
     "--inventory": "inventory",
     "--forks": "forks",
     "--node-timeout": "node_timeout",
     "--ssh-config": "ssh_config",
     "--remote-debugtool": "remote_debugtool",
 }
-
-
-def add_options(parser: Any) -> None:
-    """Declare the fleet options to ``parser`` (for ``--help`` and completion)."""
-    parser.add_argument(
-        "-H",
-        "--hosts",
-        action="append",
-        metavar="NODE[,NODE...]",
-        help="run the command on these nodes over ssh (repeatable; @GROUP for an inventory "
-        "group, [user@]host[:port] for a node no inventory names); ps, inspect, top, mounts, "
-        "net, snapshot, logs and audit gain a NODE column; exec, shell, trace and console take "
-        "one node. A target NODE/TARGET picks the node. Exit 2 when some nodes failed",
-    )
-    parser.add_argument(
-        "--inventory",
-        metavar="FILE",
-        help="an Ansible inventory (INI, or ansible-inventory's JSON)",
-    )
-    parser.add_argument(
-        "--forks", metavar="N", help="with -H: how many nodes to ask at once (default: 5)"
-    )
-    parser.add_argument(
-        "--node-timeout",
-        metavar="SECONDS",
-        help="with -H: how long each node may take, from connecting to its answer (default: 20)",
-    )
-    parser.add_argument(
-        "--ssh-config",
-        metavar="FILE",
-        help="with -H: ssh's -F FILE instead of ~/.ssh/config (DEBUGTOOL_SSH_CONFIG works too)",
-    )
-    parser.add_argument(
-        "--remote-debugtool",
-        metavar="PATH",
-        help="with -H: run this installed debugtool on the nodes instead of sending this one",
-    )
-
-
-def wanted(argv: list[str]) -> bool:
-    """Return whether ``argv`` may hold a fleet option (cheap: no import, no parsing)."""
-    return any(w.split("=", 1)[0] in FLAGS or (w.startswith("-H") and len(w) > 2) for w in argv)
 
 
 def split(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
