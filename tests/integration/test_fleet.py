@@ -240,3 +240,53 @@ def test_exec_it_on_a_node_through_tmux(fleet, box):
         tmux("kill-server")
     ended = [r for r in _records(fleet.local_audit) if r["phase"] == "end"][-1]
     assert (ended["details"]["node"], ended["tty"], ended["exit_code"]) == ("n2", True, 7)
+
+
+def test_read_commands_gain_a_node_column(fleet, box):
+    for args in (["top"], ["mounts"], ["net"]):
+        done = dt(fleet, *args, "-H", "n1,n2", box.name)
+        assert done.returncode == 0, (args, done.stderr)
+        headers = [line for line in done.stdout.splitlines() if line.startswith("NODE ")]
+        assert headers, (args, done.stdout)  # net: one per table, its section titles once
+        nodes_seen = {
+            line.split()[0] for line in done.stdout.splitlines() if line[:3] in ("n1 ", "n2 ")
+        }
+        assert nodes_seen == {"n1", "n2"}, (args, done.stdout)
+    top = dt(fleet, "top", "-H", "n1,n2", box.name)
+    assert [row[0] for row in rows(top.stdout) if "sleep" in " ".join(row)] == ["n1", "n2"]
+    snap = json.loads(dt(fleet, "snapshot", "-H", "n1,n3", box.name).stdout)
+    assert [(s["node"], s["container"]["id"]) for s in snap] == [("n1", box.id), ("n3", box.id)]
+
+
+def test_inventory_groups_reach_the_nodes(fleet, box, tmp_path):
+    inventory = tmp_path / "hosts.ini"
+    inventory.write_text(
+        "[web]\nalpha ansible_host=n1\nbeta ansible_host=n2 ansible_user=root ansible_port=22\n"
+        "[broken]\ngamma ansible_host=n5\n[all_nodes:children]\nweb\nbroken\n"
+    )
+    done = dt(fleet, "--inventory", str(inventory), "ps", "-H", "@web")
+    assert done.returncode == 0, done.stderr
+    assert [row[0] for row in rows(done.stdout) if box.name in row] == ["alpha", "beta"]
+    every = dt(fleet, "ps", "--inventory", str(inventory), "-H", "@all_nodes", "--forks", "1")
+    assert every.returncode == 2
+    assert [row[0] for row in rows(every.stdout) if box.name in row] == ["alpha", "beta"]
+    assert every.stderr.startswith("debugtool: gamma: has no python3")
+
+
+def test_what_a_node_without_psutil_leaves_out(fleet, box):
+    done = dt(fleet, "top", "-H", "n1", box.name, "--pid", "1")
+    assert done.returncode == 125
+    assert done.stderr == (
+        "debugtool: n1: a process in depth (top --pid) needs psutil, which this host's python "
+        "lacks. Install it (python3-psutil); the process list ('top TARGET') works without it.\n"
+    )
+
+
+def test_console_commands_on_a_node(fleet, box):
+    done = harness.run_cli(
+        "console", "-H", "n2", box.name, "-c", "cat /etc/hostname", env=fleet.env(), input=""
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == box.id[:12]
+    ended = [r for r in _records(fleet.local_audit) if r["phase"] == "end"][-1]
+    assert (ended["action"], ended["details"]["node"], ended["exit_code"]) == ("console", "n2", 0)
