@@ -188,5 +188,23 @@ def test_zipapp_is_the_same_bytes_for_the_same_files() -> None:
     names = zipfile.ZipFile(io.BytesIO(first)).namelist()
     assert "debugtool/cli.py" in names and "debugtool/fleet/transport.py" in names
     assert "__main__.py" in names and any(n.startswith("ptrace/") for n in names)
+    assert "debugtool/cli.pyc" in names  # bytecode beside each source, for a like Python
     assert not any(n.startswith(("debugtool_tui", "textual", "prompt_toolkit")) for n in names)
     assert not any(n.startswith("psutil") or "__pycache__" in n for n in names)
+
+
+def test_the_zipapp_written_to_a_file_runs_with_a_bare_python(tmp_path) -> None:
+    import hashlib
+    import subprocess
+    import sys
+
+    out = tmp_path / "debugtool.pyz"
+    made = subprocess.run(
+        [sys.executable, "-m", "debugtool.fleet.zipapp", str(out)], capture_output=True, text=True
+    )
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip() == hashlib.sha256(out.read_bytes()).hexdigest()
+    ran = subprocess.run(
+        [sys.executable, "-I", "-S", str(out), "--version"], capture_output=True, text=True
+    )
+    assert (ran.returncode, ran.stdout) == (0, "debugtool 0.1.0\n")
