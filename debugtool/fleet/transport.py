@@ -111,7 +111,11 @@ def ssh_argv(
 
 
 def remote_command(
-    node: Node, argv: Sequence[str] | None, mode: str, connection: Connection, sha256: str
+    node: Node,
+    argv: Sequence[str] | None,
+    mode: str,
+    connection: Connection,
+    app: zipapp.Zipapp | None,
 ) -> str:
     """Return the shell command a node runs: the bootstrap with the zipapp's hash, ``mode``
     (``zipapp.BOOTSTRAP`` says which) and debugtool's ``argv``; or the installed debugtool."""
@@ -121,7 +125,9 @@ def remote_command(
     if connection.remote_debugtool:
         env = ["env", "DEBUGTOOL_TABLE_RECORDS=1"] if mode == "tables" else []
         return shlex.join([*env, connection.remote_debugtool, *words])
-    return shlex.join([node.python, "-I", "-c", zipapp.BOOTSTRAP, sha256, mode, *words])
+    assert app is not None
+    bootstrap = [node.python, "-I", "-c", zipapp.BOOTSTRAP, app.sha256, str(app.size), mode]
+    return shlex.join([*bootstrap, *words])
 
 
 class _Job:
@@ -167,7 +173,6 @@ def run_many(
     import subprocess
 
     app = None if connection.remote_debugtool else zipapp.current()
-    sha = app.sha256 if app else ""
     selector = selectors.DefaultSelector()
     pending = list(nodes)
     pending.reverse()
@@ -175,7 +180,7 @@ def run_many(
     done: dict[str, Outcome] = {}
 
     def start(node: Node) -> None:
-        command = remote_command(node, argv, mode, connection, sha)
+        command = remote_command(node, argv, mode, connection, app)
         args = ssh_argv(node, command, connection, connect_timeout=min(timeout or 10.0, 10.0))
         job_deadline = time.monotonic() + timeout if timeout else float("inf")
         try:
@@ -238,56 +243,63 @@ def run_many(
         if rest:
             hand(job, 1, rest)
 
-    while pending or running:
-        while pending and len(running) < max(1, forks):
-            start(pending.pop())
-        if not running:
-            continue
-        now = time.monotonic()
-        first = min(job.deadline for job in running)
-        wait = None if first == float("inf") else max(0.0, first - now)
-        for key, _mask in selector.select(wait):
-            job, fd = key.data
-            if fd == 0:
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, forks):
+                start(pending.pop())
+            if not running:
+                continue
+            now = time.monotonic()
+            first = min(job.deadline for job in running)
+            wait = None if first == float("inf") else max(0.0, first - now)
+            for key, _mask in selector.select(wait):
+                job, fd = key.data
+                if fd == 0:
+                    try:
+                        written = os.write(key.fd, job.to_send[job.sent : job.sent + 65536])
+                        job.sent += written
+                    except BlockingIOError:
+                        continue
+                    except OSError:  # the node closed its end: it will say why on stderr
+                        job.sent = len(job.to_send)
+                    if job.sent >= len(job.to_send):
+                        _close_stdin(selector, job)
+                    continue
                 try:
-                    written = os.write(key.fd, job.to_send[job.sent : job.sent + 65536])
-                    job.sent += written
+                    data = os.read(key.fd, 65536)
                 except BlockingIOError:
                     continue
-                except OSError:  # the node closed its end: it will say why on stderr
-                    job.sent = len(job.to_send)
-                if job.sent >= len(job.to_send):
+                if data:
+                    stdout_data(job, data) if fd == 1 else hand(job, 2, data)
+                    continue
+                selector.unregister(key.fileobj)
+                key.fileobj.close()  # type: ignore[union-attr]
+                job.open -= 1
+                if fd == 1 and job.waiting_header:
+                    job.waiting_header = False
+                    if job.head:
+                        job.bad_header = True
+                        hand(job, 1, job.head)
+            now = time.monotonic()
+            for job in list(running):
+                if job.open and now >= job.deadline:
+                    job.timed_out = True
+                    _kill(job)
+                if job.open == 0 or job.timed_out:
+                    for stream in (job.proc.stdout, job.proc.stderr):  # type: ignore[attr-defined]
+                        if stream is not None and not stream.closed:
+                            selector.unregister(stream)
+                            stream.close()
                     _close_stdin(selector, job)
-                continue
-            try:
-                data = os.read(key.fd, 65536)
-            except BlockingIOError:
-                continue
-            if data:
-                stdout_data(job, data) if fd == 1 else hand(job, 2, data)
-                continue
-            selector.unregister(key.fileobj)
-            key.fileobj.close()  # type: ignore[union-attr]
-            job.open -= 1
-            if fd == 1 and job.waiting_header:
-                job.waiting_header = False
-                if job.head:
-                    job.bad_header = True
-                    hand(job, 1, job.head)
-        now = time.monotonic()
-        for job in list(running):
-            if job.open and now >= job.deadline:
-                job.timed_out = True
-                _kill(job)
-            if job.open == 0 or job.timed_out:
-                for stream in (job.proc.stdout, job.proc.stderr):  # type: ignore[attr-defined]
-                    if stream is not None and not stream.closed:
-                        selector.unregister(stream)
-                        stream.close()
-                _close_stdin(selector, job)
-                job.proc.wait()  # type: ignore[attr-defined]
-                running.remove(job)
-                done[job.node.name] = _outcome(job, timeout)
+                    job.proc.wait()  # type: ignore[attr-defined]
+                    running.remove(job)
+                    done[job.node.name] = _outcome(job, timeout)
+    finally:
+        # ^C, or a failure here: the ssh processes are in sessions of their own, so nothing
+        # else would end them.
+        for job in running:
+            _kill(job)
+            job.proc.wait()  # type: ignore[attr-defined]
     selector.close()
     return [done[node.name] for node in nodes]
 
@@ -391,13 +403,13 @@ def run_interactive(
     terminal (nothing can be sent through a pty); raises ``NodeError`` when that fails."""
     import subprocess
 
-    sha = ""
+    app = None
     if not connection.remote_debugtool:
         (ready,) = run_many([node], None, connection, "prepare", 1, timeout)
         if ready.status != OK:
             raise NodeError(f"{node.name}: {ready.message or 'could not be prepared'}.")
-        sha = zipapp.current().sha256
-    command = remote_command(node, argv, "run", connection, sha)
+        app = zipapp.current()
+    command = remote_command(node, argv, "run", connection, app)
     args = ssh_argv(node, command, connection, tty=tty, batch=False, connect_timeout=10.0)
     try:
         return subprocess.call(args)

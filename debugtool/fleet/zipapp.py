@@ -15,8 +15,8 @@ a third of the time it takes compiling the sources), any other compiles the sour
 is built the same way from the same files every time (sorted names, fixed times, bytecode
 that does not depend on timestamps), so its SHA-256 names it: a node keeps it as ``HASH.pyz`` in a directory only its owner may read
 (``/var/cache/debugtool/zipapp`` for root, ``~/.cache/debugtool/zipapp`` otherwise,
-``DEBUGTOOL_ZIPAPP_CACHE`` if the node's environment names one), and the bootstrap checks the
-hash of what it is about to run, every time.
+``DEBUGTOOL_ZIPAPP_CACHE`` if the node's environment names one), written only once the hash
+of what arrived matches its name.
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ EXIT_OLD_PYTHON = 124
 #: Packages carried besides debugtool: pure Python only.
 CARRIED = ("ptrace",)
 
-#: The bootstrap, run as ``python3 -I -c BOOTSTRAP HASH MODE [ARGV...]``. MODE is ``prepare``
+#: The bootstrap, run as ``python3 -I -c BOOTSTRAP HASH SIZE MODE [ARGV...]``. It checks the
+#: zipapp's hash when it arrives, before writing it under that name; a cached one is run when
+#: it is there as written (a regular file of this user, not writable by others, of that size),
+#: in a directory only this user may write, without hashing it again (20 ms a run). MODE is ``prepare``
 #: (cache the zipapp, run nothing), ``run`` (run it if cached, else fail: for a terminal, where
 #: nothing may be sent), ``plain`` or ``tables`` (cache it if missing, then run debugtool with
 #: ARGV; ``tables`` makes every table one JSON line that the caller merges). It is written for
@@ -43,8 +46,7 @@ def fail(code, text):
     sys.stderr.write("debugtool: node: " + text + "\n"); sys.exit(code)
 if sys.version_info < (3, 11):
     fail(@OLD@, "python3 is %d.%d at %s; debugtool needs 3.11 or newer" % (sys.version_info[0], sys.version_info[1], sys.executable))
-import hashlib
-h, mode = sys.argv[1], sys.argv[2]
+h, size, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 uid = os.geteuid()
 d = os.environ.get("DEBUGTOOL_ZIPAPP_CACHE") or ("/var/cache/debugtool/zipapp" if uid == 0 else os.path.join(os.path.expanduser("~"), ".cache/debugtool/zipapp"))
 try:
@@ -57,10 +59,10 @@ if not stat.S_ISDIR(st.st_mode) or st.st_uid != uid or st.st_mode & 0o077:
 p = os.path.join(d, h + ".pyz")
 def cached():
     try:
-        with open(p, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest() == h
+        st = os.lstat(p)
     except OSError:
         return False
+    return stat.S_ISREG(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o022 and st.st_size == size
 out = sys.stdout.buffer
 if cached():
     if mode != "run":
@@ -69,6 +71,7 @@ elif mode == "run":
     fail(125, "debugtool is not cached on this node")
 else:
     out.write(b"@HEADER@need\n"); out.flush()
+    import hashlib
     data = sys.stdin.buffer.read()
     if hashlib.sha256(data).hexdigest() != h:
         fail(125, "the debugtool zipapp arrived damaged; nothing was run")
@@ -84,7 +87,7 @@ if mode == "prepare":
 if mode == "tables":
     os.environ["DEBUGTOOL_TABLE_RECORDS"] = "1"
 sys.path.insert(0, p)
-sys.argv = ["debugtool"] + sys.argv[3:]
+sys.argv = ["debugtool"] + sys.argv[4:]
 from debugtool.cli import run
 run()
 """.replace("@OLD@", str(EXIT_OLD_PYTHON)).replace("@HEADER@", HEADER.decode())
@@ -126,8 +129,11 @@ def cache_dir() -> str:
 class Zipapp:
     """A zipapp's SHA-256, and its bytes (read or built only when a node asks for them)."""
 
-    def __init__(self, sha256: str, path: str | None = None, data: bytes | None = None) -> None:
+    def __init__(
+        self, sha256: str, size: int, path: str | None = None, data: bytes | None = None
+    ) -> None:
         self.sha256 = sha256
+        self.size = size
         self._path = path
         self._data = data
 
@@ -153,34 +159,38 @@ def _sources() -> list[tuple[str, str]]:
     return [(name, path) for p in ("debugtool", *CARRIED) for name, path in _package_files(p)]
 
 
-def _key(entries: list[tuple[str, str]]) -> str:
-    """Return a cheap key of the sources as they are now (names, sizes, modification times):
-    the zipapp is built only when it changes."""
-    import hashlib
-
-    digest = hashlib.sha256()
+def _stamp(entries: list[tuple[str, str]]) -> str:
+    """Return the sources as they are now, cheaply (names, sizes, modification times): the
+    zipapp is built again only when this changes."""
+    lines = []
     for name, path in entries:
         st = os.stat(path)
-        digest.update(f"{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:32]
+        lines.append(f"{name} {st.st_size} {st.st_mtime_ns}")
+    return "\n".join(lines)
 
 
 def current() -> Zipapp:
-    """Return the zipapp of the debugtool running now, its hash known without building it when
-    this side's cache already holds it (building takes about 0.1 s)."""
-    import hashlib
+    """Return the zipapp of the debugtool running now; when this side's cache holds it, its
+    hash and size are read from there without building it (a build compiles every module:
+    about a second)."""
+    import zlib
 
     entries = _sources()
+    stamp = _stamp(entries)
     folder = cache_dir()
-    key_path = os.path.join(folder, f"sources-{_key(entries)}")
+    # One index per installed copy of debugtool (its path), holding the hash, the size and
+    # the stamp of the sources it was built from.
+    index = os.path.join(folder, f"index-{zlib.crc32(entries[0][1].encode()):08x}")
     try:
-        with open(key_path, encoding="ascii") as f:
-            sha = f.read(64)
+        with open(index, encoding="utf-8") as f:
+            sha, size_text, *rest = f.read().split("\n", 2)
         path = os.path.join(folder, f"{sha}.pyz")
-        if len(sha) == 64 and os.path.isfile(path):
-            return Zipapp(sha, path=path)
-    except OSError:
+        if rest == [stamp] and len(sha) == 64 and os.stat(path).st_size == int(size_text):
+            return Zipapp(sha, int(size_text), path=path)
+    except (OSError, ValueError):
         pass
+    import hashlib
+
     data = build()
     sha = hashlib.sha256(data).hexdigest()
     try:  # keep it for the next run; a cache that cannot be written only costs the build
@@ -188,10 +198,10 @@ def current() -> Zipapp:
         st = os.lstat(folder)
         if st.st_uid == os.geteuid() and not st.st_mode & 0o077:
             _write_atomic(os.path.join(folder, f"{sha}.pyz"), data)
-            _write_atomic(key_path, sha.encode())
+            _write_atomic(index, f"{sha}\n{len(data)}\n{stamp}".encode())
     except OSError:
         pass
-    return Zipapp(sha, data=data)
+    return Zipapp(sha, len(data), data=data)
 
 
 def _write_atomic(path: str, data: bytes) -> None:

@@ -113,7 +113,8 @@ def test_split_takes_fleet_options_anywhere_before_the_target() -> None:
 def test_ssh_argv_keeps_host_key_checking_and_quotes_the_command() -> None:
     node = Node("n1", "n1.example", "ops", 2222)
     conn = transport.Connection(ssh_config="/etc/dt/ssh_config")
-    remote = transport.remote_command(node, ["ps", "--json"], "tables", conn, "ab" * 32)
+    app = zipapp.Zipapp("ab" * 32, 1234)
+    remote = transport.remote_command(node, ["ps", "--json"], "tables", conn, app)
     argv = transport.ssh_argv(node, remote, conn, connect_timeout=5)
     assert argv[:3] == ["ssh", "-F", "/etc/dt/ssh_config"]
     assert "BatchMode=yes" in argv and "ConnectTimeout=5" in argv
@@ -123,7 +124,7 @@ def test_ssh_argv_keeps_host_key_checking_and_quotes_the_command() -> None:
 
     words = shlex.split(argv[-1])
     assert words[:3] == ["python3", "-I", "-c"] and words[3] == zipapp.BOOTSTRAP
-    assert words[4:] == ["ab" * 32, "tables", "ps", "--json"]
+    assert words[4:] == ["ab" * 32, "1234", "tables", "ps", "--json"]
 
 
 def _outcome(name: str, stdout: bytes) -> transport.Outcome:
