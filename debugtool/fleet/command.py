@@ -187,6 +187,11 @@ def run(options: dict[str, Any], rest: list[str], debug: bool) -> int:
         return _merged(args, selected, remote, connection, forks, timeout)
     if command in STREAMED:
         return _streamed(args, selected, remote, connection, forks, timeout)
+    if command in ("bundle", "tui"):
+        raise UsageError(
+            f"{command} -H is not there yet.",
+            f"Run 'ssh NODE debugtool {command} ...' on each node for now.",
+        )
     raise UsageError(
         f"{command} does not run across nodes.",
         "ps, inspect, top, mounts, net, snapshot, logs and audit do; exec, shell, trace and "

@@ -209,3 +209,26 @@ def test_the_zipapp_written_to_a_file_runs_with_a_bare_python(tmp_path) -> None:
         [sys.executable, "-I", "-S", str(out), "--version"], capture_output=True, text=True
     )
     assert (ran.returncode, ran.stdout) == (0, "debugtool 0.1.0\n")
+
+
+@pytest.mark.parametrize(
+    ("words", "says"),
+    [
+        (["ps", "-H", "n1", "--forks", "0"], "--forks must be a whole number from 1"),
+        (["ps", "-H", "n1", "--node-timeout", "nan"], "--node-timeout must be"),
+        (["ps", "--forks", "3"], "go with -H NODE[,NODE...]"),
+        (["-H", "n1"], "-H needs a command"),
+        (["bundle", "-H", "n1", "web"], "bundle -H is not there yet"),
+        (["completion", "-H", "n1", "bash"], "completion does not run across nodes"),
+        (["ps", "-H", "n1", "--ssh-config", "/nonexistent/cfg"], "is not a file"),
+        (["ps", "-H", "@web"], "no --inventory"),
+        (["top", "-H", "n1", "--bundle", "b.tar.gz", "web"], "--bundle reads a bundle"),
+        (["ps", "-H", "n1", "--no-such-option"], "unrecognized arguments"),
+    ],
+)
+def test_fleet_command_lines_refused_before_any_connection(words, says, capsys) -> None:
+    from debugtool import cli
+
+    assert cli.main(words) == 125
+    err = capsys.readouterr().err
+    assert says in err and len(err.splitlines()) == 1, err
