@@ -290,3 +290,31 @@ def test_console_commands_on_a_node(fleet, box):
     assert done.stdout.strip() == box.id[:12]
     ended = [r for r in _records(fleet.local_audit) if r["phase"] == "end"][-1]
     assert (ended["action"], ended["details"]["node"], ended["exit_code"]) == ("console", "n2", 0)
+
+
+def test_trace_on_a_node(fleet, box):
+    done = dt(fleet, "trace", "-H", "n3", box.name, "--duration", "1", "--summary")
+    assert done.returncode == 0, done.stderr
+    assert "total" in done.stdout and "all traced processes detached" in done.stderr
+    on_node = _records(fleet.node("n3").audit)
+    assert on_node and on_node[-1]["action"] == "trace" and on_node[-1]["phase"] == "end"
+
+
+def test_an_installed_debugtool_on_the_nodes(fleet, box):
+    installed = str(Path(sys.executable).with_name("debugtool"))
+    node = fleet.node("n2")
+    shutil.rmtree(node.cache, ignore_errors=True)
+    done = dt(fleet, "ps", "-H", "n1,n2", "--remote-debugtool", installed)
+    assert done.returncode == 0, done.stderr
+    assert [row[0] for row in rows(done.stdout) if box.name in row] == ["n1", "n2"]
+    assert not node.cache.exists()  # nothing was sent
+
+
+def test_a_hostile_command_line_reaches_the_terminal_escaped(fleet, containers):
+    evil = containers.docker(cmd=("/bin/sh", "-c", "sleep 100000; echo '\x1b]0;pwned\x07\x1b[2J'"))
+    done = dt(fleet, "top", "-H", "n1,n2", evil.name)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    shown = [line for line in done.stdout.splitlines() if "pwned" in line]
+    assert [line.split()[0] for line in shown] == ["n1", "n2"]
+    assert all("\\x1b]0;pwned\\x07" in line for line in shown)
