@@ -318,3 +318,19 @@ def test_a_hostile_command_line_reaches_the_terminal_escaped(fleet, containers):
     shown = [line for line in done.stdout.splitlines() if "pwned" in line]
     assert [line.split()[0] for line in shown] == ["n1", "n2"]
     assert all("\\x1b]0;pwned\\x07" in line for line in shown)
+
+
+def test_fetch_streams_a_nodes_bundle_back(fleet, box, tmp_path, monkeypatch):
+    """What a fleet bundle will do: a node's ``bundle -o -`` streamed into a local file."""
+    for key, value in fleet.env().items():
+        monkeypatch.setenv(key, value)
+    conn = transport.Connection(ssh_config=str(fleet.config))
+    out = tmp_path / "n1.tar.gz"
+    with open(out, "wb") as sink:
+        outcome = transport.fetch(
+            Node("n1", "n1"), ["bundle", box.name, "-o", "-"], sink, conn, 300
+        )
+    assert outcome.status == "ok", outcome.stderr
+    assert outcome.stdout == b""  # it went into the file, not into memory
+    verified = harness.run_cli("bundle", "verify", str(out))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
