@@ -43,7 +43,19 @@ _ONE_SHOT = (
 )
 
 #: Global options that take a value (so the subcommand is not mistaken for it).
-_VALUED_OPTIONS = ("--timeout", "--oci-root")
+_VALUED_OPTIONS = (
+    "--timeout",
+    "--oci-root",
+    # the fleet's (debugtool.fleet.command.FLAGS), taken out of the line before it is parsed
+    "-H",
+    "--inventory",
+    "--forks",
+    "--node-timeout",
+    "--ssh-config",
+    "--remote-debugtool",
+)
+#: How a fleet option may start a word: such a line goes to debugtool.fleet.command first.
+_FLEET_PREFIXES = _VALUED_OPTIONS[2:]
 
 
 def _command_index(argv: Sequence[str]) -> int | None:
@@ -70,7 +82,7 @@ def _command_name(argv: Sequence[str]) -> str | None:
 
 def add_global_options(parser: Any) -> None:
     """Declare the options that come before the subcommand (to argparse or a recorder)."""
-    from debugtool.commands import Seconds
+    from debugtool.commands import Seconds, hidden_help
 
     parser.add_argument("--version", action="version", version=f"debugtool {__version__}")
     parser.add_argument(
@@ -92,6 +104,37 @@ def add_global_options(parser: Any) -> None:
         help="also read runc/crun state from this --root directory (repeatable; "
         "DEBUGTOOL_OCI_ROOTS, colon-separated, works too)",
     )
+    # The fleet's options: debugtool.fleet.command takes them out of a command line before it
+    # is parsed; they are declared here for --help, the completion scripts and the readers.
+    # --node-timeout and --remote-debugtool are told of in -H's help: listed on their own,
+    # their width would move every option's help to another column.
+    parser.add_argument(
+        "-H",
+        action="append",
+        dest="hosts",
+        metavar="NODES",
+        help="run the command on these nodes over ssh: NODE[,NODE...] (repeatable; @GROUP for "
+        "an inventory group, [user@]host[:port] for a node no inventory names); ps, inspect, "
+        "top, mounts, net, snapshot, logs and audit gain a NODE column; exec, shell, trace and "
+        "console take one node; a target NODE/TARGET picks the node. --node-timeout SECONDS "
+        "is how long each node may take (default: 20); --remote-debugtool PATH runs an "
+        "installed debugtool on the nodes instead of sending this one. Exit 2 when some "
+        "nodes failed",
+    )
+    parser.add_argument(
+        "--inventory", metavar="FILE", help="with -H: an Ansible inventory (INI, or JSON)"
+    )
+    parser.add_argument(
+        "--forks", metavar="N", help="with -H: how many nodes to ask at once (default: 5)"
+    )
+    parser.add_argument(
+        "--ssh-config",
+        metavar="FILE",
+        help="with -H: ssh's -F FILE instead of ~/.ssh/config (or DEBUGTOOL_SSH_CONFIG)",
+    )
+    hidden = hidden_help(parser)
+    parser.add_argument("--node-timeout", metavar="SECONDS", help=hidden)
+    parser.add_argument("--remote-debugtool", metavar="PATH", help=hidden)
 
 
 def _command_module(name: str | None) -> Any:
@@ -168,6 +211,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         debuglog.enable()
     try:
+        if any(word.startswith(_FLEET_PREFIXES) for word in argv):
+            from debugtool.fleet import command as fleet
+
+            options, rest = fleet.split(argv)
+            if len(options) > 1 or options["hosts"]:
+                return fleet.run(options, rest, debug)
         args = parse_args(argv)
         args.debug = debug
         if args.oci_root:

@@ -1062,6 +1062,9 @@ class Console:
             # Before the words typed after it, so a --reason typed in the console wins.
             argv = [argv[0], "--reason", self.reason, *argv[1:]]
         cmd = [sys.executable, "-m", "debugtool", *argv]
+        here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        if here.endswith(".pyz"):  # run from the zipapp a node caches (debugtool -H)
+            cmd = [sys.executable, "-I", here, *argv]
         try:
             return subprocess.call(cmd)
         except KeyboardInterrupt:
@@ -1278,9 +1281,16 @@ def history_path() -> str:
 
 def interact(console: Console) -> int:
     """Run the prompt until ``exit`` or Ctrl-D; return 0."""
-    from prompt_toolkit import PromptSession
-    from prompt_toolkit.completion import Completer, Completion
-    from prompt_toolkit.history import FileHistory, InMemoryHistory
+    try:
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.completion import Completer, Completion
+        from prompt_toolkit.history import FileHistory, InMemoryHistory
+    except ImportError:  # a node reached with -H runs debugtool's core, without prompt-toolkit
+        raise DebugtoolError(
+            f"the console's prompt needs prompt-toolkit, which {sys.executable} lacks.",
+            "Install it (python3-prompt-toolkit), or run commands without a prompt: "
+            "console TARGET -c 'ps; cat /etc/os-release'.",
+        ) from None
 
     class ConsoleCompleter(Completer):
         def get_completions(

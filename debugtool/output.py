@@ -249,6 +249,9 @@ def table(
     terminal the last column is cut to the terminal's width (``fit``); in a pipe nothing is cut.
     """
     stream = stream or sys.stdout
+    if _TABLE_RECORDS:
+        _table_record(headers, rows, stream, justify)
+        return
     text_rows = []
     for row in rows:
         cells = ["" if v is None else str(v) for v in row]
@@ -271,6 +274,23 @@ def table(
         if limit and len(line) > limit:
             line = line[: max(limit - 1, 0)] + "…"
         stream.write(line + "\n")
+
+
+#: Set on a node that ``debugtool -H`` asks (``fleet.zipapp.BOOTSTRAP``'s ``tables`` mode): each
+#: table is written as one JSON line after a record separator, for the operator's side to merge
+#: with the other nodes' under a NODE column (``fleet.merge``), then make printable.
+_TABLE_RECORDS = bool(os.environ.get("DEBUGTOOL_TABLE_RECORDS"))
+TABLE_MARK = "\x1e"
+
+
+def _table_record(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], stream: TextIO, justify: Sequence[str]
+) -> None:
+    import json
+
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    body = {"headers": list(headers), "rows": cells, "justify": list(justify)}
+    stream.write(TABLE_MARK + json.dumps(body, ensure_ascii=True) + "\n")
 
 
 def _columns() -> int:

@@ -217,7 +217,13 @@ def collect_process(
     ``/proc`` entries may not be read. A part psutil may not read is left unknown, with a
     sentence in ``warnings``.
     """
-    import psutil
+    try:
+        import psutil
+    except ImportError:  # a node reached with -H runs debugtool's core, which carries no psutil
+        raise DebugtoolError(
+            "a process in depth (top --pid) needs psutil, which this host's python lacks.",
+            "Install it (python3-psutil); the process list ('top TARGET') works without it.",
+        ) from None
 
     from debugtool.collect import processes as process_collector
     from debugtool.model import Process
