@@ -57,6 +57,7 @@ def exec_in(
     stdout: int = 1,
     stderr: int = 2,
     early: EarlyJoiner | None = None,
+    record_input: bool = False,
 ) -> ExecResult:
     """Run ``argv`` in ``target`` and return its result; on record from start to end.
 
@@ -70,6 +71,8 @@ def exec_in(
     started itself (``EarlyJoiner.start``, right after pinning the target); exec_in owns it.
     Toolbox mode mounts ``tools`` (a host directory) or busybox with the host programs
     ``host_tools`` (None: the default set the host has; see ``debugtool.toolbox.stage``).
+    A session with a terminal is recorded (``debugtool.recording``): its output, and what is
+    typed too with ``record_input``.
 
     Raises ``UsageError``, ``ContainerGone``, ``AuditUnavailable`` (the audit log cannot be
     written: nothing ran), ``ExecUnsupported`` (125), ``CommandNotInvokable`` (126) or
@@ -92,7 +95,7 @@ def exec_in(
             env=dict(env or {}),
             privileged=privileged,
         )
-        stdio = Stdio(stdin, stdout, stderr)
+        stdio = Stdio(stdin, stdout, stderr, record_input=record_input)
         if mode == "runtime" and early is not None:
             early.cancel()
             early = None
@@ -145,6 +148,8 @@ def _run(
         )
     )
     session.start()  # on record before anything runs; if it cannot be written, nothing runs
+    if request.tty:
+        stdio = _recorded(session, target, stdio)
     code = EXIT_TOOL
     error: DebugtoolError | None = None
     interrupted = ""
@@ -182,6 +187,28 @@ def _run(
     if error is not None:
         raise error
     return ExecResult(code, session.record.duration or 0.0, plan.context)
+
+
+def _recorded(session: Any, target: Target, stdio: Stdio) -> Stdio:
+    """Return ``stdio`` with the session's recorder (a terminal session is recorded).
+
+    Imported here only: an exec without a terminal never loads the recording code.
+    """
+    from debugtool import recording
+    from debugtool.record import replace
+    from debugtool.terminal import get_winsize
+
+    recorder, why = recording.start(
+        session.record.session,
+        get_winsize(stdio.stdin) or get_winsize(stdio.stdout),
+        stdio.record_input,
+        f"debugtool {session.record.action} in {target.container.name}",
+    )
+    if recorder is None:
+        session.record.details["recording_error"] = why
+        return stdio
+    session.recorder = recorder
+    return replace(stdio, recorder=recorder)
 
 
 class _stopped_by_signals:  # noqa: N801 - a context manager: with _stopped_by_signals()
