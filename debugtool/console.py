@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from prompt_toolkit.completion import CompleteEvent, Completion
     from prompt_toolkit.document import Document
 
+    from debugtool.recording import Recorder
     from debugtool.target import Target
 
 #: How much of a file ``cat``, ``grep`` and ``head`` read at most (the console is for looking).
@@ -1221,8 +1222,12 @@ def history_path() -> str:
     return os.path.join(state, "debugtool", "console_history")
 
 
-def interact(console: Console) -> int:
-    """Run the prompt until ``exit`` or Ctrl-D; return 0."""
+def interact(console: Console, recorder: Recorder | None = None) -> int:
+    """Run the prompt until ``exit`` or Ctrl-D; return 0.
+
+    ``recorder`` (the session's recording) gets the banner, each prompt with the line typed
+    at it, and what the commands print (not prompt-toolkit's drawing: menus, the toolbar).
+    """
     from prompt_toolkit import PromptSession
     from prompt_toolkit.completion import Completer, Completion
     from prompt_toolkit.history import FileHistory, InMemoryHistory
@@ -1263,19 +1268,58 @@ def interact(console: Console) -> int:
         "Nothing runs inside the container. Type 'help' for commands.\n"
     )
     while not console.done:
+        prompt = f"{printable(c.name)}:{printable(console.cwd)}> "
         try:
-            line = session.prompt(f"{printable(c.name)}:{printable(console.cwd)}> ")
+            line = session.prompt(prompt)
         except KeyboardInterrupt:
             continue
         except EOFError:
             break
+        if recorder is not None:
+            recorder.text(f"{prompt}{printable(line)}\n")
         if line.strip():
             console.run_line(line)
     return 0
 
 
-def run(target: Target, commands: str | None = None, show_secrets: bool = False) -> int:
-    """Run a console on ``target``: the ``commands`` line without a prompt, or interactively."""
+class _Recorded(io.TextIOBase):
+    """A text stream that writes to the terminal's and copies what it writes to a recording."""
+
+    def __init__(self, stream: TextIO, recorder: Recorder) -> None:
+        super().__init__()
+        self.stream = stream
+        self.recorder = recorder
+
+    def write(self, text: str) -> int:
+        self.stream.write(text)
+        self.recorder.text(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+
+def run(
+    target: Target,
+    commands: str | None = None,
+    show_secrets: bool = False,
+    recorder: Recorder | None = None,
+) -> int:
+    """Run a console on ``target``: the ``commands`` line without a prompt, or interactively.
+
+    ``recorder`` (interactive only) records what the console shows.
+    """
+    if recorder is not None and commands is None:
+        console = Console(
+            target,
+            out=cast("TextIO", _Recorded(sys.stdout, recorder)),
+            err=cast("TextIO", _Recorded(sys.stderr, recorder)),
+            show_secrets=show_secrets,
+        )
+        return interact(console, recorder)
     console = Console(target, show_secrets=show_secrets)
     if commands is not None:
         return console.run_line(commands)

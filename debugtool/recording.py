@@ -293,22 +293,29 @@ class Recorder:
         }
 
 
-def start(
-    session: str, size: tuple[int, int] | None, record_input: bool, title: str
-) -> tuple[Recorder | None, str]:
-    """Start a session's recording; return ``(recorder, "")``, or ``(None, why)`` after warning.
+def attach(
+    session: Any, size: tuple[int, int] | None, record_input: bool = False
+) -> Recorder | None:
+    """Start the recording of ``session`` (an ``audit.Session``) and attach it to the session.
 
-    Never raises for a recording that cannot be made (the session runs unrecorded), except
-    ``ConfigError``: a broken system configuration stops the command, as everywhere.
+    The session's end record then names the file and its SHA-256 (``audit.Session.end``
+    finishes it). Returns the recorder, or None after one warning when no recording can be
+    made: the session runs unrecorded, and its end record says why (``details``). Raises only
+    ``ConfigError`` (a broken system configuration stops the command, as everywhere).
     """
     from debugtool.config import ConfigError
 
+    entry = session.record
+    title = f"debugtool {entry.action} in {entry.target_name}".rstrip()
     try:
-        return Recorder.create(session, size, record_input, title), ""
+        recorder = Recorder.create(entry.session, size, record_input, title)
     except ConfigError:
         raise
     except DebugtoolError as exc:
         from debugtool.output import warn
 
         warn(f"this session is not recorded: {exc.message.rstrip('.')}.")
-        return None, exc.message
+        entry.details["recording_error"] = exc.message
+        return None
+    session.recorder = recorder
+    return recorder

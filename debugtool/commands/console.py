@@ -7,6 +7,7 @@ from debugtool.commands import TARGET_HELP
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     from debugtool.argv import SubcommandsLike
 
@@ -24,7 +25,9 @@ def register(sub: SubcommandsLike) -> None:
         "root', 'ps | grep nginx', 'env | sort'; sort, uniq and wc are there for pipes); there "
         "is no '>': nothing is written on the host or in the container. 'exec', 'trace' and "
         "'bundle' go through debugtool's audited paths. Tab completes commands, container "
-        "paths, PIDs and syscall names; history is kept per user.",
+        "paths, PIDs and syscall names; history is kept per user. An interactive console is "
+        "an audited session, and what it shows (the prompts, the commands typed at them and "
+        "what they print) is recorded like a shell ('debugtool audit replay ID').",
     )
     p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
     p.add_argument(
@@ -43,6 +46,8 @@ def register(sub: SubcommandsLike) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from debugtool import console
     from debugtool.commands import open_source
     from debugtool.source import LiveSource
@@ -50,4 +55,34 @@ def run(args: argparse.Namespace) -> int:
     with open_source(args) as source:
         assert isinstance(source, LiveSource)  # the console reads a live container's files
         target = source.target(source.find(args.target))
-        return console.run(target, commands=args.commands, show_secrets=args.show_secrets)
+        if args.commands is not None or not sys.stdin.isatty():
+            return console.run(target, commands=args.commands, show_secrets=args.show_secrets)
+        return _recorded_session(args, target)
+
+
+def _recorded_session(args: argparse.Namespace, target: Any) -> int:
+    """Run the interactive console as an audited session whose screen is recorded."""
+    from debugtool import audit, console, recording
+    from debugtool.terminal import get_winsize
+
+    session = audit.Session(
+        audit.Record(
+            action="console",
+            target_id=target.container.id,
+            target_name=target.container.name,
+            runtime=target.container.runtime,
+            tty=True,
+            interactive=True,
+        )
+    )
+    session.start()
+    code, error = 125, ""
+    try:
+        recorder = recording.attach(session, get_winsize(0) or get_winsize(1))
+        code = console.run(target, show_secrets=args.show_secrets, recorder=recorder)
+    except KeyboardInterrupt:
+        code, error = 130, "interrupted by Ctrl-C"
+        raise
+    finally:
+        session.end(code, error)
+    return code

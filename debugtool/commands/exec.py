@@ -77,6 +77,13 @@ def add_exec_options(p: OptionsLike, shell: bool = False) -> None:
         "a sentence; the command's own output is untouched (exec has no --json: what it "
         "prints is the command's)",
     )
+    p.add_argument(
+        "--record-input",
+        action="store_true",
+        help="with a terminal (-t, shell): also record what is typed in the session's recording, "
+        "passwords typed without echo included (off by default: only what the session shows "
+        "is recorded; see 'debugtool audit replay')",
+    )
     # The old spelling of --context-json, kept working for scripts; it warns.
     p.add_argument("--json", action="store_true", dest="json_alias", help=hidden_help(p))
 
@@ -237,5 +244,6 @@ def run(args: argparse.Namespace) -> int:
             discovery=found,
             report=report_context(args),
             early=early,
+            record_input=args.record_input,
         )
     return result.exit_code

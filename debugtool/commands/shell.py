@@ -24,7 +24,8 @@ def register(sub: SubcommandsLike) -> None:
         "toolbox mode instead: the container's files at /, and on PATH the host's busybox and "
         "host tools (strace, tcpdump, curl, ss, ip, lsof, ps where the host has them, or the "
         "--tool list) with their libraries, read-only at /.debugtool. Without a /bin/sh of the "
-        "container's, the shell is busybox's.",
+        "container's, the shell is busybox's. The session is recorded (what it shows, not what "
+        "is typed unless --record-input): 'debugtool audit replay ID' plays it back.",
     )
     add_exec_options(p, shell=True)
     p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
@@ -97,5 +98,6 @@ def run(args: argparse.Namespace) -> int:
             host_tools=tool_names,
             discovery=found,
             report=report_context(args),
+            record_input=args.record_input,
         )
     return result.exit_code

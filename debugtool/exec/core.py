@@ -149,7 +149,7 @@ def _run(
     )
     session.start()  # on record before anything runs; if it cannot be written, nothing runs
     if request.tty:
-        stdio = _recorded(session, target, stdio)
+        stdio = _recorded(session, stdio)
     code = EXIT_TOOL
     error: DebugtoolError | None = None
     interrupted = ""
@@ -189,7 +189,7 @@ def _run(
     return ExecResult(code, session.record.duration or 0.0, plan.context)
 
 
-def _recorded(session: Any, target: Target, stdio: Stdio) -> Stdio:
+def _recorded(session: Any, stdio: Stdio) -> Stdio:
     """Return ``stdio`` with the session's recorder (a terminal session is recorded).
 
     Imported here only: an exec without a terminal never loads the recording code.
@@ -198,17 +198,9 @@ def _recorded(session: Any, target: Target, stdio: Stdio) -> Stdio:
     from debugtool.record import replace
     from debugtool.terminal import get_winsize
 
-    recorder, why = recording.start(
-        session.record.session,
-        get_winsize(stdio.stdin) or get_winsize(stdio.stdout),
-        stdio.record_input,
-        f"debugtool {session.record.action} in {target.container.name}",
-    )
-    if recorder is None:
-        session.record.details["recording_error"] = why
-        return stdio
-    session.recorder = recorder
-    return replace(stdio, recorder=recorder)
+    size = get_winsize(stdio.stdin) or get_winsize(stdio.stdout)
+    recorder = recording.attach(session, size, stdio.record_input)
+    return stdio if recorder is None else replace(stdio, recorder=recorder)
 
 
 class _stopped_by_signals:  # noqa: N801 - a context manager: with _stopped_by_signals()
