@@ -16,20 +16,24 @@ the audit log, not the recording, is what an exec cannot run without, and an ope
 an outage must not be locked out by a full disk (the end record then says why nothing was
 recorded).
 
-The write path is built for a ``cat`` of a large file through the session (bench/bench_record.py):
-the relay hands over each chunk as it read it (up to 64 KiB); the chunk is decoded in one call
-(an incremental UTF-8 decoder, so a character split between two reads stays whole) and escaped
-in one call of ``json``'s C encoder, the fastest escaping measured (a chain of ``str.replace``
-was 3x slower, ``str.translate`` 25x); lines are buffered and written, and hashed, 64 KiB or
-0.1 s at a time. At most the output of the last 0.1 s before debugtool is killed with SIGKILL
-is missing from the file.
+The write path is built for a ``cat`` of a large file through the session (bench/bench_record.py).
+Turning output into asciicast lines costs about 6 ns a byte (UTF-8 decoding, JSON escaping by
+``json``'s C encoder, the fastest way measured: a chain of ``str.replace`` was 2-3x slower,
+``str.translate`` 25x; SHA-256; the write). Done in the relay's own loop it slowed the relay by
+a third to a half (the relay's pty reads come 4 KiB at a time, and each one waited for that
+work): so the relay only frames each chunk as it read it (time, kind, length, bytes, appended
+to a buffer: no per-byte work in Python) and hands the buffer, 64 KiB or 0.1 s at a time, to a
+writer process of its own (``python -I -S``, started with the session, in its own session so no
+terminal signal reaches it) over a pipe. The writer decodes, escapes, caps, writes, hashes and,
+when the pipe closes, syncs the file and sends back its SHA-256, size and whether it was cut
+short. A debugtool killed with SIGKILL closes the pipe too: the writer still finishes the file
+with all it was given (at most 0.1 s of output, or 64 KiB, had not been handed over).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from json.encoder import encode_basestring_ascii as _quote  # type: ignore[attr-defined]
 
 from debugtool.errors import DebugtoolError
 
@@ -46,6 +50,11 @@ FLUSH_SIZE = 64 << 10
 FLUSH_AFTER = 0.1
 #: Room kept under the cap for the marker event.
 _MARKER_ROOM = 200
+#: How long ``finish`` waits for the writer to finish the file before giving up on it.
+WRITER_PATIENCE = 60.0
+#: A frame's head: seconds since the start (float64), kind (one byte), length (uint32).
+_HEAD_SIZE = 13
+_KINDS = {b"o"[0]: "o", b"i"[0]: "i", b"r"[0]: "r"}
 
 
 class RecordingUnavailable(DebugtoolError):
@@ -109,38 +118,31 @@ def open_directory(path: str) -> int:
 
 
 class Recorder:
-    """Writes one session's recording; ``finish`` closes it and returns the audit fields.
+    """One session's recording, debugtool's side: frames what the relay saw for the writer.
 
     ``output`` and ``input`` take the bytes as the relay read them; ``text`` takes text that
     debugtool itself printed (the console); ``resize`` records a new window size. None of them
-    ever raises: a failure stops the recording and is reported by ``finish``.
+    ever raises: a writer that went away stops the recording, and ``finish`` reports it.
+    ``finish`` closes the pipe, waits for the writer and returns the audit fields.
     """
 
-    def __init__(
-        self,
-        fd: int,
-        relative: str,
-        cap: int,
-        record_input: bool = False,
-    ) -> None:
-        import codecs
-        import hashlib
+    def __init__(self, pipe: int, result: int, writer: int, relative: str, cap: int,
+                 record_input: bool = False) -> None:  # fmt: skip
+        import struct
 
-        self.fd: int | None = fd
+        self.pipe: int | None = pipe
+        self.result = result
+        self.writer = writer
         self.relative = relative
         self.cap = cap
         self.record_input = record_input
         self.started = time.monotonic()
-        self.size = 0  # bytes given to the file (written or pending)
-        self.truncated = False
-        self.failure = ""
         self.stopped = False
-        self._pending: list[str] = []
-        self._pending_size = 0
-        self._flushed_at = self.started
-        self._hash = hashlib.sha256()
-        self._out = codecs.getincrementaldecoder("utf-8")("replace")
-        self._in = codecs.getincrementaldecoder("utf-8")("replace")
+        self.failure = ""
+        self._fields: dict[str, Any] = {}
+        self._buffer = bytearray()
+        self._sent_at = self.started
+        self._head = struct.Struct("<dBI").pack
 
     @classmethod
     def create(
@@ -151,7 +153,7 @@ class Recorder:
         title: str = "",
         log_path: str | None = None,
     ) -> Recorder:
-        """Create ``recordings/SESSION.cast`` and write its header; return its recorder.
+        """Create ``recordings/SESSION.cast`` and start its writer; return the recorder.
 
         ``size`` is the terminal's ``(rows, columns)``. Raises ``RecordingUnavailable`` (and
         ``ConfigError`` for a bad cap).
@@ -174,7 +176,6 @@ class Recorder:
             ) from None
         finally:
             os.close(dir_fd)
-        recorder = cls(fd, relative_path(session), cap, record_input)
         rows, cols = size or (24, 80)
         header: dict[str, Any] = {
             "version": 2,
@@ -184,113 +185,281 @@ class Recorder:
             "env": {"TERM": os.environ.get("TERM", "")},
             "title": title,
         }
-        from debugtool import jsonc
-
-        recorder._add(jsonc.dumps(header) + "\n")
-        recorder.flush()
-        return recorder
+        try:
+            pipe, result, writer = _start_writer(fd, header, cap)
+        except OSError as exc:
+            raise RecordingUnavailable(
+                f"cannot start the recording's writer ({exc.strerror or exc})."
+            ) from None
+        finally:
+            os.close(fd)
+        return cls(pipe, result, writer, relative_path(session), cap, record_input)
 
     # -- events -------------------------------------------------------------------------------
     def output(self, data: bytes) -> None:
         """Record ``data`` that the session printed."""
         if not self.stopped:
-            self._event("o", self._out.decode(data))
+            self._frame(111, data)  # "o"
 
     def input(self, data: bytes) -> None:
         """Record ``data`` that was typed (only with ``record_input``)."""
         if self.record_input and not self.stopped:
-            self._event("i", self._in.decode(data))
+            self._frame(105, data)  # "i"
 
     def text(self, text: str) -> None:
         """Record text that debugtool printed itself (newlines as the terminal shows them)."""
         if not self.stopped:
-            self._event("o", text.replace("\n", "\r\n"))
+            self._frame(111, text.replace("\n", "\r\n").encode("utf-8", "replace"))
 
     def resize(self, size: tuple[int, int] | None) -> None:
         """Record a new window size ``(rows, columns)``."""
         if size and not self.stopped:
-            self._event("r", f"{size[1]}x{size[0]}")
+            self._frame(114, f"{size[1]}x{size[0]}".encode())  # "r"
 
-    def _event(self, kind: str, text: str) -> None:
-        if not text:
-            return
+    def _frame(self, kind: int, data: bytes) -> None:
         now = time.monotonic()
-        line = f'[{now - self.started:.6f}, "{kind}", {_quote(text)}]\n'
-        if self.size + len(line) > self.cap - _MARKER_ROOM:
-            self._stop(now, f"the recording reached its limit of {self.cap} bytes")
-            return
-        self._add(line)
-        if self._pending_size >= FLUSH_SIZE or now - self._flushed_at >= FLUSH_AFTER:
+        self._buffer += self._head(now - self.started, kind, len(data))
+        self._buffer += data
+        if len(self._buffer) >= FLUSH_SIZE or now - self._sent_at >= FLUSH_AFTER:
             self.flush(now)
 
-    def _stop(self, now: float, why: str) -> None:
-        """Write the marker that says why recording stopped, and record nothing more."""
-        self.truncated = True
-        note = f"debugtool: {why}; the rest of the session was not recorded"
-        self._add(f'[{now - self.started:.6f}, "m", {_quote(note)}]\n')
-        self.flush(now)
-        self.stopped = True
-
-    def _add(self, line: str) -> None:
-        self._pending.append(line)
-        self._pending_size += len(line)  # ASCII: characters are bytes
-        self.size += len(line)
-
-    # -- the file -----------------------------------------------------------------------------
     def flush(self, now: float | None = None) -> None:
-        """Write what is pending (never raises; a failed write stops the recording)."""
-        self._flushed_at = time.monotonic() if now is None else now
-        if not self._pending or self.fd is None:
+        """Hand what is buffered to the writer (blocks while its pipe is full)."""
+        self._sent_at = time.monotonic() if now is None else now
+        if not self._buffer or self.pipe is None:
             return
-        blob = "".join(self._pending).encode("ascii")
-        self._pending.clear()
-        self._pending_size = 0
-        view = memoryview(blob)
-        while view:
+        view = memoryview(self._buffer)
+        try:
+            while view:
+                try:
+                    view = view[os.write(self.pipe, view) :]
+                except InterruptedError:
+                    continue
+        except OSError as exc:  # the writer is gone (EPIPE): nothing more can be recorded
+            self.failure = f"its writer stopped ({exc.strerror or exc})"
+            self.stopped = True
+        finally:
+            view.release()
+            self._buffer.clear()
+
+    # -- the end ------------------------------------------------------------------------------
+    def finish(self) -> dict[str, Any]:
+        """Close the recording; return the end record's fields for it (see ``audit.Record``)."""
+        if self.pipe is None:
+            return self._fields
+        self.flush()
+        os.close(self.pipe)
+        self.pipe = None
+        self.stopped = True
+        from debugtool import jsonc
+
+        answer = _read_answer(self.result, WRITER_PATIENCE)
+        os.close(self.result)
+        if answer is None:
             try:
-                n = os.write(self.fd, view)
+                os.kill(self.writer, 9)
+            except OSError:
+                pass
+        try:
+            os.waitpid(self.writer, 0)
+        except ChildProcessError:
+            pass
+        try:
+            report = jsonc.loads(answer) if answer else {}
+        except ValueError:
+            report = {}
+        if not isinstance(report, dict) or "sha256" not in report:
+            self.failure = self.failure or "its writer did not finish it"
+            report = {"sha256": "", "bytes": 0, "truncated": True}
+        self.failure = self.failure or str(report.get("failure") or "")
+        self._fields = {
+            "recording": self.relative,
+            "recording_sha256": str(report["sha256"]),
+            "recording_bytes": int(report.get("bytes") or 0),
+            "recording_truncated": bool(report.get("truncated")) or bool(self.failure),
+        }
+        return self._fields
+
+
+def _start_writer(fd: int, header: dict[str, Any], cap: int) -> tuple[int, int, int]:
+    """Start the writer process on the file ``fd``; return (its pipe, its answer, its PID).
+
+    ``python -I -S`` (no environment, no site), stdio on /dev/null, in a session of its own:
+    nothing of the operator's terminal reaches it, and no signal meant for the session.
+    """
+    import sys
+
+    from debugtool import jsonc
+
+    data_r, data_w = os.pipe2(os.O_CLOEXEC)
+    answer_r, answer_w = os.pipe2(os.O_CLOEXEC)
+    try:
+        import fcntl
+
+        fcntl.fcntl(data_w, 1031, 1 << 20)  # F_SETPIPE_SZ: 1 MiB, room for the writer's pauses
+    except OSError:
+        pass
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    settings = jsonc.dumps({"header": header, "cap": cap})
+    code = (
+        f"import sys; sys.path.insert(0, {package_parent!r}); "
+        f"from debugtool.recording import write_events; write_events({fd}, {data_r}, "
+        f"{answer_w}, sys.argv[1])"
+    )
+    null = os.devnull
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, null, os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, null, os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, null, os.O_WRONLY, 0),
+    ]
+    passed = (fd, data_r, answer_w)
+    try:
+        for each in passed:
+            os.set_inheritable(each, True)
+        pid = os.posix_spawn(
+            sys.executable,
+            [sys.executable, "-I", "-S", "-c", code, settings],
+            {},
+            file_actions=actions,
+            setsid=True,
+        )
+    except OSError:
+        for each in (data_w, answer_r):
+            os.close(each)
+        raise
+    finally:
+        for each in (data_r, answer_w):
+            os.close(each)
+    os.set_inheritable(fd, False)
+    return data_w, answer_r, pid
+
+
+def _read_answer(fd: int, patience: float) -> bytes | None:
+    """Read the writer's answer to its end; None when it does not come within ``patience``."""
+    import select
+
+    deadline = time.monotonic() + patience
+    chunks: list[bytes] = []
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        try:
+            if not poller.poll(int(left * 1000) + 1):
+                continue
+            chunk = os.read(fd, 65536)
+        except InterruptedError:
+            continue
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
+    """The writer process: turn the relay's frames from ``pipe`` into asciicast lines in ``fd``.
+
+    Writes the header, then one event per frame (decoded as UTF-8 across frames, escaped by
+    ``json``'s C encoder), buffered, hashed as written, the cap kept; at the pipe's end it
+    syncs the file and writes ``{sha256, bytes, truncated, failure}`` to ``answer``.
+    """
+    import codecs
+    import hashlib
+    import json
+    import struct
+    from json.encoder import encode_basestring_ascii as quote  # type: ignore[attr-defined]
+
+    config = json.loads(settings)
+    cap = int(config["cap"])
+    digest = hashlib.sha256()
+    state: dict[str, Any] = {"size": 0, "failure": "", "stopped": False, "truncated": False}
+    pending: list[str] = []
+    decoders = {
+        "o": codecs.getincrementaldecoder("utf-8")("replace"),
+        "i": codecs.getincrementaldecoder("utf-8")("replace"),
+    }
+
+    def write_out() -> None:
+        blob = "".join(pending).encode("ascii")
+        pending.clear()
+        view = memoryview(blob)
+        while view and not state["failure"]:
+            try:
+                n = os.write(fd, view)
             except InterruptedError:
                 continue
             except OSError as exc:
-                self._fail(f"writing it failed ({exc.strerror or exc})")
+                state["failure"] = f"writing it failed ({exc.strerror or exc})"
+                state["truncated"] = state["stopped"] = True
+                state["size"] = os.fstat(fd).st_size
                 return
-            self._hash.update(view[:n])
+            digest.update(view[:n])
             view = view[n:]
 
-    def _fail(self, why: str) -> None:
-        self.failure = why
-        self.truncated = True
-        self.stopped = True
-        self.size = os.fstat(self.fd).st_size if self.fd is not None else self.size
-        self._pending.clear()
-        self._pending_size = 0
+    def add(line: str) -> None:
+        pending.append(line)
+        state["size"] += len(line)  # ASCII: characters are bytes
 
-    def finish(self) -> dict[str, Any]:
-        """Close the recording; return the end record's fields for it (see ``audit.Record``)."""
-        if self.fd is None:
-            return self.fields()
-        if not self.stopped:
-            tail = self._out.decode(b"", final=True)
-            if tail:
-                self._event("o", tail)
-        self.flush()
+    def event(seconds: float, kind: str, text: str) -> None:
+        if not text or state["stopped"]:
+            return
+        line = f"[{seconds:.6f}, {quote(kind)}, {quote(text)}]\n"
+        if state["size"] + len(line) > cap - _MARKER_ROOM:
+            note = (
+                f"debugtool: the recording reached its limit of {cap} bytes; the rest of the "
+                "session was not recorded"
+            )
+            add(f'[{seconds:.6f}, "m", {quote(note)}]\n')
+            state["stopped"] = state["truncated"] = True
+            return
+        add(line)
+
+    add(json.dumps(config["header"]) + "\n")
+    head = struct.Struct("<dBI")
+    buffer = bytearray()
+    seconds = 0.0
+    while True:
         try:
-            os.fsync(self.fd)
-        except OSError as exc:
-            if not self.failure:
-                self._fail(f"it could not be synced to disk ({exc.strerror or exc})")
-        os.close(self.fd)
-        self.fd = None
-        return self.fields()
-
-    def fields(self) -> dict[str, Any]:
-        """Return ``recording``, ``recording_sha256``, ``recording_bytes``, ``recording_truncated``."""
-        return {
-            "recording": self.relative,
-            "recording_sha256": self._hash.hexdigest(),
-            "recording_bytes": self.size,
-            "recording_truncated": self.truncated,
-        }
+            chunk = os.read(pipe, 1 << 20)
+        except InterruptedError:
+            continue
+        if not chunk:
+            break
+        buffer += chunk
+        at = 0
+        while len(buffer) - at >= _HEAD_SIZE:
+            seconds, kind_byte, length = head.unpack_from(buffer, at)
+            if len(buffer) - at - _HEAD_SIZE < length:
+                break
+            data = bytes(buffer[at + _HEAD_SIZE : at + _HEAD_SIZE + length])
+            at += _HEAD_SIZE + length
+            kind = _KINDS.get(kind_byte, "o")
+            if kind == "r":
+                event(seconds, kind, data.decode("ascii", "replace"))
+            else:
+                event(seconds, kind, decoders[kind].decode(data))
+        del buffer[:at]
+        if sum(map(len, pending)) >= FLUSH_SIZE:
+            write_out()
+    for kind, decoder in decoders.items():
+        event(seconds, kind, decoder.decode(b"", final=True))
+    write_out()
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        state["failure"] = state["failure"] or f"it could not be synced ({exc.strerror or exc})"
+    os.close(fd)
+    report = {
+        "sha256": digest.hexdigest(),
+        "bytes": state["size"],
+        "truncated": state["truncated"],
+        "failure": state["failure"],
+    }
+    try:
+        os.write(answer, json.dumps(report).encode())
+    except OSError:
+        pass  # debugtool is gone (killed): the file is what it left
 
 
 def attach(
