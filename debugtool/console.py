@@ -1279,6 +1279,8 @@ def interact(console: Console, recorder: Recorder | None = None) -> int:
             recorder.text(f"{prompt}{printable(line)}\n")
         if line.strip():
             console.run_line(line)
+        if recorder is not None:
+            recorder.flush()  # the prompt waits: what the command printed goes to the file
     return 0
 
 

@@ -27,7 +27,8 @@ writer process of its own (``python -I -S``, started with the session, in its ow
 terminal signal reaches it) over a pipe. The writer decodes, escapes, caps, writes, hashes and,
 when the pipe closes, syncs the file and sends back its SHA-256, size and whether it was cut
 short. A debugtool killed with SIGKILL closes the pipe too: the writer still finishes the file
-with all it was given (at most 0.1 s of output, or 64 KiB, had not been handed over).
+with all it was given (the relays hand over what is buffered when the session has been
+quiet for 0.1 s: at most the output of the last 0.1 s can be missing).
 """
 
 from __future__ import annotations
@@ -223,6 +224,14 @@ class Recorder:
         if len(self._buffer) >= FLUSH_SIZE or now - self._sent_at >= FLUSH_AFTER:
             self.flush(now)
 
+    def idle_wait(self) -> int | None:
+        """Return how long (ms) the relay may wait idle before calling ``flush``; None: forever.
+
+        What a session printed last reaches the writer 0.1 s after it went quiet, so a
+        debugtool killed later still leaves it in the file.
+        """
+        return int(FLUSH_AFTER * 1000) if self._buffer else None
+
     def flush(self, now: float | None = None) -> None:
         """Hand what is buffered to the writer (blocks while its pipe is full)."""
         self._sent_at = time.monotonic() if now is None else now
@@ -367,6 +376,7 @@ def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
     import codecs
     import hashlib
     import json
+    import select
     import struct
     from json.encoder import encode_basestring_ascii as quote  # type: ignore[attr-defined]
 
@@ -417,6 +427,8 @@ def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
 
     add(json.dumps(config["header"]) + "\n")
     head = struct.Struct("<dBI")
+    waiting = select.poll()
+    waiting.register(pipe, select.POLLIN)
     buffer = bytearray()
     seconds = 0.0
     while True:
@@ -440,7 +452,9 @@ def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
             else:
                 event(seconds, kind, decoders[kind].decode(data))
         del buffer[:at]
-        if sum(map(len, pending)) >= FLUSH_SIZE:
+        # Out to the file at 64 KiB, or as soon as the relay has nothing more for now: the
+        # file follows a quiet session closely (``audit show`` of a session still running).
+        if sum(map(len, pending)) >= FLUSH_SIZE or not waiting.poll(0):
             write_out()
     for kind, decoder in decoders.items():
         event(seconds, kind, decoder.decode(b"", final=True))

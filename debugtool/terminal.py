@@ -159,12 +159,17 @@ def relay_pty(
         poller.register(done_fd, select.POLLIN)
     finished = False
     while True:
+        wait = recorder.idle_wait() if recorder is not None else None
         try:
-            events = poller.poll(50 if finished else None)
+            events = poller.poll(50 if finished else wait)
         except InterruptedError:
             continue
-        if not events and finished:
-            return
+        if not events:
+            if recorder is not None:
+                recorder.flush()  # quiet: what it printed last goes to the recording now
+            if finished:
+                return
+            continue
         for fd, _mask in events:
             if fd == master:
                 try:

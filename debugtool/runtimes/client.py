@@ -140,8 +140,15 @@ def run_client(runtime: str, command: list[str], request: ExecRequest, stdio: St
     pidfd = os.pidfd_open(proc.pid)
     relay = Relay(outputs, stdio.stdin if request.interactive else None, in_w, done_fd=pidfd)
     relay.on_tick, relay.tick = hold.tick, 0.1
-    if pty is not None:
-        relay.on_input = stdio.recorder.input if stdio.recorder is not None else None
+    if pty is not None and stdio.recorder is not None:
+        recorder = stdio.recorder
+        relay.on_input = recorder.input
+
+        def tick() -> None:
+            hold.tick()
+            recorder.flush()  # quiet for 0.1 s: what it printed last goes to the recording
+
+        relay.on_tick = tick
     signals = ignoring_interrupts(True) if request.tty else forwarding_signals(proc.pid)
     try:
         with signals, pty or _Nothing():

@@ -225,9 +225,11 @@ class DockerExec:
             poller.register(stdin, select.POLLIN)
         while True:
             try:
-                events = poller.poll()
+                events = poller.poll(recorder.idle_wait() if recorder is not None else None)
             except InterruptedError:
                 continue
+            if not events and recorder is not None:
+                recorder.flush()  # quiet: what it printed last goes to the recording now
             for fd, _mask in events:
                 if fd == sock.fileno():
                     try:

@@ -290,3 +290,46 @@ def test_an_exec_without_a_terminal_is_not_recorded(
     assert not (Path(where["DEBUGTOOL_AUDIT_LOG"]).parent / "recordings").exists()
     show = harness.run_cli("audit", "show", records[0]["session"], env=where)
     assert show.returncode == 125 and "has no recording" in show.stderr
+
+
+def writers_of(name: str) -> list[int]:
+    """Return the PIDs of recording writers whose header names the container ``name``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"write_events" in cmdline and name.encode() in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def test_a_killed_debugtool_still_leaves_a_whole_recording(
+    containers: harness.Containers, where: dict[str, str]
+) -> None:
+    started = containers.docker()
+    pane = Pane(debugtool(f"shell -q --mode ns docker:{started.name}"), where)
+    try:
+        pane.wait_for("/ #")
+        pane.type("echo before-$((3+4))-kill")
+        pane.wait_for("before-7-kill")
+        log = Path(where["DEBUGTOOL_AUDIT_LOG"])
+        (start,) = [json.loads(line) for line in log.read_text().splitlines()]
+        path = log.parent / f"recordings/{start['session']}.cast"
+        # Quiet for 0.1 s, the relay hands it over; the writer writes it out once idle.
+        harness.wait_for(lambda: b"before-7-kill" in path.read_bytes(), "it was not written")
+        assert writers_of(started.name)  # the session's writer runs
+        pane.type("echo after-$((3+4))-kill")
+        pane.wait_for("after-7-kill")
+        os.kill(start["debugtool_pid"], 9)
+        harness.wait_for(lambda: not writers_of(started.name), "the recording's writer stayed")
+    finally:
+        pane.close()
+    assert len(log.read_text().splitlines()) == 1  # killed: no end record
+    # The writer finished the file with what it was given: every line whole.
+    events = [json.loads(line) for line in path.read_text().splitlines()[1:]]
+    assert "echo before-$((3+4))-kill" in "".join(e[2] for e in events)
+    show = harness.run_cli("audit", "show", start["session"][:10], env=where)
+    assert show.returncode == 0 and "before-7-kill" in show.stdout, show.stderr
