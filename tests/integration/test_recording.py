@@ -1,4 +1,5 @@
-"""Session recordings end to end: real shells in tmux, in ns mode, Docker's runtime mode and podman.
+"""Session recordings end to end: real shells in tmux, in ns mode and in runtime mode on Docker
+(its Engine API), podman, runc and containerd (their clients).
 
 Each session types three commands whose output differs from what was typed (``echo A$((1+1))B``
 prints ``A2B``) and a password with echo off (``read -s``). The recording must hold the
@@ -129,13 +130,23 @@ def shell_session(target: str, mode: str, where: dict[str, str]) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("runtime", "mode"), [("docker", "ns"), ("docker", "runtime"), ("podman", "runtime")]
+    ("runtime", "mode"),
+    [
+        ("docker", "ns"),
+        ("docker", "runtime"),  # the Engine API's hijacked stream
+        ("podman", "runtime"),  # the runtime's client on a pty of debugtool's
+        ("runc", "runtime"),
+        ("containerd", "runtime"),  # ctr task exec --tty
+    ],
 )
 def test_a_shell_session_is_recorded_replayed_and_shown(
     containers: harness.Containers, where: dict[str, str], runtime: str, mode: str
 ) -> None:
-    started = containers.docker() if runtime == "docker" else containers.podman()
-    record = shell_session(f"{runtime}:{started.name}", mode, where)
+    started = getattr(containers, runtime)()
+    target = f"{runtime}:{started.name}"
+    if runtime == "containerd":
+        target = f"containerd:{harness.CTR_NAMESPACE}/{started.name}"
+    record = shell_session(target, mode, where)
     assert record["mode"] == mode and record["tty"] is True and record["exit_code"] == 0
 
     base = Path(where["DEBUGTOOL_AUDIT_LOG"]).parent
