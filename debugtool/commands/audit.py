@@ -22,7 +22,10 @@ def register(sub: SubcommandsLike) -> None:
         "shell or trace), in which exec mode, with what exit code and command. A session "
         "still running shows 'running'; one whose debugtool was killed before it could record "
         "the end shows 'never ended'. --json gives every field of each session. The log is "
-        "/var/log/debugtool/audit.jsonl unless DEBUGTOOL_AUDIT_LOG names another file.",
+        "/var/log/debugtool/audit.jsonl unless DEBUGTOOL_AUDIT_LOG names another file. "
+        "Without a SUBCOMMAND it lists the sessions. Interactive sessions are recorded beside "
+        "the log (recordings/SESSION.cast): 'audit replay ID' plays one back, 'audit show ID' "
+        "prints it as text.",
     )
     p.add_argument("--target", metavar="T", help="only entries for this container (id or name)")
     p.add_argument(
@@ -43,7 +46,7 @@ def _actions(p: Any) -> Any:
     if not hasattr(p, "add_subparsers"):
         p.plain = False
         return None
-    return p.add_subparsers(dest="audit_action", metavar="ACTION", required=False)
+    return p.add_subparsers(dest="audit_action", metavar="SUBCOMMAND", required=False)
 
 
 def run(args: argparse.Namespace) -> int:

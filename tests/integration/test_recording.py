@@ -344,3 +344,32 @@ def test_a_killed_debugtool_still_leaves_a_whole_recording(
     assert "echo before-$((3+4))-kill" in "".join(e[2] for e in events)
     show = harness.run_cli("audit", "show", start["session"][:10], env=where)
     assert show.returncode == 0 and "before-7-kill" in show.stdout, show.stderr
+
+
+def test_the_tuis_shell_is_recorded(containers: harness.Containers, where: dict[str, str]) -> None:
+    """The TUI's ``e`` runs ``debugtool shell`` on the real terminal: recorded like any shell."""
+    started = containers.docker()
+    tui = Pane(debugtool("tui"), where, width=120)
+    try:
+        tui.wait_for(started.name)
+        tui.wait_for("? Help")
+        tmux("send-keys", "-t", tui.name, "/")
+        tui.wait_for("filter containers")
+        tmux("send-keys", "-t", tui.name, "-l", started.name)
+        tmux("send-keys", "-t", tui.name, "Enter")
+        tui.wait_for(f"1 match '{started.name}'")
+        tmux("send-keys", "-t", tui.name, "e")
+        tui.wait_for("/ #")
+        tui.type("echo from-the-tui-$((2*21))")
+        tui.wait_for("from-the-tui-42")
+        tui.type("exit")
+        tui.wait_for(f"1 match '{started.name}'")  # back in the TUI
+        tmux("send-keys", "-t", tui.name, "q")
+        harness.wait_for(tui.dead, "q did not quit the TUI")
+    finally:
+        tui.close()
+    (record,) = end_records(where)
+    assert record["target_id"] == started.id and record["tty"] is True
+    path = Path(where["DEBUGTOOL_AUDIT_LOG"]).parent / record["recording"]
+    assert record["recording_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert "from-the-tui-42" in path.read_text()
