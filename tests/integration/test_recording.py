@@ -373,3 +373,31 @@ def test_the_tuis_shell_is_recorded(containers: harness.Containers, where: dict[
     path = Path(where["DEBUGTOOL_AUDIT_LOG"]).parent / record["recording"]
     assert record["recording_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert "from-the-tui-42" in path.read_text()
+
+
+def test_ctrl_c_stops_a_replay_cleanly(where: dict[str, str], monkeypatch) -> None:
+    from debugtool import audit, config, recording
+
+    for key, value in where.items():
+        monkeypatch.setenv(key, value)
+    config.reset()
+    session = audit.Session(audit.Record(action="exec", target_name="web", tty=True))
+    session.start()
+    recorder = recording.attach(session, (24, 80))
+    assert recorder is not None
+    recorder.output(b"\x1b[1mfirst-line\r\n")
+    time.sleep(0.3)  # a pause, replayed 1,000 times as long
+    recorder.output(b"second-line\r\n")
+    session.end(0)
+    config.reset()
+    pane = Pane(debugtool(f"audit replay --speed 0.001 {session.record.session}"), where)
+    try:
+        pane.wait_for("first-line")
+        tmux("send-keys", "-t", pane.name, "C-c")
+        harness.wait_for(pane.dead, "Ctrl-C did not stop the replay")
+        shown = pane.screen()
+        status = tmux("display", "-p", "-t", pane.name, "#{pane_dead_status}").stdout.strip()
+    finally:
+        pane.close()
+    assert "replay stopped" in shown and "second-line" not in shown and "Traceback" not in shown
+    assert status == "130"
