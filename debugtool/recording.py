@@ -28,7 +28,9 @@ terminal signal reaches it) over a pipe. The writer decodes, escapes, caps, writ
 when the pipe closes, syncs the file and sends back its SHA-256, size and whether it was cut
 short. A debugtool killed with SIGKILL closes the pipe too: the writer still finishes the file
 with all it was given (the relays hand over what is buffered when the session has been
-quiet for 0.1 s: at most the output of the last 0.1 s can be missing).
+quiet for 0.1 s: at most the output of the last 0.1 s can be missing). A writer that falls
+16 MiB behind slows the relay to its pace; one that takes nothing for 5 s (a hung disk) ends the
+recording, with a marker, not the session.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from debugtool.errors import DebugtoolError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections import deque
     from typing import Any
 
 DIRECTORY = "recordings"
@@ -49,13 +52,17 @@ DEFAULT_LIMIT = 64 << 20
 SMALLEST_LIMIT = 4096
 FLUSH_SIZE = 64 << 10
 FLUSH_AFTER = 0.1
+#: How far the writer may fall behind the relay before the recording is given up.
+BACKLOG_LIMIT = 16 << 20
+#: How long a writer that is behind may take nothing before it is given up (a hung disk).
+WRITER_STALL = 5.0
 #: Room kept under the cap for the marker event.
 _MARKER_ROOM = 200
 #: How long ``finish`` waits for the writer to finish the file before giving up on it.
-WRITER_PATIENCE = 60.0
+WRITER_PATIENCE = 30.0
 #: A frame's head: seconds since the start (float64), kind (one byte), length (uint32).
 _HEAD_SIZE = 13
-_KINDS = {b"o"[0]: "o", b"i"[0]: "i", b"r"[0]: "r"}
+_KINDS = {b"o"[0]: "o", b"i"[0]: "i", b"r"[0]: "r", b"m"[0]: "m"}
 
 
 class RecordingUnavailable(DebugtoolError):
@@ -130,6 +137,7 @@ class Recorder:
     def __init__(self, pipe: int, result: int, writer: int, relative: str, cap: int,
                  record_input: bool = False) -> None:  # fmt: skip
         import struct
+        from collections import deque
 
         self.pipe: int | None = pipe
         self.result = result
@@ -144,6 +152,12 @@ class Recorder:
         self._buffer = bytearray()
         self._sent_at = self.started
         self._head = struct.Struct("<dBI").pack
+        self._lost = False  # the writer fell behind: the rest is not recorded
+        #: The sizes of the frames in the buffer, the first one's less what was already sent:
+        #: a frame half through the pipe is finished before anything else goes.
+        self._sizes: deque[int] = deque()
+        self._partial = False
+        os.set_blocking(pipe, False)
 
     @classmethod
     def create(
@@ -221,6 +235,7 @@ class Recorder:
         now = time.monotonic()
         self._buffer += self._head(now - self.started, kind, len(data))
         self._buffer += data
+        self._sizes.append(_HEAD_SIZE + len(data))
         if len(self._buffer) >= FLUSH_SIZE or now - self._sent_at >= FLUSH_AFTER:
             self.flush(now)
 
@@ -233,30 +248,88 @@ class Recorder:
         return int(FLUSH_AFTER * 1000) if self._buffer else None
 
     def flush(self, now: float | None = None) -> None:
-        """Hand what is buffered to the writer (blocks while its pipe is full)."""
+        """Hand what is buffered to the writer, as much as its pipe takes now.
+
+        A writer more than ``BACKLOG_LIMIT`` behind is waited for; one that takes nothing for
+        ``WRITER_STALL`` seconds (a hung disk) ends the recording rather than the session.
+        """
         self._sent_at = time.monotonic() if now is None else now
         if not self._buffer or self.pipe is None:
             return
-        view = memoryview(self._buffer)
         try:
-            while view:
+            while self._buffer:
                 try:
-                    view = view[os.write(self.pipe, view) :]
+                    self._sent(os.write(self.pipe, self._buffer))
                 except InterruptedError:
                     continue
+        except BlockingIOError:  # the pipe is full: the rest goes with the next flush
+            if len(self._buffer) > BACKLOG_LIMIT and not self._catch_up():
+                # Given up: all but the rest of a frame the writer has begun to read.
+                keep = self._sizes[0] if self._partial else 0
+                del self._buffer[keep:]
+                self._sizes.clear()
+                if keep:
+                    self._sizes.append(keep)
+                self.stopped = True
+                self.failure = (
+                    f"its writer took nothing for {WRITER_STALL:g} s (a hung disk?), so the "
+                    "rest of the session was not recorded"
+                )
+                self._lost = True
         except OSError as exc:  # the writer is gone (EPIPE): nothing more can be recorded
+            self._buffer.clear()
+            self._sizes.clear()
             self.failure = f"its writer stopped ({exc.strerror or exc})"
             self.stopped = True
-        finally:
-            view.release()
-            self._buffer.clear()
+
+    def _catch_up(self, down_to: int | None = None) -> bool:
+        """Wait for a writer that is behind (slowing the session to its pace) until no more
+        than ``down_to`` bytes wait; False when it takes nothing for ``WRITER_STALL`` seconds
+        (hung): then it is given up."""
+        import select
+
+        assert self.pipe is not None
+        if down_to is None:
+            down_to = BACKLOG_LIMIT // 2
+        poller = select.poll()
+        poller.register(self.pipe, select.POLLOUT)
+        while len(self._buffer) > down_to:
+            if not poller.poll(int(WRITER_STALL * 1000)):
+                return False
+            try:
+                self._sent(os.write(self.pipe, self._buffer))
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                return False
+        return True
+
+    def _sent(self, n: int) -> None:
+        """Drop the ``n`` bytes the pipe took from the buffer, keeping count of frames."""
+        del self._buffer[:n]
+        sizes = self._sizes
+        while n and sizes:
+            if n >= sizes[0]:
+                n -= sizes.popleft()
+                self._partial = False
+            else:
+                sizes[0] -= n
+                n, self._partial = 0, True
 
     # -- the end ------------------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
         """Close the recording; return the end record's fields for it (see ``audit.Record``)."""
         if self.pipe is None:
             return self._fields
+        if self._lost:  # the writer marks where the recording stops
+            note = self.failure.encode()
+            self._buffer += self._head(time.monotonic() - self.started, 109, len(note)) + note
+            self._sizes.append(_HEAD_SIZE + len(note))
         self.flush()
+        if self._buffer and not self._catch_up(0):
+            self.failure = self.failure or (
+                f"its writer took nothing for {WRITER_STALL:g} s (a hung disk?)"
+            )
         os.close(self.pipe)
         self.pipe = None
         self.stopped = True
@@ -264,14 +337,13 @@ class Recorder:
 
         answer = _read_answer(self.result, WRITER_PATIENCE)
         os.close(self.result)
-        if answer is None:
-            try:
-                os.kill(self.writer, 9)
-            except OSError:
-                pass
         try:
-            os.waitpid(self.writer, 0)
-        except ChildProcessError:
+            if answer is None:  # hung (a disk that does not answer): left to finish on its own
+                os.kill(self.writer, 9)
+                os.waitpid(self.writer, os.WNOHANG)
+            else:
+                os.waitpid(self.writer, 0)
+        except OSError:
             pass
         try:
             report = jsonc.loads(answer) if answer else {}
@@ -447,7 +519,12 @@ def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
             data = bytes(buffer[at + _HEAD_SIZE : at + _HEAD_SIZE + length])
             at += _HEAD_SIZE + length
             kind = _KINDS.get(kind_byte, "o")
-            if kind == "r":
+            if kind == "m":  # debugtool gave up recording: say where, and record no more
+                note = "debugtool: " + data.decode("utf-8", "replace")
+                if not state["stopped"]:
+                    add(f'[{seconds:.6f}, "m", {quote(note)}]\n')
+                state["stopped"] = state["truncated"] = True
+            elif kind == "r":
                 event(seconds, kind, data.decode("ascii", "replace"))
             else:
                 event(seconds, kind, decoders[kind].decode(data))

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -267,3 +268,31 @@ def test_a_session_without_a_terminal_has_no_recording(log: Path) -> None:
     entry = audit.Record(action="exec", session="abc", argv=["true"])
     with pytest.raises(replay.RecordingNotFound, match="has no recording"):
         replay.path_of(entry)
+
+
+def test_a_hung_writer_ends_the_recording_not_the_session(
+    log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signal
+
+    monkeypatch.setattr(recording, "BACKLOG_LIMIT", 256 << 10)
+    monkeypatch.setattr(recording, "WRITER_STALL", 0.5)
+    rec = recording.Recorder.create("hung", None)
+    rec.output(b"before the disk hung\r\n")
+    rec.flush()
+    time.sleep(0.3)  # let the writer take it before it is stopped
+    os.kill(rec.writer, signal.SIGSTOP)  # as a writer in a disk that does not answer
+    try:
+        chunk = b"y" * 65535 + b"\n"
+        for _ in range(64):  # 4 MiB: more than the pipe and the backlog hold
+            rec.output(chunk)
+        assert rec.stopped and "took nothing" in rec.failure
+        rec.output(b"after")  # recording has stopped; the session goes on
+    finally:
+        os.kill(rec.writer, signal.SIGCONT)
+    fields = rec.finish()
+    assert fields["recording_truncated"] is True
+    events = lines(log.parent / "recordings" / "hung.cast")[1:]
+    assert events[0][2] == "before the disk hung\r\n"
+    assert events[-1][1] == "m" and "took nothing" in events[-1][2]
+    assert "after" not in "".join(e[2] for e in events)
