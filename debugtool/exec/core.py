@@ -148,12 +148,12 @@ def _run(
         )
     )
     session.start()  # on record before anything runs; if it cannot be written, nothing runs
-    if request.tty:
-        stdio = _recorded(session, stdio)
     code = EXIT_TOOL
     error: DebugtoolError | None = None
     interrupted = ""
     try:
+        if request.tty:
+            stdio = _recorded(session, stdio)
         with _stopped_by_signals():
             if report is not None:
                 report(plan.context)
