@@ -51,6 +51,8 @@ DEFAULT_LIMIT = 64 << 20
 #: Below this a cap would not hold a header and a screenful: refused as a misconfiguration.
 SMALLEST_LIMIT = 4096
 FLUSH_SIZE = 64 << 10
+#: The most one event holds (the relays read 64 KiB at a time; the console writes more at once).
+FRAME_LIMIT = 64 << 10
 FLUSH_AFTER = 0.1
 #: How far the writer may fall behind the relay before the recording is given up.
 BACKLOG_LIMIT = 16 << 20
@@ -232,6 +234,10 @@ class Recorder:
             self._frame(114, f"{size[1]}x{size[0]}".encode())  # "r"
 
     def _frame(self, kind: int, data: bytes) -> None:
+        if len(data) > FRAME_LIMIT:  # one event line stays small enough to read back
+            for at in range(0, len(data), FRAME_LIMIT):
+                self._frame(kind, data[at : at + FRAME_LIMIT])
+            return
         now = time.monotonic()
         self._buffer += self._head(now - self.started, kind, len(data))
         self._buffer += data

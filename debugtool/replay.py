@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
     from debugtool.audit import Record
 
-#: Past this a line of a recording is not read (debugtool writes none longer than ~400 KiB).
+#: Past this a line of a recording is not read (debugtool writes none longer than ~400 KiB:
+#: 64 KiB of output, each byte at most six when escaped).
 LINE_LIMIT = 4 << 20
 
 
@@ -131,8 +132,8 @@ def read(f: BinaryIO, where: str) -> tuple[dict[str, Any], Iterator[tuple[float,
     """Return a recording's header and an iterator of its events ``(seconds, kind, text)``.
 
     Raises ``BadRecording`` when the first line is not an asciicast v2 header. A malformed
-    event line is skipped (``skipped`` on the iterator's owner is not kept: the events that
-    parse are what there is to show).
+    event line (an edited file, a line cut by a full disk) is skipped: the events that parse
+    are what there is to show, and ``audit verify`` is what judges the file.
     """
     from debugtool import jsonc
 

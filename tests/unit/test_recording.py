@@ -296,3 +296,15 @@ def test_a_hung_writer_ends_the_recording_not_the_session(
     assert events[0][2] == "before the disk hung\r\n"
     assert events[-1][1] == "m" and "took nothing" in events[-1][2]
     assert "after" not in "".join(e[2] for e in events)
+
+
+def test_a_large_write_is_split_into_events_that_read_back(log: Path) -> None:
+    rec = recording.Recorder.create("large", None)
+    text = "\u00e9" * (300 << 10)  # 600 KiB of two-byte characters, split mid-character
+    rec.text(text)
+    rec.finish()
+    path = log.parent / "recordings" / "large.cast"
+    with path.open("rb") as f:
+        _, events = replay.read(f, str(path))
+        events = list(events)
+    assert len(events) >= 9 and "".join(e[2] for e in events) == text
