@@ -103,8 +103,8 @@ class Record:
     duration: float | None = None
     error: str = ""
     details: dict[str, Any] = field(default_factory=dict)
-    # the session's terminal recording (asciicast), relative to the log's directory
-    recording: str = ""
+    # the session's recording (interactive sessions; see debugtool.recording), end records
+    recording: str = ""  # relative to the audit log's directory: recordings/SESSION.cast
     recording_sha256: str = ""
     recording_bytes: int = 0
     recording_truncated: bool = False
@@ -462,6 +462,8 @@ class Session:
         self.record.session = self.record.session or os.urandom(8).hex()
         self.started = time.monotonic()
         self.open = False
+        #: The session's ``recording.Recorder``; ``end`` finishes it and puts its hash on record.
+        self.recorder: Any = None
 
     def start(self) -> None:
         """Write the start record. Raises ``AuditUnavailable``: then nothing may run."""
@@ -478,6 +480,15 @@ class Session:
         self.record.details.update(details)
         self.record.time = ""
         self.open = False
+        if self.recorder is not None:
+            for key, value in self.recorder.finish().items():
+                setattr(self.record, key, value)
+            if self.recorder.failure:
+                sys.stderr.write(
+                    f"debugtool: warning: the session's recording is incomplete: "
+                    f"{self.recorder.failure}.\n"
+                )
+            self.recorder = None
         try:
             write(self.record)
         except AuditUnavailable as exc:

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from prompt_toolkit.completion import CompleteEvent, Completion
     from prompt_toolkit.document import Document
 
+    from debugtool.recording import Recorder
     from debugtool.storage import StoppedRoot
     from debugtool.target import Target
 
@@ -1279,8 +1280,12 @@ def history_path() -> str:
     return os.path.join(state, "debugtool", "console_history")
 
 
-def interact(console: Console) -> int:
-    """Run the prompt until ``exit`` or Ctrl-D; return 0."""
+def interact(console: Console, recorder: Recorder | None = None) -> int:
+    """Run the prompt until ``exit`` or Ctrl-D; return 0.
+
+    ``recorder`` (the session's recording) gets the banner, each prompt with the line typed
+    at it, and what the commands print (not prompt-toolkit's drawing: menus, the toolbar).
+    """
     try:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.completion import Completer, Completion
@@ -1329,15 +1334,40 @@ def interact(console: Console) -> int:
     if console.stopped:
         console.out.write(printable(cast("StoppedRoot", console.target).describe()) + "\n")
     while not console.done:
+        prompt = f"{printable(c.name)}:{printable(console.cwd)}> "
         try:
-            line = session.prompt(f"{printable(c.name)}:{printable(console.cwd)}> ")
+            line = session.prompt(prompt)
         except KeyboardInterrupt:
             continue
         except EOFError:
             break
+        if recorder is not None:
+            recorder.text(f"{prompt}{printable(line)}\n")
         if line.strip():
             console.run_line(line)
+        if recorder is not None:
+            recorder.flush()  # the prompt waits: what the command printed goes to the file
     return 0
+
+
+class _Recorded(io.TextIOBase):
+    """A text stream that writes to the terminal's and copies what it writes to a recording."""
+
+    def __init__(self, stream: TextIO, recorder: Recorder) -> None:
+        super().__init__()
+        self.stream = stream
+        self.recorder = recorder
+
+    def write(self, text: str) -> int:
+        self.stream.write(text)
+        self.recorder.text(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
 
 
 def run(
@@ -1345,13 +1375,24 @@ def run(
     commands: str | None = None,
     show_secrets: bool = False,
     reason: str = "",
+    recorder: Recorder | None = None,
 ) -> int:
     """Run a console on ``target``: the ``commands`` line without a prompt, or interactively.
-    ``reason`` (the session's --reason) goes with every exec and trace it runs.
+    ``reason`` (the session's --reason) goes with every exec and trace it runs; ``recorder``
+    (interactive only) records what the console shows.
 
     On a stopped container, a script's (or piped input's) first line on standard error says
     that its files come from storage and that it has no processes.
     """
+    if recorder is not None and commands is None:
+        console = Console(
+            target,
+            out=cast("TextIO", _Recorded(sys.stdout, recorder)),
+            err=cast("TextIO", _Recorded(sys.stderr, recorder)),
+            show_secrets=show_secrets,
+            reason=reason,
+        )
+        return interact(console, recorder)
     console = Console(target, show_secrets=show_secrets, reason=reason)
     if console.stopped and (commands is not None or not sys.stdin.isatty()):
         console._error(cast("StoppedRoot", target).describe())

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from types import FrameType
     from typing import Any
 
+    from debugtool.recording import Recorder
+
 #: Signals after which raw mode must still be restored (the handler turns them into SystemExit).
 _RESTORE_ON = (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
@@ -135,11 +137,19 @@ def write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-def relay_pty(master: int, stdin: int | None, stdout: int, done_fd: int | None = None) -> None:
+def relay_pty(
+    master: int,
+    stdin: int | None,
+    stdout: int,
+    done_fd: int | None = None,
+    recorder: Recorder | None = None,
+) -> None:
     """Copy ``stdin`` to the pty ``master`` and the master's output to ``stdout``.
 
     Returns when the pty has no writer left (EIO on read) or, after ``done_fd`` (a pidfd of the
     process that owns the session) becomes readable, once the master has nothing more to read.
+    ``recorder`` (the session's recording) gets what was written to ``stdout`` and read from
+    ``stdin``.
     """
     poller = select.poll()
     poller.register(master, select.POLLIN)
@@ -149,12 +159,17 @@ def relay_pty(master: int, stdin: int | None, stdout: int, done_fd: int | None =
         poller.register(done_fd, select.POLLIN)
     finished = False
     while True:
+        wait = recorder.idle_wait() if recorder is not None else None
         try:
-            events = poller.poll(50 if finished else None)
+            events = poller.poll(50 if finished else wait)
         except InterruptedError:
             continue
-        if not events and finished:
-            return
+        if not events:
+            if recorder is not None:
+                recorder.flush()  # quiet: what it printed last goes to the recording now
+            if finished:
+                return
+            continue
         for fd, _mask in events:
             if fd == master:
                 try:
@@ -166,6 +181,8 @@ def relay_pty(master: int, stdin: int | None, stdout: int, done_fd: int | None =
                 if not data:
                     return
                 write_all(stdout, data)
+                if recorder is not None:
+                    recorder.output(data)
             elif fd == stdin:
                 try:
                     data = os.read(stdin, 65536)
@@ -176,6 +193,8 @@ def relay_pty(master: int, stdin: int | None, stdout: int, done_fd: int | None =
                     stdin = None
                     continue
                 write_all(master, data)
+                if recorder is not None:
+                    recorder.input(data)
             elif fd == done_fd:
                 poller.unregister(done_fd)
                 finished = True
@@ -211,6 +230,8 @@ class Relay:
         #: Called with no argument when the poll has been idle for ``tick`` seconds.
         self.on_tick: Callable[[], None] | None = None
         self.tick: float | None = None
+        #: Called with what was read from ``stdin`` (a session's recording of the input).
+        self.on_input: Callable[[bytes], None] | None = None
 
     def run(self) -> None:
         import time
@@ -273,6 +294,8 @@ class Relay:
                             self.close_stdin()
                         continue
                     pending += data
+                    if self.on_input is not None:
+                        self.on_input(data)
                     poller.unregister(fd)  # read no more until this is written
                     assert self.to_stdin is not None
                     poller.register(self.to_stdin, select.POLLOUT)

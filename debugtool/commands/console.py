@@ -29,7 +29,9 @@ def register(sub: SubcommandsLike) -> None:
         "is no '>': nothing is written on the host or in the container. 'exec', 'trace' and "
         "'bundle' go through debugtool's audited paths. Tab completes commands, container "
         "paths, PIDs and syscall names; history is kept per user. The session is written to "
-        "the audit log (action console), with --reason when given.",
+        "the audit log (action console), with --reason when given; an interactive console's "
+        "screen (the prompts, the commands typed at them and what they print) is recorded like "
+        "a shell ('debugtool audit replay ID').",
     )
     p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
     p.add_argument(
@@ -53,6 +55,8 @@ def register(sub: SubcommandsLike) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the console as one audited session (action "console"): a start record before the
     prompt, an end record with its exit status however it ends (SIGKILL excepted)."""
+    import sys
+
     from debugtool import audit, console
     from debugtool.commands import open_source
     from debugtool.errors import DebugtoolError
@@ -65,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     with open_source(args) as source:
         assert isinstance(source, LiveSource)  # the console reads a live container's files
         container = source.find(args.target)
+        interactive = args.commands is None and sys.stdin.isatty()
         session = audit.Session(
             audit.Record(
                 action="console",
@@ -72,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
                 target_name=container.name,
                 runtime=container.runtime,
                 interactive=args.commands is None,
+                tty=interactive,
                 reason=reason,
                 details={"commands": args.commands} if args.commands is not None else {},
             )
@@ -79,6 +85,12 @@ def run(args: argparse.Namespace) -> int:
         session.start()  # on record before the prompt; if it cannot be written, no console
         code, error = 125, ""
         try:
+            recorder = None
+            if interactive:  # the screen of an interactive console is recorded like a shell's
+                from debugtool import recording
+                from debugtool.terminal import get_winsize
+
+                recorder = recording.attach(session, get_winsize(0) or get_winsize(1))
             with _stopped_by_signals():
                 if container.status not in ("running", "paused"):
                     # Stopped (exited, created): its files, read-only from the runtime's storage.
@@ -90,6 +102,7 @@ def run(args: argparse.Namespace) -> int:
                             commands=args.commands,
                             show_secrets=args.show_secrets,
                             reason=reason,
+                            recorder=recorder,
                         )
                 else:
                     code = console.run(
@@ -97,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
                         commands=args.commands,
                         show_secrets=args.show_secrets,
                         reason=reason,
+                        recorder=recorder,
                     )
         except DebugtoolError as exc:
             code, error = exc.exit_code, exc.message

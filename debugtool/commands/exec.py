@@ -78,6 +78,13 @@ def add_exec_options(p: OptionsLike, shell: bool = False) -> None:
         "prints is the command's)",
     )
     add_reason_option(p, "session")
+    p.add_argument(
+        "--record-input",
+        action="store_true",
+        help="with a terminal (-t, shell): also record what is typed in the session's recording, "
+        "passwords typed without echo included (off by default: only what the session shows "
+        "is recorded; see 'debugtool audit replay')",
+    )
     # The old spelling of --context-json, kept working for scripts; it warns.
     p.add_argument("--json", action="store_true", dest="json_alias", help=hidden_help(p))
 
@@ -280,5 +287,6 @@ def run(args: argparse.Namespace) -> int:
             report=report_context(args),
             early=early,
             reason=reason,
+            record_input=args.record_input,
         )
     return result.exit_code

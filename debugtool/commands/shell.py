@@ -25,7 +25,8 @@ def register(sub: SubcommandsLike) -> None:
         "host tools (strace, tcpdump, curl, ss, ip, lsof, ps where the host has them, or the "
         "--tool list) with their libraries, read-only at /.debugtool. Without a /bin/sh of the "
         "container's, the shell is busybox's. The session is written to the audit log, "
-        "with --reason when given.",
+        "with --reason when given, and recorded (what it shows, not what is typed unless "
+        "--record-input): 'debugtool audit replay ID' plays it back.",
     )
     add_exec_options(p, shell=True)
     p.add_argument("target", metavar="TARGET", help=TARGET_HELP)
@@ -102,5 +103,6 @@ def run(args: argparse.Namespace) -> int:
             discovery=found,
             report=report_context(args),
             reason=reason,
+            record_input=args.record_input,
         )
     return result.exit_code

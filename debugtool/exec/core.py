@@ -58,6 +58,7 @@ def exec_in(
     stderr: int = 2,
     early: EarlyJoiner | None = None,
     reason: str = "",
+    record_input: bool = False,
 ) -> ExecResult:
     """Run ``argv`` in ``target`` and return its result; on record from start to end.
 
@@ -72,6 +73,8 @@ def exec_in(
     Toolbox mode mounts ``tools`` (a host directory) or busybox with the host programs
     ``host_tools`` (None: the default set the host has; see ``debugtool.toolbox.stage``).
     ``reason`` is recorded in the session's audit records (the caller enforces the policy).
+    A session with a terminal is recorded (``debugtool.recording``): its output, and what is
+    typed too with ``record_input``.
 
     Raises ``UsageError``, ``ContainerGone``, ``AuditUnavailable`` (the audit log cannot be
     written: nothing ran), ``ExecUnsupported`` (125), ``CommandNotInvokable`` (126) or
@@ -94,7 +97,7 @@ def exec_in(
             env=dict(env or {}),
             privileged=privileged,
         )
-        stdio = Stdio(stdin, stdout, stderr)
+        stdio = Stdio(stdin, stdout, stderr, record_input=record_input)
         if mode == "runtime" and early is not None:
             early.cancel()
             early = None
@@ -153,6 +156,8 @@ def _run(
     error: DebugtoolError | None = None
     interrupted = ""
     try:
+        if request.tty:
+            stdio = _recorded(session, stdio)
         with _stopped_by_signals():
             if report is not None:
                 report(plan.context)
@@ -186,6 +191,20 @@ def _run(
     if error is not None:
         raise error
     return ExecResult(code, session.record.duration or 0.0, plan.context)
+
+
+def _recorded(session: Any, stdio: Stdio) -> Stdio:
+    """Return ``stdio`` with the session's recorder (a terminal session is recorded).
+
+    Imported here only: an exec without a terminal never loads the recording code.
+    """
+    from debugtool import recording
+    from debugtool.record import replace
+    from debugtool.terminal import get_winsize
+
+    size = get_winsize(stdio.stdin) or get_winsize(stdio.stdout)
+    recorder = recording.attach(session, size, stdio.record_input)
+    return stdio if recorder is None else replace(stdio, recorder=recorder)
 
 
 class _stopped_by_signals:  # noqa: N801 - a context manager: with _stopped_by_signals()

@@ -343,17 +343,18 @@ def _wait_joiner(
         try:
             if master is not None:
                 size = terminal.get_winsize(stdio.stdin)
-                with (
-                    terminal.raw_mode(stdio.stdin),
-                    terminal.on_resize(
-                        lambda: terminal.set_winsize(
-                            master, terminal.get_winsize(stdio.stdin) or (24, 80)
-                        )
-                    ),
-                ):
+                recorder = stdio.recorder
+
+                def resized() -> None:
+                    size = terminal.get_winsize(stdio.stdin) or (24, 80)
+                    terminal.set_winsize(master, size)
+                    if recorder is not None:
+                        recorder.resize(size)
+
+                with terminal.raw_mode(stdio.stdin), terminal.on_resize(resized):
                     if size:
                         terminal.set_winsize(master, size)
-                    terminal.relay_pty(master, relay_stdin, stdio.stdout, pidfd)
+                    terminal.relay_pty(master, relay_stdin, stdio.stdout, pidfd, recorder)
             else:
                 outputs = {
                     pipes["stdout"]: terminal.writer(stdio.stdout),

@@ -15,7 +15,7 @@ from debugtool.record import field, record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from typing import ClassVar
+    from typing import Any, ClassVar
 
 
 @record
@@ -33,11 +33,18 @@ class ExecRequest:
 
 @record(frozen=True)
 class Stdio:
-    """The descriptors an exec relays: the operator's side, never handed to the container."""
+    """The descriptors an exec relays: the operator's side, never handed to the container.
+
+    ``recorder`` (a ``debugtool.recording.Recorder``, terminal sessions only) gets a copy of
+    everything the relay writes to ``stdout``, and of what it reads from ``stdin`` when
+    ``record_input`` is set (the recorder checks).
+    """
 
     stdin: int = 0
     stdout: int = 1
     stderr: int = 2
+    recorder: Any = None
+    record_input: bool = False
 
 
 class Runtime(ABC):

@@ -98,12 +98,12 @@ def run_client(
     and environment alone. The user can ptrace a process of theirs, so with ``-t`` such a
     client gets a pty of debugtool's, never the operator's terminal.
 
+    With ``request.tty`` the client runs on a pty of debugtool's (``_client_pty``), relayed
+    to the operator's terminal in raw mode and recorded, as the other exec paths are.
     Raises ``ExecUnsupported`` when the client is not installed, and ``start_failure``'s error
     when the client could not start the command.
     """
     _libc()  # loaded before the fork (see _die_with_parent)
-    if as_user is not None and request.tty:
-        return _run_client_pty(runtime, command, request, stdio, as_user)
     import subprocess
 
     from debugtool.terminal import Relay, writer
@@ -111,20 +111,30 @@ def run_client(
     in_r, in_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     out_r = out_w = None
-    if not request.tty:
-        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    # As another user (a rootless podman's owner, who may ptrace the client) a pty of
+    # debugtool's even without the operator's terminal: never the operator's own descriptors.
+    pty = _client_pty(stdio, force=as_user is not None) if request.tty else None
+    if pty is None:
+        if not request.tty:
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    else:
+        os.close(in_r)
+        os.close(in_w)
+        in_r, in_w, out_r = pty.slave, os.dup(pty.master), pty.master
     try:
         # The runtime's client dies with debugtool (exec's watchdog handles the command itself).
         # Without a terminal the client gets a process group of its own, so a signal meant for
-        # the session reaches it once, forwarded by debugtool; with -t it must stay in the
-        # terminal's foreground group to read it (the terminal is raw: Ctrl-C is a byte).
+        # the session reaches it once, forwarded by debugtool; with -t it gets a session of its
+        # own with debugtool's pty as its controlling terminal (a resize reaches it as SIGWINCH;
+        # Ctrl-C is a byte for the command, the operator's terminal being raw).
         proc = subprocess.Popen(
             command,
             stdin=in_r,
-            stdout=out_w if out_w is not None else stdio.stdout,
+            stdout=pty.slave if pty else (out_w if out_w is not None else stdio.stdout),
             stderr=err_w,
-            preexec_fn=_die_with_parent,
-            process_group=None if request.tty else 0,
+            preexec_fn=_die_with_parent if pty is None else _die_with_parent_on_pty,
+            process_group=0 if not request.tty else None,
+            start_new_session=pty is not None,
             **(_credentials(as_user) or {"env": client_environment()}),
         )
     except FileNotFoundError:
@@ -141,13 +151,22 @@ def run_client(
     hold = FirstLineHold(stdio.stderr)
     outputs: dict[int, Callable[[bytes], None]] = {err_r: hold}
     if out_r is not None:
-        outputs[out_r] = writer(stdio.stdout)
+        outputs[out_r] = writer(stdio.stdout) if pty is None else pty.output
     pidfd = os.pidfd_open(proc.pid)
     relay = Relay(outputs, stdio.stdin if request.interactive else None, in_w, done_fd=pidfd)
     relay.on_tick, relay.tick = hold.tick, 0.1
+    if pty is not None and stdio.recorder is not None:
+        recorder = stdio.recorder
+        relay.on_input = recorder.input
+
+        def tick() -> None:
+            hold.tick()
+            recorder.flush()  # quiet for 0.1 s: what it printed last goes to the recording
+
+        relay.on_tick = tick
     signals = ignoring_interrupts(True) if request.tty else forwarding_signals(proc.pid)
     try:
-        with signals:
+        with signals, pty or _Nothing():
             relay.run()
             code = proc.wait()
     finally:
@@ -184,54 +203,69 @@ def _terminal_variables() -> dict[str, str]:
     return {"TERM": os.environ["TERM"]} if "TERM" in os.environ else {}
 
 
-def _run_client_pty(
-    runtime: str, command: list[str], request: ExecRequest, stdio: Stdio, store: Store
-) -> int:
-    """``run_client`` with ``-t`` as another user: the client's stdio are the slave of a new
-    host pty that debugtool relays to the operator's terminal (in raw mode, resized with it)."""
-    import subprocess
+class _ClientPty:
+    """A pty of debugtool's for a runtime's client run with ``-t`` (runc, crun, podman, ctr).
 
-    from debugtool import terminal
+    The client needs a terminal of its own to make the container's pty (runc opens
+    ``/dev/tty`` otherwise). Giving it this one rather than the operator's puts debugtool between
+    the two, as in the other exec paths: the operator's terminal is raw for the session (the
+    client sets only its own terminal raw), the window size follows it, and what the client
+    writes passes through ``output`` to the terminal and the session's recording.
+    """
 
-    master, slave = os.openpty()
-    os.set_inheritable(master, False)
-    size = terminal.get_winsize(stdio.stdin) or terminal.get_winsize(stdio.stdout)
-    if size:
-        terminal.set_winsize(slave, size)
-    try:
-        proc = subprocess.Popen(
-            command,
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-            **_credentials(store),
-        )
-    except FileNotFoundError:
-        os.close(master)
-        raise ExecUnsupported(
-            f"{command[0]} is not installed, so {runtime} cannot exec.",
-            "Install it, or use --mode ns.",
-        ) from None
-    finally:
-        os.close(slave)
-    pidfd = os.pidfd_open(proc.pid)
-    try:
-        with (
-            ignoring_interrupts(True),
-            terminal.raw_mode(stdio.stdin),
-            terminal.on_resize(
-                lambda: terminal.set_winsize(master, terminal.get_winsize(stdio.stdin) or (24, 80))
-            ),
-        ):
-            terminal.relay_pty(
-                master, stdio.stdin if request.interactive else None, stdio.stdout, pidfd
-            )
-        return proc.wait()
-    finally:
-        os.close(pidfd)
-        os.close(master)
+    def __init__(self, stdio: Stdio) -> None:
+        from debugtool import terminal
+
+        self.stdio = stdio
+        self.master, self.slave = os.openpty()
+        os.set_inheritable(self.master, False)
+        self.size = terminal.get_winsize(stdio.stdin) or terminal.get_winsize(stdio.stdout)
+        if self.size:
+            terminal.set_winsize(self.slave, self.size)
+        self.write = terminal.writer(stdio.stdout)
+        self.recorder = stdio.recorder
+        self.contexts: list[Any] = []
+
+    def output(self, data: bytes) -> None:
+        self.write(data)
+        if self.recorder is not None:
+            self.recorder.output(data)
+
+    def resized(self) -> None:
+        from debugtool import terminal
+
+        size = terminal.get_winsize(self.stdio.stdin) or (24, 80)
+        terminal.set_winsize(self.master, size)  # the kernel sends the client SIGWINCH
+        if self.recorder is not None:
+            self.recorder.resize(size)
+
+    def __enter__(self) -> None:
+        from debugtool import terminal
+
+        self.contexts = [terminal.raw_mode(self.stdio.stdin), terminal.on_resize(self.resized)]
+        for context in self.contexts:
+            context.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        for context in reversed(self.contexts):
+            context.__exit__(*exc)
+        self.contexts = []
+
+
+class _Nothing:
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+def _client_pty(stdio: Stdio, force: bool = False) -> _ClientPty | None:
+    """Return a pty for the client when the operator's stdin is a terminal (or ``force``),
+    else None."""
+    from debugtool.terminal import is_terminal
+
+    return _ClientPty(stdio) if force or is_terminal(stdio.stdin) else None
 
 
 #: What of the operator's environment a runtime's client may need (where its daemon or state
@@ -303,6 +337,15 @@ def _libc() -> Any:
 
         _LIBC.append(ctypes.CDLL(None))
     return _LIBC[0]
+
+
+def _die_with_parent_on_pty() -> None:
+    """``_die_with_parent``, and the pty on stdin becomes the (new session's) controlling tty."""
+    import fcntl
+    import termios
+
+    _die_with_parent()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 class forwarding_signals:

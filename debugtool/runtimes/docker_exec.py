@@ -32,6 +32,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from debugtool.recording import Recorder
+
 #: How the daemon words an exec that never started (Docker 20.10 puts it in the output stream).
 _START_FAILURES = (b"OCI runtime exec failed", b"unable to find user", b"unable to find group")
 
@@ -156,14 +158,19 @@ class DockerExec:
         if callable(on_started):
             on_started(exec_id)
         held = bytearray()  # a start failure's message, held back to be reworded
+        recorder = stdio.recorder if request.tty else None
         try:
             if request.tty:
                 self.resize(exec_id, get_winsize(stdin) or get_winsize(stdout))
-                with (
-                    raw_mode(stdin),
-                    on_resize(lambda: self.resize(exec_id, get_winsize(stdin))),
-                ):
-                    self._pump(sock, pending, request, stdin, stdout, stderr, held)
+
+                def resized() -> None:
+                    size = get_winsize(stdin)
+                    self.resize(exec_id, size)
+                    if recorder is not None:
+                        recorder.resize(size)
+
+                with raw_mode(stdin), on_resize(resized):
+                    self._pump(sock, pending, request, stdin, stdout, stderr, held, recorder)
             else:
                 self._pump(sock, pending, request, stdin, stdout, stderr, held)
         finally:
@@ -193,6 +200,7 @@ class DockerExec:
         stdout: int,
         stderr: int,
         held: bytearray,
+        recorder: Recorder | None = None,
     ) -> None:
         demux = _Demux(stdout, stderr, held) if not request.tty else None
         first = [True]
@@ -204,6 +212,8 @@ class DockerExec:
                 held.extend(data)
             else:
                 write_all(stdout, data)
+                if recorder is not None:
+                    recorder.output(data)
             first[0] = False
 
         if pending:
@@ -215,9 +225,11 @@ class DockerExec:
             poller.register(stdin, select.POLLIN)
         while True:
             try:
-                events = poller.poll()
+                events = poller.poll(recorder.idle_wait() if recorder is not None else None)
             except InterruptedError:
                 continue
+            if not events and recorder is not None:
+                recorder.flush()  # quiet: what it printed last goes to the recording now
             for fd, _mask in events:
                 if fd == sock.fileno():
                     try:
@@ -243,6 +255,9 @@ class DockerExec:
                         sock.sendall(data)
                     except OSError:
                         poller.unregister(stdin)
+                        continue
+                    if recorder is not None:
+                        recorder.input(data)
 
 
 class _Demux:

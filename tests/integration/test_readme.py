@@ -18,6 +18,7 @@ person would:
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import re
 import select
@@ -108,6 +109,10 @@ def test_readme_example(command: str, web, tmp_path_factory) -> None:
         "TERM": "xterm",
     }
     text = re.sub(r"\bweb\b", web.name, command)
+    if re.match(r"debugtool audit \w+ ID\b", text):  # the newest recorded session (shell's)
+        recorded = [line for line in (where / "audit.jsonl").read_text().splitlines()
+                    if '"recording": "recordings/' in line]  # fmt: skip
+        text = text.replace(" ID", " " + json.loads(recorded[-1])["session"][:8], 1)
     argv = [sys.executable, "-m", "debugtool", *shlex.split(text)[1:]]
     if kind == "pty":
         code, output = _in_pty(argv, where, env, _prompt(command))

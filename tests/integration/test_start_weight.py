@@ -131,6 +131,8 @@ def test_exec_imports_nothing_heavy(tmp_path: Path, docker_target: harness.Start
     assert "debugtool.exec.core" in modules
     # ns mode calls setns and prctl: ctypes is the one way to them in Python 3.11.
     assert heavy(modules, frozenset({"ctypes"})) == {}
+    # Only a session with a terminal is recorded (issue 17): none of that code for this one.
+    assert not {"debugtool.recording", "debugtool.replay", "hashlib"} & modules
 
 
 @pytest.mark.parametrize("command", ["top", "net"])
