@@ -342,7 +342,7 @@ def redact(args: argparse.Namespace) -> int:
 
 
 def _kinds(text: str | None) -> list[str]:
-    if not text:
+    if text is None:
         return []
     from debugtool.bundle.pseudonyms import parse_kinds
 
