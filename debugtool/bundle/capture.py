@@ -15,9 +15,11 @@ redacted as they arrive (``redact``), laid out with the manifest first (``manife
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
 import json
+import os
 import queue
 import signal
 import socket
@@ -29,7 +31,8 @@ from collections.abc import Callable
 from debugtool import deadline
 from debugtool.bundle import collectors, hostdata, leaks, manifest
 from debugtool.bundle.archive import Archive, Destination
-from debugtool.bundle.redact import Redactor, Rules
+from debugtool.bundle.redact import Rules
+from debugtool.bundle.redaction import Step, new_redactor
 from debugtool.errors import ContainerGone, DebugtoolError, UsageError
 from debugtool.model import Container
 from debugtool.record import field, record
@@ -52,8 +55,9 @@ class Options:
     all: bool = False
     output: str | None = None  # a file, a directory, or "-" for standard output
     force: bool = False  # replace an existing file
-    since: float | None = None  # epoch seconds: logs from then on
+    since: float | None = None  # epoch seconds: logs, journals and the kernel log from then on
     log_lines: int | None = 1000
+    max_log_bytes: int = collectors.MAX_LOG_BYTES  # newest bytes kept of each log source
     collector_timeout: float = 10.0  # seconds each collector may take
     budget: float = 60.0  # seconds the whole capture may take
     max_size: int | None = None  # bytes
@@ -66,6 +70,8 @@ class Options:
     sample_interval: float = 0.5  # ... this far apart, all containers in one window
     workers: int = 8
     progress: Progress | None = None
+    pseudonymise: list[str] = field(default_factory=list)  # pseudonyms.KINDS
+    pseudonym_map: str | None = None  # the mapping file (default: beside the bundle)
 
 
 @record
@@ -82,6 +88,8 @@ class Summary:
     redactions: int
     dropped: list[dict[str, Any]]
     replaced: bool = False  # --force replaced an existing file
+    pseudonym_map: str = ""  # where the mapping went (--pseudonymise)
+    redaction_seconds: float = 0.0
     exited: list[str] = field(default_factory=list)  # "NAME (SHORTID)" of containers that
     # exited while the bundle was captured
 
@@ -163,7 +171,10 @@ class Capture:
         self.root = f"debugtool-bundle-{host}-{stamp}"
         self.archive = Archive(self.root, int(self.created_at))
         self.containers: list[tuple[Container, str]] = []  # (container, folder)
-        self.redactor = Redactor(options.redact_rules)
+        self.redactor = new_redactor(options.redact_rules)
+        self.step = Step(self.redactor)
+        self.cuts: list[dict[str, Any]] = []  # what the per-source caps cut
+        self.pseudonyms: Any = None  # pseudonyms.Pseudonyms with --pseudonymise
         self.index: collectors.HostIndex | None = None
         self._bulk: _Bulk | None = None
         self.exited: set[str] = set()  # ids of containers that exited during the capture
@@ -228,6 +239,8 @@ class Capture:
             files = outcome.value or {}
             if ctx.truncated:
                 result.status, result.error = manifest.TRUNCATED, ctx.truncated
+            with self.cap.lock:
+                self.cuts += ctx.cuts
         self.cap.finish(key, result, self._first_pass(files), priority)
         return result.status in (manifest.OK, manifest.TRUNCATED)
 
@@ -236,7 +249,7 @@ class Capture:
         them, so this work overlaps the cgroup sampling window instead of following it."""
         if not self.options.redact:
             return files
-        return {rel: self.redactor.first_pass(rel, data) for rel, data in files.items()}
+        return {rel: self.step.first(rel, data) for rel, data in files.items()}
 
     def _stop_reason(self) -> str:
         return f"interrupted ({self.interrupted}) before it finished"
@@ -250,6 +263,8 @@ class Capture:
             dest = Destination.choose(
                 self.options.output, f"{self.root}.tar.gz", self.options.force
             )
+            if self.options.pseudonymise:
+                self.pseudonyms = _pseudonyms(self.options, dest.path)
             discovery, chosen = self._discover()
             self._collect(discovery, chosen)
             return self._write(dest)
@@ -367,8 +382,10 @@ class Capture:
             "timeout": o.collector_timeout,
             "budget": o.budget,
             "max_size": o.max_size,
+            "max_log_bytes": o.max_log_bytes,
             "redact": o.redact,
             "redact_rules": list(o.redact_rules.sources) if o.redact_rules else [],
+            "pseudonymise": o.pseudonymise,
         }
         daemon_timeout = min(o.collector_timeout, o.runtime_timeout)
         docker_answered = "docker" in discovery.runtimes
@@ -386,7 +403,9 @@ class Capture:
         ]
         # What a support engineer asks for next: kernel log, journals, configs, Docker's info
         # and events, df, sysctls, netfilter, listening sockets, the host's resources.
-        host_jobs += hostdata.jobs(o.collector_timeout, daemon_timeout, docker_answered)
+        host_jobs += hostdata.jobs(
+            o.collector_timeout, daemon_timeout, docker_answered, o.since, o.max_log_bytes
+        )
         total = len(self.containers)
         finished = [0]
         lock = threading.Lock()
@@ -458,6 +477,7 @@ class Capture:
                     runtime,
                     o.log_lines,
                     o.since,
+                    o.max_log_bytes,
                     container=cid,
                     priority=manifest.PRIORITY_LOGS,
                 )
@@ -556,20 +576,22 @@ class Capture:
     def _prepare_bulk(self) -> _Bulk | None:
         """Redact (second pass), stage, tar and gzip the files gathered so far, as one gzip
         member that the final archive will hold after its manifest, redactions and report."""
-        if self.options.max_size is not None:
-            return None  # --max-size may drop any of them: build the archive in one go
+        if self.options.max_size is not None or self.pseudonyms is not None:
+            # --max-size may drop any of them, and pseudonyms are known only once every
+            # file is in: build the archive in one go.
+            return None
         with self.cap.lock:
             files = dict(self.cap.files)
         secrets = frozenset(self.redactor.secrets)
         if self.options.redact:
-            files = {rel: self.redactor.second_pass(rel, data) for rel, data in files.items()}
+            files = {rel: self.step.second(rel, data) for rel, data in files.items()}
         # Not the last part: the end-of-archive blocks come after the last member, in the tail.
         data = self.archive.part(files, last=False)
         return _Bulk(files, secrets, data)
 
     def _bulk_usable(self) -> bool:
         bulk = self._bulk
-        if bulk is None or self.options.max_size is not None:
+        if bulk is None or self.options.max_size is not None or self.pseudonyms is not None:
             return False
         if self.options.redact and frozenset(self.redactor.secrets) != bulk.secrets:
             return False  # a later file found a new secret: every file needs the second pass
@@ -583,7 +605,7 @@ class Capture:
         rest = {rel: d for rel, d in self.cap.files.items() if rel not in bulk.files}
         redactions: list[dict[str, Any]] = []
         if self.options.redact:
-            rest = {rel: self.redactor.second_pass(rel, data) for rel, data in rest.items()}
+            rest = {rel: self.step.second(rel, data) for rel, data in rest.items()}
             redactions = self.redactor.report()
         files = {**bulk.files, **rest}
         extra = self._extras(files, redactions, [])
@@ -601,6 +623,12 @@ class Capture:
         """
         if self.options.redact:
             self._leak_scan(archive)
+        if self.pseudonyms is not None:
+            from debugtool.bundle import pseudonyms
+
+            pseudonyms.check(self.pseudonyms, archive)
+            self.pseudonyms.bundles.append(os.path.basename(dest.path))
+            self.pseudonyms.save(self.options.pseudonym_map or "")
         self.dest = dest
         return dest.publish(archive)
 
@@ -626,6 +654,8 @@ class Capture:
             not_ok=[r.to_dict() for r in results if r.status != manifest.OK],
             redactions=sum(r["count"] for r in redactions),
             dropped=dropped,
+            pseudonym_map=self.options.pseudonym_map or "" if self.pseudonyms else "",
+            redaction_seconds=self.step.seconds,
         )
 
     def _write(self, dest: Destination) -> Summary:
@@ -637,10 +667,13 @@ class Capture:
         if self.options.redact:
             # The first pass ran as each collector finished (_first_pass); the second masks,
             # everywhere, the values that any file's first pass found.
-            files = {rel: self.redactor.second_pass(rel, data) for rel, data in files.items()}
+            files = {rel: self.step.second(rel, data) for rel, data in files.items()}
             redactions = self.redactor.report()
         dropped: list[dict[str, Any]] = []
         priority = self.cap.priority
+        if self.pseudonyms is not None:
+            files, redactions = self._pseudonymise(files, redactions)
+            priority = {self.pseudonyms.text(rel): p for rel, p in priority.items()}
         results = self.cap.results
         order = sorted(files, key=lambda rel: (priority.get(rel, 0), -len(files[rel]), rel))
         estimate = {rel: len(zlib.compress(data, 1)) for rel, data in files.items()}
@@ -707,11 +740,15 @@ class Capture:
             "note": "rule, file and count of each masked value; the values are not recorded",
             "redactions": redactions,
         }
+        if self.pseudonyms is not None:
+            red["pseudonymised"] = self.pseudonyms.counts()
         extra = {manifest.REDACTIONS: json.dumps(red, indent=1).encode()}
         document = self._manifest({}, dropped)
         html = report.render(document, {**files, **extra})
         if self.options.redact:
-            html = self.redactor.second_pass(manifest.REPORT, html)
+            html = self.step.second(manifest.REPORT, html)
+        if self.pseudonyms is not None:
+            html = self.pseudonyms.data(html)
         extra[manifest.REPORT] = html
         return extra
 
@@ -741,6 +778,8 @@ class Capture:
             collectors=self.cap.results,
             dropped=dropped,
             members=members,
+            cuts=sorted(self.cuts, key=lambda c: c["source"]),
+            redaction=self.step.cost(time.monotonic() - self.started),
         )
         if self.options.redact:
             # The command line and error texts can carry secrets too.
@@ -752,7 +791,34 @@ class Capture:
                     record["error"] = self.redactor.known(
                         self.redactor.text(record["error"], manifest.MANIFEST), manifest.MANIFEST
                     )
+        if self.pseudonyms is not None:
+            from debugtool.bundle import pseudonyms
+
+            document = pseudonyms.manifest(self.pseudonyms, document)
         return document
+
+    def _pseudonymise(
+        self, files: dict[str, bytes], redactions: list[dict[str, Any]]
+    ) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
+        """Learn the bundle's hosts, addresses and users, then replace them in every file and
+        file name (and in the root folder's name, which holds the host's)."""
+        from debugtool.bundle import pseudonyms
+
+        mapper = self.pseudonyms
+        start = time.thread_time()
+        mapper.learn_bundle(files, socket.gethostname())
+        with contextlib.suppress(OSError):
+            with open("/etc/passwd", encoding="utf-8", errors="replace") as f:
+                mapper.learn_passwd(f.read(1 << 20))
+        self.containers = [(c, mapper.text(folder)) for c, folder in self.containers]
+        self.cap.owner = {mapper.text(rel): i for rel, i in self.cap.owner.items()}
+        for result in self.cap.results:
+            result.files = [mapper.text(rel) for rel in result.files]
+        self.root = pseudonyms.root(mapper, self.root)
+        self.archive = Archive(self.root, self.archive.mtime)
+        files = mapper.members(files)
+        self.step.seconds += time.thread_time() - start  # part of what redaction costs
+        return files, pseudonyms.report(mapper, redactions)
 
     def _leak_scan(self, archive: bytes) -> None:
         """Fail (and write no archive) if any redacted value appears in any member."""
@@ -766,6 +832,22 @@ class _Bulk:
     files: dict[str, bytes]  # their final (redacted) content
     secrets: frozenset[str]  # the redactor's values when they were redacted
     gz: bytes  # one gzip member: their tar headers and data, no end-of-archive blocks
+
+
+def _pseudonyms(options: Options, path: str) -> Any:
+    """The mapping for --pseudonymise: the one in --pseudonym-map (or beside the bundle) to
+    extend, or a new one. Standard output has no "beside": the map must be named."""
+    from debugtool.bundle import pseudonyms
+
+    if not options.pseudonym_map:
+        if path == "-":
+            raise UsageError(
+                "--pseudonymise with -o - needs --pseudonym-map FILE (the mapping is never "
+                "put in the bundle).",
+                "Name a local file for the mapping with --pseudonym-map.",
+            )
+        options.pseudonym_map = pseudonyms.default_map_path(path)
+    return pseudonyms.Pseudonyms.load(options.pseudonym_map, options.pseudonymise)
 
 
 def capture(options: Options) -> Summary:

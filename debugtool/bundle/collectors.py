@@ -100,6 +100,8 @@ class CollectorRun:
     def __init__(self) -> None:
         self.abandoned = threading.Event()
         self.truncated = ""  # set by a collector that kept only part of what it found
+        #: What a per-source cap cut (``cut``): the manifest records each.
+        self.cuts: list[dict[str, Any]] = []
         self._pids: set[int] = set()
         self._lock = threading.Lock()
 
@@ -145,6 +147,13 @@ class CollectorRun:
             except ProcessLookupError:
                 pass
 
+    def cut(self, source: str, kept: int, dropped: int, limit: int) -> None:
+        """Record that a cap kept the newest ``kept`` bytes of ``source`` and left out
+        ``dropped`` bytes of it (its oldest part), and say so in the collector's status."""
+        self.cuts.append({"source": source, "kept": kept, "dropped": dropped, "limit": limit})
+        note = f"kept the newest {_size(limit)} of {source}"
+        self.truncated = f"{self.truncated}; {note}" if self.truncated else note
+
     def abandon(self) -> None:
         """Mark the collector cut off and kill every program it still runs (by pid)."""
         self.abandoned.set()
@@ -152,6 +161,23 @@ class CollectorRun:
             pids = list(self._pids)
         for pid in pids:
             self._kill(pid)
+
+
+def _size(n: int) -> str:
+    from debugtool.output import human_size
+
+    return str(human_size(n))
+
+
+def keep_newest(data: bytes, limit: int) -> tuple[bytes, int]:
+    """Return the newest whole lines of ``data`` that fit in ``limit`` bytes, and how many
+    bytes were left out (0 when everything fits)."""
+    if len(data) <= limit:
+        return data, 0
+    cut = data[-limit:]
+    newline = cut.find(b"\n")
+    kept = cut[newline + 1 :] if newline >= 0 else cut
+    return kept, len(data) - len(kept)
 
 
 def dumps(data: Any) -> bytes:
@@ -470,8 +496,10 @@ def logs(
     runtime: Runtime | None,
     tail: int | None,
     since: float | None,
+    limit: int = MAX_LOG_BYTES,
 ) -> Files:
-    """The container's recent output: through its runtime, else from the log file on the host."""
+    """The container's recent output: through its runtime, else from the log file on the host;
+    lines from ``since`` on, the newest ``limit`` bytes of them (a cut is recorded)."""
     data: bytes | None = None
     why = ""
     if runtime is not None and runtime.supports_logs:
@@ -491,13 +519,17 @@ def logs(
             raise NothingToCollect(
                 f"runtime {container.runtime} keeps no log file debugtool can read."
             )
-        data = read_log_file(path, tail, since)
+        reader = read_log_file(path, tail, since, limit, detail=True)
+        data, unread = reader
         if why:
             data = f"# read from {path} ({why.rstrip('; ')})\n".encode() + data
-    if len(data) > MAX_LOG_BYTES:
-        cut = data[-MAX_LOG_BYTES:]
-        data = cut[cut.find(b"\n") + 1 :]
-        ctx.truncated = f"kept the last {MAX_LOG_BYTES >> 20} MiB of output"
+    else:
+        unread = 0
+    data, dropped = keep_newest(data, limit)
+    if dropped or unread:
+        # ``unread``: bytes of the log file before the first line read (as the runtime
+        # stores them, with its JSON around each line), left out for the cap.
+        ctx.cut(f"{folder}/logs.txt", len(data), dropped + unread, limit)
     return {f"{folder}/logs.txt": data}
 
 
@@ -545,8 +577,12 @@ def _log_time(text: str) -> float | None:
 
 
 def read_log_file(
-    path: str, tail: int | None, since: float | None, limit: int = MAX_LOG_BYTES
-) -> bytes:
+    path: str,
+    tail: int | None,
+    since: float | None,
+    limit: int = MAX_LOG_BYTES,
+    detail: bool = False,
+) -> Any:
     """Return a runtime's log file as plain lines (``TIME STREAM message``): the last ``tail``
     lines (every line when None) from ``since`` on, and no more than about ``limit`` bytes.
 
@@ -555,7 +591,9 @@ def read_log_file(
     backwards from its end and only as far as what is kept needs (at most ``LOG_READ_LIMIT``),
     so a 1 GiB log costs what is kept, not the whole file. When there was more to keep than
     ``limit``, the result is a line longer than ``limit`` (the caller cuts and says so); when
-    the read stopped at ``LOG_READ_LIMIT`` first, its first line says so.
+    the read stopped at ``LOG_READ_LIMIT`` first, its first line says so. With ``detail`` it
+    returns ``(bytes, unread)``: ``unread`` is how much of the file, before the oldest line
+    read, was left unread because ``limit`` was reached (0 otherwise).
     """
     kept: list[str] = []  # newest first
     size = 0
@@ -574,7 +612,10 @@ def read_log_file(
     if lines.cut and not (tail and len(kept) >= tail) and size <= limit:
         kept.append(f"# debugtool read only the last {LOG_READ_LIMIT >> 20} MiB of {path}")
     kept.reverse()
-    return ("\n".join(kept) + ("\n" if kept else "")).encode("utf-8", "surrogateescape")
+    data = ("\n".join(kept) + ("\n" if kept else "")).encode("utf-8", "surrogateescape")
+    if detail:
+        return data, lines.offset if size > limit else 0
+    return data
 
 
 def _log_line(line: bytes, since: float | None) -> str | None:
@@ -610,6 +651,7 @@ class _LinesFromEnd:
         self.budget = budget
         self.chunk = chunk
         self.cut = False
+        self.offset = 0  # where in the file the line last yielded starts
 
     def __iter__(self) -> Iterator[bytes]:
         with open(self.path, "rb") as f:
@@ -632,14 +674,20 @@ class _LinesFromEnd:
                 if len(pieces) == 1:
                     carry.append(data)
                     continue
+                carried = sum(len(c) for c in carry)
                 pieces[-1] += b"".join(reversed(carry))
                 carry = [pieces[0]]
+                start = pos + len(data) + carried  # the end of the last piece
                 for piece in reversed(pieces[1:]):
+                    start -= len(piece)
                     if not (last and not piece):
+                        self.offset = start
                         yield piece.removesuffix(b"\r")
+                    start -= 1  # its newline
                     last = False
             rest = b"".join(reversed(carry))
             if rest or not last:
+                self.offset = 0
                 yield rest.removesuffix(b"\r")
 
 

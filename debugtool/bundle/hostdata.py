@@ -20,7 +20,7 @@ import shutil
 import time
 
 from debugtool import procfs
-from debugtool.bundle.collectors import CollectorRun, Files, NothingToCollect, dumps
+from debugtool.bundle.collectors import CollectorRun, Files, NothingToCollect, dumps, keep_newest
 from debugtool.errors import DebugtoolError
 from debugtool.record import record
 
@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 JOURNAL_LINES = 2000
 #: Most of the kernel log kept (its newest part); the kernel's ring buffer is usually smaller.
 KERNEL_LOG_LIMIT = 8 << 20
+#: Most of the kernel's records read, before --since and the cap choose what is kept.
+KERNEL_READ_LIMIT = 64 << 20
 #: Most of the last hour of Docker events kept (its oldest part: events come oldest first).
 EVENTS_LIMIT = 8 << 20
 #: Most kept of one runtime config file.
@@ -94,20 +96,20 @@ def parse_kernel_log(text: str) -> list[KernelMessage]:
 
 def read_kmsg(
     path: str = KMSG, limit: int = KERNEL_LOG_LIMIT, ctx: CollectorRun | None = None
-) -> tuple[bytes, int, bool]:
+) -> tuple[bytes, int, int]:
     """Read every record of the kernel's ring buffer without waiting for new ones.
 
     Returns ``(records, lost, cut)``: the records as ``/dev/kmsg`` gives them, one a line,
     the newest ``limit`` bytes of them; how many times records were overwritten while they
-    were read (``EPIPE``); whether older records were left out for ``limit``. Raises
+    were read (``EPIPE``); how many bytes of older records were left out for ``limit`` (0:
+    none). Raises
     ``OSError`` when the device cannot be opened or read.
     """
     from collections import deque
 
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     chunks: deque[bytes] = deque()
-    size = lost = 0
-    cut = False
+    size = lost = cut = 0
     try:
         while not (ctx and ctx.abandoned.is_set()):
             try:
@@ -122,8 +124,9 @@ def read_kmsg(
             chunks.append(data if data.endswith(b"\n") else data + b"\n")
             size += len(chunks[-1])
             while size > limit and chunks:
-                size -= len(chunks.popleft())
-                cut = True
+                gone = len(chunks.popleft())
+                size -= gone
+                cut += gone
     finally:
         os.close(fd)
     return b"".join(chunks), lost, cut
@@ -239,8 +242,27 @@ def oom_kills(messages: Sequence[KernelMessage], boot: float | None = None) -> l
     return kills
 
 
-def host_kernel_log(ctx: CollectorRun, kmsg: str = KMSG) -> Files:
-    """The kernel log (``/dev/kmsg``, else ``dmesg --raw``) and the OOM kills found in it."""
+def since_boot(
+    messages: Sequence[KernelMessage], boot: float | None, since: float | None
+) -> tuple[list[KernelMessage], int]:
+    """Return the messages logged at ``since`` (epoch seconds) or later, and how many were
+    older. The kernel stamps a record with the time since boot (``boot``: when the host
+    booted, ``procfs.boot_time``), as ``dmesg -T`` converts it; a record of unknown time is
+    kept. Without ``since`` or a boot time, every message is kept."""
+    if since is None or boot is None:
+        return list(messages), 0
+    kept = [m for m in messages if m.usec is None or boot + m.usec / 1e6 >= since]
+    return kept, len(messages) - len(kept)
+
+
+def host_kernel_log(
+    ctx: CollectorRun,
+    kmsg: str = KMSG,
+    since: float | None = None,
+    limit: int = KERNEL_LOG_LIMIT,
+) -> Files:
+    """The kernel log (``/dev/kmsg``, else ``dmesg --raw``) and the OOM kills found in it:
+    records from ``since`` on (epoch seconds), the newest ``limit`` bytes of them."""
     try:
         boot: float | None = procfs.boot_time()
     except DebugtoolError:
@@ -248,11 +270,9 @@ def host_kernel_log(ctx: CollectorRun, kmsg: str = KMSG) -> Files:
     note = ""
     source = kmsg
     try:
-        raw, lost, cut = read_kmsg(kmsg, ctx=ctx)
+        raw, lost, _ = read_kmsg(kmsg, KERNEL_READ_LIMIT, ctx=ctx)
         if lost:
             note = f"# {lost} record(s) were overwritten by new ones while the log was read\n"
-        if cut:
-            ctx.truncated = f"kept the newest {KERNEL_LOG_LIMIT >> 20} MiB of the kernel log"
     except OSError as exc:
         failed = f"{kmsg} cannot be read ({exc.strerror})"
         source = "dmesg --raw"
@@ -263,13 +283,21 @@ def host_kernel_log(ctx: CollectorRun, kmsg: str = KMSG) -> Files:
         if rc != 0:
             why = err.decode(errors="replace").strip()[:200] or f"exit {rc}"
             raise DebugtoolError(f"{failed} and dmesg failed: {why}.")
-        raw = raw[-KERNEL_LOG_LIMIT:]
+        raw = raw[-KERNEL_READ_LIMIT:]
     text = raw.decode("utf-8", "replace")
-    messages = parse_kernel_log(text)
+    # --since first, then the cap: the cap keeps the newest of what --since keeps.
+    messages, older = since_boot(parse_kernel_log(text), boot, since)
     kills = oom_kills(messages, boot)
     header = f"# the kernel log as {source} gave it; times are UTC, as exact as dmesg -T\n"
+    if since is not None:
+        when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
+        header += f"# records from {when} on (--since): {older} older record(s) left out\n"
+    body, cut = keep_newest(kernel_log_text(messages, boot).encode(), limit)
+    if cut:
+        ctx.cut("host/kernel-log.txt", len(body), cut, limit)
+        header += f"# the oldest {cut} bytes were left out to keep the newest {limit} bytes\n"
     return {
-        "host/kernel-log.txt": (header + note + kernel_log_text(messages, boot)).encode(),
+        "host/kernel-log.txt": (header + note).encode() + body,
         "host/oom-kills.json": dumps(kills),
     }
 
@@ -367,9 +395,12 @@ def host_journals(
     lines: int = JOURNAL_LINES,
     timeout: float = 10.0,
     dirs: Sequence[str] = JOURNAL_DIRS,
+    since: float | None = None,
+    limit: int = KERNEL_LOG_LIMIT,
 ) -> Files:
     """The last ``lines`` lines of the journals of dockerd, containerd, podman and kubelet
-    (``dirs``: where a journal's files would be)."""
+    (``dirs``: where a journal's files would be), from ``since`` on (epoch seconds), the
+    newest ``limit`` bytes of each unit's."""
     daemons = running_daemons()
     hand = _by_hand(daemons)
     if not shutil.which("journalctl"):
@@ -390,10 +421,10 @@ def host_journals(
     summary = []
     for unit in units:
         try:
-            rc, out, err = ctx.run(
-                ["journalctl", "-u", unit, "-n", str(lines), "--no-pager", "-o", "short-iso"],
-                timeout=timeout,
-            )
+            argv = ["journalctl", "-u", unit, "-n", str(lines), "--no-pager", "-o", "short-iso"]
+            if since is not None:
+                argv += ["--since", f"@{int(since)}"]  # systemd.time(7): seconds since the epoch
+            rc, out, err = ctx.run(argv, timeout=timeout)
         except DebugtoolError as exc:
             summary.append(f"{unit}: {exc.message}")
             continue
@@ -402,8 +433,11 @@ def host_journals(
             why = err.decode(errors="replace").strip()[:200]
             summary.append(f"{unit}: journalctl exited {rc}: {why}")
         elif count:
-            files[f"host/journal/{unit}.log"] = out
-            summary.append(f"{unit}: {count} line(s)")
+            kept, cut = keep_newest(out, limit)
+            if cut:
+                ctx.cut(f"host/journal/{unit}.log", len(kept), cut, limit)
+            files[f"host/journal/{unit}.log"] = kept
+            summary.append(f"{unit}: {journal_lines(kept)} line(s)")
         else:
             runs = [d for d in daemons if DAEMON_UNITS.get(d.name) == unit]
             why = "no entries"
@@ -938,20 +972,31 @@ def host_resources(ctx: CollectorRun, sample: float = 0.2) -> Files:
 
 
 def jobs(
-    program_timeout: float, daemon_timeout: float, docker_answered: bool
+    program_timeout: float,
+    daemon_timeout: float,
+    docker_answered: bool,
+    since: float | None = None,
+    log_limit: int = KERNEL_LOG_LIMIT,
 ) -> list[tuple[str, Any, tuple[Any, ...], int]]:
     """Return the host-data collectors of a bundle as ``(name, function, arguments, priority)``.
 
     ``program_timeout`` is the time each program they run may take, ``daemon_timeout`` the
     time Docker may take to answer; the bulky ones (the kernel log, journals, events, rule
-    sets) are dropped by ``--max-size`` before the Snapshots, as raw files are.
+    sets) are dropped by ``--max-size`` before the Snapshots, as raw files are. ``since``
+    (epoch seconds) and ``log_limit`` (bytes per source) bound the kernel log and the journals
+    as they bound the containers' logs.
     """
     from debugtool.bundle.manifest import PRIORITY_HOST, PRIORITY_RAW
 
     docker = (daemon_timeout, docker_answered)
     return [
-        ("host/kernel-log", host_kernel_log, (), PRIORITY_RAW),
-        ("host/journal", host_journals, (JOURNAL_LINES, program_timeout), PRIORITY_RAW),
+        ("host/kernel-log", host_kernel_log, (KMSG, since, log_limit), PRIORITY_RAW),
+        (
+            "host/journal",
+            host_journals,
+            (JOURNAL_LINES, program_timeout, JOURNAL_DIRS, since, log_limit),
+            PRIORITY_RAW,
+        ),
         ("host/runtime-configs", host_runtime_configs, (), PRIORITY_HOST),
         ("host/docker-info", host_docker_info, docker, PRIORITY_HOST),
         ("host/docker-events", host_docker_events, docker, PRIORITY_RAW),

@@ -25,15 +25,18 @@ _HINT = "This is a debugtool bug: please report it (without the bundle)."
 def scan(archive: bytes, needles: Iterable[bytes]) -> None:
     """Raise ``BundleError`` (naming the member) if any of ``needles`` is in the gzip-compressed
     tar ``archive``: in a member's name or in its bytes."""
-    # One alternation, longest first: a single scan however many values were masked.
     longest_first = sorted(set(needles), key=len, reverse=True)
     if not longest_first:
         return
-    # One pass over the whole decompressed tar stream (every header and every member's bytes);
-    # only on a hit are the members walked to name the one that holds it.
-    pattern = re.compile(b"|".join(re.escape(n) for n in longest_first))
-    if not pattern.search(gzip.decompress(archive)):
+    # A substring test per value over the whole decompressed tar stream (every header and
+    # every member's bytes): CPython's fast search runs at memory speed, where one regex
+    # alternation of the values has no common prefix to skip by and tries every value at every
+    # byte (bench/README.md: 2.0 s against 0.56 s for 97 values over 13.7 MB). Only on a hit
+    # are the members walked to name the one that holds it.
+    stream = gzip.decompress(archive)
+    if not any(needle in stream for needle in longest_first):
         return
+    pattern = re.compile(b"|".join(re.escape(n) for n in longest_first))
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
         for info in tar:
             haystack = info.name.encode()

@@ -95,12 +95,16 @@ def build(
     collectors: list[CollectorResult],
     dropped: list[dict[str, Any]],
     members: Mapping[str, bytes],
+    cuts: list[dict[str, Any]] | None = None,
+    redaction: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the manifest of a bundle whose other members are ``members`` (path -> bytes):
     who made it and how, every collector's outcome, each member's size and SHA-256.
 
     ``containers`` are ``container_record`` dicts. Nothing is redacted here: the capture masks
-    the command line and error texts before the manifest is written.
+    the command line and error texts before the manifest is written. ``cuts`` are what the
+    per-source caps left out (``{source, kept, dropped, limit}``, bytes), ``redaction`` what
+    redaction cost (``{seconds, bytes, share}``).
     """
     from debugtool import __version__
 
@@ -121,6 +125,8 @@ def build(
         "containers": containers,
         "collectors": [r.to_dict() for r in collectors],
         "dropped": dropped,
+        "cuts": list(cuts or []),
+        "redaction": redaction or {"seconds": 0.0, "bytes": 0},
         "files": {rel: file_entry(members[rel]) for rel in sorted(members)},
     }
 
@@ -175,6 +181,21 @@ _TOP: dict[str, tuple[bool, tuple[str, ...]]] = {
     "collector_timeout_seconds": (False, ("number",)),
     "duration": (False, ("number",)),
     "dropped": (False, ("list",)),
+    "cuts": (False, ("list",)),
+    "redaction": (False, ("object",)),
+    "pseudonymised": (False, ("object",)),
+    "rederived": (False, ("list",)),
+}
+_CUT: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "source": (True, ("string",)),
+    "kept": (True, ("integer",)),
+    "dropped": (True, ("integer",)),
+    "limit": (False, ("integer",)),
+}
+_COST: dict[str, tuple[bool, tuple[str, ...]]] = {
+    "seconds": (True, ("number",)),
+    "bytes": (True, ("integer",)),
+    "share": (False, ("number",)),
 }
 _CONTAINER: dict[str, tuple[bool, tuple[str, ...]]] = {
     "id": (True, ("string",)),
@@ -339,6 +360,11 @@ def schema_problems(manifest: Any) -> list[str]:
     dropped = manifest.get("dropped")
     for i, entry in enumerate(dropped if isinstance(dropped, list) else []):
         check.record(f"dropped[{i}]", entry, _DROPPED)
+    cuts = manifest.get("cuts")
+    for i, entry in enumerate(cuts if isinstance(cuts, list) else []):
+        check.record(f"cuts[{i}]", entry, _CUT)
+    if isinstance(manifest.get("redaction"), dict):
+        check.record("redaction", manifest["redaction"], _COST)
     if check.count > MAX_PROBLEMS:
         check.problems.append(f"and {check.count - MAX_PROBLEMS:,} more bad fields")
     return check.problems

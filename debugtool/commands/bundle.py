@@ -1,7 +1,8 @@
-"""``debugtool bundle``: capture a support bundle; ``bundle verify FILE``; ``bundle show FILE``.
+"""``debugtool bundle``: capture a support bundle; ``bundle verify FILE``; ``bundle show FILE``;
+``bundle redact IN -o OUT``.
 
-``verify`` and ``show`` are read as actions only in first position; a container that happens
-to be named ``verify`` or ``show`` is bundled with ``debugtool bundle -- verify`` (or by its
+``verify``, ``show`` and ``redact`` are read as actions only in first position; a container
+that happens to be named ``verify`` is bundled with ``debugtool bundle -- verify`` (or by its
 id, or ``RUNTIME:verify``).
 """
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 ORDER = 80
 
-ACTIONS = ("verify", "show")
+ACTIONS = ("verify", "show", "redact")
 EXIT_CORRUPT = 1
 #: --max-size below this could not hold a bundle's manifest, report and host facts (about 5 KiB
 #: for one container with everything else dropped), so the archive would be larger than asked.
@@ -28,6 +29,8 @@ MIN_SIZE = 64 << 10
 MAX_BUDGET = 86400.0  # a day
 MAX_SAMPLES = 600  # five minutes of samples, 0.5 s apart
 MAX_SINCE = 3650 * 86400.0  # ten years of logs
+MAX_LOG_BYTES = 8 << 20  # collectors.MAX_LOG_BYTES (not imported: the module is heavy)
+MIN_LOG_BYTES = 4 << 10
 #: How many members ``bundle verify`` names per kind of problem before "and N more".
 SUMMARY_NAMES = 3
 
@@ -59,7 +62,10 @@ def register(sub: SubcommandsLike) -> None:
         "OOM kills or a crash loop (the report's navigation marks them too). show, TUI and the --bundle options of top, mounts and net "
         "make the same checks as they read and refuse a bundle that fails them. "
         "To bundle a container named 'verify' or 'show', write 'debugtool bundle -- verify'. "
-        "'debugtool bundle verify --help' and 'bundle show --help' describe those two.",
+        "'debugtool bundle redact IN -o OUT' redacts a bundle already written again, with "
+        "today's rules and a rules file, and can pseudonymise it. "
+        "'debugtool bundle verify --help', 'bundle show --help' and 'bundle redact --help' "
+        "describe those three.",
     )
     p.add_argument(
         "targets",
@@ -90,7 +96,18 @@ def register(sub: SubcommandsLike) -> None:
         "--since",
         type=Duration("--since", maximum=MAX_SINCE),
         metavar="DURATION",
-        help="logs from this long ago on (e.g. 30m, 2h, 1d)",
+        help="logs from this long ago on (e.g. 30m, 2h, 1d): the containers' logs, the "
+        "daemons' journals (journalctl --since) and the kernel log (its records' times since "
+        "boot turned into wall time, as dmesg -T does), all from the same moment",
+    )
+    p.add_argument(
+        "--max-log-bytes",
+        type=Size("--max-log-bytes", minimum=MIN_LOG_BYTES),
+        default=MAX_LOG_BYTES,
+        metavar="SIZE",
+        help="keep at most SIZE of each log source, its newest part (default 8M): each "
+        "container's logs, each daemon's journal, the kernel log; what was cut (source, bytes "
+        "kept, bytes dropped) is recorded in the manifest and shown by 'bundle show'",
     )
     p.add_argument(
         "--log-lines",
@@ -146,10 +163,33 @@ def register(sub: SubcommandsLike) -> None:
         help="more redaction rules (TOML: keys, patterns, literals, allow), added to the "
         "built-in ones and to [redact] in the system configuration",
     )
+    _pseudonym_options(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=run)
     if hasattr(p, "parse_known_args"):  # argparse's parser, not debugtool.argv's recorder
         _remember_dashdash(p)
+
+
+def _pseudonym_options(p: Any) -> None:
+    p.add_argument(
+        "--pseudonymise",
+        "--pseudonymize",
+        dest="pseudonymise",
+        metavar="KINDS",
+        help="replace host names, IP and MAC addresses and user names (KINDS: a comma-separated "
+        "list of hosts, ips, macs, users, or all) by pseudonyms, the same one for the same "
+        "original in every file of the bundle; what is replaced is what the bundle knows "
+        "(the host's and containers' host names, addresses in its network data, site accounts "
+        "with uid 1000 and above). The mapping is written only beside the bundle (see "
+        "--pseudonym-map), mode 0600, never into it",
+    )
+    p.add_argument(
+        "--pseudonym-map",
+        metavar="FILE",
+        help="the mapping file of --pseudonymise (default: the bundle's name with .map.json "
+        "in place of .tar.gz); an existing one is extended, so bundles of several nodes "
+        "share one set of pseudonyms",
+    )
 
 
 def _remember_dashdash(parser: argparse.ArgumentParser) -> None:
@@ -195,6 +235,8 @@ def _action_index(parser: argparse.ArgumentParser, args: list[str]) -> int | Non
 def _action_parser(base: type, prog: str, action: str) -> argparse.ArgumentParser:
     """Return the parser of ``bundle verify`` or ``bundle show`` (``base``: debugtool's
     ArgumentParser class, whose errors are one sentence and exit 125)."""
+    if action == "redact":
+        return _redact_parser(base, prog)
     if action == "verify":
         p = base(
             prog=f"{prog} verify",
@@ -234,13 +276,93 @@ def _action_parser(base: type, prog: str, action: str) -> argparse.ArgumentParse
     return p
 
 
+def _redact_parser(base: type, prog: str) -> argparse.ArgumentParser:
+    p = base(
+        prog=f"{prog} redact",
+        description="Redact a bundle already written, again: today's redactor and the rules "
+        "given run over every member the bundle's writer redacts; the manifest, checksums, "
+        "redaction report and HTML report are made anew. The redaction report says what "
+        "changed relative to IN (members changed, masks of each rule). IN is verified first "
+        "(a damaged one is refused) and never changed.",
+        epilog="Exit codes: 0 written; 125 IN cannot be read or is damaged, or OUT cannot be "
+        "written.",
+    )
+    p.add_argument("file", metavar="IN", help="the bundle to redact (.tar.gz)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        required=True,
+        help="the new bundle: a new file, a directory (IN's name with .redacted.tar.gz in it) "
+        "or '-' for standard output",
+    )
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.add_argument(
+        "--rules",
+        metavar="FILE",
+        help="a redaction rules file (keys, regular expressions, literal values to mask)",
+    )
+    _pseudonym_options(p)
+    p.add_argument("--json", action="store_true", help="print what was written as JSON")
+    p.set_defaults(func=run, action="redact")
+    return p
+
+
 def run(args: argparse.Namespace) -> int:
     action = getattr(args, "action", None)
     if action == "verify":
         return verify(args.file, args.json, args.verbose)
     if action == "show":
         return show(args)
+    if action == "redact":
+        return redact(args)
     return capture(args)
+
+
+def redact(args: argparse.Namespace) -> int:
+    """``bundle redact IN -o OUT``: write IN redacted again (and pseudonymised) to OUT."""
+    from debugtool import output
+    from debugtool.bundle.reredact import redact_bundle
+
+    kinds = _kinds(args.pseudonymise)
+    result = redact_bundle(
+        args.file,
+        args.output,
+        force=args.force,
+        rules_path=args.rules,
+        pseudonymise=kinds,
+        pseudonym_map=args.pseudonym_map,
+        command_line=["debugtool", *sys.argv[1:]],
+    )
+    stream = sys.stderr if result.path == "-" else sys.stdout
+    if args.json:
+        output.emit_json(result, stream=stream)
+        return 0
+    show = output.printable
+    masks = ", ".join(f"{rule} {n}" for rule, n in result.masks.items()) or "none"
+    where = "standard output" if result.path == "-" else result.path
+    line = (
+        f"bundle {'replaced' if result.replaced else 'written'}: {where} "
+        f"({output.human_size(result.size)}, {output.duration_text(result.duration)}); "
+        f"{len(result.changed)} member(s) changed, new masks: {masks}"
+    )
+    if result.pseudonym_map:
+        counts = ", ".join(f"{n} {kind}" for kind, n in result.pseudonymised.items())
+        line += f"; pseudonymised {counts} (mapping in {result.pseudonym_map}, keep it local)"
+    print(show(line), file=stream)
+    for rel in result.changed[:20]:
+        print(f"  changed: {show(rel)}", file=stream)
+    if len(result.changed) > 20:
+        print(f"  and {len(result.changed) - 20} more (--json lists every one)", file=stream)
+    return 0
+
+
+def _kinds(text: str | None) -> list[str]:
+    if text is None:
+        return []
+    from debugtool.bundle.pseudonyms import parse_kinds
+
+    return parse_kinds(text)
 
 
 def capture(args: argparse.Namespace) -> int:
@@ -279,6 +401,9 @@ def capture(args: argparse.Namespace) -> int:
         redact=not args.no_redact,
         redact_rules=rules,
         samples=args.samples,
+        max_log_bytes=args.max_log_bytes,
+        pseudonymise=_kinds(args.pseudonymise),
+        pseudonym_map=args.pseudonym_map,
         runtime_timeout=min(args.timeout, args.collector_timeout),
         command_line=["debugtool", *sys.argv[1:]],
     )
@@ -315,6 +440,8 @@ def capture(args: argparse.Namespace) -> int:
         line += f"; dropped {len(summary.dropped)} file(s) for --max-size"
     if summary.exited:
         line += f"; exited during capture: {', '.join(summary.exited)}"
+    if summary.pseudonym_map:
+        line += f"; pseudonym mapping in {summary.pseudonym_map} (keep it local)"
     print(output.printable(line), file=report)  # names of containers, which their creators chose
     return _exit_code(summary)
 
@@ -466,6 +593,10 @@ def show(args: argparse.Namespace) -> int:
                 "collectors": records,
                 "redactions": bundle.redactions(),
                 "dropped": m.get("dropped") or [],
+                "cuts": m.get("cuts") or [],
+                "redaction_cost": m.get("redaction"),
+                "pseudonymised": m.get("pseudonymised"),
+                "rederived": m.get("rederived") or [],
                 "marks": {
                     c.id: [asdict(mark) for mark in bundle.marks(c.id)] for c in bundle.containers
                 },
@@ -558,5 +689,42 @@ def show(args: argparse.Namespace) -> int:
     for d in m.get("dropped") or []:
         print(
             f"Dropped for --max-size: {show(str(d.get('file')))} ({output.human_size(d.get('size'))})"
+        )
+    cost = m.get("redaction")
+    if isinstance(cost, dict) and m.get("redacted", True):
+        share = cost.get("share")
+        of = f" ({share:.0%} of the capture)" if isinstance(share, (int, float)) else ""
+        print(
+            f"Redaction cost: {output.duration_text(cost.get('seconds') or 0)} over "
+            f"{output.human_size(cost.get('bytes') or 0)}{of}"
+        )
+    for h in m.get("rederived") or []:
+        if isinstance(h, dict):
+            print(
+                show(
+                    f"Redacted again from {h.get('from')}: {h.get('members_changed')} member(s) "
+                    f"changed, {h.get('masks')} new mask(s)"
+                )
+            )
+    kinds = m.get("pseudonymised")
+    if isinstance(kinds, dict) and kinds:
+        print(
+            "Pseudonymised: "
+            + show(", ".join(f"{n} {kind}" for kind, n in kinds.items()))
+            + " (the mapping is kept beside the bundle where it was made)"
+        )
+    cuts = [c for c in m.get("cuts") or [] if isinstance(c, dict)]
+    if cuts:
+        print()
+        output.table(
+            ["CUT (--max-log-bytes)", "KEPT", "DROPPED"],
+            [
+                [
+                    c.get("source"),
+                    output.human_size(c.get("kept")),
+                    output.human_size(c.get("dropped")),
+                ]
+                for c in cuts
+            ],
         )
     return 0
