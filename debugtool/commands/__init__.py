@@ -15,6 +15,7 @@ from debugtool.errors import UsageError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Container
 
     from debugtool.argv import OptionsLike
     from debugtool.source import Source
@@ -232,3 +233,27 @@ class Duration:
                 "Write seconds or a number with s, m, h or d (e.g. 10m).",
             )
         return value
+
+
+def action_index(
+    parser: argparse.ArgumentParser, args: list[str], actions: Container[str]
+) -> int | None:
+    """Return where one of ``actions`` (``bundle verify``, ``audit replay`` ...) stands as the
+    first positional word of ``args`` (not an option's value, not after ``--``), or None.
+
+    Such actions are read by their own parsers, each with its own ``--help`` and errors, while
+    the command without one keeps its own options (``audit --json``, ``bundle -o F``).
+    """
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "--":
+            return None
+        if word.startswith("-") and word != "-":
+            known = parser._option_string_actions.get(word)  # noqa: SLF001 - argparse's table
+            if known is not None and known.nargs != 0:
+                i += 1  # its value
+            i += 1
+            continue
+        return i if word in actions else None
+    return None

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+from debugtool.commands import action_index
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
@@ -90,30 +92,13 @@ def _dispatch_actions(parser: argparse.ArgumentParser) -> None:
     class AuditParser(base):  # type: ignore[valid-type,misc]
         def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
             args = list(sys.argv[1:] if args is None else args)
-            at = _action_index(self, args)
+            at = action_index(self, args, ACTIONS)
             if at is not None:
                 action = ACTIONS[args[at]](base, self.prog)
                 return action.parse_args(args[:at] + args[at + 1 :], namespace), []
             return super().parse_known_args(args, namespace)
 
     parser.__class__ = AuditParser
-
-
-def _action_index(parser: argparse.ArgumentParser, args: list[str]) -> int | None:
-    """Return where an action stands as the first positional word of ``args``, or None."""
-    i = 0
-    while i < len(args):
-        word = args[i]
-        if word == "--":
-            return None
-        if word.startswith("-") and word != "-":
-            known = parser._option_string_actions.get(word)  # noqa: SLF001 - argparse's table
-            if known is not None and known.nargs != 0:
-                i += 1  # its value
-            i += 1
-            continue
-        return i if word in ACTIONS else None
-    return None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import sys
 
-from debugtool.commands import TARGET_HELP, Count, Duration, Seconds, Size, hidden_help
+from debugtool.commands import (
+    TARGET_HELP,
+    Count,
+    Duration,
+    Seconds,
+    Size,
+    action_index,
+    hidden_help,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -201,7 +209,7 @@ def _remember_dashdash(parser: argparse.ArgumentParser) -> None:
     class BundleParser(base):  # type: ignore[valid-type,misc]
         def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
             args = list(sys.argv[1:] if args is None else args)
-            at = _action_index(self, args)
+            at = action_index(self, args, ACTIONS)
             if at is not None:
                 action = _action_parser(base, self.prog, args[at])
                 # parse_args: a word it does not know is its error, with its own --help.
@@ -212,24 +220,6 @@ def _remember_dashdash(parser: argparse.ArgumentParser) -> None:
             return ns, rest
 
     parser.__class__ = BundleParser
-
-
-def _action_index(parser: argparse.ArgumentParser, args: list[str]) -> int | None:
-    """Return where ``verify`` or ``show`` stands as the first positional word of ``args``
-    (not an option's value, not after ``--``), or None."""
-    i = 0
-    while i < len(args):
-        word = args[i]
-        if word == "--":
-            return None
-        if word.startswith("-") and word != "-":
-            known = parser._option_string_actions.get(word)  # noqa: SLF001 - argparse's table
-            if known is not None and known.nargs != 0:
-                i += 1  # its value
-            i += 1
-            continue
-        return i if word in ACTIONS else None
-    return None
 
 
 def _action_parser(base: type, prog: str, action: str) -> argparse.ArgumentParser:
