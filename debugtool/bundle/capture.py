@@ -241,7 +241,15 @@ class Capture:
                 result.status, result.error = manifest.TRUNCATED, ctx.truncated
             with self.cap.lock:
                 self.cuts += ctx.cuts
-        self.cap.finish(key, result, self._first_pass(files), priority)
+        try:
+            files = self._first_pass(files)
+        except Exception as exc:  # noqa: BLE001 - a redactor bug costs this collector's files, never the bundle
+            files = {}  # never kept unredacted
+            result.status = manifest.ERROR
+            result.error = (
+                f"its files were left out: redaction failed ({type(exc).__name__}: {exc})"
+            )
+        self.cap.finish(key, result, files, priority)
         return result.status in (manifest.OK, manifest.TRUNCATED)
 
     def _first_pass(self, files: dict[str, bytes]) -> dict[str, bytes]:

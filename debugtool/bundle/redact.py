@@ -199,9 +199,9 @@ def _secrecy(words: tuple[str, ...], env_style: bool) -> Secrecy | None:
         if inner is None or inner is Secrecy.IF_KEY_MATERIAL:
             return inner
         return Secrecy.UNLESS_PATH
-    if words[0] in _REFERENCE_VERBS and "CREDENTIAL" in words[1]:
+    if len(words) > 1 and words[0] in _REFERENCE_VERBS and "CREDENTIAL" in words[1]:
         return None  # systemd's LoadCredential=ID:PATH names a file
-    if "PASS" in words and words[words.index("PASS") - 1] in _PASS_THROUGH:
+    if "PASS" in words[1:] and words[words.index("PASS", 1) - 1] in _PASS_THROUGH:
         return None  # nginx's proxy_pass, fastcgi_pass: where requests go
     joined = "_".join(words)
     if any(s in joined for s in _STRONG) or any(w in _WEAK for w in words):

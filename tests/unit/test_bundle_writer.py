@@ -481,3 +481,20 @@ def test_first_signal_sets_the_flag_second_aborts(tmp_path: Path) -> None:
     finally:
         restore()
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_redactor_failure_costs_that_collectors_files_never_the_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = writer(tmp_path)
+
+    def broken(rel: str, data: bytes) -> bytes:
+        raise IndexError("a redactor bug")
+
+    monkeypatch.setattr(w.step, "first", broken)
+    ok = w.run_collector("host/x", lambda ctx: {"host/x.txt": b"password=NotKept123\n"})
+    assert ok is False
+    result = next(r for r in w.cap.results if r.name == "host/x")
+    assert result.status == mf.ERROR
+    assert "redaction failed (IndexError: a redactor bug)" in result.error
+    assert "host/x.txt" not in w.cap.files  # never kept unredacted

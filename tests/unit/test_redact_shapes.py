@@ -588,3 +588,13 @@ def test_a_character_that_lowers_to_two_does_not_shift_what_is_masked() -> None:
     text = "\n".join([line] * 4000)  # long: the per-line paths
     out = Redactor().text(text, "x")
     assert out == "\n".join([f"İİİİ user İstanbul password={M} token: {M}"] * 4000)
+
+
+@pytest.mark.parametrize("key", ["load", "import", "pass", "LOAD", "PASS", "credential"])
+def test_a_one_word_key_of_a_special_rule_is_read_without_error(key: str) -> None:
+    # host/resources.json has {"load": [...]}: a key that is the first word of a special rule
+    # (LoadCredential, proxy_pass) alone once made the redactor raise, losing that collector.
+    r = Redactor()
+    document = json.dumps({key: [0.5, 0.25], "other": "value"}).encode()
+    assert json.loads(r.first_pass("host/resources.json", document)) == json.loads(document)
+    assert r.first_pass("x.conf", f"{key} = 1.5\n".encode()).count(b"\n") == 1
