@@ -204,7 +204,8 @@ def not_running(container: Container) -> ContainerNotRunning:
         )
     return ContainerNotRunning(
         f"{who} is not running (status: {container.status}).",
-        "Start it first, or inspect a running one (see 'debugtool ps').",
+        "Start it first; stopped, 'debugtool inspect' shows its last state, 'debugtool logs' its "
+        "output and 'debugtool console' its files.",
     )
 
 

@@ -74,10 +74,14 @@ def test_ambiguous_id_prefix(twins: dict[str, Any], cli: Any) -> None:
 def test_stopped_container_is_not_running(twins: dict[str, Any], cli: Any) -> None:
     exited = twins["exited"]
     harness.run("docker", "wait", exited.id, timeout=60)
-    err = failed(cli("mounts", exited.name))
+    err = failed(cli("top", exited.name))
     assert f"container /{exited.name}" in err or f"container {exited.name}" in err
     assert "is not running (status: exited)." in err
-    assert "Start it first" in err
+    assert "Start it first; stopped, 'debugtool inspect' shows its last state" in err
+    # mounts says where its files are instead (the image's layers and its own, in storage).
+    err = failed(cli("mounts", exited.name))
+    assert "it has no mounts until it runs again" in err
+    assert "'debugtool console' reads them" in err
     # inspect still describes it, as docker inspect does.
     proc = cli("inspect", "--json", exited.id)
     assert proc.returncode == 0 and json.loads(proc.stdout)["container"]["status"] == "exited"
