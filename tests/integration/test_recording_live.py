@@ -359,6 +359,9 @@ def test_the_tuis_shell_is_recorded(containers: harness.Containers, where: dict[
         tmux("send-keys", "-t", tui.name, "Enter")
         tui.wait_for(f"1 match '{started.name}'")
         tmux("send-keys", "-t", tui.name, "e")
+        tui.wait_for("Open a shell in")  # the TUI asks why: the reason goes to the audit log
+        tmux("send-keys", "-t", tui.name, "-l", "INC-42: recording check")
+        tmux("send-keys", "-t", tui.name, "Enter")
         tui.wait_for("/ #")
         tui.type("echo from-the-tui-$((2*21))")
         tui.wait_for("from-the-tui-42")
@@ -370,6 +373,7 @@ def test_the_tuis_shell_is_recorded(containers: harness.Containers, where: dict[
         tui.close()
     (record,) = end_records(where)
     assert record["target_id"] == started.id and record["tty"] is True
+    assert record["reason"] == "INC-42: recording check"
     path = Path(where["DEBUGTOOL_AUDIT_LOG"]).parent / record["recording"]
     assert record["recording_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert "from-the-tui-42" in path.read_text()
