@@ -76,7 +76,19 @@ def web(module_containers, tmp_path_factory):
         name=unique("dt-readme-web"),
         cmd=("sh", "-c", "echo ready; exec sleep 100000"),
     )
+    # One restart, so that 'logs --previous' has a run before the latest to show.
+    run = ("docker", "restart", "-t", "0", started.id)
+    subprocess.run(run, check=True, capture_output=True, timeout=PATIENCE)
+    pid = ("docker", "inspect", "-f", "{{.State.Pid}}", started.id)
+    started.pid = int(subprocess.run(pid, check=True, capture_output=True, text=True).stdout)
     return started
+
+
+def readme_rules() -> str:
+    """The example rules file the README gives (the indented block after 'add up:')."""
+    text = README.read_text()
+    block = text[text.index("both are TOML and add up:") :].split("\n\n")[1]
+    return "\n".join(line[4:] for line in block.splitlines()) + "\n"
 
 
 def _kind(command: str) -> str:
@@ -109,6 +121,8 @@ def test_readme_example(command: str, web, tmp_path_factory) -> None:
         "TERM": "xterm",
     }
     text = re.sub(r"\bweb\b", web.name, command)
+    if "site-rules.toml" in text:  # the README's own example rules file
+        (where / "site-rules.toml").write_text(readme_rules())
     if re.match(r"debugtool audit \w+ ID\b", text):  # the newest recorded session (shell's)
         recorded = [line for line in (where / "audit.jsonl").read_text().splitlines()
                     if '"recording": "recordings/' in line]  # fmt: skip
