@@ -895,7 +895,8 @@ class Redactor:
         self.secrets: set[str] = set()
         # Collector threads redact their own files; one at a time keeps the books consistent.
         self.lock = threading.RLock()
-        self._known: tuple[int, re.Pattern[str]] | None = None
+        self._known: tuple[int, list[str]] | None = None  # (values, their forms)
+        self._known_bytes: tuple[list[str], list[bytes]] | None = None
         self._user_keys = tuple(_words(k) for k in self.rules.keys)
         self._allow_keys = {_words(a) for a in self.rules.allow}
         self._allow_values = frozenset(self.rules.allow)
@@ -1459,23 +1460,60 @@ class Redactor:
         """Return ``text`` with every remembered secret value masked (second pass)."""
         if not self.secrets:
             return text
-        text, n = self._known_regex().subn(MASK, text)
+        return self._known_in(text, [f for f in self._known_forms() if f in text], where)
+
+    def _known_in(self, text: str, present: list[str], where: str) -> str:
+        """Mask the remembered values ``present`` (those found in ``text`` by a substring test)
+        with one alternation, longest first, as one scan of ``text`` would: only the lines that
+        hold one are scanned, since no value spans a line break (unless one holds one)."""
+        if not present:
+            return text
+        regex = self._known_regex(tuple(present))
+        if len(text) <= _ANY_TRIGGER_MAX or any("\n" in f for f in present):
+            text, n = regex.subn(MASK, text)
+        else:
+            places: list[int] = []
+            for form in present:
+                i = text.find(form)
+                while i >= 0:
+                    places.append(i)
+                    i = text.find(form, i + 1)
+            places.sort()
+            out: list[str] = []
+            last = n = 0
+            for at in places:
+                if at < last:
+                    continue
+                start = text.rfind("\n", 0, at) + 1
+                end = text.find("\n", at)
+                end = len(text) if end < 0 else end
+                line, k = regex.subn(MASK, text[start:end])
+                out.append(text[last:start])
+                out.append(line)
+                n += k
+                last = end
+            out.append(text[last:])
+            text = "".join(out)
         if n:
             self.counts[("known-value", where)] += n
         return text
 
-    def _known_regex(self) -> re.Pattern[str]:
-        """One alternation of every remembered value, raw and JSON-escaped, longest first:
-        a single scan however many values there are (a loop of ``in`` tests over thousands of
-        values took seconds on a few megabytes)."""
+    def _known_forms(self) -> list[str]:
+        """Every remembered value, raw and JSON-escaped, longest first."""
         if self._known is None or self._known[0] != len(self.secrets):
             forms = set()
             for value in self.secrets:
                 forms.add(value)
                 forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
-            ordered = sorted(forms, key=len, reverse=True)
-            self._known = (len(self.secrets), re.compile("|".join(map(re.escape, ordered))))
+            self._known = (len(self.secrets), sorted(forms, key=lambda f: (-len(f), f)))
         return self._known[1]
+
+    @staticmethod
+    @functools.lru_cache(maxsize=64)
+    def _known_regex(forms: tuple[str, ...]) -> re.Pattern[str]:
+        """One alternation of ``forms`` (longest first): a single scan however many values
+        there are (a loop of replacements could cut one value inside another)."""
+        return re.compile("|".join(map(re.escape, forms)))
 
     def _pattern_sub(self, rule: _Rule, where: str) -> Callable[[re.Match[str]], str]:
         def sub(m: re.Match[str]) -> str:
@@ -1580,12 +1618,23 @@ class Redactor:
         return self.text(text, rel).encode("utf-8", "surrogateescape")
 
     def second_pass(self, rel: str, data: bytes) -> bytes:
-        """Mask every remembered secret value in one file; return new bytes."""
+        """Mask every remembered secret value in one file; return new bytes.
+
+        A substring test of each value's bytes (at memory speed) picks the values the file
+        may hold; a file that holds none is returned as it is, without being decoded."""
         with self.lock:
             if not self.secrets:
                 return data
+            forms = self._known_forms()
+            needles = self._known_bytes
+            if needles is None or needles[0] is not forms:
+                encoded = [f.encode("utf-8", "surrogateescape") for f in forms]
+                needles = self._known_bytes = (forms, encoded)
+            present = [f for f, b in zip(forms, needles[1], strict=True) if b in data]
+            if not present:
+                return data
             text = data.decode("utf-8", "surrogateescape")
-            return self.known(text, rel).encode("utf-8", "surrogateescape")
+            return self._known_in(text, present, rel).encode("utf-8", "surrogateescape")
 
     def leak_needles(self) -> list[bytes]:
         """Return the byte strings the final leak scan looks for: each value, raw and JSON-escaped."""
