@@ -85,6 +85,38 @@ def manifest_of(path: Path) -> dict:
         return json.load(handle)
 
 
+def floor(bundle: Path, wall: float) -> None:
+    """debugtool's redactor (both passes) and floor_redact.py on the same logs, the
+    no-redact bundle's, in this process: CPU seconds each, and whether their output is the
+    same bytes. The gap is what redaction costs above the least work these logs need."""
+    import floor_redact
+
+    from debugtool.bundle.redact import Redactor
+    from debugtool.bundle.redaction import Step
+
+    with tarfile.open(bundle) as tar:
+        logs = {}
+        for info in tar:
+            handle = tar.extractfile(info) if info.name.endswith("/logs.txt") else None
+            if handle is not None:
+                logs[info.name] = handle.read()
+    size = sum(map(len, logs.values())) / 1e6
+    start = time.thread_time()
+    ours = floor_redact.redact(logs)
+    least = time.thread_time() - start
+    step = Step(Redactor())
+    start = time.thread_time()
+    done = {rel: step.first(rel, data) for rel, data in logs.items()}
+    done = {rel: step.second(rel, data) for rel, data in done.items()}
+    spent = time.thread_time() - start
+    print(
+        f"in process, the bundle's {size:.0f} MB of logs: debugtool's redactor {spent:.2f} s CPU "
+        f"({size / spent:.0f} MB/s, {spent / wall:.1%} of the redacted bundle's median wall); "
+        f"floor_redact.py {least:.2f} s ({size / least:.0f} MB/s, {least / wall:.1%}); "
+        f"ratio {spent / least:.1f}x; same output: {done == ours}"
+    )
+
+
 def main() -> None:
     if os.geteuid() != 0:
         sys.exit("bench_redact needs root")
@@ -176,6 +208,7 @@ def main() -> None:
                 f"redacted bundle's wall time); goal: redaction <= 15 % of the bundle's wall time"
             )
             print("all runs:", json.dumps({**runs, "redaction_seconds": costs}))
+            floor(work / "no-redact.tar.gz", red)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

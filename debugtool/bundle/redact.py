@@ -1369,8 +1369,8 @@ class Redactor:
         """Decide the value after the key ``line[s:e]``: return (start, end, replacement) to
         mask it, ("block", key, column) or ("continued",) for lines after, or None."""
         name = key.strip("-.")
-        if not name:
-            return None
+        if not name or self.secrecy(name) is None:
+            return None  # every way on below needs a name that may be secret (session_timeout)
         # Most words found are no key (a path's /session, "token bucket"): what follows the
         # run, past quotes and blanks, is no separator, and the run neither starts the line
         # nor is a --flag.
