@@ -881,6 +881,36 @@ def _secret_shaped(value: str) -> bool:
     return kinds >= 2 and not value.isdigit()
 
 
+_HEAD = 4  # needles that start with the same bytes are looked for together (present_in)
+_MAX_PLACES = 20000  # more places of a shared start than this: test each needle alone
+
+
+def present_in(data: bytes, needles: list[bytes]) -> list[bytes]:
+    """Return those of ``needles`` that ``data`` holds, in their order.
+
+    A substring test each costs a scan of ``data``, and a bundle's values come in families
+    (``tok_...``, one password per service): needles that share their first bytes are found
+    with one scan for those bytes and a ``startswith`` test at each place they occur, falling
+    back to a test each when they occur too often to pay.
+    """
+    groups: dict[bytes, list[bytes]] = {}
+    for needle in needles:
+        groups.setdefault(needle[:_HEAD], []).append(needle)
+    found: set[bytes] = set()
+    for head, members in groups.items():
+        places: list[int] = []
+        if len(members) > 1:
+            i = data.find(head)
+            while i >= 0 and len(places) <= _MAX_PLACES:
+                places.append(i)
+                i = data.find(head, i + 1)
+        if len(members) == 1 or len(places) > _MAX_PLACES:
+            found.update(m for m in members if m in data)
+        else:
+            found.update(m for m in members if any(data.startswith(m, p) for p in places))
+    return [n for n in needles if n in found]
+
+
 class Redactor:
     """Masks secrets in the files of one bundle and remembers what it masked and where.
 
@@ -1630,7 +1660,8 @@ class Redactor:
             if needles is None or needles[0] is not forms:
                 encoded = [f.encode("utf-8", "surrogateescape") for f in forms]
                 needles = self._known_bytes = (forms, encoded)
-            present = [f for f, b in zip(forms, needles[1], strict=True) if b in data]
+            held = set(present_in(data, needles[1]))
+            present = [f for f, b in zip(forms, needles[1], strict=True) if b in held]
             if not present:
                 return data
             text = data.decode("utf-8", "surrogateescape")
