@@ -1113,8 +1113,10 @@ class Redactor:
                     text = self._rule_by_lines(rule, text, lowered, where)
                 else:
                     text = rule.regex.sub(self._pattern_sub(rule, where), text)
-                if len(text) != len(lowered) or rule.lowered or rule.decode:
-                    seen.clear()  # the text changed under the triggers (or may have)
+                # A rule only puts MASK where a value was, and no trigger holds a '*' (MASK's
+                # first and last character) or lies inside MASK: masking never makes a trigger
+                # that was not there, so the triggers found absent stay absent (one found
+                # present may be gone: its rule then runs and matches nothing).
                 lowered = _lower(text)
         return self._key_values(text, lowered, where)
 
