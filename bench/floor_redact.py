@@ -5,9 +5,9 @@ The logs bench_redact.py makes hold secrets in two shapes only: a password in a 
 way debugtool's redactor does (its output is compared, byte for byte, in bench_redact.py):
 one ``str.find`` scan of a file per trigger (``://``, ``token``), two regular expressions on
 the lines that hold one, then every value found hunted in every file (one scan for each
-distinct start of the values, then a replacement of those found). It knows nothing of the other sixty shapes, of JSON,
-YAML or base64: the gap between it and debugtool's redactor on the same bytes is the price of
-those, and of debugtool's own bookkeeping.
+distinct start of the values, then a replacement of those found). It knows nothing of the
+other sixty shapes, of JSON, YAML or base64: the gap between it and debugtool's redactor on
+the same bytes is the price of those, and of debugtool's own bookkeeping.
 Usage: floor_redact.py FILE... (prints CPU seconds and MB/s)
 """
 

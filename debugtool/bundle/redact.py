@@ -370,6 +370,9 @@ _KEY_WORD_LIST = (
 )
 _KEY_CHAR_TEXT = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
 _KEY_CHARS = frozenset(_KEY_CHAR_TEXT)
+# What the shapes of a line other than key=value look for (Redactor._line): a connection
+# string's Pwd=, a name/value pair, a short password flag after its program.
+_LINE_WORDS = ("pwd", "password", "value", "name", "key", *_SHORT_PASSWORD_FLAGS)
 _MAX_KEY = 130  # a longer run of name characters is data (hex, base64), not a key
 # A double-quoted value may hold escaped quotes ("pa\"ss"), as in a JSON log line; a value in
 # JSON that is itself inside a JSON string (a log line's "log", last-applied-configuration
@@ -1125,16 +1128,17 @@ class Redactor:
         for rule in self._patterns:
             if (triggered or not rule.triggers) and rule.may_match(text, lowered, seen):
                 if rule.name == "base64-secret" and len(text) > _ANY_TRIGGER_MAX:
-                    text = self._base64_runs(rule, text, where)
+                    new = self._base64_runs(rule, text, where)
                 elif rule.triggers and len(text) > _ANY_TRIGGER_MAX and not rule.multiline:
-                    text = self._rule_by_lines(rule, text, lowered, where)
+                    new = self._rule_by_lines(rule, text, lowered, where)
                 else:
-                    text = rule.regex.sub(self._pattern_sub(rule, where), text)
+                    new = rule.regex.sub(self._pattern_sub(rule, where), text)
                 # A rule only puts MASK where a value was, and no trigger holds a '*' (MASK's
                 # first and last character) or lies inside MASK: masking never makes a trigger
                 # that was not there, so the triggers found absent stay absent (one found
                 # present may be gone: its rule then runs and matches nothing).
-                lowered = _lower(text)
+                if new != text:
+                    text, lowered = new, _lower(new)
         return self._key_values(text, lowered, where)
 
     def _literal_sub(self, where: str) -> Callable[[re.Match[str]], str]:
@@ -1226,6 +1230,8 @@ class Redactor:
                 k += 1
             if start < last:
                 continue  # governed by an earlier line (a block scalar, a pair's value)
+            if self._passes_over(text, lowered, start, end, hits[first:k]):
+                continue
             new, upto = self._line_at(text, lowered, start, end, hits[first:k], where)
             if new is not None:
                 out.append(text[last:start])
@@ -1235,6 +1241,25 @@ class Redactor:
             return text
         out.append(text[last:])
         return "".join(out)
+
+    def _passes_over(self, text: str, lowered: str, start: int, end: int, hits: list[int]) -> bool:
+        """Return whether ``_line`` would leave the line at ``text[start:end]`` as it is, known
+        cheaply: it holds none of the words its other shapes need, and no key word in it is
+        part of a name that may be secret (``session_timeout=30s``, a log's most common kind).
+        Each key is cut out as ``_line`` cuts it; a run it would pass over as data counts
+        as a name here, which can only send the line on to ``_line``."""
+        low = lowered[start:end]
+        if any(word in low for word in _LINE_WORDS):
+            return False
+        for at in hits:
+            lo = max(start, at - _MAX_KEY)
+            s = lo + len(text[lo:at].rstrip(_KEY_CHAR_TEXT))
+            tail = text[at : min(end, at + _MAX_KEY)]
+            e = at + len(tail) - len(tail.lstrip(_KEY_CHAR_TEXT))
+            name = text[s:e].strip("-.")
+            if name and self.secrecy(name) is not None:
+                return False
+        return True
 
     def _line_at(
         self, text: str, lowered: str, start: int, end: int, hits: list[int], where: str
