@@ -370,6 +370,9 @@ _KEY_WORD_LIST = (
 )
 _KEY_CHAR_TEXT = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-"
 _KEY_CHARS = frozenset(_KEY_CHAR_TEXT)
+# What the shapes of a line other than key=value look for (Redactor._line): a connection
+# string's Pwd=, a name/value pair, a short password flag after its program.
+_LINE_WORDS = ("pwd", "password", "value", "name", "key", *_SHORT_PASSWORD_FLAGS)
 _MAX_KEY = 130  # a longer run of name characters is data (hex, base64), not a key
 # A double-quoted value may hold escaped quotes ("pa\"ss"), as in a JSON log line; a value in
 # JSON that is itself inside a JSON string (a log line's "log", last-applied-configuration
@@ -711,10 +714,11 @@ _ANY_TRIGGER = re.compile(
 
 
 def _trigger_groups() -> list[tuple[bool, re.Pattern[str], tuple[str, ...]]]:
-    """The triggers grouped by first character, one regex a group: ``A(?:KIA|SIA|Iza|Q)``.
+    """The triggers grouped by first character, one regex a group: ``A(?=(KIA|SIA|Iza|Q))``.
     A regex that starts with one literal character skips through the text with ``memchr``,
     so one such scan rules out a whole group several times faster than a substring test of
-    each of its triggers (the cost of a long log that holds none)."""
+    each of its triggers (the cost of a long log that holds none), and names the ones it
+    holds (``_triggers_in``)."""
     groups: dict[tuple[bool, str], set[str]] = {}
     for rule in _PATTERNS:
         for t in rule.triggers:
@@ -724,9 +728,9 @@ def _trigger_groups() -> list[tuple[bool, re.Pattern[str], tuple[str, ...]]]:
             lowered,
             re.compile(
                 re.escape(first)
-                + "(?:"
+                + "(?=("
                 + "|".join(re.escape(t[1:]) for t in sorted(ts, key=len, reverse=True))
-                + ")"
+                + "))"
             ),
             tuple(ts),
         )
@@ -736,6 +740,23 @@ def _trigger_groups() -> list[tuple[bool, re.Pattern[str], tuple[str, ...]]]:
 
 
 _TRIGGER_GROUPS = _trigger_groups()
+_TRIGGER_MATCHES = 1000  # more places than this in one scan: test the rest one at a time
+
+
+def _triggers_in(regex: re.Pattern[str], group: tuple[str, ...], haystack: str) -> dict[str, bool]:
+    """Return which triggers of a ``_TRIGGER_GROUPS`` group ``haystack`` holds, from one scan.
+
+    The match takes only the first character and looks ahead for the rest, so triggers that
+    overlap are all seen; at one place the longest trigger is reported, and the shorter ones
+    there are its prefixes. Left undecided (out of the answer) when they occur too often."""
+    reported: set[str] = set()
+    for n, m in enumerate(regex.finditer(haystack)):
+        reported.add(m.group(0) + m.group(1))
+        if n >= _TRIGGER_MATCHES or len(reported) == len(group):
+            break
+    else:
+        return {t: any(r.startswith(t) for r in reported) for t in group}
+    return {t: True for t in group if any(r.startswith(t) for r in reported)}
 
 
 # --- rules users add -----------------------------------------------------------------------
@@ -881,6 +902,36 @@ def _secret_shaped(value: str) -> bool:
     return kinds >= 2 and not value.isdigit()
 
 
+_HEAD = 4  # needles that start with the same bytes are looked for together (present_in)
+_MAX_PLACES = 20000  # more places of a shared start than this: test each needle alone
+
+
+def present_in(data: bytes, needles: list[bytes]) -> list[bytes]:
+    """Return those of ``needles`` that ``data`` holds, in their order.
+
+    A substring test each costs a scan of ``data``, and a bundle's values come in families
+    (``tok_...``, one password per service): needles that share their first bytes are found
+    with one scan for those bytes and a ``startswith`` test at each place they occur, falling
+    back to a test each when they occur too often to pay.
+    """
+    groups: dict[bytes, list[bytes]] = {}
+    for needle in needles:
+        groups.setdefault(needle[:_HEAD], []).append(needle)
+    found: set[bytes] = set()
+    for head, members in groups.items():
+        places: list[int] = []
+        if len(members) > 1:
+            i = data.find(head)
+            while i >= 0 and len(places) <= _MAX_PLACES:
+                places.append(i)
+                i = data.find(head, i + 1)
+        if len(members) == 1 or len(places) > _MAX_PLACES:
+            found.update(m for m in members if m in data)
+        else:
+            found.update(m for m in members if any(data.startswith(m, p) for p in places))
+    return [n for n in needles if n in found]
+
+
 class Redactor:
     """Masks secrets in the files of one bundle and remembers what it masked and where.
 
@@ -895,7 +946,8 @@ class Redactor:
         self.secrets: set[str] = set()
         # Collector threads redact their own files; one at a time keeps the books consistent.
         self.lock = threading.RLock()
-        self._known: tuple[int, re.Pattern[str]] | None = None
+        self._known: tuple[int, list[str]] | None = None  # (values, their forms)
+        self._known_bytes: tuple[list[str], list[bytes]] | None = None
         self._user_keys = tuple(_words(k) for k in self.rules.keys)
         self._allow_keys = {_words(a) for a in self.rules.allow}
         self._allow_values = frozenset(self.rules.allow)
@@ -908,6 +960,19 @@ class Redactor:
         words |= {max(w, key=len).lower() for w in self._user_keys}
         # Words inside another (mysqldump, sshpass) need no search of their own.
         self._key_words = tuple(w for w in words if not any(o in w for o in words if o != w))
+        # On a long text, the words that start with the same character are found by one scan
+        # for it with a look-ahead for their rest (``s(?=ecret|ession|hared)``), faster than a
+        # ``str.find`` pass each; a word alone in its group keeps its own pass. No word is
+        # inside another, so no two start at one place and the places found are the same.
+        firsts: dict[str, list[str]] = {}
+        for w in sorted(self._key_words):
+            firsts.setdefault(w[0], []).append(w)
+        self._key_scans: list[str | re.Pattern[str]] = [
+            ws[0]
+            if len(ws) == 1
+            else re.compile(re.escape(c) + "(?=" + "|".join(re.escape(w[1:]) for w in ws) + ")")
+            for c, ws in firsts.items()
+        ]
         self._key_word = re.compile("|".join(sorted(map(re.escape, words), key=len, reverse=True)))
         self._literals = None
         if self.rules.literals:
@@ -1072,19 +1137,21 @@ class Redactor:
         seen: dict[str, bool] = {}
         if len(text) > _ANY_TRIGGER_MAX:
             for by_lowered, regex, group in _TRIGGER_GROUPS:
-                if regex.search(lowered if by_lowered else text) is None:
-                    seen.update(dict.fromkeys(group, False))
+                seen.update(_triggers_in(regex, group, lowered if by_lowered else text))
         for rule in self._patterns:
             if (triggered or not rule.triggers) and rule.may_match(text, lowered, seen):
                 if rule.name == "base64-secret" and len(text) > _ANY_TRIGGER_MAX:
-                    text = self._base64_runs(rule, text, where)
+                    new = self._base64_runs(rule, text, where)
                 elif rule.triggers and len(text) > _ANY_TRIGGER_MAX and not rule.multiline:
-                    text = self._rule_by_lines(rule, text, lowered, where)
+                    new = self._rule_by_lines(rule, text, lowered, where)
                 else:
-                    text = rule.regex.sub(self._pattern_sub(rule, where), text)
-                if len(text) != len(lowered) or rule.lowered or rule.decode:
-                    seen.clear()  # the text changed under the triggers (or may have)
-                lowered = _lower(text)
+                    new = rule.regex.sub(self._pattern_sub(rule, where), text)
+                # A rule only puts MASK where a value was, and no trigger holds a '*' (MASK's
+                # first and last character) or lies inside MASK: masking never makes a trigger
+                # that was not there, so the triggers found absent stay absent (one found
+                # present may be gone: its rule then runs and matches nothing).
+                if new != text:
+                    text, lowered = new, _lower(new)
         return self._key_values(text, lowered, where)
 
     def _literal_sub(self, where: str) -> Callable[[re.Match[str]], str]:
@@ -1149,17 +1216,22 @@ class Redactor:
         """Mask what keys show, on the lines where a key word occurs.
 
         The words are found with ``str.find``, one word at a time, which skips through the
-        text many times faster than a regular expression's alternation; the lines that hold
-        none (most of a log) are not looked at again.
+        text many times faster than a regular expression's alternation (on a long text, one
+        scan a first character, ``_key_scans``); the lines that hold none (most of a log) are
+        not looked at again.
         """
         if len(lowered) != len(text):
             lowered = text.translate(_ASCII_LOWER)  # a few characters change length lowered
         hits: list[int] = []
-        for word in self._key_words:
-            i = lowered.find(word)
-            while i >= 0:
-                hits.append(i)
-                i = lowered.find(word, i + 1)
+        long = len(lowered) > _ANY_TRIGGER_MAX
+        for scan in self._key_scans if long else self._key_words:
+            if isinstance(scan, str):
+                i = lowered.find(scan)
+                while i >= 0:
+                    hits.append(i)
+                    i = lowered.find(scan, i + 1)
+            else:
+                hits.extend(m.start() for m in scan.finditer(lowered))
         if not hits:
             return text
         hits.sort()
@@ -1176,6 +1248,8 @@ class Redactor:
                 k += 1
             if start < last:
                 continue  # governed by an earlier line (a block scalar, a pair's value)
+            if self._passes_over(text, lowered, start, end, hits[first:k]):
+                continue
             new, upto = self._line_at(text, lowered, start, end, hits[first:k], where)
             if new is not None:
                 out.append(text[last:start])
@@ -1185,6 +1259,25 @@ class Redactor:
             return text
         out.append(text[last:])
         return "".join(out)
+
+    def _passes_over(self, text: str, lowered: str, start: int, end: int, hits: list[int]) -> bool:
+        """Return whether ``_line`` would leave the line at ``text[start:end]`` as it is, known
+        cheaply: it holds none of the words its other shapes need, and no key word in it is
+        part of a name that may be secret (``session_timeout=30s``, a log's most common kind).
+        Each key is cut out as ``_line`` cuts it; a run it would pass over as data counts
+        as a name here, which can only send the line on to ``_line``."""
+        low = lowered[start:end]
+        if any(word in low for word in _LINE_WORDS):
+            return False
+        for at in hits:
+            lo = max(start, at - _MAX_KEY)
+            s = lo + len(text[lo:at].rstrip(_KEY_CHAR_TEXT))
+            tail = text[at : min(end, at + _MAX_KEY)]
+            e = at + len(tail) - len(tail.lstrip(_KEY_CHAR_TEXT))
+            name = text[s:e].strip("-.")
+            if name and self.secrecy(name) is not None:
+                return False
+        return True
 
     def _line_at(
         self, text: str, lowered: str, start: int, end: int, hits: list[int], where: str
@@ -1368,8 +1461,8 @@ class Redactor:
         """Decide the value after the key ``line[s:e]``: return (start, end, replacement) to
         mask it, ("block", key, column) or ("continued",) for lines after, or None."""
         name = key.strip("-.")
-        if not name:
-            return None
+        if not name or self.secrecy(name) is None:
+            return None  # every way on below needs a name that may be secret (session_timeout)
         # Most words found are no key (a path's /session, "token bucket"): what follows the
         # run, past quotes and blanks, is no separator, and the run neither starts the line
         # nor is a --flag.
@@ -1459,23 +1552,60 @@ class Redactor:
         """Return ``text`` with every remembered secret value masked (second pass)."""
         if not self.secrets:
             return text
-        text, n = self._known_regex().subn(MASK, text)
+        return self._known_in(text, [f for f in self._known_forms() if f in text], where)
+
+    def _known_in(self, text: str, present: list[str], where: str) -> str:
+        """Mask the remembered values ``present`` (those found in ``text`` by a substring test)
+        with one alternation, longest first, as one scan of ``text`` would: only the lines that
+        hold one are scanned, since no value spans a line break (unless one holds one)."""
+        if not present:
+            return text
+        regex = self._known_regex(tuple(present))
+        if len(text) <= _ANY_TRIGGER_MAX or any("\n" in f for f in present):
+            text, n = regex.subn(MASK, text)
+        else:
+            places: list[int] = []
+            for form in present:
+                i = text.find(form)
+                while i >= 0:
+                    places.append(i)
+                    i = text.find(form, i + 1)
+            places.sort()
+            out: list[str] = []
+            last = n = 0
+            for at in places:
+                if at < last:
+                    continue
+                start = text.rfind("\n", 0, at) + 1
+                end = text.find("\n", at)
+                end = len(text) if end < 0 else end
+                line, k = regex.subn(MASK, text[start:end])
+                out.append(text[last:start])
+                out.append(line)
+                n += k
+                last = end
+            out.append(text[last:])
+            text = "".join(out)
         if n:
             self.counts[("known-value", where)] += n
         return text
 
-    def _known_regex(self) -> re.Pattern[str]:
-        """One alternation of every remembered value, raw and JSON-escaped, longest first:
-        a single scan however many values there are (a loop of ``in`` tests over thousands of
-        values took seconds on a few megabytes)."""
+    def _known_forms(self) -> list[str]:
+        """Every remembered value, raw and JSON-escaped, longest first."""
         if self._known is None or self._known[0] != len(self.secrets):
             forms = set()
             for value in self.secrets:
                 forms.add(value)
                 forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
-            ordered = sorted(forms, key=len, reverse=True)
-            self._known = (len(self.secrets), re.compile("|".join(map(re.escape, ordered))))
+            self._known = (len(self.secrets), sorted(forms, key=lambda f: (-len(f), f)))
         return self._known[1]
+
+    @staticmethod
+    @functools.lru_cache(maxsize=64)
+    def _known_regex(forms: tuple[str, ...]) -> re.Pattern[str]:
+        """One alternation of ``forms`` (longest first): a single scan however many values
+        there are (a loop of replacements could cut one value inside another)."""
+        return re.compile("|".join(map(re.escape, forms)))
 
     def _pattern_sub(self, rule: _Rule, where: str) -> Callable[[re.Match[str]], str]:
         def sub(m: re.Match[str]) -> str:
@@ -1580,12 +1710,24 @@ class Redactor:
         return self.text(text, rel).encode("utf-8", "surrogateescape")
 
     def second_pass(self, rel: str, data: bytes) -> bytes:
-        """Mask every remembered secret value in one file; return new bytes."""
+        """Mask every remembered secret value in one file; return new bytes.
+
+        A substring test of each value's bytes (at memory speed) picks the values the file
+        may hold; a file that holds none is returned as it is, without being decoded."""
         with self.lock:
             if not self.secrets:
                 return data
+            forms = self._known_forms()
+            needles = self._known_bytes
+            if needles is None or needles[0] is not forms:
+                encoded = [f.encode("utf-8", "surrogateescape") for f in forms]
+                needles = self._known_bytes = (forms, encoded)
+            held = set(present_in(data, needles[1]))
+            present = [f for f, b in zip(forms, needles[1], strict=True) if b in held]
+            if not present:
+                return data
             text = data.decode("utf-8", "surrogateescape")
-            return self.known(text, rel).encode("utf-8", "surrogateescape")
+            return self._known_in(text, present, rel).encode("utf-8", "surrogateescape")
 
     def leak_needles(self) -> list[bytes]:
         """Return the byte strings the final leak scan looks for: each value, raw and JSON-escaped."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 
-from debugtool.bundle import redact
+from debugtool.bundle import auditlog, redact
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -42,36 +42,34 @@ class Step:
         self.redactor = redactor
         self.seconds = 0.0
         self.bytes = 0
-        self._cached: tuple[int, list[bytes]] | None = None  # (values, their needles)
 
     def first(self, rel: str, data: bytes) -> bytes:
-        """The first pass over one file (structure, shapes, and a site's rules)."""
+        """The first pass over one file (structure, shapes, and a site's rules).
+
+        In debugtool's own audit log the ``session`` ids are masked, as the key says, but
+        not hunted in every other file: they are random ids debugtool made up to pair a
+        record's start with its end (``audit.Session``), no credential, and a bundle holds
+        a hundred of them, each of which the second pass and the leak scan would look for
+        in every file (bench/README.md: the largest cost of redaction before this).
+        """
         with self.redactor.lock:
             start = time.thread_time()
+            before = set(self.redactor.secrets) if rel == auditlog.LOG else None
             out = self.redactor.first_pass(rel, data)
+            if before is not None and self.redactor.secrets != before:
+                self.redactor.secrets -= _session_ids(data) - before
             self.seconds += time.thread_time() - start
             self.bytes += len(data)
         return out
 
     def second(self, rel: str, data: bytes) -> bytes:
-        """The second pass over one file (every value any first pass found, everywhere).
-
-        A file that holds none of those values is left as it is without the redactor's scan:
-        a substring test per value (raw and JSON-escaped, the forms the scan looks for) runs
-        at memory speed, the scan's one alternation of every value does not (bench/README.md:
-        2.34 s for 97 values over 13.7 MB of log), and most files hold none.
-        """
+        """The second pass over one file (every value any first pass found, everywhere; a
+        file that holds none of them is left as it is, see ``Redactor.second_pass``)."""
         with self.redactor.lock:
             start = time.thread_time()
-            if any(needle in data for needle in self._needles()):
-                data = self.redactor.second_pass(rel, data)
+            data = self.redactor.second_pass(rel, data)
             self.seconds += time.thread_time() - start
         return data
-
-    def _needles(self) -> list[bytes]:
-        if self._cached is None or self._cached[0] != len(self.redactor.secrets):
-            self._cached = (len(self.redactor.secrets), self.redactor.leak_needles())
-        return self._cached[1]
 
     def cost(self, total: float | None = None) -> dict[str, Any]:
         """The manifest's record of what redaction cost (``total``: the bundle's seconds)."""
@@ -79,3 +77,19 @@ class Step:
         if total:
             cost["share"] = round(self.seconds / total, 4)
         return cost
+
+
+def _session_ids(data: bytes) -> set[str]:
+    """Return the ``session`` ids of the audit log lines in ``data``."""
+    import json
+
+    ids: set[str] = set()
+    for line in data.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        session = record.get("session") if isinstance(record, dict) else None
+        if isinstance(session, str):
+            ids.add(session)
+    return ids
