@@ -945,7 +945,9 @@ def _problems(archive: Archive, at_capture: bool = False) -> list[Problem]:
         add("outside the bundle's folder", name, "outside the bundle's folder")
     from debugtool.bundle import auditlog
 
-    for kind, member, text in auditlog.problems(archive.members, archive.sums, at_capture):
+    pseudonymised = bool(document.get("pseudonymised"))
+    found = auditlog.problems(archive.members, archive.sums, at_capture, pseudonymised)
+    for kind, member, text in found:
         problems.append(Problem(kind, member, text))
     return problems
 

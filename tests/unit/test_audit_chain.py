@@ -488,3 +488,23 @@ def test_a_lock_held_by_a_stopped_writer_fails_the_write_instead_of_hanging(
             audit.write(audit.Record(action="exec", argv=["true"]))
     audit.write(audit.Record(action="exec", argv=["true"]))  # released: written, chained
     assert chain.verify(str(log)).chained == 3
+
+
+def test_a_pseudonymised_copy_checks_each_line_by_its_facts(log: Path) -> None:
+    from debugtool.bundle import auditlog
+
+    audit.write(audit.Record(action="exec", argv=["true"]))
+    audit.write(audit.Record(action="exec", argv=["id"], exit_code=0))
+    files = _bundled(log)
+    host = json.loads(files[auditlog.LOG].splitlines()[0])["host"].encode()
+    assert host and b"***REDACTED***" not in files[auditlog.LOG]  # nothing masked: checked whole
+    named = dict(files)
+    named[auditlog.LOG] = files[auditlog.LOG].replace(b'"' + host + b'"', b'"host-94d72685"')
+    # The host's name replaced by its pseudonym in every line: damage, unless the bundle says
+    # it was pseudonymised; then each line is checked by its facts, as a masked line is.
+    assert len(auditlog.problems(named, _sums(named))) == 2
+    assert auditlog.problems(named, _sums(named), pseudonymised=True) == []
+    lines = named[auditlog.LOG].splitlines(keepends=True)
+    named[auditlog.LOG] = lines[0] + lines[1].replace(b'"exit_code": 0', b'"exit_code": 1')
+    [(_kind, _member, text)] = auditlog.problems(named, _sums(named), pseudonymised=True)
+    assert "line 2 was altered (its time, action, target, mode or exit code" in text
