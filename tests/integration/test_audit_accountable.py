@@ -117,7 +117,7 @@ def test_the_record_names_the_operators_login_uid_and_sudo_user(started, env) ->
         text=True,
         timeout=60,
         env={**os.environ, **env, "SUDO_USER": "alice", "SUDO_UID": "4242",
-             "SSH_CONNECTION": "203.0.113.5 52144 192.0.2.10 22"},
+             "SSH_CONNECTION": "203.0.113.5 52144 198.51.100.10 22"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     start, end = records(env)

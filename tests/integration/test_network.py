@@ -3,7 +3,7 @@ its routes and DNS, a runc container in a network namespace made here with a vet
 container, and bad input.
 
 All traffic stays on a container's own loopback. The veth's documentation-range address
-(192.0.2.2, TEST-NET-1) is only assigned, never sent to.
+(198.51.100.2, TEST-NET-2) is only assigned, never sent to.
 """
 
 from __future__ import annotations
@@ -256,7 +256,7 @@ def test_distroless_container(containers: harness.Containers, cli) -> None:
 
 @pytest.fixture
 def veth_netns() -> Iterator[tuple[str, str]]:
-    """A network namespace made here with one end of a veth pair in it, at 192.0.2.2/24.
+    """A network namespace made here with one end of a veth pair in it, at 198.51.100.2/24.
 
     IPv6 is off on both ends so the kernel sends nothing on its own; the address is only
     assigned. Removed by name afterwards.
@@ -270,7 +270,7 @@ def veth_netns() -> Iterator[tuple[str, str]]:
         harness.run("ip", "link", "set", inner, "netns", ns)
         in_ns = ("ip", "netns", "exec", ns)
         harness.run(*in_ns, "sysctl", "-qw", f"net.ipv6.conf.{inner}.disable_ipv6=1")
-        harness.run("ip", "-n", ns, "addr", "add", "192.0.2.2/24", "dev", inner)
+        harness.run("ip", "-n", ns, "addr", "add", "198.51.100.2/24", "dev", inner)
         harness.run("ip", "-n", ns, "link", "set", "lo", "up")
         harness.run("ip", "-n", ns, "link", "set", inner, "up")
         harness.run("ip", "link", "set", host_end, "up")
@@ -291,10 +291,12 @@ def test_runc_container_in_a_prepared_network_namespace(
     assert veth.peer == f"dth{inner[3:]}"  # the end left in the host's namespace
     assert veth.state in ("UP", "LOWERLAYERDOWN", "UNKNOWN")
     assert [(a.family, a.address, a.prefixlen) for a in veth.addresses] == [
-        ("inet", "192.0.2.2", 24)
+        ("inet", "198.51.100.2", 24)
     ]
-    connected = [r for r in net.routes if r.destination == "192.0.2.0/24" and r.table == "main"]
-    assert [(r.interface, r.scope, r.prefsrc) for r in connected] == [(inner, "link", "192.0.2.2")]
+    connected = [r for r in net.routes if r.destination == "198.51.100.0/24" and r.table == "main"]
+    assert [(r.interface, r.scope, r.prefsrc) for r in connected] == [
+        (inner, "link", "198.51.100.2")
+    ]
     assert not [r for r in net.routes if r.destination == "default"]
     # the harness's rootfs resolv.conf
     assert net.dns.nameservers == ["127.0.0.1"]

@@ -273,7 +273,7 @@ def test_a_reason_past_the_limit_is_refused(log: Path) -> None:
 def test_who_names_sudo_and_ssh(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUDO_USER", "alice")
     monkeypatch.setenv("SUDO_UID", "1000")
-    monkeypatch.setenv("SSH_CONNECTION", "203.0.113.5 52144 192.0.2.10 22")
+    monkeypatch.setenv("SSH_CONNECTION", "203.0.113.5 52144 198.51.100.10 22")
     found = audit.who()
     assert (found["sudo_user"], found["sudo_uid"]) == ("alice", 1000)
     assert (found["ssh_client"], found["ssh_client_port"]) == ("203.0.113.5", 52144)
