@@ -76,8 +76,19 @@ def parse_passwd(text: str) -> list[tuple[str, int, int, str]]:
 
 
 def has_containers(graph_root: str) -> bool:
-    """Return whether a containers/storage graph root holds containers (any driver)."""
-    return any(os.path.exists(f"{graph_root}/{d}-containers/containers.json") for d in DRIVERS)
+    """Return whether a containers/storage graph root holds containers (any driver).
+
+    A store whose containers were all removed keeps a ``containers.json`` of ``[]``: one
+    ``stat`` tells (no container record is that short), and such a store costs ``ps`` nothing
+    more (no libpod database opened for it)."""
+    for driver in DRIVERS:
+        try:
+            size = os.stat(f"{graph_root}/{driver}-containers/containers.json").st_size
+        except OSError:
+            continue
+        if size > len(b"[]\n"):
+            return True
+    return False
 
 
 def graph_root_for(home: str, name: str, uid: int, config_home: str | None = None,

@@ -274,3 +274,14 @@ def test_roots_podman_down_still_lists_the_users(
     assert runtime.warnings == [
         "podman ps did not finish within 2s; root's containers are not listed."
     ]
+
+
+def test_a_store_whose_containers_were_all_removed_holds_none(tmp_path: Path) -> None:
+    # containers/storage leaves "[]" behind: such a store is not listed, so ps opens none of
+    # its files (libpod's database among them).
+    storage = _user_home(tmp_path, "u", True) / ".local" / "share" / "containers" / "storage"
+    assert rootless.has_containers(str(storage))
+    (storage / "vfs-containers" / "containers.json").write_bytes(b"[]")
+    assert not rootless.has_containers(str(storage))
+    (storage / "vfs-containers" / "containers.json").unlink()
+    assert not rootless.has_containers(str(storage))
