@@ -18,8 +18,13 @@ import pytest
 LOOP = "n=$(cat /n 2>/dev/null || echo 0); n=$((n+1)); echo $n > /n; echo run $n; sleep 1; exit 3"
 #: The container's own shell lives on while a subshell, first in line for the OOM killer
 #: (oom_score_adj 1000), fills memory past the limit; then it exits with the subshell's status.
-#: dockerd marks OOMKilled when the kernel's OOM event comes before the exit, as it does here.
-OOM = "(echo 1000 > /proc/self/oom_score_adj; x=$(head -c 64m /dev/zero | tr '\\0' a)); exit $?"
+#: dockerd marks OOMKilled only when containerd's OOM event comes before the exit: the shim
+#: sees the kill in memory.events a moment after the kernel, so the shell waits 2 s before it
+#: exits (exiting at once lost that race on a loaded machine).
+OOM = (
+    "(echo 1000 > /proc/self/oom_score_adj; x=$(head -c 64m /dev/zero | tr '\\0' a)); "
+    "s=$?; sleep 2; exit $s"
+)
 
 
 def ps_all(cli) -> dict[str, dict]:
@@ -30,6 +35,11 @@ def ps_all(cli) -> dict[str, dict]:
 
 def docker_state(cid: str) -> dict:
     return json.loads(harness.run("docker", "inspect", cid))[0]
+
+
+def podman_state(cid: str) -> tuple[str, int]:
+    state = json.loads(harness.run("podman", "inspect", cid))[0]["State"]
+    return state["Status"], state["ExitCode"]
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +196,11 @@ def test_podman_container_that_exited_5(containers, cli) -> None:
         found.update(ps_all(cli).get(started.id) or {})
         return found.get("status") == "exited"
 
+    # podman records the exit code when its cleanup process has read conmon's exit file, a
+    # moment after the process is gone (debugtool shows "exited" with no code meanwhile).
+    harness.wait_for(
+        lambda: podman_state(started.id) == ("exited", 5), what="podman recorded the exit"
+    )
     harness.wait_for(exited, what="podman's container exited")
     assert found["exit_code"] == 5 and found["finished_at"]
     row = next(line for line in cli("ps", "-a").stdout.splitlines() if started.name in line)
