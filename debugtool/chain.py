@@ -123,6 +123,7 @@ class Verdict:
     problems: list[Problem] = field(default_factory=list)
     first_seq: int = 0
     last_seq: int = 0
+    exists: bool = True  # False: there is no log at the path (nothing recorded, or removed)
 
     @property
     def intact(self) -> bool:
@@ -389,7 +390,8 @@ def file_digest(path: str) -> str:
 
 
 def verify(path: str) -> Verdict:
-    """Verify the audit log at ``path`` and its recordings. A missing log is intact and empty.
+    """Verify the audit log at ``path`` and its recordings. A missing log has nothing to break:
+    intact, with ``exists`` False so the caller can say there was nothing to check.
 
     Raises ``audit.AuditUnavailable`` when it is not a regular file or cannot be read.
     """
@@ -400,7 +402,7 @@ def verify(path: str) -> Verdict:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
-        return Verdict(path)
+        return Verdict(path, exists=False)
     except OSError as exc:
         raise AuditUnavailable(path, exc.strerror or str(exc), verb="read") from None
     try:

@@ -47,8 +47,8 @@ def _verify_parser(base: type, prog: str) -> argparse.ArgumentParser:
     p.add_argument(
         "--json",
         action="store_true",
-        help="print {path, intact, lines, chained, legacy, recordings, first_seq, last_seq, "
-        "problems: [{line, kind, text, session, time}]}",
+        help="print {path, exists, intact, lines, chained, legacy, recordings, first_seq, "
+        "last_seq, problems: [{line, kind, text, session, time}]}",
     )
     p.set_defaults(func=verify)
     return p
@@ -126,6 +126,13 @@ def verify(args: argparse.Namespace) -> int:
         output.emit_json(verdict.to_dict())
         return 0 if verdict.intact else EXIT_BROKEN
     show = output.printable
+    if not verdict.exists:
+        print(
+            f"{show(verdict.path)}: no audit log there, so nothing to verify (nothing was "
+            "recorded on this host yet, or the log was removed or moved; DEBUGTOOL_AUDIT_LOG "
+            "names another)."
+        )
+        return 0
     legacy = f", {verdict.legacy} unchained legacy lines before them" if verdict.legacy else ""
     recordings = f", {verdict.recordings} recordings" if verdict.recordings else ""
     checked = f"{verdict.chained} chained records{legacy}{recordings}"

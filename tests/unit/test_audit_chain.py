@@ -194,9 +194,18 @@ def test_concurrent_writers_chain_correctly(log: Path) -> None:
 
 
 def test_verify_command_exit_codes_and_json(log: Path) -> None:
-    sessions(2)
     run = [sys.executable, "-m", "debugtool", "audit", "verify"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # No log yet: nothing to verify, said as such (not "intact (0 chained records)").
+    none = subprocess.run(run, capture_output=True, text=True, env=env)
+    assert none.returncode == 0, none.stderr
+    assert none.stdout == f"{log}: no audit log there, so nothing to verify " + (
+        "(nothing was recorded on this host yet, or the log was removed or moved; "
+        "DEBUGTOOL_AUDIT_LOG names another).\n"
+    )
+    doc = json.loads(subprocess.run([*run, "--json"], capture_output=True, env=env).stdout)
+    assert doc["exists"] is False and doc["intact"] is True and doc["lines"] == 0
+    sessions(2)
     ok = subprocess.run(run, capture_output=True, text=True, env=env)
     assert ok.returncode == 0 and "intact (4 chained records)" in ok.stdout
     raw = lines(log)
