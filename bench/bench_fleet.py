@@ -16,6 +16,8 @@ Rows, interleaved:
 - `debugtool ps -H n1..n10` with `--forks 10`, and with the default 5;
 - the same with the user's `ControlMaster auto` / `ControlPersist` in the ssh_config, which
   debugtool leaves to ssh as it is (the handshake is then paid once per node, not per run);
+- the floor: the same ten `ssh NODE debugtool ps` started at once by the shell, with nothing of
+  debugtool's on this side;
 - `python3` as the node's PATH finds it (here a pyenv shim, see below) and `/usr/bin/python3`
   named by the inventory's `ansible_python_interpreter`.
 
@@ -68,6 +70,12 @@ def main() -> None:
         inv = ["--inventory", str(inventory)]
         cm = ["--ssh-config", str(shared)]
         serial = " ; ".join(" ".join(ssh(made.config, n.name)) + " >/dev/null" for n in made.nodes)
+        # The floor of "ten nodes at once": the same ten ssh commands started together by the
+        # shell, with no debugtool on this side (no zipapp, no merging, no table).
+        together = (
+            " ".join(" ".join(ssh(made.config, n.name)) + " >/dev/null &" for n in made.nodes)
+            + " wait"
+        )
         pairs: list[tuple[str, list[str]]] = [
             ("ssh n1 debugtool ps (installed)", ssh(made.config, "n1")),
             ("ssh n1 debugtool ps, ControlMaster", ssh(shared, "n1")),
@@ -94,6 +102,7 @@ def main() -> None:
                 [*DEBUGTOOL, "ps", "-H", "@nodes", *inv],
             ),
             (f"ssh NODE debugtool ps, {NODES} in a row", ["sh", "-c", serial]),
+            (f"ssh NODE debugtool ps, {NODES} at once (floor)", ["sh", "-c", together]),
         ]
         try:
             measures = interleaved(pairs, runs=RUNS, warmup=1)
