@@ -13,8 +13,14 @@
   line 2 ms before the start). dockerd remembers its last 256 events only; when the run
   before the previous one is out of that memory, the lines are those up to the previous
   run's end, and a warning says earlier runs' may come first.
-- podman writes every run to one log with no record of where each began; runc, crun and bare
-  sandboxes keep no log at all: one sentence each.
+- podman: every run appends to one k8s-file log too, and podman's own events file (the
+  ``file`` events logger: ``/run/libpod/events/events.log`` for root,
+  ``$XDG_RUNTIME_DIR/libpod/tmp/events/events.log`` for a rootless user, or containers.conf's
+  ``events_logfile_path``) records each run's ``died``, written by podman's cleanup after
+  conmon has copied the run's last output. The boundaries are those, as Docker's ``die``.
+  With the ``journald`` events logger the events are in the journal, which this does not
+  read: one sentence.
+- runc, crun and bare sandboxes keep no log at all: one sentence.
 """
 
 from __future__ import annotations
@@ -89,12 +95,7 @@ def previous_log(
     if container.runtime == "docker":
         return docker_previous(container, timeout, warn)
     if container.runtime == "podman":
-        raise NoLog(
-            f"podman writes every run of {name} to one log and keeps no record of where each "
-            "began, so the previous run's lines cannot be told from the others.",
-            "'debugtool logs -t' shows them all with their times; 'debugtool inspect' says "
-            "when the latest run started.",
-        )
+        return podman_previous(container, timeout, warn)
     raise NoLog(
         f"{container.runtime} keeps no log of {name}, of this run or of the previous one.",
         "'debugtool logs' says where its output goes.",
@@ -193,13 +194,10 @@ def docker_previous(
 ) -> Log:
     """Return the lines of a Docker container's run before its latest. Raises ``NoLog``."""
     from debugtool.logs.sources import DockerLog, docker_file_log
-    from debugtool.output import utc_text
     from debugtool.runtimes.docker import FROM_STATE_FILES
 
     name = f"{container.name} ({container.short_id})"
-    if not container.started_at:
-        raise NoLog(f"{name} has never run, so it has no previous run.")
-    started = int(container.started_at * 1_000_000_000)
+    started = _latest_start(container)
     from_files = (container.metadata.get("docker") or {}).get("source") == FROM_STATE_FILES
     log: Log
     if from_files:
@@ -217,12 +215,45 @@ def docker_previous(
         except RuntimeUnavailable:
             events = None
     if events is None:
-        if warn is not None:
-            warn(
-                "Docker's events could not be read, so these are all the lines logged before "
-                f"the latest run started ({utc_text(container.started_at)}), earlier runs' too."
-            )
+        _say(warn, "Docker's events could not be read, so these are", container)
         return WindowLog(log, None, started - 1)
+    return _run_before(log, events, container, "Docker keeps its last 256 events", warn)
+
+
+def _latest_start(container: Container) -> int:
+    """Return when ``container``'s latest run started, in nanoseconds. Raises ``NoLog``."""
+    if not container.started_at:
+        raise NoLog(
+            f"{container.name} ({container.short_id}) has never run, so it has no previous run."
+        )
+    return int(container.started_at * 1_000_000_000)
+
+
+def _say(warn: Callable[[str], None] | None, why: str, container: Container) -> None:
+    """Warn that the lines are every line before the latest run, ``why`` first."""
+    from debugtool.output import utc_text
+
+    if warn is not None:
+        warn(
+            f"{why} all the lines logged before the latest run started "
+            f"({utc_text(container.started_at)}), earlier runs' too."
+        )
+
+
+def _run_before(
+    log: Log,
+    events: list[tuple[str, int]],
+    container: Container,
+    memory: str,
+    warn: Callable[[str], None] | None,
+) -> Log:
+    """Return the window of ``log`` that the runtime's ``create`` and ``die`` ``events`` give
+    for the run before the latest. ``memory`` says how far back the events go, for a warning
+    when they do not reach the run's beginning ("Docker keeps its last 256 events")."""
+    from debugtool.output import utc_text
+
+    name = f"{container.name} ({container.short_id})"
+    started = _latest_start(container)
     after, until, complete = previous_window(events, started)
     if until is None:
         if complete:
@@ -230,16 +261,166 @@ def docker_previous(
                 f"{name} has no previous run: its only run started at "
                 f"{utc_text(container.started_at)}."
             )
-        if warn is not None:
-            warn(
-                "Docker no longer remembers this container's earlier runs (it keeps its last "
-                "256 events), so these are all the lines logged before the latest run started "
-                f"({utc_text(container.started_at)})."
-            )
+        _say(
+            warn,
+            f"The events no longer reach back to this container's earlier runs ({memory}), "
+            "so these are",
+            container,
+        )
         return WindowLog(log, None, started - 1)
     if not complete and warn is not None:
         warn(
-            "Docker no longer remembers where the previous run began (it keeps its last 256 "
-            "events), so lines of earlier runs may come first."
+            f"The events no longer reach back to where the previous run began ({memory}), so "
+            "lines of earlier runs may come first."
         )
     return WindowLog(log, after, until)
+
+
+# --- podman ----------------------------------------------------------------------------------
+
+#: How much of the end of podman's events file is read: the latest runs' events are there.
+EVENTS_TAIL = 16 << 20
+
+
+def podman_previous(
+    container: Container, timeout: float, warn: Callable[[str], None] | None
+) -> Log:
+    """Return the lines of a podman container's run before its latest, bounded by the
+    ``died`` events in podman's events file. Raises ``NoLog``."""
+    from debugtool.logs.sources import podman_log
+
+    _latest_start(container)
+    path, why = podman_events_file(container)
+    if path is None:
+        raise NoLog(
+            f"{why}, so the previous run's lines of {container.name} ({container.short_id}) "
+            "cannot be told from the others in its one log.",
+            "'debugtool logs -t' shows them all with their times; 'debugtool inspect' says "
+            "when the latest run started.",
+        )
+    events, whole = podman_events(path, container.id)
+    log = podman_log(container, timeout)
+    memory = (
+        f"debugtool reads the last {EVENTS_TAIL >> 20} MiB of podman's events file"
+        if not whole
+        else "podman's events file was rotated or cleared since"
+    )
+    return _run_before(log, events, container, memory, warn)
+
+
+def podman_events_file(container: Container) -> tuple[str | None, str]:
+    """Return the path of the events file podman writes for ``container``'s owner, or None
+    and why there is none to read (the journald events logger, no file)."""
+    import pwd
+
+    conf: dict[str, str] = {}
+    home = ""
+    tmp = "/run/libpod"
+    if container.owner:
+        try:
+            user = pwd.getpwnam(container.owner)
+        except KeyError:
+            return None, f"user {container.owner}, who owns it, no longer exists"
+        home, tmp = user.pw_dir, f"/run/user/{user.pw_uid}/libpod/tmp"
+    for found in _containers_confs(home):
+        conf.update(found)
+    logger = conf.get("events_logger", "")
+    if logger == "journald" or (not logger and os.path.exists("/run/systemd/journal/socket")):
+        return None, "podman keeps its events in the journal here (events_logger), not in a file"
+    if logger == "none":
+        return None, 'podman keeps no events here (events_logger = "none")'
+    path = conf.get("events_logfile_path") or f"{tmp}/events/events.log"
+    if not os.path.exists(path):
+        return None, f"podman's events file {path} is not there"
+    return path, ""
+
+
+def _containers_confs(home: str) -> list[dict[str, str]]:
+    """Return the ``[engine]`` events settings of each containers.conf podman reads, in the
+    order it reads them (later ones win): the system's, then the user's for a rootless one."""
+    import glob
+
+    paths = ["/usr/share/containers/containers.conf", "/etc/containers/containers.conf"]
+    paths += sorted(glob.glob("/etc/containers/containers.conf.d/*.conf"))
+    if home:
+        paths.append(f"{home}/.config/containers/containers.conf")
+        paths += sorted(glob.glob(f"{home}/.config/containers/containers.conf.d/*.conf"))
+    found = []
+    for path in paths:
+        data = _regular_file(path, 1 << 20)
+        if data is None:
+            continue
+        try:
+            import tomllib
+
+            engine = tomllib.loads(data.decode("utf-8")).get("engine")
+        except (UnicodeDecodeError, ValueError):
+            continue  # podman itself refuses a broken file; nothing to learn from it
+        if isinstance(engine, dict):
+            found.append(
+                {
+                    k: v
+                    for k in ("events_logger", "events_logfile_path")
+                    if isinstance(v := engine.get(k), str)
+                }
+            )
+    return found
+
+
+def _regular_file(path: str, limit: int, tail: bool = False) -> bytes | None:
+    """Return up to ``limit`` bytes of a regular file (its end when ``tail``), or None when
+    it is not one or cannot be read. A FIFO or a device named here (a rootless user's own
+    containers.conf may name anything) is never read."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        if tail and info.st_size > limit:
+            os.lseek(fd, info.st_size - limit, os.SEEK_SET)
+        chunks = []
+        left = limit
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def podman_events(path: str, cid: str) -> tuple[list[tuple[str, int]], bool]:
+    """Return the ``create`` and ``died`` (as ``die``) events of container ``cid`` in podman's
+    events file as ``(action, nanoseconds)``, oldest first, and whether the whole file was
+    read (False: only its last ``EVENTS_TAIL`` bytes)."""
+    from debugtool import jsonc
+
+    data = _regular_file(path, EVENTS_TAIL + 1, tail=True) or b""
+    whole = len(data) <= EVENTS_TAIL
+    events = []
+    needle = cid.encode()
+    for line in data.split(b"\n"):
+        if needle not in line:
+            continue  # most lines are other containers': no JSON decoding for them
+        try:
+            event = jsonc.loads(line.decode("utf-8", "replace"))
+        except ValueError:
+            continue  # the first line of a tail read is cut
+        if not isinstance(event, dict) or event.get("ID") != cid:
+            continue
+        status, when = event.get("Status"), event.get("Time")
+        if status in ("create", "died") and isinstance(when, str):
+            nanos = parse_time(when)
+            if nanos is not None:
+                events.append(("die" if status == "died" else "create", nanos))
+    events.sort(key=lambda e: e[1])
+    return events, whole

@@ -290,10 +290,10 @@ def container_from_storage(
     pid = None
     oci_runtime = oci_root = rootfs = ""
     if found:
-        oci_runtime, oci_root, state = found
-        pid = live_pid(oci_runtime, state)
+        oci_runtime, oci_root, oci = found  # the OCI runtime's state, not libpod's ``state``
+        pid = live_pid(oci_runtime, oci)
         # runc keeps the spec's root under config.rootfs, crun under rootfs.
-        rootfs = str((state.get("config") or {}).get("rootfs") or state.get("rootfs") or "")
+        rootfs = str((oci.get("config") or {}).get("rootfs") or oci.get("rootfs") or "")
     if pid and found:
         if frozen(found[2]):
             status = "paused"

@@ -37,8 +37,12 @@ def docker_state(cid: str) -> dict:
     return json.loads(harness.run("docker", "inspect", cid))[0]
 
 
+def podman_inspect(cid: str) -> dict:
+    return json.loads(harness.run("podman", "inspect", cid))[0]
+
+
 def podman_state(cid: str) -> tuple[str, int]:
-    state = json.loads(harness.run("podman", "inspect", cid))[0]["State"]
+    state = podman_inspect(cid)["State"]
     return state["Status"], state["ExitCode"]
 
 
@@ -153,6 +157,55 @@ def test_logs_previous_is_the_run_before_the_latest(loop, cli) -> None:
     assert done.stdout == f"run {latest - 1}\n"
     everything = cli("logs", loop.name).stdout
     assert "run 1\n" in everything and everything.count("run ") >= 3  # every run's
+
+
+@pytest.fixture(scope="module")
+def podman_loop(module_containers: harness.Containers) -> harness.Started:
+    started = module_containers.podman("--restart", "always", cmd=("/bin/sh", "-c", LOOP))
+    harness.wait_for(
+        lambda: podman_inspect(started.id)["RestartCount"] >= 2,
+        what="podman restarted the container twice",
+        timeout=60,
+    )
+    return started
+
+
+def test_podman_logs_previous_is_the_run_before_the_latest(podman_loop, cli) -> None:
+    """podman's one log holds every run; its events file's ``died`` events bound each. The
+    latest run is RestartCount+1 (podman counts a restart when it makes it). Asked again when
+    a restart came between the looks."""
+    result: dict = {}
+
+    def look() -> tuple[int, str]:
+        state = podman_inspect(podman_loop.id)
+        return state["RestartCount"], state["State"]["StartedAt"]
+
+    def stable() -> bool:
+        before = look()
+        done = cli("logs", "--previous", podman_loop.name)
+        result.update(before=before, done=done)
+        return look() == before
+
+    harness.wait_for(stable, what="no restart between the looks", timeout=60)
+    latest = result["before"][0] + 1
+    # While a run goes on, ps keeps libpod's last state beside the OCI runtime's live one.
+    record = ps_all(cli)[podman_loop.id]
+    assert record["restart_count"] >= 2 and record["started_at"] >= record["created"]
+    done = result["done"]
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"run {latest - 1}\n"
+    assert done.stderr == ""  # the events file reaches back to the container's creation
+    everything = cli("logs", podman_loop.name).stdout
+    assert "run 1\n" in everything and everything.count("run ") >= 3  # every run's
+
+
+def test_podman_logs_previous_of_a_container_that_ran_once(containers, cli) -> None:
+    once = containers.podman(cmd=("/bin/sh", "-c", "echo only; exit 5"))
+    harness.wait_for(lambda: podman_state(once.id) == ("exited", 5), what="exit")
+    done = cli("logs", "--previous", once.name)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert "has no previous run" in done.stderr and len(done.stderr.splitlines()) == 1
 
 
 def test_logs_previous_of_a_container_that_ran_once(containers, cli) -> None:
