@@ -18,7 +18,7 @@ import os
 import time
 
 from debugtool import deadline as deadlines
-from debugtool import debuglog, jsonc, procfs
+from debugtool import jsonc, procfs
 from debugtool.errors import ContainerGone, ExecUnsupported, RuntimeUnavailable
 from debugtool.model import Container, Port
 from debugtool.record import record
@@ -405,6 +405,8 @@ class ContainerdRuntime(Runtime):
             if daemon in stale and daemon is not every[0] and not any(c.pid for c in on_disk):
                 # Docker's own containerd left its socket behind and runs nothing: dockerd uses
                 # another containerd now (``--containerd``), or is down with its containers.
+                from debugtool import debuglog
+
                 debuglog.log(__name__, "%s; a leftover socket, ignored.", reason)
                 continue
             if on_disk:
@@ -439,6 +441,8 @@ class ContainerdRuntime(Runtime):
         for i, ns in enumerate(namespaces):
             containers, tasks = answers[2 * i], answers[2 * i + 1]
             if not isinstance(containers, bytes):
+                from debugtool import debuglog
+
                 debuglog.log(
                     __name__, "%s: listing namespace %s failed: %s", daemon.label, ns, containers
                 )
