@@ -89,6 +89,24 @@ def imported(tmp_path: Path, *args: str) -> set[str]:
     return set(out.read_text().split())
 
 
+def importtime_modules(argv: list[str], cwd: Path) -> set[str]:
+    """Run ``python -X importtime ARGV`` (exit 0 checked); return every module it imported."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**env, "DEBUGTOOL_AUDIT_LOG": str(cwd / "audit.jsonl")},
+    )
+    assert result.returncode == 0, result.stderr
+    # "import time: SELF | CUMULATIVE | NAME" (indented by depth), after one header line.
+    rows = [line.split("|") for line in result.stderr.splitlines()]
+    names = {row[2].strip() for row in rows if len(row) == 3 and row[0].startswith("import time:")}
+    return names - {"imported package"}
+
+
 def heavy(modules: set[str], allowed: frozenset[str] = frozenset()) -> dict[str, str]:
     """Return the heavy modules among ``modules`` (a package's submodules count as it)."""
     found = {}
@@ -165,3 +183,44 @@ def test_logs_imports_nothing_heavy(tmp_path: Path, docker_target: harness.Start
     assert heavy(modules) == {}
     if form == "id":
         assert "debugtool.runtimes.docker_exec" not in modules
+
+
+#: How many modules each hot command imports as the dev install runs it (tests/run's strict
+#: editable install: the venv's debugtool script, site on), beyond ``python -c pass`` in the same
+#: venv: debugtool's own, and the standard library's C and small modules (_json, _socket, errno,
+#: fcntl, struct, ctypes for ns exec, top and net). The figures of 2026-12-06 (bench/README.md,
+#: start-up): a module costs about 0.2 ms, so a new one on a hot path is a choice to make here,
+#: with its reason. Discovery over every runtime (ps, a NAME) adds runtimes.boltdb on a host
+#: where root's podman has containers: the "+ 1".
+#: {id} and {name} are the Docker test container's.
+DEV_INSTALL_BOUND = {
+    "--version": 3,  # debugtool, debugtool.cli, __future__
+    "ps --runtime docker --json": 22,  # 17 of debugtool's (19 before: no deadline, debuglog)
+    "ps --runtime docker": 25,  # and the table's views
+    "ps --json": 31 + 1,
+    "ps": 34 + 1,
+    "exec --mode ns {id} -- true": 44,
+    "exec {id} -- true": 42,
+    "exec --mode ns {name} -- true": 53 + 1,
+    "top {name} --json": 42 + 1,
+    "net {id} --json": 36,
+}
+
+
+@pytest.mark.parametrize("command", sorted(DEV_INSTALL_BOUND))
+def test_dev_install_module_count(
+    tmp_path: Path, docker_target: harness.Started, command: str
+) -> None:
+    """The installed script, as tests/run installs it and as CI and developers run it: no
+    import hook of the editable install (setuptools' default finder alone imports pathlib, re,
+    enum and urllib, about 25 modules a start), nothing heavy, and no more modules than the
+    bound."""
+    script = Path(sys.executable).with_name("debugtool")
+    assert script.is_file(), f"no debugtool script beside {sys.executable}: run tests/run"
+    args = command.format(id=docker_target.id, name=docker_target.name).split()
+    modules = importtime_modules([str(script), *args], tmp_path)
+    bare = importtime_modules(["-c", "pass"], tmp_path)
+    assert "debugtool.cli" in modules  # it is the script of this worktree's debugtool
+    added = sorted(modules - bare)
+    assert len(added) <= DEV_INSTALL_BOUND[command], added
+    assert heavy(modules, frozenset({"ctypes"})) == {}
