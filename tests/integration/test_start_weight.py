@@ -151,6 +151,9 @@ def test_exec_imports_nothing_heavy(tmp_path: Path, docker_target: harness.Start
     assert heavy(modules, frozenset({"ctypes"})) == {}
     # Only a session with a terminal is recorded (issue 17): none of that code for this one.
     assert not {"debugtool.recording", "debugtool.replay", "hashlib"} & modules
+    # Docker's exec is the Engine API's: the runtime clients' module (runc, podman, ctr) is
+    # not for it.
+    assert "debugtool.runtimes.client" not in modules
 
 
 @pytest.mark.parametrize("command", ["top", "net"])
@@ -200,7 +203,7 @@ DEV_INSTALL_BOUND = {
     "ps --json": 31 + 1,
     "ps": 34 + 1,
     "exec --mode ns {id} -- true": 44,
-    "exec {id} -- true": 42,
+    "exec {id} -- true": 41,  # 29 of debugtool's (31 before: no debuglog, runtimes.client)
     "exec --mode ns {name} -- true": 53 + 1,
     "top {name} --json": 42 + 1,
     "net {id} --json": 36,
