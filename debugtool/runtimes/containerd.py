@@ -308,14 +308,18 @@ def link_attempts(containers: list[Container]) -> None:
 def ports_of(labels: dict[str, str], extensions: dict[str, tuple[str, bytes]]) -> list[Port]:
     """Return the ports a containerd container publishes, where something recorded them:
     nerdctl's ``nerdctl/ports`` label, or a CRI sandbox's port mappings (what the CNI portmap
-    plugin was given). Without either, nothing is known: [] (``ctr run`` publishes nothing)."""
-    from debugtool.runtimes import ports
-
+    plugin was given). Without either, nothing is known: [] (``ctr run`` publishes nothing,
+    nor does Docker's containerd namespace: ``runtimes.ports`` is imported only for the others).
+    """
     label = labels.get(NERDCTL_PORTS)
     if label:
-        return ports.from_nerdctl(label)
+        from debugtool.runtimes.ports import from_nerdctl
+
+        return from_nerdctl(label)
     if CRI_SANDBOX_METADATA in extensions:
-        return ports.from_cri_sandbox(_json(extensions[CRI_SANDBOX_METADATA][1]))
+        from debugtool.runtimes.ports import from_cri_sandbox
+
+        return from_cri_sandbox(_json(extensions[CRI_SANDBOX_METADATA][1]))
     return []
 
 

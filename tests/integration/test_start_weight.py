@@ -193,19 +193,21 @@ def test_logs_imports_nothing_heavy(tmp_path: Path, docker_target: harness.Start
 #: venv: debugtool's own, and the standard library's C and small modules (_json, _socket, errno,
 #: fcntl, struct, ctypes for ns exec, top and net). The figures of 2026-12-06 (bench/README.md,
 #: start-up): a module costs about 0.2 ms, so a new one on a hot path is a choice to make here,
-#: with its reason. Discovery over every runtime (ps, a NAME) adds runtimes.boltdb on a host
-#: where root's podman has containers: the "+ 1".
-#: {id} and {name} are the Docker test container's.
+#: with its reason. Two more may come from the host's state, not from debugtool: runtimes.ports
+#: (some container on the host publishes ports) in all that lists Docker's or containerd's
+#: containers, runtimes.boltdb (root's podman has containers) in discovery over every runtime:
+#: the "+ 1" and "+ 2". {id} and {name} are the Docker test container's.
 DEV_INSTALL_BOUND = {
     "--version": 3,  # debugtool, debugtool.cli, __future__
-    "ps --runtime docker --json": 22,  # 17 of debugtool's (19 before: no deadline, debuglog)
-    "ps --runtime docker": 25,  # and the table's views
-    "ps --json": 31 + 1,
-    "ps": 34 + 1,
+    # 17 of debugtool's (19 before: no deadline, no debuglog)
+    "ps --runtime docker --json": 22 + 1,
+    "ps --runtime docker": 25 + 1,  # and the table's views
+    "ps --json": 30 + 2,  # 25 of debugtool's (27 before: no debuglog, no ports)
+    "ps": 33 + 2,
     "exec --mode ns {id} -- true": 44,
     "exec {id} -- true": 41,  # 29 of debugtool's (31 before: no debuglog, runtimes.client)
-    "exec --mode ns {name} -- true": 53 + 1,
-    "top {name} --json": 42 + 1,
+    "exec --mode ns {name} -- true": 52 + 2,
+    "top {name} --json": 41 + 2,
     "net {id} --json": 36,
 }
 
