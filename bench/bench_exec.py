@@ -8,6 +8,8 @@ bench/floor_exec_runtime.py, the same for runtime mode (create, start, inspect).
 path's import cost (`python -X importtime`), and, in this process, `exec_in` with a forked
 against a spawned joiner, from a small heap and from one holding 300 MiB (the TUI's case),
 which is how `should_spawn` chooses.
+`DEBUGTOOL_BENCH_BEFORE=/path/to/other/venv/bin/debugtool` adds that build's exec rows to the
+same interleaved run (as bench_ps.py does).
 Run with `bench/run exec`; needs root and a Docker daemon.
 """
 
@@ -100,8 +102,15 @@ def main() -> None:
             ("floor_exec_runtime.py ID (smallest Python API exec)", [*FLOOR_EXEC_RUNTIME, cid]),
             ("debugtool --version (interpreter floor)", [*DEBUGTOOL, "--version"]),
         ]  # fmt: skip
+        before = os.environ.get("DEBUGTOOL_BENCH_BEFORE")
+        if before:  # another build's debugtool (its venv's script), in the same rounds
+            pairs += [
+                ("BEFORE exec --mode ns FULL_ID -- true", [before, "exec", "--mode", "ns", cid, "--", "true"]),
+                ("BEFORE exec --mode ns NAME -- true", [before, "exec", "--mode", "ns", name, "--", "true"]),
+                ("BEFORE exec FULL_ID -- true (runtime)", [before, "exec", cid, "--", "true"]),
+            ]  # fmt: skip
         measures = interleaved(pairs, runs=RUNS)
-        ns, ns_name, runtime, _, runc, dock, floor, floor_api, _ = measures
+        ns, ns_name, runtime, _, runc, dock, floor, floor_api, *_ = measures
         report(
             "exec latency (one Docker container, interleaved)",
             measures,

@@ -85,6 +85,8 @@ def main() -> None:
         before = os.environ.get("DEBUGTOOL_BENCH_BEFORE")
         if before:
             pairs += [
+                ("BEFORE ps --json (every runtime)", [before, "ps", "--json"]),
+                ("BEFORE --version", [before, "--version"]),
                 (
                     "BEFORE ps --json --runtime docker",
                     [before, "ps", "--json", "--runtime", "docker"],

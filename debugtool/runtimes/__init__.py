@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from debugtool import debuglog, procfs
+from debugtool import procfs
 from debugtool.errors import DebugtoolError, RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.record import field, record
@@ -16,6 +16,9 @@ __all__ = ["Discovery", "ExecRequest", "Runtime", "discover", "load_runtimes", "
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
+
+    #: One backend's answer: whether it finished, its containers, what it raised.
+    _Asked = tuple[bool, list[Container] | None, BaseException | None]
 
 ENTRY_POINT_GROUP = "debugtool.runtimes"
 
@@ -243,28 +246,34 @@ def discover(
     A backend that raises ``RuntimeUnavailable`` or does not finish within ``timeout`` (plus a
     small grace) is left out with one warning; the others still answer.
     """
-    from debugtool import deadline
-
     runtimes = [r for r in load_runtimes(names, timeout=timeout) if _present(r)]
     calls = {r.name: _lister(r, all) for r in runtimes}
     if len(calls) == 1:
-        # One backend bounds its own requests by ``timeout``: asked here, not from a thread.
-        asked = {name: deadline.call(call) for name, call in calls.items()}
+        # One backend bounds its own requests by ``timeout``: asked here, not from a thread
+        # (and without debugtool.deadline, which a full id or --runtime never needs).
+        asked = {name: _ask_here(call) for name, call in calls.items()}
     else:
+        from debugtool import deadline
+
         # One deadline for all: two hung daemons cost one timeout, not two.
-        asked = deadline.run(calls, timeout + 0.5)
+        asked = {
+            name: (outcome.finished, outcome.value, outcome.error)
+            for name, outcome in deadline.run(calls, timeout + 0.5).items()
+        }
     results: dict[str, list[Container]] = {}
     errors: dict[str, str] = {}
-    for name, outcome in asked.items():
-        if not outcome.finished:
+    for name, (finished, value, error) in asked.items():
+        if not finished:
             errors[name] = f"did not answer within {timeout:g}s"
-        elif isinstance(outcome.error, RuntimeUnavailable):
-            errors[name] = outcome.error.reason
-        elif outcome.error is not None:  # a backend bug must not take the others down
-            debuglog.log(__name__, "runtime %s failed", name, exc_info=outcome.error)
-            errors[name] = f"failed: {outcome.error}"
+        elif isinstance(error, RuntimeUnavailable):
+            errors[name] = error.reason
+        elif error is not None:  # a backend bug must not take the others down
+            from debugtool import debuglog
+
+            debuglog.log(__name__, "runtime %s failed", name, exc_info=error)
+            errors[name] = f"failed: {error}"
         else:
-            results[name] = outcome.value or []
+            results[name] = value or []
     discovery = Discovery()
     rank = {r.name: r.richness for r in runtimes}
     for runtime in runtimes:
@@ -283,6 +292,15 @@ def discover(
 
 def _lister(runtime: Runtime, all: bool) -> Callable[[], list[Container]]:
     return lambda: runtime.list(all=all)
+
+
+def _ask_here(call: Callable[[], list[Container]]) -> _Asked:
+    """Run one backend's ``call`` in this thread; return what ``deadline.run`` would have said
+    of it (finished, its containers, what it raised), without raising."""
+    try:
+        return True, call(), None
+    except Exception as exc:  # noqa: BLE001 - reported as that runtime's failure
+        return True, None, exc
 
 
 def _pidns(pid: int) -> int | None:

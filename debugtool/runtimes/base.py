@@ -7,6 +7,7 @@ capabilities are class flags with a default, as harlequin's adapters do.
 
 from __future__ import annotations
 
+import _signal as signal  # signal's functions, without its enums (enum: ~4 ms to import)
 from abc import ABC, abstractmethod
 
 from debugtool.model import Container
@@ -132,3 +133,26 @@ class Runtime(ABC):
     ) -> bytes:
         """Return the container's recent output (stdout and stderr interleaved where known)."""
         return b""
+
+
+class ignoring_interrupts:
+    """While the command runs, Ctrl-C belongs to it (it gets it from the terminal itself).
+
+    For a backend's ``exec`` with a terminal: the runtime clients' (``runtimes.client``) and
+    Docker's over the Engine API, which has no other use for the clients' module.
+    """
+
+    def __init__(self, active: bool) -> None:
+        self.active = active
+        self.saved: object = None
+
+    def __enter__(self) -> None:
+        if self.active:
+            try:
+                self.saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            except ValueError:  # not the main thread
+                self.active = False
+
+    def __exit__(self, *exc: object) -> None:
+        if self.active:
+            signal.signal(signal.SIGINT, self.saved)  # type: ignore[arg-type]

@@ -23,7 +23,7 @@ from debugtool.errors import (
     DebugtoolError,
     ExecUnsupported,
 )
-from debugtool.runtimes.base import ExecRequest, Stdio
+from debugtool.runtimes.base import ExecRequest, Stdio, ignoring_interrupts
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -377,22 +377,3 @@ class forwarding_signals:
     def __exit__(self, *exc: object) -> None:
         for sig, handler in self.saved.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
-
-
-class ignoring_interrupts:
-    """While the command runs, Ctrl-C belongs to it (it gets it from the terminal itself)."""
-
-    def __init__(self, active: bool) -> None:
-        self.active = active
-        self.saved: object = None
-
-    def __enter__(self) -> None:
-        if self.active:
-            try:
-                self.saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
-            except ValueError:  # not the main thread
-                self.active = False
-
-    def __exit__(self, *exc: object) -> None:
-        if self.active:
-            signal.signal(signal.SIGINT, self.saved)  # type: ignore[arg-type]

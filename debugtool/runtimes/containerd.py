@@ -18,7 +18,7 @@ import os
 import time
 
 from debugtool import deadline as deadlines
-from debugtool import debuglog, jsonc, procfs
+from debugtool import jsonc, procfs
 from debugtool.errors import ContainerGone, ExecUnsupported, RuntimeUnavailable
 from debugtool.model import Container, Port
 from debugtool.record import record
@@ -308,14 +308,18 @@ def link_attempts(containers: list[Container]) -> None:
 def ports_of(labels: dict[str, str], extensions: dict[str, tuple[str, bytes]]) -> list[Port]:
     """Return the ports a containerd container publishes, where something recorded them:
     nerdctl's ``nerdctl/ports`` label, or a CRI sandbox's port mappings (what the CNI portmap
-    plugin was given). Without either, nothing is known: [] (``ctr run`` publishes nothing)."""
-    from debugtool.runtimes import ports
-
+    plugin was given). Without either, nothing is known: [] (``ctr run`` publishes nothing,
+    nor does Docker's containerd namespace: ``runtimes.ports`` is imported only for the others).
+    """
     label = labels.get(NERDCTL_PORTS)
     if label:
-        return ports.from_nerdctl(label)
+        from debugtool.runtimes.ports import from_nerdctl
+
+        return from_nerdctl(label)
     if CRI_SANDBOX_METADATA in extensions:
-        return ports.from_cri_sandbox(_json(extensions[CRI_SANDBOX_METADATA][1]))
+        from debugtool.runtimes.ports import from_cri_sandbox
+
+        return from_cri_sandbox(_json(extensions[CRI_SANDBOX_METADATA][1]))
     return []
 
 
@@ -405,6 +409,8 @@ class ContainerdRuntime(Runtime):
             if daemon in stale and daemon is not every[0] and not any(c.pid for c in on_disk):
                 # Docker's own containerd left its socket behind and runs nothing: dockerd uses
                 # another containerd now (``--containerd``), or is down with its containers.
+                from debugtool import debuglog
+
                 debuglog.log(__name__, "%s; a leftover socket, ignored.", reason)
                 continue
             if on_disk:
@@ -439,6 +445,8 @@ class ContainerdRuntime(Runtime):
         for i, ns in enumerate(namespaces):
             containers, tasks = answers[2 * i], answers[2 * i + 1]
             if not isinstance(containers, bytes):
+                from debugtool import debuglog
+
                 debuglog.log(
                     __name__, "%s: listing namespace %s failed: %s", daemon.label, ns, containers
                 )

@@ -17,7 +17,7 @@ import time
 from debugtool import jsonc, procfs
 from debugtool.errors import ContainerGone, RuntimeUnavailable
 from debugtool.model import Container, Port
-from debugtool.runtimes.base import ExecRequest, Runtime, Stdio
+from debugtool.runtimes.base import ExecRequest, Runtime, Stdio, ignoring_interrupts
 from debugtool.runtimes.dockerapi import DockerAPI, decode, quote
 from debugtool.runtimes.liveness import go_time, host_pid, parse_created, proc_stat
 
@@ -623,7 +623,6 @@ class DockerRuntime(Runtime):
 
     def exec(self, container: Container, request: ExecRequest, stdio: Stdio) -> int:
         """Run ``request`` over the Engine API (create, hijacked start, relay, exit code)."""
-        from debugtool.runtimes.client import ignoring_interrupts
         from debugtool.runtimes.docker_exec import DockerExec
 
         with ignoring_interrupts(request.tty):

@@ -20,7 +20,7 @@ import errno
 import os
 import stat
 
-from debugtool import debuglog, jsonc, procfs
+from debugtool import jsonc, procfs
 from debugtool.errors import CommandNotInvokable, ExecUnsupported, RuntimeUnavailable
 from debugtool.model import Container
 from debugtool.record import record
@@ -563,6 +563,8 @@ class _OCIRuntime(Runtime):
         except NotADirectoryError:
             return None  # a socket or file beside the container directories
         except Exception as exc:  # noqa: BLE001 - whatever is in one file, the others are listed
+            from debugtool import debuglog
+
             debuglog.log(__name__, "skipping %s", path, exc_info=True)
             skipped.append(f"{path}: {_reason(exc)}")
             return None

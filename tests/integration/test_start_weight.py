@@ -89,6 +89,24 @@ def imported(tmp_path: Path, *args: str) -> set[str]:
     return set(out.read_text().split())
 
 
+def importtime_modules(argv: list[str], cwd: Path) -> set[str]:
+    """Run ``python -X importtime ARGV`` (exit 0 checked); return every module it imported."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**env, "DEBUGTOOL_AUDIT_LOG": str(cwd / "audit.jsonl")},
+    )
+    assert result.returncode == 0, result.stderr
+    # "import time: SELF | CUMULATIVE | NAME" (indented by depth), after one header line.
+    rows = [line.split("|") for line in result.stderr.splitlines()]
+    names = {row[2].strip() for row in rows if len(row) == 3 and row[0].startswith("import time:")}
+    return names - {"imported package"}
+
+
 def heavy(modules: set[str], allowed: frozenset[str] = frozenset()) -> dict[str, str]:
     """Return the heavy modules among ``modules`` (a package's submodules count as it)."""
     found = {}
@@ -133,6 +151,9 @@ def test_exec_imports_nothing_heavy(tmp_path: Path, docker_target: harness.Start
     assert heavy(modules, frozenset({"ctypes"})) == {}
     # Only a session with a terminal is recorded (issue 17): none of that code for this one.
     assert not {"debugtool.recording", "debugtool.replay", "hashlib"} & modules
+    # Docker's exec is the Engine API's: the runtime clients' module (runc, podman, ctr) is
+    # not for it.
+    assert "debugtool.runtimes.client" not in modules
 
 
 @pytest.mark.parametrize("command", ["top", "net"])
@@ -165,3 +186,46 @@ def test_logs_imports_nothing_heavy(tmp_path: Path, docker_target: harness.Start
     assert heavy(modules) == {}
     if form == "id":
         assert "debugtool.runtimes.docker_exec" not in modules
+
+
+#: How many modules each hot command imports as the dev install runs it (tests/run's strict
+#: editable install: the venv's debugtool script, site on), beyond ``python -c pass`` in the same
+#: venv: debugtool's own, and the standard library's C and small modules (_json, _socket, errno,
+#: fcntl, struct, ctypes for ns exec, top and net). The figures of 2026-12-06 (bench/README.md,
+#: start-up): a module costs about 0.2 ms, so a new one on a hot path is a choice to make here,
+#: with its reason. Two more may come from the host's state, not from debugtool: runtimes.ports
+#: (some container on the host publishes ports) in all that lists Docker's or containerd's
+#: containers, runtimes.boltdb (root's podman has containers) in discovery over every runtime:
+#: the "+ 1" and "+ 2". {id} and {name} are the Docker test container's.
+DEV_INSTALL_BOUND = {
+    "--version": 3,  # debugtool, debugtool.cli, __future__
+    # 17 of debugtool's (19 before: no deadline, no debuglog)
+    "ps --runtime docker --json": 22 + 1,
+    "ps --runtime docker": 25 + 1,  # and the table's views
+    "ps --json": 30 + 2,  # 25 of debugtool's (27 before: no debuglog, no ports)
+    "ps": 33 + 2,
+    "exec --mode ns {id} -- true": 44,
+    "exec {id} -- true": 41,  # 29 of debugtool's (31 before: no debuglog, runtimes.client)
+    "exec --mode ns {name} -- true": 52 + 2,
+    "top {name} --json": 41 + 2,
+    "net {id} --json": 36,
+}
+
+
+@pytest.mark.parametrize("command", sorted(DEV_INSTALL_BOUND))
+def test_dev_install_module_count(
+    tmp_path: Path, docker_target: harness.Started, command: str
+) -> None:
+    """The installed script, as tests/run installs it and as CI and developers run it: no
+    import hook of the editable install (setuptools' default finder alone imports pathlib, re,
+    enum and urllib, about 25 modules a start), nothing heavy, and no more modules than the
+    bound."""
+    script = Path(sys.executable).with_name("debugtool")
+    assert script.is_file(), f"no debugtool script beside {sys.executable}: run tests/run"
+    args = command.format(id=docker_target.id, name=docker_target.name).split()
+    modules = importtime_modules([str(script), *args], tmp_path)
+    bare = importtime_modules(["-c", "pass"], tmp_path)
+    assert "debugtool.cli" in modules  # it is the script of this worktree's debugtool
+    added = sorted(modules - bare)
+    assert len(added) <= DEV_INSTALL_BOUND[command], added
+    assert heavy(modules, frozenset({"ctypes"})) == {}
