@@ -48,7 +48,7 @@ from debugtool.record import record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Iterator
     from typing import Any
 
 MASK = "***REDACTED***"
@@ -373,6 +373,10 @@ _KEY_CHARS = frozenset(_KEY_CHAR_TEXT)
 # What the shapes of a line other than key=value look for (Redactor._line): a connection
 # string's Pwd=, a name/value pair, a short password flag after its program.
 _LINE_WORDS = ("pwd", "password", "value", "name", "key", *_SHORT_PASSWORD_FLAGS)
+# ... of which these are enough to test for (mysqldump holds mysql).
+_LINE_WORDS_SHORTEST = tuple(
+    w for w in _LINE_WORDS if not any(o != w and o in w for o in _LINE_WORDS)
+)
 _MAX_KEY = 130  # a longer run of name characters is data (hex, base64), not a key
 # A double-quoted value may hold escaped quotes ("pa\"ss"), as in a JSON log line; a value in
 # JSON that is itself inside a JSON string (a log line's "log", last-applied-configuration
@@ -559,6 +563,8 @@ class _Rule:
         text, since rules share triggers (AKIA) and each test is a scan of all of it."""
         if not self.triggers:
             return True
+        if seen is not None and all(t in seen for t in self.triggers):
+            return any(seen[t] for t in self.triggers)  # decided, the gate's scan not needed
         haystack = lowered if self.lowered else text
         if self.gate and self.gate not in haystack:
             return False
@@ -706,57 +712,150 @@ _PATTERNS = [
 ]
 # Most strings (ids, paths, names in an inspect document) hold no rule's trigger: one scan of the
 # lower-cased text for all of them replaces a substring test per rule and string. On a long text
-# (a log) the substring tests, which skip through memory, are faster than the alternation.
+# (a log) all triggers are decided at once by a few scans for their rarest characters (_plan).
 _ANY_TRIGGER_MAX = 65536
 _ANY_TRIGGER = re.compile(
     "|".join(sorted({re.escape(t.lower()) for r in _PATTERNS for t in r.triggers}, key=len))
 )
 
 
-def _trigger_groups() -> list[tuple[bool, re.Pattern[str], tuple[str, ...]]]:
-    """The triggers grouped by first character, one regex a group: ``A(?=(KIA|SIA|Iza|Q))``.
-    A regex that starts with one literal character skips through the text with ``memchr``,
-    so one such scan rules out a whole group several times faster than a substring test of
-    each of its triggers (the cost of a long log that holds none), and names the ones it
-    holds (``_triggers_in``)."""
-    groups: dict[tuple[bool, str], set[str]] = {}
-    for rule in _PATTERNS:
-        for t in rule.triggers:
-            groups.setdefault((rule.lowered, t[0]), set()).add(t)
-    return [
-        (
-            lowered,
-            re.compile(
-                re.escape(first)
-                + "(?=("
-                + "|".join(re.escape(t[1:]) for t in sorted(ts, key=len, reverse=True))
-                + "))"
-            ),
-            tuple(ts),
-        )
-        for (lowered, first), ts in groups.items()
-        if len(ts) > 1  # one trigger alone: a substring test is as fast
+# The triggers looked for in the text as it is (False) and in the lower-cased text (True).
+_TRIGGERS = {
+    lowered: tuple(sorted({t for r in _PATTERNS if r.lowered is lowered for t in r.triggers}))
+    for lowered in (False, True)
+}
+# Scans of a long text for fixed strings (the rules' triggers, the key words). A ``str.find``
+# pass costs about 0.8 ns a character whatever the text holds, 10 ms a 13 MB log, and there
+# are some 35 strings. They are looked for by fewer scans: each scan is for one character,
+# and finds every string that holds it (``_plan`` picks the characters). A character the text
+# seldom holds (the 'J' of 'eyJ', the '@' of '@tcp(') is found by a walk over its places with
+# ``str.find`` (``memchr``: 0.05 ns a character, ten times faster than any other scan) and
+# the strings are checked around each place; any other by a regex that starts with it and
+# checks the strings around it in the same pass (``_anchored``: as fast as one ``str.find``).
+# How common each character is, is counted in a sample of the text.
+_SAMPLE = 1024, 12  # a long text is sampled in 12 pieces of 1024 characters, spread over it
+# Estimated costs, in picoseconds: a regex's scan a character, and at each place of its first
+# character, and a string checked there; a walk's the same.
+_SCAN, _SCAN_STOP, _SCAN_CHECK = 700, 30_000, 30_000
+_WALK, _WALK_STOP, _WALK_CHECK = 50, 300_000, 120_000
+
+
+def _sample(haystack: str) -> str:
+    size, pieces = _SAMPLE
+    n = len(haystack)
+    if n <= size * pieces * 2:
+        return haystack
+    step = (n - size) // (pieces - 1)
+    return "".join(haystack[i * step : i * step + size] for i in range(pieces))
+
+
+def _plan(haystack: str, needles: Iterable[str]) -> dict[str, tuple[int, list[tuple[str, int]]]]:
+    """Return the scans that find ``needles`` in ``haystack``: for each character scanned
+    for, how many places of it a walk over them may meet (0: no walk, a regex), and the
+    needles it finds with the index of the character in them. Characters are picked
+    greedily, the cheapest a needle found first."""
+    sample = _sample(haystack)
+    scale = len(haystack) / max(1, len(sample))
+    left = set(needles)
+    holders: dict[str, set[str]] = {}  # the needles that hold each character
+    for needle in left:
+        for c in needle:
+            holders.setdefault(c, set()).add(needle)
+    counts = {c: sample.count(c) for c in holders}
+    plan: dict[str, tuple[int, list[tuple[str, int]]]] = {}
+    while left:
+        best: tuple[float, str, int] | None = None
+        for c in sorted(holders):
+            m = len(holders[c] & left)
+            if not m:
+                continue
+            stops = counts[c] * scale
+            scan = len(haystack) * _SCAN + stops * (_SCAN_STOP + m * _SCAN_CHECK)
+            walk = len(haystack) * _WALK + stops * (_WALK_STOP + m * _WALK_CHECK)
+            most = int(3 * (stops + scale)) if walk < scan else 0  # more: the sample misled
+            cost = (min(scan, walk) / m, c, most)
+            if best is None or cost < best:
+                best = cost
+        assert best is not None
+        _, c, most = best
+        members = sorted((needle, needle.index(c)) for needle in left if c in needle)
+        left -= {needle for needle, _ in members}
+        plan[c] = (most, members)
+    return plan
+
+
+@functools.lru_cache(maxsize=128)
+def _anchored(members: tuple[tuple[str, int], ...]) -> re.Pattern[str]:
+    """One regex for needles that share the character at their index: that character, then
+    for each needle a look-behind for what comes before it and a look-ahead for the rest.
+    It starts with a literal, so its search skips on that character alone."""
+    branches = []
+    for needle, k in members:
+        before = f"(?<={re.escape(needle[: k + 1])})" if k else ""
+        after = f"(?={re.escape(needle[k + 1 :])})" if k + 1 < len(needle) else ""
+        branches.append(before + after)
+    first, k = members[0]
+    return re.compile(re.escape(first[k]) + "(?:" + "|".join(branches) + ")")
+
+
+def _found(
+    haystack: str, c: str, most: int, members: list[tuple[str, int]]
+) -> Iterator[tuple[str, int]]:
+    """Yield each needle of ``members`` (each with ``c`` at its index) with where it starts
+    in ``haystack``, in the order of the places of ``c``: by a walk over at most ``most`` of
+    them (then ``_anchored`` for the rest: ``c`` is far more common than the sample said),
+    else with ``_anchored``."""
+    pos = 0
+    if most:
+        i = haystack.find(c)
+        met = 0
+        while i >= 0:
+            for needle, k in members:
+                if i >= k and haystack.startswith(needle, i - k):
+                    yield needle, i - k
+            met += 1
+            if met > most:
+                pos = i + 1
+                break
+            i = haystack.find(c, i + 1)
+        else:
+            return
+    regex = _anchored(tuple(members))
+    if len(members) == 1:  # the regex checked it
+        needle, k = members[0]
+        for m in regex.finditer(haystack, pos):
+            yield needle, m.start() - k
+        return
+    for m in regex.finditer(haystack, pos):
+        i = m.start()
+        for needle, k in members:
+            if i >= k and haystack.startswith(needle, i - k):
+                yield needle, i - k
+
+
+def _holding(haystack: str, needles: Iterable[str]) -> set[str]:
+    """Return which of ``needles`` ``haystack`` holds (a substring test's answer for each)."""
+    found: set[str] = set()
+    for c, (most, members) in _plan(haystack, needles).items():
+        held: set[str] = set()
+        for needle, _ in _found(haystack, c, most, members):
+            held.add(needle)
+            if len(held) == len(members):
+                break
+        found |= held
+    return found
+
+
+def _places(haystack: str, words: Iterable[str]) -> list[int]:
+    """Return where in ``haystack`` each of ``words`` starts, sorted (no word may be inside
+    another: then no two start at one place)."""
+    places = [
+        at
+        for c, (most, members) in _plan(haystack, words).items()
+        for _, at in _found(haystack, c, most, members)
     ]
-
-
-_TRIGGER_GROUPS = _trigger_groups()
-_TRIGGER_MATCHES = 1000  # more places than this in one scan: test the rest one at a time
-
-
-def _triggers_in(regex: re.Pattern[str], group: tuple[str, ...], haystack: str) -> dict[str, bool]:
-    """Return which triggers of a ``_TRIGGER_GROUPS`` group ``haystack`` holds, from one scan.
-
-    The match takes only the first character and looks ahead for the rest, so triggers that
-    overlap are all seen; at one place the longest trigger is reported, and the shorter ones
-    there are its prefixes. Left undecided (out of the answer) when they occur too often."""
-    reported: set[str] = set()
-    for n, m in enumerate(regex.finditer(haystack)):
-        reported.add(m.group(0) + m.group(1))
-        if n >= _TRIGGER_MATCHES or len(reported) == len(group):
-            break
-    else:
-        return {t: any(r.startswith(t) for r in reported) for t in group}
-    return {t: True for t in group if any(r.startswith(t) for r in reported)}
+    places.sort()
+    return places
 
 
 # --- rules users add -----------------------------------------------------------------------
@@ -960,19 +1059,6 @@ class Redactor:
         words |= {max(w, key=len).lower() for w in self._user_keys}
         # Words inside another (mysqldump, sshpass) need no search of their own.
         self._key_words = tuple(w for w in words if not any(o in w for o in words if o != w))
-        # On a long text, the words that start with the same character are found by one scan
-        # for it with a look-ahead for their rest (``s(?=ecret|ession|hared)``), faster than a
-        # ``str.find`` pass each; a word alone in its group keeps its own pass. No word is
-        # inside another, so no two start at one place and the places found are the same.
-        firsts: dict[str, list[str]] = {}
-        for w in sorted(self._key_words):
-            firsts.setdefault(w[0], []).append(w)
-        self._key_scans: list[str | re.Pattern[str]] = [
-            ws[0]
-            if len(ws) == 1
-            else re.compile(re.escape(c) + "(?=" + "|".join(re.escape(w[1:]) for w in ws) + ")")
-            for c, ws in firsts.items()
-        ]
         self._key_word = re.compile("|".join(sorted(map(re.escape, words), key=len, reverse=True)))
         self._literals = None
         if self.rules.literals:
@@ -1135,9 +1221,11 @@ class Redactor:
         lowered = _lower(text)
         triggered = len(text) > _ANY_TRIGGER_MAX or _ANY_TRIGGER.search(lowered) is not None
         seen: dict[str, bool] = {}
-        if len(text) > _ANY_TRIGGER_MAX:
-            for by_lowered, regex, group in _TRIGGER_GROUPS:
-                seen.update(_triggers_in(regex, group, lowered if by_lowered else text))
+        if len(text) > _ANY_TRIGGER_MAX:  # every trigger decided at once (``_holding``)
+            for by_lowered in (False, True):
+                triggers = _TRIGGERS[by_lowered]
+                held = _holding(lowered if by_lowered else text, triggers)
+                seen.update((t, t in held) for t in triggers)
         for rule in self._patterns:
             if (triggered or not rule.triggers) and rule.may_match(text, lowered, seen):
                 if rule.name == "base64-secret" and len(text) > _ANY_TRIGGER_MAX:
@@ -1216,25 +1304,24 @@ class Redactor:
         """Mask what keys show, on the lines where a key word occurs.
 
         The words are found with ``str.find``, one word at a time, which skips through the
-        text many times faster than a regular expression's alternation (on a long text, one
-        scan a first character, ``_key_scans``); the lines that hold none (most of a log) are
-        not looked at again.
+        text many times faster than a regular expression's alternation (on a long text, by
+        walks over their rarest characters, ``_places``); the lines that hold none (most of a
+        log) are not looked at again.
         """
         if len(lowered) != len(text):
             lowered = text.translate(_ASCII_LOWER)  # a few characters change length lowered
-        hits: list[int] = []
-        long = len(lowered) > _ANY_TRIGGER_MAX
-        for scan in self._key_scans if long else self._key_words:
-            if isinstance(scan, str):
-                i = lowered.find(scan)
+        if len(lowered) > _ANY_TRIGGER_MAX:
+            hits = _places(lowered, self._key_words)
+        else:
+            hits = []
+            for word in self._key_words:
+                i = lowered.find(word)
                 while i >= 0:
                     hits.append(i)
-                    i = lowered.find(scan, i + 1)
-            else:
-                hits.extend(m.start() for m in scan.finditer(lowered))
+                    i = lowered.find(word, i + 1)
+            hits.sort()
         if not hits:
             return text
-        hits.sort()
         out: list[str] = []
         last = 0
         n = len(text)
@@ -1267,8 +1354,9 @@ class Redactor:
         Each key is cut out as ``_line`` cuts it; a run it would pass over as data counts
         as a name here, which can only send the line on to ``_line``."""
         low = lowered[start:end]
-        if any(word in low for word in _LINE_WORDS):
-            return False
+        for word in _LINE_WORDS_SHORTEST:
+            if word in low:
+                return False
         for at in hits:
             lo = max(start, at - _MAX_KEY)
             s = lo + len(text[lo:at].rstrip(_KEY_CHAR_TEXT))
