@@ -63,6 +63,9 @@ class Connection:
     ssh_config: str | None = None
     remote_debugtool: str | None = None  # an installed debugtool's path; else the zipapp
     ssh: str = "ssh"
+    # ``-o`` options added to every ssh of this connection (the TUI's ControlPath: see
+    # ``fleet.masters``); never one that weakens host-key checking.
+    options: tuple[str, ...] = ()
 
 
 @record
@@ -103,6 +106,8 @@ def ssh_argv(
         argv += ["-o", "BatchMode=yes"]
     if connect_timeout:
         argv += ["-o", f"ConnectTimeout={max(1, int(connect_timeout))}"]
+    for option in connection.options:
+        argv += ["-o", option]
     if node.user:
         argv += ["-l", node.user]
     if node.port:
