@@ -169,6 +169,10 @@ def run(options: dict[str, Any], rest: list[str], debug: bool) -> int:
     args = parse_args(list(rest))  # a usage error is found here, before any connection
     if not getattr(args, "func", None):
         return 0
+    if command == "tui":  # every node's containers in one live list (commands.tui)
+        from debugtool.commands import tui
+
+        return tui.run_fleet(args, selected, connection, forks, options)
     if getattr(args, "bundle", None):
         raise UsageError("--bundle reads a bundle on this host; it does not go with -H.")
     remote = list(rest)
