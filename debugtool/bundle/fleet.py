@@ -554,3 +554,20 @@ def check_fleet(path: str) -> tuple[FleetArchive, list[NodeVerdict]]:
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     return fleet, verdicts
+
+
+def node_source(path: str, target: str) -> tuple[Any, str]:
+    """Return the ``BundleSource`` of the node ``target`` names (``NODE/TARGET``) in the fleet
+    bundle at ``path``, and the target within that node: what ``top``, ``inspect``,
+    ``mounts``, ``net``, ``logs`` and ``snapshot`` read with ``--bundle FLEET``. The source
+    names the node in its messages and banner. Raises ``BundleError``."""
+    from debugtool.source import BundleSource
+
+    archive = open_fleet(path)
+    try:
+        node, inner = archive.split_target(target)
+        bundle = archive.open_node(node.name)
+    except BaseException:
+        archive.close()
+        raise
+    return BundleSource(f"{path} (node {node.name})", bundle, owner=archive), inner
