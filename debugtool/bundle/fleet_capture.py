@@ -383,12 +383,16 @@ def rederive(
     kinds: list[str],
     mapping: str | None,
     command_line: list[str],
-) -> dict[str, str]:
+    nodes: list[fleet.FleetNode],
+) -> tuple[dict[str, str], list[str]]:
     """Redact every node's bundle again on this side with ``rules_path`` and pseudonymise it
-    with ONE mapping (``reredact.redact_bundle``, node after node); return member -> new file.
+    with ONE mapping (``reredact.redact_bundle``, node after node); return member -> new file
+    and the command line to record (pseudonymised too). ``nodes``' index records are
+    pseudonymised in place: names, addresses, messages, members.
 
     Pseudonyms are made here, not on the nodes: the key never leaves this machine and no
-    mapping is ever written on a node. Every node's bundle is learnt first, so a name one node
+    mapping is ever written on a node (nor a secret put on a node's command line). Every
+    node's bundle, and every node's name and address, is learnt first, so a name one node
     knows (its host name, its addresses) is replaced in every other node's bundle that
     mentions it, by the same pseudonym.
     """
@@ -396,16 +400,23 @@ def rederive(
     from debugtool.bundle.reader import open_bundle
     from debugtool.bundle.reredact import GENERATED, redact_bundle
 
+    mapper = None
     if kinds and mapping:
         mapper = pseudonyms.Pseudonyms.load(mapping, kinds)
+        for node in nodes:
+            mapper.learn_host(node.name)
+            mapper.learn_host(node.address.rsplit(":", 1)[0])
+            mapper.learn_addresses(node.address)
         for path in bundles.values():
             bundle = open_bundle(path)
             files = {r: bundle.member(r) or b"" for r in bundle.members() if r not in GENERATED}
             mapper.learn_bundle(files, str(bundle.manifest.get("host") or ""))
         mapper.save(mapping)
-    out = {}
-    for i, (member, path) in enumerate(bundles.items()):
-        target = os.path.join(folder, f"rederived-{i}.tar.gz")
+    out_dir = os.path.join(folder, "rederived")
+    os.makedirs(out_dir, mode=0o700, exist_ok=True)
+    made = {}
+    for member, path in bundles.items():
+        target = os.path.join(out_dir, os.path.basename(member))
         redact_bundle(
             path,
             target,
@@ -414,11 +425,23 @@ def rederive(
             pseudonym_map=mapping if kinds else None,
             command_line=command_line,
         )
-        out[member] = target
-    return out
+        made[member] = target
+    if mapper is None or mapping is None:
+        return made, command_line
+    mapper = pseudonyms.Pseudonyms.load(mapping, kinds)  # as the last node's pass left it
+    taken: set[str] = set()
+    renamed = {}
+    for node in nodes:
+        node.name = mapper.text(node.name)
+        node.address = mapper.text(node.address)
+        node.message = mapper.text(node.message)
+        if node.member is not None:
+            old, node.member = node.member, fleet.member_name(node.name, taken)
+            renamed[node.member] = made[old]
+    return renamed, [mapper.text(word) for word in command_line]
 
 
-def _entry_for(entry: fleet.FleetNode, path: str) -> None:
+def set_file(entry: fleet.FleetNode, path: str) -> None:
     """Set a node's index record to the bundle file at ``path``: its size and SHA-256."""
     import hashlib
 
@@ -477,14 +500,15 @@ def capture_fleet(
                 bundles[entry.member] = arrival.path
             entries.append(entry)
             progress.ended(entry.name, _line(entry, arrival.size))
+        command_line = ["debugtool", *sys.argv[1:]]
         if bundles and (kinds or args.redact_rules):
-            bundles = rederive(
-                bundles, folder, args.redact_rules, kinds, mapping, ["debugtool", *sys.argv[1:]]
+            bundles, command_line = rederive(
+                bundles, folder, args.redact_rules, kinds, mapping, command_line, entries
             )
         for entry in entries:
             if entry.member is not None:
-                _entry_for(entry, bundles[entry.member])
-        index = index_document(root, now, ["debugtool", *sys.argv[1:]], entries, bool(kinds))
+                set_file(entry, bundles[entry.member])
+        index = index_document(root, now, command_line, entries, bool(kinds))
         replaced = dest.publish_with(lambda fd: write_archive(fd, index, bundles))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
