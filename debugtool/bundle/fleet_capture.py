@@ -168,8 +168,8 @@ def plan(
     if node_timeout is not None:
         timeout = node_timeout
         if node_timeout < budget + MARGIN:
-            node_budget = max(5.0, node_timeout - MARGIN / 3)
-            if node_budget >= node_timeout:
+            node_budget = node_timeout - MARGIN / 3
+            if node_budget < 5.0:
                 raise UsageError(
                     f"--node-timeout {node_timeout:g} leaves a node no time to capture.",
                     "Give at least 15 seconds, or leave it out (the bundle's --budget plus "
@@ -470,6 +470,10 @@ def capture_fleet(
 
     from debugtool.bundle.archive import Destination
 
+    from debugtool.errors import UsageError
+
+    if args.all and args.targets:
+        raise UsageError("give containers or --all, not both.", "Drop one of them.")
     started = time.monotonic()
     now = time.time()
     root = root_name(now)
@@ -531,6 +535,8 @@ def _line(entry: fleet.FleetNode, size: int) -> str:
     if entry.status in fleet.WITH_BUNDLE:
         line = f"{entry.status} ({human_size(size)}{took})"
         return line + (f": {entry.message}" if entry.message else "")
+    if entry.message.startswith(entry.status):
+        return entry.message
     return f"{entry.status}: {entry.message}"
 
 
