@@ -56,7 +56,14 @@ def run(args: argparse.Namespace) -> int:
     from debugtool.commands import open_source
     from debugtool.errors import UsageError
 
-    source = open_source(args)
+    source: Source
+    if args.bundle and _fleet_archive(args.bundle):
+        from debugtool.fleet.source import FleetArchiveSource
+
+        # Every node of the archive, NODE first; TARGET is then NODE/TARGET.
+        source = FleetArchiveSource(args.bundle)
+    else:
+        source = open_source(args)
     initial = None
     try:
         if args.target:
@@ -135,3 +142,9 @@ def _run_app(
     from debugtool_tui.app import DebugtoolApp
 
     DebugtoolApp(source, initial=initial, interval=interval, actions=actions).run()
+
+
+def _fleet_archive(path: str) -> bool:
+    from debugtool.bundle.fleet import is_fleet_archive
+
+    return is_fleet_archive(path)

@@ -12,6 +12,10 @@ the containers this source returns are qualified so, since two nodes may hold th
 cloned VM, or the test's namespaces that share one host's runtimes). ``node_of`` and
 ``local_id`` take such an id apart. Opening a container asks its node alone
 (``snapshot ID --json``, ``inspect ID --json``).
+
+``FleetArchiveSource`` is the same shape read from a fleet bundle (``bundle -H``'s archive,
+``debugtool.bundle.fleet``): every node's bundle that the archive holds, each node's status as
+its index recorded it, read-only.
 """
 
 from __future__ import annotations
@@ -84,6 +88,7 @@ class NodeState:
     failing_since: float | None = None  # wall clock of the first failed poll in a row
     message: str = ""  # why it does not answer (one sentence)
     polled: bool = False  # whether any poll of it has ended
+    status: str = ""  # a fleet archive's: the node's status in its index (ok, unreachable...)
 
     @property
     def answering(self) -> bool:
@@ -430,3 +435,145 @@ class NodeLog(Log):
                 )
         if lines:
             yield lines
+
+
+class FleetArchiveSource:
+    """A fleet bundle read offline: every node's bundle it holds, each through a
+    ``BundleSource``, ids qualified with the node; the nodes without one (unreachable, timed
+    out, refused...) listed with the index's message. Read-only, as every bundle is."""
+
+    live = False
+    read_only = True
+    fleet = True
+
+    def __init__(self, path: str) -> None:
+        from debugtool.bundle.fleet import open_fleet
+        from debugtool.source import BundleSource
+
+        self.path = path
+        self.archive = open_fleet(path)
+        self.sources: dict[str, BundleSource] = {}
+        self._states: list[NodeState] = []
+        try:
+            for node in self.archive.nodes:
+                state = NodeState(node.name, [], [], status=node.status, message=node.message)
+                state.polled = True
+                if node.has_bundle:
+                    try:
+                        bundle = self.archive.open_node(node.name)
+                    except DebugtoolError as exc:
+                        state.message = exc.message  # its bundle does not verify: said, skipped
+                        state.status = "damaged"
+                    else:
+                        source = BundleSource(f"{path} (node {node.name})", bundle)
+                        self.sources[node.name] = source
+                        state.containers = [_on(node.name, c) for c in bundle.containers]
+                        state.answered_at = _epoch(bundle.captured_at)
+                if node.name not in self.sources:
+                    state.failing_since = _epoch(self.archive.manifest.get("created_at"))
+                self._states.append(state)
+        except BaseException:
+            self.close()
+            raise
+
+    def node_states(self) -> list[NodeState]:
+        return [replace(s) for s in self._states]
+
+    def _source(self, container: Container) -> Any:
+        source = self.sources.get(node_of(container))
+        if source is None:
+            raise ContainerNotFound(f"the fleet bundle holds no bundle of {container.name}'s node.")
+        return source
+
+    def banner(self, now: float) -> str:
+        from debugtool.output import utc_text
+
+        held = len(self.sources)
+        total = len(self.archive.nodes)
+        created = utc_text(_epoch(self.archive.manifest.get("created_at")))
+        state = "" if held == total else f" {total - held} without a bundle (listed above)."
+        return (
+            f"Fleet bundle {self.path}, written {created}: {total} nodes, {held} with a "
+            f"bundle. Read-only: no exec, trace or bundle.{state}"
+        )
+
+    def containers(self) -> Discovery:
+        from debugtool.runtimes import Discovery
+
+        found: list[Container] = []
+        for state in self._states:
+            found += state.containers
+        return Discovery(containers=found)
+
+    def find(self, text: str, names_container: bool = True) -> Container:
+        """Resolve ``NODE/TARGET`` in that node's bundle (``TARGET`` alone when one node has a
+        bundle), with the rules of a bundle's ``find``."""
+        from debugtool.source import BundleSource
+
+        node, inner = self.archive.split_target(text.strip())
+        source = self.sources.get(node.name)
+        if source is None:
+            raise ContainerNotFound(
+                f"{self.path} holds no bundle of node {node.name} ({node.status}"
+                + (f": {node.message})." if node.message else ").")
+            )
+        return _on(node.name, BundleSource.find_in(source.bundle, inner))
+
+    def snapshot(self, container: Container, network: bool = True) -> Snapshot:
+        snapshot = self._source(container).snapshot(_local(container), network)
+        snapshot = replace(snapshot)  # the node's source keeps its own; ours is qualified
+        snapshot.container = _on(node_of(container), snapshot.container)
+        return snapshot
+
+    def processes(self, container: Container, cpu_interval: float = 0.0) -> list[Process]:
+        return list(self._source(container).processes(_local(container)))
+
+    def mounts(self, container: Container) -> list[Mount]:
+        return list(self._source(container).mounts(_local(container)))
+
+    def network(self, container: Container) -> Network:
+        return self._source(container).network(_local(container))  # type: ignore[no-any-return]
+
+    def runtime_inspect(self, container: Container) -> dict[str, Any]:
+        return dict(self._source(container).runtime_inspect(_local(container)))
+
+    def process_detail(self, container: Container, host_pid: int) -> ProcessDetail:
+        return self._source(container).process_detail(_local(container), host_pid)  # type: ignore[no-any-return]
+
+    def host_load(self) -> HostLoad | None:
+        return None  # each node recorded its own: the header shows none rather than one
+
+    def cgroup(self, container: Container) -> CgroupStats | None:
+        return self._source(container).cgroup(_local(container))  # type: ignore[no-any-return]
+
+    def cgroup_history(self, container: Container) -> list[CgroupStats]:
+        return list(self._source(container).cgroup_history(_local(container)))
+
+    def audit(self, container: Container) -> list[Record]:
+        return list(self._source(container).audit(_local(container)))
+
+    def open_log(self, container: Container) -> Log:
+        """Return the container's log as its node's bundle captured it."""
+        from debugtool.logs.sources import open_log
+
+        return open_log(self._source(container), _local(container))
+
+    def close(self) -> None:
+        for source in self.sources.values():
+            source.close()
+        self.sources.clear()
+        self.archive.close()
+
+    def __enter__(self) -> FleetArchiveSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _local(container: Container) -> Container:
+    return replace(container, id=local_id(container))
+
+
+def _epoch(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None

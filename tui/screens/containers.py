@@ -296,7 +296,12 @@ class ContainersScreen(PollingScreen):
         containers are listed as it last listed them (``stale``); none when all answer."""
         lines = []
         for state in self.nodes:
-            if state.failing_since is not None:
+            if state.status:  # a fleet archive: how the node's capture ended, from its index
+                if state.status != "ok" or not state.answering:
+                    bundle = "its bundle" if state.answering else "no bundle of it"
+                    why = f": {state.message}" if state.message else ""
+                    lines.append(f"{state.name}: {state.status}{why}; {bundle} in the archive")
+            elif state.failing_since is not None:
                 held = len(state.containers)
                 seen = (
                     f"its {held} containers as last seen {utc_text(state.answered_at)}, stale"
