@@ -211,3 +211,75 @@ def test_opening_a_container_asks_its_node_alone(fleet, box, tui_run):
     finally:
         tui.close()
     assert tui.left_behind() == []
+
+
+def test_a_shell_from_the_tui_runs_on_the_containers_node_and_is_audited_at_both_ends(
+    fleet, box, tui_run
+):
+    audited = {n.name: n.audit.read_text() if n.audit.exists() else "" for n in fleet.nodes}
+    tui = tui_run("-H", "n1,n2,n3")
+    try:
+        tui.wait(lambda p: len(rows_of(p, box.name)) == 3, "three rows of the container")
+        tui.keys("/")
+        tui.wait(lambda p: "filter containers" in p, "the filter")
+        tui.keys(f"n3 {box.id[:12]}", literal=True)
+        tui.keys("Enter")
+        tui.wait(lambda p: "1 match" in p, "one row left")
+        tui.keys("e")
+        tui.wait(lambda p: "Open a shell in" in p, "the reason prompt")
+        tui.keys("fleet-tui-test", literal=True)
+        tui.keys("Enter")
+        tui.wait(lambda p: "/ #" in p, "the container's shell prompt")
+        tui.keys("echo on-node-$((6*7))", literal=True)
+        tui.keys("Enter")
+        pane = tui.wait(lambda p: "on-node-42" in p.split("echo on-node")[-1], "the shell's echo")
+        tui.keys("exit", literal=True)
+        tui.keys("Enter")
+        tui.wait(lambda p: "3 nodes" in p, "the TUI again")
+        tui.quit()
+    finally:
+        tui.close()
+    assert tui.left_behind() == []
+    # The shell ran inside the container (busybox, no ssh there) on node n3, through its sshd.
+    assert "on-node-42" in pane
+    grown = {
+        n.name: (n.audit.read_text() if n.audit.exists() else "")[len(audited[n.name]) :]
+        for n in fleet.nodes
+    }
+    assert box.id in grown["n3"] and "fleet-tui-test" in grown["n3"]
+    assert grown["n1"] == "" and grown["n2"] == ""
+    local = fleet.local_audit.read_text()
+    assert '"node": "n3"' in local and "fleet-tui-test" in local
+
+
+def test_tui_bundle_of_a_fleet_archive_lists_its_nodes_and_opens_a_nodes_container(
+    fleet, box, tui_run, tmp_path
+):
+    import harness
+
+    path = tmp_path / "fleet.tar"
+    fleet.cut("n3")
+    try:
+        done = harness.run_cli(
+            "bundle", "-H", "n1,n2,n3", box.name, "-o", str(path), env=fleet.env(), timeout=300
+        )
+    finally:
+        fleet.start("n3")
+    assert done.returncode == 2, done.stderr  # partial: n3 did not answer
+    tui = tui_run("--bundle", str(path))
+    try:
+        pane = tui.wait(lambda p: len(rows_of(p, box.name)) == 2, "two rows of the container")
+        assert sorted(r[0] for r in rows_of(pane, box.name)) == ["n1", "n2"]
+        assert "n3: unreachable" in pane and "no bundle of it in the archive" in pane
+        assert "Fleet bundle" in pane and "3 nodes, 2 with a bundle" in pane
+        tui.keys("/")
+        tui.wait(lambda p: "filter containers" in p, "the filter")
+        tui.keys(f"n2 {box.id[:12]}", literal=True)
+        tui.keys("Enter")
+        tui.wait(lambda p: "1 match" in p, "one row left")
+        tui.keys("Enter")
+        pane = tui.wait(lambda p: "sleep 100000" in p, "the container's processes")
+        assert "node n2" in pane
+        tui.quit()
+    finally:
+        tui.close()
