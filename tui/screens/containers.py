@@ -10,6 +10,7 @@ from debugtool_tui.screens.polling import PollingScreen
 from debugtool_tui.widgets.banner import Banner
 from debugtool_tui.widgets.filter_bar import FilterBar
 from debugtool_tui.widgets.live_table import LiveTable
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -316,7 +317,8 @@ class ContainersScreen(PollingScreen):
                 lines.append(f"{state.name}: asked, no answer yet")
         widget = self.query_one("#nodes", Static)
         widget.display = bool(lines)
-        widget.update(plain("\n".join(lines)))
+        # A line each: each is escaped on its own (plain() would show a newline as \\n).
+        widget.update(Text("\n").join(plain(line) for line in lines))
 
     # --- actions ------------------------------------------------------------------------------
     def current_container(self) -> Container | None:
