@@ -39,7 +39,11 @@ def register(sub: SubcommandsLike) -> None:
         nargs="?",
         help=f"open straight on this container ({TARGET_HELP})",
     )
-    p.add_argument("--bundle", metavar="FILE", help="show this support bundle, read-only")
+    p.add_argument(
+        "--bundle",
+        metavar="FILE",
+        help="show this support bundle, read-only (a fleet bundle: every node, NODE first)",
+    )
     p.add_argument(
         "--interval",
         type=Seconds("--interval", "1", minimum=0.1, maximum=3600),

@@ -222,7 +222,8 @@ def test_the_zipapp_written_to_a_file_runs_with_a_bare_python(tmp_path) -> None:
         (["bundle", "-H", "n1", "--all", "web"], "give containers or --all, not both"),
         (["bundle", "-H", "n1", "--pseudonymise", "hostz"], "hostz"),
         (["bundle", "-H", "n1", "--node-timeout", "12", "web"], "leaves a node no time"),
-        (["tui", "-H", "n1"], "tui -H is not there yet"),
+        (["tui", "-H", "n1", "--bundle", "f.tar"], "it does not go with -H"),
+        (["tui", "-H", "n1"], "needs a terminal"),  # no terminal here: no node is asked
         (["completion", "-H", "n1", "bash"], "completion does not run across nodes"),
         (["ps", "-H", "n1", "--ssh-config", "/nonexistent/cfg"], "is not a file"),
         (["ps", "-H", "@web"], "no --inventory"),
