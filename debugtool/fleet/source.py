@@ -163,9 +163,7 @@ class FleetSource:
         outcome = self._run(node, argv)
         if outcome.status != transport.OK:
             said = outcome.message or f"exited {outcome.exit_code}"
-            if outcome.answered and ("no container" in said or "matches no" in said):
-                raise ContainerNotFound(f"{node.name}: {said}")
-            raise DebugtoolError(f"{node.name}: {said}.")
+            raise DebugtoolError(f"{node.name}: {said.rstrip('.')}.")
         return outcome.stdout
 
     # --- polling -------------------------------------------------------------------------------
@@ -247,13 +245,15 @@ class FleetSource:
 
     def listing_of(self, container: Container) -> Discovery:
         """Return the containers of ``container``'s node as it lists them now (one session
-        with that node alone)."""
+        with that node alone); when it does not answer, as it last listed them, ``stale``."""
         from debugtool.runtimes import Discovery
 
         node = self.node(container)
-        listing, warnings, error = _listing(node.name, self._run(node, list(LIST_ARGV)))
+        listing, warnings, _error = _listing(node.name, self._run(node, list(LIST_ARGV)))
         if listing is None:
-            raise DebugtoolError(f"{node.name}: {error}.")
+            with self._lock:
+                known = list(self._states[node.name].containers)
+            return Discovery(containers=[replace(c, status=STALE, pid=None) for c in known])
         return Discovery(containers=listing, warnings=warnings)
 
     def find(self, text: str, names_container: bool = True) -> Container:
