@@ -15,7 +15,7 @@ import pytest
 from test_bundle_reader import WEB, bundle, valid_files
 
 from debugtool.bundle import fleet, fleet_capture, reader
-from debugtool.errors import BundleError
+from debugtool.errors import BundleError, UsageError
 
 ROOT = "debugtool-fleet-20261206T120000Z"
 
@@ -257,3 +257,48 @@ def test_a_bundle_is_not_read_as_a_fleet(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="not a fleet bundle"):
         fleet.open_fleet(str(path))
     assert WEB.name == "web"
+
+
+# --- what each node is asked to run (fleet_capture.plan) -------------------------------------
+
+
+def _nodes(*names: str) -> list:
+    from debugtool.fleet.nodes import Node
+
+    return [Node(n, n) for n in names]
+
+
+def test_a_node_runs_the_bundle_command_without_this_sides_options() -> None:
+    rest = ["bundle", "web", "-o", "f.tar", "--force", "--json", "--redact-rules=r.toml"]
+    rest += ["--pseudonymise", "all", "--pseudonym-map", "m.json", "--since", "1h"]
+    made = fleet_capture.plan(_nodes("a", "b"), rest, ["web"], 60.0, None)
+    assert made.timeout == 60.0 + fleet_capture.MARGIN
+    assert made.argv["a"] == made.argv["b"] == ["bundle", "web", "--since", "1h", "-o", "-"]
+
+
+def test_a_short_node_timeout_shortens_the_nodes_budget() -> None:
+    made = fleet_capture.plan(_nodes("a"), ["bundle", "--all", "--budget", "90"], [], 90.0, 40.0)
+    assert made.timeout == 40.0
+    assert made.argv["a"] == ["bundle", "--all", "-o", "-", "--budget=30"]
+    with pytest.raises(UsageError, match="leaves a node no time"):
+        fleet_capture.plan(_nodes("a"), ["bundle", "--all"], [], 60.0, 12.0)
+
+
+def test_node_slash_target_goes_to_that_node_alone() -> None:
+    rest = ["bundle", "a/web", "b/db", "--", "x"]
+    made = fleet_capture.plan(_nodes("a", "b", "c"), rest, ["a/web", "b/db"], 60.0, None)
+    assert [n.name for n in made.nodes] == ["a", "b"]
+    assert made.argv["a"] == ["bundle", "web", "-o", "-", "--", "x"]
+    assert made.argv["b"] == ["bundle", "db", "-o", "-", "--", "x"]
+    mixed = fleet_capture.plan(
+        _nodes("a", "b"), ["bundle", "a/web", "api"], ["a/web", "api"], 60, None
+    )
+    assert mixed.argv["a"] == ["bundle", "api", "web", "-o", "-"]
+    assert mixed.argv["b"] == ["bundle", "api", "-o", "-"]
+
+
+def test_the_mapping_goes_beside_the_fleet_archive() -> None:
+    assert fleet_capture.map_path("/x/f.tar", None) == "/x/f.map.json"
+    assert fleet_capture.map_path("-", "m.json") == "m.json"
+    with pytest.raises(UsageError, match="needs --pseudonym-map"):
+        fleet_capture.map_path("-", None)
