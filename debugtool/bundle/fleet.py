@@ -5,14 +5,16 @@ not compressed again (every node's bundle is a gzip already, and must stay byte 
 the node wrote, so its own manifest and checksums still verify)::
 
     ROOT/fleet.json             first member, always: the index (below)
+    ROOT/report.html            the nodes, their containers, each node's own report inside
     ROOT/nodes/NAME.tar.gz      each node's bundle, unchanged, for the nodes that sent one
 
 ``ROOT`` is ``debugtool-fleet-YYYYmmddTHHMMSSZ``. The index holds ``format``
 ("debugtool-fleet-bundle"), ``schema_version``, ``debugtool_version``, ``created_at`` (epoch
 seconds), ``root``, ``command_line``, ``complete`` (every node ok), ``pseudonymised`` and
 ``nodes``: one ``{name, address, status, message, member, size, sha256, exit_code, seconds}``
-a node, in the order the nodes were named. ``status`` is one of ``STATUSES``; ``member``,
-``size`` and ``sha256`` are null for a node that sent no bundle. A pseudonym mapping is never
+a node, in the order the nodes were named, and ``report`` (``{member, size, sha256}`` of
+report.html, ``fleet_report``). ``status`` is one of ``STATUSES``; ``member``, ``size`` and
+``sha256`` are null for a node that sent no bundle. A pseudonym mapping is never
 in the archive: it is a 0600 file beside it.
 
 Reading is as wary as ``reader``'s: the archive may come from anyone. Only regular files at
@@ -46,6 +48,7 @@ FORMAT = "debugtool-fleet-bundle"
 #: The index schema this debugtool writes and the newest it reads.
 SCHEMA_VERSION = 1
 INDEX = "fleet.json"
+REPORT = "report.html"
 NODES_DIR = "nodes"
 #: The largest index read (a node's entry is a few hundred bytes: this is tens of thousands).
 INDEX_LIMIT = 16 << 20
@@ -137,6 +140,14 @@ def index_problems(index: Any) -> list[str]:
         problems.append("created_at is not a time")
     if not isinstance(index.get("root"), str) or "/" in index.get("root", "/"):
         problems.append("root is not a folder name")
+    report = index.get("report")
+    if report is not None and (
+        not isinstance(report, dict)
+        or report.get("member") != REPORT
+        or not isinstance(report.get("size"), int)
+        or not isinstance(report.get("sha256"), str)
+    ):
+        problems.append(f"report is not the record of {REPORT}")
     nodes = index.get("nodes")
     if not isinstance(nodes, list):
         return [*problems, "nodes is not a list"]
@@ -459,7 +470,9 @@ def _read_index(path: str, tar: Any, info: tarfile.TarInfo) -> dict[str, Any]:
 def _scan(fleet: FleetArchive, tar: Any, raw: IO[bytes]) -> None:
     """Record where each node's bundle lies; say what does not belong, or is missing."""
     path = fleet.path
-    wanted = {n.member: n for n in fleet.nodes if n.member is not None}
+    wanted: dict[str, FleetNode | None] = {n.member: n for n in fleet.nodes if n.member is not None}
+    if fleet.manifest.get("report") is not None:
+        wanted[REPORT] = None
     count = 0
     while True:
         try:
@@ -492,7 +505,8 @@ def _scan(fleet: FleetArchive, tar: Any, raw: IO[bytes]) -> None:
             fleet._spans[rel] = _Span(info.offset_data, info.size)
     for member, node in wanted.items():
         if member not in fleet._spans:
-            fleet.problems.append(f"node {node.name}'s bundle {member} is missing")
+            what = f"node {node.name}'s bundle" if node is not None else "the fleet report"
+            fleet.problems.append(f"{what} {member} is missing")
     _check_end(fleet, tar, raw)
 
 
@@ -533,6 +547,18 @@ def check_fleet(path: str) -> tuple[FleetArchive, list[NodeVerdict]]:
     every node's bundle against the index's checksum and as ``bundle verify`` checks a bundle.
     Raises ``BundleError`` when ``path`` is no fleet bundle at all."""
     fleet = read_fleet(path)
+    report = fleet.manifest.get("report")
+    span = fleet._spans.get(REPORT)
+    if report is not None and span is not None:
+        digest = hashlib.sha256()
+        with reader._open(path) as raw:
+            raw.seek(span.offset)
+            left = span.size
+            while left and (chunk := raw.read(min(left, 1 << 20))):
+                digest.update(chunk)
+                left -= len(chunk)
+        if span.size != report["size"] or digest.hexdigest() != report["sha256"]:
+            fleet.problems.append(f"{REPORT}: does not match the index's checksum")
     verdicts = []
     with fleet:
         folder = tempfile.mkdtemp(prefix="debugtool-fleet-")

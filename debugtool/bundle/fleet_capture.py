@@ -13,7 +13,7 @@ import os
 import tarfile
 import time
 
-from debugtool.bundle import fleet
+from debugtool.bundle import fleet, fleet_report
 from debugtool.errors import BundleError
 from debugtool.record import field, record
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import IO, Any
 
+    from debugtool.bundle.fleet_report import NodeView
     from debugtool.fleet.nodes import Node
     from debugtool.fleet.transport import Connection, Outcome
 
@@ -63,9 +64,20 @@ def _info(name: str, size: int, mtime: int) -> tarfile.TarInfo:
     return info
 
 
-def write_archive(fd: int, index: dict[str, Any], bundles: dict[str, str]) -> None:
-    """Write a fleet archive to ``fd``: the index first, then each node's bundle file
-    (``bundles``: member -> file) byte for byte, in the index's order.
+def with_report(index: dict[str, Any], report: bytes) -> dict[str, Any]:
+    """Return ``index`` recording ``report`` (report.html): its size and SHA-256."""
+    import hashlib
+
+    entry = {"member": fleet.REPORT, "size": len(report)}
+    return {**index, "report": {**entry, "sha256": hashlib.sha256(report).hexdigest()}}
+
+
+def write_archive(
+    fd: int, index: dict[str, Any], bundles: dict[str, str], report: bytes | None = None
+) -> None:
+    """Write a fleet archive to ``fd``: the index first, the report (when given: the index
+    must record it, ``with_report``), then each node's bundle file (``bundles``: member ->
+    file) byte for byte, in the index's order.
 
     A plain tar, streamed (``fd`` may be a pipe): the members are gzip already. Raises
     ``OSError`` when writing fails.
@@ -80,6 +92,9 @@ def write_archive(fd: int, index: dict[str, Any], bundles: dict[str, str]) -> No
             import io
 
             tar.addfile(_info(f"{root}/{fleet.INDEX}", len(data), mtime), io.BytesIO(data))
+            if report is not None:
+                info = _info(f"{root}/{fleet.REPORT}", len(report), mtime)
+                tar.addfile(info, io.BytesIO(report))
             for entry in index["nodes"]:
                 member = entry.get("member")
                 if member is None:
@@ -315,15 +330,17 @@ def collect(
     return [(outcomes[n.name], arrivals[n.name]) for n in chosen.nodes]
 
 
-def judge(outcome: Outcome, arrival: Arrival) -> fleet.FleetNode:
+def judge(outcome: Outcome, arrival: Arrival) -> tuple[fleet.FleetNode, NodeView | None]:
     """Say how a node ended, in the index's words, from its outcome and what arrived.
 
     A bundle is kept only when the node's debugtool finished and the bundle verifies (as
     ``bundle verify`` checks it): one cut short on the wire, or damaged, marks the node failed
     with a sentence. A node whose bundle is marked incomplete (its budget ran out, a
-    collector hung) is partial.
+    collector hung) is partial. A kept bundle's view for the fleet report is read in the same
+    pass that verifies it.
     """
     from debugtool.bundle import reader
+    from debugtool.bundle.fleet_report import node_view
     from debugtool.fleet import transport
     from debugtool.fleet.transport import _last_line
 
@@ -339,24 +356,27 @@ def judge(outcome: Outcome, arrival: Arrival) -> fleet.FleetNode:
     if outcome.status != transport.OK:
         entry.status = outcome.status if outcome.status in fleet.STATUSES else fleet.FAILED
         entry.message = outcome.message or said or f"exited {outcome.exit_code}"
-        return entry
+        return entry, None
     if not arrival.size:
         entry.message = f"sent no bundle ({said or 'no message'})"
-        return entry
+        return entry, None
+    archive = None
     try:
-        problems = [p for p in reader.check_bundle(arrival.path) if p.kind not in reader.NOTES]
+        archive = reader.read_archive(arrival.path, checksums=True)
+        found = reader._problems(archive, at_capture=True)
+        problems = [p for p in found if p.kind not in reader.NOTES]
     except BundleError as exc:
         problems = [reader.Problem("unreadable", "", exc.message.replace(arrival.path, "it"))]
-    if problems:
+    if problems or archive is None:
         more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
         first = problems[0].text.replace(arrival.path, "it")
         entry.message = f"its bundle arrived damaged ({first}{more}); not kept"
-        return entry
-    document = reader.read_archive(arrival.path, hold=False).manifest or {}
+        return entry, None
+    document = archive.manifest or {}
     entry.status = fleet.OK if document.get("complete") else fleet.PARTIAL
     if entry.status == fleet.PARTIAL:
         entry.message = f"its bundle is incomplete ({document.get('interrupted') or 'budget'})"
-    return entry
+    return entry, node_view(reader.Bundle(arrival.path, archive))
 
 
 def map_path(archive_path: str, given: str | None) -> str:
@@ -441,6 +461,18 @@ def rederive(
     return renamed, [mapper.text(word) for word in command_line]
 
 
+def views_of(bundles: dict[str, str]) -> dict[str, NodeView]:
+    """Read the fleet report's view of each bundle file (member -> file), verified."""
+    from debugtool.bundle.fleet_report import node_view
+    from debugtool.bundle.reader import open_bundle
+
+    return {member: node_view(open_bundle(path)) for member, path in bundles.items()}
+
+
+def _by_name(entries: list[fleet.FleetNode], views: dict[str, NodeView]) -> dict[str, NodeView]:
+    return {e.name: views[e.member] for e in entries if e.member is not None}
+
+
 def set_file(entry: fleet.FleetNode, path: str) -> None:
     """Set a node's index record to the bundle file at ``path``: its size and SHA-256."""
     import hashlib
@@ -469,7 +501,6 @@ def capture_fleet(
     import tempfile
 
     from debugtool.bundle.archive import Destination
-
     from debugtool.errors import UsageError
 
     if args.all and args.targets:
@@ -495,13 +526,14 @@ def capture_fleet(
     folder = tempfile.mkdtemp(prefix="debugtool-fleet-")  # 0700: the nodes' bundles wait here
     try:
         arrived = collect(chosen, connection, forks, folder, progress)
-        entries, bundles = [], {}
+        entries, bundles, views = [], {}, {}
         taken: set[str] = set()
         for outcome, arrival in arrived:
-            entry = judge(outcome, arrival)
-            if entry.status in fleet.WITH_BUNDLE:
+            entry, view = judge(outcome, arrival)
+            if view is not None:
                 entry.member = fleet.member_name(entry.name, taken)
                 bundles[entry.member] = arrival.path
+                views[entry.member] = view
             entries.append(entry)
             progress.ended(entry.name, _line(entry, arrival.size))
         command_line = ["debugtool", *sys.argv[1:]]
@@ -509,11 +541,14 @@ def capture_fleet(
             bundles, command_line = rederive(
                 bundles, folder, args.redact_rules, kinds, mapping, command_line, entries
             )
+            views = views_of(bundles)
         for entry in entries:
             if entry.member is not None:
                 set_file(entry, bundles[entry.member])
         index = index_document(root, now, command_line, entries, bool(kinds))
-        replaced = dest.publish_with(lambda fd: write_archive(fd, index, bundles))
+        report = fleet_report.page(index, entries, _by_name(entries, views))
+        index = with_report(index, report)
+        replaced = dest.publish_with(lambda fd: write_archive(fd, index, bundles, report))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     size = 0 if dest.path == "-" else os.path.getsize(dest.path)

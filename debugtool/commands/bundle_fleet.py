@@ -151,7 +151,7 @@ def redact_fleet(args: argparse.Namespace, kinds: list[str]) -> int:
     import time
 
     from debugtool import output
-    from debugtool.bundle import fleet_capture
+    from debugtool.bundle import fleet_capture, fleet_report
     from debugtool.bundle.archive import Destination
     from debugtool.errors import UsageError
 
@@ -200,7 +200,13 @@ def redact_fleet(args: argparse.Namespace, kinds: list[str]) -> int:
                 }
             )
             index["rederived"] = history
-            replaced = dest.publish_with(lambda fd: fleet_capture.write_archive(fd, index, bundles))
+            views = fleet_capture.views_of(bundles)
+            by_name = {n.name: views[n.member] for n in nodes if n.member is not None}
+            report = fleet_report.page(index, nodes, by_name)
+            index = fleet_capture.with_report(index, report)
+            replaced = dest.publish_with(
+                lambda fd: fleet_capture.write_archive(fd, index, bundles, report)
+            )
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     stream = sys.stderr if dest.path == "-" else sys.stdout

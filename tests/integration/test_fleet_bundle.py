@@ -115,7 +115,14 @@ def test_a_fleet_bundle_of_three_nodes_verifies_and_reads_back(fleet, box, three
         ("n3", "ok", "nodes/n3.tar.gz"),
     ]
     with tarfile.open(path) as tar:
-        assert tar.getnames()[0].endswith("/fleet.json")  # the index first
+        names = [n.partition("/")[2] for n in tar.getnames()]
+        assert names == ["fleet.json", "report.html", *[f"nodes/n{i}.tar.gz" for i in (1, 2, 3)]]
+        report = tar.extractfile(tar.getmembers()[1]).read().decode()  # type: ignore[union-attr]
+    assert index["report"]["member"] == "report.html"
+    # the nodes first, then each node's containers and its own report in a frame
+    assert report.count('<iframe sandbox="allow-scripts"') == 3
+    assert report.index(">n1</a>") < report.index('id="node-0"')
+    assert report.count(f"<td>{box.name}</td>") == 3
 
     verified = dt(fleet, "bundle", "verify", str(path))
     assert verified.returncode == 0, verified.stdout + verified.stderr
@@ -151,7 +158,7 @@ def test_secrets_planted_on_a_node_are_absent_from_the_fleet_archive(three):
     path, done = three
     assert done.returncode == 0, done.stderr
     found = members(path)
-    assert len(found) == 4
+    assert len(found) == 5  # the index, the report, three bundles
     for name, data in found.items():
         for secret in (PASSWORD, TOKEN):
             assert secret.encode() not in data, f"{secret} in {name}"
@@ -247,7 +254,7 @@ def test_a_bundle_cut_short_on_the_wire_is_not_kept(fleet, box, tmp_path):
     assert done.stderr.rstrip().endswith("not kept")
     (node,) = index_of(path)["nodes"]
     assert (node["status"], node["member"]) == ("failed", None)
-    assert len(members(path)) == 1  # the index alone
+    assert [n.rpartition("/")[2] for n in members(path)] == ["fleet.json", "report.html"]
 
 
 def test_pseudonyms_are_consistent_across_nodes_with_one_mapping_beside(fleet, box, tmp_path):

@@ -14,21 +14,25 @@ from pathlib import Path
 import pytest
 from test_bundle_reader import WEB, bundle, valid_files
 
-from debugtool.bundle import fleet, fleet_capture, reader
-from debugtool.errors import BundleError
+from debugtool.bundle import fleet, fleet_capture, fleet_report, reader
+from debugtool.errors import BundleError, UsageError
 
 ROOT = "debugtool-fleet-20261206T120000Z"
 
 
-def make_fleet(tmp_path: Path, statuses: dict[str, str] | None = None) -> Path:
-    """A fleet archive of nodes ``a`` and ``b`` (each a real bundle) and ``down``."""
+def make_fleet(
+    tmp_path: Path, statuses: dict[str, str] | None = None, with_report: bool = False
+) -> Path:
+    """A fleet archive of nodes ``a`` and ``b`` (each a real bundle) and ``down``; with
+    ``with_report``, its report.html as ``bundle -H`` writes it."""
     statuses = statuses or {"a": fleet.OK, "b": fleet.OK, "down": fleet.UNREACHABLE}
     taken: set[str] = set()
     nodes, files = [], {}
     for name, status in statuses.items():
         node = fleet.FleetNode(name, status, address=f"198.51.100.{len(nodes) + 2}")
         if status in fleet.WITH_BUNDLE:
-            path = bundle(tmp_path / f"{name}.tar.gz", valid_files())
+            page = f'<p title="x">report of {name} &amp; <b>more</b></p>'.encode()
+            path = bundle(tmp_path / f"{name}.tar.gz", valid_files(**{"report.html": page}))
             data = path.read_bytes()
             node.member = fleet.member_name(name, taken)
             node.size = len(data)
@@ -38,10 +42,16 @@ def make_fleet(tmp_path: Path, statuses: dict[str, str] | None = None) -> Path:
             node.message = "unreachable (connect to host 198.51.100.9 port 22: No route to host)"
         nodes.append(node)
     index = fleet_capture.index_document(ROOT, 1796558400.0, ["bundle", "-H", "a,b,down"], nodes)
+    report = None
+    if with_report:
+        views = fleet_capture.views_of(files)
+        by_name = {n.name: views[n.member] for n in nodes if n.member is not None}
+        report = fleet_report.page(index, nodes, by_name)
+        index = fleet_capture.with_report(index, report)
     out = tmp_path / "fleet.tar"
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fleet_capture.write_archive(fd, index, files)
+        fleet_capture.write_archive(fd, index, files, report)
     finally:
         os.close(fd)
     return out
@@ -257,3 +267,81 @@ def test_a_bundle_is_not_read_as_a_fleet(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="not a fleet bundle"):
         fleet.open_fleet(str(path))
     assert WEB.name == "web"
+
+
+# --- what each node is asked to run (fleet_capture.plan) -------------------------------------
+
+
+def _nodes(*names: str) -> list:
+    from debugtool.fleet.nodes import Node
+
+    return [Node(n, n) for n in names]
+
+
+def test_a_node_runs_the_bundle_command_without_this_sides_options() -> None:
+    rest = ["bundle", "web", "-o", "f.tar", "--force", "--json", "--redact-rules=r.toml"]
+    rest += ["--pseudonymise", "all", "--pseudonym-map", "m.json", "--since", "1h"]
+    made = fleet_capture.plan(_nodes("a", "b"), rest, ["web"], 60.0, None)
+    assert made.timeout == 60.0 + fleet_capture.MARGIN
+    assert made.argv["a"] == made.argv["b"] == ["bundle", "web", "--since", "1h", "-o", "-"]
+
+
+def test_a_short_node_timeout_shortens_the_nodes_budget() -> None:
+    made = fleet_capture.plan(_nodes("a"), ["bundle", "--all", "--budget", "90"], [], 90.0, 40.0)
+    assert made.timeout == 40.0
+    assert made.argv["a"] == ["bundle", "--all", "-o", "-", "--budget=30"]
+    with pytest.raises(UsageError, match="leaves a node no time"):
+        fleet_capture.plan(_nodes("a"), ["bundle", "--all"], [], 60.0, 12.0)
+
+
+def test_node_slash_target_goes_to_that_node_alone() -> None:
+    rest = ["bundle", "a/web", "b/db", "--", "x"]
+    made = fleet_capture.plan(_nodes("a", "b", "c"), rest, ["a/web", "b/db"], 60.0, None)
+    assert [n.name for n in made.nodes] == ["a", "b"]
+    assert made.argv["a"] == ["bundle", "web", "-o", "-", "--", "x"]
+    assert made.argv["b"] == ["bundle", "db", "-o", "-", "--", "x"]
+    mixed = fleet_capture.plan(
+        _nodes("a", "b"), ["bundle", "a/web", "api"], ["a/web", "api"], 60, None
+    )
+    assert mixed.argv["a"] == ["bundle", "api", "web", "-o", "-"]
+    assert mixed.argv["b"] == ["bundle", "api", "-o", "-"]
+
+
+def test_the_mapping_goes_beside_the_fleet_archive() -> None:
+    assert fleet_capture.map_path("/x/f.tar", None) == "/x/f.map.json"
+    assert fleet_capture.map_path("-", "m.json") == "m.json"
+    with pytest.raises(UsageError, match="needs --pseudonym-map"):
+        fleet_capture.map_path("-", None)
+
+
+def test_the_fleet_report_shows_the_nodes_and_each_nodes_own_report(tmp_path: Path) -> None:
+    path = make_fleet(tmp_path, with_report=True)
+    with tarfile.open(path) as tar:
+        assert tar.getnames()[:2] == [f"{ROOT}/fleet.json", f"{ROOT}/report.html"]
+        page = tar.extractfile(f"{ROOT}/report.html").read().decode()  # type: ignore[union-attr]
+        inner = tar.extractfile(f"{ROOT}/nodes/a.tar.gz").read()  # type: ignore[union-attr]
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+    assert ">down</td>" in page and "No route to host" in page  # a node without a bundle
+    # each node's own report, byte for byte as its bundle holds it, escaped into a frame
+    (tmp_path / "a-again.tar.gz").write_bytes(inner)
+    own = reader.open_bundle(str(tmp_path / "a-again.tar.gz")).member("report.html")
+    assert own is not None
+    import html
+
+    frames = page.split('srcdoc="')[1:]
+    assert len(frames) == 2
+    assert html.unescape(frames[0].split('"></iframe>')[0]).encode() == own
+    assert 'sandbox="allow-scripts"' in page
+    assert fleet.check_fleet(str(path))[0].problems == []
+
+
+def test_a_changed_fleet_report_fails_verification(tmp_path: Path) -> None:
+    path = make_fleet(tmp_path, with_report=True)
+    with fleet.open_fleet(str(path)) as archive:
+        span = archive._spans["report.html"]
+    data = bytearray(path.read_bytes())
+    data[span.offset + 10] ^= 0x20
+    path.write_bytes(bytes(data))
+    archive, verdicts = fleet.check_fleet(str(path))
+    assert archive.problems == ["report.html: does not match the index's checksum"]
+    assert not any(v.damaged for v in verdicts)
