@@ -66,7 +66,7 @@ def rows_of(pane: str, name: str) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def fleet():
-    with fleet_nodes.Fleet(3, counted=True) as made:
+    with fleet_nodes.Fleet(4, kinds={"n4": "hang"}, counted=True) as made:
         yield made
 
 
@@ -179,6 +179,21 @@ def test_each_node_lists_the_container_and_a_cut_node_is_said_while_others_updat
         tui.close()
         if fleet.node("n3").sshd is None:
             fleet.start("n3")
+    assert tui.left_behind() == []
+
+
+def test_a_hanging_node_delays_no_other_nodes_rows_and_is_said_at_its_timeout(fleet, box, tui_run):
+    tui = tui_run("-H", "n1,n4", "--node-timeout", "3")
+    try:
+        pane = tui.wait(lambda p: len(rows_of(p, box.name)) == 1, "n1's row")
+        assert rows_of(pane, box.name)[0][0] == "n1"
+        pane = tui.wait(lambda p: "n4: not answering since" in p, "n4 marked not answering")
+        assert "timed out after 3s" in pane and "2 nodes, 1 answering" in pane
+        seen = fleet.node("n1").sessions
+        tui.wait(lambda p: fleet.node("n1").sessions >= seen + 2, "n1 polled on")
+        tui.quit()  # n4's session, hanging on its master, ends with the master
+    finally:
+        tui.close()
     assert tui.left_behind() == []
 
 

@@ -181,3 +181,47 @@ async def test_a_target_over_several_nodes_is_node_slash_target(nodes):
     found = source.find("n2/dt-docker-57a6ad9ff3")
     assert found.id == "n2/" + captured("ps-node-b.json")[1]["id"]
     assert nodes.asked[-1] == ("n2", ["ps", "-a", "--json"])
+
+
+async def test_a_slow_node_delays_no_other_nodes_rows(make_app, nodes, monkeypatch):
+    import threading
+
+    gate = threading.Event()
+    answer = nodes.run_many
+
+    def slow(asked, argv, *args, **kwargs):
+        if asked[0].name == "n3":
+            gate.wait(30)  # n3 answers only when the test lets it
+        return answer(asked, argv, *args, **kwargs)
+
+    monkeypatch.setattr(transport, "run_many", slow)
+    nodes.answers["n3"] = (FIXTURES / "ps-node-b.json").read_bytes()
+    source = FleetSource(
+        [Node("n1", "n1"), Node("n2", "n2"), Node("n3", "n3")],
+        transport.Connection(),
+        masters=False,
+        every=0.0,
+        clock=lambda: NOW,
+    )
+    try:
+        source.poll_due()
+        for _ in range(200):  # n1 and n2 answer at once; n3 is still being asked
+            if sum(s.polled for s in source.node_states()) == 2:
+                break
+            gate.wait(0.05)
+        app = make_app(source, seed=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            table = app.screen.query_one("#containers", LiveTable)
+            assert {r[0] for r in rows(table)} == {"n1", "n2"}
+            shown = str(app.screen.query_one("#nodes", Static).render())
+            assert shown == "n3: asked, no answer yet"
+            gate.set()
+            source.wait(10)
+            await pilot.press("r")
+            await settle(pilot)
+            assert {r[0] for r in rows(table)} == {"n1", "n2", "n3"}
+            assert not app.screen.query_one("#nodes", Static).display
+    finally:
+        gate.set()
+        source.close()
