@@ -73,7 +73,12 @@ def register(sub: SubcommandsLike) -> None:
         "'debugtool bundle redact IN -o OUT' redacts a bundle already written again, with "
         "today's rules and a rules file, and can pseudonymise it. "
         "'debugtool bundle verify --help', 'bundle show --help' and 'bundle redact --help' "
-        "describe those three.",
+        "describe those three. "
+        "'debugtool bundle -H NODE[,NODE...] [TARGET...|--all] -o FILE' captures on every node "
+        "over ssh at once and writes one fleet bundle (an index, a report and every node's "
+        "bundle unchanged; exit 0 all ok, 2 some nodes failed or were incomplete); verify, show, "
+        "redact and the --bundle options read it with the node first (--bundle FLEET "
+        "NODE/TARGET).",
     )
     p.add_argument(
         "targets",
