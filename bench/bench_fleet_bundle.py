@@ -12,7 +12,8 @@ Rows, interleaved (one Docker container bundled by name on every node):
   benchmark venv, one node (every node is alike, so this is the slowest single node's time);
 - `debugtool bundle -H` over N nodes (`--forks N`), the core sent as a zipapp (cached on the
   nodes) with `/usr/bin/python3` named by the inventory, as `bench_fleet` does it;
-- the same over 3 nodes with `--remote-debugtool` (the installed debugtool, as the peer runs);
+- the same with `--remote-debugtool` (the installed debugtool the peer and the floor run: the
+  like-for-like row against the floor);
 - the floor: N plain `ssh NODE debugtool bundle BOX -o - > file` started at once by a shell
   and waited for, with no debugtool fleet code (no index, no checks, no atomic write);
 - serial: the same N ssh commands one after another (`sos collect`'s model).
@@ -80,6 +81,10 @@ def main() -> None:
             ("floor: 3 ssh ... -o - at once", floor(3)),
             ("serial: 3 ssh ... -o - in a row", serial(3)),
             ("bundle -H 10 nodes", fleet_bundle(10, *tail, f"{out}/f10.tar")),
+            (
+                "bundle -H 10 nodes --remote-debugtool",
+                fleet_bundle(10, "--remote-debugtool", installed, *tail, f"{out}/f10r.tar"),
+            ),
             ("floor: 10 ssh ... -o - at once", floor(10)),
             ("serial: 10 ssh ... -o - in a row", serial(10)),
         ]
@@ -96,12 +101,16 @@ def main() -> None:
             goal="bundle -H within 1.3x of the slowest single node's bundle",
         )
         by = {m.label: m.median for m in measures}
+        one = by["ssh n1 debugtool bundle -o - (one node)"]
         for n in (3, 10):
             mine = by[f"bundle -H {n} nodes"]
+            same = by[f"bundle -H {n} nodes --remote-debugtool"]  # the floor's debugtool
+            floor_n = by[f"floor: {n} ssh ... -o - at once"]
             print(
-                f"{n} nodes: debugtool / floor {mine / by[f'floor: {n} ssh ... -o - at once']:.2f}, "
-                f"debugtool / serial {mine / by[f'serial: {n} ssh ... -o - in a row']:.2f}, "
-                f"debugtool / one node {mine / by['ssh n1 debugtool bundle -o - (one node)']:.2f}"
+                f"{n} nodes: debugtool / one node {mine / one:.2f} (floor / one node "
+                f"{floor_n / one:.2f}); --remote-debugtool / floor {same / floor_n:.2f}; "
+                f"zipapp / floor {mine / floor_n:.2f}; "
+                f"debugtool / serial {mine / by[f'serial: {n} ssh ... -o - in a row']:.2f}"
             )
         cpu = {m.label: m.cpu_seconds / max(1, len(m.times)) for m in measures}
         print("CPU on this side per run (s):", {k: round(v, 2) for k, v in cpu.items()})

@@ -73,7 +73,12 @@ def register(sub: SubcommandsLike) -> None:
         "'debugtool bundle redact IN -o OUT' redacts a bundle already written again, with "
         "today's rules and a rules file, and can pseudonymise it. "
         "'debugtool bundle verify --help', 'bundle show --help' and 'bundle redact --help' "
-        "describe those three.",
+        "describe those three. "
+        "'debugtool bundle -H NODE[,NODE...] [TARGET...|--all] -o FILE' captures on every node "
+        "over ssh at once and writes one fleet bundle (an index, a report and every node's "
+        "bundle unchanged; exit 0 all ok, 2 some nodes failed or were incomplete); verify, show, "
+        "redact and the --bundle options read it with the node first (--bundle FLEET "
+        "NODE/TARGET).",
     )
     p.add_argument(
         "targets",
@@ -317,7 +322,7 @@ def redact(args: argparse.Namespace) -> int:
 
     kinds = _kinds(args.pseudonymise)
     if is_fleet_archive(args.file):
-        from debugtool.commands.bundle_fleet import redact_fleet
+        from debugtool.bundle.fleet_cli import redact_fleet
 
         return redact_fleet(args, kinds)
     result = redact_bundle(
@@ -520,7 +525,7 @@ def verify(path: str, as_json: bool, verbose: bool = False) -> int:
     from debugtool.bundle.reader import NOTES, check_bundle, summarise
 
     if is_fleet_archive(path):
-        from debugtool.commands.bundle_fleet import verify_fleet
+        from debugtool.bundle.fleet_cli import verify_fleet
 
         return verify_fleet(path, as_json, verbose)
     found = check_bundle(path)  # raises BundleError (125) when it cannot be checked
@@ -572,7 +577,7 @@ def show(args: argparse.Namespace) -> int:
     from debugtool.bundle.reader import open_bundle
 
     if is_fleet_archive(args.file):
-        from debugtool.commands.bundle_fleet import show_fleet
+        from debugtool.bundle.fleet_cli import show_fleet
 
         return show_fleet(args.file, args.json)
     bundle = open_bundle(args.file)

@@ -1,6 +1,7 @@
 """``bundle verify``, ``bundle show`` and ``bundle redact`` on a fleet bundle (``bundle -H``).
 
-``commands.bundle`` hands a file to these when ``fleet.is_fleet_archive`` says it is one: the
+The reading side's output, beside the fleet reader rather than among the commands (each
+module there is a command). ``commands.bundle`` hands a file to these when ``fleet.is_fleet_archive`` says it is one: the
 node is the first level (its status in the index, then its bundle as the single-bundle
 command shows it).
 """
