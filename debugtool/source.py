@@ -350,11 +350,15 @@ class BundleSource:
     live = False
     read_only = True
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, bundle: Bundle | None = None, owner: Any = None) -> None:
+        """Open the bundle at ``path``; or read ``bundle``, opened already (a node's bundle in
+        a fleet bundle: ``path`` then names it for people, and ``owner``, closed with this
+        source, holds the file it is read from)."""
         from debugtool.bundle.reader import open_bundle
 
-        self.bundle = open_bundle(path)
-        self.path = str(getattr(self.bundle, "path", path))
+        self.bundle = bundle if bundle is not None else open_bundle(path)
+        self.path = path if bundle is not None else str(getattr(self.bundle, "path", path))
+        self._owner = owner
         self._snapshots: dict[str, Snapshot] = {}
 
     def banner(self, now: float) -> str:
@@ -383,10 +387,10 @@ class BundleSource:
 
         ``pid:N`` names the container whose process had host PID N when it was captured.
         """
-        return self.find_in(self.bundle, text)
+        return self.find_in(self.bundle, text, self.path)
 
     @staticmethod
-    def find_in(bundle: Bundle, text: str) -> Container:
+    def find_in(bundle: Bundle, text: str, label: str | None = None) -> Container:
         from debugtool.runtimes import Discovery
         from debugtool.target import close_names, find
 
@@ -399,7 +403,7 @@ class BundleSource:
             if close:
                 hint = f"Did you mean {' or '.join(close)}? {hint}"
             raise ContainerNotFound(
-                f"bundle {bundle.path} holds no container matching '{text.strip()}' "
+                f"bundle {label or bundle.path} holds no container matching '{text.strip()}' "
                 f"(it holds: {held or 'none'}).",
                 hint,
             ) from None
@@ -464,6 +468,8 @@ class BundleSource:
         close = getattr(self.bundle, "close", None)
         if callable(close):
             close()
+        if self._owner is not None:
+            self._owner.close()
 
     def __enter__(self) -> BundleSource:
         return self

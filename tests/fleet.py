@@ -14,7 +14,9 @@ with ``ssh-keygen``; the client's ``ssh_config`` and ``known_hosts`` are written
 A namespace is not a VM: the nodes share the host's files and runtimes, so each node lists the
 same containers. What makes a node itself is its sshd's ``SetEnv``: a zipapp cache and an audit
 log of its own (``node.cache``, ``node.audit``). A node may be made ``hang`` (its forced
-command sleeps) or ``nopython`` (its forced command runs with no python3 on PATH).
+command sleeps) or ``nopython`` (its forced command runs with no python3 on PATH). With
+``counted`` every ordinary node's forced command notes each session before it runs what was
+asked (``node.sessions``: how many ssh sessions the node served, ControlMaster ones too).
 
 Everything is undone by ``close``: every process in each namespace (sshd and its sessions)
 killed by pid, the namespaces, the bridge and the route deleted.
@@ -73,6 +75,14 @@ class Node:
     def audit(self) -> Path:
         return self.dir / "audit.jsonl"
 
+    @property
+    def sessions(self) -> int:
+        """How many ssh sessions ran a command on this node (a ``counted`` fleet's)."""
+        try:
+            return len((self.dir / "sessions").read_text().splitlines())
+        except FileNotFoundError:
+            return 0
+
 
 @dataclass
 class Fleet:
@@ -80,6 +90,7 @@ class Fleet:
 
     count: int = 3
     kinds: dict[str, str] = field(default_factory=dict)  # node name -> hang / nopython
+    counted: bool = False  # ordinary nodes count their sessions (Node.sessions)
     nodes: list[Node] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -186,6 +197,8 @@ class Fleet:
             lines.append("ForceCommand exec sleep 3600")
         elif node.kind == "nopython":
             lines.append('ForceCommand PATH=/nonexistent-dt-fleet; eval "$SSH_ORIGINAL_COMMAND"')
+        elif self.counted:
+            lines.append(f'ForceCommand echo >> {node.dir}/sessions; eval "$SSH_ORIGINAL_COMMAND"')
         path = node.dir / "sshd_config"
         path.write_text("\n".join(lines) + "\n")
         return path
@@ -224,6 +237,17 @@ class Fleet:
             node.sshd.send_signal(signal.SIGTERM)
             node.sshd.wait(timeout=20)
             node.sshd = None
+
+    def cut(self, name: str) -> None:
+        """Take node ``name`` away as a crash would: its sshd stopped and every session it
+        served ended (a ControlMaster's connection to it closes too)."""
+        self.stop(name)
+        node = self.node(name)
+        for pid in _ip("netns", "pids", node.netns, check=False).stdout.split():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
 
     def env(self) -> dict[str, str]:
         """The environment for ``debugtool -H`` on this side: the test's ssh_config, a zipapp

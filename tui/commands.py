@@ -48,19 +48,25 @@ def available_actions(read_only: bool) -> frozenset[str]:
     return frozenset(found)
 
 
-def shell_argv(container: Container, reason: str = "") -> list[str]:
+def shell_argv(container: Container, reason: str = "", via: list[str] | None = None) -> list[str]:
     """Return the command line of an interactive shell in ``container`` (with ``--reason``
-    when one was given)."""
-    argv = [*DEBUGTOOL, "shell", container.id]
+    when one was given). ``via`` are the options that reach its node (``-H NODE``: the same
+    path as ``debugtool -H NODE shell``, audited on the node and here)."""
+    argv = [*DEBUGTOOL, "shell", *(via or []), container.id]
     return [*argv, "--reason", reason] if reason else argv
 
 
 def trace_argv(
-    container: Container, pid: int | None, syscalls: str | None = None, reason: str = ""
+    container: Container,
+    pid: int | None,
+    syscalls: str | None = None,
+    reason: str = "",
+    via: list[str] | None = None,
 ) -> list[str]:
     """Return the command line that traces ``pid`` (as the container sees it; None: its init),
-    only the ``syscalls`` (an ``-e`` filter; None: every syscall), with ``--reason`` if given."""
-    argv = [*DEBUGTOOL, "trace", container.id]
+    only the ``syscalls`` (an ``-e`` filter; None: every syscall), with ``--reason`` if given,
+    on its node through ``via`` (as ``shell_argv``)."""
+    argv = [*DEBUGTOOL, "trace", *(via or []), container.id]
     if pid is not None:
         argv += ["--pid", str(pid)]
     if syscalls:

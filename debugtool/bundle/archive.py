@@ -30,7 +30,7 @@ from debugtool.record import record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
 
 def member_order(rel: str) -> tuple[int, str]:
@@ -160,11 +160,26 @@ class Destination:
         if self.path == STDOUT:
             _write_stdout(archive)
             return False
+        return self.publish_with(lambda fd: _write_all(fd, archive))
+
+    def publish_with(self, write: Callable[[int], None]) -> bool:
+        """``publish``, for an archive too large to hold: ``write`` writes it to the file
+        descriptor it is given (1 for standard output). A fleet bundle is written this way."""
+        if self.path == STDOUT:
+            sys.stdout.flush()
+            try:
+                write(1)
+            except BrokenPipeError:
+                raise BundleError(
+                    "standard output was closed before the whole bundle was written to it.",
+                    "Check the command that reads it.",
+                ) from None
+            return False
         directory, name = os.path.split(os.path.abspath(self.path))
         fd, temp = _temp_file(directory, name)
         try:
             try:
-                _write_all(fd, archive)
+                write(fd)
                 os.fsync(fd)
             except OSError as exc:
                 raise BundleError(f"writing {self.path} failed: {exc.strerror}.") from None

@@ -91,6 +91,15 @@ def open_source(args: argparse.Namespace, privileged: bool = True) -> Source:
     from debugtool import output
     from debugtool.source import open_source as open_
 
+    path = getattr(args, "bundle", None)
+    if path and isinstance(getattr(args, "target", None), str):
+        from debugtool.bundle.fleet import is_fleet_archive
+
+        if is_fleet_archive(path):  # a fleet bundle: the target is NODE/TARGET
+            from debugtool.bundle.fleet import node_source
+
+            source, args.target = node_source(path, args.target)
+            return source
     return open_(
         getattr(args, "bundle", None),
         timeout=getattr(args, "timeout", 2.0),

@@ -73,7 +73,12 @@ def register(sub: SubcommandsLike) -> None:
         "'debugtool bundle redact IN -o OUT' redacts a bundle already written again, with "
         "today's rules and a rules file, and can pseudonymise it. "
         "'debugtool bundle verify --help', 'bundle show --help' and 'bundle redact --help' "
-        "describe those three.",
+        "describe those three. "
+        "'debugtool bundle -H NODE[,NODE...] [TARGET...|--all] -o FILE' captures on every node "
+        "over ssh at once and writes one fleet bundle (an index, a report and every node's "
+        "bundle unchanged; exit 0 all ok, 2 some nodes failed or were incomplete); verify, show, "
+        "redact and the --bundle options read it with the node first (--bundle FLEET "
+        "NODE/TARGET).",
     )
     p.add_argument(
         "targets",
@@ -312,9 +317,14 @@ def run(args: argparse.Namespace) -> int:
 def redact(args: argparse.Namespace) -> int:
     """``bundle redact IN -o OUT``: write IN redacted again (and pseudonymised) to OUT."""
     from debugtool import output
+    from debugtool.bundle.fleet import is_fleet_archive
     from debugtool.bundle.reredact import redact_bundle
 
     kinds = _kinds(args.pseudonymise)
+    if is_fleet_archive(args.file):
+        from debugtool.bundle.fleet_cli import redact_fleet
+
+        return redact_fleet(args, kinds)
     result = redact_bundle(
         args.file,
         args.output,
@@ -511,8 +521,13 @@ def verify(path: str, as_json: bool, verbose: bool = False) -> int:
     hundreds of lines saying the same); ``verbose`` and ``as_json`` give every one.
     """
     from debugtool import output
+    from debugtool.bundle.fleet import is_fleet_archive
     from debugtool.bundle.reader import NOTES, check_bundle, summarise
 
+    if is_fleet_archive(path):
+        from debugtool.bundle.fleet_cli import verify_fleet
+
+        return verify_fleet(path, as_json, verbose)
     found = check_bundle(path)  # raises BundleError (125) when it cannot be checked
     problems = [p for p in found if p.kind not in NOTES]
     notes = [p.text for p in found if p.kind in NOTES]
@@ -557,43 +572,59 @@ def verify(path: str, as_json: bool, verbose: bool = False) -> int:
 
 def show(args: argparse.Namespace) -> int:
     """Summarise a bundle: containers, collectors and their status, redactions."""
+    from debugtool import output
+    from debugtool.bundle.fleet import is_fleet_archive
+    from debugtool.bundle.reader import open_bundle
+
+    if is_fleet_archive(args.file):
+        from debugtool.bundle.fleet_cli import show_fleet
+
+        return show_fleet(args.file, args.json)
+    bundle = open_bundle(args.file)
+    if args.json:
+        output.emit_json(show_document(bundle))
+        return 0
+    show_text(bundle)
+    return 0
+
+
+def show_document(bundle: Any, label: str | None = None) -> dict[str, Any]:
+    """``bundle show --json``'s document of one bundle (``label``: its name for people)."""
+    from debugtool.record import asdict
+
+    m = bundle.manifest
+    records = m.get("collectors") or []
+    return {
+        "path": label or bundle.path,
+        "created_at": bundle.captured_at,
+        "host": m.get("host"),
+        "complete": bundle.complete,
+        "verified": True,  # open_bundle refuses a bundle that fails verification
+        "interrupted": m.get("interrupted"),
+        "exited_during_capture": sorted(bundle.exited_during_capture),
+        "command_line": m.get("command_line"),
+        "containers": m.get("containers"),
+        "collectors": records,
+        "redactions": bundle.redactions(),
+        "dropped": m.get("dropped") or [],
+        "cuts": m.get("cuts") or [],
+        "redaction_cost": m.get("redaction"),
+        "pseudonymised": m.get("pseudonymised"),
+        "rederived": m.get("rederived") or [],
+        "marks": {c.id: [asdict(mark) for mark in bundle.marks(c.id)] for c in bundle.containers},
+        "oom_kills": bundle.oom_kills(),
+    }
+
+
+def show_text(bundle: Any, label: str | None = None) -> None:
+    """``bundle show``'s summary of one bundle (``label``: its name for people)."""
     import time
 
     from debugtool import output
-    from debugtool.bundle.reader import open_bundle
     from debugtool.output import utc_text
 
-    bundle = open_bundle(args.file)
     m = bundle.manifest
     records = m.get("collectors") or []
-    if args.json:
-        from debugtool.record import asdict
-
-        output.emit_json(
-            {
-                "path": bundle.path,
-                "created_at": bundle.captured_at,
-                "host": m.get("host"),
-                "complete": bundle.complete,
-                "verified": True,  # open_bundle refuses a bundle that fails verification
-                "interrupted": m.get("interrupted"),
-                "exited_during_capture": sorted(bundle.exited_during_capture),
-                "command_line": m.get("command_line"),
-                "containers": m.get("containers"),
-                "collectors": records,
-                "redactions": bundle.redactions(),
-                "dropped": m.get("dropped") or [],
-                "cuts": m.get("cuts") or [],
-                "redaction_cost": m.get("redaction"),
-                "pseudonymised": m.get("pseudonymised"),
-                "rederived": m.get("rederived") or [],
-                "marks": {
-                    c.id: [asdict(mark) for mark in bundle.marks(c.id)] for c in bundle.containers
-                },
-                "oom_kills": bundle.oom_kills(),
-            }
-        )
-        return 0
     # Everything below comes from the bundle: its manifest, and the names and errors of
     # containers it holds. Lines go through output.printable, table cells through output.table.
     show = output.printable
@@ -603,7 +634,7 @@ def show(args: argparse.Namespace) -> int:
     if exited:
         state += "; exited during capture: "
         state += ", ".join(f"{c.name} ({c.short_id})" for c in exited)
-    print(f"Bundle:     {show(bundle.path)}")
+    print(f"Bundle:     {show(label or bundle.path)}")
     print(show(f"Captured:   {when} on {m.get('host')} by debugtool {m.get('debugtool_version')}"))
     print(f"Command:    {show(' '.join(str(a) for a in m.get('command_line') or []))}")
     print(f"State:      {show(state)}")
@@ -717,4 +748,3 @@ def show(args: argparse.Namespace) -> int:
                 for c in cuts
             ],
         )
-    return 0

@@ -169,6 +169,10 @@ def run(options: dict[str, Any], rest: list[str], debug: bool) -> int:
     args = parse_args(list(rest))  # a usage error is found here, before any connection
     if not getattr(args, "func", None):
         return 0
+    if command == "tui":  # every node's containers in one live list (commands.tui)
+        from debugtool.commands import tui
+
+        return tui.run_fleet(args, selected, connection, forks, options)
     if getattr(args, "bundle", None):
         raise UsageError("--bundle reads a bundle on this host; it does not go with -H.")
     remote = list(rest)
@@ -187,7 +191,9 @@ def run(options: dict[str, Any], rest: list[str], debug: bool) -> int:
         return _merged(args, selected, remote, connection, forks, timeout)
     if command in STREAMED:
         return _streamed(args, selected, remote, connection, forks, timeout)
-    if command in ("bundle", "tui"):
+    if command == "bundle":
+        return _bundle(args, selected, rest, connection, forks, options.get("node_timeout"))
+    if command == "tui":
         raise UsageError(
             f"{command} -H is not there yet.",
             f"Run 'ssh NODE debugtool {command} ...' on each node for now.",
@@ -341,3 +347,25 @@ def _exec_plain(node: Node, remote: list[str], connection: Connection, timeout: 
     if not outcome.answered:
         raise transport.NodeError(f"{node.name}: {outcome.message}.")
     return int(outcome.exit_code or 0)
+
+
+def _bundle(
+    args: Any,
+    selected: list[Node],
+    rest: list[str],
+    connection: Connection,
+    forks: int,
+    node_timeout: str | None,
+) -> int:
+    """``bundle -H``: one fleet archive of every node's bundle (``bundle.fleet_capture``)."""
+    from debugtool.bundle import fleet_capture
+    from debugtool.commands import Seconds
+
+    if getattr(args, "action", None):
+        raise UsageError(
+            f"bundle {args.action} reads a bundle on this host; it does not go with -H.",
+            f"Run 'debugtool bundle {args.action} FILE' (a fleet bundle is read the same way).",
+        )
+    limit = Seconds("--node-timeout", "", maximum=86400)(node_timeout) if node_timeout else None
+    summary = fleet_capture.capture_fleet(args, rest, selected, connection, forks, limit)
+    return fleet_capture.report(summary, bool(args.json))

@@ -63,6 +63,9 @@ class Connection:
     ssh_config: str | None = None
     remote_debugtool: str | None = None  # an installed debugtool's path; else the zipapp
     ssh: str = "ssh"
+    # ``-o`` options added to every ssh of this connection (the TUI's ControlPath: see
+    # ``fleet.masters``); never one that weakens host-key checking.
+    options: tuple[str, ...] = ()
 
 
 @record
@@ -103,6 +106,8 @@ def ssh_argv(
         argv += ["-o", "BatchMode=yes"]
     if connect_timeout:
         argv += ["-o", f"ConnectTimeout={max(1, int(connect_timeout))}"]
+    for option in connection.options:
+        argv += ["-o", option]
     if node.user:
         argv += ["-l", node.user]
     if node.port:
@@ -159,6 +164,7 @@ def run_many(
     forks: int = FORKS,
     timeout: float | None = NODE_TIMEOUT,
     on_output: Callable[[Node, int, bytes], None] | None = None,
+    on_done: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
     """Run debugtool ``argv`` on every node, ``forks`` at a time; return one ``Outcome`` a node,
     in the order of ``nodes``.
@@ -167,7 +173,8 @@ def run_many(
     answer within ``timeout`` seconds is killed and ends ``TIMED_OUT``; the others go on (None:
     no limit but ssh's ConnectTimeout, for a command that runs as long as it likes).
     With ``on_output``, each node's stdout (fd 1) and stderr (fd 2) are handed to it as they
-    arrive instead of being kept.
+    arrive instead of being kept. ``on_done`` is told of each node as it ends (a fleet
+    bundle's progress lines).
     """
     import selectors
     import subprocess
@@ -195,6 +202,8 @@ def run_many(
             done[node.name] = Outcome(
                 node, UNREACHABLE, None, b"", b"", f"cannot run {connection.ssh} ({exc.strerror})"
             )
+            if on_done is not None:
+                on_done(done[node.name])
             return
         job = _Job(node, proc, job_deadline, header=app is not None)
         for stream in (proc.stdout, proc.stderr, proc.stdin):
@@ -294,6 +303,8 @@ def run_many(
                     job.proc.wait()  # type: ignore[attr-defined]
                     running.remove(job)
                     done[job.node.name] = _outcome(job, timeout)
+                    if on_done is not None:
+                        on_done(done[job.node.name])
     finally:
         # ^C, or a failure here: the ssh processes are in sessions of their own, so nothing
         # else would end them.

@@ -168,6 +168,22 @@ POD_NAMESPACE: Column[ContainerRow] = Column(
 OWNER: Column[ContainerRow] = Column(
     "owner", "OWNER", lambda r: r.container.owner, format=owner_text, width=12
 )
+
+
+def _node(row: ContainerRow) -> str:
+    # A fleet's containers have ids NODE/ID (debugtool.fleet.source), as targets are written.
+    node, slash, _ = row.container.id.partition("/")
+    return node if slash else ""
+
+
+def _node_id(row: ContainerRow) -> str:
+    return row.container.id.partition("/")[2][:12]
+
+
+#: The node of a container of many nodes (``tui -H``, a fleet archive): the TUI's first column.
+NODE: Column[ContainerRow] = Column("node", "NODE", _node, width=10)
+#: ID of a container of many nodes: its id on its node, as ``-H NODE ps`` shows it.
+NODE_ID: Column[ContainerRow] = Column("id", "ID", _node_id, width=12)
 CPU: Column[ContainerRow] = Column("cpu", "%CPU", _cpu, format=cpu_text, justify="right", width=6)
 MEMORY: Column[ContainerRow] = Column(
     "memory", "MEM USAGE / LIMIT", _memory, format=memory_text, justify="right", width=18
@@ -198,6 +214,11 @@ def with_pods(columns: list[Column[ContainerRow]]) -> list[Column[ContainerRow]]
     keys = [c.key for c in columns]
     at = keys.index("name") + 1 if "name" in keys else len(columns)
     return [*columns[:at], POD, POD_NAMESPACE, *columns[at:]]
+
+
+def with_node(columns: list[Column[ContainerRow]]) -> list[Column[ContainerRow]]:
+    """Return ``columns`` for containers of many nodes: NODE first, ID their id on the node."""
+    return [NODE, *(NODE_ID if c.key == "id" else c for c in columns)]
 
 
 def with_owner(columns: list[Column[ContainerRow]]) -> list[Column[ContainerRow]]:

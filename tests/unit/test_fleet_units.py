@@ -218,7 +218,12 @@ def test_the_zipapp_written_to_a_file_runs_with_a_bare_python(tmp_path) -> None:
         (["ps", "-H", "n1", "--node-timeout", "nan"], "--node-timeout must be"),
         (["ps", "--forks", "3"], "go with -H NODE[,NODE...]"),
         (["-H", "n1"], "-H needs a command"),
-        (["bundle", "-H", "n1", "web"], "bundle -H is not there yet"),
+        (["bundle", "-H", "n1", "verify", "f.tar"], "bundle verify reads a bundle on this host"),
+        (["bundle", "-H", "n1", "--all", "web"], "give containers or --all, not both"),
+        (["bundle", "-H", "n1", "--pseudonymise", "hostz"], "hostz"),
+        (["bundle", "-H", "n1", "--node-timeout", "12", "web"], "leaves a node no time"),
+        (["tui", "-H", "n1", "--bundle", "f.tar"], "it does not go with -H"),
+        (["tui", "-H", "n1"], "needs a terminal"),  # no terminal here: no node is asked
         (["completion", "-H", "n1", "bash"], "completion does not run across nodes"),
         (["ps", "-H", "n1", "--ssh-config", "/nonexistent/cfg"], "is not a file"),
         (["ps", "-H", "@web"], "no --inventory"),

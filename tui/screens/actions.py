@@ -107,7 +107,8 @@ class ActionScreen(Screen[None]):
 
         def start(reason: str | None) -> None:
             if reason is not None:  # None: Esc, nothing runs
-                self._in_terminal(commands.shell_argv(container, reason), pause=False)
+                argv = commands.shell_argv(container, reason, self._via(container))
+                self._in_terminal(argv, pause=False)
 
         self.app.push_screen(ReasonScreen(f"Open a shell in {container.name}"), start)
 
@@ -123,7 +124,9 @@ class ActionScreen(Screen[None]):
             if choice is None:
                 return  # Esc: nothing traced
             syscalls = choice.syscalls
-            argv = commands.trace_argv(container, pid, syscalls or None, choice.reason)
+            argv = commands.trace_argv(
+                container, pid, syscalls or None, choice.reason, self._via(container)
+            )
             hint = (
                 f"Tracing {what}: {syscalls or 'every syscall'}. "
                 "Press Ctrl-C to stop and go back to the TUI."
@@ -131,6 +134,12 @@ class ActionScreen(Screen[None]):
             self._in_terminal(argv, pause=True, hint=hint)
 
         self.app.push_screen(TraceFilterScreen(what), start)
+
+    def _via(self, container: Container) -> list[str]:
+        """Return the options that reach ``container``'s node (``-H NODE ...``) when the
+        source is of many nodes; none on one host."""
+        via = getattr(self.tui.source, "via", None)
+        return list(via(container)) if via is not None else []
 
     def _in_terminal(self, argv: list[str], pause: bool, hint: str = "") -> None:
         try:

@@ -10,6 +10,7 @@ from debugtool_tui.screens.polling import PollingScreen
 from debugtool_tui.widgets.banner import Banner
 from debugtool_tui.widgets.filter_bar import FilterBar
 from debugtool_tui.widgets.live_table import LiveTable
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,6 +23,10 @@ from debugtool.output import utc_text
 from debugtool.record import replace
 from debugtool.runtimes import Discovery
 from debugtool.views import containers as view
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from debugtool.fleet.source import NodeState
 
 # Left to right as ``debugtool ps`` has them, usage last. A narrow terminal keeps the columns in
 # KEEP's order (an 80-column one: ID, NAME, %CPU, memory and STATUS; 120: the pod and image
@@ -38,8 +43,20 @@ BASE_COLUMNS = [
 ]
 # STATUS comes after the usage: its last state (``restarting ×14, 3/min``) may narrow, cut
 # with '…', where a terminal has no room for it whole (the detail screen has it whole).
-KEEP = ["id", "name", "cpu", "memory", "status", "pod", "image", "host_pid", "runtime", "owner"]
-SHRINK = {"name": 12, "image": 12, "runtime": 8, "pod": 10, "status": 7}
+KEEP = [
+    "node",
+    "id",
+    "name",
+    "cpu",
+    "memory",
+    "status",
+    "pod",
+    "image",
+    "host_pid",
+    "runtime",
+    "owner",
+]
+SHRINK = {"node": 6, "name": 12, "image": 12, "runtime": 8, "pod": 10, "status": 7}
 # shift+letter sorts by a column (k9s's keys where it has one).
 SORT_KEYS = {
     "I": "id",
@@ -81,6 +98,7 @@ class ContainersScreen(PollingScreen):
         gone: list[str]
         errors: list[str]
         at: float
+        nodes: list[NodeState] | None = None  # over many nodes: how each answered
 
     def __init__(self) -> None:
         super().__init__()
@@ -92,11 +110,18 @@ class ContainersScreen(PollingScreen):
         self.last_listing = float("-inf")
         self.updated: float | None = None
         self._status_extra = ""
+        self.nodes: list[NodeState] = []
+
+    @property
+    def fleet(self) -> bool:
+        """Whether the list is of many nodes' containers (``tui -H``, a fleet archive)."""
+        return bool(getattr(self.tui.source, "fleet", False))
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Banner(id="banner")
         yield FilterBar("filter containers (name, image, runtime, status, ...)", id="filter")
+        yield Static(id="nodes")  # one line per node that does not answer (over many nodes)
         yield LiveTable(BASE_COLUMNS, id="containers", keep=KEEP, shrink=SHRINK)
         yield Static(id="status")
         yield Footer()
@@ -117,6 +142,9 @@ class ContainersScreen(PollingScreen):
 
     def start_poll(self) -> None:
         due = self.tui.clock() - self.last_listing >= DISCOVER_EVERY or not self.tui.source.live
+        # Over many nodes a listing is what each node said last: it costs nothing to take, and
+        # the source asks each node on its own schedule (fleet.source).
+        due = due or self.fleet
         self.collect(due, list(self.containers.values()))
 
     @work(thread=True, exit_on_error=False, group=POLL_GROUP)
@@ -147,7 +175,9 @@ class ContainersScreen(PollingScreen):
                 continue
             if stats is not None:
                 samples[container.id] = stats
-        self.post_message(self.Polled(listing, samples, gone, errors, self.tui.clock()))
+        states = getattr(source, "node_states", None)
+        nodes = states() if states is not None else None
+        self.post_message(self.Polled(listing, samples, gone, errors, self.tui.clock(), nodes))
 
     def on_containers_screen_polled(self, message: Polled) -> None:
         self._polling = False
@@ -164,6 +194,9 @@ class ContainersScreen(PollingScreen):
         else:
             self._failed = None
         self.updated = message.at
+        if message.nodes is not None:
+            self.nodes = message.nodes
+            self._render_nodes()
         self._render_rows()
         self._schedule()
 
@@ -209,6 +242,8 @@ class ContainersScreen(PollingScreen):
         columns = view.with_pods(columns) if pods else columns
         if any(c.owner for c in self.containers.values()):  # a rootless container: OWNER
             columns = view.with_owner(columns)
+        if self.fleet:
+            columns = view.with_node(columns)
         self.table.set_columns(columns)
         self.table.show(rows)
         self._render_status()
@@ -238,6 +273,9 @@ class ContainersScreen(PollingScreen):
         running = sum(1 for c in self.containers.values() if c.status in ("running", "paused"))
         table = self.table
         parts = [f"{len(self.containers)} containers, {running} running"]
+        if self.nodes:
+            answering = sum(1 for n in self.nodes if n.answering)
+            parts.insert(0, f"{len(self.nodes)} nodes, {answering} answering")
         if table.total != len(self.containers) or table.filter_text:
             parts.append(f"{table.total} match '{table.filter_text}'")
         if table.sort_column:
@@ -253,6 +291,34 @@ class ContainersScreen(PollingScreen):
     def show_status(self, text: str) -> None:
         self._status_extra = text
         self._render_status()
+
+    def _render_nodes(self) -> None:
+        """Show one line for each node that does not answer: why, since when, and that its
+        containers are listed as it last listed them (``stale``); none when all answer."""
+        lines = []
+        for state in self.nodes:
+            if state.status:  # a fleet archive: how the node's capture ended, from its index
+                if state.status != "ok" or not state.answering:
+                    bundle = "its bundle" if state.answering else "no bundle of it"
+                    why = f": {state.message}" if state.message else ""
+                    lines.append(f"{state.name}: {state.status}{why}; {bundle} in the archive")
+            elif state.failing_since is not None:
+                held = len(state.containers)
+                seen = (
+                    f"its {held} containers as last seen {utc_text(state.answered_at)}, stale"
+                    if state.answered_at is not None
+                    else "it has not answered since the TUI started"
+                )
+                lines.append(
+                    f"{state.name}: not answering since {utc_text(state.failing_since)}: "
+                    f"{state.message}; {seen}"
+                )
+            elif not state.polled:
+                lines.append(f"{state.name}: asked, no answer yet")
+        widget = self.query_one("#nodes", Static)
+        widget.display = bool(lines)
+        # A line each: each is escaped on its own (plain() would show a newline as \\n).
+        widget.update(Text("\n").join(plain(line) for line in lines))
 
     # --- actions ------------------------------------------------------------------------------
     def current_container(self) -> Container | None:

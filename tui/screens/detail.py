@@ -329,8 +329,10 @@ class DetailScreen(PollingScreen):
 
     def _listed_now(self, container: Container) -> Container:
         """Return ``container`` as the runtimes list it now (status ``removed``: not listed)."""
+        # Over many nodes, that container's node alone is asked (fleet.source.listing_of).
+        listing_of = getattr(self.tui.source, "listing_of", None)
         try:
-            listing = self.tui.source.containers()
+            listing = listing_of(container) if listing_of else self.tui.source.containers()
         except DebugtoolError:
             return replace(container, status="exited", pid=None)
         for found in listing.containers:
@@ -389,6 +391,11 @@ class DetailScreen(PollingScreen):
         self._schedule()
 
     def poll_delay(self) -> float:
+        every = getattr(self.tui.source, "every", None)
+        if every is not None:
+            # A node's snapshot costs this host a wait on the network, not CPU: the node is
+            # asked at the pace a fleet list asks it (fleet.source.EVERY).
+            return max(self.tui.interval, every)
         return max(self.tui.interval, self._cost * DUTY)
 
     def _show_failure(self, text: str) -> None:
@@ -411,6 +418,9 @@ class DetailScreen(PollingScreen):
     def _render_title(self) -> None:
         c = self.container
         parts = [runtime_text(c), c.image or "-", f"host pid {c.pid or '-'}", f"id {c.short_id}"]
+        node, slash, on_node = c.id.partition("/")
+        if slash:  # a container of one node of many (fleet.source): ids are NODE/ID
+            parts = [f"node {node}", *parts[:-1], f"id {on_node[:12]}"]
         if c.pod:
             parts.append(f"pod {c.pod_namespace}/{c.pod}")
         if c.finished_at and not c.running:

@@ -128,7 +128,11 @@ class LogsPane(Vertical):
         source = self.tui.source
         container = self.container
         try:
-            log = open_log(source, container, timeout=getattr(source, "timeout", 2.0))
+            opener = getattr(source, "open_log", None)  # many nodes: the node reads it
+            if opener is not None:
+                log = opener(container)
+            else:
+                log = open_log(source, container, timeout=getattr(source, "timeout", 2.0))
             target_alive = None
             if source.live and container.running and hasattr(source, "target"):
                 target_alive = source.target(container).alive
@@ -136,7 +140,7 @@ class LogsPane(Vertical):
             def alive() -> bool:
                 return not self._stop.is_set() and (target_alive is None or target_alive())
 
-            follow = source.live and container.running
+            follow = source.live and container.running and opener is None
             batches = log.read(FIRST_LINES, follow=follow, alive=alive)
             try:
                 for batch in batches:
