@@ -238,7 +238,7 @@ class Progress:
     def __init__(self, nodes: Sequence[Node], stream: Any, live: bool) -> None:
         self.names = [n.name for n in nodes]
         self.width = max((len(n) for n in self.names), default=4)
-        self.state = dict.fromkeys(self.names, "waiting")
+        self.state = dict.fromkeys(self.names, "connecting and capturing")
         self.stream = stream
         self.live = live
         self.drawn = 0
@@ -608,9 +608,10 @@ def report(summary: Summary, as_json: bool) -> int:
         counts[node.status] = counts.get(node.status, 0) + 1
     tally = ", ".join(f"{n} {status}" for status, n in counts.items())
     where = "standard output" if summary.path == "-" else summary.path
+    size = "" if summary.path == "-" else f"{output.human_size(summary.size)}, "
     line = (
         f"fleet bundle {'replaced' if summary.replaced else 'written'}: {where} "
-        f"({output.human_size(summary.size)}, {len(summary.nodes)} node"
+        f"({size}{len(summary.nodes)} node"
         f"{'s' if len(summary.nodes) != 1 else ''}: {tally}, "
         f"{output.duration_text(summary.duration)})"
     )

@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 
 #: The fleet report's member, beside the index.
 REPORT = "report.html"
+#: The most of the nodes' own reports embedded in the page (each is 100-200 KiB, not
+#: compressed in the fleet archive): past it a node's report is named, not copied, so a fleet
+#: of thousands of nodes does not carry its bundles' reports twice over.
+EMBED_LIMIT = 64 << 20
 
 
 @record
@@ -96,6 +100,8 @@ def page(index: dict[str, Any], nodes: list[FleetNode], views: dict[str, NodeVie
         "<h2>Nodes</h2>",
         _table(["NODE", "STATUS", "MESSAGE", "CONTAINERS", "SIZE", "TIME", "SHA-256"], rows),
     ]
+    embedded = 0
+    root = str(index.get("root") or "ROOT")
     for i, node in enumerate(nodes):
         view = views.get(node.name)
         if view is None:
@@ -110,7 +116,14 @@ def page(index: dict[str, Any], nodes: list[FleetNode], views: dict[str, NodeVie
                 [[esc(n), esc(r), esc(s), esc(m or "-")] for n, r, s, m in view.containers],
             )
         )
-        if view.page is not None:
+        if view.page is not None and embedded + len(view.page) > EMBED_LIMIT:
+            body.append(
+                f'<p class="muted">{esc(node.name)}\'s own report is in its bundle: '
+                f"<code>tar -xOf FLEET.tar {esc(root)}/{esc(node.member)} | tar -xzO "
+                "--wildcards '*/report.html' &gt; node.html</code></p>"
+            )
+        elif view.page is not None:
+            embedded += len(view.page)
             # The node's page, as its bundle holds it: quoted for the attribute (html.escape
             # with quote=True), in a sandbox that lets its own script run and nothing else.
             text = html.escape(view.page.decode("utf-8", "replace"), quote=True)

@@ -345,3 +345,13 @@ def test_a_changed_fleet_report_fails_verification(tmp_path: Path) -> None:
     archive, verdicts = fleet.check_fleet(str(path))
     assert archive.problems == ["report.html: does not match the index's checksum"]
     assert not any(v.damaged for v in verdicts)
+
+
+def test_past_the_embed_limit_a_nodes_report_is_named_not_copied(tmp_path, monkeypatch) -> None:
+    one = len(b'<p title="x">report of a &amp; <b>more</b></p>')
+    monkeypatch.setattr(fleet_report, "EMBED_LIMIT", one)  # room for node a's report alone
+    path = make_fleet(tmp_path, with_report=True)
+    with tarfile.open(path) as tar:
+        page = tar.extractfile(f"{ROOT}/report.html").read().decode()  # type: ignore[union-attr]
+    assert page.count("<iframe") == 1
+    assert f"tar -xOf FLEET.tar {ROOT}/nodes/b.tar.gz | tar -xzO" in page
