@@ -193,15 +193,10 @@ def run(options: dict[str, Any], rest: list[str], debug: bool) -> int:
         return _streamed(args, selected, remote, connection, forks, timeout)
     if command == "bundle":
         return _bundle(args, selected, rest, connection, forks, options.get("node_timeout"))
-    if command == "tui":
-        raise UsageError(
-            f"{command} -H is not there yet.",
-            f"Run 'ssh NODE debugtool {command} ...' on each node for now.",
-        )
     raise UsageError(
         f"{command} does not run across nodes.",
-        "ps, inspect, top, mounts, net, snapshot, logs and audit do; exec, shell, trace and "
-        "console run on one node.",
+        "ps, inspect, top, mounts, net, snapshot, logs, audit, bundle and tui do; exec, shell, "
+        "trace and console run on one node.",
     )
 
 
