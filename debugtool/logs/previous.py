@@ -371,31 +371,16 @@ def _regular_file(path: str, limit: int, tail: bool = False) -> bytes | None:
     """Return up to ``limit`` bytes of a regular file (its end when ``tail``), or None when
     it is not one or cannot be read. A FIFO or a device named here (a rootless user's own
     containers.conf may name anything) is never read."""
-    import stat
+    from debugtool.logs.files import open_regular
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            if tail and size > limit:
+                f.seek(size - limit)
+            return f.read(limit)  # one read: a regular file gives all it has up to limit
     except OSError:
         return None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            return None
-        if tail and info.st_size > limit:
-            os.lseek(fd, info.st_size - limit, os.SEEK_SET)
-        chunks = []
-        left = limit
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
 
 
 def podman_events(path: str, cid: str) -> tuple[list[tuple[str, int]], bool]:
