@@ -118,6 +118,8 @@ LOCAL_VALUED = (
 LOCAL_FLAGS = ("--force", "--json")
 #: Time a node gets beyond its bundle's --budget: connecting, the zipapp, the transfer.
 MARGIN = 30.0
+#: The least --budget a node is started with when the run's time is running out.
+MIN_NODE_BUDGET = 5.0
 
 
 @record
@@ -127,6 +129,20 @@ class Plan:
     nodes: list[Node]
     argv: dict[str, list[str]]  # node name -> the bundle command line it runs
     timeout: float  # each node's, from connecting to the last byte of its bundle
+    budget: float = 60.0  # the whole run's --budget: every node's capture fits inside it
+    node_budget: float = 60.0  # the --budget a node's own bundle gets at most
+
+    def argv_of(self, node: Node, left: float | None) -> list[str] | None:
+        """Return ``node``'s command line when it starts with ``left`` seconds of the run's
+        time: its bundle's ``--budget`` shortened to what is left (``MARGIN`` kept for the
+        transfer), or None when less than ``MIN_NODE_BUDGET`` would be left to capture."""
+        words = self.argv[node.name]
+        if left is None:
+            return words
+        room = min(self.node_budget, left - MARGIN)
+        if room < MIN_NODE_BUDGET:
+            return None
+        return words if room >= self.node_budget else node_argv(words, int(room))
 
 
 def node_argv(rest: Sequence[str], budget: float | None = None) -> list[str]:
@@ -184,7 +200,7 @@ def plan(
         timeout = node_timeout
         if node_timeout < budget + MARGIN:
             node_budget = node_timeout - MARGIN / 3
-            if node_budget < 5.0:
+            if node_budget < MIN_NODE_BUDGET:
                 raise UsageError(
                     f"--node-timeout {node_timeout:g} leaves a node no time to capture.",
                     "Give at least 15 seconds, or leave it out (the bundle's --budget plus "
@@ -200,7 +216,7 @@ def plan(
             drop = per_node_words(targets, names)
             at = base.index("-o")
             argv[node.name] = [w for w in base[:at] if w not in drop] + mine + base[at:]
-    return Plan(chosen, argv, timeout)
+    return Plan(chosen, argv, timeout, budget, node_budget or budget)
 
 
 def per_node_words(targets: Sequence[str], names: set[str]) -> set[str]:
@@ -311,18 +327,25 @@ def collect(
             arrival.file = None
         progress.note(outcome.node.name, f"{outcome.status}, checking what arrived")
 
-    # One run_many per distinct command line (NODE/TARGET gives nodes their own).
+    # One run over every node (NODE/TARGET gives a node its own command line), inside one
+    # budget: a node whose turn comes late gets what is left of it, or is not started.
     outcomes: dict[str, Outcome] = {}
-    groups: dict[tuple[str, ...], list[Node]] = {}
-    for node in chosen.nodes:
-        groups.setdefault(tuple(chosen.argv[node.name]), []).append(node)
+    deadline = time.monotonic() + max(chosen.budget + MARGIN, chosen.timeout)
     try:
-        for argv, group in groups.items():
-            for outcome in transport.run_many(
-                group, list(argv), connection, "plain", forks, chosen.timeout, output, done
-            ):
-                outcome.stderr = b"".join(stderr[outcome.node.name])
-                outcomes[outcome.node.name] = outcome
+        for outcome in transport.run_many(
+            chosen.nodes,
+            None,
+            connection,
+            "plain",
+            forks,
+            chosen.timeout,
+            output,
+            done,
+            deadline=deadline,
+            argv_of=chosen.argv_of,
+        ):
+            outcome.stderr = b"".join(stderr[outcome.node.name])
+            outcomes[outcome.node.name] = outcome
     finally:
         for arrival in arrivals.values():
             if arrival.file is not None:

@@ -152,7 +152,9 @@ def register(sub: SubcommandsLike) -> None:
         type=Seconds("--budget", "60", maximum=MAX_BUDGET),
         default=60.0,
         metavar="SECONDS",
-        help="time the whole capture may take (default 60); what is left out is recorded",
+        help="time the whole capture may take (default 60); what is left out is recorded. "
+        "With -H, the whole fleet's: every node's capture fits inside it (30 s more for "
+        "connecting and the transfer)",
     )
     p.add_argument(
         "--max-size",

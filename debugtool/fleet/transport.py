@@ -153,6 +153,7 @@ class _Job:
         self.sent = 0
         self.open = 2  # stdout and stderr not at EOF
         self.timed_out = False
+        self.run_bound = False  # its deadline is the whole run's, before its own timeout's
         self.bad_header = False
 
 
@@ -165,6 +166,8 @@ def run_many(
     timeout: float | None = NODE_TIMEOUT,
     on_output: Callable[[Node, int, bytes], None] | None = None,
     on_done: Callable[[Outcome], None] | None = None,
+    deadline: float | None = None,
+    argv_of: Callable[[Node, float | None], Sequence[str] | None] | None = None,
 ) -> list[Outcome]:
     """Run debugtool ``argv`` on every node, ``forks`` at a time; return one ``Outcome`` a node,
     in the order of ``nodes``.
@@ -175,6 +178,11 @@ def run_many(
     With ``on_output``, each node's stdout (fd 1) and stderr (fd 2) are handed to it as they
     arrive instead of being kept. ``on_done`` is told of each node as it ends (a fleet
     bundle's progress lines).
+
+    ``deadline`` (``time.monotonic()``) bounds the whole run: no node runs past it, and a node
+    whose turn (``forks``) comes after it is not started and ends ``TIMED_OUT``. ``argv_of``,
+    when given, is asked for each node's command line as it starts, with the seconds left
+    before ``deadline`` (None: no deadline); it answers None when that is too little to start.
     """
     import selectors
     import subprocess
@@ -186,10 +194,30 @@ def run_many(
     running: list[_Job] = []
     done: dict[str, Outcome] = {}
 
+    def not_started(node: Node) -> None:
+        done[node.name] = Outcome(
+            node,
+            TIMED_OUT,
+            None,
+            b"",
+            b"",
+            f"not started: the run's time was used up by the nodes before it (--forks {forks})",
+        )
+        if on_done is not None:
+            on_done(done[node.name])
+
     def start(node: Node) -> None:
-        command = remote_command(node, argv, mode, connection, app)
+        now = time.monotonic()
+        left = None if deadline is None else deadline - now
+        words = argv if argv_of is None else argv_of(node, left)
+        if (left is not None and left <= 0) or (argv_of is not None and words is None):
+            not_started(node)
+            return
+        command = remote_command(node, words, mode, connection, app)
         args = ssh_argv(node, command, connection, connect_timeout=min(timeout or 10.0, 10.0))
-        job_deadline = time.monotonic() + timeout if timeout else float("inf")
+        job_deadline = now + timeout if timeout else float("inf")
+        if deadline is not None:
+            job_deadline = min(job_deadline, deadline)
         try:
             proc = subprocess.Popen(
                 args,
@@ -206,6 +234,7 @@ def run_many(
                 on_done(done[node.name])
             return
         job = _Job(node, proc, job_deadline, header=app is not None)
+        job.run_bound = deadline is not None and job_deadline == deadline
         for stream in (proc.stdout, proc.stderr, proc.stdin):
             os.set_blocking(stream.fileno(), False)  # type: ignore[union-attr]
         selector.register(proc.stdout, selectors.EVENT_READ, (job, 1))  # type: ignore[arg-type]
@@ -356,6 +385,8 @@ def _outcome(job: _Job, timeout: float | None) -> Outcome:
         return Outcome(node, status, code, stdout, stderr, message, sent, seconds)
 
     said = _last_line(job.tail)
+    if job.timed_out and job.run_bound:
+        return made(TIMED_OUT, f"stopped after {seconds:.0f}s: the run's time ran out; skipped")
     if job.timed_out:
         return made(TIMED_OUT, f"timed out after {timeout or 0:g}s (--node-timeout); skipped")
     if code == SSH_FAILED and said.startswith(("ssh:", "kex_exchange", "Connection")):

@@ -334,3 +334,35 @@ def test_fetch_streams_a_nodes_bundle_back(fleet, box, tmp_path, monkeypatch):
     assert outcome.stdout == b""  # it went into the file, not into memory
     verified = harness.run_cli("bundle", "verify", str(out))
     assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_one_deadline_bounds_the_whole_run(fleet, monkeypatch):
+    """With one fork, the hanging n4 holds the only slot until the run's deadline, is stopped
+    there (not at its own, longer timeout) and n1, whose turn never came, is not started."""
+    import time
+
+    for key, value in fleet.env().items():
+        monkeypatch.setenv(key, value)
+    conn = transport.Connection(ssh_config=str(fleet.config))
+    asked: list[tuple[str, float | None]] = []
+
+    def argv_of(node: Node, left: float | None) -> list[str]:
+        asked.append((node.name, left))
+        return ["--version"]
+
+    began = time.monotonic()
+    hung, late = transport.run_many(
+        [Node("n4", "n4"), Node("n1", "n1")],
+        None,
+        conn,
+        forks=1,
+        timeout=60,
+        deadline=began + 4,
+        argv_of=argv_of,
+    )
+    # Stopped by the run's deadline, not by its own 60 s timeout (which says --node-timeout).
+    assert hung.status == "timed out" and "the run's time ran out" in hung.message
+    assert late.status == "timed out" and late.message.startswith("not started:")
+    assert [name for name, _ in asked] == ["n4", "n1"]  # n1 asked at its turn, with no time
+    assert asked[0][1] is not None and 0 < asked[0][1] <= 4  # (less the zipapp's making)
+    assert asked[1][1] is not None and asked[1][1] <= 0

@@ -294,6 +294,19 @@ def test_a_short_node_timeout_shortens_the_nodes_budget() -> None:
         fleet_capture.plan(_nodes("a"), ["bundle", "--all"], [], 60.0, 12.0)
 
 
+def test_a_node_whose_turn_comes_late_gets_what_is_left_of_the_budget() -> None:
+    made = fleet_capture.plan(_nodes("a", "b"), ["bundle", "web", "--budget", "60"], [], 60.0, None)
+    (a, b) = made.nodes
+    margin = fleet_capture.MARGIN
+    assert made.argv_of(a, None) == made.argv["a"]  # no deadline: as planned
+    whole = ["bundle", "web", "--budget", "60", "-o", "-"]
+    assert made.argv_of(a, 60.0 + margin) == made.argv["a"] == whole  # the whole budget
+    # The second wave (--forks) starts with 20 s of capture left: its bundle gets those.
+    assert made.argv_of(b, 20.0 + margin) == ["bundle", "web", "-o", "-", "--budget=20"]
+    # Less than the least a capture needs: not started at all.
+    assert made.argv_of(b, fleet_capture.MIN_NODE_BUDGET - 1 + margin) is None
+
+
 def test_node_slash_target_goes_to_that_node_alone() -> None:
     rest = ["bundle", "a/web", "b/db", "--", "x"]
     made = fleet_capture.plan(_nodes("a", "b", "c"), rest, ["a/web", "b/db"], 60.0, None)
