@@ -17,24 +17,33 @@ an outage must not be locked out by a full disk (the end record then says why no
 recorded).
 
 The write path is built for a ``cat`` of a large file through the session (bench/bench_record.py).
-Turning output into asciicast lines costs about 6 ns a byte (UTF-8 decoding, JSON escaping by
+Turning output into asciicast lines costs about 10 ns a byte (UTF-8 decoding, JSON escaping by
 ``json``'s C encoder, the fastest way measured: a chain of ``str.replace`` was 2-3x slower,
-``str.translate`` 25x; SHA-256; the write). Done in the relay's own loop it slowed the relay by
-a third to a half (the relay's pty reads come 4 KiB at a time, and each one waited for that
-work): so the relay only frames each chunk as it read it (time, kind, length, bytes, appended
-to a buffer: no per-byte work in Python) and hands the buffer, 64 KiB or 0.1 s at a time, to a
-writer process of its own (``python -I -S``, started with the session, in its own session so no
-terminal signal reaches it) over a pipe. The writer decodes, escapes, caps, writes, hashes and,
-when the pipe closes, syncs the file and sends back its SHA-256, size and whether it was cut
-short. A debugtool killed with SIGKILL closes the pipe too: the writer still finishes the file
-with all it was given (the relays hand over what is buffered when the session has been
-quiet for 0.1 s: at most the output of the last 0.1 s can be missing). The writer runs at nice
-19: the session comes first, and the recording's work fills the time the session leaves idle
-(on this 2-core machine a 50 MB burst through the pty went from 1.68x to 1.27x its unrecorded
-time in ns mode; see bench/README.md). Meanwhile the relay keeps what the writer has not taken
-yet, up to 64 MiB (the default cap of a whole recording); a writer further behind slows the
-relay to its pace, and one that takes nothing for 5 s (a hung disk) ends the recording, with a
-marker, not the session.
+``str.translate`` 25x; SHA-256; the write): 0.5 s of CPU per 50 MB. Done in the relay's own
+loop it slowed the relay by a third to a half; done beside it, in a process of its own at
+nice 19, it still cost the ns relay 1.27-1.41x its unrecorded time on this 2-core machine,
+where the relay, the ``cat`` and the kernel's pty work already take both cores. So the work is
+split three ways. The relay only frames what it read (time, kind, length, bytes, appended to
+a buffer: no per-byte work in Python; the ns relay reads the pty until it is empty, so one
+frame holds 4-7 of its 4 KiB reads) and hands the buffer, 64 KiB or 0.1 s at a time, to a
+writer process of its own (``python -I -S``, started with the session, in its own session so
+no terminal signal reaches it) over a pipe. The writer only spools those frames (a copy in its
+memory) while they keep coming; when none has come for ``SPOOL_IDLE`` (0.05 s: the session is
+quiet), it lowers itself to nice 19 and escapes, caps, writes and hashes what it spooled, a
+slice at a time, going back to spooling the moment the relay sends more. The spool holds at
+most the recording's cap (what it holds becomes at least as many bytes of file); past that the
+writer escapes as frames come, as it used to. When the pipe closes it finishes the spool at
+its usual priority, syncs the file and sends back its SHA-256, size and whether it was cut
+short: the file is the same, byte for byte, as if each frame had been escaped as it came. The
+cost: after a burst the session's ``exit`` waits for the escaping still to do (0.8-0.9 s after
+a 50 MB ``cat`` with no pause before ``exit``; nothing after an ordinary session, whose pauses
+have done it). A debugtool killed with SIGKILL closes the pipe too: the writer still finishes
+the file with all it was given (the relays hand over what is buffered when the session has been
+quiet for 0.1 s: at most the output of the last 0.1 s can be missing, and a frame cut short is
+dropped whole). Meanwhile the relay keeps what the writer has not taken yet, up to 64 MiB (the
+default cap of a whole recording); a writer further behind slows the relay to its pace, and
+one that takes nothing for 5 s (a hung disk) ends the recording, with a marker, not the
+session.
 """
 
 from __future__ import annotations
@@ -58,6 +67,11 @@ FLUSH_SIZE = 64 << 10
 #: The most one event holds (the relays read 64 KiB at a time; the console writes more at once).
 FRAME_LIMIT = 64 << 10
 FLUSH_AFTER = 0.1
+#: How long the relay must send nothing before the writer escapes what it spooled.
+SPOOL_IDLE = 0.05
+_IDLE_MS = int(SPOOL_IDLE * 1000)
+#: How much of the spool the writer converts between looks at the pipe.
+CONVERT_SLICE = 256 << 10
 #: How far the writer may fall behind the relay before the recording is given up.
 BACKLOG_LIMIT = 64 << 20
 #: How long a writer that is behind may take nothing before it is given up (a hung disk).
@@ -163,6 +177,9 @@ class Recorder:
         #: a frame half through the pipe is finished before anything else goes.
         self._sizes: deque[int] = deque()
         self._partial = False
+        #: The buffer's size at which the next hand-over is tried: a full pipe is not tried
+        #: again for every 4 KiB read (a failed write is a system call and an exception).
+        self._flush_at = FLUSH_SIZE
         os.set_blocking(pipe, False)
 
     @classmethod
@@ -246,7 +263,7 @@ class Recorder:
         self._buffer += self._head(now - self.started, kind, len(data))
         self._buffer += data
         self._sizes.append(_HEAD_SIZE + len(data))
-        if len(self._buffer) >= FLUSH_SIZE or now - self._sent_at >= FLUSH_AFTER:
+        if len(self._buffer) >= self._flush_at or now - self._sent_at >= FLUSH_AFTER:
             self.flush(now)
 
     def idle_wait(self) -> int | None:
@@ -272,7 +289,8 @@ class Recorder:
                     self._sent(os.write(self.pipe, self._buffer))
                 except InterruptedError:
                     continue
-        except BlockingIOError:  # the pipe is full: the rest goes with the next flush
+            self._flush_at = FLUSH_SIZE
+        except BlockingIOError:  # the pipe is full: the rest goes 64 KiB later (or quiet)
             if len(self._buffer) > BACKLOG_LIMIT and not self._catch_up():
                 # Given up: all but the rest of a frame the writer has begun to read.
                 keep = self._sizes[0] if self._partial else 0
@@ -286,6 +304,7 @@ class Recorder:
                     "rest of the session was not recorded"
                 )
                 self._lost = True
+            self._flush_at = len(self._buffer) + FLUSH_SIZE
         except OSError as exc:  # the writer is gone (EPIPE): nothing more can be recorded
             self._buffer.clear()
             self._sizes.clear()
@@ -451,9 +470,11 @@ def _read_answer(fd: int, patience: float) -> bytes | None:
 def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
     """The writer process: turn the relay's frames from ``pipe`` into asciicast lines in ``fd``.
 
-    Writes the header, then one event per frame (decoded as UTF-8 across frames, escaped by
-    ``json``'s C encoder), buffered, hashed as written, the cap kept; at the pipe's end it
-    syncs the file and writes ``{sha256, bytes, truncated, failure}`` to ``answer``.
+    Spools the frames while they come; when the pipe has been quiet for ``SPOOL_IDLE`` (or
+    the spool holds ``cap`` bytes) writes the header, then one event per frame (decoded as
+    UTF-8 across frames, escaped by ``json``'s C encoder), buffered, hashed as written, the cap
+    kept; at the pipe's end it converts the rest (a frame cut short is dropped), syncs the
+    file and writes ``{sha256, bytes, truncated, failure}`` to ``answer``.
     """
     import codecs
     import hashlib
@@ -462,10 +483,20 @@ def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
     import struct
     from json.encoder import encode_basestring_ascii as quote  # type: ignore[attr-defined]
 
-    try:
-        os.nice(19)  # the session first: this work fills the time the session leaves idle
-    except OSError:
-        pass
+    usual = os.getpriority(os.PRIO_PROCESS, 0)
+    niceness = {"now": usual}
+
+    def priority(value: int) -> None:
+        """Run at ``value``: 19 to escape (the session first), the usual one to take frames
+        in (so the relay's buffer stays small). Raising it again needs CAP_SYS_NICE; without
+        it the writer stays at 19, which only makes the relay hold more for a while."""
+        if niceness["now"] != value:
+            try:
+                os.setpriority(os.PRIO_PROCESS, 0, value)
+                niceness["now"] = value
+            except OSError:
+                pass
+
     config = json.loads(settings)
     cap = int(config["cap"])
     digest = hashlib.sha256()
@@ -513,42 +544,61 @@ def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
 
     add(json.dumps(config["header"]) + "\n")
     head = struct.Struct("<dBI")
+    spool = bytearray()  # frames taken from the relay, not yet turned into events
+    seconds = 0.0
+
+    def convert(budget: int) -> int:
+        """Turn the spool's whole frames into events, about ``budget`` bytes of them; return
+        how many bytes of the spool that took (0: not one whole frame is there yet)."""
+        nonlocal seconds
+        at = 0
+        while at < budget and len(spool) - at >= _HEAD_SIZE:
+            seconds, kind_byte, length = head.unpack_from(spool, at)
+            if len(spool) - at - _HEAD_SIZE < length:
+                break  # the rest of this frame is still in the pipe
+            data = bytes(spool[at + _HEAD_SIZE : at + _HEAD_SIZE + length])
+            at += _HEAD_SIZE + length
+            if state["stopped"]:
+                continue  # past the cap (or a failed write): nothing more goes in the file
+            kind = _KINDS.get(kind_byte, "o")
+            if kind == "m":  # debugtool gave up recording: say where, and record no more
+                note = "debugtool: " + data.decode("utf-8", "replace")
+                add(f'[{seconds:.6f}, "m", {quote(note)}]\n')
+                state["stopped"] = state["truncated"] = True
+            elif kind == "r":
+                event(seconds, kind, data.decode("ascii", "replace"))
+            else:
+                event(seconds, kind, decoders[kind].decode(data))
+        del spool[:at]
+        # Out to the file at 64 KiB, or as soon as all that came is converted: the file
+        # follows a quiet session closely (``audit show`` of a session still running).
+        if sum(map(len, pending)) >= FLUSH_SIZE or at < budget:
+            write_out()
+        return at
+
     waiting = select.poll()
     waiting.register(pipe, select.POLLIN)
-    buffer = bytearray()
-    seconds = 0.0
+    idle = False
     while True:
+        # While the relay keeps sending, its frames are only spooled (a copy, no per-byte
+        # work): the escaping waits until it has sent nothing for SPOOL_IDLE, or until the
+        # spool holds as much as the whole recording may (then it goes on as frames come).
+        if spool and (len(spool) >= cap or not waiting.poll(0 if idle else _IDLE_MS)):
+            idle = True
+            priority(19)
+            if convert(CONVERT_SLICE):
+                continue
+        idle = False
+        priority(usual)
         try:
             chunk = os.read(pipe, 1 << 20)
         except InterruptedError:
             continue
         if not chunk:
             break
-        buffer += chunk
-        at = 0
-        while len(buffer) - at >= _HEAD_SIZE:
-            seconds, kind_byte, length = head.unpack_from(buffer, at)
-            if len(buffer) - at - _HEAD_SIZE < length:
-                break
-            data = bytes(buffer[at + _HEAD_SIZE : at + _HEAD_SIZE + length])
-            at += _HEAD_SIZE + length
-            kind = _KINDS.get(kind_byte, "o")
-            if kind == "m":  # debugtool gave up recording: say where, and record no more
-                note = "debugtool: " + data.decode("utf-8", "replace")
-                if not state["stopped"]:
-                    add(f'[{seconds:.6f}, "m", {quote(note)}]\n')
-                state["stopped"] = state["truncated"] = True
-            elif kind == "r":
-                event(seconds, kind, data.decode("ascii", "replace"))
-            else:
-                event(seconds, kind, decoders[kind].decode(data))
-        del buffer[:at]
-        # Out to the file at 64 KiB, or as soon as the relay has nothing more for now: the
-        # file follows a quiet session closely (``audit show`` of a session still running).
-        if sum(map(len, pending)) >= FLUSH_SIZE or not waiting.poll(0):
-            write_out()
-    for kind, decoder in decoders.items():
-        event(seconds, kind, decoder.decode(b"", final=True))
+        spool += chunk
+    priority(usual)  # debugtool waits for the answer (or is gone): the rest at once
+    convert(len(spool) + 1)  # a frame cut short (debugtool killed mid-write) is dropped
     write_out()
     try:
         os.fsync(fd)
