@@ -394,3 +394,39 @@ def harness_wait(check, what: str, timeout: float = 30) -> None:
     while not check():
         assert time.monotonic() < deadline, what
         time.sleep(0.02)
+
+
+def test_the_relay_reads_a_pty_in_batches_and_sees_its_end() -> None:
+    import threading
+    import tty
+
+    from debugtool import terminal
+
+    master, slave = os.openpty()
+    os.set_blocking(master, False)
+    tty.setraw(slave)
+    data = bytes(range(256)) * 400  # 100 KiB: 25 reads' worth of a pty, and more than a batch
+
+    def write() -> None:  # as the command in the session: blocks while the pty is full
+        os.write(slave, data)
+        os.close(slave)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    got = b""
+    while True:
+        harness_wait(lambda: select_readable(master), "the pty had nothing to read")
+        batch, ended = terminal._read_batch(master)
+        got += batch
+        assert len(batch) <= terminal._BATCH + 65536
+        if ended:
+            break
+    writer.join()
+    os.close(master)
+    assert got == data
+
+
+def select_readable(fd: int) -> bool:
+    import select
+
+    return bool(select.select([fd], [], [], 0)[0])
