@@ -27,15 +27,15 @@ split three ways. The relay only frames what it read (time, kind, length, bytes,
 a buffer: no per-byte work in Python; the ns relay reads the pty until it is empty, so one
 frame holds 4-7 of its 4 KiB reads) and hands the buffer, 64 KiB or 0.1 s at a time, to a
 writer process of its own (``python -I -S``, started with the session, in its own session so
-no terminal signal reaches it) over a pipe. The writer only spools those frames (a copy in its
-memory) while they keep coming; when none has come for ``SPOOL_IDLE`` (0.05 s: the session is
-quiet), it lowers itself to nice 19 and escapes, caps, writes and hashes what it spooled, a
-slice at a time, going back to spooling the moment the relay sends more. The spool holds at
-most the recording's cap (what it holds becomes at least as many bytes of file); past that the
-writer escapes as frames come, as it used to. When the pipe closes it finishes the spool at
-its usual priority, syncs the file and sends back its SHA-256, size and whether it was cut
+no terminal signal reaches it) over a pipe. The writer only spools those frames
+(``splice`` moves them from the pipe into a memfd inside the kernel) while they keep coming;
+when none has come for ``SPOOL_IDLE`` (0.05 s: the session is quiet), it lowers itself to
+nice 19 and escapes, caps, writes and hashes what it spooled, a slice at a time, going back
+to spooling the moment the relay sends more. A spool that reaches the recording's cap is
+escaped whole at once, so the memfd never holds more than the cap and one read from the
+pipe. When the pipe closes it finishes the spool at its usual priority, syncs the file and sends back its SHA-256, size and whether it was cut
 short: the file is the same, byte for byte, as if each frame had been escaped as it came. The
-cost: after a burst the session's ``exit`` waits for the escaping still to do (0.8-0.9 s after
+cost: after a burst the session's ``exit`` waits for the escaping still to do (0.5-1 s after
 a 50 MB ``cat`` with no pause before ``exit``; nothing after an ordinary session, whose pauses
 have done it). A debugtool killed with SIGKILL closes the pipe too: the writer still finishes
 the file with all it was given (the relays hand over what is buffered when the session has been
@@ -72,6 +72,8 @@ SPOOL_IDLE = 0.05
 _IDLE_MS = int(SPOOL_IDLE * 1000)
 #: How much of the spool the writer converts between looks at the pipe.
 CONVERT_SLICE = 256 << 10
+#: At most part of one frame: what the spool moves to its start when the rest is escaped.
+_SMALL_REST = FRAME_LIMIT + 13
 #: How far the writer may fall behind the relay before the recording is given up.
 BACKLOG_LIMIT = 64 << 20
 #: How long a writer that is behind may take nothing before it is given up (a hung disk).
@@ -467,6 +469,63 @@ def _read_answer(fd: int, patience: float) -> bytes | None:
         chunks.append(chunk)
 
 
+class _Spool:
+    """The writer's spool: frames taken from the pipe, in a memfd, until they are escaped.
+
+    ``take`` moves what the pipe holds into it with ``splice`` (a copy inside the kernel, no
+    Python object per chunk; read and write where splice is refused); ``peek`` reads from
+    the oldest frame on; ``consume`` drops what was escaped, and an emptied spool gives its
+    memory back.
+    """
+
+    def __init__(self) -> None:
+        self.fd = os.memfd_create("debugtool-recording-spool", os.MFD_CLOEXEC)
+        self.start = 0  # where the frames not yet escaped begin
+        self.end = 0  # where the next frame goes
+        self.splice = True
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    def take(self, pipe: int) -> int:
+        """Move what ``pipe`` holds (waiting for it) into the spool; return how much (0: EOF)."""
+        if self.splice:
+            try:
+                n = os.splice(pipe, self.fd, 1 << 20, offset_dst=self.end)
+                self.end += n
+                return n
+            except InterruptedError:
+                raise
+            except OSError:
+                self.splice = False
+        data = os.read(pipe, 1 << 20)
+        view = memoryview(data)
+        while view:
+            n = os.pwrite(self.fd, view, self.end)
+            self.end += n
+            view = view[n:]
+        return len(data)
+
+    def peek(self, size: int) -> bytes:
+        """Return up to ``size`` bytes from the oldest frame not yet escaped."""
+        return os.pread(self.fd, min(size, self.size), self.start) if self.size else b""
+
+    def consume(self, size: int) -> None:
+        """Drop the first ``size`` bytes (escaped). An emptied spool gives its memory back; one
+        left with only part of a frame moves it to the start first (a few KiB), so the memfd
+        never grows past what the writer lets in (``end`` is checked against the cap)."""
+        self.start += size
+        if not self.start:
+            return
+        rest = os.pread(self.fd, self.size, self.start) if self.size <= _SMALL_REST else None
+        if rest is None:
+            return
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, rest, 0)
+        self.start, self.end = 0, len(rest)
+
+
 def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
     """The writer process: turn the relay's frames from ``pipe`` into asciicast lines in ``fd``.
 
@@ -544,19 +603,20 @@ def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
 
     add(json.dumps(config["header"]) + "\n")
     head = struct.Struct("<dBI")
-    spool = bytearray()  # frames taken from the relay, not yet turned into events
+    spool = _Spool()  # frames taken from the relay, not yet turned into events
     seconds = 0.0
 
     def convert(budget: int) -> int:
         """Turn the spool's whole frames into events, about ``budget`` bytes of them; return
         how many bytes of the spool that took (0: not one whole frame is there yet)."""
         nonlocal seconds
+        chunk = spool.peek(budget + FRAME_LIMIT + _HEAD_SIZE)  # at least one whole frame
         at = 0
-        while at < budget and len(spool) - at >= _HEAD_SIZE:
-            seconds, kind_byte, length = head.unpack_from(spool, at)
-            if len(spool) - at - _HEAD_SIZE < length:
+        while at < budget and len(chunk) - at >= _HEAD_SIZE:
+            seconds, kind_byte, length = head.unpack_from(chunk, at)
+            if len(chunk) - at - _HEAD_SIZE < length:
                 break  # the rest of this frame is still in the pipe
-            data = bytes(spool[at + _HEAD_SIZE : at + _HEAD_SIZE + length])
+            data = chunk[at + _HEAD_SIZE : at + _HEAD_SIZE + length]
             at += _HEAD_SIZE + length
             if state["stopped"]:
                 continue  # past the cap (or a failed write): nothing more goes in the file
@@ -569,7 +629,7 @@ def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
                 event(seconds, kind, data.decode("ascii", "replace"))
             else:
                 event(seconds, kind, decoders[kind].decode(data))
-        del spool[:at]
+        spool.consume(at)
         # Out to the file at 64 KiB, or as soon as all that came is converted: the file
         # follows a quiet session closely (``audit show`` of a session still running).
         if sum(map(len, pending)) >= FLUSH_SIZE or at < budget:
@@ -580,25 +640,28 @@ def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
     waiting.register(pipe, select.POLLIN)
     idle = False
     while True:
-        # While the relay keeps sending, its frames are only spooled (a copy, no per-byte
-        # work): the escaping waits until it has sent nothing for SPOOL_IDLE, or until the
-        # spool holds as much as the whole recording may (then it goes on as frames come).
-        if spool and (len(spool) >= cap or not waiting.poll(0 if idle else _IDLE_MS)):
+        # While the relay keeps sending, its frames are only spooled (moved into a memfd by
+        # the kernel: no per-byte work here): the escaping waits until it has sent nothing
+        # for SPOOL_IDLE, or until the spool holds as much as the whole recording may (then
+        # it goes on as frames come).
+        if spool.size and (spool.end >= cap or not waiting.poll(0 if idle else _IDLE_MS)):
             idle = True
             priority(19)
-            if convert(CONVERT_SLICE):
+            if spool.end >= cap:  # as much as the recording may hold: all of it now
+                while convert(CONVERT_SLICE):
+                    pass
+            elif convert(CONVERT_SLICE):
                 continue
         idle = False
         priority(usual)
         try:
-            chunk = os.read(pipe, 1 << 20)
+            if not spool.take(pipe):
+                break
         except InterruptedError:
             continue
-        if not chunk:
-            break
-        spool += chunk
     priority(usual)  # debugtool waits for the answer (or is gone): the rest at once
-    convert(len(spool) + 1)  # a frame cut short (debugtool killed mid-write) is dropped
+    while convert(CONVERT_SLICE):  # a frame cut short (debugtool killed mid-write) is dropped
+        pass
     write_out()
     try:
         os.fsync(fd)
