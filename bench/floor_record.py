@@ -7,7 +7,7 @@ master's output to a second pty in raw mode (the operator's terminal) that a chi
 discards. "Recorded" adds what issue 17's recording cannot do without: each read framed
 (time, kind, length, bytes) into one buffer, handed 64 KiB at a time to a writer process over
 a non-blocking 1 MiB pipe (a full pipe is tried again 64 KiB later), and the writer
-appending what it reads to a spool file: no escaping, which waits until the session is idle. Each is run reading once per readiness and
+splicing what comes into a memfd: no escaping, which waits until the session is idle. Each is run reading once per readiness and
 reading until EAGAIN (one write of the whole batch). The gap between "relay" and "relay + raw
 spool" is the least a recording can add; debugtool's own figures are set beside it.
 Usage: floor_record.py FILE [ROUNDS] (prints a table of medians and CPU per session)
@@ -23,21 +23,15 @@ import statistics
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import tty
 from collections.abc import Callable
 
 WRITER = """
 import os, sys
-pipe, spool = int(sys.argv[1]), int(sys.argv[2])
-while True:
-    chunk = os.read(pipe, 1 << 20)
-    if not chunk:
-        break
-    view = memoryview(chunk)
-    while view:
-        view = view[os.write(spool, view):]
+pipe, spool = int(sys.argv[1]), os.memfd_create("spool")
+while os.splice(pipe, spool, 1 << 20):
+    pass
 """
 
 
@@ -119,15 +113,14 @@ def session(path: str, recorded: bool, drain: bool) -> tuple[float, float, float
         os._exit(0)
     os.close(sink_master)
     master, slave = os.openpty()
-    pipe = writer = spool = None
+    pipe = writer = None
     if recorded:
-        spool = tempfile.TemporaryFile(dir="/var/tmp")
         data_r, pipe = os.pipe()
         fcntl.fcntl(pipe, 1031, 1 << 20)  # F_SETPIPE_SZ, as debugtool's recorder
         os.set_blocking(pipe, False)
         writer = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", WRITER, str(data_r), str(spool.fileno())],
-            pass_fds=(data_r, spool.fileno()),
+            [sys.executable, "-I", "-S", "-c", WRITER, str(data_r)],
+            pass_fds=(data_r,),
         )
         os.close(data_r)
     cpu = time.process_time()
@@ -142,11 +135,10 @@ def session(path: str, recorded: bool, drain: bool) -> tuple[float, float, float
     os.close(sink_slave)
     os.waitpid(reader, 0)
     writer_cpu = 0.0
-    if writer is not None and pipe is not None and spool is not None:
+    if writer is not None and pipe is not None:
         os.close(pipe)
         _, _, usage = os.wait4(writer.pid, 0)
         writer_cpu = usage.ru_utime + usage.ru_stime
-        spool.close()
     return elapsed, relay_cpu, writer_cpu
 
 
