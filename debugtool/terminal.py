@@ -197,7 +197,8 @@ def relay_pty(
                 finished = True
 
 
-#: The most one batch of pty output holds before it is written out (and recorded).
+#: The most one batch of pty output holds before it is written out (and recorded): no more
+#: than one recording frame holds (``recording.FRAME_LIMIT``), so a batch is never cut in two.
 _BATCH = 64 << 10
 
 
@@ -214,7 +215,7 @@ def _read_batch(master: int) -> tuple[bytes, bool]:
     size = 0
     while size < _BATCH:
         try:
-            data = os.read(master, 65536)
+            data = os.read(master, _BATCH - size)
         except BlockingIOError:
             break
         except InterruptedError:
