@@ -21,6 +21,7 @@ import fcntl
 import json
 import os
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -70,6 +71,35 @@ def install_base(commit: str) -> list[str]:
     return [str(command)]
 
 
+def install_unrecorded() -> list[str]:
+    """Install this checkout with its recording cut out, in a venv of its own; return its command.
+
+    The same code as the recorded side but for ``recording.attach``, which here records
+    nothing (as when a recording cannot be made): recorded against unrecorded is then the
+    recording's cost alone, with every other change of the relay on both sides. Only the
+    benchmark builds this copy; debugtool has no switch that turns recording off.
+    """
+    venv = Path(f"/var/tmp/debugtool-bench-venv-unrecorded-{ROOT.name}")
+    pip = [str(venv / "bin" / "pip"), "install", "-q", "--disable-pip-version-check"]
+    if (venv / "bin" / "debugtool").exists():
+        pip += ["--force-reinstall", "--no-deps"]  # only debugtool itself changed
+    else:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    with tempfile.TemporaryDirectory(prefix="debugtool-unrecorded-") as src:
+        files = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=ROOT, capture_output=True, check=True,
+        ).stdout  # fmt: skip
+        archive = subprocess.run(["tar", "-c", "--null", "-T", "-"], cwd=ROOT, input=files,
+                                 capture_output=True, check=True).stdout  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", src], input=archive, check=True)
+        with open(f"{src}/debugtool/recording.py", "a") as module:
+            module.write("\n\ndef attach(session, size, record_input=False):  # the bench's copy\n"
+                         "    return None\n")  # fmt: skip
+        subprocess.run([*pip, src], check=True, stdout=subprocess.DEVNULL)
+    return [str(venv / "bin" / "debugtool")]
+
+
 def _take_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
@@ -94,11 +124,46 @@ def read_until(master: int, marker: bytes, timeout: float = 300) -> int:
     raise RuntimeError(f"{marker!r} did not come within {timeout}s")
 
 
+def _cpu(pid: int) -> float:
+    """Return the CPU seconds (user + system) process ``pid`` has used; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _writers(pid: int) -> list[int]:
+    """Return the PIDs of the recording writers that debugtool ``pid`` started."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            children = [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+    found = []
+    for child in children:
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as f:
+                if b"write_events" in f.read():
+                    found.append(child)
+        except OSError:
+            pass
+    return found
+
+
+def burst_cpu(pid: int) -> tuple[float, float]:
+    """Return the CPU seconds so far of debugtool ``pid`` itself (the relay) and of its writer."""
+    return _cpu(pid), sum(_cpu(w) for w in _writers(pid))
+
+
 def cat_through_shell(
     command: list[str], target: str, mode: str, env: dict[str, str]
-) -> tuple[float, float]:
-    """Open `shell` on a pty, `cat` the big file; return the seconds it took to come through
-    and the CPU seconds of the whole session's debugtool (its recording's writer included)."""
+) -> tuple[float, float, float, tuple[float, float]]:
+    """Open `shell` on a pty, `cat` the big file; return the seconds it took to come through,
+    the CPU seconds of the whole session's debugtool (its recording's writer included), the
+    seconds from `exit` to debugtool's end (the recording finished, the end record) and the
+    CPU seconds of the relay and of the writer while the `cat` came through."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     proc = subprocess.Popen(
@@ -113,17 +178,22 @@ def cat_through_shell(
     os.close(slave)
     try:
         read_until(master, b"/ # ")
+        before = burst_cpu(proc.pid)
         os.write(master, b"cat /tmp/big; echo CAT-$((40+2))-DONE\r")
         started = time.perf_counter()
         read_until(master, b"CAT-42-DONE\r\n")
         elapsed = time.perf_counter() - started
+        after = burst_cpu(proc.pid)
+        during = (after[0] - before[0], after[1] - before[1])
         os.write(master, b"exit\r")
+        leaving = time.perf_counter()
         try:
             while os.read(master, 1 << 16):
                 pass
         except OSError:
             pass
         _, status, usage = os.wait4(proc.pid, 0)
+        left = time.perf_counter() - leaving
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(command)} shell exited {proc.returncode}")
@@ -132,7 +202,7 @@ def cat_through_shell(
             proc.kill()
             proc.wait()
         os.close(master)
-    return elapsed, usage.ru_utime + usage.ru_stime
+    return elapsed, usage.ru_utime + usage.ru_stime, left, during
 
 
 def escaping_costs() -> None:
@@ -181,12 +251,25 @@ def recorder_cost() -> None:
     print(f"Recorder.output per 64 KiB chunk: {m.median * 1e6:.0f} us median ({rate:.0f} MB/s)\n")
 
 
+def floor(rounds: int = 7) -> None:
+    """Run bench/floor_record.py (a bare pty relay, with and without a raw spool) on the host."""
+    with tempfile.NamedTemporaryFile(prefix="bench-record-", dir="/var/tmp") as big:
+        line = (LINE + "\n").encode()
+        big.write((line * (SIZE // len(line) + 1))[:SIZE])
+        big.flush()
+        subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "floor_record.py"), big.name, str(rounds)],
+            check=True,
+        )
+
+
 def main() -> None:
     import harness  # tests/harness.py, on sys.path through common
 
     harness.ensure_images()
     commit = base_commit()
     base = install_base(commit)
+    unrecorded = install_unrecorded()
     work = Path(tempfile.mkdtemp(prefix="bench-record-", dir="/var/tmp"))
     env = {"DEBUGTOOL_AUDIT_LOG": str(work / "audit.jsonl"), "TERM": "xterm"}
     os.environ["DEBUGTOOL_AUDIT_LOG"] = env["DEBUGTOOL_AUDIT_LOG"]
@@ -200,20 +283,26 @@ def main() -> None:
             f"yes '{LINE}' | head -c {SIZE} > /tmp/big",
         )  # fmt: skip
         sides = [
-            (f"ns: before recordings ({commit[:8]})", base, "ns"),
+            ("ns: not recorded (this code)", unrecorded, "ns"),
             ("ns: recorded", DEBUGTOOL, "ns"),
-            (f"runtime (Docker API): before recordings ({commit[:8]})", base, "runtime"),
+            (f"ns: before recordings ({commit[:8]})", base, "ns"),
+            ("runtime (Docker API): not recorded (this code)", unrecorded, "runtime"),
             ("runtime (Docker API): recorded", DEBUGTOOL, "runtime"),
+            (f"runtime (Docker API): before recordings ({commit[:8]})", base, "runtime"),
         ]
         measures = [Measure(f"shell: cat 50 MB, {label}") for label, _, _ in sides]
+        exits = [Measure(label) for label, _, _ in sides]
+        bursts: list[list[tuple[float, float]]] = [[] for _ in sides]
         recorded_bytes: list[int] = []
         for i in range(ROUNDS + 1):  # the first round warms up
             for k in [(i + j) % len(sides) for j in range(len(sides))]:
                 _, command, mode = sides[k]
-                seconds, cpu = cat_through_shell(command, cid, mode, env)
+                seconds, cpu, left, during = cat_through_shell(command, cid, mode, env)
                 if i:
+                    bursts[k].append(during)
                     measures[k].times.append(seconds)
                     measures[k].cpu_seconds += cpu
+                    exits[k].times.append(left)
                 recordings = work / "recordings"
                 if recordings.exists():
                     for cast in recordings.iterdir():
@@ -223,16 +312,26 @@ def main() -> None:
             "shell session throughput: cat of a 50 MB file through the pty (interleaved)",
             measures,
             baseline=0,
-            goal="recorded <= 1.05x before recordings, in each mode",
+            goal="recorded <= 1.05x not recorded, in each mode",
         )
-        for before, after in ((measures[0], measures[1]), (measures[2], measures[3])):
+        for off, on, before in ((0, 1, 2), (3, 4, 5)):
             print(
-                f"{after.label}: {after.median / before.median:.3f}x "
-                f"({SIZE / before.median / 1e6:.0f} -> {SIZE / after.median / 1e6:.0f} MB/s)"
+                f"{measures[on].label}: {measures[on].median / measures[off].median:.3f}x not "
+                f"recorded ({SIZE / measures[off].median / 1e6:.0f} -> "
+                f"{SIZE / measures[on].median / 1e6:.0f} MB/s); "
+                f"{measures[on].median / measures[before].median:.3f}x before recordings"
             )
-        print("CPU seconds of debugtool per session (relay, and the recording's writer):")
-        for m in measures:
-            print(f"    {m.cpu_seconds / max(len(m.times), 1):6.2f} s  {m.label}")
+        print("Per session, medians: CPU seconds of the relay and of the writer while the cat came")
+        print("through; CPU seconds of the whole debugtool (writer included; mean); seconds from")
+        print("`exit` to debugtool's end (the recording finished):")
+        print("    relay   writer  session  exit")
+        for m, e, b in zip(measures, exits, bursts, strict=True):
+            relay = statistics.median(r for r, _ in b)
+            writer = statistics.median(w for _, w in b)
+            print(
+                f"    {relay:5.2f}   {writer:5.2f}   {m.cpu_seconds / max(len(m.times), 1):5.2f}"
+                f"    {e.median:5.2f}  {m.label}"
+            )
         print()
         if recorded_bytes:
             print(f"recording of one cat session: {max(recorded_bytes) / 1e6:.1f} MB\n")
@@ -251,6 +350,7 @@ def main() -> None:
                goal="nothing measurable")  # fmt: skip
         print(f"ns: {execs[1].median / execs[0].median:.3f}x; "
               f"runtime: {execs[3].median / execs[2].median:.3f}x\n")  # fmt: skip
+        floor()
         escaping_costs()
         recorder_cost()
     finally:

@@ -17,24 +17,33 @@ an outage must not be locked out by a full disk (the end record then says why no
 recorded).
 
 The write path is built for a ``cat`` of a large file through the session (bench/bench_record.py).
-Turning output into asciicast lines costs about 6 ns a byte (UTF-8 decoding, JSON escaping by
+Turning output into asciicast lines costs about 10 ns a byte (UTF-8 decoding, JSON escaping by
 ``json``'s C encoder, the fastest way measured: a chain of ``str.replace`` was 2-3x slower,
-``str.translate`` 25x; SHA-256; the write). Done in the relay's own loop it slowed the relay by
-a third to a half (the relay's pty reads come 4 KiB at a time, and each one waited for that
-work): so the relay only frames each chunk as it read it (time, kind, length, bytes, appended
-to a buffer: no per-byte work in Python) and hands the buffer, 64 KiB or 0.1 s at a time, to a
-writer process of its own (``python -I -S``, started with the session, in its own session so no
-terminal signal reaches it) over a pipe. The writer decodes, escapes, caps, writes, hashes and,
-when the pipe closes, syncs the file and sends back its SHA-256, size and whether it was cut
-short. A debugtool killed with SIGKILL closes the pipe too: the writer still finishes the file
-with all it was given (the relays hand over what is buffered when the session has been
-quiet for 0.1 s: at most the output of the last 0.1 s can be missing). The writer runs at nice
-19: the session comes first, and the recording's work fills the time the session leaves idle
-(on this 2-core machine a 50 MB burst through the pty went from 1.68x to 1.27x its unrecorded
-time in ns mode; see bench/README.md). Meanwhile the relay keeps what the writer has not taken
-yet, up to 64 MiB (the default cap of a whole recording); a writer further behind slows the
-relay to its pace, and one that takes nothing for 5 s (a hung disk) ends the recording, with a
-marker, not the session.
+``str.translate`` 25x; SHA-256; the write): 0.5 s of CPU per 50 MB. Done in the relay's own
+loop it slowed the relay by a third to a half; done beside it, in a process of its own at
+nice 19, it still cost the ns relay 1.27-1.41x its unrecorded time on this 2-core machine,
+where the relay, the ``cat`` and the kernel's pty work already take both cores. So the work is
+split three ways. The relay only frames what it read (time, kind, length, bytes, appended to
+a buffer: no per-byte work in Python; the ns relay reads the pty until it is empty, so one
+frame holds 4-7 of its 4 KiB reads) and hands the buffer, 64 KiB or 0.1 s at a time, to a
+writer process of its own (``python -I -S``, started with the session, in its own session so
+no terminal signal reaches it) over a pipe. The writer only spools those frames
+(``splice`` moves them from the pipe into a memfd inside the kernel) while they keep coming;
+when none has come for ``SPOOL_IDLE`` (0.05 s: the session is quiet), it lowers itself to
+nice 19 and escapes, caps, writes and hashes what it spooled, a slice at a time, going back
+to spooling the moment the relay sends more. A spool that reaches the recording's cap is
+escaped whole at once, so the memfd never holds more than the cap and one read from the
+pipe. When the pipe closes it finishes the spool at its usual priority, syncs the file and sends back its SHA-256, size and whether it was cut
+short: the file is the same, byte for byte, as if each frame had been escaped as it came. The
+cost: after a burst the session's ``exit`` waits for the escaping still to do (0.5-1 s after
+a 50 MB ``cat`` with no pause before ``exit``; nothing after an ordinary session, whose pauses
+have done it). A debugtool killed with SIGKILL closes the pipe too: the writer still finishes
+the file with all it was given (the relays hand over what is buffered when the session has been
+quiet for 0.1 s: at most the output of the last 0.1 s can be missing, and a frame cut short is
+dropped whole). Meanwhile the relay keeps what the writer has not taken yet, up to 64 MiB (the
+default cap of a whole recording); a writer further behind slows the relay to its pace, and
+one that takes nothing for 5 s (a hung disk) ends the recording, with a marker, not the
+session.
 """
 
 from __future__ import annotations
@@ -58,6 +67,13 @@ FLUSH_SIZE = 64 << 10
 #: The most one event holds (the relays read 64 KiB at a time; the console writes more at once).
 FRAME_LIMIT = 64 << 10
 FLUSH_AFTER = 0.1
+#: How long the relay must send nothing before the writer escapes what it spooled.
+SPOOL_IDLE = 0.05
+_IDLE_MS = int(SPOOL_IDLE * 1000)
+#: How much of the spool the writer converts between looks at the pipe.
+CONVERT_SLICE = 256 << 10
+#: At most part of one frame: what the spool moves to its start when the rest is escaped.
+_SMALL_REST = FRAME_LIMIT + 13
 #: How far the writer may fall behind the relay before the recording is given up.
 BACKLOG_LIMIT = 64 << 20
 #: How long a writer that is behind may take nothing before it is given up (a hung disk).
@@ -163,6 +179,9 @@ class Recorder:
         #: a frame half through the pipe is finished before anything else goes.
         self._sizes: deque[int] = deque()
         self._partial = False
+        #: The buffer's size at which the next hand-over is tried: a full pipe is not tried
+        #: again for every 4 KiB read (a failed write is a system call and an exception).
+        self._flush_at = FLUSH_SIZE
         os.set_blocking(pipe, False)
 
     @classmethod
@@ -246,7 +265,7 @@ class Recorder:
         self._buffer += self._head(now - self.started, kind, len(data))
         self._buffer += data
         self._sizes.append(_HEAD_SIZE + len(data))
-        if len(self._buffer) >= FLUSH_SIZE or now - self._sent_at >= FLUSH_AFTER:
+        if len(self._buffer) >= self._flush_at or now - self._sent_at >= FLUSH_AFTER:
             self.flush(now)
 
     def idle_wait(self) -> int | None:
@@ -272,7 +291,8 @@ class Recorder:
                     self._sent(os.write(self.pipe, self._buffer))
                 except InterruptedError:
                     continue
-        except BlockingIOError:  # the pipe is full: the rest goes with the next flush
+            self._flush_at = FLUSH_SIZE
+        except BlockingIOError:  # the pipe is full: the rest goes 64 KiB later (or quiet)
             if len(self._buffer) > BACKLOG_LIMIT and not self._catch_up():
                 # Given up: all but the rest of a frame the writer has begun to read.
                 keep = self._sizes[0] if self._partial else 0
@@ -286,6 +306,7 @@ class Recorder:
                     "rest of the session was not recorded"
                 )
                 self._lost = True
+            self._flush_at = len(self._buffer) + FLUSH_SIZE
         except OSError as exc:  # the writer is gone (EPIPE): nothing more can be recorded
             self._buffer.clear()
             self._sizes.clear()
@@ -448,12 +469,71 @@ def _read_answer(fd: int, patience: float) -> bytes | None:
         chunks.append(chunk)
 
 
+class _Spool:
+    """The writer's spool: frames taken from the pipe, in a memfd, until they are escaped.
+
+    ``take`` moves what the pipe holds into it with ``splice`` (a copy inside the kernel, no
+    Python object per chunk; read and write where splice is refused); ``peek`` reads from
+    the oldest frame on; ``consume`` drops what was escaped, and an emptied spool gives its
+    memory back.
+    """
+
+    def __init__(self) -> None:
+        self.fd = os.memfd_create("debugtool-recording-spool", os.MFD_CLOEXEC)
+        self.start = 0  # where the frames not yet escaped begin
+        self.end = 0  # where the next frame goes
+        self.splice = True
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+    def take(self, pipe: int) -> int:
+        """Move what ``pipe`` holds (waiting for it) into the spool; return how much (0: EOF)."""
+        if self.splice:
+            try:
+                n = os.splice(pipe, self.fd, 1 << 20, offset_dst=self.end)
+                self.end += n
+                return n
+            except InterruptedError:
+                raise
+            except OSError:
+                self.splice = False
+        data = os.read(pipe, 1 << 20)
+        view = memoryview(data)
+        while view:
+            n = os.pwrite(self.fd, view, self.end)
+            self.end += n
+            view = view[n:]
+        return len(data)
+
+    def peek(self, size: int) -> bytes:
+        """Return up to ``size`` bytes from the oldest frame not yet escaped."""
+        return os.pread(self.fd, min(size, self.size), self.start) if self.size else b""
+
+    def consume(self, size: int) -> None:
+        """Drop the first ``size`` bytes (escaped). An emptied spool gives its memory back; one
+        left with only part of a frame moves it to the start first (a few KiB), so the memfd
+        never grows past what the writer lets in (``end`` is checked against the cap)."""
+        self.start += size
+        if not self.start:
+            return
+        rest = os.pread(self.fd, self.size, self.start) if self.size <= _SMALL_REST else None
+        if rest is None:
+            return
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, rest, 0)
+        self.start, self.end = 0, len(rest)
+
+
 def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
     """The writer process: turn the relay's frames from ``pipe`` into asciicast lines in ``fd``.
 
-    Writes the header, then one event per frame (decoded as UTF-8 across frames, escaped by
-    ``json``'s C encoder), buffered, hashed as written, the cap kept; at the pipe's end it
-    syncs the file and writes ``{sha256, bytes, truncated, failure}`` to ``answer``.
+    Spools the frames while they come; when the pipe has been quiet for ``SPOOL_IDLE`` (or
+    the spool holds ``cap`` bytes) writes the header, then one event per frame (decoded as
+    UTF-8 across frames, escaped by ``json``'s C encoder), buffered, hashed as written, the cap
+    kept; at the pipe's end it converts the rest (a frame cut short is dropped), syncs the
+    file and writes ``{sha256, bytes, truncated, failure}`` to ``answer``.
     """
     import codecs
     import hashlib
@@ -462,10 +542,20 @@ def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
     import struct
     from json.encoder import encode_basestring_ascii as quote  # type: ignore[attr-defined]
 
-    try:
-        os.nice(19)  # the session first: this work fills the time the session leaves idle
-    except OSError:
-        pass
+    usual = os.getpriority(os.PRIO_PROCESS, 0)
+    niceness = {"now": usual}
+
+    def priority(value: int) -> None:
+        """Run at ``value``: 19 to escape (the session first), the usual one to take frames
+        in (so the relay's buffer stays small). Raising it again needs CAP_SYS_NICE; without
+        it the writer stays at 19, which only makes the relay hold more for a while."""
+        if niceness["now"] != value:
+            try:
+                os.setpriority(os.PRIO_PROCESS, 0, value)
+                niceness["now"] = value
+            except OSError:
+                pass
+
     config = json.loads(settings)
     cap = int(config["cap"])
     digest = hashlib.sha256()
@@ -513,42 +603,65 @@ def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
 
     add(json.dumps(config["header"]) + "\n")
     head = struct.Struct("<dBI")
-    waiting = select.poll()
-    waiting.register(pipe, select.POLLIN)
-    buffer = bytearray()
+    spool = _Spool()  # frames taken from the relay, not yet turned into events
     seconds = 0.0
-    while True:
-        try:
-            chunk = os.read(pipe, 1 << 20)
-        except InterruptedError:
-            continue
-        if not chunk:
-            break
-        buffer += chunk
+
+    def convert(budget: int) -> int:
+        """Turn the spool's whole frames into events, about ``budget`` bytes of them; return
+        how many bytes of the spool that took (0: not one whole frame is there yet)."""
+        nonlocal seconds
+        chunk = spool.peek(budget + FRAME_LIMIT + _HEAD_SIZE)  # at least one whole frame
         at = 0
-        while len(buffer) - at >= _HEAD_SIZE:
-            seconds, kind_byte, length = head.unpack_from(buffer, at)
-            if len(buffer) - at - _HEAD_SIZE < length:
-                break
-            data = bytes(buffer[at + _HEAD_SIZE : at + _HEAD_SIZE + length])
+        while at < budget and len(chunk) - at >= _HEAD_SIZE:
+            seconds, kind_byte, length = head.unpack_from(chunk, at)
+            if len(chunk) - at - _HEAD_SIZE < length:
+                break  # the rest of this frame is still in the pipe
+            data = chunk[at + _HEAD_SIZE : at + _HEAD_SIZE + length]
             at += _HEAD_SIZE + length
+            if state["stopped"]:
+                continue  # past the cap (or a failed write): nothing more goes in the file
             kind = _KINDS.get(kind_byte, "o")
             if kind == "m":  # debugtool gave up recording: say where, and record no more
                 note = "debugtool: " + data.decode("utf-8", "replace")
-                if not state["stopped"]:
-                    add(f'[{seconds:.6f}, "m", {quote(note)}]\n')
+                add(f'[{seconds:.6f}, "m", {quote(note)}]\n')
                 state["stopped"] = state["truncated"] = True
             elif kind == "r":
                 event(seconds, kind, data.decode("ascii", "replace"))
             else:
                 event(seconds, kind, decoders[kind].decode(data))
-        del buffer[:at]
-        # Out to the file at 64 KiB, or as soon as the relay has nothing more for now: the
-        # file follows a quiet session closely (``audit show`` of a session still running).
-        if sum(map(len, pending)) >= FLUSH_SIZE or not waiting.poll(0):
+        spool.consume(at)
+        # Out to the file at 64 KiB, or as soon as all that came is converted: the file
+        # follows a quiet session closely (``audit show`` of a session still running).
+        if sum(map(len, pending)) >= FLUSH_SIZE or at < budget:
             write_out()
-    for kind, decoder in decoders.items():
-        event(seconds, kind, decoder.decode(b"", final=True))
+        return at
+
+    waiting = select.poll()
+    waiting.register(pipe, select.POLLIN)
+    idle = False
+    while True:
+        # While the relay keeps sending, its frames are only spooled (moved into a memfd by
+        # the kernel: no per-byte work here): the escaping waits until it has sent nothing
+        # for SPOOL_IDLE, or until the spool holds as much as the whole recording may (then
+        # it goes on as frames come).
+        if spool.size and (spool.end >= cap or not waiting.poll(0 if idle else _IDLE_MS)):
+            idle = True
+            priority(19)
+            if spool.end >= cap:  # as much as the recording may hold: all of it now
+                while convert(CONVERT_SLICE):
+                    pass
+            elif convert(CONVERT_SLICE):
+                continue
+        idle = False
+        priority(usual)
+        try:
+            if not spool.take(pipe):
+                break
+        except InterruptedError:
+            continue
+    priority(usual)  # debugtool waits for the answer (or is gone): the rest at once
+    while convert(CONVERT_SLICE):  # a frame cut short (debugtool killed mid-write) is dropped
+        pass
     write_out()
     try:
         os.fsync(fd)

@@ -149,7 +149,7 @@ def relay_pty(
     Returns when the pty has no writer left (EIO on read) or, after ``done_fd`` (a pidfd of the
     process that owns the session) becomes readable, once the master has nothing more to read.
     ``recorder`` (the session's recording) gets what was written to ``stdout`` and read from
-    ``stdin``.
+    ``stdin``. ``master`` is made non-blocking.
     """
     poller = select.poll()
     poller.register(master, select.POLLIN)
@@ -157,6 +157,7 @@ def relay_pty(
         poller.register(stdin, select.POLLIN)
     if done_fd is not None:
         poller.register(done_fd, select.POLLIN)
+    os.set_blocking(master, False)
     finished = False
     while True:
         wait = recorder.idle_wait() if recorder is not None else None
@@ -172,17 +173,13 @@ def relay_pty(
             continue
         for fd, _mask in events:
             if fd == master:
-                try:
-                    data = os.read(master, 65536)
-                except OSError as exc:
-                    if exc.errno == errno.EIO:  # every slave closed: the session ended
-                        return
-                    raise
-                if not data:
+                data, ended = _read_batch(master)
+                if data:
+                    write_all(stdout, data)
+                    if recorder is not None:
+                        recorder.output(data)
+                if ended:
                     return
-                write_all(stdout, data)
-                if recorder is not None:
-                    recorder.output(data)
             elif fd == stdin:
                 try:
                     data = os.read(stdin, 65536)
@@ -198,6 +195,40 @@ def relay_pty(
             elif fd == done_fd:
                 poller.unregister(done_fd)
                 finished = True
+
+
+#: The most one batch of pty output holds before it is written out (and recorded): no more
+#: than one recording frame holds (``recording.FRAME_LIMIT``), so a batch is never cut in two.
+_BATCH = 64 << 10
+
+
+def _read_batch(master: int) -> tuple[bytes, bool]:
+    """Read the non-blocking pty ``master`` until it has nothing more (or ``_BATCH`` bytes);
+    return what came and whether the session ended (EIO: every slave closed; or EOF).
+
+    A pty hands over at most 4 KiB a read (n_tty's buffer), and a ``cat`` refills it while
+    the last read is written out: reading on until EAGAIN takes 4-7 reads per wake-up, so
+    the poll, the write to the terminal and the recording's frame happen once per batch
+    rather than once per 4 KiB (bench/README.md, "Session recordings").
+    """
+    chunks: list[bytes] = []
+    size = 0
+    while size < _BATCH:
+        try:
+            data = os.read(master, _BATCH - size)
+        except BlockingIOError:
+            break
+        except InterruptedError:
+            continue
+        except OSError as exc:
+            if exc.errno == errno.EIO:  # every slave closed: the session ended
+                return b"".join(chunks), True
+            raise
+        if not data:
+            return b"".join(chunks), True
+        chunks.append(data)
+        size += len(data)
+    return (chunks[0] if len(chunks) == 1 else b"".join(chunks)), False
 
 
 class Relay:

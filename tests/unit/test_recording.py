@@ -308,3 +308,125 @@ def test_a_large_write_is_split_into_events_that_read_back(log: Path) -> None:
         _, events = replay.read(f, str(path))
         events = list(events)
     assert len(events) >= 9 and "".join(e[2] for e in events) == text
+
+
+# -- the writer's spool: frames as the relay sends them, escaped when the session is quiet ------
+
+
+def frame(seconds: float, kind: str, data: bytes) -> bytes:
+    """One frame as ``Recorder`` sends it: seconds (float64), kind (a byte), length (uint32)."""
+    import struct
+
+    return struct.pack("<dBI", seconds, ord(kind), len(data)) + data
+
+
+def start_writer(log: Path, name: str, cap: int = 1 << 20) -> tuple[int, int, int, Path]:
+    """Start the real writer process on ``recordings/NAME.cast``; return (pipe, answer, pid, path)."""
+    path = log.parent / "recordings" / f"{name}.cast"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        pipe, answer, pid = recording._start_writer(fd, {"version": 2}, cap)
+    finally:
+        os.close(fd)
+    return pipe, answer, pid, path
+
+
+def end_writer(pipe: int, answer: int, pid: int) -> dict:
+    """Close the writer's pipe (as a debugtool that ends, or is killed) and read its answer."""
+    os.close(pipe)
+    report = recording._read_answer(answer, 30)
+    os.close(answer)
+    os.waitpid(pid, 0)
+    assert report is not None
+    return json.loads(report)
+
+
+def test_a_frame_split_across_writes_becomes_one_event(log: Path) -> None:
+    pipe, answer, pid, path = start_writer(log, "split-frame")
+    whole = frame(0.5, "o", b"one frame, " + "\u20ac".encode() + b" in it\r\n")
+    for at in (3, 13, 20, len(whole)):  # inside the head, at its end, inside the data
+        os.write(pipe, whole[:at])
+        whole = whole[at:]
+        # Quiet for longer than SPOOL_IDLE: the writer converts what is whole, and nothing else.
+        time.sleep(recording.SPOOL_IDLE * 2)
+        if whole:
+            assert lines(path)[1:] == []
+    harness_wait(lambda: len(lines(path)) == 2, "the frame was not written while quiet")
+    report = end_writer(pipe, answer, pid)
+    assert lines(path)[1:] == [[0.5, "o", "one frame, \u20ac in it\r\n"]]
+    assert report["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_spool_cut_short_by_a_killed_debugtool_keeps_every_whole_frame(log: Path) -> None:
+    pipe, answer, pid, path = start_writer(log, "cut")
+    frames = [frame(i / 100, "o", f"line {i}\r\n".encode()) for i in range(500)]
+    os.write(pipe, b"".join(frames) + frame(9.0, "o", b"never whole")[:-4])
+    report = end_writer(pipe, answer, pid)  # the pipe closes as when debugtool is SIGKILLed
+    events = lines(path)[1:]
+    assert [e[2] for e in events] == [f"line {i}\r\n" for i in range(500)]
+    assert [e[0] for e in events] == [i / 100 for i in range(500)]
+    assert report["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert report["bytes"] == path.stat().st_size and report["truncated"] is False
+
+
+def test_a_burst_is_spooled_then_written_as_the_same_events(log: Path) -> None:
+    pipe, answer, pid, path = start_writer(log, "burst", cap=64 << 20)
+    sent = []
+    for i in range(2000):  # 8 MB without a pause: spooled whole, converted when it stops
+        kind = "r" if i % 500 == 7 else "o"
+        data = b"120x40" if kind == "r" else bytes([65 + i % 26]) * 4000 + b"\x1b[0m\r\n"
+        sent.append([kind, data.decode()])
+        os.write(pipe, frame(float(i), kind, data))
+    os.write(pipe, frame(2000.0, "m", b"it fell behind"))
+    os.write(pipe, frame(2001.0, "o", b"after the marker"))
+    report = end_writer(pipe, answer, pid)
+    events = lines(path)[1:]
+    assert [e[1:] for e in events[:-1]] == sent
+    assert events[-1] == [2000.0, "m", "debugtool: it fell behind"]
+    assert report["truncated"] is True
+    assert report["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def harness_wait(check, what: str, timeout: float = 30) -> None:
+    """Poll ``check`` until true; fail with ``what`` after ``timeout`` (a guard, not a timing)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_the_relay_reads_a_pty_in_batches_and_sees_its_end() -> None:
+    import threading
+    import tty
+
+    from debugtool import terminal
+
+    master, slave = os.openpty()
+    os.set_blocking(master, False)
+    tty.setraw(slave)
+    data = bytes(range(256)) * 400  # 100 KiB: 25 reads' worth of a pty, and more than a batch
+
+    def write() -> None:  # as the command in the session: blocks while the pty is full
+        os.write(slave, data)
+        os.close(slave)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    got = b""
+    while True:
+        harness_wait(lambda: select_readable(master), "the pty had nothing to read")
+        batch, ended = terminal._read_batch(master)
+        got += batch
+        assert len(batch) <= terminal._BATCH <= recording.FRAME_LIMIT
+        if ended:
+            break
+    writer.join()
+    os.close(master)
+    assert got == data
+
+
+def select_readable(fd: int) -> bool:
+    import select
+
+    return bool(select.select([fd], [], [], 0)[0])
