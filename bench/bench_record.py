@@ -33,7 +33,7 @@ from pathlib import Path
 from common import DEBUGTOOL, ROOT, Measure, interleaved, measure_call, report
 
 SIZE = 50 * 1000 * 1000
-ROUNDS = 7
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))  # 7 unless BENCH_ROUNDS says
 LINE = "The quick brown fox jumps over the lazy dog; 0123456789 ABCDEFGHIJ"
 
 
