@@ -1,8 +1,8 @@
 """Nodes for the fleet tests: network namespaces made here, each with an sshd of its own.
 
 A ``Fleet`` makes a bridge on the host and, per node, a network namespace joined to it by a
-veth pair, addressed in a /28 of 203.0.113.0/24 (TEST-NET-3: this machine's uplink is in
-192.0.2.0/24, and nothing else here uses 203.0.113.0/24). The /28 also gets an ``unreachable``
+veth pair, addressed in a /28 of 203.0.113.0/24 (TEST-NET-3: not this machine's uplink range,
+TEST-NET-1, and used by nothing else here). The /28 also gets an ``unreachable``
 route of a higher metric, so that if the bridge goes away nothing for it leaves by the default
 route; adding that route first is also how two runs at once never take the same /28.
 
