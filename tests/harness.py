@@ -72,6 +72,15 @@ GROUP = "root:x:0:\ndaemon:x:1:\napp:x:1000:\nnogroup:x:65534:\n"
 WORK = Path(os.environ.get("DEBUGTOOL_TEST_WORK", "/var/tmp/debugtool-test"))
 
 
+def tmux(socket: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``tmux ARGS`` on a server of the test's own (``socket``, no config file): other
+    sessions on the machine's default server cannot resize its windows or change its options.
+    Tests bind their socket once: ``tmux = functools.partial(harness.tmux, SOCKET)``."""
+    return subprocess.run(
+        ["tmux", "-L", socket, "-f", "/dev/null", *args], capture_output=True, text=True, timeout=10
+    )
+
+
 def run(*argv: str, check: bool = True, timeout: float = 120, input: bytes | None = None) -> str:
     """Run a command; return its stdout; raise with its stderr when it fails."""
     proc = subprocess.run(argv, capture_output=True, timeout=timeout, input=input)

@@ -5,6 +5,7 @@ containerd (ctr) and podman, and on a Docker container whose Kubernetes pod labe
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
@@ -26,10 +27,7 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux
 SOCKET = f"dt-completion-test-{os.getpid()}"
 
 
-def tmux(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["tmux", "-L", SOCKET, "-f", "/dev/null", *args], capture_output=True, text=True, timeout=10
-    )
+tmux = functools.partial(harness.tmux, SOCKET)
 
 
 class Pane:

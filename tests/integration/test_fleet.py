@@ -7,6 +7,7 @@ checked against a known_hosts written by the test.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shlex
@@ -199,10 +200,7 @@ def test_a_host_key_that_does_not_match_is_refused(fleet, tmp_path):
 SOCKET = f"dt-fleet-test-{os.getpid()}"
 
 
-def tmux(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["tmux", "-L", SOCKET, "-f", "/dev/null", *args], capture_output=True, text=True, timeout=10
-    )
+tmux = functools.partial(harness.tmux, SOCKET)
 
 
 def pane_shows(session: str, text: str, timeout: float = 60) -> str:

@@ -7,10 +7,10 @@ own namespaces, host keys checked against the test's known_hosts.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 import uuid
@@ -21,6 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 import fleet as fleet_nodes  # noqa: E402
+import harness  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -34,13 +35,7 @@ pytestmark = [
 SOCKET = f"dt-fleet-tui-{os.getpid()}"  # a tmux server of this test's own
 
 
-def tmux(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["tmux", "-L", SOCKET, "-f", "/dev/null", *args],
-        capture_output=True,
-        text=True,
-        timeout=10,
-    )
+tmux = functools.partial(harness.tmux, SOCKET)
 
 
 def screen(session: str) -> str:
@@ -270,8 +265,6 @@ def test_a_shell_from_the_tui_runs_on_the_containers_node_and_is_audited_at_both
 def test_tui_bundle_of_a_fleet_archive_lists_its_nodes_and_opens_a_nodes_container(
     fleet, box, tui_run, tmp_path
 ):
-    import harness
-
     path = tmp_path / "fleet.tar"
     fleet.cut("n3")
     try:

@@ -11,12 +11,12 @@ with a marker while the session goes on; an exec without a terminal writes no re
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 import uuid
@@ -32,10 +32,7 @@ PASSWORD = "hunter2-" + uuid.uuid4().hex[:8]
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
 
 
-def tmux(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["tmux", "-L", SOCKET, "-f", "/dev/null", *args], capture_output=True, text=True, timeout=10
-    )
+tmux = functools.partial(harness.tmux, SOCKET)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
 
+import harness
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -22,18 +23,10 @@ pytestmark = [
 ]
 
 
-# A tmux server of this test's own (its own socket, no config file): other sessions on the
-# machine's default server cannot resize this window or change its options.
 SOCKET = f"dt-tui-test-{os.getpid()}"
 
 
-def tmux(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["tmux", "-L", SOCKET, "-f", "/dev/null", *args],
-        capture_output=True,
-        text=True,
-        timeout=10,
-    )
+tmux = functools.partial(harness.tmux, SOCKET)
 
 
 def screen(session: str) -> str:
