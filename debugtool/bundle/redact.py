@@ -858,6 +858,20 @@ def _places(haystack: str, words: Iterable[str]) -> list[int]:
     return places
 
 
+def _find_each(haystack: str, words: Iterable[str]) -> list[int]:
+    """Return where in ``haystack`` each of ``words`` starts, sorted, by one ``str.find`` walk
+    a word: for a few words (one rule's triggers) or a short text, where ``_places``'s
+    planning would cost more than it saves."""
+    places: list[int] = []
+    for word in words:
+        i = haystack.find(word)
+        while i >= 0:
+            places.append(i)
+            i = haystack.find(word, i + 1)
+    places.sort()
+    return places
+
+
 # --- rules users add -----------------------------------------------------------------------
 _RULE_FIELDS = ("keys", "patterns", "literals", "allow")
 
@@ -1253,13 +1267,7 @@ class Redactor:
         """A one-line rule on a long text: its regex runs on the lines that hold a trigger,
         not over every position of the text (a log where one line in a thousand has one)."""
         haystack = lowered if rule.lowered else text
-        places: list[int] = []
-        for trigger in rule.triggers:
-            i = haystack.find(trigger)
-            while i >= 0:
-                places.append(i)
-                i = haystack.find(trigger, i + 1)
-        places.sort()
+        places = _find_each(haystack, rule.triggers)
         sub = self._pattern_sub(rule, where)
         out: list[str] = []
         last = 0
@@ -1313,13 +1321,7 @@ class Redactor:
         if len(lowered) > _ANY_TRIGGER_MAX:
             hits = _places(lowered, self._key_words)
         else:
-            hits = []
-            for word in self._key_words:
-                i = lowered.find(word)
-                while i >= 0:
-                    hits.append(i)
-                    i = lowered.find(word, i + 1)
-            hits.sort()
+            hits = _find_each(lowered, self._key_words)
         if not hits:
             return text
         out: list[str] = []
