@@ -489,6 +489,7 @@ class _OCIRuntime(Runtime):
     """What runc and crun share: scanning state roots, exec through the binary."""
 
     richness: ClassVar[int] = 20
+    reads_files: ClassVar[bool] = True
     supports_exec: ClassVar[bool] = True
     #: The state file in each container's directory (``state.json`` or ``status``).
     state_file: ClassVar[str] = ""
