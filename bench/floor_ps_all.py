@@ -6,9 +6,10 @@ namespace, every call of a round trip on one HTTP/2 connection) on the default d
 and Docker's own; the runc state roots (runc's, Docker's, each containerd namespace's: the head
 of each ``state.json``, the init's start time checked against ``/proc/PID/stat``) and crun's;
 podman's storage (root's ``containers.json`` and each user's); and the PID namespace of every
-process (one ``readlink`` each), a sandbox's init named from its ``status``. Records of one
-container fold by id, a sandbox into the container whose init it holds; one line a container:
-id, name, image, state, and the backends that saw it.
+process (one ``readlink`` each), a sandbox's init named from its ``status``; and for each of
+Docker's containers the ``State`` of its ``config.v2.json`` (its last state, which ps shows).
+Records of one container fold by id, a sandbox into the container whose init it holds; one line
+a container: id, name, image, state, and the backends that saw it.
 
 HTTP/2 is spoken in its smallest form: literal headers, windows opened wide at once, answers'
 header blocks never decoded (a call that failed answers no message and lists nothing). The C
@@ -46,13 +47,27 @@ def docker() -> list[tuple[str, str, str, str]]:
     while chunk := sock.recv(65536):
         answer += chunk
     body = answer.split(b"\r\n\r\n", 1)[1].decode()
-    return [
-        (c["Id"], c["Names"][0][1:], c["Image"], c["State"]) for c in scan_json(body, 0)[0]
-    ]
+    listed = [(c["Id"], c["Names"][0][1:], c["Image"], c["State"]) for c in scan_json(body, 0)[0]]
+    for cid, *_ in listed:
+        last_state(cid)
+    return listed
+
+
+def last_state(cid: str) -> dict:
+    """Return the ``State`` of Docker's own record of a container (its last exit, restarts and
+    times, which debugtool's ps shows), decoded where it stands in ``config.v2.json``."""
+    try:
+        with open(f"/var/lib/docker/containers/{cid}/config.v2.json") as f:
+            text = f.read()
+    except OSError:
+        return {}
+    return scan_json(text, text.index('"State":') + 8)[0]
 
 
 def frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
-    return len(payload).to_bytes(3, "big") + bytes((kind, flags)) + stream.to_bytes(4, "big") + payload
+    return (
+        len(payload).to_bytes(3, "big") + bytes((kind, flags)) + stream.to_bytes(4, "big") + payload
+    )
 
 
 def literal(name: str, value: str) -> bytes:  # HPACK: literal, new name, lengths below 127
@@ -123,7 +138,7 @@ def fields(msg: bytes) -> list[tuple[int, int | bytes]]:
     return out
 
 
-def containerd(address: str) -> list[tuple[str, str, str, str, int]]:
+def containerd(address: str) -> list[tuple[str, str, str, int]]:
     try:
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         sock.connect(address)
@@ -142,16 +157,16 @@ def containerd(address: str) -> list[tuple[str, str, str, str, int]]:
     answers = grpc(sock, 3, calls)
     found = []
     states = {1: "created", 2: "running", 3: "stopped", 4: "paused", 5: "paused"}
-    for ns, containers, tasks in zip(names, answers[::2], answers[1::2], strict=True):
+    for containers, tasks in zip(answers[::2], answers[1::2], strict=True):
         running = {}
-        for f, task in fields(tasks):
+        for _, task in fields(tasks):
             t = dict(fields(task))  # type: ignore[arg-type]
             running[(t.get(2) or t.get(1) or b"").decode()] = (t.get(3, 0), t.get(4, 0))
-        for f, container in fields(containers):
+        for _, container in fields(containers):
             c = dict(fields(container))  # type: ignore[arg-type]
             cid = c[1].decode()  # type: ignore[union-attr]
             pid, status = running.get(cid, (0, 1))
-            found.append((cid, ns, c.get(3, b"").decode(), states.get(status, "unknown"), pid))  # type: ignore[union-attr]
+            found.append((cid, c.get(3, b"").decode(), states.get(status, "unknown"), pid))  # type: ignore[union-attr]
     return found
 
 
@@ -214,8 +229,8 @@ def podman() -> list[tuple[str, str, str]]:
     return found
 
 
-def sandboxes() -> dict[int, tuple[int, str]]:
-    """Return ``{pid: (pidns inode, comm)}`` of one process per PID namespace but the host's."""
+def sandboxes() -> dict[int, str]:
+    """Return ``{pid: comm}`` of one process per PID namespace but the host's."""
     groups: dict[str, list[int]] = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
@@ -225,14 +240,14 @@ def sandboxes() -> dict[int, tuple[int, str]]:
                 pass
     groups.pop(os.readlink("/proc/self/ns/pid"), None)
     found = {}
-    for link, pids in groups.items():
+    for pids in groups.values():
         pid = min(pids)
         try:
             with open(f"/proc/{pid}/status", "rb") as f:
                 comm = f.readline()[6:-1].decode()
         except OSError:
             continue
-        found[pid] = (int(link[5:-1]), comm)
+        found[pid] = comm
     return found
 
 
@@ -242,7 +257,7 @@ for cid, name, image, state in docker():
 pids: set[int] = set()
 addresses = ["/run/containerd/containerd.sock", "/run/docker/containerd/containerd.sock"]
 for address in addresses:
-    for cid, ns, image, state, pid in containerd(address):
+    for cid, image, state, pid in containerd(address):
         pids.add(pid)
         row = rows.setdefault(cid, [cid, image, state, ""])
         row[3] += ",containerd"
@@ -253,7 +268,7 @@ for cid in crun():
     rows.setdefault(cid, [cid, "", "running", ""])[3] += ",crun"
 for cid, name, image in podman():
     rows.setdefault(cid, [name, image, "", ""])[3] += ",podman"
-for pid, (inode, comm) in sandboxes().items():
+for pid, comm in sandboxes().items():
     if pid not in pids:
         rows[f"pid-{pid}"] = [comm, "", "running", "none"]
 out = [f"{cid[:12]}  {n}  {i}  {s}  {b.strip(',')}" for cid, (n, i, s, b) in rows.items()]
