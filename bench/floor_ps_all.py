@@ -23,6 +23,8 @@ import _socket
 import os
 import sys
 
+from floor_ps import host_pid  # the head of runc's state.json, checked against /proc
+
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 WIDE = (1 << 31) - 1
 
@@ -106,33 +108,30 @@ def grpc(sock: _socket.socket, stream: int, calls: list[tuple[str, str]]) -> lis
     return [data[i][5:] for i in ids]
 
 
+def varint(msg: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        byte = msg[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, pos
+
+
 def fields(msg: bytes) -> list[tuple[int, int | bytes]]:
     """Return a protobuf message's (field number, value): varints and length-delimited only."""
     out: list[tuple[int, int | bytes]] = []
     pos = 0
     while pos < len(msg):
-        key = shift = 0
-        while True:
-            byte = msg[pos]
-            pos += 1
-            key |= (byte & 0x7F) << shift
-            shift += 7
-            if byte < 0x80:
-                break
-        value = shift = 0
-        if key & 7 == 0 or key & 7 == 2:
-            while True:
-                byte = msg[pos]
-                pos += 1
-                value |= (byte & 0x7F) << shift
-                shift += 7
-                if byte < 0x80:
-                    break
-        if key & 7 == 2:
-            out.append((key >> 3, msg[pos : pos + value]))
-            pos += value
-        elif key & 7 == 0:
+        key, pos = varint(msg, pos)
+        if key & 7 == 0:
+            value, pos = varint(msg, pos)
             out.append((key >> 3, value))
+        elif key & 7 == 2:
+            size, pos = varint(msg, pos)
+            out.append((key >> 3, msg[pos : pos + size]))
+            pos += size
         else:  # fixed 64 or 32 bits
             pos += 8 if key & 7 == 1 else 4
     return out
@@ -170,25 +169,6 @@ def containerd(address: str) -> list[tuple[str, str, str, int]]:
     return found
 
 
-def live_pid(state_dir: str) -> int:
-    """Return the init's PID from the head of a runc state.json, 0 if it is gone or reused."""
-    try:
-        fd = os.open(f"{state_dir}/state.json", os.O_RDONLY)
-    except OSError:
-        return 0
-    head = os.read(fd, 512)
-    os.close(fd)
-    try:
-        pid = int(head.split(b'"init_process_pid":', 1)[1].split(b",", 1)[0])
-        start = int(head.split(b'"init_process_start":', 1)[1].split(b",", 1)[0])
-        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
-    except (IndexError, ValueError, OSError):
-        return 0
-    stat = os.read(fd, 4096)
-    os.close(fd)
-    return pid if int(stat.rsplit(b")", 1)[1].split()[19]) == start else 0
-
-
 def runc() -> list[tuple[str, int]]:
     roots = ["/run/runc"]
     for parent in ("/run/docker/runtime-runc", "/run/containerd/runc"):
@@ -202,7 +182,7 @@ def runc() -> list[tuple[str, int]]:
             entries = os.listdir(root)
         except OSError:
             continue
-        found += [(cid, live_pid(f"{root}/{cid}")) for cid in entries]
+        found += [(cid, host_pid(f"{root}/{cid}") or 0) for cid in entries]
     return [(cid, pid) for cid, pid in found if pid]
 
 
