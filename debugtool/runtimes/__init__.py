@@ -293,9 +293,14 @@ def discover(
             discovery.runtimes[runtime.name] = runtime
             discovery.warnings += [f"{runtime.name}: {w}" for w in getattr(runtime, "warnings", ())]
     found = [c for r in runtimes if r.name in discovery.runtimes for c in results[r.name]]
+    # Docker, containerd and runc give one container's init PID three times, and the namespace
+    # scan has just read the PID namespace of every sandbox's init: each is looked up once.
+    inodes = {c.pid: c.pidns for c in found if c.pid and c.pidns is not None}
     for container in found:
         if container.pidns is None and container.pid and container.status in _LIVE:
-            container.pidns = _pidns(container.pid)
+            if container.pid not in inodes:
+                inodes[container.pid] = _pidns(container.pid)
+            container.pidns = inodes[container.pid]
     discovery.containers = merge(found, lambda name: rank.get(name, 0))
     return discovery
 
