@@ -295,7 +295,7 @@ def discover(
     found = [c for r in runtimes if r.name in discovery.runtimes for c in results[r.name]]
     # Docker, containerd and runc give one container's init PID three times, and the namespace
     # scan has just read the PID namespace of every sandbox's init: each is looked up once.
-    inodes = {c.pid: c.pidns for c in found if c.pid and c.pidns is not None}
+    inodes: dict[int, int | None] = {c.pid: c.pidns for c in found if c.pid and c.pidns}
     for container in found:
         if container.pidns is None and container.pid and container.status in _LIVE:
             if container.pid not in inodes:
