@@ -141,6 +141,7 @@ def test_ps_imports_nothing_heavy(tmp_path: Path, docker_target: harness.Started
     modules = imported(tmp_path, *args)
     assert "debugtool.runtimes.docker" in modules  # it did the work
     assert heavy(modules) == {}
+    assert "debugtool.snapshot" not in modules  # containers only: no Snapshot records built
 
 
 @pytest.mark.parametrize("mode", ["ns", "runtime"])
