@@ -2,7 +2,8 @@
 
 Goals (issue 14): `ps --runtime docker` at most 1.1x `docker ps`, `ps` over every runtime at
 most 1.3x, `--version` at most 1.3x `python3 -c pass`. Beside them the floors: `python3 -c
-pass`, and bench/floor_ps.py, the smallest Python program doing `debugtool ps --runtime docker`'s
+pass`, bench/floor_ps_all.py, the smallest Python program asking every runtime what `debugtool
+ps` asks, and bench/floor_ps.py, the smallest Python program doing `debugtool ps --runtime docker`'s
 work (one request, the answer decoded, each running container's PID from runc's state file
 checked against /proc, a line a container; with `--no-pid`, `docker ps`'s work), so that what is
 the interpreter, what is the daemon and what is debugtool's own can be told apart.
@@ -23,6 +24,9 @@ import subprocess
 import sys
 
 from common import DEBUGTOOL, FLOOR_PS, ROOT, interleaved, report
+
+#: ``debugtool ps``'s work over every runtime, done by the smallest Python program.
+FLOOR_PS_ALL = [sys.executable, str(ROOT / "bench" / "floor_ps_all.py")]
 
 CONTAINERS = 30
 EXITED = 5
@@ -119,6 +123,7 @@ def main() -> None:
             ("debugtool ps --runtime docker (table)", [*DEBUGTOOL, "ps", "--runtime", "docker"]),
             ("floor_ps.py (ps --runtime docker's work)", FLOOR_PS),
             ("floor_ps.py --no-pid (docker ps's work)", [*FLOOR_PS, "--no-pid"]),
+            ("floor_ps_all.py (ps's work, every runtime)", FLOOR_PS_ALL),
             ("debugtool --version", [*DEBUGTOOL, "--version"]),
             ("python3 -c pass", [sys.executable, "-c", "pass"]),
             ("python3 -I -S -c pass", [sys.executable, "-I", "-S", "-c", "pass"]),

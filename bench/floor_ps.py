@@ -7,6 +7,7 @@ container. ``--no-pid`` leaves the PIDs out: then it is ``docker ps``'s work. It
 modules (``_socket``, ``_json``) that ``socket`` and ``json`` wrap, as debugtool does, so the
 figure is the interpreter, the daemon and /proc, nothing else. Measured beside ``docker ps``
 and ``debugtool ps --runtime docker`` in bench_ps.py: the gap to it is debugtool's own cost.
+floor_ps_all.py reads runc's state files with its ``host_pid``.
 """
 
 import _json
@@ -21,9 +22,14 @@ class Context:  # the settings json.loads gives _json's scanner
     parse_float, parse_int = float, int
 
 
-def host_pid(cid: str) -> int | None:
+DOCKER_RUNC_ROOT = "/run/docker/runtime-runc/moby"
+
+
+def host_pid(state_dir: str) -> int | None:
+    """Return the init's PID from the head of a runc ``state.json`` in ``state_dir``, None when
+    it is gone or its PID was reused (the start time must match ``/proc/PID/stat``'s)."""
     try:
-        fd = os.open(f"/run/docker/runtime-runc/moby/{cid}/state.json", os.O_RDONLY)
+        fd = os.open(f"{state_dir}/state.json", os.O_RDONLY)
     except OSError:
         return None
     head = os.read(fd, 512)
@@ -40,17 +46,24 @@ def host_pid(cid: str) -> int | None:
     return pid if int(stat.rsplit(b")", 1)[1].split()[19]) == start else None
 
 
-sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-sock.connect("/var/run/docker.sock")
-sock.sendall(b"GET /v1.41/containers/json HTTP/1.0\r\nHost: docker\r\n\r\n")
-answer = b""
-while chunk := sock.recv(65536):
-    answer += chunk
-body = answer.split(b"\r\n\r\n", 1)[1].decode()
-pids = "--no-pid" not in sys.argv
-out = [
-    f"{c['Id'][:12]}  {c['Names'][0][1:]}  {c['Image']}  {c['State']}"
-    + (f"  {host_pid(c['Id']) if c['State'] == 'running' else ''}" if pids else "")
-    for c in _json.make_scanner(Context())(body, 0)[0]
-]
-sys.stdout.write("\n".join(out) + "\n")
+def main() -> None:
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    sock.connect("/var/run/docker.sock")
+    sock.sendall(b"GET /v1.41/containers/json HTTP/1.0\r\nHost: docker\r\n\r\n")
+    answer = b""
+    while chunk := sock.recv(65536):
+        answer += chunk
+    body = answer.split(b"\r\n\r\n", 1)[1].decode()
+    pids = "--no-pid" not in sys.argv
+    out = []
+    for c in _json.make_scanner(Context())(body, 0)[0]:
+        line = f"{c['Id'][:12]}  {c['Names'][0][1:]}  {c['Image']}  {c['State']}"
+        if pids:
+            pid = host_pid(DOCKER_RUNC_ROOT + "/" + c["Id"]) if c["State"] == "running" else ""
+            line += f"  {pid}"
+        out.append(line)
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -16,15 +16,7 @@ import _thread
 import time
 
 from debugtool.errors import ContainerGone, ContainerNotFound, DebugtoolError
-from debugtool.model import (
-    CgroupStats,
-    Container,
-    Mount,
-    Network,
-    Process,
-    ProcessDetail,
-    Snapshot,
-)
+from debugtool.model import Container
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,6 +27,7 @@ if TYPE_CHECKING:
     from debugtool.bundle.reader import Bundle
     from debugtool.collect.hostload import HostLoad, HostSampler
     from debugtool.runtimes import Discovery
+    from debugtool.snapshot import CgroupStats, Mount, Network, Process, ProcessDetail, Snapshot
     from debugtool.target import Target
 else:
     Protocol = object  # Source is a protocol for type checkers (typing: ~4 ms to import)
@@ -315,6 +308,8 @@ class LiveSource:
         if shared:
             # The host's root, or a group shared with host processes: its numbers are not the
             # container's (collect.cgroups.shared_with_host), so none are read.
+            from debugtool.snapshot import CgroupStats
+
             stats = CgroupStats(version=version, paths=dict(dirs), shared_with_host=True)
         elif first:
             stats = read_stats(version, dirs)

@@ -68,6 +68,9 @@ class Runtime(ABC):
     supports_privileged_exec: ClassVar[bool] = False
     #: Whether ``logs`` can return a container's output.
     supports_logs: ClassVar[bool] = False
+    #: Whether ``list`` reads only this host's files (no daemon that may hang): discovery asks
+    #: such a backend in the calling thread while the daemons' answers are on their way.
+    reads_files: ClassVar[bool] = False
 
     def __init__(self, timeout: float = 2.0) -> None:
         self.timeout = timeout

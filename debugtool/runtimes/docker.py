@@ -19,7 +19,14 @@ from debugtool.errors import ContainerGone, RuntimeUnavailable
 from debugtool.model import Container, Port
 from debugtool.runtimes.base import ExecRequest, Runtime, Stdio, ignoring_interrupts
 from debugtool.runtimes.dockerapi import DockerAPI, decode, quote
-from debugtool.runtimes.liveness import go_time, host_pid, parse_created, proc_stat
+from debugtool.runtimes.liveness import (
+    go_time,
+    host_pid,
+    parse_created,
+    proc_stat,
+    read_head,
+    read_regular,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,6 +69,8 @@ def _state_head(head: bytes) -> tuple[int, int] | None:
     return int(pid), int(start)
 
 
+#: The largest ``config.v2.json`` read (it holds a container's config and environment).
+_MAX_RECORD = 8 << 20
 #: A list answer with more bad records than this gets one warning for all of them.
 _MAX_RECORD_WARNINGS = 5
 _INF = float("inf")
@@ -78,10 +87,8 @@ def runc_pid(cid: str, root: str = OCI_ROOT) -> int | None:
     """
     if not valid_id(cid):
         return None
-    try:
-        with open(f"{root}/{cid}/state.json", "rb") as f:
-            head = f.read(512)
-    except OSError:
+    head = read_head(f"{root}/{cid}/state.json", 512)
+    if head is None:
         return None
     found = _state_head(head)
     if found is None:
@@ -193,8 +200,7 @@ def state_record(cid: str, root: str) -> dict[str, Any] | None:
     if not cid or "/" in cid or cid.startswith("."):
         return None
     try:
-        with open(f"{root}/containers/{cid}/config.v2.json", "rb") as f:
-            record = jsonc.loads(f.read(8 << 20))
+        record = jsonc.loads(read_regular(f"{root}/containers/{cid}/config.v2.json", _MAX_RECORD))
     except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply
         return None
     return record if isinstance(record, dict) else None
@@ -218,9 +224,8 @@ def last_state_record(cid: str, root: str) -> tuple[dict[str, Any], Any] | None:
     if not cid or "/" in cid or cid.startswith("."):
         return None
     try:
-        with open(f"{root}/containers/{cid}/config.v2.json", "rb") as f:
-            data = f.read(8 << 20)
-    except OSError:
+        data = read_regular(f"{root}/containers/{cid}/config.v2.json", _MAX_RECORD)
+    except (OSError, ValueError):
         return None
     at = data.find(b'"State":{', 0, 64)
     count = data.rfind(_RESTARTS)

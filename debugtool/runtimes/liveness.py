@@ -10,6 +10,7 @@ the head of runc's state file) imports nothing else of them.
 from __future__ import annotations
 
 import os
+import stat
 
 from debugtool import procfs
 
@@ -132,18 +133,51 @@ def start_ticks(value: Any) -> int | None:
 
 def read_small(path: str) -> str | None:
     """Return a small text file (``/proc/PID/stat``, a freezer state), or None when it cannot be
-    read. A bare ``os.read`` costs a fraction of ``open()``'s buffered text stack, once per
-    container per ``ps``."""
+    read."""
+    head = read_head(path, 4096)
+    return head.decode("utf-8", "surrogateescape") if head is not None else None
+
+
+def read_head(path: str, size: int) -> bytes | None:
+    """Return up to ``size`` bytes from the start of a file, or None when it cannot be read.
+    A bare ``os.read`` costs a fraction of ``open()``'s buffered stack, once per container per
+    ``ps``."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        return os.read(fd, 4096).decode("utf-8", "surrogateescape")
+        return os.read(fd, size)
     except OSError:
         return None
     finally:
         os.close(fd)
+
+
+def read_regular(path: str, limit: int) -> bytes:
+    """Return the bytes of the regular file at ``path``; raise ``OSError``, or ``ValueError``
+    when it is not a regular file (a FIFO or device planted in a state directory never blocks
+    the read) or holds more than ``limit`` bytes.
+
+    It asks for the size the file has (plus one, to see growth), with bare ``os`` calls: a
+    buffered ``read(limit)`` allocates ``limit`` bytes first, which for 8 MiB costs five times
+    the read of a container's 3 KiB record, once per container per ``ps``.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        if info.st_size > limit:
+            raise ValueError(f"larger than {limit} bytes")
+        data = os.read(fd, info.st_size + 1)
+        while len(data) <= limit and (more := os.read(fd, limit + 1 - len(data))):
+            data += more
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit} bytes")
+    return data
 
 
 def liveness(pid: Any, start: Any, stat_of: ProcStat = proc_stat) -> bool:

@@ -106,6 +106,7 @@ class NamespaceScan(Runtime):
 
     name: ClassVar[str] = "none"
     richness: ClassVar[int] = 0
+    reads_files: ClassVar[bool] = True
 
     def present(self) -> bool:
         return os.path.isdir(procfs.path("self", "ns"))

@@ -31,6 +31,7 @@ from debugtool.runtimes.liveness import (
     liveness,
     parse_created,
     proc_stat,
+    read_regular,
     read_small,
     start_ticks,
 )
@@ -157,19 +158,7 @@ def _status(
 def _read_state(path: str) -> bytes:
     """Return a state file's bytes; raise ``ValueError`` (not a regular file, too large) or
     ``OSError``. A FIFO or device planted in a state root never blocks the scan."""
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise ValueError("not a regular file")
-        if info.st_size > _MAX_STATE:
-            raise ValueError(f"larger than {_MAX_STATE} bytes")
-        # Ask for the size it has (plus one, to see growth): read(4 MiB) would allocate that
-        # much for every container.
-        data = f.read(info.st_size + 1)
-    if len(data) > _MAX_STATE:
-        raise ValueError(f"larger than {_MAX_STATE} bytes")
-    return data
+    return read_regular(path, _MAX_STATE)
 
 
 def _load_json(path: str) -> Any:
@@ -489,6 +478,7 @@ class _OCIRuntime(Runtime):
     """What runc and crun share: scanning state roots, exec through the binary."""
 
     richness: ClassVar[int] = 20
+    reads_files: ClassVar[bool] = True
     supports_exec: ClassVar[bool] = True
     #: The state file in each container's directory (``state.json`` or ``status``).
     state_file: ClassVar[str] = ""

@@ -3,8 +3,11 @@ Resources tab and the report write it."""
 
 from __future__ import annotations
 
-from debugtool.model import CgroupStats
 from debugtool.output import duration_text, human_size
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from debugtool.snapshot import CgroupStats
 
 #: Each line's label, in the order the lines are shown.
 LABELS = {

@@ -221,6 +221,24 @@ def test_liveness_rules() -> None:
     assert liveness(5, 0, lambda pid: ("R", 7))  # no recorded start time
 
 
+def test_read_regular_reads_a_file_at_its_size_and_refuses_the_rest(tmp_path: Path) -> None:
+    import os
+
+    from debugtool.runtimes.liveness import read_regular
+
+    record = tmp_path / "config.v2.json"
+    record.write_bytes(b'{"State":{}}' * 1000)
+    assert read_regular(str(record), 12_000) == record.read_bytes()
+    with pytest.raises(ValueError, match="larger than 11999 bytes"):
+        read_regular(str(record), 11_999)
+    os.mkfifo(tmp_path / "fifo")  # planted in a state directory: refused, never waited on
+    with pytest.raises(ValueError, match="not a regular file"):
+        read_regular(str(tmp_path / "fifo"), 1 << 20)
+    (tmp_path / "link").symlink_to(record)
+    with pytest.raises(OSError):
+        read_regular(str(tmp_path / "link"), 1 << 20)
+
+
 def test_merge_folds_runc_into_docker_and_namespace_scan_into_both() -> None:
     richness = {"docker": 100, "containerd": 50, "runc": 20, "none": 0}.get
     runc_record = by_id(runc("run/docker/runtime-runc/moby").list())[DOCKER_ID]
