@@ -23,8 +23,9 @@ def test_build_from_a_real_container_process():
     p = processes.build_process(
         13416,
         (d / "stat").read_bytes(),
-        (d / "status").read_bytes(),
         (d / "cmdline").read_bytes(),
+        uid=1000,
+        nspid=processes.status_nspid((d / "status").read_bytes()),
         boot=1_000_000.0,
         uptime_ticks=78394 + 1000,
     )
@@ -44,8 +45,9 @@ def test_build_awkward_process():
     p = processes.build_process(
         4242,
         (d / "stat").read_bytes(),
-        (d / "status").read_bytes(),
         (d / "cmdline").read_bytes(),
+        uid=None,
+        nspid=processes.status_nspid((d / "status").read_bytes()),
         boot=0.0,
     )
     assert p.name == "a) (b c"
@@ -64,11 +66,13 @@ def test_kernel_thread_has_no_cmdline():
     p = processes.build_process(
         12,
         b"12 (kworker/0:1) I 2 0 0 0 -1 69238880 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0",
-        (d / "kthread-status").read_bytes(),
         b"",
+        uid=0,
+        nspid=processes.status_nspid((d / "kthread-status").read_bytes()),
         boot=0.0,
     )
     assert p.cmdline == [] and p.command == "[kworker/0:1]"
+    assert p.nspid == 12
 
 
 def test_pids_in_namespace_skips_vanished_pids():
