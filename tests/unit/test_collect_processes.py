@@ -168,3 +168,98 @@ def test_long_and_non_utf8_command_line_survives_collection_and_json():
     again = Snapshot.from_json(snap.to_json())
     assert again == snap
     assert os.fsencode(again.processes[0].cmdline[-1]) == b"caf\xe9"
+
+
+def test_pids_seen_from_names_this_namespace_s_pids():
+    mine = os.stat("/proc/self/ns/pid").st_ino
+    gone = 2**22 + 999  # above pid_max: never a live process
+    seen = procfs.pids_seen_from("self", mine, [os.getpid(), gone])
+    if seen is None:
+        pytest.skip("this kernel cannot name a namespace's PIDs (before 6.11)")
+    assert seen == {os.getpid(): os.getpid()}
+    # Not the namespace it was asked about: no answer, so the caller scans the links instead.
+    assert procfs.pids_seen_from("self", mine + 1, [os.getpid()]) is None
+
+
+def test_pids_seen_from_a_captured_tree_gives_no_answer(monkeypatch, tmp_path):
+    """A captured tree's ``ns/pid`` is a plain file, which takes no namespace ioctl."""
+    link = tmp_path / "7" / "ns" / "pid"
+    link.parent.mkdir(parents=True)
+    link.write_text("pid:[4026532251]")
+    monkeypatch.setattr(procfs, "PROC", str(tmp_path))
+    assert procfs.pids_seen_from(7, link.stat().st_ino, [os.getpid()]) is None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(n) for n in text.split()]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="makes PID namespaces, reads their processes")
+@pytest.mark.parametrize("kernel_names_them", [True, False])
+def test_a_nested_pid_namespace_is_listed_as_ps_inside_lists_it(monkeypatch, kernel_names_them):
+    """A sandbox in its own PID namespace runs another in a namespace nested in it: ``ps``
+    inside the outer one lists all three processes, and so does top, with the outer one's PIDs.
+    A kernel before 6.11 (the link scan) lists the outer namespace's own two."""
+    if not kernel_names_them:
+        monkeypatch.setattr(procfs, "pids_seen_from", lambda *args, **kwargs: None)
+    script = "unshare --pid --fork sleep 301 & exec sleep 300"
+    proc = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "sh", "-c", script], start_new_session=True
+    )
+    try:
+        for _ in range(500):
+            inits = _children(proc.pid)
+            inner = [c for i in inits for u in _children(i) for c in _children(u)]
+            if (
+                inits
+                and inner
+                and Path(f"/proc/{inner[0]}/cmdline").read_bytes().endswith(b"301\0")
+            ):
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the nested sandbox did not start")
+        outer = pin(Container(id="t", name="t", runtime="none", status="running", pid=inits[0]))
+        found = processes.collect_processes(outer)
+        outer.close()
+    finally:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+    by_cmd = {" ".join(p.cmdline): p for p in found}
+    if not kernel_names_them:
+        assert sorted(p.nspid for p in found) == [1, 2]
+        assert by_cmd["sleep 300"].nspid == 1 and "sleep 301" not in by_cmd
+        return
+    if procfs.pids_seen_from("self", os.stat("/proc/self/ns/pid").st_ino, []) is None:
+        pytest.skip("this kernel cannot name a namespace's PIDs (before 6.11)")
+    assert sorted(p.nspid for p in found) == [1, 2, 3]
+    nested = by_cmd["sleep 301"]
+    assert (by_cmd["sleep 300"].nspid, nested.nspid, nested.nsppid) == (1, 3, 2)
+    assert nested.pid == inner[0]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changes a child's effective uid")
+def test_uid_is_the_effective_one_of_a_non_dumpable_process():
+    """A process that changed its effective uid is not dumpable: its /proc files belong to
+    root, yet /proc/PID itself (what top reads) belongs to its effective uid, as status says."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import os, time; os.setresuid(0, 4321, 0); time.sleep(30)"]
+    )
+    try:
+        for _ in range(500):
+            uids = procfs.status_field(procfs.read_text(child.pid, "status"), "Uid").split()
+            if uids[1] == "4321":
+                break
+            time.sleep(0.01)
+        assert os.stat(f"/proc/{child.pid}/stat").st_uid == 0  # not dumpable
+        target = pin(Container(id="t", name="t", runtime="none", status="running", pid=child.pid))
+        (found,) = processes.collect_processes(target, pids=[child.pid])
+        target.close()
+    finally:
+        child.kill()
+        child.wait()
+    assert (found.uid, found.user) == (4321, "4321")
