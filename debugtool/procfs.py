@@ -225,7 +225,7 @@ def pids_seen_from(
     (before 6.11, or ``PROC`` a captured tree) or ``holder``'s ``ns/pid`` is not ``inode`` any
     more: then ``namespace_members`` is the way.
     """
-    import fcntl  # a C module, 0.2 ms: only on this path
+    import fcntl  # a C module, imported only here
 
     try:
         nsfd = os.open(path(holder, "ns", "pid"), os.O_RDONLY | os.O_CLOEXEC)

@@ -12,7 +12,8 @@ as long as reading ``stat``, ``status`` and ``cmdline`` directly, and ``process_
 every host process (bench/bench_top.py measures all three side by side). This module asks the
 kernel once per host PID whether the namespace sees it and by what PID (``procfs.pids_seen_from``),
 then reads only the target's processes: the owner of ``/proc/PID``, ``stat`` and ``cmdline``, each
-once, with raw ``os.read``; psutil stays useful where a single process is asked many things."""
+once, with raw ``os.read``; psutil stays useful where a single process is asked many things.
+"""
 
 from __future__ import annotations
 
