@@ -147,7 +147,7 @@ def main() -> None:
                 ),  # fmt: skip
                 ("debugtool net ID (table)", [*DEBUGTOOL, "net", c.id]),
                 ("nsenter -t PID -n ss -tanp", ["nsenter", "-t", str(c.pid), "-n", "ss", "-tanp"]),
-                ("floor_net.py ID (the socket work)", [*FLOOR_NET, c.id]),
+                ("floor_net.py PID (the socket work)", [*FLOOR_NET, str(c.pid)]),
             ]
             before = os.environ.get("DEBUGTOOL_BENCH_BEFORE")
             if before:  # another build's debugtool (its venv's script), in the same rounds

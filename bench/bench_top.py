@@ -10,8 +10,7 @@ process and filters by the container's PIDs.
 
 More rows split debugtool's time: ``--version`` is the interpreter floor, ``ps --json`` is the
 runtime discovery every targeted command pays before it reads anything, and floor_top.py is the
-smallest Python program that does ``top NAME --json``'s work (one Docker inspect, the same
-reads, the same JSON). ``DEBUGTOOL_BENCH_BEFORE=/path/to/other/venv/bin/debugtool`` adds that
+smallest Python program that does ``top pid:N --json``'s work (the same reads, the same JSON). ``DEBUGTOOL_BENCH_BEFORE=/path/to/other/venv/bin/debugtool`` adds that
 build's ``top`` rows to the same rounds. A second table compares, inside one process,
 debugtool's /proc reader with psutil doing the same job.
 
@@ -219,7 +218,7 @@ def main() -> None:
             ("docker top NAME -o ...", ["docker", "top", started.name, "-o", COLUMNS]),
             ("floor: debugtool --version (interpreter)", [*DEBUGTOOL, "--version"]),
             ("floor: debugtool ps --json (discovery)", [*DEBUGTOOL, "ps", "--json"]),
-            ("floor_top.py NAME (top NAME --json's work)", [*FLOOR_TOP, started.name]),
+            ("floor_top.py N (top pid:N --json's work)", [*FLOOR_TOP, str(started.pid)]),
         ]
         before = os.environ.get("DEBUGTOOL_BENCH_BEFORE")
         if before:  # another build's debugtool (its venv's script), in the same rounds

@@ -1,13 +1,13 @@
 """The smallest program that does ``debugtool net ID --json``'s socket work in Python: its floor.
 
-One HTTP/1.0 inspect over Docker's socket for the container's PID; a sock_diag netlink socket
-made inside its network namespace (ctypes ``setns``); the TCP and UDP dumps of both families,
-one ``unpack_from`` a message; the owners from the descriptor links of every process in that
-network namespace (and status's ``Name`` and ``NSpid`` of each holder); the sockets' JSON fields,
-one socket a line, through the C encoder. Interfaces, routes, UNIX and raw sockets and DNS are
-left out (a few ms; the bench's sockets are TCP), and so are sorting and every check: what is
-left when debugtool's own work is taken away. Measured beside ``ss -tanp`` and ``debugtool net``
-in bench_net.py. Usage: floor_net.py ID
+Given the container's PID: a sock_diag netlink socket made inside its network namespace
+(ctypes ``setns``); the TCP and UDP dumps of both families, one ``unpack_from`` a message; the
+owners from the descriptor links of every process in that network namespace (and status's
+``Name`` and ``NSpid`` of each holder); the sockets' JSON fields, one socket a line, through the
+C encoder. No runtime asked (debugtool asks Docker for a full id, a few ms), interfaces, routes,
+UNIX and raw sockets and DNS left out (a few ms; the bench's sockets are TCP), no sorting and no
+checks: what is left when debugtool's own work is taken away. Measured beside ``ss -tanp`` and
+``debugtool net`` in bench_net.py. Usage: floor_net.py PID
 """
 
 import _json
@@ -25,21 +25,7 @@ STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FI
 REPLY = struct.Struct("=IH10xBB2x2H16s16s16x4I")
 
 
-class Context:  # the settings json.loads gives _json's scanner
-    strict = True
-    object_hook = object_pairs_hook = parse_constant = None
-    parse_float, parse_int = float, int
-
-
-sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-sock.connect("/var/run/docker.sock")
-sock.sendall(b"GET /v1.41/containers/%s/json HTTP/1.0\r\n\r\n" % sys.argv[1].encode())
-answer = b""
-while chunk := sock.recv(65536):
-    answer += chunk
-body = answer.split(b"\r\n\r\n", 1)[1].decode()
-init = _json.make_scanner(Context())(body, 0)[0]["State"]["Pid"]
-
+init = int(sys.argv[1])
 netfd = os.open(f"/proc/{init}/ns/net", os.O_RDONLY)
 netns = os.fstat(netfd).st_ino
 CDLL(None).setns(netfd, CLONE_NEWNET)

@@ -1,16 +1,15 @@
-"""The smallest program that does ``debugtool top NAME --json``'s work in Python: its floor.
+"""The smallest program that does ``debugtool top pid:N --json``'s work in Python: its floor.
 
-One HTTP/1.0 inspect over Docker's socket for the container's PID; its PID namespace asked, for
-each host process, whether it sees it and by what PID (``NS_GET_TGID_IN_PIDNS``, one ioctl a
-process, as debugtool asks it); for each of the container's processes the owner of
-``/proc/PID``, ``stat`` and ``cmdline``; users named from the container's ``/etc/passwd``; the
-same JSON fields, one process a line, through the C encoder. No discovery of other runtimes, no
+The PID namespace of process N asked, for each host process, whether it sees it and by what PID
+(``NS_GET_TGID_IN_PIDNS``, one ioctl a process, as debugtool asks it); for each of the
+container's processes the owner of ``/proc/PID``, ``stat`` and ``cmdline``; users named from
+the container's ``/etc/passwd``; the same JSON fields, one process a line, through the C
+encoder. No runtime asked (``top NAME`` adds the discovery, bench_top's ``ps --json`` row), no
 pinning, no cgroup check, no error handling: what is left when debugtool's own work is taken
-away. Measured beside procps ``ps`` and ``debugtool top`` in bench_top.py. Usage: floor_top.py NAME
+away. Measured beside procps ``ps`` and ``debugtool top`` in bench_top.py. Usage: floor_top.py N
 """
 
 import _json
-import _socket
 import os
 import sys
 from fcntl import ioctl
@@ -20,12 +19,6 @@ TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-class Context:  # the settings json.loads gives _json's scanner
-    strict = True
-    object_hook = object_pairs_hook = parse_constant = None
-    parse_float, parse_int = float, int
-
-
 def read(path: str) -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     data = os.read(fd, 65536)
@@ -33,15 +26,7 @@ def read(path: str) -> bytes:
     return data
 
 
-sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-sock.connect("/var/run/docker.sock")
-sock.sendall(b"GET /v1.41/containers/%s/json HTTP/1.0\r\n\r\n" % sys.argv[1].encode())
-answer = b""
-while chunk := sock.recv(65536):
-    answer += chunk
-body = answer.split(b"\r\n\r\n", 1)[1].decode()
-init = _json.make_scanner(Context())(body, 0)[0]["State"]["Pid"]
-
+init = int(sys.argv[1])
 nsfd = os.open(f"/proc/{init}/ns/pid", os.O_RDONLY)
 seen = {}
 for name in os.listdir("/proc"):

@@ -12,7 +12,7 @@ import pytest
 
 from debugtool import procfs
 from debugtool.collect import processes
-from debugtool.model import Container, Snapshot
+from debugtool.model import Container, Process, Snapshot
 from debugtool.target import pin
 
 FIX = Path(__file__).parent.parent / "fixtures" / "proc"
@@ -144,6 +144,16 @@ def test_start_column_is_an_age():
     assert start_column(None, now) == "-"
 
 
+def _collect_alone(pid: int) -> Process:
+    """Collect process ``pid`` alone, as the init of a container of its own."""
+    target = pin(Container(id="t", name="t", runtime="none", status="running", pid=pid))
+    try:
+        (found,) = processes.collect_processes(target, pids=[pid])
+    finally:
+        target.close()
+    return found
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="reads another process's /proc")
 def test_long_and_non_utf8_command_line_survives_collection_and_json():
     long_arg = "y" * 20000  # more than one 8 KiB read
@@ -156,15 +166,14 @@ def test_long_and_non_utf8_command_line_survives_collection_and_json():
             if long_arg.encode() in Path(f"/proc/{child.pid}/cmdline").read_bytes():
                 break
             time.sleep(0.01)
-        target = pin(Container(id="t", name="t", runtime="none", status="running", pid=child.pid))
-        (found,) = processes.collect_processes(target, pids=[child.pid])
-        target.close()
+        found = _collect_alone(child.pid)
     finally:
         child.kill()
         child.wait()
     assert found.cmdline[-2] == long_arg
     assert os.fsencode(found.cmdline[-1]) == b"caf\xe9"
-    snap = Snapshot(container=target.container, processes=[found])
+    container = Container(id="t", name="t", runtime="none", status="running", pid=child.pid)
+    snap = Snapshot(container=container, processes=[found])
     again = Snapshot.from_json(snap.to_json())
     assert again == snap
     assert os.fsencode(again.processes[0].cmdline[-1]) == b"caf\xe9"
@@ -256,9 +265,7 @@ def test_uid_is_the_effective_one_of_a_non_dumpable_process():
                 break
             time.sleep(0.01)
         assert os.stat(f"/proc/{child.pid}/stat").st_uid == 0  # not dumpable
-        target = pin(Container(id="t", name="t", runtime="none", status="running", pid=child.pid))
-        (found,) = processes.collect_processes(target, pids=[child.pid])
-        target.close()
+        found = _collect_alone(child.pid)
     finally:
         child.kill()
         child.wait()
