@@ -91,7 +91,7 @@ def collector_phases(target: Target) -> None:
         collector.read_sockets(target, diag, [])
 
     def scan_owners() -> None:
-        collector.socket_owners(netns, pidns)
+        collector.socket_owners(netns, pidns, target.pid)
 
     def readlinks_alone() -> None:
         for pid in procfs.members(netns, "net"):
@@ -108,7 +108,7 @@ def collector_phases(target: Target) -> None:
         ]
         # Only now, so that no row above pays garbage collections over these ten thousand.
         sockets = collector.read_sockets(target, diag, [])
-        owners = collector.socket_owners(netns, pidns)
+        owners = collector.socket_owners(netns, pidns, target.pid)
 
         def attribute_and_sort() -> None:
             collector.attribute(sockets, owners)

@@ -247,6 +247,17 @@ def pids_seen_from(
         os.close(nsfd)
 
 
+def pids_inside(
+    holder: int | str | None, inode: int, among: Iterable[int] | None = None
+) -> Mapping[int, int | None]:
+    """Return ``{host PID: PID there}`` for the processes of PID namespace ``inode``: the
+    kernel's answer (``pids_seen_from``, asked through ``holder``, a process of the namespace;
+    nested namespaces' processes included), else its exact members (``members``) each with None,
+    where only the last of status's ``NSpid`` tells the PID there. Among ``among`` when given."""
+    seen = pids_seen_from(holder, inode, among) if holder is not None else None
+    return seen if seen is not None else dict.fromkeys(members(inode, "pid", among))
+
+
 def host_pidns() -> int:
     """Return the inode of the host's PID namespace: PID 1's, else this process's own.
 

@@ -229,19 +229,16 @@ def _members(target: Target, pidns: int, pids: Iterable[int] | None) -> Mapping[
     """Return ``{host PID: PID inside}`` of the container's processes; the PID inside is None
     where it is to be read from status.
 
-    The kernel names them when it can (``procfs.pids_seen_from``): the processes of the PID
+    The kernel names them when it can (``procfs.pids_inside``): the processes of the PID
     namespace and of namespaces nested in it, as ``ps`` inside the container lists them (and
     ``docker top``, which goes by the cgroup). On an older kernel, the exact members of the
-    namespace (``procfs.members``).
+    namespace.
     """
     if _is_host_pidns(pidns) and target.cgroup:
         # A container sharing the host's PID namespace (--pid host) would otherwise "own" every
         # host process; as docker top does, its processes are then those of its cgroup.
         return dict.fromkeys(pids_in_cgroup(target.cgroup, procfs.pids() if pids is None else pids))
-    seen = procfs.pids_seen_from(target.pid, pidns, pids)
-    if seen is not None:
-        return seen
-    return dict.fromkeys(procfs.members(pidns, "pid", pids))
+    return procfs.pids_inside(target.pid, pidns, pids)
 
 
 def _cpu_ticks(pid: int) -> int | None:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -207,48 +208,90 @@ def _children(pid: int) -> list[int]:
     return [int(n) for n in text.split()]
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="makes PID namespaces, reads their processes")
-@pytest.mark.parametrize("kernel_names_them", [True, False])
-def test_a_nested_pid_namespace_is_listed_as_ps_inside_lists_it(monkeypatch, kernel_names_them):
-    """A sandbox in its own PID namespace runs another in a namespace nested in it: ``ps``
-    inside the outer one lists all three processes, and so does top, with the outer one's PIDs.
-    A kernel before 6.11 (the link scan) lists the outer namespace's own two."""
-    if not kernel_names_them:
-        monkeypatch.setattr(procfs, "pids_seen_from", lambda *args, **kwargs: None)
-    script = "unshare --pid --fork sleep 301 & exec sleep 300"
+#: The nested sandbox's process: it holds a listening socket (for the socket owners' test).
+HOLDER = (
+    "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
+    "time.sleep(300)"
+)
+
+
+@pytest.fixture
+def nested_sandbox() -> Iterator[tuple[int, int]]:
+    """Yield the host PIDs of a sandbox's init (in a PID namespace of its own) and of a process
+    in a PID namespace nested in it (the outer one's PID 3, its parent ``unshare`` PID 2), which
+    holds a listening socket once its command line is there. All in the host's network."""
+    if os.geteuid() != 0:
+        pytest.skip("makes PID namespaces, reads their processes")
+    inner_argv = f'unshare --pid --fork {sys.executable} -c "{HOLDER}"'
     proc = subprocess.Popen(
-        ["unshare", "--pid", "--fork", "sh", "-c", script], start_new_session=True
+        ["unshare", "--pid", "--fork", "sh", "-c", f"{inner_argv} & exec sleep 300"],
+        start_new_session=True,
     )
     try:
         for _ in range(500):
             inits = _children(proc.pid)
             inner = [c for i in inits for u in _children(i) for c in _children(u)]
-            if (
-                inits
-                and inner
-                and Path(f"/proc/{inner[0]}/cmdline").read_bytes().endswith(b"301\0")
-            ):
+            if inner and _listens(inner[0]):
                 break
             time.sleep(0.01)
         else:
             pytest.fail("the nested sandbox did not start")
-        outer = pin(Container(id="t", name="t", runtime="none", status="running", pid=inits[0]))
-        found = processes.collect_processes(outer)
-        outer.close()
+        yield inits[0], inner[0]
     finally:
         os.killpg(proc.pid, 9)
         proc.wait()
-    by_cmd = {" ".join(p.cmdline): p for p in found}
+
+
+def _listens(pid: int) -> bool:
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{n}").startswith("socket:") for n in "3456")
+    except OSError:
+        return False
+
+
+def _kernel_names_pids() -> bool:
+    return procfs.pids_seen_from("self", os.stat("/proc/self/ns/pid").st_ino, []) is not None
+
+
+@pytest.mark.parametrize("kernel_names_them", [True, False])
+def test_a_nested_pid_namespace_is_listed_as_ps_inside_lists_it(
+    monkeypatch, nested_sandbox, kernel_names_them
+):
+    """A sandbox in its own PID namespace runs another in a namespace nested in it: ``ps``
+    inside the outer one lists all three processes, and so does top, with the outer one's PIDs.
+    A kernel before 6.11 (the link scan) lists the outer namespace's own two."""
+    init, inner = nested_sandbox
     if not kernel_names_them:
-        assert sorted(p.nspid for p in found) == [1, 2]
-        assert by_cmd["sleep 300"].nspid == 1 and "sleep 301" not in by_cmd
-        return
-    if procfs.pids_seen_from("self", os.stat("/proc/self/ns/pid").st_ino, []) is None:
+        monkeypatch.setattr(procfs, "pids_seen_from", lambda *args, **kwargs: None)
+    elif not _kernel_names_pids():
         pytest.skip("this kernel cannot name a namespace's PIDs (before 6.11)")
-    assert sorted(p.nspid for p in found) == [1, 2, 3]
-    nested = by_cmd["sleep 301"]
-    assert (by_cmd["sleep 300"].nspid, nested.nspid, nested.nsppid) == (1, 3, 2)
-    assert nested.pid == inner[0]
+    outer = pin(Container(id="t", name="t", runtime="none", status="running", pid=init))
+    found = {p.pid: p for p in processes.collect_processes(outer)}
+    outer.close()
+    if not kernel_names_them:
+        assert sorted(p.nspid for p in found.values()) == [1, 2] and inner not in found
+        return
+    assert sorted(p.nspid for p in found.values()) == [1, 2, 3]
+    assert (found[init].nspid, found[inner].nspid, found[inner].nsppid) == (1, 3, 2)
+
+
+@pytest.mark.parametrize("kernel_names_them", [True, False])
+def test_a_socket_held_in_a_nested_pid_namespace_has_the_pid_top_gives(
+    monkeypatch, nested_sandbox, kernel_names_them
+):
+    """net names a socket's holder by the container's PID for it, as top does: the nested
+    process is PID 3 of the outer sandbox (on the link scan, not one of its members: none)."""
+    from debugtool.collect import network
+
+    init, inner = nested_sandbox
+    if not kernel_names_them:
+        monkeypatch.setattr(procfs, "pids_seen_from", lambda *args, **kwargs: None)
+    elif not _kernel_names_pids():
+        pytest.skip("this kernel cannot name a namespace's PIDs (before 6.11)")
+    netns, pidns = (os.stat(f"/proc/{init}/ns/{ns}").st_ino for ns in ("net", "pid"))
+    owners = network.socket_owners(netns, pidns, init)
+    (holder,) = {h for held in owners.values() for h in held if h[0] == inner}
+    assert holder[1] == (3 if kernel_names_them else None)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="changes a child's effective uid")
