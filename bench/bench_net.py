@@ -5,16 +5,20 @@ network and PID namespaces with nsenter (the image has no Python), opens a liste
 127.0.0.1 and connects 4,999 clients to it, all on the container's own loopback, then holds the
 sockets until its stdin closes (or ten minutes pass). Both tools then list every socket with its
 owning process, interleaved: ``debugtool net ID --json`` (every section: interfaces, routes,
-TCP/UDP/raw/UNIX sockets, owners, DNS) and ``nsenter -t PID -n ss -tanp`` (TCP only).
+TCP/UDP/raw/UNIX sockets, owners, DNS) and ``nsenter -t PID -n ss -tanp`` (TCP only), beside
+floor_net.py, the smallest Python program that does the socket work (the same dumps, owners and
+JSON fields). ``DEBUGTOOL_BENCH_BEFORE=/path/to/other/venv/bin/debugtool`` adds that build's
+``net ID --json`` to the same rounds.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import subprocess
 import sys
 
-from common import DEBUGTOOL, interleaved, measure_call, report
+from common import DEBUGTOOL, FLOOR_NET, cpu_report, interleaved, measure_call, report
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -87,7 +91,7 @@ def collector_phases(target: Target) -> None:
         collector.read_sockets(target, diag, [])
 
     def scan_owners() -> None:
-        collector.socket_owners(netns, pidns)
+        collector.socket_owners(netns, pidns, target.pid)
 
     def readlinks_alone() -> None:
         for pid in procfs.members(netns, "net"):
@@ -104,7 +108,7 @@ def collector_phases(target: Target) -> None:
         ]
         # Only now, so that no row above pays garbage collections over these ten thousand.
         sockets = collector.read_sockets(target, diag, [])
-        owners = collector.socket_owners(netns, pidns)
+        owners = collector.socket_owners(netns, pidns, target.pid)
 
         def attribute_and_sort() -> None:
             collector.attribute(sockets, owners)
@@ -135,28 +139,28 @@ def main() -> None:
                 raise SystemExit("the socket holder did not start")
             count = harness.run("nsenter", "-t", str(c.pid), "-n", "ss", "-tanH").count("\n")
             print(f"container {c.name}: {count} TCP sockets in its network namespace\n")
-            measures = interleaved(
-                [
-                    ("debugtool net ID --json", [*DEBUGTOOL, "net", c.id, "--json"]),
-                    (
-                        "debugtool net ID --sockets-only --json",
-                        [*DEBUGTOOL, "net", c.id, "--sockets-only", "--json"],
-                    ),  # fmt: skip
-                    ("debugtool net ID (table)", [*DEBUGTOOL, "net", c.id]),
-                    (
-                        "nsenter -t PID -n ss -tanp",
-                        ["nsenter", "-t", str(c.pid), "-n", "ss", "-tanp"],
-                    ),
-                ],
-                runs=10,
-                warmup=2,
-            )
+            pairs = [
+                ("debugtool net ID --json", [*DEBUGTOOL, "net", c.id, "--json"]),
+                (
+                    "debugtool net ID --sockets-only --json",
+                    [*DEBUGTOOL, "net", c.id, "--sockets-only", "--json"],
+                ),  # fmt: skip
+                ("debugtool net ID (table)", [*DEBUGTOOL, "net", c.id]),
+                ("nsenter -t PID -n ss -tanp", ["nsenter", "-t", str(c.pid), "-n", "ss", "-tanp"]),
+                ("floor_net.py PID (the socket work)", [*FLOOR_NET, str(c.pid)]),
+            ]
+            before = os.environ.get("DEBUGTOOL_BENCH_BEFORE")
+            if before:  # another build's debugtool (its venv's script), in the same rounds
+                pairs.append(("BEFORE net ID --json", [before, "net", c.id, "--json"]))
+            runs = int(os.environ.get("BENCH_RUNS", "10"))
+            measures = interleaved(pairs, runs=runs, warmup=2)
             report(
                 f"debugtool net vs ss -tanp, {count} TCP sockets with owners",
                 measures,
                 baseline=3,
                 goal="debugtool within 2x of ss -tanp",
             )
+            cpu_report(measures)
             phases(c.id)
         finally:
             if holder.stdin:

@@ -8,9 +8,11 @@ reads stat/status/cmdline of the container's 2,001 processes and nothing else, a
 ``docker top`` is what a Docker user would type; it runs the host's ``ps`` over every host
 process and filters by the container's PIDs.
 
-Two more rows split debugtool's time: ``--version`` is the interpreter floor and ``ps --json``
-is the runtime discovery every targeted command pays before it reads anything. A second table
-compares, inside one process, debugtool's /proc reader with psutil doing the same job.
+More rows split debugtool's time: ``--version`` is the interpreter floor, ``ps --json`` is the
+runtime discovery every targeted command pays before it reads anything, and floor_top.py is the
+smallest Python program that does ``top pid:N --json``'s work (the same reads, the same JSON). ``DEBUGTOOL_BENCH_BEFORE=/path/to/other/venv/bin/debugtool`` adds that
+build's ``top`` rows to the same rounds. A second table compares, inside one process,
+debugtool's /proc reader with psutil doing the same job.
 
 Run: bench/run top   (needs root, Docker and the test images)
 """
@@ -22,7 +24,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from common import DEBUGTOOL, interleaved, measure_call, report
+from common import DEBUGTOOL, FLOOR_TOP, cpu_report, interleaved, measure_call, report
 
 if TYPE_CHECKING:
     import harness  # on sys.path once common is imported
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from debugtool.target import Target
 
 PROCESSES = 2000
+RUNS = int(os.environ.get("BENCH_RUNS", "10"))
 COLUMNS = "pid,ppid,user,stat,pcpu,rss,nlwp,lstart,args"
 PSUTIL_ATTRS = [
     "pid",
@@ -117,26 +120,29 @@ def in_process(started: harness.Started) -> None:
 
 
 def collector_phases(target: Target) -> None:
-    """Split collect_processes: the namespace scan, the reads and the parsing, and the same
-    syscalls with nothing done with their bytes (the kernel's share, which no parser can cut)."""
+    """Split collect_processes: the namespace asked about every host PID, the reads and the
+    parsing, and the same syscalls with nothing done with their bytes (the kernel's share,
+    which no parser can cut)."""
     from debugtool import procfs
     from debugtool.collect import processes
 
     pidns = target.namespaces["pid"]
-    members = processes.pids_in_namespace(pidns, processes.host_pids())
+    members = procfs.pids_seen_from(target.pid, pidns)
+    assert members is not None, "this kernel cannot name a namespace's PIDs (before 6.11)"
     boot, uptime = procfs.boot_time(), processes._uptime_ticks()
 
     def scan_namespace() -> None:
-        processes.pids_in_namespace(pidns, processes.host_pids())
+        procfs.pids_seen_from(target.pid, pidns)
 
     def read_all() -> None:
-        for pid in members:
-            processes.read_process(pid, boot, uptime)
+        for pid, nspid in members.items():
+            processes.read_process(pid, boot, uptime, nspid)
 
     def syscalls_alone() -> None:
         flags = os.O_RDONLY | os.O_CLOEXEC
         for pid in members:
-            for name in ("stat", "status", "cmdline"):
+            os.stat(f"/proc/{pid}")
+            for name in ("stat", "cmdline"):
                 fd = os.open(f"/proc/{pid}/{name}", flags)
                 os.read(fd, 8192)
                 os.close(fd)
@@ -145,9 +151,9 @@ def collector_phases(target: Target) -> None:
         f"where collect_processes' time goes ({len(members)} processes, in-process)",
         [
             measure_call("collect_processes", lambda: processes.collect_processes(target)),
-            measure_call("  ns/pid link of every host PID", scan_namespace),
-            measure_call("  read_process (stat, status, cmdline) each", read_all),
-            measure_call("  floor: open/read/close of those files", syscalls_alone),
+            measure_call("  PID namespace asked of every host PID", scan_namespace),
+            measure_call("  read_process (owner, stat, cmdline) each", read_all),
+            measure_call("  floor: stat(), open/read/close of those", syscalls_alone),
         ],
     )
 
@@ -212,13 +218,21 @@ def main() -> None:
             ("docker top NAME -o ...", ["docker", "top", started.name, "-o", COLUMNS]),
             ("floor: debugtool --version (interpreter)", [*DEBUGTOOL, "--version"]),
             ("floor: debugtool ps --json (discovery)", [*DEBUGTOOL, "ps", "--json"]),
+            ("floor_top.py N (top pid:N --json's work)", [*FLOOR_TOP, str(started.pid)]),
         ]
-        measures = interleaved(pairs, runs=10, warmup=2)
+        before = os.environ.get("DEBUGTOOL_BENCH_BEFORE")
+        if before:  # another build's debugtool (its venv's script), in the same rounds
+            pairs += [
+                ("BEFORE top NAME --json", [before, "top", started.name, "--json"]),
+                ("BEFORE top pid:N --json", [before, "top", f"pid:{started.pid}", "--json"]),
+            ]
+        measures = interleaved(pairs, runs=RUNS, warmup=2)
         report(
             f"top on a container with {PROCESSES + 1} processes",
             measures,
             goal="debugtool top --json within 1.5x of procps ps",
         )
+        cpu_report(measures)
         exec_peak_rss(pairs[:4])
         in_process(started)
 

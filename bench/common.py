@@ -24,6 +24,8 @@ FLOOR_PS = [sys.executable, str(ROOT / "bench" / "floor_ps.py")]
 FLOOR_EXEC = [sys.executable, str(ROOT / "bench" / "floor_exec.py")]
 FLOOR_EXEC_RUNTIME = [sys.executable, str(ROOT / "bench" / "floor_exec_runtime.py")]
 FLOOR_LOGS = [sys.executable, str(ROOT / "bench" / "floor_logs.py")]
+FLOOR_TOP = [sys.executable, str(ROOT / "bench" / "floor_top.py")]
+FLOOR_NET = [sys.executable, str(ROOT / "bench" / "floor_net.py")]
 
 
 @dataclass
@@ -141,3 +143,13 @@ def report(title: str, measures: Sequence[Measure], baseline: int = 0, goal: str
     text = "\n".join(lines) + "\n"
     print(text, flush=True)
     return text
+
+
+def cpu_report(measures: Sequence[Measure]) -> None:
+    """Print each command's CPU time (user+sys) per run and the load average: on a shared
+    machine the CPU time is steadier than the wall time, and the load says how shared it was."""
+    lines = ["| command | CPU ms per run (user+sys) |", "|---|---|"]
+    for m in measures:
+        lines.append(f"| {m.label} | {m.cpu_seconds / max(len(m.times), 1) * 1000:.1f} |")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print("\n".join(lines) + f"\n\nload average at the end: {load}\n", flush=True)

@@ -254,12 +254,16 @@ def _process_sockets(pid: int) -> list[int]:
 Holder = tuple[int, int | None, str]
 
 
-def socket_owners(netns: int, pidns: int | None) -> dict[int, tuple[Holder, ...]]:
+def socket_owners(
+    netns: int, pidns: int | None, holder: int | None = None
+) -> dict[int, tuple[Holder, ...]]:
     """Map socket inodes to their holders in network namespace ``netns`` (an inode).
 
     Each holder is ``(host pid, pid in the container or None, name)``, once per process however
-    many of its fds hold the socket; the container's PID is the last ``NSpid`` field when the
-    holder is in the PID namespace ``pidns``. Processes that exit during the scan are skipped.
+    many of its fds hold the socket; the PID in the container is the one PID namespace ``pidns``
+    gives the holder, as ``top`` names it (``procfs.pids_inside``, asked through ``holder``, a
+    process of that namespace), None for a holder outside it. Processes that exit during the
+    scan are skipped.
     """
     owners: dict[int, tuple[Holder, ...]] = {}
     holding: dict[int, list[int]] = {}
@@ -267,16 +271,19 @@ def socket_owners(netns: int, pidns: int | None) -> dict[int, tuple[Holder, ...]
         inodes = _process_sockets(pid)
         if inodes:
             holding[pid] = inodes
-    inside = set(procfs.members(pidns, "pid", holding)) if pidns is not None else set()
+    inside = procfs.pids_inside(holder, pidns, holding) if pidns is not None else {}
     for pid, inodes in holding.items():
         try:
             status = procfs.read_text(pid, "status")
         except DebugtoolError:
             continue  # exited since its fds were read
-        chain = procfs.nspid(status)
+        nspid = inside.get(pid)
+        if nspid is None and pid in inside:
+            chain = procfs.nspid(status)
+            nspid = chain[-1] if chain else None
         name = procfs.status_field(status, "Name")
         # One tuple for all of this process's sockets: most sockets have a single holder.
-        alone = ((pid, chain[-1] if pid in inside and chain else None, name),)
+        alone = ((pid, nspid, name),)
         for inode in inodes:
             held = owners.get(inode)
             if held is None:
@@ -505,7 +512,7 @@ def collect_network(target: Target) -> Network:
         for sock in (route, diag):
             if sock is not None:
                 sock.close()
-    attribute(sockets, socket_owners(netns, target.namespaces.get("pid")))
+    attribute(sockets, socket_owners(netns, target.namespaces.get("pid"), target.pid))
     sockets.sort(key=sort_key)
     network.sockets = sockets
     network.dns = read_dns(target.root, warnings)

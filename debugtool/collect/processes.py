@@ -1,16 +1,17 @@
 """The processes of a container, read from the host's /proc in one pass.
 
-Membership is decided by the PID namespace: every host PID whose ``/proc/N/ns/pid`` has the
-target's inode belongs to the container, including processes entered with ``nsenter`` or
-``docker exec``. The cgroup is the cross-check: a process in the container's PID namespace but
-not in its cgroup (``nsenter -p``, plain ``setns``) is kept and marked ``outside_cgroup``,
-because it escapes the container's limits.
+Membership is decided by the PID namespace: every host process that the target's PID namespace
+sees belongs to the container (its own and those of namespaces nested in it, as ``ps`` inside
+lists them), including processes entered with ``nsenter`` or ``docker exec``. The cgroup is the
+cross-check: a process in the container's PID namespace but not in its cgroup (``nsenter -p``,
+plain ``setns``) is kept and marked ``outside_cgroup``, because it escapes the container's limits.
 
 Why not psutil's ``process_iter(attrs)`` or ``oneshot()``: psutil builds a Process object per
 PID and goes through its own method per attribute; on 2,001 container processes it took 2.0-3.6x
 as long as reading ``stat``, ``status`` and ``cmdline`` directly, and ``process_iter`` also walks
-every host process (bench/bench_top.py measures all three side by side). This module reads each
-PID's namespace link once (``procfs.members``), then reads only the target's PIDs, each file
+every host process (bench/bench_top.py measures all three side by side). This module asks the
+kernel once per host PID whether the namespace sees it and by what PID (``procfs.pids_seen_from``),
+then reads only the target's processes: the owner of ``/proc/PID``, ``stat`` and ``cmdline``, each
 once, with raw ``os.read``; psutil stays useful where a single process is asked many things.
 """
 
@@ -25,7 +26,7 @@ from debugtool.model import Process
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from debugtool.target import Target
 
@@ -88,52 +89,63 @@ def pids_in_cgroup(cgroup: dict[str, str], pids: Iterable[int]) -> list[int]:
     return found
 
 
-def read_process(pid: int, boot: float, uptime_ticks: float | None = None) -> Process:
-    """Read one process's stat, status and cmdline; raise ``procfs.ProcessGone`` if it exits
+def read_process(
+    pid: int, boot: float, uptime_ticks: float | None = None, nspid: int | None = None
+) -> Process:
+    """Read one process's owner, stat and cmdline; raise ``procfs.ProcessGone`` if it exits
     (``PermissionDenied`` if a file is refused).
 
-    ``cpu_percent`` is the average over the process's lifetime (what ``ps`` shows) when
-    ``uptime_ticks`` (seconds since boot, in clock ticks) is given.
+    ``nspid`` is its PID inside the container when the caller knows it (``procfs.pids_seen_from``
+    answers it); otherwise it is the last of status's ``NSpid``, read for it. ``cpu_percent`` is
+    the average over the process's lifetime (what ``ps`` shows) when ``uptime_ticks`` (seconds
+    since boot, in clock ticks) is given.
     """
-    base = f"{procfs.PROC}/{pid}/"
+    base = f"{procfs.PROC}/{pid}"
     what = "stat"
     try:
-        stat = _read(base + "stat")
-        what = "status"
-        status = _read(base + "status")
+        # The owner of /proc/PID is the effective uid, dumpable or not (the kernel's
+        # task_dump_owner keeps that for the directory, as procps reads it), where status would
+        # cost twice stat's time to generate for one field.
+        uid = os.stat(base).st_uid
+        stat = _read(base + "/stat")
         what = "cmdline"
-        cmdline = _read(base + "cmdline")
+        cmdline = _read(base + "/cmdline")
+        if nspid is None:
+            what = "status"
+            nspid = status_nspid(_read(base + "/status"))
     except OSError as exc:
         raise procfs.translate(exc, pid, what) from None
     if not stat:
         raise procfs.ProcessGone(f"process {pid} exited while reading stat.")
-    return build_process(pid, stat, status, cmdline, boot, uptime_ticks)
+    return build_process(pid, stat, cmdline, uid, nspid, boot, uptime_ticks)
 
 
-def _status_line(status: bytes, key: bytes) -> bytes:
-    """Return the value of the line ``key`` (``b"\\nUid:"``) of status, b"" when absent.
+def status_nspid(status: bytes) -> int | None:
+    """Return the last of status's ``NSpid`` (the PID as the process's own namespace names it),
+    None when absent; read in the bytes, nothing of status decoded.
 
-    Only the two lines the columns need are looked at, in the bytes as read, and nothing of
-    status is decoded. ``Name`` (the first line) has any newline escaped by the kernel, so
-    ``key`` can only match the start of a real line.
+    ``Name`` (the first line) has any newline escaped by the kernel, so ``\\nNSpid:`` can only
+    match the start of a real line.
     """
-    start = status.find(key)
+    start = status.find(b"\nNSpid:")
     if start < 0:
-        return b""
-    start += len(key)
-    end = status.find(b"\n", start)
-    return status[start:end] if end >= 0 else status[start:]
+        return None
+    end = status.find(b"\n", start + 1)
+    chain = status[start + 7 : end if end >= 0 else None].split()
+    return int(chain[-1]) if chain else None
 
 
 def build_process(
     pid: int,
     stat: bytes,
-    status: bytes,
     cmdline: bytes,
+    uid: int | None,
+    nspid: int | None,
     boot: float,
     uptime_ticks: float | None = None,
 ) -> Process:
-    """Build a ``Process`` from the bytes of its stat, status and cmdline files.
+    """Build a ``Process`` from the bytes of its stat and cmdline files, its effective ``uid``
+    and its PID inside the container.
 
     Non-UTF-8 bytes of the name and the command line are kept as surrogate escapes.
     """
@@ -150,18 +162,14 @@ def build_process(
     if uptime_ticks is not None:
         elapsed = uptime_ticks - start_ticks
         cpu = round(100.0 * cpu_ticks / elapsed, 1) if elapsed > 0 else 0.0
-    # The effective uid (the second of four), as ps shows it; the PID inside the container is
-    # the last of NSpid (a process of a nested PID namespace is named as its own sees it).
-    uids = _status_line(status, b"\nUid:").split()
-    nspids = _status_line(status, b"\nNSpid:").split()
     # A NUL cannot occur inside a UTF-8 sequence, so decoding once and splitting the text gives
     # the same arguments as splitting the bytes and decoding each.
     argv = cmdline.rstrip(b"\0").decode("utf-8", "surrogateescape").split("\0") if cmdline else []
     return Process(
         pid=pid,
-        nspid=int(nspids[-1]) if nspids else None,
+        nspid=nspid,
         ppid=int(rest[1]),
-        uid=int(uids[1]) if len(uids) == 4 else None,
+        uid=uid,
         state=rest[0].decode("utf-8", "surrogateescape"),
         name=stat[lpar + 1 : rpar].decode("utf-8", "surrogateescape"),
         cmdline=argv,
@@ -195,18 +203,13 @@ def collect_processes(
     pidns = target.namespaces.get("pid")
     if not pidns:
         raise DebugtoolError(f"the PID namespace of {target.name} is unknown.")
-    if _is_host_pidns(pidns) and target.cgroup:
-        # A container sharing the host's PID namespace (--pid host) would otherwise "own" every
-        # host process; as docker top does, its processes are then those of its cgroup.
-        members = pids_in_cgroup(target.cgroup, procfs.pids() if pids is None else pids)
-    else:
-        members = procfs.members(pidns, "pid", pids)
+    members = _members(target, pidns, pids)
     boot = procfs.boot_time()
     uptime = _uptime_ticks()
     processes: dict[int, Process] = {}
-    for pid in members:
+    for pid, nspid in members.items():
         try:
-            processes[pid] = read_process(pid, boot, uptime)
+            processes[pid] = read_process(pid, boot, uptime, nspid)
         except procfs.ProcessGone:
             continue  # normal churn
         except DebugtoolError:
@@ -220,6 +223,22 @@ def collect_processes(
     if resolve_users:
         _resolve_users(processes, target)
     return sorted(processes.values(), key=lambda p: (p.nspid or 0, p.pid))
+
+
+def _members(target: Target, pidns: int, pids: Iterable[int] | None) -> Mapping[int, int | None]:
+    """Return ``{host PID: PID inside}`` of the container's processes; the PID inside is None
+    where it is to be read from status.
+
+    The kernel names them when it can (``procfs.pids_inside``): the processes of the PID
+    namespace and of namespaces nested in it, as ``ps`` inside the container lists them (and
+    ``docker top``, which goes by the cgroup). On an older kernel, the exact members of the
+    namespace.
+    """
+    if _is_host_pidns(pidns) and target.cgroup:
+        # A container sharing the host's PID namespace (--pid host) would otherwise "own" every
+        # host process; as docker top does, its processes are then those of its cgroup.
+        return dict.fromkeys(pids_in_cgroup(target.cgroup, procfs.pids() if pids is None else pids))
+    return procfs.pids_inside(target.pid, pidns, pids)
 
 
 def _cpu_ticks(pid: int) -> int | None:

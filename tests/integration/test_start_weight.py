@@ -210,8 +210,11 @@ DEV_INSTALL_BOUND = {
     "exec --mode ns {id} -- true": 45,
     "exec {id} -- true": 41,  # 29 of debugtool's (31 before: no debuglog, runtimes.client)
     "exec --mode ns {name} -- true": 52 + 2,
-    "top {name} --json": 41 + 2,
-    "net {id} --json": 37,
+    # fcntl in both (41 and 37 before): the PID namespace's ioctl that names a container's
+    # processes and socket holders, in place of a status read of each (bench/README.md, third
+    # pass); debugtool.snapshot in both, as above
+    "top {name} --json": 43 + 2,
+    "net {id} --json": 38,
 }
 
 

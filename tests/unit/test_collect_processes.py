@@ -6,13 +6,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from debugtool import procfs
 from debugtool.collect import processes
-from debugtool.model import Container, Snapshot
+from debugtool.model import Container, Process, Snapshot
 from debugtool.target import pin
 
 FIX = Path(__file__).parent.parent / "fixtures" / "proc"
@@ -23,8 +24,9 @@ def test_build_from_a_real_container_process():
     p = processes.build_process(
         13416,
         (d / "stat").read_bytes(),
-        (d / "status").read_bytes(),
         (d / "cmdline").read_bytes(),
+        uid=1000,
+        nspid=processes.status_nspid((d / "status").read_bytes()),
         boot=1_000_000.0,
         uptime_ticks=78394 + 1000,
     )
@@ -44,8 +46,9 @@ def test_build_awkward_process():
     p = processes.build_process(
         4242,
         (d / "stat").read_bytes(),
-        (d / "status").read_bytes(),
         (d / "cmdline").read_bytes(),
+        uid=None,
+        nspid=processes.status_nspid((d / "status").read_bytes()),
         boot=0.0,
     )
     assert p.name == "a) (b c"
@@ -64,11 +67,13 @@ def test_kernel_thread_has_no_cmdline():
     p = processes.build_process(
         12,
         b"12 (kworker/0:1) I 2 0 0 0 -1 69238880 0 0 0 0 0 0 0 0 20 0 1 0 5 0 0",
-        (d / "kthread-status").read_bytes(),
         b"",
+        uid=0,
+        nspid=processes.status_nspid((d / "kthread-status").read_bytes()),
         boot=0.0,
     )
     assert p.cmdline == [] and p.command == "[kworker/0:1]"
+    assert p.nspid == 12
 
 
 def test_pids_in_namespace_skips_vanished_pids():
@@ -140,6 +145,16 @@ def test_start_column_is_an_age():
     assert start_column(None, now) == "-"
 
 
+def _collect_alone(pid: int) -> Process:
+    """Collect process ``pid`` alone, as the init of a container of its own."""
+    target = pin(Container(id="t", name="t", runtime="none", status="running", pid=pid))
+    try:
+        (found,) = processes.collect_processes(target, pids=[pid])
+    finally:
+        target.close()
+    return found
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="reads another process's /proc")
 def test_long_and_non_utf8_command_line_survives_collection_and_json():
     long_arg = "y" * 20000  # more than one 8 KiB read
@@ -152,15 +167,149 @@ def test_long_and_non_utf8_command_line_survives_collection_and_json():
             if long_arg.encode() in Path(f"/proc/{child.pid}/cmdline").read_bytes():
                 break
             time.sleep(0.01)
-        target = pin(Container(id="t", name="t", runtime="none", status="running", pid=child.pid))
-        (found,) = processes.collect_processes(target, pids=[child.pid])
-        target.close()
+        found = _collect_alone(child.pid)
     finally:
         child.kill()
         child.wait()
     assert found.cmdline[-2] == long_arg
     assert os.fsencode(found.cmdline[-1]) == b"caf\xe9"
-    snap = Snapshot(container=target.container, processes=[found])
+    container = Container(id="t", name="t", runtime="none", status="running", pid=child.pid)
+    snap = Snapshot(container=container, processes=[found])
     again = Snapshot.from_json(snap.to_json())
     assert again == snap
     assert os.fsencode(again.processes[0].cmdline[-1]) == b"caf\xe9"
+
+
+def test_pids_seen_from_names_this_namespace_s_pids():
+    mine = os.stat("/proc/self/ns/pid").st_ino
+    gone = 2**22 + 999  # above pid_max: never a live process
+    seen = procfs.pids_seen_from("self", mine, [os.getpid(), gone])
+    if seen is None:
+        pytest.skip("this kernel cannot name a namespace's PIDs (before 6.11)")
+    assert seen == {os.getpid(): os.getpid()}
+    # Not the namespace it was asked about: no answer, so the caller scans the links instead.
+    assert procfs.pids_seen_from("self", mine + 1, [os.getpid()]) is None
+
+
+def test_pids_seen_from_a_captured_tree_gives_no_answer(monkeypatch, tmp_path):
+    """A captured tree's ``ns/pid`` is a plain file, which takes no namespace ioctl."""
+    link = tmp_path / "7" / "ns" / "pid"
+    link.parent.mkdir(parents=True)
+    link.write_text("pid:[4026532251]")
+    monkeypatch.setattr(procfs, "PROC", str(tmp_path))
+    assert procfs.pids_seen_from(7, link.stat().st_ino, [os.getpid()]) is None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(n) for n in text.split()]
+
+
+#: The nested sandbox's process: it holds a listening socket (for the socket owners' test).
+HOLDER = (
+    "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(); "
+    "time.sleep(300)"
+)
+
+
+@pytest.fixture
+def nested_sandbox() -> Iterator[tuple[int, int]]:
+    """Yield the host PIDs of a sandbox's init (in a PID namespace of its own) and of a process
+    in a PID namespace nested in it (the outer one's PID 3, its parent ``unshare`` PID 2), which
+    holds a listening socket once its command line is there. All in the host's network."""
+    if os.geteuid() != 0:
+        pytest.skip("makes PID namespaces, reads their processes")
+    inner_argv = f'unshare --pid --fork {sys.executable} -c "{HOLDER}"'
+    proc = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "sh", "-c", f"{inner_argv} & exec sleep 300"],
+        start_new_session=True,
+    )
+    try:
+        for _ in range(500):
+            inits = _children(proc.pid)
+            inner = [c for i in inits for u in _children(i) for c in _children(u)]
+            if inner and _listens(inner[0]):
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the nested sandbox did not start")
+        yield inits[0], inner[0]
+    finally:
+        os.killpg(proc.pid, 9)
+        proc.wait()
+
+
+def _listens(pid: int) -> bool:
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{n}").startswith("socket:") for n in "3456")
+    except OSError:
+        return False
+
+
+def _kernel_names_pids() -> bool:
+    return procfs.pids_seen_from("self", os.stat("/proc/self/ns/pid").st_ino, []) is not None
+
+
+@pytest.mark.parametrize("kernel_names_them", [True, False])
+def test_a_nested_pid_namespace_is_listed_as_ps_inside_lists_it(
+    monkeypatch, nested_sandbox, kernel_names_them
+):
+    """A sandbox in its own PID namespace runs another in a namespace nested in it: ``ps``
+    inside the outer one lists all three processes, and so does top, with the outer one's PIDs.
+    A kernel before 6.11 (the link scan) lists the outer namespace's own two."""
+    init, inner = nested_sandbox
+    if not kernel_names_them:
+        monkeypatch.setattr(procfs, "pids_seen_from", lambda *args, **kwargs: None)
+    elif not _kernel_names_pids():
+        pytest.skip("this kernel cannot name a namespace's PIDs (before 6.11)")
+    outer = pin(Container(id="t", name="t", runtime="none", status="running", pid=init))
+    found = {p.pid: p for p in processes.collect_processes(outer)}
+    outer.close()
+    if not kernel_names_them:
+        assert sorted(p.nspid for p in found.values()) == [1, 2] and inner not in found
+        return
+    assert sorted(p.nspid for p in found.values()) == [1, 2, 3]
+    assert (found[init].nspid, found[inner].nspid, found[inner].nsppid) == (1, 3, 2)
+
+
+@pytest.mark.parametrize("kernel_names_them", [True, False])
+def test_a_socket_held_in_a_nested_pid_namespace_has_the_pid_top_gives(
+    monkeypatch, nested_sandbox, kernel_names_them
+):
+    """net names a socket's holder by the container's PID for it, as top does: the nested
+    process is PID 3 of the outer sandbox (on the link scan, not one of its members: none)."""
+    from debugtool.collect import network
+
+    init, inner = nested_sandbox
+    if not kernel_names_them:
+        monkeypatch.setattr(procfs, "pids_seen_from", lambda *args, **kwargs: None)
+    elif not _kernel_names_pids():
+        pytest.skip("this kernel cannot name a namespace's PIDs (before 6.11)")
+    netns, pidns = (os.stat(f"/proc/{init}/ns/{ns}").st_ino for ns in ("net", "pid"))
+    owners = network.socket_owners(netns, pidns, init)
+    (holder,) = {h for held in owners.values() for h in held if h[0] == inner}
+    assert holder[1] == (3 if kernel_names_them else None)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="changes a child's effective uid")
+def test_uid_is_the_effective_one_of_a_non_dumpable_process():
+    """A process that changed its effective uid is not dumpable: its /proc files belong to
+    root, yet /proc/PID itself (what top reads) belongs to its effective uid, as status says."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import os, time; os.setresuid(0, 4321, 0); time.sleep(30)"]
+    )
+    try:
+        for _ in range(500):
+            uids = procfs.status_field(procfs.read_text(child.pid, "status"), "Uid").split()
+            if uids[1] == "4321":
+                break
+            time.sleep(0.01)
+        assert os.stat(f"/proc/{child.pid}/stat").st_uid == 0  # not dumpable
+        found = _collect_alone(child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert (found.uid, found.user) == (4321, "4321")
