@@ -29,9 +29,9 @@ from typing import cast
 
 from debugtool import output, rootfs
 from debugtool.errors import ContainerGone, DebugtoolError, UsageError
-from debugtool.model import Snapshot
 from debugtool.output import printable, utc_text
 from debugtool.record import record
+from debugtool.snapshot import Snapshot
 from debugtool.trace.decode import syscall_names
 
 TYPE_CHECKING = False

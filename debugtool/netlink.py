@@ -17,7 +17,7 @@ import os
 import struct
 
 from debugtool.errors import DebugtoolError
-from debugtool.model import Socket
+from debugtool.snapshot import Socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

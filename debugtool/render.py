@@ -10,18 +10,18 @@ from __future__ import annotations
 import sys
 
 from debugtool import output
-from debugtool.model import (
+from debugtool.model import Port
+from debugtool.output import printable
+from debugtool.snapshot import (
     CgroupStats,
     Mount,
     Network,
-    Port,
     Process,
     ProcessDetail,
     SecurityContext,
     Snapshot,
     Socket,
 )
-from debugtool.output import printable
 from debugtool.views import cgroup as cgroup_view
 from debugtool.views import dns as dns_view
 from debugtool.views import interfaces as interface_view

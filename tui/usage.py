@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from debugtool.model import CgroupStats
+from debugtool.snapshot import CgroupStats
 from debugtool.views.cgroup import cpu_rate
 
 HISTORY = 120  # samples kept per container: two minutes at the default interval

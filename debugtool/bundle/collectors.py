@@ -24,7 +24,8 @@ from datetime import datetime
 
 from debugtool import deadline, procfs
 from debugtool.errors import DebugtoolError, RuntimeUnavailable
-from debugtool.model import CgroupStats, Container, to_dict
+from debugtool.model import Container, to_dict
+from debugtool.snapshot import CgroupStats
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from typing import Any
 
-    from debugtool.model import Socket
+    from debugtool.snapshot import Socket
 
 #: Lines of each daemon's journal a bundle keeps.
 JOURNAL_LINES = 2000

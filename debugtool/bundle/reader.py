@@ -69,8 +69,9 @@ import zlib
 
 from debugtool.bundle import manifest
 from debugtool.errors import BundleError
-from debugtool.model import CgroupStats, Container, Snapshot, from_dict
+from debugtool.model import Container, from_dict
 from debugtool.record import field, record
+from debugtool.snapshot import CgroupStats, Snapshot
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -18,8 +18,9 @@ from debugtool import record
 from debugtool.bundle import manifest as mf
 from debugtool.bundle.reader import Archive, Bundle
 from debugtool.errors import DebugtoolError
-from debugtool.model import CgroupStats, Container, Snapshot
+from debugtool.model import Container
 from debugtool.output import duration_text, human_size, printable, utc_text
+from debugtool.snapshot import CgroupStats, Snapshot
 from debugtool.views import Column
 from debugtool.views import cgroup as cgroup_view
 from debugtool.views import containers as container_view
@@ -497,7 +498,8 @@ def _oom_table(bundle: Bundle) -> str:
 
 def _listening(bundle: Bundle) -> str:
     """The host's listening sockets, as the sockets view shows them."""
-    from debugtool.model import Socket, from_dict
+    from debugtool.model import from_dict
+    from debugtool.snapshot import Socket
 
     data = bundle.json_member("host/listening.json")
     if not isinstance(data, list):

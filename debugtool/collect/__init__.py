@@ -13,7 +13,7 @@ import time
 
 from debugtool import debuglog
 from debugtool.errors import ContainerGone, DebugtoolError
-from debugtool.model import Snapshot
+from debugtool.snapshot import Snapshot
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ import posixpath
 
 from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError
-from debugtool.model import Mount
+from debugtool.snapshot import Mount
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ import struct
 from debugtool import netlink as nl
 from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError
-from debugtool.model import Address, DNSConfig, Interface, Network, Route, Socket
+from debugtool.snapshot import Address, DNSConfig, Interface, Network, Route, Socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -17,8 +17,9 @@ from __future__ import annotations
 from debugtool import procfs
 from debugtool.collect.network import _process_sockets, parse_proc_inet
 from debugtool.errors import DebugtoolError
-from debugtool.model import Port, Socket
+from debugtool.model import Port
 from debugtool.record import replace
+from debugtool.snapshot import Socket
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

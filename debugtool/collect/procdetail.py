@@ -21,7 +21,7 @@ import os
 
 from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError, PermissionDenied, UsageError
-from debugtool.model import Limit, OpenFile, ProcessDetail, Socket, ThreadInfo
+from debugtool.snapshot import Limit, OpenFile, ProcessDetail, Socket, ThreadInfo
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -226,7 +226,7 @@ def collect_process(
         ) from None
 
     from debugtool.collect import processes as process_collector
-    from debugtool.model import Process
+    from debugtool.snapshot import Process
 
     target.check()
     host = resolve_pid(target, pid, host_pid)

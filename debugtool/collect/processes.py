@@ -22,7 +22,7 @@ import time
 
 from debugtool import procfs, rootfs
 from debugtool.errors import ContainerGone, DebugtoolError
-from debugtool.model import Process
+from debugtool.snapshot import Process
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

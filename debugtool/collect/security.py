@@ -8,7 +8,7 @@ import os
 from debugtool import procfs
 from debugtool.collect.mounts import collect_mounts, severity
 from debugtool.errors import ContainerGone, DebugtoolError
-from debugtool.model import Mount, SecurityContext
+from debugtool.snapshot import Mount, SecurityContext
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

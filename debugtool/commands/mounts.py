@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     import argparse
 
     from debugtool.argv import SubcommandsLike
-    from debugtool.model import Mount
+    from debugtool.snapshot import Mount
 
 ORDER = 32
 

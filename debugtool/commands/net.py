@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from debugtool.argv import SubcommandsLike
-    from debugtool.model import Network
+    from debugtool.snapshot import Network
 
 ORDER = 40
 

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     import argparse
 
     from debugtool.argv import SubcommandsLike
-    from debugtool.model import Process
+    from debugtool.snapshot import Process
 
 ORDER = 30
 
@@ -88,7 +88,7 @@ def write_json(processes: list[Process], tree: bool = False) -> None:
     """Write the processes as JSON (``output.emit_json``: one process per line), in tree order
     with each one's ``depth`` when ``tree``."""
     from debugtool import output
-    from debugtool.model import process_tree
+    from debugtool.snapshot import process_tree
 
     if tree:
         output.emit_json([{**vars(p), "depth": depth} for depth, p in process_tree(processes)])

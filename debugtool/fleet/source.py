@@ -39,16 +39,9 @@ if TYPE_CHECKING:
     from debugtool.fleet.masters import Masters
     from debugtool.fleet.nodes import Node
     from debugtool.logs.formats import LogLine
-    from debugtool.model import (
-        CgroupStats,
-        Container,
-        Mount,
-        Network,
-        Process,
-        ProcessDetail,
-        Snapshot,
-    )
+    from debugtool.model import Container
     from debugtool.runtimes import Discovery
+    from debugtool.snapshot import CgroupStats, Mount, Network, Process, ProcessDetail, Snapshot
 
 #: The status a container of a node that stopped answering is shown with.
 STALE = "stale"
@@ -281,7 +274,7 @@ class FleetSource:
 
     def snapshot(self, container: Container, network: bool = True) -> Snapshot:
         """Return a snapshot of the container taken on its node (``snapshot --json``)."""
-        from debugtool.model import Snapshot
+        from debugtool.snapshot import Snapshot
 
         node = self.node(container)
         argv = ["snapshot", local_id(container), "--json"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from debugtool.model import DNSConfig
+from debugtool.snapshot import DNSConfig
 
 
 def lines(dns: DNSConfig) -> list[str]:

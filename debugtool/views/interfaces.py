@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from operator import attrgetter
 
-from debugtool.model import Interface
+from debugtool.snapshot import Interface
 from debugtool.views import Column, dash, size_text
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from debugtool.model import Mount
+from debugtool.snapshot import Mount
 from debugtool.views import Column
 
 MOUNTPOINT: Column[Mount] = Column("mountpoint", "MOUNTPOINT", lambda m: m.mountpoint)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from debugtool.model import Limit, OpenFile, ProcessDetail, ThreadInfo
 from debugtool.output import duration_text, human_size, utc_text
+from debugtool.snapshot import Limit, OpenFile, ProcessDetail, ThreadInfo
 from debugtool.views import Column, dash, size_text
 
 

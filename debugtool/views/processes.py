@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from debugtool.model import Process, process_tree
 from debugtool.output import human_age
 from debugtool.record import record
+from debugtool.snapshot import Process, process_tree
 from debugtool.views import Column, cpu_text, dash, size_text
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from debugtool.model import Route
+from debugtool.snapshot import Route
 from debugtool.views import Column
 
 

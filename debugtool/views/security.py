@@ -3,7 +3,7 @@ Security tab and the report write it."""
 
 from __future__ import annotations
 
-from debugtool.model import SecurityContext
+from debugtool.snapshot import SecurityContext
 
 
 def id_map(entries: list[tuple[int, int, int]]) -> str:

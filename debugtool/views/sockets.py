@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from debugtool.model import Socket
 from debugtool.record import record
+from debugtool.snapshot import Socket
 from debugtool.views import Column, pids_text
 
 

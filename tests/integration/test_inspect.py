@@ -14,8 +14,8 @@ import pytest
 
 from debugtool import collect, rootfs
 from debugtool.errors import ContainerGone
-from debugtool.model import Snapshot
 from debugtool.runtimes import Discovery
+from debugtool.snapshot import Snapshot
 from debugtool.target import find, pin
 
 MiB = 1024 * 1024

@@ -20,7 +20,8 @@ from pathlib import Path
 import harness
 import pytest
 
-from debugtool.model import Network, from_dict
+from debugtool.model import from_dict
+from debugtool.snapshot import Network
 
 # Inside the container: httpd listening on loopback only, syslogd's /dev/log (a UNIX datagram
 # socket), and an nc listener with an nc client connected to it over 127.0.0.1. Applets run

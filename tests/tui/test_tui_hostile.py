@@ -15,7 +15,7 @@ from debugtool_tui.widgets.live_table import LiveTable
 from tui_fixtures import WEB_ID, FixtureSource, settle
 
 from debugtool.errors import DebugtoolError
-from debugtool.model import Mount, Process, Socket
+from debugtool.snapshot import Mount, Process, Socket
 
 SIZE = (160, 40)
 OSC52_BEL = "\x1b]52;c;SGk=\x07"  # a clipboard write, ended by BEL

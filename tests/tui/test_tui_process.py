@@ -10,7 +10,8 @@ from tui_fixtures import FixtureSource, settle
 
 from debugtool.collect.hostload import HostLoad
 from debugtool.errors import DebugtoolError
-from debugtool.model import Container, Limit, OpenFile, Port, ProcessDetail, Socket, ThreadInfo
+from debugtool.model import Container, Port
+from debugtool.snapshot import Limit, OpenFile, ProcessDetail, Socket, ThreadInfo
 
 SIZE = (120, 36)
 

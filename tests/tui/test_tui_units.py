@@ -11,8 +11,9 @@ from debugtool_tui.widgets.live_table import sort_value
 from tui_fixtures import NOW, WEB_ID, recorded
 
 from debugtool.audit import Record
-from debugtool.model import CgroupStats, Container
+from debugtool.model import Container
 from debugtool.output import utc_text
+from debugtool.snapshot import CgroupStats
 from debugtool.views import cpu_text
 from debugtool.views.cgroup import against
 from debugtool.views.containers import memory_text, runtime_text

@@ -11,8 +11,9 @@ from debugtool_tui.commands import Finished
 
 from debugtool.audit import Record
 from debugtool.errors import ContainerNotRunning
-from debugtool.model import CgroupStats, Container, Process, Snapshot
+from debugtool.model import Container
 from debugtool.runtimes import Discovery
+from debugtool.snapshot import CgroupStats, Process, Snapshot
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "tui" / "snapshot.json"
 NOW = 1795000000.0  # the recorded snapshot's time: 2026-11-18 11:06:40 UTC

@@ -20,7 +20,8 @@ from debugtool.bundle.capture import Capture, Options
 from debugtool.bundle.collectors import CollectorRun, NothingToCollect
 from debugtool.bundle.reader import Archive, Bundle
 from debugtool.bundle.redact import MASK, Redactor
-from debugtool.model import CgroupStats, Container, Mount, Snapshot, to_dict
+from debugtool.model import Container, to_dict
+from debugtool.snapshot import CgroupStats, Mount, Snapshot
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 BUNDLE = FIXTURES / "bundle"

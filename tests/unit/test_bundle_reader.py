@@ -24,7 +24,8 @@ import pytest
 from debugtool.bundle import manifest as mf
 from debugtool.bundle import reader
 from debugtool.errors import BundleError
-from debugtool.model import Container, Process, Snapshot, to_dict
+from debugtool.model import Container, to_dict
+from debugtool.snapshot import Process, Snapshot
 
 MiB = 1 << 20
 REPO = Path(__file__).resolve().parents[2]

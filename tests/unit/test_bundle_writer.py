@@ -8,10 +8,10 @@ from pathlib import Path
 from debugtool.bundle import manifest as mf
 from debugtool.bundle.archive import Destination
 from debugtool.bundle.capture import Capture, Options, Summary, folder_name
-from debugtool.model import (
+from debugtool.model import Container
+from debugtool.snapshot import (
     Address,
     CgroupStats,
-    Container,
     Interface,
     Mount,
     Network,

@@ -13,7 +13,8 @@ import pytest
 
 from debugtool import procfs
 from debugtool.collect import processes
-from debugtool.model import Container, Process, Snapshot
+from debugtool.model import Container
+from debugtool.snapshot import Process, Snapshot
 from debugtool.target import pin
 
 FIX = Path(__file__).parent.parent / "fixtures" / "proc"
@@ -127,8 +128,8 @@ def test_collect_own_namespace_tree():
 
 
 def test_printable_command_escapes_bytes_and_control_characters():
-    from debugtool.model import Process
     from debugtool.render import printable
+    from debugtool.snapshot import Process
 
     p = Process(pid=1, cmdline=[os.fsdecode(b"py\xffthon"), "-c", "a\nb\tc"])
     assert printable(p.command) == "py\\xffthon -c a\\nb\\tc"

@@ -11,7 +11,8 @@ import pytest
 from debugtool import collect
 from debugtool.collect import cgroups, mounts
 from debugtool.errors import ContainerGone, DebugtoolError
-from debugtool.model import Container, Snapshot
+from debugtool.model import Container
+from debugtool.snapshot import Snapshot
 from debugtool.target import pin
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="reads another process's /proc")

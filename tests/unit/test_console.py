@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from debugtool.console import CLEAR_SCREEN, Console, ConsoleError, Owners, parse_line
-from debugtool.model import Container, Process, Snapshot
+from debugtool.model import Container
+from debugtool.snapshot import Process, Snapshot
 
 
 class DirectoryTarget:

@@ -27,7 +27,8 @@ from debugtool.bundle.archive import Destination
 from debugtool.bundle.capture import Capture as Writer
 from debugtool.bundle.capture import Options, Summary
 from debugtool.errors import BundleError
-from debugtool.model import Container, Process, Snapshot, to_dict
+from debugtool.model import Container, to_dict
+from debugtool.snapshot import Process, Snapshot
 
 ROOT = "debugtool-bundle-vm-20261126T151748Z"
 WEB = Container(id="ab" * 32, name="web", runtime="docker", status="running", pid=42)

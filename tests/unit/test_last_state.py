@@ -21,9 +21,10 @@ import pytest
 from debugtool.logs import previous
 from debugtool.logs.formats import parse_time
 from debugtool.logs.sources import FileLog, NoLog
-from debugtool.model import Container, RunState, Snapshot
+from debugtool.model import Container, RunState
 from debugtool.runtimes import containerd, docker, podman
 from debugtool.runtimes import protowire as pw
+from debugtool.snapshot import Snapshot
 from debugtool.target import nothing_runs, state_words
 from debugtool.views import containers as view
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from debugtool.errors import BundleError
-from debugtool.model import (
+from debugtool.model import Container
+from debugtool.snapshot import (
     Address,
     CgroupStats,
-    Container,
     Interface,
     Mount,
     Network,

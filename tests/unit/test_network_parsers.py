@@ -20,7 +20,8 @@ from debugtool import netlink as nl
 from debugtool import render
 from debugtool.collect import network
 from debugtool.commands import net as net_command
-from debugtool.model import DNSConfig, Network, Socket, from_dict, to_dict
+from debugtool.model import from_dict, to_dict
+from debugtool.snapshot import DNSConfig, Network, Socket
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "net"
 

@@ -163,7 +163,7 @@ def test_port_view_texts() -> None:
 
 def test_report_shows_ports_with_listeners_else_the_runtimes_record() -> None:
     from debugtool.bundle import report
-    from debugtool.model import Network, Snapshot
+    from debugtool.snapshot import Network, Snapshot
 
     container = Container(id="e" * 64, name="web", runtime="docker", ports=list(DOCKER))
     html = report._ports(container, None)

@@ -155,7 +155,8 @@ def test_json_is_exact_and_never_carries_a_raw_control(records: bool) -> None:
 
 def test_json_writes_objects_indented_and_lists_of_objects_one_per_line() -> None:
     """One layout for every --json: the C encoder's speed, a person's reading, grep's lines."""
-    from debugtool.model import Network, Process, Socket, to_dict
+    from debugtool.model import to_dict
+    from debugtool.snapshot import Network, Process, Socket
 
     net = Network(sockets=[Socket("tcp", "LISTEN", local_port=80), Socket("udp", "UNCONN")])
     out = io.StringIO()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from debugtool.collect import procdetail
 from debugtool.collect.hostload import HostLoad, from_section
-from debugtool.model import Limit, ProcessDetail
+from debugtool.snapshot import Limit, ProcessDetail
 from debugtool.views import host as host_view
 from debugtool.views import procdetail as view
 

@@ -201,7 +201,7 @@ def test_a_rootless_runtimes_device_binds_are_not_the_hosts_dev() -> None:
     """runc without CAP_MKNOD binds /dev/null and friends from the host one by one (and masks
     /proc/keys with /dev/null): those are not the host's /dev; a bind of /dev itself is."""
     from debugtool.collect.mounts import risks
-    from debugtool.model import Mount
+    from debugtool.snapshot import Mount
 
     null = Mount(1, 0, "/dev/null", "devtmpfs", "devtmpfs", "/null", "/dev/null")
     keys = Mount(2, 0, "/proc/keys", "devtmpfs", "devtmpfs", "/null", "/dev/null")

@@ -8,8 +8,9 @@ import pkgutil
 import pytest
 
 import debugtool.views
-from debugtool.model import CgroupStats, Container, SecurityContext
+from debugtool.model import Container
 from debugtool.output import duration_text, human_age, utc_text
+from debugtool.snapshot import CgroupStats, SecurityContext
 from debugtool.views import Column
 from debugtool.views import cgroup as cgroup_view
 from debugtool.views import containers as container_view
@@ -82,7 +83,7 @@ def test_one_thing_has_one_header():
 
 
 def test_pid_means_the_containers_pid_and_host_pid_the_hosts():
-    from debugtool.model import Process
+    from debugtool.snapshot import Process
 
     row = process_view.ProcessRow(Process(pid=18842, nspid=1, ppid=18800, nsppid=0))
     assert process_view.PID.text(row) == "1"

@@ -18,10 +18,11 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
 from debugtool.errors import ContainerGone, DebugtoolError
-from debugtool.model import CgroupStats, Container
+from debugtool.model import Container
 from debugtool.output import utc_text
 from debugtool.record import replace
 from debugtool.runtimes import Discovery
+from debugtool.snapshot import CgroupStats
 from debugtool.views import containers as view
 
 TYPE_CHECKING = False

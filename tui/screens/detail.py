@@ -28,9 +28,10 @@ from debugtool_tui.widgets.resources import ResourcePanel
 
 from debugtool.collect.mounts import severity
 from debugtool.errors import ContainerGone, ContainerNotRunning, DebugtoolError
-from debugtool.model import Container, Mount, Snapshot
+from debugtool.model import Container
 from debugtool.output import human_age, printable, utc_text
 from debugtool.record import replace
+from debugtool.snapshot import Mount, Snapshot
 from debugtool.views import (
     Column,
     interfaces,

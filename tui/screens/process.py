@@ -17,8 +17,9 @@ from textual.message import Message
 from textual.widgets import Footer, Header, Static
 
 from debugtool.errors import DebugtoolError
-from debugtool.model import Container, ProcessDetail
+from debugtool.model import Container
 from debugtool.output import printable
+from debugtool.snapshot import ProcessDetail
 from debugtool.views import procdetail, sockets
 
 SOCKET_COLUMNS = sockets.COLUMNS

@@ -10,8 +10,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Sparkline, Static
 
-from debugtool.model import CgroupStats
 from debugtool.output import human_size, printable
+from debugtool.snapshot import CgroupStats
 from debugtool.views import cgroup
 
 #: One line and one Sparkline each; the CPU line also says how much the limit throttled it.
