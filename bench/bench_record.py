@@ -162,13 +162,11 @@ def burst_cpu(pid: int) -> tuple[float, float]:
     return _cpu(pid), sum(_cpu(w) for w in _writers(pid))
 
 
-def cat_through_shell(
+def open_shell(
     command: list[str], target: str, mode: str, env: dict[str, str]
-) -> tuple[float, float, float, tuple[float, float]]:
-    """Open `shell` on a pty, `cat` the big file; return the seconds it took to come through,
-    the CPU seconds of the whole session's debugtool (its recording's writer included), the
-    seconds from `exit` to debugtool's end (the recording finished, the end record) and the
-    CPU seconds of the relay and of the writer while the `cat` came through."""
+) -> tuple[int, subprocess.Popen[bytes]]:
+    """Start ``shell`` on a new pty of 40x120 (the operator's terminal); return its master and
+    the process."""
     master, slave = os.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     proc = subprocess.Popen(
@@ -181,6 +179,17 @@ def cat_through_shell(
         env={**os.environ, **env},
     )
     os.close(slave)
+    return master, proc
+
+
+def cat_through_shell(
+    command: list[str], target: str, mode: str, env: dict[str, str]
+) -> tuple[float, float, float, tuple[float, float]]:
+    """Open `shell` on a pty, `cat` the big file; return the seconds it took to come through,
+    the CPU seconds of the whole session's debugtool (its recording's writer included), the
+    seconds from `exit` to debugtool's end (the recording finished, the end record) and the
+    CPU seconds of the relay and of the writer while the `cat` came through."""
+    master, proc = open_shell(command, target, mode, env)
     try:
         read_until(master, b"/ # ")
         before = burst_cpu(proc.pid)
@@ -239,18 +248,7 @@ class Session:
     """
 
     def __init__(self, command: list[str], target: str, mode: str, env: dict[str, str]) -> None:
-        self.master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        self.proc = subprocess.Popen(
-            [*command, "shell", "-q", "--mode", mode, target],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            start_new_session=True,
-            preexec_fn=_take_terminal,
-            env={**os.environ, **env},
-        )
-        os.close(slave)
+        self.master, self.proc = open_shell(command, target, mode, env)
         read_until(self.master, b"/ # ")
         self.writers = _writers(self.proc.pid)
 

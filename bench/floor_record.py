@@ -9,7 +9,10 @@ discards. "Recorded" adds what issue 17's recording cannot do without: each read
 a non-blocking 1 MiB pipe (a full pipe is tried again 64 KiB later), and the writer
 splicing what comes into a memfd: no escaping, which waits until the session is idle. Each is run reading once per readiness and
 reading until EAGAIN (one write of the whole batch). The gap between "relay" and "relay + raw
-spool" is the least a recording can add; debugtool's own figures are set beside it.
+spool" is the least a recording can add; debugtool's own figures are set beside it. A third
+way (the lead's idea, 2026-12-06) writes each frame straight into a memfd that the writer
+holds too: no pipe, no splice, no writer wake-up during a burst, and a relay killed mid-burst
+still leaves every frame it wrote.
 Usage: floor_record.py FILE [ROUNDS] (prints a table of medians and CPU per session)
 """
 
@@ -34,13 +37,12 @@ while os.splice(pipe, spool, 1 << 20):
     pass
 """
 #: The shared-memfd writer: the relay writes its frames into the memfd itself; the writer only
-#: waits for the pipe's end (no wake-up during a burst) and then sees the memfd's size.
+#: waits for the pipe's end (no wake-up during a burst), holding the memfd the frames are in.
 SHARED_WRITER = """
 import os, sys
 pipe, spool = int(sys.argv[1]), int(sys.argv[2])
 while os.read(pipe, 1):
     pass
-os.fstat(spool).st_size
 """
 
 
