@@ -3,16 +3,21 @@ and a non-interactive exec with the recording code present against debugtool wit
 
 Goals: recording adds at most 5 % to the time a `cat` of a 50 MB text file takes through a
 `shell` session's pty (ns mode and Docker's runtime mode), and nothing measurable to `exec --
-true`. "Without recording" is debugtool as it was just before recordings came (the parent of
+true`. "Not recorded" is this checkout installed a second time with `recording.attach` cut
+out; "before recordings" is debugtool as it was just before recordings came (the parent of
 the commit that added debugtool/recording.py, or DEBUGTOOL_BENCH_BASE), installed in its own
-venv (/var/tmp/debugtool-bench-venv-base-COMMIT) the way bench/run installs the current code:
-the two run side by side, interleaved, against the same container. Each session runs on a pty
-of this benchmark's (the operator's terminal), which reads and discards what arrives; the time
-is from the command's Enter to the line after the `cat` appearing, so start-up is not in it.
-Also measured in this process: JSON-escaping a 64 KiB chunk by the ways considered for the
-recorder's write path, and the recorder's whole cost per chunk.
+venv (/var/tmp/debugtool-bench-venv-base-COMMIT). Each session runs on a pty of this
+benchmark's (the operator's terminal), which reads and discards what arrives; the time is from
+the command's Enter to the line after the `cat` appearing, so start-up is not in it.
+Parts (BENCH_RECORD_PARTS, all by default): "paired" keeps one recorded and one unrecorded
+session open per mode and times their `cat`s in alternation with the floor
+(bench/floor_record.py) on the host in the same rounds, ratios taken per round (the figure
+the goal is judged on); "sessions" opens a new session per `cat` (exit wait, whole-session CPU,
+the code before recordings); "exec" times `exec -- true`; "floor" runs floor_record.py alone;
+"micro" times, in this process, JSON-escaping a 64 KiB chunk by the ways considered for the
+writer, the recorder's cost per chunk and the relay's per-batch recording work.
 Run with `bench/run record`; needs root and a Docker daemon; uses about 60 MB of /var/tmp per
-round for a moment (each recording is deleted after its session).
+round for a moment (each recording is deleted, or emptied, after its `cat`).
 """
 
 from __future__ import annotations
