@@ -9,7 +9,10 @@ discards. "Recorded" adds what issue 17's recording cannot do without: each read
 a non-blocking 1 MiB pipe (a full pipe is tried again 64 KiB later), and the writer
 splicing what comes into a memfd: no escaping, which waits until the session is idle. Each is run reading once per readiness and
 reading until EAGAIN (one write of the whole batch). The gap between "relay" and "relay + raw
-spool" is the least a recording can add; debugtool's own figures are set beside it.
+spool" is the least a recording can add; debugtool's own figures are set beside it. A third
+way (the lead's idea, 2026-12-06) writes each frame straight into a memfd that the writer
+holds too: no pipe, no splice, no writer wake-up during a burst, and a relay killed mid-burst
+still leaves every frame it wrote.
 Usage: floor_record.py FILE [ROUNDS] (prints a table of medians and CPU per session)
 """
 
@@ -33,6 +36,14 @@ pipe, spool = int(sys.argv[1]), os.memfd_create("spool")
 while os.splice(pipe, spool, 1 << 20):
     pass
 """
+#: The shared-memfd writer: the relay writes its frames into the memfd itself; the writer only
+#: waits for the pipe's end (no wake-up during a burst), holding the memfd the frames are in.
+SHARED_WRITER = """
+import os, sys
+pipe, spool = int(sys.argv[1]), int(sys.argv[2])
+while os.read(pipe, 1):
+    pass
+"""
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -44,8 +55,9 @@ def write_all(fd: int, data: bytes) -> None:
             select.select([], [fd], [])
 
 
-def relay(master: int, sink: int, pipe: int | None, drain: bool) -> None:
-    """Copy ``master`` to ``sink`` until EIO; frame each read for ``pipe`` when given."""
+def relay(master: int, sink: int, pipe: int | None, drain: bool, shared: int | None = None) -> None:
+    """Copy ``master`` to ``sink`` until EIO; frame each read for ``pipe`` when given, or
+    write each frame straight into the memfd ``shared`` (the writer's too) when that is."""
     head = struct.Struct("<dBI").pack
     buffer = bytearray()
     started = time.monotonic()
@@ -54,16 +66,18 @@ def relay(master: int, sink: int, pipe: int | None, drain: bool) -> None:
     if drain:
         os.set_blocking(master, False)
     try:
-        _copy(master, sink, pipe, drain, poller, buffer, head, started)
+        _copy(master, sink, pipe, drain, poller, buffer, head, started, shared)
     finally:
-        if pipe is not None:
+        if pipe is not None and shared is None:
             os.set_blocking(pipe, True)
             write_all(pipe, bytes(buffer))
 
 
 def _copy(master: int, sink: int, pipe: int | None, drain: bool, poller: select.poll,
-          buffer: bytearray, head: Callable[..., bytes], started: float) -> None:  # fmt: skip
+          buffer: bytearray, head: Callable[..., bytes], started: float,
+          shared: int | None) -> None:  # fmt: skip
     flush_at = 65536
+    offset = 0
     while True:
         poller.poll()
         if drain:
@@ -87,7 +101,10 @@ def _copy(master: int, sink: int, pipe: int | None, drain: bool, poller: select.
             except OSError:
                 return
         write_all(sink, data)
-        if pipe is not None:
+        if shared is not None:
+            offset += os.pwritev(shared, [head(time.monotonic() - started, 111, len(data)), data],
+                                 offset)  # fmt: skip
+        elif pipe is not None:
             buffer += head(time.monotonic() - started, 111, len(data))
             buffer += data
             if len(buffer) >= flush_at:
@@ -98,8 +115,9 @@ def _copy(master: int, sink: int, pipe: int | None, drain: bool, poller: select.
                     flush_at = len(buffer) + 65536
 
 
-def session(path: str, recorded: bool, drain: bool) -> tuple[float, float, float]:
-    """Relay one ``cat path``; return (wall seconds, relay CPU seconds, writer CPU seconds)."""
+def session(path: str, spool: str, drain: bool) -> tuple[float, float, float]:
+    """Relay one ``cat path`` with ``spool`` ("", "pipe" or "memfd"); return (wall seconds,
+    relay CPU seconds, writer CPU seconds)."""
     sink_master, sink_slave = os.openpty()
     tty.setraw(sink_slave)
     reader = os.fork()
@@ -113,21 +131,25 @@ def session(path: str, recorded: bool, drain: bool) -> tuple[float, float, float
         os._exit(0)
     os.close(sink_master)
     master, slave = os.openpty()
-    pipe = writer = None
-    if recorded:
+    pipe = writer = shared = None
+    if spool:
         data_r, pipe = os.pipe()
-        fcntl.fcntl(pipe, 1031, 1 << 20)  # F_SETPIPE_SZ, as debugtool's recorder
-        os.set_blocking(pipe, False)
-        writer = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", WRITER, str(data_r)],
-            pass_fds=(data_r,),
-        )
+        if spool == "memfd":
+            shared = os.memfd_create("spool")
+            argv = [SHARED_WRITER, str(data_r), str(shared)]
+            passed: tuple[int, ...] = (data_r, shared)
+        else:
+            fcntl.fcntl(pipe, 1031, 1 << 20)  # F_SETPIPE_SZ, as debugtool's recorder
+            os.set_blocking(pipe, False)
+            argv = [WRITER, str(data_r)]
+            passed = (data_r,)
+        writer = subprocess.Popen([sys.executable, "-I", "-S", "-c", *argv], pass_fds=passed)
         os.close(data_r)
     cpu = time.process_time()
     started = time.perf_counter()
     cat = subprocess.Popen(["cat", path], stdout=slave, stdin=subprocess.DEVNULL)
     os.close(slave)
-    relay(master, sink_slave, pipe, drain)
+    relay(master, sink_slave, pipe, drain, shared)
     elapsed = time.perf_counter() - started
     relay_cpu = time.process_time() - cpu
     cat.wait()
@@ -139,38 +161,61 @@ def session(path: str, recorded: bool, drain: bool) -> tuple[float, float, float
         os.close(pipe)
         _, _, usage = os.wait4(writer.pid, 0)
         writer_cpu = usage.ru_utime + usage.ru_stime
+    if shared is not None:
+        os.close(shared)
     return elapsed, relay_cpu, writer_cpu
+
+
+def paired(on: list[float], off: list[float]) -> str:
+    """Return the median of the per-round ratios ``on[i] / off[i]`` with their quartiles.
+
+    Both sides of a round ran within seconds of each other, so a round's ratio cancels most of
+    what this VM's background work does to both (it moves a 50 MB ``cat`` by more than 5 %
+    from one minute to the next); the quartiles say how far the rounds still scatter.
+    """
+    ratios = [a / b for a, b in zip(on, off, strict=True)]
+    if len(ratios) < 2:
+        return f"{ratios[0]:.3f}" if ratios else "-"
+    q1, _, q3 = statistics.quantiles(ratios, n=4)
+    return f"{statistics.median(ratios):.3f} [{q1:.3f}-{q3:.3f}]"
+
+
+VARIANTS = [
+    ("relay, one read per poll", "", False),
+    ("relay + raw spool, one read per poll", "pipe", False),
+    ("relay, reads until EAGAIN", "", True),
+    ("relay + raw spool, reads until EAGAIN", "pipe", True),
+    ("relay + frames written into a shared memfd, reads until EAGAIN", "memfd", True),
+]
 
 
 def main() -> None:
     path = sys.argv[1]
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 9
-    variants = [
-        ("relay, one read per poll", False, False),
-        ("relay + raw spool, one read per poll", True, False),
-        ("relay, reads until EAGAIN", False, True),
-        ("relay + raw spool, reads until EAGAIN", True, True),
-    ]
+    variants = VARIANTS
     results: list[list[tuple[float, float, float]]] = [[] for _ in variants]
     for i in range(rounds + 1):  # the first round warms up
         for k in [(i + j) % len(variants) for j in range(len(variants))]:
-            _, recorded, drain = variants[k]
-            figures = session(path, recorded, drain)
+            _, spool, drain = variants[k]
+            figures = session(path, spool, drain)
             if i:
                 results[k].append(figures)
     size = os.path.getsize(path)
     print(f"## floor: cat of {size / 1e6:.0f} MB through a pty relay, {rounds} rounds, interleaved")
     print()
-    print("| variant | median ms | MB/s | relay CPU s | writer CPU s | ratio |")
-    print("|---|---|---|---|---|---|")
+    print("| variant | median ms | MB/s | relay CPU s | writer CPU s | ratio of medians | "
+          "paired ratio [quartiles] | paired relay CPU ratio |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     medians = [statistics.median(r[0] for r in result) for result in results]
     for (label, _, drain), result, median in zip(variants, results, medians, strict=True):
-        base = medians[2 if drain else 0]
+        base = results[2 if drain else 0]
         relay_cpu = statistics.median(r[1] for r in result)
         writer_cpu = statistics.median(r[2] for r in result)
         print(
             f"| {label} | {median * 1000:.1f} | {size / median / 1e6:.0f} | {relay_cpu:.3f} | "
-            f"{writer_cpu:.3f} | {median / base:.3f} |"
+            f"{writer_cpu:.3f} | {median / medians[2 if drain else 0]:.3f} | "
+            f"{paired([r[0] for r in result], [r[0] for r in base])} | "
+            f"{paired([r[1] for r in result], [r[1] for r in base])} |"
         )
     print()
 
