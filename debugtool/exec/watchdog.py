@@ -16,6 +16,7 @@ import time
 
 from debugtool import procfs
 from debugtool.errors import DebugtoolError
+from debugtool.exec import bare_python
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,12 +29,26 @@ class Watchdog:
     """A detached process that kills the session's processes in the container if debugtool dies.
 
     debugtool keeps the write end of a pipe; the watchdog blocks reading it. ``finish`` writes
-    one byte (all is well) and closes it; EOF without that byte means debugtool was killed.
+    one line (all is well) and closes it; end of file without it means debugtool was killed.
+
+    The watchdog is a shell, not a fork of debugtool: ``posix_spawn`` starts ``/bin/sh`` without
+    copying debugtool's memory, where a fork would make each page debugtool then writes (every
+    object it touches while the runtime's exec runs) a copy-on-write fault, about 2 ms of CPU
+    an exec. The shell puts the wait in a background subshell and leaves at once (the double
+    fork that makes the watchdog nobody's zombie); only when debugtool has died does the
+    subshell start Python to find and kill the session's processes (``kill_session``).
     """
+
+    #: $0 is Python, "$@" its arguments. A background list's stdin is /dev/null unless
+    #: redirected, so the pipe comes in on descriptor 3.
+    SCRIPT = (
+        "trap '' INT HUP TERM QUIT; "
+        '{ IFS= read -r word; [ "$word" = . ] || exec "$0" "$@"; } <&3 3<&- & exit 0'
+    )
 
     def __init__(self, fd: int | None, first: int | None = None) -> None:
         self.fd = fd
-        self.first = first  # the first of the double fork, reaped in finish (it exits at once)
+        self.first = first  # the shell that starts it, reaped in finish (it exits at once)
 
     @classmethod
     def start(cls, target: Target, session: str | None) -> Watchdog:
@@ -42,17 +57,24 @@ class Watchdog:
             return cls(None)
         since = boot_ticks()
         read_end, write_end = os.pipe2(os.O_CLOEXEC)
-        first = os.fork()
-        if first == 0:  # double fork: the watchdog is nobody's zombie
-            try:
-                os.setsid()
-                if os.fork() == 0:
-                    _watch(read_end, pidns, session.encode() if session else None, since)
-            finally:
-                os._exit(0)
-        os.close(read_end)
-        # Not waited for here: it exits as soon as it has forked the watchdog, while the
-        # runtime's exec is under way; finish reaps it.
+        python = bare_python(
+            "from debugtool.exec.watchdog import kill_session; kill_session(*sys.argv[1:])"
+        )
+        argv = ["sh", "-c", cls.SCRIPT, *python, str(pidns), session or "", str(since)]
+        null = (os.O_RDWR, 0)
+        try:
+            first = os.posix_spawn(
+                "/bin/sh",
+                argv,
+                {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                file_actions=[
+                    (os.POSIX_SPAWN_DUP2, read_end, 3),
+                    *((os.POSIX_SPAWN_OPEN, std, os.devnull, *null) for std in (0, 1, 2)),
+                ],
+                setsid=True,
+            )
+        finally:
+            os.close(read_end)
         return cls(write_end, first)
 
     def finish(self, ended: bool) -> None:
@@ -60,7 +82,7 @@ class Watchdog:
         if self.fd is not None:
             try:
                 if ended:
-                    os.write(self.fd, b".")
+                    os.write(self.fd, b".\n")
             finally:
                 os.close(self.fd)
                 self.fd = None
@@ -77,27 +99,15 @@ def boot_ticks() -> int:
     return int(time.clock_gettime(time.CLOCK_BOOTTIME) * os.sysconf("SC_CLK_TCK"))
 
 
-def _watch(fd: int, pidns: int, session: bytes | None, since: int) -> None:
-    """The watchdog's body: wait for debugtool, then kill the session's processes if it died."""
-    null = os.open("/dev/null", os.O_RDWR)
-    for std in (0, 1, 2):
-        os.dup2(null, std)
-    os.closerange(3, fd)
-    os.closerange(fd + 1, 1 << 20)
-    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT):
-        signal.signal(sig, signal.SIG_IGN)
-    while True:
-        try:
-            data = os.read(fd, 1)
-            break
-        except InterruptedError:
-            continue
-    if data:
-        return
-    marker = b"\0" + SESSION_VAR.encode() + b"=" + session + b"\0" if session else None
+def kill_session(pidns: str, session: str, since: str) -> None:
+    """The watchdog once debugtool has died: kill the session's processes (``python -I -S``).
+
+    ``session`` is the marker's value, or empty for a runtime that cannot set one.
+    """
+    marker = b"\0" + SESSION_VAR.encode() + b"=" + session.encode() + b"\0" if session else None
     for _ in range(5):  # repeat: a process may have forked while the first pass ran
         found = 0
-        for pid in session_processes(pidns, marker, since):
+        for pid in session_processes(int(pidns), marker, int(since)):
             found += 1
             try:
                 os.kill(pid, signal.SIGKILL)
