@@ -185,9 +185,12 @@ def report_context(args: argparse.Namespace):
             sys.stderr.write(json.dumps({"context": asdict(context), "line": context.line()}))
             sys.stderr.write("\n")
         else:
-            from debugtool.output import printable
+            line = context.line()
+            if not line.isprintable():  # what printable() returns unchanged: no import for it
+                from debugtool.output import printable
 
-            sys.stderr.write(f"debugtool: {printable(context.line())}\n")
+                line = printable(line)
+            sys.stderr.write(f"debugtool: {line}\n")
         sys.stderr.flush()
 
     return emit
