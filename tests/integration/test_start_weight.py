@@ -154,6 +154,8 @@ def test_exec_imports_nothing_heavy(tmp_path: Path, docker_target: harness.Start
     # Docker's exec is the Engine API's: the runtime clients' module (runc, podman, ctr) is
     # not for it.
     assert "debugtool.runtimes.client" not in modules
+    # The context line has nothing to escape: printable()'s module (and its tables) stays out.
+    assert "debugtool.output" not in modules
 
 
 @pytest.mark.parametrize("command", ["top", "net"])
@@ -204,8 +206,9 @@ DEV_INSTALL_BOUND = {
     "ps --runtime docker": 25 + 1,  # and the table's views
     "ps --json": 30 + 2,  # 25 of debugtool's (27 before: no debuglog, no ports)
     "ps": 33 + 2,
-    "exec --mode ns {id} -- true": 44,
-    "exec {id} -- true": 41,  # 29 of debugtool's (31 before: no debuglog, runtimes.client)
+    "exec --mode ns {id} -- true": 43,  # 44 before: output only for a line to escape
+    # 28 of debugtool's (31 before: no debuglog, runtimes.client, output)
+    "exec {id} -- true": 40,
     "exec --mode ns {name} -- true": 52 + 2,
     "top {name} --json": 41 + 2,
     "net {id} --json": 36,
