@@ -267,10 +267,12 @@ def run(args: argparse.Namespace) -> int:
     reason = check_reason(args, args.mode, command)
     target, found = resolve_target(args, args.mode, command, reason)
     with target:
-        # Forked before the exec path is imported: its cgroup wait runs beside the imports.
-        from debugtool.exec.early import start_early
+        early = None
+        if args.mode != "runtime":  # runtime mode has no joiner
+            # Forked before the exec path is imported: its cgroup wait runs beside the imports.
+            from debugtool.exec.early import start_early
 
-        early = start_early(target, args.mode)
+            early = start_early(target, args.mode)
         from debugtool.exec import exec_in
 
         result = exec_in(

@@ -207,8 +207,8 @@ DEV_INSTALL_BOUND = {
     "ps --json": 30 + 2,  # 25 of debugtool's (27 before: no debuglog, no ports)
     "ps": 33 + 2,
     "exec --mode ns {id} -- true": 43,  # 44 before: output only for a line to escape
-    # 28 of debugtool's (31 before: no debuglog, runtimes.client, output)
-    "exec {id} -- true": 40,
+    # 27 of debugtool's (31 before: no debuglog, runtimes.client, output, exec.early)
+    "exec {id} -- true": 39,
     "exec --mode ns {name} -- true": 52 + 2,
     "top {name} --json": 41 + 2,
     "net {id} --json": 36,
