@@ -5,8 +5,8 @@ Every part of debugtool that runs something in a container (``exec``, ``shell``,
 
 - ``runtime`` (default, ``exec.runtime``): the runtime's own exec (``Runtime.exec``: Docker over
   its Engine API; runc, crun, podman and containerd through their clients), so the container's
-  whole security context applies. A watchdog (``exec.watchdog``) kills the command if debugtool
-  dies mid-way.
+  whole security context applies. A watchdog (``exec.runtime.Watchdog``) kills the command if
+  debugtool dies mid-way.
 - ``ns`` (``exec.ns`` and ``exec.joiner``): a single-threaded joiner, sealed before it meets the
   container, enters the target's namespaces and cgroup; the command's process closes every host
   descriptor, drops to the container's capabilities, sets NoNewPrivs and execs. seccomp and LSM

@@ -207,9 +207,10 @@ DEV_INSTALL_BOUND = {
     "ps --json": 30 + 2,  # 25 of debugtool's (27 before: no debuglog, no ports)
     "ps": 33 + 2,
     "exec --mode ns {id} -- true": 43,  # 44 before: output only for a line to escape
-    # 27 of debugtool's (31 before: no debuglog, runtimes.client, output, exec.early)
-    "exec {id} -- true": 39,
-    "exec --mode ns {name} -- true": 52 + 2,
+    # 26 of debugtool's (31 before: no debuglog, runtimes.client, output, exec.early, and
+    # exec.watchdog, now part of exec.runtime)
+    "exec {id} -- true": 38,
+    "exec --mode ns {name} -- true": 51 + 2,  # 52 before: output
     "top {name} --json": 41 + 2,
     "net {id} --json": 36,
 }
