@@ -219,14 +219,17 @@ def check_reason(args: argparse.Namespace, mode: str, argv: list[str]) -> str:
     return audit.check_reason(args.reason, attempt(args, mode, argv))
 
 
-def resolve_target(args: argparse.Namespace, mode: str, argv: list[str], reason: str = ""):
+def resolve_target(
+    args: argparse.Namespace, mode: str, argv: list[str], reason: str | None = ""
+):
     """Resolve and pin the target (warnings for runtimes that did not answer go to stderr).
 
     A target that cannot be resolved is still written to the audit log (exit code 125).
+    ``reason`` None: the reason policy is not checked yet; it is checked before that record,
+    so that its refusal comes first, as when it is checked before resolving.
     """
     import sys
 
-    from debugtool import audit
     from debugtool.errors import DebugtoolError
     from debugtool.source import LiveSource
     from debugtool.target import caller_runtimes, nothing_runs, pin, require_privileges
@@ -245,10 +248,14 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str], reason:
                 sys.stderr.write(f"debugtool: warning: {message}\n")
         return pin(container), found
     except DebugtoolError as exc:
+        if reason is None:
+            reason = check_reason(args, mode, argv)
         # Nothing ran, but the attempt is on record (an end record alone: no session began).
         record = attempt(args, mode, argv, reason)
         record.exit_code = exc.exit_code
         record.error = exc.message
+        from debugtool import audit
+
         try:
             audit.write(record)
         except DebugtoolError:
@@ -264,8 +271,7 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise UsageError("no command given.", "Write: debugtool exec TARGET -- CMD [ARG...].")
-    reason = check_reason(args, args.mode, command)
-    target, found = resolve_target(args, args.mode, command, reason)
+    target, found = resolve_target(args, args.mode, command, None)
     with target:
         early = None
         if args.mode != "runtime":  # runtime mode has no joiner
@@ -273,6 +279,14 @@ def run(args: argparse.Namespace) -> int:
             from debugtool.exec.early import start_early
 
             early = start_early(target, args.mode)
+        try:
+            # Decided while the joiner's cgroup move waits (audit's import is off the path to
+            # the fork): a refusal calls the joiner off before it has entered any namespace.
+            reason = check_reason(args, args.mode, command)
+        except BaseException:
+            if early is not None:
+                early.cancel()
+            raise
         from debugtool.exec import exec_in
 
         result = exec_in(
