@@ -219,9 +219,7 @@ def check_reason(args: argparse.Namespace, mode: str, argv: list[str]) -> str:
     return audit.check_reason(args.reason, attempt(args, mode, argv))
 
 
-def resolve_target(
-    args: argparse.Namespace, mode: str, argv: list[str], reason: str | None = ""
-):
+def resolve_target(args: argparse.Namespace, mode: str, argv: list[str], reason: str | None = ""):
     """Resolve and pin the target (warnings for runtimes that did not answer go to stderr).
 
     A target that cannot be resolved is still written to the audit log (exit code 125).
