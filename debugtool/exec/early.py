@@ -123,15 +123,24 @@ def _early_child(channel: int, parent: int, cgroups: list[str]) -> None:
     os.close(null)
     done = _thread.allocate_lock()
     done.acquire()
+    started = _thread.allocate_lock()
+    started.acquire()
     failed: list[str] = []
 
     def move() -> None:
         try:
+            started.release()
             failed.extend(join(cgroups))
         finally:
             done.release()
 
+    # The mover needs the GIL to start and again after each write, while this thread imports
+    # and seals: by default it would wait a switch interval (5 ms) each time, and began the
+    # move 8-10 ms after the fork. Waiting for it to start, with a short interval, it begins
+    # at once and the joiner is ready about 5 ms sooner (measured with timestamps, 20 runs).
+    sys.setswitchinterval(0.00005)
     _thread.start_new_thread(move, ())
+    started.acquire()  # (without the GIL) until the mover has begun
     from debugtool.exec.joiner import early_main, early_seal  # on the host, before any setns
 
     early_seal(parent)  # while the move waits for the kernel
