@@ -275,13 +275,13 @@ def run() -> NoReturn:
     """
     argv = sys.argv[1:]
     words = [a for a in argv if a != "--debug"]
-    one_shot = words == ["--version"] or _command_name(words) in _ONE_SHOT
+    one_shot = _command_name(words) in _ONE_SHOT
     if one_shot:
         import gc
 
         gc.disable()
     code = main(argv)
-    if one_shot:
+    if one_shot or words == ["--version"]:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
