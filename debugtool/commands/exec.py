@@ -281,6 +281,7 @@ def run(args: argparse.Namespace) -> int:
             # Decided while the joiner's cgroup move waits (audit's import is off the path to
             # the fork): a refusal calls the joiner off before it has entered any namespace.
             reason = check_reason(args, args.mode, command)
+            env, host_tools = parse_env(args.env), parse_tool_list(args.tool)
         except BaseException:
             if early is not None:
                 early.cancel()
@@ -295,11 +296,11 @@ def run(args: argparse.Namespace) -> int:
             tty=args.tty,
             user=args.user,
             workdir=args.workdir,
-            env=parse_env(args.env),
+            env=env,
             namespaces=args.ns.split(",") if args.ns else None,
             privileged=args.privileged,
             tools=args.tools,
-            host_tools=parse_tool_list(args.tool),
+            host_tools=host_tools,
             discovery=found,
             report=report_context(args),
             early=early,
