@@ -268,11 +268,20 @@ def run() -> NoReturn:
     close what they write themselves (the audit log is fsync'd and closed per record), keep no
     temporary files and register nothing to run at exit. The others (tui, console, bundle,
     trace, shell) exit the ordinary way.
+
+    The cyclic garbage collector of a one-shot command is turned off here for good (``main``
+    then leaves it alone): turned back on, its first pass would walk everything the command
+    made since (1-3 ms after an exec's end record) just before ``os._exit``.
     """
     argv = sys.argv[1:]
-    code = main(argv)
     words = [a for a in argv if a != "--debug"]
-    if words == ["--version"] or _command_name(words) in _ONE_SHOT:
+    one_shot = _command_name(words) in _ONE_SHOT
+    if one_shot:
+        import gc
+
+        gc.disable()
+    code = main(argv)
+    if one_shot or words == ["--version"]:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

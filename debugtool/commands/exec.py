@@ -185,9 +185,12 @@ def report_context(args: argparse.Namespace):
             sys.stderr.write(json.dumps({"context": asdict(context), "line": context.line()}))
             sys.stderr.write("\n")
         else:
-            from debugtool.output import printable
+            line = context.line()
+            if not line.isprintable():  # what printable() returns unchanged: no import for it
+                from debugtool.output import printable
 
-            sys.stderr.write(f"debugtool: {printable(context.line())}\n")
+                line = printable(line)
+            sys.stderr.write(f"debugtool: {line}\n")
         sys.stderr.flush()
 
     return emit
@@ -216,14 +219,15 @@ def check_reason(args: argparse.Namespace, mode: str, argv: list[str]) -> str:
     return audit.check_reason(args.reason, attempt(args, mode, argv))
 
 
-def resolve_target(args: argparse.Namespace, mode: str, argv: list[str], reason: str = ""):
+def resolve_target(args: argparse.Namespace, mode: str, argv: list[str], reason: str | None = ""):
     """Resolve and pin the target (warnings for runtimes that did not answer go to stderr).
 
     A target that cannot be resolved is still written to the audit log (exit code 125).
+    ``reason`` None: the reason policy is not checked yet; it is checked before that record,
+    so that its refusal comes first, as when it is checked before resolving.
     """
     import sys
 
-    from debugtool import audit
     from debugtool.errors import DebugtoolError
     from debugtool.source import LiveSource
     from debugtool.target import caller_runtimes, nothing_runs, pin, require_privileges
@@ -242,10 +246,14 @@ def resolve_target(args: argparse.Namespace, mode: str, argv: list[str], reason:
                 sys.stderr.write(f"debugtool: warning: {message}\n")
         return pin(container), found
     except DebugtoolError as exc:
+        if reason is None:
+            reason = check_reason(args, mode, argv)
         # Nothing ran, but the attempt is on record (an end record alone: no session began).
         record = attempt(args, mode, argv, reason)
         record.exit_code = exc.exit_code
         record.error = exc.message
+        from debugtool import audit
+
         try:
             audit.write(record)
         except DebugtoolError:
@@ -261,13 +269,23 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise UsageError("no command given.", "Write: debugtool exec TARGET -- CMD [ARG...].")
-    reason = check_reason(args, args.mode, command)
-    target, found = resolve_target(args, args.mode, command, reason)
+    target, found = resolve_target(args, args.mode, command, None)
     with target:
-        # Forked before the exec path is imported: its cgroup wait runs beside the imports.
-        from debugtool.exec.early import start_early
+        early = None
+        if args.mode != "runtime":  # runtime mode has no joiner
+            # Forked before the exec path is imported: its cgroup wait runs beside the imports.
+            from debugtool.exec.early import start_early
 
-        early = start_early(target, args.mode)
+            early = start_early(target, args.mode)
+        try:
+            # Decided while the joiner's cgroup move waits (audit's import is off the path to
+            # the fork): a refusal calls the joiner off before it has entered any namespace.
+            reason = check_reason(args, args.mode, command)
+            env, host_tools = parse_env(args.env), parse_tool_list(args.tool)
+        except BaseException:
+            if early is not None:
+                early.cancel()
+            raise
         from debugtool.exec import exec_in
 
         result = exec_in(
@@ -278,11 +296,11 @@ def run(args: argparse.Namespace) -> int:
             tty=args.tty,
             user=args.user,
             workdir=args.workdir,
-            env=parse_env(args.env),
+            env=env,
             namespaces=args.ns.split(",") if args.ns else None,
             privileged=args.privileged,
             tools=args.tools,
-            host_tools=parse_tool_list(args.tool),
+            host_tools=host_tools,
             discovery=found,
             report=report_context(args),
             early=early,

@@ -5,8 +5,8 @@ Every part of debugtool that runs something in a container (``exec``, ``shell``,
 
 - ``runtime`` (default, ``exec.runtime``): the runtime's own exec (``Runtime.exec``: Docker over
   its Engine API; runc, crun, podman and containerd through their clients), so the container's
-  whole security context applies. A watchdog (``exec.watchdog``) kills the command if debugtool
-  dies mid-way.
+  whole security context applies. A watchdog (``exec.runtime.Watchdog``) kills the command if
+  debugtool dies mid-way.
 - ``ns`` (``exec.ns`` and ``exec.joiner``): a single-threaded joiner, sealed before it meets the
   container, enters the target's namespaces and cgroup; the command's process closes every host
   descriptor, drops to the container's capabilities, sets NoNewPrivs and execs. seccomp and LSM
@@ -35,7 +35,18 @@ if TYPE_CHECKING:
     from debugtool.exec.core import ExecResult, exec_in
     from debugtool.exec.plan import MODES, ExecContext
 
-__all__ = ["MODES", "ExecContext", "ExecResult", "exec_in"]
+__all__ = ["MODES", "ExecContext", "ExecResult", "bare_python", "exec_in"]
+
+
+def bare_python(statement: str) -> list[str]:
+    """Return the argv of this Python, isolated (``-I -S``: no site, no environment), running
+    ``statement`` with debugtool importable (the spawned joiner, the watchdog's last step)."""
+    import os
+    import sys
+
+    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = f"import sys; sys.path.insert(0, {package_parent!r}); {statement}"
+    return [sys.executable, "-I", "-S", "-c", code]
 
 
 def __getattr__(name: str) -> Any:

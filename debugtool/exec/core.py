@@ -101,7 +101,7 @@ def exec_in(
         if mode == "runtime" and early is not None:
             early.cancel()
             early = None
-        elif early is None:
+        elif early is None and mode != "runtime":
             from debugtool.exec.early import start_early
 
             # The joiner joins the target's cgroups (a ~10 ms wait in the kernel) while this

@@ -109,8 +109,8 @@ def start_early(target: Target, mode: str, spawn: bool | None = None) -> EarlyJo
 
 def _early_child(channel: int, parent: int, cgroups: list[str]) -> None:
     """The early joiner's first steps: /dev/null as its stdio, then its cgroups joined by a
-    thread while it imports the joiner (``ctypes`` among it) from the host's files; then on as
-    ``joiner.early_main``. Joining a cgroup exposes nothing to the container: the joiner never
+    thread while it imports the joiner (``ctypes`` among it) from the host's files and seals
+    itself (``joiner.early_seal``); then on as ``joiner.early_main``. Joining a cgroup exposes nothing to the container: the joiner never
     enters its PID namespace, and it is sealed before it enters anything else."""
     import _thread
     import time
@@ -123,23 +123,33 @@ def _early_child(channel: int, parent: int, cgroups: list[str]) -> None:
     os.close(null)
     done = _thread.allocate_lock()
     done.acquire()
+    started = _thread.allocate_lock()
+    started.acquire()
     failed: list[str] = []
 
     def move() -> None:
         try:
+            started.release()
             failed.extend(join(cgroups))
         finally:
             done.release()
 
+    # The mover needs the GIL to start and again after each write, while this thread imports
+    # and seals: by default it would wait a switch interval (5 ms) each time, and began the
+    # move 8-10 ms after the fork. Waiting for it to start, with a short interval, it begins
+    # at once and the joiner is ready about 5 ms sooner (measured with timestamps, 20 runs).
+    sys.setswitchinterval(0.00005)
     _thread.start_new_thread(move, ())
-    from debugtool.exec.joiner import early_main  # on the host, before any setns
+    started.acquire()  # (without the GIL) until the mover has begun
+    from debugtool.exec.joiner import early_main, early_seal  # on the host, before any setns
 
+    early_seal(parent)  # while the move waits for the kernel
     done.acquire()
     # setns(CLONE_NEWNS) refuses a process with a second thread (EINVAL): wait until the
     # kernel has let the mover go, not only until it said it was done.
     while len(os.listdir("/proc/self/task")) > 1:
         time.sleep(0.0002)
-    early_main(channel, parent, failed)
+    early_main(channel, failed)
 
 
 def _socketpair() -> tuple[int, int]:

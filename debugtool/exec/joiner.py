@@ -45,7 +45,7 @@ from debugtool import jsonc
 from debugtool.collect.cgroups import join as join_cgroups
 from debugtool.exec.spec import Capabilities, JoinSpec
 
-__all__ = ["Capabilities", "JoinSpec", "join_and_run", "early_main", "helper_main"]
+__all__ = ["Capabilities", "JoinSpec", "join_and_run", "early_seal", "early_main", "helper_main"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -513,30 +513,39 @@ def join_and_run(spec: JoinSpec, prepared: bool = False, failed: Sequence[str] =
 MAX_RECEIVED = 32
 
 
-def early_main(channel: int, parent: int, failed: Sequence[str]) -> NoReturn:
-    """A forked joiner started before its spec exists (``EarlyJoiner``), now in the target's
-    cgroups (``failed``: those it could not join): it seals itself, then receives its spec and
-    descriptors on the unix socket ``channel`` (``EarlyJoiner.hand_over``) and goes on as
-    ``join_and_run``. End of file instead of a spec means the exec was called off: it leaves,
-    having entered nothing.
+def early_seal(parent: int) -> None:
+    """A forked joiner started before its spec exists (``EarlyJoiner``): seal it while its
+    cgroup move waits in the kernel, and import what it will need from the host's files.
+
+    It leaves at once if debugtool (``parent``) is gone, and with it from now on.
+    """
+    signal.signal(signal.SIGUSR1, lambda signum, frame: os._exit(125))
+    _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
+    if os.getppid() != parent:
+        os._exit(125)
+    proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        seal(proc_fd)
+    finally:
+        os.close(proc_fd)
+    # Everything the joiner needs is imported now, from the host's files (see helper_main).
+    import debugtool.nsjoin  # noqa: F401
+
+
+def early_main(channel: int, failed: Sequence[str]) -> NoReturn:
+    """The sealed early joiner (``early_seal``), now in the target's cgroups (``failed``: those
+    it could not join): it receives its spec and descriptors on the unix socket ``channel``
+    (``EarlyJoiner.hand_over``) and goes on as ``join_and_run``. End of file instead of a spec
+    means the exec was called off: it leaves, having entered nothing.
     """
     code = 125
     try:
-        signal.signal(signal.SIGUSR1, lambda signum, frame: os._exit(125))
-        _prctl(PR_SET_PDEATHSIG, signal.SIGUSR1)
-        if os.getppid() != parent:
-            os._exit(125)
-        proc_fd = os.open("/proc", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-        seal(proc_fd)
         close_fds_except([channel])
         os.setpgid(0, 0)
         received = _receive(channel)
         if received is None:
             os._exit(125)
         spec, stdio = received
-        # Everything the joiner needs is imported now, from the host's files (see helper_main).
-        import debugtool.nsjoin  # noqa: F401
-
         if spec.tools_fd is not None:
             import debugtool.toolbox  # noqa: F401
         for src, dst in zip(stdio, (0, 1, 2), strict=True):

@@ -23,6 +23,7 @@ from debugtool.errors import (
     ContainerGone,
     DebugtoolError,
 )
+from debugtool.exec import bare_python
 from debugtool.exec.early import EarlyJoiner, should_spawn
 from debugtool.exec.spec import Capabilities, JoinSpec
 from debugtool.runtimes.base import ExecRequest, Stdio
@@ -227,18 +228,14 @@ def _spawn_joiner(spec: JoinSpec, stdio: list[int]) -> int:
     """
     passed = spec.descriptors()
     spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
-    package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    code = (
-        f"import sys; sys.path.insert(0, {package_parent!r}); "
-        f"from debugtool.exec.joiner import helper_main; helper_main({spec_r})"
-    )
+    argv = bare_python(f"from debugtool.exec.joiner import helper_main; helper_main({spec_r})")
     actions = [(os.POSIX_SPAWN_DUP2, src, dst) for src, dst in zip(stdio, (0, 1, 2), strict=True)]
     try:
         for fd in (*passed, spec_r):
             os.set_inheritable(fd, True)
         joiner = os.posix_spawn(
-            sys.executable,
-            [sys.executable, "-I", "-S", "-c", code],
+            argv[0],
+            argv,
             {"PATH": os.environ.get("PATH", DEFAULT_PATH)},
             file_actions=actions,
         )

@@ -51,13 +51,28 @@ def commands(name: str, marker: str, host_file: Path) -> dict[str, tuple[list[st
     touch ``marker`` inside the container; trace writes ``host_file``."""
     return {
         "exec": (["exec", name, "--", "touch", marker], None),
+        # ns mode decides the policy while its joiner waits in the container's cgroups
+        "exec-ns": (["exec", "--mode", "ns", name, "--", "touch", marker], None),
         "shell": (["shell", name], f"touch {marker}; exit 0\n"),
         "trace": (["trace", name, "--duration", "0.5", "-o", str(host_file)], None),
         "console": (["console", name, "-c", "ps"], None),
     }
 
 
-@pytest.mark.parametrize("kind", ["exec", "shell", "trace", "console"])
+def cgroup_members(pid: int) -> set[int]:
+    """Return the host PIDs whose cgroups (every hierarchy) are those of process ``pid``."""
+    groups = Path(f"/proc/{pid}/cgroup").read_bytes()
+    members = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cgroup").read_bytes() == groups:
+                members.add(int(entry.name))
+        except OSError:
+            pass  # gone meanwhile
+    return members
+
+
+@pytest.mark.parametrize("kind", ["exec", "exec-ns", "shell", "trace", "console"])
 @pytest.mark.parametrize("policy", ["env", "config"])
 def test_the_policy_refuses_without_a_reason_and_runs_with_one(
     started, cli, env, tmp_path: Path, kind: str, policy: str
@@ -71,7 +86,9 @@ def test_the_policy_refuses_without_a_reason_and_runs_with_one(
     inside = Path(f"/proc/{c.pid}/root{marker}")
     host_file = tmp_path / "trace.txt"
     argv, stdin = commands(c.name, marker, host_file)[kind]
+    members = cgroup_members(c.pid)
     refused = cli(*argv, input=stdin, env=env)
+    assert cgroup_members(c.pid) == members  # nothing of the refused session is left in it
     assert refused.returncode == 125, refused.stderr
     assert "a reason is required" in refused.stderr and "--reason" in refused.stderr
     assert "Traceback" not in refused.stderr
@@ -83,7 +100,7 @@ def test_the_policy_refuses_without_a_reason_and_runs_with_one(
     reason = f"INC-{kind}-{policy}: checking the accountability path"
     ran = cli(argv[0], "--reason", reason, *argv[1:], input=stdin, env=env, timeout=90)
     assert ran.returncode == 0, ran.stderr
-    if kind in ("exec", "shell"):
+    if kind in ("exec", "exec-ns", "shell"):
         assert inside.exists()
     if kind == "trace":
         assert host_file.exists()

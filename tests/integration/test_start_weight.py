@@ -155,6 +155,8 @@ def test_exec_imports_nothing_heavy(tmp_path: Path, docker_target: harness.Start
     # Docker's exec is the Engine API's: the runtime clients' module (runc, podman, ctr) is
     # not for it.
     assert "debugtool.runtimes.client" not in modules
+    # The context line has nothing to escape: printable()'s module (and its tables) stays out.
+    assert "debugtool.output" not in modules
 
 
 @pytest.mark.parametrize("command", ["top", "net"])
@@ -204,10 +206,13 @@ DEV_INSTALL_BOUND = {
     "ps --json": 30,  # 25 of debugtool's (27 before: no debuglog, no ports)
     "ps": 33,
     # debugtool.snapshot: the Snapshot's records, which ps no longer builds, in their own module
-    # (the cgroup usage of ns exec's plan and net's sockets are among them).
-    "exec --mode ns {id} -- true": 45,
-    "exec {id} -- true": 41,  # 29 of debugtool's (31 before: no debuglog, runtimes.client)
-    "exec --mode ns {name} -- true": 53,
+    # (the cgroup usage of ns exec's plan and net's sockets are among them). ns exec: output
+    # only for a context line to escape (one fewer).
+    "exec --mode ns {id} -- true": 44,
+    # 26 of debugtool's (31 before: no debuglog, runtimes.client, output, exec.early, and
+    # exec.watchdog, now part of exec.runtime)
+    "exec {id} -- true": 38,
+    "exec --mode ns {name} -- true": 52,
     # fcntl in both (41 and 37 before): the PID namespace's ioctl that names a container's
     # processes and socket holders, in place of a status read of each (bench/README.md, third
     # pass); debugtool.snapshot in both, as above

@@ -290,8 +290,8 @@ def test_no_marker_never_matches_host_processes() -> None:
     parent is PID 1 must not be taken for the session's process."""
     import subprocess
 
-    from debugtool.exec.watchdog import boot_ticks as _boot_ticks
-    from debugtool.exec.watchdog import session_processes as _session_processes
+    from debugtool.exec.runtime import boot_ticks as _boot_ticks
+    from debugtool.exec.runtime import session_processes as _session_processes
 
     pidns = os.stat("/proc/self/ns/pid").st_ino
     since = _boot_ticks()
@@ -312,9 +312,9 @@ def test_no_marker_never_matches_host_processes() -> None:
 def test_session_processes_are_found_by_their_marker() -> None:
     import subprocess
 
-    from debugtool.exec.watchdog import SESSION_VAR
-    from debugtool.exec.watchdog import boot_ticks as _boot_ticks
-    from debugtool.exec.watchdog import session_processes as _session_processes
+    from debugtool.exec.runtime import SESSION_VAR
+    from debugtool.exec.runtime import boot_ticks as _boot_ticks
+    from debugtool.exec.runtime import session_processes as _session_processes
 
     pidns = os.stat("/proc/self/ns/pid").st_ino
     since = _boot_ticks()
