@@ -4,8 +4,7 @@ The runtimes produce these records, the CLI, the TUI and the bundle writer read 
 bundle reader rebuilds them, so a record written with ``to_json`` and read back with
 ``from_json`` is equal to the original. A Snapshot's records (processes, mounts, sockets...)
 live in ``debugtool.snapshot``: ``ps``, exec and every command that only lists or resolves
-containers do not build their fifteen classes (0.3-0.6 ms a start). Imported from here, they
-still resolve, on first use.
+containers do not build their fifteen classes (0.3-0.6 ms a start).
 """
 
 from __future__ import annotations
@@ -18,50 +17,7 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 
-    from debugtool.snapshot import (
-        SCHEMA_VERSION,
-        Address,
-        CgroupStats,
-        DNSConfig,
-        Interface,
-        Limit,
-        Mount,
-        Network,
-        OpenFile,
-        Process,
-        ProcessDetail,
-        Route,
-        SecurityContext,
-        Snapshot,
-        Socket,
-        ThreadInfo,
-        process_tree,
-    )
-
-__all__ = [
-    "Container",
-    "Port",
-    "RunState",
-    "from_dict",
-    "to_dict",
-    "Process",
-    "OpenFile",
-    "ThreadInfo",
-    "Limit",
-    "ProcessDetail",
-    "Mount",
-    "Address",
-    "Interface",
-    "Route",
-    "Socket",
-    "DNSConfig",
-    "Network",
-    "CgroupStats",
-    "SecurityContext",
-    "Snapshot",
-    "process_tree",
-    "SCHEMA_VERSION",
-]
+__all__ = ["Container", "Port", "RunState", "from_dict", "to_dict"]
 
 #: Types ``to_dict`` passes through as they are (checked by exact type: the common case).
 _PLAIN = frozenset({str, int, float, bool, type(None)})
@@ -232,13 +188,3 @@ class Container:
         import json
 
         return from_dict(cls, json.loads(text))
-
-
-def __getattr__(name: str) -> Any:
-    """Return a Snapshot record imported from here (it lives in ``debugtool.snapshot``, which
-    is imported then, not with this module)."""
-    if name in __all__:
-        from debugtool import snapshot
-
-        return getattr(snapshot, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

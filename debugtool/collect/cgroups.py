@@ -17,7 +17,7 @@ import time
 
 from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError
-from debugtool.model import CgroupStats
+from debugtool.snapshot import CgroupStats
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
