@@ -11,15 +11,14 @@ from __future__ import annotations
 import os
 import time
 
-from debugtool import debuglog
 from debugtool.errors import ContainerGone, DebugtoolError
-from debugtool.snapshot import Snapshot
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
     from typing import Any
 
+    from debugtool.snapshot import Snapshot
     from debugtool.target import Target
 
 
@@ -71,10 +70,14 @@ def collect_snapshot(
     A failing section records one sentence in ``errors``; ``ContainerGone`` is raised only when
     the container exited before any section could be read.
     """
+    # Here, not at the top: the exec's cgroup join imports this package (``collect.cgroups``)
+    # before the joiner forks, and needs none of a Snapshot.
+    from debugtool import debuglog
     from debugtool.collect.cgroups import collect_cgroup
     from debugtool.collect.mounts import collect_mounts
     from debugtool.collect.processes import collect_processes
     from debugtool.collect.security import collect_security
+    from debugtool.snapshot import Snapshot
 
     if not target.alive():
         raise ContainerGone(

@@ -17,11 +17,12 @@ import time
 
 from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError
-from debugtool.snapshot import CgroupStats
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    from debugtool.snapshot import CgroupStats
 
     Reader = Callable[[str], str | None]
     from debugtool.target import Target
@@ -211,6 +212,8 @@ def join(procs_files: Sequence[str]) -> list[str]:
 
 def read_v1(dirs: dict[str, str], read: Reader = read_or_none) -> CgroupStats:
     """Read v1 controllers' files from ``dirs`` (``{controller: directory}``)."""
+    from debugtool.snapshot import CgroupStats
+
     s = CgroupStats(version="v1", paths=dict(dirs))
 
     def f(ctl: str, name: str) -> str | None:
@@ -256,6 +259,8 @@ def _blkio_bytes(text: str) -> tuple[int, int]:
 
 def read_v2(directory: str, read: Reader = read_or_none) -> CgroupStats:
     """Read a v2 cgroup's files from ``directory``."""
+    from debugtool.snapshot import CgroupStats
+
     s = CgroupStats(version="v2", paths={"unified": directory})
 
     def f(name: str) -> str | None:
@@ -307,6 +312,8 @@ def read_stats(version: str, dirs: dict[str, str], read: Reader = read_or_none) 
         return stats
     if version == "v2" and "unified" in dirs:
         return read_v2(dirs["unified"], read)
+    from debugtool.snapshot import CgroupStats
+
     return CgroupStats(version=version, paths=dict(dirs))
 
 

@@ -206,18 +206,19 @@ DEV_INSTALL_BOUND = {
     "ps --json": 30,  # 25 of debugtool's (27 before: no debuglog, no ports)
     "ps": 33,
     # debugtool.snapshot: the Snapshot's records, which ps no longer builds, in their own module
-    # (the cgroup usage of ns exec's plan and net's sockets are among them). ns exec: output
-    # only for a context line to escape (one fewer).
-    "exec --mode ns {id} -- true": 44,
+    # (net's sockets, top's processes). ns exec: output only for a context line to escape; no
+    # snapshot or debuglog before the fork (the cgroup join imports debugtool.collect, which
+    # imports them for a Snapshot only), no termios without a terminal.
+    "exec --mode ns {id} -- true": 41,
     # 26 of debugtool's (31 before: no debuglog, runtimes.client, output, exec.early, and
-    # exec.watchdog, now part of exec.runtime)
-    "exec {id} -- true": 38,
-    "exec --mode ns {name} -- true": 52,
-    # fcntl in both (41 and 37 before): the PID namespace's ioctl that names a container's
-    # processes and socket holders, in place of a status read of each (bench/README.md, third
-    # pass); debugtool.snapshot in both, as above
-    "top {name} --json": 43,
-    "net {id} --json": 38,
+    # exec.watchdog, now part of exec.runtime); no termios without a terminal
+    "exec {id} -- true": 37,
+    "exec --mode ns {name} -- true": 49,
+    # fcntl in both: the PID namespace's ioctl that names a container's processes and socket
+    # holders, in place of a status read of each (bench/README.md, third pass); debugtool.snapshot
+    # in both, as above; no debuglog (debugtool.collect imports it for a Snapshot only)
+    "top {name} --json": 42,
+    "net {id} --json": 37,
 }
 
 #: Modules that come from the host's state, not from the command: each with what it imports.
