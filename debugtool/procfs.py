@@ -247,6 +247,57 @@ def pids_seen_from(
         os.close(nsfd)
 
 
+#: ``NS_GET_PARENT`` (linux/nsfs.h, ``_IO(0xb7, 0x2)``): asked of a PID namespace's descriptor,
+#: the kernel opens its parent namespace (EPERM at the top of what the caller may see).
+NS_GET_PARENT = 0xB702
+
+
+def pidns_parents(members: Mapping[int, list[int]]) -> dict[int, int | None]:
+    """Return ``{PID namespace inode: its parent's inode, or None}`` for the namespaces of
+    ``members`` (``namespace_members("pid")``), asked of the kernel through one member's
+    ``ns/pid``: which namespace is nested in which, so that a container's share of a pass over
+    ``/proc`` can hold the processes of the namespaces nested in its own, as ``pids_inside``
+    does. None where the kernel does not say (the host's namespace, a captured tree).
+    """
+    import fcntl  # a C module, imported only here
+
+    parents: dict[int, int | None] = {}
+    for inode, pids in members.items():
+        parents[inode] = None
+        for pid in pids[:3]:  # a member that exits meanwhile: the next one
+            try:
+                nsfd = os.open(path(pid, "ns", "pid"), os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                continue
+            try:
+                if os.fstat(nsfd).st_ino != inode:
+                    continue
+                parent = fcntl.ioctl(nsfd, NS_GET_PARENT)
+                parents[inode] = os.fstat(parent).st_ino
+                os.close(parent)
+            except OSError:
+                pass  # EPERM: no parent this process may see; ENOTTY: not the kernel's file
+            finally:
+                os.close(nsfd)
+            break
+    return parents
+
+
+def nested_in(inode: int, parents: Mapping[int, int | None]) -> list[int]:
+    """Return ``inode`` and every namespace of ``parents`` (``pidns_parents``) nested in it."""
+    found = [inode]
+    for candidate in parents:
+        seen = {candidate}
+        up = parents.get(candidate)
+        while up is not None and up not in seen:
+            if up == inode:
+                found.append(candidate)
+                break
+            seen.add(up)
+            up = parents.get(up)
+    return found
+
+
 def pids_inside(
     holder: int | str | None, inode: int, among: Iterable[int] | None = None
 ) -> Mapping[int, int | None]:

@@ -69,6 +69,7 @@ class HostIndex:
         except DebugtoolError:
             self.mounts = []
         self._by_pidns: dict[int, list[int]] | None = None
+        self._parents: dict[int, int | None] = {}
         self._lock = threading.Lock()
 
     def by_pidns(self) -> dict[int, list[int]]:
@@ -76,12 +77,19 @@ class HostIndex:
         with self._lock:
             if self._by_pidns is None:
                 self._by_pidns = procfs.namespace_members("pid")
+                self._parents = procfs.pidns_parents(self._by_pidns)
             return self._by_pidns
 
     def pids(self, target: Target) -> list[int] | None:
-        """Return the host PIDs in the target's PID namespace (None: unknown, scan yourself)."""
+        """Return the host PIDs the target's PID namespace sees (None: unknown, scan yourself):
+        its own and those of namespaces nested in it, as live ``top`` lists them."""
         pidns = target.namespaces.get("pid")
-        return self.by_pidns().get(pidns) if pidns else None
+        if not pidns:
+            return None
+        by_pidns = self.by_pidns()
+        return [
+            pid for ns in procfs.nested_in(pidns, self._parents) for pid in by_pidns.get(ns, ())
+        ]
 
     def cgroup_dirs(self, target: Target) -> tuple[str, dict[str, str]]:
         """Return the target's cgroup version and ``{controller: directory}``."""

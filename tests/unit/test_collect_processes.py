@@ -276,6 +276,36 @@ def test_a_nested_pid_namespace_is_listed_as_ps_inside_lists_it(
     assert (found[init].nspid, found[inner].nspid, found[inner].nsppid) == (1, 3, 2)
 
 
+def test_a_bundle_lists_a_nested_pid_namespace_as_live_top_does(nested_sandbox):
+    """A bundle collects each container from its share of one pass over /proc (HostIndex): the
+    share holds the processes of namespaces nested in the container's, so the bundle lists the
+    same three processes, with the same PIDs, as live top."""
+    from debugtool.bundle.collectors import HostIndex
+
+    init, inner = nested_sandbox
+    if not _kernel_names_pids():
+        pytest.skip("this kernel cannot name a namespace's PIDs (before 6.11)")
+    outer = pin(Container(id="t", name="t", runtime="none", status="running", pid=init))
+    try:
+        share = HostIndex().pids(outer)
+        assert share is not None and inner in share and init in share
+        found = {p.pid: p.nspid for p in processes.collect_processes(outer, pids=share)}
+        live = {p.pid: p.nspid for p in processes.collect_processes(outer)}
+    finally:
+        outer.close()
+    assert found == live and found[inner] == 3
+
+
+def test_nested_in_follows_parents_to_any_depth():
+    """Namespaces 3 and 4 are nested in 2 (4 through 3), 5 is a sibling tree; a loop in what a
+    captured tree says ends."""
+    parents = {1: None, 2: 1, 3: 2, 4: 3, 5: 1, 6: 7, 7: 6}
+    assert sorted(procfs.nested_in(2, parents)) == [2, 3, 4]
+    assert sorted(procfs.nested_in(1, parents)) == [1, 2, 3, 4, 5]
+    assert procfs.nested_in(4, parents) == [4]
+    assert procfs.nested_in(6, parents) == [6, 7]
+
+
 @pytest.mark.parametrize("kernel_names_them", [True, False])
 def test_a_socket_held_in_a_nested_pid_namespace_has_the_pid_top_gives(
     monkeypatch, nested_sandbox, kernel_names_them
