@@ -110,8 +110,9 @@ def start_early(target: Target, mode: str, spawn: bool | None = None) -> EarlyJo
 def _early_child(channel: int, parent: int, cgroups: list[str]) -> None:
     """The early joiner's first steps: /dev/null as its stdio, then its cgroups joined by a
     thread while it imports the joiner (``ctypes`` among it) from the host's files and seals
-    itself (``joiner.early_seal``); then on as ``joiner.early_main``. Joining a cgroup exposes nothing to the container: the joiner never
-    enters its PID namespace, and it is sealed before it enters anything else."""
+    itself (``joiner.early_seal``); then on as ``joiner.early_main``. Joining a cgroup exposes
+    nothing to the container: the joiner never enters its PID namespace, and it is sealed
+    before it enters anything else."""
     import _thread
     import time
 
