@@ -219,6 +219,23 @@ def check_reason(args: argparse.Namespace, mode: str, argv: list[str]) -> str:
     return audit.check_reason(args.reason, attempt(args, mode, argv))
 
 
+def policy_may_refuse(reason: str | None) -> bool:
+    """Return whether the reason policy could refuse this exec: no reason given, and a setting
+    that could ask for one (``DEBUGTOOL_REQUIRE_REASON``, or a configuration file). One
+    ``stat``, and ``config``'s path alone (``audit`` and the file's parser stay unimported):
+    where it cannot refuse, the policy is read after the joiner's fork.
+    """
+    import os
+
+    from debugtool import config
+
+    if (reason or "").strip():
+        return False
+    return bool(os.environ.get("DEBUGTOOL_REQUIRE_REASON", "").strip()) or os.path.lexists(
+        config.path()
+    )
+
+
 def resolve_target(args: argparse.Namespace, mode: str, argv: list[str], reason: str | None = ""):
     """Resolve and pin the target (warnings for runtimes that did not answer go to stderr).
 
@@ -269,7 +286,11 @@ def run(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise UsageError("no command given.", "Write: debugtool exec TARGET -- CMD [ARG...].")
-    target, found = resolve_target(args, args.mode, command, None)
+    reason: str | None = None
+    if policy_may_refuse(args.reason):
+        # Before anything is resolved or forked: a refused exec touches nothing of the target.
+        reason = check_reason(args, args.mode, command)
+    target, found = resolve_target(args, args.mode, command, reason)
     with target:
         early = None
         if args.mode != "runtime":  # runtime mode has no joiner
@@ -278,9 +299,10 @@ def run(args: argparse.Namespace) -> int:
 
             early = start_early(target, args.mode)
         try:
-            # Decided while the joiner's cgroup move waits (audit's import is off the path to
-            # the fork): a refusal calls the joiner off before it has entered any namespace.
-            reason = check_reason(args, args.mode, command)
+            # Read while the joiner's cgroup move waits (audit's import is off the path to the
+            # fork): a usage error calls the joiner off before it has entered any namespace.
+            if reason is None:
+                reason = check_reason(args, args.mode, command)
             env, host_tools = parse_env(args.env), parse_tool_list(args.tool)
         except BaseException:
             if early is not None:

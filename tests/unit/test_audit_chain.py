@@ -257,6 +257,23 @@ def test_the_policy_refuses_without_a_reason_and_records_the_refusal(
     assert audit.check_reason("INC-2", audit.Record(action="trace")) == "INC-2"
 
 
+def test_exec_reads_the_policy_before_the_fork_only_where_it_could_refuse(
+    log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``exec`` decides the policy before it resolves or forks anything exactly when the policy
+    could refuse (no reason, and a setting there), so a refused exec never touches the target;
+    otherwise it reads the policy while the joiner's cgroup move waits."""
+    from debugtool.commands.exec import policy_may_refuse
+
+    assert not policy_may_refuse(None) and not policy_may_refuse("")  # no setting anywhere
+    monkeypatch.setenv("DEBUGTOOL_REQUIRE_REASON", "1")
+    assert policy_may_refuse(None) and policy_may_refuse("  ")
+    assert not policy_may_refuse("INC-3")  # a reason: nothing to refuse
+    monkeypatch.delenv("DEBUGTOOL_REQUIRE_REASON")
+    (tmp_path / "no-config.toml").write_text("[audit]\nrequire_reason = false\n")
+    assert policy_may_refuse(None)  # a file is there: it is read before the fork
+
+
 def test_the_environment_cannot_lift_the_administrators_policy(
     log: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
