@@ -58,16 +58,7 @@ def main() -> None:
         def ssh(config: object, node: str) -> list[str]:
             return ["ssh", "-F", str(config), "-T", "-o", "BatchMode=yes", node, installed, "ps"]
 
-        # This machine's root has pyenv's shims first on PATH, even for ssh commands (its
-        # .bashrc), so a node's "python3" is a shell script that costs ~0.25 s a start; an
-        # inventory names the interpreter as Ansible's ansible_python_interpreter does.
-        inventory = made.dir / "inventory.ini"
-        inventory.write_text(
-            "[nodes]\n"
-            + "".join(f"{n.name}\n" for n in made.nodes)
-            + "[all:vars]\nansible_python_interpreter=/usr/bin/python3\n"
-        )
-        inv = ["--inventory", str(inventory)]
+        inv = ["--inventory", str(made.inventory())]  # the nodes' python named (see there)
         cm = ["--ssh-config", str(shared)]
         serial = " ; ".join(" ".join(ssh(made.config, n.name)) + " >/dev/null" for n in made.nodes)
         # The floor of "ten nodes at once": the same ten ssh commands started together by the

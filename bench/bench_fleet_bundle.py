@@ -45,13 +45,7 @@ def main() -> None:
         box = containers.docker(cmd=("/bin/sh", "-c", "echo bench-fleet; exec sleep 100000"))
         installed = DEBUGTOOL[0]
         out = tempfile.mkdtemp(prefix="bench-fleet-bundle-")
-        inventory = made.dir / "inventory.ini"
-        inventory.write_text(
-            "[nodes]\n"
-            + "".join(f"{n.name}\n" for n in made.nodes)
-            + "[all:vars]\nansible_python_interpreter=/usr/bin/python3\n"
-        )
-        inv = ["--inventory", str(inventory)]
+        inv = ["--inventory", str(made.inventory())]
 
         def ssh(node: str) -> str:
             argv = ["ssh", "-F", str(made.config), "-T", "-o", "BatchMode=yes", node]
