@@ -72,7 +72,11 @@ def started(module_containers: harness.Containers) -> dict[str, harness.Started]
     while oom_kills_in_cgroup(oom.pid) < 1:
         assert time.monotonic() < deadline, "the container was never OOM-killed"
         time.sleep(0.1)
-    assert "survived" in harness.run("docker", "logs", oom.id)
+    # The kill is counted before the shell has reaped its subshell and echoed, and the daemon
+    # copies that line into its log after that: wait for it rather than read once.
+    while "survived" not in harness.run("docker", "logs", oom.id):
+        assert time.monotonic() < deadline, "the container's shell did not survive the OOM kill"
+        time.sleep(0.1)
     return found
 
 
