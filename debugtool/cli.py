@@ -116,7 +116,7 @@ def add_global_options(parser: Any) -> None:
         help="run the command on these nodes over ssh: NODE[,NODE...] (repeatable; @GROUP for "
         "an inventory group, [user@]host[:port] for a node no inventory names); ps, inspect, "
         "top, mounts, net, snapshot, logs and audit gain a NODE column; bundle writes one fleet "
-        "bundle of every node's; exec, shell, trace and console take one node; a target NODE/TARGET picks the node. --node-timeout SECONDS "
+        "bundle of every node's; exec, shell, trace, console and audit replay take one node; a target NODE/TARGET picks the node. --node-timeout SECONDS "
         "is how long each node may take (default: 20); --remote-debugtool PATH runs an "
         "installed debugtool on the nodes instead of sending this one. Exit 2 when some "
         "nodes failed",

@@ -74,9 +74,10 @@ def trace_argv(
     return [*argv, "--reason", reason] if reason else argv
 
 
-def replay_argv(session: str) -> list[str]:
-    """Return the command line that plays a recorded session back in the terminal."""
-    return [*DEBUGTOOL, "audit", "replay", session]
+def replay_argv(session: str, via: list[str] | None = None) -> list[str]:
+    """Return the command line that plays a recorded session back in the terminal, on the
+    node that recorded it through ``via`` (as ``shell_argv``)."""
+    return [*DEBUGTOOL, "audit", *(via or []), "replay", session]
 
 
 def bundle_argv(container: Container, path: str) -> list[str]:

@@ -13,6 +13,8 @@ debugtool runs. A target written ``NODE/TARGET`` sends the command to that node 
   terminal (a pty through ``ssh -tt`` for ``-t``, ``shell`` and ``console``). The node's
   debugtool writes its own audit record there; this side writes a start and an end record in
   the operator's audit log naming the node, so a session is on record at both ends.
+  ``audit replay`` runs on one node with the terminal too (a recording played back where it
+  was made; it enters nothing, so it is not audited).
 
 A node that is down, hangs or refuses costs its timeout and one line on stderr; the others
 complete. Exit codes: 0 when every node answered and succeeded; ``EXIT_PARTIAL`` (2) when
@@ -185,6 +187,8 @@ def run(options: dict[str, Any], rest: list[str], debug: bool) -> int:
             remote[at] = inner
     if debug:
         remote.insert(0, "--debug")
+    if command == "audit" and _plays_back(args):
+        return _played_back(selected, remote, connection, timeout)
     if command in SINGLE:
         return _single(command, args, selected, remote, connection, timeout)
     if command in MERGED:
@@ -326,6 +330,30 @@ def _single(
         raise
     finally:
         session.end(code, error)
+
+
+def _plays_back(args: Any) -> bool:
+    """Return whether ``args`` are those of ``audit replay`` (a recording played back)."""
+    from debugtool.commands import audit
+
+    return getattr(args, "func", None) is audit.run_replay
+
+
+def _played_back(
+    selected: list[Node], remote: list[str], connection: Connection, timeout: float
+) -> int:
+    """Play a recorded session back from one node's audit log, in this terminal (a pty
+    through ``ssh -tt`` when there is one). Nothing is entered, so nothing is audited."""
+    from debugtool.fleet import transport
+
+    if len(selected) != 1:
+        names = ", ".join(n.name for n in selected)
+        raise UsageError(
+            f"audit replay plays one node's recording, and -H names {len(selected)} ({names}).",
+            "Give -H NODE: the node where the session ran ('debugtool -H NODES audit' says).",
+        )
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    return transport.run_interactive(selected[0], remote, connection, tty, timeout)
 
 
 def _exec_plain(node: Node, remote: list[str], connection: Connection, timeout: float) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import threading
 import time
 
+from debugtool.audit import Record
 from debugtool.errors import ContainerNotFound, DebugtoolError, UsageError
 from debugtool.fleet import transport
 from debugtool.logs.sources import Log
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
     from typing import Any
 
-    from debugtool.audit import Record
     from debugtool.collect.hostload import HostLoad
     from debugtool.fleet.masters import Masters
     from debugtool.fleet.nodes import Node
@@ -327,7 +327,11 @@ class FleetSource:
         return []
 
     def audit(self, container: Container) -> list[Record]:
-        return []  # the node's audit log stays on the node: 'debugtool -H NODE audit'
+        """Return the sessions about the container in its node's audit log, oldest first
+        (``audit --json --target ID`` on that node alone: the log stays on the node)."""
+        node = self.node(container)
+        data = self._answer(node, ["audit", "--json", "--target", local_id(container)])
+        return node_sessions(node.name, data)
 
     def open_log(self, container: Container) -> Log:
         """Return the container's log as its node reads it (``logs ID --json``)."""
@@ -353,6 +357,45 @@ class FleetSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@record
+class NodeRecord(Record):
+    """An audit session as its node's ``audit --json`` told it.
+
+    Whether a session without an end record still runs only its node can tell (its
+    debugtool's PID is the node's): ``state`` is the node's word, not this host's guess.
+    """
+
+    node: str = ""
+    node_state: str = ""
+
+    def state(self) -> str:
+        return self.node_state if self.node_state in ("ended", "running", "lost") else "lost"
+
+
+def node_sessions(node: str, data: bytes) -> list[Record]:
+    """Return the sessions of a node's ``audit --json`` answer (what is not a session is
+    left out); raises ``DebugtoolError`` when the answer is not a JSON list."""
+    import json
+
+    from debugtool.record import fields
+
+    try:
+        items = json.loads(data or b"[]")
+    except ValueError as exc:
+        raise DebugtoolError(f"{node}: its audit log could not be read ({exc}).") from None
+    if not isinstance(items, list):
+        raise DebugtoolError(f"{node}: its audit log could not be read (not a list).")
+    found: list[Record] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        said = item.pop("state", "")
+        base = Record.from_dict(item)
+        values = {name: getattr(base, name) for name in fields(Record)}
+        found.append(NodeRecord(**values, node=node, node_state=str(said)))
+    return found
 
 
 def _on(node: str, container: Container) -> Container:

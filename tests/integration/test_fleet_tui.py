@@ -223,7 +223,7 @@ def test_opening_a_container_asks_its_node_alone(fleet, box, tui_run):
     assert tui.left_behind() == []
 
 
-def test_a_shell_from_the_tui_runs_on_the_containers_node_and_is_audited_at_both_ends(
+def test_a_shell_from_the_tui_is_audited_at_both_ends_and_replayed_from_its_node(
     fleet, box, tui_run
 ):
     audited = {n.name: n.audit.read_text() if n.audit.exists() else "" for n in fleet.nodes}
@@ -246,6 +246,36 @@ def test_a_shell_from_the_tui_runs_on_the_containers_node_and_is_audited_at_both
         tui.keys("exit", literal=True)
         tui.keys("Enter")
         tui.wait(lambda p: "3 nodes" in p, "the TUI again")
+        # The container's Audit tab reads n3's audit log (n3 alone is asked): the session,
+        # its reason and its recording; Enter plays the recording back from n3.
+        tui.keys("Enter")
+        tui.wait(lambda p: "sleep 100000" in p and "node n3" in p, "the container's detail")
+        asked = {n.name: n.sessions for n in fleet.nodes}
+        # processes -> mounts -> network -> resources -> security -> audit, one tab a press
+        # once the last one has been drawn (a press while a tab switches can be lost)
+        for _ in range(10):
+            if " REASON " in screen(tui.session):
+                break
+            shown = screen(tui.session)
+            tui.keys("]")
+            tui.wait(lambda p, before=shown: p != before, "the next tab", timeout=10)
+        audit_tab = tui.wait(lambda p: "fleet-tui-test" in p, "the session in the Audit tab")
+        row = next(line for line in audit_tab.splitlines() if "fleet-tui-test" in line)
+        assert " shell " in row and " yes " in row, row  # the action, REC
+        assert fleet.node("n3").sessions > asked["n3"]
+        assert {n: fleet.node(n).sessions for n in ("n1", "n2")} == {
+            n: asked[n] for n in ("n1", "n2")
+        }
+        tui.keys("Enter")
+        replayed = tui.wait(
+            lambda p: "Replaying session" in p and "on-node-42" in p.split("Replaying")[-1],
+            "the recording played back",
+        )
+        assert "echo on-node-" in replayed.split("Replaying")[-1]
+        tui.keys("Enter")  # the pause after the command
+        tui.wait(lambda p: "fleet-tui-test" in p and "Replaying" not in p, "the Audit tab again")
+        tui.keys("Escape")
+        tui.wait(lambda p: "3 nodes" in p, "the list again")
         tui.quit()
     finally:
         tui.close()

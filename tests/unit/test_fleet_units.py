@@ -229,6 +229,7 @@ def test_the_zipapp_written_to_a_file_runs_with_a_bare_python(tmp_path) -> None:
         (["ps", "-H", "@web"], "no --inventory"),
         (["top", "-H", "n1", "--bundle", "b.tar.gz", "web"], "--bundle reads a bundle"),
         (["ps", "-H", "n1", "--no-such-option"], "unrecognized arguments"),
+        (["audit", "-H", "n1,n2", "replay", "5e55c0de"], "plays one node's recording"),
     ],
 )
 def test_fleet_command_lines_refused_before_any_connection(words, says, capsys) -> None:
@@ -237,3 +238,32 @@ def test_fleet_command_lines_refused_before_any_connection(words, says, capsys) 
     assert cli.main(words) == 125
     err = capsys.readouterr().err
     assert says in err and len(err.splitlines()) == 1, err
+
+
+def test_a_nodes_audit_sessions_keep_the_nodes_word_on_whether_they_run() -> None:
+    from debugtool.fleet.source import node_sessions
+
+    said = [
+        {"action": "shell", "phase": "start", "session": "a1", "host": "n1",
+         "debugtool_pid": 1, "reason": "INC-1", "state": "running"},
+        {"action": "exec", "phase": "end", "session": "b2", "exit_code": 3, "state": "ended"},
+        {"action": "exec", "phase": "start", "session": "c3", "state": "lost"},
+        "not a session",
+    ]  # fmt: skip
+    found = node_sessions("n1", json.dumps(said).encode())
+    assert [(r.session, r.state(), r.node) for r in found] == [
+        ("a1", "running", "n1"),  # this host could not tell: its PID 1 is not the node's
+        ("b2", "ended", "n1"),
+        ("c3", "lost", "n1"),
+    ]
+    assert found[0].reason == "INC-1" and found[1].exit_code == 3
+    assert "state" not in found[0].details  # the node's word is not an unknown field
+
+
+@pytest.mark.parametrize("answer", [b"{}", b"not json", b'"a string"'])
+def test_a_nodes_audit_answer_that_is_no_list_is_said(answer: bytes) -> None:
+    from debugtool.errors import DebugtoolError
+    from debugtool.fleet.source import node_sessions
+
+    with pytest.raises(DebugtoolError, match="n2: its audit log could not be read"):
+        node_sessions("n2", answer)

@@ -298,7 +298,10 @@ class DetailScreen(PollingScreen):
     def start_poll(self) -> None:
         tab = self.active_tab
         first = self.snapshot is None
-        audit = first or tab == "audit" or self._audit_due
+        # Over many nodes the audit log is the container's node's: one more ssh session,
+        # asked for only while the Audit tab shows it.
+        fleet = bool(getattr(self.tui.source, "fleet", False))
+        audit = (first and not fleet) or tab == "audit" or self._audit_due
         self._audit_due = False
         self.collect(network=first or tab == "network", audit=audit)
 
@@ -589,7 +592,9 @@ class DetailScreen(PollingScreen):
         from debugtool_tui import commands
 
         hint = f"Replaying session {record.session}. Press Ctrl-C to stop."
-        self._in_terminal(commands.replay_argv(record.session), pause=True, hint=hint)
+        # Over many nodes the recording is on the container's node: played back there.
+        argv = commands.replay_argv(record.session, self._via(self.container))
+        self._in_terminal(argv, pause=True, hint=hint)
 
     def _render_status(self) -> None:
         tab = self.active_tab
