@@ -212,8 +212,19 @@ class Fleet:
         node = self.node(name)
         config = self._sshd_config(node)
         log = open(node.dir / "sshd.log", "ab")
+        # nsenter joins the node's network namespace alone: 'ip netns exec' would also mount a
+        # sysfs of that namespace over /sys, hiding /sys/fs/cgroup, which a real node has.
         node.sshd = subprocess.Popen(
-            ["ip", "netns", "exec", node.netns, SSHD, "-D", "-e", "-f", str(config)],
+            [
+                "nsenter",
+                f"--net=/run/netns/{node.netns}",
+                "--",
+                SSHD,
+                "-D",
+                "-e",
+                "-f",
+                str(config),
+            ],
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,

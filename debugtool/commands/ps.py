@@ -5,8 +5,10 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     from debugtool.argv import SubcommandsLike
+    from debugtool.model import Container
 
 
 ORDER = 10
@@ -40,6 +42,14 @@ def register(sub: SubcommandsLike) -> None:
     )
     p.add_argument("--no-trunc", action="store_true", help="show full container ids")
     p.add_argument("--json", action="store_true", help="print JSON for scripts")
+    p.add_argument(
+        "--stats",
+        action="store_true",
+        help="with --json: a sample of each running container's cgroup in 'stats' (CPU time "
+        "in ns, memory, PIDs and their limits, 'sampled_at' in epoch seconds; as snapshot "
+        "--json's 'cgroup' without its paths), null for the others. Two samples make a rate: the fleet TUI "
+        "(tui -H) polls each node with it for its CPU and MEM columns",
+    )
     p.set_defaults(func=run)
 
 
@@ -48,6 +58,13 @@ def run(args: argparse.Namespace) -> int:
     from debugtool.runtimes import discover
     from debugtool.target import caller_runtimes
 
+    if args.stats and not args.json:
+        from debugtool.errors import UsageError
+
+        raise UsageError(
+            "--stats goes with --json: one sample's counters are for scripts.",
+            "For CPU and memory rates, run 'debugtool top NAME' or 'debugtool tui'.",
+        )
     runtimes = caller_runtimes(args.runtime)  # a user who is not root: their own containers
     found = discover(runtimes, all=args.all, timeout=args.timeout)
     for message in found.warnings:
@@ -60,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
         # Each backend's raw record (a containerd spec runs to tens of KiB) is for 'inspect'.
         for c in containers:
             c.metadata = {}
+        if args.stats:
+            output.emit_json(_with_stats(containers, args.timeout))
+            return 0
         output.emit_json(containers)
         return 0
     if not containers:
@@ -78,3 +98,26 @@ def run(args: argparse.Namespace) -> int:
         columns = view.with_owner(columns)
     views.table(columns, [view.ContainerRow(c) for c in containers])
     return 0
+
+
+def _with_stats(containers: list[Container], timeout: float) -> list[dict[str, Any]]:
+    """Return each container's JSON object with ``stats``: a sample of its cgroup when it
+    runs (None when it does not, or went away meanwhile)."""
+    from debugtool.errors import DebugtoolError
+    from debugtool.model import to_dict
+    from debugtool.source import LiveSource
+
+    found = []
+    with LiveSource(timeout=timeout) as source:
+        for c in containers:
+            stats = None
+            if c.running:
+                try:
+                    sample = source.cgroup(c)
+                except DebugtoolError:
+                    sample = None  # it stopped since it was listed, or its cgroup is gone
+                if sample is not None:
+                    stats = to_dict(sample)
+                    del stats["paths"]  # the node's own directories: 1 KiB a container
+            found.append({**to_dict(c), "stats": stats})
+    return found

@@ -1,8 +1,11 @@
 """The containers of many nodes as one live ``Source``: what ``debugtool tui -H`` shows.
 
-Each node is asked on its own (``debugtool ps -a --json`` through ``transport.run_many``, one
-ssh session per node per poll at most, on a ControlMaster of ours: ``fleet.masters``), in a
-pool of ``forks`` threads, so a slow or hung node delays nobody's rows but its own.
+Each node is asked on its own (``debugtool ps -a --json --stats`` through
+``transport.run_many``, one ssh session per node per poll at most, on a ControlMaster of
+ours: ``fleet.masters``), in a pool of ``forks`` threads, so a slow or hung node delays
+nobody's rows but its own. The cgroup sample of each running container in a listing is what
+the list's CPU and MEM columns are made of (two listings make a rate), so they cost no
+session of their own.
 ``containers()`` never waits for a node: it starts a poll of each node that is due and returns
 what every node said last. A node that stops answering keeps its last containers, marked
 ``stale``, and says why and since when (``NodeState``).
@@ -27,7 +30,7 @@ from debugtool.audit import Record
 from debugtool.errors import ContainerNotFound, DebugtoolError, UsageError
 from debugtool.fleet import transport
 from debugtool.logs.sources import Log
-from debugtool.record import record, replace
+from debugtool.record import field, record, replace
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,8 +51,11 @@ STALE = "stale"
 #: Seconds between two polls of one node, at least (a poll is an ssh session and a python
 #: start on the node).
 EVERY = 2.0
-#: What a node runs to list its containers.
-LIST_ARGV = ("ps", "-a", "--json")
+#: What a node runs to list its containers, with a cgroup sample of each running one (two
+#: polls make the list's CPU and MEM rates).
+LIST_ARGV = ("ps", "-a", "--json", "--stats")
+#: The same for a node whose debugtool is older than ``ps --stats`` (no usage then).
+PLAIN_LIST_ARGV = ("ps", "-a", "--json")
 
 
 def qualified(node: str, container_id: str) -> str:
@@ -82,6 +88,8 @@ class NodeState:
     message: str = ""  # why it does not answer (one sentence)
     polled: bool = False  # whether any poll of it has ended
     status: str = ""  # a fleet archive's: the node's status in its index (ok, unreachable...)
+    #: Each running container's cgroup sample of the last listing (qualified id -> sample).
+    stats: dict[str, CgroupStats] = field(default_factory=dict)
 
     @property
     def answering(self) -> bool:
@@ -127,6 +135,7 @@ class FleetSource:
         self._ended: dict[str, float] = {}  # node -> monotonic time its last poll ended
         self._pool: ThreadPoolExecutor | None = None
         self._closed = False
+        self._plain: set[str] = set()  # nodes whose debugtool has no ps --stats
 
     # --- the nodes ----------------------------------------------------------------------------
     def node_states(self) -> list[NodeState]:
@@ -159,6 +168,9 @@ class FleetSource:
             raise DebugtoolError(f"{node.name}: {said.rstrip('.')}.")
         return outcome.stdout
 
+    def _list_argv(self, node: Node) -> list[str]:
+        return list(PLAIN_LIST_ARGV if node.name in self._plain else LIST_ARGV)
+
     # --- polling -------------------------------------------------------------------------------
     def poll_due(self) -> list[str]:
         """Start a listing of every node that is due (not being asked, and last asked
@@ -185,9 +197,13 @@ class FleetSource:
 
     def _poll(self, node: Node) -> None:
         """List ``node``'s containers (a worker thread's job) and keep what it said."""
+        stats: dict[str, CgroupStats] = {}
         try:
-            outcome = self._run(node, list(LIST_ARGV))
-            listing, warnings, error = _listing(node.name, outcome)
+            outcome = self._run(node, self._list_argv(node))
+            if _lacks_stats(outcome):  # a debugtool older than ps --stats: without, from now
+                self._plain.add(node.name)
+                outcome = self._run(node, self._list_argv(node))
+            listing, warnings, error = _listing(node.name, outcome, stats)
         except Exception as exc:  # a bug here must not stop this node being polled again
             listing, warnings, error = None, [], f"could not be listed ({exc})"
         now = self.clock()
@@ -196,6 +212,7 @@ class FleetSource:
             state.polled = True
             if listing is not None:
                 state.containers = listing
+                state.stats = stats
                 state.warnings = warnings
                 state.answered_at = now
                 state.failing_since = None
@@ -242,7 +259,7 @@ class FleetSource:
         from debugtool.runtimes import Discovery
 
         node = self.node(container)
-        listing, warnings, _error = _listing(node.name, self._run(node, list(LIST_ARGV)))
+        listing, warnings, _error = _listing(node.name, self._run(node, list(PLAIN_LIST_ARGV)))
         if listing is None:
             with self._lock:
                 known = list(self._states[node.name].containers)
@@ -266,7 +283,7 @@ class FleetSource:
                 )
             name, inner = self.nodes[0].name, text.strip()
         node = self.by_name[name]
-        listing, _warnings, error = _listing(name, self._run(node, list(LIST_ARGV)))
+        listing, _warnings, error = _listing(name, self._run(node, list(PLAIN_LIST_ARGV)))
         if listing is None:
             raise DebugtoolError(f"{name}: {error}.")
         plain = [replace(c, id=local_id(c)) for c in listing]
@@ -319,9 +336,12 @@ class FleetSource:
         return None  # each node has its own: the header shows none rather than this host's
 
     def cgroup(self, container: Container) -> CgroupStats | None:
-        # One ssh per container per poll would be the cost of a column: the list shows none,
-        # a container's detail has its node's snapshot of it.
-        return None
+        """Return the sample of the container's cgroup that its node's last listing held
+        (``ps --stats``: no session of its own); the same sample until the next listing."""
+        node = node_of(container)
+        with self._lock:
+            state = self._states.get(node)
+            return state.stats.get(container.id) if state is not None else None
 
     def cgroup_history(self, container: Container) -> list[CgroupStats]:
         return []
@@ -402,15 +422,23 @@ def _on(node: str, container: Container) -> Container:
     return replace(container, id=qualified(node, container.id))
 
 
+def _lacks_stats(outcome: transport.Outcome) -> bool:
+    """Return whether a listing failed because the node's debugtool has no ``ps --stats``."""
+    said = outcome.stderr.decode("utf-8", "replace")
+    return outcome.status != transport.OK and "unrecognized arguments" in said and "--stats" in said
+
+
 def _listing(
-    node: str, outcome: transport.Outcome
+    node: str, outcome: transport.Outcome, stats: dict[str, CgroupStats] | None = None
 ) -> tuple[list[Container] | None, list[str], str]:
     """Return a node's containers (ids qualified) and warnings from its ``ps -a --json``, or
-    None and why it gave none."""
+    None and why it gave none. ``stats`` gets each running container's cgroup sample, when
+    the listing holds them (``--stats``)."""
     import json
 
     from debugtool.model import Container, from_dict
     from debugtool.output import printable
+    from debugtool.snapshot import CgroupStats
 
     if outcome.status != transport.OK:
         return None, [], outcome.message or f"exited {outcome.exit_code}"
@@ -418,7 +446,18 @@ def _listing(
         data = json.loads(outcome.stdout or b"[]")
         if not isinstance(data, list):
             raise ValueError("not a list")
-        found = [_on(node, from_dict(Container, item)) for item in data if isinstance(item, dict)]
+        found = []
+        for item in data:
+            if not isinstance(item, dict):
+                continue
+            sample = item.pop("stats", None)
+            container = _on(node, from_dict(Container, item))
+            found.append(container)
+            if stats is not None and isinstance(sample, dict):
+                try:
+                    stats[container.id] = from_dict(CgroupStats, sample)
+                except (ValueError, TypeError, KeyError):
+                    pass  # a sample that is not one: the row shows no usage, not no row
     except (ValueError, TypeError, KeyError) as exc:
         return None, [], f"sent a listing that could not be read ({exc})"
     warnings = [

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +87,22 @@ def test_ps_all_shows_stopped_containers(fleet: dict[str, harness.Started], cli:
     runc_stopped = only(everything, fleet["runc_stopped"].id)
     assert runc_stopped["status"] == "stopped" and runc_stopped["pid"] is None
     assert only(everything, fleet["runc"].id)["status"] == "running"
+
+
+def test_ps_stats_samples_each_running_containers_cgroup(
+    fleet: dict[str, harness.Started], cli: Any
+) -> None:
+    records = ps(cli, "-a", "--stats")
+    for key in ("runc", "docker", "containerd", "podman"):
+        stats = only(records, fleet[key].id)["stats"]
+        assert stats is not None, key
+        # The same counters the kernel keeps for the container's own cgroup, read just now.
+        assert stats["memory_usage"] > 0 and stats["pids_current"] >= 1, key
+        assert stats["cpu_usage_ns"] >= 0 and "paths" not in stats, key
+        assert abs(stats["sampled_at"] - time.time()) < 300, key
+    assert only(records, fleet["docker_exited"].id)["stats"] is None
+    refused = cli("ps", "--stats")
+    assert refused.returncode == 125 and "--stats goes with --json" in refused.stderr
 
 
 def test_ps_table_for_people(fleet: dict[str, harness.Started], cli: Any) -> None:

@@ -151,6 +151,13 @@ def test_each_node_lists_the_container_and_a_cut_node_is_said_while_others_updat
         assert sorted(row[0] for row in listed) == ["n1", "n2", "n3"]
         assert all(row[1] == box.id[:12] for row in listed)
         assert "3 nodes, 3 answering" in pane
+        # CPU and memory of each node's row (the last two columns): the samples of each
+        # node's listings, two of which make the CPU rate. The container sleeps.
+        pane = tui.wait(
+            lambda p: all(r[-1].endswith("iB") and r[-2] != "-" for r in rows_of(p, box.name)),
+            "CPU and memory on every row",
+        )
+        assert all(float(r[-2]) < 5 for r in rows_of(pane, box.name)), pane
 
         fleet.cut("n3")
         before = {n: fleet.node(n).sessions for n in ("n1", "n2")}

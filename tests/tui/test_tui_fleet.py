@@ -19,6 +19,7 @@ from debugtool.fleet import source as fleet_source
 from debugtool.fleet import transport
 from debugtool.fleet.nodes import Node
 from debugtool.fleet.source import FleetSource
+from debugtool.output import human_size
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "fleet"
 SIZE = (140, 36)
@@ -225,3 +226,74 @@ async def test_a_slow_node_delays_no_other_nodes_rows(make_app, nodes, monkeypat
     finally:
         gate.set()
         source.close()
+
+
+async def test_cpu_and_memory_come_from_each_nodes_listing(make_app, nodes):
+    """Two listings of a node (``ps -a --json --stats`` captured 2 s apart, a busy loop and a
+    sleep) make the CPU column; the memory is the last sample's; no session of their own."""
+    nodes.answers["n1"] = (FIXTURES / "ps-stats-1.json").read_bytes()
+    source = fleet(every=0.0)
+    app = make_app(source, seed=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        nodes.answers["n1"] = (FIXTURES / "ps-stats-2.json").read_bytes()
+        source.poll_due()
+        source.wait(10)
+        asked = len(nodes.asked)
+        await pilot.press("r")
+        await settle(pilot)
+        table = app.screen.query_one("#containers", LiveTable)
+        later = {c["name"]: c for c in captured("ps-stats-2.json")}
+        cells = {
+            str(table.get_cell(r.key, "name")): (
+                str(table.get_cell(r.key, "cpu")),
+                str(table.get_cell(r.key, "memory")),
+            )
+            for r in table.ordered_rows
+            if str(r.key.value).startswith("n1/")
+        }
+        busy_cpu, busy_memory = cells["dt-busy"]
+        assert 90 <= float(busy_cpu.rstrip("%")) <= 110  # 2.03 s of CPU in 2.04 s
+        assert float(cells["dt-idle"][0].rstrip("%")) == 0
+        assert busy_memory.startswith(human_size(later["dt-busy"]["stats"]["memory_usage"]))
+        # n2's listing has no samples (an older debugtool): its rows show none, not a failure.
+        assert all(
+            str(table.get_cell(r.key, "cpu")) in ("", "-")
+            for r in table.ordered_rows
+            if str(r.key.value).startswith("n2/")
+        )
+        # The samples came with the listings: polls of the nodes, nothing per container.
+        assert all(argv[0] == "ps" for _node, argv in nodes.asked[asked:])
+
+
+async def test_a_node_without_ps_stats_is_listed_without_samples(nodes, monkeypatch):
+    """A node whose debugtool is older than ``ps --stats`` says so once (a usage error) and is
+    listed without samples from then on."""
+    answer, fixture = nodes.answers["n2"], nodes.run_many
+    old = transport.Outcome(
+        Node("n2", "n2"),
+        transport.FAILED,
+        125,
+        b"",
+        b"debugtool: unrecognized arguments: --stats\n",
+    )
+
+    def run_many(nodes_, argv, *args, **kwargs):
+        (node,) = nodes_
+        if node.name != "n2":
+            return fixture(nodes_, argv, *args, **kwargs)
+        nodes.asked.append((node.name, list(argv)))
+        if "--stats" in argv:
+            return [old]
+        return [transport.Outcome(node, transport.OK, 0, answer, b"")]
+
+    monkeypatch.setattr(transport, "run_many", run_many)
+    source = fleet(every=0.0)
+    listed = source.containers()
+    assert {c.id.split("/")[0] for c in listed.containers} == {"n1", "n2"}  # n3 is down
+    assert not any(source.cgroup(c) for c in listed.containers)  # these listings hold none
+    source.poll_due()
+    source.wait(10)
+    n2 = [argv for name, argv in nodes.asked if name == "n2"]
+    assert n2[:2] == [list(fleet_source.LIST_ARGV), list(fleet_source.PLAIN_LIST_ARGV)]
+    assert all(argv == list(fleet_source.PLAIN_LIST_ARGV) for argv in n2[2:]) and len(n2) >= 3
