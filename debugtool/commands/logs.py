@@ -9,6 +9,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Iterable
+    from typing import TextIO
 
     from debugtool.argv import SubcommandsLike
     from debugtool.logs.formats import LogLine
@@ -108,6 +109,8 @@ def register(sub: SubcommandsLike) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import sys
+
     from debugtool import output
     from debugtool.commands import open_source
     from debugtool.logs.sources import open_log
@@ -132,8 +135,13 @@ def run(args: argparse.Namespace) -> int:
         # all, as docker logs -f does. A running one is followed until it stops.
         follow = args.follow and source.live and container.running and not args.previous
         alive = None
-        if follow and hasattr(source, "target"):
-            alive = source.target(container).alive
+        if follow:
+            # Followed until the container stops or whoever reads the output goes (a closed
+            # pipe or ssh session): a follow nobody reads is not left waiting for a line.
+            running = source.target(container).alive if hasattr(source, "target") else None
+
+            def alive() -> bool:
+                return (running is None or running()) and not reader_gone(sys.stdout)
         since = since_time(args.since) if args.since is not None else None
         batches = log.read(args.tail, since, follow=follow, alive=alive)
         try:
@@ -141,6 +149,24 @@ def run(args: argparse.Namespace) -> int:
         finally:
             batches.close()
     return 0
+
+
+def reader_gone(stream: TextIO) -> bool:
+    """Return whether whoever reads ``stream`` has gone: its pipe's or socket's other end is
+    closed, or its terminal hung up (a file never says so)."""
+    import select
+
+    try:
+        fd = stream.fileno()
+    except (AttributeError, ValueError, OSError):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLERR | select.POLLHUP)
+    try:
+        events = poller.poll(0)
+    except OSError:
+        return False
+    return any(mask & (select.POLLERR | select.POLLHUP | select.POLLNVAL) for _fd, mask in events)
 
 
 def write(

@@ -469,14 +469,14 @@ def _listing(
 
 
 class NodeLog(Log):
-    """A container's log read on its node: its last lines, once (not followed: a followed log
-    would hold an ssh session open for as long as the pane is shown)."""
+    """A container's log read on its node (``logs ID --json``): its last lines, then, followed,
+    each new line as the node sends it, over one ssh session held while it is read."""
 
     def __init__(self, source: FleetSource, node: Node, container_id: str) -> None:
         self.source = source
         self.node = node
         self.container_id = container_id
-        self.where = f"node {node.name}, read once (not followed)"
+        self.where = f"node {node.name}, followed over ssh"
 
     def read(
         self,
@@ -485,17 +485,77 @@ class NodeLog(Log):
         follow: bool = False,
         alive: Callable[[], bool] | None = None,
     ) -> Generator[list[LogLine], None, None]:
-        """Yield the last ``tail`` lines (every line when None) in one batch; see ``Log.read``."""
-        import json
-
-        from debugtool.logs.formats import LogLine
-
+        """Yield the last ``tail`` lines (every line when None), then with ``follow`` each new
+        one as the node sends it, until ``alive`` says False (checked about every half
+        second), the node ends the stream or the caller closes the generator; see
+        ``Log.read``."""
         argv = ["logs", self.container_id, "--json"]
         if tail is not None:
             argv += ["--tail", str(tail)]
-        data = self.source._answer(self.node, argv)
-        lines = []
-        for raw in data.decode("utf-8", "surrogateescape").splitlines():
+        if not follow:
+            yield from _log_batches([self.source._answer(self.node, argv)])
+            return
+        yield from self._followed([*argv, "--follow"], alive)
+
+    def _followed(
+        self, argv: list[str], alive: Callable[[], bool] | None
+    ) -> Generator[list[LogLine], None, None]:
+        import queue
+
+        arrived: queue.SimpleQueue[bytes | transport.Outcome] = queue.SimpleQueue()
+        closed = threading.Event()
+
+        def stop() -> bool:
+            return closed.is_set() or (alive is not None and not alive())
+
+        def on_output(_node: Node, fd: int, data: bytes) -> None:
+            if fd == 1:
+                arrived.put(data)
+
+        def run() -> None:
+            try:
+                (outcome,) = transport.run_many(
+                    [self.node],
+                    argv,
+                    self.source._connection(self.node),
+                    "plain",
+                    1,
+                    None,  # a followed log has no end: only reaching the node is bounded
+                    on_output,
+                    stop=stop,
+                )
+            except Exception as exc:  # noqa: BLE001 - said to the reader, never lost
+                outcome = transport.Outcome(self.node, transport.FAILED, None, b"", b"", str(exc))
+            arrived.put(outcome)
+
+        reader = threading.Thread(target=run, name=f"fleet-log-{self.node.name}", daemon=True)
+        reader.start()
+        rest = b""
+        try:
+            while True:
+                item = arrived.get()
+                if isinstance(item, transport.Outcome):
+                    if item.status not in (transport.OK, transport.STOPPED):
+                        said = item.message or f"exited {item.exit_code}"
+                        raise DebugtoolError(f"{self.node.name}: {said.rstrip('.')}.")
+                    break
+                whole, _, rest = (rest + item).rpartition(b"\n")
+                if whole:
+                    yield from _log_batches([whole])
+        finally:
+            closed.set()  # the reader's run_many ends the session within half a second
+            reader.join(5)
+
+
+def _log_batches(chunks: list[bytes]) -> Generator[list[LogLine], None, None]:
+    """Yield the ``LogLine``s of whole lines of ``logs --json`` (one batch, if any)."""
+    import json
+
+    from debugtool.logs.formats import LogLine
+
+    lines = []
+    for chunk in chunks:
+        for raw in chunk.decode("utf-8", "surrogateescape").splitlines():
             try:
                 item = json.loads(raw)
             except ValueError:
@@ -508,8 +568,8 @@ class NodeLog(Log):
                         str(item.get("line") or ""),
                     )
                 )
-        if lines:
-            yield lines
+    if lines:
+        yield lines
 
 
 class FleetArchiveSource:

@@ -44,6 +44,10 @@ OK, FAILED, UNREACHABLE, REFUSED, TIMED_OUT, NO_PYTHON = (
     "timed out",
     "no python",
 )
+#: A node ``run_many``'s caller stopped (``stop``), not one that failed.
+STOPPED = "stopped"
+#: How often ``run_many`` asks its ``stop`` (seconds).
+_STOP_EVERY = 0.5
 #: ssh's own exit code when it (not the remote command) failed.
 SSH_FAILED = 255
 #: Default number of nodes asked at once (Ansible's ``forks``).
@@ -153,6 +157,7 @@ class _Job:
         self.sent = 0
         self.open = 2  # stdout and stderr not at EOF
         self.timed_out = False
+        self.stopped = False  # ended because run_many's caller said stop
         self.run_bound = False  # its deadline is the whole run's, before its own timeout's
         self.bad_header = False
 
@@ -168,6 +173,7 @@ def run_many(
     on_done: Callable[[Outcome], None] | None = None,
     deadline: float | None = None,
     argv_of: Callable[[Node, float | None], Sequence[str] | None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> list[Outcome]:
     """Run debugtool ``argv`` on every node, ``forks`` at a time; return one ``Outcome`` a node,
     in the order of ``nodes``.
@@ -183,6 +189,10 @@ def run_many(
     whose turn (``forks``) comes after it is not started and ends ``TIMED_OUT``. ``argv_of``,
     when given, is asked for each node's command line as it starts, with the seconds left
     before ``deadline`` (None: no deadline); it answers None when that is too little to start.
+
+    ``stop``, when given, is asked about every half second: once it says True, every node
+    still running is ended (its ssh killed, its outcome ``STOPPED``) and none is started (a
+    followed log whose pane has gone).
     """
     import selectors
     import subprocess
@@ -290,6 +300,16 @@ def run_many(
             now = time.monotonic()
             first = min(job.deadline for job in running)
             wait = None if first == float("inf") else max(0.0, first - now)
+            if stop is not None:
+                if stop():
+                    for job in running:
+                        if not job.stopped:
+                            job.stopped = True
+                            _kill(job)
+                    for node in reversed(pending):
+                        done[node.name] = Outcome(node, STOPPED, None, b"", b"", "stopped")
+                    pending.clear()
+                wait = _STOP_EVERY if wait is None else min(wait, _STOP_EVERY)
             for key, _mask in selector.select(wait):
                 job, fd = key.data
                 if fd == 0:
@@ -323,7 +343,7 @@ def run_many(
                 if job.open and now >= job.deadline:
                     job.timed_out = True
                     _kill(job)
-                if job.open == 0 or job.timed_out:
+                if job.open == 0 or job.timed_out or job.stopped:
                     for stream in (job.proc.stdout, job.proc.stderr):  # type: ignore[attr-defined]
                         if stream is not None and not stream.closed:
                             selector.unregister(stream)
@@ -385,6 +405,8 @@ def _outcome(job: _Job, timeout: float | None) -> Outcome:
         return Outcome(node, status, code, stdout, stderr, message, sent, seconds)
 
     said = _last_line(job.tail)
+    if job.stopped:
+        return made(STOPPED, "stopped")
     if job.timed_out and job.run_bound:
         return made(TIMED_OUT, f"stopped after {seconds:.0f}s: the run's time ran out; skipped")
     if job.timed_out:

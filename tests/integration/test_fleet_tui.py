@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -224,6 +225,57 @@ def test_opening_a_container_asks_its_node_alone(fleet, box, tui_run):
             "the list again",
         )
         tui.wait(lambda p: fleet.node("n1").sessions > after["n1"], "n1 asked again")
+        tui.quit()
+    finally:
+        tui.close()
+    assert tui.left_behind() == []
+
+
+def followers_of(container_id: str) -> list[str]:
+    """Return the command lines of the processes following ``container_id``'s log."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [w.decode(errors="replace") for w in cmdline]
+        if "logs" in words and container_id in words and "--follow" in words:
+            found.append(" ".join(words))
+    return found
+
+
+def test_the_logs_tab_follows_the_containers_log_on_its_node(fleet, box, tui_run):
+    tui = tui_run("-H", "n1,n2")
+    try:
+        tui.wait(lambda p: len(rows_of(p, box.name)) == 2, "two rows of the container")
+        tui.keys("/")
+        tui.wait(lambda p: "filter containers" in p, "the filter")
+        tui.keys(f"n1 {box.id[:12]}", literal=True)
+        tui.keys("Enter")
+        tui.wait(lambda p: "1 match" in p, "one row left")
+        tui.keys("Enter")
+        tui.wait(lambda p: "sleep 100000" in p and "node n1" in p, "the container's detail")
+        for _ in range(12):  # to the last tab, Logs, one tab a press once each is drawn
+            if re.search(r"\d+ lines \| following", screen(tui.session)):
+                break
+            shown = screen(tui.session)
+            tui.keys("]")
+            tui.wait(lambda p, before=shown: p != before, "the next tab", timeout=10)
+        tui.wait(lambda p: "hello-fleet-tui" in p, "the log's first line")
+        # A line the container writes now reaches the tab through the node's logs -f.
+        harness.run("docker", "exec", box.id, "sh", "-c", "echo later-fleet-line > /proc/1/fd/1")
+        tui.wait(lambda p: "later-fleet-line" in p, "the new line, followed")
+        assert len(followers_of(box.id)) == 1  # the node's logs -f, one session
+        tui.keys("Escape")
+        tui.wait(lambda p: "2 nodes" in p, "the list again")
+        # Leaving the tab ends the session, and the node's logs -f with it (its reader gone).
+        deadline = time.monotonic() + 15  # a guard, not a timed assertion
+        while followers_of(box.id):
+            assert time.monotonic() < deadline, followers_of(box.id)
+            time.sleep(0.2)
         tui.quit()
     finally:
         tui.close()

@@ -140,7 +140,7 @@ class LogsPane(Vertical):
             def alive() -> bool:
                 return not self._stop.is_set() and (target_alive is None or target_alive())
 
-            follow = source.live and container.running and opener is None
+            follow = source.live and container.running  # over many nodes: on its node
             batches = log.read(FIRST_LINES, follow=follow, alive=alive)
             try:
                 for batch in batches:
