@@ -142,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
 
             def alive() -> bool:
                 return (running is None or running()) and not reader_gone(sys.stdout)
+
         since = since_time(args.since) if args.since is not None else None
         batches = log.read(args.tail, since, follow=follow, alive=alive)
         try:
