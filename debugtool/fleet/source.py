@@ -224,6 +224,15 @@ class FleetSource:
             self._in_flight.discard(node.name)
             self._ended[node.name] = time.monotonic()
 
+    def refresh(self, wait: float = 0.0) -> None:
+        """Ask every node now (``r``), however recently it was asked; one being asked is not
+        asked twice. With ``wait``, wait up to that many seconds for their answers."""
+        with self._lock:
+            self._ended.clear()
+        self.poll_due()
+        if wait:
+            self.wait(wait)
+
     def wait(self, timeout: float) -> None:
         """Wait until no node is being asked, or ``timeout`` seconds (for a first listing)."""
         deadline = time.monotonic() + timeout

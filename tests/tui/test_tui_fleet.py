@@ -297,3 +297,29 @@ async def test_a_node_without_ps_stats_is_listed_without_samples(nodes, monkeypa
     n2 = [argv for name, argv in nodes.asked if name == "n2"]
     assert n2[:2] == [list(fleet_source.LIST_ARGV), list(fleet_source.PLAIN_LIST_ARGV)]
     assert all(argv == list(fleet_source.PLAIN_LIST_ARGV) for argv in n2[2:]) and len(n2) >= 3
+
+
+async def test_r_asks_every_node_now_and_shows_their_answers(make_app, nodes):
+    source = fleet()  # every node asked once; the next poll would be an hour away
+    app = make_app(source, seed=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#containers", LiveTable)
+        assert {str(table.get_cell(r.key, "name")) for r in table.ordered_rows} >= {
+            c["name"] for c in captured("ps-node-a.json")
+        }
+        nodes.answers["n1"] = (FIXTURES / "ps-stats-1.json").read_bytes()
+        asked = [name for name, _argv in nodes.asked]
+        await pilot.press("r")
+        await settle(pilot)
+        again = [name for name, _argv in nodes.asked][len(asked) :]
+        assert sorted(again) == ["n1", "n2", "n3"]  # each node once, n3 still down
+        status = {
+            str(table.get_cell(r.key, "name")): str(table.get_cell(r.key, "status"))
+            for r in table.ordered_rows
+            if str(r.key.value).startswith("n1/")
+        }
+        now = {c["name"] for c in captured("ps-stats-1.json")}
+        gone = {c["name"] for c in captured("ps-node-a.json")}
+        assert {n for n, s in status.items() if s != "removed"} == now  # n1's answer to r
+        assert {n for n, s in status.items() if s == "removed"} == gone  # kept a while, marked

@@ -72,6 +72,8 @@ SORT_KEYS = {
 }
 
 DISCOVER_EVERY = 3.0  # seconds between runtime listings; cgroup samples come every interval
+#: How long ``r`` over many nodes waits for their answers before showing what it has.
+FORCED_WAIT = 5.0
 FORGET_AFTER = 60.0  # seconds a removed container stays listed, marked removed
 RATE_WINDOW = 300.0  # seconds of restart counts a restart rate is taken over
 
@@ -109,6 +111,7 @@ class ContainersScreen(PollingScreen):
         self.restarts: dict[str, list[tuple[float, int]]] = {}
         self.warnings: list[str] = []
         self.last_listing = float("-inf")
+        self._forced = False
         self.updated: float | None = None
         self._status_extra = ""
         self.nodes: list[NodeState] = []
@@ -146,15 +149,23 @@ class ContainersScreen(PollingScreen):
         # Over many nodes a listing is what each node said last: it costs nothing to take, and
         # the source asks each node on its own schedule (fleet.source).
         due = due or self.fleet
-        self.collect(due, list(self.containers.values()))
+        forced, self._forced = self._forced, False
+        self.collect(due, list(self.containers.values()), forced)
 
     @work(thread=True, exit_on_error=False, group=POLL_GROUP)
-    def collect(self, discover: bool, known: list[Container]) -> None:
-        """Ask the source for containers (when due) and a cgroup sample of each running one."""
+    def collect(self, discover: bool, known: list[Container], forced: bool = False) -> None:
+        """Ask the source for containers (when due) and a cgroup sample of each running one.
+
+        ``forced`` (``r``): over many nodes, every node is asked now, whenever it was last
+        asked, and its answer waited for (a few seconds at most: a hung node is said later).
+        """
         source = self.tui.source
         listing = None
         errors: list[str] = []
         if discover:
+            refresh = getattr(source, "refresh", None) if forced else None
+            if refresh is not None:
+                refresh(wait=FORCED_WAIT)
             try:
                 listing = source.containers()
             except DebugtoolError as exc:
@@ -375,6 +386,7 @@ class ContainersScreen(PollingScreen):
 
     def action_refresh(self) -> None:
         self.last_listing = float("-inf")  # list the containers now too
+        self._forced = True  # over many nodes: ask every node now
         super().action_refresh()
 
     def after_command(self) -> None:
