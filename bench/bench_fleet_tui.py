@@ -1,5 +1,5 @@
-"""What one poll of ``tui -H`` costs: every node's ``ps -a --json`` over ssh, with the TUI's own
-ControlMaster per node and without it (a fresh ssh handshake per node per poll).
+"""What one poll of ``tui -H`` costs: every node's ``ps -a --json --stats`` over ssh, with the
+TUI's own ControlMaster per node and without it (a fresh ssh handshake per node per poll).
 
 The nodes are network namespaces with an sshd each (tests/fleet.py) on this machine, so the
 nodes' CPU is this machine's CPU too: the figures that carry are the ratios, and the CPU the
@@ -9,8 +9,10 @@ every 2 seconds costs a fleet. Rows, in blocks that alternate (masters, none, ma
 - ``FleetSource``, masters on (as ``tui -H`` runs): one poll of every node, the masters
   started before the first measured poll;
 - ``FleetSource(masters=False)``: the same polls, each an ssh connection of its own;
-- the peer, ``ssh NODE debugtool ps -a --json`` (the installed debugtool of the benchmark
-  venv), every node in parallel: what a person polling by hand would run.
+- ``FleetSource``, masters on, every node asked without ``--stats`` (as for a node whose
+  debugtool predates it): what the CPU and MEM columns cost the nodes;
+- the peer, ``ssh NODE debugtool ps -a --json --stats`` (the installed debugtool of the
+  benchmark venv), every node in parallel: what a person polling by hand would run.
 
 For each: the wall time of one poll of every node, the CPU of this side (this process and the
 ssh clients it reaped) and of the nodes (what each node's sshd reaped: its sessions, and the
@@ -82,10 +84,12 @@ def main(count: int) -> None:
         connection = Connection(ssh_config=str(made.config))
         results: dict[str, list[tuple[list[float], float, float]]] = {}
 
-        def source_poll(masters: bool):
+        def source_poll(masters: bool, stats: bool = True):
             source = FleetSource(
                 selected, connection, forks=count, timeout=60, every=0.0, masters=masters
             )
+            if not stats:
+                source._plain.update(n.name for n in selected)  # listed as an old node is
 
             def poll() -> None:
                 source.poll_due()
@@ -111,6 +115,7 @@ def main(count: int) -> None:
                         "ps",
                         "-a",
                         "--json",
+                        "--stats",
                     ],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
@@ -130,11 +135,18 @@ def main(count: int) -> None:
         finally:
             source.close()
         for _ in range(BLOCKS):
-            for label in ("tui -H poll, ControlMaster", "tui -H poll, no master", "peer"):
+            for label in (
+                "tui -H poll, ControlMaster",
+                "tui -H poll, no master",
+                "tui -H poll, ControlMaster, without --stats",
+                "peer",
+            ):
                 if label == "peer":
                     got = _block(made, peer_poll, lambda: None)
                 else:
-                    source, poll = source_poll(masters="ControlMaster" in label)
+                    source, poll = source_poll(
+                        masters="ControlMaster" in label, stats="--stats" not in label
+                    )
                     try:
                         got = _block(made, poll, source.close)
                     finally:
