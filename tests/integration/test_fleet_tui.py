@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import shlex
 import shutil
 import sys
@@ -231,6 +230,20 @@ def test_opening_a_container_asks_its_node_alone(fleet, box, tui_run):
     assert tui.left_behind() == []
 
 
+def tab_bar(pane: str) -> str:
+    """Return the line under a detail screen's tabs (where it is lit says which is shown)."""
+    return next((line for line in pane.splitlines() if "━" in line), "")
+
+
+def next_tab(tui: Tui, times: int) -> None:
+    """Press ``]`` ``times`` times, each once the tab before it is shown (the lit part of the
+    tab bar has moved): a press while a tab switches may be lost, or taken twice."""
+    for _ in range(times):
+        before = tab_bar(screen(tui.session))
+        tui.keys("]")
+        tui.wait(lambda p, bar=before: tab_bar(p) not in ("", bar), "the next tab", timeout=10)
+
+
 def followers_of(container_id: str) -> list[str]:
     """Return the command lines of the processes following ``container_id``'s log."""
     found = []
@@ -258,12 +271,7 @@ def test_the_logs_tab_follows_the_containers_log_on_its_node(fleet, box, tui_run
         tui.wait(lambda p: "1 match" in p, "one row left")
         tui.keys("Enter")
         tui.wait(lambda p: "sleep 100000" in p and "node n1" in p, "the container's detail")
-        for _ in range(12):  # to the last tab, Logs, one tab a press once each is drawn
-            if re.search(r"\d+ lines \| following", screen(tui.session)):
-                break
-            shown = screen(tui.session)
-            tui.keys("]")
-            tui.wait(lambda p, before=shown: p != before, "the next tab", timeout=10)
+        next_tab(tui, 6)  # to the last tab, Logs
         tui.wait(lambda p: "hello-fleet-tui" in p, "the log's first line")
         # A line the container writes now reaches the tab through the node's logs -f.
         harness.run("docker", "exec", box.id, "sh", "-c", "echo later-fleet-line > /proc/1/fd/1")
@@ -310,14 +318,7 @@ def test_a_shell_from_the_tui_is_audited_at_both_ends_and_replayed_from_its_node
         tui.keys("Enter")
         tui.wait(lambda p: "sleep 100000" in p and "node n3" in p, "the container's detail")
         asked = {n.name: n.sessions for n in fleet.nodes}
-        # processes -> mounts -> network -> resources -> security -> audit, one tab a press
-        # once the last one has been drawn (a press while a tab switches can be lost)
-        for _ in range(10):
-            if " REASON " in screen(tui.session):
-                break
-            shown = screen(tui.session)
-            tui.keys("]")
-            tui.wait(lambda p, before=shown: p != before, "the next tab", timeout=10)
+        next_tab(tui, 5)  # processes -> mounts -> network -> resources -> security -> audit
         audit_tab = tui.wait(lambda p: "fleet-tui-test" in p, "the session in the Audit tab")
         row = next(line for line in audit_tab.splitlines() if "fleet-tui-test" in line)
         assert " shell " in row and " yes " in row, row  # the action, REC
