@@ -431,6 +431,27 @@ def _on(node: str, container: Container) -> Container:
     return replace(container, id=qualified(node, container.id))
 
 
+#: The numbers of a ``ps --stats`` sample (the others are a word, a flag and paths).
+_SAMPLE_TEXT = {"version": str, "shared_with_host": bool}
+
+
+def _is_sample(value: Any) -> bool:
+    """Return whether ``value`` is a cgroup sample as ``ps --stats`` writes it: every field a
+    number (or null) but the version and the flag. Anything else (another version's, or a
+    broken node's) is no sample: the row shows no usage rather than the list failing."""
+    if not isinstance(value, dict) or not isinstance(value.get("sampled_at"), (int, float)):
+        return False
+    for key, item in value.items():
+        kind = _SAMPLE_TEXT.get(key)
+        if kind is not None:
+            if not isinstance(item, kind):
+                return False
+        elif key != "paths" and item is not None:
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                return False
+    return True
+
+
 def _lacks_stats(outcome: transport.Outcome) -> bool:
     """Return whether a listing failed because the node's debugtool has no ``ps --stats``."""
     said = outcome.stderr.decode("utf-8", "replace")
@@ -462,11 +483,8 @@ def _listing(
             sample = item.pop("stats", None)
             container = _on(node, from_dict(Container, item))
             found.append(container)
-            if stats is not None and isinstance(sample, dict):
-                try:
-                    stats[container.id] = from_dict(CgroupStats, sample)
-                except (ValueError, TypeError, KeyError):
-                    pass  # a sample that is not one: the row shows no usage, not no row
+            if stats is not None and _is_sample(sample):
+                stats[container.id] = from_dict(CgroupStats, sample)
     except (ValueError, TypeError, KeyError) as exc:
         return None, [], f"sent a listing that could not be read ({exc})"
     warnings = [

@@ -267,3 +267,27 @@ def test_a_nodes_audit_answer_that_is_no_list_is_said(answer: bytes) -> None:
 
     with pytest.raises(DebugtoolError, match="n2: its audit log could not be read"):
         node_sessions("n2", answer)
+
+
+@pytest.mark.parametrize(
+    ("sample", "kept"),
+    [
+        ({"version": "v2", "sampled_at": 1.5, "cpu_usage_ns": 10, "memory_usage": None}, True),
+        ({"version": "v2", "sampled_at": 1.5, "cpu_usage_ns": "10"}, False),  # a word
+        ({"version": "v2", "sampled_at": 1.5, "memory_limit": True}, False),  # a flag
+        ({"version": "v2", "cpu_usage_ns": 10}, False),  # no time: no rate can be made
+        ({"version": 2, "sampled_at": 1.5}, False),
+        ([1, 2], False),
+    ],
+)
+def test_a_nodes_cgroup_sample_is_kept_only_when_it_is_one(sample, kept) -> None:
+    from debugtool.fleet.source import _listing
+
+    item = {"id": "c" * 64, "name": "web", "runtime": "docker", "status": "running", "pid": 42}
+    outcome = transport.Outcome(
+        Node("n1", "n1"), transport.OK, 0, json.dumps([{**item, "stats": sample}]).encode(), b""
+    )
+    stats: dict = {}
+    listing, _warnings, error = _listing("n1", outcome, stats)
+    assert error == "" and [c.id for c in listing] == [f"n1/{'c' * 64}"]  # listed either way
+    assert (f"n1/{'c' * 64}" in stats) is kept
