@@ -49,7 +49,12 @@ def to_dict(obj: Any) -> Any:
 
 
 def _convert(tp: Any, value: Any) -> Any:
-    """Rebuild ``value`` (plain JSON data) as type ``tp``."""
+    """Rebuild ``value`` (plain JSON data) as type ``tp``.
+
+    Raises ``TypeError`` for a value of another kind than ``tp`` says (text where a number
+    belongs, an object where a list does): a bundle or a node's answer is data from elsewhere,
+    and a field of the wrong kind must be refused where it is read, not fail far from it.
+    """
     import types
     import typing
 
@@ -60,17 +65,40 @@ def _convert(tp: Any, value: Any) -> Any:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _convert(args[0], value) if len(args) == 1 else value
     if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise TypeError(f"{_kind(value)} where a list belongs")
         (arg, *_) = typing.get_args(tp) or (Any,)
         items = [_convert(arg, v) for v in value]
         return items if origin is list else tuple(items)
     if origin is dict:
+        if not isinstance(value, dict):
+            raise TypeError(f"{_kind(value)} where an object belongs")
         _, varg = typing.get_args(tp) or (str, Any)
         return {k: _convert(varg, v) for k, v in value.items()}
     if isinstance(tp, type) and is_record(tp):
+        if not isinstance(value, dict):
+            raise TypeError(f"{_kind(value)} where an object belongs")
         return from_dict(tp, value)
-    if tp is float and isinstance(value, int):
+    if tp is float and type(value) is int:
         return float(value)
+    if tp in _SCALARS and not (isinstance(value, tp) and (tp is bool or type(value) is not bool)):
+        raise TypeError(f"{_kind(value)} where {_SCALARS[tp]} belongs")
     return value
+
+
+#: The JSON kinds a record's plain fields take, as ``_convert`` names them.
+_SCALARS = {int: "a whole number", float: "a number", str: "text", bool: "true or false"}
+
+
+def _kind(value: Any) -> str:
+    """Name the JSON kind of ``value`` for an error."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def from_dict(cls: type[T], data: dict[str, Any]) -> T:
@@ -81,7 +109,10 @@ def from_dict(cls: type[T], data: dict[str, Any]) -> T:
     kwargs = {}
     for name in fields(cls):
         if name in data:
-            kwargs[name] = _convert(hints[name], data[name])
+            try:
+                kwargs[name] = _convert(hints[name], data[name])
+            except TypeError as exc:
+                raise TypeError(f"{name}: {exc}") from None
     return cls(**kwargs)
 
 

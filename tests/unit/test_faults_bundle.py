@@ -443,6 +443,24 @@ def test_container_json_that_disagrees_with_the_manifest_is_not_believed(tmp_pat
     assert (web.id, web.name, web.status) == (WEB.id, "web", "running")  # from the manifest
 
 
+def test_container_json_with_a_field_of_the_wrong_kind_is_not_believed(tmp_path: Path) -> None:
+    """The manifest's id, name and kind, but a PID that is text: the record is the
+    manifest's, so no command meets a PID it cannot count with."""
+    files = bundle_files()
+    files[f"containers/{DIR}/container.json"] = json.dumps(
+        {**to_dict(WEB), "pid": "1; rm -rf /"}
+    ).encode()
+    b = reader.open_bundle(str(craft(tmp_path / "odd-fields.tar.gz", files)))
+    (web,) = b.containers
+    assert (web.id, web.name, web.status, web.pid, web.ports) == (
+        WEB.id,
+        "web",
+        "running",
+        None,
+        [],
+    )
+
+
 # --- read_log_file reads only the tail it keeps ---------------------------------------------
 
 

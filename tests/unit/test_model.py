@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from debugtool.errors import BundleError
-from debugtool.model import Container
+from debugtool.model import Container, from_dict
 from debugtool.snapshot import (
     Address,
     CgroupStats,
@@ -82,3 +84,31 @@ def test_newer_schema_is_refused() -> None:
 def test_cpu_limit_in_cores() -> None:
     assert sample().cgroup.cpu_limit == 0.5
     assert CgroupStats().cpu_limit is None
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        ({"pid": "4242"}, "pid: text where a whole number belongs"),
+        ({"pid": True}, "pid: a boolean where a whole number belongs"),
+        ({"created": "yesterday"}, "created: text where a number belongs"),
+        ({"name": 7}, "name: a number where text belongs"),
+        ({"oom_killed": 1}, "oom_killed: a number where true or false belongs"),
+        ({"labels": ["a=b"]}, "labels: a list where an object belongs"),
+        ({"backends": "docker"}, "backends: text where a list belongs"),
+        ({"ports": [{"container_port": "80"}]}, "ports: container_port: text where"),
+        ({"ports": ["80/tcp"]}, "ports: text where an object belongs"),
+    ],
+)
+def test_a_field_of_the_wrong_kind_is_refused_naming_it(data: dict, says: str) -> None:
+    """A record read back from elsewhere (a bundle, a node's answer) with a field of another
+    kind is refused where it is read, with the field's name."""
+    base = {"id": "c" * 64, "name": "web", "runtime": "docker", "status": "running"}
+    with pytest.raises(TypeError, match=f"^{re.escape(says)}"):
+        from_dict(Container, {**base, **data})
+
+
+def test_numbers_and_nulls_of_the_right_kind_are_kept() -> None:
+    base = {"id": "c" * 64, "name": "web", "runtime": "docker", "status": "running"}
+    got = from_dict(Container, {**base, "created": 1796579404, "pid": None, "ports": []})
+    assert got.created == 1796579404.0 and isinstance(got.created, float) and got.pid is None
