@@ -94,6 +94,14 @@ class Tui:
     def keys(self, *keys: str, literal: bool = False) -> None:
         tmux("send-keys", "-t", self.session, *(["-l"] if literal else []), *keys)
 
+    def only_row(self, node: str, container_id: str) -> None:
+        """Filter the list down to ``node``'s row of the container (``/``, then its words)."""
+        self.keys("/")
+        self.wait(lambda p: "filter containers" in p, "the filter")
+        self.keys(f"{node} {container_id[:12]}", literal=True)
+        self.keys("Enter")
+        self.wait(lambda p: "1 match" in p, "one row left")
+
     def wait(self, check, what: str, timeout: float = 60) -> str:
         return wait_for(self.session, check, what, timeout)
 
@@ -203,11 +211,7 @@ def test_opening_a_container_asks_its_node_alone(fleet, box, tui_run):
     tui = tui_run("-H", "n1,n2,n3")
     try:
         tui.wait(lambda p: len(rows_of(p, box.name)) == 3, "three rows of the container")
-        tui.keys("/")
-        tui.wait(lambda p: "filter containers" in p, "the filter")
-        tui.keys(f"n2 {box.id[:12]}", literal=True)
-        tui.keys("Enter")
-        tui.wait(lambda p: "1 match" in p, "one row left")
+        tui.only_row("n2", box.id)
         tui.keys("Enter")
         pane = tui.wait(lambda p: "sleep 100000" in p, "the container's processes")
         assert "node n2" in pane and f"id {box.id[:12]}" in pane
@@ -264,11 +268,7 @@ def test_the_logs_tab_follows_the_containers_log_on_its_node(fleet, box, tui_run
     tui = tui_run("-H", "n1,n2")
     try:
         tui.wait(lambda p: len(rows_of(p, box.name)) == 2, "two rows of the container")
-        tui.keys("/")
-        tui.wait(lambda p: "filter containers" in p, "the filter")
-        tui.keys(f"n1 {box.id[:12]}", literal=True)
-        tui.keys("Enter")
-        tui.wait(lambda p: "1 match" in p, "one row left")
+        tui.only_row("n1", box.id)
         tui.keys("Enter")
         tui.wait(lambda p: "sleep 100000" in p and "node n1" in p, "the container's detail")
         next_tab(tui, 6)  # to the last tab, Logs
@@ -297,11 +297,7 @@ def test_a_shell_from_the_tui_is_audited_at_both_ends_and_replayed_from_its_node
     tui = tui_run("-H", "n1,n2,n3")
     try:
         tui.wait(lambda p: len(rows_of(p, box.name)) == 3, "three rows of the container")
-        tui.keys("/")
-        tui.wait(lambda p: "filter containers" in p, "the filter")
-        tui.keys(f"n3 {box.id[:12]}", literal=True)
-        tui.keys("Enter")
-        tui.wait(lambda p: "1 match" in p, "one row left")
+        tui.only_row("n3", box.id)
         tui.keys("e")
         tui.wait(lambda p: "Open a shell in" in p, "the reason prompt")
         tui.keys("fleet-tui-test", literal=True)
@@ -370,11 +366,7 @@ def test_tui_bundle_of_a_fleet_archive_lists_its_nodes_and_opens_a_nodes_contain
         assert sorted(r[0] for r in rows_of(pane, box.name)) == ["n1", "n2"]
         assert "n3: unreachable" in pane and "no bundle of it in the archive" in pane
         assert "Fleet bundle" in pane and "3 nodes, 2 with a bundle" in pane
-        tui.keys("/")
-        tui.wait(lambda p: "filter containers" in p, "the filter")
-        tui.keys(f"n2 {box.id[:12]}", literal=True)
-        tui.keys("Enter")
-        tui.wait(lambda p: "1 match" in p, "one row left")
+        tui.only_row("n2", box.id)
         tui.keys("Enter")
         pane = tui.wait(lambda p: "sleep 100000" in p, "the container's processes")
         assert "node n2" in pane
