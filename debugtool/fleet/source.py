@@ -476,22 +476,33 @@ def _listing(
         data = json.loads(outcome.stdout or b"[]")
         if not isinstance(data, list):
             raise ValueError("not a list")
-        found = []
-        for item in data:
-            if not isinstance(item, dict):
-                continue
-            sample = item.pop("stats", None)
-            container = _on(node, from_dict(Container, item))
-            found.append(container)
-            if stats is not None and _is_sample(sample):
-                stats[container.id] = from_dict(CgroupStats, sample)
-    except (ValueError, TypeError, KeyError) as exc:
+    except ValueError as exc:
         return None, [], f"sent a listing that could not be read ({exc})"
+    found = []
+    bad: list[str] = []
+    for item in data:
+        if not isinstance(item, dict):
+            bad.append("not an object")
+            continue
+        sample = item.pop("stats", None)
+        try:
+            container = _on(node, from_dict(Container, item))
+        except (ValueError, TypeError, KeyError) as exc:  # one record: the others are listed
+            bad.append(str(exc))
+            continue
+        found.append(container)
+        if stats is not None and _is_sample(sample):
+            stats[container.id] = from_dict(CgroupStats, sample)
     warnings = [
         printable(line).removeprefix("debugtool: ")
         for line in outcome.stderr.decode("utf-8", "replace").splitlines()
         if line.strip()
     ]
+    if bad:
+        what = "record that is" if len(bad) == 1 else "records that are"
+        warnings.append(
+            f"skipped {len(bad):,} {what} not a container's in its listing ({printable(bad[0])})"
+        )
     return found, warnings, ""
 
 

@@ -291,3 +291,21 @@ def test_a_nodes_cgroup_sample_is_kept_only_when_it_is_one(sample, kept) -> None
     listing, _warnings, error = _listing("n1", outcome, stats)
     assert error == "" and [c.id for c in listing] == [f"n1/{'c' * 64}"]  # listed either way
     assert (f"n1/{'c' * 64}" in stats) is kept
+
+
+def test_a_record_of_a_nodes_listing_that_is_no_container_is_skipped_and_said() -> None:
+    from debugtool.fleet.source import _listing
+
+    good = {"id": "c" * 64, "name": "web", "runtime": "docker", "status": "running", "pid": 42}
+    broken = {**good, "id": "d" * 64, "pid": "42; reboot"}
+    outcome = transport.Outcome(
+        Node("n1", "n1"), transport.OK, 0, json.dumps([good, broken, "x"]).encode(), b""
+    )
+    listing, warnings, error = _listing("n1", outcome)
+    assert error == "" and [c.id for c in listing] == [f"n1/{'c' * 64}"]
+    assert warnings == [
+        "skipped 2 records that are not a container's in its listing "
+        "(pid: text where a whole number belongs)"
+    ]
+    refused = transport.Outcome(Node("n1", "n1"), transport.OK, 0, b'{"not": "a list"}', b"")
+    assert _listing("n1", refused)[2] == "sent a listing that could not be read (not a list)"
