@@ -25,6 +25,7 @@ Per runtime:
 from __future__ import annotations
 
 import os
+import time
 
 from debugtool import procfs
 from debugtool.errors import ContainerGone, DebugtoolError, RuntimeUnavailable
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
 POLL_INTERVAL = 0.05
 #: How often a follow with nothing new checks that the container still runs.
 ALIVE_INTERVAL = 0.5
+#: How long a runtime's log stream is still read once its container stopped, for the lines
+#: its log driver had not handed over yet (the runtime ends the stream itself after them).
+STREAM_GRACE = 2.0
 
 
 class NoLog(DebugtoolError):
@@ -107,8 +111,6 @@ class FileLog(Log):
         follow: bool = False,
         alive: Callable[[], bool] | None = None,
     ) -> Generator[list[LogLine], None, None]:
-        import time
-
         f = self._open(follow)
         if f is None:
             return
@@ -168,8 +170,6 @@ class FileLog(Log):
     def _open(self, follow: bool) -> BinaryIO | None:
         """Open the log file; None when it is not there (yet) and there is nothing to wait
         for. Raises ``RuntimeUnavailable`` when it cannot be read."""
-        import time
-
         while True:
             try:
                 return files.open_regular(self.path)
@@ -246,6 +246,7 @@ class DockerLog(Log):
             yield from fallback.read(tail, since, follow, alive)
             return
         decoder = DockerStreamDecoder()
+        gone_at: float | None = None  # when ``alive`` first said no
         if follow and alive is not None:
             sock.settimeout(ALIVE_INTERVAL)  # to ask ``alive`` while no line comes
         try:
@@ -260,7 +261,13 @@ class DockerLog(Log):
                 except TimeoutError:
                     if follow and alive is not None:
                         if not alive():
-                            break
+                            # dockerd ends the stream itself once the container has stopped
+                            # and its log driver has handed over the last lines, a moment
+                            # after the process exits: wait for that, but not for ever.
+                            if gone_at is None:
+                                gone_at = time.monotonic()
+                            elif time.monotonic() - gone_at >= STREAM_GRACE:
+                                break
                         chunk = b""
                         continue
                     raise RuntimeUnavailable(
