@@ -94,6 +94,16 @@ class Tui:
     def keys(self, *keys: str, literal: bool = False) -> None:
         tmux("send-keys", "-t", self.session, *(["-l"] if literal else []), *keys)
 
+    def open_row(self, container: harness.Started, node: str, nodes: int) -> str:
+        """Wait for the container's row from each of ``nodes`` nodes, open ``node``'s; return
+        the detail's pane once its processes and node are shown."""
+        self.wait(lambda p: len(rows_of(p, container.name)) == nodes, "a row from every node")
+        self.only_row(node, container.id)
+        self.keys("Enter")
+        return self.wait(
+            lambda p: "sleep 100000" in p and f"node {node}" in p, "the container's detail"
+        )
+
     def only_row(self, node: str, container_id: str) -> None:
         """Filter the list down to ``node``'s row of the container (``/``, then its words)."""
         self.keys("/")
@@ -210,11 +220,8 @@ def test_a_hanging_node_delays_no_other_nodes_rows_and_is_said_at_its_timeout(fl
 def test_opening_a_container_asks_its_node_alone(fleet, box, tui_run):
     tui = tui_run("-H", "n1,n2,n3")
     try:
-        tui.wait(lambda p: len(rows_of(p, box.name)) == 3, "three rows of the container")
-        tui.only_row("n2", box.id)
-        tui.keys("Enter")
-        pane = tui.wait(lambda p: "sleep 100000" in p, "the container's processes")
-        assert "node n2" in pane and f"id {box.id[:12]}" in pane
+        pane = tui.open_row(box, "n2", 3)
+        assert f"id {box.id[:12]}" in pane
         # Every session started before this point has been counted (the forced command
         # counts a session before it runs anything).
         before = {n.name: n.sessions for n in fleet.nodes}
@@ -267,10 +274,7 @@ def followers_of(container_id: str) -> list[str]:
 def test_the_logs_tab_follows_the_containers_log_on_its_node(fleet, box, tui_run):
     tui = tui_run("-H", "n1,n2")
     try:
-        tui.wait(lambda p: len(rows_of(p, box.name)) == 2, "two rows of the container")
-        tui.only_row("n1", box.id)
-        tui.keys("Enter")
-        tui.wait(lambda p: "sleep 100000" in p and "node n1" in p, "the container's detail")
+        tui.open_row(box, "n1", 2)
         next_tab(tui, 6)  # to the last tab, Logs
         tui.wait(lambda p: "hello-fleet-tui" in p, "the log's first line")
         # A line the container writes now reaches the tab through the node's logs -f.
