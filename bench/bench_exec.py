@@ -4,7 +4,9 @@ Goals (issue 14): `exec --mode ns FULL_ID` at most 0.5x `docker exec` and 1.0x `
 `exec --mode ns NAME` at most 0.6x `docker exec`; runtime mode (Docker's API) at most 1.1x
 `docker exec`. Beside them bench/floor_exec.py, the smallest Python program doing ns mode's
 work (inspect, cgroups, one setns, fork, execve; no audit, no sealing, no checks), and
-bench/floor_exec_runtime.py, the same for runtime mode (create, start, inspect). Also the exec
+bench/floor_exec_runtime.py, the same for runtime mode (create, start, inspect), and with
+`--accountable` the same with what debugtool does around it for the audit (the inspect and
+the pidfd, two chained fsync'd records, the watchdog shell). Also the exec
 path's import cost (`python -X importtime`), and, in this process, `exec_in` with a forked
 against a spawned joiner, from a small heap and from one holding 300 MiB (the TUI's case),
 which is how `should_spawn` chooses.
@@ -100,6 +102,8 @@ def main() -> None:
             ("docker exec ID true", [docker, "exec", cid, "true"]),
             ("floor_exec.py ID (smallest Python ns exec)", [*FLOOR_EXEC, cid]),
             ("floor_exec_runtime.py ID (smallest Python API exec)", [*FLOOR_EXEC_RUNTIME, cid]),
+            ("floor_exec_runtime.py --accountable ID (+ records, watchdog, pidfd)",
+             [*FLOOR_EXEC_RUNTIME, "--accountable", cid]),
             ("debugtool --version (interpreter floor)", [*DEBUGTOOL, "--version"]),
         ]  # fmt: skip
         before = os.environ.get("DEBUGTOOL_BENCH_BEFORE")
@@ -110,7 +114,7 @@ def main() -> None:
                 ("BEFORE exec FULL_ID -- true (runtime)", [before, "exec", cid, "--", "true"]),
             ]  # fmt: skip
         measures = interleaved(pairs, runs=RUNS)
-        ns, ns_name, runtime, _, runc, dock, floor, floor_api, *_ = measures
+        ns, ns_name, runtime, _, runc, dock, floor, floor_api, accountable, *_ = measures
         report(
             "exec latency (one Docker container, interleaved)",
             measures,
@@ -127,7 +131,9 @@ def main() -> None:
         print(f"ns NAME / docker exec:         {ns_name.median / dock.median:.2f} (goal <= 0.6)")
         print(f"runtime mode / docker exec:    {runtime.median / dock.median:.2f} (goal <= 1.1)")
         print(f"floor_exec.py / docker exec:   {floor.median / dock.median:.2f}")
-        print(f"floor_exec_runtime.py / docker exec: {floor_api.median / dock.median:.2f}\n")
+        print(f"floor_exec_runtime.py / docker exec: {floor_api.median / dock.median:.2f}")
+        print(f"floor_exec_runtime.py --accountable / docker exec: "
+              f"{accountable.median / dock.median:.2f}\n")  # fmt: skip
         joiner_costs(name)
         for label, args in (
             ("python -X importtime debugtool exec --mode ns ID -- true",

@@ -11,8 +11,9 @@ benchmark's (the operator's terminal), which reads and discards what arrives; th
 the command's Enter to the line after the `cat` appearing, so start-up is not in it.
 Parts (BENCH_RECORD_PARTS, all by default): "paired" keeps one recorded and one unrecorded
 session open per mode and times their `cat`s in alternation with the floor
-(bench/floor_record.py) on the host in the same rounds, ratios taken per round (the figure
-the goal is judged on); "sessions" opens a new session per `cat` (exit wait, whole-session CPU,
+(bench/floor_record.py) on the host in the same rounds (BENCH_PAIRED_FLOORS=0: without it),
+ratios taken per round, with the bootstrap 95 % interval of their median (the figure the
+goal is judged on); "sessions" opens a new session per `cat` (exit wait, whole-session CPU,
 the code before recordings); "exec" times `exec -- true`; "floor" runs floor_record.py alone;
 "micro" times, in this process, JSON-escaping a 64 KiB chunk by the ways considered for the
 writer, the recorder's cost per chunk and the relay's per-batch recording work.
@@ -313,6 +314,8 @@ def paired_cats(cid: str, unrecorded: list[str], work: Path, rounds: int) -> Non
         sessions[f"{mode}: recorded"] = Session(DEBUGTOOL, cid, mode, env)
     floors = {"floor: relay": "", "floor: + raw spool (pipe, splice)": "pipe",
               "floor: + frames into a shared memfd": "memfd"}  # fmt: skip
+    if os.environ.get("BENCH_PAIRED_FLOORS", "1") == "0":  # more rounds of the sessions alone
+        floors = {}
     labels = [*sessions, *floors]
     results: dict[str, list[tuple[float, float, float]]] = {label: [] for label in labels}
     escaping: list[float] = []
@@ -340,8 +343,9 @@ def paired_cats(cid: str, unrecorded: list[str], work: Path, rounds: int) -> Non
           f"({began}-{ended} UTC, load average {load[0]:.1f} -> {os.getloadavg()[0]:.1f})\n")  # fmt: skip
     print("goal: recorded <= 1.05x not recorded (the paired ratio's median; quartiles beside it)\n")
     print("| side | median ms | p90 ms | relay CPU s | writer CPU s during the cat | "
-          "paired wall ratio [quartiles] | paired relay CPU ratio |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+          "paired wall ratio [quartiles] | its median's 95 % interval | "
+          "paired relay CPU ratio |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for label in labels:
         rows = results[label]
         base = results[_baseline(label)]
@@ -352,6 +356,7 @@ def paired_cats(cid: str, unrecorded: list[str], work: Path, rounds: int) -> Non
             f"{statistics.median(r[1] for r in rows):.3f} | "
             f"{statistics.median(r[2] for r in rows):.3f} | "
             f"{floor_record.paired(walls, [r[0] for r in base])} | "
+            f"{floor_record.median_interval(walls, [r[0] for r in base])} | "
             f"{floor_record.paired([r[1] for r in rows], [r[1] for r in base])} |"
         )
     if escaping:
