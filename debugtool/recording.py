@@ -6,15 +6,17 @@ audit session id; the end record names the file, its SHA-256, its size and wheth
 short). The format is asciicast v2 (https://docs.asciinema.org/manual/asciicast/v2/): a header
 line, then one ``[seconds, "o", text]`` line per chunk of output. Only output is recorded by
 default: what is typed while the terminal does not echo (a password) never reaches the file.
-``--record-input`` adds ``"i"`` events with every byte typed, passwords included.
+``--record-input`` adds ``"i"`` events with every byte typed, passwords included. Output that
+comes within ``JOIN_WINDOW`` (10 ms) of an event's first bytes joins that event, up to 64 KiB
+(Docker's stream hands over a few hundred bytes a read in a burst).
 
 The file is created ``O_EXCL | O_NOFOLLOW``, 0600, in a 0700 directory. It is capped per session
 (``[audit] recording_limit`` in the system configuration, bytes, default 64 MiB): when the next
-event would pass the cap, one ``"m"`` (marker) event says so and recording stops; the session
-goes on. A recording that cannot be created or written costs one warning, never the session:
-the audit log, not the recording, is what an exec cannot run without, and an operator fixing
-an outage must not be locked out by a full disk (the end record then says why nothing was
-recorded).
+event would pass the cap, as much of it as fits goes in, one ``"m"`` (marker) event says so
+and recording stops; the session goes on. A recording that cannot be created or written costs
+one warning, never the session: the audit log, not the recording, is what an exec cannot run
+without, and an operator fixing an outage must not be locked out by a full disk (the end
+record then says why nothing was recorded).
 
 The write path is built for a ``cat`` of a large file through the session (bench/bench_record.py).
 Turning output into asciicast lines costs about 10 ns a byte (UTF-8 decoding, JSON escaping by
@@ -25,7 +27,8 @@ nice 19, it still cost the ns relay 1.27-1.41x its unrecorded time on this 2-cor
 where the relay, the ``cat`` and the kernel's pty work already take both cores. So the work is
 split three ways. The relay only frames what it read (time, kind, length, bytes, appended to
 a buffer: no per-byte work in Python; the ns relay reads the pty until it is empty, so one
-frame holds 4-7 of its 4 KiB reads) and hands the buffer, 64 KiB or 0.1 s at a time, to a
+frame holds 4-7 of its 4 KiB reads; Docker's relay gets a few hundred bytes a read, which join
+the frame before them) and hands the buffer, 64 KiB or 0.1 s at a time, to a
 writer process of its own (``python -I -S``, started with the session, in its own session so
 no terminal signal reaches it) over a pipe. The writer only spools those frames
 (``splice`` moves them from the pipe into a memfd inside the kernel) while they keep coming;
@@ -67,6 +70,12 @@ FLUSH_SIZE = 64 << 10
 #: The most one event holds (the relays read 64 KiB at a time; the console writes more at once).
 FRAME_LIMIT = 64 << 10
 FLUSH_AFTER = 0.1
+#: Output that comes within this long of a frame's first bytes joins that frame (up to
+#: FRAME_LIMIT): Docker's hijacked stream hands the relay a few hundred bytes a read, and a
+#: frame each would cost the relay a third more CPU in a burst. A replay shows the joined
+#: bytes at most this much early.
+JOIN_WINDOW = 0.01
+_JOINABLE = (111, 105)  # "o", "i": what the terminal showed and what was typed
 #: How long the relay must send nothing before the writer escapes what it spooled.
 SPOOL_IDLE = 0.05
 _IDLE_MS = int(SPOOL_IDLE * 1000)
@@ -182,6 +191,13 @@ class Recorder:
         #: The buffer's size at which the next hand-over is tried: a full pipe is not tried
         #: again for every 4 KiB read (a failed write is a system call and an exception).
         self._flush_at = FLUSH_SIZE
+        #: The frame at the buffer's end that output may still join (JOIN_WINDOW): its kind
+        #: (0: none), where its head is, its size when made and now, and until when it joins.
+        self._join = 0
+        self._join_at = 0
+        self._join_first = self._join_size = 0
+        self._join_until = 0.0
+        self._length = struct.Struct("<I").pack_into
         os.set_blocking(pipe, False)
 
     @classmethod
@@ -238,8 +254,17 @@ class Recorder:
     # -- events -------------------------------------------------------------------------------
     def output(self, data: bytes) -> None:
         """Record ``data`` that the session printed."""
-        if not self.stopped:
-            self._frame(111, data)  # "o"
+        # _frame's joining, inline: in a burst through Docker's stream this runs per few
+        # hundred bytes, and a call less is a fifth of its cost.
+        now = time.monotonic()
+        size = len(data)
+        if self._join == 111 and now < self._join_until and self._join_size + size <= FRAME_LIMIT:
+            self._buffer += data
+            self._join_size += size
+            if len(self._buffer) >= self._flush_at or now - self._sent_at >= FLUSH_AFTER:
+                self.flush(now)
+        elif not self.stopped:
+            self._frame(111, data, now)  # "o"
 
     def input(self, data: bytes) -> None:
         """Record ``data`` that was typed (only with ``record_input``)."""
@@ -256,17 +281,39 @@ class Recorder:
         if size and not self.stopped:
             self._frame(114, f"{size[1]}x{size[0]}".encode())  # "r"
 
-    def _frame(self, kind: int, data: bytes) -> None:
+    def _frame(self, kind: int, data: bytes, now: float = 0.0) -> None:
         if len(data) > FRAME_LIMIT:  # one event line stays small enough to read back
             for at in range(0, len(data), FRAME_LIMIT):
                 self._frame(kind, data[at : at + FRAME_LIMIT])
             return
-        now = time.monotonic()
-        self._buffer += self._head(now - self.started, kind, len(data))
-        self._buffer += data
-        self._sizes.append(_HEAD_SIZE + len(data))
+        now = now or time.monotonic()
+        size = len(data)
+        if kind == self._join and now < self._join_until and self._join_size + size <= FRAME_LIMIT:
+            self._buffer += data  # joins the frame at the end; its head is set when it closes
+            self._join_size += size
+        else:
+            self._close_join()
+            if kind in _JOINABLE:
+                self._join, self._join_at, self._join_until = (
+                    kind,
+                    len(self._buffer),
+                    now + JOIN_WINDOW,
+                )
+                self._join_first = self._join_size = size
+            self._buffer += self._head(now - self.started, kind, size)
+            self._buffer += data
+            self._sizes.append(_HEAD_SIZE + size)
         if len(self._buffer) >= self._flush_at or now - self._sent_at >= FLUSH_AFTER:
             self.flush(now)
+
+    def _close_join(self) -> None:
+        """Close the frame output was joining: its head and its size take what it grew by."""
+        if self._join:
+            self._join = 0
+            grown = self._join_size - self._join_first
+            if grown:
+                self._length(self._buffer, self._join_at + 9, self._join_size)
+                self._sizes[-1] += grown
 
     def idle_wait(self) -> int | None:
         """Return how long (ms) the relay may wait idle before calling ``flush``; None: forever.
@@ -283,6 +330,7 @@ class Recorder:
         ``WRITER_STALL`` seconds (a hung disk) ends the recording rather than the session.
         """
         self._sent_at = time.monotonic() if now is None else now
+        self._close_join()  # nothing of a frame is sent before its head is final
         if not self._buffer or self.pipe is None:
             return
         try:
@@ -352,6 +400,7 @@ class Recorder:
         """Close the recording; return the end record's fields for it (see ``audit.Record``)."""
         if self.pipe is None:
             return self._fields
+        self._close_join()
         if self._lost:  # the writer marks where the recording stops
             note = self.failure.encode()
             self._buffer += self._head(time.monotonic() - self.started, 109, len(note)) + note
@@ -592,6 +641,14 @@ def write_events(fd: int, pipe: int, answer: int, settings: str) -> None:
             return
         line = f"[{seconds:.6f}, {quote(kind)}, {quote(text)}]\n"
         if state["size"] + len(line) > cap - _MARKER_ROOM:
+            # As much of it as fits goes in first: the file is full up to its cap, however
+            # large the events (a burst's are up to FRAME_LIMIT).
+            room = cap - _MARKER_ROOM - state["size"]
+            while text and len(line) > room:
+                text = text[: max(0, len(text) * room // len(line) - 1)]
+                line = f"[{seconds:.6f}, {quote(kind)}, {quote(text)}]\n"
+            if text:
+                add(line)
             note = (
                 f"debugtool: the recording reached its limit of {cap} bytes; the rest of the "
                 "session was not recorded"

@@ -48,13 +48,48 @@ def test_a_recording_is_asciicast_v2_private_and_hashed(log: Path) -> None:
     header, *events = lines(path)
     assert header["version"] == 2 and (header["width"], header["height"]) == (100, 30)
     assert header["title"] == "debugtool exec in web"
-    assert [e[1] for e in events] == ["o", "o", "r"]
-    assert events[0][2] == "$ echo hi\r\nhi\r\n"
-    assert events[1][2] == "caf\u00e9 \x1b[1mbold\x1b[0m\r\n"
-    assert events[2][2] == "120x40"
+    *shown, resized = events  # the two outputs are one event or two (JOIN_WINDOW)
+    assert {e[1] for e in shown} == {"o"} and 1 <= len(shown) <= 2
+    assert "".join(e[2] for e in shown) == "$ echo hi\r\nhi\r\ncaf\u00e9 \x1b[1mbold\x1b[0m\r\n"
+    assert resized[1:] == ["r", "120x40"]
     assert b"secret" not in data
     assert data.isascii()  # escaped in bulk by json's ASCII encoder
     assert all(e[0] >= 0 for e in events)
+
+
+def test_output_joins_the_frame_it_follows_closely(
+    log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recording, "JOIN_WINDOW", 3600.0)  # "closely": always, here
+    rec = recording.Recorder.create("join", None, record_input=True)
+    rec.output(b"one ")
+    rec.output(b"two\r\n")  # joins "one "
+    rec.input(b"x")  # typed: an event of its own, in its place
+    rec.output(b"three ")
+    rec.flush()  # handed to the writer: what comes next is a frame of its own
+    rec.output(b"four")
+    rec.output(b"y" * recording.FRAME_LIMIT)  # would pass a frame's limit: its own frame
+    rec.resize((40, 120))
+    rec.output(b"five")
+    rec.finish()
+    events = [e[1:] for e in lines(log.parent / "recordings" / "join.cast")[1:]]
+    assert events == [
+        ["o", "one two\r\n"], ["i", "x"], ["o", "three "], ["o", "four"],
+        ["o", "y" * recording.FRAME_LIMIT], ["r", "120x40"], ["o", "five"],
+    ]  # fmt: skip
+
+
+def test_output_apart_is_an_event_each(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(recording, "JOIN_WINDOW", 0.0)
+    rec = recording.Recorder.create("apart", None)
+    for word in ("one", "two", "three"):
+        rec.output(word.encode())
+    rec.finish()
+    assert [e[2] for e in lines(log.parent / "recordings" / "apart.cast")[1:]] == [
+        "one",
+        "two",
+        "three",
+    ]
 
 
 def test_input_is_recorded_only_when_asked(log: Path) -> None:
@@ -91,7 +126,10 @@ def test_the_cap_writes_one_marker_and_stops(log: Path, tmp_path: Path) -> None:
     events = lines(path)[1:]
     assert [e[1] for e in events].count("m") == 1 and events[-1][1] == "m"
     assert "limit of 8192 bytes" in events[-1][2]
-    assert all(e[1] == "o" for e in events[:-1]) and len(events) > 3
+    assert all(e[1] == "o" for e in events[:-1])
+    recorded = "".join(e[2] for e in events[:-1])  # the output up to the cap, its last event cut
+    assert ("x" * 1000 + "\r\n") * 7 in recorded and ("x" * 1000 + "\r\n") * 100 != recorded
+    assert (("x" * 1000 + "\r\n") * 100).startswith(recorded)
 
 
 @pytest.mark.parametrize("value", ["'64M'", "100", "true", "-1"])
