@@ -20,7 +20,7 @@ from debugtool.exec.joiner import Capabilities, JoinSpec, SetupFailed, parse_pas
 from debugtool.exec.ns import _ids, _raise_child_failure
 from debugtool.exec.plan import ExecContext
 from debugtool.runtimes.base import ExecRequest
-from debugtool.runtimes.docker_exec import _Demux, _raise_start_failure
+from debugtool.runtimes.docker_exec import DockerExec, _Demux, _raise_start_failure
 from debugtool.terminal import get_winsize, relay_pty, set_winsize
 
 PASSWD = (
@@ -154,6 +154,58 @@ def test_docker_frames_are_written_as_they_arrive() -> None:
     assert demux.left == 0xFFFFFFFF - len(b"first part second part")
     os.close(out_w)
     assert not held
+
+
+class CountingRecorder:
+    """Stands in for the session's recorder: counts the chunks the relay hands over."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def idle_wait(self) -> None:
+        return None
+
+    def flush(self) -> None:
+        pass
+
+    def output(self, data: bytes) -> None:
+        self.chunks.append(data)
+
+
+def test_a_burst_through_dockers_stream_is_read_in_few_large_chunks(tmp_path: Path) -> None:
+    """dockerd writes a burst a few hundred bytes at a time; the relay pauses between the reads
+    of a burst so it gathers, rather than waking for every write."""
+    import socket
+    import subprocess
+    import sys
+
+    ours, theirs = socket.socketpair()
+    sent = b"".join(b"%05d" % i + b"x" * 95 for i in range(4000))  # 4,000 writes of 100 bytes
+    daemon = subprocess.Popen(  # as dockerd: 100 bytes a write, a write every 30 us or so
+        [sys.executable, "-c",
+         "import os, sys, time\ndata = sys.stdin.buffer.read()\n"
+         "for at in range(0, len(data), 100):\n"
+         f"    os.write({theirs.fileno()}, data[at:at + 100])\n"
+         "    t = time.perf_counter()\n"
+         "    while time.perf_counter() - t < 30e-6: pass"],
+        stdin=subprocess.PIPE, pass_fds=(theirs.fileno(),),
+    )  # fmt: skip
+    theirs.close()
+    out = os.open(tmp_path / "out", os.O_WRONLY | os.O_CREAT, 0o600)
+    recorder = CountingRecorder()
+    try:
+        assert daemon.stdin is not None
+        daemon.stdin.write(sent)
+        daemon.stdin.close()
+        DockerExec(path=str(tmp_path / "no.sock"))._pump(
+            ours, b"", ExecRequest(argv=["cat"], tty=True), 0, out, out, bytearray(), recorder
+        )
+    finally:
+        daemon.wait()
+        ours.close()
+        os.close(out)
+    assert (tmp_path / "out").read_bytes() == sent == b"".join(recorder.chunks)
+    assert len(recorder.chunks) < 4000 // 4  # unpaced: about one read per write (3,764)
 
 
 def test_docker_start_failure_is_held_back(tmp_path: Path) -> None:
