@@ -313,7 +313,8 @@ def paired_cats(cid: str, unrecorded: list[str], work: Path, rounds: int) -> Non
         sessions[f"{mode}: not recorded"] = Session(unrecorded, cid, mode, env)
         sessions[f"{mode}: recorded"] = Session(DEBUGTOOL, cid, mode, env)
     floors = {"floor: relay": "", "floor: + raw spool (pipe, splice)": "pipe",
-              "floor: + frames into a shared memfd": "memfd"}  # fmt: skip
+              "floor: + frames into a shared memfd": "memfd",
+              "floor: + frames copied into a shared ring (mmap)": "ring"}  # fmt: skip
     if os.environ.get("BENCH_PAIRED_FLOORS", "1") == "0":  # more rounds of the sessions alone
         floors = {}
     labels = [*sessions, *floors]

@@ -12,7 +12,9 @@ reading until EAGAIN (one write of the whole batch). The gap between "relay" and
 spool" is the least a recording can add; debugtool's own figures are set beside it. A third
 way (the lead's idea, 2026-12-06) writes each frame straight into a memfd that the writer
 holds too: no pipe, no splice, no writer wake-up during a burst, and a relay killed mid-burst
-still leaves every frame it wrote.
+still leaves every frame it wrote. A fourth copies each frame into a ring in shared memory
+(a memfd both map, its pages touched before the session): no system call and no page
+allocation per frame, a ``memcpy``.
 Usage: floor_record.py FILE [ROUNDS] (prints a table of medians and CPU per session)
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import mmap
 import os
 import select
 import statistics
@@ -55,9 +58,15 @@ def write_all(fd: int, data: bytes) -> None:
             select.select([], [fd], [])
 
 
-def relay(master: int, sink: int, pipe: int | None, drain: bool, shared: int | None = None) -> None:
+#: The shared ring's size: more than a 50 MB ``cat`` frames, so the floor never waits on it.
+RING = 64 << 20
+
+
+def relay(master: int, sink: int, pipe: int | None, drain: bool, shared: int | None = None,
+          ring: mmap.mmap | None = None) -> None:  # fmt: skip
     """Copy ``master`` to ``sink`` until EIO; frame each read for ``pipe`` when given, or
-    write each frame straight into the memfd ``shared`` (the writer's too) when that is."""
+    write each frame straight into the memfd ``shared`` (the writer's too) when that is, or
+    copy it into ``ring`` (shared memory) when that is."""
     head = struct.Struct("<dBI").pack
     buffer = bytearray()
     started = time.monotonic()
@@ -66,16 +75,16 @@ def relay(master: int, sink: int, pipe: int | None, drain: bool, shared: int | N
     if drain:
         os.set_blocking(master, False)
     try:
-        _copy(master, sink, pipe, drain, poller, buffer, head, started, shared)
+        _copy(master, sink, pipe, drain, poller, buffer, head, started, shared, ring)
     finally:
-        if pipe is not None and shared is None:
+        if pipe is not None and shared is None and ring is None:
             os.set_blocking(pipe, True)
             write_all(pipe, bytes(buffer))
 
 
 def _copy(master: int, sink: int, pipe: int | None, drain: bool, poller: select.poll,
           buffer: bytearray, head: Callable[..., bytes], started: float,
-          shared: int | None) -> None:  # fmt: skip
+          shared: int | None, ring: mmap.mmap | None) -> None:  # fmt: skip
     flush_at = 65536
     offset = 0
     while True:
@@ -101,7 +110,13 @@ def _copy(master: int, sink: int, pipe: int | None, drain: bool, poller: select.
             except OSError:
                 return
         write_all(sink, data)
-        if shared is not None:
+        if ring is not None:
+            end = offset + 13 + len(data)
+            if end <= RING:
+                ring[offset : offset + 13] = head(time.monotonic() - started, 111, len(data))
+                ring[offset + 13 : end] = data
+                offset = end
+        elif shared is not None:
             offset += os.pwritev(shared, [head(time.monotonic() - started, 111, len(data)), data],
                                  offset)  # fmt: skip
         elif pipe is not None:
@@ -116,7 +131,7 @@ def _copy(master: int, sink: int, pipe: int | None, drain: bool, poller: select.
 
 
 def session(path: str, spool: str, drain: bool) -> tuple[float, float, float]:
-    """Relay one ``cat path`` with ``spool`` ("", "pipe" or "memfd"); return (wall seconds,
+    """Relay one ``cat path`` with ``spool`` ("", "pipe", "memfd" or "ring"); return (wall seconds,
     relay CPU seconds, writer CPU seconds)."""
     sink_master, sink_slave = os.openpty()
     tty.setraw(sink_slave)
@@ -131,13 +146,21 @@ def session(path: str, spool: str, drain: bool) -> tuple[float, float, float]:
         os._exit(0)
     os.close(sink_master)
     master, slave = os.openpty()
-    pipe = writer = shared = None
+    pipe = writer = shared = ring = None
     if spool:
         data_r, pipe = os.pipe()
-        if spool == "memfd":
-            shared = os.memfd_create("spool")
+        if spool == "ring":
+            shared = os.memfd_create("ring")
+            os.ftruncate(shared, RING)
+            ring = mmap.mmap(shared, RING)
+            for page in range(0, RING, mmap.PAGESIZE):  # touched now, as a ring reused is
+                ring[page] = 0
             argv = [SHARED_WRITER, str(data_r), str(shared)]
             passed: tuple[int, ...] = (data_r, shared)
+        elif spool == "memfd":
+            shared = os.memfd_create("spool")
+            argv = [SHARED_WRITER, str(data_r), str(shared)]
+            passed = (data_r, shared)
         else:
             fcntl.fcntl(pipe, 1031, 1 << 20)  # F_SETPIPE_SZ, as debugtool's recorder
             os.set_blocking(pipe, False)
@@ -149,7 +172,7 @@ def session(path: str, spool: str, drain: bool) -> tuple[float, float, float]:
     started = time.perf_counter()
     cat = subprocess.Popen(["cat", path], stdout=slave, stdin=subprocess.DEVNULL)
     os.close(slave)
-    relay(master, sink_slave, pipe, drain, shared)
+    relay(master, sink_slave, pipe, drain, None if ring else shared, ring)
     elapsed = time.perf_counter() - started
     relay_cpu = time.process_time() - cpu
     cat.wait()
@@ -161,6 +184,8 @@ def session(path: str, spool: str, drain: bool) -> tuple[float, float, float]:
         os.close(pipe)
         _, _, usage = os.wait4(writer.pid, 0)
         writer_cpu = usage.ru_utime + usage.ru_stime
+    if ring is not None:
+        ring.close()
     if shared is not None:
         os.close(shared)
     return elapsed, relay_cpu, writer_cpu
@@ -204,6 +229,7 @@ VARIANTS = [
     ("relay, reads until EAGAIN", "", True),
     ("relay + raw spool, reads until EAGAIN", "pipe", True),
     ("relay + frames written into a shared memfd, reads until EAGAIN", "memfd", True),
+    ("relay + frames copied into a shared ring (mmap), reads until EAGAIN", "ring", True),
 ]
 
 
