@@ -172,7 +172,7 @@ def session(path: str, spool: str, drain: bool) -> tuple[float, float, float]:
     started = time.perf_counter()
     cat = subprocess.Popen(["cat", path], stdout=slave, stdin=subprocess.DEVNULL)
     os.close(slave)
-    relay(master, sink_slave, pipe, drain, None if ring else shared, ring)
+    relay(master, sink_slave, pipe, drain, shared if ring is None else None, ring)
     elapsed = time.perf_counter() - started
     relay_cpu = time.process_time() - cpu
     cat.wait()

@@ -37,9 +37,9 @@ if TYPE_CHECKING:
 #: A read of the stream smaller than this that comes within _BURST_GAP of the one before is
 #: part of a burst: the relay then pauses _BURST_PAUSE so the stream gathers in the socket.
 #: dockerd hands the stream over a few hundred bytes a write, so a relay that reads each at
-#: once wakes 60,000-90,000 times for a 50 MB `cat`; paced, 10,000 times, a third of the CPU
-#: (0.6-0.74 s against 0.18-0.23 s) and 15 % less time. Only bursts wait, by a millisecond:
-#: the first bytes after a pause (a key's echo) are written out at once.
+#: once wakes 55,000-91,000 times for a 50 MB burst; paced, about 10,000 times, with 0.18-0.20
+#: s of CPU against 0.60-0.74 (bench/README.md, "Docker's stream paced"). Only bursts wait,
+#: by a millisecond: the first bytes after a pause (a key's echo) are written out at once.
 _SMALL_READ = 16384
 _BURST_GAP = 0.002
 _BURST_PAUSE = 0.001
